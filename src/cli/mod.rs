@@ -1,0 +1,42 @@
+//! Command-line definitions (clap derive) and dispatch. Each subcommand lives in its own
+//! file with its `Args` and `run`; this file only lists them.
+
+pub mod build;
+pub mod deps;
+
+use clap::{Parser, Subcommand};
+
+/// Provision chrooted SSH jails: copy programs with every library they load, create the
+/// device nodes and /etc files a shell needs, jail accounts in sshd, and prove it over SSH.
+#[derive(Debug, Parser)]
+#[command(name = "jailsmith", version = crate::cli::version(), about, long_about = None)]
+#[command(after_help = "Run 'jailsmith COMMAND --help' for the options of a command.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Resolve the shared libraries of ELF files like ldd, without running them.
+    Deps(deps::Args),
+    /// Build or refresh a jail: programs, their libraries, devices and base /etc files.
+    Build(build::Args),
+}
+
+/// The version string: package version and the git commit it was built from.
+pub fn version() -> &'static str {
+    concat!(env!("CARGO_PKG_VERSION"), " (", env!("JAILSMITH_GIT_COMMIT"), ")")
+}
+
+pub fn parse() -> Cli {
+    Cli::parse()
+}
+
+/// Runs a parsed command line; returns the exit code on success.
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Deps(a) => deps::run(a),
+        Command::Build(a) => build::run(a),
+    }
+}

@@ -1,0 +1,14 @@
+//! jailsmith: provisions chrooted SSH jails. The pipeline is Resolve → Plan → Apply → Verify;
+//! each stage is a module, and only `apply` (and the sshd/user host steps) change the host.
+
+pub mod apply;
+pub mod audit;
+pub mod cli;
+pub mod exit;
+pub mod hostinfo;
+pub mod plan;
+pub mod profile;
+pub mod resolve;
+pub mod sshd;
+pub mod state;
+pub mod verify;

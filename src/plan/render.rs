@@ -1,0 +1,1 @@
+//! Plan rendering: dry-run text and JSON.
