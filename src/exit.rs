@@ -20,11 +20,26 @@ pub const HOST_FAILURE: u8 = 6;
 /// Every code with a one-line meaning, for `--help` and the man page.
 pub const TABLE: &[(u8, &str)] = &[
     (OK, "success; for build/update: the jail is up to date"),
-    (FINDINGS, "something is missing or a check failed (deps: unresolved library; check/verify: a failed check)"),
-    (BAD_INPUT, "bad input: unreadable or non-ELF file, unknown program or profile, invalid option"),
-    (HOST_KEY_MISMATCH, "verify: the server's host key does not match"),
-    (REFUSED, "refused by a safety rule (symlink in the jail, setuid helper, unsafe jail path)"),
-    (SSHD_INVALID, "sshd rejected the configuration; the drop-in was rolled back"),
+    (
+        FINDINGS,
+        "something is missing or a check failed (deps: unresolved library; check/verify: a failed check)",
+    ),
+    (
+        BAD_INPUT,
+        "bad input: unreadable or non-ELF file, unknown program or profile, invalid option",
+    ),
+    (
+        HOST_KEY_MISMATCH,
+        "verify: the server's host key does not match",
+    ),
+    (
+        REFUSED,
+        "refused by a safety rule (symlink in the jail, setuid helper, unsafe jail path)",
+    ),
+    (
+        SSHD_INVALID,
+        "sshd rejected the configuration; the drop-in was rolled back",
+    ),
     (HOST_FAILURE, "an operation on the host failed"),
 ];
 
@@ -38,7 +53,10 @@ pub struct Coded {
 
 impl Coded {
     pub fn new(code: u8, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
 }
 

@@ -1,1 +1,6 @@
-//! Placeholder module: filled in by its issue.
+//! Apply: the only code that changes the host. Walks a plan through the `Host` interface,
+//! idempotently, and reports what changed. All `unsafe` and every write live under here.
+
+pub mod host;
+
+pub use host::{EntryKind, Host, HostError, Meta};

@@ -26,7 +26,12 @@ pub enum Command {
 
 /// The version string: package version and the git commit it was built from.
 pub fn version() -> &'static str {
-    concat!(env!("CARGO_PKG_VERSION"), " (", env!("JAILSMITH_GIT_COMMIT"), ")")
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (",
+        env!("JAILSMITH_GIT_COMMIT"),
+        ")"
+    )
 }
 
 pub fn parse() -> Cli {

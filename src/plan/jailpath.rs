@@ -23,7 +23,10 @@ impl JailPath {
     /// Parses an absolute in-jail path (`/usr/bin/bash`) or a relative one (`usr/bin/bash`).
     pub fn new(p: impl AsRef<Path>) -> Result<Self, BadJailPath> {
         let p = p.as_ref();
-        let bad = |why| BadJailPath { path: p.display().to_string(), why };
+        let bad = |why| BadJailPath {
+            path: p.display().to_string(),
+            why,
+        };
         let mut out = PathBuf::new();
         for c in p.components() {
             match c {
@@ -53,7 +56,11 @@ impl JailPath {
     /// The parent directory inside the jail, or None for a top-level entry.
     pub fn parent(&self) -> Option<JailPath> {
         let p = self.0.parent()?;
-        if p.as_os_str().is_empty() { None } else { Some(Self(p.to_path_buf())) }
+        if p.as_os_str().is_empty() {
+            None
+        } else {
+            Some(Self(p.to_path_buf()))
+        }
     }
 
     /// Every ancestor from the top down, excluding self: `usr`, `usr/lib`, …
@@ -64,14 +71,19 @@ impl JailPath {
     }
 
     pub fn file_name(&self) -> &std::ffi::OsStr {
-        self.0.file_name().expect("a JailPath always has a last component")
+        self.0
+            .file_name()
+            .expect("a JailPath always has a last component")
     }
 
     /// A child of this path; `name` must be one normal component.
     pub fn join(&self, name: &str) -> Result<JailPath, BadJailPath> {
         let child = JailPath::new(name)?;
         if child.0.components().count() != 1 {
-            return Err(BadJailPath { path: name.to_string(), why: "it is not a single name" });
+            return Err(BadJailPath {
+                path: name.to_string(),
+                why: "it is not a single name",
+            });
         }
         Ok(Self(self.0.join(child.0)))
     }
@@ -79,7 +91,11 @@ impl JailPath {
     /// The path of `self` relative to `from`'s directory, for relative symlinks:
     /// a link at `usr/lib/a` pointing at `usr/lib/b` gets `b`; at `lib64/x` → `usr/lib/y` gets `../usr/lib/y`.
     pub fn relative_from_dir_of(&self, link: &JailPath) -> PathBuf {
-        let base: Vec<_> = link.0.parent().map(|p| p.components().collect()).unwrap_or_default();
+        let base: Vec<_> = link
+            .0
+            .parent()
+            .map(|p| p.components().collect())
+            .unwrap_or_default();
         let dest: Vec<_> = self.0.components().collect();
         let common = base.iter().zip(&dest).take_while(|(a, b)| a == b).count();
         let mut out = PathBuf::new();
@@ -124,8 +140,14 @@ mod tests {
 
     #[test]
     fn absolute_and_relative_forms_agree() {
-        assert_eq!(JailPath::new("/usr/bin/bash").unwrap(), JailPath::new("usr/bin/bash").unwrap());
-        assert_eq!(JailPath::new("/usr/bin/bash").unwrap().to_string(), "/usr/bin/bash");
+        assert_eq!(
+            JailPath::new("/usr/bin/bash").unwrap(),
+            JailPath::new("usr/bin/bash").unwrap()
+        );
+        assert_eq!(
+            JailPath::new("/usr/bin/bash").unwrap().to_string(),
+            "/usr/bin/bash"
+        );
     }
 
     #[test]
@@ -139,9 +161,15 @@ mod tests {
     fn relative_links() {
         let target = JailPath::new("usr/lib/libx.so.1.2").unwrap();
         let same_dir = JailPath::new("usr/lib/libx.so.1").unwrap();
-        assert_eq!(target.relative_from_dir_of(&same_dir), PathBuf::from("libx.so.1.2"));
+        assert_eq!(
+            target.relative_from_dir_of(&same_dir),
+            PathBuf::from("libx.so.1.2")
+        );
         let other = JailPath::new("lib64/ld.so").unwrap();
-        assert_eq!(target.relative_from_dir_of(&other), PathBuf::from("../usr/lib/libx.so.1.2"));
+        assert_eq!(
+            target.relative_from_dir_of(&other),
+            PathBuf::from("../usr/lib/libx.so.1.2")
+        );
     }
 
     #[test]

@@ -29,15 +29,34 @@ impl Default for Owner {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
     /// A real directory (never through a symlink).
-    MakeDir { path: JailPath, mode: u32, owner: Owner },
+    MakeDir {
+        path: JailPath,
+        mode: u32,
+        owner: Owner,
+    },
     /// A host file copied to `path`, setuid/setgid bits and file capabilities stripped.
-    CopyFile { src: PathBuf, path: JailPath, mode: u32, owner: Owner },
+    CopyFile {
+        src: PathBuf,
+        path: JailPath,
+        mode: u32,
+        owner: Owner,
+    },
     /// A symbolic link holding `target` verbatim (relative for SONAME chains).
     Symlink { path: JailPath, target: PathBuf },
     /// A character device node; numbers taken from the host.
-    MakeDevice { path: JailPath, major: u64, minor: u64, mode: u32 },
+    MakeDevice {
+        path: JailPath,
+        major: u64,
+        minor: u64,
+        mode: u32,
+    },
     /// A file with the given content (passwd, group, nsswitch.conf, profile scripts).
-    WriteFile { path: JailPath, content: String, mode: u32, owner: Owner },
+    WriteFile {
+        path: JailPath,
+        content: String,
+        mode: u32,
+        owner: Owner,
+    },
 }
 
 impl Op {

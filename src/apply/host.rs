@@ -1,0 +1,111 @@
+//! The narrow interface through which every write inside a jail goes. An implementation
+//! holds the jail root open once and reaches every path relative to it without following
+//! symlinks (DESIGN §5.7); a unit test may substitute a recording fake.
+
+use std::path::{Path, PathBuf};
+
+use crate::plan::{JailPath, Owner};
+
+/// What is at a path inside the jail (lstat: the link itself, never its target).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    File,
+    Dir,
+    Symlink { target: PathBuf },
+    CharDevice { major: u64, minor: u64 },
+    BlockDevice,
+    Fifo,
+    Socket,
+}
+
+/// Metadata of an object inside the jail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Meta {
+    pub kind: EntryKind,
+    /// Permission bits including setuid/setgid/sticky (st_mode & 0o7777).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+    pub mtime_ns: i128,
+    pub ino: u64,
+    pub nlink: u64,
+}
+
+/// A failure of one operation on one path, and why.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// A symlink where jailsmith would write or descend: refused, never followed.
+    #[error("refusing to follow the symlink at {path} in {jail} while trying to {op}")]
+    Symlink {
+        jail: PathBuf,
+        path: String,
+        op: &'static str,
+    },
+    /// Something of the wrong type (a FIFO or device where a file or directory is expected).
+    #[error("{path} in {jail} is a {found}, expected a {expected} (while trying to {op})")]
+    WrongType {
+        jail: PathBuf,
+        path: String,
+        found: &'static str,
+        expected: &'static str,
+        op: &'static str,
+    },
+    #[error("cannot {op} {path} in {jail}: {source}")]
+    Io {
+        jail: PathBuf,
+        path: String,
+        op: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Every operation jailsmith performs inside a jail. Paths are `JailPath`s, relative to the
+/// jail root held by the implementation; no method follows a symlink in any component.
+/// Every method that creates or replaces a file does so atomically (temporary name in the
+/// same directory, then rename), and sets owner and mode on the open descriptor.
+pub trait Host {
+    /// The jail root on the host, for messages.
+    fn root(&self) -> &Path;
+    /// lstat; `Ok(None)` when nothing is there.
+    fn stat(&self, path: &JailPath) -> Result<Option<Meta>, HostError>;
+    /// Creates a real directory (or fixes owner/mode of an existing one). A symlink there is
+    /// an error. Returns true when something changed.
+    fn make_dir(&self, path: &JailPath, mode: u32, owner: Owner) -> Result<bool, HostError>;
+    /// Copies the host file `src` to `path` atomically with `mode`/`owner`; no xattrs, so
+    /// file capabilities are dropped. Returns the sha256 (hex) and size of what was written.
+    fn copy_file(
+        &self,
+        src: &Path,
+        path: &JailPath,
+        mode: u32,
+        owner: Owner,
+    ) -> Result<(String, u64), HostError>;
+    /// Writes `content` to `path` atomically with `mode`/`owner`.
+    fn write_file(
+        &self,
+        path: &JailPath,
+        content: &[u8],
+        mode: u32,
+        owner: Owner,
+    ) -> Result<(), HostError>;
+    /// Creates (or atomically replaces) a symlink holding `target`.
+    fn symlink(&self, path: &JailPath, target: &Path) -> Result<(), HostError>;
+    /// Creates (or atomically replaces) a character device node, root-owned, with `mode`.
+    fn make_char_device(
+        &self,
+        path: &JailPath,
+        major: u64,
+        minor: u64,
+        mode: u32,
+    ) -> Result<(), HostError>;
+    /// Reads a regular file (refuses anything else, never blocks on a FIFO).
+    fn read_file(&self, path: &JailPath) -> Result<Vec<u8>, HostError>;
+    /// sha256 (hex) of a regular file inside the jail.
+    fn hash_file(&self, path: &JailPath) -> Result<String, HostError>;
+    /// Removes a file, symlink or device node (not a directory); Ok(false) if absent.
+    fn remove(&self, path: &JailPath) -> Result<bool, HostError>;
+    /// Removes an empty directory; Ok(false) if absent or not empty.
+    fn remove_dir(&self, path: &JailPath) -> Result<bool, HostError>;
+}
