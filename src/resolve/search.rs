@@ -24,6 +24,9 @@ struct Loaded {
     /// Every name it has been requested by, plus its SONAME.
     names: Vec<String>,
     id: Option<(u64, u64)>,
+    /// False for the default interpreter of a file without PT_INTERP until something
+    /// needs it: `ld.so --list` only reports it then.
+    reported: bool,
 }
 
 /// Resolves ELF files against one host configuration.
@@ -85,6 +88,7 @@ impl<'c> Resolver<'c> {
             loader: None,
             names: Vec::new(),
             id,
+            reported: true,
         }];
         // The executable's $ORIGIN is its symlink-resolved directory (/proc/self/exe).
         let main_origin = std::fs::canonicalize(file)
@@ -137,7 +141,11 @@ impl<'c> Resolver<'c> {
                     loader: Some(0),
                     names: vec![soname.clone()],
                     id,
+                    reported: info.interp.is_some(),
                 });
+                if info.interp.is_none() {
+                    return;
+                }
                 closure.libraries.push(Library {
                     soname,
                     path: interp,
@@ -161,10 +169,21 @@ impl<'c> Resolver<'c> {
         map: &mut Vec<Loaded>,
         closure: &mut Closure,
     ) {
-        if map
-            .iter()
-            .any(|l| l.path.as_os_str() == name || l.names.iter().any(|n| n == name))
+        let needed_by = map[loader].path.clone();
+        if let Some(l) = map
+            .iter_mut()
+            .find(|l| l.path.as_os_str() == name || l.names.iter().any(|n| n == name))
         {
+            if !l.reported {
+                l.reported = true;
+                closure.libraries.push(Library {
+                    soname: name.to_string(),
+                    path: l.path.clone(),
+                    found_via: FoundVia::Interpreter,
+                    needed_by,
+                    variants: Vec::new(),
+                });
+            }
             return;
         }
         let found = if name.contains('/') {
@@ -175,7 +194,6 @@ impl<'c> Resolver<'c> {
         } else {
             self.search(name, loader, main_origin, map)
         };
-        let needed_by = map[loader].path.clone();
         let Some((path, via)) = found else {
             closure.missing.push(Missing {
                 soname: name.to_string(),
@@ -198,6 +216,7 @@ impl<'c> Resolver<'c> {
             loader: Some(loader),
             names,
             id,
+            reported: true,
         });
         closure.libraries.push(Library {
             soname: name.to_string(),
