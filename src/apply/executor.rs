@@ -330,7 +330,10 @@ fn owned_as(m: &Meta, mode: u32, owner: Owner) -> bool {
     m.mode == mode && m.uid == owner.uid && m.gid == owner.gid
 }
 
+/// A manifest entry from what is on disk. A directory's size and mtime change with its
+/// children, so they are recorded as 0: they identify nothing.
 fn entry(kind: EntryType, m: &Meta) -> ManifestEntry {
+    let is_dir = kind == EntryType::Dir;
     ManifestEntry {
         kind,
         src: None,
@@ -338,8 +341,8 @@ fn entry(kind: EntryType, m: &Meta) -> ManifestEntry {
         mode: m.mode,
         uid: m.uid,
         gid: m.gid,
-        size: m.size,
-        mtime_ns: m.mtime_ns,
+        size: if is_dir { 0 } else { m.size },
+        mtime_ns: if is_dir { 0 } else { m.mtime_ns },
         src_size: None,
         src_mtime_ns: None,
         target: None,
