@@ -122,12 +122,16 @@ fn run(f: &Fixture, prev: &Manifest) -> Result<ApplyReport, HostError> {
     apply(&small_plan(f), &host, prev, &ApplyOptions::default())
 }
 
-/// (ino, mtime, ctime) of every object under `root`, links not followed.
-fn snapshot(root: &Path) -> BTreeMap<PathBuf, (u64, i64, i64, i64, i64)> {
+/// Identity and times of every object under `root`, links not followed: inode, mtime,
+/// ctime (owner/mode changes) and, for non-directories, atime (reads).
+type Times = (u64, i64, i64, i64, i64, Option<(i64, i64)>);
+
+fn snapshot(root: &Path) -> BTreeMap<PathBuf, Times> {
     let mut out = BTreeMap::new();
     for e in walkdir::WalkDir::new(root).follow_links(false) {
         let e = e.unwrap();
         let m = e.path().symlink_metadata().unwrap();
+        let atime = (!m.is_dir()).then(|| (m.atime(), m.atime_nsec()));
         out.insert(
             e.path().to_path_buf(),
             (
@@ -136,6 +140,7 @@ fn snapshot(root: &Path) -> BTreeMap<PathBuf, (u64, i64, i64, i64, i64)> {
                 m.mtime_nsec(),
                 m.ctime(),
                 m.ctime_nsec(),
+                atime,
             ),
         );
     }
@@ -277,6 +282,32 @@ fn a_changed_source_updates_only_its_copy() {
     assert_eq!(snapshot(&f.jail.join("usr/lib")), lib_before);
     let r3 = run(&f, &r2.manifest).unwrap();
     assert!(r3.is_unchanged());
+}
+
+#[test]
+fn verify_content_catches_a_same_size_same_mtime_edit() {
+    let f = fixture();
+    let r1 = run(&f, &Manifest::default()).unwrap();
+    let copy = f.jail.join("usr/lib/libfoo.so.1.2");
+    let mtime = copy.symlink_metadata().unwrap().modified().unwrap();
+    fs::write(&copy, vec![8u8; 300_000]).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&copy)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    // size and mtime alone cannot see it (documented: that is what verify_content is for)
+    let r2 = run(&f, &r1.manifest).unwrap();
+    assert!(r2.is_unchanged());
+    let host = LinuxHost::open(&f.jail, false).unwrap();
+    let opts = ApplyOptions {
+        verify_content: true,
+    };
+    let r3 = apply(&small_plan(&f), &host, &r2.manifest, &opts).unwrap();
+    assert_eq!(outcome_of(&r3, "usr/lib/libfoo.so.1.2"), Outcome::Updated);
+    assert_eq!(r3.updated, 1);
+    assert_eq!(fs::read(&copy).unwrap(), vec![7u8; 300_000]);
 }
 
 #[test]

@@ -7,8 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::host::{EntryKind, Host, HostError, Meta};
-use super::linux::{DEVICE_MODE_MASK, FILE_MODE_MASK};
+use super::host::{DEVICE_MODE_MASK, EntryKind, FILE_MODE_MASK, Host, HostError, Meta};
 use super::source::{SourceMeta, hash_source, source_meta};
 use super::transfer::sha256_hex;
 use crate::plan::{JailPath, Op, Owner, Plan};

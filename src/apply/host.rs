@@ -6,6 +6,12 @@ use std::path::{Path, PathBuf};
 
 use crate::plan::{JailPath, Owner};
 
+/// Permission bits jailsmith ever sets on a file or directory: no setuid, no setgid
+/// (sticky stays, for a shared /tmp).
+pub const FILE_MODE_MASK: u32 = 0o1777;
+/// Permission bits of a device node.
+pub const DEVICE_MODE_MASK: u32 = 0o777;
+
 /// What is at a path inside the jail (lstat: the link itself, never its target).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EntryKind {

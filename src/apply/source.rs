@@ -92,10 +92,17 @@ pub fn source_meta(src: &Path) -> Result<SourceMeta, SourceError> {
 /// opened) and again on the descriptor.
 pub(crate) fn open_source(src: &Path) -> Result<(File, FileStat), SourceError> {
     source_meta(src)?;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open(src)?;
+    let open = |extra| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC | extra)
+            .open(src)
+    };
+    // O_NOATIME where allowed (owner or CAP_FOWNER): reading a source changes nothing.
+    let file = match open(libc::O_NOATIME) {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => open(0)?,
+        other => other?,
+    };
     let st = fstat(file.as_fd())?;
     if !is_type(&st, SFlag::S_IFREG) {
         return Err(SourceError::NotRegular("special file"));
