@@ -158,8 +158,7 @@ impl Step<'_> {
         opts: &ApplyOptions,
     ) -> Result<Done, HostError> {
         let mode = mode & FILE_MODE_MASK;
-        let source = source_meta(src)
-            .map_err(|e| e.into_host(self.host.root(), src, "stat the host source"))?;
+        let source = source_meta(src).map_err(|e| e.into_host(src, "stat"))?;
         if let Some(prev) = self.copy_unchanged(src, mode, owner, source, opts)? {
             return Ok((Outcome::Unchanged, prev.clone(), 0));
         }
@@ -200,8 +199,7 @@ impl Step<'_> {
             let Some(recorded) = prev.sha256.as_deref() else {
                 return Ok(None);
             };
-            let src_sha = hash_source(src)
-                .map_err(|e| e.into_host(self.host.root(), src, "hash the host source"))?;
+            let src_sha = hash_source(src).map_err(|e| e.into_host(src, "hash"))?;
             if src_sha != recorded || self.host.hash_file(self.path)? != recorded {
                 return Ok(None);
             }

@@ -64,6 +64,21 @@ pub enum HostError {
         component: PathBuf,
         why: String,
     },
+    /// A host source file (outside the jail) that is not a regular file.
+    #[error("cannot {op} the host source {src}: it is a {found}, not a regular file")]
+    SourceType {
+        src: PathBuf,
+        op: &'static str,
+        found: &'static str,
+    },
+    /// A host source file (outside the jail) that could not be read.
+    #[error("cannot {op} the host source {src}: {source}")]
+    SourceIo {
+        src: PathBuf,
+        op: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot {op} {path} in {jail}: {source}")]
     Io {
         jail: PathBuf,
@@ -81,7 +96,8 @@ impl HostError {
             HostError::Symlink { .. } | HostError::WrongType { .. } | HostError::BadRoot { .. } => {
                 crate::exit::REFUSED
             }
-            HostError::Io { .. } => crate::exit::HOST_FAILURE,
+            HostError::SourceType { .. } => crate::exit::BAD_INPUT,
+            HostError::Io { .. } | HostError::SourceIo { .. } => crate::exit::HOST_FAILURE,
         }
     }
 }

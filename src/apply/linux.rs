@@ -456,8 +456,7 @@ impl Host for LinuxHost {
         mode: u32,
         owner: Owner,
     ) -> Result<Copied, HostError> {
-        let (source, _) =
-            open_source(src).map_err(|e| e.into_host(&self.jail, src, "open the host source"))?;
+        let (source, _) = open_source(src).map_err(|e| e.into_host(src, "open"))?;
         self.replace_file(path, mode, owner, "copy into", |dst| {
             self.fill_from(&source, dst)
         })

@@ -43,21 +43,11 @@ impl From<nix::errno::Errno> for SourceError {
 
 impl SourceError {
     /// As a `HostError` naming the source and the operation.
-    pub fn into_host(self, jail: &Path, src: &Path, op: &'static str) -> HostError {
+    pub fn into_host(self, src: &Path, op: &'static str) -> HostError {
+        let src = src.to_path_buf();
         match self {
-            SourceError::NotRegular(found) => HostError::WrongType {
-                jail: jail.to_path_buf(),
-                path: src.display().to_string(),
-                found,
-                expected: "regular file",
-                op,
-            },
-            SourceError::Io(source) => HostError::Io {
-                jail: jail.to_path_buf(),
-                path: src.display().to_string(),
-                op,
-                source,
-            },
+            SourceError::NotRegular(found) => HostError::SourceType { src, op, found },
+            SourceError::Io(source) => HostError::SourceIo { src, op, source },
         }
     }
 }
