@@ -673,6 +673,21 @@ fn bad_jail_roots_are_refused_with_the_culprit_named() {
 }
 
 #[test]
+fn secure_root_fixes_owner_and_group_other_write_only() {
+    let f = fixture();
+    fs::create_dir(&f.jail).unwrap();
+    fs::set_permissions(&f.jail, fs::Permissions::from_mode(0o2775)).unwrap();
+    nix::unistd::chown(&f.jail, Some(1000.into()), Some(1000.into())).unwrap();
+    let host = LinuxHost::open(&f.jail, false).unwrap();
+    assert!(host.secure_root().unwrap());
+    let m = f.jail.symlink_metadata().unwrap();
+    assert_eq!((m.mode() & 0o7777, m.uid(), m.gid()), (0o755, 0, 0));
+    let before = snapshot(&f.jail);
+    assert!(!host.secure_root().unwrap());
+    assert_eq!(snapshot(&f.jail), before);
+}
+
+#[test]
 fn make_dir_reports_change_only_when_something_changed() {
     let f = fixture();
     let host = LinuxHost::open(&f.jail, true).unwrap();

@@ -70,6 +70,32 @@ impl LinuxHost {
         self
     }
 
+    /// Makes the jail root itself root-owned and not writable by group or others, as sshd's
+    /// ChrootDirectory demands (DESIGN §5.1), on the held descriptor. Other mode bits are
+    /// kept. Returns true when something changed.
+    pub fn secure_root(&self) -> Result<bool, HostError> {
+        let op = "secure the jail root";
+        let err = |e| errors::io(&self.jail, "/", op, e);
+        let st = fstat(self.root.as_fd()).map_err(err)?;
+        let mut changed = false;
+        if (st.st_uid, st.st_gid) != (0, 0) {
+            fchown(
+                self.root.as_fd(),
+                Some(Uid::from_raw(0)),
+                Some(Gid::from_raw(0)),
+            )
+            .map_err(err)?;
+            changed = true;
+        }
+        let mode = st.st_mode & 0o7777;
+        let safe = mode & FILE_MODE_MASK & !0o022;
+        if mode != safe {
+            fchmod(self.root.as_fd(), Mode::from_bits_truncate(safe)).map_err(err)?;
+            changed = true;
+        }
+        Ok(changed)
+    }
+
     /// Uses the per-component O_NOFOLLOW walk even where openat2 exists (tests the fallback).
     #[doc(hidden)]
     pub fn without_openat2(mut self) -> Self {
