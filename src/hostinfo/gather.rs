@@ -144,12 +144,11 @@ impl<'c> Gatherer<'c> {
                 let why = format!("interpreter of {}", path.display());
                 self.add_program(&interp, &why, depth + 1)?;
                 // `#!/usr/bin/env NAME` runs NAME from PATH at run time: bring it too.
-                if interp.file_name().is_some_and(|n| n == "env") {
-                    if let Some(name) = arg.filter(|a| !a.starts_with('-')) {
-                        let found =
-                            find_program(&name).ok_or(GatherError::UnknownProgram { name })?;
-                        self.add_program(&found, &why, depth + 1)?;
-                    }
+                if interp.file_name().is_some_and(|n| n == "env")
+                    && let Some(name) = arg.filter(|a| !a.starts_with('-'))
+                {
+                    let found = find_program(&name).ok_or(GatherError::UnknownProgram { name })?;
+                    self.add_program(&found, &why, depth + 1)?;
                 }
                 Ok(())
             }
