@@ -137,11 +137,82 @@ pub fn describe(cmd: &Command, out: &Output) -> String {
     )
 }
 
-/// Runs a command with stdin closed and output captured; panics only if it cannot start.
+/// How long `run` lets a command take before killing it: JAILSMITH_TEST_CMD_TIMEOUT seconds,
+/// default 300. A hung ssh session must fail the test, not stall CI.
+pub fn default_timeout() -> Duration {
+    std::env::var("JAILSMITH_TEST_CMD_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(Duration::from_secs(300))
+}
+
+/// Runs a command with stdin closed and output captured, killed after `default_timeout()`;
+/// panics only if it cannot start or times out.
 pub fn run(cmd: &mut Command) -> Output {
-    cmd.stdin(Stdio::null());
-    cmd.output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+    run_timeout(cmd, default_timeout())
+}
+
+/// `run` with an explicit time limit: on timeout the process is killed (by PID) and the
+/// test panics with what it printed so far.
+pub fn run_timeout(cmd: &mut Command, timeout: Duration) -> Output {
+    use std::io::Read;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let mut out_pipe = child.stdout.take().expect("stdout pipe");
+    let mut err_pipe = child.stderr.take().expect("stderr pipe");
+    let out_t = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out_pipe.read_to_end(&mut b);
+        b
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = err_pipe.read_to_end(&mut b);
+        b
+    });
+    let deadline = Instant::now() + timeout;
+    let mut timed_out = false;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break st,
+            Ok(None) if Instant::now() >= deadline => {
+                timed_out = true;
+                let _ = child.kill();
+                break child.wait().expect("wait for killed child");
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => panic!("wait for {cmd:?}: {e}"),
+        }
+    };
+    // A grandchild may still hold the pipes open; do not wait for it forever.
+    let collect = |t: std::thread::JoinHandle<Vec<u8>>| {
+        let until = Instant::now() + Duration::from_secs(5);
+        while !t.is_finished() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if t.is_finished() {
+            t.join().unwrap_or_default()
+        } else {
+            b"<output still held open by a descendant>".to_vec()
+        }
+    };
+    let out = Output {
+        status,
+        stdout: collect(out_t),
+        stderr: collect(err_t),
+    };
+    if timed_out {
+        panic!(
+            "timed out after {timeout:?}, killed\n{}",
+            describe(cmd, &out)
+        );
+    }
+    out
 }
 
 /// Runs a command and panics, printing its stdout and stderr, unless it exits 0.
