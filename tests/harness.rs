@@ -32,6 +32,17 @@ fn private_sshd_accepts_key_login_of_a_normal_user() {
     );
     assert_eq!(text(&out.stdout).trim(), user.name());
 
+    let batch = t.path().join("sftp-batch");
+    common::write_file(&batch, "pwd\n", 0o644);
+    let mut sftp = srv.sftp_client(user.name(), &key, &batch);
+    let out = run(&mut sftp);
+    assert!(
+        out.status.success() && text(&out.stdout).contains(&user.home().display().to_string()),
+        "sftp failed\n{}\n--- sshd log ---\n{}",
+        common::describe(&sftp, &out),
+        srv.log()
+    );
+
     let effective = srv.sshd_T(user.name());
     assert!(
         effective.lines().any(|l| l == "chrootdirectory none"),
@@ -102,6 +113,36 @@ fn user_guard_removes_its_user() {
     }
     let out = run(std::process::Command::new("id").arg(&name));
     assert!(!out.status.success(), "user {name} still exists");
+}
+
+#[test]
+fn reserved_user_is_removed_when_created_by_someone_else() {
+    if !common::require_root("reserved_user_is_removed_when_created_by_someone_else") {
+        return;
+    }
+    let name;
+    {
+        let r = common::ReservedUser::new();
+        name = r.name().to_string();
+        assert!(r.lookup().is_none());
+        run_ok(std::process::Command::new("useradd").args(["-M", "-p", "*", &name]));
+        assert!(r.lookup().is_some());
+    }
+    let out = run(std::process::Command::new("id").arg(&name));
+    assert!(!out.status.success(), "user {name} still exists");
+}
+
+#[test]
+fn run_kills_a_command_that_hangs() {
+    let started = std::time::Instant::now();
+    let res = std::panic::catch_unwind(|| {
+        common::run_timeout(
+            std::process::Command::new("sleep").arg("30"),
+            Duration::from_millis(300),
+        )
+    });
+    assert!(res.is_err(), "a hung command must make run_timeout panic");
+    assert!(started.elapsed() < Duration::from_secs(10));
 }
 
 #[test]

@@ -713,16 +713,91 @@ impl UserGuard {
 
     /// Kills every process running as this user (by PID).
     pub fn kill_processes(&self) {
-        for _ in 0..5 {
-            let pids = pids_of_uid(self.uid);
-            if pids.is_empty() {
-                return;
-            }
-            for pid in pids {
-                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        kill_uid(self.uid);
+    }
+}
+
+/// Kills every process whose uid is `uid` (by PID), a few passes for late children.
+fn kill_uid(uid: u32) {
+    if uid == 0 {
+        return;
+    }
+    for _ in 0..5 {
+        let pids = pids_of_uid(uid);
+        if pids.is_empty() {
+            return;
         }
+        for pid in pids {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Removes a test user (only `jst…` names): kills its processes, then `userdel [-r]`,
+/// retrying while the user database is locked. Warns instead of panicking (runs in Drop).
+fn delete_user(name: &str, remove_home: bool) {
+    if !name.starts_with("jst") {
+        return; // never remove a user we did not name
+    }
+    let _lock = USERDB.lock().unwrap_or_else(|p| p.into_inner());
+    for attempt in 0..8 {
+        match nix::unistd::User::from_name(name) {
+            Ok(Some(u)) => kill_uid(u.uid.as_raw()),
+            Ok(None) => return,
+            Err(_) => {}
+        }
+        let mut cmd = Command::new(find_cmd("userdel").unwrap_or("userdel".into()));
+        if remove_home {
+            cmd.arg("-r");
+        }
+        cmd.arg(name);
+        let out = run(&mut cmd);
+        match out.status.code() {
+            // 6: already gone; 12 with -r: home or mail spool not removed, but the user is.
+            Some(0) | Some(6) | Some(12) => return,
+            _ if attempt < 7 => std::thread::sleep(Duration::from_millis(100 * (attempt + 1))),
+            _ => eprintln!(
+                "warning: cannot remove test user {name}\n{}",
+                describe(&cmd, &out)
+            ),
+        }
+    }
+}
+
+/// A fresh `jst…` name for a user that the code under test creates (`jailsmith user NAME`);
+/// on Drop the user is removed if it exists (processes killed first), with its home only if
+/// `remove_home` was set.
+pub struct ReservedUser {
+    name: String,
+    pub remove_home: bool,
+}
+
+impl ReservedUser {
+    pub fn new() -> Self {
+        Self {
+            name: new_user_name(),
+            remove_home: false,
+        }
+    }
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The account as the system sees it now (None until it is created).
+    pub fn lookup(&self) -> Option<nix::unistd::User> {
+        nix::unistd::User::from_name(&self.name).ok().flatten()
+    }
+}
+
+impl Default for ReservedUser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for ReservedUser {
+    fn drop(&mut self) {
+        delete_user(&self.name, self.remove_home);
     }
 }
 
@@ -734,30 +809,7 @@ impl Default for UserGuard {
 
 impl Drop for UserGuard {
     fn drop(&mut self) {
-        if !self.name.starts_with("jst") {
-            return; // never remove a user we did not name
-        }
-        let _lock = USERDB.lock().unwrap_or_else(|p| p.into_inner());
-        for attempt in 0..8 {
-            self.kill_processes();
-            let mut cmd = Command::new(find_cmd("userdel").unwrap_or("userdel".into()));
-            if self.remove_home {
-                cmd.arg("-r");
-            }
-            cmd.arg(&self.name);
-            let out = run(&mut cmd);
-            match out.status.code() {
-                Some(0) | Some(6) => return, // 6: already gone
-                // 12 with -r: the home or mail spool could not be removed; the user is gone.
-                Some(12) => return,
-                _ if attempt < 7 => std::thread::sleep(Duration::from_millis(100 * (attempt + 1))),
-                _ => eprintln!(
-                    "warning: cannot remove test user {}\n{}",
-                    self.name,
-                    describe(&cmd, &out)
-                ),
-            }
-        }
+        delete_user(&self.name, self.remove_home);
     }
 }
 
