@@ -56,10 +56,12 @@ fn candidates(dirs: &[PathBuf]) -> Vec<PathBuf> {
             if !real.is_file() {
                 continue;
             }
-            if let Ok(info) = elf::read_elf(&real) {
-                if info.dynamic && info.class == 64 && !info.needed.is_empty() {
-                    out.insert(real);
-                }
+            if let Ok(info) = elf::read_elf(&real)
+                && info.dynamic
+                && info.class == 64
+                && !info.needed.is_empty()
+            {
+                out.insert(real);
             }
         }
     }

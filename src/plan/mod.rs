@@ -4,6 +4,7 @@
 pub mod build;
 pub mod jailpath;
 pub mod ops;
+pub mod policy;
 pub mod render;
 
 pub use jailpath::JailPath;
