@@ -121,7 +121,7 @@ impl TestJail {
     }
 
     fn command(&self, user: Option<&str>, script: &str) -> Command {
-        let mut c = Command::new("chroot");
+        let mut c = Command::new(chroot_program());
         let home = match user {
             Some(u) => {
                 c.arg(format!("--userspec={UID}:{UID}"));
@@ -162,6 +162,20 @@ fn make_dir(p: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(p).unwrap();
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// chroot(8) by absolute path: the child's PATH is the jail's, not the host's.
+fn chroot_program() -> PathBuf {
+    [
+        "/usr/sbin/chroot",
+        "/sbin/chroot",
+        "/usr/bin/chroot",
+        "/bin/chroot",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.is_file())
+    .expect("chroot(8) is installed")
 }
 
 /// The host's time zone abbreviation, as the jail should print it.
@@ -290,7 +304,7 @@ fn editors_profile() {
         };
         let out = t.ok(
             user,
-            &format!("vi -es -c 'put =\"hello\"' -c 'wq' {f} </dev/null; cat {f}"),
+            &format!("vi -es -c 'call setline(1, \"hello\")' -c wq {f} </dev/null; cat {f}"),
         );
         assert!(out.contains("hello"), "{out}");
     }

@@ -18,8 +18,14 @@ pub const REFUSED_PROGRAMS: &[(&str, &str)] = &[
     ("expiry", "checks password expiry; setuid on the host"),
     ("mount", "mounts filesystems"),
     ("umount", "unmounts filesystems"),
-    ("fusermount", "mounts FUSE filesystems; setuid root on the host"),
-    ("fusermount3", "mounts FUSE filesystems; setuid root on the host"),
+    (
+        "fusermount",
+        "mounts FUSE filesystems; setuid root on the host",
+    ),
+    (
+        "fusermount3",
+        "mounts FUSE filesystems; setuid root on the host",
+    ),
     ("newuidmap", "maps user IDs; setuid root on the host"),
     ("newgidmap", "maps group IDs; setuid root on the host"),
     ("unix_chkpwd", "reads password hashes"),
@@ -35,7 +41,10 @@ pub const REFUSED_PROGRAMS: &[(&str, &str)] = &[
 
 /// Why `name` (a program's file name) is refused, if it is.
 pub fn refusal(name: &str) -> Option<&'static str> {
-    REFUSED_PROGRAMS.iter().find(|(n, _)| *n == name).map(|(_, why)| *why)
+    REFUSED_PROGRAMS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, why)| *why)
 }
 
 /// Device nodes a jail may hold: name, and the mode they are created with.

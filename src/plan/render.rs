@@ -8,13 +8,25 @@ pub fn render_text(plan: &Plan) -> String {
     let mut out = String::new();
     for s in &plan.steps {
         let detail = match &s.op {
-            Op::MakeDir { mode, owner, .. } => format!("mode {mode:04o} owner {}:{}", owner.uid, owner.gid),
+            Op::MakeDir { mode, owner, .. } => {
+                format!("mode {mode:04o} owner {}:{}", owner.uid, owner.gid)
+            }
             Op::CopyFile { src, mode, .. } => format!("from {} mode {mode:04o}", src.display()),
             Op::Symlink { target, .. } => format!("-> {}", target.display()),
-            Op::MakeDevice { major, minor, mode, .. } => format!("char {major}:{minor} mode {mode:04o}"),
-            Op::WriteFile { content, mode, .. } => format!("{} bytes mode {mode:04o}", content.len()),
+            Op::MakeDevice {
+                major, minor, mode, ..
+            } => format!("char {major}:{minor} mode {mode:04o}"),
+            Op::WriteFile { content, mode, .. } => {
+                format!("{} bytes mode {mode:04o}", content.len())
+            }
         };
-        out.push_str(&format!("{:<8} {}  {}  # {}\n", s.op.verb(), s.op.path(), detail, s.reason));
+        out.push_str(&format!(
+            "{:<8} {}  {}  # {}\n",
+            s.op.verb(),
+            s.op.path(),
+            detail,
+            s.reason
+        ));
     }
     out
 }
