@@ -82,7 +82,7 @@ pub fn plan_build(jail: &std::path::Path, req: &BuildRequest) -> Plan {
     let mut dirs: BTreeMap<JailPath, (u32, Owner, String)> = BTreeMap::new();
     let mut objects: BTreeMap<JailPath, Step> = BTreeMap::new();
     let mut links: BTreeSet<JailPath> = BTreeSet::new();
-    let mut add_parents = |p: &JailPath, dirs: &mut BTreeMap<JailPath, (u32, Owner, String)>| {
+    let add_parents = |p: &JailPath, dirs: &mut BTreeMap<JailPath, (u32, Owner, String)>| {
         for a in p.ancestors() {
             dirs.entry(a)
                 .or_insert((DIR_MODE, Owner::ROOT, "parent directory".to_string()));
