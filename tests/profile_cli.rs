@@ -228,3 +228,79 @@ fn shipped_profiles_parse() {
         assert_eq!(p["valid"], true, "{p}");
     }
 }
+
+/// `build --profile` with a bad profile fails before the jail is created.
+fn build_fails_before_writing(d: &tempfile::TempDir, profile: &str) -> String {
+    let work = tempfile::tempdir().unwrap();
+    let jail = work.path().join("jail");
+    let state = work.path().join("state");
+    let out = jailsmith(&[
+        "build",
+        &jail.display().to_string(),
+        "--state-dir",
+        &state.display().to_string(),
+        "--profile",
+        profile,
+        "--profile-dir",
+        &dir_arg(d),
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert!(!jail.exists(), "the jail was created: {err}");
+    assert!(!state.exists(), "the state was written: {err}");
+    err
+}
+
+#[test]
+fn build_refuses_bad_profiles_before_writing_anything() {
+    let d = profile_dir(&[
+        (
+            "needy",
+            "description = \"x\"\nprograms = [\"jailsmith-no-such-program\"]\n",
+        ),
+        ("typo", "description = \"x\"\nprogams = []\n"),
+        ("a", "description = \"a\"\ninclude = [\"b\"]\n"),
+        ("b", "description = \"b\"\ninclude = [\"a\"]\n"),
+        ("disk", "description = \"x\"\ndevices = [\"sda\"]\n"),
+        ("broken", "description = \"x\n"),
+    ]);
+    let err = build_fails_before_writing(&d, "needy");
+    assert!(err.contains("jailsmith-no-such-program"), "{err}");
+    assert!(err.contains("required entries missing"), "{err}");
+    let err = build_fails_before_writing(&d, "typo");
+    assert!(err.contains("unknown field `progams`"), "{err}");
+    let err = build_fails_before_writing(&d, "a");
+    assert!(err.contains("include cycle: a → b → a"), "{err}");
+    let err = build_fails_before_writing(&d, "disk");
+    assert!(err.contains("device `sda`"), "{err}");
+    let err = build_fails_before_writing(&d, "broken");
+    assert!(err.contains("broken.toml:1:"), "{err}");
+    let err = build_fails_before_writing(&d, "no-such-profile");
+    assert!(err.contains("unknown profile `no-such-profile`"), "{err}");
+}
+
+#[test]
+fn build_dry_run_plans_what_the_profile_names() {
+    let work = tempfile::tempdir().unwrap();
+    let jail = work.path().join("jail");
+    let out = jailsmith(&[
+        "build",
+        &jail.display().to_string(),
+        "--profile",
+        "basic-shell",
+        "--dry-run",
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!jail.exists());
+    for want in [
+        "write    /etc/profile.d/jailsmith-shell.sh",
+        "write    /etc/nsswitch.conf",
+        "# program of profile basic-shell",
+        "# library of profile basic-shell",
+        "# file of profile basic-shell",
+        "mknod    /dev/tty",
+    ] {
+        assert!(stdout.contains(want), "no `{want}` in the plan:\n{stdout}");
+    }
+}

@@ -1,9 +1,12 @@
 //! `jailsmith profiles list|show`: what profiles exist and what one gives a jail on this host.
 //! Also the `--profile`/`--profile-dir` options other commands flatten in. Reads only.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::exit::{Coded, FINDINGS, OK};
+use crate::hostinfo::gather::{Gatherer, Wanted, host_devices};
+use crate::hostinfo::loader_config;
+use crate::plan::build::BuildRequest;
 use crate::profile::expand::{Expansion, ResolvedEntry};
 use crate::profile::{
     EntryKind, ProfileError, ProfileSet, RealHost, SearchPath, expand_profiles, load_profiles,
@@ -57,6 +60,57 @@ impl ProfileArgs {
         }
         load_profiles(&self.profiles, &self.dirs.search_path(), &RealHost).map_err(coded)
     }
+}
+
+/// What `--profile` adds to a build: the host entries (symlink hops, ELF closures) of the
+/// profiles' programs, libraries and files, their directories, devices and written files,
+/// and the profile names to record in the jail's state. Nothing is written; a missing
+/// required entry or a refused program fails here, before the build starts.
+pub fn build_extra(args: &ProfileArgs) -> anyhow::Result<(BuildRequest, Vec<String>)> {
+    if args.profiles.is_empty() {
+        return Ok((BuildRequest::default(), Vec::new()));
+    }
+    let set = args.load()?;
+    for w in &set.warnings {
+        eprintln!("jailsmith: warning: {w}");
+    }
+    let wanted = Wanted {
+        bins: set
+            .programs
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+        libraries: set.libraries.clone(),
+        files: set.files.clone(),
+    };
+    let cfg = loader_config(&[]);
+    let (mut entries, warnings) = Gatherer::new(&cfg)
+        .gather(&wanted)
+        .map_err(|e| anyhow::Error::new(Coded::new(e.exit_code(), e.to_string())))?;
+    for w in &warnings {
+        eprintln!("jailsmith: warning: {w}");
+    }
+    for e in &mut entries {
+        let named = [
+            ("--bin ", "program"),
+            ("--file ", "file"),
+            ("library ", "library"),
+        ]
+        .into_iter()
+        .find_map(|(prefix, what)| Some((e.reason.strip_prefix(prefix)?, what)));
+        if let Some((path, what)) = named {
+            let profile = set.origins.get(Path::new(path)).map_or("?", String::as_str);
+            e.reason = format!("{what} of profile {profile}");
+        }
+    }
+    let devices: Vec<&str> = set.devices.iter().map(String::as_str).collect();
+    let extra = BuildRequest {
+        entries,
+        dirs: set.dirs,
+        devices: host_devices(&devices),
+        contents: set.contents,
+    };
+    Ok((extra, set.names))
 }
 
 #[derive(Debug, clap::Args)]

@@ -2,7 +2,7 @@
 //! entry resolved against the host (`Expansion`, what `profiles show` prints) → a pure-data
 //! `ProfileSet` that `build` folds into its request. Host facts come only through `HostFs`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -35,6 +35,9 @@ pub struct ProfileSet {
     pub contents: Vec<ContentFile>,
     /// Optional entries absent on this host, definitions overridden by another profile.
     pub warnings: Vec<String>,
+    /// The profile that named each program, library and file (the first one, when several
+    /// did), for the reasons a plan gives.
+    pub origins: BTreeMap<PathBuf, String>,
 }
 
 /// One profile as read from its file.
@@ -144,15 +147,18 @@ impl Expansion {
             .collect();
         warnings.extend(self.overrides.iter().cloned());
 
-        let mut seen = BTreeSet::new();
+        let mut origins = BTreeMap::new();
         let mut take = |kind: EntryKind| -> Vec<PathBuf> {
-            self.entries
-                .iter()
-                .filter(|e| e.kind == kind)
-                .flat_map(|e| e.paths.iter())
-                .filter(|p| seen.insert((*p).clone()))
-                .cloned()
-                .collect()
+            let mut out = Vec::new();
+            for e in self.entries.iter().filter(|e| e.kind == kind) {
+                for p in &e.paths {
+                    if !origins.contains_key(p) {
+                        origins.insert(p.clone(), e.profile.clone());
+                        out.push(p.clone());
+                    }
+                }
+            }
+            out
         };
         let programs = take(EntryKind::Program);
         let libraries = take(EntryKind::Library);
@@ -166,6 +172,7 @@ impl Expansion {
             devices: self.devices,
             contents: self.contents,
             warnings,
+            origins,
         })
     }
 }
