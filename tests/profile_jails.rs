@@ -49,6 +49,11 @@ impl TestJail {
     /// Builds a jail from `profiles`; None (a skip) when this host lacks something the
     /// profiles require, which is a failure under CI.
     fn build(profiles: &[&str]) -> Option<TestJail> {
+        Self::build_with(profiles, &[])
+    }
+
+    /// Like `build`, with more `build` arguments (`--bin`, `--file`).
+    fn build_with(profiles: &[&str], more: &[&str]) -> Option<TestJail> {
         static N: AtomicUsize = AtomicUsize::new(0);
         let mut args = vec!["profiles", "show"];
         args.extend_from_slice(profiles);
@@ -83,14 +88,45 @@ impl TestJail {
         for p in profiles {
             args.extend_from_slice(&["--profile", p]);
         }
+        args.extend_from_slice(more);
         let out = jailsmith(&args);
         assert!(
             out.status.success(),
             "build {profiles:?} failed:\n{}",
             text(&out.stderr)
         );
+        t.check_state_records(profiles);
         t.add_user();
         Some(t)
+    }
+
+    /// The jail's state (outside the jail) records the profiles that built it, includes
+    /// expanded.
+    fn check_state_records(&self, profiles: &[&str]) {
+        let jails = self.dir.join("state").join("jails");
+        let files: Vec<PathBuf> = std::fs::read_dir(&jails)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        let state: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
+        let recorded: Vec<&str> = state["request"]["profiles"]
+            .as_array()
+            .expect("profiles recorded")
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        for p in profiles {
+            assert!(recorded.contains(p), "{p} not in {recorded:?}");
+        }
+        if profiles != ["sftp-only"] {
+            assert!(
+                recorded.contains(&"minimal"),
+                "includes not recorded: {recorded:?}"
+            );
+        }
     }
 
     /// Adds the unprivileged test user to the jail's passwd and group, with a home.
@@ -463,4 +499,41 @@ impl Drop for ChildGuard {
             libc::kill(self.0 as libc::pid_t, libc::SIGTERM);
         }
     }
+}
+
+#[test]
+fn profiles_combine_with_bin_and_file_and_rebuild_is_a_no_op() {
+    if !can_run("profiles_combine_with_bin_and_file") {
+        return;
+    }
+    let Some(t) = TestJail::build_with(
+        &["minimal"],
+        &["--bin", "whoami", "--file", "/etc/os-release"],
+    ) else {
+        return;
+    };
+    for (user, name) in identities() {
+        assert_eq!(t.ok(user, "whoami"), format!("{name}\n"));
+        t.ok(user, "read -r line < /etc/os-release");
+    }
+    let jail = t.jail.display().to_string();
+    let state = t.dir.join("state").display().to_string();
+    let out = jailsmith(&[
+        "build",
+        &jail,
+        "--state-dir",
+        &state,
+        "--profile",
+        "minimal",
+        "--bin",
+        "whoami",
+        "--file",
+        "/etc/os-release",
+    ]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("up to date"),
+        "second build changed something: {err}"
+    );
 }
