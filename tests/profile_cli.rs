@@ -304,3 +304,22 @@ fn build_dry_run_plans_what_the_profile_names() {
         assert!(stdout.contains(want), "no `{want}` in the plan:\n{stdout}");
     }
 }
+
+#[test]
+fn host_secrets_are_refused() {
+    let d = profile_dir(&[
+        (
+            "leaky",
+            "description = \"x\"\noptional_files = [\"/etc/ssh\", \"/etc/shadow\"]\n",
+        ),
+        (
+            "writer",
+            "description = \"x\"\n[[write]]\npath = \"/etc/passwd\"\ncontent = \"root::0:0::/:/bin/sh\\n\"\n",
+        ),
+    ]);
+    let err = show_fails(&d, "leaky", 4);
+    assert!(err.contains("refusing to copy /etc/ssh"), "{err}");
+    let err = show_fails(&d, "writer", 2);
+    assert!(err.contains("/etc/passwd"), "{err}");
+    assert!(err.contains("jailsmith maintains it"), "{err}");
+}

@@ -312,6 +312,7 @@ fn resolve_entries(
         ("files", &p.files, EntryKind::File, true),
         ("optional_files", &p.optional_files, EntryKind::File, false),
     ];
+    let start = out.len();
     for (field, list, kind, required) in singles {
         for pattern in list {
             out.push(resolve_one(
@@ -335,6 +336,29 @@ fn resolve_entries(
             host,
             &excluded,
         ));
+    }
+    out[start..].iter().try_for_each(|e| check_refused(e, host))
+}
+
+/// Refuses an entry that reaches a path no profile may copy, directly or through a link.
+fn check_refused(e: &ResolvedEntry, host: &dyn HostFs) -> Result<(), ProfileError> {
+    for p in e.matched.iter().chain(&e.paths) {
+        let real = host.canonicalize(p);
+        let hit = super::policy::refused_host_path(p)
+            .map(|why| (None, why))
+            .or_else(|| {
+                let real = real.as_ref()?;
+                super::policy::refused_host_path(real).map(|why| (Some(real.clone()), why))
+            });
+        if let Some((target, why)) = hit {
+            return Err(ProfileError::Refused {
+                profile: e.profile.clone(),
+                field: e.field,
+                path: p.clone(),
+                target,
+                why,
+            });
+        }
     }
     Ok(())
 }
@@ -688,6 +712,29 @@ exclude = ["**/__pycache__", "/usr/lib/python3.*/test", "/usr/lib/python3.*/lib-
                 PathBuf::from("/usr/lib/python3.11/sitecustomize.py"),
             ]
         );
+    }
+
+    #[test]
+    fn host_secrets_are_refused_directly_by_glob_and_through_links() {
+        let h = host()
+            .file("/etc/shadow", false)
+            .file("/etc/hostname", false)
+            .file("/etc/ssh/ssh_host_ed25519_key", false)
+            .symlink("/usr/lib/ssl/private", "/etc/ssh");
+        for (field, entry) in [
+            ("files", "/etc/shadow"),
+            ("files", "/etc/*"),
+            ("files", "/etc"),
+            ("optional_files", "/usr/lib/ssl/*"),
+        ] {
+            let text = format!("description = \"x\"\n{field} = [\"{entry}\"]\n");
+            let src = source(&[("p", text.as_str())]);
+            let e = load_profiles(&names(&["p"]), &src, &h).unwrap_err();
+            assert!(matches!(e, ProfileError::Refused { .. }), "{entry}: {e}");
+            assert_eq!(e.exit_code(), crate::exit::REFUSED);
+        }
+        let src = source(&[("p", "description = \"x\"\nfiles = [\"/etc/hostname\"]\n")]);
+        assert!(load_profiles(&names(&["p"]), &src, &h).is_ok());
     }
 
     #[test]

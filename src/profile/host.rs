@@ -35,6 +35,9 @@ pub trait HostFs {
     /// Paths matching an absolute glob, sorted. `*` does not cross `/`.
     fn glob(&self, pattern: &str) -> Vec<PathBuf>;
 
+    /// The path with every symlink resolved, or None when it does not resolve.
+    fn canonicalize(&self, path: &Path) -> Option<PathBuf>;
+
     /// The directories a bare library name is looked up in, in order.
     fn library_dirs(&self) -> Vec<PathBuf>;
 
@@ -132,6 +135,10 @@ impl HostFs for RealHost {
             .unwrap_or_default();
         v.sort();
         v
+    }
+
+    fn canonicalize(&self, path: &Path) -> Option<PathBuf> {
+        std::fs::canonicalize(path).ok()
     }
 
     fn library_dirs(&self) -> Vec<PathBuf> {
@@ -319,6 +326,19 @@ pub mod fake {
                         p = p.parent().unwrap_or(Path::new("/")).join(target);
                     }
                     n => return Some(n.clone()),
+                }
+            }
+            None
+        }
+        fn canonicalize(&self, path: &Path) -> Option<PathBuf> {
+            // Resolves links in the last component only: enough for the fakes' layouts.
+            let mut p = path.to_path_buf();
+            for _ in 0..16 {
+                match self.nodes.get(&p)? {
+                    Node::Symlink { target } => {
+                        p = p.parent().unwrap_or(Path::new("/")).join(target);
+                    }
+                    _ => return Some(p),
                 }
             }
             None

@@ -4,6 +4,7 @@
 
 pub mod expand;
 pub mod host;
+pub mod policy;
 pub mod schema;
 pub mod search;
 
@@ -82,14 +83,28 @@ pub enum ProfileError {
         entry: String,
         why: String,
     },
+    /// A path no profile may copy into a jail (host secrets, account files, kernel
+    /// filesystems), reached directly, through a glob or directory, or as a symlink target.
+    #[error("profile `{profile}` ({field}): refusing to copy {path}{}: {why}",
+        target.as_ref().map(|t| format!(" (a link to {})", t.display())).unwrap_or_default())]
+    Refused {
+        profile: String,
+        field: &'static str,
+        path: PathBuf,
+        target: Option<PathBuf>,
+        why: &'static str,
+    },
     /// Required entries that do not exist on this host.
     #[error("required entries missing on this host:\n  {}", .0.join("\n  "))]
     Missing(Vec<String>),
 }
 
 impl ProfileError {
-    /// The exit code for this failure class: every profile error is bad input.
+    /// The exit code for this failure class: refusals by a safety rule, else bad input.
     pub fn exit_code(&self) -> u8 {
-        crate::exit::BAD_INPUT
+        match self {
+            ProfileError::Refused { .. } => crate::exit::REFUSED,
+            _ => crate::exit::BAD_INPUT,
+        }
     }
 }

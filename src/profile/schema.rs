@@ -89,8 +89,14 @@ pub struct Profile {
 
     /// Required data files and directories: absolute host paths or globs
     /// (`"/usr/share/terminfo/x/xterm*"`), copied to the same path inside the jail. A
-    /// directory is copied with everything under it, symbolic links kept as links. A plain
-    /// path must exist, a glob must match at least one path.
+    /// directory is copied with everything under it, symbolic links kept as links (their
+    /// targets come too). A plain path must exist, a glob must match at least one path.
+    ///
+    /// Host secrets and account files are refused wherever they are reached (directly,
+    /// through a glob or directory, or as a link's target): `/etc/shadow`, `/etc/gshadow`,
+    /// `/etc/passwd`, `/etc/group` (the jail has its own), `/etc/sudoers*`, `/etc/ssh`,
+    /// `/etc/ssl/private`, `/etc/pki/tls/private`, `/etc/ld.so.preload`, `/root`, `/proc`,
+    /// `/sys`, `/dev`, `/run` and jailsmith's state in `/var/lib/jailsmith`.
     #[serde(default)]
     pub files: Vec<String>,
 
@@ -184,10 +190,12 @@ fn yes() -> bool {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DirSpec {
-    /// Absolute path inside the jail (`"/var/tmp"`); `..` is refused.
+    /// Absolute path inside the jail (`"/var/tmp"`); `..` is refused, and so are `/dev`,
+    /// `/proc` and `/sys`.
     pub path: JailPath,
     /// Permission bits, written in octal (`0o755`, the default; `0o1777` for a sticky,
-    /// world-writable temporary directory). setuid and setgid bits are refused.
+    /// world-writable temporary directory). setuid and setgid bits are refused, and a
+    /// group- or other-writable directory must be sticky.
     #[serde(default = "Mode::dir")]
     pub mode: Mode,
 }
@@ -206,11 +214,15 @@ pub struct DirSpec {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WriteSpec {
-    /// Absolute path inside the jail (`"/etc/profile"`); `..` is refused.
+    /// Absolute path inside the jail (`"/etc/profile"`); `..` is refused, and so are the
+    /// files jailsmith maintains or a jail must never have (`/etc/passwd`, `/etc/group`,
+    /// `/etc/shadow`, `/etc/gshadow`, `/etc/ld.so.preload`) and anything under `/dev`,
+    /// `/proc`, `/sys`.
     pub path: JailPath,
     /// The file's exact content (TOML multi-line strings keep it readable).
     pub content: String,
-    /// Permission bits in octal (default `0o644`). setuid and setgid bits are refused.
+    /// Permission bits in octal (default `0o644`). setuid, setgid and sticky bits and
+    /// group or other write permission are refused.
     #[serde(default = "Mode::file")]
     pub mode: Mode,
 }
@@ -383,6 +395,24 @@ fn validate(p: &Profile, file: &Path) -> Result<(), ProfileError> {
             check_pattern(alt.kind, entry).map_err(|why| bad("alternatives", entry, &why))?;
         }
     }
+    for d in &p.dirs {
+        let entry = d.path.to_string();
+        if let Some(why) = super::policy::reserved_jail_path(&d.path) {
+            return Err(bad("dirs", &entry, why));
+        }
+        if let Some(why) = super::policy::unsafe_dir_mode(d.mode.0) {
+            return Err(bad("dirs", &entry, why));
+        }
+    }
+    for w in &p.write {
+        let entry = w.path.to_string();
+        if let Some(why) = super::policy::reserved_jail_path(&w.path) {
+            return Err(bad("write", &entry, why));
+        }
+        if let Some(why) = super::policy::unsafe_file_mode(w.mode.0) {
+            return Err(bad("write", &entry, why));
+        }
+    }
     for entry in &p.exclude {
         if !entry.starts_with('/') && !entry.starts_with("**") {
             return Err(bad(
@@ -530,6 +560,29 @@ content = "umask 022\n"
         assert!(e.to_string().contains("setuid"), "{e}");
         let e = parse("description = \"x\"\n[[dirs]]\npath = \"/../x\"\n").unwrap_err();
         assert!(e.to_string().contains(".."), "{e}");
+    }
+
+    #[test]
+    fn reserved_jail_paths_and_writable_modes_refused() {
+        for (text, want) in [
+            (
+                "[[write]]\npath = \"/etc/passwd\"\ncontent = \"\"\n",
+                "maintains",
+            ),
+            (
+                "[[write]]\npath = \"/etc/ld.so.preload\"\ncontent = \"\"\n",
+                "preload",
+            ),
+            (
+                "[[write]]\npath = \"/etc/x\"\ncontent = \"\"\nmode = 0o666\n",
+                "writable",
+            ),
+            ("[[dirs]]\npath = \"/dev/sda\"\n", "devices"),
+            ("[[dirs]]\npath = \"/srv\"\nmode = 0o777\n", "sticky"),
+        ] {
+            let e = parse(&format!("description = \"x\"\n{text}")).unwrap_err();
+            assert!(e.to_string().contains(want), "{text}: {e}");
+        }
     }
 
     #[test]
