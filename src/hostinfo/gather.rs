@@ -98,6 +98,7 @@ impl<'c> Gatherer<'c> {
 
     pub fn gather(mut self, wanted: &Wanted) -> Result<(Vec<HostEntry>, Vec<String>), GatherError> {
         for b in &wanted.bins {
+            refuse_if_listed(Path::new(b))?;
             let path = find_program(b).ok_or_else(|| {
                 if b.contains('/') {
                     GatherError::NoSuchFile { path: b.into() }
@@ -125,6 +126,10 @@ impl<'c> Gatherer<'c> {
         refuse_if_listed(path)?;
         let meta =
             std::fs::metadata(path).map_err(|_| GatherError::NoSuchFile { path: path.into() })?;
+        if !meta.is_file() {
+            // Never open a FIFO or a device to sniff it: that could block.
+            return Err(GatherError::NotProgram { path: path.into() });
+        }
         if meta.mode() & 0o6000 != 0 {
             self.warnings.push(format!(
                 "{} is setuid/setgid on the host; the jail copy will not be",
