@@ -1,89 +1,60 @@
 //! Every shipped profile is built into a real jail with `jailsmith build --profile` and
 //! exercised with chroot(8), as root and as an unprivileged user added to the jail's passwd.
-//! Root only: skipped elsewhere, unless JAILSMITH_CI is set, which turns a skip into a
-//! failure. Jails live under /var/lib/jailsmith-tests and are removed on drop.
+//! Root only: skipped elsewhere, unless JAILSMITH_REQUIRE_ROOT_TESTS turns the skip into a
+//! failure (tests/common). Jails live in a TestRoot under /var/lib/jailsmith-tests.
+
+mod common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-const TEST_ROOT: &str = "/var/lib/jailsmith-tests";
+use common::{ProcessGuard, TestRoot, make_dir, require_root, skip_or_fail, text};
+
 const USER: &str = "jsprofuser";
 const UID: u32 = 64_791;
 
-/// Whether this test can run here; a skip is a failure under CI.
-fn can_run(what: &str) -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let root = unsafe { libc::geteuid() } == 0;
-    if root {
-        return true;
-    }
-    if std::env::var_os("JAILSMITH_CI").is_some() {
-        panic!("{what}: needs root, and JAILSMITH_CI forbids skipping");
-    }
-    eprintln!("skipping {what}: needs root");
-    false
-}
-
 fn jailsmith(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_jailsmith"))
-        .args(args)
-        .output()
-        .expect("run jailsmith")
+    common::run(common::bin().args(args))
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// A jail built from profiles in its own root-owned directory, removed on drop.
+/// A jail built from profiles in its own TestRoot (removed on drop).
 struct TestJail {
-    dir: PathBuf,
+    root: TestRoot,
     jail: PathBuf,
 }
 
 impl TestJail {
     /// Builds a jail from `profiles`; None (a skip) when this host lacks something the
-    /// profiles require, which is a failure under CI.
-    fn build(profiles: &[&str]) -> Option<TestJail> {
-        Self::build_with(profiles, &[])
+    /// profiles require, which is a failure when root tests are required.
+    fn build(test: &str, profiles: &[&str]) -> Option<TestJail> {
+        Self::build_with(test, profiles, &[])
     }
 
     /// Like `build`, with more `build` arguments (`--bin`, `--file`).
-    fn build_with(profiles: &[&str], more: &[&str]) -> Option<TestJail> {
-        static N: AtomicUsize = AtomicUsize::new(0);
+    fn build_with(test: &str, profiles: &[&str], more: &[&str]) -> Option<TestJail> {
         let mut args = vec!["profiles", "show"];
         args.extend_from_slice(profiles);
         let show = jailsmith(&args);
         if show.status.code() == Some(1) {
-            let why = text(&show.stderr);
-            if std::env::var_os("JAILSMITH_CI").is_some() {
-                panic!("{profiles:?} cannot be built on this host:\n{why}");
-            }
-            eprintln!("skipping {profiles:?}: this host lacks required entries:\n{why}");
+            let why = format!(
+                "this host lacks entries {profiles:?} require:\n{}",
+                text(&show.stderr)
+            );
+            skip_or_fail(test, &why);
             return None;
         }
         assert!(show.status.success(), "{}", text(&show.stderr));
 
-        make_dir(Path::new(TEST_ROOT), 0o755);
-        let dir = Path::new(TEST_ROOT).join(format!(
-            "profile-{}-{}-{}",
-            profiles.join("+"),
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        make_dir(&dir, 0o755);
+        let root = TestRoot::new(test);
         let t = TestJail {
-            jail: dir.join("jail"),
-            dir,
+            jail: root.jail("jail"),
+            root,
         };
-        let state = t.dir.join("state");
         let jail = t.jail.display().to_string();
-        let state = state.display().to_string();
+        let state = t.root.state_dir().display().to_string();
         let mut args = vec!["build", jail.as_str(), "--state-dir", state.as_str()];
         for p in profiles {
             args.extend_from_slice(&["--profile", p]);
@@ -103,7 +74,7 @@ impl TestJail {
     /// The jail's state (outside the jail) records the profiles that built it, includes
     /// expanded.
     fn check_state_records(&self, profiles: &[&str]) {
-        let jails = self.dir.join("state").join("jails");
+        let jails = self.root.state_dir().join("jails");
         let files: Vec<PathBuf> = std::fs::read_dir(&jails)
             .unwrap()
             .map(|e| e.unwrap().path())
@@ -186,18 +157,6 @@ impl TestJail {
         );
         so
     }
-}
-
-impl Drop for TestJail {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn make_dir(p: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::create_dir_all(p).unwrap();
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 /// chroot(8) by absolute path: the child's PATH is the jail's, not the host's.
@@ -295,10 +254,10 @@ fn check_basic_shell(t: &TestJail) {
 
 #[test]
 fn minimal_profile() {
-    if !can_run("minimal_profile") {
+    if !require_root("minimal_profile") {
         return;
     }
-    let Some(t) = TestJail::build(&["minimal"]) else {
+    let Some(t) = TestJail::build(&common::current_test(), &["minimal"]) else {
         return;
     };
     check_login_shell(&t);
@@ -314,10 +273,10 @@ fn minimal_profile() {
 
 #[test]
 fn basic_shell_profile() {
-    if !can_run("basic_shell_profile") {
+    if !require_root("basic_shell_profile") {
         return;
     }
-    let Some(t) = TestJail::build(&["basic-shell"]) else {
+    let Some(t) = TestJail::build(&common::current_test(), &["basic-shell"]) else {
         return;
     };
     check_basic_shell(&t);
@@ -325,10 +284,10 @@ fn basic_shell_profile() {
 
 #[test]
 fn editors_profile() {
-    if !can_run("editors_profile") {
+    if !require_root("editors_profile") {
         return;
     }
-    let Some(t) = TestJail::build(&["editors"]) else {
+    let Some(t) = TestJail::build(&common::current_test(), &["editors"]) else {
         return;
     };
     check_basic_shell(&t);
@@ -348,10 +307,10 @@ fn editors_profile() {
 
 #[test]
 fn sftp_only_profile() {
-    if !can_run("sftp_only_profile") {
+    if !require_root("sftp_only_profile") {
         return;
     }
-    let Some(t) = TestJail::build(&["sftp-only"]) else {
+    let Some(t) = TestJail::build(&common::current_test(), &["sftp-only"]) else {
         return;
     };
     // No programs at all: sshd's internal-sftp serves the account.
@@ -365,10 +324,10 @@ fn sftp_only_profile() {
 
 #[test]
 fn scp_profile() {
-    if !can_run("scp_profile") {
+    if !require_root("scp_profile") {
         return;
     }
-    let Some(t) = TestJail::build(&["scp"]) else {
+    let Some(t) = TestJail::build(&common::current_test(), &["scp"]) else {
         return;
     };
     check_login_shell(&t);
@@ -387,10 +346,10 @@ fn scp_profile() {
 
 #[test]
 fn rsync_profile() {
-    if !can_run("rsync_profile") {
+    if !require_root("rsync_profile") {
         return;
     }
-    let Some(t) = TestJail::build(&["rsync"]) else {
+    let Some(t) = TestJail::build(&common::current_test(), &["rsync"]) else {
         return;
     };
     check_login_shell(&t);
@@ -401,10 +360,10 @@ fn rsync_profile() {
 
 #[test]
 fn git_profile() {
-    if !can_run("git_profile") {
+    if !require_root("git_profile") {
         return;
     }
-    let Some(t) = TestJail::build(&["git"]) else {
+    let Some(t) = TestJail::build(&common::current_test(), &["git"]) else {
         return;
     };
     check_basic_shell(&t);
@@ -429,10 +388,10 @@ fn git_profile() {
 
 #[test]
 fn python3_profile() {
-    if !can_run("python3_profile") {
+    if !require_root("python3_profile") {
         return;
     }
-    let Some(t) = TestJail::build(&["python3"]) else {
+    let Some(t) = TestJail::build(&common::current_test(), &["python3"]) else {
         return;
     };
     check_basic_shell(&t);
@@ -456,7 +415,7 @@ fn serve_a_file_over_loopback(t: &TestJail) {
         .local_addr()
         .unwrap()
         .port();
-    let mut child = t
+    let child = t
         .command(
             Some(USER),
             &format!("cd /home/{USER} && exec python3 -m http.server --bind 127.0.0.1 {port}"),
@@ -465,7 +424,7 @@ fn serve_a_file_over_loopback(t: &TestJail) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start http.server");
-    let server = ChildGuard(child.id());
+    let mut server = ProcessGuard::new(child);
     let deadline = Instant::now() + Duration::from_secs(20);
     let response = loop {
         if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
@@ -475,6 +434,7 @@ fn serve_a_file_over_loopback(t: &TestJail) {
             s.read_to_string(&mut r).unwrap();
             break r;
         }
+        let child = server.child().expect("our child");
         if let Ok(Some(status)) = child.try_wait() {
             let mut err = String::new();
             child.stderr.take().unwrap().read_to_string(&mut err).ok();
@@ -484,29 +444,17 @@ fn serve_a_file_over_loopback(t: &TestJail) {
         std::thread::sleep(Duration::from_millis(100));
     };
     drop(server);
-    let _ = child.wait();
     assert!(response.starts_with("HTTP/1.0 200"), "{response}");
     assert!(response.ends_with(body), "{response}");
 }
 
-/// Stops a process by its PID when dropped, even when the test fails.
-struct ChildGuard(u32);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        // SAFETY: kill(2) with a PID this test started; no memory is involved.
-        unsafe {
-            libc::kill(self.0 as libc::pid_t, libc::SIGTERM);
-        }
-    }
-}
-
 #[test]
 fn profiles_combine_with_bin_and_file_and_rebuild_is_a_no_op() {
-    if !can_run("profiles_combine_with_bin_and_file") {
+    if !require_root("profiles_combine_with_bin_and_file") {
         return;
     }
     let Some(t) = TestJail::build_with(
+        &common::current_test(),
         &["minimal"],
         &["--bin", "whoami", "--file", "/etc/os-release"],
     ) else {
@@ -517,7 +465,7 @@ fn profiles_combine_with_bin_and_file_and_rebuild_is_a_no_op() {
         t.ok(user, "read -r line < /etc/os-release");
     }
     let jail = t.jail.display().to_string();
-    let state = t.dir.join("state").display().to_string();
+    let state = t.root.state_dir().display().to_string();
     let out = jailsmith(&[
         "build",
         &jail,
