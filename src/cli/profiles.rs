@@ -24,6 +24,11 @@ pub enum Command {
     /// List every profile in the search path: name and one-line description.
     List(ListArgs),
     /// Show profiles with includes expanded and every entry resolved on this host.
+    ///
+    /// Each program, library, file and alternative is shown with what it resolves to here;
+    /// optional entries absent on this host are marked MISSING. Exits 1 when a required
+    /// entry is missing (a build would refuse), 2 on an invalid or unknown profile or an
+    /// include cycle, 4 when a profile reaches a path no jail may hold.
     Show(ShowArgs),
 }
 

@@ -24,7 +24,7 @@ pub struct ProfileSet {
     /// Host paths of dlopen'ed libraries; `build` adds their ELF closure.
     pub libraries: Vec<PathBuf>,
     /// Host paths of data files and symlinks, globs expanded and directories walked
-    /// (excludes applied); never a directory. Copied as they are.
+    /// (excludes applied); a directory only when it is empty. Copied as they are.
     pub files: Vec<PathBuf>,
     /// Directories to create, root-owned.
     pub dirs: Vec<ExtraDir>,
@@ -437,8 +437,9 @@ fn match_candidate(
     found.into_iter().filter(|p| !excluded(p)).collect()
 }
 
-/// Files and symlinks named by matched file paths, directories walked (no directories in the
-/// result; a symlink to a directory is kept and walked through).
+/// Files and symlinks named by matched file paths, directories walked: no directory is in the
+/// result except empty ones (so they are created too); a symlink to a directory is kept and
+/// walked through.
 fn expand_files(
     matched: &[PathBuf],
     host: &dyn HostFs,
@@ -448,14 +449,19 @@ fn expand_files(
     for m in matched {
         let is_dir = host.stat(m) == Some(Node::Dir);
         let is_link = matches!(host.lstat(m), Some(Node::Symlink { .. }));
-        if !is_dir || is_link {
+        let empty_dir = |p: &Path| host.read_dir(p).is_empty();
+        if !is_dir || is_link || empty_dir(m) {
             out.push(m.clone());
         }
         if is_dir {
             out.extend(
                 host.walk(m, excluded)
                     .into_iter()
-                    .filter(|(_, n)| matches!(n, Node::File { .. } | Node::Symlink { .. }))
+                    .filter(|(p, n)| match n {
+                        Node::File { .. } | Node::Symlink { .. } => true,
+                        Node::Dir => empty_dir(p),
+                        Node::Other => false,
+                    })
                     .map(|(p, _)| p),
             );
         }
@@ -735,6 +741,21 @@ exclude = ["**/__pycache__", "/usr/lib/python3.*/test", "/usr/lib/python3.*/lib-
         }
         let src = source(&[("p", "description = \"x\"\nfiles = [\"/etc/hostname\"]\n")]);
         assert!(load_profiles(&names(&["p"]), &src, &h).is_ok());
+    }
+
+    #[test]
+    fn empty_directories_are_kept_others_walked() {
+        let h = host()
+            .dir("/t/branches")
+            .file("/t/hooks/pre-commit.sample", false)
+            .dir("/empty");
+        let src = source(&[("p", "description = \"p\"\nfiles = [\"/t\", \"/empty\"]\n")]);
+        let set = load_profiles(&names(&["p"]), &src, &h).unwrap();
+        let want: Vec<PathBuf> = ["/t/branches", "/t/hooks/pre-commit.sample", "/empty"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        assert_eq!(set.files, want);
     }
 
     #[test]
