@@ -323,3 +323,36 @@ fn host_secrets_are_refused() {
     assert!(err.contains("/etc/passwd"), "{err}");
     assert!(err.contains("jailsmith maintains it"), "{err}");
 }
+
+#[test]
+fn show_files_lists_what_a_directory_expands_to() {
+    let data = tempfile::tempdir().unwrap();
+    for f in ["a", "sub/b", "skip/c"] {
+        let p = data.path().join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, f).unwrap();
+    }
+    let root = data.path().display().to_string();
+    let d = profile_dir(&[(
+        "data",
+        &format!("description = \"x\"\nfiles = [\"{root}\"]\nexclude = [\"{root}/skip\"]\n"),
+    )]);
+    let out = jailsmith(&[
+        "profiles",
+        "show",
+        "data",
+        "--files",
+        "--profile-dir",
+        &dir_arg(&d),
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.contains("1 match, 2 paths"), "{stdout}");
+    assert!(stdout.contains(&format!("{root}/a\n")), "{stdout}");
+    assert!(stdout.contains(&format!("{root}/sub/b\n")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("excludes: {root}/skip\n")),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(&format!("{root}/skip/c")), "{stdout}");
+}

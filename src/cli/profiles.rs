@@ -224,6 +224,9 @@ fn print_expansion(x: &Expansion, all_files: bool) {
         if !lp.profile.include.is_empty() {
             println!("  includes: {}", lp.profile.include.join(", "));
         }
+        if !lp.profile.exclude.is_empty() {
+            println!("  excludes: {}", lp.profile.exclude.join(", "));
+        }
     }
     for (title, kind) in [
         ("programs", EntryKind::Program),
