@@ -189,6 +189,38 @@ mod tests {
     }
 
     #[test]
+    fn standard_order_is_flags_etc_share_source() {
+        let sp = SearchPath::standard(&["/a".into(), "/b".into()]);
+        let want: Vec<PathBuf> = ["/a", "/b", ETC_DIR, SHARE_DIR, SOURCE_DIR]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        // The source tree's directory is there when running from a checkout (as tests do).
+        assert_eq!(sp.dirs, want);
+    }
+
+    #[test]
+    fn every_shipped_profile_parses() {
+        let sp = SearchPath {
+            dirs: vec![SOURCE_DIR.into()],
+        };
+        let listed = sp.list();
+        for name in [
+            "minimal",
+            "basic-shell",
+            "editors",
+            "sftp-only",
+            "scp",
+            "rsync",
+            "git",
+            "python3",
+        ] {
+            let l = listed.iter().find(|l| l.name == name).expect(name);
+            assert!(l.valid, "{name}: {}", l.description);
+        }
+    }
+
+    #[test]
     fn names_cannot_escape() {
         let sp = SearchPath { dirs: vec![] };
         assert!(matches!(sp.find("../x"), Err(ProfileError::BadName(_))));
