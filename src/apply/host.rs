@@ -51,6 +51,13 @@ pub enum HostError {
         expected: &'static str,
         op: &'static str,
     },
+    /// The jail root itself is unusable: a symlink or non-directory in its path, or `..`.
+    #[error("refusing the jail root {jail}: {component} {why}")]
+    BadRoot {
+        jail: PathBuf,
+        component: PathBuf,
+        why: &'static str,
+    },
     #[error("cannot {op} {path} in {jail}: {source}")]
     Io {
         jail: PathBuf,
@@ -59,6 +66,27 @@ pub enum HostError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl HostError {
+    /// The exit code of this failure class (`crate::exit`): safety refusals vs. I/O failures.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            HostError::Symlink { .. } | HostError::WrongType { .. } | HostError::BadRoot { .. } => {
+                crate::exit::REFUSED
+            }
+            HostError::Io { .. } => crate::exit::HOST_FAILURE,
+        }
+    }
+}
+
+/// What `Host::copy_file` wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Copied {
+    /// sha256 (hex) of the bytes written; `None` when the host copies without hashing
+    /// (kernel-side `copy_file_range`).
+    pub sha256: Option<String>,
+    pub size: u64,
 }
 
 /// Every operation jailsmith performs inside a jail. Paths are `JailPath`s, relative to the
@@ -74,15 +102,17 @@ pub trait Host {
     /// an error. Returns true when something changed.
     fn make_dir(&self, path: &JailPath, mode: u32, owner: Owner) -> Result<bool, HostError>;
     /// Copies the host file `src` to `path` atomically with `mode`/`owner`; no xattrs, so
-    /// file capabilities are dropped. Returns the sha256 (hex) and size of what was written.
+    /// file capabilities are dropped, setuid/setgid bits are masked off (`mode & 0o1777`).
+    /// `src` must be a regular host file. Replaces only a regular file (or nothing).
     fn copy_file(
         &self,
         src: &Path,
         path: &JailPath,
         mode: u32,
         owner: Owner,
-    ) -> Result<(String, u64), HostError>;
-    /// Writes `content` to `path` atomically with `mode`/`owner`.
+    ) -> Result<Copied, HostError>;
+    /// Writes `content` to `path` atomically with `mode & 0o1777`/`owner`. Replaces only a
+    /// regular file (or nothing).
     fn write_file(
         &self,
         path: &JailPath,
@@ -90,9 +120,11 @@ pub trait Host {
         mode: u32,
         owner: Owner,
     ) -> Result<(), HostError>;
-    /// Creates (or atomically replaces) a symlink holding `target`.
+    /// Creates (or atomically replaces another symlink with) a root-owned symlink holding
+    /// `target`; anything else in the way is an error.
     fn symlink(&self, path: &JailPath, target: &Path) -> Result<(), HostError>;
-    /// Creates (or atomically replaces) a character device node, root-owned, with `mode`.
+    /// Creates (or atomically replaces another character device with) a character device
+    /// node, root-owned, with `mode & 0o777`.
     fn make_char_device(
         &self,
         path: &JailPath,

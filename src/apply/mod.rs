@@ -3,4 +3,4 @@
 
 pub mod host;
 
-pub use host::{EntryKind, Host, HostError, Meta};
+pub use host::{Copied, EntryKind, Host, HostError, Meta};
