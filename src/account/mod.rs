@@ -5,10 +5,10 @@
 pub mod hostdb;
 pub mod hostfs;
 pub mod jaildb;
+pub mod jailside;
 pub mod keys;
 pub mod logindefs;
 pub mod name;
-pub mod registry;
 pub mod sessions;
 pub mod useradd;
 
