@@ -56,7 +56,7 @@ pub enum HostError {
     BadRoot {
         jail: PathBuf,
         component: PathBuf,
-        why: &'static str,
+        why: String,
     },
     #[error("cannot {op} {path} in {jail}: {source}")]
     Io {
