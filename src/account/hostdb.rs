@@ -131,7 +131,8 @@ impl HostDb {
 mod tests {
     use super::*;
 
-    const PASSWD: &str = "root:x:0:0:root:/root:/bin/bash\n#c\nimsad:x:1001:1001:I S:/home/imsad:/bin/bash\n";
+    const PASSWD: &str =
+        "root:x:0:0:root:/root:/bin/bash\n#c\nimsad:x:1001:1001:I S:/home/imsad:/bin/bash\n";
     const GROUP: &str = "root:x:0:\nimsad:x:1001:\n";
     const SHADOW: &str = "root:*:1::::::\nimsad:!:19000:0:99999:7:::\n";
 

@@ -60,15 +60,23 @@ mod tests {
 
     #[test]
     fn upsert_replaces_only_that_user() {
-        let t = "root:x:0:0::/root:/bin/sh\nimsad:x:1:1::/old:/bin/sh\nbob:x:2:2::/home/bob:/bin/sh\n";
+        let t =
+            "root:x:0:0::/root:/bin/sh\nimsad:x:1:1::/old:/bin/sh\nbob:x:2:2::/home/bob:/bin/sh\n";
         let n = upsert(t, "imsad", "imsad:x:1:1::/home/imsad:/bin/bash");
         assert_eq!(
             n,
             "root:x:0:0::/root:/bin/sh\nimsad:x:1:1::/home/imsad:/bin/bash\nbob:x:2:2::/home/bob:/bin/sh\n"
         );
         assert_eq!(upsert(&n, "imsad", "imsad:x:1:1::/home/imsad:/bin/bash"), n);
-        let added = upsert("root:x:0:0::/root:/bin/sh", "eve", "eve:x:3:3::/home/eve:/bin/sh");
-        assert_eq!(added, "root:x:0:0::/root:/bin/sh\neve:x:3:3::/home/eve:/bin/sh\n");
+        let added = upsert(
+            "root:x:0:0::/root:/bin/sh",
+            "eve",
+            "eve:x:3:3::/home/eve:/bin/sh",
+        );
+        assert_eq!(
+            added,
+            "root:x:0:0::/root:/bin/sh\neve:x:3:3::/home/eve:/bin/sh\n"
+        );
         // a prefix of another name is not that name
         assert!(upsert(t, "ims", "ims:x:9:9::/h:/s").contains("imsad:x:1:1"));
     }

@@ -181,10 +181,10 @@ pub fn without_user(
 
 /// Writes a root-owned 0644 /etc file in the jail (making etc/ root 0755 when missing).
 pub fn write_etc(host: &dyn Host, path: &JailPath, text: &str) -> Result<(), HostError> {
-    if let Some(parent) = path.parent() {
-        if host.stat(&parent)?.is_none() {
-            host.make_dir(&parent, 0o755, Owner::ROOT)?;
-        }
+    if let Some(parent) = path.parent()
+        && host.stat(&parent)?.is_none()
+    {
+        host.make_dir(&parent, 0o755, Owner::ROOT)?;
     }
     host.write_file(path, text.as_bytes(), 0o644, Owner::ROOT)
 }

@@ -54,7 +54,8 @@ pub fn render(keys: &[PublicKey]) -> Result<String, AccountError> {
 mod tests {
     use super::*;
 
-    const ED: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKnS4/JlTy9qaj5BXd4Ymn0Zmp/lzw6Me2H9iz0ApCLM me@host";
+    const ED: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKnS4/JlTy9qaj5BXd4Ymn0Zmp/lzw6Me2H9iz0ApCLM me@host";
 
     #[test]
     fn parses_and_dedups() {
@@ -68,8 +69,14 @@ mod tests {
     fn garbage_names_the_file_and_line() {
         let err = parse("/tmp/bad.pub", &format!("{ED}\nnot a key\n")).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("/tmp/bad.pub") && msg.contains("line 2"), "{msg}");
-        assert!(matches!(parse("empty.pub", "\n# x\n"), Err(AccountError::NoKey { .. })));
+        assert!(
+            msg.contains("/tmp/bad.pub") && msg.contains("line 2"),
+            "{msg}"
+        );
+        assert!(matches!(
+            parse("empty.pub", "\n# x\n"),
+            Err(AccountError::NoKey { .. })
+        ));
         assert!(parse("x", "ssh-ed25519 AAAAbroken").is_err());
     }
 }

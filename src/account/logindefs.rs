@@ -19,7 +19,7 @@ pub fn value<'a>(text: &'a str, key: &str) -> Option<&'a str> {
             let mut it = l.split_whitespace();
             (it.next()? == key).then(|| it.next()).flatten()
         })
-        .last()
+        .next_back()
 }
 
 /// UID_MIN from login.defs text; the built-in default when unset or unparsable.

@@ -42,7 +42,17 @@ mod tests {
     #[test]
     fn refuses_patterns_paths_and_odd_names() {
         for n in [
-            "", "Imsad", "9lives", "-x", "a b", "a/b", "a*", "a,b", "!a", "a.b", "a$",
+            "",
+            "Imsad",
+            "9lives",
+            "-x",
+            "a b",
+            "a/b",
+            "a*",
+            "a,b",
+            "!a",
+            "a.b",
+            "a$",
             "abcdefghijklmnopqrstuvwxyz0123456",
         ] {
             assert!(validate(n).is_err(), "{n:?} accepted");

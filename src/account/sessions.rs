@@ -22,7 +22,11 @@ pub fn pids_of(uid: u32) -> Result<Vec<i32>, AccountError> {
     let mut pids = Vec::new();
     let dir = fs::read_dir("/proc").map_err(AccountError::io("list", "/proc"))?;
     for entry in dir.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
             continue;
         };
         let Ok(status) = fs::read_to_string(entry.path().join("status")) else {

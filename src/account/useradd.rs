@@ -140,7 +140,10 @@ mod tests {
             "-M -d /home/imsad -s /bin/bash -p * -U -u 2000 -- imsad"
         );
         let v = create_argv(&w(None), true);
-        assert_eq!(v.join(" "), "-M -d /home/imsad -s /bin/bash -p * -g imsad -- imsad");
+        assert_eq!(
+            v.join(" "),
+            "-M -d /home/imsad -s /bin/bash -p * -g imsad -- imsad"
+        );
     }
 
     #[test]

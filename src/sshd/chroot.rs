@@ -23,14 +23,23 @@ pub fn component_problem(
         ));
     }
     if !is_dir {
-        return Some(("is not a directory".into(), format!("remove {p} or choose another jail")));
+        return Some((
+            "is not a directory".into(),
+            format!("remove {p} or choose another jail"),
+        ));
     }
     if uid != 0 {
-        return Some((format!("is owned by uid {uid}, not root"), format!("chown root:root {p}")));
+        return Some((
+            format!("is owned by uid {uid}, not root"),
+            format!("chown root:root {p}"),
+        ));
     }
     if mode & 0o022 != 0 {
         return Some((
-            format!("is writable by group or others (mode {:04o})", mode & 0o7777),
+            format!(
+                "is writable by group or others (mode {:04o})",
+                mode & 0o7777
+            ),
             format!("chmod go-w {p}"),
         ));
     }
@@ -77,7 +86,14 @@ mod tests {
         let p = Path::new("/srv");
         assert!(component_problem(p, true, false, 0, 0o755).is_none());
         assert!(component_problem(p, true, false, 0, 0o1777).unwrap().1 == "chmod go-w /srv");
-        assert!(component_problem(p, true, false, 1000, 0o755).unwrap().1 == "chown root:root /srv");
-        assert!(component_problem(p, false, true, 0, 0o777).unwrap().0.contains("symbolic"));
+        assert!(
+            component_problem(p, true, false, 1000, 0o755).unwrap().1 == "chown root:root /srv"
+        );
+        assert!(
+            component_problem(p, false, true, 0, 0o777)
+                .unwrap()
+                .0
+                .contains("symbolic")
+        );
     }
 }

@@ -33,7 +33,9 @@ pub fn check_path(p: &Path) -> Result<(), SshdError> {
     if !p.is_absolute() {
         return Err(bad("it is not absolute"));
     }
-    if s.chars().any(|c| c.is_whitespace() || c.is_control() || "\"'%#\\".contains(c)) {
+    if s.chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "\"'%#\\".contains(c))
+    {
         return Err(bad("it contains whitespace, a quote, '%', '#' or '\\'"));
     }
     Ok(())

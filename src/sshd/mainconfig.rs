@@ -14,7 +14,10 @@ pub fn split_line(line: &str) -> Option<(String, Vec<String>)> {
         return None;
     }
     let (kw, rest) = match line.find(|c: char| c.is_whitespace() || c == '=') {
-        Some(i) => (&line[..i], line[i..].trim_start_matches(|c: char| c.is_whitespace() || c == '=')),
+        Some(i) => (
+            &line[..i],
+            line[i..].trim_start_matches(|c: char| c.is_whitespace() || c == '='),
+        ),
         None => (line, ""),
     };
     let args = rest
@@ -62,11 +65,9 @@ pub fn match_lines(text: &str) -> Vec<(usize, String)> {
 pub fn glob_match(pat: &[u8], s: &[u8]) -> bool {
     match pat.first() {
         None => s.is_empty(),
-        Some(b'*') => {
-            (0..=s.len())
-                .take_while(|&i| i == 0 || s[i - 1] != b'/')
-                .any(|i| glob_match(&pat[1..], &s[i..]))
-        }
+        Some(b'*') => (0..=s.len())
+            .take_while(|&i| i == 0 || s[i - 1] != b'/')
+            .any(|i| glob_match(&pat[1..], &s[i..])),
         Some(b'?') => !s.is_empty() && s[0] != b'/' && glob_match(&pat[1..], &s[1..]),
         Some(b'[') => {
             let Some(end) = pat.iter().skip(2).position(|&c| c == b']').map(|p| p + 2) else {
@@ -125,7 +126,10 @@ mod tests {
 
     #[test]
     fn commented_include_does_not_count() {
-        assert!(!includes_file("#Include /d/*.conf\n", Path::new("/d/a.conf")));
+        assert!(!includes_file(
+            "#Include /d/*.conf\n",
+            Path::new("/d/a.conf")
+        ));
     }
 
     #[test]
@@ -134,6 +138,9 @@ mod tests {
         assert!(!glob_match(b"/d/*.conf", b"/d/sub/a.conf"));
         assert!(glob_match(b"/d/[0-9]?-*", b"/d/10-x"));
         assert!(!glob_match(b"/d/[!0-9]*", b"/d/10-x"));
-        assert!(glob_match(b"/d/10-jailsmith-a.conf", b"/d/10-jailsmith-a.conf"));
+        assert!(glob_match(
+            b"/d/10-jailsmith-a.conf",
+            b"/d/10-jailsmith-a.conf"
+        ));
     }
 }

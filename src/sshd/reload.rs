@@ -57,7 +57,10 @@ pub fn reload(sshd: &Sshd, use_systemd: bool) -> Result<String, SshdError> {
     })?;
     // sshd re-executes itself on SIGHUP; give it a moment to listen again.
     std::thread::sleep(Duration::from_millis(300));
-    Ok(format!("sent SIGHUP to sshd pid {pid} ({})", pid_file.display()))
+    Ok(format!(
+        "sent SIGHUP to sshd pid {pid} ({})",
+        pid_file.display()
+    ))
 }
 
 fn is_sshd(pid: i32) -> bool {

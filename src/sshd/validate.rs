@@ -72,7 +72,12 @@ impl Sshd {
             }
             return Err(SshdError::Rejected {
                 main: self.main.clone(),
-                op: format!("{} {} -f {}", self.binary.display(), args.join(" "), self.main.display()),
+                op: format!(
+                    "{} {} -f {}",
+                    self.binary.display(),
+                    args.join(" "),
+                    self.main.display()
+                ),
                 stderr,
             });
         }
