@@ -204,9 +204,9 @@ impl Run<'_> {
                     p.display().to_string(),
                     std::fs::remove_dir(&p).map_err(|e| AccountError::io("remove", &p)(e).into()),
                 ),
-                Undo::JailFile(p, before) => (p.to_string(), undo_jail_file(host, &p, before)),
+                Undo::JailFile(p, before) => (in_jail(host, &p), undo_jail_file(host, &p, before)),
                 Undo::JailDir(p) => (
-                    p.to_string(),
+                    in_jail(host, &p),
                     host.map_or(Ok(()), |h| h.remove_dir(&p).map(|_| ()).map_err(Into::into)),
                 ),
             };
@@ -224,6 +224,14 @@ impl Run<'_> {
                 format!("\n  could NOT roll back: {}", failed.join("; "))
             },
         }
+    }
+}
+
+/// A jail path as the host sees it, for messages only (never used to reach the file).
+fn in_jail(host: Option<&dyn Host>, p: &JailPath) -> String {
+    match host {
+        Some(h) => format!("{}{p}", h.root().display()),
+        None => p.to_string(),
     }
 }
 
@@ -514,7 +522,7 @@ fn validate_effective(sshd: &Sshd, dropin_path: &Path, block: &DropIn) -> Result
     if bad.is_empty() {
         return Ok(());
     }
-    let earlier = validate::earlier_matches(&sshd.main, dropin_path);
+    let earlier = validate::earlier_matches(&sshd.main, dropin_path, &block.user);
     let hint = if earlier.is_empty() {
         String::new()
     } else {
@@ -660,9 +668,17 @@ fn put_jail_lines(
     let home = jailside::home_of(name);
     let Some((entry, group)) = account else {
         // dry run of a new account: its uid is not known yet
-        r.change("home", "create", home.to_string());
-        r.change("passwd", "update", jailside::passwd_path());
-        r.change("group", "update", jailside::group_path());
+        r.change("home", "create", in_jail(Some(host), &home));
+        r.change(
+            "passwd",
+            "update",
+            in_jail(Some(host), &jailside::passwd_path()),
+        );
+        r.change(
+            "group",
+            "update",
+            in_jail(Some(host), &jailside::group_path()),
+        );
         return Ok(());
     };
     let owner = Owner {
@@ -672,7 +688,7 @@ fn put_jail_lines(
     match jailside::home_needs(host, name, owner)? {
         jailside::Needed::Nothing => {}
         jailside::Needed::Create => {
-            r.change("home", "create", &home);
+            r.change("home", "create", in_jail(Some(host), &home));
             r.detail(format!("owner {}:{} mode 0700", owner.uid, owner.gid));
             if !r.dry {
                 let home_parent_existed = host
@@ -689,7 +705,7 @@ fn put_jail_lines(
             }
         }
         jailside::Needed::Fix(what) => {
-            r.change("home", "update", &home);
+            r.change("home", "update", in_jail(Some(host), &home));
             r.detail(what);
             if !r.dry {
                 jailside::make_home(host, name, owner)?;
@@ -749,7 +765,7 @@ fn put_jail_file(
     r.change(
         object,
         if before.is_some() { "update" } else { "create" },
-        &path,
+        in_jail(Some(host), &path),
     );
     if !r.dry {
         jailside::write_etc(host, &path, text)?;
@@ -860,7 +876,7 @@ fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
         && let Some(h) = host_ref
         && h.stat(&home)?.is_some()
     {
-        r.change("home", "remove", &home);
+        r.change("home", "remove", in_jail(Some(h), &home));
         if !r.dry {
             jailside::remove_tree(h, &home)?;
         }

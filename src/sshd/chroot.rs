@@ -34,6 +34,15 @@ pub fn component_problem(
             format!("chown root:root {p}"),
         ));
     }
+    if mode & 0o022 != 0 && mode & 0o1000 != 0 {
+        return Some((
+            format!(
+                "is a shared sticky directory writable by others (mode {:04o})",
+                mode & 0o7777
+            ),
+            format!("put the jail outside {p}, e.g. under /srv"),
+        ));
+    }
     if mode & 0o022 != 0 {
         return Some((
             format!(
@@ -85,7 +94,13 @@ mod tests {
     fn names_the_fix() {
         let p = Path::new("/srv");
         assert!(component_problem(p, true, false, 0, 0o755).is_none());
-        assert!(component_problem(p, true, false, 0, 0o1777).unwrap().1 == "chmod go-w /srv");
+        assert!(component_problem(p, true, false, 0, 0o775).unwrap().1 == "chmod go-w /srv");
+        assert!(
+            component_problem(p, true, false, 0, 0o1777)
+                .unwrap()
+                .1
+                .contains("outside")
+        );
         assert!(
             component_problem(p, true, false, 1000, 0o755).unwrap().1 == "chown root:root /srv"
         );

@@ -106,9 +106,23 @@ impl Sshd {
     }
 }
 
-/// Lists the Match lines that sshd reads before our drop-in `ours`: those in the main
-/// config and those in drop-ins of the same directory that sort before it.
-pub fn earlier_matches(main: &Path, ours: &Path) -> Vec<String> {
+/// True when a Match line could apply to `user`: anything but `Match User OTHER` with one
+/// plain other name.
+pub fn may_capture(line: &str, user: &str) -> bool {
+    let Some((_, args)) = super::mainconfig::split_line(line) else {
+        return false;
+    };
+    match args.as_slice() {
+        [kw, name] if kw.eq_ignore_ascii_case("user") => {
+            name == user || name.contains(['*', '?', '!', ','])
+        }
+        _ => true,
+    }
+}
+
+/// Lists the Match lines that sshd reads before our drop-in `ours` and that may apply to
+/// `user`: those in the main config and in drop-ins of the same directory sorting before it.
+pub fn earlier_matches(main: &Path, ours: &Path, user: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut files = vec![main.to_path_buf()];
     if let (Some(dir), Some(name)) = (ours.parent(), ours.file_name()) {
@@ -124,7 +138,10 @@ pub fn earlier_matches(main: &Path, ours: &Path) -> Vec<String> {
     }
     for f in files {
         if let Ok(text) = std::fs::read_to_string(&f) {
-            for (n, line) in super::mainconfig::match_lines(&text) {
+            for (n, line) in super::mainconfig::match_lines(&text)
+                .into_iter()
+                .filter(|(_, l)| may_capture(l, user))
+            {
                 out.push(format!("{}:{n}: {line}", f.display()));
             }
         }
@@ -155,5 +172,10 @@ mod tests {
         );
         assert_eq!(sftp_subsystem(&eff), Some("internal-sftp"));
         assert_eq!(sftp_subsystem(&parse_effective("port 22\n")), None);
+        assert!(may_capture("Match all", "u"));
+        assert!(may_capture("Match User u", "u"));
+        assert!(may_capture("Match User a*", "u"));
+        assert!(!may_capture("Match User other", "u"));
+        assert!(may_capture("Match Group g", "u"));
     }
 }
