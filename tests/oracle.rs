@@ -14,9 +14,17 @@ use jailsmith::resolve::{Resolver, elf};
 /// What ldd reports: resolved files (canonical) and missing names; None when ldd does not
 /// treat the file as dynamically linked.
 fn ldd(file: &Path) -> Option<(BTreeSet<PathBuf>, BTreeSet<String>)> {
-    let out = Command::new("ldd").arg(file).env_clear().env("PATH", "/usr/bin:/bin").output().ok()?;
+    let out = Command::new("ldd")
+        .arg(file)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
-    if text.contains("statically linked") || text.contains("not a dynamic executable") || !out.status.success() {
+    if text.contains("statically linked")
+        || text.contains("not a dynamic executable")
+        || !out.status.success()
+    {
         return None;
     }
     let (mut found, mut missing) = (BTreeSet::new(), BTreeSet::new());
@@ -38,16 +46,22 @@ fn ldd(file: &Path) -> Option<(BTreeSet<PathBuf>, BTreeSet<String>)> {
 fn candidates(dirs: &[PathBuf]) -> Vec<PathBuf> {
     let mut out = BTreeSet::new();
     for d in dirs {
-        let Ok(rd) = std::fs::read_dir(d) else { continue };
+        let Ok(rd) = std::fs::read_dir(d) else {
+            continue;
+        };
         for e in rd.flatten() {
-            let Ok(real) = std::fs::canonicalize(e.path()) else { continue };
+            let Ok(real) = std::fs::canonicalize(e.path()) else {
+                continue;
+            };
             if !real.is_file() {
                 continue;
             }
-            if let Ok(info) = elf::read_elf(&real) {
-                if info.dynamic && info.class == 64 && !info.needed.is_empty() {
-                    out.insert(real);
-                }
+            if let Ok(info) = elf::read_elf(&real)
+                && info.dynamic
+                && info.class == 64
+                && !info.needed.is_empty()
+            {
+                out.insert(real);
             }
         }
     }
@@ -57,10 +71,16 @@ fn candidates(dirs: &[PathBuf]) -> Vec<PathBuf> {
 #[test]
 fn resolver_agrees_with_the_real_loader() {
     let cfg = loader_config(&[]);
-    let mut dirs: Vec<PathBuf> = ["/usr/bin", "/usr/sbin", "/bin", "/sbin"].map(PathBuf::from).to_vec();
+    let mut dirs: Vec<PathBuf> = ["/usr/bin", "/usr/sbin", "/bin", "/sbin"]
+        .map(PathBuf::from)
+        .to_vec();
     dirs.extend(cfg.system_dirs.iter().cloned());
     let files = candidates(&dirs);
-    assert!(files.len() > 50, "only {} ELF files found under {dirs:?}", files.len());
+    assert!(
+        files.len() > 50,
+        "only {} ELF files found under {dirs:?}",
+        files.len()
+    );
     let disagreements = Mutex::new(Vec::new());
     let agreed = Mutex::new(0usize);
     let skipped = Mutex::new(0usize);
@@ -96,6 +116,15 @@ fn resolver_agrees_with_the_real_loader() {
     });
     let d = disagreements.into_inner().unwrap();
     let agreed = agreed.into_inner().unwrap();
-    eprintln!("oracle: {agreed} files agree with ldd, {} disagree, {} not dynamic for ldd", d.len(), skipped.into_inner().unwrap());
-    assert!(d.is_empty(), "{} files disagree:\n{}", d.len(), d.join("\n"));
+    eprintln!(
+        "oracle: {agreed} files agree with ldd, {} disagree, {} not dynamic for ldd",
+        d.len(),
+        skipped.into_inner().unwrap()
+    );
+    assert!(
+        d.is_empty(),
+        "{} files disagree:\n{}",
+        d.len(),
+        d.join("\n")
+    );
 }

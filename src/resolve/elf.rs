@@ -12,7 +12,7 @@ use goblin::elf::header::{self, Header};
 use goblin::elf::program_header::{self, ProgramHeader};
 
 /// The loader-relevant facts of one ELF object.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ElfInfo {
     /// 32 or 64.
     pub class: u8,

@@ -105,10 +105,10 @@ impl LdCache {
         for e in candidates.iter().filter(|e| e.flags == flags) {
             match &e.hwcaps {
                 Some(h) => {
-                    if let Some(prio) = supported.iter().position(|s| s == h) {
-                        if best.is_none_or(|(p, _)| prio < p) {
-                            best = Some((prio, e));
-                        }
+                    if let Some(prio) = supported.iter().position(|s| s == h)
+                        && best.is_none_or(|(p, _)| prio < p)
+                    {
+                        best = Some((prio, e));
                     }
                 }
                 None if e.legacy_hwcap == 0 && baseline.is_none() => baseline = Some(e),

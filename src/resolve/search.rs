@@ -141,17 +141,8 @@ impl<'c> Resolver<'c> {
                     loader: Some(0),
                     names: vec![soname.clone()],
                     id,
-                    reported: info.interp.is_some(),
-                });
-                if info.interp.is_none() {
-                    return;
-                }
-                closure.libraries.push(Library {
-                    soname,
-                    path: interp,
-                    found_via: FoundVia::Interpreter,
-                    needed_by: file.to_path_buf(),
-                    variants: Vec::new(),
+                    // ld.so reports itself only when an object names its SONAME.
+                    reported: false,
                 });
             }
             None => closure.missing.push(Missing {
@@ -198,6 +189,15 @@ impl<'c> Resolver<'c> {
             closure.missing.push(Missing {
                 soname: name.to_string(),
                 needed_by,
+            });
+            // Like ld.so in trace mode: a placeholder answers later requests for the name.
+            map.push(Loaded {
+                path: PathBuf::new(),
+                info: Arc::new(ElfInfo::default()),
+                loader: Some(loader),
+                names: vec![name.to_string()],
+                id: None,
+                reported: true,
             });
             return;
         };
