@@ -17,7 +17,14 @@ pub fn status_uids(status: &str) -> Option<Vec<u32>> {
         .collect()
 }
 
-/// PIDs of the processes running as `uid`.
+/// True for a zombie (exited, waiting for its parent to reap it: nothing left to kill).
+pub fn is_zombie(status: &str) -> bool {
+    status
+        .lines()
+        .any(|l| l.starts_with("State:") && l["State:".len()..].trim_start().starts_with('Z'))
+}
+
+/// PIDs of the live processes running as `uid`.
 pub fn pids_of(uid: u32) -> Result<Vec<i32>, AccountError> {
     let mut pids = Vec::new();
     let dir = fs::read_dir("/proc").map_err(AccountError::io("list", "/proc"))?;
@@ -32,7 +39,7 @@ pub fn pids_of(uid: u32) -> Result<Vec<i32>, AccountError> {
         let Ok(status) = fs::read_to_string(entry.path().join("status")) else {
             continue; // gone meanwhile
         };
-        if status_uids(&status).is_some_and(|u| u.contains(&uid)) {
+        if !is_zombie(&status) && status_uids(&status).is_some_and(|u| u.contains(&uid)) {
             pids.push(pid);
         }
     }
@@ -69,5 +76,7 @@ mod tests {
         let s = "Name:\tbash\nUid:\t1001\t1001\t1001\t1001\nGid:\t1\t1\t1\t1\n";
         assert_eq!(status_uids(s), Some(vec![1001, 1001, 1001, 1001]));
         assert_eq!(status_uids("Name: x\n"), None);
+        assert!(is_zombie("Name:\tx\nState:\tZ (zombie)\n"));
+        assert!(!is_zombie(s));
     }
 }

@@ -99,15 +99,27 @@ fn tool(name: &str) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/usr/sbin").join(name))
 }
 
+/// Exit status of shadow-utils tools when the user database is locked by someone else.
+const DB_LOCKED: i32 = 10;
+
 /// Runs a shadow-utils program by absolute path with `argv`; stderr is quoted on failure.
+/// A locked user database (exit 10) is retried a few times.
 pub fn run(program: &str, argv: &[String]) -> Result<(), AccountError> {
     let path = tool(program);
-    let out = Command::new(&path)
-        .args(argv)
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .output()
-        .map_err(AccountError::io("run", &path))?;
+    let mut attempt = 0;
+    let out = loop {
+        let out = Command::new(&path)
+            .args(argv)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .output()
+            .map_err(AccountError::io("run", &path))?;
+        attempt += 1;
+        if out.status.code() != Some(DB_LOCKED) || attempt >= 8 {
+            break out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(150 * attempt));
+    };
     if out.status.success() {
         Ok(())
     } else {
