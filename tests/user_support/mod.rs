@@ -94,13 +94,22 @@ impl Setup {
 
     /// Like `user_cmd` for another jail.
     pub fn user_cmd_in(&self, name: &str, jail: &Path) -> Command {
+        self.user_cmd_with(name, jail, self.srv.config_path())
+    }
+
+    /// Like `user_cmd` with another main sshd config.
+    pub fn user_cmd_main(&self, name: &str, main: &Path) -> Command {
+        self.user_cmd_with(name, &self.jail, main)
+    }
+
+    fn user_cmd_with(&self, name: &str, jail: &Path, main: &Path) -> Command {
         let mut c = common::bin();
         c.arg("user")
             .arg(name)
             .arg("--jail")
             .arg(jail)
             .arg("--sshd-config")
-            .arg(self.srv.config_path())
+            .arg(main)
             .arg("--sshd-config-dir")
             .arg(self.srv.dropin_dir())
             .arg("--authorized-keys-dir")
