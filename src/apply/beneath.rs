@@ -27,11 +27,12 @@ pub(crate) enum Walk {
     PerComponent,
 }
 
-/// Whether this kernel has `openat2`, probed once on the jail root.
+/// Whether `openat2` works here (ENOSYS before Linux 5.6, EPERM under some seccomp
+/// filters), probed once on the jail root.
 pub(crate) fn probe(root: BorrowedFd<'_>) -> Walk {
     match openat2(root, ".", how()) {
-        Err(Errno::ENOSYS) => Walk::PerComponent,
-        _ => Walk::Openat2,
+        Ok(_) => Walk::Openat2,
+        Err(_) => Walk::PerComponent,
     }
 }
 

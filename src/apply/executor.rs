@@ -7,8 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::host::{EntryKind, Host, HostError, Meta};
-use super::linux::{DEVICE_MODE_MASK, FILE_MODE_MASK};
+use super::host::{DEVICE_MODE_MASK, EntryKind, FILE_MODE_MASK, Host, HostError, Meta};
 use super::source::{SourceMeta, hash_source, source_meta};
 use super::transfer::sha256_hex;
 use crate::plan::{JailPath, Op, Owner, Plan};
@@ -43,6 +42,9 @@ pub struct ApplyReport {
     pub unchanged: usize,
     /// Bytes written by copies and written files.
     pub bytes_copied: u64,
+    /// Paths the previous manifest records that this plan no longer holds. Left in place;
+    /// removing them is for a pruning update.
+    pub stale: Vec<String>,
     /// The new manifest, to be saved in the state store.
     #[serde(skip)]
     pub manifest: Manifest,
@@ -86,6 +88,12 @@ pub fn apply(
         report.bytes_copied += bytes;
         report.record(path, outcome, entry);
     }
+    report.stale = previous
+        .entries
+        .keys()
+        .filter(|k| !report.manifest.entries.contains_key(*k))
+        .cloned()
+        .collect();
     Ok(report)
 }
 
@@ -150,8 +158,7 @@ impl Step<'_> {
         opts: &ApplyOptions,
     ) -> Result<Done, HostError> {
         let mode = mode & FILE_MODE_MASK;
-        let source = source_meta(src)
-            .map_err(|e| e.into_host(self.host.root(), src, "stat the host source"))?;
+        let source = source_meta(src).map_err(|e| e.into_host(src, "stat"))?;
         if let Some(prev) = self.copy_unchanged(src, mode, owner, source, opts)? {
             return Ok((Outcome::Unchanged, prev.clone(), 0));
         }
@@ -192,8 +199,7 @@ impl Step<'_> {
             let Some(recorded) = prev.sha256.as_deref() else {
                 return Ok(None);
             };
-            let src_sha = hash_source(src)
-                .map_err(|e| e.into_host(self.host.root(), src, "hash the host source"))?;
+            let src_sha = hash_source(src).map_err(|e| e.into_host(src, "hash"))?;
             if src_sha != recorded || self.host.hash_file(self.path)? != recorded {
                 return Ok(None);
             }
@@ -330,7 +336,10 @@ fn owned_as(m: &Meta, mode: u32, owner: Owner) -> bool {
     m.mode == mode && m.uid == owner.uid && m.gid == owner.gid
 }
 
+/// A manifest entry from what is on disk. A directory's size and mtime change with its
+/// children, so they are recorded as 0: they identify nothing.
 fn entry(kind: EntryType, m: &Meta) -> ManifestEntry {
+    let is_dir = kind == EntryType::Dir;
     ManifestEntry {
         kind,
         src: None,
@@ -338,8 +347,8 @@ fn entry(kind: EntryType, m: &Meta) -> ManifestEntry {
         mode: m.mode,
         uid: m.uid,
         gid: m.gid,
-        size: m.size,
-        mtime_ns: m.mtime_ns,
+        size: if is_dir { 0 } else { m.size },
+        mtime_ns: if is_dir { 0 } else { m.mtime_ns },
         src_size: None,
         src_mtime_ns: None,
         target: None,
@@ -358,5 +367,257 @@ fn device_entry(m: &Meta, major: u64, minor: u64) -> ManifestEntry {
     ManifestEntry {
         device: Some((major, minor)),
         ..entry(EntryType::Device, m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The executor's decisions against a recording in-memory host: which `Host` calls an
+    //! apply makes, without touching a real jail.
+
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::apply::host::Copied;
+    use crate::plan::Step as PlanStep;
+
+    #[derive(Default)]
+    struct FakeHost {
+        objects: RefCell<BTreeMap<JailPath, (Meta, Vec<u8>)>>,
+        calls: RefCell<Vec<String>>,
+        clock: RefCell<i128>,
+    }
+
+    impl FakeHost {
+        fn put(&self, path: &JailPath, kind: EntryKind, mode: u32, owner: Owner, data: &[u8]) {
+            *self.clock.borrow_mut() += 1;
+            let meta = Meta {
+                kind,
+                mode,
+                uid: owner.uid,
+                gid: owner.gid,
+                size: data.len() as u64,
+                mtime_ns: *self.clock.borrow(),
+                ino: 0,
+                nlink: 1,
+            };
+            self.objects
+                .borrow_mut()
+                .insert(path.clone(), (meta, data.to_vec()));
+        }
+
+        fn log(&self, call: &str, path: &JailPath) {
+            self.calls.borrow_mut().push(format!("{call} {path}"));
+        }
+
+        fn writes(&self) -> Vec<String> {
+            self.calls
+                .borrow()
+                .iter()
+                .filter(|c| !c.starts_with("stat ") && !c.starts_with("hash "))
+                .cloned()
+                .collect()
+        }
+    }
+
+    impl Host for FakeHost {
+        fn root(&self) -> &Path {
+            Path::new("/fake")
+        }
+        fn stat(&self, path: &JailPath) -> Result<Option<Meta>, HostError> {
+            self.log("stat", path);
+            Ok(self.objects.borrow().get(path).map(|(m, _)| m.clone()))
+        }
+        fn make_dir(&self, path: &JailPath, mode: u32, owner: Owner) -> Result<bool, HostError> {
+            self.log("mkdir", path);
+            self.put(path, EntryKind::Dir, mode, owner, b"");
+            Ok(true)
+        }
+        fn copy_file(
+            &self,
+            src: &Path,
+            path: &JailPath,
+            mode: u32,
+            owner: Owner,
+        ) -> Result<Copied, HostError> {
+            self.log("copy", path);
+            let data = std::fs::read(src).unwrap();
+            self.put(path, EntryKind::File, mode, owner, &data);
+            Ok(Copied {
+                sha256: Some(sha256_hex(&data)),
+                size: data.len() as u64,
+            })
+        }
+        fn write_file(
+            &self,
+            path: &JailPath,
+            content: &[u8],
+            mode: u32,
+            owner: Owner,
+        ) -> Result<(), HostError> {
+            self.log("write", path);
+            self.put(path, EntryKind::File, mode, owner, content);
+            Ok(())
+        }
+        fn symlink(&self, path: &JailPath, target: &Path) -> Result<(), HostError> {
+            self.log("symlink", path);
+            let kind = EntryKind::Symlink {
+                target: target.to_path_buf(),
+            };
+            self.put(path, kind, 0o777, Owner::ROOT, b"");
+            Ok(())
+        }
+        fn make_char_device(
+            &self,
+            path: &JailPath,
+            major: u64,
+            minor: u64,
+            mode: u32,
+        ) -> Result<(), HostError> {
+            self.log("mknod", path);
+            let kind = EntryKind::CharDevice { major, minor };
+            self.put(path, kind, mode, Owner::ROOT, b"");
+            Ok(())
+        }
+        fn read_file(&self, path: &JailPath) -> Result<Vec<u8>, HostError> {
+            self.log("read", path);
+            Ok(self.objects.borrow()[path].1.clone())
+        }
+        fn hash_file(&self, path: &JailPath) -> Result<String, HostError> {
+            self.log("hash", path);
+            Ok(sha256_hex(&self.objects.borrow()[path].1))
+        }
+        fn remove(&self, path: &JailPath) -> Result<bool, HostError> {
+            self.log("remove", path);
+            Ok(self.objects.borrow_mut().remove(path).is_some())
+        }
+        fn remove_dir(&self, path: &JailPath) -> Result<bool, HostError> {
+            self.log("rmdir", path);
+            let has_children = self
+                .objects
+                .borrow()
+                .keys()
+                .any(|k| k.ancestors().contains(path));
+            Ok(!has_children && self.objects.borrow_mut().remove(path).is_some())
+        }
+    }
+
+    fn jp(s: &str) -> JailPath {
+        JailPath::new(s).unwrap()
+    }
+
+    fn plan(src: PathBuf) -> Plan {
+        let ops = vec![
+            Op::MakeDir {
+                path: jp("etc"),
+                mode: 0o755,
+                owner: Owner::ROOT,
+            },
+            Op::WriteFile {
+                path: jp("etc/group"),
+                content: "root:x:0:\n".into(),
+                mode: 0o644,
+                owner: Owner::ROOT,
+            },
+            Op::CopyFile {
+                src,
+                path: jp("etc/bin"),
+                mode: 0o4755,
+                owner: Owner::ROOT,
+            },
+            Op::Symlink {
+                path: jp("lib"),
+                target: "usr/lib".into(),
+            },
+            Op::MakeDevice {
+                path: jp("null"),
+                major: 1,
+                minor: 3,
+                mode: 0o666,
+            },
+        ];
+        Plan {
+            jail: "/fake".into(),
+            steps: ops
+                .into_iter()
+                .map(|op| PlanStep {
+                    op,
+                    reason: "test".into(),
+                })
+                .collect(),
+        }
+    }
+
+    fn source() -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), b"binary").unwrap();
+        f
+    }
+
+    #[test]
+    fn a_second_apply_only_looks() {
+        let src = source();
+        let host = FakeHost::default();
+        let plan = plan(src.path().to_path_buf());
+        let r1 = apply(&plan, &host, &Manifest::default(), &ApplyOptions::default()).unwrap();
+        assert_eq!(r1.created, 5);
+        assert_eq!(r1.manifest.get(&jp("etc/bin")).unwrap().mode, 0o755);
+        host.calls.borrow_mut().clear();
+        let r2 = apply(&plan, &host, &r1.manifest, &ApplyOptions::default()).unwrap();
+        assert!(r2.is_unchanged());
+        assert_eq!(host.writes(), Vec::<String>::new());
+        assert_eq!(r2.manifest, r1.manifest);
+        assert!(r2.stale.is_empty());
+    }
+
+    #[test]
+    fn a_lost_manifest_recopies_files_but_keeps_the_rest() {
+        let src = source();
+        let host = FakeHost::default();
+        let plan = plan(src.path().to_path_buf());
+        apply(&plan, &host, &Manifest::default(), &ApplyOptions::default()).unwrap();
+        host.calls.borrow_mut().clear();
+        let r = apply(&plan, &host, &Manifest::default(), &ApplyOptions::default()).unwrap();
+        assert_eq!(host.writes(), vec!["copy /etc/bin".to_string()]);
+        assert_eq!((r.updated, r.unchanged), (1, 4));
+    }
+
+    #[test]
+    fn foreign_objects_in_the_way_are_refused_without_writing() {
+        let src = source();
+        let plan = plan(src.path().to_path_buf());
+        let link = EntryKind::Symlink {
+            target: "/etc".into(),
+        };
+        let host = FakeHost::default();
+        host.put(&jp("etc"), link, 0o777, Owner::ROOT, b"");
+        let err = apply(&plan, &host, &Manifest::default(), &ApplyOptions::default());
+        assert!(matches!(err, Err(HostError::Symlink { ref path, .. }) if path == "/etc"));
+        assert_eq!(host.writes(), Vec::<String>::new());
+
+        let host = FakeHost::default();
+        host.put(&jp("etc"), EntryKind::Fifo, 0o644, Owner::ROOT, b"");
+        let err = apply(&plan, &host, &Manifest::default(), &ApplyOptions::default());
+        assert!(matches!(
+            err,
+            Err(HostError::WrongType { found: "FIFO", .. })
+        ));
+        assert_eq!(host.writes(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn previous_entries_no_longer_planned_are_reported_stale() {
+        let src = source();
+        let host = FakeHost::default();
+        let plan = plan(src.path().to_path_buf());
+        let mut prev = apply(&plan, &host, &Manifest::default(), &ApplyOptions::default())
+            .unwrap()
+            .manifest;
+        let old = prev.get(&jp("null")).unwrap().clone();
+        prev.insert(&jp("usr/bin/gone"), old);
+        let r = apply(&plan, &host, &prev, &ApplyOptions::default()).unwrap();
+        assert_eq!(r.stale, vec!["/usr/bin/gone".to_string()]);
     }
 }

@@ -6,6 +6,12 @@ use std::path::{Path, PathBuf};
 
 use crate::plan::{JailPath, Owner};
 
+/// Permission bits jailsmith ever sets on a file or directory: no setuid, no setgid
+/// (sticky stays, for a shared /tmp).
+pub const FILE_MODE_MASK: u32 = 0o1777;
+/// Permission bits of a device node.
+pub const DEVICE_MODE_MASK: u32 = 0o777;
+
 /// What is at a path inside the jail (lstat: the link itself, never its target).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EntryKind {
@@ -58,6 +64,21 @@ pub enum HostError {
         component: PathBuf,
         why: String,
     },
+    /// A host source file (outside the jail) that is not a regular file.
+    #[error("cannot {op} the host source {src}: it is a {found}, not a regular file")]
+    SourceType {
+        src: PathBuf,
+        op: &'static str,
+        found: &'static str,
+    },
+    /// A host source file (outside the jail) that could not be read.
+    #[error("cannot {op} the host source {src}: {source}")]
+    SourceIo {
+        src: PathBuf,
+        op: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot {op} {path} in {jail}: {source}")]
     Io {
         jail: PathBuf,
@@ -75,7 +96,8 @@ impl HostError {
             HostError::Symlink { .. } | HostError::WrongType { .. } | HostError::BadRoot { .. } => {
                 crate::exit::REFUSED
             }
-            HostError::Io { .. } => crate::exit::HOST_FAILURE,
+            HostError::SourceType { .. } => crate::exit::BAD_INPUT,
+            HostError::Io { .. } | HostError::SourceIo { .. } => crate::exit::HOST_FAILURE,
         }
     }
 }

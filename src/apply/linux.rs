@@ -19,16 +19,11 @@ use nix::unistd::{Gid, Uid, UnlinkatFlags, fchown, fchownat, symlinkat, unlinkat
 
 use super::beneath::{self, Walk, dir_flags};
 use super::errors::{self, file_type, is_type};
-use super::host::{Copied, EntryKind, Host, HostError, Meta};
+use super::host::{Copied, DEVICE_MODE_MASK, EntryKind, FILE_MODE_MASK, Host, HostError, Meta};
 use super::root::open_root;
 use super::source::open_source;
 use super::transfer;
 use crate::plan::{JailPath, Owner};
-
-/// Permission bits jailsmith ever sets on a file or directory: no setuid, no setgid.
-pub const FILE_MODE_MASK: u32 = 0o1777;
-/// Permission bits of a device node.
-pub const DEVICE_MODE_MASK: u32 = 0o777;
 
 /// The Linux implementation of `Host`, bound to one jail root.
 #[derive(Debug)]
@@ -73,6 +68,32 @@ impl LinuxHost {
     pub fn with_hashing(mut self, hash: bool) -> Self {
         self.hash_copies = hash;
         self
+    }
+
+    /// Makes the jail root itself root-owned and not writable by group or others, as sshd's
+    /// ChrootDirectory demands (DESIGN §5.1), on the held descriptor. Other mode bits are
+    /// kept. Returns true when something changed.
+    pub fn secure_root(&self) -> Result<bool, HostError> {
+        let op = "secure the jail root";
+        let err = |e| errors::io(&self.jail, "/", op, e);
+        let st = fstat(self.root.as_fd()).map_err(err)?;
+        let mut changed = false;
+        if (st.st_uid, st.st_gid) != (0, 0) {
+            fchown(
+                self.root.as_fd(),
+                Some(Uid::from_raw(0)),
+                Some(Gid::from_raw(0)),
+            )
+            .map_err(err)?;
+            changed = true;
+        }
+        let mode = st.st_mode & 0o7777;
+        let safe = mode & FILE_MODE_MASK & !0o022;
+        if mode != safe {
+            fchmod(self.root.as_fd(), Mode::from_bits_truncate(safe)).map_err(err)?;
+            changed = true;
+        }
+        Ok(changed)
     }
 
     /// Uses the per-component O_NOFOLLOW walk even where openat2 exists (tests the fallback).
@@ -233,13 +254,20 @@ impl LinuxHost {
             return Err(self.io(path, op, Errno::ENOENT));
         };
         self.require_regular(path, &st, op)?;
+        // O_NOATIME: deciding that a step is unchanged must not even change an atime.
         let flags = OFlag::O_RDONLY
             | OFlag::O_NOFOLLOW
             | OFlag::O_NONBLOCK
             | OFlag::O_NOCTTY
             | OFlag::O_CLOEXEC;
-        let fd =
-            openat(dir.as_fd(), path.file_name(), flags, Mode::empty()).map_err(|e| match e {
+        let name = path.file_name();
+        let fd = openat(dir.as_fd(), name, flags | OFlag::O_NOATIME, Mode::empty())
+            .or_else(|e| match e {
+                // O_NOATIME needs ownership or CAP_FOWNER
+                Errno::EPERM => openat(dir.as_fd(), name, flags, Mode::empty()),
+                e => Err(e),
+            })
+            .map_err(|e| match e {
                 Errno::ELOOP => self.symlink_err(path, op),
                 e => self.io(path, op, e),
             })?;
@@ -261,6 +289,21 @@ impl LinuxHost {
         }
     }
 
+    /// Why opening `path` as a directory failed: a symlink, another type, or an I/O error.
+    fn explain_not_dir(
+        &self,
+        dir: &Dir<'_>,
+        path: &JailPath,
+        op: &'static str,
+        e: Errno,
+    ) -> HostError {
+        match self.lstat(dir, path, op) {
+            Ok(Some(st)) if is_type(&st, SFlag::S_IFLNK) => self.symlink_err(path, op),
+            Ok(Some(st)) if !is_type(&st, SFlag::S_IFDIR) => self.wrong(path, &st, "directory", op),
+            _ => self.io(path, op, e),
+        }
+    }
+
     /// Brings an existing directory's owner and mode to the plan, on its descriptor.
     fn fix_dir(
         &self,
@@ -270,12 +313,8 @@ impl LinuxHost {
         owner: Owner,
     ) -> Result<bool, HostError> {
         let op = "fix owner and mode of";
-        let fd = openat(dir.as_fd(), path.file_name(), dir_flags(), Mode::empty()).map_err(
-            |e| match e {
-                Errno::ELOOP | Errno::ENOTDIR => self.symlink_err(path, op),
-                e => self.io(path, op, e),
-            },
-        )?;
+        let fd = openat(dir.as_fd(), path.file_name(), dir_flags(), Mode::empty())
+            .map_err(|e| self.explain_not_dir(dir, path, op, e))?;
         let st = fstat(fd.as_fd()).map_err(|e| self.io(path, op, e))?;
         let mut changed = false;
         if (st.st_uid, st.st_gid) != (owner.uid, owner.gid) {
@@ -443,8 +482,7 @@ impl Host for LinuxHost {
         mode: u32,
         owner: Owner,
     ) -> Result<Copied, HostError> {
-        let (source, _) =
-            open_source(src).map_err(|e| e.into_host(&self.jail, src, "open the host source"))?;
+        let (source, _) = open_source(src).map_err(|e| e.into_host(src, "open"))?;
         self.replace_file(path, mode, owner, "copy into", |dst| {
             self.fill_from(&source, dst)
         })

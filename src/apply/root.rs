@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{AtFlags, OFlag, open, openat};
+use nix::fcntl::{AtFlags, open, openat};
 use nix::sys::stat::{Mode, SFlag, fchmod, fstatat, mkdirat};
 use nix::unistd::{Gid, Uid, fchown};
 
@@ -71,7 +71,7 @@ fn make_root_dir(
         Ok(()) | Err(Errno::EEXIST) => {}
         Err(e) => return Err(errors::io(jail, shown.display(), op, e)),
     }
-    let fd = openat(parent, name, dir_flags() | OFlag::O_CLOEXEC, Mode::empty())
+    let fd = openat(parent, name, dir_flags(), Mode::empty())
         .map_err(|e| errors::io(jail, shown.display(), op, e))?;
     fchown(fd.as_fd(), Some(Uid::from_raw(0)), Some(Gid::from_raw(0)))
         .map_err(|e| errors::io(jail, shown.display(), "chown the jail root", e))?;

@@ -43,21 +43,11 @@ impl From<nix::errno::Errno> for SourceError {
 
 impl SourceError {
     /// As a `HostError` naming the source and the operation.
-    pub fn into_host(self, jail: &Path, src: &Path, op: &'static str) -> HostError {
+    pub fn into_host(self, src: &Path, op: &'static str) -> HostError {
+        let src = src.to_path_buf();
         match self {
-            SourceError::NotRegular(found) => HostError::WrongType {
-                jail: jail.to_path_buf(),
-                path: src.display().to_string(),
-                found,
-                expected: "regular file",
-                op,
-            },
-            SourceError::Io(source) => HostError::Io {
-                jail: jail.to_path_buf(),
-                path: src.display().to_string(),
-                op,
-                source,
-            },
+            SourceError::NotRegular(found) => HostError::SourceType { src, op, found },
+            SourceError::Io(source) => HostError::SourceIo { src, op, source },
         }
     }
 }
@@ -92,10 +82,17 @@ pub fn source_meta(src: &Path) -> Result<SourceMeta, SourceError> {
 /// opened) and again on the descriptor.
 pub(crate) fn open_source(src: &Path) -> Result<(File, FileStat), SourceError> {
     source_meta(src)?;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open(src)?;
+    let open = |extra| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC | extra)
+            .open(src)
+    };
+    // O_NOATIME where allowed (owner or CAP_FOWNER): reading a source changes nothing.
+    let file = match open(libc::O_NOATIME) {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => open(0)?,
+        other => other?,
+    };
     let st = fstat(file.as_fd())?;
     if !is_type(&st, SFlag::S_IFREG) {
         return Err(SourceError::NotRegular("special file"));

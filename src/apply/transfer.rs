@@ -97,3 +97,45 @@ fn copy_range(src: &File, dst: &File, len: usize) -> nix::Result<usize> {
     };
     Errno::result(n).map(|n| n as usize)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Seek, SeekFrom};
+
+    fn copy_both(data: &[u8]) -> (Vec<u8>, Vec<u8>, String) {
+        let mut src = tempfile::tempfile().unwrap();
+        src.write_all(data).unwrap();
+        let (a, b) = (tempfile::tempfile().unwrap(), tempfile::tempfile().unwrap());
+        src.seek(SeekFrom::Start(0)).unwrap();
+        let (sha, n) = copy_hashing(&src, &a).unwrap();
+        src.seek(SeekFrom::Start(0)).unwrap();
+        assert_eq!(copy_in_kernel(&src, &b).unwrap(), n);
+        let read = |mut f: &File| {
+            f.seek(SeekFrom::Start(0)).unwrap();
+            let mut v = vec![];
+            f.read_to_end(&mut v).unwrap();
+            v
+        };
+        (read(&a), read(&b), sha)
+    }
+
+    #[test]
+    fn kernel_and_hashing_copies_are_identical() {
+        for len in [0usize, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 17] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+            let (a, b, sha) = copy_both(&data);
+            assert_eq!(a, data, "len {len}");
+            assert_eq!(b, data, "len {len}");
+            assert_eq!(sha, sha256_hex(&data));
+        }
+    }
+
+    #[test]
+    fn sha256_of_nothing() {
+        assert_eq!(
+            sha256_hex(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+}

@@ -2,6 +2,7 @@
 //! fixed secure PATH, device numbers, and host paths walked hop by hop. Reads only; never
 //! writes, never runs anything from a jail.
 
+pub mod gather;
 pub mod loader;
 pub mod programs;
 pub mod walk;

@@ -36,9 +36,9 @@ pub struct ManifestEntry {
     pub mode: u32,
     pub uid: u32,
     pub gid: u32,
-    /// Size of the jail object (st_size).
+    /// Size of the jail object (st_size; 0 for a directory).
     pub size: u64,
-    /// mtime of the jail object, nanoseconds since the epoch.
+    /// mtime of the jail object, nanoseconds since the epoch (0 for a directory).
     pub mtime_ns: i128,
     /// Size of the host source when it was copied.
     #[serde(default, skip_serializing_if = "Option::is_none")]

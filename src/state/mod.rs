@@ -42,6 +42,14 @@ pub struct JailState {
     pub updated_unix: u64,
 }
 
+/// Seconds since the epoch now, for `JailState::updated_unix` (0 if the clock is before 1970).
+pub fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 /// A failure reading or writing the state store, naming the file and the operation.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
