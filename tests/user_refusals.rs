@@ -10,8 +10,8 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use common::sshd;
-use common::{UserGuard, run, text};
-use user_support::{CreatedUser, Setup};
+use common::{ReservedUser, UserGuard, run, text};
+use user_support::Setup;
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -71,14 +71,14 @@ fn garbage_key_is_refused_naming_the_file() {
     let Some((_g, s)) = setup("garbage_key_is_refused_naming_the_file") else {
         return;
     };
-    let user = CreatedUser::fresh();
+    let user = ReservedUser::new();
     let bad = s.root.path().join("garbage.pub");
     common::write_file(&bad, "ssh-ed25519 this-is-not-base64 x\n", 0o644);
-    let mut cmd = s.user_cmd(&user.0);
+    let mut cmd = s.user_cmd(user.name());
     cmd.arg("--create").arg("--key").arg(&bad);
-    let err = refused(&s, &user.0, &mut cmd, BAD_INPUT);
+    let err = refused(&s, user.name(), &mut cmd, BAD_INPUT);
     assert!(err.contains(&bad.display().to_string()), "{err}");
-    assert!(!user.exists(), "the account was created");
+    assert!(user.lookup().is_none(), "the account was created");
 }
 
 #[test]
@@ -86,17 +86,17 @@ fn jail_under_a_world_writable_dir_is_refused() {
     let Some((_g, s)) = setup("jail_under_a_world_writable_dir_is_refused") else {
         return;
     };
-    let user = CreatedUser::fresh();
+    let user = ReservedUser::new();
     let (_, key_pub) = sshd::client_keypair(&s.root.dir("client"));
     let ww = s.root.dir("ww");
     fs::set_permissions(&ww, fs::Permissions::from_mode(0o777)).unwrap();
     let jail = user_support::make_jail(&ww.join("jail"), &s.root.path().join("state-ww"));
-    let mut cmd = s.user_cmd_in(&user.0, &jail);
+    let mut cmd = s.user_cmd_in(user.name(), &jail);
     cmd.arg("--create").arg("--key").arg(&key_pub);
-    let err = refused(&s, &user.0, &mut cmd, REFUSED);
+    let err = refused(&s, user.name(), &mut cmd, REFUSED);
     assert!(err.contains(&ww.display().to_string()), "{err}");
     assert!(err.contains("chmod go-w"), "{err}");
-    assert!(!user.exists(), "the account was created");
+    assert!(user.lookup().is_none(), "the account was created");
 }
 
 #[test]
@@ -104,14 +104,14 @@ fn missing_shell_is_refused_suggesting_build() {
     let Some((_g, s)) = setup("missing_shell_is_refused_suggesting_build") else {
         return;
     };
-    let user = CreatedUser::fresh();
+    let user = ReservedUser::new();
     let (_, key_pub) = sshd::client_keypair(&s.root.dir("client"));
-    let mut cmd = s.user_cmd(&user.0);
+    let mut cmd = s.user_cmd(user.name());
     cmd.args(["--create", "--shell", "/bin/zsh", "--key"])
         .arg(&key_pub);
-    let err = refused(&s, &user.0, &mut cmd, BAD_INPUT);
+    let err = refused(&s, user.name(), &mut cmd, BAD_INPUT);
     assert!(err.contains("jailsmith build"), "{err}");
-    assert!(!user.exists(), "the account was created");
+    assert!(user.lookup().is_none(), "the account was created");
 }
 
 #[test]
@@ -119,7 +119,7 @@ fn earlier_match_block_is_reported_and_everything_rolled_back() {
     let Some((_g, s)) = setup("earlier_match_block_is_reported_and_everything_rolled_back") else {
         return;
     };
-    let user = CreatedUser::fresh();
+    let user = ReservedUser::new();
     let (_, key_pub) = sshd::client_keypair(&s.root.dir("client"));
     let capture = s.srv.dropin_dir().join("05-capture.conf");
     common::write_file(
@@ -127,13 +127,13 @@ fn earlier_match_block_is_reported_and_everything_rolled_back() {
         "Match all\n    ChrootDirectory /var/empty\n",
         0o644,
     );
-    let mut cmd = s.user_cmd(&user.0);
+    let mut cmd = s.user_cmd(user.name());
     cmd.arg("--create").arg("--key").arg(&key_pub);
-    let err = refused(&s, &user.0, &mut cmd, SSHD_INVALID);
+    let err = refused(&s, user.name(), &mut cmd, SSHD_INVALID);
     assert!(err.contains("05-capture.conf:1: Match all"), "{err}");
     assert!(err.contains("rolled back"), "{err}");
-    assert!(!user.exists(), "the account was not rolled back");
-    assert!(!s.jail.join("home").join(&user.0).exists());
+    assert!(user.lookup().is_none(), "the account was not rolled back");
+    assert!(!s.jail.join("home").join(user.name()).exists());
 }
 
 #[test]

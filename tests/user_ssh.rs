@@ -12,8 +12,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use common::sshd;
-use common::{ProcessGuard, UserGuard, run, run_ok, text};
-use user_support::{CreatedUser, Setup};
+use common::{ProcessGuard, ReservedUser, UserGuard, run, run_ok, text};
+use user_support::Setup;
 
 /// useradd/usermod lock the user database: these tests change accounts one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -297,41 +297,41 @@ fn create_then_delete_account() {
     }
     let _g = serial();
     let s = Setup::new("create_then_delete_account");
-    let user = CreatedUser::fresh();
+    let user = ReservedUser::new();
     let (key, key_pub) = sshd::client_keypair(&s.root.dir("client"));
 
     // missing account without --create: refused, suggests --create
-    let out = run(s.user_cmd(&user.0).arg("--key").arg(&key_pub));
+    let out = run(s.user_cmd(user.name()).arg("--key").arg(&key_pub));
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("--create"));
 
     // dry run changes nothing
     let out = run_ok(
-        s.user_cmd(&user.0)
+        s.user_cmd(user.name())
             .arg("--create")
             .arg("--key")
             .arg(&key_pub)
             .arg("--dry-run"),
     );
     assert!(text(&out.stdout).contains("would create account"));
-    assert!(!user.exists() && !s.dropin(&user.0).exists());
+    assert!(user.lookup().is_none() && !s.dropin(user.name()).exists());
 
-    let mut add = s.user_cmd(&user.0);
+    let mut add = s.user_cmd(user.name());
     add.arg("--create").arg("--key").arg(&key_pub).arg("--json");
     let out = s.run_reloading(&mut add);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["up_to_date"], false);
-    assert!(user.exists());
-    let entry = nix::unistd::User::from_name(&user.0).unwrap().unwrap();
-    assert_eq!(entry.dir, Path::new("/home").join(&user.0));
+    assert!(user.lookup().is_some());
+    let entry = nix::unistd::User::from_name(user.name()).unwrap().unwrap();
+    assert_eq!(entry.dir, Path::new("/home").join(user.name()));
     assert!(
-        !Path::new("/home").join(&user.0).exists(),
+        !Path::new("/home").join(user.name()).exists(),
         "no home on the host"
     );
-    assert_eq!(s.ssh(&user.0, &key, "id -un").1.trim(), user.0);
+    assert_eq!(s.ssh(user.name(), &key, "id -un").1.trim(), user.name());
 
-    let mut rm = s.user_cmd(&user.0);
+    let mut rm = s.user_cmd(user.name());
     rm.args(["--remove", "--delete-home", "--delete-account"]);
     s.run_reloading(&mut rm);
-    assert!(!user.exists());
+    assert!(user.lookup().is_none());
 }

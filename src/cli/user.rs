@@ -785,11 +785,12 @@ fn record_user(r: &mut Run, jail: &Path, name: &str, present: bool) -> Result<()
         return Ok(());
     }
     let file = state::state_file(dir, jail);
-    r.change(
-        "state",
-        if present { "update" } else { "remove" },
-        file.display(),
-    );
+    r.change("state", "update", file.display());
+    r.detail(if present {
+        format!("{name} added to the jail's users")
+    } else {
+        format!("{name} removed from the jail's users")
+    });
     if r.dry {
         return Ok(());
     }
@@ -807,10 +808,7 @@ fn record_user(r: &mut Run, jail: &Path, name: &str, present: bool) -> Result<()
     } else {
         st.users.retain(|u| u != name);
     }
-    st.updated_unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    st.updated_unix = state::now_unix();
     state::save(dir, &st)?;
     r.undo.push(Undo::HostFile {
         path: file,
