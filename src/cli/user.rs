@@ -337,6 +337,25 @@ fn jail_path(p: &Path) -> Result<PathBuf, UserError> {
     Ok(out)
 }
 
+/// `dir` (or, when it does not exist yet, its nearest existing ancestor) and everything above
+/// it must be root-owned real directories nobody else can write: sshd reads the key file as
+/// root before the chroot, and whoever can swap a directory on that path can add keys.
+fn check_root_chain(dir: &Path, op: &'static str) -> Result<(), UserError> {
+    let existing = dir
+        .ancestors()
+        .find(|p| p.symlink_metadata().is_ok())
+        .unwrap_or(Path::new("/"));
+    if let Some((component, why, fix)) = chroot::first_problem(existing)? {
+        return Err(AccountError::Unsafe {
+            op,
+            path: dir.to_path_buf(),
+            why: format!("{} {why} (fix: {fix})", component.display()),
+        }
+        .into());
+    }
+    Ok(())
+}
+
 /// The uid rule: never root, never below UID_MIN.
 fn check_uid(name: &str, uid: u32, uid_min: u32) -> Result<(), UserError> {
     if uid < uid_min {
@@ -405,6 +424,14 @@ fn add(r: &mut Run) -> Result<PathBuf, UserError> {
     chroot::check(&jail)?;
     let key_file = a.authorized_keys_dir.join(name);
     dropin::check_path(&key_file)?;
+    check_root_chain(&a.authorized_keys_dir, "keep authorized_keys files in")?;
+    if !a.sshd_config_dir.is_absolute() {
+        return Err(UserError::Input(format!(
+            "--sshd-config-dir {} must be an absolute path",
+            a.sshd_config_dir.display()
+        )));
+    }
+    check_root_chain(&a.sshd_config_dir, "write sshd drop-ins into")?;
     let dropin_path = a.sshd_config_dir.join(dropin::file_name(name));
     if !a.shell.starts_with('/') {
         return Err(UserError::Input(format!(
@@ -969,6 +996,15 @@ mod tests {
         assert_eq!(check_name("Bad").unwrap_err().code(), exit::BAD_INPUT);
         assert_eq!(check_uid("x", 999, 1000).unwrap_err().code(), exit::REFUSED);
         check_uid("x", 1000, 1000).unwrap();
+    }
+
+    #[test]
+    fn key_dir_under_a_shared_writable_dir_is_refused() {
+        let err = check_root_chain(Path::new("/tmp/no-such-jailsmith-dir/keys"), "keep keys in")
+            .unwrap_err();
+        assert_eq!(err.code(), exit::REFUSED);
+        assert!(err.to_string().contains("/tmp "), "{err}");
+        check_root_chain(Path::new("/usr/share"), "keep keys in").unwrap();
     }
 
     #[test]
