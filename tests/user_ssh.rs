@@ -224,6 +224,43 @@ fn sftp_only_user_gets_sftp_and_nothing_else() {
 }
 
 #[test]
+fn sftp_only_needs_no_shell_in_the_jail() {
+    if !sshd::available("sftp_only_needs_no_shell_in_the_jail") || !common::require_cmd("sftp") {
+        return;
+    }
+    let _g = serial();
+    let s = Setup::new("sftp_only_needs_no_shell_in_the_jail");
+    let bare = s.root.jail("bare");
+    common::make_dir(&bare, 0o755);
+    let user = UserGuard::new();
+    let (key, key_pub) = sshd::client_keypair(&s.root.dir("client"));
+    let mut cmd = s.user_cmd_in(user.name(), &bare);
+    cmd.arg("--sftp-only").arg("--key").arg(&key_pub);
+    let out = s.run_reloading(&mut cmd);
+    assert!(
+        text(&out.stderr).contains("fine for an sftp-only user"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let batch = s.root.path().join("batch");
+    common::write_file(&batch, "ls -1 /\npwd\n", 0o644);
+    let out = run(&mut s.srv.sftp_client(user.name(), &key, &batch));
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stderr),
+        s.srv.log()
+    );
+    let listed = text(&out.stdout);
+    assert!(listed.contains("/home"), "{listed}");
+    assert!(
+        listed.contains(&format!("/home/{}", user.name())),
+        "{listed}"
+    );
+}
+
+#[test]
 fn removal_unjails_and_locks_out() {
     if !sshd::available("removal_unjails_and_locks_out") {
         return;

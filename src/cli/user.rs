@@ -464,18 +464,7 @@ fn add(r: &mut Run) -> Result<PathBuf, UserError> {
         }
     }
     let host = LinuxHost::open(&jail, false)?;
-    if !jailside::has_program(&host, &a.shell)? {
-        return Err(UserError::Input(format!(
-            "the shell {} does not exist inside {} (or is not executable); put it there first: jailsmith build {} --bin {}",
-            a.shell,
-            jail.display(),
-            jail.display(),
-            Path::new(&a.shell)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "bash".into())
-        )));
-    }
+    check_shell(r, &host, &jail)?;
     let sshd = Sshd {
         binary: a.sshd.clone(),
         main: a.sshd_config.clone(),
@@ -509,6 +498,39 @@ fn add(r: &mut Run) -> Result<PathBuf, UserError> {
         return Err(r.roll_back(Some(&host), e));
     }
     Ok(jail)
+}
+
+/// The login shell must be executable on the host (sshd checks it there, before the chroot)
+/// and inside the jail (where it runs). An sftp-only user never runs it: inside is optional.
+fn check_shell(r: &mut Run, host: &dyn Host, jail: &Path) -> Result<(), UserError> {
+    let shell = &r.args.shell;
+    let on_host = std::fs::metadata(shell).is_ok_and(|m| {
+        m.is_file() && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
+    });
+    if !on_host {
+        return Err(UserError::Input(format!(
+            "the shell {shell} is not an executable file on this host: sshd refuses a login whose shell it cannot find there (it checks before the chroot)"
+        )));
+    }
+    if jailside::has_program(host, shell)? {
+        return Ok(());
+    }
+    let program = Path::new(shell)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "bash".into());
+    if r.args.sftp_only {
+        r.warnings.push(format!(
+            "{shell} is not inside {}: fine for an sftp-only user (internal-sftp runs inside sshd)",
+            jail.display()
+        ));
+        return Ok(());
+    }
+    Err(UserError::Input(format!(
+        "the shell {shell} does not exist inside {} (or is not executable); put it there first: jailsmith build {} --bin {program}",
+        jail.display(),
+        jail.display(),
+    )))
 }
 
 /// The main config must Include our drop-in and be valid now; sftp-only needs `Subsystem sftp`.
