@@ -256,6 +256,31 @@ pub fn cc(fixture_src: &str, out: &Path, args: &[&str]) -> PathBuf {
     out.to_path_buf()
 }
 
+/// Compiles a shared library fixture: `cc -shared -fPIC -Wl,-soname,SONAME`, then `args`
+/// (e.g. `-Wl,-rpath,DIR`, `-Wl,--enable-new-dtags` for RUNPATH, `-L DIR -lfoo`).
+pub fn cc_shared(fixture_src: &str, out: &Path, soname: &str, args: &[&str]) -> PathBuf {
+    let soname_arg = format!("-Wl,-soname,{soname}");
+    let mut all = vec!["-shared", "-fPIC", soname_arg.as_str()];
+    all.extend_from_slice(args);
+    cc(fixture_src, out, &all)
+}
+
+/// `chroot JAIL ARGV...` with a clean environment (PATH=/usr/bin:/bin, HOME=/, LANG=C), as
+/// a jailed login would see it; `userspec` (`USER:GROUP` or `UID:GID`) drops privileges
+/// via `chroot --userspec`. Only for jails a test built: it runs what is inside.
+pub fn chroot_cmd(jail: &Path, userspec: Option<&str>, argv: &[&str]) -> Command {
+    let mut cmd = Command::new(find_cmd("chroot").unwrap_or("chroot".into()));
+    cmd.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", "/")
+        .env("LANG", "C");
+    if let Some(spec) = userspec {
+        cmd.arg(format!("--userspec={spec}"));
+    }
+    cmd.arg(jail).args(argv);
+    cmd
+}
+
 /// Writes a file and sets its mode (not subject to the umask).
 pub fn write_file(path: &Path, contents: impl AsRef<[u8]>, mode: u32) {
     fs::write(path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
