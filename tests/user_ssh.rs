@@ -6,6 +6,7 @@ mod common;
 mod user_support;
 
 use std::fs;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -67,7 +68,6 @@ fn jailed_user_logs_in_inside_the_jail() {
     // the jail's home and passwd/group, and the root-owned key file
     let home = s.jail.join("home").join(name);
     let m = fs::symlink_metadata(&home).unwrap();
-    use std::os::unix::fs::MetadataExt;
     assert_eq!((m.uid(), m.mode() & 0o7777), (user.uid(), 0o700));
     let passwd = fs::read_to_string(s.jail.join("etc/passwd")).unwrap();
     assert!(
@@ -79,6 +79,18 @@ fn jailed_user_logs_in_inside_the_jail() {
     assert_eq!((k.uid(), k.mode() & 0o7777), (0, 0o644));
 
     // a second run changes nothing and says so
+    let stamp = |p: &Path| {
+        let m = fs::symlink_metadata(p).unwrap();
+        (m.ino(), m.mtime(), m.mtime_nsec())
+    };
+    let watched = [
+        s.dropin(name),
+        s.keys_dir.join(name),
+        s.jail.join("etc/passwd"),
+        s.jail.join("etc/group"),
+        home.clone(),
+    ];
+    let before: Vec<_> = watched.iter().map(|p| stamp(p)).collect();
     let dropin_before = fs::metadata(s.dropin(name)).unwrap().modified().unwrap();
     let mut again = s.user_cmd(name);
     again.arg("--key").arg(key.with_extension("pub"));
@@ -92,6 +104,8 @@ fn jailed_user_logs_in_inside_the_jail() {
         fs::metadata(s.dropin(name)).unwrap().modified().unwrap(),
         dropin_before
     );
+    let after: Vec<_> = watched.iter().map(|p| stamp(p)).collect();
+    assert_eq!(before, after, "a second run rewrote something");
 
     // `jailsmith users` lists the user
     let out = run_ok(
@@ -268,6 +282,7 @@ fn removal_unjails_and_locks_out() {
     let _g = serial();
     let s = Setup::new("removal_unjails_and_locks_out");
     let (user, key) = jailed(&s, &[]);
+    let (other, other_key) = jailed(&s, &[]);
     let name = user.name();
     assert_eq!(s.ssh(name, &key, "true").0, Some(0));
     assert!(
@@ -282,6 +297,18 @@ fn removal_unjails_and_locks_out() {
         .stdout(Stdio::null());
     let mut sess = ProcessGuard::new(sess.spawn().unwrap());
     std::thread::sleep(Duration::from_secs(2));
+
+    // a dry run of the removal says what it would do and does nothing
+    let out = run_ok(
+        s.user_cmd(name)
+            .args(["--remove", "--delete-home", "--dry-run"]),
+    );
+    assert!(
+        text(&out.stdout).contains("would remove dropin"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(s.dropin(name).exists() && s.keys_dir.join(name).exists());
 
     let mut rm = s.user_cmd(name);
     rm.arg("--remove").arg("--delete-home");
@@ -313,6 +340,15 @@ fn removal_unjails_and_locks_out() {
         user_exists(name),
         "the account stays without --delete-account"
     );
+    // the other user of the jail keeps their lines and their login
+    assert!(
+        passwd.contains(&format!("{}:x:{}:", other.name(), other.uid())),
+        "{passwd}"
+    );
+    let group = fs::read_to_string(s.jail.join("etc/group")).unwrap();
+    assert!(group.contains(&format!(":{}:", other.gid())), "{group}");
+    let (code, out, err) = s.ssh(other.name(), &other_key, "id -un");
+    assert_eq!((code, out.trim()), (Some(0), other.name()), "{err}");
 
     // removing again: nothing to do
     let out = run_ok(s.user_cmd(name).arg("--remove"));
