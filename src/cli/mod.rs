@@ -4,6 +4,8 @@
 pub mod build;
 pub mod deps;
 pub mod profiles;
+pub mod user;
+pub mod users;
 
 use clap::{Parser, Subcommand};
 
@@ -25,6 +27,10 @@ pub enum Command {
     Build(build::Args),
     /// Inspect jail profiles: list them, or show one resolved on this host.
     Profiles(profiles::Args),
+    /// Jail an account in sshd: key-only login that lands inside a jail (or --remove it).
+    User(user::Args),
+    /// List the users jailed in a jail.
+    Users(users::Args),
 }
 
 /// The version string: package version and the git commit it was built from.
@@ -47,5 +53,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Deps(a) => deps::run(a),
         Command::Build(a) => build::run(a),
         Command::Profiles(a) => profiles::run(a),
+        Command::User(a) => user::run(a),
+        Command::Users(a) => users::run(a),
     }
 }
