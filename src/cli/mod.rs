@@ -3,7 +3,9 @@
 
 pub mod build;
 pub mod deps;
+pub mod limits;
 pub mod profiles;
+pub mod service;
 pub mod user;
 pub mod users;
 
@@ -31,6 +33,8 @@ pub enum Command {
     User(user::Args),
     /// List the users jailed in a jail.
     Users(users::Args),
+    /// Run a program as a hardened systemd service inside a jail, with resource limits.
+    Service(Box<service::Args>),
 }
 
 /// The version string: package version and the git commit it was built from.
@@ -55,5 +59,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Profiles(a) => profiles::run(a),
         Command::User(a) => user::run(a),
         Command::Users(a) => users::run(a),
+        Command::Service(a) => service::run(*a),
     }
 }
