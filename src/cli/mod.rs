@@ -30,7 +30,7 @@ pub enum Command {
     /// Inspect jail profiles: list them, or show one resolved on this host.
     Profiles(profiles::Args),
     /// Jail an account in sshd: key-only login that lands inside a jail (or --remove it).
-    User(user::Args),
+    User(Box<user::Args>),
     /// List the users jailed in a jail.
     Users(users::Args),
     /// Run a program as a hardened systemd service inside a jail, with resource limits.
@@ -57,7 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Deps(a) => deps::run(a),
         Command::Build(a) => build::run(a),
         Command::Profiles(a) => profiles::run(a),
-        Command::User(a) => user::run(a),
+        Command::User(a) => user::run(*a),
         Command::Users(a) => users::run(a),
         Command::Service(a) => service::run(*a),
     }
