@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod deps;
+pub mod profiles;
 
 use clap::{Parser, Subcommand};
 
@@ -22,6 +23,8 @@ pub enum Command {
     Deps(deps::Args),
     /// Build or refresh a jail: programs, their libraries, devices and base /etc files.
     Build(build::Args),
+    /// Inspect jail profiles: list them, or show one resolved on this host.
+    Profiles(profiles::Args),
 }
 
 /// The version string: package version and the git commit it was built from.
@@ -43,5 +46,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Deps(a) => deps::run(a),
         Command::Build(a) => build::run(a),
+        Command::Profiles(a) => profiles::run(a),
     }
 }
