@@ -181,7 +181,11 @@ pub fn parse_io(option: &'static str, s: &str) -> Result<IoLimit, LimitError> {
     let words: Vec<&str> = s.split_whitespace().collect();
     let (target, rate) = match words.as_slice() {
         [rate] => (IoTarget::JailDevice, *rate),
-        [dev, rate] if dev.starts_with('/') && !dev.contains("..") => {
+        [dev, rate]
+            if dev.starts_with('/')
+                && !dev.split('/').any(|c| c == "..")
+                && !dev.chars().any(|c| c.is_control() || c == '%') =>
+        {
             (IoTarget::Path(dev.to_string()), *rate)
         }
         _ => return Err(bad(option, s, IO_FORMS)),

@@ -208,11 +208,11 @@ fn check(args: &Args) -> anyhow::Result<Checked> {
     argv[0] = program.to_string_lossy().into_owned();
     let user = args.user.clone().unwrap_or_else(|| name.clone());
     refuse_root_name(&user)?;
+    let jail = crate::state::canonical_jail(&args.jail);
+    let jail = service::jail_for_unit(&jail.to_string_lossy()).map_err(input)?;
     let spec = UnitSpec {
         name: name.clone(),
-        jail: crate::state::canonical_jail(&args.jail)
-            .to_string_lossy()
-            .into_owned(),
+        jail,
         argv,
         user: user.clone(),
         group: user.clone(),

@@ -23,6 +23,26 @@ pub enum ServiceError {
         "--read-write {0:?}: must be an absolute path inside the jail without '..' or control characters"
     )]
     BadPath(String),
+    #[error(
+        "--jail {0:?}: a unit can name only an absolute path of letters, digits and / _ . + : @ , - (no spaces, quotes, '%' or control characters)"
+    )]
+    BadJail(String),
+}
+
+/// The jail path as RootDirectory= takes it verbatim: absolute, without `..`, and only of
+/// characters that need no quoting or escaping in a unit file (a newline would start a new
+/// directive, `%` a specifier).
+pub fn jail_for_unit(path: &str) -> Result<String, ServiceError> {
+    let ok = path.starts_with('/')
+        && !path.split('/').any(|c| c == "..")
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/_.+:@,-".contains(c));
+    if ok {
+        Ok(path.to_string())
+    } else {
+        Err(ServiceError::BadJail(path.to_string()))
+    }
 }
 
 /// Splits `--exec` with POSIX shell word rules (quotes and backslashes; no expansion, no
@@ -149,6 +169,21 @@ mod tests {
             "1.2.3.4/x",
         ] {
             assert!(allow_ip(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn jail_paths_that_a_unit_can_hold() {
+        assert!(jail_for_unit("/srv/web-1/jail_2").is_ok());
+        for bad in [
+            "srv",
+            "/srv/a b",
+            "/srv/a\nb",
+            "/srv/50%",
+            "/srv/\"x\"",
+            "/srv/../etc",
+        ] {
+            assert!(jail_for_unit(bad).is_err(), "{bad:?}");
         }
     }
 

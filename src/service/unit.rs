@@ -9,7 +9,8 @@ use crate::limits::{Directive, Limits};
 pub struct UnitSpec {
     /// Unit name without `.service`.
     pub name: String,
-    /// Host path of the jail (RootDirectory=), absolute and clean.
+    /// Host path of the jail (RootDirectory=), absolute, clean and checked by
+    /// `service::jail_for_unit` (it is written verbatim).
     pub jail: String,
     /// The command: argv[0] an absolute path inside the jail.
     pub argv: Vec<String>,
@@ -89,7 +90,7 @@ fn execution(s: &UnitSpec) -> Vec<Directive> {
         ),
         d(
             "RootDirectory",
-            path_word(&s.jail),
+            &s.jail,
             "chroot: / for the service is the jail jailsmith built",
         ),
         d(
@@ -365,7 +366,7 @@ pub fn render_unit(s: &UnitSpec) -> String {
          After=network.target\n\
          \n[Service]\n",
         name = s.name,
-        jail = s.jail.replace('%', "%%"),
+        jail = s.jail,
     );
     let sections: [(&str, Vec<Directive>); 7] = [
         ("Execution", execution(s)),
