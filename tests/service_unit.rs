@@ -142,7 +142,8 @@ fn python_http_server_unit_is_hardened_limited_and_serves() {
     .arg(&www)
     .args(["--port", &port.to_string(), "--allow-ip", "localhost"])
     .args(["--memory-max", "256M", "--cpu-quota", "50%"])
-    .args(["--cpu-weight", "50", "--tasks-max", "64"]);
+    .args(["--cpu-weight", "50", "--tasks-max", "64"])
+    .args(["--read-write", "/srv/data"]);
     run_ok(&mut cmd);
 
     let account = user.lookup().expect("the service account was created");
@@ -153,6 +154,13 @@ fn python_http_server_unit_is_hardened_limited_and_serves() {
             .lines()
             .any(|l| l.starts_with(&format!("{}:", user.name()))),
         "{passwd}"
+    );
+
+    let data = fs::symlink_metadata(c.jail.join("srv/data")).expect("--read-write dir made");
+    assert!(data.is_dir());
+    assert_eq!(
+        (data.uid(), data.mode() & 0o7777),
+        (account.uid.as_raw(), 0o700)
     );
 
     let unit_path = c.unit("web");
@@ -166,6 +174,8 @@ fn python_http_server_unit_is_hardened_limited_and_serves() {
     assert_eq!(values(&unit, "TasksMax"), ["64"]);
     assert_eq!(values(&unit, "CapabilityBoundingSet"), [""]);
     assert_eq!(values(&unit, "IPAddressAllow"), ["localhost"]);
+    assert_eq!(values(&unit, "ReadWritePaths"), ["/srv/data"]);
+    assert_eq!(values(&unit, "ProtectSystem"), ["strict"]);
     let lines: Vec<&str> = unit.lines().collect();
     for (i, l) in lines.iter().enumerate() {
         if !l.starts_with('#') && !l.starts_with('[') && l.contains('=') {
@@ -328,6 +338,23 @@ fn root_is_refused_as_the_service_user() {
         &mut c.service("root", "python3 -m http.server 8080"),
         REFUSED,
     );
+}
+
+#[test]
+fn a_jail_path_a_unit_cannot_hold_is_bad_input() {
+    if !common::require_root("a_jail_path_a_unit_cannot_hold_is_bad_input") {
+        return;
+    }
+    let mut c = Case::new("service_bad_jail_path");
+    c.jail = c.root.path().join("web jail");
+    let err = refused(
+        &c,
+        "web",
+        c.service("web", "python3 -m http.server 8080")
+            .args(["--user", "nobody"]),
+        BAD_INPUT,
+    );
+    assert!(err.contains("--jail"), "{err}");
 }
 
 #[test]

@@ -8,13 +8,14 @@ use std::process::Command;
 
 use crate::account::hostdb::{HostAccount, HostDb};
 use crate::account::{jailside, useradd};
-use crate::apply::LinuxHost;
+use crate::apply::{Host, LinuxHost};
 use crate::cli::build::execute;
 use crate::cli::limits::{LimitArgs, resolve_io_device};
 use crate::exit::{self, Coded};
 use crate::hostinfo::find_program;
 use crate::hostinfo::gather::Wanted;
 use crate::jail::BuildSettings;
+use crate::plan::{JailPath, Owner};
 use crate::service::files::{Written, put_file};
 use crate::service::unit::{UnitSpec, render_unit};
 use crate::service::{self, ServiceError};
@@ -145,6 +146,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         .clone()
         .unwrap_or_else(|| account.entry.gid.to_string());
     put_jail_lines(&args.jail, &account)?;
+    put_read_write_dirs(&args.jail, &spec.read_write, &account)?;
     let unit_path = args.unit_dir.join(format!("{}.service", c.name));
     let written = put_file(&unit_path, &render_unit(&spec)).map_err(|e| coded(e.code(), e))?;
     match written {
@@ -331,6 +333,53 @@ fn put_jail_lines(jail: &Path, account: &HostAccount) -> anyhow::Result<()> {
                 jail.display(),
                 account.entry.name
             );
+        }
+    }
+    Ok(())
+}
+
+/// Makes each missing `--read-write` directory inside the jail, owned by the service user,
+/// 0700 (missing parents root 0755), through the Host API. An existing one is never chowned
+/// (it could be /etc): a warning says when the service user cannot write it.
+fn put_read_write_dirs(jail: &Path, paths: &[String], account: &HostAccount) -> anyhow::Result<()> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let host = LinuxHost::open(jail, true).map_err(|e| coded(e.exit_code(), e))?;
+    let herr = |e: crate::apply::HostError| coded(e.exit_code(), e);
+    let owner = Owner {
+        uid: account.entry.uid,
+        gid: account.entry.gid,
+    };
+    for p in paths {
+        let jp = JailPath::new(p).map_err(|e| coded(exit::BAD_INPUT, e))?;
+        match host.stat(&jp).map_err(herr)? {
+            Some(m) => {
+                let writable = (m.uid == owner.uid && m.mode & 0o200 != 0)
+                    || (m.gid == owner.gid && m.mode & 0o020 != 0)
+                    || m.mode & 0o002 != 0;
+                if !writable {
+                    eprintln!(
+                        "jailsmith: warning: {}{p} exists and {} cannot write it; jailsmith \
+                         does not change an existing object's owner",
+                        jail.display(),
+                        account.entry.name
+                    );
+                }
+            }
+            None => {
+                for parent in jp.ancestors() {
+                    if host.stat(&parent).map_err(herr)?.is_none() {
+                        host.make_dir(&parent, 0o755, Owner::ROOT).map_err(herr)?;
+                    }
+                }
+                host.make_dir(&jp, 0o700, owner).map_err(herr)?;
+                eprintln!(
+                    "jailsmith: {}{p}: created, writable by {} only",
+                    jail.display(),
+                    account.entry.name
+                );
+            }
         }
     }
     Ok(())

@@ -20,7 +20,7 @@ pub enum ServiceError {
     )]
     BadIp(String),
     #[error(
-        "--read-write {0:?}: must be an absolute path inside the jail without '..' or control characters"
+        "--read-write {0:?}: must be an absolute path below the jail root, without '..', of letters, digits and / _ . + : @ , -"
     )]
     BadPath(String),
     #[error(
@@ -33,11 +33,7 @@ pub enum ServiceError {
 /// characters that need no quoting or escaping in a unit file (a newline would start a new
 /// directive, `%` a specifier).
 pub fn jail_for_unit(path: &str) -> Result<String, ServiceError> {
-    let ok = path.starts_with('/')
-        && !path.split('/').any(|c| c == "..")
-        && path
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/_.+:@,-".contains(c));
+    let ok = path.starts_with('/') && !path.split('/').any(|c| c == "..") && unit_safe(path);
     if ok {
         Ok(path.to_string())
     } else {
@@ -100,11 +96,18 @@ pub fn allow_ip(value: &str) -> Result<String, ServiceError> {
     Ok(value.to_string())
 }
 
-/// Checks one `--read-write` path (absolute, inside the jail, printable, no `..`).
+/// Characters a path may hold to be written verbatim in a unit (no quoting, no specifier).
+fn unit_safe(path: &str) -> bool {
+    path.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/_.+:@,-".contains(c))
+}
+
+/// Checks one `--read-write` path: absolute, below the jail root, no `..`, unit-safe.
 pub fn read_write_path(value: &str) -> Result<String, ServiceError> {
     let ok = value.starts_with('/')
-        && !value.chars().any(|c| c.is_control())
-        && !value.split('/').any(|c| c == "..");
+        && value.trim_matches('/') != ""
+        && !value.split('/').any(|c| c == "..")
+        && unit_safe(value);
     if ok {
         Ok(value.to_string())
     } else {
@@ -190,7 +193,7 @@ mod tests {
     #[test]
     fn read_write_paths() {
         assert!(read_write_path("/srv/data").is_ok());
-        for bad in ["srv", "/a/../b", "/a\nb"] {
+        for bad in ["srv", "/a/../b", "/a\nb", "/", "/a b", "/50%"] {
             assert!(read_write_path(bad).is_err(), "{bad:?}");
         }
     }

@@ -20,7 +20,8 @@ pub struct UnitSpec {
     pub ports: Vec<u16>,
     /// Peers the service may exchange packets with (IPAddressAllow=); empty: no IP filter.
     pub allow_ips: Vec<String>,
-    /// In-jail paths the service may write (everything else is read-only).
+    /// In-jail paths the service may write (everything else is read-only); checked by
+    /// `service::read_write_path`, written verbatim.
     pub read_write: Vec<String>,
     /// The program generates code at run time (JIT): no MemoryDenyWriteExecute=.
     pub allow_jit: bool,
@@ -63,11 +64,6 @@ pub fn exec_word(word: &str) -> String {
     }
     q.push('"');
     q
-}
-
-/// A value for a path-list directive (ReadWritePaths=): quoted like an ExecStart word.
-fn path_word(p: &str) -> String {
-    exec_word(p)
 }
 
 fn d(key: &'static str, value: impl Into<String>, comment: impl Into<String>) -> Directive {
@@ -210,10 +206,9 @@ fn filesystem(s: &UnitSpec) -> Vec<Directive> {
         ),
     ];
     if !s.read_write.is_empty() {
-        let paths: Vec<String> = s.read_write.iter().map(|p| path_word(p)).collect();
         v.push(d(
             "ReadWritePaths",
-            paths.join(" "),
+            s.read_write.join(" "),
             "the only paths inside the jail the service may write (--read-write)",
         ));
     }
