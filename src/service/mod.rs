@@ -105,7 +105,7 @@ fn unit_safe(path: &str) -> bool {
 /// Checks one `--read-write` path: absolute, below the jail root, no `..`, unit-safe.
 pub fn read_write_path(value: &str) -> Result<String, ServiceError> {
     let ok = value.starts_with('/')
-        && value.trim_matches('/') != ""
+        && !value.trim_matches('/').is_empty()
         && !value.split('/').any(|c| c == "..")
         && unit_safe(value);
     if ok {
