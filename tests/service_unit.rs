@@ -163,6 +163,9 @@ fn python_http_server_unit_is_hardened_limited_and_serves() {
         (account.uid.as_raw(), 0o700)
     );
 
+    let var_tmp = fs::symlink_metadata(c.jail.join("var/tmp")).expect("PrivateTmp mount point");
+    assert!(var_tmp.is_dir() && var_tmp.uid() == 0 && var_tmp.mode() & 0o022 == 0);
+
     let unit_path = c.unit("web");
     let unit = fs::read_to_string(&unit_path).unwrap();
     let jail = fs::canonicalize(&c.jail).unwrap();

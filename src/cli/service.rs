@@ -15,6 +15,7 @@ use crate::exit::{self, Coded};
 use crate::hostinfo::find_program;
 use crate::hostinfo::gather::Wanted;
 use crate::jail::BuildSettings;
+use crate::plan::build::ExtraDir;
 use crate::plan::{JailPath, Owner};
 use crate::service::files::{Written, put_file};
 use crate::service::unit::{UnitSpec, render_unit};
@@ -113,7 +114,14 @@ struct Checked {
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let c = check(&args)?;
     let account = service_account(&args, &c.user)?;
-    let (extra, profiles) = crate::cli::profiles::build_extra(&args.profile)?;
+    let (mut extra, profiles) = crate::cli::profiles::build_extra(&args.profile)?;
+    // PrivateTmp= mounts a private /var/tmp too: the mount point must exist in the jail, or
+    // systemd would create it there itself (and fails to under a read-only jail).
+    extra.dirs.push(ExtraDir {
+        path: JailPath::new("var/tmp").expect("static path"),
+        mode: 0o755,
+        owner: Owner::ROOT,
+    });
     let mut bins = vec![c.program.to_string_lossy().into_owned()];
     bins.extend(args.bins.iter().map(|b| b.to_string_lossy().into_owned()));
     let settings = BuildSettings {
