@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod deps;
+pub mod generate;
 
 use clap::{Parser, Subcommand};
 
@@ -22,6 +23,9 @@ pub enum Command {
     Deps(deps::Args),
     /// Build or refresh a jail: programs, their libraries, devices and base /etc files.
     Build(build::Args),
+    /// Generate man pages or shell completions (for packaging).
+    #[command(hide = true)]
+    Generate(generate::Args),
 }
 
 /// The version string: package version and the git commit it was built from.
@@ -43,5 +47,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Deps(a) => deps::run(a),
         Command::Build(a) => build::run(a),
+        Command::Generate(a) => generate::run(a),
     }
 }
