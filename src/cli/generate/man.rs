@@ -243,3 +243,67 @@ fn section(f: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> String {
 fn strip_preamble(s: String) -> String {
     s.strip_prefix(PREAMBLE).map(str::to_string).unwrap_or(s)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Command {
+        Command::new("jailsmith")
+            .about("Provision jails")
+            .subcommand(
+                Command::new("profiles")
+                    .about("Profiles")
+                    .subcommand(Command::new("list").about("List them"))
+                    .subcommand(Command::new("show").about("Show one")),
+            )
+            .subcommand(Command::new("build").about("Build a jail"))
+            .subcommand(Command::new("generate").hide(true))
+    }
+
+    fn names(pages: &[Page]) -> Vec<&str> {
+        pages.iter().map(|p| p.file_name.as_str()).collect()
+    }
+
+    #[test]
+    fn one_page_per_visible_command_at_every_depth() {
+        let pages = pages(sample());
+        assert_eq!(
+            names(&pages),
+            [
+                "jailsmith.8",
+                "jailsmith-profiles.8",
+                "jailsmith-profiles-list.8",
+                "jailsmith-profiles-show.8",
+                "jailsmith-build.8",
+                "jailsmith-profile.5",
+            ]
+        );
+    }
+
+    #[test]
+    fn pages_cross_reference_and_use_section_8() {
+        let pages = pages(sample());
+        let text = |name: &str| {
+            let page = pages.iter().find(|p| p.file_name == name).expect(name);
+            String::from_utf8(page.roff.clone()).expect("UTF-8")
+        };
+        let main = text("jailsmith.8");
+        assert!(main.starts_with(PREAMBLE));
+        assert_eq!(main.matches(".ds Aq").count(), 2, "one preamble only");
+        assert!(main.contains("jailsmith\\-profiles(8)"));
+        assert!(main.contains("\\fBjailsmith\\-profiles\\-list\\fR(8"));
+        assert!(!main.contains("generate"));
+        assert!(!main.contains("(1)"));
+        let list = text("jailsmith-profiles-list.8");
+        assert!(list.contains(".TH JAILSMITH-PROFILES-LIST 8 \"\" \"jailsmith "));
+        assert!(list.contains("\\fBjailsmith profiles list\\fR"), "synopsis");
+        assert!(list.contains("\\fBjailsmith\\-profiles\\fR(8), \\fBjailsmith\\fR(8)"));
+        let profiles = text("jailsmith-profiles.8");
+        assert!(profiles.contains("jailsmith\\-profiles\\-show(8)"));
+        assert!(
+            !profiles.contains("profiles\\-help"),
+            "no entry for the help subcommand"
+        );
+    }
+}
