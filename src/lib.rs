@@ -6,6 +6,7 @@ pub mod audit;
 pub mod cli;
 pub mod exit;
 pub mod hostinfo;
+pub mod jail;
 pub mod plan;
 pub mod profile;
 pub mod resolve;

@@ -6,6 +6,12 @@ use std::path::{Path, PathBuf};
 
 use crate::plan::{JailPath, Owner};
 
+/// Permission bits jailsmith ever sets on a file or directory: no setuid, no setgid
+/// (sticky stays, for a shared /tmp).
+pub const FILE_MODE_MASK: u32 = 0o1777;
+/// Permission bits of a device node.
+pub const DEVICE_MODE_MASK: u32 = 0o777;
+
 /// What is at a path inside the jail (lstat: the link itself, never its target).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EntryKind {
@@ -51,6 +57,28 @@ pub enum HostError {
         expected: &'static str,
         op: &'static str,
     },
+    /// The jail root itself is unusable: a symlink or non-directory in its path, or `..`.
+    #[error("refusing the jail root {jail}: {component} {why}")]
+    BadRoot {
+        jail: PathBuf,
+        component: PathBuf,
+        why: String,
+    },
+    /// A host source file (outside the jail) that is not a regular file.
+    #[error("cannot {op} the host source {src}: it is a {found}, not a regular file")]
+    SourceType {
+        src: PathBuf,
+        op: &'static str,
+        found: &'static str,
+    },
+    /// A host source file (outside the jail) that could not be read.
+    #[error("cannot {op} the host source {src}: {source}")]
+    SourceIo {
+        src: PathBuf,
+        op: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot {op} {path} in {jail}: {source}")]
     Io {
         jail: PathBuf,
@@ -59,6 +87,28 @@ pub enum HostError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl HostError {
+    /// The exit code of this failure class (`crate::exit`): safety refusals vs. I/O failures.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            HostError::Symlink { .. } | HostError::WrongType { .. } | HostError::BadRoot { .. } => {
+                crate::exit::REFUSED
+            }
+            HostError::SourceType { .. } => crate::exit::BAD_INPUT,
+            HostError::Io { .. } | HostError::SourceIo { .. } => crate::exit::HOST_FAILURE,
+        }
+    }
+}
+
+/// What `Host::copy_file` wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Copied {
+    /// sha256 (hex) of the bytes written; `None` when the host copies without hashing
+    /// (kernel-side `copy_file_range`).
+    pub sha256: Option<String>,
+    pub size: u64,
 }
 
 /// Every operation jailsmith performs inside a jail. Paths are `JailPath`s, relative to the
@@ -74,15 +124,17 @@ pub trait Host {
     /// an error. Returns true when something changed.
     fn make_dir(&self, path: &JailPath, mode: u32, owner: Owner) -> Result<bool, HostError>;
     /// Copies the host file `src` to `path` atomically with `mode`/`owner`; no xattrs, so
-    /// file capabilities are dropped. Returns the sha256 (hex) and size of what was written.
+    /// file capabilities are dropped, setuid/setgid bits are masked off (`mode & 0o1777`).
+    /// `src` must be a regular host file. Replaces only a regular file (or nothing).
     fn copy_file(
         &self,
         src: &Path,
         path: &JailPath,
         mode: u32,
         owner: Owner,
-    ) -> Result<(String, u64), HostError>;
-    /// Writes `content` to `path` atomically with `mode`/`owner`.
+    ) -> Result<Copied, HostError>;
+    /// Writes `content` to `path` atomically with `mode & 0o1777`/`owner`. Replaces only a
+    /// regular file (or nothing).
     fn write_file(
         &self,
         path: &JailPath,
@@ -90,9 +142,11 @@ pub trait Host {
         mode: u32,
         owner: Owner,
     ) -> Result<(), HostError>;
-    /// Creates (or atomically replaces) a symlink holding `target`.
+    /// Creates (or atomically replaces another symlink with) a root-owned symlink holding
+    /// `target`; anything else in the way is an error.
     fn symlink(&self, path: &JailPath, target: &Path) -> Result<(), HostError>;
-    /// Creates (or atomically replaces) a character device node, root-owned, with `mode`.
+    /// Creates (or atomically replaces another character device with) a character device
+    /// node, root-owned, with `mode & 0o777`.
     fn make_char_device(
         &self,
         path: &JailPath,

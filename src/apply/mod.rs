@@ -1,6 +1,15 @@
 //! Apply: the only code that changes the host. Walks a plan through the `Host` interface,
 //! idempotently, and reports what changed. All `unsafe` and every write live under here.
 
+mod beneath;
+mod errors;
+pub mod executor;
 pub mod host;
+pub mod linux;
+mod root;
+pub mod source;
+pub mod transfer;
 
-pub use host::{EntryKind, Host, HostError, Meta};
+pub use executor::{ApplyOptions, ApplyReport, Outcome, apply};
+pub use host::{Copied, EntryKind, Host, HostError, Meta};
+pub use linux::LinuxHost;

@@ -1,1 +1,3 @@
-//! Placeholder module: filled in by its issue.
+//! Audit: the invariants of DESIGN §5 checked over a jail on disk. Reads, never writes.
+
+pub mod chroot_rule;

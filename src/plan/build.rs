@@ -67,3 +67,163 @@ pub struct BuildRequest {
     pub devices: Vec<Device>,
     pub contents: Vec<ContentFile>,
 }
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Op, Plan, Step};
+
+/// Mode of the directories jailsmith creates on the way to a file.
+pub const DIR_MODE: u32 = 0o755;
+
+/// Turns a request into an ordered plan: directories (parents first), then files, devices,
+/// written files, and symlinks. The first entry for a path wins; a symlink at a path
+/// replaces the directory that would otherwise be made there.
+pub fn plan_build(jail: &std::path::Path, req: &BuildRequest) -> Plan {
+    let mut dirs: BTreeMap<JailPath, (u32, Owner, String)> = BTreeMap::new();
+    let mut objects: BTreeMap<JailPath, Step> = BTreeMap::new();
+    let mut links: BTreeSet<JailPath> = BTreeSet::new();
+    let add_parents = |p: &JailPath, dirs: &mut BTreeMap<JailPath, (u32, Owner, String)>| {
+        for a in p.ancestors() {
+            dirs.entry(a)
+                .or_insert((DIR_MODE, Owner::ROOT, "parent directory".to_string()));
+        }
+    };
+    for d in &req.dirs {
+        add_parents(&d.path, &mut dirs);
+        dirs.insert(d.path.clone(), (d.mode, d.owner, "base tree".to_string()));
+    }
+    for e in &req.entries {
+        add_parents(&e.path, &mut dirs);
+        let op = match &e.kind {
+            HostKind::Dir { mode } => {
+                dirs.entry(e.path.clone()).or_insert((
+                    *mode & 0o1777,
+                    Owner::ROOT,
+                    e.reason.clone(),
+                ));
+                continue;
+            }
+            HostKind::File { mode } => Op::CopyFile {
+                src: e.src.clone(),
+                path: e.path.clone(),
+                mode: mode & 0o1777 & !0o6000,
+                owner: Owner::ROOT,
+            },
+            HostKind::Symlink { target } => {
+                links.insert(e.path.clone());
+                Op::Symlink {
+                    path: e.path.clone(),
+                    target: target.clone(),
+                }
+            }
+        };
+        objects.entry(e.path.clone()).or_insert(Step {
+            op,
+            reason: e.reason.clone(),
+        });
+    }
+    for d in &req.devices {
+        let path =
+            JailPath::new(format!("dev/{}", d.name)).expect("device names are single components");
+        add_parents(&path, &mut dirs);
+        let op = Op::MakeDevice {
+            path: path.clone(),
+            major: d.major,
+            minor: d.minor,
+            mode: d.mode,
+        };
+        objects.insert(
+            path,
+            Step {
+                op,
+                reason: "device node".to_string(),
+            },
+        );
+    }
+    for c in &req.contents {
+        add_parents(&c.path, &mut dirs);
+        let op = Op::WriteFile {
+            path: c.path.clone(),
+            content: c.content.clone(),
+            mode: c.mode & 0o1777,
+            owner: Owner::ROOT,
+        };
+        objects.insert(
+            c.path.clone(),
+            Step {
+                op,
+                reason: c.reason.clone(),
+            },
+        );
+    }
+    let mut steps: Vec<Step> = dirs
+        .into_iter()
+        .filter(|(p, _)| !links.contains(p))
+        .map(|(path, (mode, owner, reason))| Step {
+            op: Op::MakeDir { path, mode, owner },
+            reason,
+        })
+        .collect();
+    let rank = |s: &Step| match s.op {
+        Op::CopyFile { .. } => 0,
+        Op::MakeDevice { .. } => 1,
+        Op::WriteFile { .. } => 2,
+        _ => 3,
+    };
+    let mut rest: Vec<Step> = objects.into_values().collect();
+    rest.sort_by_key(|s| rank(s));
+    steps.extend(rest);
+    Plan {
+        jail: jail.to_path_buf(),
+        steps,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(p: &str, kind: HostKind) -> HostEntry {
+        HostEntry {
+            path: JailPath::new(p).unwrap(),
+            src: p.into(),
+            kind,
+            reason: "t".into(),
+        }
+    }
+
+    #[test]
+    fn parents_first_and_links_replace_dirs() {
+        let req = BuildRequest {
+            entries: vec![
+                entry(
+                    "/lib64",
+                    HostKind::Symlink {
+                        target: "usr/lib64".into(),
+                    },
+                ),
+                entry("/usr/lib64/ld.so", HostKind::File { mode: 0o4755 }),
+            ],
+            ..Default::default()
+        };
+        let plan = plan_build(std::path::Path::new("/j"), &req);
+        let lines: Vec<String> = plan
+            .steps
+            .iter()
+            .map(|s| format!("{} {}", s.op.verb(), s.op.path()))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "mkdir /usr",
+                "mkdir /usr/lib64",
+                "copy /usr/lib64/ld.so",
+                "symlink /lib64"
+            ]
+        );
+        match &plan.steps[2].op {
+            Op::CopyFile { mode, .. } => assert_eq!(*mode, 0o755, "setuid stripped"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,1 +1,37 @@
-//! Plan rendering: dry-run text and JSON.
+//! Plan rendering: the dry-run text (one line per operation with its reason) and JSON.
+//! Pure: returns strings.
+
+use super::{Op, Plan};
+
+/// One line per step: `verb  /path  [details]  # reason`.
+pub fn render_text(plan: &Plan) -> String {
+    let mut out = String::new();
+    for s in &plan.steps {
+        let detail = match &s.op {
+            Op::MakeDir { mode, owner, .. } => {
+                format!("mode {mode:04o} owner {}:{}", owner.uid, owner.gid)
+            }
+            Op::CopyFile { src, mode, .. } => format!("from {} mode {mode:04o}", src.display()),
+            Op::Symlink { target, .. } => format!("-> {}", target.display()),
+            Op::MakeDevice {
+                major, minor, mode, ..
+            } => format!("char {major}:{minor} mode {mode:04o}"),
+            Op::WriteFile { content, mode, .. } => {
+                format!("{} bytes mode {mode:04o}", content.len())
+            }
+        };
+        out.push_str(&format!(
+            "{:<8} {}  {}  # {}\n",
+            s.op.verb(),
+            s.op.path(),
+            detail,
+            s.reason
+        ));
+    }
+    out
+}
+
+/// The plan as pretty JSON.
+pub fn render_json(plan: &Plan) -> String {
+    serde_json::to_string_pretty(plan).expect("plans serialise")
+}

@@ -1,1 +1,275 @@
-//! (being written)
+//! /etc/ld.so.cache in its binary format ("glibc-ld.so.cache1.1", optionally behind the
+//! old "ld.so-1.7.0" table), parsed from bytes handed in; lookups follow glibc's dl-cache.c:
+//! entries must carry the flags of the object's ABI, and a glibc-hwcaps entry the CPU supports
+//! beats the baseline one.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+const OLD_MAGIC: &[u8] = b"ld.so-1.7.0";
+const NEW_MAGIC: &[u8] = b"glibc-ld.so.cache1.1";
+const EXTENSION_MAGIC: u32 = 0x6570_faac;
+const EXTENSION_TAG_GLIBC_HWCAPS: u32 = 1;
+const HWCAP_EXTENSION: u64 = 1 << 62;
+
+/// One cache entry for a name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CacheEntry {
+    pub flags: i32,
+    pub path: PathBuf,
+    /// The glibc-hwcaps subdirectory this entry is for (`x86-64-v3`), if any.
+    pub hwcaps: Option<String>,
+    /// A legacy (pre-2.33) hwcap mask; such entries are ignored like modern glibc does.
+    pub legacy_hwcap: u64,
+}
+
+/// The parsed cache: name → entries, in file order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LdCache {
+    entries: HashMap<String, Vec<CacheEntry>>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("ld.so.cache is malformed: {0}")]
+pub struct CacheError(String);
+
+fn u32_at(b: &[u8], off: usize) -> Result<u32, CacheError> {
+    b.get(off..off + 4)
+        .map(|s| u32::from_le_bytes(s.try_into().expect("4 bytes")))
+        .ok_or_else(|| CacheError(format!("truncated at {off:#x}")))
+}
+
+fn u64_at(b: &[u8], off: usize) -> Result<u64, CacheError> {
+    b.get(off..off + 8)
+        .map(|s| u64::from_le_bytes(s.try_into().expect("8 bytes")))
+        .ok_or_else(|| CacheError(format!("truncated at {off:#x}")))
+}
+
+fn cstr_at(b: &[u8], off: usize) -> Result<String, CacheError> {
+    let tail = b
+        .get(off..)
+        .ok_or_else(|| CacheError(format!("string offset {off:#x} past the end")))?;
+    let s = tail.split(|&c| c == 0).next().unwrap_or_default();
+    Ok(String::from_utf8_lossy(s).into_owned())
+}
+
+impl LdCache {
+    /// Parses the cache file's bytes (little-endian hosts).
+    pub fn parse(bytes: &[u8]) -> Result<LdCache, CacheError> {
+        let base = find_new_format(bytes)?;
+        let b = &bytes[base..];
+        let nlibs = u32_at(b, 20)? as usize;
+        let ext_offset = u32_at(b, 32)? as usize;
+        let hwcaps = if ext_offset != 0 {
+            read_hwcaps_strings(b, ext_offset)?
+        } else {
+            Vec::new()
+        };
+        const HEADER: usize = 48;
+        const ENTRY: usize = 24;
+        let mut entries: HashMap<String, Vec<CacheEntry>> = HashMap::with_capacity(nlibs);
+        for i in 0..nlibs {
+            let e = HEADER + i * ENTRY;
+            let flags = u32_at(b, e)? as i32;
+            let key = cstr_at(b, u32_at(b, e + 4)? as usize)?;
+            let value = cstr_at(b, u32_at(b, e + 8)? as usize)?;
+            let hwcap = u64_at(b, e + 16)?;
+            let (hwcaps_name, legacy) =
+                if hwcap & HWCAP_EXTENSION != 0 {
+                    let idx = (hwcap & 0xffff_ffff) as usize;
+                    (
+                        Some(hwcaps.get(idx).cloned().ok_or_else(|| {
+                            CacheError(format!("hwcaps index {idx} out of range"))
+                        })?),
+                        0,
+                    )
+                } else {
+                    (None, hwcap)
+                };
+            entries.entry(key).or_default().push(CacheEntry {
+                flags,
+                path: PathBuf::from(value),
+                hwcaps: hwcaps_name,
+                legacy_hwcap: legacy,
+            });
+        }
+        Ok(LdCache { entries })
+    }
+
+    /// Looks `name` up for an object whose ABI wants `flags`; `supported` lists the
+    /// glibc-hwcaps subdirectories the CPU supports, best first.
+    pub fn lookup(&self, name: &str, flags: i32, supported: &[String]) -> Option<&CacheEntry> {
+        let candidates = self.entries.get(name)?;
+        let mut best: Option<(usize, &CacheEntry)> = None;
+        let mut baseline = None;
+        for e in candidates.iter().filter(|e| e.flags == flags) {
+            match &e.hwcaps {
+                Some(h) => {
+                    if let Some(prio) = supported.iter().position(|s| s == h)
+                        && best.is_none_or(|(p, _)| prio < p)
+                    {
+                        best = Some((prio, e));
+                    }
+                }
+                None if e.legacy_hwcap == 0 && baseline.is_none() => baseline = Some(e),
+                None => {}
+            }
+        }
+        best.map(|(_, e)| e).or(baseline)
+    }
+
+    /// Every entry for a name, whatever its flags (for diagnostics and variants).
+    pub fn all(&self, name: &str) -> &[CacheEntry] {
+        self.entries
+            .get(name)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.values().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+fn find_new_format(bytes: &[u8]) -> Result<usize, CacheError> {
+    if bytes.starts_with(NEW_MAGIC) {
+        return Ok(0);
+    }
+    if bytes.starts_with(OLD_MAGIC) {
+        let nlibs = u32_at(bytes, 12)? as usize;
+        let end = 16 + nlibs * 12;
+        let aligned = end.div_ceil(8) * 8;
+        if bytes
+            .get(aligned..)
+            .is_some_and(|b| b.starts_with(NEW_MAGIC))
+        {
+            return Ok(aligned);
+        }
+        return Err(CacheError(
+            "only the old libc5-era format is present".into(),
+        ));
+    }
+    Err(CacheError("unknown magic".into()))
+}
+
+fn read_hwcaps_strings(b: &[u8], ext: usize) -> Result<Vec<String>, CacheError> {
+    if u32_at(b, ext)? != EXTENSION_MAGIC {
+        return Ok(Vec::new());
+    }
+    let count = u32_at(b, ext + 4)? as usize;
+    for i in 0..count {
+        let s = ext + 8 + i * 16;
+        if u32_at(b, s)? == EXTENSION_TAG_GLIBC_HWCAPS {
+            let offset = u32_at(b, s + 8)? as usize;
+            let size = u32_at(b, s + 12)? as usize;
+            return (0..size / 4)
+                .map(|k| cstr_at(b, u32_at(b, offset + 4 * k)? as usize))
+                .collect();
+        }
+    }
+    Ok(Vec::new())
+}
+
+/// The cache flags glibc's loader accepts for an object of this class and machine
+/// (`_dl_cache_check_flags`): FLAG_ELF_LIBC6 plus the ABI's "required" bits.
+pub fn flags_for(class: u8, machine: u16) -> i32 {
+    const LIBC6: i32 = 0x0003;
+    const EM_386: u16 = 3;
+    const EM_X86_64: u16 = 62;
+    const EM_AARCH64: u16 = 183;
+    const EM_PPC64: u16 = 21;
+    const EM_S390: u16 = 22;
+    const EM_RISCV: u16 = 243;
+    match (class, machine) {
+        (64, EM_X86_64) => LIBC6 | 0x0300,
+        (32, EM_X86_64) => LIBC6 | 0x0800,
+        (32, EM_386) => LIBC6,
+        (64, EM_AARCH64) => LIBC6 | 0x0a00,
+        (64, EM_PPC64) => LIBC6 | 0x0500,
+        (64, EM_S390) => LIBC6 | 0x0400,
+        (64, EM_RISCV) => LIBC6 | 0x1000,
+        _ => LIBC6,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Builds a tiny new-format cache with one baseline and one hwcaps entry.
+    fn sample() -> Vec<u8> {
+        let mut strings = Vec::new();
+        let mut add = |s: &str, base: usize| {
+            let off = base + strings.len();
+            strings.extend_from_slice(s.as_bytes());
+            strings.push(0);
+            off
+        };
+        let n = 2;
+        let strbase = 48 + n * 24;
+        let k = add("libz.so.1", strbase);
+        let v1 = add("/usr/lib/libz.so.1", strbase);
+        let v2 = add("/usr/lib/glibc-hwcaps/x86-64-v3/libz.so.1", strbase);
+        let h = add("x86-64-v3", strbase);
+        let ext = (strbase + strings.len()).div_ceil(8) * 8;
+        let mut b = Vec::new();
+        b.extend_from_slice(NEW_MAGIC);
+        b.extend_from_slice(&(n as u32).to_le_bytes());
+        b.extend_from_slice(&(strings.len() as u32).to_le_bytes());
+        b.extend_from_slice(&[2, 0, 0, 0]);
+        b.extend_from_slice(&(ext as u32).to_le_bytes());
+        b.extend_from_slice(&[0; 12]);
+        for (v, hw) in [(v2, HWCAP_EXTENSION), (v1, 0)] {
+            b.extend_from_slice(&0x0303u32.to_le_bytes());
+            b.extend_from_slice(&(k as u32).to_le_bytes());
+            b.extend_from_slice(&(v as u32).to_le_bytes());
+            b.extend_from_slice(&0u32.to_le_bytes());
+            b.extend_from_slice(&hw.to_le_bytes());
+        }
+        b.extend_from_slice(&strings);
+        b.resize(ext, 0);
+        let table = ext + 8 + 16;
+        b.extend_from_slice(&EXTENSION_MAGIC.to_le_bytes());
+        b.extend_from_slice(&1u32.to_le_bytes());
+        for w in [EXTENSION_TAG_GLIBC_HWCAPS, 0, table as u32, 4] {
+            b.extend_from_slice(&w.to_le_bytes());
+        }
+        b.extend_from_slice(&(h as u32).to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn hwcaps_entry_wins_when_supported() {
+        let c = LdCache::parse(&sample()).unwrap();
+        let v3 = vec!["x86-64-v3".to_string(), "x86-64-v2".to_string()];
+        assert_eq!(
+            c.lookup("libz.so.1", 0x0303, &v3).unwrap().path,
+            PathBuf::from("/usr/lib/glibc-hwcaps/x86-64-v3/libz.so.1")
+        );
+        assert_eq!(
+            c.lookup("libz.so.1", 0x0303, &[]).unwrap().path,
+            PathBuf::from("/usr/lib/libz.so.1")
+        );
+        assert!(
+            c.lookup("libz.so.1", 0x0003, &v3).is_none(),
+            "wrong ABI flags never match"
+        );
+    }
+
+    #[test]
+    fn host_cache_parses() {
+        if let Ok(b) = std::fs::read("/etc/ld.so.cache") {
+            let c = LdCache::parse(&b).unwrap();
+            assert!(c.lookup("libc.so.6", flags_for(64, 62), &[]).is_some());
+        }
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        assert!(LdCache::parse(b"nonsense").is_err());
+    }
+}

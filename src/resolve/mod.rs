@@ -13,9 +13,9 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-// pub use elf::{ElfError, ElfInfo};
-// pub use loader::LoaderConfig;
-// pub use search::Resolver;
+pub use elf::{ElfError, ElfInfo};
+pub use loader::LoaderConfig;
+pub use search::Resolver;
 
 /// How a library was found: the answer `--explain` gives to "why is this file in the jail?".
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -1,1 +1,392 @@
-//! (being written)
+//! The loader model: breadth-first loading of DT_NEEDED with glibc's search order
+//! (RPATH chain, LD_LIBRARY_PATH, RUNPATH, ld.so.cache, default dirs; glibc-hwcaps first in
+//! every directory), SONAME and file-identity deduplication, wrong-ABI candidates skipped.
+//! One `Resolver` shares its parse and stat caches across every input it resolves.
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::elf::{ElfError, ElfInfo, read_elf};
+use super::ldcache::flags_for;
+use super::loader::LoaderConfig;
+use super::tokens::{expand, uses_origin};
+use super::{Closure, FoundVia, Library, Missing};
+
+/// One object in a simulated link map.
+struct Loaded {
+    /// The path the loader opened it by (not symlink-resolved).
+    path: PathBuf,
+    info: Arc<ElfInfo>,
+    /// Index of the object whose DT_NEEDED loaded this one.
+    loader: Option<usize>,
+    /// Every name it has been requested by, plus its SONAME.
+    names: Vec<String>,
+    id: Option<(u64, u64)>,
+    /// False for the default interpreter of a file without PT_INTERP until something
+    /// needs it: `ld.so --list` only reports it then.
+    reported: bool,
+}
+
+/// Resolves ELF files against one host configuration.
+pub struct Resolver<'c> {
+    cfg: &'c LoaderConfig,
+    parsed: HashMap<PathBuf, Option<Arc<ElfInfo>>>,
+    file_ids: HashMap<PathBuf, Option<(u64, u64)>>,
+    hwcaps_dirs: HashMap<PathBuf, Vec<PathBuf>>,
+}
+
+impl<'c> Resolver<'c> {
+    pub fn new(cfg: &'c LoaderConfig) -> Self {
+        Resolver {
+            cfg,
+            parsed: HashMap::new(),
+            file_ids: HashMap::new(),
+            hwcaps_dirs: HashMap::new(),
+        }
+    }
+
+    /// Parses (once) a candidate; None when it is missing or not ELF.
+    fn candidate(&mut self, path: &Path) -> Option<Arc<ElfInfo>> {
+        if let Some(hit) = self.parsed.get(path) {
+            return hit.clone();
+        }
+        let info = read_elf(path).ok().map(Arc::new);
+        self.parsed.insert(path.to_path_buf(), info.clone());
+        info
+    }
+
+    fn file_id(&mut self, path: &Path) -> Option<(u64, u64)> {
+        if let Some(id) = self.file_ids.get(path) {
+            return *id;
+        }
+        let id = std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
+        self.file_ids.insert(path.to_path_buf(), id);
+        id
+    }
+
+    /// The transitive closure of one file. Errors only for the file itself (unreadable,
+    /// not ELF); anything unresolved below it goes to `missing`.
+    pub fn resolve(&mut self, file: &Path) -> Result<Closure, ElfError> {
+        let info = Arc::new(read_elf(file)?);
+        self.parsed.insert(file.to_path_buf(), Some(info.clone()));
+        let mut closure = Closure {
+            file: file.to_path_buf(),
+            interpreter: info.interp.clone(),
+            libraries: Vec::new(),
+            missing: Vec::new(),
+            warnings: Vec::new(),
+        };
+        if !info.dynamic {
+            return Ok(closure);
+        }
+        let id = self.file_id(file);
+        let mut map = vec![Loaded {
+            path: file.to_path_buf(),
+            info: info.clone(),
+            loader: None,
+            names: Vec::new(),
+            id,
+            reported: true,
+        }];
+        // The executable's $ORIGIN is its symlink-resolved directory (/proc/self/exe).
+        let main_origin = std::fs::canonicalize(file)
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| file.parent().unwrap_or(Path::new("/")).to_path_buf());
+        if info
+            .rpath
+            .iter()
+            .chain(&info.runpath)
+            .chain(&info.needed)
+            .any(|s| uses_origin(s))
+        {
+            closure.warnings.push(format!(
+                "{} uses $ORIGIN; inside a jail without /proc the loader may not expand it, so its libraries are placed at their host paths",
+                file.display()
+            ));
+        }
+        self.load_interpreter(&info, file, &mut map, &mut closure);
+        let mut next = 0;
+        while next < map.len() {
+            let needed = map[next].info.needed.clone();
+            for name in needed {
+                self.load_needed(&name, next, &main_origin, &mut map, &mut closure);
+            }
+            next += 1;
+        }
+        Ok(closure)
+    }
+
+    fn load_interpreter(
+        &mut self,
+        info: &ElfInfo,
+        file: &Path,
+        map: &mut Vec<Loaded>,
+        closure: &mut Closure,
+    ) {
+        let interp = match (&info.interp, &self.cfg.default_interp) {
+            (Some(i), _) => i.clone(),
+            (None, Some(d)) => d.clone(),
+            (None, None) => return,
+        };
+        match self.candidate(&interp) {
+            Some(ii) => {
+                let soname = ii.soname.clone().unwrap_or_else(|| file_name(&interp));
+                let id = self.file_id(&interp);
+                map.push(Loaded {
+                    path: interp.clone(),
+                    info: ii,
+                    loader: Some(0),
+                    names: vec![soname.clone()],
+                    id,
+                    // ld.so reports itself only when an object names its SONAME.
+                    reported: false,
+                });
+            }
+            None => closure.missing.push(Missing {
+                soname: interp.display().to_string(),
+                needed_by: file.to_path_buf(),
+            }),
+        }
+    }
+
+    fn load_needed(
+        &mut self,
+        name: &str,
+        loader: usize,
+        main_origin: &Path,
+        map: &mut Vec<Loaded>,
+        closure: &mut Closure,
+    ) {
+        let needed_by = map[loader].path.clone();
+        if let Some(l) = map
+            .iter_mut()
+            .find(|l| l.path.as_os_str() == name || l.names.iter().any(|n| n == name))
+        {
+            if !l.reported {
+                l.reported = true;
+                closure.libraries.push(Library {
+                    soname: name.to_string(),
+                    path: l.path.clone(),
+                    found_via: FoundVia::Interpreter,
+                    needed_by,
+                    variants: Vec::new(),
+                });
+            }
+            return;
+        }
+        let found = if name.contains('/') {
+            let origin = self.origin_of(loader, map, main_origin);
+            let p = PathBuf::from(expand(name, &origin, &self.cfg.lib, &self.cfg.platform));
+            self.compatible(&p, &map[0].info)
+                .map(|_| (p, FoundVia::Path))
+        } else {
+            self.search(name, loader, main_origin, map)
+        };
+        let Some((path, via)) = found else {
+            closure.missing.push(Missing {
+                soname: name.to_string(),
+                needed_by,
+            });
+            // Like ld.so in trace mode: a placeholder answers later requests for the name.
+            map.push(Loaded {
+                path: PathBuf::new(),
+                info: Arc::new(ElfInfo::default()),
+                loader: Some(loader),
+                names: vec![name.to_string()],
+                id: None,
+                reported: true,
+            });
+            return;
+        };
+        let id = self.file_id(&path);
+        if let Some(same) = map.iter_mut().find(|l| id.is_some() && l.id == id) {
+            same.names.push(name.to_string());
+            return;
+        }
+        let info = self.candidate(&path).expect("a found candidate was parsed");
+        let mut names = vec![name.to_string()];
+        names.extend(info.soname.clone());
+        let variants = self.variants_of(&path, name);
+        map.push(Loaded {
+            path: path.clone(),
+            info,
+            loader: Some(loader),
+            names,
+            id,
+            reported: true,
+        });
+        closure.libraries.push(Library {
+            soname: name.to_string(),
+            path,
+            found_via: via,
+            needed_by,
+            variants,
+        });
+    }
+
+    /// `$ORIGIN` of a loaded object: the executable's resolved directory, or the directory
+    /// of the path a library was opened by.
+    fn origin_of(&self, idx: usize, map: &[Loaded], main_origin: &Path) -> PathBuf {
+        if idx == 0 {
+            return main_origin.to_path_buf();
+        }
+        map[idx]
+            .path
+            .parent()
+            .unwrap_or(Path::new("/"))
+            .to_path_buf()
+    }
+
+    /// glibc's _dl_map_object search order for `name` needed by `map[loader]`.
+    fn search(
+        &mut self,
+        name: &str,
+        loader: usize,
+        main_origin: &Path,
+        map: &[Loaded],
+    ) -> Option<(PathBuf, FoundVia)> {
+        let main = map[0].info.clone();
+        let loader_info = map[loader].info.clone();
+        if loader_info.runpath.is_empty() {
+            let mut visited_main = false;
+            let mut cur = Some(loader);
+            while let Some(i) = cur {
+                if !map[i].info.rpath.is_empty() {
+                    let dirs =
+                        self.expand_list(&map[i].info.rpath, &self.origin_of(i, map, main_origin));
+                    if let Some(p) = self.search_dirs(&dirs, name, &main) {
+                        return Some((
+                            p,
+                            FoundVia::Rpath {
+                                owner: map[i].path.clone(),
+                            },
+                        ));
+                    }
+                }
+                visited_main |= i == 0;
+                cur = map[i].loader;
+            }
+            if !visited_main && !main.rpath.is_empty() {
+                let dirs = self.expand_list(&main.rpath, main_origin);
+                if let Some(p) = self.search_dirs(&dirs, name, &main) {
+                    return Some((
+                        p,
+                        FoundVia::Rpath {
+                            owner: map[0].path.clone(),
+                        },
+                    ));
+                }
+            }
+        }
+        if !self.cfg.ld_library_path.is_empty() {
+            let dirs = self.expand_list(&self.cfg.ld_library_path.clone(), main_origin);
+            if let Some(p) = self.search_dirs(&dirs, name, &main) {
+                return Some((p, FoundVia::LdLibraryPath));
+            }
+        }
+        if !loader_info.runpath.is_empty() {
+            let dirs = self.expand_list(
+                &loader_info.runpath,
+                &self.origin_of(loader, map, main_origin),
+            );
+            if let Some(p) = self.search_dirs(&dirs, name, &main) {
+                return Some((
+                    p,
+                    FoundVia::Runpath {
+                        owner: map[loader].path.clone(),
+                    },
+                ));
+            }
+        }
+        if loader_info.nodeflib {
+            return None;
+        }
+        if let Some(cache) = &self.cfg.cache {
+            let flags = flags_for(main.class, main.machine);
+            if let Some(e) = cache.lookup(name, flags, &self.cfg.hwcaps) {
+                let p = e.path.clone();
+                if self.compatible(&p, &main).is_some() {
+                    return Some((p, FoundVia::LdCache));
+                }
+            }
+        } else if !self.cfg.conf_dirs.is_empty() {
+            let dirs = self.cfg.conf_dirs.clone();
+            if let Some(p) = self.search_dirs(&dirs, name, &main) {
+                return Some((p, FoundVia::LdCache));
+            }
+        }
+        let dirs = self.cfg.system_dirs.clone();
+        self.search_dirs(&dirs, name, &main)
+            .map(|p| (p, FoundVia::DefaultDir))
+    }
+
+    fn expand_list(&self, list: &[String], origin: &Path) -> Vec<PathBuf> {
+        list.iter()
+            .map(|e| PathBuf::from(expand(e, origin, &self.cfg.lib, &self.cfg.platform)))
+            .collect()
+    }
+
+    /// Each directory in order; in each, the supported glibc-hwcaps subdirectories first.
+    fn search_dirs(&mut self, dirs: &[PathBuf], name: &str, main: &ElfInfo) -> Option<PathBuf> {
+        for dir in dirs {
+            for h in self.cfg.hwcaps.clone() {
+                let p = dir.join("glibc-hwcaps").join(&h).join(name);
+                if self.compatible(&p, main).is_some() {
+                    return Some(p);
+                }
+            }
+            let p = dir.join(name);
+            if self.compatible(&p, main).is_some() {
+                return Some(p);
+            }
+        }
+        None
+    }
+
+    /// A candidate the loader would accept for this program: an ELF of the same class and
+    /// machine. Anything else is skipped silently, as ld.so does.
+    fn compatible(&mut self, path: &Path, main: &ElfInfo) -> Option<Arc<ElfInfo>> {
+        let info = self.candidate(path)?;
+        (info.class == main.class && info.machine == main.machine).then_some(info)
+    }
+
+    /// Every glibc-hwcaps variant and the baseline of a library found at `path`, except
+    /// `path` itself: the jail gets them all so it works on any CPU.
+    fn variants_of(&mut self, path: &Path, name: &str) -> Vec<PathBuf> {
+        let Some(dir) = path.parent() else {
+            return Vec::new();
+        };
+        let base = match dir.parent() {
+            Some(hw) if hw.file_name().is_some_and(|n| n == "glibc-hwcaps") => {
+                hw.parent().unwrap_or(dir).to_path_buf()
+            }
+            _ => dir.to_path_buf(),
+        };
+        let subdirs = self
+            .hwcaps_dirs
+            .entry(base.clone())
+            .or_insert_with(|| {
+                let mut v: Vec<PathBuf> = std::fs::read_dir(base.join("glibc-hwcaps"))
+                    .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+                    .unwrap_or_default();
+                v.sort();
+                v
+            })
+            .clone();
+        subdirs
+            .iter()
+            .map(|d| d.join(name))
+            .chain(std::iter::once(base.join(name)))
+            .filter(|p| p != path && std::fs::symlink_metadata(p).is_ok())
+            .collect()
+    }
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}

@@ -1,1 +1,281 @@
-//! Placeholder module: filled in by its issue.
+//! The state store, kept outside every jail (default `/var/lib/jailsmith`): per jail, what was
+//! asked for and the manifest of what was made. Owns only files under the state directory;
+//! it never reads or writes inside a jail.
+
+pub mod manifest;
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub use manifest::{EntryType, Manifest, ManifestEntry};
+
+/// Where the state lives unless `--state-dir` says otherwise.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/jailsmith";
+
+/// What the administrator asked for when the jail was last built.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    #[serde(default)]
+    pub bins: Vec<String>,
+    #[serde(default)]
+    pub files: Vec<PathBuf>,
+    #[serde(default)]
+    pub profiles: Vec<String>,
+}
+
+/// Everything jailsmith remembers about one jail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JailState {
+    /// Canonical jail root on the host.
+    pub jail: PathBuf,
+    pub request: Request,
+    pub manifest: Manifest,
+    /// Users jailed here (maintained by `jailsmith user`).
+    #[serde(default)]
+    pub users: Vec<String>,
+    /// When this state was saved, seconds since the epoch.
+    pub updated_unix: u64,
+}
+
+/// Seconds since the epoch now, for `JailState::updated_unix` (0 if the clock is before 1970).
+pub fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A failure reading or writing the state store, naming the file and the operation.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot {op} state {path}: {source}")]
+    Io {
+        path: PathBuf,
+        op: &'static str,
+        #[source]
+        source: io::Error,
+    },
+    #[error("state file {path} is corrupt: {source}")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("refusing state {path}: {why}")]
+    Unsafe { path: PathBuf, why: String },
+}
+
+fn io_err<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(io::Error) -> StateError + 'a {
+    move |source| StateError::Io {
+        path: path.to_path_buf(),
+        op,
+        source,
+    }
+}
+
+/// The jail path the state is keyed by: canonical when it exists, else absolute and
+/// lexically cleaned (no `.`, no trailing `/`).
+pub fn canonical_jail(jail: &Path) -> PathBuf {
+    if let Ok(p) = fs::canonicalize(jail) {
+        return p;
+    }
+    let abs = std::path::absolute(jail).unwrap_or_else(|_| jail.to_path_buf());
+    abs.components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .collect()
+}
+
+/// `<state_dir>/jails/<escaped>-<hash>.json`: `/` → `_`, plus 12 hex digits of the path's
+/// sha256 so `/a_b` and `/a/b` never share a file.
+pub fn state_file(state_dir: &Path, jail: &Path) -> PathBuf {
+    let jail = canonical_jail(jail);
+    let bytes = jail.as_os_str().as_encoded_bytes();
+    let hash = Sha256::digest(bytes);
+    let short: String = hash[..6].iter().map(|b| format!("{b:02x}")).collect();
+    let escaped: String = jail
+        .to_string_lossy()
+        .trim_start_matches('/')
+        .chars()
+        .map(|c| if c == '/' { '_' } else { c })
+        .take(100)
+        .collect();
+    state_dir
+        .join("jails")
+        .join(format!("{escaped}-{short}.json"))
+}
+
+/// Loads the state of `jail`; `Ok(None)` when jailsmith has none for it.
+pub fn load(state_dir: &Path, jail: &Path) -> Result<Option<JailState>, StateError> {
+    let path = state_file(state_dir, jail);
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err(&path, "read")(e)),
+    };
+    let state: JailState = serde_json::from_str(&text).map_err(|source| StateError::Parse {
+        path: path.clone(),
+        source,
+    })?;
+    if state.jail != canonical_jail(jail) {
+        return Err(StateError::Unsafe {
+            path,
+            why: format!(
+                "it records jail {} instead of {}",
+                state.jail.display(),
+                jail.display()
+            ),
+        });
+    }
+    Ok(Some(state))
+}
+
+/// Saves `state` atomically (temporary file, fsync, rename), mode 0600, creating the state
+/// directories 0700. Returns the file written.
+pub fn save(state_dir: &Path, state: &JailState) -> Result<PathBuf, StateError> {
+    let path = state_file(state_dir, &state.jail);
+    let dir = state_dir.join("jails");
+    ensure_private_dir(state_dir)?;
+    ensure_private_dir(&dir)?;
+    let json = serde_json::to_vec_pretty(state).expect("a JailState always serialises");
+    let tmp = dir.join(format!(
+        ".jailsmith-tmp-{}-{}",
+        std::process::id(),
+        unique_suffix()
+    ));
+    let written = write_new(&tmp, &json)
+        .and_then(|()| fs::rename(&tmp, &path).map_err(io_err(&path, "rename into place")));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written?;
+    File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(&dir, "sync"))?;
+    Ok(path)
+}
+
+/// Forgets a jail (for `destroy`); `Ok(false)` when there was nothing to forget.
+pub fn remove(state_dir: &Path, jail: &Path) -> Result<bool, StateError> {
+    let path = state_file(state_dir, jail);
+    match fs::remove_file(&path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(io_err(&path, "remove")(e)),
+    }
+}
+
+fn write_new(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(io_err(path, "create"))?;
+    f.write_all(bytes).map_err(io_err(path, "write"))?;
+    f.sync_all().map_err(io_err(path, "sync"))
+}
+
+/// Creates `dir` (and missing parents) 0700; an existing one must be a directory that
+/// group and others cannot write.
+fn ensure_private_dir(dir: &Path) -> Result<(), StateError> {
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io_err(dir, "create directory"))?;
+    let meta = fs::metadata(dir).map_err(io_err(dir, "stat"))?;
+    if !meta.is_dir() {
+        return Err(StateError::Unsafe {
+            path: dir.to_path_buf(),
+            why: "it is not a directory".into(),
+        });
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(StateError::Unsafe {
+            path: dir.to_path_buf(),
+            why: format!(
+                "it is writable by group or others (mode {:o})",
+                meta.mode() & 0o7777
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn unique_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(jail: &Path) -> JailState {
+        JailState {
+            jail: canonical_jail(jail),
+            request: Request {
+                bins: vec!["bash".into()],
+                files: vec![],
+                profiles: vec!["basic-shell".into()],
+            },
+            manifest: Manifest::default(),
+            users: vec![],
+            updated_unix: 1_700_000_000,
+        }
+    }
+
+    #[test]
+    fn save_then_load_round_trips_with_private_modes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state_dir = tmp.path().join("state");
+        let jail = tmp.path().join("srv/jail");
+        assert!(load(&state_dir, &jail).unwrap().is_none());
+        let st = sample(&jail);
+        let file = save(&state_dir, &st).unwrap();
+        assert_eq!(fs::metadata(&file).unwrap().mode() & 0o7777, 0o600);
+        assert_eq!(fs::metadata(&state_dir).unwrap().mode() & 0o7777, 0o700);
+        assert_eq!(
+            fs::metadata(state_dir.join("jails")).unwrap().mode() & 0o7777,
+            0o700
+        );
+        assert_eq!(load(&state_dir, &jail).unwrap(), Some(st.clone()));
+        // saving again replaces the file, leaves no temporary behind
+        save(&state_dir, &st).unwrap();
+        assert_eq!(fs::read_dir(state_dir.join("jails")).unwrap().count(), 1);
+        assert!(remove(&state_dir, &jail).unwrap());
+        assert!(!remove(&state_dir, &jail).unwrap());
+    }
+
+    #[test]
+    fn similar_paths_get_distinct_files() {
+        let d = Path::new("/var/lib/jailsmith");
+        let a = state_file(d, Path::new("/nonexistent/a_b"));
+        let b = state_file(d, Path::new("/nonexistent/a/b"));
+        assert_ne!(a, b);
+        assert!(a.starts_with("/var/lib/jailsmith/jails"));
+        assert_eq!(
+            state_file(d, Path::new("/nonexistent/./x/")),
+            state_file(d, Path::new("/nonexistent/x"))
+        );
+    }
+
+    #[test]
+    fn group_writable_state_dir_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let state_dir = tmp.path().join("state");
+        fs::create_dir(&state_dir).unwrap();
+        fs::set_permissions(&state_dir, fs::Permissions::from_mode(0o777)).unwrap();
+        let err = save(&state_dir, &sample(&tmp.path().join("j"))).unwrap_err();
+        assert!(matches!(err, StateError::Unsafe { .. }), "{err}");
+    }
+}

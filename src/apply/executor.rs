@@ -1,0 +1,623 @@
+//! The executor: walks a plan's steps in order through a `Host`, and for each decides from
+//! what is on disk and the previous manifest whether it is unchanged, to be created or to be
+//! replaced. An unchanged step touches nothing. It never removes a non-empty directory and
+//! never replaces a symlink, FIFO, socket or block device it did not make.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::host::{DEVICE_MODE_MASK, EntryKind, FILE_MODE_MASK, Host, HostError, Meta};
+use super::source::{SourceMeta, hash_source, source_meta};
+use super::transfer::sha256_hex;
+use crate::plan::{JailPath, Op, Owner, Plan};
+use crate::state::{EntryType, Manifest, ManifestEntry};
+
+/// How thoroughly to decide that a step is unchanged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ApplyOptions {
+    /// Also compare the sha256 of each copied file's source and jail copy with the
+    /// manifest, instead of trusting size and mtime.
+    pub verify_content: bool,
+}
+
+/// What one step did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Already as planned; nothing was touched.
+    Unchanged,
+    /// Nothing was there; it was made.
+    Created,
+    /// Something else was there; it was replaced or its owner/mode fixed.
+    Updated,
+}
+
+/// What an apply did, step by step, and the manifest of the jail afterwards.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ApplyReport {
+    pub outcomes: Vec<(JailPath, Outcome)>,
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    /// Bytes written by copies and written files.
+    pub bytes_copied: u64,
+    /// Paths the previous manifest records that this plan no longer holds. Left in place;
+    /// removing them is for a pruning update.
+    pub stale: Vec<String>,
+    /// The new manifest, to be saved in the state store.
+    #[serde(skip)]
+    pub manifest: Manifest,
+}
+
+impl ApplyReport {
+    fn record(&mut self, path: &JailPath, outcome: Outcome, entry: ManifestEntry) {
+        match outcome {
+            Outcome::Unchanged => self.unchanged += 1,
+            Outcome::Created => self.created += 1,
+            Outcome::Updated => self.updated += 1,
+        }
+        self.outcomes.push((path.clone(), outcome));
+        self.manifest.insert(path, entry);
+    }
+
+    /// True when the apply changed nothing.
+    pub fn is_unchanged(&self) -> bool {
+        self.created == 0 && self.updated == 0
+    }
+}
+
+/// Applies `plan` in order through `host`. `previous` is the manifest saved by the last
+/// apply (empty for a new jail). Stops at the first failure.
+pub fn apply(
+    plan: &Plan,
+    host: &dyn Host,
+    previous: &Manifest,
+    opts: &ApplyOptions,
+) -> Result<ApplyReport, HostError> {
+    let mut report = ApplyReport::default();
+    for step in &plan.steps {
+        let path = step.op.path();
+        let step_ctx = Step {
+            host,
+            path,
+            prev: previous.get(path),
+            current: host.stat(path)?,
+        };
+        let (outcome, entry, bytes) = step_ctx.run(&step.op, opts)?;
+        report.bytes_copied += bytes;
+        report.record(path, outcome, entry);
+    }
+    report.stale = previous
+        .entries
+        .keys()
+        .filter(|k| !report.manifest.entries.contains_key(*k))
+        .cloned()
+        .collect();
+    Ok(report)
+}
+
+/// One step's view: the path, what is there now, and what the last apply recorded.
+struct Step<'a> {
+    host: &'a dyn Host,
+    path: &'a JailPath,
+    prev: Option<&'a ManifestEntry>,
+    current: Option<Meta>,
+}
+
+type Done = (Outcome, ManifestEntry, u64);
+
+impl Step<'_> {
+    fn run(&self, op: &Op, opts: &ApplyOptions) -> Result<Done, HostError> {
+        match op {
+            Op::MakeDir { mode, owner, .. } => self.make_dir(*mode, *owner),
+            Op::CopyFile {
+                src, mode, owner, ..
+            } => self.copy_file(src, *mode, *owner, opts),
+            Op::Symlink { target, .. } => self.symlink(target),
+            Op::MakeDevice {
+                major, minor, mode, ..
+            } => self.make_device(*major, *minor, *mode),
+            Op::WriteFile {
+                content,
+                mode,
+                owner,
+                ..
+            } => self.write_file(content.as_bytes(), *mode, *owner),
+        }
+    }
+
+    fn made(&self) -> Outcome {
+        if self.current.is_some() {
+            Outcome::Updated
+        } else {
+            Outcome::Created
+        }
+    }
+
+    fn make_dir(&self, mode: u32, owner: Owner) -> Result<Done, HostError> {
+        let mode = mode & FILE_MODE_MASK;
+        if let Some(m) = &self.current {
+            if m.kind == EntryKind::Dir && owned_as(m, mode, owner) {
+                return Ok((Outcome::Unchanged, entry(EntryType::Dir, m), 0));
+            }
+            if m.kind != EntryKind::Dir {
+                self.clear_way("directory")?;
+            }
+        }
+        self.host.make_dir(self.path, mode, owner)?;
+        let m = self.stat_after()?;
+        Ok((self.made(), entry(EntryType::Dir, &m), 0))
+    }
+
+    fn copy_file(
+        &self,
+        src: &Path,
+        mode: u32,
+        owner: Owner,
+        opts: &ApplyOptions,
+    ) -> Result<Done, HostError> {
+        let mode = mode & FILE_MODE_MASK;
+        let source = source_meta(src).map_err(|e| e.into_host(src, "stat"))?;
+        if let Some(prev) = self.copy_unchanged(src, mode, owner, source, opts)? {
+            return Ok((Outcome::Unchanged, prev.clone(), 0));
+        }
+        self.clear_unless(|k| *k == EntryKind::File, "regular file")?;
+        let copied = self.host.copy_file(src, self.path, mode, owner)?;
+        let m = self.stat_after()?;
+        let mut e = entry(EntryType::File, &m);
+        e.src = Some(src.to_path_buf());
+        e.sha256 = copied.sha256;
+        e.src_size = Some(source.size);
+        e.src_mtime_ns = Some(source.mtime_ns);
+        Ok((self.made(), e, copied.size))
+    }
+
+    /// The previous entry, when the jail copy and its source are still as it records.
+    fn copy_unchanged(
+        &self,
+        src: &Path,
+        mode: u32,
+        owner: Owner,
+        source: SourceMeta,
+        opts: &ApplyOptions,
+    ) -> Result<Option<&ManifestEntry>, HostError> {
+        let (Some(m), Some(prev)) = (&self.current, self.prev) else {
+            return Ok(None);
+        };
+        let same = m.kind == EntryKind::File
+            && owned_as(m, mode, owner)
+            && prev.kind == EntryType::File
+            && prev.src.as_deref() == Some(src)
+            && (prev.size, prev.mtime_ns) == (m.size, m.mtime_ns)
+            && prev.src_size == Some(source.size)
+            && prev.src_mtime_ns == Some(source.mtime_ns);
+        if !same {
+            return Ok(None);
+        }
+        if opts.verify_content {
+            let Some(recorded) = prev.sha256.as_deref() else {
+                return Ok(None);
+            };
+            let src_sha = hash_source(src).map_err(|e| e.into_host(src, "hash"))?;
+            if src_sha != recorded || self.host.hash_file(self.path)? != recorded {
+                return Ok(None);
+            }
+        }
+        Ok(Some(prev))
+    }
+
+    fn write_file(&self, content: &[u8], mode: u32, owner: Owner) -> Result<Done, HostError> {
+        let mode = mode & FILE_MODE_MASK;
+        let sha = sha256_hex(content);
+        if let Some(m) = &self.current
+            && m.kind == EntryKind::File
+            && owned_as(m, mode, owner)
+            && m.size == content.len() as u64
+            && self.host.hash_file(self.path)? == sha
+        {
+            let mut e = entry(EntryType::Content, m);
+            e.sha256 = Some(sha);
+            return Ok((Outcome::Unchanged, e, 0));
+        }
+        self.clear_unless(|k| *k == EntryKind::File, "regular file")?;
+        self.host.write_file(self.path, content, mode, owner)?;
+        let m = self.stat_after()?;
+        let mut e = entry(EntryType::Content, &m);
+        e.sha256 = Some(sha);
+        Ok((self.made(), e, content.len() as u64))
+    }
+
+    fn symlink(&self, target: &Path) -> Result<Done, HostError> {
+        if let Some(m) = &self.current
+            && let EntryKind::Symlink { target: have } = &m.kind
+            && have == target
+        {
+            return Ok((Outcome::Unchanged, link_entry(m, target), 0));
+        }
+        self.clear_unless(|k| matches!(k, EntryKind::Symlink { .. }), "symlink")?;
+        self.host.symlink(self.path, target)?;
+        let m = self.stat_after()?;
+        Ok((self.made(), link_entry(&m, target), 0))
+    }
+
+    fn make_device(&self, major: u64, minor: u64, mode: u32) -> Result<Done, HostError> {
+        let mode = mode & DEVICE_MODE_MASK;
+        let wanted = EntryKind::CharDevice { major, minor };
+        if let Some(m) = &self.current
+            && m.kind == wanted
+            && owned_as(m, mode, Owner::ROOT)
+        {
+            return Ok((Outcome::Unchanged, device_entry(m, major, minor), 0));
+        }
+        self.clear_unless(
+            |k| matches!(k, EntryKind::CharDevice { .. }),
+            "character device",
+        )?;
+        self.host.make_char_device(self.path, major, minor, mode)?;
+        let m = self.stat_after()?;
+        Ok((self.made(), device_entry(&m, major, minor), 0))
+    }
+
+    /// Clears the way unless what is there is of a kind the host replaces atomically.
+    fn clear_unless(
+        &self,
+        replaceable: impl Fn(&EntryKind) -> bool,
+        expected: &'static str,
+    ) -> Result<(), HostError> {
+        match &self.current {
+            Some(m) if !replaceable(&m.kind) => self.clear_way(expected),
+            _ => Ok(()),
+        }
+    }
+
+    /// Removes what stands where an object of another kind goes: files and device nodes,
+    /// symlinks this tool made (per the manifest), and empty directories. Anything else —
+    /// a foreign symlink, a FIFO, a socket, a block device, a non-empty directory — is an
+    /// error, since only someone else can have put it there.
+    fn clear_way(&self, expected: &'static str) -> Result<(), HostError> {
+        let Some(m) = &self.current else {
+            return Ok(());
+        };
+        let op = "replace";
+        match &m.kind {
+            EntryKind::File | EntryKind::CharDevice { .. } => {
+                self.host.remove(self.path)?;
+            }
+            EntryKind::Symlink { target } if self.made_link(target) => {
+                self.host.remove(self.path)?;
+            }
+            EntryKind::Symlink { .. } => {
+                return Err(HostError::Symlink {
+                    jail: self.host.root().to_path_buf(),
+                    path: self.path.to_string(),
+                    op,
+                });
+            }
+            EntryKind::Dir => {
+                if !self.host.remove_dir(self.path)? {
+                    return Err(self.wrong("non-empty directory", expected, op));
+                }
+            }
+            EntryKind::BlockDevice => return Err(self.wrong("block device", expected, op)),
+            EntryKind::Fifo => return Err(self.wrong("FIFO", expected, op)),
+            EntryKind::Socket => return Err(self.wrong("socket", expected, op)),
+        }
+        Ok(())
+    }
+
+    /// Whether the last apply made a symlink here with this very target.
+    fn made_link(&self, target: &Path) -> bool {
+        self.prev
+            .is_some_and(|p| p.kind == EntryType::Symlink && p.target.as_deref() == Some(target))
+    }
+
+    fn wrong(&self, found: &'static str, expected: &'static str, op: &'static str) -> HostError {
+        HostError::WrongType {
+            jail: self.host.root().to_path_buf(),
+            path: self.path.to_string(),
+            found,
+            expected,
+            op,
+        }
+    }
+
+    fn stat_after(&self) -> Result<Meta, HostError> {
+        self.host.stat(self.path)?.ok_or_else(|| HostError::Io {
+            jail: self.host.root().to_path_buf(),
+            path: self.path.to_string(),
+            op: "find what was just made at",
+            source: std::io::ErrorKind::NotFound.into(),
+        })
+    }
+}
+
+fn owned_as(m: &Meta, mode: u32, owner: Owner) -> bool {
+    m.mode == mode && m.uid == owner.uid && m.gid == owner.gid
+}
+
+/// A manifest entry from what is on disk. A directory's size and mtime change with its
+/// children, so they are recorded as 0: they identify nothing.
+fn entry(kind: EntryType, m: &Meta) -> ManifestEntry {
+    let is_dir = kind == EntryType::Dir;
+    ManifestEntry {
+        kind,
+        src: None,
+        sha256: None,
+        mode: m.mode,
+        uid: m.uid,
+        gid: m.gid,
+        size: if is_dir { 0 } else { m.size },
+        mtime_ns: if is_dir { 0 } else { m.mtime_ns },
+        src_size: None,
+        src_mtime_ns: None,
+        target: None,
+        device: None,
+    }
+}
+
+fn link_entry(m: &Meta, target: &Path) -> ManifestEntry {
+    ManifestEntry {
+        target: Some(target.to_path_buf()),
+        ..entry(EntryType::Symlink, m)
+    }
+}
+
+fn device_entry(m: &Meta, major: u64, minor: u64) -> ManifestEntry {
+    ManifestEntry {
+        device: Some((major, minor)),
+        ..entry(EntryType::Device, m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The executor's decisions against a recording in-memory host: which `Host` calls an
+    //! apply makes, without touching a real jail.
+
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::apply::host::Copied;
+    use crate::plan::Step as PlanStep;
+
+    #[derive(Default)]
+    struct FakeHost {
+        objects: RefCell<BTreeMap<JailPath, (Meta, Vec<u8>)>>,
+        calls: RefCell<Vec<String>>,
+        clock: RefCell<i128>,
+    }
+
+    impl FakeHost {
+        fn put(&self, path: &JailPath, kind: EntryKind, mode: u32, owner: Owner, data: &[u8]) {
+            *self.clock.borrow_mut() += 1;
+            let meta = Meta {
+                kind,
+                mode,
+                uid: owner.uid,
+                gid: owner.gid,
+                size: data.len() as u64,
+                mtime_ns: *self.clock.borrow(),
+                ino: 0,
+                nlink: 1,
+            };
+            self.objects
+                .borrow_mut()
+                .insert(path.clone(), (meta, data.to_vec()));
+        }
+
+        fn log(&self, call: &str, path: &JailPath) {
+            self.calls.borrow_mut().push(format!("{call} {path}"));
+        }
+
+        fn writes(&self) -> Vec<String> {
+            self.calls
+                .borrow()
+                .iter()
+                .filter(|c| !c.starts_with("stat ") && !c.starts_with("hash "))
+                .cloned()
+                .collect()
+        }
+    }
+
+    impl Host for FakeHost {
+        fn root(&self) -> &Path {
+            Path::new("/fake")
+        }
+        fn stat(&self, path: &JailPath) -> Result<Option<Meta>, HostError> {
+            self.log("stat", path);
+            Ok(self.objects.borrow().get(path).map(|(m, _)| m.clone()))
+        }
+        fn make_dir(&self, path: &JailPath, mode: u32, owner: Owner) -> Result<bool, HostError> {
+            self.log("mkdir", path);
+            self.put(path, EntryKind::Dir, mode, owner, b"");
+            Ok(true)
+        }
+        fn copy_file(
+            &self,
+            src: &Path,
+            path: &JailPath,
+            mode: u32,
+            owner: Owner,
+        ) -> Result<Copied, HostError> {
+            self.log("copy", path);
+            let data = std::fs::read(src).unwrap();
+            self.put(path, EntryKind::File, mode, owner, &data);
+            Ok(Copied {
+                sha256: Some(sha256_hex(&data)),
+                size: data.len() as u64,
+            })
+        }
+        fn write_file(
+            &self,
+            path: &JailPath,
+            content: &[u8],
+            mode: u32,
+            owner: Owner,
+        ) -> Result<(), HostError> {
+            self.log("write", path);
+            self.put(path, EntryKind::File, mode, owner, content);
+            Ok(())
+        }
+        fn symlink(&self, path: &JailPath, target: &Path) -> Result<(), HostError> {
+            self.log("symlink", path);
+            let kind = EntryKind::Symlink {
+                target: target.to_path_buf(),
+            };
+            self.put(path, kind, 0o777, Owner::ROOT, b"");
+            Ok(())
+        }
+        fn make_char_device(
+            &self,
+            path: &JailPath,
+            major: u64,
+            minor: u64,
+            mode: u32,
+        ) -> Result<(), HostError> {
+            self.log("mknod", path);
+            let kind = EntryKind::CharDevice { major, minor };
+            self.put(path, kind, mode, Owner::ROOT, b"");
+            Ok(())
+        }
+        fn read_file(&self, path: &JailPath) -> Result<Vec<u8>, HostError> {
+            self.log("read", path);
+            Ok(self.objects.borrow()[path].1.clone())
+        }
+        fn hash_file(&self, path: &JailPath) -> Result<String, HostError> {
+            self.log("hash", path);
+            Ok(sha256_hex(&self.objects.borrow()[path].1))
+        }
+        fn remove(&self, path: &JailPath) -> Result<bool, HostError> {
+            self.log("remove", path);
+            Ok(self.objects.borrow_mut().remove(path).is_some())
+        }
+        fn remove_dir(&self, path: &JailPath) -> Result<bool, HostError> {
+            self.log("rmdir", path);
+            let has_children = self
+                .objects
+                .borrow()
+                .keys()
+                .any(|k| k.ancestors().contains(path));
+            Ok(!has_children && self.objects.borrow_mut().remove(path).is_some())
+        }
+    }
+
+    fn jp(s: &str) -> JailPath {
+        JailPath::new(s).unwrap()
+    }
+
+    fn plan(src: PathBuf) -> Plan {
+        let ops = vec![
+            Op::MakeDir {
+                path: jp("etc"),
+                mode: 0o755,
+                owner: Owner::ROOT,
+            },
+            Op::WriteFile {
+                path: jp("etc/group"),
+                content: "root:x:0:\n".into(),
+                mode: 0o644,
+                owner: Owner::ROOT,
+            },
+            Op::CopyFile {
+                src,
+                path: jp("etc/bin"),
+                mode: 0o4755,
+                owner: Owner::ROOT,
+            },
+            Op::Symlink {
+                path: jp("lib"),
+                target: "usr/lib".into(),
+            },
+            Op::MakeDevice {
+                path: jp("null"),
+                major: 1,
+                minor: 3,
+                mode: 0o666,
+            },
+        ];
+        Plan {
+            jail: "/fake".into(),
+            steps: ops
+                .into_iter()
+                .map(|op| PlanStep {
+                    op,
+                    reason: "test".into(),
+                })
+                .collect(),
+        }
+    }
+
+    fn source() -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), b"binary").unwrap();
+        f
+    }
+
+    #[test]
+    fn a_second_apply_only_looks() {
+        let src = source();
+        let host = FakeHost::default();
+        let plan = plan(src.path().to_path_buf());
+        let r1 = apply(&plan, &host, &Manifest::default(), &ApplyOptions::default()).unwrap();
+        assert_eq!(r1.created, 5);
+        assert_eq!(r1.manifest.get(&jp("etc/bin")).unwrap().mode, 0o755);
+        host.calls.borrow_mut().clear();
+        let r2 = apply(&plan, &host, &r1.manifest, &ApplyOptions::default()).unwrap();
+        assert!(r2.is_unchanged());
+        assert_eq!(host.writes(), Vec::<String>::new());
+        assert_eq!(r2.manifest, r1.manifest);
+        assert!(r2.stale.is_empty());
+    }
+
+    #[test]
+    fn a_lost_manifest_recopies_files_but_keeps_the_rest() {
+        let src = source();
+        let host = FakeHost::default();
+        let plan = plan(src.path().to_path_buf());
+        apply(&plan, &host, &Manifest::default(), &ApplyOptions::default()).unwrap();
+        host.calls.borrow_mut().clear();
+        let r = apply(&plan, &host, &Manifest::default(), &ApplyOptions::default()).unwrap();
+        assert_eq!(host.writes(), vec!["copy /etc/bin".to_string()]);
+        assert_eq!((r.updated, r.unchanged), (1, 4));
+    }
+
+    #[test]
+    fn foreign_objects_in_the_way_are_refused_without_writing() {
+        let src = source();
+        let plan = plan(src.path().to_path_buf());
+        let link = EntryKind::Symlink {
+            target: "/etc".into(),
+        };
+        let host = FakeHost::default();
+        host.put(&jp("etc"), link, 0o777, Owner::ROOT, b"");
+        let err = apply(&plan, &host, &Manifest::default(), &ApplyOptions::default());
+        assert!(matches!(err, Err(HostError::Symlink { ref path, .. }) if path == "/etc"));
+        assert_eq!(host.writes(), Vec::<String>::new());
+
+        let host = FakeHost::default();
+        host.put(&jp("etc"), EntryKind::Fifo, 0o644, Owner::ROOT, b"");
+        let err = apply(&plan, &host, &Manifest::default(), &ApplyOptions::default());
+        assert!(matches!(
+            err,
+            Err(HostError::WrongType { found: "FIFO", .. })
+        ));
+        assert_eq!(host.writes(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn previous_entries_no_longer_planned_are_reported_stale() {
+        let src = source();
+        let host = FakeHost::default();
+        let plan = plan(src.path().to_path_buf());
+        let mut prev = apply(&plan, &host, &Manifest::default(), &ApplyOptions::default())
+            .unwrap()
+            .manifest;
+        let old = prev.get(&jp("null")).unwrap().clone();
+        prev.insert(&jp("usr/bin/gone"), old);
+        let r = apply(&plan, &host, &prev, &ApplyOptions::default()).unwrap();
+        assert_eq!(r.stale, vec!["/usr/bin/gone".to_string()]);
+    }
+}

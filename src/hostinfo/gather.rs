@@ -1,0 +1,267 @@
+//! Gathering a build: programs looked up in the secure PATH, refused or foreign ones
+//! rejected, scripts followed to their interpreters, ELF closures resolved with one shared
+//! resolver, and every resulting host path walked hop by hop into `HostEntry`s.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::exit;
+use crate::plan::JailPath;
+use crate::plan::build::{BuildRequest, Device, HostEntry, HostKind};
+use crate::plan::policy;
+use crate::resolve::elf::{FileKind, read_elf, sniff};
+use crate::resolve::{LoaderConfig, Resolver};
+
+use super::programs::{SECURE_PATH, find_program};
+use super::walk::{WalkError, Walker};
+
+/// What the caller asks the jail to hold.
+#[derive(Clone, Debug, Default)]
+pub struct Wanted {
+    /// `--bin` names or paths.
+    pub bins: Vec<String>,
+    /// `--file` paths, copied as they are (directories recursively).
+    pub files: Vec<PathBuf>,
+    /// Libraries loaded with dlopen (from profiles): copied with their ELF closure.
+    pub libraries: Vec<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatherError {
+    #[error(
+        "program {name:?} not found in {SECURE_PATH} (jailsmith never uses the caller's PATH; give a full path)"
+    )]
+    UnknownProgram { name: String },
+    #[error("{path}: no such file")]
+    NoSuchFile { path: PathBuf },
+    #[error("refusing {path}: {name} {why}; a jailed user must not get it")]
+    Refused {
+        path: PathBuf,
+        name: String,
+        why: &'static str,
+    },
+    #[error("{path} is neither an ELF program nor a #! script")]
+    NotProgram { path: PathBuf },
+    #[error(
+        "{path} is an ELF file for machine {machine} ({class}-bit); this host runs machine {host_machine}"
+    )]
+    ForeignArch {
+        path: PathBuf,
+        machine: u16,
+        class: u8,
+        host_machine: u16,
+    },
+    #[error("{program} needs {soname} (via {needed_by}), which is not found on this host")]
+    MissingLibrary {
+        program: PathBuf,
+        soname: String,
+        needed_by: PathBuf,
+    },
+    #[error("script {path} names interpreter {interp}, which does not exist on this host")]
+    MissingInterpreter { path: PathBuf, interp: PathBuf },
+    #[error("{0}")]
+    Elf(#[from] crate::resolve::ElfError),
+    #[error("{0}")]
+    Walk(#[from] WalkError),
+}
+
+impl GatherError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            GatherError::Refused { .. } => exit::REFUSED,
+            GatherError::MissingLibrary { .. } => exit::FINDINGS,
+            _ => exit::BAD_INPUT,
+        }
+    }
+}
+
+/// Collects host entries for everything wanted; warnings go to `warnings`.
+pub struct Gatherer<'c> {
+    resolver: Resolver<'c>,
+    host_machine: u16,
+    walker: Walker,
+    pub warnings: Vec<String>,
+}
+
+impl<'c> Gatherer<'c> {
+    pub fn new(cfg: &'c LoaderConfig) -> Self {
+        let host_machine = read_elf(Path::new("/bin/sh"))
+            .map(|i| i.machine)
+            .unwrap_or(0);
+        Gatherer {
+            resolver: Resolver::new(cfg),
+            host_machine,
+            walker: Walker::default(),
+            warnings: Vec::new(),
+        }
+    }
+
+    pub fn gather(mut self, wanted: &Wanted) -> Result<(Vec<HostEntry>, Vec<String>), GatherError> {
+        for b in &wanted.bins {
+            refuse_if_listed(Path::new(b))?;
+            let path = find_program(b).ok_or_else(|| {
+                if b.contains('/') {
+                    GatherError::NoSuchFile { path: b.into() }
+                } else {
+                    GatherError::UnknownProgram { name: b.clone() }
+                }
+            })?;
+            self.add_program(&path, &format!("--bin {b}"), 0)?;
+        }
+        for l in &wanted.libraries {
+            self.add_elf(l, &format!("library {}", l.display()))?;
+        }
+        for f in &wanted.files {
+            if std::fs::symlink_metadata(f).is_err() {
+                return Err(GatherError::NoSuchFile { path: f.clone() });
+            }
+            refuse_if_listed(f)?;
+            self.walker.add(f, &format!("--file {}", f.display()))?;
+        }
+        Ok((self.walker.entries, self.warnings))
+    }
+
+    /// A program: an ELF with its closure, or a script with its interpreter.
+    fn add_program(&mut self, path: &Path, reason: &str, depth: u32) -> Result<(), GatherError> {
+        refuse_if_listed(path)?;
+        let meta =
+            std::fs::metadata(path).map_err(|_| GatherError::NoSuchFile { path: path.into() })?;
+        if !meta.is_file() {
+            // Never open a FIFO or a device to sniff it: that could block.
+            return Err(GatherError::NotProgram { path: path.into() });
+        }
+        if meta.mode() & 0o6000 != 0 {
+            self.warnings.push(format!(
+                "{} is setuid/setgid on the host; the jail copy will not be",
+                path.display()
+            ));
+        }
+        match sniff(path)? {
+            FileKind::Elf => self.add_elf(path, reason),
+            FileKind::Script { interp, arg } if depth < 4 => {
+                if !interp.exists() {
+                    return Err(GatherError::MissingInterpreter {
+                        path: path.into(),
+                        interp,
+                    });
+                }
+                self.walker.add(path, reason)?;
+                let why = format!("interpreter of {}", path.display());
+                self.add_program(&interp, &why, depth + 1)?;
+                // `#!/usr/bin/env NAME` runs NAME from PATH at run time: bring it too.
+                if interp.file_name().is_some_and(|n| n == "env")
+                    && let Some(name) = arg.filter(|a| !a.starts_with('-'))
+                {
+                    let found = find_program(&name).ok_or(GatherError::UnknownProgram { name })?;
+                    self.add_program(&found, &why, depth + 1)?;
+                }
+                Ok(())
+            }
+            _ => Err(GatherError::NotProgram { path: path.into() }),
+        }
+    }
+
+    fn add_elf(&mut self, path: &Path, reason: &str) -> Result<(), GatherError> {
+        let closure = self.resolver.resolve(path)?;
+        let info = read_elf(path)?;
+        if self.host_machine != 0 && info.machine != self.host_machine {
+            return Err(GatherError::ForeignArch {
+                path: path.into(),
+                machine: info.machine,
+                class: info.class,
+                host_machine: self.host_machine,
+            });
+        }
+        if let Some(m) = closure.missing.first() {
+            return Err(GatherError::MissingLibrary {
+                program: path.into(),
+                soname: m.soname.clone(),
+                needed_by: m.needed_by.clone(),
+            });
+        }
+        self.warnings.extend(closure.warnings.iter().cloned());
+        self.walker.add(path, reason)?;
+        if let Some(interp) = &closure.interpreter {
+            self.walker
+                .add(interp, &format!("PT_INTERP of {}", path.display()))?;
+        }
+        for lib in &closure.libraries {
+            let why = format!(
+                "{} needed by {} via {}",
+                lib.soname,
+                lib.needed_by.display(),
+                lib.found_via
+            );
+            self.walker.add(&lib.path, &why)?;
+            for v in &lib.variants {
+                self.walker
+                    .add(v, &format!("glibc-hwcaps variant of {}", lib.soname))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn refuse_if_listed(path: &Path) -> Result<(), GatherError> {
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    for p in [path, real.as_path()] {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if let Some(why) = policy::refusal(&name) {
+            return Err(GatherError::Refused {
+                path: path.into(),
+                name,
+                why,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Top-level merged-/usr links (`bin -> usr/bin`, `lib64 -> usr/lib64`, …) as the host has
+/// them, so `/bin/bash` works as a login shell in every jail.
+pub fn top_level_links() -> Vec<HostEntry> {
+    ["bin", "sbin", "lib", "lib32", "lib64", "libx32"]
+        .iter()
+        .filter_map(|name| {
+            let host = Path::new("/").join(name);
+            let target = std::fs::read_link(&host).ok()?;
+            let target = PathBuf::from(target.to_string_lossy().trim_start_matches('/'));
+            Some(HostEntry {
+                path: JailPath::new(name).ok()?,
+                src: host,
+                kind: HostKind::Symlink { target },
+                reason: "merged /usr layout of the host".to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The allowed device nodes, with numbers read from the host's /dev.
+pub fn host_devices(names: &[&str]) -> Vec<Device> {
+    names
+        .iter()
+        .filter_map(|name| {
+            let mode = policy::ALLOWED_DEVICES.iter().find(|(n, _)| n == name)?.1;
+            let meta = std::fs::metadata(Path::new("/dev").join(name)).ok()?;
+            let rdev = meta.rdev();
+            Some(Device {
+                name: name.to_string(),
+                major: nix::sys::stat::major(rdev),
+                minor: nix::sys::stat::minor(rdev),
+                mode,
+            })
+        })
+        .collect()
+}
+
+/// Assembles the request: base tree, top-level links, everything gathered.
+pub fn base_request(entries: Vec<HostEntry>, passwd: &str, group: &str) -> BuildRequest {
+    let mut req =
+        crate::plan::base::base_tree(passwd, group, host_devices(policy::DEFAULT_DEVICES));
+    req.entries.extend(top_level_links());
+    req.entries.extend(entries);
+    req
+}

@@ -1,0 +1,175 @@
+//! Self-test of the test harness (tests/common): the private sshd accepts a key login of a
+//! throw-away user, `sshd -T` works on its config, and the guards clean up after themselves.
+//! Proves the harness before the jailsmith commands that use it exist.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::sshd::{self, PrivateSshd};
+use common::{TestRoot, UserGuard, run, run_ok, text};
+
+#[test]
+fn private_sshd_accepts_key_login_of_a_normal_user() {
+    if !sshd::available("private_sshd_accepts_key_login_of_a_normal_user") {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let srv = PrivateSshd::start(None);
+    let user = UserGuard::with_home(&t.path().join("home"));
+    let (key, key_pub) = sshd::client_keypair(&t.dir("keys"));
+    sshd::authorize_key(user.home(), user.uid(), user.gid(), &key_pub);
+
+    let mut ssh = srv.ssh_client(user.name(), &key);
+    ssh.arg("id -un");
+    let out = run(&mut ssh);
+    assert!(
+        out.status.success(),
+        "ssh login failed\n{}\n--- sshd log ---\n{}",
+        common::describe(&ssh, &out),
+        srv.log()
+    );
+    assert_eq!(text(&out.stdout).trim(), user.name());
+
+    let batch = t.path().join("sftp-batch");
+    common::write_file(&batch, "pwd\n", 0o644);
+    let mut sftp = srv.sftp_client(user.name(), &key, &batch);
+    let out = run(&mut sftp);
+    assert!(
+        out.status.success() && text(&out.stdout).contains(&user.home().display().to_string()),
+        "sftp failed\n{}\n--- sshd log ---\n{}",
+        common::describe(&sftp, &out),
+        srv.log()
+    );
+
+    let effective = srv.sshd_T(user.name());
+    assert!(
+        effective.lines().any(|l| l == "chrootdirectory none"),
+        "sshd -T:\n{effective}"
+    );
+    assert!(
+        effective
+            .lines()
+            .any(|l| l == format!("port {}", srv.port())),
+        "sshd -T:\n{effective}"
+    );
+}
+
+#[test]
+fn private_sshd_reads_dropins_and_reloads() {
+    if !sshd::available("private_sshd_reads_dropins_and_reloads") {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let mut srv = PrivateSshd::start(None);
+    let user = UserGuard::new();
+    let jail = t.dir("jail");
+    let dropin = srv.dropin_dir().join("50-test.conf");
+    common::write_file(
+        &dropin,
+        format!(
+            "Match User {}\n    ChrootDirectory {}\n    X11Forwarding no\n",
+            user.name(),
+            jail.display()
+        ),
+        0o644,
+    );
+    let out = srv.sshd_t();
+    assert!(out.status.success(), "sshd -t: {}", text(&out.stderr));
+    let effective = srv.sshd_T(user.name());
+    let want = format!("chrootdirectory {}", jail.display());
+    assert!(
+        effective.lines().any(|l| l == want),
+        "sshd -T:\n{effective}"
+    );
+    // The Match block in the drop-in must not swallow the main config's global lines.
+    assert!(
+        effective
+            .lines()
+            .any(|l| l == format!("port {}", srv.port()))
+    );
+    assert!(
+        srv.sshd_T("root")
+            .lines()
+            .any(|l| l == "chrootdirectory none"),
+        "another user must not be jailed"
+    );
+    srv.reload();
+    assert!(srv.wait_for_log("Received SIGHUP", Duration::from_secs(5)));
+}
+
+#[test]
+fn user_guard_removes_its_user() {
+    if !common::require_root("user_guard_removes_its_user") {
+        return;
+    }
+    let name;
+    {
+        let u = UserGuard::new();
+        name = u.name().to_string();
+        assert!(name.starts_with("jst") && name.len() <= 32);
+        run_ok(std::process::Command::new("id").arg(&name));
+    }
+    let out = run(std::process::Command::new("id").arg(&name));
+    assert!(!out.status.success(), "user {name} still exists");
+}
+
+#[test]
+fn reserved_user_is_removed_when_created_by_someone_else() {
+    if !common::require_root("reserved_user_is_removed_when_created_by_someone_else") {
+        return;
+    }
+    let name;
+    {
+        let r = common::ReservedUser::new();
+        name = r.name().to_string();
+        assert!(r.lookup().is_none());
+        run_ok(std::process::Command::new("useradd").args(["-M", "-p", "*", &name]));
+        assert!(r.lookup().is_some());
+    }
+    let out = run(std::process::Command::new("id").arg(&name));
+    assert!(!out.status.success(), "user {name} still exists");
+}
+
+#[test]
+fn run_kills_a_command_that_hangs() {
+    let started = std::time::Instant::now();
+    let res = std::panic::catch_unwind(|| {
+        common::run_timeout(
+            std::process::Command::new("sleep").arg("30"),
+            Duration::from_millis(300),
+        )
+    });
+    assert!(res.is_err(), "a hung command must make run_timeout panic");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn test_root_is_chroot_safe_and_removed() {
+    let path;
+    {
+        let t = TestRoot::for_current_test();
+        path = t.path().to_path_buf();
+        assert!(path.is_dir());
+        if common::is_root() {
+            common::check_chroot_ancestors(t.path());
+        }
+        std::fs::write(t.path().join("f"), "x").unwrap();
+    }
+    assert!(!Path::new(&path).exists(), "{} not removed", path.display());
+}
+
+#[test]
+fn cc_builds_a_fixture() {
+    if !common::require_cmd("cc") {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let exe = common::cc(
+        "int main(void){return 3;}\n",
+        &t.path().join("three"),
+        &["-O0"],
+    );
+    common::run_status(&mut std::process::Command::new(&exe), 3);
+}
