@@ -3,9 +3,9 @@
 //! The output must not depend on the clock or the git commit, so a test can compare it with
 //! the committed `man/`.
 
-use clap::Command;
+use clap::{Arg, ArgAction, Command};
 use clap_mangen::Man;
-use clap_mangen::roff::{Roff, bold, roman};
+use clap_mangen::roff::{Inline, Roff, bold, italic, roman};
 
 use super::markdown;
 use crate::exit;
@@ -86,9 +86,9 @@ fn main_page(cmd: &Command) -> Page {
     head.text([roman(
         "jailsmith - provision, verify and audit chrooted SSH jails",
     )]);
+    synopsis(&mut head, cmd);
     out += &rendered(head);
 
-    out += &section(|w| man.render_synopsis_section(w));
     out += &section(|w| man.render_description_section(w));
     let mut more = Roff::new();
     markdown::render_continued(&mut more, DESCRIPTION);
@@ -134,7 +134,9 @@ fn command_pages(cmd: &Command, parent: &Command, pages: &mut Vec<Page>) {
     title(&mut head, &name, "8", MANUAL_8);
     out += &rendered(head);
     out += &section(|w| man.render_name_section(w));
-    out += &section(|w| man.render_synopsis_section(w));
+    let mut synopsis_roff = Roff::new();
+    synopsis(&mut synopsis_roff, cmd);
+    out += &rendered(synopsis_roff);
     out += &section(|w| man.render_description_section(w));
     if cmd.get_arguments().any(|a| !a.is_hide_set()) {
         out += &section(|w| man.render_options_section(w));
@@ -145,12 +147,7 @@ fn command_pages(cmd: &Command, parent: &Command, pages: &mut Vec<Page>) {
 
     let mut tail = Roff::new();
     if let Some(notes) = cmd.get_after_long_help().or_else(|| cmd.get_after_help()) {
-        tail.control("SH", ["NOTES"]);
-        tail.control("nf", []);
-        for line in notes.to_string().lines() {
-            tail.text([roman(line)]);
-        }
-        tail.control("fi", []);
+        after_help(&mut tail, &notes.to_string());
     }
     exit_status(&mut tail);
     let mut see_also = vec![format!("{}(8)", page_name(parent))];
@@ -169,6 +166,78 @@ fn command_pages(cmd: &Command, parent: &Command, pages: &mut Vec<Page>) {
     for sub in visible_subcommands(cmd) {
         command_pages(sub, cmd, pages);
     }
+}
+
+/// SYNOPSIS with each option's value (clap_mangen shows `[--bin]` for `--bin NAME|PATH`), in
+/// the man convention: optional parts in brackets, repeatable ones followed by `...`.
+fn synopsis(roff: &mut Roff, cmd: &Command) {
+    roff.control("SH", ["SYNOPSIS"]);
+    let name = cmd.get_bin_name().unwrap_or_else(|| cmd.get_name());
+    let mut line = vec![bold(name)];
+    let options = cmd
+        .get_arguments()
+        .filter(|a| !a.is_hide_set() && !a.is_positional());
+    for arg in options {
+        line.push(roman(" "));
+        line.extend(synopsis_arg(arg));
+    }
+    for arg in cmd.get_positionals().filter(|a| !a.is_hide_set()) {
+        line.push(roman(" "));
+        line.extend(synopsis_arg(arg));
+    }
+    if visible_subcommands(cmd).next().is_some() {
+        line.push(roman(" "));
+        line.push(italic("COMMAND"));
+        line.push(roman(" [OPTIONS]"));
+    }
+    roff.text(line);
+}
+
+fn synopsis_arg(arg: &Arg) -> Vec<Inline> {
+    let mut parts = Vec::new();
+    let value = arg
+        .get_value_names()
+        .map(|v| v.join(" "))
+        .unwrap_or_else(|| arg.get_id().as_str().to_uppercase());
+    if arg.is_positional() {
+        parts.push(italic(value));
+    } else {
+        let flag = match (arg.get_long(), arg.get_short()) {
+            (Some(long), _) => format!("--{long}"),
+            (None, Some(short)) => format!("-{short}"),
+            (None, None) => arg.get_id().to_string(),
+        };
+        parts.push(bold(flag));
+        if arg.get_num_args().is_some_and(|n| n.takes_values()) {
+            parts.push(roman(" "));
+            parts.push(italic(value));
+        }
+    }
+    let repeats = matches!(arg.get_action(), ArgAction::Append | ArgAction::Count)
+        || (arg.is_positional() && arg.get_num_args().is_some_and(|n| n.max_values() > 1));
+    if repeats {
+        parts.push(roman("..."));
+    }
+    if !arg.is_required_set() {
+        parts.insert(0, roman("["));
+        parts.push(roman("]"));
+    }
+    parts
+}
+
+/// A command's `after_help`, kept as written; text that opens with `Examples:` becomes the
+/// EXAMPLES section.
+fn after_help(roff: &mut Roff, text: &str) {
+    let (heading, body) = match text.strip_prefix("Examples:") {
+        Some(rest) => ("EXAMPLES", rest.trim_start_matches('\n')),
+        None => ("NOTES", text),
+    };
+    roff.control("SH", [heading]);
+    roff.control("nf", []);
+    for line in body.lines() {
+        roff.text([roman(line)]);
+    }
+    roff.control("fi", []);
 }
 
 fn profile_page() -> Page {
