@@ -3,6 +3,7 @@
 
 mod man;
 mod markdown;
+mod schema_doc;
 
 use std::fs;
 use std::io::Write;
