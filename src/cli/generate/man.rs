@@ -20,13 +20,18 @@ pub struct Page {
 const DESCRIPTION: &str = include_str!("description.md");
 const OVERVIEW: &str = include_str!("overview.md");
 
-/// The profile format for jailsmith-profile(5).
+/// jailsmith-profile(5): NAME and SYNOPSIS, the profile format, then the search path and the
+/// shipped profiles.
+const PROFILE_HEAD: &str = include_str!("profile-head.md");
+const PROFILE_TAIL: &str = include_str!("profile-tail.md");
+
+/// The profile format, field by field.
 ///
-/// Seam for the profile schema: when `crate::profile` exposes its own reference text
-/// (Markdown, generated from or kept beside the `///` docs of its serde structs), return that
-/// here instead, so the page follows the code.
-fn profile_reference() -> &'static str {
-    include_str!("profile-format.md")
+/// Seam for the profile schema: once `src/profile/schema.rs` (branch `profiles`) is on main,
+/// this becomes `schema_doc::render(roff, include_str!("../../profile/schema.rs"), "Profile")`
+/// so the page follows the `///` docs of the serde structs.
+fn profile_format(roff: &mut Roff) {
+    markdown::render(roff, include_str!("profile-format.md"));
 }
 
 const SOURCE: &str = concat!("jailsmith ", env!("CARGO_PKG_VERSION"));
@@ -243,7 +248,9 @@ fn after_help(roff: &mut Roff, text: &str) {
 fn profile_page() -> Page {
     let mut roff = Roff::new();
     title(&mut roff, "jailsmith-profile", "5", MANUAL_5);
-    markdown::render(&mut roff, profile_reference());
+    markdown::render(&mut roff, PROFILE_HEAD);
+    profile_format(&mut roff);
+    markdown::render(&mut roff, PROFILE_TAIL);
     see_also_section(
         &mut roff,
         &[
