@@ -4,6 +4,7 @@
 pub mod build;
 pub mod deps;
 pub mod generate;
+pub mod profiles;
 
 use clap::{Parser, Subcommand};
 
@@ -23,6 +24,8 @@ pub enum Command {
     Deps(deps::Args),
     /// Build or refresh a jail: programs, their libraries, devices and base /etc files.
     Build(build::Args),
+    /// Inspect jail profiles: list them, or show one resolved on this host.
+    Profiles(profiles::Args),
     /// Generate man pages or shell completions (for packaging).
     #[command(hide = true)]
     Generate(generate::Args),
@@ -47,6 +50,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Deps(a) => deps::run(a),
         Command::Build(a) => build::run(a),
+        Command::Profiles(a) => profiles::run(a),
         Command::Generate(a) => generate::run(a),
     }
 }

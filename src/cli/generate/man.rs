@@ -7,7 +7,7 @@ use clap::{Arg, ArgAction, Command};
 use clap_mangen::Man;
 use clap_mangen::roff::{Inline, Roff, bold, italic, roman};
 
-use super::markdown;
+use super::{markdown, schema_doc};
 use crate::exit;
 
 /// One rendered page.
@@ -25,13 +25,10 @@ const OVERVIEW: &str = include_str!("overview.md");
 const PROFILE_HEAD: &str = include_str!("profile-head.md");
 const PROFILE_TAIL: &str = include_str!("profile-tail.md");
 
-/// The profile format, field by field.
-///
-/// Seam for the profile schema: once `src/profile/schema.rs` (branch `profiles`) is on main,
-/// this becomes `schema_doc::render(roff, include_str!("../../profile/schema.rs"), "Profile")`
-/// so the page follows the `///` docs of the serde structs.
+/// The profile format, field by field, from the `///` docs of the profile schema's serde
+/// structs, so the page follows the code.
 fn profile_format(roff: &mut Roff) {
-    markdown::render(roff, include_str!("profile-format.md"));
+    schema_doc::render(roff, include_str!("../../profile/schema.rs"), "Profile");
 }
 
 const SOURCE: &str = concat!("jailsmith ", env!("CARGO_PKG_VERSION"));

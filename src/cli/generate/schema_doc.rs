@@ -3,10 +3,6 @@
 //! per table type. Pure text in, roff out; the schema's code is not interpreted beyond the
 //! item lines that follow each comment.
 
-// Wired into man.rs once `src/profile/schema.rs` is on main (the `profiles` branch); until
-// then only its tests use it.
-#![allow(dead_code)]
-
 use clap_mangen::roff::{Roff, bold, roman};
 
 use super::markdown;
