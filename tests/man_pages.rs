@@ -67,8 +67,28 @@ fn committed_man_pages_are_current() {
     assert!(
         problems.is_empty(),
         "the committed man pages differ from the clap definitions:\n  {}\nregenerate them with \
-         `rm -rf man && {REGENERATE}` and commit man/",
+         `{REGENERATE}` and commit man/",
         problems.join("\n  ")
+    );
+}
+
+#[test]
+fn regenerating_removes_pages_of_commands_that_are_gone() {
+    let dir = generate("man");
+    let stale = dir.path().join("jailsmith-removed.8");
+    let unrelated = dir.path().join("other.8");
+    fs::write(&stale, ".TH OLD 8\n").expect("write");
+    fs::write(&unrelated, ".TH OTHER 8\n").expect("write");
+    let out = jailsmith()
+        .args(["generate", "man"])
+        .arg(dir.path())
+        .output()
+        .expect("run jailsmith generate man");
+    assert!(out.status.success());
+    assert!(!stale.exists(), "a page no command generates was kept");
+    assert!(
+        unrelated.exists(),
+        "a file that is not a jailsmith page was removed"
     );
 }
 

@@ -52,10 +52,22 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     Ok(crate::exit::OK)
 }
 
-/// Renders every man page into `dir`; returns the paths written, sorted.
+/// Renders every man page into `dir` and removes jailsmith pages there that are no longer
+/// generated (a command that was removed or renamed), so `generate man man/` alone brings
+/// the committed pages up to date. Returns the paths written, sorted.
 pub fn write_man_pages(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let pages = man::pages(super::Cli::command());
-    write_files(dir, pages.into_iter().map(|p| (p.file_name, p.roff)))
+    let written = write_files(dir, pages.into_iter().map(|p| (p.file_name, p.roff)))?;
+    for entry in fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let ours = name.starts_with("jailsmith") && (name.ends_with(".8") || name.ends_with(".5"));
+        if ours && !written.contains(&path) {
+            fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+            eprintln!("removed {}", path.display());
+        }
+    }
+    Ok(written)
 }
 
 /// The shells jailsmith ships completions for, with the file names the distributions expect
