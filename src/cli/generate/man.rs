@@ -289,6 +289,8 @@ fn exit_status(roff: &mut Roff) {
 
 fn see_also_section(roff: &mut Roff, pages: &[String]) {
     roff.control("SH", ["SEE ALSO"]);
+    // Page names are not hyphenated ("jail-smith-pro-file(5)").
+    roff.control("nh", []);
     let mut line = Vec::new();
     for (i, page) in pages.iter().enumerate() {
         let (name, section) = page.split_once('(').unwrap_or((page, ""));
@@ -297,6 +299,7 @@ fn see_also_section(roff: &mut Roff, pages: &[String]) {
         line.push(roman(format!("({section}{sep}")));
     }
     roff.text(line);
+    roff.control("hy", []);
 }
 
 /// The roff preamble (`.ie \n(.g .ds Aq ...`) that `roff` writes before every document;
