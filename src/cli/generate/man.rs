@@ -289,8 +289,9 @@ fn exit_status(roff: &mut Roff) {
 
 fn see_also_section(roff: &mut Roff, pages: &[String]) {
     roff.control("SH", ["SEE ALSO"]);
-    // Page names are not hyphenated ("jail-smith-pro-file(5)").
+    // Page names are neither hyphenated ("jail-smith-pro-file(5)") nor spread out.
     roff.control("nh", []);
+    roff.control("na", []);
     let mut line = Vec::new();
     for (i, page) in pages.iter().enumerate() {
         let (name, section) = page.split_once('(').unwrap_or((page, ""));
@@ -299,6 +300,7 @@ fn see_also_section(roff: &mut Roff, pages: &[String]) {
         line.push(roman(format!("({section}{sep}")));
     }
     roff.text(line);
+    roff.control("ad", []);
     roff.control("hy", []);
 }
 
