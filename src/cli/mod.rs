@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod deps;
+pub mod generate;
 pub mod profiles;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +26,9 @@ pub enum Command {
     Build(build::Args),
     /// Inspect jail profiles: list them, or show one resolved on this host.
     Profiles(profiles::Args),
+    /// Generate man pages or shell completions (for packaging).
+    #[command(hide = true)]
+    Generate(generate::Args),
 }
 
 /// The version string: package version and the git commit it was built from.
@@ -47,5 +51,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Deps(a) => deps::run(a),
         Command::Build(a) => build::run(a),
         Command::Profiles(a) => profiles::run(a),
+        Command::Generate(a) => generate::run(a),
     }
 }
