@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod deps;
+pub mod generate;
 pub mod limits;
 pub mod profiles;
 pub mod service;
@@ -35,6 +36,9 @@ pub enum Command {
     Users(users::Args),
     /// Run a program as a hardened systemd service inside a jail, with resource limits.
     Service(Box<service::Args>),
+    /// Generate man pages or shell completions (for packaging).
+    #[command(hide = true)]
+    Generate(generate::Args),
 }
 
 /// The version string: package version and the git commit it was built from.
@@ -60,5 +64,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::User(a) => user::run(*a),
         Command::Users(a) => users::run(a),
         Command::Service(a) => service::run(*a),
+        Command::Generate(a) => generate::run(a),
     }
 }
