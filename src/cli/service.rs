@@ -218,6 +218,12 @@ fn check(args: &Args) -> anyhow::Result<Checked> {
     argv[0] = program.to_string_lossy().into_owned();
     let user = args.user.clone().unwrap_or_else(|| name.clone());
     refuse_root_name(&user)?;
+    if user == "nobody" {
+        eprintln!(
+            "jailsmith: warning: nobody is shared by many daemons (and NFS): files and processes \
+             of one are the others'; a dedicated account (--create-user) is safer"
+        );
+    }
     let jail = crate::state::canonical_jail(&args.jail);
     let jail = service::jail_for_unit(&jail.to_string_lossy()).map_err(input)?;
     let spec = UnitSpec {
