@@ -361,6 +361,30 @@ fn a_jail_path_a_unit_cannot_hold_is_bad_input() {
 }
 
 #[test]
+fn a_unit_dir_others_can_write_is_refused_before_anything_is_built() {
+    if !common::require_root("a_unit_dir_others_can_write_is_refused_before_anything_is_built") {
+        return;
+    }
+    let c = Case::new("service_open_unit_dir");
+    fs::set_permissions(
+        &c.units,
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let err = refused(
+        &c,
+        "web",
+        c.service("web", "python3 -m http.server 8080")
+            .args(["--user", "nobody"]),
+        REFUSED,
+    );
+    assert!(
+        err.contains("--unit-dir") && err.contains("writable"),
+        "{err}"
+    );
+}
+
+#[test]
 fn missing_account_without_create_user_is_bad_input() {
     if !common::require_root("missing_account_without_create_user_is_bad_input") {
         return;

@@ -17,7 +17,7 @@ use crate::hostinfo::gather::Wanted;
 use crate::jail::BuildSettings;
 use crate::plan::build::ExtraDir;
 use crate::plan::{JailPath, Owner};
-use crate::service::files::{Written, put_file};
+use crate::service::files::{self, Written, put_file};
 use crate::service::unit::{UnitSpec, render_unit};
 use crate::service::{self, ServiceError};
 use crate::sshd::reload::systemd_is_init;
@@ -157,18 +157,12 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     put_read_write_dirs(&args.jail, &spec.read_write, &account)?;
     let unit_path = args.unit_dir.join(format!("{}.service", c.name));
     let written = put_file(&unit_path, &render_unit(&spec)).map_err(|e| coded(e.code(), e))?;
-    match written {
-        Written::Unchanged => eprintln!("jailsmith: {} is up to date", unit_path.display()),
-        w => eprintln!(
-            "jailsmith: {} {}",
-            unit_path.display(),
-            if w == Written::Created {
-                "written"
-            } else {
-                "updated"
-            }
-        ),
-    }
+    let what = match written {
+        Written::Unchanged => "is up to date",
+        Written::Created => "written",
+        Written::Updated => "updated",
+    };
+    eprintln!("jailsmith: {} {what}", unit_path.display());
     activate(&args, &c.name, written)?;
     Ok(exit::OK)
 }
@@ -190,6 +184,8 @@ fn check(args: &Args) -> anyhow::Result<Checked> {
         .map(|v| service::read_write_path(v))
         .collect::<Result<Vec<_>, _>>()
         .map_err(input)?;
+    files::check_target_dir(&args.unit_dir)
+        .map_err(|why| coded(exit::REFUSED, format!("--unit-dir {why}")))?;
     if !args.jail.is_absolute() {
         return Err(coded(
             exit::BAD_INPUT,
