@@ -298,6 +298,19 @@ fn removal_unjails_and_locks_out() {
     let mut sess = ProcessGuard::new(sess.spawn().unwrap());
     std::thread::sleep(Duration::from_secs(2));
 
+    // what a user may plant in their home: a link out of the jail, a FIFO, a subdirectory
+    let home = s.jail.join("home").join(name);
+    let outside = s.root.dir("outside");
+    common::write_file(&outside.join("precious"), "keep me", 0o644);
+    std::os::unix::fs::symlink(&outside, home.join("link")).unwrap();
+    nix::unistd::mkfifo(
+        &home.join("fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    common::make_dir(&home.join("sub/deeper"), 0o755);
+    std::os::unix::fs::symlink("/etc/passwd", home.join("sub/deeper/pw")).unwrap();
+
     // a dry run of the removal says what it would do and does nothing
     let out = run_ok(
         s.user_cmd(name)
@@ -333,7 +346,12 @@ fn removal_unjails_and_locks_out() {
     assert_ne!(code, Some(0), "still logs in after removal");
     assert!(!s.dropin(name).exists());
     assert!(!s.keys_dir.join(name).exists());
-    assert!(!s.jail.join("home").join(name).exists());
+    assert!(!home.exists() && !home.is_symlink());
+    assert_eq!(
+        fs::read_to_string(outside.join("precious")).unwrap(),
+        "keep me"
+    );
+    assert!(Path::new("/etc/passwd").exists());
     let passwd = fs::read_to_string(s.jail.join("etc/passwd")).unwrap();
     assert!(!passwd.contains(&format!("{name}:")), "{passwd}");
     assert!(

@@ -19,7 +19,7 @@ use crate::sshd::validate::{self, Sshd};
 use crate::sshd::{SshdError, chroot, mainconfig};
 
 /// The authorized_keys text: from --key/--key-text, or the existing file when none given.
-pub(super) fn gather_keys(a: &Args, key_file: &Path) -> Result<String, UserError> {
+fn gather_keys(a: &Args, key_file: &Path) -> Result<String, UserError> {
     let mut all = Vec::new();
     for f in &a.keys {
         let text = std::fs::read_to_string(f)
@@ -130,7 +130,7 @@ pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
 
 /// The login shell must be executable on the host (sshd checks it there, before the chroot)
 /// and inside the jail (where it runs). An sftp-only user never runs it: inside is optional.
-pub(super) fn check_shell(r: &mut Run, host: &dyn Host, jail: &Path) -> Result<(), UserError> {
+fn check_shell(r: &mut Run, host: &dyn Host, jail: &Path) -> Result<(), UserError> {
     let shell = &r.args.shell;
     let on_host = std::fs::metadata(shell).is_ok_and(|m| {
         m.is_file() && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
@@ -162,7 +162,7 @@ pub(super) fn check_shell(r: &mut Run, host: &dyn Host, jail: &Path) -> Result<(
 }
 
 /// The main config must Include our drop-in and be valid now; sftp-only needs `Subsystem sftp`.
-pub(super) fn check_main_config(
+fn check_main_config(
     sshd: &Sshd,
     dropin_path: &Path,
     name: &str,
@@ -192,11 +192,7 @@ pub(super) fn check_main_config(
 }
 
 /// `sshd -t`, then `sshd -T -C user=…` must show every setting of the block.
-pub(super) fn validate_effective(
-    sshd: &Sshd,
-    dropin_path: &Path,
-    block: &DropIn,
-) -> Result<(), UserError> {
+fn validate_effective(sshd: &Sshd, dropin_path: &Path, block: &DropIn) -> Result<(), UserError> {
     sshd.test()?;
     let eff = sshd.effective(&block.user)?;
     let bad = validate::mismatches(&block.expected(), &eff);
@@ -223,7 +219,7 @@ pub(super) fn validate_effective(
 
 /// Creates or adjusts the host account; returns its passwd entry and group name (None only
 /// in a dry run that would create it).
-pub(super) fn put_account(
+fn put_account(
     r: &mut Run,
     db: &HostDb,
     existing: Option<&HostAccount>,
@@ -281,7 +277,7 @@ pub(super) fn put_account(
 }
 
 /// JAIL/home/NAME and the user's lines in the jail's etc/passwd and etc/group.
-pub(super) fn put_jail_lines(
+fn put_jail_lines(
     r: &mut Run,
     host: &dyn Host,
     name: &str,

@@ -9,7 +9,7 @@ use crate::account::hostdb::{HostAccount, HostDb};
 use crate::account::{jailside, logindefs, sessions, useradd};
 use crate::apply::{Host, LinuxHost};
 use crate::sshd::dropin;
-use crate::sshd::validate::Sshd;
+use crate::sshd::validate::{self, Sshd};
 
 pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
     let a = r.args;
@@ -48,6 +48,7 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
         if drop_host_file(r, "dropin", &dropin_path)? {
             if !r.dry {
                 sshd.test()?;
+                still_jailed_warning(r, &sshd, name)?;
             }
             reload_sshd(r, &sshd)?;
         }
@@ -82,7 +83,24 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
     Ok(jail)
 }
 
-pub(super) fn end_sessions(r: &mut Run, uid: u32) -> Result<(), UserError> {
+/// After the drop-in is gone, sshd should chroot the user nowhere; another Match block that
+/// still does is reported (it is not ours to remove).
+fn still_jailed_warning(r: &mut Run, sshd: &Sshd, name: &str) -> Result<(), UserError> {
+    let eff = sshd.effective(name)?;
+    if let Some(dir) = eff
+        .get("chrootdirectory")
+        .and_then(|v| v.first())
+        .filter(|d| *d != "none")
+    {
+        r.warnings.push(format!(
+            "sshd still chroots {name} into {dir}: another Match block sets it ({})",
+            validate::all_matches(&sshd.main, &r.args.sshd_config_dir, name).join("; ")
+        ));
+    }
+    Ok(())
+}
+
+fn end_sessions(r: &mut Run, uid: u32) -> Result<(), UserError> {
     let pids = sessions::pids_of(uid)?;
     if pids.is_empty() {
         return Ok(());
@@ -97,7 +115,7 @@ pub(super) fn end_sessions(r: &mut Run, uid: u32) -> Result<(), UserError> {
     Ok(())
 }
 
-pub(super) fn drop_jail_lines(
+fn drop_jail_lines(
     r: &mut Run,
     host: &dyn Host,
     name: &str,
