@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod deps;
+pub mod profiles;
 pub mod user;
 pub mod users;
 
@@ -24,6 +25,8 @@ pub enum Command {
     Deps(deps::Args),
     /// Build or refresh a jail: programs, their libraries, devices and base /etc files.
     Build(build::Args),
+    /// Inspect jail profiles: list them, or show one resolved on this host.
+    Profiles(profiles::Args),
     /// Jail an account in sshd: key-only login that lands inside a jail (or --remove it).
     User(user::Args),
     /// List the users jailed in a jail.
@@ -49,6 +52,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Deps(a) => deps::run(a),
         Command::Build(a) => build::run(a),
+        Command::Profiles(a) => profiles::run(a),
         Command::User(a) => user::run(a),
         Command::Users(a) => users::run(a),
     }

@@ -68,6 +68,14 @@ pub fn skip_or_fail(test: &str, why: &str) -> bool {
         );
     }
     eprintln!("SKIP {test}: {why}");
+    // scripts/test sets JAILSMITH_SKIP_LOG and lists the skips at the end (libtest hides
+    // the stderr of passing tests).
+    if let Some(log) = std::env::var_os("JAILSMITH_SKIP_LOG").filter(|l| !l.is_empty()) {
+        use std::io::Write;
+        if let Ok(mut f) = fs::OpenOptions::new().create(true).append(true).open(log) {
+            let _ = writeln!(f, "SKIP {test}: {why}");
+        }
+    }
     false
 }
 
