@@ -244,8 +244,18 @@ fn sftp_only_needs_no_shell_in_the_jail() {
     }
     let _g = serial();
     let s = Setup::new("sftp_only_needs_no_shell_in_the_jail");
-    let bare = s.root.jail("bare");
-    common::make_dir(&bare, 0o755);
+    // a jail built from the sftp-only profile: no programs at all
+    let bare = s.root.jail("sftp");
+    run_ok(
+        common::bin()
+            .arg("build")
+            .arg(&bare)
+            .args(["--profile", "sftp-only", "--profile-dir"])
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("jail-profiles"))
+            .arg("--state-dir")
+            .arg(&s.state_dir),
+    );
+    assert!(!bare.join("bin/bash").exists() && !bare.join("usr/bin/bash").exists());
     let user = UserGuard::new();
     let (key, key_pub) = sshd::client_keypair(&s.root.dir("client"));
     let mut cmd = s.user_cmd_in(user.name(), &bare);
