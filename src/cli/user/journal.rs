@@ -38,6 +38,8 @@ pub(super) enum Undo {
     HostDir(PathBuf),
     JailFile(JailPath, Option<String>),
     JailDir(JailPath),
+    /// Put a directory's mode and owner back.
+    JailDirMeta(JailPath, u32, Owner),
 }
 
 /// The run in progress: what changed, and how to undo it.
@@ -96,6 +98,12 @@ impl Run<'_> {
                     std::fs::remove_dir(&p).map_err(|e| AccountError::io("remove", &p)(e).into()),
                 ),
                 Undo::JailFile(p, before) => (in_jail(host, &p), undo_jail_file(host, &p, before)),
+                Undo::JailDirMeta(p, mode, owner) => (
+                    in_jail(host, &p),
+                    host.map_or(Ok(()), |h| {
+                        h.make_dir(&p, mode, owner).map(|_| ()).map_err(Into::into)
+                    }),
+                ),
                 Undo::JailDir(p) => (
                     in_jail(host, &p),
                     host.map_or(Ok(()), |h| h.remove_dir(&p).map(|_| ()).map_err(Into::into)),
