@@ -6,7 +6,7 @@ mod common;
 mod user_support;
 
 use std::fs;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -106,6 +106,14 @@ fn jailed_user_logs_in_inside_the_jail() {
     );
     let after: Vec<_> = watched.iter().map(|p| stamp(p)).collect();
     assert_eq!(before, after, "a second run rewrote something");
+
+    // a key file someone made writable is put back to root 0644
+    let keyfile = s.keys_dir.join(name);
+    fs::set_permissions(&keyfile, fs::Permissions::from_mode(0o666)).unwrap();
+    let out = run_ok(s.user_cmd(name).arg("--json"));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["changes"][0]["object"], "keys", "{report}");
+    assert_eq!(fs::metadata(&keyfile).unwrap().mode() & 0o7777, 0o644);
 
     // `jailsmith users` lists the user
     let out = run_ok(

@@ -74,6 +74,13 @@ pub fn read_optional(path: &Path) -> Result<Option<String>, AccountError> {
     }
 }
 
+/// True when `path` is a regular file owned by root:root with exactly `mode`.
+pub fn has_root_mode(path: &Path, mode: u32) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| {
+        m.file_type().is_file() && m.uid() == 0 && m.gid() == 0 && m.mode() & 0o7777 == mode
+    })
+}
+
 /// Writes `content` to `path` atomically, owned by root with `mode`. The directory is
 /// checked first (root-owned, not group/other-writable).
 pub fn write_root_file(path: &Path, content: &str, mode: u32) -> Result<(), AccountError> {

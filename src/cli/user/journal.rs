@@ -189,7 +189,8 @@ pub(super) fn put_host_file(
     text: &str,
 ) -> Result<bool, UserError> {
     let before = hostfs::read_optional(path)?;
-    if before.as_deref() == Some(text) {
+    let same_text = before.as_deref() == Some(text);
+    if same_text && hostfs::has_root_mode(path, 0o644) {
         return Ok(false);
     }
     r.change(
@@ -197,6 +198,9 @@ pub(super) fn put_host_file(
         if before.is_some() { "update" } else { "create" },
         path.display(),
     );
+    if same_text {
+        r.detail("owner root:root, mode 0644");
+    }
     if !r.dry {
         hostfs::write_root_file(path, text, 0o644)?;
         r.undo.push(Undo::HostFile {
