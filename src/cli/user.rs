@@ -134,6 +134,13 @@ pub struct Report {
 
 /// Runs the command; prints the report; returns the exit code.
 pub fn run(args: Args) -> anyhow::Result<u8> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err(exit::Coded::new(
+            exit::BAD_INPUT,
+            "jailsmith user must run as root: it changes accounts, sshd's configuration and files inside the jail (and reads /etc/shadow, even with --dry-run)",
+        )
+        .into());
+    }
     let mut r = Run {
         args: &args,
         dry: args.dry_run,
