@@ -444,3 +444,43 @@ fn create_then_delete_account() {
     s.run_reloading(&mut rm);
     assert!(user.lookup().is_none());
 }
+
+/// Parallel runs on one jail (a smoke test: the race on the jail's passwd is narrow, the lock
+/// in the state directory is what makes it impossible).
+#[test]
+fn parallel_runs_keep_every_users_lines() {
+    if !sshd::available("parallel_runs_keep_every_users_lines") {
+        return;
+    }
+    let _g = serial();
+    let s = Setup::new("parallel_runs_keep_every_users_lines");
+    let users: Vec<UserGuard> = (0..3).map(|_| UserGuard::new()).collect();
+    let (_, key_pub) = sshd::client_keypair(&s.root.dir("client"));
+    let children: Vec<_> = users
+        .iter()
+        .map(|u| {
+            let mut c = s.user_cmd(u.name());
+            c.arg("--key")
+                .arg(&key_pub)
+                .arg("--no-reload")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
+            ProcessGuard::new(c.spawn().unwrap())
+        })
+        .collect();
+    for mut c in children {
+        let st = c
+            .wait_timeout(Duration::from_secs(120))
+            .expect("jailsmith user hung");
+        assert!(st.success());
+    }
+    let passwd = fs::read_to_string(s.jail.join("etc/passwd")).unwrap();
+    let group = fs::read_to_string(s.jail.join("etc/group")).unwrap();
+    for u in &users {
+        assert!(
+            passwd.contains(&format!("{}:x:{}:", u.name(), u.uid())),
+            "{passwd}"
+        );
+        assert!(group.contains(&format!(":{}:", u.gid())), "{group}");
+    }
+}

@@ -141,6 +141,14 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         )
         .into());
     }
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(
+            hostfs::lock_dir(&args.state_dir)
+                .map_err(|e| exit::Coded::new(e.code(), e.to_string()))?,
+        )
+    };
     let mut r = Run {
         args: &args,
         dry: args.dry_run,
