@@ -13,9 +13,10 @@ use serde::Serialize;
 
 use crate::account::{AccountError, hostfs, logindefs, name};
 use crate::apply::HostError;
+use crate::audit::chroot_rule::chroot_problems;
 use crate::exit;
 use crate::sshd::dropin;
-use crate::sshd::{SshdError, chroot, mainconfig};
+use crate::sshd::{SshdError, mainconfig};
 use crate::state::{self, StateError};
 
 pub use journal::Change;
@@ -238,17 +239,35 @@ fn jail_path(p: &Path) -> Result<PathBuf, UserError> {
 /// it must be root-owned real directories nobody else can write: sshd reads the key file as
 /// root before the chroot, and whoever can swap a directory on that path can add keys.
 fn check_root_chain(dir: &Path, op: &'static str) -> Result<(), UserError> {
-    let existing = dir
-        .ancestors()
-        .find(|p| p.symlink_metadata().is_ok())
-        .unwrap_or(Path::new("/"));
-    if let Some((component, why, fix)) = chroot::first_problem(existing)? {
+    if let Some(p) = chroot_problems(dir).into_iter().next() {
         return Err(AccountError::Unsafe {
             op,
             path: dir.to_path_buf(),
-            why: format!("{} {why} (fix: {fix})", component.display()),
+            why: format!("{} {} (fix: {})", p.path.display(), p.what, p.fix),
         }
         .into());
+    }
+    Ok(())
+}
+
+/// sshd's ChrootDirectory rule for the jail (DESIGN §4): it must exist, and it and every
+/// ancestor be real, root-owned directories nobody else can write.
+fn check_jail_path(jail: &Path) -> Result<(), UserError> {
+    if let Some(p) = chroot_problems(jail).into_iter().next() {
+        return Err(SshdError::ChrootPath {
+            jail: jail.to_path_buf(),
+            component: p.path,
+            why: p.what,
+            fix: p.fix,
+        }
+        .into());
+    }
+    if !jail.is_dir() {
+        return Err(UserError::Input(format!(
+            "the jail {} does not exist; make it first: jailsmith build {} --bin bash",
+            jail.display(),
+            jail.display()
+        )));
     }
     Ok(())
 }

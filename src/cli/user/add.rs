@@ -7,7 +7,8 @@ use super::journal::{
     Run, Undo, ensure_dir, in_jail, put_host_file, put_jail_file, record_user, reload_sshd,
 };
 use super::{
-    Args, UserError, check_name, check_root_chain, check_uid, jail_path, refuse_other_jail,
+    Args, UserError, check_jail_path, check_name, check_root_chain, check_uid, jail_path,
+    refuse_other_jail,
 };
 use crate::account::hostdb::{HostAccount, HostDb, PasswdEntry};
 use crate::account::useradd::{self, Modify, NO_PASSWORD, Wanted};
@@ -16,7 +17,7 @@ use crate::apply::{Host, LinuxHost};
 use crate::plan::{JailPath, Owner};
 use crate::sshd::dropin::{self, DropIn};
 use crate::sshd::validate::{self, Sshd};
-use crate::sshd::{SshdError, chroot, mainconfig};
+use crate::sshd::{SshdError, mainconfig};
 
 /// The authorized_keys text: from --key/--key-text, or the existing file when none given.
 fn gather_keys(a: &Args, key_file: &Path) -> Result<String, UserError> {
@@ -94,7 +95,7 @@ pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
     let name = a.name.as_str();
     check_name(name)?;
     let jail = jail_path(&a.jail)?;
-    chroot::check(&jail)?;
+    check_jail_path(&jail)?;
     let (key_file, dropin_path) = output_paths(a)?;
     if !a.shell.starts_with('/') {
         return Err(UserError::Input(format!(
