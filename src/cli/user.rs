@@ -24,6 +24,9 @@ use journal::Run;
 
 /// Jail a host account in sshd: key-only login that lands inside JAIL.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  jailsmith user imsad --jail /srv/get_chrooted --create --key ~/.ssh/id_ed25519.pub\n  jailsmith user up1 --jail /srv/files --create --key-text 'ssh-ed25519 AAAA...' --sftp-only\n  jailsmith user imsad --jail /srv/get_chrooted --dry-run\n  jailsmith user imsad --jail /srv/get_chrooted --remove --delete-home --delete-account\n\nThe account's password becomes '*' (no password matches; not '!', which sshd without PAM\ntreats as locked even for keys). Exit codes: 2 bad name, key or missing shell; 4 refused by\na safety rule (root, system uid, unsafe jail path, planted symlink); 5 sshd rejected the\nconfiguration (everything rolled back); 6 a host operation failed."
+)]
 pub struct Args {
     /// The account (existing; or missing with --create).
     #[arg(value_name = "NAME")]
@@ -34,7 +37,8 @@ pub struct Args {
     /// Create the account when it does not exist (useradd; no home on the host).
     #[arg(long, conflicts_with = "remove")]
     pub create: bool,
-    /// Login shell, as a path inside the jail; it must exist there.
+    /// Login shell, as a path inside the jail; it must exist there (and on the host, where
+    /// sshd checks it) unless --sftp-only.
     #[arg(long, default_value = "/bin/bash", value_name = "PATH")]
     pub shell: String,
     /// uid of a created account (at least UID_MIN of /etc/login.defs).
