@@ -216,3 +216,22 @@ fn planted_symlink_home_is_refused_and_not_followed() {
     );
     assert!(Path::new(&outside).read_dir().unwrap().next().is_none());
 }
+
+#[test]
+fn invalid_sshd_config_is_quoted_and_nothing_changes() {
+    let Some((_g, s)) = setup("invalid_sshd_config_is_quoted_and_nothing_changes") else {
+        return;
+    };
+    let user = ReservedUser::new();
+    let (_, key_pub) = sshd::client_keypair(&s.root.dir("client"));
+    let broken = s.srv.dropin_dir().join("05-broken.conf");
+    common::write_file(&broken, "NoSuchOptionAnywhere yes\n", 0o644);
+    let mut cmd = s.user_cmd(user.name());
+    cmd.arg("--create").arg("--key").arg(&key_pub);
+    let err = refused(&s, user.name(), &mut cmd, SSHD_INVALID);
+    assert!(
+        err.contains("NoSuchOptionAnywhere"),
+        "sshd's words are not quoted: {err}"
+    );
+    assert!(user.lookup().is_none(), "the account was created");
+}
