@@ -7,7 +7,8 @@ use super::journal::{
     Run, Undo, ensure_dir, in_jail, put_host_file, put_jail_file, record_user, reload_sshd,
 };
 use super::{
-    Args, UserError, check_name, check_root_chain, check_uid, jail_path, refuse_other_jail,
+    Args, UserError, check_jail_path, check_name, check_root_chain, check_uid, jail_path,
+    refuse_other_jail,
 };
 use crate::account::hostdb::{HostAccount, HostDb, PasswdEntry};
 use crate::account::useradd::{self, Modify, NO_PASSWORD, Wanted};
@@ -16,10 +17,10 @@ use crate::apply::{Host, LinuxHost};
 use crate::plan::{JailPath, Owner};
 use crate::sshd::dropin::{self, DropIn};
 use crate::sshd::validate::{self, Sshd};
-use crate::sshd::{SshdError, chroot, mainconfig};
+use crate::sshd::{SshdError, mainconfig};
 
 /// The authorized_keys text: from --key/--key-text, or the existing file when none given.
-pub(super) fn gather_keys(a: &Args, key_file: &Path) -> Result<String, UserError> {
+fn gather_keys(a: &Args, key_file: &Path) -> Result<String, UserError> {
     let mut all = Vec::new();
     for f in &a.keys {
         let text = std::fs::read_to_string(f)
@@ -44,13 +45,10 @@ pub(super) fn gather_keys(a: &Args, key_file: &Path) -> Result<String, UserError
     Ok(keys::render(&all)?)
 }
 
-pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
-    let a = r.args;
-    let name = a.name.as_str();
-    check_name(name)?;
-    let jail = jail_path(&a.jail)?;
-    chroot::check(&jail)?;
-    let key_file = a.authorized_keys_dir.join(name);
+/// The key file and drop-in paths, after checking that nobody but root can swap the
+/// directories they live in.
+fn output_paths(a: &Args) -> Result<(PathBuf, PathBuf), UserError> {
+    let key_file = a.authorized_keys_dir.join(&a.name);
     dropin::check_path(&key_file)?;
     check_root_chain(&a.authorized_keys_dir, "keep authorized_keys files in")?;
     if !a.sshd_config_dir.is_absolute() {
@@ -60,20 +58,17 @@ pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
         )));
     }
     check_root_chain(&a.sshd_config_dir, "write sshd drop-ins into")?;
-    let dropin_path = a.sshd_config_dir.join(dropin::file_name(name));
-    if !a.shell.starts_with('/') {
-        return Err(UserError::Input(format!(
-            "--shell {} must be an absolute path inside the jail",
-            a.shell
-        )));
-    }
-    let key_text = gather_keys(a, &key_file)?;
-    let wanted_limits = super::limits::parse(a)?;
+    Ok((key_file, a.sshd_config_dir.join(dropin::file_name(&a.name))))
+}
+
+/// The existing account (its uid must be at least UID_MIN and match --uid), or None when
+/// --create may make it (a --uid must then be free and at least UID_MIN).
+fn check_account(a: &Args, db: &HostDb) -> Result<Option<HostAccount>, UserError> {
+    let name = a.name.as_str();
     let uid_min = logindefs::read_uid_min(Path::new(logindefs::PATH))?;
     if let Some(uid) = a.uid {
         check_uid(name, uid, uid_min)?;
     }
-    let db = HostDb::default();
     let existing = db.lookup(name)?;
     match &existing {
         Some(acc) => {
@@ -92,6 +87,26 @@ pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
             }
         }
     }
+    Ok(existing)
+}
+
+pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
+    let a = r.args;
+    let name = a.name.as_str();
+    check_name(name)?;
+    let jail = jail_path(&a.jail)?;
+    check_jail_path(&jail)?;
+    let (key_file, dropin_path) = output_paths(a)?;
+    if !a.shell.starts_with('/') {
+        return Err(UserError::Input(format!(
+            "--shell {} must be an absolute path inside the jail",
+            a.shell
+        )));
+    }
+    let key_text = gather_keys(a, &key_file)?;
+    let wanted_limits = super::limits::parse(a)?;
+    let db = HostDb::default();
+    let existing = check_account(a, &db)?;
     let host = LinuxHost::open(&jail, false)?;
     check_shell(r, &host, &jail)?;
     let sshd = Sshd {
@@ -133,7 +148,7 @@ pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
 
 /// The login shell must be executable on the host (sshd checks it there, before the chroot)
 /// and inside the jail (where it runs). An sftp-only user never runs it: inside is optional.
-pub(super) fn check_shell(r: &mut Run, host: &dyn Host, jail: &Path) -> Result<(), UserError> {
+fn check_shell(r: &mut Run, host: &dyn Host, jail: &Path) -> Result<(), UserError> {
     let shell = &r.args.shell;
     let on_host = std::fs::metadata(shell).is_ok_and(|m| {
         m.is_file() && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
@@ -165,7 +180,7 @@ pub(super) fn check_shell(r: &mut Run, host: &dyn Host, jail: &Path) -> Result<(
 }
 
 /// The main config must Include our drop-in and be valid now; sftp-only needs `Subsystem sftp`.
-pub(super) fn check_main_config(
+fn check_main_config(
     sshd: &Sshd,
     dropin_path: &Path,
     name: &str,
@@ -195,11 +210,7 @@ pub(super) fn check_main_config(
 }
 
 /// `sshd -t`, then `sshd -T -C user=…` must show every setting of the block.
-pub(super) fn validate_effective(
-    sshd: &Sshd,
-    dropin_path: &Path,
-    block: &DropIn,
-) -> Result<(), UserError> {
+fn validate_effective(sshd: &Sshd, dropin_path: &Path, block: &DropIn) -> Result<(), UserError> {
     sshd.test()?;
     let eff = sshd.effective(&block.user)?;
     let bad = validate::mismatches(&block.expected(), &eff);
@@ -226,7 +237,7 @@ pub(super) fn validate_effective(
 
 /// Creates or adjusts the host account; returns its passwd entry and group name (None only
 /// in a dry run that would create it).
-pub(super) fn put_account(
+fn put_account(
     r: &mut Run,
     db: &HostDb,
     existing: Option<&HostAccount>,
@@ -284,7 +295,7 @@ pub(super) fn put_account(
 }
 
 /// JAIL/home/NAME and the user's lines in the jail's etc/passwd and etc/group.
-pub(super) fn put_jail_lines(
+fn put_jail_lines(
     r: &mut Run,
     host: &dyn Host,
     name: &str,
@@ -316,24 +327,23 @@ pub(super) fn put_jail_lines(
             r.change("home", "create", in_jail(Some(host), &home));
             r.detail(format!("owner {}:{} mode 0700", owner.uid, owner.gid));
             if !r.dry {
-                let home_parent_existed = host
-                    .stat(&JailPath::new("home").expect("static"))?
-                    .is_some();
+                let parent = JailPath::new("home").expect("static path");
+                if host.stat(&parent)?.is_none() {
+                    r.undo.push(Undo::JailDir(parent));
+                }
                 jailside::make_home(host, name, owner)?;
                 r.undo.push(Undo::JailDir(home.clone()));
-                if !home_parent_existed {
-                    r.undo.insert(
-                        r.undo.len() - 1,
-                        Undo::JailDir(JailPath::new("home").expect("static")),
-                    );
-                }
             }
         }
-        jailside::Needed::Fix(what) => {
+        jailside::Needed::Fix { mode, owner: was } => {
             r.change("home", "update", in_jail(Some(host), &home));
-            r.detail(what);
+            r.detail(format!(
+                "owner {}:{} mode {mode:04o} → {}:{} 0700",
+                was.uid, was.gid, owner.uid, owner.gid
+            ));
             if !r.dry {
                 jailside::make_home(host, name, owner)?;
+                r.undo.push(Undo::JailDirMeta(home.clone(), mode, was));
             }
         }
     }
