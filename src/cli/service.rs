@@ -33,7 +33,7 @@ use crate::state::DEFAULT_STATE_DIR;
 /// with the same options changes nothing.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  jailsmith service web --jail /srv/web --profile python3 --create-user \\\n      --exec 'python3 -m http.server 8080 --bind 127.0.0.1 --directory /srv/www' \\\n      --file /srv/www --port 8080 --allow-ip localhost --memory-max 256M --cpu-quota 50%\n  jailsmith service web --jail /srv/web --exec '/usr/bin/python3 -m http.server 80' --port 80 --dry-run"
+    after_help = "Examples:\n  jailsmith service web --jail /srv/web --profile python3 --create-user \\\n      --exec 'python3 -m http.server 8080 --bind 127.0.0.1 --directory /srv/www' \\\n      --file /srv/www --port 8080 --allow-ip localhost --memory-max 256M --cpu-quota 50%\n  jailsmith service web --jail /srv/web --exec '/usr/bin/python3 -m http.server 80' --port 80 --dry-run\n\nCheck a unit: systemd-analyze security --offline=yes FILE; systemd-analyze verify FILE\n\nExit codes: 0 done or up to date; 2 bad input (name, --exec, program not found, limit value, missing account without --create-user, a jail path a unit cannot hold); 4 refused (root or a uid/gid 0 account, an --unit-dir others could write, a symlink in the jail); 6 a host operation failed (useradd, systemctl, I/O)."
 )]
 pub struct Args {
     /// The unit's name (NAME.service).
