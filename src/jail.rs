@@ -25,6 +25,8 @@ pub struct BuildSettings {
     pub extra: BuildRequest,
     /// Profile names, recorded in the state.
     pub profiles: Vec<String>,
+    /// Bind mounts to record in the state (`jailsmith mount` applies them).
+    pub binds: Vec<crate::mounts::Bind>,
     pub state_dir: PathBuf,
     pub verify_content: bool,
 }
@@ -160,5 +162,34 @@ fn merged_request(prev: Option<&Request>, s: &BuildSettings) -> Request {
             r.profiles.push(p.clone());
         }
     }
+    for b in &s.binds {
+        r.binds.retain(|old| old.dst != b.dst);
+        r.binds.push(b.clone());
+    }
     r
+}
+
+/// The settings that rebuild a jail from what its state records (for `update` and
+/// `check`). Profiles are recorded by name only: they cannot be expanded here yet, so a
+/// request naming any is refused rather than planned without them.
+pub fn settings_from_request(jail: &Path, request: &Request) -> anyhow::Result<BuildSettings> {
+    if !request.profiles.is_empty() {
+        return Err(coded(
+            crate::exit::BAD_INPUT,
+            format!(
+                "{}: built with profiles ({}), which this jailsmith cannot re-expand from the state",
+                jail.display(),
+                request.profiles.join(", ")
+            ),
+        ));
+    }
+    Ok(BuildSettings {
+        jail: jail.to_path_buf(),
+        wanted: Wanted {
+            bins: request.bins.clone(),
+            files: request.files.clone(),
+            libraries: Vec::new(),
+        },
+        ..Default::default()
+    })
 }

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod exit;
 pub mod hostinfo;
 pub mod jail;
+pub mod mounts;
 pub mod plan;
 pub mod profile;
 pub mod resolve;

@@ -2,7 +2,10 @@
 //! file with its `Args` and `run`; this file only lists them.
 
 pub mod build;
+pub mod check;
 pub mod deps;
+pub mod mount;
+pub mod update;
 
 use clap::{Parser, Subcommand};
 
@@ -22,6 +25,14 @@ pub enum Command {
     Deps(deps::Args),
     /// Build or refresh a jail: programs, their libraries, devices and base /etc files.
     Build(build::Args),
+    /// Audit a jail: security invariants, integrity against the manifest, staleness.
+    Check(check::Args),
+    /// Bring a jail up to date with the host: re-copy, add, and remove what is no longer needed.
+    Update(update::Args),
+    /// Mount a jail's declared bind mounts (idempotent); optionally write systemd units.
+    Mount(mount::MountArgs),
+    /// Unmount a jail's declared bind mounts.
+    Umount(mount::UmountArgs),
 }
 
 /// The version string: package version and the git commit it was built from.
@@ -43,5 +54,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Deps(a) => deps::run(a),
         Command::Build(a) => build::run(a),
+        Command::Check(a) => check::run(a),
+        Command::Update(a) => update::run(a),
+        Command::Mount(a) => mount::run_mount(a),
+        Command::Umount(a) => mount::run_umount(a),
     }
 }
