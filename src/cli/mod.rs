@@ -4,6 +4,8 @@
 pub mod build;
 pub mod check;
 pub mod deps;
+pub mod user;
+pub mod users;
 pub mod mount;
 pub mod update;
 
@@ -25,6 +27,10 @@ pub enum Command {
     Deps(deps::Args),
     /// Build or refresh a jail: programs, their libraries, devices and base /etc files.
     Build(build::Args),
+    /// Jail an account in sshd: key-only login that lands inside a jail (or --remove it).
+    User(user::Args),
+    /// List the users jailed in a jail.
+    Users(users::Args),
     /// Audit a jail: security invariants, integrity against the manifest, staleness.
     Check(check::Args),
     /// Bring a jail up to date with the host: re-copy, add, and remove what is no longer needed.
@@ -54,6 +60,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Deps(a) => deps::run(a),
         Command::Build(a) => build::run(a),
+        Command::User(a) => user::run(a),
+        Command::Users(a) => users::run(a),
         Command::Check(a) => check::run(a),
         Command::Update(a) => update::run(a),
         Command::Mount(a) => mount::run_mount(a),
