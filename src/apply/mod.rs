@@ -9,6 +9,7 @@ pub mod linux;
 mod root;
 pub mod source;
 pub mod transfer;
+pub mod tree;
 pub mod xattr;
 
 pub use executor::{ApplyOptions, ApplyReport, Outcome, apply};

@@ -4,10 +4,11 @@
 pub mod build;
 pub mod check;
 pub mod deps;
-pub mod user;
-pub mod users;
+pub mod destroy;
 pub mod mount;
 pub mod update;
+pub mod user;
+pub mod users;
 
 use clap::{Parser, Subcommand};
 
@@ -39,6 +40,8 @@ pub enum Command {
     Mount(mount::MountArgs),
     /// Unmount a jail's declared bind mounts.
     Umount(mount::UmountArgs),
+    /// Take a jail down: users' sshd blocks and keys, mounts, files (homes with --purge), state.
+    Destroy(destroy::Args),
 }
 
 /// The version string: package version and the git commit it was built from.
@@ -66,5 +69,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Update(a) => update::run(a),
         Command::Mount(a) => mount::run_mount(a),
         Command::Umount(a) => mount::run_umount(a),
+        Command::Destroy(a) => destroy::run(a),
     }
 }
