@@ -27,9 +27,16 @@ impl Drop for Unmount {
 fn options_at(point: &Path) -> Option<Vec<String>> {
     let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
     info.lines()
-        .filter(|l| l.split(' ').nth(4) == Some(point.to_str().unwrap()))
-        .last()
-        .map(|l| l.split(' ').nth(5).unwrap().split(',').map(str::to_string).collect())
+        .rev()
+        .find(|l| l.split(' ').nth(4) == Some(point.to_str().unwrap()))
+        .map(|l| {
+            l.split(' ')
+                .nth(5)
+                .unwrap()
+                .split(',')
+                .map(str::to_string)
+                .collect()
+        })
 }
 
 fn jailsmith(args: &[&str], jail: &Path, state: &Path) -> Command {
@@ -55,7 +62,14 @@ fn binds_are_ro_or_rw_nosuid_nodev_non_recursive_and_idempotent() {
     // a mount inside the source must not come along (no MS_REC)
     let sub = ro_src.join("sub");
     make_dir(&sub, 0o755);
-    mount(Some("tmpfs"), &sub, Some("tmpfs"), MsFlags::empty(), None::<&str>).unwrap();
+    mount(
+        Some("tmpfs"),
+        &sub,
+        Some("tmpfs"),
+        MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
     let (jail, state) = (t.jail("jail"), t.state_dir());
     let ro = format!("{}:/srv/data", ro_src.display());
     let rw = format!("{}:/spool:rw", rw_src.display());
@@ -70,7 +84,11 @@ fn binds_are_ro_or_rw_nosuid_nodev_non_recursive_and_idempotent() {
         &jail,
         &state,
     ));
-    assert!(text(&out.stdout).contains("mounted"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("mounted"),
+        "{}",
+        text(&out.stdout)
+    );
 
     let (ro_at, rw_at) = (jail.join("srv/data"), jail.join("spool"));
     let o = options_at(&ro_at).expect("ro bind mounted");
@@ -81,9 +99,15 @@ fn binds_are_ro_or_rw_nosuid_nodev_non_recursive_and_idempotent() {
     for f in ["rw", "nosuid", "nodev"] {
         assert!(o.contains(&f.to_string()), "{o:?}");
     }
-    assert!(options_at(&ro_at.join("sub")).is_none(), "the bind was recursive");
+    assert!(
+        options_at(&ro_at.join("sub")).is_none(),
+        "the bind was recursive"
+    );
     assert_eq!(fs::read_to_string(ro_at.join("hello")).unwrap(), "hi\n");
-    assert!(fs::write(ro_at.join("new"), "x").is_err(), "ro bind is writable");
+    assert!(
+        fs::write(ro_at.join("new"), "x").is_err(),
+        "ro bind is writable"
+    );
     let meta = fs::symlink_metadata(jail.join("srv")).unwrap();
     assert!(meta.is_dir());
 
@@ -113,23 +137,32 @@ fn binds_are_ro_or_rw_nosuid_nodev_non_recursive_and_idempotent() {
     // systemd units, named like systemd-escape --path
     let name = |p: &Path| -> String {
         match common::find_cmd("systemd-escape") {
-            Some(se) => text(
-                &run_ok(Command::new(se).args(["--path", "--suffix=mount"]).arg(p)).stdout,
-            )
-            .trim()
-            .to_string(),
+            Some(se) => {
+                text(&run_ok(Command::new(se).args(["--path", "--suffix=mount"]).arg(p)).stdout)
+                    .trim()
+                    .to_string()
+            }
             None => format!(
                 "{}.mount",
-                p.to_str().unwrap().trim_start_matches('/').replace('-', "\\x2d").replace('/', "-")
+                p.to_str()
+                    .unwrap()
+                    .trim_start_matches('/')
+                    .replace('-', "\\x2d")
+                    .replace('/', "-")
             ),
         }
     };
     let unit = fs::read_to_string(units.join(name(&ro_at))).unwrap();
-    assert!(unit.contains(&format!("Where={}\n", ro_at.display())), "{unit}");
+    assert!(
+        unit.contains(&format!("Where={}\n", ro_at.display())),
+        "{unit}"
+    );
     assert!(unit.contains("Options=bind,ro,nosuid,nodev\n"), "{unit}");
-    assert!(fs::read_to_string(units.join(name(&rw_at)))
-        .unwrap()
-        .contains("Options=bind,rw,nosuid,nodev\n"));
+    assert!(
+        fs::read_to_string(units.join(name(&rw_at)))
+            .unwrap()
+            .contains("Options=bind,rw,nosuid,nodev\n")
+    );
 
     run_ok(&mut jailsmith(&["umount"], &jail, &state));
     assert!(common::mounts_under(&jail).is_empty());
@@ -152,7 +185,11 @@ fn bind_source_a_user_can_write_is_refused_unless_rw() {
     make_dir(&src, 0o755);
     let (jail, state) = (t.jail("jail"), t.state_dir());
     let ro = format!("{}:/data", src.display());
-    let out = run(&mut jailsmith(&["build", "--bin", "bash", "--bind", &ro], &jail, &state));
+    let out = run(&mut jailsmith(
+        &["build", "--bin", "bash", "--bind", &ro],
+        &jail,
+        &state,
+    ));
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("writable by a non-root user"),
@@ -162,7 +199,11 @@ fn bind_source_a_user_can_write_is_refused_unless_rw() {
     assert!(!jail.exists(), "a refused build must not start");
     // explicitly rw: accepted, mounted rw,nosuid,nodev
     let rw = format!("{}:/data:rw", src.display());
-    run_ok(&mut jailsmith(&["build", "--bin", "bash", "--bind", &rw], &jail, &state));
+    run_ok(&mut jailsmith(
+        &["build", "--bin", "bash", "--bind", &rw],
+        &jail,
+        &state,
+    ));
     run_ok(&mut jailsmith(&["mount"], &jail, &state));
     let o = options_at(&jail.join("data")).unwrap();
     assert!(o.contains(&"rw".to_string()) && o.contains(&"nosuid".to_string()));
