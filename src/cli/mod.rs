@@ -6,6 +6,7 @@ pub mod check;
 pub mod deps;
 pub mod destroy;
 pub mod mount;
+pub mod profiles;
 pub mod update;
 pub mod user;
 pub mod users;
@@ -42,6 +43,8 @@ pub enum Command {
     Umount(mount::UmountArgs),
     /// Take a jail down: users' sshd blocks and keys, mounts, files (homes with --purge), state.
     Destroy(destroy::Args),
+    /// Inspect jail profiles: list them, or show one resolved on this host.
+    Profiles(profiles::Args),
 }
 
 /// The version string: package version and the git commit it was built from.
@@ -70,5 +73,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Mount(a) => mount::run_mount(a),
         Command::Umount(a) => mount::run_umount(a),
         Command::Destroy(a) => destroy::run(a),
+        Command::Profiles(a) => profiles::run(a),
     }
 }
