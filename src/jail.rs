@@ -171,28 +171,3 @@ fn merged_request(prev: Option<&Request>, s: &BuildSettings) -> Request {
     }
     r
 }
-
-/// The settings that rebuild a jail from what its state records (for `update` and
-/// `check`). Profiles are recorded by name only: they cannot be expanded here yet, so a
-/// request naming any is refused rather than planned without them.
-pub fn settings_from_request(jail: &Path, request: &Request) -> anyhow::Result<BuildSettings> {
-    if !request.profiles.is_empty() {
-        return Err(coded(
-            crate::exit::BAD_INPUT,
-            format!(
-                "{}: built with profiles ({}), which this jailsmith cannot re-expand from the state",
-                jail.display(),
-                request.profiles.join(", ")
-            ),
-        ));
-    }
-    Ok(BuildSettings {
-        jail: jail.to_path_buf(),
-        wanted: Wanted {
-            bins: request.bins.clone(),
-            files: request.files.clone(),
-            libraries: Vec::new(),
-        },
-        ..Default::default()
-    })
-}

@@ -253,10 +253,17 @@ pub fn check_sources(ctx: &Ctx<'_>, state: &JailState, report: &mut Report) {
 }
 
 /// What the closure needs now that the jail lacks, from the planner re-run on the request.
-pub fn check_closure(ctx: &Ctx<'_>, state: &JailState, report: &mut Report) {
-    let plan = match crate::jail::settings_from_request(ctx.jail, &state.request)
-        .and_then(|s| crate::jail::plan(&s))
-    {
+pub fn check_closure(
+    ctx: &Ctx<'_>,
+    state: &JailState,
+    rebuild: &Result<crate::jail::BuildSettings, String>,
+    report: &mut Report,
+) {
+    let planned = rebuild
+        .as_ref()
+        .map_err(|e| e.clone())
+        .and_then(|s| crate::jail::plan(s).map_err(|e| format!("{e:#}")));
+    let plan = match planned {
         Ok((plan, _)) => plan,
         Err(e) => {
             push(
@@ -265,7 +272,7 @@ pub fn check_closure(ctx: &Ctx<'_>, state: &JailState, report: &mut Report) {
                 Severity::Warning,
                 "/",
                 "replan",
-                format!("the recorded request cannot be planned again: {e:#}"),
+                format!("the recorded request cannot be planned again: {e}"),
             );
             return;
         }

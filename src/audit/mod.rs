@@ -25,8 +25,9 @@ pub struct CheckSettings {
     pub state: Option<JailState>,
     /// Threads for hashing (0: rayon's default).
     pub jobs: usize,
-    /// Re-run the planner to find libraries the closure needs now.
-    pub replan: bool,
+    /// Settings that rebuild the jail from its state (or why there are none): the planner
+    /// is re-run with them to find what the closure needs now. `None`: skipped.
+    pub replan: Option<Result<crate::jail::BuildSettings, String>>,
 }
 
 /// Why a jail could not be checked at all (exit 2).
@@ -150,8 +151,8 @@ pub fn check(settings: &CheckSettings) -> Result<Report, CheckError> {
         integrity::check_manifest(&ctx, &host, state, &by_path, settings.jobs, &mut report);
         integrity::check_unknown(&ctx, &state.manifest, &walked, &skip, &mut report);
         integrity::check_sources(&ctx, state, &mut report);
-        if settings.replan {
-            integrity::check_closure(&ctx, state, &mut report);
+        if let Some(rebuild) = &settings.replan {
+            integrity::check_closure(&ctx, state, rebuild, &mut report);
         }
     }
     report.finish();

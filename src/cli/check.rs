@@ -39,6 +39,8 @@ pub struct Args {
     /// Do not re-run the planner (skips "needed now" findings; faster).
     #[arg(long)]
     pub no_replan: bool,
+    #[command(flatten)]
+    pub dirs: crate::cli::profiles::DirArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
@@ -51,11 +53,18 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
     let st = state::load(&args.state_dir, &args.jail)
         .map_err(|e| Coded::new(exit::BAD_INPUT, e.to_string()))?;
+    let replan = match (&st, args.no_replan) {
+        (Some(s), false) => Some(
+            crate::cli::update::settings_from_request(&args.jail, &s.request, &args.dirs)
+                .map_err(|e| format!("{e:#}")),
+        ),
+        _ => None,
+    };
     let settings = CheckSettings {
         jail: args.jail.clone(),
         state: st,
         jobs: args.jobs,
-        replan: !args.no_replan,
+        replan,
     };
     let report = audit::check(&settings).map_err(|e| Coded::new(exit::BAD_INPUT, e.to_string()))?;
     if args.json {

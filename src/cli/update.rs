@@ -2,13 +2,15 @@
 //! the host, add what the closure needs now, remove what jailsmith placed and no longer
 //! needs (never in the users' homes, never through a symlink). Prints the diff on stdout.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::apply::{Host, LinuxHost};
+use crate::cli::profiles::{DirArgs, ProfileArgs, build_extra};
 use crate::exit::{self, Coded};
-use crate::jail;
+use crate::hostinfo::gather::Wanted;
+use crate::jail::{self, BuildSettings};
 use crate::plan::{JailPath, Op, Plan};
-use crate::state::{self, DEFAULT_STATE_DIR, EntryType, JailState};
+use crate::state::{self, DEFAULT_STATE_DIR, EntryType, JailState, Request};
 
 /// Bring a jail up to date with the host, from what built it.
 ///
@@ -30,6 +32,33 @@ pub struct Args {
     /// Where jailsmith keeps the state of each jail.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
+    #[command(flatten)]
+    pub dirs: DirArgs,
+}
+
+/// The settings that rebuild a jail from what its state records: its programs, files and
+/// profiles (expanded again on this host, searched in `dirs` first) and its binds.
+pub fn settings_from_request(
+    jail: &Path,
+    request: &Request,
+    dirs: &DirArgs,
+) -> anyhow::Result<BuildSettings> {
+    let (extra, profiles) = build_extra(&ProfileArgs {
+        profiles: request.profiles.clone(),
+        dirs: dirs.clone(),
+    })?;
+    Ok(BuildSettings {
+        jail: jail.to_path_buf(),
+        wanted: Wanted {
+            bins: request.bins.clone(),
+            files: request.files.clone(),
+            libraries: Vec::new(),
+        },
+        extra,
+        profiles,
+        binds: request.binds.clone(),
+        ..Default::default()
+    })
 }
 
 /// The diff of an update.
@@ -164,7 +193,7 @@ fn prune(host: &LinuxHost, st: &JailState, stale: &[String], d: &mut Diff) -> an
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let st = load(&args)?;
-    let mut settings = jail::settings_from_request(&args.jail, &st.request)?;
+    let mut settings = settings_from_request(&args.jail, &st.request, &args.dirs)?;
     settings.state_dir = args.state_dir.clone();
     if args.dry_run {
         let (plan, warnings) = jail::plan(&settings)?;
