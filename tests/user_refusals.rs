@@ -106,12 +106,24 @@ fn missing_shell_is_refused_suggesting_build() {
     };
     let user = ReservedUser::new();
     let (_, key_pub) = sshd::client_keypair(&s.root.dir("client"));
+    // a shell the host has (sshd checks it there) but the jail does not
+    let shell = ["/bin/dash", "/bin/sh", "/usr/bin/env"]
+        .into_iter()
+        .find(|p| Path::new(p).exists() && !s.jail.join(&p[1..]).exists())
+        .expect("a host program that the jail lacks");
     let mut cmd = s.user_cmd(user.name());
-    cmd.args(["--create", "--shell", "/bin/zsh", "--key"])
+    cmd.args(["--create", "--shell", shell, "--key"])
         .arg(&key_pub);
     let err = refused(&s, user.name(), &mut cmd, BAD_INPUT);
     assert!(err.contains("jailsmith build"), "{err}");
     assert!(user.lookup().is_none(), "the account was created");
+
+    // a shell the host lacks: sshd would refuse the login, so jailsmith does
+    let mut cmd = s.user_cmd(user.name());
+    cmd.args(["--create", "--shell", "/bin/no-such-shell", "--key"])
+        .arg(&key_pub);
+    let err = refused(&s, user.name(), &mut cmd, BAD_INPUT);
+    assert!(err.contains("on this host"), "{err}");
 }
 
 #[test]

@@ -6,6 +6,7 @@ mod common;
 mod user_support;
 
 use std::fs;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -67,7 +68,6 @@ fn jailed_user_logs_in_inside_the_jail() {
     // the jail's home and passwd/group, and the root-owned key file
     let home = s.jail.join("home").join(name);
     let m = fs::symlink_metadata(&home).unwrap();
-    use std::os::unix::fs::MetadataExt;
     assert_eq!((m.uid(), m.mode() & 0o7777), (user.uid(), 0o700));
     let passwd = fs::read_to_string(s.jail.join("etc/passwd")).unwrap();
     assert!(
@@ -79,6 +79,18 @@ fn jailed_user_logs_in_inside_the_jail() {
     assert_eq!((k.uid(), k.mode() & 0o7777), (0, 0o644));
 
     // a second run changes nothing and says so
+    let stamp = |p: &Path| {
+        let m = fs::symlink_metadata(p).unwrap();
+        (m.ino(), m.mtime(), m.mtime_nsec())
+    };
+    let watched = [
+        s.dropin(name),
+        s.keys_dir.join(name),
+        s.jail.join("etc/passwd"),
+        s.jail.join("etc/group"),
+        home.clone(),
+    ];
+    let before: Vec<_> = watched.iter().map(|p| stamp(p)).collect();
     let dropin_before = fs::metadata(s.dropin(name)).unwrap().modified().unwrap();
     let mut again = s.user_cmd(name);
     again.arg("--key").arg(key.with_extension("pub"));
@@ -92,6 +104,8 @@ fn jailed_user_logs_in_inside_the_jail() {
         fs::metadata(s.dropin(name)).unwrap().modified().unwrap(),
         dropin_before
     );
+    let after: Vec<_> = watched.iter().map(|p| stamp(p)).collect();
+    assert_eq!(before, after, "a second run rewrote something");
 
     // `jailsmith users` lists the user
     let out = run_ok(
@@ -224,6 +238,43 @@ fn sftp_only_user_gets_sftp_and_nothing_else() {
 }
 
 #[test]
+fn sftp_only_needs_no_shell_in_the_jail() {
+    if !sshd::available("sftp_only_needs_no_shell_in_the_jail") || !common::require_cmd("sftp") {
+        return;
+    }
+    let _g = serial();
+    let s = Setup::new("sftp_only_needs_no_shell_in_the_jail");
+    let bare = s.root.jail("bare");
+    common::make_dir(&bare, 0o755);
+    let user = UserGuard::new();
+    let (key, key_pub) = sshd::client_keypair(&s.root.dir("client"));
+    let mut cmd = s.user_cmd_in(user.name(), &bare);
+    cmd.arg("--sftp-only").arg("--key").arg(&key_pub);
+    let out = s.run_reloading(&mut cmd);
+    assert!(
+        text(&out.stderr).contains("fine for an sftp-only user"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let batch = s.root.path().join("batch");
+    common::write_file(&batch, "ls -1 /\npwd\n", 0o644);
+    let out = run(&mut s.srv.sftp_client(user.name(), &key, &batch));
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stderr),
+        s.srv.log()
+    );
+    let listed = text(&out.stdout);
+    assert!(listed.contains("/home"), "{listed}");
+    assert!(
+        listed.contains(&format!("/home/{}", user.name())),
+        "{listed}"
+    );
+}
+
+#[test]
 fn removal_unjails_and_locks_out() {
     if !sshd::available("removal_unjails_and_locks_out") {
         return;
@@ -231,6 +282,7 @@ fn removal_unjails_and_locks_out() {
     let _g = serial();
     let s = Setup::new("removal_unjails_and_locks_out");
     let (user, key) = jailed(&s, &[]);
+    let (other, other_key) = jailed(&s, &[]);
     let name = user.name();
     assert_eq!(s.ssh(name, &key, "true").0, Some(0));
     assert!(
@@ -245,6 +297,31 @@ fn removal_unjails_and_locks_out() {
         .stdout(Stdio::null());
     let mut sess = ProcessGuard::new(sess.spawn().unwrap());
     std::thread::sleep(Duration::from_secs(2));
+
+    // what a user may plant in their home: a link out of the jail, a FIFO, a subdirectory
+    let home = s.jail.join("home").join(name);
+    let outside = s.root.dir("outside");
+    common::write_file(&outside.join("precious"), "keep me", 0o644);
+    std::os::unix::fs::symlink(&outside, home.join("link")).unwrap();
+    nix::unistd::mkfifo(
+        &home.join("fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    common::make_dir(&home.join("sub/deeper"), 0o755);
+    std::os::unix::fs::symlink("/etc/passwd", home.join("sub/deeper/pw")).unwrap();
+
+    // a dry run of the removal says what it would do and does nothing
+    let out = run_ok(
+        s.user_cmd(name)
+            .args(["--remove", "--delete-home", "--dry-run"]),
+    );
+    assert!(
+        text(&out.stdout).contains("would remove dropin"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(s.dropin(name).exists() && s.keys_dir.join(name).exists());
 
     let mut rm = s.user_cmd(name);
     rm.arg("--remove").arg("--delete-home");
@@ -269,13 +346,27 @@ fn removal_unjails_and_locks_out() {
     assert_ne!(code, Some(0), "still logs in after removal");
     assert!(!s.dropin(name).exists());
     assert!(!s.keys_dir.join(name).exists());
-    assert!(!s.jail.join("home").join(name).exists());
+    assert!(!home.exists() && !home.is_symlink());
+    assert_eq!(
+        fs::read_to_string(outside.join("precious")).unwrap(),
+        "keep me"
+    );
+    assert!(Path::new("/etc/passwd").exists());
     let passwd = fs::read_to_string(s.jail.join("etc/passwd")).unwrap();
     assert!(!passwd.contains(&format!("{name}:")), "{passwd}");
     assert!(
         user_exists(name),
         "the account stays without --delete-account"
     );
+    // the other user of the jail keeps their lines and their login
+    assert!(
+        passwd.contains(&format!("{}:x:{}:", other.name(), other.uid())),
+        "{passwd}"
+    );
+    let group = fs::read_to_string(s.jail.join("etc/group")).unwrap();
+    assert!(group.contains(&format!(":{}:", other.gid())), "{group}");
+    let (code, out, err) = s.ssh(other.name(), &other_key, "id -un");
+    assert_eq!((code, out.trim()), (Some(0), other.name()), "{err}");
 
     // removing again: nothing to do
     let out = run_ok(s.user_cmd(name).arg("--remove"));

@@ -29,6 +29,8 @@ pub enum Command {
     Deps(deps::Args),
     /// Build or refresh a jail: programs, their libraries, devices and base /etc files.
     Build(build::Args),
+    /// Inspect jail profiles: list them, or show one resolved on this host.
+    Profiles(profiles::Args),
     /// Jail an account in sshd: key-only login that lands inside a jail (or --remove it).
     User(user::Args),
     /// List the users jailed in a jail.
@@ -43,8 +45,6 @@ pub enum Command {
     Umount(mount::UmountArgs),
     /// Take a jail down: users' sshd blocks and keys, mounts, files (homes with --purge), state.
     Destroy(destroy::Args),
-    /// Inspect jail profiles: list them, or show one resolved on this host.
-    Profiles(profiles::Args),
 }
 
 /// The version string: package version and the git commit it was built from.
@@ -66,6 +66,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Deps(a) => deps::run(a),
         Command::Build(a) => build::run(a),
+        Command::Profiles(a) => profiles::run(a),
         Command::User(a) => user::run(a),
         Command::Users(a) => users::run(a),
         Command::Check(a) => check::run(a),
@@ -73,6 +74,5 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Mount(a) => mount::run_mount(a),
         Command::Umount(a) => mount::run_umount(a),
         Command::Destroy(a) => destroy::run(a),
-        Command::Profiles(a) => profiles::run(a),
     }
 }

@@ -57,9 +57,22 @@ pub fn component_problem(
 
 /// Checks `jail` (absolute, normalised) and each ancestor from `/` down.
 pub fn check(jail: &Path) -> Result<(), SshdError> {
+    first_problem(jail)?.map_or(Ok(()), |(component, why, fix)| {
+        Err(SshdError::ChrootPath {
+            jail: jail.to_path_buf(),
+            component,
+            why,
+            fix,
+        })
+    })
+}
+
+/// The first component of `path` (from `/` down) that is not a real, root-owned directory
+/// without group/other write, as (component, why, fix).
+pub fn first_problem(path: &Path) -> Result<Option<(PathBuf, String, String)>, SshdError> {
     let mut cur = PathBuf::from("/");
     let mut components = vec![cur.clone()];
-    for c in jail.components() {
+    for c in path.components() {
         if let Component::Normal(n) = c {
             cur.push(n);
             components.push(cur.clone());
@@ -75,15 +88,10 @@ pub fn check(jail: &Path) -> Result<(), SshdError> {
         if let Some((why, fix)) =
             component_problem(&comp, ft.is_dir(), ft.is_symlink(), m.uid(), m.mode())
         {
-            return Err(SshdError::ChrootPath {
-                jail: jail.to_path_buf(),
-                component: comp,
-                why,
-                fix,
-            });
+            return Ok(Some((comp, why, fix)));
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 #[cfg(test)]
