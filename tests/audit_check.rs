@@ -378,3 +378,15 @@ root_test!(unreadable_jail_exits_2, |name| {
     let (code, _, err) = j.check_at(&j.t.path().join("nonexistent"));
     assert_eq!(code, Some(2), "{err}");
 });
+
+root_test!(deeply_nested_home_is_reported_not_fatal, |name| {
+    let j = Jail::new(name, &[]);
+    let mut d = j.home();
+    for _ in 0..300 {
+        d.push("d");
+    }
+    fs::create_dir_all(&d).unwrap();
+    let (code, out, err) = j.check();
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    assert!(out.contains("nested deeper than"), "{out}");
+});

@@ -76,10 +76,10 @@ pub fn check_entries(ctx: &Ctx<'_>, walked: &WalkResult, report: &mut Report) {
     }
     for (path, why) in &walked.unreadable {
         report.push(ctx.finding(
-            Severity::Warning,
+            Severity::Error,
             path,
             "unreadable",
-            format!("could not be examined: {why}"),
+            format!("could not be examined, so nothing below it is vouched for: {why}"),
             "look at it by hand",
         ));
     }
@@ -180,7 +180,7 @@ fn check_entry(ctx: &Ctx<'_>, w: &Walked, report: &mut Report) {
             format!("rm {host} (jailsmith never makes hard links)"),
         ));
     }
-    if !user_tree && !w.is(SFlag::S_IFLNK) {
+    if !user_tree {
         check_root_owned(ctx, w, report);
     }
 }
@@ -204,8 +204,9 @@ fn check_root_owned(ctx: &Ctx<'_>, w: &Walked, report: &mut Report) {
         ));
     }
     let shared_tmp = p == "/tmp" && ctx.trees.tmp;
-    let device = w.is(SFlag::S_IFCHR);
-    if mode & 0o022 != 0 && !shared_tmp && !device {
+    // a symlink's own mode means nothing; a device's is checked against the policy
+    let modeless = w.is(SFlag::S_IFCHR) || w.is(SFlag::S_IFLNK);
+    if mode & 0o022 != 0 && !shared_tmp && !modeless {
         report.push(ctx.finding(
             Severity::Error,
             p,

@@ -46,6 +46,10 @@ pub struct WalkResult {
     pub unreadable: Vec<(String, String)>,
 }
 
+/// Deeper directories are not walked (a hostile user could nest them until the walker ran
+/// out of descriptors or stack); the walk reports where it stopped.
+pub const MAX_DEPTH: usize = 256;
+
 fn dir_flags() -> OFlag {
     OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC
 }
@@ -58,7 +62,7 @@ pub fn walk(root: BorrowedFd<'_>, skip: &[String]) -> nix::Result<WalkResult> {
     let fd = root
         .try_clone_to_owned()
         .map_err(|_| nix::errno::Errno::EBADF)?;
-    walk_dir(fd, "", root_st.st_dev, skip, &mut res);
+    walk_dir(fd, "", 0, root_st.st_dev, skip, &mut res);
     Ok(res)
 }
 
@@ -66,9 +70,19 @@ fn join(parent: &str, name: &OsStr) -> String {
     format!("{parent}/{}", String::from_utf8_lossy(name.as_bytes()))
 }
 
-fn walk_dir(fd: OwnedFd, prefix: &str, dev: u64, skip: &[String], res: &mut WalkResult) {
+fn walk_dir(
+    fd: OwnedFd,
+    prefix: &str,
+    depth: usize,
+    dev: u64,
+    skip: &[String],
+    res: &mut WalkResult,
+) {
     let mut names = Vec::new();
-    let listing = Dir::from_fd(fd.try_clone().expect("dup a directory descriptor"));
+    let listing = fd
+        .try_clone()
+        .map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)))
+        .and_then(Dir::from_fd);
     match listing {
         Ok(mut d) => {
             for e in d.iter() {
@@ -121,8 +135,15 @@ fn walk_dir(fd: OwnedFd, prefix: &str, dev: u64, skip: &[String], res: &mut Walk
             res.not_descended.push((path, "another filesystem".into()));
             continue;
         }
+        if depth + 1 >= MAX_DEPTH {
+            res.unreadable.push((
+                path,
+                format!("nested deeper than {MAX_DEPTH} directories; not walked"),
+            ));
+            continue;
+        }
         match openat(fd.as_fd(), name.as_os_str(), dir_flags(), Mode::empty()) {
-            Ok(sub) => walk_dir(sub, &path, dev, skip, res),
+            Ok(sub) => walk_dir(sub, &path, depth + 1, dev, skip, res),
             Err(e) => res.unreadable.push((path, e.to_string())),
         }
     }
