@@ -4,6 +4,7 @@
 //! content, owner, mode and mtime. A FIFO where a file is written makes the command fail fast.
 
 mod common;
+mod user_support;
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, symlink};
@@ -225,4 +226,55 @@ fn destroy_removes_symlinks_never_their_targets() {
     );
     assert!(!jail.exists());
     assert_eq!(fingerprint(&outside), before);
+}
+
+#[test]
+fn user_refuses_symlinks_where_it_writes() {
+    if !common::sshd::available("user_refuses_symlinks_where_it_writes") {
+        return;
+    }
+    for (place, is_dir) in [
+        ("etc/passwd", false),
+        ("etc/group", false),
+        ("etc", true),
+        ("home", true),
+    ] {
+        let s = user_support::Setup::new(&format!("user-canary-{}", place.replace('/', "_")));
+        let user = common::UserGuard::new();
+        let (_, key_pub) = common::sshd::client_keypair(&s.root.dir("client"));
+        let target = if is_dir {
+            canary(&s.root, "passwd")
+        } else {
+            canary(&s.root, "passwd").join("passwd")
+        };
+        let before = fingerprint(&target);
+        let p = s.jail.join(place);
+        if is_dir {
+            if p.exists() {
+                fs::rename(&p, s.root.path().join("moved-away")).unwrap();
+            }
+        } else {
+            fs::remove_file(&p).unwrap();
+        }
+        symlink(&target, &p).unwrap();
+        let out = run(s.user_cmd(user.name()).arg("--key").arg(&key_pub));
+        let err = text(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "user wrote through a symlink at {place}\n{err}"
+        );
+        assert!(
+            err.contains(place),
+            "the error does not name {place}:\n{err}"
+        );
+        assert_eq!(
+            fingerprint(&target),
+            before,
+            "user changed the canary through {place}"
+        );
+        assert!(
+            !s.dropin(user.name()).exists(),
+            "a drop-in was left for a refused user"
+        );
+    }
 }
