@@ -176,6 +176,19 @@ fn destroy_without_purge_keeps_the_homes() {
             .arg(&state)
             .args(["--bin", "bash"]),
     );
+    let _guard = Unmount(t.path().to_path_buf());
+    // an undeclared mount is detached too, never removed through
+    let stray = jail.join("mnt");
+    common::make_dir(&stray, 0o755);
+    nix::mount::mount(
+        Some("tmpfs"),
+        &stray,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
+    fs::write(stray.join("on-tmpfs"), "x").unwrap();
     let home = jail.join("home/nobody-here");
     common::make_dir(&home, 0o700);
     common::write_file(&home.join("keep"), "mine", 0o600);
@@ -200,5 +213,9 @@ fn destroy_without_purge_keeps_the_homes() {
     assert!(text(&out.stdout).contains("kept"), "{}", text(&out.stdout));
     assert_eq!(fs::read_to_string(home.join("keep")).unwrap(), "mine");
     assert!(!jail.join("usr").exists() && !jail.join("etc").exists());
+    assert!(
+        common::mounts_under(&jail).is_empty(),
+        "the stray mount is left"
+    );
     assert_eq!(state_files(&state), 0);
 }

@@ -190,7 +190,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             for (b, _) in umount_all(&host, &st.request.binds).map_err(coded)? {
                 println!("unmounted {b}");
             }
-            let n = detach_all_under(&st.jail).map_err(coded)?;
+            let n = detach_all_under(&host).map_err(coded)?;
             if n > 0 {
                 println!(
                     "unmounted {n} undeclared mounts under {}",

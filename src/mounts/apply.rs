@@ -5,14 +5,14 @@
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 
 use super::Bind;
 use super::mountinfo::{self, MountEntry};
 use crate::apply::{EntryKind, Host, HostError, LinuxHost};
-use crate::plan::Owner;
+use crate::plan::{JailPath, Owner};
 
 /// Why a bind could not be applied or removed.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +66,9 @@ pub fn check_source(bind: &Bind) -> Result<(), MountError> {
             "its path goes through a symlink; use the real path {}",
             canon.display()
         )));
+    }
+    if !canon.is_dir() {
+        return Err(bad("it is not a directory".into()));
     }
     if bind.rw {
         return Ok(());
@@ -186,7 +189,8 @@ pub fn umount_all(host: &LinuxHost, binds: &[Bind]) -> Result<Vec<(Bind, Done)>,
     for bind in sorted {
         let target = bind.host_target(&jail);
         let mut done = Done::NotMounted;
-        loop {
+        // stacked mounts come off one at a time; bounded, in case something remounts
+        for _ in 0..16 {
             let table = mountinfo::read().map_err(MountError::Table)?;
             if mountinfo::at(&table, &target).is_none() {
                 break;
@@ -204,27 +208,36 @@ pub fn umount_all(host: &LinuxHost, binds: &[Bind]) -> Result<Vec<(Bind, Done)>,
     Ok(out)
 }
 
-/// Unmounts anything mounted at or below `dir` (a host path under a jail), deepest first,
-/// by path with MNT_DETACH|UMOUNT_NOFOLLOW: used by `destroy` for undeclared mounts.
-pub fn detach_all_under(dir: &Path) -> Result<usize, MountError> {
+/// Unmounts anything still mounted below the jail (undeclared mounts, for `destroy`),
+/// deepest first, each reached by a descriptor opened beneath the jail root (so a symlink
+/// planted on the way cannot redirect the unmount), detached lazily.
+pub fn detach_all_under(host: &LinuxHost) -> Result<usize, MountError> {
+    let jail = host.root().to_path_buf();
     let mut n = 0;
-    loop {
+    for _ in 0..256 {
         let table = mountinfo::read().map_err(MountError::Table)?;
-        let mut below = mountinfo::under(&table, dir);
-        if below.is_empty() {
-            return Ok(n);
-        }
+        let mut below = mountinfo::under(&table, &jail);
         below.sort_by_key(|m| std::cmp::Reverse(m.mount_point.components().count()));
-        let m = &below[0];
-        umount2(
-            &m.mount_point,
-            MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW,
-        )
-        .map_err(|source| MountError::Sys {
+        let Some(m) = below.first() else {
+            return Ok(n);
+        };
+        let sys = |op, source| MountError::Sys {
             target: m.mount_point.clone(),
-            op: "unmount",
+            op,
             source,
-        })?;
+        };
+        let rel = m
+            .mount_point
+            .strip_prefix(&jail)
+            .map_err(|_| sys("locate", nix::errno::Errno::EINVAL))?;
+        let jp = JailPath::new(rel).map_err(|_| sys("locate", nix::errno::Errno::EINVAL))?;
+        let fd = host.open_dir(&jp, "open a mount point")?;
+        umount2(&fd_path(&fd), MntFlags::MNT_DETACH).map_err(|e| sys("unmount", e))?;
         n += 1;
     }
+    Err(MountError::Sys {
+        target: jail,
+        op: "unmount everything below",
+        source: nix::errno::Errno::EBUSY,
+    })
 }
