@@ -213,8 +213,7 @@ pub fn umount_all(host: &LinuxHost, binds: &[Bind]) -> Result<Vec<(Bind, Done)>,
 /// planted on the way cannot redirect the unmount), detached lazily.
 pub fn detach_all_under(host: &LinuxHost) -> Result<usize, MountError> {
     let jail = host.root().to_path_buf();
-    let mut n = 0;
-    for _ in 0..256 {
+    for n in 0..256 {
         let table = mountinfo::read().map_err(MountError::Table)?;
         let mut below = mountinfo::under(&table, &jail);
         below.sort_by_key(|m| std::cmp::Reverse(m.mount_point.components().count()));
@@ -233,7 +232,6 @@ pub fn detach_all_under(host: &LinuxHost) -> Result<usize, MountError> {
         let jp = JailPath::new(rel).map_err(|_| sys("locate", nix::errno::Errno::EINVAL))?;
         let fd = host.open_dir(&jp, "open a mount point")?;
         umount2(&fd_path(&fd), MntFlags::MNT_DETACH).map_err(|e| sys("unmount", e))?;
-        n += 1;
     }
     Err(MountError::Sys {
         target: jail,
