@@ -163,3 +163,28 @@ pub fn check(settings: &CheckSettings) -> Result<Report, CheckError> {
 pub fn shown(jail: &Path, path: &str) -> String {
     walk::shown(jail, path).display().to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_writable_trees_are_homes_and_a_sticky_tmp() {
+        let t = Trees {
+            homes: vec!["/home/ann".into()],
+            tmp: true,
+            binds: vec![Bind::parse("/srv/d:/data/x").unwrap()],
+        };
+        assert!(t.user_writable("/home/ann"));
+        assert!(t.user_writable("/home/ann/.bashrc"));
+        assert!(!t.user_writable("/home/anna"));
+        assert!(!t.user_writable("/home"));
+        assert!(t.user_writable("/tmp/x"));
+        assert!(!t.user_writable("/tmp"));
+        assert!(t.is_home("/home/ann") && !t.is_home("/home/ann/x"));
+        assert!(t.bind_related("/data") && t.bind_related("/data/x"));
+        assert!(!t.bind_related("/dat"));
+        let no_tmp = Trees { tmp: false, ..t };
+        assert!(!no_tmp.user_writable("/tmp/x"));
+    }
+}

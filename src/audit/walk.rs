@@ -190,3 +190,37 @@ pub fn is_within(path: &str, dir: &str) -> bool {
 pub fn shown(jail: &Path, path: &str) -> PathBuf {
     jail.join(path.trim_start_matches('/'))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn within_is_by_component() {
+        assert!(is_within("/home/a", "/home/a"));
+        assert!(is_within("/home/a/x", "/home/a"));
+        assert!(!is_within("/home/ab", "/home/a"));
+        assert!(!is_within("/home", "/home/a"));
+    }
+
+    #[test]
+    fn walks_without_following_symlinks() {
+        let d = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "x").unwrap();
+        std::fs::create_dir(d.path().join("sub")).unwrap();
+        std::fs::write(d.path().join("sub/f"), "y").unwrap();
+        std::os::unix::fs::symlink(outside.path(), d.path().join("sub/link")).unwrap();
+        let root = nix::fcntl::open(d.path(), dir_flags(), Mode::empty()).unwrap();
+        let r = walk(root.as_fd(), &[]).unwrap();
+        let paths: Vec<&str> = r.entries.iter().map(|w| w.path.as_str()).collect();
+        assert_eq!(paths, vec!["/sub", "/sub/f", "/sub/link"]);
+        assert!(r.entries[2].is(SFlag::S_IFLNK));
+        let r = walk(root.as_fd(), &["/sub".to_string()]).unwrap();
+        assert_eq!(r.entries.len(), 1);
+        assert_eq!(
+            r.not_descended,
+            vec![("/sub".to_string(), "a mount point".to_string())]
+        );
+    }
+}
