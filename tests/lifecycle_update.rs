@@ -204,3 +204,32 @@ fn update_never_touches_homes_and_needs_a_state() {
     assert!(!jail.join("usr/bin/ls").exists());
     assert_eq!(fs::read_to_string(home.join("f")).unwrap(), "x");
 }
+
+#[test]
+fn profile_jail_checks_clean_and_is_current() {
+    if !require_root("profile_jail_checks_clean_and_is_current") {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let (jail, state) = (t.jail("jail"), t.state_dir());
+    run_ok(
+        bin()
+            .arg("build")
+            .arg(&jail)
+            .arg("--state-dir")
+            .arg(&state)
+            .args(["--profile", "basic-shell"]),
+    );
+    let (code, out, err) = check(&jail, &state);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(out.trim().is_empty(), "{out}");
+    let dry = update(&jail, &state, &["--dry-run"]);
+    assert_eq!(dry.status.code(), Some(0), "{}", text(&dry.stdout));
+    let out = update(&jail, &state, &[]);
+    assert!(
+        text(&out.stderr).contains("up to date"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).trim().is_empty(), "{}", text(&out.stdout));
+}
