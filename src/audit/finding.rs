@@ -66,8 +66,19 @@ impl Report {
         self.findings.push(f);
     }
 
-    /// Sorts findings: errors first, then by path.
+    /// Drops "not in the manifest" warnings for paths an error already names (the error
+    /// says more), then sorts: errors first, then by path.
     pub fn finish(&mut self) {
+        let errors: std::collections::BTreeSet<String> = self
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| f.path.clone())
+            .collect();
+        let before = self.findings.len();
+        self.findings
+            .retain(|f| !(f.kind == "unknown" && errors.contains(&f.path)));
+        self.warnings -= before - self.findings.len();
         self.findings
             .sort_by(|a, b| (a.severity, &a.path).cmp(&(b.severity, &b.path)));
     }
