@@ -6,7 +6,7 @@ mod common;
 mod user_support;
 
 use std::fs;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -106,6 +106,14 @@ fn jailed_user_logs_in_inside_the_jail() {
     );
     let after: Vec<_> = watched.iter().map(|p| stamp(p)).collect();
     assert_eq!(before, after, "a second run rewrote something");
+
+    // a key file someone made writable is put back to root 0644
+    let keyfile = s.keys_dir.join(name);
+    fs::set_permissions(&keyfile, fs::Permissions::from_mode(0o666)).unwrap();
+    let out = run_ok(s.user_cmd(name).arg("--json"));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["changes"][0]["object"], "keys", "{report}");
+    assert_eq!(fs::metadata(&keyfile).unwrap().mode() & 0o7777, 0o644);
 
     // `jailsmith users` lists the user
     let out = run_ok(
@@ -244,8 +252,18 @@ fn sftp_only_needs_no_shell_in_the_jail() {
     }
     let _g = serial();
     let s = Setup::new("sftp_only_needs_no_shell_in_the_jail");
-    let bare = s.root.jail("bare");
-    common::make_dir(&bare, 0o755);
+    // a jail built from the sftp-only profile: no programs at all
+    let bare = s.root.jail("sftp");
+    run_ok(
+        common::bin()
+            .arg("build")
+            .arg(&bare)
+            .args(["--profile", "sftp-only", "--profile-dir"])
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("jail-profiles"))
+            .arg("--state-dir")
+            .arg(&s.state_dir),
+    );
+    assert!(!bare.join("bin/bash").exists() && !bare.join("usr/bin/bash").exists());
     let user = UserGuard::new();
     let (key, key_pub) = sshd::client_keypair(&s.root.dir("client"));
     let mut cmd = s.user_cmd_in(user.name(), &bare);
@@ -425,4 +443,44 @@ fn create_then_delete_account() {
     rm.args(["--remove", "--delete-home", "--delete-account"]);
     s.run_reloading(&mut rm);
     assert!(user.lookup().is_none());
+}
+
+/// Parallel runs on one jail (a smoke test: the race on the jail's passwd is narrow, the lock
+/// in the state directory is what makes it impossible).
+#[test]
+fn parallel_runs_keep_every_users_lines() {
+    if !sshd::available("parallel_runs_keep_every_users_lines") {
+        return;
+    }
+    let _g = serial();
+    let s = Setup::new("parallel_runs_keep_every_users_lines");
+    let users: Vec<UserGuard> = (0..3).map(|_| UserGuard::new()).collect();
+    let (_, key_pub) = sshd::client_keypair(&s.root.dir("client"));
+    let children: Vec<_> = users
+        .iter()
+        .map(|u| {
+            let mut c = s.user_cmd(u.name());
+            c.arg("--key")
+                .arg(&key_pub)
+                .arg("--no-reload")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
+            ProcessGuard::new(c.spawn().unwrap())
+        })
+        .collect();
+    for mut c in children {
+        let st = c
+            .wait_timeout(Duration::from_secs(120))
+            .expect("jailsmith user hung");
+        assert!(st.success());
+    }
+    let passwd = fs::read_to_string(s.jail.join("etc/passwd")).unwrap();
+    let group = fs::read_to_string(s.jail.join("etc/group")).unwrap();
+    for u in &users {
+        assert!(
+            passwd.contains(&format!("{}:x:{}:", u.name(), u.uid())),
+            "{passwd}"
+        );
+        assert!(group.contains(&format!(":{}:", u.gid())), "{group}");
+    }
 }

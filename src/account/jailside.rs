@@ -87,7 +87,11 @@ pub fn has_program(host: &dyn Host, shell: &str) -> Result<bool, HostError> {
 pub enum Needed {
     Nothing,
     Create,
-    Fix(String),
+    /// Wrong owner or mode: what it has now (to undo the fix).
+    Fix {
+        mode: u32,
+        owner: Owner,
+    },
 }
 
 /// What `home/NAME` needs: a real directory, 0700, owned by `owner`. Anything else there
@@ -106,14 +110,13 @@ pub fn home_needs(host: &dyn Host, name: &str, owner: Owner) -> Result<Needed, H
             });
         }
         Some(m) if m.mode & 0o7777 != 0o700 || m.uid != owner.uid || m.gid != owner.gid => {
-            Needed::Fix(format!(
-                "owner {}:{} mode {:04o} → {}:{} 0700",
-                m.uid,
-                m.gid,
-                m.mode & 0o7777,
-                owner.uid,
-                owner.gid
-            ))
+            Needed::Fix {
+                mode: m.mode & 0o7777,
+                owner: Owner {
+                    uid: m.uid,
+                    gid: m.gid,
+                },
+            }
         }
         Some(_) => Needed::Nothing,
     })

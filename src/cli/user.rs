@@ -13,9 +13,10 @@ use serde::Serialize;
 
 use crate::account::{AccountError, hostfs, logindefs, name};
 use crate::apply::HostError;
+use crate::audit::chroot_rule::chroot_problems;
 use crate::exit;
 use crate::sshd::dropin;
-use crate::sshd::{SshdError, chroot, mainconfig};
+use crate::sshd::{SshdError, mainconfig};
 use crate::state::{self, StateError};
 
 pub use journal::Change;
@@ -23,6 +24,9 @@ use journal::Run;
 
 /// Jail a host account in sshd: key-only login that lands inside JAIL.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  jailsmith user imsad --jail /srv/get_chrooted --create --key ~/.ssh/id_ed25519.pub\n  jailsmith user up1 --jail /srv/files --create --key-text 'ssh-ed25519 AAAA...' --sftp-only\n  jailsmith user imsad --jail /srv/get_chrooted --dry-run\n  jailsmith user imsad --jail /srv/get_chrooted --remove --delete-home --delete-account\n\nThe account's password becomes '*' (no password matches; not '!', which sshd without PAM\ntreats as locked even for keys). Exit codes: 2 bad name, key or missing shell; 4 refused by\na safety rule (root, system uid, unsafe jail path, planted symlink); 5 sshd rejected the\nconfiguration (everything rolled back); 6 a host operation failed."
+)]
 pub struct Args {
     /// The account (existing; or missing with --create).
     #[arg(value_name = "NAME")]
@@ -33,7 +37,8 @@ pub struct Args {
     /// Create the account when it does not exist (useradd; no home on the host).
     #[arg(long, conflicts_with = "remove")]
     pub create: bool,
-    /// Login shell, as a path inside the jail; it must exist there.
+    /// Login shell, as a path inside the jail; it must exist there (and on the host, where
+    /// sshd checks it) unless --sftp-only.
     #[arg(long, default_value = "/bin/bash", value_name = "PATH")]
     pub shell: String,
     /// uid of a created account (at least UID_MIN of /etc/login.defs).
@@ -134,6 +139,21 @@ pub struct Report {
 
 /// Runs the command; prints the report; returns the exit code.
 pub fn run(args: Args) -> anyhow::Result<u8> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err(exit::Coded::new(
+            exit::BAD_INPUT,
+            "jailsmith user must run as root: it changes accounts, sshd's configuration and files inside the jail (and reads /etc/shadow, even with --dry-run)",
+        )
+        .into());
+    }
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(
+            hostfs::lock_dir(&args.state_dir)
+                .map_err(|e| exit::Coded::new(e.code(), e.to_string()))?,
+        )
+    };
     let mut r = Run {
         args: &args,
         dry: args.dry_run,
@@ -223,17 +243,35 @@ fn jail_path(p: &Path) -> Result<PathBuf, UserError> {
 /// it must be root-owned real directories nobody else can write: sshd reads the key file as
 /// root before the chroot, and whoever can swap a directory on that path can add keys.
 fn check_root_chain(dir: &Path, op: &'static str) -> Result<(), UserError> {
-    let existing = dir
-        .ancestors()
-        .find(|p| p.symlink_metadata().is_ok())
-        .unwrap_or(Path::new("/"));
-    if let Some((component, why, fix)) = chroot::first_problem(existing)? {
+    if let Some(p) = chroot_problems(dir).into_iter().next() {
         return Err(AccountError::Unsafe {
             op,
             path: dir.to_path_buf(),
-            why: format!("{} {why} (fix: {fix})", component.display()),
+            why: format!("{} {} (fix: {})", p.path.display(), p.what, p.fix),
         }
         .into());
+    }
+    Ok(())
+}
+
+/// sshd's ChrootDirectory rule for the jail (DESIGN §4): it must exist, and it and every
+/// ancestor be real, root-owned directories nobody else can write.
+fn check_jail_path(jail: &Path) -> Result<(), UserError> {
+    if let Some(p) = chroot_problems(jail).into_iter().next() {
+        return Err(SshdError::ChrootPath {
+            jail: jail.to_path_buf(),
+            component: p.path,
+            why: p.what,
+            fix: p.fix,
+        }
+        .into());
+    }
+    if !jail.is_dir() {
+        return Err(UserError::Input(format!(
+            "the jail {} does not exist; make it first: jailsmith build {} --bin bash",
+            jail.display(),
+            jail.display()
+        )));
     }
     Ok(())
 }

@@ -14,6 +14,9 @@ use crate::state;
 
 /// List the users jailed in a jail.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  jailsmith users --jail /srv/get_chrooted\n  jailsmith users --jail /srv/get_chrooted --json"
+)]
 pub struct Args {
     /// The jail.
     #[arg(long, value_name = "JAIL")]

@@ -7,7 +7,8 @@ use super::journal::{
     Run, Undo, ensure_dir, in_jail, put_host_file, put_jail_file, record_user, reload_sshd,
 };
 use super::{
-    Args, UserError, check_name, check_root_chain, check_uid, jail_path, refuse_other_jail,
+    Args, UserError, check_jail_path, check_name, check_root_chain, check_uid, jail_path,
+    refuse_other_jail,
 };
 use crate::account::hostdb::{HostAccount, HostDb, PasswdEntry};
 use crate::account::useradd::{self, Modify, NO_PASSWORD, Wanted};
@@ -16,7 +17,7 @@ use crate::apply::{Host, LinuxHost};
 use crate::plan::{JailPath, Owner};
 use crate::sshd::dropin::{self, DropIn};
 use crate::sshd::validate::{self, Sshd};
-use crate::sshd::{SshdError, chroot, mainconfig};
+use crate::sshd::{SshdError, mainconfig};
 
 /// The authorized_keys text: from --key/--key-text, or the existing file when none given.
 fn gather_keys(a: &Args, key_file: &Path) -> Result<String, UserError> {
@@ -44,13 +45,10 @@ fn gather_keys(a: &Args, key_file: &Path) -> Result<String, UserError> {
     Ok(keys::render(&all)?)
 }
 
-pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
-    let a = r.args;
-    let name = a.name.as_str();
-    check_name(name)?;
-    let jail = jail_path(&a.jail)?;
-    chroot::check(&jail)?;
-    let key_file = a.authorized_keys_dir.join(name);
+/// The key file and drop-in paths, after checking that nobody but root can swap the
+/// directories they live in.
+fn output_paths(a: &Args) -> Result<(PathBuf, PathBuf), UserError> {
+    let key_file = a.authorized_keys_dir.join(&a.name);
     dropin::check_path(&key_file)?;
     check_root_chain(&a.authorized_keys_dir, "keep authorized_keys files in")?;
     if !a.sshd_config_dir.is_absolute() {
@@ -60,19 +58,17 @@ pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
         )));
     }
     check_root_chain(&a.sshd_config_dir, "write sshd drop-ins into")?;
-    let dropin_path = a.sshd_config_dir.join(dropin::file_name(name));
-    if !a.shell.starts_with('/') {
-        return Err(UserError::Input(format!(
-            "--shell {} must be an absolute path inside the jail",
-            a.shell
-        )));
-    }
-    let key_text = gather_keys(a, &key_file)?;
+    Ok((key_file, a.sshd_config_dir.join(dropin::file_name(&a.name))))
+}
+
+/// The existing account (its uid must be at least UID_MIN and match --uid), or None when
+/// --create may make it (a --uid must then be free and at least UID_MIN).
+fn check_account(a: &Args, db: &HostDb) -> Result<Option<HostAccount>, UserError> {
+    let name = a.name.as_str();
     let uid_min = logindefs::read_uid_min(Path::new(logindefs::PATH))?;
     if let Some(uid) = a.uid {
         check_uid(name, uid, uid_min)?;
     }
-    let db = HostDb::default();
     let existing = db.lookup(name)?;
     match &existing {
         Some(acc) => {
@@ -91,6 +87,25 @@ pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
             }
         }
     }
+    Ok(existing)
+}
+
+pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
+    let a = r.args;
+    let name = a.name.as_str();
+    check_name(name)?;
+    let jail = jail_path(&a.jail)?;
+    check_jail_path(&jail)?;
+    let (key_file, dropin_path) = output_paths(a)?;
+    if !a.shell.starts_with('/') {
+        return Err(UserError::Input(format!(
+            "--shell {} must be an absolute path inside the jail",
+            a.shell
+        )));
+    }
+    let key_text = gather_keys(a, &key_file)?;
+    let db = HostDb::default();
+    let existing = check_account(a, &db)?;
     let host = LinuxHost::open(&jail, false)?;
     check_shell(r, &host, &jail)?;
     let sshd = Sshd {
@@ -309,24 +324,23 @@ fn put_jail_lines(
             r.change("home", "create", in_jail(Some(host), &home));
             r.detail(format!("owner {}:{} mode 0700", owner.uid, owner.gid));
             if !r.dry {
-                let home_parent_existed = host
-                    .stat(&JailPath::new("home").expect("static"))?
-                    .is_some();
+                let parent = JailPath::new("home").expect("static path");
+                if host.stat(&parent)?.is_none() {
+                    r.undo.push(Undo::JailDir(parent));
+                }
                 jailside::make_home(host, name, owner)?;
                 r.undo.push(Undo::JailDir(home.clone()));
-                if !home_parent_existed {
-                    r.undo.insert(
-                        r.undo.len() - 1,
-                        Undo::JailDir(JailPath::new("home").expect("static")),
-                    );
-                }
             }
         }
-        jailside::Needed::Fix(what) => {
+        jailside::Needed::Fix { mode, owner: was } => {
             r.change("home", "update", in_jail(Some(host), &home));
-            r.detail(what);
+            r.detail(format!(
+                "owner {}:{} mode {mode:04o} → {}:{} 0700",
+                was.uid, was.gid, owner.uid, owner.gid
+            ));
             if !r.dry {
                 jailside::make_home(host, name, owner)?;
+                r.undo.push(Undo::JailDirMeta(home.clone(), mode, was));
             }
         }
     }

@@ -38,6 +38,8 @@ pub(super) enum Undo {
     HostDir(PathBuf),
     JailFile(JailPath, Option<String>),
     JailDir(JailPath),
+    /// Put a directory's mode and owner back.
+    JailDirMeta(JailPath, u32, Owner),
 }
 
 /// The run in progress: what changed, and how to undo it.
@@ -96,6 +98,12 @@ impl Run<'_> {
                     std::fs::remove_dir(&p).map_err(|e| AccountError::io("remove", &p)(e).into()),
                 ),
                 Undo::JailFile(p, before) => (in_jail(host, &p), undo_jail_file(host, &p, before)),
+                Undo::JailDirMeta(p, mode, owner) => (
+                    in_jail(host, &p),
+                    host.map_or(Ok(()), |h| {
+                        h.make_dir(&p, mode, owner).map(|_| ()).map_err(Into::into)
+                    }),
+                ),
                 Undo::JailDir(p) => (
                     in_jail(host, &p),
                     host.map_or(Ok(()), |h| h.remove_dir(&p).map(|_| ()).map_err(Into::into)),
@@ -181,7 +189,8 @@ pub(super) fn put_host_file(
     text: &str,
 ) -> Result<bool, UserError> {
     let before = hostfs::read_optional(path)?;
-    if before.as_deref() == Some(text) {
+    let same_text = before.as_deref() == Some(text);
+    if same_text && hostfs::has_root_mode(path, 0o644) {
         return Ok(false);
     }
     r.change(
@@ -189,6 +198,9 @@ pub(super) fn put_host_file(
         if before.is_some() { "update" } else { "create" },
         path.display(),
     );
+    if same_text {
+        r.detail("owner root:root, mode 0644");
+    }
     if !r.dry {
         hostfs::write_root_file(path, text, 0o644)?;
         r.undo.push(Undo::HostFile {
