@@ -9,6 +9,7 @@ pub mod exit;
 pub mod hostinfo;
 pub mod jail;
 pub mod limits;
+pub mod mounts;
 pub mod plan;
 pub mod profile;
 pub mod resolve;

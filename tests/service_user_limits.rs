@@ -107,6 +107,41 @@ fn user_limits_write_the_slice_dropin_and_remove_deletes_it() {
         "{conf}"
     );
 
+    // check: clean while the drop-in matches the state, an error once it drifts.
+    let check = |s: &Setup| {
+        let mut c = common::bin();
+        c.arg("check")
+            .arg(&s.jail)
+            .arg("--state-dir")
+            .arg(&s.state_dir)
+            .arg("--systemd-dir")
+            .arg(&systemd_dir)
+            .arg("--no-replan");
+        common::run(&mut c)
+    };
+    let out = check(&s);
+    assert!(
+        !text(&out.stdout).contains("limits-"),
+        "{}",
+        text(&out.stdout)
+    );
+    common::write_file(&dropin, "[Slice]\nMemoryMax=infinity\n", 0o644);
+    let out = check(&s);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("limits-changed"),
+        "{}",
+        text(&out.stdout)
+    );
+    fs::remove_file(&dropin).unwrap();
+    let out = check(&s);
+    assert!(
+        text(&out.stdout).contains("limits-missing"),
+        "{}",
+        text(&out.stdout)
+    );
+    common::write_file(&dropin, &conf, 0o644);
+
     let mut rm = s.user_cmd(user.name());
     rm.arg("--remove").arg("--systemd-dir").arg(&systemd_dir);
     s.run_reloading(&mut rm);

@@ -135,6 +135,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         profiles,
         state_dir: args.state_dir.clone(),
         verify_content: false,
+        binds: Vec::new(),
     };
     let mut spec = c.spec;
     for w in resolve_io_device(&mut spec.limits, &args.jail) {

@@ -6,6 +6,8 @@
 mod add;
 mod journal;
 mod limits;
+
+pub use limits::DEFAULT_SYSTEMD_DIR;
 mod remove;
 
 use std::path::{Component, Path, PathBuf};

@@ -76,17 +76,13 @@ pub(super) fn put_limits(
     Ok(())
 }
 
-/// Deletes the drop-in (and its directory when empty) and the record.
-pub(super) fn drop_limits(
-    r: &mut Run,
-    jail: &Path,
-    name: &str,
-    uid: Option<u32>,
-) -> Result<(), UserError> {
+/// Deletes the drop-in the state records for the user (and its directory when empty) and
+/// the record. A drop-in jailsmith has no record of is left alone.
+pub(super) fn drop_limits(r: &mut Run, jail: &Path, name: &str) -> Result<(), UserError> {
     check_dir(r.args)?;
     let recorded =
         state::load(&r.args.state_dir, jail)?.and_then(|s| s.limits.get(name).map(|l| l.uid));
-    let Some(uid) = uid.or(recorded) else {
+    let Some(uid) = recorded else {
         return Ok(());
     };
     let path = r.args.systemd_dir.join(limits::slice_dropin_relpath(uid));
