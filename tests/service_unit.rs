@@ -219,6 +219,34 @@ fn python_http_server_unit_is_hardened_limited_and_serves() {
         fs::read_to_string(&log).unwrap_or_default()
     );
 
+    // The service's jail audits clean (its passwd lines, --read-write dir and /var/tmp are
+    // known to the state) and `update` keeps all of it.
+    let check = run(common::bin()
+        .arg("check")
+        .arg(&c.jail)
+        .arg("--state-dir")
+        .arg(&c.state));
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "check:\n{}{}",
+        text(&check.stdout),
+        text(&check.stderr)
+    );
+    let update = run(common::bin()
+        .arg("update")
+        .arg(&c.jail)
+        .arg("--state-dir")
+        .arg(&c.state)
+        .arg("--dry-run"));
+    assert_eq!(
+        update.status.code(),
+        Some(0),
+        "update --dry-run:\n{}{}",
+        text(&update.stdout),
+        text(&update.stderr)
+    );
+
     // Same arguments again: the unit file is not rewritten.
     let before = fs::metadata(&unit_path).unwrap();
     let again = run_ok(&mut cmd);

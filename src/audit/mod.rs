@@ -138,7 +138,15 @@ pub fn check(settings: &CheckSettings) -> Result<Report, CheckError> {
         homes: settings
             .state
             .as_ref()
-            .map(|s| s.users.iter().map(|u| format!("/home/{u}")).collect())
+            .map(|s| {
+                // users' homes, and the paths jailed services may write (their user's too)
+                let homes = s.users.iter().map(|u| format!("/home/{u}"));
+                let rw = s
+                    .services
+                    .values()
+                    .flat_map(|v| v.read_write.iter().cloned());
+                homes.chain(rw).collect()
+            })
             .unwrap_or_default(),
         tmp: tmp_sticky,
         binds: binds.clone(),

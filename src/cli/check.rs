@@ -59,6 +59,15 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let replan = match (&st, args.no_replan) {
         (Some(s), false) => Some(
             crate::cli::update::settings_from_request(&args.jail, &s.request, &args.dirs)
+                .map(|mut b| {
+                    if !s.services.is_empty() {
+                        // mount points of the jailed services, as `update` keeps them
+                        b.extra
+                            .dirs
+                            .extend(crate::service::files::mount_point_dirs());
+                    }
+                    b
+                })
                 .map_err(|e| format!("{e:#}")),
         ),
         _ => None,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::account::hostdb::{HostAccount, HostDb};
-use crate::account::{jailside, useradd};
+use crate::account::{hostfs, jailside, useradd};
 use crate::apply::{Host, LinuxHost};
 use crate::cli::build::execute;
 use crate::cli::limits::{LimitArgs, resolve_io_device};
@@ -15,7 +15,6 @@ use crate::exit::{self, Coded};
 use crate::hostinfo::find_program;
 use crate::hostinfo::gather::Wanted;
 use crate::jail::BuildSettings;
-use crate::plan::build::ExtraDir;
 use crate::plan::{JailPath, Owner};
 use crate::service::files::{self, Written, put_file};
 use crate::service::unit::{UnitSpec, render_unit};
@@ -117,11 +116,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let (mut extra, profiles) = crate::cli::profiles::build_extra(&args.profile)?;
     // PrivateTmp= mounts a private /var/tmp too: the mount point must exist in the jail, or
     // systemd would create it there itself (and fails to under a read-only jail).
-    extra.dirs.push(ExtraDir {
-        path: JailPath::new("var/tmp").expect("static path"),
-        mode: 0o755,
-        owner: Owner::ROOT,
-    });
+    extra.dirs.extend(files::mount_point_dirs());
     let mut bins = vec![c.program.to_string_lossy().into_owned()];
     bins.extend(args.bins.iter().map(|b| b.to_string_lossy().into_owned()));
     let settings = BuildSettings {
@@ -144,6 +139,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     if args.dry_run {
         return dry_run(&args, &c.name, &settings, &spec, account.as_ref());
     }
+    // One run at a time per state directory, as `user` does: both merge the jail's passwd.
+    let _lock = hostfs::lock_dir(&args.state_dir).map_err(|e| coded(e.code(), e))?;
     // The jail first: a build that fails leaves no account behind.
     execute(&settings, false, false)?;
     let account = match account {
@@ -154,10 +151,21 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         .group
         .clone()
         .unwrap_or_else(|| account.entry.gid.to_string());
-    put_jail_lines(&args.jail, &account)?;
+    if put_jail_lines(&args.jail, &account)? {
+        // the build keeps the new lines and records them in the manifest, so `check` does
+        // not see etc/passwd and etc/group as modified
+        crate::jail::build(&settings)?;
+    }
     put_read_write_dirs(&args.jail, &spec.read_write, &account)?;
     let unit_path = args.unit_dir.join(format!("{}.service", c.name));
     let written = put_file(&unit_path, &render_unit(&spec)).map_err(|e| coded(e.code(), e))?;
+    let record = files::ServiceRecord {
+        user: account.entry.name.clone(),
+        unit: unit_path.clone(),
+        read_write: spec.read_write.clone(),
+    };
+    files::record_service(&args.state_dir, &args.jail, &c.name, record)
+        .map_err(|e| coded(exit::HOST_FAILURE, e))?;
     let what = match written {
         Written::Unchanged => "is up to date",
         Written::Created => "written",
@@ -317,8 +325,8 @@ fn create_account(user: &str) -> anyhow::Result<HostAccount> {
 }
 
 /// Adds the account's lines to the jail's etc/passwd and etc/group (through the Host API;
-/// nothing in the jail is followed). Unchanged files are not rewritten.
-fn put_jail_lines(jail: &Path, account: &HostAccount) -> anyhow::Result<()> {
+/// nothing in the jail is followed). Unchanged files are not rewritten. True when one was.
+fn put_jail_lines(jail: &Path, account: &HostAccount) -> anyhow::Result<bool> {
     let host = LinuxHost::open(jail, true).map_err(|e| coded(e.exit_code(), e))?;
     let herr = |e: crate::apply::HostError| coded(e.exit_code(), e);
     let passwd = jailside::read_text(&host, &jailside::passwd_path()).map_err(herr)?;
@@ -333,11 +341,13 @@ fn put_jail_lines(jail: &Path, account: &HostAccount) -> anyhow::Result<()> {
         &account.entry,
         &group_name,
     );
+    let mut changed = false;
     for (path, before, text) in [
         (jailside::passwd_path(), passwd, p),
         (jailside::group_path(), group, g),
     ] {
         if before.as_deref() != Some(text.as_str()) {
+            changed = true;
             jailside::write_etc(&host, &path, &text).map_err(herr)?;
             eprintln!(
                 "jailsmith: {}{path}: added {}",
@@ -346,7 +356,7 @@ fn put_jail_lines(jail: &Path, account: &HostAccount) -> anyhow::Result<()> {
             );
         }
     }
-    Ok(())
+    Ok(changed)
 }
 
 /// Makes each missing `--read-write` directory inside the jail, owned by the service user,

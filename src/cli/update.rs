@@ -195,6 +195,13 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let st = load(&args)?;
     let mut settings = settings_from_request(&args.jail, &st.request, &args.dirs)?;
     settings.state_dir = args.state_dir.clone();
+    if !st.services.is_empty() {
+        // mount points the jailed services' units need (`jailsmith service`)
+        settings
+            .extra
+            .dirs
+            .extend(crate::service::files::mount_point_dirs());
+    }
     if args.dry_run {
         let (plan, warnings) = jail::plan(&settings)?;
         warnings

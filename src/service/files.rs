@@ -90,6 +90,49 @@ pub fn put_file(path: &Path, text: &str) -> Result<Written, AccountError> {
     })
 }
 
+/// A service jailed in a jail, as the state records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceRecord {
+    /// The account it runs as.
+    pub user: String,
+    /// Its unit file on the host.
+    pub unit: PathBuf,
+    /// In-jail paths it may write (`--read-write`), owned by its user.
+    #[serde(default)]
+    pub read_write: Vec<String>,
+}
+
+/// Empty root-owned directories a jailed service needs as mount points (PrivateTmp= mounts a
+/// private /var/tmp). Part of every build of a jail that has a service, so that `update`
+/// never removes them.
+pub fn mount_point_dirs() -> Vec<crate::plan::build::ExtraDir> {
+    vec![crate::plan::build::ExtraDir {
+        path: crate::plan::JailPath::new("var/tmp").expect("static path"),
+        mode: 0o755,
+        owner: crate::plan::Owner::ROOT,
+    }]
+}
+
+/// Records (or updates) `name` in the jail's state. The state must exist (the service's build
+/// wrote it). Returns true when the record changed.
+pub fn record_service(
+    state_dir: &Path,
+    jail: &Path,
+    name: &str,
+    record: ServiceRecord,
+) -> Result<bool, crate::state::StateError> {
+    let Some(mut st) = crate::state::load(state_dir, jail)? else {
+        return Ok(false);
+    };
+    if st.services.get(name) == Some(&record) {
+        return Ok(false);
+    }
+    st.services.insert(name.to_string(), record);
+    st.updated_unix = crate::state::now_unix();
+    crate::state::save(state_dir, &st)?;
+    Ok(true)
+}
+
 /// The limits `jailsmith user` placed on one jailed user's slice, as the state records them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserLimits {
@@ -171,6 +214,7 @@ mod tests {
             manifest: Default::default(),
             users: vec!["alice".into()],
             limits: Default::default(),
+            services: Default::default(),
             updated_unix: 0,
         };
         st.limits.insert(

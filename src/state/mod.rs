@@ -45,6 +45,10 @@ pub struct JailState {
     /// name; `check` compares them with the drop-ins on disk.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub limits: std::collections::BTreeMap<String, crate::service::files::UserLimits>,
+    /// Services jailed here (`jailsmith service`), by unit name: their user and the paths
+    /// they may write, which `check` treats like homes and `update` keeps.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub services: std::collections::BTreeMap<String, crate::service::files::ServiceRecord>,
     /// When this state was saved, seconds since the epoch.
     pub updated_unix: u64,
 }
@@ -237,6 +241,7 @@ mod tests {
             manifest: Manifest::default(),
             users: vec![],
             limits: Default::default(),
+            services: Default::default(),
             updated_unix: 1_700_000_000,
         }
     }

@@ -267,6 +267,7 @@ pub(super) fn record_user(
         manifest: Default::default(),
         users: Vec::new(),
         limits: Default::default(),
+        services: Default::default(),
         updated_unix: 0,
     });
     if present {

@@ -128,6 +128,7 @@ fn record(
         manifest: Default::default(),
         users: Vec::new(),
         limits: Default::default(),
+        services: Default::default(),
         updated_unix: 0,
     });
     match wanted {
