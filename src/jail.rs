@@ -128,11 +128,13 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
         .as_ref()
         .is_some_and(|p| p.manifest == report.manifest && p.request == request);
     if !unchanged_state {
+        let (users, limits) = previous.map(|p| (p.users, p.limits)).unwrap_or_default();
         let st = JailState {
             jail: state::canonical_jail(&settings.jail),
             request,
             manifest: report.manifest.clone(),
-            users: previous.map(|p| p.users).unwrap_or_default(),
+            users,
+            limits,
             updated_unix: state::now_unix(),
         };
         state::save(&settings.state_dir, &st)

@@ -250,6 +250,7 @@ fn manifest_survives_the_state_store_round_trip() {
         request: Request::default(),
         manifest: r1.manifest,
         users: vec![],
+        limits: Default::default(),
         updated_unix: 1,
     };
     state::save(&state_dir, &st).unwrap();

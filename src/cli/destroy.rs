@@ -165,6 +165,8 @@ fn remove_user(args: &Args, name: &str) -> anyhow::Result<()> {
         no_reload: args.no_reload,
         dry_run: args.dry_run,
         json: false,
+        systemd_dir: user::DEFAULT_SYSTEMD_DIR.into(),
+        limits: Default::default(),
     };
     user::run(a).map(|_| ())
 }

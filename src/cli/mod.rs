@@ -4,10 +4,12 @@
 pub mod build;
 pub mod check;
 pub mod deps;
-pub mod generate;
 pub mod destroy;
+pub mod generate;
+pub mod limits;
 pub mod mount;
 pub mod profiles;
+pub mod service;
 pub mod update;
 pub mod user;
 pub mod users;
@@ -36,7 +38,7 @@ pub enum Command {
     #[command(hide = true)]
     Generate(generate::Args),
     /// Jail an account in sshd: key-only login that lands inside a jail (or --remove it).
-    User(user::Args),
+    User(Box<user::Args>),
     /// List the users jailed in a jail.
     Users(users::Args),
     /// Audit a jail: security invariants, integrity against the manifest, staleness.
@@ -49,6 +51,8 @@ pub enum Command {
     Umount(mount::UmountArgs),
     /// Take a jail down: users' sshd blocks and keys, mounts, files (homes with --purge), state.
     Destroy(destroy::Args),
+    /// Run a program as a hardened systemd service inside a jail, with resource limits.
+    Service(Box<service::Args>),
 }
 
 /// The version string: package version and the git commit it was built from.
@@ -72,12 +76,13 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Build(a) => build::run(a),
         Command::Profiles(a) => profiles::run(a),
         Command::Generate(a) => generate::run(a),
-        Command::User(a) => user::run(a),
+        Command::User(a) => user::run(*a),
         Command::Users(a) => users::run(a),
         Command::Check(a) => check::run(a),
         Command::Update(a) => update::run(a),
         Command::Mount(a) => mount::run_mount(a),
         Command::Umount(a) => mount::run_umount(a),
         Command::Destroy(a) => destroy::run(a),
+        Command::Service(a) => service::run(*a),
     }
 }

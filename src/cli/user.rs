@@ -5,6 +5,7 @@
 
 mod add;
 mod journal;
+mod limits;
 mod remove;
 
 use std::path::{Component, Path, PathBuf};
@@ -21,6 +22,7 @@ use crate::state::{self, StateError};
 
 pub use journal::Change;
 use journal::Run;
+pub use limits::DEFAULT_SYSTEMD_DIR;
 
 /// Jail a host account in sshd: key-only login that lands inside JAIL.
 #[derive(Debug, clap::Args)]
@@ -86,6 +88,13 @@ pub struct Args {
     /// Print what changed as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Where the user's slice drop-in with the limits goes (user-UID.slice.d/50-jailsmith.conf).
+    #[arg(long, default_value = limits::DEFAULT_SYSTEMD_DIR, value_name = "DIR")]
+    pub systemd_dir: PathBuf,
+    /// Limits on all of the user's sessions together; given limits replace earlier ones,
+    /// none leaves them as they are, --remove deletes them.
+    #[command(flatten)]
+    pub limits: crate::cli::limits::LimitArgs,
 }
 
 /// A failure of `jailsmith user`, carrying the module error that caused it.

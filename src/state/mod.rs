@@ -41,6 +41,10 @@ pub struct JailState {
     /// Users jailed here (maintained by `jailsmith user`).
     #[serde(default)]
     pub users: Vec<String>,
+    /// Cgroup limits on jailed users' slices (`jailsmith user … --memory-max …`), by user
+    /// name; `check` compares them with the drop-ins on disk.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub limits: std::collections::BTreeMap<String, crate::service::files::UserLimits>,
     /// When this state was saved, seconds since the epoch.
     pub updated_unix: u64,
 }
@@ -232,6 +236,7 @@ mod tests {
             },
             manifest: Manifest::default(),
             users: vec![],
+            limits: Default::default(),
             updated_unix: 1_700_000_000,
         }
     }

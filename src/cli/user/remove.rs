@@ -56,6 +56,8 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
             drop_jail_lines(r, h, name, existing.as_ref())?;
         }
         record_user(r, &jail, name, false)?;
+        let uid = existing.as_ref().map(|a| a.entry.uid);
+        super::limits::drop_limits(r, &jail, name, uid)?;
         Ok(())
     })();
     if let Err(e) = steps {
