@@ -14,6 +14,7 @@ pub mod plan;
 pub mod profile;
 pub mod resolve;
 pub mod service;
+pub mod spec;
 pub mod sshd;
 pub mod state;
 pub mod verify;
