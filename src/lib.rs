@@ -5,6 +5,7 @@ pub mod account;
 pub mod apply;
 pub mod audit;
 pub mod cli;
+pub mod converge;
 pub mod exit;
 pub mod hostinfo;
 pub mod jail;

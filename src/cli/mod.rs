@@ -1,6 +1,7 @@
 //! Command-line definitions (clap derive) and dispatch. Each subcommand lives in its own
 //! file with its `Args` and `run`; this file only lists them.
 
+pub mod apply;
 pub mod build;
 pub mod check;
 pub mod deps;
@@ -53,6 +54,8 @@ pub enum Command {
     Destroy(destroy::Args),
     /// Run a program as a hardened systemd service inside a jail, with resource limits.
     Service(Box<service::Args>),
+    /// Converge this host to a declarative SPEC.toml: jails, jailed users, services.
+    Apply(Box<apply::Args>),
 }
 
 /// The version string: package version and the git commit it was built from.
@@ -84,5 +87,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Umount(a) => mount::run_umount(a),
         Command::Destroy(a) => destroy::run(a),
         Command::Service(a) => service::run(*a),
+        Command::Apply(a) => apply::run(*a),
     }
 }

@@ -9,7 +9,6 @@ use std::process::Command;
 use crate::account::hostdb::{HostAccount, HostDb};
 use crate::account::{jailside, useradd};
 use crate::apply::{Host, LinuxHost};
-use crate::cli::build::execute;
 use crate::cli::limits::{LimitArgs, resolve_io_device};
 use crate::exit::{self, Coded};
 use crate::hostinfo::find_program;
@@ -111,8 +110,16 @@ struct Checked {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    let c = check(&args)?;
-    let account = service_account(&args, &c.user)?;
+    converge(&args)?;
+    Ok(exit::OK)
+}
+
+/// The command without its exit code: true when something was created or changed (the
+/// jail, the account, the unit). What `apply` calls per service.
+pub fn converge(args: &Args) -> anyhow::Result<bool> {
+    let mut changed = false;
+    let c = check(args)?;
+    let account = service_account(args, &c.user)?;
     let (extra, profiles) = crate::cli::profiles::build_extra(&args.profile)?;
     let mut bins = vec![c.program.to_string_lossy().into_owned()];
     bins.extend(args.bins.iter().map(|b| b.to_string_lossy().into_owned()));
@@ -134,13 +141,22 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         eprintln!("jailsmith: warning: {w}");
     }
     if args.dry_run {
-        return dry_run(&args, &c.name, &settings, &spec, account.as_ref());
+        dry_run(args, &c.name, &settings, &spec, account.as_ref())?;
+        return Ok(false);
     }
     // The jail first: a build that fails leaves no account behind.
-    execute(&settings, false, false)?;
+    eprintln!("jailsmith: building {}", settings.jail.display());
+    let built = crate::jail::build(&settings)?;
+    changed |= !built.report.is_unchanged();
+    for w in &built.warnings {
+        eprintln!("jailsmith: warning: {w}");
+    }
     let account = match account {
         Some(a) => a,
-        None => create_account(&c.user)?,
+        None => {
+            changed = true;
+            create_account(&c.user)?
+        }
     };
     spec.group = account
         .group
@@ -162,8 +178,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             }
         ),
     }
-    activate(&args, &c.name, written)?;
-    Ok(exit::OK)
+    changed |= written != Written::Unchanged;
+    activate(args, &c.name, written)?;
+    Ok(changed)
 }
 
 /// Every check on the options that needs no write: name, command, program, user, limits.

@@ -163,8 +163,21 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 .map_err(|e| exit::Coded::new(e.code(), e.to_string()))?,
         )
     };
+    let result = converge(&args);
+    let report =
+        result.map_err(|e| anyhow::Error::new(exit::Coded::new(e.code(), e.to_string())))?;
+    for w in &report.warnings {
+        eprintln!("jailsmith: warning: {w}");
+    }
+    print_report(&report, args.json);
+    Ok(exit::OK)
+}
+
+/// One add or remove as `run` does it, without the root check, the state-directory lock
+/// or any printing (warnings are in the report): what `apply` calls per user.
+pub fn converge(args: &Args) -> Result<Report, UserError> {
     let mut r = Run {
-        args: &args,
+        args,
         dry: args.dry_run,
         changes: Vec::new(),
         undo: Vec::new(),
@@ -175,11 +188,16 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     } else {
         add::add(&mut r)
     };
-    for w in &r.warnings {
-        eprintln!("jailsmith: warning: {w}");
-    }
-    let jail = result.map_err(|e| anyhow::Error::new(exit::Coded::new(e.code(), e.to_string())))?;
-    let report = Report {
+    let jail = match result {
+        Ok(j) => j,
+        Err(e) => {
+            for w in &r.warnings {
+                eprintln!("jailsmith: warning: {w}");
+            }
+            return Err(e);
+        }
+    };
+    Ok(Report {
         user: args.name.clone(),
         jail,
         operation: if args.remove { "remove" } else { "add" },
@@ -187,9 +205,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         up_to_date: r.changes.is_empty(),
         changes: r.changes,
         warnings: r.warnings,
-    };
-    print_report(&report, args.json);
-    Ok(exit::OK)
+    })
 }
 
 fn print_report(r: &Report, json: bool) {
