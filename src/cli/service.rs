@@ -71,7 +71,7 @@ pub struct Args {
     /// The program needs AF_UNIX sockets.
     #[arg(long)]
     pub allow_unix: bool,
-    /// The program generates code at run time (a JIT): no MemoryDenyWriteExecute=.
+    /// The program compiles code at run time (a JIT): no MemoryDenyWriteExecute=.
     #[arg(long)]
     pub allow_jit: bool,
     #[command(flatten)]
