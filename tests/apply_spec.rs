@@ -399,3 +399,82 @@ fn invalid_specs_are_refused_before_any_write() {
         assert_eq!(fs::read_dir(&dropins).unwrap().count(), 0, "{what}");
     }
 }
+
+#[test]
+fn apply_writes_a_service_once_and_prunes_its_unit() {
+    if !common::require_root("apply_writes_a_service_once_and_prunes_its_unit") {
+        return;
+    }
+    let root = TestRoot::new("apply_writes_a_service_once_and_prunes_its_unit");
+    let account = ReservedUser::new();
+    let jail = root.jail("svcjail");
+    let units = root.dir("units");
+    let state = root.state_dir();
+    let name = format!("{}-svc", account.name());
+    let spec = root.path().join("spec.toml");
+    fs::write(
+        &spec,
+        format!(
+            "[[service]]\nname = \"{name}\"\njail = \"{}\"\nexec = \"sleep 1000\"\nuser = \"{}\"\ncreate_user = true\n[service.limits]\ntasks_max = \"16\"\n",
+            jail.display(),
+            account.name()
+        ),
+    )
+    .unwrap();
+    let apply = |extra: &[&str]| {
+        let mut c = common::bin();
+        c.arg("apply")
+            .arg(&spec)
+            .arg("--json")
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("--unit-dir")
+            .arg(&units)
+            .arg("--no-reload")
+            .args(extra);
+        let out = run(&mut c);
+        assert!(out.status.success(), "{}", common::describe(&c, &out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v
+    };
+    let first = apply(&[]);
+    assert_eq!(first["changed"], true, "{first}");
+    assert!(
+        actions(&first).contains(&("service".into(), name.clone(), "create".into())),
+        "{first}"
+    );
+    let unit = units.join(format!("{name}.service"));
+    let text_of_unit = fs::read_to_string(&unit).unwrap();
+    assert!(
+        text_of_unit.contains(&format!("RootDirectory={}", jail.display())),
+        "{text_of_unit}"
+    );
+    assert!(text_of_unit.contains("TasksMax=16"), "{text_of_unit}");
+    assert!(account.lookup().is_some());
+
+    let watched = [jail.as_path(), units.as_path(), state.as_path()];
+    let snap = snapshot(&watched);
+    let second = apply(&[]);
+    assert_eq!(second["changed"], false, "{second}");
+    let after = snapshot(&watched);
+    let differs: Vec<_> = after
+        .iter()
+        .filter(|(p, v)| snap.get(*p) != Some(v))
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    assert!(differs.is_empty(), "the second run wrote: {differs:?}");
+
+    fs::write(&spec, "# nothing any more\n").unwrap();
+    let pruned = apply(&["--prune"]);
+    assert!(
+        actions(&pruned).contains(&("service".into(), name.clone(), "remove".into())),
+        "{pruned}"
+    );
+    assert!(!unit.exists(), "the unit is still there");
+    assert!(
+        account.lookup().is_some(),
+        "prune deleted the service account"
+    );
+    let again = apply(&["--prune"]);
+    assert_eq!(again["changed"], false, "{again}");
+}

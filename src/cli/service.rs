@@ -164,6 +164,11 @@ pub fn converge(args: &Args) -> anyhow::Result<bool> {
         .unwrap_or_else(|| account.entry.gid.to_string());
     put_jail_lines(&args.jail, &account)?;
     put_read_write_dirs(&args.jail, &spec.read_write, &account)?;
+    if changed {
+        // The account's passwd/group lines changed the jail's etc files after the build
+        // recorded them: record them as they are now, so the next run writes no state.
+        crate::jail::build(&settings)?;
+    }
     let unit_path = args.unit_dir.join(format!("{}.service", c.name));
     let written = put_file(&unit_path, &render_unit(&spec)).map_err(|e| coded(e.code(), e))?;
     match written {

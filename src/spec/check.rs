@@ -223,4 +223,10 @@ mod tests {
         );
         assert!(p.iter().any(|m| m.contains("lots")), "{p:?}");
     }
+
+    #[test]
+    fn the_shipped_example_spec_is_valid() {
+        let text = include_str!("../../packaging/ansible/spec.example.toml");
+        assert_eq!(problems(text), Vec::<String>::new());
+    }
 }
