@@ -478,3 +478,95 @@ fn apply_writes_a_service_once_and_prunes_its_unit() {
     let again = apply(&["--prune"]);
     assert_eq!(again["changed"], false, "{again}");
 }
+
+#[test]
+fn prune_removes_only_the_jails_apply_built() {
+    if !common::require_root("prune_removes_only_the_jails_apply_built") {
+        return;
+    }
+    let root = TestRoot::new("prune_removes_only_the_jails_apply_built");
+    let state = root.state_dir();
+    let mine = root.jail("mine");
+    let theirs = root.jail("theirs");
+    // a jail built by hand with `jailsmith build`, in the same state directory
+    let mut build = common::bin();
+    build
+        .arg("build")
+        .arg(&theirs)
+        .args(["--bin", "id", "--state-dir"])
+        .arg(&state);
+    common::run_ok(&mut build);
+    let spec = root.path().join("spec.toml");
+    fs::write(
+        &spec,
+        format!("[[jail]]\npath = \"{}\"\nbins = [\"id\"]\n", mine.display()),
+    )
+    .unwrap();
+    let apply = |extra: &[&str]| {
+        let mut c = common::bin();
+        c.arg("apply")
+            .arg(&spec)
+            .arg("--json")
+            .arg("--state-dir")
+            .arg(&state)
+            .args(extra);
+        let out = run(&mut c);
+        assert!(out.status.success(), "{}", common::describe(&c, &out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v
+    };
+    let first = apply(&["--prune"]);
+    assert_eq!(
+        actions(&first),
+        [(
+            "jail".to_string(),
+            mine.display().to_string(),
+            "create".to_string()
+        )],
+        "{first}"
+    );
+    assert!(mine.join("etc/passwd").exists());
+
+    fs::write(&spec, "# no jails\n").unwrap();
+    let dry = apply(&["--prune", "--dry-run"]);
+    assert!(
+        actions(&dry).contains(&("jail".into(), mine.display().to_string(), "remove".into())),
+        "{dry}"
+    );
+    assert!(
+        mine.join("etc/passwd").exists(),
+        "the dry run removed files"
+    );
+    let pruned = apply(&["--prune"]);
+    assert_eq!(
+        actions(&pruned),
+        [(
+            "jail".to_string(),
+            mine.display().to_string(),
+            "remove".to_string()
+        )],
+        "{pruned}"
+    );
+    assert!(
+        !mine.join("etc/passwd").exists(),
+        "the pruned jail still has its files"
+    );
+    assert!(
+        theirs.join("etc/passwd").exists(),
+        "prune touched a jail apply did not build"
+    );
+    let states: Vec<_> = fs::read_dir(state.join("jails"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    assert_eq!(
+        states.len(),
+        1,
+        "the hand-built jail's state must stay: {states:?}"
+    );
+    assert!(states[0].contains("theirs"), "{states:?}");
+    let again = apply(&["--prune"]);
+    assert_eq!(again["changed"], false, "{again}");
+}
