@@ -216,3 +216,57 @@ fn planted_symlink_home_is_refused_and_not_followed() {
     );
     assert!(Path::new(&outside).read_dir().unwrap().next().is_none());
 }
+
+#[test]
+fn invalid_sshd_config_is_quoted_and_nothing_changes() {
+    let Some((_g, s)) = setup("invalid_sshd_config_is_quoted_and_nothing_changes") else {
+        return;
+    };
+    let user = ReservedUser::new();
+    let (_, key_pub) = sshd::client_keypair(&s.root.dir("client"));
+    let broken = s.srv.dropin_dir().join("05-broken.conf");
+    common::write_file(&broken, "NoSuchOptionAnywhere yes\n", 0o644);
+    let mut cmd = s.user_cmd(user.name());
+    cmd.arg("--create").arg("--key").arg(&key_pub);
+    let err = refused(&s, user.name(), &mut cmd, SSHD_INVALID);
+    assert!(
+        err.contains("NoSuchOptionAnywhere"),
+        "sshd's words are not quoted: {err}"
+    );
+    assert!(user.lookup().is_none(), "the account was created");
+}
+
+#[test]
+fn remove_of_a_user_not_jailed_here_touches_nothing() {
+    let Some((_g, s)) = setup("remove_of_a_user_not_jailed_here_touches_nothing") else {
+        return;
+    };
+    let user = UserGuard::new();
+    use std::os::unix::process::CommandExt;
+    let sleeper = std::process::Command::new("sleep")
+        .arg("60")
+        .uid(user.uid())
+        .gid(user.gid())
+        .spawn()
+        .unwrap();
+    let mut sleeper = common::ProcessGuard::new(sleeper);
+    let out = run(s
+        .user_cmd(user.name())
+        .args(["--remove", "--delete-home", "--delete-account"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("not jailed in"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        sleeper
+            .wait_timeout(std::time::Duration::from_millis(500))
+            .is_none(),
+        "a process of a user who is not jailed here was killed"
+    );
+    assert!(
+        nix::unistd::User::from_name(user.name()).unwrap().is_some(),
+        "the account of a user who is not jailed here was deleted"
+    );
+}

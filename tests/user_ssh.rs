@@ -425,14 +425,39 @@ fn create_then_delete_account() {
     assert!(text(&out.stdout).contains("would create account"));
     assert!(user.lookup().is_none() && !s.dropin(user.name()).exists());
 
+    // --uid below UID_MIN is refused; a free one at or above it is honoured
+    let out = run(s
+        .user_cmd(user.name())
+        .args(["--create", "--uid", "999", "--key"])
+        .arg(&key_pub));
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("UID_MIN"),
+        "{}",
+        text(&out.stderr)
+    );
+    let uid = (42000..60000)
+        .find(|u| {
+            nix::unistd::User::from_uid((*u).into())
+                .ok()
+                .flatten()
+                .is_none()
+        })
+        .expect("a free uid");
     let mut add = s.user_cmd(user.name());
-    add.arg("--create").arg("--key").arg(&key_pub).arg("--json");
+    add.arg("--create")
+        .arg("--uid")
+        .arg(uid.to_string())
+        .arg("--key")
+        .arg(&key_pub)
+        .arg("--json");
     let out = s.run_reloading(&mut add);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["up_to_date"], false);
     assert!(user.lookup().is_some());
     let entry = nix::unistd::User::from_name(user.name()).unwrap().unwrap();
     assert_eq!(entry.dir, Path::new("/home").join(user.name()));
+    assert_eq!(entry.uid.as_raw(), uid);
     assert!(
         !Path::new("/home").join(user.name()).exists(),
         "no home on the host"

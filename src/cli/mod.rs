@@ -35,9 +35,6 @@ pub enum Command {
     Build(build::Args),
     /// Inspect jail profiles: list them, or show one resolved on this host.
     Profiles(profiles::Args),
-    /// Generate man pages or shell completions (for packaging).
-    #[command(hide = true)]
-    Generate(generate::Args),
     /// Jail an account in sshd: key-only login that lands inside a jail (or --remove it).
     User(Box<user::Args>),
     /// List the users jailed in a jail.
@@ -56,6 +53,9 @@ pub enum Command {
     Service(Box<service::Args>),
     /// Converge this host to a declarative SPEC.toml: jails, jailed users, services.
     Apply(Box<apply::Args>),
+    /// Generate man pages or shell completions (for packaging).
+    #[command(hide = true)]
+    Generate(generate::Args),
 }
 
 /// The version string: package version and the git commit it was built from.
@@ -78,7 +78,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Deps(a) => deps::run(a),
         Command::Build(a) => build::run(a),
         Command::Profiles(a) => profiles::run(a),
-        Command::Generate(a) => generate::run(a),
         Command::User(a) => user::run(*a),
         Command::Users(a) => users::run(a),
         Command::Check(a) => check::run(a),
@@ -88,5 +87,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Destroy(a) => destroy::run(a),
         Command::Service(a) => service::run(*a),
         Command::Apply(a) => apply::run(*a),
+        Command::Generate(a) => generate::run(a),
     }
 }

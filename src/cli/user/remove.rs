@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 
 use super::journal::{Run, drop_host_file, in_jail, put_jail_file, record_user, reload_sshd};
 use super::{UserError, check_name, check_uid, jail_path, refuse_other_jail};
-use crate::account::hostdb::{HostAccount, HostDb};
-use crate::account::{jailside, logindefs, sessions, useradd};
+use crate::account::hostdb::{self, HostAccount, HostDb};
+use crate::account::{hostfs, jailside, logindefs, sessions, useradd};
 use crate::apply::{Host, LinuxHost};
 use crate::sshd::dropin;
 use crate::sshd::validate::{self, Sshd};
+use crate::state;
 
 pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
     let a = r.args;
@@ -34,11 +35,18 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
         ));
         None
     };
+    let host_ref: Option<&dyn Host> = host.as_ref().map(|h| h as &dyn Host);
+    if !jailed_here(r, host_ref, &jail, &dropin_path)? {
+        r.warnings.push(format!(
+            "{name} is not jailed in {} (no drop-in, no state record, no passwd line there): nothing removed, no process killed",
+            jail.display()
+        ));
+        return Ok(jail);
+    }
     let sshd = Sshd {
         binary: a.sshd.clone(),
         main: a.sshd_config.clone(),
     };
-    let host_ref: Option<&dyn Host> = host.as_ref().map(|h| h as &dyn Host);
     let steps = (|| {
         // No new logins: the key file goes first, then the running sessions.
         drop_host_file(r, "keys", &key_file)?;
@@ -83,6 +91,27 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
         }
     }
     Ok(jail)
+}
+
+/// True when something says NAME is jailed in this jail: our drop-in (already checked to
+/// name this jail), the jail's state record, or a line in the jail's passwd. Without any of
+/// them, `--remove` must not kill an ordinary user's processes or delete their account.
+fn jailed_here(
+    r: &Run,
+    host: Option<&dyn Host>,
+    jail: &Path,
+    dropin_path: &Path,
+) -> Result<bool, UserError> {
+    let name = r.args.name.as_str();
+    if hostfs::read_optional(dropin_path)?.is_some() {
+        return Ok(true);
+    }
+    if state::load(&r.args.state_dir, jail)?.is_some_and(|s| s.users.iter().any(|u| u == name)) {
+        return Ok(true);
+    }
+    let Some(h) = host else { return Ok(false) };
+    Ok(jailside::read_text(h, &jailside::passwd_path())?
+        .is_some_and(|p| hostdb::find_passwd(&p, name).is_some()))
 }
 
 /// After the drop-in is gone, sshd should chroot the user nowhere; another Match block that
@@ -133,12 +162,12 @@ fn drop_jail_lines(
         return Ok(());
     };
     // the jail's own line tells the gid even when the host account is gone
-    let gid = crate::account::hostdb::find_passwd(&p, name)
+    let gid = hostdb::find_passwd(&p, name)
         .map(|e| e.gid)
         .or(existing.map(|a| a.entry.gid));
     let group_name = existing
         .and_then(|a| a.group.clone())
-        .or_else(|| gid.and_then(|gid| crate::account::hostdb::group_name(&g, gid)));
+        .or_else(|| gid.and_then(|gid| hostdb::group_name(&g, gid)));
     let (passwd, group) = jailside::without_user(&p, &g, name, gid, group_name.as_deref());
     put_jail_file(r, host, "passwd", jailside::passwd_path(), Some(p), &passwd)?;
     put_jail_file(r, host, "group", jailside::group_path(), Some(g), &group)?;
