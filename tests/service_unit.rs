@@ -163,6 +163,9 @@ fn python_http_server_unit_is_hardened_limited_and_serves() {
         (account.uid.as_raw(), 0o700)
     );
 
+    let var_tmp = fs::symlink_metadata(c.jail.join("var/tmp")).expect("PrivateTmp mount point");
+    assert!(var_tmp.is_dir() && var_tmp.uid() == 0 && var_tmp.mode() & 0o022 == 0);
+
     let unit_path = c.unit("web");
     let unit = fs::read_to_string(&unit_path).unwrap();
     let jail = fs::canonicalize(&c.jail).unwrap();
@@ -355,6 +358,30 @@ fn a_jail_path_a_unit_cannot_hold_is_bad_input() {
         BAD_INPUT,
     );
     assert!(err.contains("--jail"), "{err}");
+}
+
+#[test]
+fn a_unit_dir_others_can_write_is_refused_before_anything_is_built() {
+    if !common::require_root("a_unit_dir_others_can_write_is_refused_before_anything_is_built") {
+        return;
+    }
+    let c = Case::new("service_open_unit_dir");
+    fs::set_permissions(
+        &c.units,
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let err = refused(
+        &c,
+        "web",
+        c.service("web", "python3 -m http.server 8080")
+            .args(["--user", "nobody"]),
+        REFUSED,
+    );
+    assert!(
+        err.contains("--unit-dir") && err.contains("writable"),
+        "{err}"
+    );
 }
 
 #[test]

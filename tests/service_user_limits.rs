@@ -86,6 +86,27 @@ fn user_limits_write_the_slice_dropin_and_remove_deletes_it() {
         text(&out.stdout)
     );
 
+    // Without limit options the drop-in stays as it is.
+    common::run_ok(
+        s.user_cmd(user.name())
+            .arg("--systemd-dir")
+            .arg(&systemd_dir),
+    );
+    assert_eq!(fs::read_to_string(&dropin).unwrap(), conf);
+
+    // New limits replace the old ones as a whole.
+    common::run_ok(
+        s.user_cmd(user.name())
+            .arg("--systemd-dir")
+            .arg(&systemd_dir)
+            .args(["--memory-max", "200M"]),
+    );
+    let conf = fs::read_to_string(&dropin).unwrap();
+    assert!(
+        conf.contains("\nMemoryMax=200M\n") && !conf.contains("CPUWeight"),
+        "{conf}"
+    );
+
     let mut rm = s.user_cmd(user.name());
     rm.arg("--remove").arg("--systemd-dir").arg(&systemd_dir);
     s.run_reloading(&mut rm);

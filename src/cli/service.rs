@@ -14,8 +14,9 @@ use crate::exit::{self, Coded};
 use crate::hostinfo::find_program;
 use crate::hostinfo::gather::Wanted;
 use crate::jail::BuildSettings;
+use crate::plan::build::ExtraDir;
 use crate::plan::{JailPath, Owner};
-use crate::service::files::{Written, put_file};
+use crate::service::files::{self, Written, put_file};
 use crate::service::unit::{UnitSpec, render_unit};
 use crate::service::{self, ServiceError};
 use crate::sshd::reload::systemd_is_init;
@@ -31,7 +32,7 @@ use crate::state::DEFAULT_STATE_DIR;
 /// with the same options changes nothing.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  jailsmith service web --jail /srv/web --profile python3 --create-user \\\n      --exec 'python3 -m http.server 8080 --bind 127.0.0.1 --directory /srv/www' \\\n      --file /srv/www --port 8080 --allow-ip localhost --memory-max 256M --cpu-quota 50%\n  jailsmith service web --jail /srv/web --exec '/usr/bin/python3 -m http.server 80' --port 80 --dry-run"
+    after_help = "Examples:\n  jailsmith service web --jail /srv/web --profile python3 --create-user \\\n      --exec 'python3 -m http.server 8080 --bind 127.0.0.1 --directory /srv/www' \\\n      --file /srv/www --port 8080 --allow-ip localhost --memory-max 256M --cpu-quota 50%\n  jailsmith service web --jail /srv/web --exec '/usr/bin/python3 -m http.server 80' --port 80 --dry-run\n\nCheck a unit: systemd-analyze security --offline=yes FILE; systemd-analyze verify FILE\n\nExit codes: 0 done or up to date; 2 bad input (name, --exec, program not found, limit value, missing account without --create-user, a jail path a unit cannot hold); 4 refused (root or a uid/gid 0 account, an --unit-dir others could write, a symlink in the jail); 6 a host operation failed (useradd, systemctl, I/O)."
 )]
 pub struct Args {
     /// The unit's name (NAME.service).
@@ -120,7 +121,14 @@ pub fn converge(args: &Args) -> anyhow::Result<bool> {
     let mut changed = false;
     let c = check(args)?;
     let account = service_account(args, &c.user)?;
-    let (extra, profiles) = crate::cli::profiles::build_extra(&args.profile)?;
+    let (mut extra, profiles) = crate::cli::profiles::build_extra(&args.profile)?;
+    // PrivateTmp= mounts a private /var/tmp too: the mount point must exist in the jail, or
+    // systemd would create it there itself (and fails to under a read-only jail).
+    extra.dirs.push(ExtraDir {
+        path: JailPath::new("var/tmp").expect("static path"),
+        mode: 0o755,
+        owner: Owner::ROOT,
+    });
     let mut bins = vec![c.program.to_string_lossy().into_owned()];
     bins.extend(args.bins.iter().map(|b| b.to_string_lossy().into_owned()));
     let settings = BuildSettings {
@@ -171,18 +179,12 @@ pub fn converge(args: &Args) -> anyhow::Result<bool> {
     }
     let unit_path = args.unit_dir.join(format!("{}.service", c.name));
     let written = put_file(&unit_path, &render_unit(&spec)).map_err(|e| coded(e.code(), e))?;
-    match written {
-        Written::Unchanged => eprintln!("jailsmith: {} is up to date", unit_path.display()),
-        w => eprintln!(
-            "jailsmith: {} {}",
-            unit_path.display(),
-            if w == Written::Created {
-                "written"
-            } else {
-                "updated"
-            }
-        ),
-    }
+    let what = match written {
+        Written::Unchanged => "is up to date",
+        Written::Created => "written",
+        Written::Updated => "updated",
+    };
+    eprintln!("jailsmith: {} {what}", unit_path.display());
     changed |= written != Written::Unchanged;
     activate(args, &c.name, written)?;
     Ok(changed)
@@ -205,6 +207,8 @@ fn check(args: &Args) -> anyhow::Result<Checked> {
         .map(|v| service::read_write_path(v))
         .collect::<Result<Vec<_>, _>>()
         .map_err(input)?;
+    files::check_target_dir(&args.unit_dir)
+        .map_err(|why| coded(exit::REFUSED, format!("--unit-dir {why}")))?;
     if !args.jail.is_absolute() {
         return Err(coded(
             exit::BAD_INPUT,
@@ -233,6 +237,12 @@ fn check(args: &Args) -> anyhow::Result<Checked> {
     argv[0] = program.to_string_lossy().into_owned();
     let user = args.user.clone().unwrap_or_else(|| name.clone());
     refuse_root_name(&user)?;
+    if user == "nobody" {
+        eprintln!(
+            "jailsmith: warning: nobody is shared by many daemons (and NFS): files and processes \
+             of one are the others'; a dedicated account (--create-user) is safer"
+        );
+    }
     let jail = crate::state::canonical_jail(&args.jail);
     let jail = service::jail_for_unit(&jail.to_string_lossy()).map_err(input)?;
     let spec = UnitSpec {

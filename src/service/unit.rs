@@ -23,7 +23,7 @@ pub struct UnitSpec {
     /// In-jail paths the service may write (everything else is read-only); checked by
     /// `service::read_write_path`, written verbatim.
     pub read_write: Vec<String>,
-    /// The program generates code at run time (JIT): no MemoryDenyWriteExecute=.
+    /// The program compiles code at run time (JIT): no MemoryDenyWriteExecute=.
     pub allow_jit: bool,
     /// The program needs AF_UNIX sockets.
     pub allow_unix: bool,
