@@ -570,3 +570,41 @@ fn prune_removes_only_the_jails_apply_built() {
     let again = apply(&["--prune"]);
     assert_eq!(again["changed"], false, "{again}");
 }
+
+#[test]
+fn sshd_config_without_the_dropins_is_refused_before_any_write() {
+    if !common::require_root("sshd_config_without_the_dropins_is_refused_before_any_write") {
+        return;
+    }
+    let root = TestRoot::new("sshd_config_without_the_dropins_is_refused_before_any_write");
+    let jail = root.jail("jail");
+    let state = root.state_dir();
+    let main = root.path().join("sshd_config");
+    fs::write(&main, "Port 2222\n").unwrap();
+    let dropins = root.dir("dropins");
+    let spec = root.path().join("spec.toml");
+    fs::write(
+        &spec,
+        spec_text(&jail, &[("jsttnoinclude", "ssh-ed25519 AAAA x")]),
+    )
+    .unwrap();
+    let mut c = common::bin();
+    c.arg("apply")
+        .arg(&spec)
+        .arg("--state-dir")
+        .arg(&state)
+        .arg("--sshd-config")
+        .arg(&main)
+        .arg("--sshd-config-dir")
+        .arg(&dropins)
+        .arg("--authorized-keys-dir")
+        .arg(root.path().join("keys"));
+    let out = run(&mut c);
+    assert_eq!(out.status.code(), Some(5), "{}", common::describe(&c, &out));
+    assert!(
+        text(&out.stderr).contains("Include"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!jail.exists() && !state.exists(), "something was written");
+}

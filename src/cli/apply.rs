@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use crate::account::hostfs;
 use crate::converge::{self, Options, Outcome};
 use crate::exit::{self, Coded};
 use crate::state::DEFAULT_STATE_DIR;
@@ -78,11 +77,6 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         )
         .into());
     }
-    let _lock = if args.dry_run {
-        None
-    } else {
-        Some(hostfs::lock_dir(&args.state_dir).map_err(|e| Coded::new(e.code(), e.to_string()))?)
-    };
     let spec_dir = std::path::absolute(&args.spec)
         .ok()
         .and_then(|p| p.parent().map(|d| d.to_path_buf()))

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Serialize;
 
+use crate::account::hostfs;
 use crate::cli::limits::LimitArgs;
 use crate::cli::profiles::{DirArgs, ProfileArgs};
 use crate::cli::{destroy, service, user};
@@ -17,8 +18,8 @@ use crate::hostinfo::gather::Wanted;
 use crate::jail::BuildSettings;
 use crate::mounts::Bind;
 use crate::spec::{LimitsSpec, ServiceSpec, Spec, UserSpec, is_key_text};
-use crate::sshd::reload;
 use crate::sshd::validate::Sshd;
+use crate::sshd::{SshdError, dropin, mainconfig, reload};
 use crate::state;
 use record::{ManagedService, ManagedUser, Record};
 
@@ -89,13 +90,21 @@ impl Converger<'_> {
 /// Converges the host to `spec`. Host-side checks (key files, bind sources, profiles) run
 /// before the first write.
 pub fn converge(spec: &Spec, o: &Options) -> anyhow::Result<Outcome> {
-    let old = record::load(&o.state_dir).map_err(|e| coded(exit::HOST_FAILURE, e))?;
     let jails = jail_settings(spec, o)?;
     let users = spec
         .user
         .iter()
         .map(|u| user_args(u, o))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    preflight_sshd(&users, o)?;
+    // One run at a time per state directory, as `user` (taken after every check, so an
+    // invalid spec or host leaves even the state directory alone).
+    let _lock = if o.dry_run {
+        None
+    } else {
+        Some(hostfs::lock_dir(&o.state_dir).map_err(|e| coded(e.code(), e))?)
+    };
+    let old = record::load(&o.state_dir).map_err(|e| coded(exit::HOST_FAILURE, e))?;
     let mut c = Converger {
         o,
         actions: Vec::new(),
@@ -143,6 +152,36 @@ pub fn converge(spec: &Spec, o: &Options) -> anyhow::Result<Outcome> {
         actions: c.actions,
         warnings: c.warnings,
     })
+}
+
+/// Before the first write: when the spec jails users, sshd's main config must include their
+/// drop-ins and pass `sshd -t` now (the user code checks again per user).
+fn preflight_sshd(users: &[user::Args], o: &Options) -> anyhow::Result<()> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    let sshd = Sshd {
+        binary: o.sshd.clone(),
+        main: o.sshd_config.clone(),
+    };
+    let text = std::fs::read_to_string(&sshd.main).map_err(|e| {
+        coded(
+            exit::SSHD_INVALID,
+            format!("cannot read sshd's config {}: {e}", sshd.main.display()),
+        )
+    })?;
+    for u in users {
+        let dropin = o.sshd_config_dir.join(dropin::file_name(&u.name));
+        if !mainconfig::includes_file(&text, &dropin) {
+            let e = SshdError::NotIncluded {
+                main: sshd.main.clone(),
+                dir: o.sshd_config_dir.clone(),
+                dropin,
+            };
+            return Err(coded(e.code(), e));
+        }
+    }
+    sshd.test().map_err(|e| coded(e.code(), e))
 }
 
 /// Build settings for every `[[jail]]`, profiles loaded and bind sources checked.
