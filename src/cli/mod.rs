@@ -3,6 +3,8 @@
 
 pub mod build;
 pub mod deps;
+pub mod user;
+pub mod users;
 
 use clap::{Parser, Subcommand};
 
@@ -22,6 +24,10 @@ pub enum Command {
     Deps(deps::Args),
     /// Build or refresh a jail: programs, their libraries, devices and base /etc files.
     Build(build::Args),
+    /// Jail an account in sshd: key-only login that lands inside a jail (or --remove it).
+    User(user::Args),
+    /// List the users jailed in a jail.
+    Users(users::Args),
 }
 
 /// The version string: package version and the git commit it was built from.
@@ -43,5 +49,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Deps(a) => deps::run(a),
         Command::Build(a) => build::run(a),
+        Command::User(a) => user::run(a),
+        Command::Users(a) => users::run(a),
     }
 }
