@@ -5,6 +5,7 @@ pub mod build;
 pub mod deps;
 pub mod user;
 pub mod users;
+pub mod verify;
 
 use clap::{Parser, Subcommand};
 
@@ -28,6 +29,8 @@ pub enum Command {
     User(user::Args),
     /// List the users jailed in a jail.
     Users(users::Args),
+    /// Log in over SSH as a jailed user and check that the jail holds.
+    Verify(verify::Args),
 }
 
 /// The version string: package version and the git commit it was built from.
@@ -51,5 +54,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Build(a) => build::run(a),
         Command::User(a) => user::run(a),
         Command::Users(a) => users::run(a),
+        Command::Verify(a) => verify::run(a),
     }
 }

@@ -1,0 +1,220 @@
+//! `jailsmith verify`: options → `verify::Options` (jail looked up in the state store, host
+//! key policy, passphrase source); prints the report (table or JSON) to stdout and returns
+//! its exit code. Diagnostics go to stderr.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::exit::{self, Coded};
+use crate::state::{self, DEFAULT_STATE_DIR, JailState};
+use crate::verify::{self, HostKeyPolicy, Options, render};
+
+/// Log in over SSH as a jailed user and check, from the user's side, that the jail holds.
+///
+/// Checks (each PASS / FAIL / WARN / N/A): the host key, key login, that a shell runs in the
+/// home, that / is the jail (its names equal the jail's top level, and a marker planted in the
+/// jail's parent is invisible via /.., ../ and cd ..), no /proc, /sys or host shadow, a passwd
+/// with only the jail's users, nothing setuid/setgid reachable, no file creation outside the
+/// home and /tmp, a PTY shell, refused forwarding (direct-tcpip, tcpip-forward, agent); for
+/// sftp-only accounts a refused command and an sftp listing of the jail. Outgoing TCP, which
+/// a chroot cannot stop, is a WARN. Probes use shell builtins only.
+///
+/// Host key: --host-key pins one key; otherwise the known_hosts file (default
+/// ~/.ssh/known_hosts; hashed names work) and, for a loopback host, /etc/ssh/ssh_host_*_key.pub.
+/// A mismatch stops before authentication (exit 3).
+///
+/// Exit: 0 no check failed, 1 a check failed, 2 no connection or authentication (or bad
+/// input), 3 host key mismatch or unknown host key.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  jailsmith verify imsad --key ~/.ssh/id_ed25519\n  jailsmith verify imsad --key id_rsa --port 2222 --host-key /etc/ssh/ssh_host_ed25519_key.pub --json"
+)]
+pub struct Args {
+    /// The jailed user to log in as.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// The private key to log in with (ed25519, ECDSA or RSA; RSA signs with SHA-2).
+    #[arg(long, value_name = "PRIVATE_KEY")]
+    pub key: PathBuf,
+    /// The jail (as the host sees it); default: the jail whose state lists NAME.
+    #[arg(long, value_name = "JAIL")]
+    pub jail: Option<PathBuf>,
+    #[arg(long, value_name = "HOST", default_value = "127.0.0.1")]
+    pub host: String,
+    #[arg(long, value_name = "PORT", default_value_t = 22)]
+    pub port: u16,
+    /// Trust exactly this host public key file (e.g. /etc/ssh/ssh_host_ed25519_key.pub).
+    #[arg(long, value_name = "PUBFILE", conflicts_with_all = ["known_hosts", "accept_new_host_key"])]
+    pub host_key: Option<PathBuf>,
+    /// The known_hosts file to trust (default ~/.ssh/known_hosts, plus the local host keys
+    /// for a loopback host).
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+    /// Accept a host key nothing knows yet and record it in the known_hosts file. Never the
+    /// default; a known key that differs still fails.
+    #[arg(long)]
+    pub accept_new_host_key: bool,
+    /// Read the passphrase of an encrypted key from this environment variable (otherwise it
+    /// is asked on the terminal).
+    #[arg(long, value_name = "VAR")]
+    pub passphrase_env: Option<String>,
+    /// Where jailsmith keeps each jail's state (to find the jail of NAME).
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
+    pub state_dir: PathBuf,
+    /// Seconds each step may take (connection, each probe).
+    #[arg(long, value_name = "SECONDS", default_value_t = 20)]
+    pub timeout: u64,
+    /// Print the report as JSON: {"user","host","checks":[{"name","status","detail"}],"passed"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    let opts = options(&args)?;
+    execute(&opts, args.json)
+}
+
+/// Runs verify and prints the report; returns the exit code.
+pub fn execute(opts: &Options, json: bool) -> anyhow::Result<u8> {
+    let report = verify::run(opts).map_err(|e| Coded::new(e.code(), e.to_string()))?;
+    if json {
+        println!("{}", render::json(&report));
+    } else {
+        print!("{}", render::table(&report));
+    }
+    if let Some(stopped) = report.stopped {
+        let why = report
+            .checks
+            .iter()
+            .rev()
+            .find(|c| c.status == verify::Status::Fail)
+            .map(|c| format!("{}: {}", c.name, c.detail))
+            .unwrap_or_default();
+        eprintln!("jailsmith: verify stopped ({stopped:?}): {why}");
+    }
+    Ok(report.exit_code())
+}
+
+/// Resolves the command line into verify options.
+pub fn options(args: &Args) -> anyhow::Result<Options> {
+    let (jail, jail_users) = find_jail(&args.state_dir, &args.name, args.jail.as_deref())?;
+    let host_key = match (&args.host_key, &args.known_hosts) {
+        (Some(p), _) => HostKeyPolicy::Pinned(p.clone()),
+        (None, Some(f)) => HostKeyPolicy::KnownHosts {
+            file: f.clone(),
+            local_keys: false,
+        },
+        (None, None) => HostKeyPolicy::KnownHosts {
+            file: default_known_hosts()?,
+            local_keys: true,
+        },
+    };
+    let passphrase = match &args.passphrase_env {
+        Some(var) => {
+            Some(verify::passphrase::from_env(var).map_err(|e| Coded::new(exit::BAD_INPUT, e))?)
+        }
+        None => None,
+    };
+    Ok(Options {
+        user: args.name.clone(),
+        host: args.host.clone(),
+        port: args.port,
+        key: args.key.clone(),
+        passphrase,
+        prompt: args.passphrase_env.is_none(),
+        host_key,
+        accept_new: args.accept_new_host_key,
+        jail,
+        jail_users,
+        timeout: Duration::from_secs(args.timeout.max(1)),
+    })
+}
+
+fn default_known_hosts() -> anyhow::Result<PathBuf> {
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            nix::unistd::User::from_uid(nix::unistd::getuid())
+                .ok()
+                .flatten()
+                .map(|u| u.dir)
+        })
+        .ok_or_else(|| {
+            Coded::new(
+                exit::BAD_INPUT,
+                "no home directory for ~/.ssh/known_hosts; pass --known-hosts or --host-key",
+            )
+        })?;
+    Ok(home.join(".ssh").join("known_hosts"))
+}
+
+/// The jail to compare with and the users its state lists: `--jail` (its state is optional),
+/// else the one jail whose state lists `user`.
+fn find_jail(
+    state_dir: &Path,
+    user: &str,
+    jail: Option<&Path>,
+) -> anyhow::Result<(PathBuf, Vec<String>)> {
+    if let Some(j) = jail {
+        let canon = state::canonical_jail(j);
+        let users = state::load(state_dir, &canon)?
+            .map(|s| s.users)
+            .unwrap_or_default();
+        return Ok((canon, users));
+    }
+    let found: Vec<JailState> = all_states(state_dir)
+        .into_iter()
+        .filter(|s| s.users.iter().any(|u| u == user))
+        .collect();
+    match found.len() {
+        1 => {
+            let s = found.into_iter().next().expect("one state");
+            Ok((s.jail, s.users))
+        }
+        0 => Err(Coded::new(
+            exit::BAD_INPUT,
+            format!(
+                "no jail in {} lists user {user}; pass --jail",
+                state_dir.join("jails").display()
+            ),
+        )
+        .into()),
+        _ => Err(Coded::new(
+            exit::BAD_INPUT,
+            format!(
+                "several jails list user {user} ({}); pass --jail",
+                found
+                    .iter()
+                    .map(|s| s.jail.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .into()),
+    }
+}
+
+/// Every readable jail state in the store (unreadable or corrupt files are skipped with a
+/// warning).
+fn all_states(state_dir: &Path) -> Vec<JailState> {
+    let dir = state_dir.join("jails");
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.extension().and_then(|x| x.to_str()) != Some("json") {
+            continue;
+        }
+        match std::fs::read_to_string(&p)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str::<JailState>(&t).map_err(|e| e.to_string()))
+        {
+            Ok(s) => out.push(s),
+            Err(e) => eprintln!("jailsmith: warning: skipping state {}: {e}", p.display()),
+        }
+    }
+    out
+}
