@@ -283,7 +283,12 @@ fn wrong_pinned_host_key_stops_before_authentication() {
     let request = format!("userauth-request for user {}", user.name());
     assert!(!s.srv.log().contains(&request), "{}", s.srv.log());
 
-    let mut c = verify_cmd(&s, user.name(), &key, &["--accept-new-host-key", "--known-hosts"]);
+    let mut c = verify_cmd(
+        &s,
+        user.name(),
+        &key,
+        &["--accept-new-host-key", "--known-hosts"],
+    );
     c.arg(&kh);
     let (code, json, all) = run_verify(&mut c);
     assert_eq!(code, Some(0), "{all}");
@@ -385,7 +390,12 @@ fn rsa_and_encrypted_ecdsa_keys_log_in() {
     assert_eq!(status(&json, "login", &all), "PASS");
 
     // Encrypted key: passphrase from the named variable; without it, no prompt without a tty.
-    let mut c = verify_cmd(&s, user.name(), &ecdsa, &["--passphrase-env", "JS_TEST_PASS"]);
+    let mut c = verify_cmd(
+        &s,
+        user.name(),
+        &ecdsa,
+        &["--passphrase-env", "JS_TEST_PASS"],
+    );
     with_pinned_key(&s, &mut c);
     c.env("JS_TEST_PASS", "s3cret words");
     let (code, json, all) = run_verify(&mut c);
@@ -397,7 +407,12 @@ fn rsa_and_encrypted_ecdsa_keys_log_in() {
             .contains("ecdsa"),
         "{all}"
     );
-    let mut c = verify_cmd(&s, user.name(), &ecdsa, &["--passphrase-env", "JS_TEST_PASS"]);
+    let mut c = verify_cmd(
+        &s,
+        user.name(),
+        &ecdsa,
+        &["--passphrase-env", "JS_TEST_PASS"],
+    );
     with_pinned_key(&s, &mut c);
     c.env("JS_TEST_PASS", "wrong");
     let (code, _, all) = run_verify(&mut c);

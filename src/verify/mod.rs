@@ -189,6 +189,8 @@ pub enum VerifyError {
     Runtime(std::io::Error),
     #[error("cannot read the passphrase: {0}")]
     Passphrase(String),
+    #[error("interrupted by {0}; the marker and any probe files were removed")]
+    Interrupted(&'static str),
 }
 
 impl VerifyError {

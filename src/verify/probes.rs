@@ -237,7 +237,8 @@ pub fn check_kernel(out: &str) -> Vec<Check> {
         if found.is_empty() {
             Check::pass(label, format!("{} absent", paths.join(" and ")))
         } else {
-            Check::fail(label, format!("{} exists{hint}", found.join(" and ")))
+            let verb = if found.len() == 1 { "exists" } else { "exist" };
+            Check::fail(label, format!("{} {verb}{hint}", found.join(" and ")))
         }
     };
     let proc_hint = if value(out, "JS_PROC_MOUNTED").is_some() {
@@ -326,16 +327,20 @@ pub fn check_setuid(out: &str) -> Check {
     }
 }
 
+/// System directories the write probes always try (besides every top-level directory).
+pub const WRITE_DIRS: &[&str] = &["/", "/etc", "/bin", "/usr/bin", "/lib", "/dev"];
+
 /// Tries to create `probe` in `/`, the usual system directories and every top-level
 /// directory except the home's and /tmp; prints each place where that worked.
 pub fn write_script(probe: &str) -> String {
     let p = sh_quote(probe);
     format!(
-        "p={p}; for d in / /etc /bin /usr/bin /lib /dev /*/; do d=\"${{d%/}}\"; \
+        "p={p}; for d in {dirs} /*/; do d=\"${{d%/}}\"; \
            case \"$d/\" in \"$HOME\"/*|/tmp/*) continue;; esac; \
            [ -d \"$d/\" ] || continue; \
            if ( : > \"$d/$p\" ) 2>/dev/null; then echo \"JS_WROTE=$d/$p\"; fi; \
-           echo \"JS_TRIED=$d/\"; done; echo JS_DONE=1"
+           echo \"JS_TRIED=$d/\"; done; echo JS_DONE=1",
+        dirs = WRITE_DIRS.join(" ")
     )
 }
 
@@ -345,7 +350,12 @@ pub fn check_write(out: &str) -> (Check, Vec<String>) {
         .into_iter()
         .map(String::from)
         .collect();
-    let tried = values(out, "JS_TRIED");
+    let mut tried: Vec<&str> = Vec::new();
+    for t in values(out, "JS_TRIED") {
+        if !tried.contains(&t) {
+            tried.push(t);
+        }
+    }
     if !wrote.is_empty() {
         let shown: Vec<&str> = wrote.iter().map(String::as_str).collect();
         return (

@@ -3,6 +3,7 @@
 //! Removes what it created (marker, probe files a broken jail let through) before returning.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use russh::keys::PrivateKey;
@@ -35,8 +36,24 @@ pub fn run(opts: &Options) -> Result<Report, VerifyError> {
         marker: &marker,
         probe_name: &probe_name,
         kh_file: kh_file.as_deref(),
+        wrote: Mutex::new(Vec::new()),
     };
-    let wrote = rt.block_on(ctx.session(&mut report, key, trusted, revoked));
+    let interrupted = rt.block_on(async {
+        tokio::select! {
+            () = ctx.session(&mut report, key, trusted, revoked) => None,
+            sig = interrupted() => Some(sig),
+        }
+    });
+    // What the probes reported, plus every place they may have tried (an interrupted probe
+    // reports nothing): the name is random, so only our own files can match.
+    let mut wrote = ctx.wrote.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    wrote.extend(
+        probes::WRITE_DIRS
+            .iter()
+            .map(|d| d.to_string())
+            .chain(jail_top.iter().map(|t| format!("/{t}")))
+            .map(|d| format!("{}/{probe_name}", d.trim_end_matches('/'))),
+    );
     let removed = hostside::remove_probe_files(&opts.jail, &wrote, &probe_name);
     if !removed.is_empty() {
         let shown: Vec<String> = removed.iter().map(|p| p.display().to_string()).collect();
@@ -44,6 +61,10 @@ pub fn run(opts: &Options) -> Result<Report, VerifyError> {
             "jailsmith: removed probe files the user could create: {}",
             shown.join(", ")
         );
+    }
+    if let Some(sig) = interrupted {
+        drop(marker);
+        return Err(VerifyError::Interrupted(sig));
     }
     drop(marker);
     report.finish();
@@ -163,6 +184,25 @@ struct Ctx<'a> {
     marker: &'a Marker,
     probe_name: &'a str,
     kh_file: Option<&'a Path>,
+    /// Paths (as the user saw them) where a probe file could be created: removed afterwards.
+    wrote: Mutex<Vec<String>>,
+}
+
+/// Resolves on SIGINT, SIGTERM or SIGHUP, naming it (the marker must not outlive the run).
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+        _ = hup.recv() => "SIGHUP",
+    }
 }
 
 /// Checks that only a shell can run, reported N/A for other accounts.
@@ -180,14 +220,14 @@ const SHELL_CHECKS: &[&str] = &[
 ];
 
 impl Ctx<'_> {
-    /// Connects and runs every check; returns the paths of probe files the user created.
+    /// Connects and runs every check.
     async fn session(
         &self,
         report: &mut Report,
         key: PrivateKey,
         trusted: Vec<Trusted>,
         revoked: Vec<(usize, PublicKey)>,
-    ) -> Vec<String> {
+    ) {
         let o = self.opts;
         let (conn, seen) =
             client::connect(&o.host, o.port, trusted, revoked, o.accept_new, o.timeout).await;
@@ -202,12 +242,12 @@ impl Ctx<'_> {
                     name::LOGIN,
                     "not attempted: the host key is not trusted",
                 ));
-                return Vec::new();
+                return;
             }
             Err(ConnectError::Other(why)) => {
                 report.stopped = Some(Stopped::Connection);
                 report.push(Check::fail(name::LOGIN, format!("no connection: {why}")));
-                return Vec::new();
+                return;
             }
         };
         let alg = key.algorithm().as_str().to_string();
@@ -223,18 +263,24 @@ impl Ctx<'_> {
                     format!("the server refused the {alg} key for {}", o.user),
                 ));
                 conn.disconnect().await;
-                return Vec::new();
+                return;
             }
             Err(why) => {
                 report.stopped = Some(Stopped::Authentication);
                 report.push(Check::fail(name::LOGIN, why));
                 conn.disconnect().await;
-                return Vec::new();
+                return;
             }
         }
-        let wrote = self.checks(&conn, report).await;
+        self.checks(&conn, report).await;
         conn.disconnect().await;
-        wrote
+    }
+
+    fn note_written(&self, paths: Vec<String>) {
+        self.wrote
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(paths);
     }
 
     fn host_key_check(&self, seen: &client::KeySeen) -> Option<Check> {
@@ -276,18 +322,17 @@ impl Ctx<'_> {
         })
     }
 
-    async fn checks(&self, conn: &Conn, report: &mut Report) -> Vec<String> {
+    async fn checks(&self, conn: &Conn, report: &mut Report) {
         let first = conn.exec(probes::SHELL_SCRIPT).await;
         let (account, shell) = match &first {
             Ok(out) => probes::check_shell(&out.stdout, &out.stderr, out.exit),
             Err(why) => (Account::Broken, Check::fail(name::SHELL, why.clone())),
         };
         report.push(shell);
-        let mut wrote = Vec::new();
         match account {
             Account::Shell => {
                 let out = first.as_ref().map(|o| o.stdout.clone()).unwrap_or_default();
-                wrote = self.shell_checks(conn, report, &out).await;
+                self.shell_checks(conn, report, &out).await;
             }
             Account::SftpOnly => {
                 for n in SHELL_CHECKS {
@@ -313,7 +358,7 @@ impl Ctx<'_> {
                         out.exit.map(|c| c.to_string()).unwrap_or("none".into())
                     ),
                 ));
-                wrote.extend(self.sftp_checks(conn, report).await);
+                self.sftp_checks(conn, report).await;
                 report.push(Check::na(
                     name::OUTGOING_TCP,
                     "sftp-only account: no programs run",
@@ -332,10 +377,9 @@ impl Ctx<'_> {
                 }
             }
         }
-        wrote
     }
 
-    async fn shell_checks(&self, conn: &Conn, report: &mut Report, first: &str) -> Vec<String> {
+    async fn shell_checks(&self, conn: &Conn, report: &mut Report, first: &str) {
         let o = self.opts;
         let jail_home = hostside::jail_home(&o.jail, &o.user);
         report.push(probes::check_home(first, jail_home.as_deref()));
@@ -387,12 +431,11 @@ impl Ctx<'_> {
             },
         );
 
-        let mut wrote = Vec::new();
         report.push(
             match conn.exec(&probes::write_script(self.probe_name)).await {
                 Ok(out) => {
                     let (c, w) = probes::check_write(&out.stdout);
-                    wrote = w;
+                    self.note_written(w);
                     c
                 }
                 Err(why) => Check::fail(name::WRITE, why),
@@ -407,7 +450,6 @@ impl Ctx<'_> {
                 Ok(Err(why)) | Err(why) => Check::fail(name::PTY, why),
             },
         );
-        wrote
     }
 
     async fn forwarding_checks(&self, conn: &Conn, report: &mut Report, shell: bool) {
@@ -484,12 +526,12 @@ impl Ctx<'_> {
 
     /// sftp-only accounts: the subsystem lists the jail, and through it the marker, /proc,
     /// /sys and shadow are invisible and nothing outside the home can be created.
-    async fn sftp_checks(&self, conn: &Conn, report: &mut Report) -> Vec<String> {
+    async fn sftp_checks(&self, conn: &Conn, report: &mut Report) {
         let s = match conn.sftp().await {
             Ok(s) => s,
             Err(why) => {
                 report.push(Check::fail(name::SFTP_LIST, why));
-                return Vec::new();
+                return;
             }
         };
         report.push(match client::sftp_list(&s, "/").await {
@@ -502,12 +544,11 @@ impl Ctx<'_> {
             }
             Err(why) => Check::fail(name::SFTP_LIST, why),
         });
-        let wrote = self.sftp_escape_checks(&s, report).await;
+        self.sftp_escape_checks(&s, report).await;
         let _ = s.close().await;
-        wrote
     }
 
-    async fn sftp_escape_checks(&self, s: &SftpSession, report: &mut Report) -> Vec<String> {
+    async fn sftp_escape_checks(&self, s: &SftpSession, report: &mut Report) {
         let m = self.marker.name();
         let host_path = self.marker.path().display().to_string();
         let mut out = String::new();
@@ -540,9 +581,9 @@ impl Ctx<'_> {
         }
 
         let mut out = String::new();
-        let mut dirs: Vec<String> = ["", "/etc", "/bin", "/usr/bin", "/lib", "/dev"]
+        let mut dirs: Vec<String> = probes::WRITE_DIRS
             .iter()
-            .map(|d| d.to_string())
+            .map(|d| d.trim_end_matches('/').to_string())
             .collect();
         for t in self.jail_top {
             let d = format!("/{t}");
@@ -553,15 +594,15 @@ impl Ctx<'_> {
         for d in &dirs {
             let p = format!("{d}/{}", self.probe_name);
             if client::sftp_can_create(s, &p).await {
+                self.note_written(vec![p.clone()]);
                 out.push_str(&format!("JS_WROTE={p}\n"));
             }
             out.push_str(&format!("JS_TRIED={}/\n", d));
         }
         out.push_str("JS_DONE=1\n");
-        let (mut c, wrote) = probes::check_write(&out);
+        let (mut c, _) = probes::check_write(&out);
         c.name = format!("{} (sftp)", name::WRITE);
         report.push(c);
-        wrote
     }
 
     async fn outgoing_tcp(&self, conn: &Conn) -> Check {
