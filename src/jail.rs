@@ -118,6 +118,9 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
         verify_content: settings.verify_content,
     };
     let report = apply(&plan, &host, prev_manifest, &opts).map_err(|e| coded(e.exit_code(), e))?;
+    // No fsync per file nor syncfs: files appear atomically by rename, and a copy a crash
+    // left short no longer matches the size/mtime the manifest records, so the next build
+    // copies it again.
     let request = merged_request(previous.as_ref().map(|s| &s.request), settings);
     let unchanged_state = previous
         .as_ref()

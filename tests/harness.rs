@@ -173,3 +173,62 @@ fn cc_builds_a_fixture() {
     );
     common::run_status(&mut std::process::Command::new(&exe), 3);
 }
+
+#[test]
+fn chroot_runs_a_fixture_with_its_libraries() {
+    if !common::require_root("chroot_runs_a_fixture_with_its_libraries")
+        || !common::require_cmds(&["cc", "ldd", "chroot"])
+    {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let jail = t.dir("jail");
+    let hello = common::cc(
+        "#include <stdio.h>\n#include <unistd.h>\n\
+         int main(void){printf(\"uid=%d\\n\", (int)getuid());return 0;}\n",
+        &t.path().join("src/hello"),
+        &["-O0"],
+    );
+    // A hand-made jail: the program plus what ldd (on our own fixture) says it loads, each
+    // at the path the loader uses, symlinks dereferenced.
+    let ldd = run_ok(std::process::Command::new("ldd").arg(&hello));
+    let mut files = vec![(hello.clone(), std::path::PathBuf::from("/bin/hello"))];
+    for word in text(&ldd.stdout).split_whitespace() {
+        if word.starts_with('/') {
+            files.push((word.into(), word.into()));
+        }
+    }
+    for (src, inside) in files {
+        let dst = jail.join(inside.strip_prefix("/").unwrap());
+        common::make_dir(dst.parent().unwrap(), 0o755);
+        std::fs::copy(&src, &dst).unwrap_or_else(|e| panic!("copy {}: {e}", src.display()));
+    }
+    let out = run_ok(&mut common::chroot_cmd(&jail, None, &["/bin/hello"]));
+    assert_eq!(text(&out.stdout), "uid=0\n");
+    let out = run_ok(&mut common::chroot_cmd(
+        &jail,
+        Some("65534:65534"),
+        &["/bin/hello"],
+    ));
+    assert_eq!(text(&out.stdout), "uid=65534\n");
+}
+
+#[test]
+fn cc_shared_sets_the_soname() {
+    if !common::require_cmds(&["cc", "readelf"]) {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let lib = common::cc_shared(
+        "int f(void){return 1;}\n",
+        &t.path().join("libf.so.1"),
+        "libf.so.1",
+        &[],
+    );
+    let out = run_ok(std::process::Command::new("readelf").arg("-d").arg(&lib));
+    assert!(
+        text(&out.stdout).contains("Library soname: [libf.so.1]"),
+        "{}",
+        text(&out.stdout)
+    );
+}

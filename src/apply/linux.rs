@@ -178,8 +178,6 @@ impl LinuxHost {
             let out = fill(&file).map_err(|e| errors::std_io(&self.jail, path, op, e))?;
             set_owner_mode(file.as_fd(), owner, mode & FILE_MODE_MASK)
                 .map_err(|e| self.io(path, "set owner and mode of", e))?;
-            file.sync_data()
-                .map_err(|e| errors::std_io(&self.jail, path, "sync", e))?;
             self.rename_into_place(&dir, &tmp, path, op)?;
             Ok(out)
         })();

@@ -21,7 +21,7 @@ use crate::state::DEFAULT_STATE_DIR;
 /// the same arguments changes nothing and says "up to date".
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  jailsmith build /srv/get_chrooted --bin bash\n  jailsmith build /srv/get_chrooted --bin bash --bin ls --bin id --dry-run\n  jailsmith build /srv/jail --bin /opt/app/bin/server --file /etc/ssl/certs --json"
+    after_help = "Examples:\n  jailsmith build /srv/get_chrooted --bin bash\n  jailsmith build /srv/get_chrooted --profile basic-shell --bin vim\n  jailsmith build /srv/get_chrooted --bin bash --bin ls --bin id --dry-run\n  jailsmith build /srv/jail --bin /opt/app/bin/server --file /etc/ssl/certs --json"
 )]
 pub struct Args {
     /// The jail's root directory (created root-owned 0755 when missing). Must be absolute.
@@ -47,9 +47,12 @@ pub struct Args {
     /// Compare file contents (sha256), not just size and mtime, to decide what is current.
     #[arg(long)]
     pub verify_content: bool,
+    #[command(flatten)]
+    pub profile: crate::cli::profiles::ProfileArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
+    let (extra, profiles) = crate::cli::profiles::build_extra(&args.profile)?;
     let settings = BuildSettings {
         jail: args.jail.clone(),
         wanted: Wanted {
@@ -59,7 +62,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         },
         state_dir: args.state_dir.clone(),
         verify_content: args.verify_content,
-        ..Default::default()
+        extra,
+        profiles,
     };
     execute(&settings, args.dry_run, args.json)
 }

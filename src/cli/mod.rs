@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod deps;
+pub mod profiles;
 pub mod user;
 pub mod users;
 pub mod verify;
@@ -31,6 +32,8 @@ pub enum Command {
     Users(users::Args),
     /// Log in over SSH as a jailed user and check that the jail holds.
     Verify(verify::Args),
+    /// Inspect jail profiles: list them, or show one resolved on this host.
+    Profiles(profiles::Args),
 }
 
 /// The version string: package version and the git commit it was built from.
@@ -55,5 +58,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::User(a) => user::run(a),
         Command::Users(a) => users::run(a),
         Command::Verify(a) => verify::run(a),
+        Command::Profiles(a) => profiles::run(a),
     }
 }

@@ -4,7 +4,7 @@
 
 pub mod manifest;
 
-use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
@@ -134,7 +134,7 @@ pub fn load(state_dir: &Path, jail: &Path) -> Result<Option<JailState>, StateErr
     Ok(Some(state))
 }
 
-/// Saves `state` atomically (temporary file, fsync, rename), mode 0600, creating the state
+/// Saves `state` atomically (temporary file, rename), mode 0600, creating the state
 /// directories 0700. Returns the file written.
 pub fn save(state_dir: &Path, state: &JailState) -> Result<PathBuf, StateError> {
     let path = state_file(state_dir, &state.jail);
@@ -153,9 +153,6 @@ pub fn save(state_dir: &Path, state: &JailState) -> Result<PathBuf, StateError> 
         let _ = fs::remove_file(&tmp);
     }
     written?;
-    File::open(&dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(&dir, "sync"))?;
     Ok(path)
 }
 
@@ -177,8 +174,10 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)
         .map_err(io_err(path, "create"))?;
-    f.write_all(bytes).map_err(io_err(path, "write"))?;
-    f.sync_all().map_err(io_err(path, "sync"))
+    // No fsync: on ext4 it would force the journal to flush every file the build just
+    // wrote. A state lost in a crash only costs a re-copy: without a manifest entry a jail
+    // file is never taken as current.
+    f.write_all(bytes).map_err(io_err(path, "write"))
 }
 
 /// Creates `dir` (and missing parents) 0700; an existing one must be a directory that

@@ -68,6 +68,14 @@ pub fn skip_or_fail(test: &str, why: &str) -> bool {
         );
     }
     eprintln!("SKIP {test}: {why}");
+    // scripts/test sets JAILSMITH_SKIP_LOG and lists the skips at the end (libtest hides
+    // the stderr of passing tests).
+    if let Some(log) = std::env::var_os("JAILSMITH_SKIP_LOG").filter(|l| !l.is_empty()) {
+        use std::io::Write;
+        if let Ok(mut f) = fs::OpenOptions::new().create(true).append(true).open(log) {
+            let _ = writeln!(f, "SKIP {test}: {why}");
+        }
+    }
     false
 }
 
@@ -254,6 +262,31 @@ pub fn cc(fixture_src: &str, out: &Path, args: &[&str]) -> PathBuf {
         panic!("cc failed to build a fixture\n{}", describe(&cmd, &res));
     }
     out.to_path_buf()
+}
+
+/// Compiles a shared library fixture: `cc -shared -fPIC -Wl,-soname,SONAME`, then `args`
+/// (e.g. `-Wl,-rpath,DIR`, `-Wl,--enable-new-dtags` for RUNPATH, `-L DIR -lfoo`).
+pub fn cc_shared(fixture_src: &str, out: &Path, soname: &str, args: &[&str]) -> PathBuf {
+    let soname_arg = format!("-Wl,-soname,{soname}");
+    let mut all = vec!["-shared", "-fPIC", soname_arg.as_str()];
+    all.extend_from_slice(args);
+    cc(fixture_src, out, &all)
+}
+
+/// `chroot JAIL ARGV...` with a clean environment (PATH=/usr/bin:/bin, HOME=/, LANG=C), as
+/// a jailed login would see it; `userspec` (`USER:GROUP` or `UID:GID`) drops privileges
+/// via `chroot --userspec`. Only for jails a test built: it runs what is inside.
+pub fn chroot_cmd(jail: &Path, userspec: Option<&str>, argv: &[&str]) -> Command {
+    let mut cmd = Command::new(find_cmd("chroot").unwrap_or("chroot".into()));
+    cmd.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", "/")
+        .env("LANG", "C");
+    if let Some(spec) = userspec {
+        cmd.arg(format!("--userspec={spec}"));
+    }
+    cmd.arg(jail).args(argv);
+    cmd
 }
 
 /// Writes a file and sets its mode (not subject to the umask).
