@@ -278,7 +278,31 @@ fn wrong_pinned_host_key_stops_before_authentication() {
     let (code, _, all) = run_verify(&mut c);
     assert_eq!(code, Some(3), "{all}");
 
-    // sshd never saw a user-auth request from the two refused runs.
+    // Default policy for a loopback host with no known_hosts: this machine's own host keys,
+    // which are not the private sshd's.
+    let home = s.root.dir("roothome");
+    let mut c = common::bin();
+    c.arg("verify")
+        .arg(user.name())
+        .arg("--key")
+        .arg(&key)
+        .arg("--port")
+        .arg(s.srv.port().to_string())
+        .arg("--state-dir")
+        .arg(&s.state_dir)
+        .arg("--json")
+        .env("HOME", &home);
+    let (code, json, all) = run_verify(&mut c);
+    assert_eq!(code, Some(3), "{all}");
+    if Path::new("/etc/ssh/ssh_host_ed25519_key.pub").exists() {
+        let detail = json["checks"][0]["detail"].as_str().unwrap_or("");
+        assert!(
+            detail.contains("local host key /etc/ssh/ssh_host_ed25519_key.pub"),
+            "{all}"
+        );
+    }
+
+    // sshd never saw a user-auth request from the three refused runs.
     std::thread::sleep(Duration::from_millis(500));
     let request = format!("userauth-request for user {}", user.name());
     assert!(!s.srv.log().contains(&request), "{}", s.srv.log());
