@@ -218,3 +218,40 @@ fn all_states(state_dir: &Path) -> Vec<JailState> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{JailState, Manifest, Request};
+
+    fn save(dir: &Path, jail: &Path, users: &[&str]) {
+        let st = JailState {
+            jail: jail.to_path_buf(),
+            request: Request::default(),
+            manifest: Manifest::default(),
+            users: users.iter().map(|u| u.to_string()).collect(),
+            updated_unix: 0,
+        };
+        state::save(dir, &st).unwrap();
+    }
+
+    #[test]
+    fn the_jail_of_a_user_comes_from_the_state() {
+        let t = tempfile::tempdir().unwrap();
+        let sd = t.path().join("state");
+        save(&sd, Path::new("/srv/a"), &["imsad", "bob"]);
+        save(&sd, Path::new("/srv/b"), &["bob"]);
+        let (jail, users) = find_jail(&sd, "imsad", None).unwrap();
+        assert_eq!(jail, PathBuf::from("/srv/a"));
+        assert_eq!(users, vec!["imsad".to_string(), "bob".to_string()]);
+        let e = find_jail(&sd, "bob", None).unwrap_err().to_string();
+        assert!(e.contains("several jails"), "{e}");
+        let e = find_jail(&sd, "nobody", None).unwrap_err();
+        assert_eq!(exit::code_of(&e), exit::BAD_INPUT);
+        let (jail, users) = find_jail(&sd, "x", Some(Path::new("/srv/b"))).unwrap();
+        assert_eq!(
+            (jail, users),
+            (PathBuf::from("/srv/b"), vec!["bob".to_string()])
+        );
+    }
+}

@@ -95,8 +95,11 @@ pub async fn connect(
     limit: Duration,
 ) -> (Result<Conn, ConnectError>, KeySeen) {
     let seen = Arc::new(Mutex::new(KeySeen::default()));
+    // Keepalives rather than an inactivity timeout: a long, quiet probe (the setuid walk of a
+    // big jail) must not cut the connection, a dead server still ends it after 3 misses.
     let mut config = client::Config {
-        inactivity_timeout: Some(limit * 4),
+        keepalive_interval: Some(Duration::from_secs(10)),
+        keepalive_max: 3,
         ..Default::default()
     };
     config.preferred.key = hostkey::preferred_algorithms(&config.preferred.key, &trusted).into();
@@ -127,20 +130,45 @@ pub async fn connect(
     (out, seen_now)
 }
 
-fn err(what: &str, e: impl std::fmt::Display) -> String {
-    format!("{what}: {e}")
+/// A failure talking to the server, naming the request.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{what}: {source}")]
+    Ssh {
+        what: &'static str,
+        #[source]
+        source: SshError,
+    },
+    #[error("{what}: {source}")]
+    Sftp {
+        what: &'static str,
+        #[source]
+        source: russh_sftp::client::error::Error,
+    },
+    #[error("{0} timed out")]
+    Timeout(&'static str),
+    #[error("{0}")]
+    Failed(String),
+}
+
+fn err(what: &'static str, source: SshError) -> ClientError {
+    ClientError::Ssh { what, source }
+}
+
+fn sftp_err(what: &'static str, source: russh_sftp::client::error::Error) -> ClientError {
+    ClientError::Sftp { what, source }
 }
 
 impl Conn {
     /// Public-key authentication; RSA keys sign with SHA-2 (never ssh-rsa/SHA-1). Ok(false)
     /// when the server refuses the key.
-    pub async fn authenticate(&mut self, user: &str, key: PrivateKey) -> Result<bool, String> {
+    pub async fn authenticate(&mut self, user: &str, key: PrivateKey) -> Result<bool, ClientError> {
         let key = Arc::new(key);
         let hash = if key.algorithm().is_rsa() {
             match timeout(self.limit, self.handle.best_supported_rsa_hash()).await {
                 Ok(Ok(Some(Some(h)))) => Some(h),
                 Ok(Ok(Some(None))) => {
-                    return Err("the server accepts RSA keys only with SHA-1 (ssh-rsa) signatures; verify signs with SHA-2 only".into());
+                    return Err(ClientError::Failed("the server accepts RSA keys only with SHA-1 (ssh-rsa) signatures; verify signs with SHA-2 only".into()));
                 }
                 _ => Some(HashAlg::Sha256),
             }
@@ -153,20 +181,24 @@ impl Conn {
         match timeout(self.limit, fut).await {
             Ok(Ok(r)) => Ok(r.success()),
             Ok(Err(e)) => Err(err("authentication", e)),
-            Err(_) => Err("authentication timed out".into()),
+            Err(_) => Err(ClientError::Timeout("authentication")),
         }
     }
 
     /// Runs `command` on a new session channel and collects its output.
-    pub async fn exec(&self, command: &str) -> Result<ExecOutput, String> {
+    pub async fn exec(&self, command: &str) -> Result<ExecOutput, ClientError> {
         self.exec_limit(command, self.limit).await
     }
 
     /// `exec` with its own time limit (for long walks).
-    pub async fn exec_limit(&self, command: &str, limit: Duration) -> Result<ExecOutput, String> {
+    pub async fn exec_limit(
+        &self,
+        command: &str,
+        limit: Duration,
+    ) -> Result<ExecOutput, ClientError> {
         let mut ch = timeout(self.limit, self.handle.channel_open_session())
             .await
-            .map_err(|_| "opening a session timed out".to_string())?
+            .map_err(|_| ClientError::Timeout("opening a session"))?
             .map_err(|e| err("opening a session", e))?;
         ch.exec(true, command)
             .await
@@ -189,32 +221,34 @@ impl Conn {
         out.stderr = String::from_utf8_lossy(&e).into_owned();
         match done {
             Ok(()) => Ok(out),
-            Err(_) => Err(format!(
+            Err(_) => Err(ClientError::Failed(format!(
                 "the command did not finish within {limit:?} (output so far: {:?})",
                 out.stdout.chars().take(200).collect::<String>()
-            )),
+            ))),
         }
     }
 
     /// Requests a PTY and a shell, sends `input` and reads until `proof` appears or the
-    /// channel closes. Ok(Err(why)) when the server refused the PTY or shell.
-    pub async fn pty_shell(&self, input: &str, proof: &str) -> Result<Result<(), String>, String> {
+    /// channel closes.
+    pub async fn pty_shell(&self, input: &str, proof: &str) -> Result<(), ClientError> {
         let mut ch = timeout(self.limit, self.handle.channel_open_session())
             .await
-            .map_err(|_| "opening a session timed out".to_string())?
+            .map_err(|_| ClientError::Timeout("opening a session"))?
             .map_err(|e| err("opening a session", e))?;
         ch.request_pty(true, "xterm", 80, 24, 0, 0, &[])
             .await
             .map_err(|e| err("pty request", e))?;
         let run = async {
             if !wait_reply(&mut ch).await {
-                return Err("the server refused the PTY".to_string());
+                return Err(ClientError::Failed("the server refused the PTY".into()));
             }
             ch.request_shell(true)
                 .await
                 .map_err(|e| err("shell request", e))?;
             if !wait_reply(&mut ch).await {
-                return Err("the server refused a shell on the PTY".to_string());
+                return Err(ClientError::Failed(
+                    "the server refused a shell on the PTY".into(),
+                ));
             }
             ch.data_bytes(input.as_bytes().to_vec())
                 .await
@@ -232,24 +266,24 @@ impl Conn {
                     _ => {}
                 }
             }
-            Err(format!(
+            Err(ClientError::Failed(format!(
                 "the shell on the PTY did not answer (it printed {:?})",
                 String::from_utf8_lossy(&seen)
                     .chars()
                     .take(200)
                     .collect::<String>()
-            ))
+            )))
         };
         let r = timeout(self.limit, run)
             .await
-            .unwrap_or_else(|_| Err("the PTY shell did not answer in time".into()));
+            .unwrap_or(Err(ClientError::Timeout("the PTY shell")));
         let _ = ch.close().await;
-        Ok(r)
+        r
     }
 
     /// Asks for a direct-tcpip channel to 127.0.0.1:`port` (on the server). Ok(true) when the
     /// server opened it.
-    pub async fn direct_tcpip(&self, port: u16) -> Result<bool, String> {
+    pub async fn direct_tcpip(&self, port: u16) -> Result<bool, ClientError> {
         let fut =
             self.handle
                 .channel_open_direct_tcpip("127.0.0.1", port.into(), "127.0.0.1", 40000);
@@ -260,13 +294,13 @@ impl Conn {
             }
             Ok(Err(SshError::ChannelOpenFailure(_))) => Ok(false),
             Ok(Err(e)) => Err(err("direct-tcpip", e)),
-            Err(_) => Err("the direct-tcpip request timed out".into()),
+            Err(_) => Err(ClientError::Timeout("the direct-tcpip request")),
         }
     }
 
     /// Asks the server to listen on 127.0.0.1 for us (`ssh -R`). Ok(Some(port)) when it
     /// agreed (the forward is cancelled again).
-    pub async fn remote_forward(&self) -> Result<Option<u32>, String> {
+    pub async fn remote_forward(&self) -> Result<Option<u32>, ClientError> {
         match timeout(self.limit, self.handle.tcpip_forward("127.0.0.1", 0)).await {
             Ok(Ok(port)) => {
                 let _ = self.handle.cancel_tcpip_forward("127.0.0.1", port).await;
@@ -274,23 +308,23 @@ impl Conn {
             }
             Ok(Err(SshError::RequestDenied)) => Ok(None),
             Ok(Err(e)) => Err(err("tcpip-forward", e)),
-            Err(_) => Err("the tcpip-forward request timed out".into()),
+            Err(_) => Err(ClientError::Timeout("the tcpip-forward request")),
         }
     }
 
     /// Requests agent forwarding on a session; when the server agrees, runs `probe` there
     /// too. Ok((accepted, probe output)).
-    pub async fn agent_forward(&self, probe: &str) -> Result<(bool, Option<String>), String> {
+    pub async fn agent_forward(&self, probe: &str) -> Result<(bool, Option<String>), ClientError> {
         let mut ch = timeout(self.limit, self.handle.channel_open_session())
             .await
-            .map_err(|_| "opening a session timed out".to_string())?
+            .map_err(|_| ClientError::Timeout("opening a session"))?
             .map_err(|e| err("opening a session", e))?;
         ch.agent_forward(true)
             .await
             .map_err(|e| err("agent request", e))?;
         let accepted = timeout(self.limit, wait_reply(&mut ch))
             .await
-            .map_err(|_| "no answer to the agent request".to_string())?;
+            .map_err(|_| ClientError::Timeout("the agent request"))?;
         if !accepted {
             let _ = ch.close().await;
             return Ok((false, None));
@@ -313,18 +347,18 @@ impl Conn {
     }
 
     /// Opens the sftp subsystem.
-    pub async fn sftp(&self) -> Result<SftpSession, String> {
+    pub async fn sftp(&self) -> Result<SftpSession, ClientError> {
         let ch = timeout(self.limit, self.handle.channel_open_session())
             .await
-            .map_err(|_| "opening a session timed out".to_string())?
+            .map_err(|_| ClientError::Timeout("opening a session"))?
             .map_err(|e| err("opening a session", e))?;
         ch.request_subsystem(false, "sftp")
             .await
             .map_err(|e| err("sftp subsystem request", e))?;
         let s = timeout(self.limit, SftpSession::new(ch.into_stream()))
             .await
-            .map_err(|_| "the sftp subsystem did not answer".to_string())?
-            .map_err(|e| err("sftp subsystem", e))?;
+            .map_err(|_| ClientError::Timeout("starting sftp"))?
+            .map_err(|e| sftp_err("sftp subsystem", e))?;
         s.set_timeout(self.limit.as_secs().max(1));
         Ok(s)
     }
@@ -338,8 +372,11 @@ impl Conn {
 }
 
 /// Names in an sftp directory listing, without `.` and `..`.
-pub async fn sftp_list(s: &SftpSession, dir: &str) -> Result<Vec<String>, String> {
-    let rd = s.read_dir(dir).await.map_err(|e| err("sftp readdir", e))?;
+pub async fn sftp_list(s: &SftpSession, dir: &str) -> Result<Vec<String>, ClientError> {
+    let rd = s
+        .read_dir(dir)
+        .await
+        .map_err(|e| sftp_err("sftp readdir /", e))?;
     let mut names: Vec<String> = rd
         .map(|e| e.file_name())
         .filter(|n| n != "." && n != "..")

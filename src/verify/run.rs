@@ -267,7 +267,7 @@ impl Ctx<'_> {
             }
             Err(why) => {
                 report.stopped = Some(Stopped::Authentication);
-                report.push(Check::fail(name::LOGIN, why));
+                report.push(Check::fail(name::LOGIN, why.to_string()));
                 conn.disconnect().await;
                 return;
             }
@@ -326,7 +326,7 @@ impl Ctx<'_> {
         let first = conn.exec(probes::SHELL_SCRIPT).await;
         let (account, shell) = match &first {
             Ok(out) => probes::check_shell(&out.stdout, &out.stderr, out.exit),
-            Err(why) => (Account::Broken, Check::fail(name::SHELL, why.clone())),
+            Err(why) => (Account::Broken, Check::fail(name::SHELL, why.to_string())),
         };
         report.push(shell);
         match account {
@@ -392,7 +392,7 @@ impl Ctx<'_> {
                     .collect();
                 probes::check_top_level(name::ROOT, &seen, self.jail_top)
             }
-            Err(why) => Check::fail(name::ROOT, why),
+            Err(why) => Check::fail(name::ROOT, why.to_string()),
         });
 
         let depth = o.jail.components().count() + 2;
@@ -400,7 +400,7 @@ impl Ctx<'_> {
         let script = probes::marker_script(self.marker.name(), &host_path, depth);
         report.push(match conn.exec(&script).await {
             Ok(out) => probes::check_marker(&out.stdout, &host_path),
-            Err(why) => Check::fail(name::MARKER, why),
+            Err(why) => Check::fail(name::MARKER, why.to_string()),
         });
 
         match conn.exec(probes::KERNEL_SCRIPT).await {
@@ -411,7 +411,7 @@ impl Ctx<'_> {
             }
             Err(why) => {
                 for n in [name::PROC, name::SYS, name::SHADOW] {
-                    report.push(Check::fail(n, why.clone()));
+                    report.push(Check::fail(n, why.to_string()));
                 }
             }
         }
@@ -420,14 +420,14 @@ impl Ctx<'_> {
         allowed.push(o.user.clone());
         report.push(match conn.exec(probes::PASSWD_SCRIPT).await {
             Ok(out) => probes::check_passwd(&out.stdout, &allowed),
-            Err(why) => Check::fail(name::PASSWD, why),
+            Err(why) => Check::fail(name::PASSWD, why.to_string()),
         });
 
         let walk_limit = Duration::from_secs(90).max(o.timeout);
         report.push(
             match conn.exec_limit(probes::SETUID_SCRIPT, walk_limit).await {
                 Ok(out) => probes::check_setuid(&out.stdout),
-                Err(why) => Check::fail(name::SETUID, why),
+                Err(why) => Check::fail(name::SETUID, why.to_string()),
             },
         );
 
@@ -438,16 +438,14 @@ impl Ctx<'_> {
                     self.note_written(w);
                     c
                 }
-                Err(why) => Check::fail(name::WRITE, why),
+                Err(why) => Check::fail(name::WRITE, why.to_string()),
             },
         );
 
         report.push(
             match conn.pty_shell(probes::PTY_INPUT, probes::PTY_PROOF).await {
-                Ok(Ok(())) => {
-                    Check::pass(name::PTY, "a shell on a PTY ran a command ([ -t 0 ] true)")
-                }
-                Ok(Err(why)) | Err(why) => Check::fail(name::PTY, why),
+                Ok(()) => Check::pass(name::PTY, "a shell on a PTY ran a command ([ -t 0 ] true)"),
+                Err(why) => Check::fail(name::PTY, why.to_string()),
             },
         );
     }
@@ -487,7 +485,7 @@ impl Ctx<'_> {
                     )
                 }
             }
-            Err(why) => Check::fail(name::DIRECT_TCPIP, why),
+            Err(why) => Check::fail(name::DIRECT_TCPIP, why.to_string()),
         });
 
         report.push(match conn.remote_forward().await {
@@ -496,7 +494,7 @@ impl Ctx<'_> {
                 name::REMOTE_FORWARD,
                 format!("the server listened on port {p} for us (ssh -R works)"),
             ),
-            Err(why) => Check::fail(name::REMOTE_FORWARD, why),
+            Err(why) => Check::fail(name::REMOTE_FORWARD, why.to_string()),
         });
 
         let probe = if shell {
@@ -520,7 +518,7 @@ impl Ctx<'_> {
                     )
                 }
             }
-            Err(why) => Check::fail(name::AGENT, why),
+            Err(why) => Check::fail(name::AGENT, why.to_string()),
         });
     }
 
@@ -530,7 +528,7 @@ impl Ctx<'_> {
         let s = match conn.sftp().await {
             Ok(s) => s,
             Err(why) => {
-                report.push(Check::fail(name::SFTP_LIST, why));
+                report.push(Check::fail(name::SFTP_LIST, why.to_string()));
                 return;
             }
         };
@@ -542,7 +540,7 @@ impl Ctx<'_> {
                 }
                 c
             }
-            Err(why) => Check::fail(name::SFTP_LIST, why),
+            Err(why) => Check::fail(name::SFTP_LIST, why.to_string()),
         });
         self.sftp_escape_checks(&s, report).await;
         let _ = s.close().await;
