@@ -442,3 +442,68 @@ fn rsa_and_encrypted_ecdsa_keys_log_in() {
     let (code, _, all) = run_verify(&mut c);
     assert_eq!(code, Some(2), "{all}");
 }
+
+#[test]
+fn planted_holes_in_the_jail_fail_their_checks() {
+    if !sshd::available("planted_holes_in_the_jail_fail_their_checks") {
+        return;
+    }
+    let _g = serial();
+    let s = Setup::new("planted_holes_in_the_jail_fail_their_checks");
+    let (user, key) = jailed(&s, &[]);
+    use std::os::unix::fs::PermissionsExt;
+    // A setuid file, a world-writable /etc, a mounted /proc.
+    let planted = s.jail.join("etc").join("planted-suid");
+    common::write_file(&planted, b"#!/bin/false\n", 0o4755);
+    fs::set_permissions(s.jail.join("etc"), fs::Permissions::from_mode(0o777)).unwrap();
+    let proc_dir = s.jail.join("proc");
+    common::make_dir(&proc_dir, 0o555);
+    let mounted = nix::mount::mount(
+        Some("proc"),
+        &proc_dir,
+        Some("proc"),
+        nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV,
+        None::<&str>,
+    )
+    .is_ok();
+
+    let mut c = verify_cmd(&s, user.name(), &key, &[]);
+    with_pinned_key(&s, &mut c);
+    let (code, json, all) = run_verify(&mut c);
+    if mounted {
+        let _ = nix::mount::umount2(&proc_dir, nix::mount::MntFlags::MNT_DETACH);
+    }
+    assert_eq!(code, Some(1), "{all}");
+    assert_eq!(status(&json, "no setuid/setgid", &all), "FAIL", "{all}");
+    assert!(all.contains("/etc/planted-suid"), "{all}");
+    assert_eq!(
+        status(&json, "no writes outside home", &all),
+        "FAIL",
+        "{all}"
+    );
+    let detail = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "no writes outside home")
+        .and_then(|c| c["detail"].as_str())
+        .unwrap_or("");
+    assert_eq!(
+        detail.matches("/etc/.jailsmith-verify-").count(),
+        1,
+        "{all}"
+    );
+    if mounted {
+        assert_eq!(status(&json, "no /proc", &all), "FAIL", "{all}");
+    }
+    assert_eq!(status(&json, "root is the jail", &all), "PASS", "{all}");
+    // The probe file the user managed to create in /etc is gone again.
+    let left: Vec<String> = fs::read_dir(s.jail.join("etc"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".jailsmith-verify-"))
+        .collect();
+    assert!(left.is_empty(), "probe files left: {left:?}");
+    assert_no_marker_left(&s);
+}

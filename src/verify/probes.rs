@@ -335,8 +335,9 @@ pub const WRITE_DIRS: &[&str] = &["/", "/etc", "/bin", "/usr/bin", "/lib", "/dev
 pub fn write_script(probe: &str) -> String {
     let p = sh_quote(probe);
     format!(
-        "p={p}; for d in {dirs} /*/; do d=\"${{d%/}}\"; \
+        "p={p}; seen=' '; for d in {dirs} /*/; do d=\"${{d%/}}\"; \
            case \"$d/\" in \"$HOME\"/*|/tmp/*) continue;; esac; \
+           case \"$seen\" in *\" $d/ \"*) continue;; esac; seen=\"$seen$d/ \"; \
            [ -d \"$d/\" ] || continue; \
            if ( : > \"$d/$p\" ) 2>/dev/null; then echo \"JS_WROTE=$d/$p\"; fi; \
            echo \"JS_TRIED=$d/\"; done; echo JS_DONE=1",
