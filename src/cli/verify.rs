@@ -99,7 +99,7 @@ pub fn execute(opts: &Options, json: bool) -> anyhow::Result<u8> {
 pub fn options(args: &Args) -> anyhow::Result<Options> {
     let (jail, jail_users) = find_jail(&args.state_dir, &args.name, args.jail.as_deref())?;
     let host_key = match (&args.host_key, &args.known_hosts) {
-        (Some(p), _) => HostKeyPolicy::Pinned(p.clone()),
+        (Some(p), _) => HostKeyPolicy::Pinned(vec![p.clone()]),
         (None, Some(f)) => HostKeyPolicy::KnownHosts {
             file: f.clone(),
             local_keys: false,
@@ -128,6 +128,110 @@ pub fn options(args: &Args) -> anyhow::Result<Options> {
         jail_users,
         timeout: Duration::from_secs(args.timeout.max(1)),
     })
+}
+
+/// Where and how to reach the sshd a config describes, from its `sshd -T` settings: the
+/// address (a wildcard or loopback listener → 127.0.0.1), the port, and its host public keys
+/// (`HostKey` + `.pub`) to pin.
+pub fn target_of(effective: &crate::sshd::validate::Effective) -> (String, u16, Vec<PathBuf>) {
+    let first = |k: &str| effective.get(k).and_then(|v| v.first()).map(String::as_str);
+    let mut port: u16 = first("port").and_then(|p| p.parse().ok()).unwrap_or(22);
+    let mut host = "127.0.0.1".to_string();
+    let listen: Vec<&str> = effective
+        .get("listenaddress")
+        .map(|v| v.iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    let parsed: Vec<(String, u16)> = listen.iter().filter_map(|l| split_listen(l)).collect();
+    let wildcard = |a: &str| matches!(a, "0.0.0.0" | "::" | "[::]");
+    let pick = parsed
+        .iter()
+        .find(|(a, _)| crate::verify::hostkey::is_loopback(a) || wildcard(a))
+        .or_else(|| parsed.first());
+    if let Some((a, p)) = pick {
+        port = *p;
+        if !wildcard(a) {
+            host = a.trim_start_matches('[').trim_end_matches(']').to_string();
+        }
+    }
+    let keys = effective
+        .get("hostkey")
+        .map(|v| {
+            v.iter()
+                .map(|k| PathBuf::from(format!("{k}.pub")))
+                .filter(|p| p.exists())
+                .collect()
+        })
+        .unwrap_or_default();
+    (host, port, keys)
+}
+
+/// `ADDR:PORT` or `[V6]:PORT` of a `listenaddress` line (`sshd -T` prints a port on each).
+fn split_listen(l: &str) -> Option<(String, u16)> {
+    let l = l.split_whitespace().next()?;
+    let (a, p) = l.rsplit_once(':')?;
+    Some((a.to_string(), p.parse().ok()?))
+}
+
+/// `jailsmith user … --verify-with KEY`: verify the account right after provisioning it,
+/// against the sshd of `sshd` (its port and pinned host keys), once it listens again after
+/// the reload. Same checks and exit codes as `jailsmith verify`.
+pub fn after_user(
+    sshd: &crate::sshd::validate::Sshd,
+    user: &str,
+    jail: &Path,
+    state_dir: &Path,
+    key: &Path,
+    json: bool,
+) -> anyhow::Result<u8> {
+    let eff = sshd
+        .effective(user)
+        .map_err(|e| Coded::new(e.code(), e.to_string()))?;
+    let (host, port, keys) = target_of(&eff);
+    if keys.is_empty() {
+        return Err(Coded::new(
+            exit::BAD_INPUT,
+            format!(
+                "no readable host public key (HostKey + .pub) in {}; run jailsmith verify with --host-key",
+                sshd.main.display()
+            ),
+        )
+        .into());
+    }
+    let (jail, jail_users) = find_jail(state_dir, user, Some(jail))?;
+    wait_listening(&host, port, Duration::from_secs(10));
+    let opts = Options {
+        user: user.to_string(),
+        host,
+        port,
+        key: key.to_path_buf(),
+        passphrase: None,
+        prompt: true,
+        host_key: HostKeyPolicy::Pinned(keys),
+        accept_new: false,
+        jail,
+        jail_users,
+        timeout: Duration::from_secs(20),
+    };
+    execute(&opts, json)
+}
+
+/// After a reload sshd re-executes itself: give it a moment, then wait (bounded) until it
+/// greets again, so verify talks to the new configuration.
+fn wait_listening(host: &str, port: u16, limit: Duration) {
+    use std::io::Read;
+    std::thread::sleep(Duration::from_millis(500));
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        let addr = (host, port);
+        if let Ok(mut s) = std::net::TcpStream::connect(addr) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut b = [0u8; 4];
+            if s.read_exact(&mut b).is_ok() && &b == b"SSH-" {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 fn default_known_hosts() -> anyhow::Result<PathBuf> {
@@ -222,6 +326,20 @@ fn all_states(state_dir: &Path) -> Vec<JailState> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn target_from_sshd_settings() {
+        let eff = crate::sshd::validate::parse_effective(
+            "port 2222\nlistenaddress 127.0.0.1:2222\nhostkey /nonexistent/k\n",
+        );
+        assert_eq!(target_of(&eff), ("127.0.0.1".into(), 2222, vec![]));
+        let eff = crate::sshd::validate::parse_effective(
+            "port 22\nlistenaddress [::]:22\nlistenaddress 0.0.0.0:22\n",
+        );
+        assert_eq!(target_of(&eff).0, "127.0.0.1");
+        let eff = crate::sshd::validate::parse_effective("port 22\nlistenaddress 10.1.2.3:2200\n");
+        assert_eq!(target_of(&eff), ("10.1.2.3".into(), 2200, vec![]));
+    }
     use crate::state::{JailState, Manifest, Request};
 
     fn save(dir: &Path, jail: &Path, users: &[&str]) {

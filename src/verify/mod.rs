@@ -135,8 +135,8 @@ impl Report {
 /// How verify trusts the server's host key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HostKeyPolicy {
-    /// Only this public key file.
-    Pinned(PathBuf),
+    /// Only these public key files (`--host-key`, or the HostKeys of an sshd config).
+    Pinned(Vec<PathBuf>),
     /// This known_hosts file (the default is `~/.ssh/known_hosts`), plus, for a loopback host,
     /// the local `/etc/ssh/ssh_host_*_key.pub` when `local_keys` is set.
     KnownHosts { file: PathBuf, local_keys: bool },

@@ -98,14 +98,16 @@ type TrustedKeys = (Vec<Trusted>, Vec<(usize, PublicKey)>, Option<PathBuf>);
 /// The trusted and revoked keys of the policy, and the known_hosts file new keys go to.
 fn trusted_keys(opts: &Options) -> Result<TrustedKeys, VerifyError> {
     match &opts.host_key {
-        HostKeyPolicy::Pinned(p) => Ok((
-            vec![Trusted {
-                key: hostkey::read_pubkey(p)?,
-                source: hostkey::Source::Pinned(p.clone()),
-            }],
-            Vec::new(),
-            None,
-        )),
+        HostKeyPolicy::Pinned(files) => {
+            let mut trusted = Vec::new();
+            for p in files {
+                trusted.push(Trusted {
+                    key: hostkey::read_pubkey(p)?,
+                    source: hostkey::Source::Pinned(p.clone()),
+                });
+            }
+            Ok((trusted, Vec::new(), None))
+        }
         HostKeyPolicy::KnownHosts { file, local_keys } => {
             let name = hostkey::host_port_name(&opts.host, opts.port);
             let text = match std::fs::read_to_string(file) {
@@ -564,6 +566,12 @@ impl Ctx<'_> {
         out.push_str("JS_DONE=1\n");
         let mut c = probes::check_marker(&out, &host_path);
         c.name = format!("{} (sftp)", name::MARKER);
+        if c.status == super::Status::Pass {
+            c.detail = format!(
+                "marker in the jail's parent not found over sftp via its host path or /.. ({} paths)",
+                candidates.len()
+            );
+        }
         report.push(c);
 
         let mut out = String::new();
