@@ -174,7 +174,7 @@ fn jailed_account_passes_every_check() {
         .arg(s.srv.host_pubkey_path());
     let out = run_ok(&mut t);
     let table = text(&out.stdout);
-    assert!(table.contains("PASS  root is the jail"), "{table}");
+    assert!(table.contains("PASS   root is the jail"), "{table}");
     assert!(table.contains("PASSED:"), "{table}");
 }
 

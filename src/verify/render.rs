@@ -18,10 +18,10 @@ pub fn table(r: &Report) -> String {
         r.port,
         r.jail.display()
     );
-    out.push_str(&format!("{:<6}{:<width$}  DETAIL\n", "STATUS", "CHECK"));
+    out.push_str(&format!("{:<7}{:<width$}  DETAIL\n", "STATUS", "CHECK"));
     for c in &r.checks {
         out.push_str(&format!(
-            "{:<6}{:<width$}  {}\n",
+            "{:<7}{:<width$}  {}\n",
             c.status.label(),
             c.name,
             c.detail
@@ -57,8 +57,8 @@ mod tests {
         r.push(Check::fail("no /proc", "/proc exists"));
         r.finish();
         let t = table(&r);
-        assert!(t.contains("PASS  login     ed25519 key accepted"), "{t}");
-        assert!(t.contains("FAIL  no /proc  /proc exists"), "{t}");
+        assert!(t.contains("PASS   login     ed25519 key accepted"), "{t}");
+        assert!(t.contains("FAIL   no /proc  /proc exists"), "{t}");
         assert!(t.ends_with("FAILED: 1 passed, 1 failed, 0 warnings, 0 not applicable\n"));
     }
 }

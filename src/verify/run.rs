@@ -23,7 +23,8 @@ pub fn run(opts: &Options) -> Result<Report, VerifyError> {
     let key = load_key(opts)?;
     let (trusted, revoked, kh_file) = trusted_keys(opts)?;
     let jail_top = hostside::jail_top_level(&opts.jail)?;
-    let marker = Marker::create(&opts.jail)?;
+    // Without a marker (not root, read-only parent) the run goes on; that check says why.
+    let marker = Marker::create(&opts.jail).map_err(|e| e.to_string());
     let probe_name = hostside::random_name();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -33,7 +34,7 @@ pub fn run(opts: &Options) -> Result<Report, VerifyError> {
     let ctx = Ctx {
         opts,
         jail_top: &jail_top,
-        marker: &marker,
+        marker: marker.as_ref(),
         probe_name: &probe_name,
         kh_file: kh_file.as_deref(),
         wrote: Mutex::new(Vec::new()),
@@ -183,7 +184,7 @@ fn record_key(file: &Path, name: &str, key: &PublicKey) -> Result<(), String> {
 struct Ctx<'a> {
     opts: &'a Options,
     jail_top: &'a [String],
-    marker: &'a Marker,
+    marker: Result<&'a Marker, &'a String>,
     probe_name: &'a str,
     kh_file: Option<&'a Path>,
     /// Paths (as the user saw them) where a probe file could be created: removed afterwards.
@@ -397,12 +398,17 @@ impl Ctx<'_> {
             Err(why) => Check::fail(name::ROOT, why.to_string()),
         });
 
-        let depth = o.jail.components().count() + 2;
-        let host_path = self.marker.path().display().to_string();
-        let script = probes::marker_script(self.marker.name(), &host_path, depth);
-        report.push(match conn.exec(&script).await {
-            Ok(out) => probes::check_marker(&out.stdout, &host_path),
-            Err(why) => Check::fail(name::MARKER, why.to_string()),
+        report.push(match self.marker {
+            Ok(marker) => {
+                let depth = o.jail.components().count() + 2;
+                let host_path = marker.path().display().to_string();
+                let script = probes::marker_script(marker.name(), &host_path, depth);
+                match conn.exec(&script).await {
+                    Ok(out) => probes::check_marker(&out.stdout, &host_path),
+                    Err(why) => Check::fail(name::MARKER, why.to_string()),
+                }
+            }
+            Err(why) => Check::warn(name::MARKER, format!("not checked: {why}")),
         });
 
         match conn.exec(probes::KERNEL_SCRIPT).await {
@@ -549,8 +555,19 @@ impl Ctx<'_> {
     }
 
     async fn sftp_escape_checks(&self, s: &SftpSession, report: &mut Report) {
-        let m = self.marker.name();
-        let host_path = self.marker.path().display().to_string();
+        match self.marker {
+            Ok(marker) => report.push(self.sftp_marker_check(s, marker).await),
+            Err(why) => report.push(Check::warn(
+                &format!("{} (sftp)", name::MARKER),
+                format!("not checked: {why}"),
+            )),
+        }
+        self.sftp_more_checks(s, report).await;
+    }
+
+    async fn sftp_marker_check(&self, s: &SftpSession, marker: &Marker) -> Check {
+        let m = marker.name();
+        let host_path = marker.path().display().to_string();
         let mut out = String::new();
         let mut candidates = vec![host_path.clone()];
         let mut p = format!("/{m}");
@@ -572,8 +589,10 @@ impl Ctx<'_> {
                 candidates.len()
             );
         }
-        report.push(c);
+        c
+    }
 
+    async fn sftp_more_checks(&self, s: &SftpSession, report: &mut Report) {
         let mut out = String::new();
         for p in ["/proc", "/sys", "/etc/shadow", "/etc/gshadow"] {
             if client::sftp_exists(s, p).await {
