@@ -507,3 +507,35 @@ fn planted_holes_in_the_jail_fail_their_checks() {
     assert!(left.is_empty(), "probe files left: {left:?}");
     assert_no_marker_left(&s);
 }
+
+#[test]
+fn user_verify_with_checks_right_after_provisioning() {
+    if !sshd::available("user_verify_with_checks_right_after_provisioning") {
+        return;
+    }
+    let _g = serial();
+    let s = Setup::new("user_verify_with_checks_right_after_provisioning");
+    let user = UserGuard::new();
+    let (key, key_pub) = sshd::client_keypair(&s.root.dir("client"));
+    let mut cmd = s.user_cmd(user.name());
+    cmd.arg("--key")
+        .arg(&key_pub)
+        .arg("--verify-with")
+        .arg(&key);
+    let out = s.run_reloading(&mut cmd);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("PASS   root is the jail"), "{stdout}");
+    assert!(stdout.contains("PASSED:"), "{stdout}");
+    assert!(stdout.contains("matches pinned key"), "{stdout}");
+
+    // A second run (nothing to change) still verifies, and a wrong key exits 2.
+    let (other, _) = sshd::client_keypair(&s.root.dir("other"));
+    let mut again = s.user_cmd(user.name());
+    again
+        .arg("--key")
+        .arg(&key_pub)
+        .arg("--verify-with")
+        .arg(&other);
+    let out = run(&mut again);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+}
