@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 use crate::exit;
 use crate::hostinfo::loader_config;
-use crate::resolve::{Closure, ElfError, Resolver};
+use crate::resolve::search::resolve_many;
+use crate::resolve::{Closure, ElfError};
 
 /// Resolve the shared libraries of ELF files like ldd, without running them.
 ///
@@ -32,6 +33,9 @@ pub struct Args {
     /// environment is never used.
     #[arg(long, value_name = "DIRS")]
     pub ld_library_path: Option<String>,
+    /// Resolve on this many threads (default: the number of CPUs).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
@@ -41,11 +45,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         .map(crate::resolve::elf::split_path_list)
         .unwrap_or_default();
     let cfg = loader_config(&llp);
-    let mut resolver = Resolver::new(&cfg);
+    let jobs = args.jobs.unwrap_or_else(default_jobs);
     let mut closures = Vec::new();
     let mut bad = false;
-    for f in &args.files {
-        match resolver.resolve(f) {
+    for result in resolve_many(&cfg, &args.files, jobs) {
+        match result {
             Ok(c) => closures.push(c),
             Err(e) => {
                 bad = true;
@@ -78,8 +82,10 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 m.needed_by.display()
             );
         }
-        for w in &c.warnings {
-            eprintln!("jailsmith: warning: {w}");
+        if args.explain {
+            for w in &c.warnings {
+                eprintln!("jailsmith: note: {w}");
+            }
         }
     }
     Ok(if bad {
@@ -175,4 +181,11 @@ fn write_children(
         writeln!(out, "{indent}{branch}{} => NOT FOUND", m.soname)?;
     }
     Ok(())
+}
+
+/// The number of CPUs this process may use.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }

@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod deps;
+pub mod generate;
 pub mod profiles;
 pub mod user;
 pub mod users;
@@ -34,6 +35,9 @@ pub enum Command {
     Verify(verify::Args),
     /// Inspect jail profiles: list them, or show one resolved on this host.
     Profiles(profiles::Args),
+    /// Generate man pages or shell completions (for packaging).
+    #[command(hide = true)]
+    Generate(generate::Args),
 }
 
 /// The version string: package version and the git commit it was built from.
@@ -59,5 +63,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Users(a) => users::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Profiles(a) => profiles::run(a),
+        Command::Generate(a) => generate::run(a),
     }
 }

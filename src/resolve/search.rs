@@ -90,11 +90,12 @@ impl<'c> Resolver<'c> {
             id,
             reported: true,
         }];
-        // The executable's $ORIGIN is its symlink-resolved directory (/proc/self/exe).
-        let main_origin = std::fs::canonicalize(file)
-            .ok()
-            .and_then(|p| p.parent().map(Path::to_path_buf))
-            .unwrap_or_else(|| file.parent().unwrap_or(Path::new("/")).to_path_buf());
+        // The executable's $ORIGIN is its symlink-resolved directory (/proc/self/exe),
+        // computed only if some object uses $ORIGIN.
+        let main_origin = MainOrigin {
+            file: file.to_path_buf(),
+            dir: std::cell::OnceCell::new(),
+        };
         if info
             .rpath
             .iter()
@@ -156,7 +157,7 @@ impl<'c> Resolver<'c> {
         &mut self,
         name: &str,
         loader: usize,
-        main_origin: &Path,
+        main_origin: &MainOrigin,
         map: &mut Vec<Loaded>,
         closure: &mut Closure,
     ) {
@@ -229,9 +230,9 @@ impl<'c> Resolver<'c> {
 
     /// `$ORIGIN` of a loaded object: the executable's resolved directory, or the directory
     /// of the path a library was opened by.
-    fn origin_of(&self, idx: usize, map: &[Loaded], main_origin: &Path) -> PathBuf {
+    fn origin_of(&self, idx: usize, map: &[Loaded], main_origin: &MainOrigin) -> PathBuf {
         if idx == 0 {
-            return main_origin.to_path_buf();
+            return main_origin.get().to_path_buf();
         }
         map[idx]
             .path
@@ -245,7 +246,7 @@ impl<'c> Resolver<'c> {
         &mut self,
         name: &str,
         loader: usize,
-        main_origin: &Path,
+        main_origin: &MainOrigin,
         map: &[Loaded],
     ) -> Option<(PathBuf, FoundVia)> {
         let main = map[0].info.clone();
@@ -255,8 +256,8 @@ impl<'c> Resolver<'c> {
             let mut cur = Some(loader);
             while let Some(i) = cur {
                 if !map[i].info.rpath.is_empty() {
-                    let dirs =
-                        self.expand_list(&map[i].info.rpath, &self.origin_of(i, map, main_origin));
+                    let dirs = self
+                        .expand_list(&map[i].info.rpath, || self.origin_of(i, map, main_origin));
                     if let Some(p) = self.search_dirs(&dirs, name, &main) {
                         return Some((
                             p,
@@ -270,7 +271,7 @@ impl<'c> Resolver<'c> {
                 cur = map[i].loader;
             }
             if !visited_main && !main.rpath.is_empty() {
-                let dirs = self.expand_list(&main.rpath, main_origin);
+                let dirs = self.expand_list(&main.rpath, || self.origin_of(0, map, main_origin));
                 if let Some(p) = self.search_dirs(&dirs, name, &main) {
                     return Some((
                         p,
@@ -282,16 +283,17 @@ impl<'c> Resolver<'c> {
             }
         }
         if !self.cfg.ld_library_path.is_empty() {
-            let dirs = self.expand_list(&self.cfg.ld_library_path.clone(), main_origin);
+            let dirs = self.expand_list(&self.cfg.ld_library_path.clone(), || {
+                self.origin_of(0, map, main_origin)
+            });
             if let Some(p) = self.search_dirs(&dirs, name, &main) {
                 return Some((p, FoundVia::LdLibraryPath));
             }
         }
         if !loader_info.runpath.is_empty() {
-            let dirs = self.expand_list(
-                &loader_info.runpath,
-                &self.origin_of(loader, map, main_origin),
-            );
+            let dirs = self.expand_list(&loader_info.runpath, || {
+                self.origin_of(loader, map, main_origin)
+            });
             if let Some(p) = self.search_dirs(&dirs, name, &main) {
                 return Some((
                     p,
@@ -323,9 +325,15 @@ impl<'c> Resolver<'c> {
             .map(|p| (p, FoundVia::DefaultDir))
     }
 
-    fn expand_list(&self, list: &[String], origin: &Path) -> Vec<PathBuf> {
+    /// Expands a search list; `origin` is only computed when an element has a token.
+    fn expand_list(&self, list: &[String], origin: impl Fn() -> PathBuf) -> Vec<PathBuf> {
+        let origin = if list.iter().any(|e| e.contains('$')) {
+            origin()
+        } else {
+            PathBuf::new()
+        };
         list.iter()
-            .map(|e| PathBuf::from(expand(e, origin, &self.cfg.lib, &self.cfg.platform)))
+            .map(|e| PathBuf::from(expand(e, &origin, &self.cfg.lib, &self.cfg.platform)))
             .collect()
     }
 
@@ -389,4 +397,50 @@ fn file_name(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
+}
+
+/// The executable's `$ORIGIN`, resolved on first use.
+struct MainOrigin {
+    file: PathBuf,
+    dir: std::cell::OnceCell<PathBuf>,
+}
+
+impl MainOrigin {
+    fn get(&self) -> &Path {
+        self.dir.get_or_init(|| {
+            std::fs::canonicalize(&self.file)
+                .ok()
+                .and_then(|p| p.parent().map(Path::to_path_buf))
+                .unwrap_or_else(|| self.file.parent().unwrap_or(Path::new("/")).to_path_buf())
+        })
+    }
+}
+
+/// Resolves many files on `jobs` threads (each with its own caches), results in input order.
+pub fn resolve_many(
+    cfg: &LoaderConfig,
+    files: &[PathBuf],
+    jobs: usize,
+) -> Vec<Result<Closure, ElfError>> {
+    let jobs = jobs.clamp(1, files.len().max(1));
+    if jobs == 1 {
+        let mut r = Resolver::new(cfg);
+        return files.iter().map(|f| r.resolve(f)).collect();
+    }
+    let chunk = files.len().div_ceil(jobs);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    let mut r = Resolver::new(cfg);
+                    part.iter().map(|f| r.resolve(f)).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a resolver thread panicked"))
+            .collect()
+    })
 }

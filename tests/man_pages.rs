@@ -1,0 +1,246 @@
+//! The committed man pages in `man/` are the generated ones, each renders with `man -l`
+//! without warnings, and completions generate for bash, zsh and fish. Runs the real binary;
+//! writes only into temporary directories.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const REGENERATE: &str = "cargo run -- generate man man/";
+
+fn jailsmith() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_jailsmith"))
+}
+
+fn committed_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("man")
+}
+
+fn generate(what: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let out = jailsmith()
+        .args(["generate", what])
+        .arg(dir.path())
+        .output()
+        .expect("run jailsmith generate");
+    assert!(
+        out.status.success(),
+        "jailsmith generate {what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
+fn file_names(dir: &Path) -> BTreeSet<String> {
+    fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|e| {
+            e.expect("directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn committed_man_pages_are_current() {
+    let fresh = generate("man");
+    let generated = file_names(fresh.path());
+    let committed = file_names(&committed_dir());
+
+    let mut problems = Vec::new();
+    for name in generated.difference(&committed) {
+        problems.push(format!("missing from man/: {name}"));
+    }
+    for name in committed.difference(&generated) {
+        problems.push(format!("in man/ but no longer generated: {name}"));
+    }
+    for name in generated.intersection(&committed) {
+        let new = fs::read(fresh.path().join(name)).expect("read generated page");
+        let old = fs::read(committed_dir().join(name)).expect("read committed page");
+        if new != old {
+            problems.push(format!("stale: man/{name}"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "the committed man pages differ from the clap definitions:\n  {}\nregenerate them with \
+         `{REGENERATE}` and commit man/",
+        problems.join("\n  ")
+    );
+}
+
+#[test]
+fn regenerating_removes_pages_of_commands_that_are_gone() {
+    let dir = generate("man");
+    let stale = dir.path().join("jailsmith-removed.8");
+    let unrelated = dir.path().join("other.8");
+    fs::write(&stale, ".TH OLD 8\n").expect("write");
+    fs::write(&unrelated, ".TH OTHER 8\n").expect("write");
+    let out = jailsmith()
+        .args(["generate", "man"])
+        .arg(dir.path())
+        .output()
+        .expect("run jailsmith generate man");
+    assert!(out.status.success());
+    assert!(!stale.exists(), "a page no command generates was kept");
+    assert!(
+        unrelated.exists(),
+        "a file that is not a jailsmith page was removed"
+    );
+}
+
+#[test]
+fn every_page_renders_without_warnings() {
+    let fresh = generate("man");
+    let names = file_names(fresh.path());
+    assert!(names.contains("jailsmith.8"), "no jailsmith.8 in {names:?}");
+    assert!(
+        names.contains("jailsmith-profile.5"),
+        "no jailsmith-profile.5"
+    );
+    for name in names {
+        let path = fresh.path().join(&name);
+        let out = Command::new("man")
+            .args(["--warnings", "-l"])
+            .arg(&path)
+            .env("MANWIDTH", "80")
+            // A fixed locale every glibc >= 2.35 has built in: a LANG naming a locale the
+            // machine lacks makes man warn about the locale, not the page.
+            .env("LC_ALL", "C.UTF-8")
+            .env_remove("MAN_KEEP_FORMATTING")
+            .env_remove("MANPAGER")
+            .env("PAGER", "cat")
+            .output()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run `man` ({e}): install man-db and groff-base \
+                     (apt-get install -y man-db groff-base; dnf install -y man-db groff-base)"
+                )
+            });
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && stderr.trim().is_empty(),
+            "man -l {name} failed or warned (exit {:?}):\n{stderr}",
+            out.status.code()
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        for heading in ["NAME", "SYNOPSIS", "DESCRIPTION"] {
+            assert!(text.contains(heading), "{name}: no {heading} section");
+        }
+    }
+}
+
+#[test]
+fn main_page_documents_every_command_and_exit_code() {
+    let fresh = generate("man");
+    let names = file_names(fresh.path());
+    let main = fs::read_to_string(fresh.path().join("jailsmith.8")).expect("jailsmith.8");
+    for section in [
+        "EXIT STATUS",
+        "FILES",
+        "EXAMPLES",
+        "SECURITY NOTES",
+        "SEE ALSO",
+    ] {
+        assert!(
+            main.contains(&format!(".SH \"{section}\""))
+                || main.contains(&format!(".SH {section}")),
+            "jailsmith.8 has no {section} section"
+        );
+    }
+    for (code, _) in jailsmith::exit::TABLE {
+        assert!(
+            main.contains(&format!("\\fB{code}\\fR")),
+            "exit code {code} missing from jailsmith.8"
+        );
+    }
+    // One page per visible command, listed on the main page; nothing for hidden ones.
+    let help = jailsmith()
+        .arg("--help")
+        .output()
+        .expect("jailsmith --help");
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    let commands: Vec<&str> = help
+        .split("Commands:")
+        .nth(1)
+        .expect("--help lists commands")
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(!commands.is_empty(), "no commands found in --help:\n{help}");
+    for command in commands {
+        let page = format!("jailsmith-{command}.8");
+        assert!(names.contains(&page), "no page {page}");
+        assert!(
+            main.contains(&format!("jailsmith\\-{command}(8)")),
+            "jailsmith.8 does not list {command}"
+        );
+    }
+    assert!(
+        !names.contains("jailsmith-generate.8"),
+        "hidden command got a page"
+    );
+    assert!(
+        !main.contains("generate"),
+        "hidden command listed in jailsmith.8"
+    );
+}
+
+#[test]
+fn pages_do_not_carry_the_git_commit() {
+    let fresh = generate("man");
+    let version = String::from_utf8_lossy(
+        &jailsmith()
+            .arg("--version")
+            .output()
+            .expect("--version")
+            .stdout,
+    )
+    .into_owned();
+    // "jailsmith 0.1.0 (abc123…)": the commit changes with every commit, the pages must not.
+    let commit = version
+        .split_once('(')
+        .map(|(_, c)| c.trim().trim_end_matches(')').to_string())
+        .expect("--version prints the commit in parentheses");
+    for name in file_names(fresh.path()) {
+        let page = fs::read_to_string(fresh.path().join(&name)).expect("read page");
+        assert!(
+            !page.contains(&commit),
+            "{name} contains the commit {commit}"
+        );
+    }
+}
+
+#[test]
+fn completions_generate_for_bash_zsh_and_fish() {
+    let fresh = generate("completions");
+    let names = file_names(fresh.path());
+    let expected: BTreeSet<String> = ["jailsmith", "_jailsmith", "jailsmith.fish"]
+        .map(String::from)
+        .into();
+    assert_eq!(names, expected);
+    for name in &names {
+        let text = fs::read_to_string(fresh.path().join(name)).expect("read completion");
+        assert!(text.contains("build"), "{name} does not complete `build`");
+        assert!(
+            !text.contains("generate"),
+            "{name} offers the hidden `generate`"
+        );
+    }
+    let bash = Command::new("bash")
+        .arg("-n")
+        .arg(fresh.path().join("jailsmith"))
+        .output()
+        .expect("run bash -n");
+    assert!(
+        bash.status.success(),
+        "bash completion has a syntax error: {}",
+        String::from_utf8_lossy(&bash.stderr)
+    );
+}
