@@ -32,6 +32,22 @@ pub enum Command {
     /// List the users jailed in a jail.
     Users(users::Args),
     /// Log in over SSH as a jailed user and check that the jail holds.
+    ///
+    /// Checks (each PASS, FAIL, WARN or N/A): the host key; key login; a shell runs in the
+    /// home; / is the jail (its names equal the jail's top level, and a marker planted in the
+    /// jail's parent is invisible via its host path, /.., ../ and cd ..); no /proc, /sys or host
+    /// shadow; a passwd with only the jail's users; nothing setuid/setgid reachable; no file
+    /// creation outside the home and /tmp; a PTY shell; refused forwarding (direct-tcpip,
+    /// tcpip-forward, agent). sftp-only accounts: a refused command and an sftp listing of the
+    /// jail, shell checks N/A. Outgoing TCP, which a chroot cannot stop, is a WARN. Probes use
+    /// shell builtins only; verify removes its marker and probe files afterwards.
+    ///
+    /// Host key: --host-key pins one key; otherwise the known_hosts file (default
+    /// ~/.ssh/known_hosts; hashed names work) and, for a loopback host, the local
+    /// /etc/ssh/ssh_host_*_key.pub. It is checked before authentication.
+    ///
+    /// Exit: 0 no check failed, 1 a check failed, 2 no connection or authentication (or bad
+    /// input), 3 host key mismatch or unknown host key.
     Verify(verify::Args),
     /// Inspect jail profiles: list them, or show one resolved on this host.
     Profiles(profiles::Args),

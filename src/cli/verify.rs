@@ -9,22 +9,7 @@ use crate::exit::{self, Coded};
 use crate::state::{self, DEFAULT_STATE_DIR, JailState};
 use crate::verify::{self, HostKeyPolicy, Options, render};
 
-/// Log in over SSH as a jailed user and check, from the user's side, that the jail holds.
-///
-/// Checks (each PASS / FAIL / WARN / N/A): the host key, key login, that a shell runs in the
-/// home, that / is the jail (its names equal the jail's top level, and a marker planted in the
-/// jail's parent is invisible via /.., ../ and cd ..), no /proc, /sys or host shadow, a passwd
-/// with only the jail's users, nothing setuid/setgid reachable, no file creation outside the
-/// home and /tmp, a PTY shell, refused forwarding (direct-tcpip, tcpip-forward, agent); for
-/// sftp-only accounts a refused command and an sftp listing of the jail. Outgoing TCP, which
-/// a chroot cannot stop, is a WARN. Probes use shell builtins only.
-///
-/// Host key: --host-key pins one key; otherwise the known_hosts file (default
-/// ~/.ssh/known_hosts; hashed names work) and, for a loopback host, /etc/ssh/ssh_host_*_key.pub.
-/// A mismatch stops before authentication (exit 3).
-///
-/// Exit: 0 no check failed, 1 a check failed, 2 no connection or authentication (or bad
-/// input), 3 host key mismatch or unknown host key.
+/// Options of `jailsmith verify`; the command's long help is on its `Command` variant.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  jailsmith verify imsad --key ~/.ssh/id_ed25519\n  jailsmith verify imsad --key id_rsa --port 2222 --host-key /etc/ssh/ssh_host_ed25519_key.pub --json"
