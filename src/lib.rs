@@ -8,6 +8,7 @@ pub mod cli;
 pub mod exit;
 pub mod hostinfo;
 pub mod jail;
+pub mod mounts;
 pub mod plan;
 pub mod profile;
 pub mod resolve;

@@ -74,6 +74,34 @@ pub fn read_optional(path: &Path) -> Result<Option<String>, AccountError> {
     }
 }
 
+/// Holds an exclusive lock on `DIR/.jailsmith-user.lock` (DIR made 0700 when missing) until
+/// dropped: two `jailsmith user` runs never merge the same passwd at once.
+pub fn lock_dir(dir: &Path) -> Result<nix::fcntl::Flock<fs::File>, AccountError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(AccountError::io("create directory", dir))?;
+    let path = dir.join(".jailsmith-user.lock");
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)
+        .map_err(AccountError::io("open", &path))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| AccountError::io("lock", &path)(e.into()))
+}
+
+/// True when `path` is a regular file owned by root:root with exactly `mode`.
+pub fn has_root_mode(path: &Path, mode: u32) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| {
+        m.file_type().is_file() && m.uid() == 0 && m.gid() == 0 && m.mode() & 0o7777 == mode
+    })
+}
+
 /// Writes `content` to `path` atomically, owned by root with `mode`. The directory is
 /// checked first (root-owned, not group/other-writable).
 pub fn write_root_file(path: &Path, content: &str, mode: u32) -> Result<(), AccountError> {

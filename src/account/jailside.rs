@@ -87,7 +87,11 @@ pub fn has_program(host: &dyn Host, shell: &str) -> Result<bool, HostError> {
 pub enum Needed {
     Nothing,
     Create,
-    Fix(String),
+    /// Wrong owner or mode: what it has now (to undo the fix).
+    Fix {
+        mode: u32,
+        owner: Owner,
+    },
 }
 
 /// What `home/NAME` needs: a real directory, 0700, owned by `owner`. Anything else there
@@ -106,14 +110,13 @@ pub fn home_needs(host: &dyn Host, name: &str, owner: Owner) -> Result<Needed, H
             });
         }
         Some(m) if m.mode & 0o7777 != 0o700 || m.uid != owner.uid || m.gid != owner.gid => {
-            Needed::Fix(format!(
-                "owner {}:{} mode {:04o} → {}:{} 0700",
-                m.uid,
-                m.gid,
-                m.mode & 0o7777,
-                owner.uid,
-                owner.gid
-            ))
+            Needed::Fix {
+                mode: m.mode & 0o7777,
+                owner: Owner {
+                    uid: m.uid,
+                    gid: m.gid,
+                },
+            }
         }
         Some(_) => Needed::Nothing,
     })
@@ -234,4 +237,246 @@ pub fn remove_tree(host: &dyn Host, path: &JailPath) -> Result<bool, HostError> 
         remove_tree(host, &child)?;
     }
     host.remove_dir(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::apply::Copied;
+
+    /// An in-memory jail: path → (meta, content). Records every write.
+    #[derive(Default)]
+    struct FakeHost {
+        entries: RefCell<BTreeMap<String, (Meta, Vec<u8>)>>,
+        writes: RefCell<Vec<String>>,
+    }
+
+    fn meta(kind: EntryKind, mode: u32, uid: u32) -> Meta {
+        Meta {
+            kind,
+            mode,
+            uid,
+            gid: uid,
+            size: 0,
+            mtime_ns: 0,
+            ino: 0,
+            nlink: 1,
+        }
+    }
+
+    impl FakeHost {
+        fn with(self, path: &str, kind: EntryKind, mode: u32) -> Self {
+            self.entries
+                .borrow_mut()
+                .insert(path.into(), (meta(kind, mode, 0), Vec::new()));
+            self
+        }
+        fn file(self, path: &str, content: &str) -> Self {
+            self.entries.borrow_mut().insert(
+                path.into(),
+                (meta(EntryKind::File, 0o644, 0), content.as_bytes().to_vec()),
+            );
+            self
+        }
+        fn link(self, path: &str, target: &str) -> Self {
+            self.with(
+                path,
+                EntryKind::Symlink {
+                    target: target.into(),
+                },
+                0o777,
+            )
+        }
+        /// Like LinuxHost: a symlink in a parent component is refused.
+        fn check_parents(&self, path: &JailPath) -> Result<(), HostError> {
+            for a in path.ancestors() {
+                if let Some((m, _)) = self.entries.borrow().get(&a.rel().display().to_string())
+                    && matches!(m.kind, EntryKind::Symlink { .. })
+                {
+                    return Err(HostError::Symlink {
+                        jail: "/fake".into(),
+                        path: a.to_string(),
+                        op: "walk",
+                    });
+                }
+            }
+            Ok(())
+        }
+        fn key(path: &JailPath) -> String {
+            path.rel().display().to_string()
+        }
+    }
+
+    impl Host for FakeHost {
+        fn root(&self) -> &Path {
+            Path::new("/fake")
+        }
+        fn stat(&self, path: &JailPath) -> Result<Option<Meta>, HostError> {
+            self.check_parents(path)?;
+            Ok(self
+                .entries
+                .borrow()
+                .get(&Self::key(path))
+                .map(|e| e.0.clone()))
+        }
+        fn make_dir(&self, path: &JailPath, mode: u32, owner: Owner) -> Result<bool, HostError> {
+            self.check_parents(path)?;
+            self.writes.borrow_mut().push(format!("mkdir {path}"));
+            let mut m = meta(EntryKind::Dir, mode, owner.uid);
+            m.gid = owner.gid;
+            if let Some((old, _)) = self.entries.borrow().get(&Self::key(path))
+                && old.kind != EntryKind::Dir
+            {
+                return Err(HostError::WrongType {
+                    jail: "/fake".into(),
+                    path: path.to_string(),
+                    found: "other",
+                    expected: "directory",
+                    op: "mkdir",
+                });
+            }
+            Ok(self
+                .entries
+                .borrow_mut()
+                .insert(Self::key(path), (m.clone(), Vec::new()))
+                .is_none_or(|(old, _)| old != m))
+        }
+        fn copy_file(&self, _: &Path, _: &JailPath, _: u32, _: Owner) -> Result<Copied, HostError> {
+            unimplemented!()
+        }
+        fn write_file(
+            &self,
+            path: &JailPath,
+            content: &[u8],
+            mode: u32,
+            owner: Owner,
+        ) -> Result<(), HostError> {
+            self.check_parents(path)?;
+            self.writes.borrow_mut().push(format!("write {path}"));
+            self.entries.borrow_mut().insert(
+                Self::key(path),
+                (meta(EntryKind::File, mode, owner.uid), content.to_vec()),
+            );
+            Ok(())
+        }
+        fn symlink(&self, _: &JailPath, _: &Path) -> Result<(), HostError> {
+            unimplemented!()
+        }
+        fn make_char_device(&self, _: &JailPath, _: u64, _: u64, _: u32) -> Result<(), HostError> {
+            unimplemented!()
+        }
+        fn read_file(&self, path: &JailPath) -> Result<Vec<u8>, HostError> {
+            self.check_parents(path)?;
+            Ok(self.entries.borrow()[&Self::key(path)].1.clone())
+        }
+        fn hash_file(&self, _: &JailPath) -> Result<String, HostError> {
+            unimplemented!()
+        }
+        fn remove(&self, path: &JailPath) -> Result<bool, HostError> {
+            self.writes.borrow_mut().push(format!("rm {path}"));
+            Ok(self.entries.borrow_mut().remove(&Self::key(path)).is_some())
+        }
+        fn remove_dir(&self, path: &JailPath) -> Result<bool, HostError> {
+            self.writes.borrow_mut().push(format!("rmdir {path}"));
+            Ok(self.entries.borrow_mut().remove(&Self::key(path)).is_some())
+        }
+    }
+
+    fn merged_usr() -> FakeHost {
+        FakeHost::default()
+            .link("bin", "usr/bin")
+            .with("usr", EntryKind::Dir, 0o755)
+            .with("usr/bin", EntryKind::Dir, 0o755)
+            .with("usr/bin/bash", EntryKind::File, 0o755)
+            .link("usr/bin/sh", "bash")
+            .link("usr/bin/escape", "../../../../etc/shadow")
+            .with("usr/bin/notexec", EntryKind::File, 0o644)
+    }
+
+    #[test]
+    fn programs_are_found_through_links_without_leaving_the_jail() {
+        let h = merged_usr();
+        assert!(has_program(&h, "/bin/bash").unwrap());
+        assert!(has_program(&h, "/bin/sh").unwrap());
+        let (p, _) = lookup(&h, Path::new("/bin/sh")).unwrap().unwrap();
+        assert_eq!(p.to_string(), "/usr/bin/bash");
+        // `..` stops at the jail root: this is the jail's /etc/shadow, which is absent
+        assert!(!has_program(&h, "/bin/escape").unwrap());
+        assert!(!has_program(&h, "/bin/notexec").unwrap());
+        assert!(!has_program(&h, "/bin/zsh").unwrap());
+        let looping = FakeHost::default().link("a", "b").link("b", "a");
+        assert!(lookup(&looping, Path::new("/a")).unwrap().is_none());
+        assert!(h.writes.borrow().is_empty(), "a lookup writes nothing");
+    }
+
+    #[test]
+    fn home_is_made_0700_for_the_user_and_a_planted_link_refused() {
+        let owner = Owner {
+            uid: 1001,
+            gid: 1001,
+        };
+        let h = FakeHost::default();
+        assert_eq!(home_needs(&h, "u", owner).unwrap(), Needed::Create);
+        assert!(make_home(&h, "u", owner).unwrap());
+        assert_eq!(home_needs(&h, "u", owner).unwrap(), Needed::Nothing);
+        assert_eq!(*h.writes.borrow(), vec!["mkdir /home", "mkdir /home/u"]);
+        let m = h.stat(&home_of("u")).unwrap().unwrap();
+        assert_eq!((m.mode, m.uid), (0o700, 1001));
+
+        let planted = FakeHost::default()
+            .with("home", EntryKind::Dir, 0o755)
+            .link("home/u", "/etc");
+        assert!(matches!(
+            home_needs(&planted, "u", owner),
+            Err(HostError::WrongType { .. })
+        ));
+        let via_link = FakeHost::default().link("home", "/");
+        assert!(matches!(
+            home_needs(&via_link, "u", owner),
+            Err(HostError::Symlink { .. })
+        ));
+    }
+
+    #[test]
+    fn passwd_and_group_are_merged_and_unmerged() {
+        let entry = PasswdEntry {
+            name: "u".into(),
+            uid: 1001,
+            gid: 1001,
+            gecos: String::new(),
+            home: "/home/u".into(),
+            shell: "/bin/bash".into(),
+        };
+        let (p, g) = with_user(None, None, &entry, "u");
+        assert_eq!(
+            p,
+            format!("{}u:x:1001:1001::/home/u:/bin/bash\n", jaildb::ROOT_PASSWD)
+        );
+        assert_eq!(g, format!("{}u:x:1001:\n", jaildb::ROOT_GROUP));
+        let (p2, g2) = without_user(&p, &g, "u", Some(1001), Some("u"));
+        assert_eq!(
+            (p2.as_str(), g2.as_str()),
+            (jaildb::ROOT_PASSWD, jaildb::ROOT_GROUP)
+        );
+
+        let h = FakeHost::default().file("etc/passwd", &p);
+        assert_eq!(
+            read_text(&h, &passwd_path()).unwrap().as_deref(),
+            Some(p.as_str())
+        );
+        assert_eq!(read_text(&h, &group_path()).unwrap(), None);
+        write_etc(&h, &group_path(), &g).unwrap();
+        assert_eq!(*h.writes.borrow(), vec!["mkdir /etc", "write /etc/group"]);
+    }
+
+    #[test]
+    fn remove_tree_goes_through_the_host() {
+        let h = FakeHost::default().file("f", "x");
+        assert!(remove_tree(&h, &JailPath::new("f").unwrap()).unwrap());
+        assert!(!remove_tree(&h, &JailPath::new("f").unwrap()).unwrap());
+        assert_eq!(*h.writes.borrow(), vec!["rm /f"]);
+    }
 }

@@ -7,13 +7,16 @@ use serde::Serialize;
 
 use crate::account::hostdb::{self, HostDb};
 use crate::account::{hostfs, jailside};
-use crate::apply::LinuxHost;
+use crate::apply::{HostError, LinuxHost};
 use crate::exit;
 use crate::sshd::dropin;
 use crate::state;
 
 /// List the users jailed in a jail.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  jailsmith users --jail /srv/get_chrooted\n  jailsmith users --jail /srv/get_chrooted --json"
+)]
 pub struct Args {
     /// The jail.
     #[arg(long, value_name = "JAIL")]
@@ -46,12 +49,13 @@ pub struct Listed {
 }
 
 pub fn run(a: Args) -> anyhow::Result<u8> {
-    let coded = |code: u8| move |e: &dyn std::fmt::Display| exit::Coded::new(code, e.to_string());
-    let st = state::load(&a.state_dir, &a.jail).map_err(|e| coded(exit::HOST_FAILURE)(&e))?;
+    let st = state::load(&a.state_dir, &a.jail)
+        .map_err(|e| exit::Coded::new(exit::HOST_FAILURE, e.to_string()))?;
     let names = st.map(|s| s.users).unwrap_or_default();
-    let host = LinuxHost::open(&a.jail, false).map_err(|e| coded(e.exit_code())(&e))?;
+    let host_err = |e: HostError| exit::Coded::new(e.exit_code(), e.to_string());
+    let host = LinuxHost::open(&a.jail, false).map_err(host_err)?;
     let passwd = jailside::read_text(&host, &jailside::passwd_path())
-        .map_err(|e| coded(e.exit_code())(&e))?
+        .map_err(host_err)?
         .unwrap_or_default();
     let db = HostDb::default();
     let mut out = Vec::new();

@@ -1,8 +1,7 @@
 //! sshd: the Match-block drop-in of a jailed user (rendered by a pure function), the checks
-//! of the main config (Include, Subsystem), validation with `sshd -t` / `sshd -T -C`, the
-//! ChrootDirectory path rule, and reloading sshd. Writes only its own drop-in files.
+//! of the main config (Include, Subsystem), validation with `sshd -t` / `sshd -T -C`, and
+//! reloading sshd. The ChrootDirectory path rule itself is `audit::chroot_rule`.
 
-pub mod chroot;
 pub mod dropin;
 pub mod mainconfig;
 pub mod reload;

@@ -70,17 +70,32 @@ fn is_sshd(pid: i32) -> bool {
         .is_some_and(|n| n.to_string_lossy().starts_with("sshd"))
 }
 
+fn systemctl(args: &[&str]) -> Result<std::process::Output, SshdError> {
+    Command::new("systemctl")
+        .args(args)
+        .output()
+        .map_err(|source| SshdError::Io {
+            op: "run",
+            path: "systemctl".into(),
+            source,
+        })
+}
+
+/// Reloads the active one of the `sshd` (RHEL) and `ssh` (Debian) units; when neither is
+/// active there is nothing to reload (sshd reads the drop-in when it starts).
 fn reload_systemd() -> Result<String, SshdError> {
+    let active: Vec<&str> = ["sshd", "ssh"]
+        .into_iter()
+        .filter(|u| systemctl(&["is-active", "--quiet", u]).is_ok_and(|o| o.status.success()))
+        .collect();
+    if active.is_empty() {
+        return Ok(
+            "sshd is not running (neither sshd nor ssh unit is active): nothing to reload".into(),
+        );
+    }
     let mut last = String::new();
-    for unit in ["sshd", "ssh"] {
-        let out = Command::new("systemctl")
-            .args(["reload", unit])
-            .output()
-            .map_err(|source| SshdError::Io {
-                op: "run",
-                path: "systemctl".into(),
-                source,
-            })?;
+    for unit in active {
+        let out = systemctl(&["reload", unit])?;
         if out.status.success() {
             return Ok(format!("systemctl reload {unit}"));
         }

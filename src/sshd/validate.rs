@@ -2,6 +2,7 @@
 //! settings a connection of that user gets), and comparing those with what a drop-in sets.
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -123,20 +124,29 @@ pub fn may_capture(line: &str, user: &str) -> bool {
 /// Lists the Match lines that sshd reads before our drop-in `ours` and that may apply to
 /// `user`: those in the main config and in drop-ins of the same directory sorting before it.
 pub fn earlier_matches(main: &Path, ours: &Path, user: &str) -> Vec<String> {
+    let dir = ours.parent().unwrap_or(Path::new("/"));
+    let name = ours.file_name().unwrap_or_default();
+    matches_in(main, dir, user, |n| n < name)
+}
+
+/// Every Match line in the main config and the drop-in directory that may apply to `user`.
+pub fn all_matches(main: &Path, dropin_dir: &Path, user: &str) -> Vec<String> {
+    matches_in(main, dropin_dir, user, |_| true)
+}
+
+/// `FILE:LINE: Match …` for the main config, then the drop-ins of `dir` (sorted) whose name
+/// passes `take`, keeping only lines that may apply to `user`.
+fn matches_in(main: &Path, dir: &Path, user: &str, take: impl Fn(&OsStr) -> bool) -> Vec<String> {
+    let mut dropins: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| take(&e.file_name()))
+        .map(|e| e.path())
+        .collect();
+    dropins.sort();
     let mut out = Vec::new();
-    let mut files = vec![main.to_path_buf()];
-    if let (Some(dir), Some(name)) = (ours.parent(), ours.file_name()) {
-        let mut dropins: Vec<PathBuf> = std::fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|e| e.file_name().as_os_str() < name)
-            .map(|e| e.path())
-            .collect();
-        dropins.sort();
-        files.extend(dropins);
-    }
-    for f in files {
+    for f in std::iter::once(main.to_path_buf()).chain(dropins) {
         if let Ok(text) = std::fs::read_to_string(&f) {
             for (n, line) in super::mainconfig::match_lines(&text)
                 .into_iter()

@@ -1,6 +1,6 @@
 //! Helpers for the `jailsmith user` integration tests: a jail to log into, the `jailsmith
-//! user` command line pointed at the test's own sshd and directories, a guard for accounts
-//! jailsmith itself creates, and waiting for the private sshd after jailsmith reloads it.
+//! user` command line pointed at the test's own sshd and directories, and waiting for the
+//! private sshd after jailsmith reloads it.
 //! Never touches the machine's sshd, its config or users a test did not create.
 #![allow(dead_code)]
 
@@ -94,13 +94,22 @@ impl Setup {
 
     /// Like `user_cmd` for another jail.
     pub fn user_cmd_in(&self, name: &str, jail: &Path) -> Command {
+        self.user_cmd_with(name, jail, self.srv.config_path())
+    }
+
+    /// Like `user_cmd` with another main sshd config.
+    pub fn user_cmd_main(&self, name: &str, main: &Path) -> Command {
+        self.user_cmd_with(name, &self.jail, main)
+    }
+
+    fn user_cmd_with(&self, name: &str, jail: &Path, main: &Path) -> Command {
         let mut c = common::bin();
         c.arg("user")
             .arg(name)
             .arg("--jail")
             .arg(jail)
             .arg("--sshd-config")
-            .arg(self.srv.config_path())
+            .arg(main)
             .arg("--sshd-config-dir")
             .arg(self.srv.dropin_dir())
             .arg("--authorized-keys-dir")
@@ -143,51 +152,5 @@ impl Setup {
         c.arg(command);
         let out = run(&mut c);
         (out.status.code(), text(&out.stdout), text(&out.stderr))
-    }
-}
-
-/// An account that jailsmith creates (`--create`) in a test: killed and `userdel`ed on Drop
-/// (even on panic); only names with the test prefix.
-pub struct CreatedUser(pub String);
-
-impl CreatedUser {
-    /// A fresh unique name with the harness's `jst` prefix; nothing is created.
-    pub fn fresh() -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        Self(format!(
-            "jstc{:x}{:x}{:03x}",
-            std::process::id(),
-            common::unique(),
-            nanos & 0xfff
-        ))
-    }
-
-    pub fn exists(&self) -> bool {
-        nix::unistd::User::from_name(&self.0)
-            .ok()
-            .flatten()
-            .is_some()
-    }
-}
-
-impl Drop for CreatedUser {
-    fn drop(&mut self) {
-        if !self.0.starts_with("jst") {
-            return;
-        }
-        if let Ok(Some(u)) = nix::unistd::User::from_name(&self.0) {
-            for pid in common::pids_of_uid(u.uid.as_raw()) {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-            let _ = Command::new(find_cmd("userdel").unwrap_or("userdel".into()))
-                .arg(&self.0)
-                .status();
-        }
     }
 }
