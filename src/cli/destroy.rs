@@ -179,6 +179,7 @@ fn remove_user(args: &Args, name: &str) -> anyhow::Result<()> {
         json: false,
         systemd_dir: user::DEFAULT_SYSTEMD_DIR.into(),
         limits: Default::default(),
+        verify_with: None,
     };
     user::run(a).map(|_| ())
 }

@@ -95,6 +95,10 @@ pub struct Args {
     /// none leaves them as they are, --remove deletes them.
     #[command(flatten)]
     pub limits: crate::cli::limits::LimitArgs,
+    /// Then log in as NAME with this private key and run `jailsmith verify`'s checks against
+    /// this sshd (its port and HostKeys, pinned); exits with verify's code (0/1/2/3).
+    #[arg(long, value_name = "PRIVATE_KEY", conflicts_with_all = ["remove", "dry_run", "no_reload"])]
+    pub verify_with: Option<PathBuf>,
 }
 
 /// A failure of `jailsmith user`, carrying the module error that caused it.
@@ -170,6 +174,20 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         eprintln!("jailsmith: warning: {w}");
     }
     print_report(&report, args.json);
+    if let Some(key) = &args.verify_with {
+        let sshd = crate::sshd::validate::Sshd {
+            binary: args.sshd.clone(),
+            main: args.sshd_config.clone(),
+        };
+        return crate::cli::verify::after_user(
+            &sshd,
+            &args.name,
+            &report.jail,
+            &args.state_dir,
+            key,
+            args.json,
+        );
+    }
     Ok(exit::OK)
 }
 

@@ -309,6 +309,7 @@ fn user_args(u: &UserSpec, o: &Options) -> anyhow::Result<user::Args> {
         json: false,
         systemd_dir: o.systemd_dir.clone(),
         limits: limit_args(u.limits.as_ref().map(|l| l.get_ref())),
+        verify_with: None,
     })
 }
 
@@ -462,6 +463,7 @@ fn prune_user(c: &mut Converger, u: &ManagedUser) -> anyhow::Result<()> {
         json: false,
         systemd_dir: o.systemd_dir.clone(),
         limits: LimitArgs::default(),
+        verify_with: None,
     };
     converge_user(c, &a)
 }
