@@ -333,6 +333,7 @@ mod tests {
             request: Request::default(),
             manifest: Manifest::default(),
             users: users.iter().map(|u| u.to_string()).collect(),
+            limits: Default::default(),
             updated_unix: 0,
         };
         state::save(dir, &st).unwrap();
