@@ -9,7 +9,6 @@ use std::process::Command;
 use crate::account::hostdb::{HostAccount, HostDb};
 use crate::account::{hostfs, jailside, useradd};
 use crate::apply::{Host, LinuxHost};
-use crate::cli::build::execute;
 use crate::cli::limits::{LimitArgs, resolve_io_device};
 use crate::exit::{self, Coded};
 use crate::hostinfo::find_program;
@@ -111,8 +110,16 @@ struct Checked {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    let c = check(&args)?;
-    let account = service_account(&args, &c.user)?;
+    converge(&args)?;
+    Ok(exit::OK)
+}
+
+/// The command without its exit code: true when something was created or changed (the
+/// jail, the account, the unit). What `apply` calls per service.
+pub fn converge(args: &Args) -> anyhow::Result<bool> {
+    let mut changed = false;
+    let c = check(args)?;
+    let account = service_account(args, &c.user)?;
     let (mut extra, profiles) = crate::cli::profiles::build_extra(&args.profile)?;
     // PrivateTmp= mounts a private /var/tmp too: the mount point must exist in the jail, or
     // systemd would create it there itself (and fails to under a read-only jail).
@@ -137,21 +144,31 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         eprintln!("jailsmith: warning: {w}");
     }
     if args.dry_run {
-        return dry_run(&args, &c.name, &settings, &spec, account.as_ref());
+        dry_run(args, &c.name, &settings, &spec, account.as_ref())?;
+        return Ok(false);
     }
     // One run at a time per state directory, as `user` does: both merge the jail's passwd.
     let _lock = hostfs::lock_dir(&args.state_dir).map_err(|e| coded(e.code(), e))?;
     // The jail first: a build that fails leaves no account behind.
-    execute(&settings, false, false)?;
+    eprintln!("jailsmith: building {}", settings.jail.display());
+    let built = crate::jail::build(&settings)?;
+    changed |= !built.report.is_unchanged();
+    for w in &built.warnings {
+        eprintln!("jailsmith: warning: {w}");
+    }
     let account = match account {
         Some(a) => a,
-        None => create_account(&c.user)?,
+        None => {
+            changed = true;
+            create_account(&c.user)?
+        }
     };
     spec.group = account
         .group
         .clone()
         .unwrap_or_else(|| account.entry.gid.to_string());
     if put_jail_lines(&args.jail, &account)? {
+        changed = true;
         // the build keeps the new lines and records them in the manifest, so `check` does
         // not see etc/passwd and etc/group as modified
         crate::jail::build(&settings)?;
@@ -172,8 +189,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         Written::Updated => "updated",
     };
     eprintln!("jailsmith: {} {what}", unit_path.display());
-    activate(&args, &c.name, written)?;
-    Ok(exit::OK)
+    changed |= written != Written::Unchanged;
+    activate(args, &c.name, written)?;
+    Ok(changed)
 }
 
 /// Every check on the options that needs no write: name, command, program, user, limits.

@@ -32,7 +32,7 @@ pub struct Request {
 }
 
 /// Everything jailsmith remembers about one jail.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JailState {
     /// Canonical jail root on the host.
     pub jail: PathBuf,
