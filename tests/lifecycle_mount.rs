@@ -209,3 +209,62 @@ fn bind_source_a_user_can_write_is_refused_unless_rw() {
     assert!(o.contains(&"rw".to_string()) && o.contains(&"nosuid".to_string()));
     run_ok(&mut jailsmith(&["umount"], &jail, &state));
 }
+
+#[test]
+fn a_profile_bind_is_recorded_and_mounted_read_only() {
+    if !require_root("a_profile_bind_is_recorded_and_mounted_read_only") {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let _guard = Unmount(t.path().to_path_buf());
+    let src = t.dir("shared");
+    fs::write(src.join("readme"), "shared\n").unwrap();
+    let profiles = t.dir("profiles");
+    fs::write(
+        profiles.join("withbind.toml"),
+        format!(
+            "description = \"bash and a shared directory\"\nprograms = [\"bash\"]\nbinds = [\"{}:/shared\"]\n",
+            src.display()
+        ),
+    )
+    .unwrap();
+    let (jail, state) = (t.jail("jail"), t.state_dir());
+    let pd = profiles.to_str().unwrap();
+    run_ok(&mut jailsmith(
+        &["build", "--profile", "withbind", "--profile-dir", pd],
+        &jail,
+        &state,
+    ));
+    run_ok(&mut jailsmith(&["mount"], &jail, &state));
+    let point = jail.join("shared");
+    let opts = options_at(&point).expect("the profile's bind is mounted");
+    for flag in ["ro", "nosuid", "nodev"] {
+        assert!(opts.iter().any(|o| o == flag), "{flag} missing in {opts:?}");
+    }
+    assert_eq!(
+        fs::read_to_string(point.join("readme")).unwrap(),
+        "shared\n"
+    );
+    run_ok(&mut jailsmith(&["umount"], &jail, &state));
+    assert!(options_at(&point).is_none());
+
+    // A malformed bind is a schema error naming the file and line, before anything is written.
+    fs::write(
+        profiles.join("badbind.toml"),
+        "description = \"x\"\nbinds = [\"relative:/x\"]\n",
+    )
+    .unwrap();
+    let other = t.jail("other");
+    let out = run(&mut jailsmith(
+        &["build", "--profile", "badbind", "--profile-dir", pd],
+        &other,
+        &state,
+    ));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("badbind.toml:2"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!other.exists());
+}

@@ -65,7 +65,15 @@ fn parse_bind(s: &str) -> Result<Bind, String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    let (extra, profiles) = crate::cli::profiles::build_extra(&args.profile)?;
+    let (extra, profiles, profile_binds) =
+        crate::cli::profiles::build_extra_with_binds(&args.profile)?;
+    // --bind wins over a profile's bind of the same target.
+    let mut binds = args.binds.clone();
+    binds.extend(
+        profile_binds
+            .into_iter()
+            .filter(|b| !args.binds.iter().any(|a| a.dst == b.dst)),
+    );
     let settings = BuildSettings {
         jail: args.jail.clone(),
         wanted: Wanted {
@@ -74,7 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             libraries: Vec::new(),
         },
         state_dir: args.state_dir.clone(),
-        binds: args.binds.clone(),
+        binds,
         verify_content: args.verify_content,
         extra,
         profiles,

@@ -72,8 +72,15 @@ impl ProfileArgs {
 /// and the profile names to record in the jail's state. Nothing is written; a missing
 /// required entry or a refused program fails here, before the build starts.
 pub fn build_extra(args: &ProfileArgs) -> anyhow::Result<(BuildRequest, Vec<String>)> {
+    build_extra_with_binds(args).map(|(extra, names, _)| (extra, names))
+}
+
+/// `build_extra`, plus the profiles' bind mounts (each source checked like `--bind`'s).
+pub fn build_extra_with_binds(
+    args: &ProfileArgs,
+) -> anyhow::Result<(BuildRequest, Vec<String>, Vec<crate::mounts::Bind>)> {
     if args.profiles.is_empty() {
-        return Ok((BuildRequest::default(), Vec::new()));
+        return Ok((BuildRequest::default(), Vec::new(), Vec::new()));
     }
     let set = args.load()?;
     for w in &set.warnings {
@@ -108,6 +115,10 @@ pub fn build_extra(args: &ProfileArgs) -> anyhow::Result<(BuildRequest, Vec<Stri
             e.reason = format!("{what} of profile {profile}");
         }
     }
+    for b in &set.binds {
+        crate::mounts::apply::check_source(b)
+            .map_err(|e| anyhow::Error::new(Coded::new(crate::exit::REFUSED, e.to_string())))?;
+    }
     let devices: Vec<&str> = set.devices.iter().map(String::as_str).collect();
     let extra = BuildRequest {
         entries,
@@ -115,7 +126,7 @@ pub fn build_extra(args: &ProfileArgs) -> anyhow::Result<(BuildRequest, Vec<Stri
         devices: host_devices(&devices),
         contents: set.contents,
     };
-    Ok((extra, set.names))
+    Ok((extra, set.names, set.binds))
 }
 
 #[derive(Debug, clap::Args)]
@@ -247,6 +258,14 @@ fn print_expansion(x: &Expansion, all_files: bool) {
         for d in &x.dirs {
             println!("  {} {:04o}", d.path, d.mode);
         }
+    }
+    for b in &x.binds {
+        let mode = if b.rw { "rw" } else { "ro" };
+        println!(
+            "\nbind: {} -> {} ({mode},nosuid,nodev)",
+            b.src.display(),
+            b.dst
+        );
     }
     if !x.devices.is_empty() {
         println!("\ndevices: {}", x.devices.join(" "));

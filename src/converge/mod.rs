@@ -195,14 +195,21 @@ fn jail_settings(spec: &Spec, o: &Options) -> anyhow::Result<Vec<BuildSettings>>
                 profile_dirs: o.profile_dirs.clone(),
             },
         };
-        let (extra, profiles) = crate::cli::profiles::build_extra(&profile)
-            .with_context(|| format!("jail {}", path.display()))?;
+        let (extra, profiles, profile_binds) =
+            crate::cli::profiles::build_extra_with_binds(&profile)
+                .with_context(|| format!("jail {}", path.display()))?;
         let mut binds = Vec::new();
         for b in &j.binds {
             let bind = Bind::parse(b.get_ref()).map_err(|e| coded(exit::BAD_INPUT, e))?;
             crate::mounts::apply::check_source(&bind).map_err(|e| coded(exit::REFUSED, e))?;
             binds.push(bind);
         }
+        let spec_targets: Vec<_> = binds.iter().map(|b: &Bind| b.dst.clone()).collect();
+        binds.extend(
+            profile_binds
+                .into_iter()
+                .filter(|b| !spec_targets.contains(&b.dst)),
+        );
         out.push(BuildSettings {
             jail: path.clone(),
             wanted: Wanted {

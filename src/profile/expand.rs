@@ -33,6 +33,8 @@ pub struct ProfileSet {
     pub devices: Vec<String>,
     /// Files written with given content.
     pub contents: Vec<ContentFile>,
+    /// Bind mounts (the first profile naming a target wins).
+    pub binds: Vec<crate::mounts::Bind>,
     /// Optional entries absent on this host, definitions overridden by another profile.
     pub warnings: Vec<String>,
     /// The profile that named each program, library and file (the first one, when several
@@ -116,6 +118,7 @@ pub struct Expansion {
     pub dirs: Vec<ExtraDir>,
     pub devices: Vec<String>,
     pub contents: Vec<ContentFile>,
+    pub binds: Vec<crate::mounts::Bind>,
     /// Overridden definitions (a `dirs` or `write` path defined twice).
     pub overrides: Vec<String>,
 }
@@ -171,6 +174,7 @@ impl Expansion {
             dirs: self.dirs,
             devices: self.devices,
             contents: self.contents,
+            binds: self.binds,
             warnings,
             origins,
         })
@@ -203,6 +207,7 @@ pub fn expand_profiles(
         dirs: Vec::new(),
         devices: Vec::new(),
         contents: Vec::new(),
+        binds: Vec::new(),
         overrides: Vec::new(),
     };
     let mut devices = BTreeSet::new();
@@ -211,6 +216,16 @@ pub fn expand_profiles(
         merge_dirs(lp, &mut x.dirs, &mut x.overrides);
         merge_contents(lp, &mut x.contents, &mut x.overrides);
         devices.extend(lp.profile.devices.iter().copied());
+        for b in &lp.profile.binds {
+            if x.binds.iter().any(|old| old.dst == b.dst) {
+                x.overrides.push(format!(
+                    "profile {}: bind target {} is already bound",
+                    lp.name, b.dst
+                ));
+            } else {
+                x.binds.push(b.clone());
+            }
+        }
     }
     x.devices = DeviceName::ALL
         .iter()

@@ -126,6 +126,26 @@ pub struct Profile {
     /// Files written inside the jail with given content. See `WriteSpec`.
     #[serde(default)]
     pub write: Vec<WriteSpec>,
+
+    /// Host directories bind-mounted into the jail, as `"SRC:DST"`, `"SRC:DST:ro"` or
+    /// `"SRC:DST:rw"` (the same form as `jailsmith build --bind`). Every bind is
+    /// non-recursive and `nosuid,nodev`, read-only unless `rw` is given; a source that a
+    /// non-root user can write is refused unless `rw` is asked for explicitly. They are
+    /// recorded in the jail's state and mounted by `jailsmith mount`.
+    #[serde(default, deserialize_with = "bind_specs")]
+    pub binds: Vec<crate::mounts::Bind>,
+}
+
+/// Parses `binds` entries with the rules of `--bind`, so a bad one is a schema error with
+/// its line.
+fn bind_specs<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<crate::mounts::Bind>, D::Error> {
+    let specs: Vec<String> = Vec::deserialize(d)?;
+    specs
+        .iter()
+        .map(|s| crate::mounts::Bind::parse(s).map_err(serde::de::Error::custom))
+        .collect()
 }
 
 /// What an entry is, which decides how jailsmith copies it.
