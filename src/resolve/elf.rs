@@ -117,12 +117,29 @@ pub fn read_elf(path: &Path) -> Result<ElfInfo, ElfError> {
         path: path.into(),
         source,
     })?;
-    Reader { file: &file, path }.read()
+    let mut head = vec![0u8; HEAD];
+    let n = read_some(&file, &mut head, 0).map_err(|source| ElfError::Io {
+        path: path.into(),
+        source,
+    })?;
+    head.truncate(n);
+    Reader {
+        file: &file,
+        path,
+        head,
+    }
+    .read()
 }
+
+/// Bytes read from the start of every ELF file in one call: the header, the program
+/// headers, PT_INTERP and, in most objects, the dynamic string table lie inside them.
+const HEAD: usize = 16 * 1024;
 
 struct Reader<'a> {
     file: &'a File,
     path: &'a Path,
+    /// The first bytes of the file (up to `HEAD`).
+    head: Vec<u8>,
 }
 
 impl Reader<'_> {
@@ -144,6 +161,10 @@ impl Reader<'_> {
         if len > 64 << 20 {
             return Err(self.malformed(format!("a {len}-byte table")));
         }
+        let end = offset.saturating_add(len);
+        if end <= self.head.len() as u64 {
+            return Ok(self.head[offset as usize..end as usize].to_vec());
+        }
         let mut buf = vec![0u8; len as usize];
         let n = read_some(self.file, &mut buf, offset).map_err(|e| self.io(e))?;
         if n != buf.len() {
@@ -153,8 +174,8 @@ impl Reader<'_> {
     }
 
     fn read(&self) -> Result<ElfInfo, ElfError> {
-        let mut ident = [0u8; 64];
-        let n = read_some(self.file, &mut ident, 0).map_err(|e| self.io(e))?;
+        let ident = &self.head[..self.head.len().min(64)];
+        let n = ident.len();
         if n < header::SIZEOF_IDENT || &ident[..4] != b"\x7fELF" {
             return Err(ElfError::NotElf {
                 path: self.path.into(),

@@ -35,6 +35,7 @@ pub struct Resolver<'c> {
     parsed: HashMap<PathBuf, Option<Arc<ElfInfo>>>,
     file_ids: HashMap<PathBuf, Option<(u64, u64)>>,
     hwcaps_dirs: HashMap<PathBuf, Vec<PathBuf>>,
+    variants: HashMap<(PathBuf, String), Vec<PathBuf>>,
 }
 
 impl<'c> Resolver<'c> {
@@ -44,7 +45,13 @@ impl<'c> Resolver<'c> {
             parsed: HashMap::new(),
             file_ids: HashMap::new(),
             hwcaps_dirs: HashMap::new(),
+            variants: HashMap::new(),
         }
+    }
+
+    /// What an earlier `resolve` or search parsed at `path`, if anything.
+    pub fn parsed(&self, path: &Path) -> Option<Arc<ElfInfo>> {
+        self.parsed.get(path).cloned().flatten()
     }
 
     /// Parses (once) a candidate; None when it is missing or not ELF.
@@ -364,6 +371,16 @@ impl<'c> Resolver<'c> {
     /// Every glibc-hwcaps variant and the baseline of a library found at `path`, except
     /// `path` itself: the jail gets them all so it works on any CPU.
     fn variants_of(&mut self, path: &Path, name: &str) -> Vec<PathBuf> {
+        let key = (path.to_path_buf(), name.to_string());
+        if let Some(hit) = self.variants.get(&key) {
+            return hit.clone();
+        }
+        let found = self.find_variants(path, name);
+        self.variants.insert(key, found.clone());
+        found
+    }
+
+    fn find_variants(&mut self, path: &Path, name: &str) -> Vec<PathBuf> {
         let Some(dir) = path.parent() else {
             return Vec::new();
         };
