@@ -115,7 +115,8 @@ pub struct Copied {
 /// jail root held by the implementation; no method follows a symlink in any component.
 /// Every method that creates or replaces a file does so atomically (temporary name in the
 /// same directory, then rename), and sets owner and mode on the open descriptor.
-pub trait Host {
+/// Implementations are `Sync`: the executor applies independent steps on several threads.
+pub trait Host: Sync {
     /// The jail root on the host, for messages.
     fn root(&self) -> &Path;
     /// lstat; `Ok(None)` when nothing is there.

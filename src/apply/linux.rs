@@ -194,7 +194,7 @@ impl LinuxHost {
         op: &'static str,
     ) -> Result<(OsString, File), HostError> {
         let flags =
-            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
         with_temp_name(|tmp| {
             openat(dir.as_fd(), tmp, flags, Mode::from_bits_truncate(0o600))
                 .map(|fd| (tmp.to_os_string(), File::from(fd)))
@@ -333,10 +333,11 @@ impl LinuxHost {
         Ok(changed)
     }
 
-    /// Copies a host file (already opened and checked) into a new temporary file.
+    /// Copies a host file (already opened and checked) into a new temporary file (opened
+    /// read-write, so the copy can be hashed back from the page cache).
     fn fill_from(&self, src: &File, dst: &File) -> std::io::Result<Copied> {
         if self.hash_copies {
-            let (sha, size) = transfer::copy_hashing(src, dst)?;
+            let (sha, size, _method) = transfer::copy_hashed(src, dst)?;
             Ok(Copied {
                 sha256: Some(sha),
                 size,
