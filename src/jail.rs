@@ -25,6 +25,8 @@ pub struct BuildSettings {
     pub extra: BuildRequest,
     /// Profile names, recorded in the state.
     pub profiles: Vec<String>,
+    /// Bind mounts to record in the state (`jailsmith mount` applies them).
+    pub binds: Vec<crate::mounts::Bind>,
     pub state_dir: PathBuf,
     pub verify_content: bool,
     /// Threads applying the copies (0: one per CPU).
@@ -165,6 +167,10 @@ fn merged_request(prev: Option<&Request>, s: &BuildSettings) -> Request {
         if !r.profiles.contains(p) {
             r.profiles.push(p.clone());
         }
+    }
+    for b in &s.binds {
+        r.binds.retain(|old| old.dst != b.dst);
+        r.binds.push(b.clone());
     }
     r
 }

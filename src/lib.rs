@@ -1,12 +1,14 @@
 //! jailsmith: provisions chrooted SSH jails. The pipeline is Resolve → Plan → Apply → Verify;
 //! each stage is a module, and only `apply` (and the sshd/user host steps) change the host.
 
+pub mod account;
 pub mod apply;
 pub mod audit;
 pub mod cli;
 pub mod exit;
 pub mod hostinfo;
 pub mod jail;
+pub mod mounts;
 pub mod plan;
 pub mod profile;
 pub mod resolve;

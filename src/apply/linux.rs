@@ -96,6 +96,17 @@ impl LinuxHost {
         Ok(changed)
     }
 
+    /// The held jail root descriptor (for read-only walkers such as `check`).
+    pub fn root_fd(&self) -> BorrowedFd<'_> {
+        self.root.as_fd()
+    }
+
+    /// Opens the directory `path` beneath the root without following any symlink (for
+    /// mount targets and tree removal, which act on descriptors).
+    pub fn open_dir(&self, path: &JailPath, op: &'static str) -> Result<OwnedFd, HostError> {
+        beneath::open_dir(self.root.as_fd(), path.rel(), self.walk, &self.jail, op)
+    }
+
     /// Uses the per-component O_NOFOLLOW walk even where openat2 exists (tests the fallback).
     #[doc(hidden)]
     pub fn without_openat2(mut self) -> Self {

@@ -9,6 +9,8 @@ pub mod linux;
 mod root;
 pub mod source;
 pub mod transfer;
+pub mod tree;
+pub mod xattr;
 
 pub use executor::{ApplyOptions, ApplyReport, Outcome, apply};
 pub use host::{Copied, EntryKind, Host, HostError, Meta};

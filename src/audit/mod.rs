@@ -1,3 +1,190 @@
-//! Audit: the invariants of DESIGN §5 checked over a jail on disk. Reads, never writes.
+//! Audit: the invariants of DESIGN §5 checked over a jail on disk, the manifest's integrity
+//! and the jail's staleness against the host. Reads, never writes, never executes anything
+//! found in the jail.
 
 pub mod chroot_rule;
+pub mod finding;
+pub mod integrity;
+pub mod invariants;
+pub mod walk;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use finding::{Finding, Report, Severity};
+
+use crate::apply::LinuxHost;
+use crate::mounts::Bind;
+use crate::mounts::mountinfo;
+use crate::state::JailState;
+
+/// What `check` needs besides the jail itself.
+#[derive(Clone, Debug)]
+pub struct CheckSettings {
+    pub jail: PathBuf,
+    pub state: Option<JailState>,
+    /// Threads for hashing (0: rayon's default).
+    pub jobs: usize,
+    /// Settings that rebuild the jail from its state (or why there are none): the planner
+    /// is re-run with them to find what the closure needs now. `None`: skipped.
+    pub replan: Option<Result<crate::jail::BuildSettings, String>>,
+}
+
+/// Why a jail could not be checked at all (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("cannot read the jail {jail}: {why}")]
+    Unreadable { jail: PathBuf, why: String },
+}
+
+/// The in-jail trees a jailed user may write: each user's home, and /tmp when sticky.
+pub struct Trees {
+    pub homes: Vec<String>,
+    pub tmp: bool,
+    pub binds: Vec<Bind>,
+}
+
+impl Trees {
+    /// `path` is inside a user-writable tree (the tree's top included for homes).
+    pub fn user_writable(&self, path: &str) -> bool {
+        self.homes.iter().any(|h| walk::is_within(path, h))
+            || (self.tmp && path.starts_with("/tmp/"))
+    }
+
+    pub fn is_home(&self, path: &str) -> bool {
+        self.homes.iter().any(|h| h == path)
+    }
+
+    /// A declared bind target, or a directory on the way to one.
+    pub fn bind_related(&self, path: &str) -> bool {
+        self.binds.iter().any(|b| {
+            let t = b.dst.abs().display().to_string();
+            walk::is_within(&t, path)
+        })
+    }
+}
+
+/// Runs every check over `settings.jail`.
+pub fn check(settings: &CheckSettings) -> Result<Report, CheckError> {
+    let jail = &settings.jail;
+    let mut report = Report {
+        jail: jail.display().to_string(),
+        ..Report::default()
+    };
+    let chroot = chroot_rule::chroot_problems(jail);
+    let through_symlink = chroot.iter().any(|p| p.what.contains("symbolic link"));
+    for p in chroot {
+        report.push(Finding {
+            severity: Severity::Error,
+            path: p.path.display().to_string(),
+            kind: "chroot-rule",
+            what: format!("{} (sshd refuses such a ChrootDirectory)", p.what),
+            fix: p.fix,
+        });
+    }
+    if through_symlink {
+        report.finish();
+        return Ok(report);
+    }
+    let host = LinuxHost::open(jail, false).map_err(|e| CheckError::Unreadable {
+        jail: jail.clone(),
+        why: e.to_string(),
+    })?;
+    let binds = settings
+        .state
+        .as_ref()
+        .map(|s| s.request.binds.clone())
+        .unwrap_or_default();
+    let table = mountinfo::read().map_err(|e| CheckError::Unreadable {
+        jail: jail.clone(),
+        why: format!("cannot read /proc/self/mountinfo: {e}"),
+    })?;
+    let real = std::fs::canonicalize(jail).unwrap_or_else(|_| jail.clone());
+    let mounts = mountinfo::under(&table, &real);
+    let skip: Vec<String> = mounts
+        .iter()
+        .filter_map(|m| m.mount_point.strip_prefix(&real).ok())
+        .map(|rel| format!("/{}", rel.display()))
+        .collect();
+    let walked = walk::walk(host.root_fd(), &skip).map_err(|e| CheckError::Unreadable {
+        jail: jail.clone(),
+        why: e.to_string(),
+    })?;
+    report.objects = walked.entries.len();
+    let by_path: BTreeMap<&str, &walk::Walked> = walked
+        .entries
+        .iter()
+        .map(|w| (w.path.as_str(), w))
+        .collect();
+    let tmp_sticky = by_path
+        .get("/tmp")
+        .is_some_and(|w| w.is(nix::sys::stat::SFlag::S_IFDIR) && w.mode() & 0o1000 != 0);
+    let trees = Trees {
+        homes: settings
+            .state
+            .as_ref()
+            .map(|s| s.users.iter().map(|u| format!("/home/{u}")).collect())
+            .unwrap_or_default(),
+        tmp: tmp_sticky,
+        binds: binds.clone(),
+    };
+    if settings.state.is_none() {
+        report.push(Finding {
+            severity: Severity::Warning,
+            path: jail.display().to_string(),
+            kind: "no-state",
+            what: "jailsmith has no state for this jail: integrity, homes and binds unknown".into(),
+            fix: format!(
+                "run jailsmith build {} (or pass the right --state-dir)",
+                jail.display()
+            ),
+        });
+    }
+    let ctx = invariants::Ctx {
+        jail,
+        trees: &trees,
+        manifest: settings.state.as_ref().map(|s| &s.manifest),
+    };
+    invariants::check_entries(&ctx, &walked, &mut report);
+    invariants::check_mounts(&ctx, &real, &mounts, &walked, &mut report);
+    if let Some(state) = &settings.state {
+        integrity::check_manifest(&ctx, &host, state, &by_path, settings.jobs, &mut report);
+        integrity::check_unknown(&ctx, &state.manifest, &walked, &skip, &mut report);
+        integrity::check_sources(&ctx, state, &mut report);
+        if let Some(rebuild) = &settings.replan {
+            integrity::check_closure(&ctx, state, rebuild, &mut report);
+        }
+    }
+    report.finish();
+    Ok(report)
+}
+
+/// The host path shown for an in-jail path.
+pub fn shown(jail: &Path, path: &str) -> String {
+    walk::shown(jail, path).display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_writable_trees_are_homes_and_a_sticky_tmp() {
+        let t = Trees {
+            homes: vec!["/home/ann".into()],
+            tmp: true,
+            binds: vec![Bind::parse("/srv/d:/data/x").unwrap()],
+        };
+        assert!(t.user_writable("/home/ann"));
+        assert!(t.user_writable("/home/ann/.bashrc"));
+        assert!(!t.user_writable("/home/anna"));
+        assert!(!t.user_writable("/home"));
+        assert!(t.user_writable("/tmp/x"));
+        assert!(!t.user_writable("/tmp"));
+        assert!(t.is_home("/home/ann") && !t.is_home("/home/ann/x"));
+        assert!(t.bind_related("/data") && t.bind_related("/data/x"));
+        assert!(!t.bind_related("/dat"));
+        let no_tmp = Trees { tmp: false, ..t };
+        assert!(!no_tmp.user_writable("/tmp/x"));
+    }
+}

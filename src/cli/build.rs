@@ -7,6 +7,8 @@ use crate::audit::chroot_rule::chroot_problems;
 use crate::exit;
 use crate::hostinfo::gather::Wanted;
 use crate::jail::{self, BuildSettings};
+use crate::mounts::Bind;
+use crate::mounts::apply::check_source;
 use crate::plan::render;
 use crate::state::DEFAULT_STATE_DIR;
 
@@ -35,6 +37,11 @@ pub struct Args {
     /// A data file or directory copied as it is (directories recursively).
     #[arg(long = "file", value_name = "PATH")]
     pub files: Vec<PathBuf>,
+    /// A host directory to bind-mount into the jail: SRC:DST[:ro|rw], non-recursive,
+    /// always nosuid,nodev, read-only unless rw. Recorded in the state; `jailsmith mount`
+    /// mounts it. A source a non-root user can write is refused unless rw is given.
+    #[arg(long = "bind", value_name = "SRC:DST[:ro|rw]", value_parser = parse_bind)]
+    pub binds: Vec<Bind>,
     /// Where jailsmith keeps what built each jail and the manifest of its files.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
@@ -55,6 +62,12 @@ pub struct Args {
     pub profile: crate::cli::profiles::ProfileArgs,
 }
 
+fn parse_bind(s: &str) -> Result<Bind, String> {
+    let b = Bind::parse(s).map_err(|e| e.to_string())?;
+    check_source(&b).map_err(|e| e.to_string())?;
+    Ok(b)
+}
+
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let (extra, profiles) = crate::cli::profiles::build_extra(&args.profile)?;
     let settings = BuildSettings {
@@ -65,6 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             libraries: Vec::new(),
         },
         state_dir: args.state_dir.clone(),
+        binds: args.binds.clone(),
         verify_content: args.verify_content,
         jobs: args.jobs.map_or(0, |n| n as usize),
         extra,

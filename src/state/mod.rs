@@ -26,6 +26,9 @@ pub struct Request {
     pub files: Vec<PathBuf>,
     #[serde(default)]
     pub profiles: Vec<String>,
+    /// Bind mounts (`build --bind`), applied by `jailsmith mount`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub binds: Vec<crate::mounts::Bind>,
 }
 
 /// Everything jailsmith remembers about one jail.
@@ -225,6 +228,7 @@ mod tests {
                 bins: vec!["bash".into()],
                 files: vec![],
                 profiles: vec!["basic-shell".into()],
+                binds: vec![],
             },
             manifest: Manifest::default(),
             users: vec![],

@@ -1,0 +1,482 @@
+//! What an account needs inside its jail, done only through `apply::Host` (no symlink is
+//! ever followed): the shell's presence, `/home/NAME` (0700, the user's), and the user's
+//! lines in the jail's etc/passwd and etc/group. Every function returns what changed.
+
+use std::collections::VecDeque;
+use std::path::{Component, Path};
+
+use crate::apply::{EntryKind, Host, HostError, Meta};
+use crate::plan::{JailPath, Owner};
+
+use super::hostdb::PasswdEntry;
+use super::jaildb;
+
+/// Symlinks followed at most while looking a program up (like the kernel's 40).
+const MAX_LINKS: usize = 40;
+
+/// The in-jail path of a user's home.
+pub fn home_of(name: &str) -> JailPath {
+    JailPath::new(format!("home/{name}")).expect("validated user names are one component")
+}
+
+pub fn passwd_path() -> JailPath {
+    JailPath::new("etc/passwd").expect("static path")
+}
+
+pub fn group_path() -> JailPath {
+    JailPath::new("etc/group").expect("static path")
+}
+
+/// Looks up an absolute in-jail path the way a process chrooted there would (symlinks are
+/// resolved lexically against the jail root, `..` stops at it) using only `Host::stat`.
+/// Returns the final object's path and metadata, or None when it does not exist.
+pub fn lookup(host: &dyn Host, path: &Path) -> Result<Option<(JailPath, Meta)>, HostError> {
+    let mut rest: VecDeque<String> = names(path).collect();
+    let mut cur: Vec<String> = Vec::new();
+    let mut last = None;
+    let mut links = 0;
+    while let Some(c) = rest.pop_front() {
+        if c == ".." {
+            cur.pop();
+            last = None;
+            continue;
+        }
+        cur.push(c);
+        let jp = JailPath::new(cur.join("/")).expect("normal components");
+        let Some(meta) = host.stat(&jp)? else {
+            return Ok(None);
+        };
+        if let EntryKind::Symlink { target } = &meta.kind {
+            links += 1;
+            if links > MAX_LINKS {
+                return Ok(None);
+            }
+            cur.pop();
+            if target.is_absolute() {
+                cur.clear();
+            }
+            for n in names(target).collect::<Vec<_>>().into_iter().rev() {
+                rest.push_front(n);
+            }
+            last = None;
+            continue;
+        }
+        last = Some((jp, meta));
+    }
+    Ok(last)
+}
+
+/// The normal and `..` components of a path, as strings.
+fn names(p: &Path) -> impl Iterator<Item = String> + '_ {
+    p.components().filter_map(|c| match c {
+        Component::ParentDir => Some("..".to_string()),
+        Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
+        _ => None,
+    })
+}
+
+/// True when `shell` (absolute, as the user sees it) is an executable regular file inside
+/// the jail.
+pub fn has_program(host: &dyn Host, shell: &str) -> Result<bool, HostError> {
+    Ok(lookup(host, Path::new(shell))?
+        .is_some_and(|(_, m)| m.kind == EntryKind::File && m.mode & 0o111 != 0))
+}
+
+/// The state of one in-jail object compared with what it should be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Needed {
+    Nothing,
+    Create,
+    /// Wrong owner or mode: what it has now (to undo the fix).
+    Fix {
+        mode: u32,
+        owner: Owner,
+    },
+}
+
+/// What `home/NAME` needs: a real directory, 0700, owned by `owner`. Anything else there
+/// (symlink, FIFO, file) is refused by the caller.
+pub fn home_needs(host: &dyn Host, name: &str, owner: Owner) -> Result<Needed, HostError> {
+    let path = home_of(name);
+    Ok(match host.stat(&path)? {
+        None => Needed::Create,
+        Some(m) if m.kind != EntryKind::Dir => {
+            return Err(HostError::WrongType {
+                jail: host.root().to_path_buf(),
+                path: path.to_string(),
+                found: kind_name(&m.kind),
+                expected: "directory",
+                op: "make the user's home",
+            });
+        }
+        Some(m) if m.mode & 0o7777 != 0o700 || m.uid != owner.uid || m.gid != owner.gid => {
+            Needed::Fix {
+                mode: m.mode & 0o7777,
+                owner: Owner {
+                    uid: m.uid,
+                    gid: m.gid,
+                },
+            }
+        }
+        Some(_) => Needed::Nothing,
+    })
+}
+
+/// Makes `home` (root 0755, when missing) and `home/NAME` (0700, the user's).
+pub fn make_home(host: &dyn Host, name: &str, owner: Owner) -> Result<bool, HostError> {
+    let home = JailPath::new("home").expect("static path");
+    let mut changed = false;
+    if host.stat(&home)?.is_none() {
+        changed |= host.make_dir(&home, 0o755, Owner::ROOT)?;
+    }
+    changed |= host.make_dir(&home_of(name), 0o700, owner)?;
+    Ok(changed)
+}
+
+/// The current text of a jail file, None when absent.
+pub fn read_text(host: &dyn Host, path: &JailPath) -> Result<Option<String>, HostError> {
+    if host.stat(path)?.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(
+        String::from_utf8_lossy(&host.read_file(path)?).into_owned(),
+    ))
+}
+
+/// New etc/passwd and etc/group texts with the user's lines in (pure over the old texts).
+pub fn with_user(
+    passwd: Option<&str>,
+    group: Option<&str>,
+    entry: &PasswdEntry,
+    group_name: &str,
+) -> (String, String) {
+    let p = jaildb::upsert(
+        passwd.unwrap_or(jaildb::ROOT_PASSWD),
+        &entry.name,
+        &entry.line(),
+    );
+    let g = jaildb::upsert(
+        group.unwrap_or(jaildb::ROOT_GROUP),
+        group_name,
+        &jaildb::group_line(group_name, entry.gid),
+    );
+    (p, g)
+}
+
+/// New texts with the user's lines out; the group line stays while another jailed user
+/// has it as primary group.
+pub fn without_user(
+    passwd: &str,
+    group: &str,
+    name: &str,
+    gid: Option<u32>,
+    group_name: Option<&str>,
+) -> (String, String) {
+    let p = jaildb::remove(passwd, name);
+    let g = match (gid, group_name) {
+        (Some(gid), Some(gn)) if !jaildb::gid_used_by_other(&p, gid, name) => {
+            jaildb::remove(group, gn)
+        }
+        _ => group.to_string(),
+    };
+    (p, g)
+}
+
+/// Writes a root-owned 0644 /etc file in the jail (making etc/ root 0755 when missing).
+pub fn write_etc(host: &dyn Host, path: &JailPath, text: &str) -> Result<(), HostError> {
+    if let Some(parent) = path.parent()
+        && host.stat(&parent)?.is_none()
+    {
+        host.make_dir(&parent, 0o755, Owner::ROOT)?;
+    }
+    host.write_file(path, text.as_bytes(), 0o644, Owner::ROOT)
+}
+
+/// Name of an entry kind for messages.
+pub fn kind_name(k: &EntryKind) -> &'static str {
+    match k {
+        EntryKind::File => "file",
+        EntryKind::Dir => "directory",
+        EntryKind::Symlink { .. } => "symlink",
+        EntryKind::CharDevice { .. } => "character device",
+        EntryKind::BlockDevice => "block device",
+        EntryKind::Fifo => "FIFO",
+        EntryKind::Socket => "socket",
+    }
+}
+
+/// Removes `path` and everything under it through `host` (files with `remove`, then the
+/// emptied directories with `remove_dir`); nothing is followed. Directory listings are read
+/// from the host path of an entry `host.stat` has just shown to be a real directory: a
+/// listing can only name entries, every removal still goes through `host`.
+pub fn remove_tree(host: &dyn Host, path: &JailPath) -> Result<bool, HostError> {
+    let Some(meta) = host.stat(path)? else {
+        return Ok(false);
+    };
+    if meta.kind != EntryKind::Dir {
+        return host.remove(path);
+    }
+    let on_host = host.root().join(path.rel());
+    let io = |source| HostError::Io {
+        jail: host.root().to_path_buf(),
+        path: path.to_string(),
+        op: "list",
+        source,
+    };
+    for entry in std::fs::read_dir(&on_host).map_err(io)? {
+        let name = entry.map_err(io)?.file_name();
+        let child = path
+            .join(&name.to_string_lossy())
+            .map_err(|_| HostError::WrongType {
+                jail: host.root().to_path_buf(),
+                path: format!("{path}/{}", name.to_string_lossy()),
+                found: "odd name",
+                expected: "plain name",
+                op: "remove",
+            })?;
+        remove_tree(host, &child)?;
+    }
+    host.remove_dir(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::apply::Copied;
+
+    /// An in-memory jail: path → (meta, content). Records every write.
+    #[derive(Default)]
+    struct FakeHost {
+        entries: RefCell<BTreeMap<String, (Meta, Vec<u8>)>>,
+        writes: RefCell<Vec<String>>,
+    }
+
+    fn meta(kind: EntryKind, mode: u32, uid: u32) -> Meta {
+        Meta {
+            kind,
+            mode,
+            uid,
+            gid: uid,
+            size: 0,
+            mtime_ns: 0,
+            ino: 0,
+            nlink: 1,
+        }
+    }
+
+    impl FakeHost {
+        fn with(self, path: &str, kind: EntryKind, mode: u32) -> Self {
+            self.entries
+                .borrow_mut()
+                .insert(path.into(), (meta(kind, mode, 0), Vec::new()));
+            self
+        }
+        fn file(self, path: &str, content: &str) -> Self {
+            self.entries.borrow_mut().insert(
+                path.into(),
+                (meta(EntryKind::File, 0o644, 0), content.as_bytes().to_vec()),
+            );
+            self
+        }
+        fn link(self, path: &str, target: &str) -> Self {
+            self.with(
+                path,
+                EntryKind::Symlink {
+                    target: target.into(),
+                },
+                0o777,
+            )
+        }
+        /// Like LinuxHost: a symlink in a parent component is refused.
+        fn check_parents(&self, path: &JailPath) -> Result<(), HostError> {
+            for a in path.ancestors() {
+                if let Some((m, _)) = self.entries.borrow().get(&a.rel().display().to_string())
+                    && matches!(m.kind, EntryKind::Symlink { .. })
+                {
+                    return Err(HostError::Symlink {
+                        jail: "/fake".into(),
+                        path: a.to_string(),
+                        op: "walk",
+                    });
+                }
+            }
+            Ok(())
+        }
+        fn key(path: &JailPath) -> String {
+            path.rel().display().to_string()
+        }
+    }
+
+    impl Host for FakeHost {
+        fn root(&self) -> &Path {
+            Path::new("/fake")
+        }
+        fn stat(&self, path: &JailPath) -> Result<Option<Meta>, HostError> {
+            self.check_parents(path)?;
+            Ok(self
+                .entries
+                .borrow()
+                .get(&Self::key(path))
+                .map(|e| e.0.clone()))
+        }
+        fn make_dir(&self, path: &JailPath, mode: u32, owner: Owner) -> Result<bool, HostError> {
+            self.check_parents(path)?;
+            self.writes.borrow_mut().push(format!("mkdir {path}"));
+            let mut m = meta(EntryKind::Dir, mode, owner.uid);
+            m.gid = owner.gid;
+            if let Some((old, _)) = self.entries.borrow().get(&Self::key(path))
+                && old.kind != EntryKind::Dir
+            {
+                return Err(HostError::WrongType {
+                    jail: "/fake".into(),
+                    path: path.to_string(),
+                    found: "other",
+                    expected: "directory",
+                    op: "mkdir",
+                });
+            }
+            Ok(self
+                .entries
+                .borrow_mut()
+                .insert(Self::key(path), (m.clone(), Vec::new()))
+                .is_none_or(|(old, _)| old != m))
+        }
+        fn copy_file(&self, _: &Path, _: &JailPath, _: u32, _: Owner) -> Result<Copied, HostError> {
+            unimplemented!()
+        }
+        fn write_file(
+            &self,
+            path: &JailPath,
+            content: &[u8],
+            mode: u32,
+            owner: Owner,
+        ) -> Result<(), HostError> {
+            self.check_parents(path)?;
+            self.writes.borrow_mut().push(format!("write {path}"));
+            self.entries.borrow_mut().insert(
+                Self::key(path),
+                (meta(EntryKind::File, mode, owner.uid), content.to_vec()),
+            );
+            Ok(())
+        }
+        fn symlink(&self, _: &JailPath, _: &Path) -> Result<(), HostError> {
+            unimplemented!()
+        }
+        fn make_char_device(&self, _: &JailPath, _: u64, _: u64, _: u32) -> Result<(), HostError> {
+            unimplemented!()
+        }
+        fn read_file(&self, path: &JailPath) -> Result<Vec<u8>, HostError> {
+            self.check_parents(path)?;
+            Ok(self.entries.borrow()[&Self::key(path)].1.clone())
+        }
+        fn hash_file(&self, _: &JailPath) -> Result<String, HostError> {
+            unimplemented!()
+        }
+        fn remove(&self, path: &JailPath) -> Result<bool, HostError> {
+            self.writes.borrow_mut().push(format!("rm {path}"));
+            Ok(self.entries.borrow_mut().remove(&Self::key(path)).is_some())
+        }
+        fn remove_dir(&self, path: &JailPath) -> Result<bool, HostError> {
+            self.writes.borrow_mut().push(format!("rmdir {path}"));
+            Ok(self.entries.borrow_mut().remove(&Self::key(path)).is_some())
+        }
+    }
+
+    fn merged_usr() -> FakeHost {
+        FakeHost::default()
+            .link("bin", "usr/bin")
+            .with("usr", EntryKind::Dir, 0o755)
+            .with("usr/bin", EntryKind::Dir, 0o755)
+            .with("usr/bin/bash", EntryKind::File, 0o755)
+            .link("usr/bin/sh", "bash")
+            .link("usr/bin/escape", "../../../../etc/shadow")
+            .with("usr/bin/notexec", EntryKind::File, 0o644)
+    }
+
+    #[test]
+    fn programs_are_found_through_links_without_leaving_the_jail() {
+        let h = merged_usr();
+        assert!(has_program(&h, "/bin/bash").unwrap());
+        assert!(has_program(&h, "/bin/sh").unwrap());
+        let (p, _) = lookup(&h, Path::new("/bin/sh")).unwrap().unwrap();
+        assert_eq!(p.to_string(), "/usr/bin/bash");
+        // `..` stops at the jail root: this is the jail's /etc/shadow, which is absent
+        assert!(!has_program(&h, "/bin/escape").unwrap());
+        assert!(!has_program(&h, "/bin/notexec").unwrap());
+        assert!(!has_program(&h, "/bin/zsh").unwrap());
+        let looping = FakeHost::default().link("a", "b").link("b", "a");
+        assert!(lookup(&looping, Path::new("/a")).unwrap().is_none());
+        assert!(h.writes.borrow().is_empty(), "a lookup writes nothing");
+    }
+
+    #[test]
+    fn home_is_made_0700_for_the_user_and_a_planted_link_refused() {
+        let owner = Owner {
+            uid: 1001,
+            gid: 1001,
+        };
+        let h = FakeHost::default();
+        assert_eq!(home_needs(&h, "u", owner).unwrap(), Needed::Create);
+        assert!(make_home(&h, "u", owner).unwrap());
+        assert_eq!(home_needs(&h, "u", owner).unwrap(), Needed::Nothing);
+        assert_eq!(*h.writes.borrow(), vec!["mkdir /home", "mkdir /home/u"]);
+        let m = h.stat(&home_of("u")).unwrap().unwrap();
+        assert_eq!((m.mode, m.uid), (0o700, 1001));
+
+        let planted = FakeHost::default()
+            .with("home", EntryKind::Dir, 0o755)
+            .link("home/u", "/etc");
+        assert!(matches!(
+            home_needs(&planted, "u", owner),
+            Err(HostError::WrongType { .. })
+        ));
+        let via_link = FakeHost::default().link("home", "/");
+        assert!(matches!(
+            home_needs(&via_link, "u", owner),
+            Err(HostError::Symlink { .. })
+        ));
+    }
+
+    #[test]
+    fn passwd_and_group_are_merged_and_unmerged() {
+        let entry = PasswdEntry {
+            name: "u".into(),
+            uid: 1001,
+            gid: 1001,
+            gecos: String::new(),
+            home: "/home/u".into(),
+            shell: "/bin/bash".into(),
+        };
+        let (p, g) = with_user(None, None, &entry, "u");
+        assert_eq!(
+            p,
+            format!("{}u:x:1001:1001::/home/u:/bin/bash\n", jaildb::ROOT_PASSWD)
+        );
+        assert_eq!(g, format!("{}u:x:1001:\n", jaildb::ROOT_GROUP));
+        let (p2, g2) = without_user(&p, &g, "u", Some(1001), Some("u"));
+        assert_eq!(
+            (p2.as_str(), g2.as_str()),
+            (jaildb::ROOT_PASSWD, jaildb::ROOT_GROUP)
+        );
+
+        let h = FakeHost::default().file("etc/passwd", &p);
+        assert_eq!(
+            read_text(&h, &passwd_path()).unwrap().as_deref(),
+            Some(p.as_str())
+        );
+        assert_eq!(read_text(&h, &group_path()).unwrap(), None);
+        write_etc(&h, &group_path(), &g).unwrap();
+        assert_eq!(*h.writes.borrow(), vec!["mkdir /etc", "write /etc/group"]);
+    }
+
+    #[test]
+    fn remove_tree_goes_through_the_host() {
+        let h = FakeHost::default().file("f", "x");
+        assert!(remove_tree(&h, &JailPath::new("f").unwrap()).unwrap());
+        assert!(!remove_tree(&h, &JailPath::new("f").unwrap()).unwrap());
+        assert_eq!(*h.writes.borrow(), vec!["rm /f"]);
+    }
+}

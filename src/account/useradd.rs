@@ -1,0 +1,171 @@
+//! Account changes through shadow-utils: argument vectors for useradd/usermod/userdel are
+//! built by pure functions and run without a shell. Never `userdel -r`: the host's /home/NAME
+//! is not the jail's.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::AccountError;
+
+/// The password field of a key-only account: no password can ever match `*`. (`!` would be
+/// "locked", which sshd without PAM refuses even for key logins.)
+pub const NO_PASSWORD: &str = "*";
+
+/// What the account should look like on the host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Wanted {
+    pub name: String,
+    pub home: String,
+    pub shell: String,
+    pub uid: Option<u32>,
+}
+
+/// `useradd` argv: no home created on the host, password disabled, a user group (or the
+/// existing group of that name when there already is one).
+pub fn create_argv(w: &Wanted, group_exists: bool) -> Vec<String> {
+    let mut v: Vec<String> = ["-M", "-d", &w.home, "-s", &w.shell, "-p", NO_PASSWORD]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    if group_exists {
+        v.extend(["-g".to_string(), w.name.clone()]);
+    } else {
+        v.push("-U".into());
+    }
+    if let Some(uid) = w.uid {
+        v.extend(["-u".to_string(), uid.to_string()]);
+    }
+    v.push("--".into());
+    v.push(w.name.clone());
+    v
+}
+
+/// What differs on an existing account.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Modify {
+    pub home: Option<String>,
+    pub shell: Option<String>,
+    pub password: Option<String>,
+}
+
+impl Modify {
+    pub fn is_empty(&self) -> bool {
+        self.home.is_none() && self.shell.is_none() && self.password.is_none()
+    }
+
+    /// Human summary: `home /x → /home/n, shell …, password disabled`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(h) = &self.home {
+            parts.push(format!("home {h}"));
+        }
+        if let Some(s) = &self.shell {
+            parts.push(format!("shell {s}"));
+        }
+        if self.password.is_some() {
+            parts.push("password disabled (key-only)".to_string());
+        }
+        parts.join(", ")
+    }
+}
+
+/// `usermod` argv for the fields in `m`.
+pub fn modify_argv(name: &str, m: &Modify) -> Vec<String> {
+    let mut v = Vec::new();
+    if let Some(h) = &m.home {
+        v.extend(["-d".to_string(), h.clone()]);
+    }
+    if let Some(s) = &m.shell {
+        v.extend(["-s".to_string(), s.clone()]);
+    }
+    if let Some(p) = &m.password {
+        v.extend(["-p".to_string(), p.clone()]);
+    }
+    v.push("--".into());
+    v.push(name.to_string());
+    v
+}
+
+/// `userdel` argv: the account only, never its host home.
+pub fn delete_argv(name: &str) -> Vec<String> {
+    vec!["--".into(), name.to_string()]
+}
+
+fn tool(name: &str) -> PathBuf {
+    ["/usr/sbin", "/sbin", "/usr/bin"]
+        .iter()
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("/usr/sbin").join(name))
+}
+
+/// Exit status of shadow-utils tools when the user database is locked by someone else.
+const DB_LOCKED: i32 = 10;
+
+/// Runs a shadow-utils program by absolute path with `argv`; stderr is quoted on failure.
+/// A locked user database (exit 10) is retried a few times.
+pub fn run(program: &str, argv: &[String]) -> Result<(), AccountError> {
+    let path = tool(program);
+    let mut attempt = 0;
+    let out = loop {
+        let out = Command::new(&path)
+            .args(argv)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .output()
+            .map_err(AccountError::io("run", &path))?;
+        attempt += 1;
+        if out.status.code() != Some(DB_LOCKED) || attempt >= 8 {
+            break out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(150 * attempt));
+    };
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(AccountError::Command {
+            program: format!("{} {}", path.display(), argv.join(" ")),
+            status: out.status.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(uid: Option<u32>) -> Wanted {
+        Wanted {
+            name: "imsad".into(),
+            home: "/home/imsad".into(),
+            shell: "/bin/bash".into(),
+            uid,
+        }
+    }
+
+    #[test]
+    fn useradd_never_makes_a_host_home() {
+        let v = create_argv(&w(Some(2000)), false);
+        assert_eq!(
+            v.join(" "),
+            "-M -d /home/imsad -s /bin/bash -p * -U -u 2000 -- imsad"
+        );
+        let v = create_argv(&w(None), true);
+        assert_eq!(
+            v.join(" "),
+            "-M -d /home/imsad -s /bin/bash -p * -g imsad -- imsad"
+        );
+    }
+
+    #[test]
+    fn usermod_only_what_differs() {
+        let m = Modify {
+            shell: Some("/bin/sh".into()),
+            ..Default::default()
+        };
+        assert_eq!(modify_argv("imsad", &m).join(" "), "-s /bin/sh -- imsad");
+        assert!(Modify::default().is_empty());
+        assert_eq!(delete_argv("x"), vec!["--", "x"]);
+    }
+}

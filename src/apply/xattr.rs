@@ -1,0 +1,21 @@
+//! Reading one extended attribute (`security.capability`) from an open descriptor, for the
+//! audit. Reads only; the single `unsafe` call lives here with the rest of the host layer.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+/// True when the open file carries file capabilities (`security.capability` xattr).
+pub fn has_file_capability(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    let name = c"security.capability";
+    // SAFETY: `fd` is a valid open descriptor for the duration of the call, `name` is a
+    // NUL-terminated C string, and a null buffer of size 0 only asks for the value's length.
+    let n = unsafe { libc::fgetxattr(fd.as_raw_fd(), name.as_ptr(), std::ptr::null_mut(), 0) };
+    if n >= 0 {
+        return Ok(true);
+    }
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::ENODATA) | Some(libc::ENOTSUP) => Ok(false),
+        _ => Err(e),
+    }
+}

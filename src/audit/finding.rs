@@ -1,0 +1,85 @@
+//! A finding of `check`: severity, the path it is about, what is wrong and how to fix it.
+//! Data and rendering only.
+
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        })
+    }
+}
+
+/// One thing `check` found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    /// Host path of the object (or the jail root).
+    pub path: String,
+    /// A short machine-readable class (`setuid`, `stale`, `unknown-mount` …).
+    pub kind: &'static str,
+    pub what: String,
+    pub fix: String,
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {}: {} [{}]; fix: {}",
+            self.severity, self.path, self.what, self.kind, self.fix
+        )
+    }
+}
+
+/// Everything one `check` run found.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Report {
+    pub jail: String,
+    pub errors: usize,
+    pub warnings: usize,
+    /// Objects walked.
+    pub objects: usize,
+    /// Files hashed for integrity.
+    pub hashed: usize,
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    pub fn push(&mut self, f: Finding) {
+        match f.severity {
+            Severity::Error => self.errors += 1,
+            Severity::Warning => self.warnings += 1,
+            Severity::Info => {}
+        }
+        self.findings.push(f);
+    }
+
+    /// Drops "not in the manifest" warnings for paths an error already names (the error
+    /// says more), then sorts: errors first, then by path.
+    pub fn finish(&mut self) {
+        let errors: std::collections::BTreeSet<String> = self
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| f.path.clone())
+            .collect();
+        let before = self.findings.len();
+        self.findings
+            .retain(|f| !(f.kind == "unknown" && errors.contains(&f.path)));
+        self.warnings -= before - self.findings.len();
+        self.findings
+            .sort_by(|a, b| (a.severity, &a.path).cmp(&(b.severity, &b.path)));
+    }
+}

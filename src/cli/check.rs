@@ -1,0 +1,90 @@
+//! `jailsmith check`: the audit over a jail. Findings to stdout (text or JSON), a summary to
+//! stderr. Exit 0 without an error finding, 1 with one, 2 when the jail cannot be read.
+
+use std::path::PathBuf;
+
+use crate::audit::{self, CheckSettings};
+use crate::exit::{self, Coded};
+use crate::state::{self, DEFAULT_STATE_DIR};
+
+/// Audit a jail: §5 invariants, integrity against the manifest, staleness against the host.
+///
+/// Checks the jail root and its ancestors (sshd's ChrootDirectory rule); that everything
+/// outside the users' homes (and a sticky /tmp) is root-owned and not group/other-writable;
+/// no setuid/setgid file, no file capability, no refused program (su, sudo, …), no
+/// etc/ld.so.preload or etc/shadow; /dev holds only the allowed character devices with the
+/// host's numbers; no mount but the declared binds, with their flags; no hard links in
+/// user-writable trees; no world-writable directory without the sticky bit. Every file
+/// jailsmith placed is hashed whole and compared with the manifest; host sources changed since
+/// they were copied, and libraries the closure needs now, are reported as stale. Reads only:
+/// it walks the jail by descriptor, never follows a symlink, never crosses into another
+/// filesystem and never runs anything from the jail.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit status: 0 no error finding, 1 an error finding, 2 the jail cannot be read.\n\nExamples:\n  jailsmith check /srv/get_chrooted\n  jailsmith check /srv/get_chrooted --json | jq '.findings[] | select(.severity==\"error\")'"
+)]
+pub struct Args {
+    /// The jail's root directory.
+    #[arg(value_name = "JAIL")]
+    pub jail: PathBuf,
+    /// Print the report as JSON on stdout (for monitoring).
+    #[arg(long)]
+    pub json: bool,
+    /// Where jailsmith keeps the state of each jail.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
+    pub state_dir: PathBuf,
+    /// Threads hashing files (default: one per CPU).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub jobs: usize,
+    /// Do not re-run the planner (skips "needed now" findings; faster).
+    #[arg(long)]
+    pub no_replan: bool,
+    #[command(flatten)]
+    pub dirs: crate::cli::profiles::DirArgs,
+}
+
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    if !args.jail.is_absolute() {
+        return Err(Coded::new(
+            exit::BAD_INPUT,
+            format!("{}: the jail path must be absolute", args.jail.display()),
+        )
+        .into());
+    }
+    let st = state::load(&args.state_dir, &args.jail)
+        .map_err(|e| Coded::new(exit::BAD_INPUT, e.to_string()))?;
+    let replan = match (&st, args.no_replan) {
+        (Some(s), false) => Some(
+            crate::cli::update::settings_from_request(&args.jail, &s.request, &args.dirs)
+                .map_err(|e| format!("{e:#}")),
+        ),
+        _ => None,
+    };
+    let settings = CheckSettings {
+        jail: args.jail.clone(),
+        state: st,
+        jobs: args.jobs,
+        replan,
+    };
+    let report = audit::check(&settings).map_err(|e| Coded::new(exit::BAD_INPUT, e.to_string()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for f in &report.findings {
+            println!("{f}");
+        }
+    }
+    eprintln!(
+        "jailsmith: check {}: {} errors, {} warnings ({} objects walked, {} files hashed)",
+        args.jail.display(),
+        report.errors,
+        report.warnings,
+        report.objects,
+        report.hashed
+    );
+    Ok(if report.errors > 0 {
+        exit::FINDINGS
+    } else {
+        exit::OK
+    })
+}

@@ -1,0 +1,274 @@
+//! `jailsmith destroy`: take a jail down. Refuses while a jailed user has processes (or ends
+//! them by PID with --kill-sessions); takes each user out (keys, sshd drop-in, validated and
+//! reloaded, as `user --remove`); unmounts the binds; removes the jail's files by descriptor
+//! (homes only with --purge, after listing them); forgets the state.
+
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::{Pid, UnlinkatFlags, unlinkat};
+
+use crate::account::sessions;
+use crate::apply::LinuxHost;
+use crate::apply::tree::remove_children;
+use crate::cli::mount::{coded, load_state};
+use crate::cli::user;
+use crate::exit::{self, Coded};
+use crate::mounts::apply::{detach_all_under, umount_all};
+use crate::state::{self, DEFAULT_STATE_DIR, JailState};
+
+/// Take a jail down: its users' sshd blocks and keys, its mounts, its files and its state.
+///
+/// Refuses while a jailed user (or any process whose root is inside the jail) is running,
+/// unless --kill-sessions ends them (SIGKILL, by PID). Each user is taken out as
+/// `jailsmith user NAME --jail JAIL --remove` does: key file removed, drop-in removed,
+/// `sshd -t` run and sshd reloaded. Bind mounts are unmounted. Without --purge the jail's
+/// files are removed but the users' homes are left in place; with --purge everything goes,
+/// homes included, after listing them.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  jailsmith destroy /srv/get_chrooted\n  jailsmith destroy /srv/get_chrooted --purge --kill-sessions"
+)]
+pub struct Args {
+    /// The jail's root directory.
+    #[arg(value_name = "JAIL")]
+    pub jail: PathBuf,
+    /// Remove the users' homes and the jail root too.
+    #[arg(long)]
+    pub purge: bool,
+    /// End the jailed users' running processes (SIGKILL by PID) instead of refusing.
+    #[arg(long)]
+    pub kill_sessions: bool,
+    /// Print what would be removed; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Root-owned directory of the authorized_keys files (one per user).
+    #[arg(long, default_value = "/etc/ssh/authorized_keys", value_name = "DIR")]
+    pub authorized_keys_dir: PathBuf,
+    /// sshd's drop-in directory.
+    #[arg(long, default_value = "/etc/ssh/sshd_config.d", value_name = "DIR")]
+    pub sshd_config_dir: PathBuf,
+    /// sshd's main config, for `sshd -t`.
+    #[arg(long, default_value = "/etc/ssh/sshd_config", value_name = "FILE")]
+    pub sshd_config: PathBuf,
+    /// The sshd binary used for validation.
+    #[arg(long, default_value = "/usr/sbin/sshd", value_name = "PATH")]
+    pub sshd: PathBuf,
+    /// Do not reload sshd after removing drop-ins.
+    #[arg(long)]
+    pub no_reload: bool,
+    /// Where jailsmith keeps the state of each jail.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
+    pub state_dir: PathBuf,
+}
+
+/// PIDs of the jail's sessions: processes of its users, and processes rooted inside it.
+fn sessions_of(st: &JailState) -> Vec<(i32, String)> {
+    let uids: Vec<(u32, &str)> = st
+        .users
+        .iter()
+        .filter_map(|u| {
+            nix::unistd::User::from_name(u)
+                .ok()
+                .flatten()
+                .map(|x| (x.uid.as_raw(), u.as_str()))
+        })
+        .filter(|(uid, _)| *uid != 0)
+        .collect();
+    let me = std::process::id() as i32;
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in dir.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(status) = std::fs::read_to_string(e.path().join("status")) else {
+            continue;
+        };
+        if sessions::is_zombie(&status) {
+            continue;
+        }
+        let ids = sessions::status_uids(&status).unwrap_or_default();
+        if let Some((_, name)) = uids.iter().find(|(uid, _)| ids.contains(uid)) {
+            out.push((pid, format!("user {name}")));
+            continue;
+        }
+        if let Ok(root) = std::fs::read_link(e.path().join("root"))
+            && root != Path::new("/")
+            && root.starts_with(&st.jail)
+        {
+            out.push((pid, format!("rooted in {}", root.display())));
+        }
+    }
+    out
+}
+
+fn end(pids: &[(i32, String)]) -> Vec<i32> {
+    let mut killed = Vec::new();
+    for (pid, _) in pids {
+        if kill(Pid::from_raw(*pid), Signal::SIGKILL).is_ok() {
+            killed.push(*pid);
+        }
+    }
+    killed
+}
+
+fn check_sessions(args: &Args, st: &JailState) -> anyhow::Result<()> {
+    for _ in 0..50 {
+        let s = sessions_of(st);
+        if s.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<String> = s.iter().map(|(p, w)| format!("{p} ({w})")).collect();
+        if !args.kill_sessions || args.dry_run {
+            return Err(Coded::new(
+                exit::REFUSED,
+                format!(
+                    "{}: refusing while sessions run: pids {}; end them or pass --kill-sessions",
+                    args.jail.display(),
+                    list.join(", ")
+                ),
+            )
+            .into());
+        }
+        eprintln!("jailsmith: killing {}", list.join(", "));
+        end(&s);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Err(Coded::new(exit::HOST_FAILURE, "sessions keep running after SIGKILL").into())
+}
+
+fn remove_user(args: &Args, name: &str) -> anyhow::Result<()> {
+    let a = user::Args {
+        name: name.to_string(),
+        jail: args.jail.clone(),
+        create: false,
+        shell: "/bin/bash".into(),
+        uid: None,
+        keys: vec![],
+        key_texts: vec![],
+        sftp_only: false,
+        remove: true,
+        delete_home: false,
+        delete_account: false,
+        authorized_keys_dir: args.authorized_keys_dir.clone(),
+        sshd_config_dir: args.sshd_config_dir.clone(),
+        sshd_config: args.sshd_config.clone(),
+        sshd: args.sshd.clone(),
+        state_dir: args.state_dir.clone(),
+        no_reload: args.no_reload,
+        dry_run: args.dry_run,
+        json: false,
+    };
+    user::run(a).map(|_| ())
+}
+
+fn is_home(st: &JailState, path: &str) -> bool {
+    path == "/home"
+        || st.users.iter().any(|u| {
+            let h = format!("/home/{u}");
+            path == h || path.starts_with(&format!("{h}/"))
+        })
+}
+
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    let st = load_state(&args.state_dir, &args.jail)?;
+    check_sessions(&args, &st)?;
+    for u in st.users.clone() {
+        remove_user(&args, &u)?;
+    }
+    let exists = args.jail.is_dir();
+    if exists {
+        let host = LinuxHost::open(&args.jail, false).map_err(|e| coded(e.into()))?;
+        if !args.dry_run {
+            for (b, _) in umount_all(&host, &st.request.binds).map_err(coded)? {
+                println!("unmounted {b}");
+            }
+            let n = detach_all_under(&host).map_err(coded)?;
+            if n > 0 {
+                println!(
+                    "unmounted {n} undeclared mounts under {}",
+                    st.jail.display()
+                );
+            }
+        }
+        remove_files(&args, &st, &host)?;
+    }
+    if args.purge && exists && !args.dry_run {
+        remove_root(&args.jail)?;
+        println!("removed {}", args.jail.display());
+    }
+    if !args.dry_run {
+        state::remove(&args.state_dir, &args.jail)
+            .map_err(|e| Coded::new(exit::HOST_FAILURE, e.to_string()))?;
+        println!("forgot the state of {}", args.jail.display());
+    }
+    Ok(exit::OK)
+}
+
+fn remove_files(args: &Args, st: &JailState, host: &LinuxHost) -> anyhow::Result<()> {
+    let keep_homes = |p: &str| is_home(st, p) && !args.purge;
+    let hoste = |e: crate::apply::HostError| Coded::new(e.exit_code(), e.to_string());
+    if args.purge {
+        let homes = |p: &str| is_home(st, p) && p != "/home";
+        let listing =
+            remove_children(&args.jail, host.root_fd(), "", &homes, true).map_err(hoste)?;
+        for h in &listing.kept {
+            let fd = crate::plan::JailPath::new(h)
+                .ok()
+                .and_then(|jp| host.open_dir(&jp, "list").ok());
+            let n = fd
+                .map(|fd| remove_children(&args.jail, fd.as_fd(), h, &|_| false, true))
+                .transpose()
+                .map_err(hoste)?
+                .map(|r| r.files + r.dirs)
+                .unwrap_or(0);
+            println!(
+                "home {} goes, with {n} objects in it",
+                host_path(&args.jail, h)
+            );
+        }
+    }
+    let r = remove_children(&args.jail, host.root_fd(), "", &keep_homes, args.dry_run)
+        .map_err(hoste)?;
+    let verb = if args.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
+    println!(
+        "{verb} {} files and {} directories from {}",
+        r.files,
+        r.dirs,
+        args.jail.display()
+    );
+    for k in r.kept {
+        println!("kept {}", host_path(&args.jail, &k));
+    }
+    Ok(())
+}
+
+fn host_path(jail: &Path, p: &str) -> String {
+    jail.join(p.trim_start_matches('/')).display().to_string()
+}
+
+/// Removes the (now empty) jail root from its parent, by descriptor.
+fn remove_root(jail: &Path) -> anyhow::Result<()> {
+    let (Some(parent), Some(name)) = (jail.parent(), jail.file_name()) else {
+        return Err(Coded::new(exit::REFUSED, "refusing to remove /").into());
+    };
+    let p = LinuxHost::open(parent, false).map_err(|e| coded(e.into()))?;
+    unlinkat(p.root_fd(), name, UnlinkatFlags::RemoveDir).map_err(|e| {
+        Coded::new(
+            exit::HOST_FAILURE,
+            format!("cannot remove {}: {e}", jail.display()),
+        )
+    })?;
+    Ok(())
+}

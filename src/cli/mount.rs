@@ -1,0 +1,114 @@
+//! `jailsmith mount` / `jailsmith umount`: apply or remove a jail's declared binds (from the
+//! state), and optionally write systemd `.mount` units for them.
+
+use std::path::{Path, PathBuf};
+
+use crate::apply::LinuxHost;
+use crate::exit::{self, Coded};
+use crate::mounts::apply::{Done, MountError, mount_all, umount_all};
+use crate::mounts::unit::{unit_name, unit_text};
+use crate::state::{self, DEFAULT_STATE_DIR, JailState};
+
+/// Mount a jail's declared binds (idempotent).
+///
+/// Each bind recorded by `build --bind SRC:DST[:ro|rw]` is bind-mounted without MS_REC and
+/// then remounted nosuid,nodev and read-only unless declared rw. The target directory is
+/// created root-owned 0755 inside the jail without following symlinks, and the mount is made
+/// through a descriptor. A source a non-root user can write is refused unless declared rw.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  jailsmith mount /srv/get_chrooted\n  jailsmith mount /srv/get_chrooted --systemd-unit-dir /etc/systemd/system"
+)]
+pub struct MountArgs {
+    /// The jail's root directory.
+    #[arg(value_name = "JAIL")]
+    pub jail: PathBuf,
+    /// Also write one systemd .mount unit per bind into DIR (named like systemd-escape
+    /// --path: /srv/jail/data → srv-jail-data.mount), so the binds come back at boot.
+    #[arg(long, value_name = "DIR")]
+    pub systemd_unit_dir: Option<PathBuf>,
+    /// Where jailsmith keeps the state of each jail.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
+    pub state_dir: PathBuf,
+}
+
+/// Unmount a jail's declared binds.
+#[derive(Debug, clap::Args)]
+pub struct UmountArgs {
+    /// The jail's root directory.
+    #[arg(value_name = "JAIL")]
+    pub jail: PathBuf,
+    /// Where jailsmith keeps the state of each jail.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
+    pub state_dir: PathBuf,
+}
+
+pub(crate) fn load_state(state_dir: &Path, jail: &Path) -> anyhow::Result<JailState> {
+    state::load(state_dir, jail)
+        .map_err(|e| Coded::new(exit::BAD_INPUT, e.to_string()))?
+        .ok_or_else(|| {
+            Coded::new(
+                exit::BAD_INPUT,
+                format!(
+                    "{}: jailsmith has no state for this jail in {}",
+                    jail.display(),
+                    state_dir.display()
+                ),
+            )
+            .into()
+        })
+}
+
+pub(crate) fn coded(e: MountError) -> anyhow::Error {
+    Coded::new(e.exit_code(), e.to_string()).into()
+}
+
+fn write_units(dir: &Path, jail: &Path, st: &JailState) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Coded::new(exit::HOST_FAILURE, format!("{}: {e}", dir.display())))?;
+    for b in &st.request.binds {
+        let name = unit_name(&b.host_target(jail));
+        let path = dir.join(&name);
+        let tmp = dir.join(format!(".{name}.jailsmith-tmp"));
+        std::fs::write(&tmp, unit_text(jail, b))
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| Coded::new(exit::HOST_FAILURE, format!("{}: {e}", path.display())))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+pub fn run_mount(args: MountArgs) -> anyhow::Result<u8> {
+    let st = load_state(&args.state_dir, &args.jail)?;
+    let host = LinuxHost::open(&args.jail, false).map_err(|e| coded(e.into()))?;
+    let done = mount_all(&host, &st.request.binds).map_err(coded)?;
+    for (b, d) in &done {
+        let what = match d {
+            Done::Mounted => "mounted",
+            Done::Remounted => "remounted",
+            _ => "already mounted",
+        };
+        println!("{what} {b}");
+    }
+    if let Some(dir) = &args.systemd_unit_dir {
+        write_units(dir, &st.jail, &st)?;
+    }
+    if done.is_empty() {
+        eprintln!("jailsmith: {} declares no bind mounts", args.jail.display());
+    }
+    Ok(exit::OK)
+}
+
+pub fn run_umount(args: UmountArgs) -> anyhow::Result<u8> {
+    let st = load_state(&args.state_dir, &args.jail)?;
+    let host = LinuxHost::open(&args.jail, false).map_err(|e| coded(e.into()))?;
+    for (b, d) in umount_all(&host, &st.request.binds).map_err(coded)? {
+        let what = if d == Done::Unmounted {
+            "unmounted"
+        } else {
+            "not mounted"
+        };
+        println!("{what} {b}");
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,355 @@
+//! `jailsmith user NAME --jail JAIL`: turns a host account into a key-only SSH account that
+//! lands inside the jail (or takes it out again with `--remove`). This file holds the options,
+//! the checks both directions share and the report; `add`, `remove` and the undo `journal`
+//! live beside it.
+
+mod add;
+mod journal;
+mod remove;
+
+use std::path::{Component, Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::account::{AccountError, hostfs, logindefs, name};
+use crate::apply::HostError;
+use crate::audit::chroot_rule::chroot_problems;
+use crate::exit;
+use crate::sshd::dropin;
+use crate::sshd::{SshdError, mainconfig};
+use crate::state::{self, StateError};
+
+pub use journal::Change;
+use journal::Run;
+
+/// Jail a host account in sshd: key-only login that lands inside JAIL.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  jailsmith user imsad --jail /srv/get_chrooted --create --key ~/.ssh/id_ed25519.pub\n  jailsmith user up1 --jail /srv/files --create --key-text 'ssh-ed25519 AAAA...' --sftp-only\n  jailsmith user imsad --jail /srv/get_chrooted --dry-run\n  jailsmith user imsad --jail /srv/get_chrooted --remove --delete-home --delete-account\n\nThe account's password becomes '*' (no password matches; not '!', which sshd without PAM\ntreats as locked even for keys). Exit codes: 2 bad name, key or missing shell; 4 refused by\na safety rule (root, system uid, unsafe jail path, planted symlink); 5 sshd rejected the\nconfiguration (everything rolled back); 6 a host operation failed."
+)]
+pub struct Args {
+    /// The account (existing; or missing with --create).
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// The jail the account lands in (sshd's ChrootDirectory).
+    #[arg(long, value_name = "JAIL")]
+    pub jail: PathBuf,
+    /// Create the account when it does not exist (useradd; no home on the host).
+    #[arg(long, conflicts_with = "remove")]
+    pub create: bool,
+    /// Login shell, as a path inside the jail; it must exist there (and on the host, where
+    /// sshd checks it) unless --sftp-only.
+    #[arg(long, default_value = "/bin/bash", value_name = "PATH")]
+    pub shell: String,
+    /// uid of a created account (at least UID_MIN of /etc/login.defs).
+    #[arg(long, value_name = "UID")]
+    pub uid: Option<u32>,
+    /// A public key file (repeatable); every line must be a valid OpenSSH public key.
+    #[arg(long = "key", value_name = "FILE")]
+    pub keys: Vec<PathBuf>,
+    /// A public key given inline ('ssh-ed25519 AAAA… comment'); repeatable.
+    #[arg(long = "key-text", value_name = "KEY")]
+    pub key_texts: Vec<String>,
+    /// sftp only: ForceCommand internal-sftp, no TTY.
+    #[arg(long)]
+    pub sftp_only: bool,
+    /// Take the user out of the jail: keys, drop-in, the jail's passwd/group lines.
+    #[arg(long)]
+    pub remove: bool,
+    /// With --remove: delete JAIL/home/NAME too.
+    #[arg(long, requires = "remove")]
+    pub delete_home: bool,
+    /// With --remove: delete the host account too (userdel, never its host home).
+    #[arg(long, requires = "remove")]
+    pub delete_account: bool,
+    /// Root-owned directory of the authorized_keys files (one per user).
+    #[arg(long, default_value = "/etc/ssh/authorized_keys", value_name = "DIR")]
+    pub authorized_keys_dir: PathBuf,
+    /// sshd's drop-in directory (the main config must Include it).
+    #[arg(long, default_value = "/etc/ssh/sshd_config.d", value_name = "DIR")]
+    pub sshd_config_dir: PathBuf,
+    /// sshd's main config, for `sshd -t` / `sshd -T` and the Include check.
+    #[arg(long, default_value = "/etc/ssh/sshd_config", value_name = "FILE")]
+    pub sshd_config: PathBuf,
+    /// The sshd binary used for validation.
+    #[arg(long, default_value = "/usr/sbin/sshd", value_name = "PATH")]
+    pub sshd: PathBuf,
+    /// Where jailsmith keeps its state about jails.
+    #[arg(long, default_value = state::DEFAULT_STATE_DIR, value_name = "DIR")]
+    pub state_dir: PathBuf,
+    /// Do not reload sshd after changing its drop-ins.
+    #[arg(long)]
+    pub no_reload: bool,
+    /// Print what would change; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print what changed as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A failure of `jailsmith user`, carrying the module error that caused it.
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    #[error(transparent)]
+    Sshd(#[from] SshdError),
+    #[error(transparent)]
+    Host(#[from] HostError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("{0}")]
+    Input(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("{error}\n  rolled back: {undone}{failed}")]
+    RolledBack {
+        error: Box<UserError>,
+        undone: String,
+        failed: String,
+    },
+}
+
+impl UserError {
+    pub fn code(&self) -> u8 {
+        match self {
+            UserError::Account(e) => e.code(),
+            UserError::Sshd(e) => e.code(),
+            UserError::Host(e) => e.exit_code(),
+            UserError::State(_) => exit::HOST_FAILURE,
+            UserError::Input(_) => exit::BAD_INPUT,
+            UserError::Refused(_) => exit::REFUSED,
+            UserError::RolledBack { error, .. } => error.code(),
+        }
+    }
+}
+
+/// The report of one run, printed as text or JSON.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub user: String,
+    pub jail: PathBuf,
+    pub operation: &'static str,
+    pub dry_run: bool,
+    pub up_to_date: bool,
+    pub changes: Vec<Change>,
+    pub warnings: Vec<String>,
+}
+
+/// Runs the command; prints the report; returns the exit code.
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err(exit::Coded::new(
+            exit::BAD_INPUT,
+            "jailsmith user must run as root: it changes accounts, sshd's configuration and files inside the jail (and reads /etc/shadow, even with --dry-run)",
+        )
+        .into());
+    }
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(
+            hostfs::lock_dir(&args.state_dir)
+                .map_err(|e| exit::Coded::new(e.code(), e.to_string()))?,
+        )
+    };
+    let mut r = Run {
+        args: &args,
+        dry: args.dry_run,
+        changes: Vec::new(),
+        undo: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let result = if args.remove {
+        remove::remove(&mut r)
+    } else {
+        add::add(&mut r)
+    };
+    for w in &r.warnings {
+        eprintln!("jailsmith: warning: {w}");
+    }
+    let jail = result.map_err(|e| anyhow::Error::new(exit::Coded::new(e.code(), e.to_string())))?;
+    let report = Report {
+        user: args.name.clone(),
+        jail,
+        operation: if args.remove { "remove" } else { "add" },
+        dry_run: args.dry_run,
+        up_to_date: r.changes.is_empty(),
+        changes: r.changes,
+        warnings: r.warnings,
+    };
+    print_report(&report, args.json);
+    Ok(exit::OK)
+}
+
+fn print_report(r: &Report, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(r).expect("report serialises")
+        );
+        return;
+    }
+    if r.up_to_date {
+        println!("{} in {}: up to date", r.user, r.jail.display());
+        return;
+    }
+    let verb = if r.dry_run { "would " } else { "" };
+    for c in &r.changes {
+        match &c.detail {
+            Some(d) => println!("{verb}{} {} {}: {d}", c.action, c.object, c.target),
+            None => println!("{verb}{} {} {}", c.action, c.object, c.target),
+        }
+    }
+}
+
+/// Refuses an invalid name and root.
+fn check_name(n: &str) -> Result<(), UserError> {
+    name::validate(n)?;
+    if n == "root" {
+        return Err(UserError::Refused(
+            "refusing to jail root: root must never be a jailed account".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The jail as an absolute, lexically clean path sshd can be given.
+fn jail_path(p: &Path) -> Result<PathBuf, UserError> {
+    let abs =
+        std::path::absolute(p).map_err(|e| UserError::Input(format!("{}: {e}", p.display())))?;
+    let mut out = PathBuf::from("/");
+    for c in abs.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                return Err(UserError::Input(format!(
+                    "{}: give the jail without '..'",
+                    p.display()
+                )));
+            }
+            _ => {}
+        }
+    }
+    if out == Path::new("/") {
+        return Err(UserError::Refused("refusing / as a jail".into()));
+    }
+    dropin::check_path(&out)?;
+    Ok(out)
+}
+
+/// `dir` (or, when it does not exist yet, its nearest existing ancestor) and everything above
+/// it must be root-owned real directories nobody else can write: sshd reads the key file as
+/// root before the chroot, and whoever can swap a directory on that path can add keys.
+fn check_root_chain(dir: &Path, op: &'static str) -> Result<(), UserError> {
+    if let Some(p) = chroot_problems(dir).into_iter().next() {
+        return Err(AccountError::Unsafe {
+            op,
+            path: dir.to_path_buf(),
+            why: format!("{} {} (fix: {})", p.path.display(), p.what, p.fix),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// sshd's ChrootDirectory rule for the jail (DESIGN §4): it must exist, and it and every
+/// ancestor be real, root-owned directories nobody else can write.
+fn check_jail_path(jail: &Path) -> Result<(), UserError> {
+    if let Some(p) = chroot_problems(jail).into_iter().next() {
+        return Err(SshdError::ChrootPath {
+            jail: jail.to_path_buf(),
+            component: p.path,
+            why: p.what,
+            fix: p.fix,
+        }
+        .into());
+    }
+    if !jail.is_dir() {
+        return Err(UserError::Input(format!(
+            "the jail {} does not exist; make it first: jailsmith build {} --bin bash",
+            jail.display(),
+            jail.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The uid rule: never root, never below UID_MIN.
+fn check_uid(name: &str, uid: u32, uid_min: u32) -> Result<(), UserError> {
+    if uid < uid_min {
+        return Err(UserError::Refused(format!(
+            "refusing to jail {name}: uid {uid} is below UID_MIN {uid_min} of {} (a system account)",
+            logindefs::PATH
+        )));
+    }
+    Ok(())
+}
+
+/// The jail a user's existing drop-in chroots into, if it has one.
+fn dropin_jail(text: &str) -> Option<PathBuf> {
+    text.lines()
+        .filter_map(mainconfig::split_line)
+        .find(|(k, _)| k == "chrootdirectory")
+        .and_then(|(_, v)| v.first().map(PathBuf::from))
+}
+
+fn refuse_other_jail(dropin_path: &Path, jail: &Path, name: &str) -> Result<(), UserError> {
+    if let Some(text) = hostfs::read_optional(dropin_path)?
+        && let Some(other) = dropin_jail(&text).filter(|j| j != jail)
+    {
+        return Err(UserError::Refused(format!(
+            "{name} is jailed in {} ({}), not in {}; run 'jailsmith user {name} --jail {} --remove' first",
+            other.display(),
+            dropin_path.display(),
+            jail.display(),
+            other.display()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jail_paths_are_made_absolute_and_clean() {
+        assert_eq!(
+            jail_path(Path::new("/srv//j/./")).unwrap(),
+            PathBuf::from("/srv/j")
+        );
+        assert!(jail_path(Path::new("/srv/../etc")).is_err());
+        assert!(jail_path(Path::new("/")).is_err());
+        assert!(jail_path(Path::new("/srv/a b")).is_err());
+    }
+
+    #[test]
+    fn root_and_system_accounts_are_refused() {
+        assert_eq!(check_name("root").unwrap_err().code(), exit::REFUSED);
+        assert_eq!(check_name("Bad").unwrap_err().code(), exit::BAD_INPUT);
+        assert_eq!(check_uid("x", 999, 1000).unwrap_err().code(), exit::REFUSED);
+        check_uid("x", 1000, 1000).unwrap();
+    }
+
+    #[test]
+    fn key_dir_under_a_shared_writable_dir_is_refused() {
+        let err = check_root_chain(Path::new("/tmp/no-such-jailsmith-dir/keys"), "keep keys in")
+            .unwrap_err();
+        assert_eq!(err.code(), exit::REFUSED);
+        assert!(err.to_string().contains("/tmp "), "{err}");
+        check_root_chain(Path::new("/usr/share"), "keep keys in").unwrap();
+    }
+
+    #[test]
+    fn existing_dropin_names_its_jail() {
+        let d = dropin::DropIn {
+            user: "u".into(),
+            chroot: "/srv/j".into(),
+            authorized_keys: "/k/u".into(),
+            sftp_only: false,
+        };
+        assert_eq!(dropin_jail(&d.render()), Some(PathBuf::from("/srv/j")));
+    }
+}

@@ -1,0 +1,384 @@
+//! `jailsmith user NAME --jail JAIL`: checks first, then keys, account, jail files, drop-in
+//! (validated by sshd), state and reload; any failure rolls back what was done.
+
+use std::path::{Path, PathBuf};
+
+use super::journal::{
+    Run, Undo, ensure_dir, in_jail, put_host_file, put_jail_file, record_user, reload_sshd,
+};
+use super::{
+    Args, UserError, check_jail_path, check_name, check_root_chain, check_uid, jail_path,
+    refuse_other_jail,
+};
+use crate::account::hostdb::{HostAccount, HostDb, PasswdEntry};
+use crate::account::useradd::{self, Modify, NO_PASSWORD, Wanted};
+use crate::account::{AccountError, hostfs, jailside, keys, logindefs};
+use crate::apply::{Host, LinuxHost};
+use crate::plan::{JailPath, Owner};
+use crate::sshd::dropin::{self, DropIn};
+use crate::sshd::validate::{self, Sshd};
+use crate::sshd::{SshdError, mainconfig};
+
+/// The authorized_keys text: from --key/--key-text, or the existing file when none given.
+fn gather_keys(a: &Args, key_file: &Path) -> Result<String, UserError> {
+    let mut all = Vec::new();
+    for f in &a.keys {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| UserError::Input(format!("cannot read key file {}: {e}", f.display())))?;
+        all.extend(keys::parse(&f.display().to_string(), &text)?);
+    }
+    for (i, t) in a.key_texts.iter().enumerate() {
+        all.extend(keys::parse(&format!("--key-text #{}", i + 1), t)?);
+    }
+    if all.is_empty() {
+        return match hostfs::read_optional(key_file)? {
+            Some(existing) => {
+                keys::parse(&key_file.display().to_string(), &existing)?;
+                Ok(existing)
+            }
+            None => Err(UserError::Input(format!(
+                "no key for {}: pass --key FILE or --key-text 'ssh-ed25519 …'",
+                a.name
+            ))),
+        };
+    }
+    Ok(keys::render(&all)?)
+}
+
+/// The key file and drop-in paths, after checking that nobody but root can swap the
+/// directories they live in.
+fn output_paths(a: &Args) -> Result<(PathBuf, PathBuf), UserError> {
+    let key_file = a.authorized_keys_dir.join(&a.name);
+    dropin::check_path(&key_file)?;
+    check_root_chain(&a.authorized_keys_dir, "keep authorized_keys files in")?;
+    if !a.sshd_config_dir.is_absolute() {
+        return Err(UserError::Input(format!(
+            "--sshd-config-dir {} must be an absolute path",
+            a.sshd_config_dir.display()
+        )));
+    }
+    check_root_chain(&a.sshd_config_dir, "write sshd drop-ins into")?;
+    Ok((key_file, a.sshd_config_dir.join(dropin::file_name(&a.name))))
+}
+
+/// The existing account (its uid must be at least UID_MIN and match --uid), or None when
+/// --create may make it (a --uid must then be free and at least UID_MIN).
+fn check_account(a: &Args, db: &HostDb) -> Result<Option<HostAccount>, UserError> {
+    let name = a.name.as_str();
+    let uid_min = logindefs::read_uid_min(Path::new(logindefs::PATH))?;
+    if let Some(uid) = a.uid {
+        check_uid(name, uid, uid_min)?;
+    }
+    let existing = db.lookup(name)?;
+    match &existing {
+        Some(acc) => {
+            check_uid(name, acc.entry.uid, uid_min)?;
+            if let Some(uid) = a.uid.filter(|u| *u != acc.entry.uid) {
+                return Err(UserError::Input(format!(
+                    "{name} exists with uid {}, not --uid {uid}; jailsmith does not renumber accounts",
+                    acc.entry.uid
+                )));
+            }
+        }
+        None if !a.create => return Err(AccountError::Missing { name: name.into() }.into()),
+        None => {
+            if let Some(uid) = a.uid.filter(|u| db.uid_taken(*u).unwrap_or(true)) {
+                return Err(UserError::Input(format!("uid {uid} is already taken")));
+            }
+        }
+    }
+    Ok(existing)
+}
+
+pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
+    let a = r.args;
+    let name = a.name.as_str();
+    check_name(name)?;
+    let jail = jail_path(&a.jail)?;
+    check_jail_path(&jail)?;
+    let (key_file, dropin_path) = output_paths(a)?;
+    if !a.shell.starts_with('/') {
+        return Err(UserError::Input(format!(
+            "--shell {} must be an absolute path inside the jail",
+            a.shell
+        )));
+    }
+    let key_text = gather_keys(a, &key_file)?;
+    let db = HostDb::default();
+    let existing = check_account(a, &db)?;
+    let host = LinuxHost::open(&jail, false)?;
+    check_shell(r, &host, &jail)?;
+    let sshd = Sshd {
+        binary: a.sshd.clone(),
+        main: a.sshd_config.clone(),
+    };
+    check_main_config(&sshd, &dropin_path, name, a.sftp_only)?;
+    refuse_other_jail(&dropin_path, &jail, name)?;
+    let block = DropIn {
+        user: name.into(),
+        chroot: jail.clone(),
+        authorized_keys: key_file.clone(),
+        sftp_only: a.sftp_only,
+    };
+
+    let steps = (|| {
+        ensure_dir(r, &a.authorized_keys_dir)?;
+        put_host_file(r, "keys", &key_file, &key_text)?;
+        let account = put_account(r, &db, existing.as_ref())?;
+        put_jail_lines(r, &host, name, account.as_ref())?;
+        ensure_dir(r, &a.sshd_config_dir)?;
+        let dropin_changed = put_host_file(r, "dropin", &dropin_path, &block.render())?;
+        if dropin_changed && !r.dry {
+            validate_effective(&sshd, &dropin_path, &block)?;
+        }
+        record_user(r, &jail, name, true)?;
+        if dropin_changed {
+            reload_sshd(r, &sshd)?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = steps {
+        return Err(r.roll_back(Some(&host), e));
+    }
+    Ok(jail)
+}
+
+/// The login shell must be executable on the host (sshd checks it there, before the chroot)
+/// and inside the jail (where it runs). An sftp-only user never runs it: inside is optional.
+fn check_shell(r: &mut Run, host: &dyn Host, jail: &Path) -> Result<(), UserError> {
+    let shell = &r.args.shell;
+    let on_host = std::fs::metadata(shell).is_ok_and(|m| {
+        m.is_file() && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
+    });
+    if !on_host {
+        return Err(UserError::Input(format!(
+            "the shell {shell} is not an executable file on this host: sshd refuses a login whose shell it cannot find there (it checks before the chroot)"
+        )));
+    }
+    if jailside::has_program(host, shell)? {
+        return Ok(());
+    }
+    let program = Path::new(shell)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "bash".into());
+    if r.args.sftp_only {
+        r.warnings.push(format!(
+            "{shell} is not inside {}: fine for an sftp-only user (internal-sftp runs inside sshd)",
+            jail.display()
+        ));
+        return Ok(());
+    }
+    Err(UserError::Input(format!(
+        "the shell {shell} does not exist inside {} (or is not executable); put it there first: jailsmith build {} --bin {program}",
+        jail.display(),
+        jail.display(),
+    )))
+}
+
+/// The main config must Include our drop-in and be valid now; sftp-only needs `Subsystem sftp`.
+fn check_main_config(
+    sshd: &Sshd,
+    dropin_path: &Path,
+    name: &str,
+    sftp_only: bool,
+) -> Result<(), UserError> {
+    let main_text = std::fs::read_to_string(&sshd.main).map_err(|source| SshdError::Io {
+        op: "read",
+        path: sshd.main.clone(),
+        source,
+    })?;
+    if !mainconfig::includes_file(&main_text, dropin_path) {
+        return Err(SshdError::NotIncluded {
+            main: sshd.main.clone(),
+            dir: dropin_path.parent().unwrap_or(Path::new("/")).to_path_buf(),
+            dropin: dropin_path.to_path_buf(),
+        }
+        .into());
+    }
+    sshd.test()?;
+    if sftp_only && validate::sftp_subsystem(&sshd.effective(name)?).is_none() {
+        return Err(SshdError::NoSftpSubsystem {
+            main: sshd.main.clone(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// `sshd -t`, then `sshd -T -C user=…` must show every setting of the block.
+fn validate_effective(sshd: &Sshd, dropin_path: &Path, block: &DropIn) -> Result<(), UserError> {
+    sshd.test()?;
+    let eff = sshd.effective(&block.user)?;
+    let bad = validate::mismatches(&block.expected(), &eff);
+    if bad.is_empty() {
+        return Ok(());
+    }
+    let earlier = validate::earlier_matches(&sshd.main, dropin_path, &block.user);
+    let hint = if earlier.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ". sshd applies the first value it finds and a Match block read before {} captures the user; Match lines read earlier:\n    {}",
+            dropin_path.display(),
+            earlier.join("\n    ")
+        )
+    };
+    Err(SshdError::NotEffective {
+        user: block.user.clone(),
+        mismatches: bad.join(", "),
+        hint,
+    }
+    .into())
+}
+
+/// Creates or adjusts the host account; returns its passwd entry and group name (None only
+/// in a dry run that would create it).
+fn put_account(
+    r: &mut Run,
+    db: &HostDb,
+    existing: Option<&HostAccount>,
+) -> Result<Option<(PasswdEntry, Option<String>)>, UserError> {
+    let a = r.args;
+    let wanted = Wanted {
+        name: a.name.clone(),
+        home: format!("/home/{}", a.name),
+        shell: a.shell.clone(),
+        uid: a.uid,
+    };
+    let Some(acc) = existing else {
+        r.change("account", "create", &a.name);
+        r.detail(format!(
+            "useradd: home {} (inside the jail), shell {}, key-only{}",
+            wanted.home,
+            wanted.shell,
+            a.uid.map(|u| format!(", uid {u}")).unwrap_or_default()
+        ));
+        if r.dry {
+            return Ok(None);
+        }
+        let group_exists = uzers::get_group_by_name(&a.name).is_some();
+        useradd::run("useradd", &useradd::create_argv(&wanted, group_exists))?;
+        r.undo.push(Undo::UserAdd(a.name.clone()));
+        let acc = db.lookup(&a.name)?.ok_or_else(|| AccountError::Missing {
+            name: a.name.clone(),
+        })?;
+        return Ok(Some((acc.entry, acc.group)));
+    };
+    let e = &acc.entry;
+    let change = Modify {
+        home: (e.home != wanted.home).then(|| wanted.home.clone()),
+        shell: (e.shell != wanted.shell).then(|| wanted.shell.clone()),
+        password: (acc.password.as_deref() != Some(NO_PASSWORD)).then(|| NO_PASSWORD.into()),
+    };
+    if change.is_empty() {
+        return Ok(Some((e.clone(), acc.group.clone())));
+    }
+    r.change("account", "update", &a.name);
+    r.detail(format!("usermod: {}", change.describe()));
+    let back = Modify {
+        home: change.home.as_ref().map(|_| e.home.clone()),
+        shell: change.shell.as_ref().map(|_| e.shell.clone()),
+        password: change.password.as_ref().and(acc.password.clone()),
+    };
+    if !r.dry {
+        useradd::run("usermod", &useradd::modify_argv(&a.name, &change))?;
+        r.undo.push(Undo::UserMod(a.name.clone(), back));
+    }
+    let mut entry = e.clone();
+    entry.home = wanted.home;
+    entry.shell = wanted.shell;
+    Ok(Some((entry, acc.group.clone())))
+}
+
+/// JAIL/home/NAME and the user's lines in the jail's etc/passwd and etc/group.
+fn put_jail_lines(
+    r: &mut Run,
+    host: &dyn Host,
+    name: &str,
+    account: Option<&(PasswdEntry, Option<String>)>,
+) -> Result<(), UserError> {
+    let home = jailside::home_of(name);
+    let Some((entry, group)) = account else {
+        // dry run of a new account: its uid is not known yet
+        r.change("home", "create", in_jail(Some(host), &home));
+        r.change(
+            "passwd",
+            "update",
+            in_jail(Some(host), &jailside::passwd_path()),
+        );
+        r.change(
+            "group",
+            "update",
+            in_jail(Some(host), &jailside::group_path()),
+        );
+        return Ok(());
+    };
+    let owner = Owner {
+        uid: entry.uid,
+        gid: entry.gid,
+    };
+    match jailside::home_needs(host, name, owner)? {
+        jailside::Needed::Nothing => {}
+        jailside::Needed::Create => {
+            r.change("home", "create", in_jail(Some(host), &home));
+            r.detail(format!("owner {}:{} mode 0700", owner.uid, owner.gid));
+            if !r.dry {
+                let parent = JailPath::new("home").expect("static path");
+                if host.stat(&parent)?.is_none() {
+                    r.undo.push(Undo::JailDir(parent));
+                }
+                jailside::make_home(host, name, owner)?;
+                r.undo.push(Undo::JailDir(home.clone()));
+            }
+        }
+        jailside::Needed::Fix { mode, owner: was } => {
+            r.change("home", "update", in_jail(Some(host), &home));
+            r.detail(format!(
+                "owner {}:{} mode {mode:04o} → {}:{} 0700",
+                was.uid, was.gid, owner.uid, owner.gid
+            ));
+            if !r.dry {
+                jailside::make_home(host, name, owner)?;
+                r.undo.push(Undo::JailDirMeta(home.clone(), mode, was));
+            }
+        }
+    }
+    let passwd_before = jailside::read_text(host, &jailside::passwd_path())?;
+    let group_before = jailside::read_text(host, &jailside::group_path())?;
+    let group_name = match group {
+        Some(g) => g.clone(),
+        None => {
+            r.warnings.push(format!(
+                "gid {} of {name} has no group on the host: no group line written in the jail",
+                entry.gid
+            ));
+            String::new()
+        }
+    };
+    let (passwd, group_text) = jailside::with_user(
+        passwd_before.as_deref(),
+        group_before.as_deref(),
+        entry,
+        &group_name,
+    );
+    put_jail_file(
+        r,
+        host,
+        "passwd",
+        jailside::passwd_path(),
+        passwd_before,
+        &passwd,
+    )?;
+    if !group_name.is_empty() {
+        put_jail_file(
+            r,
+            host,
+            "group",
+            jailside::group_path(),
+            group_before,
+            &group_text,
+        )?;
+    }
+    Ok(())
+}

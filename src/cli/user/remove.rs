@@ -1,0 +1,173 @@
+//! `jailsmith user NAME --jail JAIL --remove`: key file first (no new logins), the user's
+//! processes, the drop-in (validated, reloaded), the jail's lines; then home and account.
+
+use std::path::{Path, PathBuf};
+
+use super::journal::{Run, drop_host_file, in_jail, put_jail_file, record_user, reload_sshd};
+use super::{UserError, check_name, check_uid, jail_path, refuse_other_jail};
+use crate::account::hostdb::{self, HostAccount, HostDb};
+use crate::account::{hostfs, jailside, logindefs, sessions, useradd};
+use crate::apply::{Host, LinuxHost};
+use crate::sshd::dropin;
+use crate::sshd::validate::{self, Sshd};
+use crate::state;
+
+pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
+    let a = r.args;
+    let name = a.name.as_str();
+    check_name(name)?;
+    let jail = jail_path(&a.jail)?;
+    let key_file = a.authorized_keys_dir.join(name);
+    let dropin_path = a.sshd_config_dir.join(dropin::file_name(name));
+    let uid_min = logindefs::read_uid_min(Path::new(logindefs::PATH))?;
+    let db = HostDb::default();
+    let existing = db.lookup(name)?;
+    if let Some(acc) = &existing {
+        check_uid(name, acc.entry.uid, uid_min)?;
+    }
+    refuse_other_jail(&dropin_path, &jail, name)?;
+    let host = if jail.is_dir() {
+        Some(LinuxHost::open(&jail, false)?)
+    } else {
+        r.warnings.push(format!(
+            "{} does not exist: nothing to remove inside it",
+            jail.display()
+        ));
+        None
+    };
+    let host_ref: Option<&dyn Host> = host.as_ref().map(|h| h as &dyn Host);
+    if !jailed_here(r, host_ref, &jail, &dropin_path)? {
+        r.warnings.push(format!(
+            "{name} is not jailed in {} (no drop-in, no state record, no passwd line there): nothing removed, no process killed",
+            jail.display()
+        ));
+        return Ok(jail);
+    }
+    let sshd = Sshd {
+        binary: a.sshd.clone(),
+        main: a.sshd_config.clone(),
+    };
+    let steps = (|| {
+        // No new logins: the key file goes first, then the running sessions.
+        drop_host_file(r, "keys", &key_file)?;
+        if let Some(acc) = &existing {
+            end_sessions(r, acc.entry.uid)?;
+        }
+        if drop_host_file(r, "dropin", &dropin_path)? {
+            if !r.dry {
+                sshd.test()?;
+                still_jailed_warning(r, &sshd, name)?;
+            }
+            reload_sshd(r, &sshd)?;
+        }
+        if let Some(h) = host_ref {
+            drop_jail_lines(r, h, name, existing.as_ref())?;
+        }
+        record_user(r, &jail, name, false)?;
+        Ok(())
+    })();
+    if let Err(e) = steps {
+        return Err(r.roll_back(host_ref, e));
+    }
+    // Past this point nothing can be undone: the home's content and the account.
+    r.undo.clear();
+    let home = jailside::home_of(name);
+    if a.delete_home
+        && let Some(h) = host_ref
+        && h.stat(&home)?.is_some()
+    {
+        r.change("home", "remove", in_jail(Some(h), &home));
+        if !r.dry {
+            jailside::remove_tree(h, &home)?;
+        }
+    }
+    if a.delete_account && existing.is_some() {
+        r.change("account", "remove", name);
+        r.detail("userdel (the host's /home is not touched)");
+        if !r.dry {
+            useradd::run("userdel", &useradd::delete_argv(name))?;
+        }
+    }
+    Ok(jail)
+}
+
+/// True when something says NAME is jailed in this jail: our drop-in (already checked to
+/// name this jail), the jail's state record, or a line in the jail's passwd. Without any of
+/// them, `--remove` must not kill an ordinary user's processes or delete their account.
+fn jailed_here(
+    r: &Run,
+    host: Option<&dyn Host>,
+    jail: &Path,
+    dropin_path: &Path,
+) -> Result<bool, UserError> {
+    let name = r.args.name.as_str();
+    if hostfs::read_optional(dropin_path)?.is_some() {
+        return Ok(true);
+    }
+    if state::load(&r.args.state_dir, jail)?.is_some_and(|s| s.users.iter().any(|u| u == name)) {
+        return Ok(true);
+    }
+    let Some(h) = host else { return Ok(false) };
+    Ok(jailside::read_text(h, &jailside::passwd_path())?
+        .is_some_and(|p| hostdb::find_passwd(&p, name).is_some()))
+}
+
+/// After the drop-in is gone, sshd should chroot the user nowhere; another Match block that
+/// still does is reported (it is not ours to remove).
+fn still_jailed_warning(r: &mut Run, sshd: &Sshd, name: &str) -> Result<(), UserError> {
+    let eff = sshd.effective(name)?;
+    if let Some(dir) = eff
+        .get("chrootdirectory")
+        .and_then(|v| v.first())
+        .filter(|d| *d != "none")
+    {
+        r.warnings.push(format!(
+            "sshd still chroots {name} into {dir}: another Match block sets it ({})",
+            validate::all_matches(&sshd.main, &r.args.sshd_config_dir, name).join("; ")
+        ));
+    }
+    Ok(())
+}
+
+fn end_sessions(r: &mut Run, uid: u32) -> Result<(), UserError> {
+    let pids = sessions::pids_of(uid)?;
+    if pids.is_empty() {
+        return Ok(());
+    }
+    r.change("sessions", "end", format!("uid {uid}"));
+    if r.dry {
+        r.detail(format!("would kill pids {pids:?}"));
+        return Ok(());
+    }
+    let killed = sessions::end_sessions(uid)?;
+    r.detail(format!("killed pids {killed:?}"));
+    Ok(())
+}
+
+fn drop_jail_lines(
+    r: &mut Run,
+    host: &dyn Host,
+    name: &str,
+    existing: Option<&HostAccount>,
+) -> Result<(), UserError> {
+    let passwd_before = jailside::read_text(host, &jailside::passwd_path())?;
+    let group_before = jailside::read_text(host, &jailside::group_path())?;
+    let (Some(p), Some(g)) = (passwd_before.clone(), group_before.clone()) else {
+        if let Some(p) = passwd_before {
+            let (passwd, _) = jailside::without_user(&p, "", name, None, None);
+            put_jail_file(r, host, "passwd", jailside::passwd_path(), Some(p), &passwd)?;
+        }
+        return Ok(());
+    };
+    // the jail's own line tells the gid even when the host account is gone
+    let gid = hostdb::find_passwd(&p, name)
+        .map(|e| e.gid)
+        .or(existing.map(|a| a.entry.gid));
+    let group_name = existing
+        .and_then(|a| a.group.clone())
+        .or_else(|| gid.and_then(|gid| hostdb::group_name(&g, gid)));
+    let (passwd, group) = jailside::without_user(&p, &g, name, gid, group_name.as_deref());
+    put_jail_file(r, host, "passwd", jailside::passwd_path(), Some(p), &passwd)?;
+    put_jail_file(r, host, "group", jailside::group_path(), Some(g), &group)?;
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! Bind mounts of a jail: their declaration (`SRC:DST[:ro|rw]`, recorded in the state), the
+//! mount table as the kernel shows it, applying and removing them, and systemd `.mount`
+//! units. Mounting goes through descriptors opened beneath the jail root, never a path
+//! that could hold a planted symlink.
+
+pub mod apply;
+pub mod mountinfo;
+pub mod unit;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::JailPath;
+
+/// One declared bind mount: a host directory shown inside the jail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bind {
+    /// Host source (absolute, no symlink component).
+    pub src: PathBuf,
+    /// Target inside the jail (`/srv/data`).
+    pub dst: JailPath,
+    /// Read-write; otherwise read-only. Always nosuid,nodev.
+    #[serde(default)]
+    pub rw: bool,
+}
+
+/// A bad `--bind` value.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("bad bind mount {spec:?}: {why}")]
+pub struct BadBind {
+    pub spec: String,
+    pub why: String,
+}
+
+impl Bind {
+    /// Parses `SRC:DST[:ro|rw]`.
+    pub fn parse(spec: &str) -> Result<Bind, BadBind> {
+        let bad = |why: &str| BadBind {
+            spec: spec.to_string(),
+            why: why.to_string(),
+        };
+        let parts: Vec<&str> = spec.split(':').collect();
+        let (src, dst, rw) = match parts.as_slice() {
+            [s, d] => (*s, *d, false),
+            [s, d, "ro"] => (*s, *d, false),
+            [s, d, "rw"] => (*s, *d, true),
+            [_, _, _] => return Err(bad("the third field must be ro or rw")),
+            _ => return Err(bad("expected SRC:DST[:ro|rw]")),
+        };
+        let src = PathBuf::from(src);
+        if !src.is_absolute() {
+            return Err(bad("the source must be an absolute host path"));
+        }
+        if src
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
+        {
+            return Err(bad("the source must not contain '..'"));
+        }
+        if !dst.starts_with('/') {
+            return Err(bad("the target must be an absolute path inside the jail"));
+        }
+        let dst = JailPath::new(dst).map_err(|e| bad(&e.to_string()))?;
+        Ok(Bind { src, dst, rw })
+    }
+
+    /// The mount point on the host.
+    pub fn host_target(&self, jail: &Path) -> PathBuf {
+        jail.join(self.dst.rel())
+    }
+
+    /// The options it must carry, as mountinfo shows them.
+    pub fn options(&self) -> &'static str {
+        if self.rw {
+            "rw,nosuid,nodev"
+        } else {
+            "ro,nosuid,nodev"
+        }
+    }
+}
+
+impl std::fmt::Display for Bind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}",
+            self.src.display(),
+            self.dst.abs().display(),
+            if self.rw { "rw" } else { "ro" }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_specs() {
+        let b = Bind::parse("/srv/data:/data").unwrap();
+        assert_eq!(b.src, Path::new("/srv/data"));
+        assert_eq!(b.dst.abs(), Path::new("/data"));
+        assert!(!b.rw);
+        assert!(Bind::parse("/srv/data:/data:rw").unwrap().rw);
+        assert!(Bind::parse("srv:/data").is_err());
+        assert!(Bind::parse("/srv:data").is_err());
+        assert!(Bind::parse("/srv:/../x").is_err());
+        assert!(Bind::parse("/srv:/x:rx").is_err());
+        assert_eq!(
+            Bind::parse("/a:/b/c").unwrap().to_string(),
+            "/a:/b/c:ro".to_string()
+        );
+    }
+}

@@ -1,0 +1,79 @@
+//! systemd `.mount` units for declared binds: the unit name by systemd-escape's path rules
+//! and the unit text. Pure; the caller writes the files.
+
+use std::path::Path;
+
+use super::Bind;
+
+/// `systemd-escape --path --suffix=mount`: `/srv/jail/data` → `srv-jail-data.mount`.
+pub fn unit_name(path: &Path) -> String {
+    let s = path.to_string_lossy();
+    let trimmed: Vec<&str> = s.split('/').filter(|c| !c.is_empty()).collect();
+    if trimmed.is_empty() {
+        return "-.mount".into();
+    }
+    let joined = trimmed.join("/");
+    let mut out = String::new();
+    for (i, b) in joined.bytes().enumerate() {
+        match b {
+            b'/' => out.push('-'),
+            b'.' if i == 0 => out.push_str("\\x2e"),
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b':' | b'_' | b'.' => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push_str(".mount");
+    out
+}
+
+/// The unit text for one bind of `jail`.
+pub fn unit_text(jail: &Path, bind: &Bind) -> String {
+    let target = bind.host_target(jail);
+    format!(
+        "# Written by jailsmith mount --systemd-unit-dir; regenerate rather than edit.\n\
+         [Unit]\n\
+         Description=jailsmith bind mount {bind} for {jail}\n\
+         RequiresMountsFor={src}\n\
+         \n\
+         [Mount]\n\
+         What={src}\n\
+         Where={target}\n\
+         Type=none\n\
+         Options=bind,{opts}\n\
+         \n\
+         [Install]\n\
+         WantedBy=local-fs.target\n",
+        jail = jail.display(),
+        src = bind.src.display(),
+        target = target.display(),
+        opts = bind.options(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_systemd_escape() {
+        assert_eq!(
+            unit_name(Path::new("/srv/jail/data")),
+            "srv-jail-data.mount"
+        );
+        assert_eq!(
+            unit_name(Path::new("/srv/my-jail/d")),
+            "srv-my\\x2djail-d.mount"
+        );
+        assert_eq!(unit_name(Path::new("/srv/a b/")), "srv-a\\x20b.mount");
+        assert_eq!(unit_name(Path::new("/.hidden/x")), "\\x2ehidden-x.mount");
+        assert_eq!(unit_name(Path::new("/")), "-.mount");
+    }
+
+    #[test]
+    fn unit_is_ro_nosuid_nodev() {
+        let b = Bind::parse("/srv/data:/data").unwrap();
+        let t = unit_text(Path::new("/srv/jail"), &b);
+        assert!(t.contains("Where=/srv/jail/data\n"));
+        assert!(t.contains("Options=bind,ro,nosuid,nodev\n"));
+    }
+}

@@ -1,0 +1,221 @@
+//! `destroy` as root against a private sshd: a user jailed by `jailsmith user` (checked
+//! clean by `check`), a running SSH session that makes `destroy` refuse, then
+//! `destroy --purge --kill-sessions`: nothing of the jail, its drop-in, its key file, its
+//! mounts or its state is left. Without --purge the homes stay.
+
+mod common;
+mod user_support;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{ProcessGuard, UserGuard, bin, run, run_ok, sshd, text};
+use nix::mount::{MntFlags, umount2};
+use user_support::Setup;
+
+struct Unmount(std::path::PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        for m in common::mounts_under(&self.0) {
+            let _ = umount2(&m, MntFlags::MNT_DETACH);
+        }
+    }
+}
+
+fn destroy(s: &Setup, extra: &[&str]) -> Command {
+    let mut c = bin();
+    c.arg("destroy")
+        .arg(&s.jail)
+        .arg("--sshd-config")
+        .arg(s.srv.config_path())
+        .arg("--sshd-config-dir")
+        .arg(s.srv.dropin_dir())
+        .arg("--authorized-keys-dir")
+        .arg(&s.keys_dir)
+        .arg("--state-dir")
+        .arg(&s.state_dir)
+        .args(extra);
+    c
+}
+
+fn state_files(state_dir: &Path) -> usize {
+    fs::read_dir(state_dir.join("jails"))
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn destroy_refuses_sessions_then_purges_everything() {
+    if !sshd::available("destroy_refuses_sessions_then_purges_everything") {
+        return;
+    }
+    let s = Setup::new("destroy_refuses_sessions_then_purges_everything");
+    let _guard = Unmount(s.root.path().to_path_buf());
+    let user = UserGuard::new();
+    let name = user.name().to_string();
+    let (key, key_pub) = sshd::client_keypair(&s.root.dir("client"));
+    s.run_reloading(s.user_cmd(&name).arg("--key").arg(&key_pub));
+    assert!(s.dropin(&name).exists() && s.keys_dir.join(&name).exists());
+
+    // a bind, mounted
+    let src = s.root.dir("shared");
+    let spec = format!("{}:/shared", src.display());
+    run_ok(
+        bin()
+            .arg("build")
+            .arg(&s.jail)
+            .arg("--state-dir")
+            .arg(&s.state_dir)
+            .args(["--bin", "bash", "--bin", "id", "--bind", &spec]),
+    );
+    run_ok(
+        bin()
+            .arg("mount")
+            .arg(&s.jail)
+            .arg("--state-dir")
+            .arg(&s.state_dir),
+    );
+    assert!(!common::mounts_under(&s.jail).is_empty());
+
+    // a jail made by build + user passes check
+    let out = run(bin()
+        .arg("check")
+        .arg(&s.jail)
+        .arg("--state-dir")
+        .arg(&s.state_dir));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+
+    // a running session: destroy refuses and changes nothing
+    assert_eq!(s.ssh(&name, &key, "true").0, Some(0));
+    let mut sess = s.srv.ssh_client(&name, &key);
+    sess.arg("while :; do read -t 1 x; done")
+        .stdout(Stdio::null());
+    let mut sess = ProcessGuard::new(sess.spawn().unwrap());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    // the session's shell runs inside the jail as the user
+    let shell_running = |uid: u32| {
+        common::pids_of_uid(uid).iter().any(|p| {
+            fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "bash")
+        })
+    };
+    while !shell_running(user.uid()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the session did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = run(&mut destroy(&s, &["--purge"]));
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}\n{}\npids {:?}",
+        text(&out.stdout),
+        text(&out.stderr),
+        common::pids_of_uid(user.uid())
+    );
+    assert!(
+        text(&out.stderr).contains("sessions"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(s.jail.join("usr/bin/bash").exists() && s.dropin(&name).exists());
+    assert_eq!(state_files(&s.state_dir), 1);
+
+    let out = s.run_reloading(&mut destroy(&s, &["--purge", "--kill-sessions"]));
+    let o = text(&out.stdout);
+    assert!(
+        o.contains(&format!(
+            "home {}",
+            s.jail.join("home").join(&name).display()
+        )),
+        "{o}"
+    );
+    assert!(
+        sess.wait_timeout(Duration::from_secs(10)).is_some(),
+        "the session survived destroy --kill-sessions"
+    );
+    assert!(!s.jail.exists(), "the jail is left");
+    assert!(!s.dropin(&name).exists(), "the drop-in is left");
+    assert!(!s.keys_dir.join(&name).exists(), "the key file is left");
+    assert_eq!(state_files(&s.state_dir), 0, "the state is left");
+    assert!(
+        common::mounts_under(s.root.path()).is_empty(),
+        "mounts are left"
+    );
+    assert!(src.exists(), "the bind source must survive");
+    let (code, _, _) = s.ssh(&name, &key, "true");
+    assert_ne!(code, Some(0), "still logs in after destroy");
+}
+
+#[test]
+fn destroy_without_purge_keeps_the_homes() {
+    if !common::require_root("destroy_without_purge_keeps_the_homes") {
+        return;
+    }
+    let t = common::TestRoot::for_current_test();
+    let (jail, state) = (t.jail("jail"), t.state_dir());
+    run_ok(
+        bin()
+            .arg("build")
+            .arg(&jail)
+            .arg("--state-dir")
+            .arg(&state)
+            .args(["--bin", "bash"]),
+    );
+    let _guard = Unmount(t.path().to_path_buf());
+    // an undeclared mount is detached too, never removed through
+    let stray = jail.join("mnt");
+    common::make_dir(&stray, 0o755);
+    nix::mount::mount(
+        Some("tmpfs"),
+        &stray,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
+    fs::write(stray.join("on-tmpfs"), "x").unwrap();
+    let home = jail.join("home/nobody-here");
+    common::make_dir(&home, 0o700);
+    common::write_file(&home.join("keep"), "mine", 0o600);
+    let file = fs::read_dir(state.join("jails"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut v: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
+    v["users"] = serde_json::json!([]);
+    fs::write(&file, serde_json::to_vec(&v).unwrap()).unwrap();
+    let out = run_ok(
+        bin()
+            .arg("destroy")
+            .arg(&jail)
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("--no-reload"),
+    );
+    assert!(text(&out.stdout).contains("kept"), "{}", text(&out.stdout));
+    assert_eq!(fs::read_to_string(home.join("keep")).unwrap(), "mine");
+    assert!(!jail.join("usr").exists() && !jail.join("etc").exists());
+    assert!(
+        common::mounts_under(&jail).is_empty(),
+        "the stray mount is left"
+    );
+    assert_eq!(state_files(&state), 0);
+}

@@ -1,0 +1,211 @@
+//! `mount`/`umount` as root: flags read back from /proc/self/mountinfo (ro or rw, always
+//! nosuid,nodev, never recursive), idempotence, systemd unit names, and bind sources a
+//! non-root user can write refused unless rw is explicit. Guards unmount on failure.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::chown;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{TestRoot, UserGuard, bin, make_dir, require_root, run, run_ok, text};
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+
+/// Lazily unmounts everything under a directory on drop.
+struct Unmount(PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        for m in common::mounts_under(&self.0) {
+            let _ = umount2(&m, MntFlags::MNT_DETACH);
+        }
+    }
+}
+
+/// The per-mount options of the topmost mount at `point`, if any.
+fn options_at(point: &Path) -> Option<Vec<String>> {
+    let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    info.lines()
+        .rev()
+        .find(|l| l.split(' ').nth(4) == Some(point.to_str().unwrap()))
+        .map(|l| {
+            l.split(' ')
+                .nth(5)
+                .unwrap()
+                .split(',')
+                .map(str::to_string)
+                .collect()
+        })
+}
+
+fn jailsmith(args: &[&str], jail: &Path, state: &Path) -> Command {
+    let mut c = bin();
+    c.arg(args[0])
+        .arg(jail)
+        .arg("--state-dir")
+        .arg(state)
+        .args(&args[1..]);
+    c
+}
+
+#[test]
+fn binds_are_ro_or_rw_nosuid_nodev_non_recursive_and_idempotent() {
+    if !require_root("binds_are_ro_or_rw_nosuid_nodev_non_recursive_and_idempotent") {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let _guard = Unmount(t.path().to_path_buf());
+    let ro_src = t.dir("data");
+    let rw_src = t.dir("spool");
+    fs::write(ro_src.join("hello"), "hi\n").unwrap();
+    // a mount inside the source must not come along (no MS_REC)
+    let sub = ro_src.join("sub");
+    make_dir(&sub, 0o755);
+    mount(
+        Some("tmpfs"),
+        &sub,
+        Some("tmpfs"),
+        MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
+    let (jail, state) = (t.jail("jail"), t.state_dir());
+    let ro = format!("{}:/srv/data", ro_src.display());
+    let rw = format!("{}:/spool:rw", rw_src.display());
+    run_ok(&mut jailsmith(
+        &["build", "--bin", "bash", "--bind", &ro, "--bind", &rw],
+        &jail,
+        &state,
+    ));
+    let units = t.path().join("units");
+    let out = run_ok(&mut jailsmith(
+        &["mount", "--systemd-unit-dir", units.to_str().unwrap()],
+        &jail,
+        &state,
+    ));
+    assert!(
+        text(&out.stdout).contains("mounted"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let (ro_at, rw_at) = (jail.join("srv/data"), jail.join("spool"));
+    let o = options_at(&ro_at).expect("ro bind mounted");
+    for f in ["ro", "nosuid", "nodev"] {
+        assert!(o.contains(&f.to_string()), "{o:?}");
+    }
+    let o = options_at(&rw_at).expect("rw bind mounted");
+    for f in ["rw", "nosuid", "nodev"] {
+        assert!(o.contains(&f.to_string()), "{o:?}");
+    }
+    assert!(
+        options_at(&ro_at.join("sub")).is_none(),
+        "the bind was recursive"
+    );
+    assert_eq!(fs::read_to_string(ro_at.join("hello")).unwrap(), "hi\n");
+    assert!(
+        fs::write(ro_at.join("new"), "x").is_err(),
+        "ro bind is writable"
+    );
+    let meta = fs::symlink_metadata(jail.join("srv")).unwrap();
+    assert!(meta.is_dir());
+
+    // idempotent: a second mount changes nothing
+    let before = common::mounts_under(&jail).len();
+    let out = run_ok(&mut jailsmith(&["mount"], &jail, &state));
+    assert!(text(&out.stdout).contains("already mounted"));
+    assert_eq!(common::mounts_under(&jail).len(), before);
+    // wrong flags are repaired
+    mount(
+        None::<&str>,
+        &ro_at,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT,
+        None::<&str>,
+    )
+    .unwrap();
+    let out = run(&mut jailsmith(&["check"], &jail, &state));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("mount-flags"));
+    let out = run_ok(&mut jailsmith(&["mount"], &jail, &state));
+    assert!(text(&out.stdout).contains("remounted"));
+    assert!(options_at(&ro_at).unwrap().contains(&"ro".to_string()));
+    let out = run(&mut jailsmith(&["check"], &jail, &state));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+
+    // systemd units, named like systemd-escape --path
+    let name = |p: &Path| -> String {
+        match common::find_cmd("systemd-escape") {
+            Some(se) => {
+                text(&run_ok(Command::new(se).args(["--path", "--suffix=mount"]).arg(p)).stdout)
+                    .trim()
+                    .to_string()
+            }
+            None => format!(
+                "{}.mount",
+                p.to_str()
+                    .unwrap()
+                    .trim_start_matches('/')
+                    .replace('-', "\\x2d")
+                    .replace('/', "-")
+            ),
+        }
+    };
+    let unit = fs::read_to_string(units.join(name(&ro_at))).unwrap();
+    assert!(
+        unit.contains(&format!("Where={}\n", ro_at.display())),
+        "{unit}"
+    );
+    assert!(unit.contains("Options=bind,ro,nosuid,nodev\n"), "{unit}");
+    assert!(
+        fs::read_to_string(units.join(name(&rw_at)))
+            .unwrap()
+            .contains("Options=bind,rw,nosuid,nodev\n")
+    );
+
+    run_ok(&mut jailsmith(&["umount"], &jail, &state));
+    assert!(common::mounts_under(&jail).is_empty());
+    let out = run_ok(&mut jailsmith(&["umount"], &jail, &state));
+    assert!(text(&out.stdout).contains("not mounted"));
+    let _ = umount2(&sub, MntFlags::MNT_DETACH);
+}
+
+#[test]
+fn bind_source_a_user_can_write_is_refused_unless_rw() {
+    if !require_root("bind_source_a_user_can_write_is_refused_unless_rw") {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let _guard = Unmount(t.path().to_path_buf());
+    let user = UserGuard::new();
+    let userdir = t.dir("userdir");
+    chown(&userdir, Some(user.uid()), Some(user.gid())).unwrap();
+    let src = userdir.join("data");
+    make_dir(&src, 0o755);
+    let (jail, state) = (t.jail("jail"), t.state_dir());
+    let ro = format!("{}:/data", src.display());
+    let out = run(&mut jailsmith(
+        &["build", "--bin", "bash", "--bind", &ro],
+        &jail,
+        &state,
+    ));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("writable by a non-root user"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!jail.exists(), "a refused build must not start");
+    // explicitly rw: accepted, mounted rw,nosuid,nodev
+    let rw = format!("{}:/data:rw", src.display());
+    run_ok(&mut jailsmith(
+        &["build", "--bin", "bash", "--bind", &rw],
+        &jail,
+        &state,
+    ));
+    run_ok(&mut jailsmith(&["mount"], &jail, &state));
+    let o = options_at(&jail.join("data")).unwrap();
+    assert!(o.contains(&"rw".to_string()) && o.contains(&"nosuid".to_string()));
+    run_ok(&mut jailsmith(&["umount"], &jail, &state));
+}
