@@ -472,6 +472,8 @@ impl MainOrigin {
 }
 
 /// Resolves many files on `jobs` threads (each with its own caches), results in input order.
+/// Files are handed out one at a time from a shared counter, not in fixed chunks: on a busy
+/// machine one thread may wait long for a CPU, and the others then simply take its share.
 pub fn resolve_many(
     cfg: &LoaderConfig,
     files: &[PathBuf],
@@ -482,20 +484,25 @@ pub fn resolve_many(
         let mut r = Resolver::new(cfg);
         return files.iter().map(|f| r.resolve(f)).collect();
     }
-    let chunk = files.len().div_ceil(jobs);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = files
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    let mut r = Resolver::new(cfg);
-                    part.iter().map(|f| r.resolve(f)).collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("a resolver thread panicked"))
-            .collect()
-    })
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let mut r = Resolver::new(cfg);
+        let mut out = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(f) = files.get(i) else { break };
+            out.push((i, r.resolve(f)));
+        }
+        out
+    };
+    let mut all: Vec<(usize, Result<Closure, ElfError>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (1..jobs).map(|_| s.spawn(work)).collect();
+        let mut all = work();
+        for h in handles {
+            all.extend(h.join().expect("a resolver thread panicked"));
+        }
+        all
+    });
+    all.sort_unstable_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, r)| r).collect()
 }
