@@ -385,7 +385,7 @@ fn parallel_build_makes_the_same_tree_as_one_job() {
     let t = TestRoot::for_current_test();
     let data = t.dir("data");
     for i in 0..40 {
-        common::write_file(&data.join(format!("f{i}")), &"x".repeat(i * 997), 0o640);
+        common::write_file(&data.join(format!("f{i}")), "x".repeat(i * 997), 0o640);
     }
     let data_arg = data.to_str().unwrap().to_string();
     let args: Vec<&str> = [
