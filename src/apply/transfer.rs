@@ -102,9 +102,9 @@ fn reflink(src: &File, dst: &File) -> nix::Result<()> {
     Errno::result(r).map(drop)
 }
 
-/// Bytes mapped at once when hashing a copy: small enough to keep the resident set low
+/// Bytes mapped at once when hashing a copy (4 MiB): small enough to keep the resident set low
 /// (mapped page-cache pages count in it), large enough that the map/unmap calls vanish.
-const WINDOW: u64 = 8 << 20;
+const WINDOW: u64 = 4 << 20;
 
 /// sha256 (hex) and size of a copy just written (`size` bytes): hashed through read-only
 /// mappings of its page cache, a window at a time, so no byte is copied into this process;
