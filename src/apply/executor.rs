@@ -1,7 +1,9 @@
-//! The executor: walks a plan's steps in order through a `Host`, and for each decides from
-//! what is on disk and the previous manifest whether it is unchanged, to be created or to be
-//! replaced. An unchanged step touches nothing. It never removes a non-empty directory and
-//! never replaces a symlink, FIFO, socket or block device it did not make.
+//! The executor: walks a plan's steps through a `Host` (directories first, in plan order;
+//! then the other steps, which depend only on their directory, on several threads), and for
+//! each decides from what is on disk and the previous manifest whether it is unchanged, to
+//! be created or to be replaced. An unchanged step touches nothing. It never removes a
+//! non-empty directory and never replaces a symlink, FIFO, socket or block device it did
+//! not make.
 
 use std::path::Path;
 
