@@ -131,11 +131,16 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
         .as_ref()
         .is_some_and(|p| p.manifest == report.manifest && p.request == request);
     if !unchanged_state {
+        let (users, limits, services) = previous
+            .map(|p| (p.users, p.limits, p.services))
+            .unwrap_or_default();
         let st = JailState {
             jail: state::canonical_jail(&settings.jail),
             request,
             manifest: report.manifest.clone(),
-            users: previous.map(|p| p.users).unwrap_or_default(),
+            users,
+            limits,
+            services,
             updated_unix: state::now_unix(),
         };
         state::save(&settings.state_dir, &st)

@@ -251,6 +251,8 @@ fn manifest_survives_the_state_store_round_trip() {
         request: Request::default(),
         manifest: r1.manifest,
         users: vec![],
+        limits: Default::default(),
+        services: Default::default(),
         updated_unix: 1,
     };
     state::save(&state_dir, &st).unwrap();

@@ -43,15 +43,11 @@ fn snapshot(root: &Path) -> BTreeMap<PathBuf, (u64, i64, u32, u64)> {
 }
 
 fn chroot(jail: &Path, userspec: Option<&str>, script: &str) -> std::process::Output {
-    let mut c = Command::new("/usr/sbin/chroot");
-    if let Some(u) = userspec {
-        c.arg(format!("--userspec={u}"));
-    }
-    c.arg(jail)
-        .args(["/bin/bash", "-c", script])
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin");
-    run(&mut c)
+    run(&mut common::chroot_cmd(
+        jail,
+        userspec,
+        &["/bin/bash", "-c", script],
+    ))
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Loader fixtures compiled with `cc`, one case per rule of DESIGN §3, each checked against
 //! the expected answer and against the real loader (`ldd` on the fixture, built here).
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -23,29 +25,19 @@ impl Fx {
         self.dir.path().join(rel)
     }
 
-    /// Compiles C source into `out` (relative to the fixture dir) with extra cc arguments.
+    /// Compiles C source into `out` (relative to the fixture dir) with extra cc arguments;
+    /// relative `-L` directories are taken relative to the fixture dir.
     fn cc(&self, out: &str, src: &str, args: &[&str]) -> PathBuf {
-        let out = self.p(out);
-        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-        let c = out.with_extension("c.src");
-        std::fs::write(&c, src).unwrap();
-        let o = Command::new("cc")
-            .args(["-x", "c", "-o"])
-            .arg(&out)
-            .arg(&c)
-            .args(args.iter().map(|a| match a.strip_prefix("-L") {
+        let mut all: Vec<String> = args
+            .iter()
+            .map(|a| match a.strip_prefix("-L") {
                 Some(rel) if !rel.starts_with('/') => format!("-L{}", self.p(rel).display()),
                 _ => a.to_string(),
-            }))
-            .arg(format!("-L{}", self.dir.path().display()))
-            .output()
-            .expect("cc runs (the test command installs gcc)");
-        assert!(
-            o.status.success(),
-            "cc failed: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        out
+            })
+            .collect();
+        all.push(format!("-L{}", self.dir.path().display()));
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        common::cc(src, &self.p(out), &all)
     }
 
     /// A shared library `lib{name}.so` in `dir` with SONAME `lib{name}.so`, also linked as

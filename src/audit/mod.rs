@@ -28,6 +28,8 @@ pub struct CheckSettings {
     /// Settings that rebuild the jail from its state (or why there are none): the planner
     /// is re-run with them to find what the closure needs now. `None`: skipped.
     pub replan: Option<Result<crate::jail::BuildSettings, String>>,
+    /// Where the jailed users' slice drop-ins with their limits live (`user --systemd-dir`).
+    pub systemd_dir: PathBuf,
 }
 
 /// Why a jail could not be checked at all (exit 2).
@@ -61,6 +63,19 @@ impl Trees {
             let t = b.dst.abs().display().to_string();
             walk::is_within(&t, path)
         })
+    }
+}
+
+/// Jailed users whose slice drop-in no longer holds the limits the state records.
+fn check_limits(state: &JailState, systemd_dir: &Path, report: &mut Report) {
+    for d in crate::service::files::limits_drift(state, systemd_dir) {
+        report.push(Finding {
+            severity: Severity::Error,
+            path: d.path,
+            kind: d.kind,
+            what: d.what,
+            fix: d.fix,
+        });
     }
 }
 
@@ -123,7 +138,15 @@ pub fn check(settings: &CheckSettings) -> Result<Report, CheckError> {
         homes: settings
             .state
             .as_ref()
-            .map(|s| s.users.iter().map(|u| format!("/home/{u}")).collect())
+            .map(|s| {
+                // users' homes, and the paths jailed services may write (their user's too)
+                let homes = s.users.iter().map(|u| format!("/home/{u}"));
+                let rw = s
+                    .services
+                    .values()
+                    .flat_map(|v| v.read_write.iter().cloned());
+                homes.chain(rw).collect()
+            })
             .unwrap_or_default(),
         tmp: tmp_sticky,
         binds: binds.clone(),
@@ -151,6 +174,7 @@ pub fn check(settings: &CheckSettings) -> Result<Report, CheckError> {
         integrity::check_manifest(&ctx, &host, state, &by_path, settings.jobs, &mut report);
         integrity::check_unknown(&ctx, &state.manifest, &walked, &skip, &mut report);
         integrity::check_sources(&ctx, state, &mut report);
+        check_limits(state, &settings.systemd_dir, &mut report);
         if let Some(rebuild) = &settings.replan {
             integrity::check_closure(&ctx, state, rebuild, &mut report);
         }

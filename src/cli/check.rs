@@ -41,6 +41,9 @@ pub struct Args {
     pub no_replan: bool,
     #[command(flatten)]
     pub dirs: crate::cli::profiles::DirArgs,
+    /// Where the jailed users' limit drop-ins (user-UID.slice.d/50-jailsmith.conf) live.
+    #[arg(long, value_name = "DIR", default_value = crate::cli::user::DEFAULT_SYSTEMD_DIR)]
+    pub systemd_dir: PathBuf,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
@@ -56,6 +59,15 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let replan = match (&st, args.no_replan) {
         (Some(s), false) => Some(
             crate::cli::update::settings_from_request(&args.jail, &s.request, &args.dirs)
+                .map(|mut b| {
+                    if !s.services.is_empty() {
+                        // mount points of the jailed services, as `update` keeps them
+                        b.extra
+                            .dirs
+                            .extend(crate::service::files::mount_point_dirs());
+                    }
+                    b
+                })
                 .map_err(|e| format!("{e:#}")),
         ),
         _ => None,
@@ -65,6 +77,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         state: st,
         jobs: args.jobs,
         replan,
+        systemd_dir: args.systemd_dir.clone(),
     };
     let report = audit::check(&settings).map_err(|e| Coded::new(exit::BAD_INPUT, e.to_string()))?;
     if args.json {

@@ -61,6 +61,18 @@ pub struct Args {
     /// Where jailsmith keeps the state of each jail.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
+    /// Report to stderr instead of stdout (set by `apply --json`, whose stdout is JSON).
+    #[arg(skip)]
+    pub report_to_stderr: bool,
+}
+
+/// One line of the report, on stdout (or stderr when the caller owns stdout).
+fn say(args: &Args, line: String) {
+    if args.report_to_stderr {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
+    }
 }
 
 /// PIDs of the jail's sessions: processes of its users, and processes rooted inside it.
@@ -165,6 +177,9 @@ fn remove_user(args: &Args, name: &str) -> anyhow::Result<()> {
         no_reload: args.no_reload,
         dry_run: args.dry_run,
         json: false,
+        systemd_dir: user::DEFAULT_SYSTEMD_DIR.into(),
+        limits: Default::default(),
+        verify_with: None,
     };
     user::run(a).map(|_| ())
 }
@@ -188,13 +203,16 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         let host = LinuxHost::open(&args.jail, false).map_err(|e| coded(e.into()))?;
         if !args.dry_run {
             for (b, _) in umount_all(&host, &st.request.binds).map_err(coded)? {
-                println!("unmounted {b}");
+                say(&args, format!("unmounted {b}"));
             }
             let n = detach_all_under(&host).map_err(coded)?;
             if n > 0 {
-                println!(
-                    "unmounted {n} undeclared mounts under {}",
-                    st.jail.display()
+                say(
+                    &args,
+                    format!(
+                        "unmounted {n} undeclared mounts under {}",
+                        st.jail.display()
+                    ),
                 );
             }
         }
@@ -202,12 +220,15 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
     if args.purge && exists && !args.dry_run {
         remove_root(&args.jail)?;
-        println!("removed {}", args.jail.display());
+        say(&args, format!("removed {}", args.jail.display()));
     }
     if !args.dry_run {
         state::remove(&args.state_dir, &args.jail)
             .map_err(|e| Coded::new(exit::HOST_FAILURE, e.to_string()))?;
-        println!("forgot the state of {}", args.jail.display());
+        say(
+            &args,
+            format!("forgot the state of {}", args.jail.display()),
+        );
     }
     Ok(exit::OK)
 }
@@ -229,9 +250,12 @@ fn remove_files(args: &Args, st: &JailState, host: &LinuxHost) -> anyhow::Result
                 .map_err(hoste)?
                 .map(|r| r.files + r.dirs)
                 .unwrap_or(0);
-            println!(
-                "home {} goes, with {n} objects in it",
-                host_path(&args.jail, h)
+            say(
+                args,
+                format!(
+                    "home {} goes, with {n} objects in it",
+                    host_path(&args.jail, h)
+                ),
             );
         }
     }
@@ -242,14 +266,17 @@ fn remove_files(args: &Args, st: &JailState, host: &LinuxHost) -> anyhow::Result
     } else {
         "removed"
     };
-    println!(
-        "{verb} {} files and {} directories from {}",
-        r.files,
-        r.dirs,
-        args.jail.display()
+    say(
+        args,
+        format!(
+            "{verb} {} files and {} directories from {}",
+            r.files,
+            r.dirs,
+            args.jail.display()
+        ),
     );
     for k in r.kept {
-        println!("kept {}", host_path(&args.jail, &k));
+        say(args, format!("kept {}", host_path(&args.jail, &k)));
     }
     Ok(())
 }

@@ -199,6 +199,13 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let mut settings = settings_from_request(&args.jail, &st.request, &args.dirs)?;
     settings.state_dir = args.state_dir.clone();
     settings.jobs = args.jobs.map_or(0, |n| n as usize);
+    if !st.services.is_empty() {
+        // mount points the jailed services' units need (`jailsmith service`)
+        settings
+            .extra
+            .dirs
+            .extend(crate::service::files::mount_point_dirs());
+    }
     if args.dry_run {
         let (plan, warnings) = jail::plan(&settings)?;
         warnings

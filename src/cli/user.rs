@@ -5,6 +5,7 @@
 
 mod add;
 mod journal;
+mod limits;
 mod remove;
 
 use std::path::{Component, Path, PathBuf};
@@ -21,6 +22,7 @@ use crate::state::{self, StateError};
 
 pub use journal::Change;
 use journal::Run;
+pub use limits::DEFAULT_SYSTEMD_DIR;
 
 /// Jail a host account in sshd: key-only login that lands inside JAIL.
 #[derive(Debug, clap::Args)]
@@ -86,6 +88,17 @@ pub struct Args {
     /// Print what changed as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Where the user's slice drop-in with the limits goes (user-UID.slice.d/50-jailsmith.conf).
+    #[arg(long, default_value = limits::DEFAULT_SYSTEMD_DIR, value_name = "DIR")]
+    pub systemd_dir: PathBuf,
+    /// Limits on all of the user's sessions together; given limits replace earlier ones,
+    /// none leaves them as they are, --remove deletes them.
+    #[command(flatten)]
+    pub limits: crate::cli::limits::LimitArgs,
+    /// Then log in as NAME with this private key and run `jailsmith verify`'s checks against
+    /// this sshd (its port and HostKeys, pinned); exits with verify's code (0/1/2/3).
+    #[arg(long, value_name = "PRIVATE_KEY", conflicts_with_all = ["remove", "dry_run", "no_reload"])]
+    pub verify_with: Option<PathBuf>,
 }
 
 /// A failure of `jailsmith user`, carrying the module error that caused it.
@@ -154,8 +167,35 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 .map_err(|e| exit::Coded::new(e.code(), e.to_string()))?,
         )
     };
+    let result = converge(&args);
+    let report =
+        result.map_err(|e| anyhow::Error::new(exit::Coded::new(e.code(), e.to_string())))?;
+    for w in &report.warnings {
+        eprintln!("jailsmith: warning: {w}");
+    }
+    print_report(&report, args.json);
+    if let Some(key) = &args.verify_with {
+        let sshd = crate::sshd::validate::Sshd {
+            binary: args.sshd.clone(),
+            main: args.sshd_config.clone(),
+        };
+        return crate::cli::verify::after_user(
+            &sshd,
+            &args.name,
+            &report.jail,
+            &args.state_dir,
+            key,
+            args.json,
+        );
+    }
+    Ok(exit::OK)
+}
+
+/// One add or remove as `run` does it, without the root check, the state-directory lock
+/// or any printing (warnings are in the report): what `apply` calls per user.
+pub fn converge(args: &Args) -> Result<Report, UserError> {
     let mut r = Run {
-        args: &args,
+        args,
         dry: args.dry_run,
         changes: Vec::new(),
         undo: Vec::new(),
@@ -166,11 +206,16 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     } else {
         add::add(&mut r)
     };
-    for w in &r.warnings {
-        eprintln!("jailsmith: warning: {w}");
-    }
-    let jail = result.map_err(|e| anyhow::Error::new(exit::Coded::new(e.code(), e.to_string())))?;
-    let report = Report {
+    let jail = match result {
+        Ok(j) => j,
+        Err(e) => {
+            for w in &r.warnings {
+                eprintln!("jailsmith: warning: {w}");
+            }
+            return Err(e);
+        }
+    };
+    Ok(Report {
         user: args.name.clone(),
         jail,
         operation: if args.remove { "remove" } else { "add" },
@@ -178,9 +223,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         up_to_date: r.changes.is_empty(),
         changes: r.changes,
         warnings: r.warnings,
-    };
-    print_report(&report, args.json);
-    Ok(exit::OK)
+    })
 }
 
 fn print_report(r: &Report, json: bool) {

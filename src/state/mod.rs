@@ -32,7 +32,7 @@ pub struct Request {
 }
 
 /// Everything jailsmith remembers about one jail.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JailState {
     /// Canonical jail root on the host.
     pub jail: PathBuf,
@@ -41,6 +41,14 @@ pub struct JailState {
     /// Users jailed here (maintained by `jailsmith user`).
     #[serde(default)]
     pub users: Vec<String>,
+    /// Cgroup limits on jailed users' slices (`jailsmith user … --memory-max …`), by user
+    /// name; `check` compares them with the drop-ins on disk.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub limits: std::collections::BTreeMap<String, crate::service::files::UserLimits>,
+    /// Services jailed here (`jailsmith service`), by unit name: their user and the paths
+    /// they may write, which `check` treats like homes and `update` keeps.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub services: std::collections::BTreeMap<String, crate::service::files::ServiceRecord>,
     /// When this state was saved, seconds since the epoch.
     pub updated_unix: u64,
 }
@@ -232,6 +240,8 @@ mod tests {
             },
             manifest: Manifest::default(),
             users: vec![],
+            limits: Default::default(),
+            services: Default::default(),
             updated_unix: 1_700_000_000,
         }
     }

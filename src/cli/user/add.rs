@@ -104,6 +104,7 @@ pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
         )));
     }
     let key_text = gather_keys(a, &key_file)?;
+    let wanted_limits = super::limits::parse(a)?;
     let db = HostDb::default();
     let existing = check_account(a, &db)?;
     let host = LinuxHost::open(&jail, false)?;
@@ -132,6 +133,8 @@ pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
             validate_effective(&sshd, &dropin_path, &block)?;
         }
         record_user(r, &jail, name, true)?;
+        let uid = account.as_ref().map(|(e, _)| e.uid);
+        super::limits::put_limits(r, &jail, name, uid, wanted_limits)?;
         if dropin_changed {
             reload_sshd(r, &sshd)?;
         }

@@ -266,6 +266,8 @@ pub(super) fn record_user(
         request: Default::default(),
         manifest: Default::default(),
         users: Vec::new(),
+        limits: Default::default(),
+        services: Default::default(),
         updated_unix: 0,
     });
     if present {

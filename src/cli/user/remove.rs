@@ -64,6 +64,7 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
             drop_jail_lines(r, h, name, existing.as_ref())?;
         }
         record_user(r, &jail, name, false)?;
+        super::limits::drop_limits(r, &jail, name)?;
         Ok(())
     })();
     if let Err(e) = steps {

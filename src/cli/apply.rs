@@ -1,0 +1,125 @@
+//! `jailsmith apply SPEC.toml`: reads and validates the spec (nothing is written when it is
+//! invalid), converges the host to it and prints the actions (text, or JSON on stdout).
+
+use std::path::PathBuf;
+
+use crate::converge::{self, Options, Outcome};
+use crate::exit::{self, Coded};
+use crate::state::DEFAULT_STATE_DIR;
+
+/// Converge this host to a declarative spec: jails, jailed users and services.
+///
+/// SPEC.toml declares `[[jail]]` (path, profiles, bins, files, binds), `[[user]]` (name,
+/// jail, keys, create, uid, shell, sftp_only, limits, delete_account) and `[[service]]` (as
+/// `jailsmith service`). The whole spec is checked first; any problem is reported with its
+/// file:line:column and nothing is changed. Then jails are built, services written and
+/// users jailed by the same code as `build`, `service` and `user`; sshd is checked once and
+/// reloaded once at the end, only when a drop-in changed. A second run on an unchanged host
+/// writes nothing and reports `changed: false`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  jailsmith apply /etc/jailsmith/spec.toml\n  jailsmith apply spec.toml --dry-run --json\n  jailsmith apply spec.toml --prune\n\n--json prints {\"changed\": bool, \"actions\": [{\"kind\", \"name\", \"action\"}]}.\nWhat apply put in place is recorded in STATE_DIR/apply.json; --prune removes only those\njails, users and services the spec no longer names (host accounts only when their\n[[user]] had delete_account = true). Exit codes: 2 invalid spec or input; 4 refused by a\nsafety rule; 5 sshd rejected the configuration; 6 a host operation failed."
+)]
+pub struct Args {
+    /// The spec file (TOML).
+    #[arg(value_name = "SPEC.toml")]
+    pub spec: PathBuf,
+    /// Remove jails, users and services apply created that the spec no longer names.
+    #[arg(long)]
+    pub prune: bool,
+    /// Print the actions; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print {"changed", "actions"} as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Root-owned directory of the authorized_keys files (one per user).
+    #[arg(long, default_value = "/etc/ssh/authorized_keys", value_name = "DIR")]
+    pub authorized_keys_dir: PathBuf,
+    /// sshd's drop-in directory (the main config must Include it).
+    #[arg(long, default_value = "/etc/ssh/sshd_config.d", value_name = "DIR")]
+    pub sshd_config_dir: PathBuf,
+    /// sshd's main config, for `sshd -t` / `sshd -T` and the Include check.
+    #[arg(long, default_value = "/etc/ssh/sshd_config", value_name = "FILE")]
+    pub sshd_config: PathBuf,
+    /// The sshd binary used for validation.
+    #[arg(long, default_value = "/usr/sbin/sshd", value_name = "PATH")]
+    pub sshd: PathBuf,
+    /// Where jailsmith keeps its state (jails, and what apply manages).
+    #[arg(long, default_value = DEFAULT_STATE_DIR, value_name = "DIR")]
+    pub state_dir: PathBuf,
+    /// Where users' slice drop-ins with limits go.
+    #[arg(long, default_value = crate::cli::user::DEFAULT_SYSTEMD_DIR, value_name = "DIR")]
+    pub systemd_dir: PathBuf,
+    /// Where service units go.
+    #[arg(long, default_value = "/etc/systemd/system", value_name = "DIR")]
+    pub unit_dir: PathBuf,
+    /// Do not reload sshd (or systemd) after a change.
+    #[arg(long)]
+    pub no_reload: bool,
+    #[command(flatten)]
+    pub dirs: crate::cli::profiles::DirArgs,
+}
+
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    let text = std::fs::read_to_string(&args.spec).map_err(|e| {
+        Coded::new(
+            exit::BAD_INPUT,
+            format!("cannot read {}: {e}", args.spec.display()),
+        )
+    })?;
+    let spec = crate::spec::parse(&args.spec, &text)
+        .map_err(|e| Coded::new(exit::BAD_INPUT, e.to_string()))?;
+    if !nix::unistd::geteuid().is_root() {
+        return Err(Coded::new(
+            exit::BAD_INPUT,
+            "jailsmith apply must run as root: it builds jails, changes accounts and sshd's configuration",
+        )
+        .into());
+    }
+    let spec_dir = std::path::absolute(&args.spec)
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.to_path_buf()))
+        .unwrap_or_else(|| PathBuf::from("."));
+    let o = Options {
+        spec_dir,
+        prune: args.prune,
+        dry_run: args.dry_run,
+        sshd: args.sshd.clone(),
+        sshd_config: args.sshd_config.clone(),
+        sshd_config_dir: args.sshd_config_dir.clone(),
+        authorized_keys_dir: args.authorized_keys_dir.clone(),
+        state_dir: args.state_dir.clone(),
+        systemd_dir: args.systemd_dir.clone(),
+        unit_dir: args.unit_dir.clone(),
+        profile_dirs: args.dirs.profile_dirs.clone(),
+        no_reload: args.no_reload,
+    };
+    let outcome = converge::converge(&spec, &o)?;
+    print(&outcome, args.json);
+    Ok(exit::OK)
+}
+
+fn print(o: &Outcome, json: bool) {
+    for w in &o.warnings {
+        eprintln!("jailsmith: warning: {w}");
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(o).expect("the outcome serialises")
+        );
+        return;
+    }
+    if !o.changed {
+        println!("up to date: nothing to change");
+        return;
+    }
+    let verb = if o.dry_run { "would " } else { "" };
+    for a in &o.actions {
+        println!("{verb}{} {} {}", a.action, a.kind, a.name);
+        for d in &a.details {
+            println!("    {d}");
+        }
+    }
+}

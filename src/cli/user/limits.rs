@@ -1,0 +1,171 @@
+//! Resource limits of a jailed user: `SYSTEMD_DIR/user-UID.slice.d/50-jailsmith.conf` (every
+//! session pam_systemd places in user-UID.slice shares them) and their record in the jail's
+//! state, which `check` compares with the file (`service::files::limits_drift`). Given limits
+//! replace the drop-in; no limit option leaves an existing one alone; `--remove` deletes it.
+
+use std::path::Path;
+
+use super::journal::{Run, Undo, drop_host_file, ensure_dir, put_host_file};
+use super::{Args, UserError};
+use crate::account::hostfs;
+use crate::cli::limits::resolve_io_device;
+use crate::limits::{self, Limits};
+use crate::service::files::UserLimits;
+use crate::sshd::reload::systemd_is_init;
+use crate::state::{self, JailState};
+
+/// The default systemd directory; only there does a change trigger `systemctl daemon-reload`.
+pub const DEFAULT_SYSTEMD_DIR: &str = "/etc/systemd/system";
+
+/// Parses the limit options before anything is written (exit 2 on a bad value).
+pub(super) fn parse(a: &Args) -> Result<Limits, UserError> {
+    a.limits
+        .parse()
+        .map_err(|e| UserError::Input(e.to_string()))
+}
+
+fn check_dir(a: &Args) -> Result<(), UserError> {
+    if !a.systemd_dir.is_absolute() {
+        return Err(UserError::Input(format!(
+            "--systemd-dir {} must be an absolute path",
+            a.systemd_dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Writes the slice drop-in with `limits` (when any was given) and records them.
+pub(super) fn put_limits(
+    r: &mut Run,
+    jail: &Path,
+    name: &str,
+    uid: Option<u32>,
+    mut limits: Limits,
+) -> Result<(), UserError> {
+    if limits.is_empty() {
+        return Ok(());
+    }
+    check_dir(r.args)?;
+    let Some(uid) = uid else {
+        // dry run of a new account: its uid is not known yet
+        r.change(
+            "limits",
+            "create",
+            r.args
+                .systemd_dir
+                .join("user-UID.slice.d/50-jailsmith.conf")
+                .display(),
+        );
+        return Ok(());
+    };
+    for w in resolve_io_device(&mut limits, jail) {
+        r.warnings.push(w);
+    }
+    let path = r.args.systemd_dir.join(limits::slice_dropin_relpath(uid));
+    let dir = path
+        .parent()
+        .expect("the drop-in has a directory")
+        .to_path_buf();
+    ensure_dir(r, &dir)?;
+    let text = limits::render_slice_dropin(name, uid, &limits);
+    let changed = put_host_file(r, "limits", &path, &text)?;
+    record(r, jail, name, Some(UserLimits { uid, limits }))?;
+    if changed {
+        reload(r);
+    }
+    Ok(())
+}
+
+/// Deletes the drop-in the state records for the user (and its directory when empty) and
+/// the record. A drop-in jailsmith has no record of is left alone.
+pub(super) fn drop_limits(r: &mut Run, jail: &Path, name: &str) -> Result<(), UserError> {
+    check_dir(r.args)?;
+    let recorded =
+        state::load(&r.args.state_dir, jail)?.and_then(|s| s.limits.get(name).map(|l| l.uid));
+    let Some(uid) = recorded else {
+        return Ok(());
+    };
+    let path = r.args.systemd_dir.join(limits::slice_dropin_relpath(uid));
+    let removed = drop_host_file(r, "limits", &path)?;
+    record(r, jail, name, None)?;
+    if removed && !r.dry {
+        // the .d directory goes too when jailsmith's file was all it held
+        let dir = path.parent().expect("the drop-in has a directory");
+        let _ = std::fs::remove_dir(dir);
+    }
+    if removed {
+        reload(r);
+    }
+    Ok(())
+}
+
+/// Sets (or clears) the user's limits in the jail's state.
+fn record(
+    r: &mut Run,
+    jail: &Path,
+    name: &str,
+    wanted: Option<UserLimits>,
+) -> Result<(), UserError> {
+    let dir = &r.args.state_dir;
+    let loaded = state::load(dir, jail)?;
+    let current = loaded.as_ref().and_then(|s| s.limits.get(name));
+    if current == wanted.as_ref() {
+        return Ok(());
+    }
+    let file = state::state_file(dir, jail);
+    r.change("state", "update", file.display());
+    r.detail(match &wanted {
+        Some(_) => format!("limits of {name} recorded"),
+        None => format!("limits of {name} forgotten"),
+    });
+    if r.dry {
+        return Ok(());
+    }
+    let before = hostfs::read_optional(&file)?;
+    let mut st = loaded.unwrap_or_else(|| JailState {
+        jail: state::canonical_jail(jail),
+        request: Default::default(),
+        manifest: Default::default(),
+        users: Vec::new(),
+        limits: Default::default(),
+        services: Default::default(),
+        updated_unix: 0,
+    });
+    match wanted {
+        Some(l) => st.limits.insert(name.to_string(), l),
+        None => st.limits.remove(name),
+    };
+    st.updated_unix = state::now_unix();
+    state::save(dir, &st)?;
+    r.undo.push(Undo::HostFile {
+        path: file,
+        before,
+        mode: 0o600,
+    });
+    Ok(())
+}
+
+/// systemd reads drop-ins on daemon-reload: run it where systemd runs and the drop-in is in
+/// its directory; otherwise say so.
+fn reload(r: &mut Run) {
+    let default_dir = r.args.systemd_dir == Path::new(DEFAULT_SYSTEMD_DIR);
+    if r.args.no_reload || !default_dir || !systemd_is_init() {
+        r.warnings.push(
+            "systemd was not reloaded: run 'systemctl daemon-reload' for the limits to apply"
+                .into(),
+        );
+        return;
+    }
+    r.change("systemd", "reload", "systemctl daemon-reload");
+    if r.dry {
+        return;
+    }
+    let status = crate::hostinfo::find_program("systemctl")
+        .map(|p| std::process::Command::new(p).arg("daemon-reload").status());
+    match status {
+        Some(Ok(s)) if s.success() => {}
+        other => r.warnings.push(format!(
+            "systemctl daemon-reload failed ({other:?}): run it for the limits to apply"
+        )),
+    }
+}

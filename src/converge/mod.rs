@@ -1,0 +1,584 @@
+//! `jailsmith apply`: converges the host to a validated `Spec` by calling the same code the
+//! commands run (jail::build, user add/remove, service), then validates sshd once and
+//! reloads it once. Owns the "managed by apply" record; never shells out to jailsmith.
+
+pub mod record;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::account::hostfs;
+use crate::cli::limits::LimitArgs;
+use crate::cli::profiles::{DirArgs, ProfileArgs};
+use crate::cli::{destroy, service, user};
+use crate::exit::{self, Coded};
+use crate::hostinfo::gather::Wanted;
+use crate::jail::BuildSettings;
+use crate::mounts::Bind;
+use crate::spec::{LimitsSpec, ServiceSpec, Spec, UserSpec, is_key_text};
+use crate::sshd::validate::Sshd;
+use crate::sshd::{SshdError, dropin, mainconfig, reload};
+use crate::state;
+use record::{ManagedService, ManagedUser, Record};
+
+/// Where things go on this host (the same options as `user`, `service` and `build`).
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The spec's directory: relative key files are read from there.
+    pub spec_dir: PathBuf,
+    pub prune: bool,
+    pub dry_run: bool,
+    pub sshd: PathBuf,
+    pub sshd_config: PathBuf,
+    pub sshd_config_dir: PathBuf,
+    pub authorized_keys_dir: PathBuf,
+    pub state_dir: PathBuf,
+    pub systemd_dir: PathBuf,
+    pub unit_dir: PathBuf,
+    pub profile_dirs: Vec<PathBuf>,
+    pub no_reload: bool,
+}
+
+/// One thing apply did (or, with --dry-run, would do).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Action {
+    /// jail, user, service, sshd
+    pub kind: &'static str,
+    pub name: String,
+    /// create, update, remove, reload
+    pub action: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
+}
+
+/// The outcome printed by `apply` (`--json`: this object).
+#[derive(Clone, Debug, Serialize)]
+pub struct Outcome {
+    pub changed: bool,
+    pub dry_run: bool,
+    pub actions: Vec<Action>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+struct Converger<'a> {
+    o: &'a Options,
+    actions: Vec<Action>,
+    warnings: Vec<String>,
+    dropins_changed: bool,
+    /// (user, jail) of every user converged or pruned.
+    user_jails: Vec<(String, PathBuf)>,
+}
+
+fn coded(code: u8, e: impl std::fmt::Display) -> anyhow::Error {
+    Coded::new(code, e.to_string()).into()
+}
+
+impl Converger<'_> {
+    fn act(&mut self, kind: &'static str, name: impl ToString, action: &'static str) {
+        self.actions.push(Action {
+            kind,
+            name: name.to_string(),
+            action,
+            details: Vec::new(),
+        });
+    }
+}
+
+/// Converges the host to `spec`. Host-side checks (key files, bind sources, profiles) run
+/// before the first write.
+pub fn converge(spec: &Spec, o: &Options) -> anyhow::Result<Outcome> {
+    let jails = jail_settings(spec, o)?;
+    let users = spec
+        .user
+        .iter()
+        .map(|u| user_args(u, o))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    preflight_sshd(&users, o)?;
+    // One run at a time per state directory, as `user` (taken after every check, so an
+    // invalid spec or host leaves even the state directory alone).
+    let _lock = if o.dry_run {
+        None
+    } else {
+        Some(hostfs::lock_dir(&o.state_dir).map_err(|e| coded(e.code(), e))?)
+    };
+    let old = record::load(&o.state_dir).map_err(|e| coded(exit::HOST_FAILURE, e))?;
+    let mut c = Converger {
+        o,
+        actions: Vec::new(),
+        warnings: Vec::new(),
+        dropins_changed: false,
+        user_jails: Vec::new(),
+    };
+    let mut new = Record::default();
+    let mut created_jails = Vec::new();
+    for s in &jails {
+        if converge_jail(&mut c, s)? {
+            created_jails.push(s.jail.clone());
+        }
+        new.jails.push(s.jail.clone());
+    }
+    for s in &spec.service {
+        converge_service(&mut c, s)?;
+        new.services.push(ManagedService {
+            name: s.name.get_ref().clone(),
+            jail: s.jail.get_ref().clone(),
+            unit_dir: o.unit_dir.clone(),
+        });
+    }
+    for (u, a) in spec.user.iter().zip(&users) {
+        if o.dry_run && created_jails.contains(&a.jail) {
+            c.act("user", &a.name, "create");
+        } else {
+            converge_user(&mut c, a)?;
+        }
+        new.users.push(ManagedUser {
+            name: u.name.get_ref().clone(),
+            jail: u.jail.get_ref().clone(),
+            delete_account: u.delete_account,
+        });
+    }
+    prune_or_keep(&mut c, &old, &mut new)?;
+    settle_manifests(&c, &jails)?;
+    finish_sshd(&mut c)?;
+    if !o.dry_run && new != old {
+        record::save(&o.state_dir, &new).map_err(|e| coded(exit::HOST_FAILURE, e))?;
+    }
+    Ok(Outcome {
+        changed: !c.actions.is_empty(),
+        dry_run: o.dry_run,
+        actions: c.actions,
+        warnings: c.warnings,
+    })
+}
+
+/// Before the first write: when the spec jails users, sshd's main config must include their
+/// drop-ins and pass `sshd -t` now (the user code checks again per user).
+fn preflight_sshd(users: &[user::Args], o: &Options) -> anyhow::Result<()> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    let sshd = Sshd {
+        binary: o.sshd.clone(),
+        main: o.sshd_config.clone(),
+    };
+    let text = std::fs::read_to_string(&sshd.main).map_err(|e| {
+        coded(
+            exit::SSHD_INVALID,
+            format!("cannot read sshd's config {}: {e}", sshd.main.display()),
+        )
+    })?;
+    for u in users {
+        let dropin = o.sshd_config_dir.join(dropin::file_name(&u.name));
+        if !mainconfig::includes_file(&text, &dropin) {
+            let e = SshdError::NotIncluded {
+                main: sshd.main.clone(),
+                dir: o.sshd_config_dir.clone(),
+                dropin,
+            };
+            return Err(coded(e.code(), e));
+        }
+    }
+    sshd.test().map_err(|e| coded(e.code(), e))
+}
+
+/// Build settings for every `[[jail]]`, profiles loaded and bind sources checked.
+fn jail_settings(spec: &Spec, o: &Options) -> anyhow::Result<Vec<BuildSettings>> {
+    let mut out = Vec::new();
+    for j in &spec.jail {
+        let path = j.path.get_ref();
+        let profile = ProfileArgs {
+            profiles: j.profiles.clone(),
+            dirs: DirArgs {
+                profile_dirs: o.profile_dirs.clone(),
+            },
+        };
+        let (extra, profiles) = crate::cli::profiles::build_extra(&profile)
+            .with_context(|| format!("jail {}", path.display()))?;
+        let mut binds = Vec::new();
+        for b in &j.binds {
+            let bind = Bind::parse(b.get_ref()).map_err(|e| coded(exit::BAD_INPUT, e))?;
+            crate::mounts::apply::check_source(&bind).map_err(|e| coded(exit::REFUSED, e))?;
+            binds.push(bind);
+        }
+        out.push(BuildSettings {
+            jail: path.clone(),
+            wanted: Wanted {
+                bins: j.bins.clone(),
+                files: j.files.clone(),
+                libraries: Vec::new(),
+            },
+            extra,
+            profiles,
+            binds,
+            state_dir: o.state_dir.clone(),
+            verify_content: false,
+            jobs: 0,
+        });
+    }
+    Ok(out)
+}
+
+/// Builds the jail (or, in a dry run, says whether it would); true when it does not exist.
+fn converge_jail(c: &mut Converger, s: &BuildSettings) -> anyhow::Result<bool> {
+    let previous =
+        state::load(&c.o.state_dir, &s.jail).map_err(|e| coded(exit::HOST_FAILURE, e))?;
+    let verb = if previous.is_some() {
+        "update"
+    } else {
+        "create"
+    };
+    if c.o.dry_run {
+        let asked = previous.as_ref().is_some_and(|p| {
+            let r = &p.request;
+            s.wanted.bins.iter().all(|b| r.bins.contains(b))
+                && s.wanted.files.iter().all(|f| r.files.contains(f))
+                && s.profiles.iter().all(|p| r.profiles.contains(p))
+                && s.binds.iter().all(|b| r.binds.contains(b))
+        });
+        if !asked || !s.jail.is_dir() {
+            c.act("jail", s.jail.display(), verb);
+        }
+        return Ok(previous.is_none() || !s.jail.is_dir());
+    }
+    eprintln!("jailsmith: apply: jail {}", s.jail.display());
+    let built = crate::jail::build(s)?;
+    c.warnings.extend(built.warnings.iter().cloned());
+    let r = &built.report;
+    if !r.is_unchanged() {
+        c.act("jail", s.jail.display(), verb);
+        c.actions.last_mut().expect("just pushed").details = vec![format!(
+            "{} created, {} updated, {} unchanged",
+            r.created, r.updated, r.unchanged
+        )];
+    }
+    Ok(false)
+}
+
+fn limit_args(l: Option<&LimitsSpec>) -> LimitArgs {
+    let l = l.cloned().unwrap_or_default();
+    LimitArgs {
+        memory_max: l.memory_max,
+        memory_high: l.memory_high,
+        cpu_quota: l.cpu_quota,
+        cpu_weight: l.cpu_weight,
+        tasks_max: l.tasks_max,
+        io_read_max: l.io_read_max,
+        io_write_max: l.io_write_max,
+    }
+}
+
+/// `jailsmith user` arguments for one `[[user]]`; key files must be readable now.
+fn user_args(u: &UserSpec, o: &Options) -> anyhow::Result<user::Args> {
+    let mut keys = Vec::new();
+    let mut key_texts = Vec::new();
+    for k in u.keys.get_ref() {
+        if is_key_text(k) {
+            key_texts.push(k.trim().to_string());
+            continue;
+        }
+        let p = o.spec_dir.join(k);
+        std::fs::metadata(&p).map_err(|e| {
+            coded(
+                exit::BAD_INPUT,
+                format!("user {}: key file {}: {e}", u.name.get_ref(), p.display()),
+            )
+        })?;
+        keys.push(p);
+    }
+    Ok(user::Args {
+        name: u.name.get_ref().clone(),
+        jail: u.jail.get_ref().clone(),
+        create: u.create,
+        shell: u.shell.clone(),
+        uid: u.uid,
+        keys,
+        key_texts,
+        sftp_only: u.sftp_only,
+        remove: false,
+        delete_home: false,
+        delete_account: false,
+        authorized_keys_dir: o.authorized_keys_dir.clone(),
+        sshd_config_dir: o.sshd_config_dir.clone(),
+        sshd_config: o.sshd_config.clone(),
+        sshd: o.sshd.clone(),
+        state_dir: o.state_dir.clone(),
+        no_reload: true,
+        dry_run: o.dry_run,
+        json: false,
+        systemd_dir: o.systemd_dir.clone(),
+        limits: limit_args(u.limits.as_ref().map(|l| l.get_ref())),
+        verify_with: None,
+    })
+}
+
+/// Adds or removes one user through the user command's code; sshd is reloaded once later.
+fn converge_user(c: &mut Converger, a: &user::Args) -> anyhow::Result<()> {
+    c.user_jails.push((a.name.clone(), a.jail.clone()));
+    let report = user::converge(a).map_err(|e| coded(e.code(), format!("user {}: {e}", a.name)))?;
+    c.warnings.extend(
+        report
+            .warnings
+            .into_iter()
+            .filter(|w| !w.starts_with("--no-reload")),
+    );
+    if report.changes.is_empty() {
+        return Ok(());
+    }
+    c.dropins_changed |= report.changes.iter().any(|ch| ch.object == "dropin");
+    let created = report
+        .changes
+        .iter()
+        .any(|ch| ch.action == "create" && matches!(ch.object, "account" | "dropin"));
+    let action = if a.remove {
+        "remove"
+    } else if created {
+        "create"
+    } else {
+        "update"
+    };
+    c.act("user", &a.name, action);
+    c.actions.last_mut().expect("just pushed").details = report
+        .changes
+        .iter()
+        .map(|ch| format!("{} {} {}", ch.action, ch.object, ch.target))
+        .collect();
+    Ok(())
+}
+
+fn service_args(s: &ServiceSpec, o: &Options) -> service::Args {
+    service::Args {
+        name: s.name.get_ref().clone(),
+        jail: s.jail.get_ref().clone(),
+        exec: s.exec.clone(),
+        user: s.user.clone(),
+        create_user: s.create_user,
+        bins: s.bins.clone(),
+        files: s.files.clone(),
+        profile: ProfileArgs {
+            profiles: s.profiles.clone(),
+            dirs: DirArgs {
+                profile_dirs: o.profile_dirs.clone(),
+            },
+        },
+        read_write: s.read_write.clone(),
+        ports: s.ports.clone(),
+        allow_ips: s.allow_ips.clone(),
+        allow_unix: s.allow_unix,
+        allow_jit: s.allow_jit,
+        limits: limit_args(s.limits.as_ref().map(|l| l.get_ref())),
+        unit_dir: o.unit_dir.clone(),
+        no_reload: o.no_reload,
+        start: s.start,
+        dry_run: o.dry_run,
+        state_dir: o.state_dir.clone(),
+    }
+}
+
+fn unit_path(unit_dir: &Path, name: &str) -> PathBuf {
+    let n = name.strip_suffix(".service").unwrap_or(name);
+    unit_dir.join(format!("{n}.service"))
+}
+
+fn converge_service(c: &mut Converger, s: &ServiceSpec) -> anyhow::Result<()> {
+    let name = s.name.get_ref();
+    if c.o.dry_run {
+        if !unit_path(&c.o.unit_dir, name).exists() {
+            c.act("service", name, "create");
+        }
+        return Ok(());
+    }
+    let existed = unit_path(&c.o.unit_dir, name).exists();
+    let changed =
+        service::converge(&service_args(s, c.o)).with_context(|| format!("service {name}"))?;
+    if changed {
+        c.act("service", name, if existed { "update" } else { "create" });
+    }
+    Ok(())
+}
+
+/// With --prune, removes what the record holds and the spec no longer names; without it,
+/// keeps those in the record so a later --prune finds them.
+fn prune_or_keep(c: &mut Converger, old: &Record, new: &mut Record) -> anyhow::Result<()> {
+    let gone_users: Vec<ManagedUser> = old
+        .users
+        .iter()
+        .filter(|u| !new.users.iter().any(|n| n.name == u.name))
+        .cloned()
+        .collect();
+    let gone_services: Vec<ManagedService> = old
+        .services
+        .iter()
+        .filter(|s| !new.services.iter().any(|n| n.name == s.name))
+        .cloned()
+        .collect();
+    let gone_jails: Vec<PathBuf> = old
+        .jails
+        .iter()
+        .filter(|j| !new.jails.contains(j))
+        .cloned()
+        .collect();
+    if !c.o.prune {
+        new.users.extend(gone_users);
+        new.services.extend(gone_services);
+        new.jails.extend(gone_jails);
+        return Ok(());
+    }
+    for u in gone_users {
+        prune_user(c, &u)?;
+    }
+    for s in gone_services {
+        prune_service(c, &s)?;
+    }
+    for j in gone_jails {
+        if !prune_jail(c, &j)? {
+            new.jails.push(j);
+        }
+    }
+    Ok(())
+}
+
+fn prune_user(c: &mut Converger, u: &ManagedUser) -> anyhow::Result<()> {
+    let o = c.o;
+    let a = user::Args {
+        name: u.name.clone(),
+        jail: u.jail.clone(),
+        create: false,
+        shell: "/bin/bash".into(),
+        uid: None,
+        keys: Vec::new(),
+        key_texts: Vec::new(),
+        sftp_only: false,
+        remove: true,
+        delete_home: false,
+        delete_account: u.delete_account,
+        authorized_keys_dir: o.authorized_keys_dir.clone(),
+        sshd_config_dir: o.sshd_config_dir.clone(),
+        sshd_config: o.sshd_config.clone(),
+        sshd: o.sshd.clone(),
+        state_dir: o.state_dir.clone(),
+        no_reload: true,
+        dry_run: o.dry_run,
+        json: false,
+        systemd_dir: o.systemd_dir.clone(),
+        limits: LimitArgs::default(),
+        verify_with: None,
+    };
+    converge_user(c, &a)
+}
+
+fn prune_service(c: &mut Converger, s: &ManagedService) -> anyhow::Result<()> {
+    let path = unit_path(&s.unit_dir, &s.name);
+    if !path.exists() {
+        return Ok(());
+    }
+    c.act("service", &s.name, "remove");
+    if c.o.dry_run {
+        return Ok(());
+    }
+    std::fs::remove_file(&path).map_err(|e| {
+        coded(
+            exit::HOST_FAILURE,
+            format!("remove {}: {e}", path.display()),
+        )
+    })?;
+    c.warnings.push(format!(
+        "removed {}; its jail {} is left in place (jailsmith destroy takes it down); run 'systemctl daemon-reload' where systemd manages it",
+        path.display(),
+        s.jail.display()
+    ));
+    Ok(())
+}
+
+/// Takes a jail apply built down (its files, never the users' homes); false when it still
+/// holds users apply does not manage (then it is left alone).
+fn prune_jail(c: &mut Converger, jail: &Path) -> anyhow::Result<bool> {
+    let o = c.o;
+    let Some(st) = state::load(&o.state_dir, jail).map_err(|e| coded(exit::HOST_FAILURE, e))?
+    else {
+        return Ok(true);
+    };
+    let others: Vec<&String> = st
+        .users
+        .iter()
+        .filter(|u| !c.actions.iter().any(|a| a.kind == "user" && &a.name == *u))
+        .collect();
+    if !others.is_empty() {
+        c.warnings.push(format!(
+            "not pruning jail {}: it still jails users apply does not manage ({})",
+            jail.display(),
+            others
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        return Ok(false);
+    }
+    c.act("jail", jail.display(), "remove");
+    if o.dry_run {
+        return Ok(true);
+    }
+    destroy::run(destroy::Args {
+        jail: jail.to_path_buf(),
+        purge: false,
+        kill_sessions: false,
+        dry_run: false,
+        authorized_keys_dir: o.authorized_keys_dir.clone(),
+        sshd_config_dir: o.sshd_config_dir.clone(),
+        sshd_config: o.sshd_config.clone(),
+        sshd: o.sshd.clone(),
+        no_reload: true,
+        state_dir: o.state_dir.clone(),
+        report_to_stderr: true,
+    })
+    .with_context(|| format!("pruning jail {}", jail.display()))?;
+    Ok(true)
+}
+
+/// A user added or removed rewrites the jail's etc/passwd and etc/group after the build
+/// recorded them: build the touched jails again (their files are current, nothing is copied)
+/// so the manifest records those files as they are now, and the next run finds the state
+/// unchanged instead of rewriting it.
+fn settle_manifests(c: &Converger, jails: &[BuildSettings]) -> anyhow::Result<()> {
+    if c.o.dry_run {
+        return Ok(());
+    }
+    let touched: Vec<&Path> = c
+        .actions
+        .iter()
+        .filter(|a| a.kind == "user")
+        .filter_map(|a| c.user_jails.iter().find(|(n, _)| *n == a.name))
+        .map(|(_, j)| j.as_path())
+        .collect();
+    for s in jails.iter().filter(|s| touched.contains(&s.jail.as_path())) {
+        crate::jail::build(s)?;
+    }
+    Ok(())
+}
+
+/// One `sshd -t` and one reload, only when a drop-in changed.
+fn finish_sshd(c: &mut Converger) -> anyhow::Result<()> {
+    if !c.dropins_changed || c.o.dry_run {
+        return Ok(());
+    }
+    let sshd = Sshd {
+        binary: c.o.sshd.clone(),
+        main: c.o.sshd_config.clone(),
+    };
+    sshd.test().map_err(|e| coded(e.code(), e))?;
+    if c.o.no_reload {
+        c.warnings.push(
+            "--no-reload: sshd was not reloaded; new logins see the change only after a reload"
+                .into(),
+        );
+        return Ok(());
+    }
+    let use_systemd = reload::systemd_is_init() && sshd.main == Path::new("/etc/ssh/sshd_config");
+    let how = reload::reload(&sshd, use_systemd).map_err(|e| coded(e.code(), e))?;
+    c.act("sshd", sshd.main.display(), "reload");
+    c.actions.last_mut().expect("just pushed").details = vec![how];
+    Ok(())
+}

@@ -1,0 +1,610 @@
+//! `jailsmith apply SPEC.toml` against a private sshd: a dry run writes nothing; apply
+//! builds the jail and jails the users (drop-in, key file, jail passwd line, ssh login); a
+//! second run reports `changed: false` and writes nothing; `--prune` takes out a user the
+//! spec dropped (host account kept); invalid specs are refused with file:line before any
+//! write. Every path (sshd config, drop-ins, keys, state) belongs to the test.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::sshd::{self, PrivateSshd};
+use common::{ReservedUser, TestRoot, run, text};
+
+struct Setup {
+    root: TestRoot,
+    srv: PrivateSshd,
+    jail: PathBuf,
+    keys_dir: PathBuf,
+    state_dir: PathBuf,
+}
+
+impl Setup {
+    fn new(test: &str) -> Self {
+        let root = TestRoot::new(test);
+        let srv = PrivateSshd::start(None);
+        Self {
+            jail: root.jail("jail"),
+            keys_dir: root.path().join("authorized_keys"),
+            state_dir: root.state_dir(),
+            root,
+            srv,
+        }
+    }
+
+    fn apply(&self, spec: &Path, extra: &[&str]) -> Command {
+        let mut c = common::bin();
+        c.arg("apply")
+            .arg(spec)
+            .arg("--json")
+            .arg("--sshd-config")
+            .arg(self.srv.config_path())
+            .arg("--sshd-config-dir")
+            .arg(self.srv.dropin_dir())
+            .arg("--authorized-keys-dir")
+            .arg(&self.keys_dir)
+            .arg("--state-dir")
+            .arg(&self.state_dir)
+            .arg("--systemd-dir")
+            .arg(self.root.path().join("systemd"))
+            .arg("--unit-dir")
+            .arg(self.root.path().join("units"))
+            .args(extra);
+        c
+    }
+
+    /// Runs apply; panics unless it exits 0; returns its JSON outcome.
+    fn run_json(&self, cmd: &mut Command) -> serde_json::Value {
+        let out = run(cmd);
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            common::describe(cmd, &out),
+            self.srv.log()
+        );
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", text(&out.stdout)))
+    }
+
+    fn listening(&self) -> usize {
+        self.srv.log().matches("Server listening on").count()
+    }
+
+    fn wait_listening(&self, before: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.listening() <= before {
+            assert!(
+                Instant::now() < deadline,
+                "sshd did not listen again after apply reloaded it\n{}",
+                self.srv.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn dropin(&self, name: &str) -> PathBuf {
+        self.srv
+            .dropin_dir()
+            .join(format!("10-jailsmith-{name}.conf"))
+    }
+}
+
+/// (inode, mtime, ctime) of every object under each root: a write shows up as a change.
+fn snapshot(roots: &[&Path]) -> BTreeMap<PathBuf, (u64, i64, i64, i64, i64)> {
+    fn walk(p: &Path, out: &mut BTreeMap<PathBuf, (u64, i64, i64, i64, i64)>) {
+        let Ok(m) = fs::symlink_metadata(p) else {
+            return;
+        };
+        out.insert(
+            p.to_path_buf(),
+            (
+                m.ino(),
+                m.mtime(),
+                m.mtime_nsec(),
+                m.ctime(),
+                m.ctime_nsec(),
+            ),
+        );
+        if m.is_dir() {
+            for e in fs::read_dir(p).unwrap().flatten() {
+                walk(&e.path(), out);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    for r in roots {
+        walk(r, &mut out);
+    }
+    out
+}
+
+fn actions(v: &serde_json::Value) -> Vec<(String, String, String)> {
+    v["actions"]
+        .as_array()
+        .expect("actions is an array")
+        .iter()
+        .map(|a| {
+            (
+                a["kind"].as_str().unwrap().to_string(),
+                a["name"].as_str().unwrap().to_string(),
+                a["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn spec_text(jail: &Path, users: &[(&str, &str)]) -> String {
+    let mut s = format!(
+        "# written by the apply_spec test\n[[jail]]\npath = \"{}\"\nbins = [\"bash\", \"id\"]\n",
+        jail.display()
+    );
+    for (name, key) in users {
+        s.push_str(&format!(
+            "\n[[user]]\nname = \"{name}\"\njail = \"{}\"\ncreate = true\nkeys = [\"{key}\"]\n",
+            jail.display()
+        ));
+    }
+    s
+}
+
+#[test]
+fn apply_creates_is_idempotent_and_prunes() {
+    if !sshd::available("apply_creates_is_idempotent_and_prunes") {
+        return;
+    }
+    let s = Setup::new("apply_creates_is_idempotent_and_prunes");
+    let alice = ReservedUser::new();
+    let bob = ReservedUser::new();
+    let client = s.root.dir("client");
+    let (key, key_pub) = sshd::client_keypair(&client);
+    let key_text = fs::read_to_string(&key_pub).unwrap().trim().to_string();
+    let spec = s.root.path().join("spec.toml");
+    // alice's key as a file path relative to the spec, bob's as a key text
+    let rel = key_pub
+        .strip_prefix(s.root.path())
+        .unwrap()
+        .display()
+        .to_string();
+    fs::write(
+        &spec,
+        spec_text(&s.jail, &[(alice.name(), &rel), (bob.name(), &key_text)]),
+    )
+    .unwrap();
+
+    // --dry-run writes nothing, and says what it would do
+    let dry = s.run_json(&mut s.apply(&spec, &["--dry-run"]));
+    assert_eq!(dry["changed"], true, "{dry}");
+    let acts = actions(&dry);
+    assert!(
+        acts.contains(&("jail".into(), s.jail.display().to_string(), "create".into())),
+        "{dry}"
+    );
+    assert!(
+        acts.contains(&("user".into(), alice.name().into(), "create".into())),
+        "{dry}"
+    );
+    assert!(!s.jail.exists(), "a dry run created the jail");
+    assert!(
+        !s.state_dir.exists(),
+        "a dry run created the state directory"
+    );
+    assert!(!s.dropin(alice.name()).exists());
+    assert!(alice.lookup().is_none(), "a dry run created an account");
+
+    // apply: jail built, users created and jailed, sshd reloaded once
+    let before = s.listening();
+    let first = s.run_json(&mut s.apply(&spec, &[]));
+    assert_eq!(first["changed"], true, "{first}");
+    let acts = actions(&first);
+    assert!(
+        acts.contains(&("jail".into(), s.jail.display().to_string(), "create".into())),
+        "{first}"
+    );
+    for u in [alice.name(), bob.name()] {
+        assert!(
+            acts.contains(&("user".into(), u.into(), "create".into())),
+            "{first}"
+        );
+    }
+    assert_eq!(
+        acts.iter().filter(|a| a.0 == "sshd").count(),
+        1,
+        "one reload: {first}"
+    );
+    s.wait_listening(before);
+    assert!(s.jail.join("bin/bash").exists() || s.jail.join("usr/bin/bash").exists());
+    let passwd = fs::read_to_string(s.jail.join("etc/passwd")).unwrap();
+    for u in [alice.name(), bob.name()] {
+        assert!(alice.lookup().is_some());
+        assert!(
+            passwd.lines().any(|l| l.starts_with(&format!("{u}:"))),
+            "{passwd}"
+        );
+        let dropin = fs::read_to_string(s.dropin(u)).unwrap();
+        assert!(dropin.contains(&s.jail.display().to_string()), "{dropin}");
+        let keys = fs::read_to_string(s.keys_dir.join(u)).unwrap();
+        assert!(
+            keys.contains(key_text.split_whitespace().nth(1).unwrap()),
+            "{keys}"
+        );
+    }
+    let mut ssh = s.srv.ssh_client(alice.name(), &key);
+    ssh.arg("id -un; echo /*");
+    let out = run(&mut ssh);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        common::describe(&ssh, &out),
+        s.srv.log()
+    );
+    assert!(
+        text(&out.stdout).starts_with(alice.name()),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // second run: nothing changed, nothing written, nothing reloaded
+    let watched = [
+        s.jail.as_path(),
+        s.srv.dropin_dir(),
+        s.keys_dir.as_path(),
+        s.state_dir.as_path(),
+    ];
+    let snap = snapshot(&watched);
+    let listening = s.listening();
+    let second = s.run_json(&mut s.apply(&spec, &[]));
+    assert_eq!(second["changed"], false, "{second}");
+    assert!(actions(&second).is_empty(), "{second}");
+    let after = snapshot(&watched);
+    let differs: Vec<_> = after
+        .iter()
+        .filter(|(p, v)| snap.get(*p) != Some(v))
+        .map(|(p, _)| p.display().to_string())
+        .chain(
+            snap.keys()
+                .filter(|p| !after.contains_key(*p))
+                .map(|p| p.display().to_string()),
+        )
+        .collect();
+    assert!(differs.is_empty(), "the second run wrote: {differs:?}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(s.listening(), listening, "the second run reloaded sshd");
+    let dry = s.run_json(&mut s.apply(&spec, &["--dry-run"]));
+    assert_eq!(dry["changed"], false, "{dry}");
+
+    // bob leaves the spec: without --prune he stays; with --prune he goes, account kept
+    fs::write(&spec, spec_text(&s.jail, &[(alice.name(), &rel)])).unwrap();
+    let kept = s.run_json(&mut s.apply(&spec, &[]));
+    assert_eq!(kept["changed"], false, "{kept}");
+    assert!(s.dropin(bob.name()).exists());
+    let before = s.listening();
+    let pruned = s.run_json(&mut s.apply(&spec, &["--prune"]));
+    assert_eq!(pruned["changed"], true, "{pruned}");
+    assert!(
+        actions(&pruned).contains(&("user".into(), bob.name().into(), "remove".into())),
+        "{pruned}"
+    );
+    s.wait_listening(before);
+    assert!(
+        !s.dropin(bob.name()).exists(),
+        "bob's drop-in is still there"
+    );
+    assert!(
+        !s.keys_dir.join(bob.name()).exists(),
+        "bob's key file is still there"
+    );
+    let passwd = fs::read_to_string(s.jail.join("etc/passwd")).unwrap();
+    assert!(
+        !passwd
+            .lines()
+            .any(|l| l.starts_with(&format!("{}:", bob.name()))),
+        "{passwd}"
+    );
+    assert!(
+        passwd
+            .lines()
+            .any(|l| l.starts_with(&format!("{}:", alice.name()))),
+        "{passwd}"
+    );
+    assert!(
+        bob.lookup().is_some(),
+        "prune deleted a host account without delete_account"
+    );
+    assert!(s.dropin(alice.name()).exists());
+    let again = s.run_json(&mut s.apply(&spec, &["--prune"]));
+    assert_eq!(again["changed"], false, "{again}");
+}
+
+#[test]
+fn invalid_specs_are_refused_before_any_write() {
+    let root = TestRoot::new("invalid_specs_are_refused_before_any_write");
+    let state = root.state_dir();
+    let jail = root.jail("jail");
+    let keys = root.path().join("keys");
+    let dropins = root.dir("dropins");
+    let cases: &[(&str, String, &str)] = &[
+        (
+            "unknown field",
+            format!(
+                "[[jail]]\npath = \"{}\"\nbins = [\"bash\"]\ncolour = \"red\"\n",
+                jail.display()
+            ),
+            ":4:",
+        ),
+        (
+            "undeclared jail",
+            format!(
+                "[[jail]]\npath = \"{}\"\nbins = [\"bash\"]\n\n[[user]]\nname = \"jsttnope\"\njail = \"/srv/elsewhere\"\nkeys = [\"ssh-ed25519 AAAA x\"]\n",
+                jail.display()
+            ),
+            ":7:",
+        ),
+        (
+            "duplicate user",
+            format!(
+                "[[jail]]\npath = \"{0}\"\nbins = [\"bash\"]\n[[user]]\nname = \"jsttdup\"\njail = \"{0}\"\nkeys = [\"k\"]\n[[user]]\nname = \"jsttdup\"\njail = \"{0}\"\nkeys = [\"k\"]\n",
+                jail.display()
+            ),
+            ":9:",
+        ),
+        ("bad toml", "[[jail]\npath = 1\n".to_string(), ":1:"),
+        (
+            "relative jail",
+            "[[jail]]\npath = \"srv/j\"\nbins = [\"bash\"]\n".to_string(),
+            ":2:",
+        ),
+        (
+            "bad limit",
+            format!(
+                "[[jail]]\npath = \"{0}\"\nbins = [\"bash\"]\n[[user]]\nname = \"jsttlim\"\njail = \"{0}\"\nkeys = [\"k\"]\n[user.limits]\nmemory_max = \"lots\"\n",
+                jail.display()
+            ),
+            ":8:",
+        ),
+    ];
+    for (what, body, line) in cases {
+        let spec = root.path().join("spec.toml");
+        fs::write(&spec, body).unwrap();
+        let mut c = common::bin();
+        c.arg("apply")
+            .arg(&spec)
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("--authorized-keys-dir")
+            .arg(&keys)
+            .arg("--sshd-config-dir")
+            .arg(&dropins)
+            .arg("--sshd-config")
+            .arg(root.path().join("no_sshd_config"));
+        let out = run(&mut c);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{what}: {}",
+            common::describe(&c, &out)
+        );
+        let err = text(&out.stderr);
+        let located = format!("{}{line}", spec.display());
+        assert!(err.contains(&located), "{what}: wants {located} in:\n{err}");
+        assert!(out.stdout.is_empty(), "{what}: {}", text(&out.stdout));
+        assert!(
+            !state.exists() && !jail.exists() && !keys.exists(),
+            "{what}: something was written"
+        );
+        assert_eq!(fs::read_dir(&dropins).unwrap().count(), 0, "{what}");
+    }
+}
+
+#[test]
+fn apply_writes_a_service_once_and_prunes_its_unit() {
+    if !common::require_root("apply_writes_a_service_once_and_prunes_its_unit") {
+        return;
+    }
+    let root = TestRoot::new("apply_writes_a_service_once_and_prunes_its_unit");
+    let account = ReservedUser::new();
+    let jail = root.jail("svcjail");
+    let units = root.dir("units");
+    let state = root.state_dir();
+    let name = format!("{}-svc", account.name());
+    let spec = root.path().join("spec.toml");
+    fs::write(
+        &spec,
+        format!(
+            "[[service]]\nname = \"{name}\"\njail = \"{}\"\nexec = \"sleep 1000\"\nuser = \"{}\"\ncreate_user = true\n[service.limits]\ntasks_max = \"16\"\n",
+            jail.display(),
+            account.name()
+        ),
+    )
+    .unwrap();
+    let apply = |extra: &[&str]| {
+        let mut c = common::bin();
+        c.arg("apply")
+            .arg(&spec)
+            .arg("--json")
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("--unit-dir")
+            .arg(&units)
+            .arg("--no-reload")
+            .args(extra);
+        let out = run(&mut c);
+        assert!(out.status.success(), "{}", common::describe(&c, &out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v
+    };
+    let first = apply(&[]);
+    assert_eq!(first["changed"], true, "{first}");
+    assert!(
+        actions(&first).contains(&("service".into(), name.clone(), "create".into())),
+        "{first}"
+    );
+    let unit = units.join(format!("{name}.service"));
+    let text_of_unit = fs::read_to_string(&unit).unwrap();
+    assert!(
+        text_of_unit.contains(&format!("RootDirectory={}", jail.display())),
+        "{text_of_unit}"
+    );
+    assert!(text_of_unit.contains("TasksMax=16"), "{text_of_unit}");
+    assert!(account.lookup().is_some());
+
+    let watched = [jail.as_path(), units.as_path(), state.as_path()];
+    let snap = snapshot(&watched);
+    let second = apply(&[]);
+    assert_eq!(second["changed"], false, "{second}");
+    let after = snapshot(&watched);
+    let differs: Vec<_> = after
+        .iter()
+        .filter(|(p, v)| snap.get(*p) != Some(v))
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    assert!(differs.is_empty(), "the second run wrote: {differs:?}");
+
+    fs::write(&spec, "# nothing any more\n").unwrap();
+    let pruned = apply(&["--prune"]);
+    assert!(
+        actions(&pruned).contains(&("service".into(), name.clone(), "remove".into())),
+        "{pruned}"
+    );
+    assert!(!unit.exists(), "the unit is still there");
+    assert!(
+        account.lookup().is_some(),
+        "prune deleted the service account"
+    );
+    let again = apply(&["--prune"]);
+    assert_eq!(again["changed"], false, "{again}");
+}
+
+#[test]
+fn prune_removes_only_the_jails_apply_built() {
+    if !common::require_root("prune_removes_only_the_jails_apply_built") {
+        return;
+    }
+    let root = TestRoot::new("prune_removes_only_the_jails_apply_built");
+    let state = root.state_dir();
+    let mine = root.jail("mine");
+    let theirs = root.jail("theirs");
+    // a jail built by hand with `jailsmith build`, in the same state directory
+    let mut build = common::bin();
+    build
+        .arg("build")
+        .arg(&theirs)
+        .args(["--bin", "id", "--state-dir"])
+        .arg(&state);
+    common::run_ok(&mut build);
+    let spec = root.path().join("spec.toml");
+    fs::write(
+        &spec,
+        format!("[[jail]]\npath = \"{}\"\nbins = [\"id\"]\n", mine.display()),
+    )
+    .unwrap();
+    let apply = |extra: &[&str]| {
+        let mut c = common::bin();
+        c.arg("apply")
+            .arg(&spec)
+            .arg("--json")
+            .arg("--state-dir")
+            .arg(&state)
+            .args(extra);
+        let out = run(&mut c);
+        assert!(out.status.success(), "{}", common::describe(&c, &out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v
+    };
+    let first = apply(&["--prune"]);
+    assert_eq!(
+        actions(&first),
+        [(
+            "jail".to_string(),
+            mine.display().to_string(),
+            "create".to_string()
+        )],
+        "{first}"
+    );
+    assert!(mine.join("etc/passwd").exists());
+
+    fs::write(&spec, "# no jails\n").unwrap();
+    let dry = apply(&["--prune", "--dry-run"]);
+    assert!(
+        actions(&dry).contains(&("jail".into(), mine.display().to_string(), "remove".into())),
+        "{dry}"
+    );
+    assert!(
+        mine.join("etc/passwd").exists(),
+        "the dry run removed files"
+    );
+    let pruned = apply(&["--prune"]);
+    assert_eq!(
+        actions(&pruned),
+        [(
+            "jail".to_string(),
+            mine.display().to_string(),
+            "remove".to_string()
+        )],
+        "{pruned}"
+    );
+    assert!(
+        !mine.join("etc/passwd").exists(),
+        "the pruned jail still has its files"
+    );
+    assert!(
+        theirs.join("etc/passwd").exists(),
+        "prune touched a jail apply did not build"
+    );
+    let states: Vec<_> = fs::read_dir(state.join("jails"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    assert_eq!(
+        states.len(),
+        1,
+        "the hand-built jail's state must stay: {states:?}"
+    );
+    assert!(states[0].contains("theirs"), "{states:?}");
+    let again = apply(&["--prune"]);
+    assert_eq!(again["changed"], false, "{again}");
+}
+
+#[test]
+fn sshd_config_without_the_dropins_is_refused_before_any_write() {
+    if !common::require_root("sshd_config_without_the_dropins_is_refused_before_any_write") {
+        return;
+    }
+    let root = TestRoot::new("sshd_config_without_the_dropins_is_refused_before_any_write");
+    let jail = root.jail("jail");
+    let state = root.state_dir();
+    let main = root.path().join("sshd_config");
+    fs::write(&main, "Port 2222\n").unwrap();
+    let dropins = root.dir("dropins");
+    let spec = root.path().join("spec.toml");
+    fs::write(
+        &spec,
+        spec_text(&jail, &[("jsttnoinclude", "ssh-ed25519 AAAA x")]),
+    )
+    .unwrap();
+    let mut c = common::bin();
+    c.arg("apply")
+        .arg(&spec)
+        .arg("--state-dir")
+        .arg(&state)
+        .arg("--sshd-config")
+        .arg(&main)
+        .arg("--sshd-config-dir")
+        .arg(&dropins)
+        .arg("--authorized-keys-dir")
+        .arg(root.path().join("keys"));
+    let out = run(&mut c);
+    assert_eq!(out.status.code(), Some(5), "{}", common::describe(&c, &out));
+    assert!(
+        text(&out.stderr).contains("Include"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!jail.exists() && !state.exists(), "something was written");
+}
