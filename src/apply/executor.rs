@@ -224,7 +224,10 @@ impl Step<'_> {
         }
         self.clear_unless(|k| *k == EntryKind::File, "regular file")?;
         let copied = self.host.copy_file(src, self.path, mode, owner)?;
-        let m = self.stat_after()?;
+        let m = match copied.meta {
+            Some(m) => m,
+            None => self.stat_after()?,
+        };
         let mut e = entry(EntryType::File, &m);
         e.src = Some(src.to_path_buf());
         e.sha256 = copied.sha256;
@@ -515,6 +518,7 @@ mod tests {
             Ok(Copied {
                 sha256: Some(sha256_hex(&data)),
                 size: data.len() as u64,
+                meta: None,
             })
         }
         fn write_file(

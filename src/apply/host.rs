@@ -109,6 +109,9 @@ pub struct Copied {
     /// (kernel-side `copy_file_range`).
     pub sha256: Option<String>,
     pub size: u64,
+    /// The copy's metadata as it was renamed into place (fstat of its descriptor), so the
+    /// caller need not look the path up again; `None` when the host cannot tell.
+    pub meta: Option<Meta>,
 }
 
 /// Every operation jailsmith performs inside a jail. Paths are `JailPath`s, relative to the
