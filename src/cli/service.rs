@@ -110,12 +110,20 @@ struct Checked {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
+    // One run at a time per state directory, as `user` does: both merge the jail's passwd.
+    // (`apply` holds this lock itself around every `converge`.)
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(hostfs::lock_dir(&args.state_dir).map_err(|e| coded(e.code(), e))?)
+    };
     converge(&args)?;
     Ok(exit::OK)
 }
 
 /// The command without its exit code: true when something was created or changed (the
-/// jail, the account, the unit). What `apply` calls per service.
+/// jail, the account, the unit). What `apply` calls per service; the caller holds the state
+/// directory's lock.
 pub fn converge(args: &Args) -> anyhow::Result<bool> {
     let mut changed = false;
     let c = check(args)?;
@@ -148,8 +156,6 @@ pub fn converge(args: &Args) -> anyhow::Result<bool> {
         dry_run(args, &c.name, &settings, &spec, account.as_ref())?;
         return Ok(false);
     }
-    // One run at a time per state directory, as `user` does: both merge the jail's passwd.
-    let _lock = hostfs::lock_dir(&args.state_dir).map_err(|e| coded(e.code(), e))?;
     // The jail first: a build that fails leaves no account behind.
     eprintln!("jailsmith: building {}", settings.jail.display());
     let built = crate::jail::build(&settings)?;
