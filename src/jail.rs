@@ -29,6 +29,8 @@ pub struct BuildSettings {
     pub binds: Vec<crate::mounts::Bind>,
     pub state_dir: PathBuf,
     pub verify_content: bool,
+    /// Threads applying the copies (0: one per CPU).
+    pub jobs: usize,
 }
 
 /// The result of a build.
@@ -118,6 +120,7 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
     let prev_manifest = previous.as_ref().map(|s| &s.manifest).unwrap_or(&empty);
     let opts = ApplyOptions {
         verify_content: settings.verify_content,
+        jobs: settings.jobs,
     };
     let report = apply(&plan, &host, prev_manifest, &opts).map_err(|e| coded(e.exit_code(), e))?;
     // No fsync per file nor syncfs: files appear atomically by rename, and a copy a crash

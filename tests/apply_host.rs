@@ -234,6 +234,7 @@ fn first_apply_builds_everything_and_second_changes_nothing() {
     let host = LinuxHost::open(j, false).unwrap();
     let opts = ApplyOptions {
         verify_content: true,
+        ..ApplyOptions::default()
     };
     let r3 = apply(&small_plan(&f), &host, &r2.manifest, &opts).unwrap();
     assert!(r3.is_unchanged());
@@ -305,6 +306,7 @@ fn verify_content_catches_a_same_size_same_mtime_edit() {
     let host = LinuxHost::open(&f.jail, false).unwrap();
     let opts = ApplyOptions {
         verify_content: true,
+        ..ApplyOptions::default()
     };
     let r3 = apply(&small_plan(&f), &host, &r2.manifest, &opts).unwrap();
     assert_eq!(outcome_of(&r3, "usr/lib/libfoo.so.1.2"), Outcome::Updated);

@@ -343,3 +343,82 @@ fn unreadable_file_is_bad_input_for_deps() {
         text(&out.stderr)
     );
 }
+
+/// path → (kind, mode, uid, gid, sha256 of the content or the symlink target) of every
+/// object under `root`, keyed by the path inside it.
+fn tree(root: &Path) -> BTreeMap<PathBuf, (String, u32, u32, u32, String)> {
+    use sha2::{Digest, Sha256};
+    walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .into_iter()
+        .map(|e| {
+            let e = e.unwrap();
+            let m = e.path().symlink_metadata().unwrap();
+            let ft = m.file_type();
+            let (kind, what) = if ft.is_symlink() {
+                let t = std::fs::read_link(e.path()).unwrap();
+                ("link", t.display().to_string())
+            } else if ft.is_file() {
+                let sha = Sha256::digest(std::fs::read(e.path()).unwrap());
+                let hex: String = sha.iter().map(|b| format!("{b:02x}")).collect();
+                ("file", hex)
+            } else if ft.is_dir() {
+                ("dir", String::new())
+            } else {
+                ("other", format!("{:x}", m.rdev()))
+            };
+            let rel = e.path().strip_prefix(root).unwrap().to_path_buf();
+            (rel, (kind.to_string(), m.mode(), m.uid(), m.gid(), what))
+        })
+        .collect()
+}
+
+#[test]
+fn parallel_build_makes_the_same_tree_as_one_job() {
+    if !require_root("parallel_build_makes_the_same_tree_as_one_job") {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let data = t.dir("data");
+    for i in 0..40 {
+        common::write_file(&data.join(format!("f{i}")), "x".repeat(i * 997), 0o640);
+    }
+    let data_arg = data.to_str().unwrap().to_string();
+    let args: Vec<&str> = [
+        "--bin", "bash", "--bin", "ls", "--bin", "id", "--bin", "grep", "--bin", "sed", "--bin",
+        "tar", "--bin", "gzip", "--file",
+    ]
+    .into_iter()
+    .chain([data_arg.as_str()])
+    .collect();
+    let serial = t.jail("serial");
+    let parallel = t.jail("parallel");
+    let with = |jobs: &'static str| {
+        let mut a = args.clone();
+        a.extend(["--jobs", jobs]);
+        a
+    };
+    run_ok(&mut build(&serial, &t.dir("state1"), &with("1")));
+    run_ok(&mut build(&parallel, &t.dir("state2"), &with("4")));
+    let (a, b) = (tree(&serial), tree(&parallel));
+    assert!(
+        a.len() > 60,
+        "a suspiciously small jail: {} objects",
+        a.len()
+    );
+    assert_eq!(a, b, "--jobs 4 built another tree than --jobs 1");
+
+    // And a parallel no-op rebuild touches nothing: same inodes, same mtimes.
+    let before = snapshot(&parallel);
+    let out = run_ok(&mut build(&parallel, &t.dir("state2"), &with("4")));
+    assert!(
+        text(&out.stderr).contains("up to date"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        before,
+        snapshot(&parallel),
+        "a parallel no-op rebuild changed the jail"
+    );
+}

@@ -241,8 +241,8 @@ pub fn remove_tree(host: &dyn Host, path: &JailPath) -> Result<bool, HostError> 
 
 #[cfg(test)]
 mod tests {
-    use std::cell::RefCell;
     use std::collections::BTreeMap;
+    use std::sync::RwLock;
 
     use super::*;
     use crate::apply::Copied;
@@ -250,8 +250,8 @@ mod tests {
     /// An in-memory jail: path → (meta, content). Records every write.
     #[derive(Default)]
     struct FakeHost {
-        entries: RefCell<BTreeMap<String, (Meta, Vec<u8>)>>,
-        writes: RefCell<Vec<String>>,
+        entries: RwLock<BTreeMap<String, (Meta, Vec<u8>)>>,
+        writes: RwLock<Vec<String>>,
     }
 
     fn meta(kind: EntryKind, mode: u32, uid: u32) -> Meta {
@@ -270,12 +270,13 @@ mod tests {
     impl FakeHost {
         fn with(self, path: &str, kind: EntryKind, mode: u32) -> Self {
             self.entries
-                .borrow_mut()
+                .write()
+                .unwrap()
                 .insert(path.into(), (meta(kind, mode, 0), Vec::new()));
             self
         }
         fn file(self, path: &str, content: &str) -> Self {
-            self.entries.borrow_mut().insert(
+            self.entries.write().unwrap().insert(
                 path.into(),
                 (meta(EntryKind::File, 0o644, 0), content.as_bytes().to_vec()),
             );
@@ -293,7 +294,11 @@ mod tests {
         /// Like LinuxHost: a symlink in a parent component is refused.
         fn check_parents(&self, path: &JailPath) -> Result<(), HostError> {
             for a in path.ancestors() {
-                if let Some((m, _)) = self.entries.borrow().get(&a.rel().display().to_string())
+                if let Some((m, _)) = self
+                    .entries
+                    .read()
+                    .unwrap()
+                    .get(&a.rel().display().to_string())
                     && matches!(m.kind, EntryKind::Symlink { .. })
                 {
                     return Err(HostError::Symlink {
@@ -318,16 +323,17 @@ mod tests {
             self.check_parents(path)?;
             Ok(self
                 .entries
-                .borrow()
+                .read()
+                .unwrap()
                 .get(&Self::key(path))
                 .map(|e| e.0.clone()))
         }
         fn make_dir(&self, path: &JailPath, mode: u32, owner: Owner) -> Result<bool, HostError> {
             self.check_parents(path)?;
-            self.writes.borrow_mut().push(format!("mkdir {path}"));
+            self.writes.write().unwrap().push(format!("mkdir {path}"));
             let mut m = meta(EntryKind::Dir, mode, owner.uid);
             m.gid = owner.gid;
-            if let Some((old, _)) = self.entries.borrow().get(&Self::key(path))
+            if let Some((old, _)) = self.entries.read().unwrap().get(&Self::key(path))
                 && old.kind != EntryKind::Dir
             {
                 return Err(HostError::WrongType {
@@ -340,7 +346,8 @@ mod tests {
             }
             Ok(self
                 .entries
-                .borrow_mut()
+                .write()
+                .unwrap()
                 .insert(Self::key(path), (m.clone(), Vec::new()))
                 .is_none_or(|(old, _)| old != m))
         }
@@ -355,8 +362,8 @@ mod tests {
             owner: Owner,
         ) -> Result<(), HostError> {
             self.check_parents(path)?;
-            self.writes.borrow_mut().push(format!("write {path}"));
-            self.entries.borrow_mut().insert(
+            self.writes.write().unwrap().push(format!("write {path}"));
+            self.entries.write().unwrap().insert(
                 Self::key(path),
                 (meta(EntryKind::File, mode, owner.uid), content.to_vec()),
             );
@@ -370,18 +377,28 @@ mod tests {
         }
         fn read_file(&self, path: &JailPath) -> Result<Vec<u8>, HostError> {
             self.check_parents(path)?;
-            Ok(self.entries.borrow()[&Self::key(path)].1.clone())
+            Ok(self.entries.read().unwrap()[&Self::key(path)].1.clone())
         }
         fn hash_file(&self, _: &JailPath) -> Result<String, HostError> {
             unimplemented!()
         }
         fn remove(&self, path: &JailPath) -> Result<bool, HostError> {
-            self.writes.borrow_mut().push(format!("rm {path}"));
-            Ok(self.entries.borrow_mut().remove(&Self::key(path)).is_some())
+            self.writes.write().unwrap().push(format!("rm {path}"));
+            Ok(self
+                .entries
+                .write()
+                .unwrap()
+                .remove(&Self::key(path))
+                .is_some())
         }
         fn remove_dir(&self, path: &JailPath) -> Result<bool, HostError> {
-            self.writes.borrow_mut().push(format!("rmdir {path}"));
-            Ok(self.entries.borrow_mut().remove(&Self::key(path)).is_some())
+            self.writes.write().unwrap().push(format!("rmdir {path}"));
+            Ok(self
+                .entries
+                .write()
+                .unwrap()
+                .remove(&Self::key(path))
+                .is_some())
         }
     }
 
@@ -409,7 +426,10 @@ mod tests {
         assert!(!has_program(&h, "/bin/zsh").unwrap());
         let looping = FakeHost::default().link("a", "b").link("b", "a");
         assert!(lookup(&looping, Path::new("/a")).unwrap().is_none());
-        assert!(h.writes.borrow().is_empty(), "a lookup writes nothing");
+        assert!(
+            h.writes.read().unwrap().is_empty(),
+            "a lookup writes nothing"
+        );
     }
 
     #[test]
@@ -422,7 +442,10 @@ mod tests {
         assert_eq!(home_needs(&h, "u", owner).unwrap(), Needed::Create);
         assert!(make_home(&h, "u", owner).unwrap());
         assert_eq!(home_needs(&h, "u", owner).unwrap(), Needed::Nothing);
-        assert_eq!(*h.writes.borrow(), vec!["mkdir /home", "mkdir /home/u"]);
+        assert_eq!(
+            *h.writes.read().unwrap(),
+            vec!["mkdir /home", "mkdir /home/u"]
+        );
         let m = h.stat(&home_of("u")).unwrap().unwrap();
         assert_eq!((m.mode, m.uid), (0o700, 1001));
 
@@ -469,7 +492,10 @@ mod tests {
         );
         assert_eq!(read_text(&h, &group_path()).unwrap(), None);
         write_etc(&h, &group_path(), &g).unwrap();
-        assert_eq!(*h.writes.borrow(), vec!["mkdir /etc", "write /etc/group"]);
+        assert_eq!(
+            *h.writes.read().unwrap(),
+            vec!["mkdir /etc", "write /etc/group"]
+        );
     }
 
     #[test]
@@ -477,6 +503,6 @@ mod tests {
         let h = FakeHost::default().file("f", "x");
         assert!(remove_tree(&h, &JailPath::new("f").unwrap()).unwrap());
         assert!(!remove_tree(&h, &JailPath::new("f").unwrap()).unwrap());
-        assert_eq!(*h.writes.borrow(), vec!["rm /f"]);
+        assert_eq!(*h.writes.read().unwrap(), vec!["rm /f"]);
     }
 }

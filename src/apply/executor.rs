@@ -1,10 +1,13 @@
-//! The executor: walks a plan's steps in order through a `Host`, and for each decides from
-//! what is on disk and the previous manifest whether it is unchanged, to be created or to be
-//! replaced. An unchanged step touches nothing. It never removes a non-empty directory and
-//! never replaces a symlink, FIFO, socket or block device it did not make.
+//! The executor: walks a plan's steps through a `Host` (directories first, in plan order;
+//! then the other steps, which depend only on their directory, on several threads), and for
+//! each decides from what is on disk and the previous manifest whether it is unchanged, to
+//! be created or to be replaced. An unchanged step touches nothing. It never removes a
+//! non-empty directory and never replaces a symlink, FIFO, socket or block device it did
+//! not make.
 
 use std::path::Path;
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::host::{DEVICE_MODE_MASK, EntryKind, FILE_MODE_MASK, Host, HostError, Meta};
@@ -19,6 +22,9 @@ pub struct ApplyOptions {
     /// Also compare the sha256 of each copied file's source and jail copy with the
     /// manifest, instead of trusting size and mtime.
     pub verify_content: bool,
+    /// Threads for the steps after the directories (copies, links, devices, written
+    /// files); 0 means one per CPU, 1 runs them all on the calling thread.
+    pub jobs: usize,
 }
 
 /// What one step did.
@@ -67,26 +73,47 @@ impl ApplyReport {
     }
 }
 
-/// Applies `plan` in order through `host`. `previous` is the manifest saved by the last
-/// apply (empty for a new jail). Stops at the first failure.
+/// Applies `plan` through `host`. `previous` is the manifest saved by the last apply
+/// (empty for a new jail). Directories are made first, in plan order (parents before
+/// children); every other step only needs its directory, so the rest run on `opts.jobs`
+/// threads. The report lists outcomes in plan order. On failure the error of the first
+/// failing step in plan order is returned; steps independent of it may have been applied.
 pub fn apply(
     plan: &Plan,
     host: &dyn Host,
     previous: &Manifest,
     opts: &ApplyOptions,
 ) -> Result<ApplyReport, HostError> {
-    let mut report = ApplyReport::default();
-    for step in &plan.steps {
-        let path = step.op.path();
-        let step_ctx = Step {
-            host,
-            path,
-            prev: previous.get(path),
-            current: host.stat(path)?,
+    let steps = &plan.steps;
+    let mut done: Vec<Option<Result<Done, HostError>>> = Vec::with_capacity(steps.len());
+    done.resize_with(steps.len(), || None);
+    for (i, step) in steps.iter().enumerate() {
+        if matches!(step.op, Op::MakeDir { .. }) {
+            let r = run_step(host, previous, &step.op, opts);
+            let failed = r.is_err();
+            done[i] = Some(r);
+            if failed {
+                break;
+            }
+        }
+    }
+    if !done.iter().flatten().any(Result::is_err) {
+        let rest: Vec<usize> = (0..steps.len()).filter(|&i| done[i].is_none()).collect();
+        let run = |i: usize| (i, run_step(host, previous, &steps[i].op, opts));
+        let results: Vec<(usize, Result<Done, HostError>)> = match worker_pool(opts.jobs) {
+            Some(pool) => pool.install(|| rest.par_iter().map(|&i| run(i)).collect()),
+            None => rest.iter().map(|&i| run(i)).collect(),
         };
-        let (outcome, entry, bytes) = step_ctx.run(&step.op, opts)?;
+        for (i, r) in results {
+            done[i] = Some(r);
+        }
+    }
+    let mut report = ApplyReport::default();
+    for (step, r) in steps.iter().zip(done) {
+        let Some(r) = r else { continue };
+        let (outcome, entry, bytes) = r?;
         report.bytes_copied += bytes;
-        report.record(path, outcome, entry);
+        report.record(step.op.path(), outcome, entry);
     }
     report.stale = previous
         .entries
@@ -95,6 +122,39 @@ pub fn apply(
         .cloned()
         .collect();
     Ok(report)
+}
+
+/// A pool of `jobs` threads (0: one per CPU), or None when one thread is all there is.
+fn worker_pool(jobs: usize) -> Option<rayon::ThreadPool> {
+    let jobs = if jobs == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        jobs
+    };
+    if jobs <= 1 {
+        return None;
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .ok()
+}
+
+/// Looks at what is at the step's path and brings it to the plan.
+fn run_step(
+    host: &dyn Host,
+    previous: &Manifest,
+    op: &Op,
+    opts: &ApplyOptions,
+) -> Result<Done, HostError> {
+    let path = op.path();
+    let step = Step {
+        host,
+        path,
+        prev: previous.get(path),
+        current: host.stat(path)?,
+    };
+    step.run(op, opts)
 }
 
 /// One step's view: the path, what is there now, and what the last apply recorded.
@@ -164,7 +224,10 @@ impl Step<'_> {
         }
         self.clear_unless(|k| *k == EntryKind::File, "regular file")?;
         let copied = self.host.copy_file(src, self.path, mode, owner)?;
-        let m = self.stat_after()?;
+        let m = match copied.meta {
+            Some(m) => m,
+            None => self.stat_after()?,
+        };
         let mut e = entry(EntryType::File, &m);
         e.src = Some(src.to_path_buf());
         e.sha256 = copied.sha256;
@@ -375,9 +438,9 @@ mod tests {
     //! The executor's decisions against a recording in-memory host: which `Host` calls an
     //! apply makes, without touching a real jail.
 
-    use std::cell::RefCell;
     use std::collections::BTreeMap;
     use std::path::PathBuf;
+    use std::sync::Mutex;
 
     use super::*;
     use crate::apply::host::Copied;
@@ -385,36 +448,38 @@ mod tests {
 
     #[derive(Default)]
     struct FakeHost {
-        objects: RefCell<BTreeMap<JailPath, (Meta, Vec<u8>)>>,
-        calls: RefCell<Vec<String>>,
-        clock: RefCell<i128>,
+        objects: Mutex<BTreeMap<JailPath, (Meta, Vec<u8>)>>,
+        calls: Mutex<Vec<String>>,
+        clock: Mutex<i128>,
     }
 
     impl FakeHost {
         fn put(&self, path: &JailPath, kind: EntryKind, mode: u32, owner: Owner, data: &[u8]) {
-            *self.clock.borrow_mut() += 1;
+            *self.clock.lock().unwrap() += 1;
             let meta = Meta {
                 kind,
                 mode,
                 uid: owner.uid,
                 gid: owner.gid,
                 size: data.len() as u64,
-                mtime_ns: *self.clock.borrow(),
+                mtime_ns: *self.clock.lock().unwrap(),
                 ino: 0,
                 nlink: 1,
             };
             self.objects
-                .borrow_mut()
+                .lock()
+                .unwrap()
                 .insert(path.clone(), (meta, data.to_vec()));
         }
 
         fn log(&self, call: &str, path: &JailPath) {
-            self.calls.borrow_mut().push(format!("{call} {path}"));
+            self.calls.lock().unwrap().push(format!("{call} {path}"));
         }
 
         fn writes(&self) -> Vec<String> {
             self.calls
-                .borrow()
+                .lock()
+                .unwrap()
                 .iter()
                 .filter(|c| !c.starts_with("stat ") && !c.starts_with("hash "))
                 .cloned()
@@ -428,7 +493,12 @@ mod tests {
         }
         fn stat(&self, path: &JailPath) -> Result<Option<Meta>, HostError> {
             self.log("stat", path);
-            Ok(self.objects.borrow().get(path).map(|(m, _)| m.clone()))
+            Ok(self
+                .objects
+                .lock()
+                .unwrap()
+                .get(path)
+                .map(|(m, _)| m.clone()))
         }
         fn make_dir(&self, path: &JailPath, mode: u32, owner: Owner) -> Result<bool, HostError> {
             self.log("mkdir", path);
@@ -448,6 +518,7 @@ mod tests {
             Ok(Copied {
                 sha256: Some(sha256_hex(&data)),
                 size: data.len() as u64,
+                meta: None,
             })
         }
         fn write_file(
@@ -483,24 +554,25 @@ mod tests {
         }
         fn read_file(&self, path: &JailPath) -> Result<Vec<u8>, HostError> {
             self.log("read", path);
-            Ok(self.objects.borrow()[path].1.clone())
+            Ok(self.objects.lock().unwrap()[path].1.clone())
         }
         fn hash_file(&self, path: &JailPath) -> Result<String, HostError> {
             self.log("hash", path);
-            Ok(sha256_hex(&self.objects.borrow()[path].1))
+            Ok(sha256_hex(&self.objects.lock().unwrap()[path].1))
         }
         fn remove(&self, path: &JailPath) -> Result<bool, HostError> {
             self.log("remove", path);
-            Ok(self.objects.borrow_mut().remove(path).is_some())
+            Ok(self.objects.lock().unwrap().remove(path).is_some())
         }
         fn remove_dir(&self, path: &JailPath) -> Result<bool, HostError> {
             self.log("rmdir", path);
             let has_children = self
                 .objects
-                .borrow()
+                .lock()
+                .unwrap()
                 .keys()
                 .any(|k| k.ancestors().contains(path));
-            Ok(!has_children && self.objects.borrow_mut().remove(path).is_some())
+            Ok(!has_children && self.objects.lock().unwrap().remove(path).is_some())
         }
     }
 
@@ -564,7 +636,7 @@ mod tests {
         let r1 = apply(&plan, &host, &Manifest::default(), &ApplyOptions::default()).unwrap();
         assert_eq!(r1.created, 5);
         assert_eq!(r1.manifest.get(&jp("etc/bin")).unwrap().mode, 0o755);
-        host.calls.borrow_mut().clear();
+        host.calls.lock().unwrap().clear();
         let r2 = apply(&plan, &host, &r1.manifest, &ApplyOptions::default()).unwrap();
         assert!(r2.is_unchanged());
         assert_eq!(host.writes(), Vec::<String>::new());
@@ -578,7 +650,7 @@ mod tests {
         let host = FakeHost::default();
         let plan = plan(src.path().to_path_buf());
         apply(&plan, &host, &Manifest::default(), &ApplyOptions::default()).unwrap();
-        host.calls.borrow_mut().clear();
+        host.calls.lock().unwrap().clear();
         let r = apply(&plan, &host, &Manifest::default(), &ApplyOptions::default()).unwrap();
         assert_eq!(host.writes(), vec!["copy /etc/bin".to_string()]);
         assert_eq!((r.updated, r.unchanged), (1, 4));

@@ -109,13 +109,17 @@ pub struct Copied {
     /// (kernel-side `copy_file_range`).
     pub sha256: Option<String>,
     pub size: u64,
+    /// The copy's metadata as it was renamed into place (fstat of its descriptor), so the
+    /// caller need not look the path up again; `None` when the host cannot tell.
+    pub meta: Option<Meta>,
 }
 
 /// Every operation jailsmith performs inside a jail. Paths are `JailPath`s, relative to the
 /// jail root held by the implementation; no method follows a symlink in any component.
 /// Every method that creates or replaces a file does so atomically (temporary name in the
 /// same directory, then rename), and sets owner and mode on the open descriptor.
-pub trait Host {
+/// Implementations are `Sync`: the executor applies independent steps on several threads.
+pub trait Host: Sync {
     /// The jail root on the host, for messages.
     fn root(&self) -> &Path;
     /// lstat; `Ok(None)` when nothing is there.

@@ -181,7 +181,7 @@ impl LinuxHost {
         owner: Owner,
         op: &'static str,
         fill: impl FnOnce(&File) -> std::io::Result<T>,
-    ) -> Result<T, HostError> {
+    ) -> Result<(T, Meta), HostError> {
         let dir = self.parent(path, op)?;
         self.check_replaceable(&dir, path, SFlag::S_IFREG, "regular file", op)?;
         let (tmp, file) = self.create_temp_file(&dir, path, op)?;
@@ -189,8 +189,11 @@ impl LinuxHost {
             let out = fill(&file).map_err(|e| errors::std_io(&self.jail, path, op, e))?;
             set_owner_mode(file.as_fd(), owner, mode & FILE_MODE_MASK)
                 .map_err(|e| self.io(path, "set owner and mode of", e))?;
+            // What the file is once in place: a rename changes neither its mtime nor its
+            // owner, mode or size.
+            let st = fstat(file.as_fd()).map_err(|e| self.io(path, op, e))?;
             self.rename_into_place(&dir, &tmp, path, op)?;
-            Ok(out)
+            Ok((out, meta_of(&st, None)))
         })();
         if result.is_err() {
             let _ = unlinkat(dir.as_fd(), tmp.as_os_str(), UnlinkatFlags::NoRemoveDir);
@@ -205,7 +208,7 @@ impl LinuxHost {
         op: &'static str,
     ) -> Result<(OsString, File), HostError> {
         let flags =
-            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
         with_temp_name(|tmp| {
             openat(dir.as_fd(), tmp, flags, Mode::from_bits_truncate(0o600))
                 .map(|fd| (tmp.to_os_string(), File::from(fd)))
@@ -344,17 +347,23 @@ impl LinuxHost {
         Ok(changed)
     }
 
-    /// Copies a host file (already opened and checked) into a new temporary file.
+    /// Copies a host file (already opened and checked) into a new temporary file (opened
+    /// read-write, so the copy can be hashed back from the page cache).
     fn fill_from(&self, src: &File, dst: &File) -> std::io::Result<Copied> {
         if self.hash_copies {
-            let (sha, size) = transfer::copy_hashing(src, dst)?;
+            let (sha, size, _method) = transfer::copy_hashed(src, dst)?;
             Ok(Copied {
                 sha256: Some(sha),
                 size,
+                meta: None,
             })
         } else {
             let size = transfer::copy_in_kernel(src, dst)?;
-            Ok(Copied { sha256: None, size })
+            Ok(Copied {
+                sha256: None,
+                size,
+                meta: None,
+            })
         }
     }
 }
@@ -492,8 +501,12 @@ impl Host for LinuxHost {
         owner: Owner,
     ) -> Result<Copied, HostError> {
         let (source, _) = open_source(src).map_err(|e| e.into_host(src, "open"))?;
-        self.replace_file(path, mode, owner, "copy into", |dst| {
+        let (copied, meta) = self.replace_file(path, mode, owner, "copy into", |dst| {
             self.fill_from(&source, dst)
+        })?;
+        Ok(Copied {
+            meta: Some(meta),
+            ..copied
         })
     }
 
@@ -507,6 +520,7 @@ impl Host for LinuxHost {
         self.replace_file(path, mode, owner, "write", |mut dst| {
             std::io::Write::write_all(&mut dst, content)
         })
+        .map(drop)
     }
 
     fn symlink(&self, path: &JailPath, target: &Path) -> Result<(), HostError> {

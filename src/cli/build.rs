@@ -54,6 +54,10 @@ pub struct Args {
     /// Compare file contents (sha256), not just size and mtime, to decide what is current.
     #[arg(long)]
     pub verify_content: bool,
+    /// Copy and hash on this many threads (default: the number of CPUs). Directories are
+    /// made first, in order; files, links and devices are then applied in parallel.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub jobs: Option<u64>,
     #[command(flatten)]
     pub profile: crate::cli::profiles::ProfileArgs,
 }
@@ -84,6 +88,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         state_dir: args.state_dir.clone(),
         binds,
         verify_content: args.verify_content,
+        jobs: args.jobs.map_or(0, |n| n as usize),
         extra,
         profiles,
     };

@@ -57,7 +57,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             }
         }
     }
-    let mut out = std::io::stdout().lock();
+    // One write per 64 KiB, not one per line: a line-buffered stdout made a write(2) per
+    // library, more system time than the resolving itself.
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
     if args.json {
         serde_json::to_writer_pretty(&mut out, &closures)?;
         writeln!(out)?;
@@ -71,6 +73,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             }
         }
     }
+    out.flush()?;
+    drop(out);
     let mut missing = false;
     for c in &closures {
         for m in &c.missing {

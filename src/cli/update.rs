@@ -32,6 +32,9 @@ pub struct Args {
     /// Where jailsmith keeps the state of each jail.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
+    /// Copy and hash on this many threads (default: the number of CPUs).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub jobs: Option<u64>,
     #[command(flatten)]
     pub dirs: DirArgs,
 }
@@ -195,6 +198,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let st = load(&args)?;
     let mut settings = settings_from_request(&args.jail, &st.request, &args.dirs)?;
     settings.state_dir = args.state_dir.clone();
+    settings.jobs = args.jobs.map_or(0, |n| n as usize);
     if !st.services.is_empty() {
         // mount points the jailed services' units need (`jailsmith service`)
         settings

@@ -222,6 +222,7 @@ fn jail_settings(spec: &Spec, o: &Options) -> anyhow::Result<Vec<BuildSettings>>
             binds,
             state_dir: o.state_dir.clone(),
             verify_content: false,
+            jobs: 0,
         });
     }
     Ok(out)

@@ -163,7 +163,10 @@ impl<'c> Gatherer<'c> {
 
     fn add_elf(&mut self, path: &Path, reason: &str) -> Result<(), GatherError> {
         let closure = self.resolver.resolve(path)?;
-        let info = read_elf(path)?;
+        let info = match self.resolver.parsed(path) {
+            Some(info) => info,
+            None => std::sync::Arc::new(read_elf(path)?),
+        };
         if self.host_machine != 0 && info.machine != self.host_machine {
             return Err(GatherError::ForeignArch {
                 path: path.into(),
@@ -203,7 +206,14 @@ impl<'c> Gatherer<'c> {
 }
 
 fn refuse_if_listed(path: &Path) -> Result<(), GatherError> {
-    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    // Only a symlink as the last component gives the file another real name; asking
+    // lstat first spares a readlink per component of every other path.
+    let last_is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    let real = if last_is_link {
+        std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+    } else {
+        path.to_path_buf()
+    };
     for p in [path, real.as_path()] {
         let name = p
             .file_name()

@@ -3,7 +3,7 @@
 //! binary), /etc/ld.so.cache is parsed, /etc/ld.so.conf read as the fallback.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use crate::resolve::elf::read_elf;
 use crate::resolve::ldcache::LdCache;
@@ -51,15 +51,25 @@ pub fn parse_loader_help(text: &str) -> LoaderHelp {
 /// The host's loader configuration. `ld_library_path` is the user's explicit option.
 pub fn loader_config(ld_library_path: &[String]) -> LoaderConfig {
     let default_interp = read_elf(Path::new("/bin/sh")).ok().and_then(|i| i.interp);
-    let help = default_interp
-        .as_ref()
-        .and_then(|ld| Command::new(ld).arg("--help").env_clear().output().ok())
-        .filter(|o| o.status.success())
-        .map(|o| parse_loader_help(&String::from_utf8_lossy(&o.stdout)))
-        .unwrap_or_default();
+    // The loader runs while this process parses ld.so.cache.
+    let child = default_interp.as_ref().and_then(|ld| {
+        Command::new(ld)
+            .arg("--help")
+            .env_clear()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()
+    });
     let cache = std::fs::read("/etc/ld.so.cache")
         .ok()
         .and_then(|b| LdCache::parse(&b).ok());
+    let help = child
+        .and_then(|c| c.wait_with_output().ok())
+        .filter(|o| o.status.success())
+        .map(|o| parse_loader_help(&String::from_utf8_lossy(&o.stdout)))
+        .unwrap_or_default();
     let system_dirs = if help.system_dirs.is_empty() {
         guess_system_dirs()
     } else {

@@ -3,7 +3,7 @@
 //! entry, so the jail reproduces the same resolution. Directories given as files are walked
 //! recursively (without following links, except to pull in their targets).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
@@ -26,11 +26,25 @@ pub enum WalkError {
     Special { path: PathBuf, kind: &'static str },
 }
 
-/// Collects entries, deduplicated by jail path, in discovery order.
+/// Collects entries, deduplicated by jail path, in discovery order. Host lookups are cached
+/// for the walker's lifetime (one build): a path added twice is walked once, and each
+/// directory prefix is lstat'ed once however many paths pass through it.
 #[derive(Default)]
 pub struct Walker {
     pub entries: Vec<HostEntry>,
     seen: HashSet<PathBuf>,
+    /// Paths already given to `add` (a program's closure repeats most libraries).
+    added: HashSet<PathBuf>,
+    /// What each absolute host path met while walking is: `None` for a non-link,
+    /// `Some(target)` for a symlink.
+    hops: HashMap<PathBuf, Option<PathBuf>>,
+}
+
+/// One path component as the walk sees it.
+enum Hop {
+    Missing,
+    Plain,
+    Link(PathBuf),
 }
 
 /// Walks one path into a fresh list (see `Walker::add`).
@@ -62,6 +76,13 @@ fn as_path(stack: &[std::ffi::OsString]) -> PathBuf {
 impl Walker {
     /// Adds `path` (absolute host path) and every hop leading to it.
     pub fn add(&mut self, path: &Path, reason: &str) -> Result<(), WalkError> {
+        if !self.added.insert(path.to_path_buf()) {
+            return Ok(());
+        }
+        self.add_uncached(path, reason)
+    }
+
+    fn add_uncached(&mut self, path: &Path, reason: &str) -> Result<(), WalkError> {
         let end = self.resolve_hops(path, reason)?;
         let meta = std::fs::symlink_metadata(&end).map_err(|source| WalkError::Io {
             path: end.clone(),
@@ -85,28 +106,21 @@ impl Walker {
         while let Some(name) = todo.pop() {
             done.push(name);
             let cur = as_path(&done);
-            let meta = match std::fs::symlink_metadata(&cur) {
-                Ok(m) => m,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let target = match self.hop(&cur)? {
+                Hop::Missing => {
                     return Err(WalkError::Missing {
                         path: path.to_path_buf(),
                     });
                 }
-                Err(source) => return Err(WalkError::Io { path: cur, source }),
+                Hop::Plain => continue,
+                Hop::Link(target) => target,
             };
-            if !meta.file_type().is_symlink() {
-                continue;
-            }
             hops += 1;
             if hops > 40 {
                 return Err(WalkError::Loop {
                     path: path.to_path_buf(),
                 });
             }
-            let target = std::fs::read_link(&cur).map_err(|source| WalkError::Io {
-                path: cur.clone(),
-                source,
-            })?;
             done.pop();
             let link = jail_path(&cur);
             let mut dest = done.clone();
@@ -134,6 +148,39 @@ impl Walker {
             todo.reverse();
         }
         Ok(as_path(&done))
+    }
+
+    /// lstat (and readlink) of one host path, cached; a missing path is not cached.
+    fn hop(&mut self, cur: &Path) -> Result<Hop, WalkError> {
+        if let Some(known) = self.hops.get(cur) {
+            return Ok(match known {
+                None => Hop::Plain,
+                Some(t) => Hop::Link(t.clone()),
+            });
+        }
+        let meta = match std::fs::symlink_metadata(cur) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Hop::Missing),
+            Err(source) => {
+                return Err(WalkError::Io {
+                    path: cur.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        let target = if meta.file_type().is_symlink() {
+            Some(std::fs::read_link(cur).map_err(|source| WalkError::Io {
+                path: cur.to_path_buf(),
+                source,
+            })?)
+        } else {
+            None
+        };
+        self.hops.insert(cur.to_path_buf(), target.clone());
+        Ok(match target {
+            None => Hop::Plain,
+            Some(t) => Hop::Link(t),
+        })
     }
 
     fn push_object(

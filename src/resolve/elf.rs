@@ -117,12 +117,41 @@ pub fn read_elf(path: &Path) -> Result<ElfInfo, ElfError> {
         path: path.into(),
         source,
     })?;
-    Reader { file: &file, path }.read()
+    HEAD_BUF.with_borrow_mut(|buf| {
+        let n = read_some(&file, &mut buf[..], 0).map_err(|source| ElfError::Io {
+            path: path.into(),
+            source,
+        })?;
+        Reader {
+            file: &file,
+            path,
+            head: &buf[..n],
+        }
+        .read()
+    })
 }
+
+thread_local! {
+    /// One head buffer per thread, reused: allocating and zeroing a fresh buffer per file
+    /// was a fifth of the instructions of a `deps` run.
+    static HEAD_BUF: std::cell::RefCell<Box<[u8; HEAD]>> =
+        std::cell::RefCell::new(Box::new([0u8; HEAD]));
+}
+
+/// Bytes read from the start of every ELF file in one call: the header, the program
+/// headers, PT_INTERP and, in half the programs, the needed strings lie inside them (16 KiB
+/// caught more strings but copied more than the extra reads cost: 18.7 vs 20.4 ms CPU for
+/// `deps` over /usr/bin).
+const HEAD: usize = 4 * 1024;
+
+/// Bytes read past the last needed string's start: enough for any library name or path.
+const STRING_SLACK: u64 = 512;
 
 struct Reader<'a> {
     file: &'a File,
     path: &'a Path,
+    /// The first bytes of the file (up to `HEAD`).
+    head: &'a [u8],
 }
 
 impl Reader<'_> {
@@ -144,6 +173,10 @@ impl Reader<'_> {
         if len > 64 << 20 {
             return Err(self.malformed(format!("a {len}-byte table")));
         }
+        let end = offset.saturating_add(len);
+        if end <= self.head.len() as u64 {
+            return Ok(self.head[offset as usize..end as usize].to_vec());
+        }
         let mut buf = vec![0u8; len as usize];
         let n = read_some(self.file, &mut buf, offset).map_err(|e| self.io(e))?;
         if n != buf.len() {
@@ -153,8 +186,8 @@ impl Reader<'_> {
     }
 
     fn read(&self) -> Result<ElfInfo, ElfError> {
-        let mut ident = [0u8; 64];
-        let n = read_some(self.file, &mut ident, 0).map_err(|e| self.io(e))?;
+        let ident = &self.head[..self.head.len().min(64)];
+        let n = ident.len();
         if n < header::SIZEOF_IDENT || &ident[..4] != b"\x7fELF" {
             return Err(ElfError::NotElf {
                 path: self.path.into(),
@@ -201,6 +234,36 @@ impl Reader<'_> {
         Ok(info)
     }
 
+    /// The part of the dynamic string table that holds the strings the loader reads
+    /// (DT_NEEDED, DT_SONAME, DT_RPATH, DT_RUNPATH), as (offset in the table, bytes): they
+    /// sit together, while the whole table (every symbol name) runs to hundreds of KiB in
+    /// a large library. Widened to the end of the table when a string runs past the window.
+    fn needed_strings(
+        &self,
+        entries: &[(u64, u64)],
+        table: u64,
+        strsz: u64,
+    ) -> Result<(u64, Vec<u8>), ElfError> {
+        let wanted: Vec<u64> = entries
+            .iter()
+            .filter(|(k, _)| matches!(*k, DT_NEEDED | DT_SONAME | DT_RPATH | DT_RUNPATH))
+            .map(|(_, v)| *v)
+            .collect();
+        let (Some(&lo), Some(&hi)) = (wanted.iter().min(), wanted.iter().max()) else {
+            return Ok((0, Vec::new()));
+        };
+        if hi >= strsz {
+            return Err(self.malformed("a string offset past DT_STRSZ"));
+        }
+        let len = (hi - lo).saturating_add(STRING_SLACK).min(strsz - lo);
+        let window = self.bytes(table + lo, len)?;
+        let ends_inside = |v: &u64| window[(v - lo) as usize..].contains(&0);
+        if lo + len == strsz || wanted.iter().all(ends_inside) {
+            return Ok((lo, window));
+        }
+        Ok((lo, self.bytes(table + lo, strsz - lo)?))
+    }
+
     fn read_dynamic(
         &self,
         dynamic: &ProgramHeader,
@@ -216,10 +279,11 @@ impl Reader<'_> {
         };
         let offset = vaddr_to_offset(phdrs, strtab)
             .ok_or_else(|| self.malformed("DT_STRTAB outside every PT_LOAD"))?;
-        let strings = self.bytes(offset, strsz)?;
+        let (lo, strings) = self.needed_strings(&entries, offset, strsz)?;
         let string = |off: u64| -> Result<String, ElfError> {
-            let tail = strings
-                .get(off as usize..)
+            let tail = off
+                .checked_sub(lo)
+                .and_then(|rel| strings.get(rel as usize..))
                 .ok_or_else(|| self.malformed("a string offset past DT_STRSZ"))?;
             let s = tail.split(|&b| b == 0).next().unwrap_or_default();
             Ok(String::from_utf8_lossy(s).into_owned())

@@ -4,6 +4,8 @@
 //! One `Resolver` shares its parse and stat caches across every input it resolves.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -29,40 +31,81 @@ struct Loaded {
     reported: bool,
 }
 
+/// A map keyed by a path's bytes, hashed with FxHash (rustc's): no component walk, no
+/// SipHash. The keys are local file names, not attacker-chosen collisions worth defending.
+type ByBytes<V> = HashMap<Vec<u8>, V, BuildHasherDefault<FxHasher>>;
+
+fn key(p: &Path) -> &[u8] {
+    p.as_os_str().as_bytes()
+}
+
+/// FxHash: one multiply and rotate per 8 bytes.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// Resolves ELF files against one host configuration.
 pub struct Resolver<'c> {
     cfg: &'c LoaderConfig,
-    parsed: HashMap<PathBuf, Option<Arc<ElfInfo>>>,
-    file_ids: HashMap<PathBuf, Option<(u64, u64)>>,
+    // Keyed by the path's bytes with a cheap hasher: hashing `Path`s component by component
+    // with SipHash was a sixth of all instructions of a `deps` run. Two spellings of one
+    // path only cost a second lookup, never a wrong answer.
+    parsed: ByBytes<Option<Arc<ElfInfo>>>,
+    file_ids: ByBytes<Option<(u64, u64)>>,
     hwcaps_dirs: HashMap<PathBuf, Vec<PathBuf>>,
+    /// Keyed by the library's path bytes, a NUL, and the requested name.
+    variants: ByBytes<Vec<PathBuf>>,
 }
 
 impl<'c> Resolver<'c> {
     pub fn new(cfg: &'c LoaderConfig) -> Self {
         Resolver {
             cfg,
-            parsed: HashMap::new(),
-            file_ids: HashMap::new(),
+            parsed: ByBytes::default(),
+            file_ids: ByBytes::default(),
             hwcaps_dirs: HashMap::new(),
+            variants: ByBytes::default(),
         }
+    }
+
+    /// What an earlier `resolve` or search parsed at `path`, if anything.
+    pub fn parsed(&self, path: &Path) -> Option<Arc<ElfInfo>> {
+        self.parsed.get(key(path)).cloned().flatten()
     }
 
     /// Parses (once) a candidate; None when it is missing or not ELF.
     fn candidate(&mut self, path: &Path) -> Option<Arc<ElfInfo>> {
-        if let Some(hit) = self.parsed.get(path) {
+        if let Some(hit) = self.parsed.get(key(path)) {
             return hit.clone();
         }
         let info = read_elf(path).ok().map(Arc::new);
-        self.parsed.insert(path.to_path_buf(), info.clone());
+        self.parsed.insert(key(path).to_vec(), info.clone());
         info
     }
 
     fn file_id(&mut self, path: &Path) -> Option<(u64, u64)> {
-        if let Some(id) = self.file_ids.get(path) {
+        if let Some(id) = self.file_ids.get(key(path)) {
             return *id;
         }
         let id = std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
-        self.file_ids.insert(path.to_path_buf(), id);
+        self.file_ids.insert(key(path).to_vec(), id);
         id
     }
 
@@ -70,7 +113,7 @@ impl<'c> Resolver<'c> {
     /// not ELF); anything unresolved below it goes to `missing`.
     pub fn resolve(&mut self, file: &Path) -> Result<Closure, ElfError> {
         let info = Arc::new(read_elf(file)?);
-        self.parsed.insert(file.to_path_buf(), Some(info.clone()));
+        self.parsed.insert(key(file).to_vec(), Some(info.clone()));
         let mut closure = Closure {
             file: file.to_path_buf(),
             interpreter: info.interp.clone(),
@@ -364,6 +407,18 @@ impl<'c> Resolver<'c> {
     /// Every glibc-hwcaps variant and the baseline of a library found at `path`, except
     /// `path` itself: the jail gets them all so it works on any CPU.
     fn variants_of(&mut self, path: &Path, name: &str) -> Vec<PathBuf> {
+        let mut key = key(path).to_vec();
+        key.push(0);
+        key.extend_from_slice(name.as_bytes());
+        if let Some(hit) = self.variants.get(&key) {
+            return hit.clone();
+        }
+        let found = self.find_variants(path, name);
+        self.variants.insert(key, found.clone());
+        found
+    }
+
+    fn find_variants(&mut self, path: &Path, name: &str) -> Vec<PathBuf> {
         let Some(dir) = path.parent() else {
             return Vec::new();
         };
@@ -417,6 +472,8 @@ impl MainOrigin {
 }
 
 /// Resolves many files on `jobs` threads (each with its own caches), results in input order.
+/// Files are handed out one at a time from a shared counter, not in fixed chunks: on a busy
+/// machine one thread may wait long for a CPU, and the others then simply take its share.
 pub fn resolve_many(
     cfg: &LoaderConfig,
     files: &[PathBuf],
@@ -427,20 +484,25 @@ pub fn resolve_many(
         let mut r = Resolver::new(cfg);
         return files.iter().map(|f| r.resolve(f)).collect();
     }
-    let chunk = files.len().div_ceil(jobs);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = files
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    let mut r = Resolver::new(cfg);
-                    part.iter().map(|f| r.resolve(f)).collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("a resolver thread panicked"))
-            .collect()
-    })
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let mut r = Resolver::new(cfg);
+        let mut out = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(f) = files.get(i) else { break };
+            out.push((i, r.resolve(f)));
+        }
+        out
+    };
+    let mut all: Vec<(usize, Result<Closure, ElfError>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (1..jobs).map(|_| s.spawn(work)).collect();
+        let mut all = work();
+        for h in handles {
+            all.extend(h.join().expect("a resolver thread panicked"));
+        }
+        all
+    });
+    all.sort_unstable_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, r)| r).collect()
 }
