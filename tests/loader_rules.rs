@@ -375,6 +375,14 @@ fn missing_library_is_reported() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("libgone.so => not found"));
+    let out = Command::new(env!("CARGO_BIN_EXE_jailsmith"))
+        .args(["deps", "--json"])
+        .arg(&main)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["missing"], serde_json::json!(["libgone.so"]));
 }
 
 #[test]

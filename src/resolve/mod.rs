@@ -84,8 +84,15 @@ pub struct Closure {
     pub interpreter: Option<PathBuf>,
     /// Every library, in load order (breadth first), deduplicated by SONAME.
     pub libraries: Vec<Library>,
+    /// Names nothing could satisfy; serialised as a plain list of names (`--json`), the
+    /// needing object is on stderr and in `--explain`.
+    #[serde(serialize_with = "missing_names")]
     pub missing: Vec<Missing>,
     /// Things a jail cannot honour (e.g. `$ORIGIN` in the program itself without /proc).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+}
+
+fn missing_names<S: serde::Serializer>(missing: &[Missing], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(missing.iter().map(|m| m.soname.as_str()))
 }
