@@ -157,30 +157,15 @@ fn check_sessions(args: &Args, st: &JailState) -> anyhow::Result<()> {
 }
 
 fn remove_user(args: &Args, name: &str) -> anyhow::Result<()> {
-    let a = user::Args {
-        name: name.to_string(),
-        jail: args.jail.clone(),
-        create: false,
-        shell: "/bin/bash".into(),
-        uid: None,
-        keys: vec![],
-        key_texts: vec![],
-        sftp_only: false,
-        remove: true,
-        delete_home: false,
-        delete_account: false,
+    let dirs = user::UserDirs {
         authorized_keys_dir: args.authorized_keys_dir.clone(),
         sshd_config_dir: args.sshd_config_dir.clone(),
         sshd_config: args.sshd_config.clone(),
         sshd: args.sshd.clone(),
         state_dir: args.state_dir.clone(),
-        no_reload: args.no_reload,
-        dry_run: args.dry_run,
-        json: false,
         systemd_dir: user::DEFAULT_SYSTEMD_DIR.into(),
-        limits: Default::default(),
-        verify_with: None,
     };
+    let a = user::Args::removal(name, &args.jail, dirs, false, args.no_reload, args.dry_run);
     user::run(a).map(|_| ())
 }
 

@@ -151,6 +151,55 @@ pub struct Report {
 }
 
 /// Runs the command; prints the report; returns the exit code.
+/// Where `user` reads and writes outside the jail: what `destroy` and `apply --prune` pass on
+/// when they take a user out.
+pub struct UserDirs {
+    pub authorized_keys_dir: PathBuf,
+    pub sshd_config_dir: PathBuf,
+    pub sshd_config: PathBuf,
+    pub sshd: PathBuf,
+    pub state_dir: PathBuf,
+    pub systemd_dir: PathBuf,
+}
+
+impl Args {
+    /// `user NAME --jail JAIL --remove [--delete-account]` with the given directories,
+    /// printing nothing as JSON and verifying nothing.
+    pub fn removal(
+        name: &str,
+        jail: &Path,
+        dirs: UserDirs,
+        delete_account: bool,
+        no_reload: bool,
+        dry_run: bool,
+    ) -> Args {
+        Args {
+            name: name.to_string(),
+            jail: jail.to_path_buf(),
+            create: false,
+            shell: "/bin/bash".into(),
+            uid: None,
+            keys: Vec::new(),
+            key_texts: Vec::new(),
+            sftp_only: false,
+            remove: true,
+            delete_home: false,
+            delete_account,
+            authorized_keys_dir: dirs.authorized_keys_dir,
+            sshd_config_dir: dirs.sshd_config_dir,
+            sshd_config: dirs.sshd_config,
+            sshd: dirs.sshd,
+            state_dir: dirs.state_dir,
+            no_reload,
+            dry_run,
+            json: false,
+            systemd_dir: dirs.systemd_dir,
+            limits: Default::default(),
+            verify_with: None,
+        }
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<u8> {
     if !nix::unistd::geteuid().is_root() {
         return Err(exit::Coded::new(

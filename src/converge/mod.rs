@@ -449,30 +449,15 @@ fn prune_or_keep(c: &mut Converger, old: &Record, new: &mut Record) -> anyhow::R
 
 fn prune_user(c: &mut Converger, u: &ManagedUser) -> anyhow::Result<()> {
     let o = c.o;
-    let a = user::Args {
-        name: u.name.clone(),
-        jail: u.jail.clone(),
-        create: false,
-        shell: "/bin/bash".into(),
-        uid: None,
-        keys: Vec::new(),
-        key_texts: Vec::new(),
-        sftp_only: false,
-        remove: true,
-        delete_home: false,
-        delete_account: u.delete_account,
+    let dirs = user::UserDirs {
         authorized_keys_dir: o.authorized_keys_dir.clone(),
         sshd_config_dir: o.sshd_config_dir.clone(),
         sshd_config: o.sshd_config.clone(),
         sshd: o.sshd.clone(),
         state_dir: o.state_dir.clone(),
-        no_reload: true,
-        dry_run: o.dry_run,
-        json: false,
         systemd_dir: o.systemd_dir.clone(),
-        limits: LimitArgs::default(),
-        verify_with: None,
     };
+    let a = user::Args::removal(&u.name, &u.jail, dirs, u.delete_account, true, o.dry_run);
     converge_user(c, &a)
 }
 

@@ -89,6 +89,16 @@ fn io_err<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(io::Error) -> Sta
     }
 }
 
+impl JailState {
+    /// The state of a jail nothing is recorded for yet (keyed by its canonical path).
+    pub fn new(jail: &Path) -> Self {
+        JailState {
+            jail: canonical_jail(jail),
+            ..Default::default()
+        }
+    }
+}
+
 /// The jail path the state is keyed by: canonical when it exists, else absolute and
 /// lexically cleaned (no `.`, no trailing `/`).
 pub fn canonical_jail(jail: &Path) -> PathBuf {

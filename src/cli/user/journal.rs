@@ -261,15 +261,7 @@ pub(super) fn record_user(
         return Ok(());
     }
     let before = hostfs::read_optional(&file)?;
-    let mut st = loaded.unwrap_or_else(|| JailState {
-        jail: state::canonical_jail(jail),
-        request: Default::default(),
-        manifest: Default::default(),
-        users: Vec::new(),
-        limits: Default::default(),
-        services: Default::default(),
-        updated_unix: 0,
-    });
+    let mut st = loaded.unwrap_or_else(|| JailState::new(jail));
     if present {
         st.users.push(name.to_string());
         st.users.sort();

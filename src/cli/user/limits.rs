@@ -122,15 +122,7 @@ fn record(
         return Ok(());
     }
     let before = hostfs::read_optional(&file)?;
-    let mut st = loaded.unwrap_or_else(|| JailState {
-        jail: state::canonical_jail(jail),
-        request: Default::default(),
-        manifest: Default::default(),
-        users: Vec::new(),
-        limits: Default::default(),
-        services: Default::default(),
-        updated_unix: 0,
-    });
+    let mut st = loaded.unwrap_or_else(|| JailState::new(jail));
     match wanted {
         Some(l) => st.limits.insert(name.to_string(), l),
         None => st.limits.remove(name),
