@@ -50,6 +50,16 @@ pub fn parse_loader_help(text: &str) -> LoaderHelp {
 
 /// The host's loader configuration. `ld_library_path` is the user's explicit option.
 pub fn loader_config(ld_library_path: &[String]) -> LoaderConfig {
+    // The host's loader does not change during one run: ask it once per process, however
+    // many stages (profiles, build, update) resolve programs.
+    static HOST: std::sync::OnceLock<LoaderConfig> = std::sync::OnceLock::new();
+    let mut cfg = HOST.get_or_init(read_host_config).clone();
+    cfg.ld_library_path = ld_library_path.to_vec();
+    cfg
+}
+
+/// Reads the loader configuration from the host (spawns `ld.so --help` once).
+fn read_host_config() -> LoaderConfig {
     let default_interp = read_elf(Path::new("/bin/sh")).ok().and_then(|i| i.interp);
     // The loader runs while this process parses ld.so.cache.
     let child = default_interp.as_ref().and_then(|ld| {
@@ -102,7 +112,7 @@ pub fn loader_config(ld_library_path: &[String]) -> LoaderConfig {
         platform,
         cache,
         conf_dirs,
-        ld_library_path: ld_library_path.to_vec(),
+        ld_library_path: Vec::new(),
         default_interp,
     }
 }
