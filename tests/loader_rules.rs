@@ -294,6 +294,27 @@ fn wrong_machine_is_skipped() {
 }
 
 #[test]
+fn wrong_class_is_skipped() {
+    let fx = Fx::new();
+    let good = fx.lib("good", "w", "int f(void) { return 0; }", &[]);
+    std::fs::create_dir_all(fx.p("bad")).unwrap();
+    let mut bytes = std::fs::read(&good).unwrap();
+    bytes[4] = 1; // EI_CLASS = ELFCLASS32 in front of a 64-bit object
+    std::fs::write(fx.p("bad/libw.so"), bytes).unwrap();
+    fx.cleanup_link_copies();
+    std::fs::copy(&good, fx.p("libw.so")).unwrap();
+    let rpath = format!(
+        "-Wl,--disable-new-dtags,-rpath,{}:{}",
+        fx.p("bad").display(),
+        fx.p("good").display()
+    );
+    let main = fx.cc("main", MAIN, &[&rpath, "-lw"]);
+    let c = resolve(&main);
+    assert_eq!(found(&c, "libw.so").unwrap().path, good);
+    assert_matches_loader(&c);
+}
+
+#[test]
 fn nodeflib() {
     let fx = Fx::new();
     // main has DF_1_NODEFLIB: its own needs may not come from ld.so.cache or the default
