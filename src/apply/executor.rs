@@ -230,7 +230,7 @@ impl Step<'_> {
         };
         let mut e = entry(EntryType::File, &m);
         e.src = Some(src.to_path_buf());
-        e.sha256 = copied.sha256;
+        e.sha256 = Some(copied.sha256);
         e.src_size = Some(source.size);
         e.src_mtime_ns = Some(source.mtime_ns);
         Ok((self.made(), e, copied.size))
@@ -516,7 +516,7 @@ mod tests {
             let data = std::fs::read(src).unwrap();
             self.put(path, EntryKind::File, mode, owner, &data);
             Ok(Copied {
-                sha256: Some(sha256_hex(&data)),
+                sha256: sha256_hex(&data),
                 size: data.len() as u64,
                 meta: None,
             })

@@ -105,9 +105,8 @@ impl HostError {
 /// What `Host::copy_file` wrote.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Copied {
-    /// sha256 (hex) of the bytes written; `None` when the host copies without hashing
-    /// (kernel-side `copy_file_range`).
-    pub sha256: Option<String>,
+    /// sha256 (hex) of the bytes written.
+    pub sha256: String,
     pub size: u64,
     /// The copy's metadata as it was renamed into place (fstat of its descriptor), so the
     /// caller need not look the path up again; `None` when the host cannot tell.

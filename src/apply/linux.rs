@@ -31,7 +31,6 @@ pub struct LinuxHost {
     jail: PathBuf,
     root: OwnedFd,
     walk: Walk,
-    hash_copies: bool,
 }
 
 /// A directory descriptor: the jail root itself, or one opened beneath it.
@@ -55,19 +54,7 @@ impl LinuxHost {
     pub fn open(jail: &Path, create: bool) -> Result<LinuxHost, HostError> {
         let (jail, root) = open_root(jail, create)?;
         let walk = beneath::probe(root.as_fd());
-        Ok(LinuxHost {
-            jail,
-            root,
-            walk,
-            hash_copies: true,
-        })
-    }
-
-    /// With `false`, `copy_file` copies inside the kernel (`copy_file_range`) and reports
-    /// no sha256.
-    pub fn with_hashing(mut self, hash: bool) -> Self {
-        self.hash_copies = hash;
-        self
+        Ok(LinuxHost { jail, root, walk })
     }
 
     /// Makes the jail root itself root-owned and not writable by group or others, as sshd's
@@ -347,24 +334,15 @@ impl LinuxHost {
         Ok(changed)
     }
 
-    /// Copies a host file (already opened and checked) into a new temporary file (opened
-    /// read-write, so the copy can be hashed back from the page cache).
+    /// Copies a host file (already opened and checked) into a new temporary file, hashing
+    /// what it writes.
     fn fill_from(&self, src: &File, dst: &File) -> std::io::Result<Copied> {
-        if self.hash_copies {
-            let (sha, size, _method) = transfer::copy_hashed(src, dst)?;
-            Ok(Copied {
-                sha256: Some(sha),
-                size,
-                meta: None,
-            })
-        } else {
-            let size = transfer::copy_in_kernel(src, dst)?;
-            Ok(Copied {
-                sha256: None,
-                size,
-                meta: None,
-            })
-        }
+        let (sha256, size, _method) = transfer::copy_hashed(src, dst)?;
+        Ok(Copied {
+            sha256,
+            size,
+            meta: None,
+        })
     }
 }
 
