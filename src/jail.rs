@@ -90,6 +90,7 @@ pub fn plan(settings: &BuildSettings) -> anyhow::Result<(Plan, Vec<String>)> {
     check_jail_path(&settings.jail)?;
     let cfg = loader_config(&[]);
     let (entries, warnings) = Gatherer::new(&cfg)
+        .jobs(settings.jobs)
         .gather(&settings.wanted)
         .map_err(|e| coded(e.exit_code(), e))?;
     let existing = if settings.jail.is_dir() {

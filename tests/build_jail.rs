@@ -398,6 +398,13 @@ fn parallel_build_makes_the_same_tree_as_one_job() {
         a.extend(["--jobs", jobs]);
         a
     };
+    // The plan itself, reasons included, does not depend on the number of resolver threads.
+    let planned = |jobs| {
+        let mut a = with(jobs);
+        a.extend(["--dry-run", "--json"]);
+        text(&run_ok(&mut build(&t.jail("planned"), &t.dir("state0"), &a)).stdout)
+    };
+    assert_eq!(planned("1"), planned("4"), "--jobs 4 planned otherwise");
     run_ok(&mut build(&serial, &t.dir("state1"), &with("1")));
     run_ok(&mut build(&parallel, &t.dir("state2"), &with("4")));
     let (a, b) = (tree(&serial), tree(&parallel));

@@ -2,15 +2,18 @@
 //! rejected, scripts followed to their interpreters, ELF closures resolved with one shared
 //! resolver, and every resulting host path walked hop by hop into `HostEntry`s.
 
+use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::exit;
 use crate::plan::JailPath;
 use crate::plan::build::{BuildRequest, Device, HostEntry, HostKind};
 use crate::plan::policy;
 use crate::resolve::elf::{FileKind, read_elf, sniff};
-use crate::resolve::{LoaderConfig, Resolver};
+use crate::resolve::search::with_resolvers;
+use crate::resolve::{Closure, ElfInfo, LoaderConfig, Resolver};
 
 use super::programs::{SECURE_PATH, find_program};
 use super::walk::{WalkError, Walker};
@@ -77,7 +80,12 @@ impl GatherError {
 
 /// Collects host entries for everything wanted; warnings go to `warnings`.
 pub struct Gatherer<'c> {
+    cfg: &'c LoaderConfig,
     resolver: Resolver<'c>,
+    /// Threads for resolving the `--bin` programs ahead of the walk (0: one per CPU).
+    jobs: usize,
+    /// Closures resolved ahead, on `jobs` threads, by program path.
+    ahead: HashMap<PathBuf, (Closure, Arc<ElfInfo>)>,
     host_machine: u16,
     walker: Walker,
     pub warnings: Vec<String>,
@@ -89,14 +97,28 @@ impl<'c> Gatherer<'c> {
             .map(|i| i.machine)
             .unwrap_or(0);
         Gatherer {
+            cfg,
             resolver: Resolver::new(cfg),
+            jobs: 1,
+            ahead: HashMap::new(),
             host_machine,
             walker: Walker::default(),
             warnings: Vec::new(),
         }
     }
 
+    /// Resolves the programs' closures on `jobs` threads (0: one per CPU) before walking
+    /// them; the entries and their order are the same for any number.
+    pub fn jobs(mut self, jobs: usize) -> Self {
+        self.jobs = match jobs {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        self
+    }
+
     pub fn gather(mut self, wanted: &Wanted) -> Result<(Vec<HostEntry>, Vec<String>), GatherError> {
+        self.resolve_ahead(&wanted.bins);
         for b in &wanted.bins {
             refuse_if_listed(Path::new(b))?;
             let path = find_program(b).ok_or_else(|| {
@@ -119,6 +141,30 @@ impl<'c> Gatherer<'c> {
             self.walker.add(f, &format!("--file {}", f.display()))?;
         }
         Ok((self.walker.entries, self.warnings))
+    }
+
+    /// Resolves, in parallel, the closures of the wanted programs that are regular files
+    /// and not refused; `add_elf` takes them from there. Errors are left for the walk in
+    /// order to report them (a script is no ELF file; it is simply not resolved ahead).
+    fn resolve_ahead(&mut self, bins: &[String]) {
+        if self.jobs < 2 || bins.len() < 2 {
+            return;
+        }
+        let programs: Vec<PathBuf> = bins
+            .iter()
+            .filter_map(|b| find_program(b))
+            .filter(|p| refuse_if_listed(p).is_ok())
+            .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()))
+            .collect();
+        let resolved = with_resolvers(self.cfg, &programs, self.jobs, |r, p| {
+            let closure = r.resolve(p).ok()?;
+            Some((closure, r.parsed(p)?))
+        });
+        self.ahead = programs
+            .into_iter()
+            .zip(resolved)
+            .filter_map(|(p, r)| Some((p, r?)))
+            .collect();
     }
 
     /// A program: an ELF with its closure, or a script with its interpreter.
@@ -162,10 +208,16 @@ impl<'c> Gatherer<'c> {
     }
 
     fn add_elf(&mut self, path: &Path, reason: &str) -> Result<(), GatherError> {
-        let closure = self.resolver.resolve(path)?;
-        let info = match self.resolver.parsed(path) {
-            Some(info) => info,
-            None => std::sync::Arc::new(read_elf(path)?),
+        let (closure, info) = match self.ahead.remove(path) {
+            Some(ahead) => ahead,
+            None => {
+                let closure = self.resolver.resolve(path)?;
+                let info = match self.resolver.parsed(path) {
+                    Some(info) => info,
+                    None => Arc::new(read_elf(path)?),
+                };
+                (closure, info)
+            }
         };
         if self.host_machine != 0 && info.machine != self.host_machine {
             return Err(GatherError::ForeignArch {

@@ -472,32 +472,43 @@ impl MainOrigin {
 }
 
 /// Resolves many files on `jobs` threads (each with its own caches), results in input order.
-/// Files are handed out one at a time from a shared counter, not in fixed chunks: on a busy
-/// machine one thread may wait long for a CPU, and the others then simply take its share.
 pub fn resolve_many(
     cfg: &LoaderConfig,
     files: &[PathBuf],
     jobs: usize,
 ) -> Vec<Result<Closure, ElfError>> {
+    with_resolvers(cfg, files, jobs, |r, f| r.resolve(f))
+}
+
+/// Runs `work` on every file on `jobs` threads, each thread with its own `Resolver` (and so
+/// its own caches); results in input order. Files are handed out one at a time from a
+/// shared counter, not in fixed chunks: on a busy machine one thread may wait long for a
+/// CPU, and the others then simply take its share.
+pub fn with_resolvers<T: Send>(
+    cfg: &LoaderConfig,
+    files: &[PathBuf],
+    jobs: usize,
+    work: impl Fn(&mut Resolver<'_>, &Path) -> T + Sync,
+) -> Vec<T> {
     let jobs = jobs.clamp(1, files.len().max(1));
     if jobs == 1 {
         let mut r = Resolver::new(cfg);
-        return files.iter().map(|f| r.resolve(f)).collect();
+        return files.iter().map(|f| work(&mut r, f)).collect();
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let work = || {
+    let thread = || {
         let mut r = Resolver::new(cfg);
         let mut out = Vec::new();
         loop {
             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let Some(f) = files.get(i) else { break };
-            out.push((i, r.resolve(f)));
+            out.push((i, work(&mut r, f)));
         }
         out
     };
-    let mut all: Vec<(usize, Result<Closure, ElfError>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (1..jobs).map(|_| s.spawn(work)).collect();
-        let mut all = work();
+    let mut all: Vec<(usize, T)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (1..jobs).map(|_| s.spawn(thread)).collect();
+        let mut all = thread();
         for h in handles {
             all.extend(h.join().expect("a resolver thread panicked"));
         }
