@@ -429,3 +429,74 @@ fn missing_account_without_create_user_is_bad_input() {
     assert!(err.contains("--create-user"), "{err}");
     assert!(user.lookup().is_none());
 }
+
+#[test]
+fn destroy_takes_the_units_of_the_jail_s_services_away() {
+    if !common::require_root("destroy_takes_the_units_of_the_jail_s_services_away")
+        || !common::require_cmd("useradd")
+    {
+        return;
+    }
+    let c = Case::new("service_destroy");
+    let user = ReservedUser::new();
+    run_ok(
+        c.service("tick", "sleep 1000")
+            .args(["--user", user.name(), "--create-user"]),
+    );
+    run_ok(
+        c.service("tock", "sleep 2000")
+            .args(["--user", user.name()]),
+    );
+    let unrelated = c.units.join("unrelated.service");
+    common::write_file(&unrelated, "[Service]\nExecStart=/bin/true\n", 0o644);
+    let destroy = |extra: &[&str]| {
+        let mut d = common::bin();
+        d.arg("destroy")
+            .arg(&c.jail)
+            .arg("--state-dir")
+            .arg(&c.state)
+            .arg("--no-reload")
+            .args(extra);
+        d
+    };
+
+    let dry = run_ok(&mut destroy(&["--dry-run"]));
+    for name in ["tick", "tock"] {
+        let unit = c.unit(name);
+        assert!(
+            text(&dry.stdout).contains(&format!(
+                "would stop {name} and remove its unit {}",
+                unit.display()
+            )),
+            "{}",
+            text(&dry.stdout)
+        );
+        assert!(unit.is_file(), "the dry run removed {}", unit.display());
+    }
+
+    let out = run_ok(&mut destroy(&[]));
+    for name in ["tick", "tock"] {
+        let unit = c.unit(name);
+        assert!(!unit.exists(), "{} is left", unit.display());
+        assert!(
+            text(&out.stdout).contains(&format!("removed the unit of service {name}")),
+            "{}",
+            text(&out.stdout)
+        );
+        // the units are not where systemd loads them from: what to run is said, not run
+        assert!(
+            text(&out.stderr).contains(&format!("run: systemctl disable --now {name}.service")),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    assert!(
+        unrelated.is_file(),
+        "a unit jailsmith did not write was removed"
+    );
+    assert!(!c.jail.join("usr").exists(), "the jail's files are left");
+    assert!(
+        fs::read_dir(c.state.join("jails")).map_or(true, |mut d| d.next().is_none()),
+        "the jail's state is left"
+    );
+}

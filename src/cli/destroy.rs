@@ -1,7 +1,8 @@
 //! `jailsmith destroy`: take a jail down. Refuses while a jailed user has processes (or ends
 //! them by PID with --kill-sessions); takes each user out (keys, sshd drop-in, validated and
-//! reloaded, as `user --remove`); unmounts the binds; removes the jail's files by descriptor
-//! (homes only with --purge, after listing them); forgets the state.
+//! reloaded, as `user --remove`); stops the jail's services and removes their units;
+//! unmounts the binds; removes the jail's files by descriptor (homes only with --purge, after
+//! listing them); forgets the state.
 
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
@@ -16,14 +17,18 @@ use crate::cli::mount::{coded, load_state};
 use crate::cli::user;
 use crate::exit::{self, Coded};
 use crate::mounts::apply::{detach_all_under, umount_all};
+use crate::service::systemctl::{self, UnitRemoval};
 use crate::state::{self, DEFAULT_STATE_DIR, JailState};
 
-/// Take a jail down: its users' sshd blocks and keys, its mounts, its files and its state.
+/// Take a jail down: its users' sshd blocks and keys, its services' units, its mounts, its
+/// files and its state.
 ///
 /// Refuses while a jailed user (or any process whose root is inside the jail) is running,
 /// unless --kill-sessions ends them (SIGKILL, by PID). Each user is taken out as
 /// `jailsmith user NAME --jail JAIL --remove` does: key file removed, drop-in removed,
-/// `sshd -t` run and sshd reloaded. Bind mounts are unmounted. Without --purge the jail's
+/// `sshd -t` run and sshd reloaded. Each service `jailsmith service` made for the jail is
+/// stopped and disabled where systemd runs it (its processes do not count as sessions then),
+/// and its unit file is removed. Bind mounts are unmounted. Without --purge the jail's
 /// files are removed but the users' homes are left in place; with --purge everything goes,
 /// homes included, after listing them.
 #[derive(Debug, clap::Args)]
@@ -55,7 +60,7 @@ pub struct Args {
     /// The sshd binary used for validation.
     #[arg(long, default_value = "/usr/sbin/sshd", value_name = "PATH")]
     pub sshd: PathBuf,
-    /// Do not reload sshd after removing drop-ins.
+    /// Do not reload sshd after removing drop-ins, nor systemd after removing units.
     #[arg(long)]
     pub no_reload: bool,
     /// Where jailsmith keeps the state of each jail.
@@ -75,8 +80,22 @@ fn say(args: &Args, line: String) {
     }
 }
 
-/// PIDs of the jail's sessions: processes of its users, and processes rooted inside it.
-fn sessions_of(st: &JailState) -> Vec<(i32, String)> {
+/// The jail's services whose units systemd runs here: `destroy` stops them itself, so their
+/// processes are not sessions that make it refuse. None on a dry run (nothing is stopped).
+fn stoppable_services(args: &Args, st: &JailState) -> Vec<String> {
+    if args.dry_run {
+        return Vec::new();
+    }
+    st.services
+        .iter()
+        .filter(|(_, r)| systemctl::manages(r.unit.parent().unwrap_or(Path::new("/"))))
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+/// PIDs of the jail's sessions: processes of its users, and processes rooted inside it,
+/// except those of the services in `stopping` (by their cgroup).
+fn sessions_of(st: &JailState, stopping: &[String]) -> Vec<(i32, String)> {
     let uids: Vec<(u32, &str)> = st
         .users
         .iter()
@@ -106,6 +125,12 @@ fn sessions_of(st: &JailState) -> Vec<(i32, String)> {
         if sessions::is_zombie(&status) {
             continue;
         }
+        if !stopping.is_empty() {
+            let cgroup = std::fs::read_to_string(e.path().join("cgroup")).unwrap_or_default();
+            if stopping.iter().any(|n| systemctl::in_unit(&cgroup, n)) {
+                continue;
+            }
+        }
         let ids = sessions::status_uids(&status).unwrap_or_default();
         if let Some((_, name)) = uids.iter().find(|(uid, _)| ids.contains(uid)) {
             out.push((pid, format!("user {name}")));
@@ -132,8 +157,9 @@ fn end(pids: &[(i32, String)]) -> Vec<i32> {
 }
 
 fn check_sessions(args: &Args, st: &JailState) -> anyhow::Result<()> {
+    let stopping = stoppable_services(args, st);
     for _ in 0..50 {
-        let s = sessions_of(st);
+        let s = sessions_of(st, &stopping);
         if s.is_empty() {
             return Ok(());
         }
@@ -169,6 +195,42 @@ fn remove_user(args: &Args, name: &str) -> anyhow::Result<()> {
     user::run(a).map(|_| ())
 }
 
+/// Stops and removes the unit of every service recorded for the jail, then reloads systemd
+/// once (unless --no-reload). A dry run only says what it would remove.
+fn remove_services(args: &Args, st: &JailState) -> anyhow::Result<()> {
+    let mut reload_in = None;
+    for (name, rec) in &st.services {
+        let unit = rec.unit.display();
+        if args.dry_run {
+            if rec.unit.symlink_metadata().is_ok() {
+                say(
+                    args,
+                    format!("would stop {name} and remove its unit {unit}"),
+                );
+            }
+            continue;
+        }
+        match systemctl::remove_unit(name, &rec.unit).map_err(coded_host)? {
+            UnitRemoval::Removed => {
+                say(args, format!("removed the unit of service {name}: {unit}"));
+                reload_in = rec.unit.parent().map(Path::to_path_buf);
+            }
+            UnitRemoval::Missing => {}
+            UnitRemoval::NotAFile => eprintln!(
+                "jailsmith: warning: {unit} (service {name}) is not a regular file; left alone"
+            ),
+        }
+    }
+    if let Some(dir) = reload_in.filter(|_| !args.no_reload) {
+        systemctl::run_or_tell(&[vec!["daemon-reload"]], &dir).map_err(coded_host)?;
+    }
+    Ok(())
+}
+
+fn coded_host(e: String) -> Coded {
+    Coded::new(exit::HOST_FAILURE, e)
+}
+
 fn is_home(st: &JailState, path: &str) -> bool {
     path == "/home"
         || st.users.iter().any(|u| {
@@ -183,6 +245,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     for u in st.users.clone() {
         remove_user(&args, &u)?;
     }
+    remove_services(&args, &st)?;
     let exists = args.jail.is_dir();
     if exists {
         let host = LinuxHost::open(&args.jail, false).map_err(|e| coded(e.into()))?;

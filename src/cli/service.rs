@@ -4,7 +4,6 @@
 //! check on the input runs before anything is written.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::account::hostdb::{HostAccount, HostDb};
 use crate::account::{hostfs, jailside, useradd};
@@ -16,9 +15,9 @@ use crate::hostinfo::gather::Wanted;
 use crate::jail::BuildSettings;
 use crate::plan::{JailPath, Owner};
 use crate::service::files::{self, Written, put_file};
+use crate::service::systemctl::{self, SYSTEM_UNIT_DIR};
 use crate::service::unit::{UnitSpec, render_unit};
 use crate::service::{self, ServiceError};
-use crate::sshd::reload::systemd_is_init;
 use crate::state::DEFAULT_STATE_DIR;
 
 /// Run a program as a hardened systemd service inside a jail.
@@ -77,7 +76,7 @@ pub struct Args {
     #[command(flatten)]
     pub limits: LimitArgs,
     /// Where the unit file goes.
-    #[arg(long, value_name = "DIR", default_value = "/etc/systemd/system")]
+    #[arg(long, value_name = "DIR", default_value = SYSTEM_UNIT_DIR)]
     pub unit_dir: PathBuf,
     /// Do not run 'systemctl daemon-reload' after writing the unit.
     #[arg(long)]
@@ -472,7 +471,6 @@ fn dry_run(
 /// daemon-reload (and start) where systemd runs; otherwise say what to run.
 fn activate(args: &Args, name: &str, written: Written) -> anyhow::Result<()> {
     let unit = format!("{name}.service");
-    let default_dir = args.unit_dir == Path::new("/etc/systemd/system");
     let start_verb = if written == Written::Updated {
         "restart"
     } else {
@@ -485,41 +483,7 @@ fn activate(args: &Args, name: &str, written: Written) -> anyhow::Result<()> {
     if args.start {
         todo.push(vec![start_verb, &unit]);
     }
-    if todo.is_empty() {
-        return Ok(());
-    }
-    if !systemd_is_init() || !default_dir {
-        let why = if default_dir {
-            "systemd is not PID 1 here"
-        } else {
-            "the unit is not in /etc/systemd/system"
-        };
-        for t in &todo {
-            eprintln!("jailsmith: {why}; run: systemctl {}", t.join(" "));
-        }
-        return Ok(());
-    }
-    let systemctl = find_program("systemctl")
-        .ok_or_else(|| coded(exit::HOST_FAILURE, "systemctl not found"))?;
-    for t in todo {
-        let out = Command::new(&systemctl)
-            .args(&t)
-            .output()
-            .map_err(|e| coded(exit::HOST_FAILURE, format!("running systemctl: {e}")))?;
-        if !out.status.success() {
-            return Err(coded(
-                exit::HOST_FAILURE,
-                format!(
-                    "systemctl {} failed ({}): {}",
-                    t.join(" "),
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ),
-            ));
-        }
-        eprintln!("jailsmith: systemctl {}", t.join(" "));
-    }
-    Ok(())
+    systemctl::run_or_tell(&todo, &args.unit_dir).map_err(|e| coded(exit::HOST_FAILURE, e))
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use crate::exit::{self, Coded};
 use crate::hostinfo::gather::Wanted;
 use crate::jail::BuildSettings;
 use crate::mounts::Bind;
+use crate::service::systemctl::{self, UnitRemoval};
 use crate::spec::{LimitsSpec, ServiceSpec, Spec, UserSpec, is_key_text};
 use crate::sshd::validate::Sshd;
 use crate::sshd::{SshdError, dropin, mainconfig, reload};
@@ -470,12 +471,15 @@ fn prune_service(c: &mut Converger, s: &ManagedService) -> anyhow::Result<()> {
     if c.o.dry_run {
         return Ok(());
     }
-    std::fs::remove_file(&path).map_err(|e| {
-        coded(
-            exit::HOST_FAILURE,
-            format!("remove {}: {e}", path.display()),
-        )
-    })?;
+    if systemctl::remove_unit(&s.name, &path).map_err(|e| coded(exit::HOST_FAILURE, e))?
+        == UnitRemoval::NotAFile
+    {
+        c.warnings.push(format!(
+            "{} is not a regular file; left alone",
+            path.display()
+        ));
+        return Ok(());
+    }
     c.warnings.push(format!(
         "removed {}; its jail {} is left in place (jailsmith destroy takes it down); run 'systemctl daemon-reload' where systemd manages it",
         path.display(),

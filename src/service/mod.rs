@@ -1,9 +1,11 @@
 //! Jailed systemd services: the unit text (`unit`, pure), the checks on what the command line
 //! gives (`split_exec`, unit names, IP allow-lists; pure), the files jailsmith writes in the
-//! systemd directory (`files`: atomic unit writes, user-slice drop-ins, their drift).
+//! systemd directory (`files`: atomic unit writes, user-slice drop-ins, their drift), and
+//! `systemctl` where systemd runs (`systemctl`: reload, start, take a unit away).
 //! Nothing here writes inside a jail: the jail goes through `jail::build` and `apply::Host`.
 
 pub mod files;
+pub mod systemctl;
 pub mod unit;
 
 /// A command line or option value `service` cannot use (exit 2) or refuses (exit 4).
