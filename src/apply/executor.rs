@@ -101,7 +101,11 @@ pub fn apply(
         let rest: Vec<usize> = (0..steps.len()).filter(|&i| done[i].is_none()).collect();
         let run = |i: usize| (i, run_step(host, previous, &steps[i].op, opts));
         let results: Vec<(usize, Result<Done, HostError>)> = match worker_pool(opts.jobs) {
-            Some(pool) => pool.install(|| rest.par_iter().map(|&i| run(i)).collect()),
+            // One step per task: rayon's default leaves a quarter of the steps in one piece,
+            // so a thread could end with a big copy while the other sat idle.
+            Some(pool) => {
+                pool.install(|| rest.par_iter().with_max_len(1).map(|&i| run(i)).collect())
+            }
             None => rest.iter().map(|&i| run(i)).collect(),
         };
         for (i, r) in results {

@@ -236,21 +236,27 @@ impl<'c> Gatherer<'c> {
         }
         self.warnings.extend(closure.warnings.iter().cloned());
         self.walker.add(path, reason)?;
-        if let Some(interp) = &closure.interpreter {
+        // Most of a closure was added with an earlier program: word a reason only for what
+        // is new (a 525-program build would format thousands of them for nothing).
+        if let Some(interp) = closure.interpreter.as_ref().filter(|i| !self.walker.has(i)) {
             self.walker
                 .add(interp, &format!("PT_INTERP of {}", path.display()))?;
         }
         for lib in &closure.libraries {
-            let why = format!(
-                "{} needed by {} via {}",
-                lib.soname,
-                lib.needed_by.display(),
-                lib.found_via
-            );
-            self.walker.add(&lib.path, &why)?;
+            if !self.walker.has(&lib.path) {
+                let why = format!(
+                    "{} needed by {} via {}",
+                    lib.soname,
+                    lib.needed_by.display(),
+                    lib.found_via
+                );
+                self.walker.add(&lib.path, &why)?;
+            }
             for v in &lib.variants {
-                self.walker
-                    .add(v, &format!("glibc-hwcaps variant of {}", lib.soname))?;
+                if !self.walker.has(v) {
+                    self.walker
+                        .add(v, &format!("glibc-hwcaps variant of {}", lib.soname))?;
+                }
             }
         }
         Ok(())

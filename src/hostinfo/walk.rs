@@ -74,6 +74,11 @@ fn as_path(stack: &[std::ffi::OsString]) -> PathBuf {
 }
 
 impl Walker {
+    /// True when `path` was given to `add` already (its reason need not be worded again).
+    pub fn has(&self, path: &Path) -> bool {
+        self.added.contains(path)
+    }
+
     /// Adds `path` (absolute host path) and every hop leading to it.
     pub fn add(&mut self, path: &Path, reason: &str) -> Result<(), WalkError> {
         if !self.added.insert(path.to_path_buf()) {
