@@ -356,3 +356,42 @@ fn show_files_lists_what_a_directory_expands_to() {
     );
     assert!(!stdout.contains(&format!("{root}/skip/c")), "{stdout}");
 }
+
+#[test]
+fn an_installed_binary_does_not_search_the_tree_it_was_built_in() {
+    // The same binary, copied out of the checkout as a package would install it.
+    let d = tempfile::tempdir().unwrap();
+    let installed = d.path().join("jailsmith");
+    std::fs::copy(env!("CARGO_BIN_EXE_jailsmith"), &installed).unwrap();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("jail-profiles");
+    let listed = |bin: &Path| -> Vec<String> {
+        let out = Command::new(bin)
+            .args(["profiles", "list", "--json"])
+            .output()
+            .expect("run jailsmith");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["file"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let from_tree = |files: &[String]| {
+        files
+            .iter()
+            .filter(|f| Path::new(f).starts_with(&source))
+            .count()
+    };
+    assert_eq!(
+        from_tree(&listed(Path::new(env!("CARGO_BIN_EXE_jailsmith")))),
+        SHIPPED.len(),
+        "the checkout's binary finds the shipped profiles in the tree"
+    );
+    assert_eq!(
+        from_tree(&listed(&installed)),
+        0,
+        "an installed binary read profiles from {}",
+        source.display()
+    );
+}

@@ -36,7 +36,8 @@ pub enum Command {
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct DirArgs {
     /// Search DIR for NAME.toml before /etc/jailsmith/profiles, /usr/share/jailsmith/profiles
-    /// and the source tree's jail-profiles/ (repeatable; first match wins).
+    /// and, for a binary run from its checkout, the checkout's jail-profiles/ (repeatable;
+    /// first match wins). As root, profiles must be root-owned and writable by root alone.
     #[arg(long = "profile-dir", value_name = "DIR")]
     pub profile_dirs: Vec<PathBuf>,
 }

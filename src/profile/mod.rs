@@ -72,6 +72,12 @@ pub enum ProfileError {
         "invalid profile name `{0}`: use letters, digits, '-', '_' and '.', not starting with '.'"
     )]
     BadName(String),
+    /// Run as root, a profile file (or its directory) someone other than root could change:
+    /// whoever can write a profile decides what goes into a jail.
+    #[error(
+        "refusing profile {file}: {why}; a profile must be root-owned and writable by root alone, like everything root reads to build a jail"
+    )]
+    Unsafe { file: PathBuf, why: String },
     /// Profiles include each other in a loop.
     #[error("include cycle: {}", .0.join(" → "))]
     Cycle(Vec<String>),
@@ -103,7 +109,7 @@ impl ProfileError {
     /// The exit code for this failure class: refusals by a safety rule, else bad input.
     pub fn exit_code(&self) -> u8 {
         match self {
-            ProfileError::Refused { .. } => crate::exit::REFUSED,
+            ProfileError::Refused { .. } | ProfileError::Unsafe { .. } => crate::exit::REFUSED,
             _ => crate::exit::BAD_INPUT,
         }
     }

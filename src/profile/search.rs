@@ -1,7 +1,9 @@
 //! Where profile files are found: `--profile-dir` directories, then `/etc/jailsmith/profiles`,
-//! `/usr/share/jailsmith/profiles`, then the source tree's `jail-profiles/`. First `NAME.toml`
-//! wins. Reads profile directories; never writes.
+//! `/usr/share/jailsmith/profiles`, then — only for a binary running from its own checkout —
+//! the source tree's `jail-profiles/`. First `NAME.toml` wins. Run as root, a profile that
+//! someone else could have written is refused. Reads profile directories; never writes.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -14,6 +16,62 @@ pub const ETC_DIR: &str = "/etc/jailsmith/profiles";
 pub const SHARE_DIR: &str = "/usr/share/jailsmith/profiles";
 /// The shipped profiles in the source tree, used when running from a checkout.
 pub const SOURCE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/jail-profiles");
+
+/// True when this binary runs from the checkout it was built in (`target/…` below the
+/// source tree, or the `CARGO_TARGET_DIR` it was built with). An installed binary never
+/// searches the directory where it happened to be built: that path may not be root's.
+fn running_from_checkout() -> bool {
+    let Ok(exe) = std::env::current_exe() else {
+        return false;
+    };
+    let roots = [
+        Some(env!("CARGO_MANIFEST_DIR")),
+        option_env!("CARGO_TARGET_DIR"),
+    ];
+    roots
+        .into_iter()
+        .flatten()
+        .filter_map(|r| std::fs::canonicalize(r).ok())
+        .any(|r| exe.starts_with(r))
+}
+
+/// Why root must not trust `meta` (of a profile file or its directory), if it must not:
+/// owned by someone else, writable by others, or by a group other than root's.
+fn untrusted(meta: &std::fs::Metadata) -> Option<String> {
+    if meta.uid() != 0 {
+        Some(format!("it is owned by uid {}", meta.uid()))
+    } else if meta.mode() & 0o002 != 0 {
+        Some("it is writable by others".into())
+    } else if meta.mode() & 0o020 != 0 && meta.gid() != 0 {
+        Some(format!("it is writable by group {}", meta.gid()))
+    } else {
+        None
+    }
+}
+
+/// As root, refuses a profile file that is not a root-owned regular file (a symlink is
+/// judged by its target and the target's directory) or whose directory others can write.
+/// Other users only read what they could have written themselves: nothing to check.
+fn check_trusted(file: &Path) -> Result<(), ProfileError> {
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
+    let real = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    let dir = real.parent().unwrap_or(Path::new("/"));
+    for (what, path) in [("", real.as_path()), ("its directory ", dir)] {
+        let meta = std::fs::metadata(path).map_err(|source| ProfileError::Read {
+            file: file.to_path_buf(),
+            source,
+        })?;
+        if let Some(why) = untrusted(&meta) {
+            return Err(ProfileError::Unsafe {
+                file: file.to_path_buf(),
+                why: format!("{what}{} {why}", path.display()),
+            });
+        }
+    }
+    Ok(())
+}
 
 /// Something that can produce a profile's text by name: the search path, or a map in tests.
 pub trait ProfileSource {
@@ -47,12 +105,13 @@ pub struct ListedProfile {
 
 impl SearchPath {
     /// The standard search path: `extra` (from `--profile-dir`, in order), the two system
-    /// directories, and the source tree's `jail-profiles/` when it exists.
+    /// directories, and the source tree's `jail-profiles/` when this binary runs from that
+    /// checkout.
     pub fn standard(extra: &[PathBuf]) -> Self {
         let mut dirs: Vec<PathBuf> = extra.to_vec();
         dirs.push(ETC_DIR.into());
         dirs.push(SHARE_DIR.into());
-        if Path::new(SOURCE_DIR).is_dir() {
+        if running_from_checkout() && Path::new(SOURCE_DIR).is_dir() {
             dirs.push(SOURCE_DIR.into());
         }
         Self { dirs }
@@ -78,10 +137,12 @@ impl SearchPath {
                     .iter()
                     .find(|l| l.name == name && l.shadowed_by.is_none())
                     .map(|l| l.file.clone());
-                let (description, valid) = match std::fs::read_to_string(&file)
-                    .map_err(|source| ProfileError::Read {
-                        file: file.clone(),
-                        source,
+                let (description, valid) = match check_trusted(&file)
+                    .and_then(|()| {
+                        std::fs::read_to_string(&file).map_err(|source| ProfileError::Read {
+                            file: file.clone(),
+                            source,
+                        })
                     })
                     .and_then(|t| super::schema::parse_profile(&t, &file))
                 {
@@ -141,6 +202,7 @@ impl ProfileSource for SearchPath {
         let Some(file) = self.find(name)? else {
             return Ok(None);
         };
+        check_trusted(&file)?;
         let text = std::fs::read_to_string(&file).map_err(|source| ProfileError::Read {
             file: file.clone(),
             source,
@@ -186,6 +248,45 @@ mod tests {
         assert_eq!(l[1].shadowed_by, Some(a.path().join("x.toml")));
         assert!(!l[2].valid);
         assert_eq!(sp.available(), vec!["x", "y"]);
+    }
+
+    #[test]
+    fn root_refuses_profiles_others_could_have_written() {
+        use std::os::unix::fs::PermissionsExt;
+        if !nix::unistd::geteuid().is_root() {
+            return; // only root checks (and only root can chown to make the cases)
+        }
+        let d = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let f = d.path().join("p.toml");
+        std::fs::write(&f, "description = \"p\"\n").unwrap();
+        let sp = SearchPath {
+            dirs: vec![d.path().into()],
+        };
+        assert!(
+            sp.read("p").unwrap().is_some(),
+            "a root-owned 0644 profile is fine"
+        );
+        let refused = |why: &str| match sp.read("p") {
+            Err(e @ ProfileError::Unsafe { .. }) => {
+                assert!(e.to_string().contains(why), "{e}");
+                assert_eq!(e.exit_code(), crate::exit::REFUSED);
+            }
+            other => panic!("expected a refusal ({why}), got {other:?}"),
+        };
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o646)).unwrap();
+        refused("writable by others");
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o664)).unwrap();
+        assert!(sp.read("p").unwrap().is_some(), "group root may write");
+        std::os::unix::fs::chown(&f, None, Some(4242)).unwrap();
+        refused("writable by group 4242");
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::os::unix::fs::chown(&f, Some(4242), Some(0)).unwrap();
+        refused("owned by uid 4242");
+        std::os::unix::fs::chown(&f, Some(0), Some(0)).unwrap();
+        std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        refused("its directory");
+        assert!(!sp.list()[0].valid, "list marks it unusable");
     }
 
     #[test]
