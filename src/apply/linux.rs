@@ -337,7 +337,7 @@ impl LinuxHost {
     /// Copies a host file (already opened and checked) into a new temporary file, hashing
     /// what it writes.
     fn fill_from(&self, src: &File, dst: &File) -> std::io::Result<Copied> {
-        let (sha256, size, _method) = transfer::copy_hashed(src, dst)?;
+        let (sha256, size) = transfer::copy_hashed(src, dst)?;
         Ok(Copied {
             sha256,
             size,

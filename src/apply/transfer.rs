@@ -106,27 +106,16 @@ pub(crate) fn hash_at(file: &File) -> io::Result<(String, u64)> {
     })
 }
 
-/// How `copy_hashed` moved the bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Method {
-    /// FICLONE: the copy shares the source's extents (btrfs, XFS with reflink, …); no data
-    /// was copied, the copy was read once to hash it.
-    Reflink,
-    /// One pass through this process: read, hashed and written chunk by chunk.
-    Stream,
-}
-
 /// Copies `src` into `dst` (both at offset 0, `dst` empty) the cheapest way the
-/// filesystems allow — a reflink, else one hashing pass — and returns the sha256 (hex) of
-/// what `dst` now holds, its size and the method. After a reflink the hash is read back
-/// from `dst`, so it describes the jail copy even if the source changed meanwhile.
-pub(crate) fn copy_hashed(src: &File, dst: &File) -> io::Result<(String, u64, Method)> {
+/// filesystems allow — a reflink (then the copy is read once to hash it), else one hashing
+/// pass — and returns the sha256 (hex) of what `dst` now holds and its size. After a
+/// reflink the hash is read back from `dst`, so it describes the jail copy even if the
+/// source changed meanwhile.
+pub(crate) fn copy_hashed(src: &File, dst: &File) -> io::Result<(String, u64)> {
     if reflink(src, dst).is_ok() {
-        let (sha, n) = hash_at(dst)?;
-        return Ok((sha, n, Method::Reflink));
+        return hash_at(dst);
     }
-    let (sha, n) = copy_hashing(src, dst)?;
-    Ok((sha, n, Method::Stream))
+    copy_hashing(src, dst)
 }
 
 /// `ioctl(dst, FICLONE, src)`: the whole of `src` shared into `dst`. Fails (EXDEV,
@@ -158,7 +147,7 @@ mod tests {
             src.write_all(&data).unwrap();
             src.seek(SeekFrom::Start(0)).unwrap();
             let dst = tempfile::tempfile().unwrap();
-            let (sha, n, _) = copy_hashed(&src, &dst).unwrap();
+            let (sha, n) = copy_hashed(&src, &dst).unwrap();
             assert_eq!((sha, n), (sha256_hex(&data), len as u64), "len {len}");
             assert_eq!(read_all(&dst), data, "len {len}");
             assert_eq!(hash_at(&dst).unwrap(), (sha256_hex(&data), len as u64));

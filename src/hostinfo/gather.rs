@@ -118,17 +118,14 @@ impl<'c> Gatherer<'c> {
     }
 
     pub fn gather(mut self, wanted: &Wanted) -> Result<(Vec<HostEntry>, Vec<String>), GatherError> {
-        self.resolve_ahead(&wanted.bins);
-        for b in &wanted.bins {
-            refuse_if_listed(Path::new(b))?;
-            let path = find_program(b).ok_or_else(|| {
-                if b.contains('/') {
-                    GatherError::NoSuchFile { path: b.into() }
-                } else {
-                    GatherError::UnknownProgram { name: b.clone() }
-                }
-            })?;
-            self.add_program(&path, &format!("--bin {b}"), 0)?;
+        let programs = wanted
+            .bins
+            .iter()
+            .map(|b| locate(b))
+            .collect::<Result<Vec<PathBuf>, GatherError>>()?;
+        self.resolve_ahead(&programs);
+        for (b, path) in wanted.bins.iter().zip(&programs) {
+            self.add_program(path, &format!("--bin {b}"), 0)?;
         }
         for l in &wanted.libraries {
             self.add_elf(l, &format!("library {}", l.display()))?;
@@ -143,18 +140,18 @@ impl<'c> Gatherer<'c> {
         Ok((self.walker.entries, self.warnings))
     }
 
-    /// Resolves, in parallel, the closures of the wanted programs that are regular files
-    /// and not refused; `add_elf` takes them from there. Errors are left for the walk in
-    /// order to report them (a script is no ELF file; it is simply not resolved ahead).
-    fn resolve_ahead(&mut self, bins: &[String]) {
-        if self.jobs < 2 || bins.len() < 2 {
+    /// Resolves, in parallel, the closures of the programs that are regular files and not
+    /// refused; `add_elf` takes them from there. Errors are left for the walk to report in
+    /// order (a script is no ELF file; it is simply not resolved ahead).
+    fn resolve_ahead(&mut self, programs: &[PathBuf]) {
+        if self.jobs < 2 || programs.len() < 2 {
             return;
         }
-        let programs: Vec<PathBuf> = bins
+        let programs: Vec<PathBuf> = programs
             .iter()
-            .filter_map(|b| find_program(b))
             .filter(|p| refuse_if_listed(p).is_ok())
             .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()))
+            .cloned()
             .collect();
         let resolved = with_resolvers(self.cfg, &programs, self.jobs, |r, p| {
             let closure = r.resolve(p).ok()?;
@@ -261,6 +258,20 @@ impl<'c> Gatherer<'c> {
         }
         Ok(())
     }
+}
+
+/// A `--bin` NAME (looked up in the secure PATH) or path, refused by name first.
+fn locate(bin: &str) -> Result<PathBuf, GatherError> {
+    refuse_if_listed(Path::new(bin))?;
+    find_program(bin).ok_or_else(|| {
+        if bin.contains('/') {
+            GatherError::NoSuchFile { path: bin.into() }
+        } else {
+            GatherError::UnknownProgram {
+                name: bin.to_string(),
+            }
+        }
+    })
 }
 
 fn refuse_if_listed(path: &Path) -> Result<(), GatherError> {
