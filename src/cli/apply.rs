@@ -33,18 +33,8 @@ pub struct Args {
     /// Print {"changed", "actions"} as JSON on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Root-owned directory of the authorized_keys files (one per user).
-    #[arg(long, default_value = "/etc/ssh/authorized_keys", value_name = "DIR")]
-    pub authorized_keys_dir: PathBuf,
-    /// sshd's drop-in directory (the main config must Include it).
-    #[arg(long, default_value = "/etc/ssh/sshd_config.d", value_name = "DIR")]
-    pub sshd_config_dir: PathBuf,
-    /// sshd's main config, for `sshd -t` / `sshd -T` and the Include check.
-    #[arg(long, default_value = "/etc/ssh/sshd_config", value_name = "FILE")]
-    pub sshd_config: PathBuf,
-    /// The sshd binary used for validation.
-    #[arg(long, default_value = "/usr/sbin/sshd", value_name = "PATH")]
-    pub sshd: PathBuf,
+    #[command(flatten)]
+    pub sshd: crate::cli::sshd_paths::SshdPaths,
     /// Where jailsmith keeps its state (jails, and what apply manages).
     #[arg(long, default_value = DEFAULT_STATE_DIR, value_name = "DIR")]
     pub state_dir: PathBuf,
@@ -86,9 +76,6 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         prune: args.prune,
         dry_run: args.dry_run,
         sshd: args.sshd.clone(),
-        sshd_config: args.sshd_config.clone(),
-        sshd_config_dir: args.sshd_config_dir.clone(),
-        authorized_keys_dir: args.authorized_keys_dir.clone(),
         state_dir: args.state_dir.clone(),
         systemd_dir: args.systemd_dir.clone(),
         unit_dir: args.unit_dir.clone(),

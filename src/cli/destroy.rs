@@ -48,18 +48,8 @@ pub struct Args {
     /// Print what would be removed; change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Root-owned directory of the authorized_keys files (one per user).
-    #[arg(long, default_value = "/etc/ssh/authorized_keys", value_name = "DIR")]
-    pub authorized_keys_dir: PathBuf,
-    /// sshd's drop-in directory.
-    #[arg(long, default_value = "/etc/ssh/sshd_config.d", value_name = "DIR")]
-    pub sshd_config_dir: PathBuf,
-    /// sshd's main config, for `sshd -t`.
-    #[arg(long, default_value = "/etc/ssh/sshd_config", value_name = "FILE")]
-    pub sshd_config: PathBuf,
-    /// The sshd binary used for validation.
-    #[arg(long, default_value = "/usr/sbin/sshd", value_name = "PATH")]
-    pub sshd: PathBuf,
+    #[command(flatten)]
+    pub sshd: crate::cli::sshd_paths::SshdPaths,
     /// Do not reload sshd after removing drop-ins, nor systemd after removing units.
     #[arg(long)]
     pub no_reload: bool,
@@ -184,9 +174,6 @@ fn check_sessions(args: &Args, st: &JailState) -> anyhow::Result<()> {
 
 fn remove_user(args: &Args, name: &str) -> anyhow::Result<()> {
     let dirs = user::UserDirs {
-        authorized_keys_dir: args.authorized_keys_dir.clone(),
-        sshd_config_dir: args.sshd_config_dir.clone(),
-        sshd_config: args.sshd_config.clone(),
         sshd: args.sshd.clone(),
         state_dir: args.state_dir.clone(),
         systemd_dir: user::DEFAULT_SYSTEMD_DIR.into(),

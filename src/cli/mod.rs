@@ -11,6 +11,7 @@ pub mod limits;
 pub mod mount;
 pub mod profiles;
 pub mod service;
+pub mod sshd_paths;
 pub mod update;
 pub mod user;
 pub mod users;

@@ -64,18 +64,8 @@ pub struct Args {
     /// With --remove: delete the host account too (userdel, never its host home).
     #[arg(long, requires = "remove")]
     pub delete_account: bool,
-    /// Root-owned directory of the authorized_keys files (one per user).
-    #[arg(long, default_value = "/etc/ssh/authorized_keys", value_name = "DIR")]
-    pub authorized_keys_dir: PathBuf,
-    /// sshd's drop-in directory (the main config must Include it).
-    #[arg(long, default_value = "/etc/ssh/sshd_config.d", value_name = "DIR")]
-    pub sshd_config_dir: PathBuf,
-    /// sshd's main config, for `sshd -t` / `sshd -T` and the Include check.
-    #[arg(long, default_value = "/etc/ssh/sshd_config", value_name = "FILE")]
-    pub sshd_config: PathBuf,
-    /// The sshd binary used for validation.
-    #[arg(long, default_value = "/usr/sbin/sshd", value_name = "PATH")]
-    pub sshd: PathBuf,
+    #[command(flatten)]
+    pub sshd: crate::cli::sshd_paths::SshdPaths,
     /// Where jailsmith keeps its state about jails.
     #[arg(long, default_value = state::DEFAULT_STATE_DIR, value_name = "DIR")]
     pub state_dir: PathBuf,
@@ -154,10 +144,7 @@ pub struct Report {
 /// Where `user` reads and writes outside the jail: what `destroy` and `apply --prune` pass on
 /// when they take a user out.
 pub struct UserDirs {
-    pub authorized_keys_dir: PathBuf,
-    pub sshd_config_dir: PathBuf,
-    pub sshd_config: PathBuf,
-    pub sshd: PathBuf,
+    pub sshd: crate::cli::sshd_paths::SshdPaths,
     pub state_dir: PathBuf,
     pub systemd_dir: PathBuf,
 }
@@ -185,9 +172,6 @@ impl Args {
             remove: true,
             delete_home: false,
             delete_account,
-            authorized_keys_dir: dirs.authorized_keys_dir,
-            sshd_config_dir: dirs.sshd_config_dir,
-            sshd_config: dirs.sshd_config,
             sshd: dirs.sshd,
             state_dir: dirs.state_dir,
             no_reload,
@@ -224,10 +208,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
     print_report(&report, args.json);
     if let Some(key) = &args.verify_with {
-        let sshd = crate::sshd::validate::Sshd {
-            binary: args.sshd.clone(),
-            main: args.sshd_config.clone(),
-        };
+        let sshd = args.sshd.validator();
         return crate::cli::verify::after_user(
             &sshd,
             &args.name,

@@ -19,7 +19,6 @@ use crate::jail::BuildSettings;
 use crate::mounts::Bind;
 use crate::service::systemctl::{self, UnitRemoval};
 use crate::spec::{LimitsSpec, ServiceSpec, Spec, UserSpec, is_key_text};
-use crate::sshd::validate::Sshd;
 use crate::sshd::{SshdError, dropin, mainconfig, reload};
 use crate::state;
 use record::{ManagedService, ManagedUser, Record};
@@ -31,10 +30,7 @@ pub struct Options {
     pub spec_dir: PathBuf,
     pub prune: bool,
     pub dry_run: bool,
-    pub sshd: PathBuf,
-    pub sshd_config: PathBuf,
-    pub sshd_config_dir: PathBuf,
-    pub authorized_keys_dir: PathBuf,
+    pub sshd: crate::cli::sshd_paths::SshdPaths,
     pub state_dir: PathBuf,
     pub systemd_dir: PathBuf,
     pub unit_dir: PathBuf,
@@ -161,10 +157,7 @@ fn preflight_sshd(users: &[user::Args], o: &Options) -> anyhow::Result<()> {
     if users.is_empty() {
         return Ok(());
     }
-    let sshd = Sshd {
-        binary: o.sshd.clone(),
-        main: o.sshd_config.clone(),
-    };
+    let sshd = o.sshd.validator();
     let text = std::fs::read_to_string(&sshd.main).map_err(|e| {
         coded(
             exit::SSHD_INVALID,
@@ -172,11 +165,11 @@ fn preflight_sshd(users: &[user::Args], o: &Options) -> anyhow::Result<()> {
         )
     })?;
     for u in users {
-        let dropin = o.sshd_config_dir.join(dropin::file_name(&u.name));
+        let dropin = o.sshd.sshd_config_dir.join(dropin::file_name(&u.name));
         if !mainconfig::includes_file(&text, &dropin) {
             let e = SshdError::NotIncluded {
                 main: sshd.main.clone(),
-                dir: o.sshd_config_dir.clone(),
+                dir: o.sshd.sshd_config_dir.clone(),
                 dropin,
             };
             return Err(coded(e.code(), e));
@@ -308,9 +301,6 @@ fn user_args(u: &UserSpec, o: &Options) -> anyhow::Result<user::Args> {
         remove: false,
         delete_home: false,
         delete_account: false,
-        authorized_keys_dir: o.authorized_keys_dir.clone(),
-        sshd_config_dir: o.sshd_config_dir.clone(),
-        sshd_config: o.sshd_config.clone(),
         sshd: o.sshd.clone(),
         state_dir: o.state_dir.clone(),
         no_reload: true,
@@ -451,9 +441,6 @@ fn prune_or_keep(c: &mut Converger, old: &Record, new: &mut Record) -> anyhow::R
 fn prune_user(c: &mut Converger, u: &ManagedUser) -> anyhow::Result<()> {
     let o = c.o;
     let dirs = user::UserDirs {
-        authorized_keys_dir: o.authorized_keys_dir.clone(),
-        sshd_config_dir: o.sshd_config_dir.clone(),
-        sshd_config: o.sshd_config.clone(),
         sshd: o.sshd.clone(),
         state_dir: o.state_dir.clone(),
         systemd_dir: o.systemd_dir.clone(),
@@ -522,9 +509,6 @@ fn prune_jail(c: &mut Converger, jail: &Path) -> anyhow::Result<bool> {
         purge: false,
         kill_sessions: false,
         dry_run: false,
-        authorized_keys_dir: o.authorized_keys_dir.clone(),
-        sshd_config_dir: o.sshd_config_dir.clone(),
-        sshd_config: o.sshd_config.clone(),
         sshd: o.sshd.clone(),
         no_reload: true,
         state_dir: o.state_dir.clone(),
@@ -560,10 +544,7 @@ fn finish_sshd(c: &mut Converger) -> anyhow::Result<()> {
     if !c.dropins_changed || c.o.dry_run {
         return Ok(());
     }
-    let sshd = Sshd {
-        binary: c.o.sshd.clone(),
-        main: c.o.sshd_config.clone(),
-    };
+    let sshd = c.o.sshd.validator();
     sshd.test().map_err(|e| coded(e.code(), e))?;
     if c.o.no_reload {
         c.warnings.push(

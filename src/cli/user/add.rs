@@ -48,17 +48,20 @@ fn gather_keys(a: &Args, key_file: &Path) -> Result<String, UserError> {
 /// The key file and drop-in paths, after checking that nobody but root can swap the
 /// directories they live in.
 fn output_paths(a: &Args) -> Result<(PathBuf, PathBuf), UserError> {
-    let key_file = a.authorized_keys_dir.join(&a.name);
+    let key_file = a.sshd.authorized_keys_dir.join(&a.name);
     dropin::check_path(&key_file)?;
-    check_root_chain(&a.authorized_keys_dir, "keep authorized_keys files in")?;
-    if !a.sshd_config_dir.is_absolute() {
+    check_root_chain(&a.sshd.authorized_keys_dir, "keep authorized_keys files in")?;
+    if !a.sshd.sshd_config_dir.is_absolute() {
         return Err(UserError::Input(format!(
             "--sshd-config-dir {} must be an absolute path",
-            a.sshd_config_dir.display()
+            a.sshd.sshd_config_dir.display()
         )));
     }
-    check_root_chain(&a.sshd_config_dir, "write sshd drop-ins into")?;
-    Ok((key_file, a.sshd_config_dir.join(dropin::file_name(&a.name))))
+    check_root_chain(&a.sshd.sshd_config_dir, "write sshd drop-ins into")?;
+    Ok((
+        key_file,
+        a.sshd.sshd_config_dir.join(dropin::file_name(&a.name)),
+    ))
 }
 
 /// The existing account (its uid must be at least UID_MIN and match --uid), or None when
@@ -109,10 +112,7 @@ pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
     let existing = check_account(a, &db)?;
     let host = LinuxHost::open(&jail, false)?;
     check_shell(r, &host, &jail)?;
-    let sshd = Sshd {
-        binary: a.sshd.clone(),
-        main: a.sshd_config.clone(),
-    };
+    let sshd = a.sshd.validator();
     check_main_config(&sshd, &dropin_path, name, a.sftp_only)?;
     refuse_other_jail(&dropin_path, &jail, name)?;
     let block = DropIn {
@@ -123,11 +123,11 @@ pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
     };
 
     let steps = (|| {
-        ensure_dir(r, &a.authorized_keys_dir)?;
+        ensure_dir(r, &a.sshd.authorized_keys_dir)?;
         put_host_file(r, "keys", &key_file, &key_text)?;
         let account = put_account(r, &db, existing.as_ref())?;
         put_jail_lines(r, &host, name, account.as_ref())?;
-        ensure_dir(r, &a.sshd_config_dir)?;
+        ensure_dir(r, &a.sshd.sshd_config_dir)?;
         let dropin_changed = put_host_file(r, "dropin", &dropin_path, &block.render())?;
         if dropin_changed && !r.dry {
             validate_effective(&sshd, &dropin_path, &block)?;

@@ -17,8 +17,8 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
     let name = a.name.as_str();
     check_name(name)?;
     let jail = jail_path(&a.jail)?;
-    let key_file = a.authorized_keys_dir.join(name);
-    let dropin_path = a.sshd_config_dir.join(dropin::file_name(name));
+    let key_file = a.sshd.authorized_keys_dir.join(name);
+    let dropin_path = a.sshd.sshd_config_dir.join(dropin::file_name(name));
     let uid_min = logindefs::read_uid_min(Path::new(logindefs::PATH))?;
     let db = HostDb::default();
     let existing = db.lookup(name)?;
@@ -43,10 +43,7 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
         ));
         return Ok(jail);
     }
-    let sshd = Sshd {
-        binary: a.sshd.clone(),
-        main: a.sshd_config.clone(),
-    };
+    let sshd = a.sshd.validator();
     let steps = (|| {
         // No new logins: the key file goes first, then the running sessions.
         drop_host_file(r, "keys", &key_file)?;
@@ -124,7 +121,7 @@ fn still_jailed_warning(r: &mut Run, sshd: &Sshd, name: &str) -> Result<(), User
     {
         r.warnings.push(format!(
             "sshd still chroots {name} into {dir}: another Match block sets it ({})",
-            validate::all_matches(&sshd.main, &r.args.sshd_config_dir, name).join("; ")
+            validate::all_matches(&sshd.main, &r.args.sshd.sshd_config_dir, name).join("; ")
         ));
     }
     Ok(())
