@@ -24,11 +24,19 @@ pub fn is_zombie(status: &str) -> bool {
         .any(|l| l.starts_with("State:") && l["State:".len()..].trim_start().starts_with('Z'))
 }
 
-/// PIDs of the live processes running as `uid`.
-pub fn pids_of(uid: u32) -> Result<Vec<i32>, AccountError> {
-    let mut pids = Vec::new();
-    let dir = fs::read_dir("/proc").map_err(AccountError::io("list", "/proc"))?;
-    for entry in dir.flatten() {
+/// A live process (not a zombie) as /proc shows it.
+pub struct Process {
+    pub pid: i32,
+    /// `/proc/PID`.
+    pub dir: std::path::PathBuf,
+    /// The text of `/proc/PID/status`.
+    pub status: String,
+}
+
+/// Every live process in /proc; those that exit while it looks are left out.
+pub fn live_processes() -> std::io::Result<Vec<Process>> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir("/proc")?.flatten() {
         let Some(pid) = entry
             .file_name()
             .to_str()
@@ -36,14 +44,25 @@ pub fn pids_of(uid: u32) -> Result<Vec<i32>, AccountError> {
         else {
             continue;
         };
-        let Ok(status) = fs::read_to_string(entry.path().join("status")) else {
+        let dir = entry.path();
+        let Ok(status) = fs::read_to_string(dir.join("status")) else {
             continue; // gone meanwhile
         };
-        if !is_zombie(&status) && status_uids(&status).is_some_and(|u| u.contains(&uid)) {
-            pids.push(pid);
+        if !is_zombie(&status) {
+            out.push(Process { pid, dir, status });
         }
     }
-    Ok(pids)
+    Ok(out)
+}
+
+/// PIDs of the live processes running as `uid`.
+pub fn pids_of(uid: u32) -> Result<Vec<i32>, AccountError> {
+    Ok(live_processes()
+        .map_err(AccountError::io("list", "/proc"))?
+        .into_iter()
+        .filter(|p| status_uids(&p.status).is_some_and(|u| u.contains(&uid)))
+        .map(|p| p.pid)
+        .collect())
 }
 
 /// Kills every process of `uid` (never uid 0); returns the PIDs signalled.

@@ -38,72 +38,48 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
-/// Runs `f` with this thread's buffer.
-fn with_buf<T>(f: impl FnOnce(&mut [u8]) -> T) -> T {
-    BUF.with(|b| f(&mut b.borrow_mut()))
-}
-
-/// Copies `src` into `dst` from their current offsets, hashing what passes through.
-/// Returns the sha256 (hex) and the number of bytes: the digest of exactly the bytes
-/// written, whatever happens to the source meanwhile.
-pub(crate) fn copy_hashing(mut src: &File, mut dst: &File) -> io::Result<(String, u64)> {
-    with_buf(|buf| {
+/// Reads with `read(buf, offset)` until it returns 0, handing each chunk to `sink` and
+/// hashing it; returns the sha256 (hex) and the number of bytes. One loop, in this thread's
+/// buffer, for every pass over a file.
+fn hash_pass(
+    mut read: impl FnMut(&mut [u8], u64) -> io::Result<usize>,
+    mut sink: impl FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<(String, u64)> {
+    BUF.with(|b| {
+        let buf = &mut b.borrow_mut()[..];
         let mut hasher = Sha256::new();
         let mut total = 0u64;
         loop {
-            let n = match src.read(buf) {
+            let n = match read(buf, total) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
             hasher.update(&buf[..n]);
-            dst.write_all(&buf[..n])?;
+            sink(&buf[..n])?;
             total += n as u64;
         }
         Ok((hex(&hasher.finalize()), total))
     })
 }
 
+/// Copies `src` into `dst` from their current offsets, hashing what passes through.
+/// Returns the sha256 (hex) and the number of bytes: the digest of exactly the bytes
+/// written, whatever happens to the source meanwhile.
+pub(crate) fn copy_hashing(mut src: &File, mut dst: &File) -> io::Result<(String, u64)> {
+    hash_pass(|buf, _| src.read(buf), |chunk| dst.write_all(chunk))
+}
+
 /// sha256 (hex) and size of everything readable from `src`.
 pub(crate) fn hash_reader(mut src: &File) -> io::Result<(String, u64)> {
-    with_buf(|buf| {
-        let mut hasher = Sha256::new();
-        let mut total = 0u64;
-        loop {
-            match src.read(buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    hasher.update(&buf[..n]);
-                    total += n as u64;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok((hex(&hasher.finalize()), total))
-    })
+    hash_pass(|buf, _| src.read(buf), |_| Ok(()))
 }
 
 /// sha256 (hex) and size of a file's content from offset 0, by positioned reads (the
 /// file offset is left alone).
 pub(crate) fn hash_at(file: &File) -> io::Result<(String, u64)> {
-    with_buf(|buf| {
-        let mut hasher = Sha256::new();
-        let mut total = 0u64;
-        loop {
-            match file.read_at(buf, total) {
-                Ok(0) => break,
-                Ok(n) => {
-                    hasher.update(&buf[..n]);
-                    total += n as u64;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok((hex(&hasher.finalize()), total))
-    })
+    hash_pass(|buf, off| file.read_at(buf, off), |_| Ok(()))
 }
 
 /// Copies `src` into `dst` (both at offset 0, `dst` empty) the cheapest way the

@@ -99,38 +99,26 @@ fn sessions_of(st: &JailState, stopping: &[String]) -> Vec<(i32, String)> {
         .collect();
     let me = std::process::id() as i32;
     let mut out = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for e in dir.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let Ok(status) = std::fs::read_to_string(e.path().join("status")) else {
-            continue;
-        };
-        if sessions::is_zombie(&status) {
+    for p in sessions::live_processes().unwrap_or_default() {
+        if p.pid == me {
             continue;
         }
         if !stopping.is_empty() {
-            let cgroup = std::fs::read_to_string(e.path().join("cgroup")).unwrap_or_default();
+            let cgroup = std::fs::read_to_string(p.dir.join("cgroup")).unwrap_or_default();
             if stopping.iter().any(|n| systemctl::in_unit(&cgroup, n)) {
                 continue;
             }
         }
-        let ids = sessions::status_uids(&status).unwrap_or_default();
+        let ids = sessions::status_uids(&p.status).unwrap_or_default();
         if let Some((_, name)) = uids.iter().find(|(uid, _)| ids.contains(uid)) {
-            out.push((pid, format!("user {name}")));
+            out.push((p.pid, format!("user {name}")));
             continue;
         }
-        if let Ok(root) = std::fs::read_link(e.path().join("root"))
+        if let Ok(root) = std::fs::read_link(p.dir.join("root"))
             && root != Path::new("/")
             && root.starts_with(&st.jail)
         {
-            out.push((pid, format!("rooted in {}", root.display())));
+            out.push((p.pid, format!("rooted in {}", root.display())));
         }
     }
     out
