@@ -37,16 +37,7 @@ fn build(jail: &Path, state: &Path, extra: &[&str]) -> Command {
 
 /// Records `users` in the jail's state file, as `jailsmith user` does.
 pub fn set_state_users(state: &Path, users: &[&str]) {
-    let dir = state.join("jails");
-    let file = fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "json"))
-        .expect("a state file");
-    let mut v: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
-    v["users"] = serde_json::json!(users);
-    fs::write(&file, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    common::edit_jail_state(state, |v| v["users"] = serde_json::json!(users));
 }
 
 impl Jail {

@@ -192,16 +192,7 @@ fn destroy_without_purge_keeps_the_homes() {
     let home = jail.join("home/nobody-here");
     common::make_dir(&home, 0o700);
     common::write_file(&home.join("keep"), "mine", 0o600);
-    let file = fs::read_dir(state.join("jails"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let mut v: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
-    v["users"] = serde_json::json!([]);
-    fs::write(&file, serde_json::to_vec(&v).unwrap()).unwrap();
+    common::edit_jail_state(&state, |v| v["users"] = serde_json::json!([]));
     let out = run_ok(
         bin()
             .arg("destroy")

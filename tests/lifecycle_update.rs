@@ -183,17 +183,10 @@ fn update_never_touches_homes_and_needs_a_state() {
     common::make_dir(&home, 0o700);
     common::write_file(&home.join("f"), "x", 0o644);
     // narrow the request to bash only: ls goes, the home stays
-    let file = fs::read_dir(state.join("jails"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let mut v: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
-    v["request"]["bins"] = serde_json::json!(["bash"]);
-    v["users"] = serde_json::json!(["someone"]);
-    fs::write(&file, serde_json::to_vec(&v).unwrap()).unwrap();
+    common::edit_jail_state(&state, |v| {
+        v["request"]["bins"] = serde_json::json!(["bash"]);
+        v["users"] = serde_json::json!(["someone"]);
+    });
     let out = update(&jail, &state, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(

@@ -296,6 +296,20 @@ pub fn write_file(path: &Path, contents: impl AsRef<[u8]>, mode: u32) {
         .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
 }
 
+/// Rewrites the state file of the one jail under `state_dir` with `edit` (to stage a state
+/// that jailsmith itself would not write, e.g. users it never added).
+pub fn edit_jail_state(state_dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let file = fs::read_dir(state_dir.join("jails"))
+        .unwrap_or_else(|e| panic!("{}/jails: {e}", state_dir.display()))
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .expect("a jail state file");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
+    edit(&mut v);
+    fs::write(&file, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+}
+
 /// Creates a directory (and missing parents, each 0755) and sets its mode exactly.
 pub fn make_dir(path: &Path, mode: u32) {
     fs::DirBuilder::new()
