@@ -4,24 +4,21 @@
 //! `--remove` deletes the drop-in; a bad value writes nothing. Uses the private sshd of the
 //! user tests (never the machine's).
 
-mod common;
-mod user_support;
+use crate::common;
+use crate::user_support;
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::sync::Mutex;
 
 use common::sshd;
 use common::{ReservedUser, run_status, text};
 use user_support::Setup;
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
 fn setup(test: &str) -> Option<(std::sync::MutexGuard<'static, ()>, Setup)> {
     if !sshd::available(test) {
         return None;
     }
-    let g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let g = common::serial();
     Some((g, Setup::new(test)))
 }
 

@@ -4,7 +4,7 @@
 //! spec dropped (host account kept); invalid specs are refused with file:line before any
 //! write. Every path (sshd config, drop-ins, keys, state) belongs to the test.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -3,8 +3,8 @@
 //! `destroy --purge --kill-sessions`: nothing of the jail, its drop-in, its key file, its
 //! mounts or its state is left. Without --purge the homes stay.
 
-mod common;
-mod user_support;
+use crate::common;
+use crate::user_support;
 
 use std::fs;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! throw-away user, `sshd -T` works on its config, and the guards clean up after themselves.
 //! Proves the harness before the jailsmith commands that use it exist.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;

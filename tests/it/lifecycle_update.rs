@@ -2,7 +2,7 @@
 //! build; `check` reports it stale and names it; `update` refreshes it; `check` is clean.
 //! Then the program's closure changes: a new library is needed, the old one is not.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! nosuid,nodev, never recursive), idempotence, systemd unit names, and bind sources a
 //! non-root user can write refused unless rw is explicit. Guards unmount on failure.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::chown;

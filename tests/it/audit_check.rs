@@ -2,7 +2,7 @@
 //! tamper listed in issue 6, made in a fresh jail, makes it exit 1 and name the path. Mounts
 //! made by a test are undone by guards, also when the test fails.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, chown, symlink};

@@ -2,26 +2,21 @@
 //! jailed login, the closed forwarding channels, sftp-only users, removal, and idempotence.
 //! Every path (sshd config, drop-ins, keys, state) belongs to the test.
 
-mod common;
-mod user_support;
+use crate::common;
+use crate::user_support;
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
+
 use std::time::Duration;
 
 use common::sshd;
 use common::{ProcessGuard, ReservedUser, UserGuard, run, run_ok, text};
 use user_support::Setup;
 
-/// useradd/usermod lock the user database: these tests change accounts one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
+use common::serial;
 
 /// A user adopted by `jailsmith user` with one key; returns (user, private key).
 fn jailed(s: &Setup, extra: &[&str]) -> (UserGuard, std::path::PathBuf) {

@@ -3,8 +3,8 @@
 //! symlink to a canary outside the jail; the command reports it and the canary keeps its
 //! content, owner, mode and mtime. A FIFO where a file is written makes the command fail fast.
 
-mod common;
-mod user_support;
+use crate::common;
+use crate::user_support;
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, symlink};

@@ -2,7 +2,7 @@
 //! with `chroot` as root and as an unprivileged uid; idempotence measured on disk; dry-run;
 //! and each bad input refused with nothing half-made.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;

@@ -4,7 +4,7 @@
 //! filesystem and FICLONE cannot work. `filefrag -v` (FIEMAP) is the oracle for which path
 //! the kernel took: a reflinked copy's extents are flagged `shared`.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

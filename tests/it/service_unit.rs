@@ -5,7 +5,7 @@
 //! Every file lives in the test's own directories (--unit-dir, --state-dir); the service
 //! account is a ReservedUser, removed on drop.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::io::{Read, Write};

@@ -1,19 +1,16 @@
 //! `jailsmith user` refusals: each bad input is refused with its exit code and leaves nothing
 //! behind (no account, no drop-in, no key file, the jail's passwd unchanged).
 
-mod common;
-mod user_support;
+use crate::common;
+use crate::user_support;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::sync::Mutex;
 
 use common::sshd;
 use common::{ReservedUser, UserGuard, run, text};
 use user_support::Setup;
-
-static SERIAL: Mutex<()> = Mutex::new(());
 
 const REFUSED: i32 = 4;
 const BAD_INPUT: i32 = 2;
@@ -47,7 +44,7 @@ fn setup(test: &str) -> Option<(std::sync::MutexGuard<'static, ()>, Setup)> {
     if !sshd::available(test) {
         return None;
     }
-    let g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let g = common::serial();
     Some((g, Setup::new(test)))
 }
 

@@ -4,7 +4,7 @@
 //! changed, second run `changed=0`, check mode `changed=0`, and the jailed user from the
 //! spec logs in over the private sshd with OpenSSH's `ssh`.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! Root only: skipped elsewhere, unless JAILSMITH_REQUIRE_ROOT_TESTS turns the skip into a
 //! failure (tests/common). Jails live in a TestRoot under /var/lib/jailsmith-tests.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

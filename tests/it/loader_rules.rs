@@ -1,7 +1,7 @@
 //! Loader fixtures compiled with `cc`, one case per rule of DESIGN §3, each checked against
 //! the expected answer and against the real loader (`ldd` on the fixture, built here).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -5,25 +5,20 @@
 //! checks N/A, a wrong key exits 2, and RSA/ECDSA (encrypted) keys log in. Every path (sshd
 //! config, drop-ins, keys, state) belongs to the test; only loopback traffic.
 
-mod common;
-mod user_support;
+use crate::common;
+use crate::user_support;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Mutex;
+
 use std::time::Duration;
 
 use common::sshd;
 use common::{UserGuard, find_cmd, run, run_ok, text};
 use user_support::Setup;
 
-/// useradd/usermod lock the user database: these tests change accounts one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
+use common::serial;
 
 /// A user adopted by `jailsmith user` with one fresh ed25519 key; returns (user, key).
 fn jailed(s: &Setup, extra: &[&str]) -> (UserGuard, PathBuf) {

@@ -871,3 +871,12 @@ pub fn spawn_logged(cmd: &mut Command, log: &Path) -> ProcessGuard {
         .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
     ProcessGuard::new(child)
 }
+
+/// Tests that change accounts (useradd/usermod lock the user database) or run a private
+/// sshd with logins take this lock: one such test at a time across the whole test binary.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Holds the account/sshd lock for as long as the guard lives (a panic does not poison it).
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}

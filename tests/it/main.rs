@@ -1,0 +1,29 @@
+//! The integration tests: one test crate, so `cargo test` links one binary. Each module
+//! covers one area; `common` holds the shared helpers (binary under test, root-test rules,
+//! throw-away users, private sshd, guards that clean up on drop).
+
+mod common;
+mod user_support;
+
+mod ansible;
+mod apply_host;
+mod apply_spec;
+mod audit_check;
+mod build_jail;
+mod copy_paths;
+mod harness;
+mod lifecycle_canaries;
+mod lifecycle_destroy;
+mod lifecycle_mount;
+mod lifecycle_update;
+mod loader_rules;
+mod man_pages;
+mod oracle;
+mod packaging;
+mod profile_cli;
+mod profile_jails;
+mod service_unit;
+mod service_user_limits;
+mod user_refusals;
+mod user_ssh;
+mod verify_ssh;
