@@ -7,6 +7,7 @@ pub mod executor;
 pub mod host;
 pub mod linux;
 mod root;
+pub mod rootfile;
 pub mod source;
 pub mod transfer;
 pub mod tree;

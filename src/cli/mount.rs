@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::apply::LinuxHost;
+use crate::apply::rootfile::{self, Durability};
 use crate::exit::{self, Coded};
 use crate::mounts::apply::{Done, MountError, mount_all, umount_all};
 use crate::mounts::unit::{unit_name, unit_text};
@@ -63,17 +64,37 @@ pub(crate) fn coded(e: MountError) -> anyhow::Error {
     Coded::new(e.exit_code(), e.to_string()).into()
 }
 
+/// Writes one `.mount` unit per bind into `dir` with the one safe writer: `dir` (created
+/// root 0755 when missing) must be root's alone, and a symlink planted at a unit's name or
+/// at its temporary is refused, never followed.
 fn write_units(dir: &Path, jail: &Path, st: &JailState) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Coded::new(exit::HOST_FAILURE, format!("{}: {e}", dir.display())))?;
+    let err = |e: rootfile::RootFileError| Coded::new(e.exit_code(), e.to_string());
+    if !dir.is_absolute() {
+        return Err(Coded::new(
+            exit::BAD_INPUT,
+            format!(
+                "--systemd-unit-dir {}: must be an absolute path",
+                dir.display()
+            ),
+        )
+        .into());
+    }
+    rootfile::ensure_dir(dir, 0o755).map_err(err)?;
     for b in &st.request.binds {
-        let name = unit_name(&b.host_target(jail));
-        let path = dir.join(&name);
-        let tmp = dir.join(format!(".{name}.jailsmith-tmp"));
-        std::fs::write(&tmp, unit_text(jail, b))
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|e| Coded::new(exit::HOST_FAILURE, format!("{}: {e}", path.display())))?;
-        println!("wrote {}", path.display());
+        let path = dir.join(unit_name(&b.host_target(jail)));
+        let w = rootfile::write(
+            &path,
+            unit_text(jail, b).as_bytes(),
+            0o644,
+            Durability::Fsync,
+        )
+        .map_err(err)?;
+        let verb = if w == rootfile::Written::Unchanged {
+            "up to date"
+        } else {
+            "wrote"
+        };
+        println!("{verb} {}", path.display());
     }
     Ok(())
 }

@@ -2,8 +2,6 @@
 //! place, kept in `<state-dir>/apply.json`, so `--prune` removes only what apply created.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -71,34 +69,18 @@ pub fn load(state_dir: &Path) -> Result<Record, RecordError> {
     }
 }
 
-/// Writes the record atomically (0600, temporary file then rename).
+/// Writes the record with the one safe writer (root 0600; the state directory root 0700).
 pub fn save(state_dir: &Path, rec: &Record) -> Result<(), RecordError> {
-    let io = |op, path: &Path| {
-        let path = path.to_path_buf();
-        move |source| RecordError::Io { op, path, source }
-    };
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(state_dir)
-        .map_err(io("create directory", state_dir))?;
     let p = path(state_dir);
-    let tmp = state_dir.join(format!(".apply.json.tmp-{}", std::process::id()));
-    let json = serde_json::to_vec_pretty(rec).expect("a record always serialises");
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&tmp)
-        .map_err(io("create", &tmp))?;
-    let written = f
-        .write_all(&json)
-        .and_then(|()| f.write_all(b"\n"))
-        .map_err(io("write", &tmp))
-        .and_then(|()| fs::rename(&tmp, &p).map_err(io("rename into place", &p)));
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    written
+    let io = |e: crate::apply::rootfile::RootFileError| RecordError::Io {
+        op: "write",
+        path: p.clone(),
+        source: std::io::Error::other(e.to_string()),
+    };
+    crate::apply::rootfile::ensure_dir(state_dir, 0o700).map_err(io)?;
+    let mut json = serde_json::to_vec_pretty(rec).expect("a record always serialises");
+    json.push(b'\n');
+    crate::apply::rootfile::write(&p, &json, 0o600, crate::apply::rootfile::Durability::Fsync)
+        .map_err(io)?;
+    Ok(())
 }

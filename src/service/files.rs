@@ -63,31 +63,21 @@ pub fn check_target_dir(dir: &Path) -> Result<(), String> {
     ))
 }
 
-/// What happened to a file jailsmith manages outside the jail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Written {
-    Created,
-    Updated,
-    Unchanged,
-}
+pub use crate::apply::rootfile::Written;
 
-/// Writes a root-owned 0644 file atomically unless it already holds `text` (then it is not
-/// touched: same inode, same mtime). The directory is created root 0755 when missing and
-/// must be root-owned and not group/other-writable; a symlink at `path` is refused.
+/// Writes a root-owned 0644 file with the one safe writer unless it already holds `text`
+/// (then it is not touched: same inode, same mtime). The directory is created root 0755 when
+/// missing and must be root-owned and not group/other-writable; a symlink at `path` is
+/// refused.
 pub fn put_file(path: &Path, text: &str) -> Result<Written, AccountError> {
     let dir = path.parent().unwrap_or(Path::new("/"));
     hostfs::ensure_root_dir(dir, 0o755)?;
-    let before = hostfs::read_optional(path)?;
-    if before.as_deref() == Some(text) {
-        return Ok(Written::Unchanged);
-    }
-    hostfs::write_root_file(path, text, 0o644)?;
-    Ok(if before.is_some() {
-        Written::Updated
-    } else {
-        Written::Created
-    })
+    Ok(crate::apply::rootfile::write(
+        path,
+        text.as_bytes(),
+        0o644,
+        crate::apply::rootfile::Durability::Fsync,
+    )?)
 }
 
 /// A service jailed in a jail, as the state records it.

@@ -4,15 +4,16 @@
 
 pub mod manifest;
 
-use std::fs::{self, DirBuilder, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::fs;
+use std::io;
 use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use manifest::{EntryType, Manifest, ManifestEntry};
+
+use crate::apply::rootfile::{self, Durability, RootFileError};
 
 /// Where the state lives unless `--state-dir` says otherwise.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/jailsmith";
@@ -155,26 +156,24 @@ pub fn load(state_dir: &Path, jail: &Path) -> Result<Option<JailState>, StateErr
     Ok(Some(state))
 }
 
-/// Saves `state` atomically (temporary file, rename), mode 0600, creating the state
-/// directories 0700. Returns the file written.
+/// Saves `state` with the one safe writer (temporary file, rename; not fsynced: see
+/// `Durability::Lazy`), mode 0600, creating the state directories root 0700. Returns the
+/// file written.
 pub fn save(state_dir: &Path, state: &JailState) -> Result<PathBuf, StateError> {
     let path = state_file(state_dir, &state.jail);
     let dir = state_dir.join("jails");
     ensure_private_dir(state_dir)?;
     ensure_private_dir(&dir)?;
     let json = serde_json::to_vec_pretty(state).expect("a JailState always serialises");
-    let tmp = dir.join(format!(
-        ".jailsmith-tmp-{}-{}",
-        std::process::id(),
-        unique_suffix()
-    ));
-    let written = write_new(&tmp, &json)
-        .and_then(|()| fs::rename(&tmp, &path).map_err(io_err(&path, "rename into place")));
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    written?;
+    rootfile::write(&path, &json, 0o600, Durability::Lazy).map_err(state_err)?;
     Ok(path)
+}
+
+fn state_err(e: RootFileError) -> StateError {
+    match e {
+        RootFileError::Unsafe { path, why, .. } => StateError::Unsafe { path, why },
+        RootFileError::Io { op, path, source } => StateError::Io { path, op, source },
+    }
 }
 
 /// Forgets a jail (for `destroy`); `Ok(false)` when there was nothing to forget.
@@ -187,57 +186,17 @@ pub fn remove(state_dir: &Path, jail: &Path) -> Result<bool, StateError> {
     }
 }
 
-fn write_new(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)
-        .map_err(io_err(path, "create"))?;
-    // No fsync: on ext4 it would force the journal to flush every file the build just
-    // wrote. A state lost in a crash only costs a re-copy: without a manifest entry a jail
-    // file is never taken as current.
-    f.write_all(bytes).map_err(io_err(path, "write"))
-}
-
-/// Creates `dir` (and missing parents) 0700; an existing one must be a directory that
-/// group and others cannot write.
+/// Creates `dir` (and missing parents) root 0700; an existing one must be a root-owned
+/// directory that group and others cannot write.
 fn ensure_private_dir(dir: &Path) -> Result<(), StateError> {
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(io_err(dir, "create directory"))?;
-    let meta = fs::metadata(dir).map_err(io_err(dir, "stat"))?;
-    if !meta.is_dir() {
-        return Err(StateError::Unsafe {
-            path: dir.to_path_buf(),
-            why: "it is not a directory".into(),
-        });
-    }
-    if meta.mode() & 0o022 != 0 {
-        return Err(StateError::Unsafe {
-            path: dir.to_path_buf(),
-            why: format!(
-                "it is writable by group or others (mode {:o})",
-                meta.mode() & 0o7777
-            ),
-        });
-    }
+    rootfile::ensure_dir(dir, 0o700).map_err(state_err)?;
     Ok(())
-}
-
-fn unique_suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::MetadataExt;
 
     fn sample(jail: &Path) -> JailState {
         JailState {

@@ -27,3 +27,4 @@ mod service_user_limits;
 mod user_refusals;
 mod user_ssh;
 mod verify_ssh;
+mod hostile_host_files;

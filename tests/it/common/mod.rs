@@ -880,3 +880,53 @@ static SERIAL: Mutex<()> = Mutex::new(());
 pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
 }
+
+/// A host file that must come out of a command exactly as it went in: content, owner, mode,
+/// mtime and inode are recorded when it is made and compared by `assert_unchanged`.
+pub struct Canary {
+    path: PathBuf,
+    before: (Vec<u8>, u32, u32, u32, i64, i64, u64),
+}
+
+impl Canary {
+    /// Writes `content` at `path` (mode 0640, root-owned) and records it.
+    pub fn new(path: &Path, content: &str) -> Self {
+        write_file(path, content, 0o640);
+        let before = Self::read(path);
+        Canary {
+            path: path.to_path_buf(),
+            before,
+        }
+    }
+
+    fn read(path: &Path) -> (Vec<u8>, u32, u32, u32, i64, i64, u64) {
+        let m = fs::symlink_metadata(path)
+            .unwrap_or_else(|e| panic!("canary {} is gone: {e}", path.display()));
+        let content = fs::read(path).unwrap_or_default();
+        (
+            content,
+            m.uid(),
+            m.gid(),
+            m.mode(),
+            m.mtime(),
+            m.mtime_nsec(),
+            m.ino(),
+        )
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Panics naming what changed.
+    pub fn assert_unchanged(&self, after: &str) {
+        let now = Self::read(&self.path);
+        assert!(
+            now == self.before,
+            "canary {} changed after {after}: (content, uid, gid, mode, mtime, ns, ino) {:?} -> {:?}",
+            self.path.display(),
+            self.before,
+            now
+        );
+    }
+}

