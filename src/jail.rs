@@ -31,6 +31,70 @@ pub struct BuildSettings {
     pub verify_content: bool,
     /// Threads applying the copies (0: one per CPU).
     pub jobs: usize,
+    /// Redefine the jail's request instead of adding to it (`build --replace`).
+    pub replace: bool,
+    /// Programs and profiles to take out of the jail's request (`--remove-bin`,
+    /// `--remove-profile`), as recorded there.
+    pub remove_bins: Vec<String>,
+    pub remove_profiles: Vec<String>,
+    /// Where the profiles the request names are searched first (`--profile-dir`).
+    pub profile_dirs: Vec<PathBuf>,
+}
+
+impl BuildSettings {
+    /// The jail's desired state: what its saved request holds (unless `replace`), less the
+    /// removals, plus this run's programs, files, profiles and binds; and these settings
+    /// extended with what the recorded profiles add, so the plan covers the whole request
+    /// (a `build --bin rsync` on a `basic-shell` jail keeps basic-shell).
+    pub fn with_request(
+        &self,
+        previous: Option<&JailState>,
+    ) -> anyhow::Result<(BuildSettings, Request)> {
+        let mut req = match previous {
+            Some(p) if !self.replace => p.request.clone(),
+            _ => Request::default(),
+        };
+        req.bins.retain(|b| !self.remove_bins.contains(b));
+        req.profiles.retain(|p| !self.remove_profiles.contains(p));
+        let req = merged_request(Some(&req), self);
+        let mut s = self.clone();
+        for b in &req.bins {
+            if !s.wanted.bins.contains(b) {
+                s.wanted.bins.push(b.clone());
+            }
+        }
+        for f in &req.files {
+            if !s.wanted.files.contains(f) {
+                s.wanted.files.push(f.clone());
+            }
+        }
+        let missing: Vec<String> = req
+            .profiles
+            .iter()
+            .filter(|p| !s.profiles.contains(p))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            let p = crate::profile::request::to_request(&missing, &self.profile_dirs)?;
+            s.extra.entries.extend(p.extra.entries);
+            s.extra.dirs.extend(p.extra.dirs);
+            s.extra.devices.extend(p.extra.devices);
+            s.extra.contents.extend(p.extra.contents);
+            for n in p.names {
+                if !s.profiles.contains(&n) {
+                    s.profiles.push(n);
+                }
+            }
+        }
+        s.binds = req.binds.clone();
+        if previous.is_some_and(|p| !p.services.is_empty()) {
+            // mount points the jailed services' units need (`jailsmith service`)
+            s.extra
+                .dirs
+                .extend(crate::service::files::mount_point_dirs());
+        }
+        Ok((s, req))
+    }
 }
 
 /// The result of a build.
@@ -85,9 +149,21 @@ fn read_existing(host: Option<&LinuxHost>, path: &str) -> anyhow::Result<String>
     }
 }
 
-/// Gathers and plans; opens nothing for writing.
+/// Gathers and plans the jail's whole request (see `BuildSettings::with_request`); opens
+/// nothing for writing.
 pub fn plan(settings: &BuildSettings) -> anyhow::Result<(Plan, Vec<String>)> {
     check_jail_path(&settings.jail)?;
+    let previous = state::load(&settings.state_dir, &settings.jail)
+        .map_err(|e| coded(crate::exit::HOST_FAILURE, e))?;
+    let (settings, _) = settings.with_request(previous.as_ref())?;
+    plan_settings(&settings, previous.as_ref())
+}
+
+/// Gathers and plans exactly `settings`.
+fn plan_settings(
+    settings: &BuildSettings,
+    previous: Option<&JailState>,
+) -> anyhow::Result<(Plan, Vec<String>)> {
     let cfg = loader_config(&[]);
     let (entries, warnings) = Gatherer::new(&cfg)
         .jobs(settings.jobs)
@@ -100,6 +176,19 @@ pub fn plan(settings: &BuildSettings) -> anyhow::Result<(Plan, Vec<String>)> {
     };
     let passwd = read_existing(existing.as_ref(), "etc/passwd")?;
     let group = read_existing(existing.as_ref(), "etc/group")?;
+    let mut warnings = warnings;
+    let known = previous.map(known_accounts).unwrap_or_default();
+    let known: Vec<&str> = known.iter().map(String::as_str).collect();
+    let (passwd, group, dropped) = crate::account::jaildb::keep_known(&passwd, &group, &known);
+    if !dropped.is_empty() {
+        warnings.push(format!(
+            "{}/etc/passwd held accounts jailsmith did not jail there ({}): left out of the \
+             jail's passwd and group; 'jailsmith user NAME --jail {}' jails an account",
+            settings.jail.display(),
+            dropped.join(", "),
+            settings.jail.display()
+        ));
+    }
     let mut req = base_request(entries, &passwd, &group);
     req.entries.extend(settings.extra.entries.iter().cloned());
     req.dirs.extend(settings.extra.dirs.iter().cloned());
@@ -108,12 +197,76 @@ pub fn plan(settings: &BuildSettings) -> anyhow::Result<(Plan, Vec<String>)> {
     Ok((plan_build(&settings.jail, &req), warnings))
 }
 
+/// The accounts jailsmith put into a jail's passwd: its jailed users and its services'.
+fn known_accounts(st: &JailState) -> Vec<String> {
+    let mut names = st.users.clone();
+    names.extend(st.services.values().map(|s| s.user.clone()));
+    names
+}
+
+/// Why `record_written` could not record a file.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error(transparent)]
+    Host(#[from] HostError),
+    #[error(transparent)]
+    State(#[from] state::StateError),
+}
+
+impl RecordError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RecordError::Host(e) => e.exit_code(),
+            RecordError::State(_) => crate::exit::HOST_FAILURE,
+        }
+    }
+}
+
+/// Records in the jail's manifest what is now at `paths` (files jailsmith itself just wrote
+/// outside a build: the passwd and group `user` and `service` rewrite), so `check` finds them
+/// as placed. A path that is gone leaves the manifest. Nothing is recorded for a jail
+/// jailsmith has no state of. Returns true when the state changed.
+pub fn record_written(
+    state_dir: &Path,
+    jail: &Path,
+    host: &dyn Host,
+    paths: &[JailPath],
+) -> Result<bool, RecordError> {
+    let Some(mut st) = state::load(state_dir, jail)? else {
+        return Ok(false);
+    };
+    let mut changed = false;
+    for p in paths {
+        let entry = crate::apply::executor::written_entry(host, p)?;
+        let before = st.manifest.get(p).cloned();
+        match entry {
+            Some(e) if before.as_ref() != Some(&e) => {
+                st.manifest.insert(p, e);
+                changed = true;
+            }
+            None if before.is_some() => {
+                st.manifest.entries.remove(&p.to_string());
+                changed = true;
+            }
+            _ => {}
+        }
+    }
+    if changed {
+        st.updated_unix = state::now_unix();
+        state::save(state_dir, &st)?;
+    }
+    Ok(changed)
+}
+
 /// Plans, applies, and saves the state (only when something changed).
 pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
     let start = Instant::now();
-    let (plan, warnings) = plan(settings)?;
+    check_jail_path(&settings.jail)?;
     let previous = state::load(&settings.state_dir, &settings.jail)
         .map_err(|e| coded(crate::exit::HOST_FAILURE, e))?;
+    let (settings, request) = settings.with_request(previous.as_ref())?;
+    let settings = &settings;
+    let (plan, warnings) = plan_settings(settings, previous.as_ref())?;
     let host = LinuxHost::open(&settings.jail, true).map_err(|e| coded(e.exit_code(), e))?;
     host.secure_root()
         .map_err(|e: HostError| coded(e.exit_code(), e))?;
@@ -127,10 +280,19 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
     // No fsync per file nor syncfs: files appear atomically by rename, and a copy a crash
     // left short no longer matches the size/mtime the manifest records, so the next build
     // copies it again.
-    let request = merged_request(previous.as_ref().map(|s| &s.request), settings);
+    // What earlier builds placed and this plan no longer holds stays in the manifest: it is
+    // left in place, and still jailsmith's (for `update` to remove, `destroy` to take away).
+    let mut manifest = report.manifest.clone();
+    if let Some(p) = &previous {
+        for path in &report.stale {
+            if let Some(e) = p.manifest.entries.get(path) {
+                manifest.entries.insert(path.clone(), e.clone());
+            }
+        }
+    }
     let unchanged_state = previous
         .as_ref()
-        .is_some_and(|p| p.manifest == report.manifest && p.request == request);
+        .is_some_and(|p| p.manifest == manifest && p.request == request);
     if !unchanged_state {
         let (users, limits, services) = previous
             .map(|p| (p.users, p.limits, p.services))
@@ -138,7 +300,7 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
         let st = JailState {
             jail: state::canonical_jail(&settings.jail),
             request,
-            manifest: report.manifest.clone(),
+            manifest,
             users,
             limits,
             services,

@@ -54,9 +54,53 @@ pub fn group_line(group: &str, gid: u32) -> String {
     format!("{group}:x:{gid}:")
 }
 
+/// The jail's passwd and group texts with only root and the accounts jailsmith put there
+/// (`known`: the jail's users and service accounts) kept, and the names of the passwd lines
+/// dropped. A group line stays when it is root's or the primary group of a kept account.
+/// Host accounts found in an adopted jail (or planted there) are left out this way.
+pub fn keep_known(passwd: &str, group: &str, known: &[&str]) -> (String, String, Vec<String>) {
+    let mut dropped = Vec::new();
+    let mut gids = vec!["0".to_string()];
+    let mut p = String::new();
+    for l in passwd.lines().filter(|l| !l.trim().is_empty()) {
+        let f: Vec<&str> = l.split(':').collect();
+        if f[0] == "root" || known.contains(&f[0]) {
+            if let Some(gid) = f.get(3) {
+                gids.push(gid.to_string());
+            }
+            p.push_str(l);
+            p.push('\n');
+        } else {
+            dropped.push(f[0].to_string());
+        }
+    }
+    let mut g = String::new();
+    for l in group.lines().filter(|l| !l.trim().is_empty()) {
+        let f: Vec<&str> = l.split(':').collect();
+        if f[0] == "root" || f.get(2).is_some_and(|gid| gids.iter().any(|k| k == gid)) {
+            g.push_str(l);
+            g.push('\n');
+        }
+    }
+    (p, g, dropped)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_root_and_known_accounts_are_kept() {
+        let passwd = "root:x:0:0:root:/root:/bin/sh\nalice:x:1001:1001::/home/alice:/bin/bash\ndaemon:x:1:1::/:/bin/false\n";
+        let group = "root:x:0:\nalice:x:1001:\ndaemon:x:1:\nsudo:x:27:alice\n";
+        let (p, g, dropped) = keep_known(passwd, group, &["alice"]);
+        assert_eq!(
+            p,
+            "root:x:0:0:root:/root:/bin/sh\nalice:x:1001:1001::/home/alice:/bin/bash\n"
+        );
+        assert_eq!(g, "root:x:0:\nalice:x:1001:\n");
+        assert_eq!(dropped, vec!["daemon".to_string()]);
+    }
 
     #[test]
     fn upsert_replaces_only_that_user() {

@@ -399,6 +399,19 @@ impl Step<'_> {
     }
 }
 
+/// The manifest entry of a file jailsmith wrote at `path` outside a plan (kind `Content`,
+/// with its sha256), from what is on disk; None when nothing is there. Anything but a
+/// regular file is refused.
+pub fn written_entry(host: &dyn Host, path: &JailPath) -> Result<Option<ManifestEntry>, HostError> {
+    let Some(m) = host.stat(path)? else {
+        return Ok(None);
+    };
+    let sha = host.hash_file(path)?;
+    let mut e = entry(EntryType::Content, &m);
+    e.sha256 = Some(sha);
+    Ok(Some(e))
+}
+
 fn owned_as(m: &Meta, mode: u32, owner: Owner) -> bool {
     m.mode == mode && m.uid == owner.uid && m.gid == owner.gid
 }

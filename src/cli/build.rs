@@ -60,6 +60,21 @@ pub struct Args {
     pub jobs: Option<u64>,
     #[command(flatten)]
     pub profile: crate::cli::profiles::ProfileArgs,
+    /// Redefine the jail's request with this run's programs, files, profiles and binds
+    /// instead of adding them to what built it before (what is no longer asked for is left
+    /// in place; `jailsmith update` removes it).
+    #[arg(long)]
+    pub replace: bool,
+    /// Take a program (as the request records it: the name or path given to --bin) out of
+    /// the jail's request (repeatable); `jailsmith update` then removes what only it needed.
+    #[arg(long = "remove-bin", value_name = "NAME|PATH")]
+    pub remove_bins: Vec<String>,
+    /// Take a profile out of the jail's request (repeatable).
+    #[arg(long = "remove-profile", value_name = "NAME")]
+    pub remove_profiles: Vec<String>,
+    /// List every path in the summary (objects no longer needed), not only the first few.
+    #[arg(long, short)]
+    pub verbose: bool,
 }
 
 fn parse_bind(s: &str) -> Result<Bind, String> {
@@ -91,12 +106,21 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         jobs: args.jobs.map_or(0, |n| n as usize),
         extra,
         profiles,
+        replace: args.replace,
+        remove_bins: args.remove_bins.clone(),
+        remove_profiles: args.remove_profiles.clone(),
+        profile_dirs: args.profile.dirs.profile_dirs.clone(),
     };
-    execute(&settings, args.dry_run, args.json)
+    execute(&settings, args.dry_run, args.json, args.verbose)
 }
 
 /// Runs a build from settings and prints it; shared with commands that add profiles.
-pub fn execute(settings: &BuildSettings, dry_run: bool, json: bool) -> anyhow::Result<u8> {
+pub fn execute(
+    settings: &BuildSettings,
+    dry_run: bool,
+    json: bool,
+    verbose: bool,
+) -> anyhow::Result<u8> {
     for p in chroot_problems(&settings.jail) {
         eprintln!("jailsmith: warning: {p}");
     }
@@ -147,10 +171,33 @@ pub fn execute(settings: &BuildSettings, dry_run: bool, json: bool) -> anyhow::R
     }
     if !r.stale.is_empty() {
         eprintln!(
-            "jailsmith: {} objects from earlier builds are no longer needed (left in place): {}",
+            "jailsmith: {} objects from earlier builds are no longer needed (left in place; \
+             'jailsmith update' removes them){}",
             r.stale.len(),
-            r.stale.join(", ")
+            first_few(&r.stale, verbose)
         );
     }
     Ok(exit::OK)
+}
+
+/// ": a, b, c and N more" (all of them with `verbose`), one path per line.
+fn first_few(paths: &[String], verbose: bool) -> String {
+    const FEW: usize = 5;
+    let shown = if verbose {
+        paths.len()
+    } else {
+        FEW.min(paths.len())
+    };
+    let mut out = String::from(":");
+    for p in &paths[..shown] {
+        out.push_str("\n  ");
+        out.push_str(p);
+    }
+    if shown < paths.len() {
+        out.push_str(&format!(
+            "\n  … and {} more (--verbose lists them)",
+            paths.len() - shown
+        ));
+    }
+    out
 }

@@ -1,16 +1,12 @@
 //! `jailsmith profiles list|show`: what profiles exist and what one gives a jail on this host.
 //! Also the `--profile`/`--profile-dir` options other commands flatten in. Reads only.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::exit::{Coded, FINDINGS, OK};
-use crate::hostinfo::gather::{Gatherer, Wanted, host_devices};
-use crate::hostinfo::loader_config;
+use crate::exit::{FINDINGS, OK};
 use crate::plan::build::BuildRequest;
 use crate::profile::expand::{Expansion, ResolvedEntry};
-use crate::profile::{
-    EntryKind, ProfileError, ProfileSet, RealHost, SearchPath, expand_profiles, load_profiles,
-};
+use crate::profile::{EntryKind, ProfileSet, RealHost, SearchPath, expand_profiles};
 
 /// Inspect jail profiles: list them, or show one resolved on this host.
 #[derive(Debug, clap::Args)]
@@ -61,17 +57,11 @@ pub struct ProfileArgs {
 impl ProfileArgs {
     /// Loads the named profiles against this host; an empty set when none is named.
     pub fn load(&self) -> anyhow::Result<ProfileSet> {
-        if self.profiles.is_empty() {
-            return Ok(ProfileSet::default());
-        }
-        load_profiles(&self.profiles, &self.dirs.search_path(), &RealHost).map_err(coded)
+        crate::profile::request::load(&self.profiles, &self.dirs.profile_dirs)
     }
 }
 
-/// What `--profile` adds to a build: the host entries (symlink hops, ELF closures) of the
-/// profiles' programs, libraries and files, their directories, devices and written files,
-/// and the profile names to record in the jail's state. Nothing is written; a missing
-/// required entry or a refused program fails here, before the build starts.
+/// What `--profile` adds to a build (see `profile::request::to_request`).
 pub fn build_extra(args: &ProfileArgs) -> anyhow::Result<(BuildRequest, Vec<String>)> {
     build_extra_with_binds(args).map(|(extra, names, _)| (extra, names))
 }
@@ -80,54 +70,8 @@ pub fn build_extra(args: &ProfileArgs) -> anyhow::Result<(BuildRequest, Vec<Stri
 pub fn build_extra_with_binds(
     args: &ProfileArgs,
 ) -> anyhow::Result<(BuildRequest, Vec<String>, Vec<crate::mounts::Bind>)> {
-    if args.profiles.is_empty() {
-        return Ok((BuildRequest::default(), Vec::new(), Vec::new()));
-    }
-    let set = args.load()?;
-    for w in &set.warnings {
-        eprintln!("jailsmith: warning: {w}");
-    }
-    let wanted = Wanted {
-        bins: set
-            .programs
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect(),
-        libraries: set.libraries.clone(),
-        files: set.files.clone(),
-    };
-    let cfg = loader_config(&[]);
-    let (mut entries, warnings) = Gatherer::new(&cfg)
-        .gather(&wanted)
-        .map_err(|e| anyhow::Error::new(Coded::new(e.exit_code(), e.to_string())))?;
-    for w in &warnings {
-        eprintln!("jailsmith: warning: {w}");
-    }
-    for e in &mut entries {
-        let named = [
-            ("--bin ", "program"),
-            ("--file ", "file"),
-            ("library ", "library"),
-        ]
-        .into_iter()
-        .find_map(|(prefix, what)| Some((e.reason.strip_prefix(prefix)?, what)));
-        if let Some((path, what)) = named {
-            let profile = set.origins.get(Path::new(path)).map_or("?", String::as_str);
-            e.reason = format!("{what} of profile {profile}");
-        }
-    }
-    for b in &set.binds {
-        crate::mounts::apply::check_source(b)
-            .map_err(|e| anyhow::Error::new(Coded::new(crate::exit::REFUSED, e.to_string())))?;
-    }
-    let devices: Vec<&str> = set.devices.iter().map(String::as_str).collect();
-    let extra = BuildRequest {
-        entries,
-        dirs: set.dirs,
-        devices: host_devices(&devices),
-        contents: set.contents,
-    };
-    Ok((extra, set.names, set.binds))
+    let p = crate::profile::request::to_request(&args.profiles, &args.dirs.profile_dirs)?;
+    Ok((p.extra, p.names, p.binds))
 }
 
 #[derive(Debug, clap::Args)]
@@ -155,9 +99,7 @@ pub struct ShowArgs {
 }
 
 /// A profile error as an error carrying its exit code.
-pub fn coded(e: ProfileError) -> anyhow::Error {
-    anyhow::Error::new(Coded::new(e.exit_code(), e.to_string()))
-}
+pub use crate::profile::request::coded;
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
     match args.command {

@@ -146,6 +146,8 @@ pub fn converge(args: &Args) -> anyhow::Result<bool> {
         verify_content: false,
         binds: Vec::new(),
         jobs: 0,
+        profile_dirs: args.profile.dirs.profile_dirs.clone(),
+        ..Default::default()
     };
     let mut spec = c.spec;
     for w in resolve_io_device(&mut spec.limits, &args.jail) {
@@ -173,12 +175,8 @@ pub fn converge(args: &Args) -> anyhow::Result<bool> {
         .group
         .clone()
         .unwrap_or_else(|| account.entry.gid.to_string());
-    if put_jail_lines(&args.jail, &account)? {
-        changed = true;
-        // the build keeps the new lines and records them in the manifest, so `check` does
-        // not see etc/passwd and etc/group as modified
-        crate::jail::build(&settings)?;
-    }
+    let lines_changed = put_jail_lines(&args.jail, &account)?;
+    changed |= lines_changed;
     put_read_write_dirs(&args.jail, &spec.read_write, &account)?;
     let unit_path = args.unit_dir.join(format!("{}.service", c.name));
     let written = put_file(&unit_path, &render_unit(&spec)).map_err(|e| coded(e.code(), e))?;
@@ -189,6 +187,14 @@ pub fn converge(args: &Args) -> anyhow::Result<bool> {
     };
     files::record_service(&args.state_dir, &args.jail, &c.name, record)
         .map_err(|e| coded(exit::HOST_FAILURE, e))?;
+    if lines_changed {
+        // the manifest records the passwd and group just written, so `check` does not see
+        // them as modified (and the next build keeps the service's lines: it is recorded)
+        let host = LinuxHost::open(&args.jail, false).map_err(|e| coded(e.exit_code(), e))?;
+        let paths = [jailside::passwd_path(), jailside::group_path()];
+        crate::jail::record_written(&args.state_dir, &args.jail, &host, &paths)
+            .map_err(|e| coded(e.exit_code(), e))?;
+    }
     let what = match written {
         Written::Unchanged => "is up to date",
         Written::Created => "written",

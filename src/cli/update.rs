@@ -194,6 +194,25 @@ fn prune(host: &LinuxHost, st: &JailState, stale: &[String], d: &mut Diff) -> an
     Ok(())
 }
 
+/// Takes what the prune removed out of the manifest (the build keeps stale entries: until
+/// they are gone they are still jailsmith's).
+fn forget_removed(args: &Args, removed: &[String]) -> anyhow::Result<()> {
+    if removed.is_empty() {
+        return Ok(());
+    }
+    let Some(mut st) = state::load(&args.state_dir, &args.jail)
+        .map_err(|e| Coded::new(exit::HOST_FAILURE, e.to_string()))?
+    else {
+        return Ok(());
+    };
+    for p in removed {
+        st.manifest.entries.remove(p);
+    }
+    st.updated_unix = state::now_unix();
+    state::save(&args.state_dir, &st).map_err(|e| Coded::new(exit::HOST_FAILURE, e.to_string()))?;
+    Ok(())
+}
+
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let st = load(&args)?;
     let mut settings = settings_from_request(&args.jail, &st.request, &args.dirs)?;
@@ -237,6 +256,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let host =
         LinuxHost::open(&args.jail, false).map_err(|e| Coded::new(e.exit_code(), e.to_string()))?;
     prune(&host, &st, &built.report.stale, &mut d)?;
+    forget_removed(&args, &d.removed)?;
     d.print(false);
     if d.is_empty() {
         eprintln!("jailsmith: {} is up to date", args.jail.display());

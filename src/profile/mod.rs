@@ -5,6 +5,7 @@
 pub mod expand;
 pub mod host;
 pub mod policy;
+pub mod request;
 pub mod schema;
 pub mod search;
 

@@ -429,3 +429,71 @@ fn parallel_build_makes_the_same_tree_as_one_job() {
         "a parallel no-op rebuild changed the jail"
     );
 }
+
+/// Issue 15: a jail's request is its desired state. A second `build` with only `--bin X`
+/// adds X and keeps the profile that built the jail; `check` stays clean; `--remove-bin`
+/// takes a program out of the request again.
+#[test]
+fn a_second_build_adds_to_the_request_and_keeps_its_profiles() {
+    if !require_root("a_second_build_adds_to_the_request_and_keeps_its_profiles") {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let jail = t.jail("jail");
+    let state = t.state_dir();
+    let build = |args: &[&str]| {
+        let mut c = bin();
+        c.arg("build")
+            .arg(&jail)
+            .arg("--state-dir")
+            .arg(&state)
+            .args(args);
+        run(&mut c)
+    };
+    let out = build(&["--profile", "minimal"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = build(&["--bin", "id"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("no longer needed"),
+        "the profile's files were dropped from the plan: {}",
+        text(&out.stderr)
+    );
+    let st: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::fs::read_dir(state.join("jails"))
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap()
+                .path(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let profiles = st["request"]["profiles"].to_string();
+    assert!(profiles.contains("minimal"), "{st}");
+    assert!(st["request"]["bins"].to_string().contains("\"id\""), "{st}");
+    let mut check = bin();
+    check.arg("check").arg(&jail).arg("--state-dir").arg(&state);
+    let out = run(&mut check);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+
+    let out = build(&["--remove-bin", "id"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no longer needed"),
+        "{}",
+        text(&out.stderr)
+    );
+    let mut update = bin();
+    update
+        .arg("update")
+        .arg(&jail)
+        .arg("--state-dir")
+        .arg(&state);
+    run_ok(&mut update);
+    assert!(!jail.join("usr/bin/id").exists() && !jail.join("bin/id").exists());
+    let out = run(&mut check);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}

@@ -73,12 +73,17 @@ fn mount_units_never_follow_a_planted_symlink() {
 
     // the name the old writer used for its temporary: never opened now
     symlink(canary.path(), units.join(format!(".{unit}.jailsmith-tmp"))).unwrap();
-    run_ok(jailsmith("mount", &jail, &state)
-        .arg("--systemd-unit-dir")
-        .arg(&units));
+    run_ok(
+        jailsmith("mount", &jail, &state)
+            .arg("--systemd-unit-dir")
+            .arg(&units),
+    );
     canary.assert_unchanged("mount --systemd-unit-dir with a symlink at the old temporary");
     let written = fs::read_to_string(units.join(&unit)).unwrap();
-    assert!(written.contains("Options=bind,ro,nosuid,nodev"), "{written}");
+    assert!(
+        written.contains("Options=bind,ro,nosuid,nodev"),
+        "{written}"
+    );
 }
 
 #[test]
@@ -111,4 +116,91 @@ fn mount_units_go_only_where_nobody_but_root_can_write() {
         .arg(&user_dir));
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     assert!(!user_dir.join(&unit).exists());
+}
+
+/// `jailsmith check JAIL` against the test's state directory; returns (exit code, stdout).
+fn check(jail: &Path, state: &Path) -> (Option<i32>, String) {
+    let out = run(&mut jailsmith("check", jail, state));
+    (out.status.code(), text(&out.stdout) + &text(&out.stderr))
+}
+
+#[test]
+fn check_is_clean_right_after_user_and_after_a_service_in_the_same_jail() {
+    let test = "check_is_clean_right_after_user_and_after_a_service_in_the_same_jail";
+    if !common::sshd::available(test) || !common::require_cmds(&["useradd", "sleep"]) {
+        return;
+    }
+    let _g = common::serial();
+    let s = crate::user_support::Setup::new(test);
+    let user = common::UserGuard::new();
+    let (_key, key_pub) = common::sshd::client_keypair(&s.root.dir("keys"));
+    run_ok(
+        s.user_cmd(user.name())
+            .arg("--key")
+            .arg(&key_pub)
+            .arg("--no-reload"),
+    );
+    let (code, out) = check(&s.jail, &s.state_dir);
+    assert_eq!(code, Some(0), "check right after `user`:\n{out}");
+
+    let account = common::ReservedUser::new();
+    let units = s.root.dir("units");
+    run_ok(
+        common::bin()
+            .args(["service", "idle", "--jail"])
+            .arg(&s.jail)
+            .args([
+                "--exec",
+                "sleep infinity",
+                "--user",
+                account.name(),
+                "--create-user",
+            ])
+            .arg("--unit-dir")
+            .arg(&units)
+            .arg("--state-dir")
+            .arg(&s.state_dir)
+            .arg("--no-reload"),
+    );
+    let (code, out) = check(&s.jail, &s.state_dir);
+    assert_eq!(code, Some(0), "check right after `service`:\n{out}");
+    let passwd = fs::read_to_string(s.jail.join("etc/passwd")).unwrap();
+    assert!(passwd.contains(&format!("\n{}:", user.name())), "{passwd}");
+    assert!(
+        passwd.contains(&format!("\n{}:", account.name())),
+        "{passwd}"
+    );
+
+    // a rebuild keeps both accounts and changes nothing
+    let out = run_ok(jailsmith("build", &s.jail, &s.state_dir).args(["--bin", "bash"]));
+    assert!(
+        text(&out.stderr).contains("up to date"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn host_accounts_found_in_a_jail_are_reported_and_left_out() {
+    if !require_root("host_accounts_found_in_a_jail_are_reported_and_left_out") {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let (jail, state) = (t.jail("jail"), t.state_dir());
+    run_ok(jailsmith("build", &jail, &state).args(["--bin", "bash"]));
+    // an admin copies the host's account files over the jail's
+    fs::copy("/etc/passwd", jail.join("etc/passwd")).unwrap();
+    fs::copy("/etc/group", jail.join("etc/group")).unwrap();
+    let out = run_ok(jailsmith("build", &jail, &state).args(["--bin", "bash"]));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("held accounts jailsmith did not jail there") && err.contains("daemon"),
+        "{err}"
+    );
+    let passwd = fs::read_to_string(jail.join("etc/passwd")).unwrap();
+    assert_eq!(passwd, "root:x:0:0:root:/root:/bin/sh\n");
+    let group = fs::read_to_string(jail.join("etc/group")).unwrap();
+    assert_eq!(group, "root:x:0:\n");
+    let (code, out) = check(&jail, &state);
+    assert_eq!(code, Some(0), "{out}");
 }

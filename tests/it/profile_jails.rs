@@ -100,7 +100,8 @@ impl TestJail {
         }
     }
 
-    /// Adds the unprivileged test user to the jail's passwd and group, with a home.
+    /// Adds the unprivileged test user to the jail's passwd and group, with a home, and to
+    /// the jail's recorded users.
     fn add_user(&self) {
         let append = |rel: &str, line: String| {
             let p = self.jail.join(rel);
@@ -116,6 +117,11 @@ impl TestJail {
             format!("{USER}:x:{UID}:{UID}:profile test:/home/{USER}:/bin/bash\n"),
         );
         append("etc/group", format!("{USER}:x:{UID}:\n"));
+        // as `jailsmith user` would record it: a build keeps only the accounts the state
+        // lists in the jail's passwd (issue 14: host lines found in a jail are left out)
+        common::edit_jail_state(&self.root.state_dir(), |v| {
+            v["users"].as_array_mut().unwrap().push(USER.into())
+        });
         let home = self.jail.join("home").join(USER);
         make_dir(&home, 0o700);
         std::os::unix::fs::chown(&home, Some(UID), Some(UID)).unwrap();

@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use super::journal::{
-    Run, Undo, ensure_dir, in_jail, put_host_file, put_jail_file, record_user, reload_sshd,
+    Run, Undo, ensure_dir, in_jail, put_host_file, put_jail_file, record_jail_files, record_user,
+    reload_sshd,
 };
 use super::{
     Args, UserError, check_jail_path, check_name, check_root_chain, check_uid, jail_path,
@@ -133,6 +134,7 @@ pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
             validate_effective(&sshd, &dropin_path, &block)?;
         }
         record_user(r, &jail, name, true)?;
+        record_jail_files(r, &jail, &host)?;
         let uid = account.as_ref().map(|(e, _)| e.uid);
         super::limits::put_limits(r, &jail, name, uid, wanted_limits)?;
         if dropin_changed {

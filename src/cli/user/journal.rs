@@ -278,6 +278,35 @@ pub(super) fn record_user(
     Ok(())
 }
 
+/// Records the jail's passwd and group as they now are in its manifest (jailsmith just wrote
+/// them), so `check` finds them as placed right after this run.
+pub(super) fn record_jail_files(
+    r: &mut Run,
+    jail: &Path,
+    host: &dyn Host,
+) -> Result<(), UserError> {
+    if r.dry {
+        return Ok(());
+    }
+    let file = state::state_file(&r.args.state_dir, jail);
+    let before = hostfs::read_optional(&file)?;
+    let paths = [jailside::passwd_path(), jailside::group_path()];
+    let changed = crate::jail::record_written(&r.args.state_dir, jail, host, &paths).map_err(
+        |e| match e {
+            crate::jail::RecordError::Host(e) => UserError::Host(e),
+            crate::jail::RecordError::State(e) => UserError::State(e),
+        },
+    )?;
+    if changed {
+        r.undo.push(Undo::HostFile {
+            path: file,
+            before,
+            mode: 0o600,
+        });
+    }
+    Ok(())
+}
+
 pub(super) fn drop_host_file(
     r: &mut Run,
     object: &'static str,

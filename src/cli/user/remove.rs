@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::journal::{Run, drop_host_file, in_jail, put_jail_file, record_user, reload_sshd};
+use super::journal::{
+    Run, drop_host_file, in_jail, put_jail_file, record_jail_files, record_user, reload_sshd,
+};
 use super::{UserError, check_name, check_uid, jail_path, refuse_other_jail};
 use crate::account::hostdb::{self, HostAccount, HostDb};
 use crate::account::{hostfs, jailside, logindefs, sessions, useradd};
@@ -61,6 +63,9 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
             drop_jail_lines(r, h, name, existing.as_ref())?;
         }
         record_user(r, &jail, name, false)?;
+        if let Some(h) = host_ref {
+            record_jail_files(r, &jail, h)?;
+        }
         super::limits::drop_limits(r, &jail, name)?;
         Ok(())
     })();
