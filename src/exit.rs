@@ -17,6 +17,10 @@ pub const SSHD_INVALID: u8 = 5;
 /// An operation on the host failed part-way (I/O error, a command that failed).
 pub const HOST_FAILURE: u8 = 6;
 
+/// Interrupted by SIGINT or SIGTERM (128 + 2, as a shell reports Ctrl-C): the run stopped at
+/// a safe point, its temporaries removed; the state says what was placed.
+pub const INTERRUPTED: u8 = 130;
+
 /// Every code with a one-line meaning, for `--help` and the man page.
 pub const TABLE: &[(u8, &str)] = &[
     (OK, "success; for build/update: the jail is up to date"),
@@ -41,6 +45,10 @@ pub const TABLE: &[(u8, &str)] = &[
         "sshd rejected the configuration; the drop-in was rolled back",
     ),
     (HOST_FAILURE, "an operation on the host failed"),
+    (
+        INTERRUPTED,
+        "interrupted by Ctrl-C or SIGTERM; nothing half-written, run the command again",
+    ),
 ];
 
 /// An error that carries its exit code through `anyhow` to `main`.
@@ -60,8 +68,12 @@ impl Coded {
     }
 }
 
-/// Finds the exit code of an error chain: the first `Coded` in it, else HOST_FAILURE.
+/// Finds the exit code of an error chain: INTERRUPTED after a signal, else the first
+/// `Coded` in it, else HOST_FAILURE.
 pub fn code_of(err: &anyhow::Error) -> u8 {
+    if crate::apply::interrupt::raised() {
+        return INTERRUPTED;
+    }
     for cause in err.chain() {
         if let Some(c) = cause.downcast_ref::<Coded>() {
             return c.code;

@@ -197,6 +197,62 @@ fn plan_settings(
     Ok((plan_build(&settings.jail, &req), warnings))
 }
 
+/// The journal: before the first object is placed, the state records the request and, for
+/// every path the plan may create that no manifest entry names yet, a placeholder (see
+/// `executor::placeholder`), and says a run is in progress. An interrupted build thus leaves
+/// a state that `update`, `check` and `destroy` work from. Nothing is saved when the run
+/// creates nothing new and the request is unchanged (a no-op rebuild writes no state).
+fn save_journal(
+    settings: &BuildSettings,
+    previous: Option<&JailState>,
+    request: &Request,
+    plan: &Plan,
+) -> anyhow::Result<()> {
+    let mut st = previous
+        .cloned()
+        .unwrap_or_else(|| JailState::new(&settings.jail));
+    let mut new_paths = 0;
+    for step in &plan.steps {
+        let path = step.op.path();
+        if st.manifest.get(path).is_none() {
+            st.manifest
+                .insert(path, crate::apply::executor::placeholder(&step.op));
+            new_paths += 1;
+        }
+    }
+    if new_paths == 0 && previous.is_some_and(|p| p.request == *request && !p.in_progress) {
+        return Ok(());
+    }
+    st.request = request.clone();
+    st.in_progress = true;
+    st.updated_unix = state::now_unix();
+    state::save(&settings.state_dir, &st)
+        .map_err(|e| coded(crate::exit::HOST_FAILURE, e))
+        .context("saving the jail's state before the build (its journal)")?;
+    Ok(())
+}
+
+/// Removes the temporaries an interrupted run may have left in the plan's directories.
+fn sweep(host: &LinuxHost, plan: &Plan) -> anyhow::Result<()> {
+    let mut n = host
+        .sweep_temporaries(None)
+        .map_err(|e| coded(e.exit_code(), e))?;
+    for step in &plan.steps {
+        if let crate::plan::Op::MakeDir { path, .. } = &step.op {
+            match host.sweep_temporaries(Some(path)) {
+                Ok(k) => n += k,
+                Err(HostError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(coded(e.exit_code(), e)),
+            }
+        }
+    }
+    if n > 0 {
+        eprintln!("jailsmith: removed {n} temporaries an interrupted run left behind");
+    }
+    Ok(())
+}
+
 /// The accounts jailsmith put into a jail's passwd: its jailed users and its services'.
 fn known_accounts(st: &JailState) -> Vec<String> {
     let mut names = st.users.clone();
@@ -267,9 +323,13 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
     let (settings, request) = settings.with_request(previous.as_ref())?;
     let settings = &settings;
     let (plan, warnings) = plan_settings(settings, previous.as_ref())?;
+    save_journal(settings, previous.as_ref(), &request, &plan)?;
     let host = LinuxHost::open(&settings.jail, true).map_err(|e| coded(e.exit_code(), e))?;
     host.secure_root()
         .map_err(|e: HostError| coded(e.exit_code(), e))?;
+    if previous.as_ref().is_some_and(|p| p.in_progress) {
+        sweep(&host, &plan)?;
+    }
     let empty = Default::default();
     let prev_manifest = previous.as_ref().map(|s| &s.manifest).unwrap_or(&empty);
     let opts = ApplyOptions {
@@ -292,7 +352,7 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
     }
     let unchanged_state = previous
         .as_ref()
-        .is_some_and(|p| p.manifest == manifest && p.request == request);
+        .is_some_and(|p| p.manifest == manifest && p.request == request && !p.in_progress);
     if !unchanged_state {
         let (users, limits, services) = previous
             .map(|p| (p.users, p.limits, p.services))
@@ -305,6 +365,7 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
             limits,
             services,
             updated_unix: state::now_unix(),
+            in_progress: false,
         };
         state::save(&settings.state_dir, &st)
             .map_err(|e| coded(crate::exit::HOST_FAILURE, e))

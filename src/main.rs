@@ -4,6 +4,9 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = jailsmith::cli::parse();
+    if cli.command.writes() {
+        jailsmith::apply::interrupt::install();
+    }
     match jailsmith::cli::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {

@@ -152,6 +152,14 @@ fn run_step(
     opts: &ApplyOptions,
 ) -> Result<Done, HostError> {
     let path = op.path();
+    if super::interrupt::raised() {
+        return Err(HostError::Io {
+            jail: host.root().to_path_buf(),
+            path: path.to_string(),
+            op: "go on to",
+            source: super::interrupt::error(),
+        });
+    }
     let step = Step {
         host,
         path,
@@ -396,6 +404,40 @@ impl Step<'_> {
             op: "find what was just made at",
             source: std::io::ErrorKind::NotFound.into(),
         })
+    }
+}
+
+/// The journal's entry for a path a step may create: kind and link target or device
+/// numbers as planned, everything else zero, so it never passes as current (a copy is made
+/// again, a file rewritten) while it marks the path as jailsmith's until a finished run
+/// records what is really there.
+pub fn placeholder(op: &Op) -> ManifestEntry {
+    let kind = match op {
+        Op::MakeDir { .. } => EntryType::Dir,
+        Op::CopyFile { .. } => EntryType::File,
+        Op::Symlink { .. } => EntryType::Symlink,
+        Op::MakeDevice { .. } => EntryType::Device,
+        Op::WriteFile { .. } => EntryType::Content,
+    };
+    ManifestEntry {
+        kind,
+        src: None,
+        sha256: None,
+        mode: 0,
+        uid: 0,
+        gid: 0,
+        size: 0,
+        mtime_ns: 0,
+        src_size: None,
+        src_mtime_ns: None,
+        target: match op {
+            Op::Symlink { target, .. } => Some(target.clone()),
+            _ => None,
+        },
+        device: match op {
+            Op::MakeDevice { major, minor, .. } => Some((*major, *minor)),
+            _ => None,
+        },
     }
 }
 

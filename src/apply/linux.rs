@@ -6,6 +6,7 @@
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -421,6 +422,51 @@ fn meta_of(st: &FileStat, target: Option<PathBuf>) -> Meta {
         mtime_ns: i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec),
         ino: st.st_ino,
         nlink: st.st_nlink,
+    }
+}
+
+impl LinuxHost {
+    /// Removes the temporaries an interrupted run of jailsmith left in the directory `dir`
+    /// (the root when None): root-owned non-directories named `.jailsmith-tmp-*`. A
+    /// directory others can write (a sticky /tmp, a home) is left alone. Returns how many.
+    pub fn sweep_temporaries(&self, dir: Option<&JailPath>) -> Result<usize, HostError> {
+        let op = "sweep temporaries in";
+        let shown = dir.map_or("/".to_string(), |d| d.to_string());
+        let fd = match dir {
+            None => self
+                .root
+                .try_clone()
+                .map_err(|e| errors::std_io(&self.jail, &shown, op, e))?,
+            Some(d) => self.open_dir(d, op)?,
+        };
+        let st = fstat(fd.as_fd()).map_err(|e| errors::io(&self.jail, &shown, op, e))?;
+        if st.st_uid != 0 || st.st_mode & 0o022 != 0 {
+            return Ok(0);
+        }
+        let dup = fd
+            .try_clone()
+            .map_err(|e| errors::std_io(&self.jail, &shown, op, e))?;
+        let mut list =
+            nix::dir::Dir::from_fd(dup).map_err(|e| errors::io(&self.jail, &shown, op, e))?;
+        let names: Vec<OsString> = list
+            .iter()
+            .filter_map(Result::ok)
+            .map(|e| OsStr::from_bytes(e.file_name().to_bytes()).to_os_string())
+            .filter(|n| n.as_bytes().starts_with(b".jailsmith-tmp-"))
+            .collect();
+        let mut n = 0;
+        for name in names {
+            let Ok(st) = fstatat(fd.as_fd(), name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) else {
+                continue;
+            };
+            if st.st_uid == 0
+                && !is_type(&st, SFlag::S_IFDIR)
+                && unlinkat(fd.as_fd(), name.as_os_str(), UnlinkatFlags::NoRemoveDir).is_ok()
+            {
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 }
 

@@ -5,6 +5,7 @@ mod beneath;
 mod errors;
 pub mod executor;
 pub mod host;
+pub mod interrupt;
 pub mod linux;
 mod root;
 pub mod rootfile;

@@ -50,6 +50,7 @@ fn hash_pass(
         let mut hasher = Sha256::new();
         let mut total = 0u64;
         loop {
+            super::interrupt::check()?;
             let n = match read(buf, total) {
                 Ok(0) => break,
                 Ok(n) => n,

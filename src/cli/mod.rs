@@ -78,6 +78,24 @@ pub enum Command {
     Generate(generate::Args),
 }
 
+impl Command {
+    /// True for the commands that change the host: Ctrl-C stops them at a safe point
+    /// instead of killing them mid-write.
+    pub fn writes(&self) -> bool {
+        matches!(
+            self,
+            Command::Build(_)
+                | Command::User(_)
+                | Command::Update(_)
+                | Command::Mount(_)
+                | Command::Umount(_)
+                | Command::Destroy(_)
+                | Command::Service(_)
+                | Command::Apply(_)
+        )
+    }
+}
+
 /// The version string: package version and the git commit it was built from.
 pub fn version() -> &'static str {
     concat!(

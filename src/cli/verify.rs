@@ -336,6 +336,7 @@ mod tests {
             limits: Default::default(),
             services: Default::default(),
             updated_unix: 0,
+            in_progress: false,
         };
         state::save(dir, &st).unwrap();
     }

@@ -206,6 +206,7 @@ mod tests {
             limits: Default::default(),
             services: Default::default(),
             updated_unix: 0,
+            in_progress: false,
         };
         st.limits.insert(
             "alice".into(),

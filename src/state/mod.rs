@@ -52,6 +52,11 @@ pub struct JailState {
     pub services: std::collections::BTreeMap<String, crate::service::files::ServiceRecord>,
     /// When this state was saved, seconds since the epoch.
     pub updated_unix: u64,
+    /// A build is (or was, when it was interrupted) placing objects: the state was saved as
+    /// a journal before the first one, with an entry for every path the build may create.
+    /// The next build sweeps the temporaries such a run can leave.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_progress: bool,
 }
 
 /// Seconds since the epoch now, for `JailState::updated_unix` (0 if the clock is before 1970).
@@ -212,6 +217,7 @@ mod tests {
             limits: Default::default(),
             services: Default::default(),
             updated_unix: 1_700_000_000,
+            in_progress: false,
         }
     }
 

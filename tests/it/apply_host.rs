@@ -254,6 +254,7 @@ fn manifest_survives_the_state_store_round_trip() {
         limits: Default::default(),
         services: Default::default(),
         updated_unix: 1,
+        in_progress: false,
     };
     state::save(&state_dir, &st).unwrap();
     let loaded = state::load(&state_dir, &f.jail).unwrap().unwrap();

@@ -204,3 +204,127 @@ fn host_accounts_found_in_a_jail_are_reported_and_left_out() {
     let (code, out) = check(&jail, &state);
     assert_eq!(code, Some(0), "{out}");
 }
+
+/// Every `.jailsmith-tmp-*` name under `dir` (not following symlinks).
+fn temporaries(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(rd) = fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let p = e.path();
+            if e.file_name().to_string_lossy().contains("jailsmith-tmp") {
+                out.push(p.clone());
+            }
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                todo.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn ctrl_c_mid_build_leaves_a_state_that_update_check_and_destroy_work_from() {
+    let test = "ctrl_c_mid_build_leaves_a_state_that_update_check_and_destroy_work_from";
+    if !require_root(test) {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let (jail, state) = (t.jail("jail"), t.state_dir());
+    // a big file: its copy is still running when the signal comes
+    let big = t.dir("big");
+    let blob = fs::File::create(big.join("blob")).unwrap();
+    blob.set_len(64 << 20).unwrap();
+    drop(blob);
+    let mut cmd = jailsmith("build", &jail, &state);
+    cmd.args(["--bin", "bash", "--file"])
+        .arg(&big)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let pid = child.id() as i32;
+    let mut guard = common::ProcessGuard::new(child);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while temporaries(&jail).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the build never started copying"
+        );
+        if guard
+            .wait_timeout(std::time::Duration::from_millis(0))
+            .is_some()
+        {
+            panic!("the build finished before it could be interrupted");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = guard
+        .wait_timeout(std::time::Duration::from_secs(60))
+        .expect("the build stops after SIGINT");
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "exit status after SIGINT: {status:?}"
+    );
+    assert_eq!(
+        temporaries(&jail),
+        Vec::<PathBuf>::new(),
+        "temporaries left"
+    );
+    let st = fs::read_dir(state.join("jails")).unwrap().count();
+    assert_eq!(
+        st, 1,
+        "the state (its journal) was written before the first object"
+    );
+
+    // check works from that state (it reports what is missing), update finishes the job
+    let out = run(&mut jailsmith("check", &jail, &state));
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(1)),
+        "check after an interrupted build: {}",
+        text(&out.stderr)
+    );
+    let out = run(&mut jailsmith("update", &jail, &state));
+    assert!(out.status.success(), "update: {}", text(&out.stderr));
+    let (code, out) = check(&jail, &state);
+    assert_eq!(code, Some(0), "check after update: {out}");
+
+    // destroy --purge leaves nothing: no jail, no state
+    let out = run(jailsmith("destroy", &jail, &state).arg("--purge"));
+    assert!(
+        out.status.success(),
+        "destroy --purge: {}",
+        text(&out.stderr)
+    );
+    assert!(!jail.exists(), "the jail is gone");
+    assert_eq!(fs::read_dir(state.join("jails")).unwrap().count(), 0);
+}
+
+#[test]
+fn temporaries_a_killed_build_left_are_swept_by_the_next_build() {
+    if !require_root("temporaries_a_killed_build_left_are_swept_by_the_next_build") {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let (jail, state) = (t.jail("jail"), t.state_dir());
+    run_ok(jailsmith("build", &jail, &state).args(["--bin", "bash"]));
+    // what a SIGKILL mid-copy leaves: a root-owned temporary, and the journal's flag
+    let left = jail.join("etc/.jailsmith-tmp-dead0001");
+    fs::write(&left, "half a file").unwrap();
+    common::edit_jail_state(&state, |v| v["in_progress"] = true.into());
+    let out = run_ok(jailsmith("build", &jail, &state).args(["--bin", "bash"]));
+    assert!(!left.exists(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("removed 1 temporaries"),
+        "{}",
+        text(&out.stderr)
+    );
+    let (code, out) = check(&jail, &state);
+    assert_eq!(code, Some(0), "{out}");
+}
