@@ -3,7 +3,6 @@
 //! is not the jail's.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use super::AccountError;
 
@@ -108,12 +107,8 @@ pub fn run(program: &str, argv: &[String]) -> Result<(), AccountError> {
     let path = tool(program);
     let mut attempt = 0;
     let out = loop {
-        let out = Command::new(&path)
-            .args(argv)
-            .env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .output()
-            .map_err(AccountError::io("run", &path))?;
+        let out =
+            crate::apply::process::run(&path, argv).map_err(AccountError::io("run", &path))?;
         attempt += 1;
         if out.status.code() != Some(DB_LOCKED) || attempt >= 8 {
             break out;

@@ -7,6 +7,7 @@ pub mod executor;
 pub mod host;
 pub mod interrupt;
 pub mod linux;
+pub mod process;
 mod root;
 pub mod rootfile;
 pub mod source;

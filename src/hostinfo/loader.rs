@@ -3,7 +3,6 @@
 //! binary), /etc/ld.so.cache is parsed, /etc/ld.so.conf read as the fallback.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use crate::resolve::elf::read_elf;
 use crate::resolve::ldcache::LdCache;
@@ -62,16 +61,9 @@ pub fn loader_config(ld_library_path: &[String]) -> LoaderConfig {
 fn read_host_config() -> LoaderConfig {
     let default_interp = read_elf(Path::new("/bin/sh")).ok().and_then(|i| i.interp);
     // The loader runs while this process parses ld.so.cache.
-    let child = default_interp.as_ref().and_then(|ld| {
-        Command::new(ld)
-            .arg("--help")
-            .env_clear()
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()
-    });
+    let child = default_interp
+        .as_ref()
+        .and_then(|ld| crate::apply::process::spawn_reading(ld, &["--help"]).ok());
     let cache = std::fs::read("/etc/ld.so.cache")
         .ok()
         .and_then(|b| LdCache::parse(&b).ok());

@@ -4,7 +4,6 @@
 //! one nobody asked systemd to load).
 
 use std::path::Path;
-use std::process::Command;
 
 use crate::hostinfo::find_program;
 use crate::sshd::reload::systemd_is_init;
@@ -40,9 +39,7 @@ pub fn run_or_tell(calls: &[Vec<&str>], unit_dir: &Path) -> Result<(), String> {
     }
     let systemctl = find_program("systemctl").ok_or("systemctl not found")?;
     for c in calls {
-        let out = Command::new(&systemctl)
-            .args(c)
-            .output()
+        let out = crate::apply::process::run(&systemctl, c)
             .map_err(|e| format!("running systemctl: {e}"))?;
         if !out.status.success() {
             return Err(format!(

@@ -3,7 +3,6 @@
 //! sshd's PidFile, after checking that pid really is an sshd.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
@@ -71,14 +70,16 @@ fn is_sshd(pid: i32) -> bool {
 }
 
 fn systemctl(args: &[&str]) -> Result<std::process::Output, SshdError> {
-    Command::new("systemctl")
-        .args(args)
-        .output()
-        .map_err(|source| SshdError::Io {
-            op: "run",
-            path: "systemctl".into(),
-            source,
-        })
+    let program = crate::hostinfo::find_program("systemctl").ok_or_else(|| SshdError::Io {
+        op: "find",
+        path: "systemctl".into(),
+        source: std::io::ErrorKind::NotFound.into(),
+    })?;
+    crate::apply::process::run(&program, args).map_err(|source| SshdError::Io {
+        op: "run",
+        path: program,
+        source,
+    })
 }
 
 /// Reloads the active one of the `sshd` (RHEL) and `ssh` (Debian) units; when neither is

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use super::SshdError;
 
@@ -54,14 +53,11 @@ pub fn sftp_subsystem(effective: &Effective) -> Option<&str> {
 
 impl Sshd {
     fn run(&self, args: &[&str]) -> Result<String, SshdError> {
-        let out = Command::new(&self.binary)
-            .args(args)
-            .arg("-f")
-            .arg(&self.main)
-            .env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .output()
-            .map_err(|source| SshdError::Io {
+        let mut argv: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+        argv.push(std::ffi::OsStr::new("-f"));
+        argv.push(self.main.as_os_str());
+        let out =
+            crate::apply::process::run(&self.binary, &argv).map_err(|source| SshdError::Io {
                 op: "run",
                 path: self.binary.clone(),
                 source,

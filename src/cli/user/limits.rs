@@ -153,9 +153,9 @@ fn reload(r: &mut Run) {
         return;
     }
     let status = crate::hostinfo::find_program("systemctl")
-        .map(|p| std::process::Command::new(p).arg("daemon-reload").status());
+        .map(|p| crate::apply::process::run(&p, &["daemon-reload"]));
     match status {
-        Some(Ok(s)) if s.success() => {}
+        Some(Ok(o)) if o.status.success() => {}
         other => r.warnings.push(format!(
             "systemctl daemon-reload failed ({other:?}): run it for the limits to apply"
         )),
