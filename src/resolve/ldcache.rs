@@ -96,6 +96,16 @@ impl LdCache {
         Ok(LdCache { entries })
     }
 
+    /// A cache holding `entries` (name, entry), in that order: for tests and for writing a
+    /// jail's own cache.
+    pub fn from_entries(entries: impl IntoIterator<Item = (String, CacheEntry)>) -> Self {
+        let mut map: HashMap<String, Vec<CacheEntry>> = HashMap::new();
+        for (name, e) in entries {
+            map.entry(name).or_default().push(e);
+        }
+        LdCache { entries: map }
+    }
+
     /// Looks `name` up for an object whose ABI wants `flags`; `supported` lists the
     /// glibc-hwcaps subdirectories the CPU supports, best first.
     pub fn lookup(&self, name: &str, flags: i32, supported: &[String]) -> Option<&CacheEntry> {

@@ -1,7 +1,9 @@
 //! The loader model: breadth-first loading of DT_NEEDED with glibc's search order
 //! (RPATH chain, LD_LIBRARY_PATH, RUNPATH, ld.so.cache, default dirs; glibc-hwcaps first in
 //! every directory), SONAME and file-identity deduplication, wrong-ABI candidates skipped.
-//! One `Resolver` shares its parse and stat caches across every input it resolves.
+//! One `Resolver` shares its parse and stat caches across every input it resolves. It
+//! reaches files only through `LoaderFs`, so each loader rule is unit-tested on a made-up
+//! filesystem (tests below); the C fixtures and the ldd oracle test it on the real one.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -61,9 +63,51 @@ impl Hasher for FxHasher {
     }
 }
 
+/// What the loader model reads from a filesystem, and the only way it reaches one.
+pub trait LoaderFs: Sync {
+    /// The ELF facts of the file at `path` (following symlinks, as `open` does).
+    fn read_elf(&self, path: &Path) -> Result<ElfInfo, ElfError>;
+    /// (device, inode) of the file at `path`, following symlinks; None when absent.
+    fn file_id(&self, path: &Path) -> Option<(u64, u64)>;
+    /// The entries of a directory (full paths); empty when it is absent.
+    fn list_dir(&self, dir: &Path) -> Vec<PathBuf>;
+    /// Whether something (even a dangling symlink) is at `path`.
+    fn exists(&self, path: &Path) -> bool;
+    /// `path` with every symlink resolved, as /proc/self/exe shows an executable.
+    fn canonical(&self, path: &Path) -> Option<PathBuf>;
+}
+
+/// The host's own filesystem.
+pub struct HostFs;
+
+impl LoaderFs for HostFs {
+    fn read_elf(&self, path: &Path) -> Result<ElfInfo, ElfError> {
+        read_elf(path)
+    }
+
+    fn file_id(&self, path: &Path) -> Option<(u64, u64)> {
+        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    }
+
+    fn list_dir(&self, dir: &Path) -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default()
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        std::fs::symlink_metadata(path).is_ok()
+    }
+
+    fn canonical(&self, path: &Path) -> Option<PathBuf> {
+        std::fs::canonicalize(path).ok()
+    }
+}
+
 /// Resolves ELF files against one host configuration.
 pub struct Resolver<'c> {
     cfg: &'c LoaderConfig,
+    fs: &'c dyn LoaderFs,
     // Keyed by the path's bytes with a cheap hasher: hashing `Path`s component by component
     // with SipHash was a sixth of all instructions of a `deps` run. Two spellings of one
     // path only cost a second lookup, never a wrong answer.
@@ -76,8 +120,14 @@ pub struct Resolver<'c> {
 
 impl<'c> Resolver<'c> {
     pub fn new(cfg: &'c LoaderConfig) -> Self {
+        Self::with_fs(cfg, &HostFs)
+    }
+
+    /// A resolver that reads files through `fs`.
+    pub fn with_fs(cfg: &'c LoaderConfig, fs: &'c dyn LoaderFs) -> Self {
         Resolver {
             cfg,
+            fs,
             parsed: ByBytes::default(),
             file_ids: ByBytes::default(),
             hwcaps_dirs: HashMap::new(),
@@ -95,7 +145,7 @@ impl<'c> Resolver<'c> {
         if let Some(hit) = self.parsed.get(key(path)) {
             return hit.clone();
         }
-        let info = read_elf(path).ok().map(Arc::new);
+        let info = self.fs.read_elf(path).ok().map(Arc::new);
         self.parsed.insert(key(path).to_vec(), info.clone());
         info
     }
@@ -104,7 +154,7 @@ impl<'c> Resolver<'c> {
         if let Some(id) = self.file_ids.get(key(path)) {
             return *id;
         }
-        let id = std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
+        let id = self.fs.file_id(path);
         self.file_ids.insert(key(path).to_vec(), id);
         id
     }
@@ -112,7 +162,7 @@ impl<'c> Resolver<'c> {
     /// The transitive closure of one file. Errors only for the file itself (unreadable,
     /// not ELF); anything unresolved below it goes to `missing`.
     pub fn resolve(&mut self, file: &Path) -> Result<Closure, ElfError> {
-        let info = Arc::new(read_elf(file)?);
+        let info = Arc::new(self.fs.read_elf(file)?);
         self.parsed.insert(key(file).to_vec(), Some(info.clone()));
         let mut closure = Closure {
             file: file.to_path_buf(),
@@ -137,6 +187,7 @@ impl<'c> Resolver<'c> {
         // computed only if some object uses $ORIGIN.
         let main_origin = MainOrigin {
             file: file.to_path_buf(),
+            fs: self.fs,
             dir: std::cell::OnceCell::new(),
         };
         if info
@@ -428,13 +479,12 @@ impl<'c> Resolver<'c> {
             }
             _ => dir.to_path_buf(),
         };
+        let fs = self.fs;
         let subdirs = self
             .hwcaps_dirs
             .entry(base.clone())
             .or_insert_with(|| {
-                let mut v: Vec<PathBuf> = std::fs::read_dir(base.join("glibc-hwcaps"))
-                    .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-                    .unwrap_or_default();
+                let mut v = fs.list_dir(&base.join("glibc-hwcaps"));
                 v.sort();
                 v
             })
@@ -443,7 +493,7 @@ impl<'c> Resolver<'c> {
             .iter()
             .map(|d| d.join(name))
             .chain(std::iter::once(base.join(name)))
-            .filter(|p| p != path && std::fs::symlink_metadata(p).is_ok())
+            .filter(|p| p != path && fs.exists(p))
             .collect()
     }
 }
@@ -455,16 +505,17 @@ fn file_name(p: &Path) -> String {
 }
 
 /// The executable's `$ORIGIN`, resolved on first use.
-struct MainOrigin {
+struct MainOrigin<'f> {
     file: PathBuf,
+    fs: &'f dyn LoaderFs,
     dir: std::cell::OnceCell<PathBuf>,
 }
 
-impl MainOrigin {
+impl MainOrigin<'_> {
     fn get(&self) -> &Path {
         self.dir.get_or_init(|| {
-            std::fs::canonicalize(&self.file)
-                .ok()
+            self.fs
+                .canonical(&self.file)
                 .and_then(|p| p.parent().map(Path::to_path_buf))
                 .unwrap_or_else(|| self.file.parent().unwrap_or(Path::new("/")).to_path_buf())
         })
@@ -516,4 +567,335 @@ pub fn with_resolvers<T: Send>(
     });
     all.sort_unstable_by_key(|(i, _)| *i);
     all.into_iter().map(|(_, r)| r).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    //! One test per loader rule of DESIGN §3, on a made-up filesystem: objects are
+    //! `ElfInfo`s at paths, symlinks are a map, directories are what the paths imply.
+
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::resolve::ldcache::{CacheEntry, LdCache};
+
+    const X86_64: u16 = 62;
+
+    #[derive(Default)]
+    struct FakeFs {
+        files: BTreeMap<PathBuf, ElfInfo>,
+        links: BTreeMap<PathBuf, PathBuf>,
+    }
+
+    impl FakeFs {
+        fn resolve_links(&self, given: &Path) -> PathBuf {
+            // `..` taken lexically, as the kernel does on these symlink-free parents
+            let mut p = PathBuf::new();
+            for c in p_components(given) {
+                if c == ".." {
+                    p.pop();
+                } else {
+                    p.push(c);
+                }
+            }
+            for _ in 0..40 {
+                match self.links.get(&p) {
+                    Some(t) => p = t.clone(),
+                    None => break,
+                }
+            }
+            p
+        }
+
+        fn lib(mut self, path: &str, soname: &str, needed: &[&str]) -> Self {
+            let info = ElfInfo {
+                class: 64,
+                machine: X86_64,
+                dynamic: true,
+                soname: Some(soname.into()),
+                needed: needed.iter().map(|s| s.to_string()).collect(),
+                ..Default::default()
+            };
+            self.files.insert(path.into(), info);
+            self
+        }
+
+        fn with(mut self, path: &str, edit: impl FnOnce(&mut ElfInfo)) -> Self {
+            edit(
+                self.files
+                    .get_mut(Path::new(path))
+                    .expect("a file added before"),
+            );
+            self
+        }
+
+        fn link(mut self, path: &str, target: &str) -> Self {
+            self.links.insert(path.into(), target.into());
+            self
+        }
+    }
+
+    fn p_components(p: &Path) -> Vec<std::ffi::OsString> {
+        p.components()
+            .map(|c| c.as_os_str().to_os_string())
+            .collect()
+    }
+
+    impl LoaderFs for FakeFs {
+        fn read_elf(&self, path: &Path) -> Result<ElfInfo, ElfError> {
+            self.files
+                .get(&self.resolve_links(path))
+                .cloned()
+                .ok_or_else(|| ElfError::NotElf {
+                    path: path.to_path_buf(),
+                })
+        }
+        fn file_id(&self, path: &Path) -> Option<(u64, u64)> {
+            let real = self.resolve_links(path);
+            let i = self.files.keys().position(|k| *k == real)?;
+            Some((1, i as u64))
+        }
+        fn list_dir(&self, dir: &Path) -> Vec<PathBuf> {
+            let mut out: Vec<PathBuf> = self
+                .files
+                .keys()
+                .chain(self.links.keys())
+                .filter_map(|p| {
+                    let rest = p.strip_prefix(dir).ok()?;
+                    let first = rest.components().next()?;
+                    Some(dir.join(first))
+                })
+                .collect();
+            out.dedup();
+            out
+        }
+        fn exists(&self, path: &Path) -> bool {
+            self.files.contains_key(path) || self.links.contains_key(path)
+        }
+        fn canonical(&self, path: &Path) -> Option<PathBuf> {
+            Some(self.resolve_links(path))
+        }
+    }
+
+    /// A program at `path` needing `needed`.
+    fn program(fs: FakeFs, path: &str, needed: &[&str]) -> FakeFs {
+        let fs = fs.lib(path, "", needed);
+        fs.with(path, |i| {
+            i.soname = None;
+            i.interp = None;
+        })
+    }
+
+    fn cfg() -> LoaderConfig {
+        LoaderConfig {
+            system_dirs: vec!["/lib".into(), "/usr/lib".into()],
+            hwcaps: vec!["x86-64-v3".into(), "x86-64-v2".into()],
+            lib: "lib".into(),
+            platform: "x86_64".into(),
+            ..Default::default()
+        }
+    }
+
+    fn resolve(fs: &FakeFs, cfg: &LoaderConfig, file: &str) -> Closure {
+        Resolver::with_fs(cfg, fs).resolve(Path::new(file)).unwrap()
+    }
+
+    /// name → (path, how) of every library found.
+    fn found(c: &Closure) -> BTreeMap<String, (String, String)> {
+        c.libraries
+            .iter()
+            .map(|l| {
+                (
+                    l.soname.clone(),
+                    (l.path.display().to_string(), l.found_via.to_string()),
+                )
+            })
+            .collect()
+    }
+
+    fn missing(c: &Closure) -> Vec<String> {
+        c.missing.iter().map(|m| m.soname.clone()).collect()
+    }
+
+    #[test]
+    fn a_needed_name_with_a_slash_is_a_path_not_searched() {
+        let fs = program(FakeFs::default(), "/bin/p", &["/opt/x/libx.so"])
+            .lib("/opt/x/libx.so", "libx.so", &[])
+            .lib("/lib/libx.so", "libx.so", &[]);
+        let c = resolve(&fs, &cfg(), "/bin/p");
+        assert_eq!(
+            found(&c)["/opt/x/libx.so"],
+            ("/opt/x/libx.so".into(), "path in DT_NEEDED".into())
+        );
+    }
+
+    #[test]
+    fn loaded_objects_are_matched_by_soname() {
+        // libb is first found through a path; a later request by SONAME reuses it
+        let fs = program(FakeFs::default(), "/bin/p", &["/opt/libb.so.1", "liba.so"])
+            .lib("/opt/libb.so.1", "libb.so.1", &[])
+            .lib("/lib/liba.so", "liba.so", &["libb.so.1"])
+            .lib("/lib/libb.so.1", "libb.so.1", &[]);
+        let c = resolve(&fs, &cfg(), "/bin/p");
+        let paths: Vec<String> = c
+            .libraries
+            .iter()
+            .map(|l| l.path.display().to_string())
+            .collect();
+        assert_eq!(paths, ["/opt/libb.so.1", "/lib/liba.so"]);
+    }
+
+    #[test]
+    fn rpath_is_inherited_from_the_loaders() {
+        let fs = program(FakeFs::default(), "/bin/p", &["liba.so"])
+            .with("/bin/p", |i| i.rpath = vec!["/opt/p/lib".into()])
+            .lib("/opt/p/lib/liba.so", "liba.so", &["libb.so"])
+            .lib("/opt/p/lib/libb.so", "libb.so", &[]);
+        let c = resolve(&fs, &cfg(), "/bin/p");
+        assert_eq!(
+            found(&c)["libb.so"],
+            ("/opt/p/lib/libb.so".into(), "RPATH of /bin/p".into())
+        );
+    }
+
+    #[test]
+    fn runpath_is_not_inherited() {
+        let fs = program(FakeFs::default(), "/bin/p", &["liba.so"])
+            .with("/bin/p", |i| i.runpath = vec!["/opt/p/lib".into()])
+            .lib("/opt/p/lib/liba.so", "liba.so", &["libb.so"])
+            .lib("/opt/p/lib/libb.so", "libb.so", &[]);
+        let c = resolve(&fs, &cfg(), "/bin/p");
+        assert_eq!(
+            found(&c)["liba.so"].1,
+            "RUNPATH of /bin/p",
+            "the program's own RUNPATH serves its own needs"
+        );
+        assert_eq!(missing(&c), ["libb.so"], "but not its libraries' needs");
+    }
+
+    #[test]
+    fn a_runpath_disables_the_objects_rpath_and_ld_library_path_comes_between() {
+        let fs = program(FakeFs::default(), "/bin/p", &["liba.so"])
+            .with("/bin/p", |i| {
+                i.rpath = vec!["/rpath".into()];
+                i.runpath = vec!["/runpath".into()];
+            })
+            .lib("/rpath/liba.so", "liba.so", &[])
+            .lib("/runpath/liba.so", "liba.so", &[])
+            .lib("/llp/liba.so", "liba.so", &[]);
+        assert_eq!(
+            found(&resolve(&fs, &cfg(), "/bin/p"))["liba.so"].0,
+            "/runpath/liba.so"
+        );
+        let mut with_llp = cfg();
+        with_llp.ld_library_path = vec!["/llp".into()];
+        assert_eq!(
+            found(&resolve(&fs, &with_llp, "/bin/p"))["liba.so"],
+            ("/llp/liba.so".into(), "LD_LIBRARY_PATH".into())
+        );
+    }
+
+    #[test]
+    fn the_cache_comes_before_the_default_dirs_and_nodeflib_skips_both() {
+        let fs = program(FakeFs::default(), "/bin/p", &["liba.so"])
+            .lib("/cached/liba.so", "liba.so", &[])
+            .lib("/lib/liba.so", "liba.so", &[]);
+        let mut c = cfg();
+        c.cache = Some(LdCache::from_entries([(
+            "liba.so".to_string(),
+            CacheEntry {
+                flags: crate::resolve::ldcache::flags_for(64, X86_64),
+                path: "/cached/liba.so".into(),
+                hwcaps: None,
+                legacy_hwcap: 0,
+            },
+        )]));
+        assert_eq!(
+            found(&resolve(&fs, &c, "/bin/p"))["liba.so"],
+            ("/cached/liba.so".into(), "ld.so.cache".into())
+        );
+        assert_eq!(
+            found(&resolve(&fs, &cfg(), "/bin/p"))["liba.so"],
+            ("/lib/liba.so".into(), "default directory".into())
+        );
+        let nodeflib = fs.with("/bin/p", |i| i.nodeflib = true);
+        assert_eq!(missing(&resolve(&nodeflib, &c, "/bin/p")), ["liba.so"]);
+    }
+
+    #[test]
+    fn hwcaps_subdirectories_come_first_and_every_variant_is_kept() {
+        let fs = program(FakeFs::default(), "/bin/p", &["liba.so"])
+            .lib("/lib/liba.so", "liba.so", &[])
+            .lib("/lib/glibc-hwcaps/x86-64-v2/liba.so", "liba.so", &[])
+            .lib("/lib/glibc-hwcaps/x86-64-v4/liba.so", "liba.so", &[]);
+        let c = resolve(&fs, &cfg(), "/bin/p");
+        let lib = &c.libraries[0];
+        assert_eq!(lib.path, Path::new("/lib/glibc-hwcaps/x86-64-v2/liba.so"));
+        let variants: Vec<String> = lib
+            .variants
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        assert_eq!(
+            variants,
+            ["/lib/glibc-hwcaps/x86-64-v4/liba.so", "/lib/liba.so"],
+            "a CPU the host may migrate to finds its variant in the jail"
+        );
+    }
+
+    #[test]
+    fn a_candidate_of_the_wrong_class_or_machine_is_skipped() {
+        let fs = program(FakeFs::default(), "/bin/p", &["liba.so"])
+            .lib("/lib/liba.so", "liba.so", &[])
+            .with("/lib/liba.so", |i| i.class = 32)
+            .lib("/usr/lib/liba.so", "liba.so", &[]);
+        assert_eq!(
+            found(&resolve(&fs, &cfg(), "/bin/p"))["liba.so"].0,
+            "/usr/lib/liba.so"
+        );
+        let arm = fs.with("/usr/lib/liba.so", |i| i.machine = 183);
+        assert_eq!(missing(&resolve(&arm, &cfg(), "/bin/p")), ["liba.so"]);
+    }
+
+    #[test]
+    fn origin_of_the_program_is_its_symlink_resolved_directory() {
+        let fs = program(FakeFs::default(), "/opt/app/bin/app", &["libapp.so"])
+            .with("/opt/app/bin/app", |i| {
+                i.runpath = vec!["$ORIGIN/../lib".into()]
+            })
+            .lib("/opt/app/lib/libapp.so", "libapp.so", &[])
+            .link("/usr/bin/app", "/opt/app/bin/app");
+        let c = resolve(&fs, &cfg(), "/usr/bin/app");
+        assert_eq!(found(&c)["libapp.so"].0, "/opt/app/bin/../lib/libapp.so");
+        assert!(
+            c.warnings.iter().any(|w| w.contains("$ORIGIN")),
+            "{:?}",
+            c.warnings
+        );
+    }
+
+    #[test]
+    fn tokens_lib_and_platform_are_expanded() {
+        let fs = program(FakeFs::default(), "/bin/p", &["liba.so"])
+            .with("/bin/p", |i| i.rpath = vec!["/opt/$LIB/$PLATFORM".into()])
+            .lib("/opt/lib/x86_64/liba.so", "liba.so", &[]);
+        assert_eq!(
+            found(&resolve(&fs, &cfg(), "/bin/p"))["liba.so"].0,
+            "/opt/lib/x86_64/liba.so"
+        );
+    }
+
+    #[test]
+    fn the_interpreter_is_reported_only_when_something_names_it() {
+        let fs = program(FakeFs::default(), "/bin/p", &["libc.so.6"])
+            .with("/bin/p", |i| i.interp = Some("/lib/ld.so".into()))
+            .lib("/lib/ld.so", "ld-linux-x86-64.so.2", &[])
+            .lib("/lib/libc.so.6", "libc.so.6", &["ld-linux-x86-64.so.2"]);
+        let c = resolve(&fs, &cfg(), "/bin/p");
+        assert_eq!(c.interpreter.as_deref(), Some(Path::new("/lib/ld.so")));
+        assert_eq!(
+            found(&c)["ld-linux-x86-64.so.2"],
+            ("/lib/ld.so".into(), "PT_INTERP".into())
+        );
+    }
 }
