@@ -87,13 +87,7 @@ fn read_host_config() -> LoaderConfig {
             .unwrap_or_default()
     });
     let conf_dirs = if cache.is_none() {
-        let read = |p: &Path| std::fs::read_to_string(p).ok();
-        let list = |d: &Path| {
-            std::fs::read_dir(d)
-                .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-                .unwrap_or_default()
-        };
-        parse_conf(Path::new("/etc/ld.so.conf"), &read, &list)
+        host_conf_dirs()
     } else {
         Vec::new()
     };
@@ -107,6 +101,29 @@ fn read_host_config() -> LoaderConfig {
         ld_library_path: Vec::new(),
         default_interp,
     }
+}
+
+/// The directories /etc/ld.so.conf (and its includes) lists, through the one parser.
+fn host_conf_dirs() -> Vec<PathBuf> {
+    let read = |p: &Path| std::fs::read_to_string(p).ok();
+    let list = |d: &Path| {
+        std::fs::read_dir(d)
+            .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+    parse_conf(Path::new("/etc/ld.so.conf"), &read, &list)
+}
+
+/// Every directory this host's loader may find a library in: those ld.so.conf lists (what
+/// ld.so.cache is built from), then the loader's own system directories as it reports them
+/// (`ld.so --help`); existing directories only, each once. Where profiles look up a
+/// library by name.
+pub fn host_library_dirs() -> Vec<PathBuf> {
+    let mut dirs = host_conf_dirs();
+    dirs.extend(loader_config(&[]).system_dirs);
+    let mut seen = std::collections::HashSet::new();
+    dirs.retain(|d| d.is_dir() && seen.insert(d.clone()));
+    dirs
 }
 
 /// Without a loader that describes itself: lib64 on RHEL-like hosts, multiarch on Debian.

@@ -142,22 +142,7 @@ impl HostFs for RealHost {
     }
 
     fn library_dirs(&self) -> Vec<PathBuf> {
-        let mut dirs = Vec::new();
-        read_ld_so_conf(Path::new("/etc/ld.so.conf"), &mut dirs, 0);
-        // The loader's trusted default directories, whichever layout this host has.
-        for pattern in [
-            "/lib64",
-            "/usr/lib64",
-            "/lib/*-linux-gnu*",
-            "/usr/lib/*-linux-gnu*",
-            "/lib",
-            "/usr/lib",
-        ] {
-            dirs.extend(self.glob(pattern));
-        }
-        let mut seen = std::collections::HashSet::new();
-        dirs.retain(|d| d.is_dir() && seen.insert(d.clone()));
-        dirs
+        crate::hostinfo::loader::host_library_dirs()
     }
 
     fn is_native_elf(&self, path: &Path) -> bool {
@@ -225,50 +210,6 @@ fn native_machine() -> Option<u16> {
     }
 }
 
-/// Directories listed in an ld.so.conf file, following `include` globs (depth-limited).
-fn read_ld_so_conf(file: &Path, out: &mut Vec<PathBuf>, depth: u32) {
-    if depth > 8 {
-        return;
-    }
-    let Ok(text) = std::fs::read_to_string(file) else {
-        return;
-    };
-    for line in text.lines() {
-        let line = line.split('#').next().unwrap_or("").trim();
-        if line.is_empty() || line.starts_with("hwcap ") {
-            continue;
-        }
-        if let Some(rest) = line.strip_prefix("include") {
-            for pat in rest.split_whitespace() {
-                let pat = if pat.starts_with('/') {
-                    pat.to_string()
-                } else {
-                    file.parent()
-                        .unwrap_or(Path::new("/"))
-                        .join(pat)
-                        .display()
-                        .to_string()
-                };
-                let mut files: Vec<PathBuf> = glob::glob(&pat)
-                    .map(|g| g.filter_map(Result::ok).collect())
-                    .unwrap_or_default();
-                files.sort();
-                for f in files {
-                    read_ld_so_conf(&f, out, depth + 1);
-                }
-            }
-            continue;
-        }
-        for dir in line
-            .split([':', ',', ' ', '\t'])
-            .filter(|s| s.starts_with('/'))
-        {
-            out.push(PathBuf::from(dir));
-        }
-    }
-}
-
-/// A fake host for tests: a map of paths to nodes.
 #[cfg(test)]
 pub mod fake {
     use super::*;
