@@ -6,10 +6,10 @@
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::account::{AccountError, hostfs};
-use crate::limits::{self, Limits};
+use crate::limits;
 use crate::state::JailState;
 
 /// The whole-disk block device (`/dev/NAME`) holding `jail`'s file system, from the jail's
@@ -80,17 +80,7 @@ pub fn put_file(path: &Path, text: &str) -> Result<Written, AccountError> {
     )?)
 }
 
-/// A service jailed in a jail, as the state records it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ServiceRecord {
-    /// The account it runs as.
-    pub user: String,
-    /// Its unit file on the host.
-    pub unit: PathBuf,
-    /// In-jail paths it may write (`--read-write`), owned by its user.
-    #[serde(default)]
-    pub read_write: Vec<String>,
-}
+pub use crate::state::records::{ServiceRecord, UserLimits};
 
 /// Empty root-owned directories a jailed service needs as mount points (PrivateTmp= mounts a
 /// private /var/tmp). Part of every build of a jail that has a service, so that `update`
@@ -121,13 +111,6 @@ pub fn record_service(
     st.updated_unix = crate::state::now_unix();
     crate::state::save(state_dir, &st)?;
     Ok(true)
-}
-
-/// The limits `jailsmith user` placed on one jailed user's slice, as the state records them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserLimits {
-    pub uid: u32,
-    pub limits: Limits,
 }
 
 /// One difference between the recorded limits and the drop-in on disk. Fields as in
@@ -188,7 +171,7 @@ pub fn limits_drift(state: &JailState, systemd_dir: &Path) -> Vec<LimitsDrift> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::limits::RawLimits;
+    use crate::limits::{Limits, RawLimits};
 
     #[test]
     fn drift_missing_changed_and_clean() {

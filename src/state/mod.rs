@@ -3,6 +3,7 @@
 //! it never reads or writes inside a jail.
 
 pub mod manifest;
+pub mod records;
 
 use std::fs;
 use std::io;
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use manifest::{EntryType, Manifest, ManifestEntry};
+pub use records::{ServiceRecord, UserLimits};
 
 use crate::apply::rootfile::{self, Durability, RootFileError};
 
@@ -45,11 +47,11 @@ pub struct JailState {
     /// Cgroup limits on jailed users' slices (`jailsmith user … --memory-max …`), by user
     /// name; `check` compares them with the drop-ins on disk.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub limits: std::collections::BTreeMap<String, crate::service::files::UserLimits>,
+    pub limits: std::collections::BTreeMap<String, records::UserLimits>,
     /// Services jailed here (`jailsmith service`), by unit name: their user and the paths
     /// they may write, which `check` treats like homes and `update` keeps.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub services: std::collections::BTreeMap<String, crate::service::files::ServiceRecord>,
+    pub services: std::collections::BTreeMap<String, records::ServiceRecord>,
     /// When this state was saved, seconds since the epoch.
     pub updated_unix: u64,
     /// A build is (or was, when it was interrupted) placing objects: the state was saved as
