@@ -1,12 +1,10 @@
 //! `jailsmith profiles list|show`: what profiles exist and what one gives a jail on this host.
 //! Also the `--profile`/`--profile-dir` options other commands flatten in. Reads only.
 
-use std::path::PathBuf;
-
 use crate::exit::{FINDINGS, OK};
 use crate::plan::build::BuildRequest;
 use crate::profile::expand::{Expansion, ResolvedEntry};
-use crate::profile::{EntryKind, ProfileSet, RealHost, SearchPath, expand_profiles};
+use crate::profile::{EntryKind, RealHost, expand_profiles};
 
 /// Inspect jail profiles: list them, or show one resolved on this host.
 #[derive(Debug, clap::Args)]
@@ -28,38 +26,7 @@ pub enum Command {
     Show(ShowArgs),
 }
 
-/// Where profiles are searched, shared by every command that reads them.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct DirArgs {
-    /// Search DIR for NAME.toml before /etc/jailsmith/profiles, /usr/share/jailsmith/profiles
-    /// and, for a binary run from its checkout, the checkout's jail-profiles/ (repeatable;
-    /// first match wins). As root, profiles must be root-owned and writable by root alone.
-    #[arg(long = "profile-dir", value_name = "DIR")]
-    pub profile_dirs: Vec<PathBuf>,
-}
-
-impl DirArgs {
-    pub fn search_path(&self) -> SearchPath {
-        SearchPath::standard(&self.profile_dirs)
-    }
-}
-
-/// `--profile NAME` and `--profile-dir DIR`, for `build`.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct ProfileArgs {
-    /// Add what profile NAME describes (repeatable; see 'jailsmith profiles list').
-    #[arg(long = "profile", value_name = "NAME")]
-    pub profiles: Vec<String>,
-    #[command(flatten)]
-    pub dirs: DirArgs,
-}
-
-impl ProfileArgs {
-    /// Loads the named profiles against this host; an empty set when none is named.
-    pub fn load(&self) -> anyhow::Result<ProfileSet> {
-        crate::profile::request::load(&self.profiles, &self.dirs.profile_dirs)
-    }
-}
+pub use crate::profile::request::{DirArgs, ProfileArgs};
 
 /// What `--profile` adds to a build (see `profile::request::to_request`).
 pub fn build_extra(args: &ProfileArgs) -> anyhow::Result<(BuildRequest, Vec<String>)> {

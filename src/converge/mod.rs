@@ -10,13 +10,13 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::account::hostfs;
-use crate::cli::limits::LimitArgs;
-use crate::cli::profiles::{DirArgs, ProfileArgs};
 use crate::cli::{destroy, service, user};
 use crate::exit::{self, Coded};
 use crate::hostinfo::gather::Wanted;
 use crate::jail::BuildSettings;
+use crate::limits::options::LimitArgs;
 use crate::mounts::Bind;
+use crate::profile::request::{DirArgs, ProfileArgs};
 use crate::service::systemctl::{self, UnitRemoval};
 use crate::spec::{LimitsSpec, ServiceSpec, Spec, UserSpec, is_key_text};
 use crate::sshd::{SshdError, dropin, mainconfig, reload};
@@ -30,7 +30,7 @@ pub struct Options {
     pub spec_dir: PathBuf,
     pub prune: bool,
     pub dry_run: bool,
-    pub sshd: crate::cli::sshd_paths::SshdPaths,
+    pub sshd: crate::sshd::paths::SshdPaths,
     pub state_dir: PathBuf,
     pub systemd_dir: PathBuf,
     pub unit_dir: PathBuf,
@@ -189,9 +189,12 @@ fn jail_settings(spec: &Spec, o: &Options) -> anyhow::Result<Vec<BuildSettings>>
                 profile_dirs: o.profile_dirs.clone(),
             },
         };
-        let (extra, profiles, profile_binds) =
-            crate::cli::profiles::build_extra_with_binds(&profile)
-                .with_context(|| format!("jail {}", path.display()))?;
+        let crate::profile::request::ProfileExtra {
+            extra,
+            names: profiles,
+            binds: profile_binds,
+        } = crate::profile::request::to_request(&profile.profiles, &profile.dirs.profile_dirs)
+            .with_context(|| format!("jail {}", path.display()))?;
         let mut binds = Vec::new();
         for b in &j.binds {
             let bind = Bind::parse(b.get_ref()).map_err(|e| coded(exit::BAD_INPUT, e))?;

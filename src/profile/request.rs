@@ -1,7 +1,8 @@
 //! Profiles → what a build adds: the host entries (symlink hops, ELF closures) of the
 //! profiles' programs, libraries and files, their directories, devices and written files, the
 //! profile names to record in the jail's request, and their bind mounts. Reads the host;
-//! writes nothing. Shared by every command that builds (build, update, service, apply).
+//! writes nothing. Shared by every command that builds (build, update, service, apply),
+//! with the `--profile`/`--profile-dir` option group they flatten in.
 
 use std::path::{Path, PathBuf};
 
@@ -12,6 +13,39 @@ use crate::mounts::Bind;
 use crate::plan::build::BuildRequest;
 
 use super::{ProfileError, ProfileSet, RealHost, SearchPath, load_profiles};
+
+/// Where profiles are searched, shared by every command that reads them.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct DirArgs {
+    /// Search DIR for NAME.toml before /etc/jailsmith/profiles, /usr/share/jailsmith/profiles
+    /// and, for a binary run from its checkout, the checkout's jail-profiles/ (repeatable;
+    /// first match wins). As root, profiles must be root-owned and writable by root alone.
+    #[arg(long = "profile-dir", value_name = "DIR")]
+    pub profile_dirs: Vec<PathBuf>,
+}
+
+impl DirArgs {
+    pub fn search_path(&self) -> SearchPath {
+        SearchPath::standard(&self.profile_dirs)
+    }
+}
+
+/// `--profile NAME` and `--profile-dir DIR`, for `build`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ProfileArgs {
+    /// Add what profile NAME describes (repeatable; see 'jailsmith profiles list').
+    #[arg(long = "profile", value_name = "NAME")]
+    pub profiles: Vec<String>,
+    #[command(flatten)]
+    pub dirs: DirArgs,
+}
+
+impl ProfileArgs {
+    /// Loads the named profiles against this host; an empty set when none is named.
+    pub fn load(&self) -> anyhow::Result<ProfileSet> {
+        crate::profile::request::load(&self.profiles, &self.dirs.profile_dirs)
+    }
+}
 
 /// What profiles add to a build.
 #[derive(Clone, Debug, Default)]

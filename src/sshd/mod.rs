@@ -4,6 +4,7 @@
 
 pub mod dropin;
 pub mod mainconfig;
+pub mod paths;
 pub mod reload;
 pub mod validate;
 

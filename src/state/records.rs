@@ -25,4 +25,3 @@ pub struct UserLimits {
     pub uid: u32,
     pub limits: Limits,
 }
-
