@@ -1,5 +1,5 @@
 //! A finding of `check`: severity, the path it is about, what is wrong and how to fix it.
-//! Data and rendering only.
+//! Data and rendering only; the text form escapes everything (names come from the jail).
 
 use serde::Serialize;
 
@@ -35,12 +35,31 @@ pub struct Finding {
 
 impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::escape::text;
         write!(
             f,
             "{}: {}: {} [{}]; fix: {}",
-            self.severity, self.path, self.what, self.kind, self.fix
+            self.severity,
+            text(&self.path),
+            text(&self.what),
+            self.kind,
+            text(&self.fix)
         )
     }
+}
+
+/// What `check --fix` does about a finding: always on a descriptor opened without following
+/// a symlink, after checking the object is still what the finding saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Repair {
+    /// Clear these mode bits (setuid, setgid, group/other write) of a file or directory.
+    ClearBits(u32),
+    /// Remove the `security.capability` xattr of a regular file.
+    DropCapability,
+    /// Give a file or directory outside the homes to root:root.
+    ChownRoot,
+    /// Remove a forbidden non-directory object outside the users' homes.
+    Remove,
 }
 
 /// Everything one `check` run found.
@@ -54,6 +73,9 @@ pub struct Report {
     /// Files hashed for integrity.
     pub hashed: usize,
     pub findings: Vec<Finding>,
+    /// What `check --fix` may repair: (in-jail path, repair).
+    #[serde(skip)]
+    pub repairs: Vec<(String, Repair)>,
 }
 
 impl Report {

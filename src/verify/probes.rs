@@ -32,10 +32,7 @@ pub mod name {
 /// What sshd prints for a command on a `ForceCommand internal-sftp` account.
 pub const SFTP_ONLY_MESSAGE: &str = "This service allows sftp connections only.";
 
-/// Quotes `s` for a POSIX shell.
-pub fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
+pub use crate::escape::sh_quote;
 
 /// The values of every `PREFIX=value` line, in order.
 pub fn values<'a>(out: &'a str, key: &str) -> Vec<&'a str> {
