@@ -7,6 +7,7 @@
 pub mod client;
 pub mod hostkey;
 pub mod hostside;
+pub mod hostview;
 pub mod passphrase;
 pub mod probes;
 pub mod render;
@@ -160,6 +161,8 @@ pub struct Options {
     pub jail: PathBuf,
     /// Users the jail's state lists (allowed in the jail's passwd besides root).
     pub jail_users: Vec<String>,
+    /// The state sets limits on this user's slice (the host view checks the cgroup).
+    pub limited: bool,
     /// Per-step time limit.
     pub timeout: std::time::Duration,
 }

@@ -1,12 +1,11 @@
-//! `check` against a jailed user who plays against it (issue 19), with a real sshd and real
-//! logins: (b) odd file names (newline, ANSI escape,
+//! `check` and `verify` against a jailed user who plays against them (issue 19), with a real
+//! sshd and real logins: (a) a `.bashrc` that rewrites the probes' output while /proc is
+//! mounted in the jail must not make verify pass; (b) odd file names (newline, ANSI escape,
 //! `;touch pwned1;`, `$(touch pwned2)`) and a setuid copy in the home are shown escaped on one
 //! line each, and every fix hint, pasted into `sh` after the user swapped the files for
 //! symlinks to host canaries, changes no canary and runs no payload; (c) a local `git clone`
-//! in the home (hard-linked objects) is not an error. Every path belongs to the test; only
-//! loopback.
-
-#![allow(dead_code, unused_imports)] // the verify half follows
+//! in the home (hard-linked objects) is not an error; (d) after verify, no history file of
+//! the user holds anything verify sent. Every path belongs to the test; only loopback.
 
 use crate::common;
 use crate::user_support;
@@ -75,6 +74,110 @@ fn status<'a>(json: &'a serde_json::Value, name: &str) -> Option<&'a str> {
         .iter()
         .find(|c| c["name"] == name)?["status"]
         .as_str()
+}
+
+/// Every line verify sent into the session that could land in a history file.
+const VERIFY_WORDS: &[&str] = &["JS_", "jailsmith-verify", "6*7"];
+
+/// Files in the home whose name says history (bash, sh, zsh, python, less …).
+fn history_files(home: &Path) -> Vec<(PathBuf, String)> {
+    fs::read_dir(home)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_name().to_string_lossy().contains("hist"))
+                .map(|e| {
+                    let b = fs::read(e.path()).unwrap_or_default();
+                    (e.path(), String::from_utf8_lossy(&b).into_owned())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn verify_cannot_be_fooled_by_a_bashrc_and_leaves_no_history() {
+    if !sshd::available("verify_cannot_be_fooled_by_a_bashrc_and_leaves_no_history") {
+        return;
+    }
+    let _g = serial();
+    let s = Setup::new("verify_cannot_be_fooled_by_a_bashrc_and_leaves_no_history");
+    let (user, key) = jailed(&s);
+    let home = home(&s, &user);
+
+    // (d) a plain account passes, and nothing verify typed is left in a history file.
+    let (code, json, all) = verify(&s, &user, &key);
+    assert_eq!(code, Some(0), "{all}\n{}", s.srv.log());
+    assert_eq!(
+        status(&json, "host: root is the jail"),
+        Some("PASS"),
+        "{all}"
+    );
+    for (path, body) in history_files(&home) {
+        for w in VERIFY_WORDS {
+            assert!(
+                !body.contains(w),
+                "{} holds {w:?} from verify:\n{body}",
+                path.display()
+            );
+        }
+    }
+
+    // (a) the user installs a .bashrc that drops every line about /proc from whatever the
+    // shell prints (a coprocess filters stdout, which survives `exec`), then /proc appears.
+    let rc = [
+        "exec 3>&1",
+        r#"coproc JSF { while IFS= read -r l; do case "$l" in *proc*|*PROC*) ;; *) printf "%s\n" "$l" >&3;; esac; done; }"#,
+        r#"exec >&"${JSF[1]}" 3>&-"#,
+    ];
+    let quoted: Vec<String> = rc
+        .iter()
+        .map(|l| format!("'{}'", l.replace('\'', r"'\''")))
+        .collect();
+    let install = format!("printf '%s\\n' {} > .bashrc", quoted.join(" "));
+    let (code, out, err) = s.ssh(user.name(), &key, &install);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(home.join(".bashrc").exists());
+    let (_, out, _) = s.ssh(user.name(), &key, "echo /proc; echo kept");
+    assert_eq!(
+        out.trim(),
+        "kept",
+        "the .bashrc filter does not work: {out:?}"
+    );
+
+    let proc_dir = s.jail.join("proc");
+    make_dir(&proc_dir, 0o555);
+    mount(
+        Some("proc"),
+        &proc_dir,
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        None::<&str>,
+    )
+    .expect("mount proc in the jail");
+    let guard = MountGuard(proc_dir.clone());
+    let (code, json, all) = verify(&s, &user, &key);
+    drop(guard);
+    eprintln!("{all}");
+    assert_eq!(code, Some(1), "verify must fail with /proc mounted\n{all}");
+    assert_eq!(json["passed"], false, "{all}");
+    assert_eq!(status(&json, "host: no /proc, /sys"), Some("FAIL"), "{all}");
+    // the filter fooled the in-session probe; the two views disagree, which fails too
+    assert_eq!(status(&json, "no /proc"), Some("PASS"), "{all}");
+    assert_eq!(
+        status(&json, "session agrees with host"),
+        Some("FAIL"),
+        "{all}"
+    );
+    assert_eq!(
+        status(&json, "start-up files"),
+        Some("WARN"),
+        "the user's .bashrc must be reported\n{all}"
+    );
+    for (path, body) in history_files(&home) {
+        for w in VERIFY_WORDS {
+            assert!(!body.contains(w), "{} holds {w:?}:\n{body}", path.display());
+        }
+    }
 }
 
 /// A host file with everything a canary asserts on.
