@@ -31,6 +31,32 @@ pub struct Finding {
     pub kind: &'static str,
     pub what: String,
     pub fix: String,
+    /// Only when `path` is not valid UTF-8 (it then shows each invalid byte as U+FFFD): the
+    /// exact bytes of the path, in hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_hex: Option<String>,
+}
+
+/// Lower-case hex of `b`.
+pub fn to_hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn from_hex(h: &str) -> Option<Vec<u8>> {
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+impl Finding {
+    /// The path for text output: escaped, with the exact bytes (`\xNN`) when it is not UTF-8.
+    pub fn shown_path(&self) -> String {
+        match self.path_hex.as_deref().and_then(from_hex) {
+            Some(raw) => crate::escape::bytes(&raw),
+            None => crate::escape::text(&self.path).into_owned(),
+        }
+    }
 }
 
 impl std::fmt::Display for Finding {
@@ -40,7 +66,7 @@ impl std::fmt::Display for Finding {
             f,
             "{}: {}: {} [{}]; fix: {}",
             self.severity,
-            text(&self.path),
+            self.shown_path(),
             text(&self.what),
             self.kind,
             text(&self.fix)
@@ -103,5 +129,33 @@ impl Report {
         self.warnings -= before - self.findings.len();
         self.findings
             .sort_by(|a, b| (a.severity, &a.path).cmp(&(b.severity, &b.path)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_lines_escape_and_keep_the_exact_bytes() {
+        let mut f = Finding {
+            severity: Severity::Error,
+            path: "/j/home/u/a\nb\u{fffd}".into(),
+            kind: "setuid",
+            what: "setuid file".into(),
+            fix: "jailsmith check --fix '/j'".into(),
+            path_hex: None,
+        };
+        assert_eq!(
+            f.to_string(),
+            "error: /j/home/u/a\\nb\u{fffd}: setuid file [setuid]; fix: jailsmith check --fix '/j'"
+        );
+        f.path_hex = Some(to_hex(b"/j/home/u/a\nb\xff"));
+        assert!(
+            f.to_string().starts_with("error: /j/home/u/a\\nb\\xff: "),
+            "{f}"
+        );
+        let v = serde_json::to_value(&f).unwrap();
+        assert_eq!(v["path_hex"], "2f6a2f686f6d652f752f610a62ff");
     }
 }

@@ -34,6 +34,7 @@ fn push(
         kind,
         what,
         fix: update_fix(ctx),
+        path_hex: None,
     });
 }
 
@@ -204,6 +205,7 @@ pub fn check_unknown(
             kind: "unknown",
             what: "not placed by jailsmith (not in the manifest)".into(),
             fix: format!("remove it, or add it with {} --file …", ctx.cmd("build")),
+            path_hex: None,
         });
     }
 }

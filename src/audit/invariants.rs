@@ -42,6 +42,7 @@ impl Ctx<'_> {
             kind,
             what: what.into(),
             fix: fix.into(),
+            path_hex: None,
         }
     }
 
@@ -440,6 +441,7 @@ pub fn check_mounts(
             kind,
             what,
             fix,
+            path_hex: None,
         };
         if matches!(m.fstype.as_str(), "proc" | "sysfs") {
             report.push(mk(

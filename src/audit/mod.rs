@@ -88,6 +88,7 @@ fn check_limits(state: &JailState, systemd_dir: &Path, report: &mut Report) {
             kind: d.kind,
             what: d.what,
             fix: d.fix,
+            path_hex: None,
         });
     }
 }
@@ -108,6 +109,7 @@ pub fn check(settings: &CheckSettings) -> Result<Report, CheckError> {
             kind: "chroot-rule",
             what: format!("{} (sshd refuses such a ChrootDirectory)", p.what),
             fix: p.fix,
+            path_hex: None,
         });
     }
     if through_symlink {
@@ -171,6 +173,7 @@ pub fn check(settings: &CheckSettings) -> Result<Report, CheckError> {
             kind: "no-state",
             what: "jailsmith has no state for this jail: integrity, homes and binds unknown".into(),
             fix: invariants::jailsmith_cmd("build", jail, &settings.state_dir),
+            path_hex: None,
         });
     }
     let ctx = invariants::Ctx {
@@ -190,8 +193,29 @@ pub fn check(settings: &CheckSettings) -> Result<Report, CheckError> {
             integrity::check_closure(&ctx, state, rebuild, &mut report);
         }
     }
+    mark_raw_paths(jail, &walked.raw, &mut report);
     report.finish();
     Ok(report)
+}
+
+/// Gives every finding whose path is not valid UTF-8 its exact bytes (`path_hex`).
+fn mark_raw_paths(jail: &Path, raw: &BTreeMap<String, Vec<u8>>, report: &mut Report) {
+    if raw.is_empty() {
+        return;
+    }
+    let by_shown: BTreeMap<String, Vec<u8>> = raw
+        .iter()
+        .map(|(p, bytes)| {
+            let mut host = jail.as_os_str().as_encoded_bytes().to_vec();
+            host.extend_from_slice(bytes);
+            (shown(jail, p), host)
+        })
+        .collect();
+    for f in &mut report.findings {
+        if let Some(b) = by_shown.get(&f.path) {
+            f.path_hex = Some(finding::to_hex(b));
+        }
+    }
 }
 
 /// The host path shown for an in-jail path.

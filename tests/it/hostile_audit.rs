@@ -238,7 +238,7 @@ fn check_output_cannot_be_forged_and_its_hints_are_safe_to_paste() {
 
     // (b) the user makes setuid files with odd names and a setuid copy of bash.
     let script = "cd && for n in \"$(printf 'nl\\nfake')\" \"$(printf 'esc\\033[31mred')\" \
-                  ';touch pwned1;' '$(touch pwned2)'; do : > \"$n\" && chmod 4755 \"$n\"; done \
+                  ';touch pwned1;' '$(touch pwned2)' \"$(printf 'raw\\377')\"; do : > \"$n\" && chmod 4755 \"$n\"; done \
                   && cp /bin/bash rootme && chmod 4755 rootme && echo made";
     let (code, out, err) = s.ssh(user.name(), &key, script);
     assert_eq!((code, out.trim()), (Some(0), "made"), "{err}");
@@ -269,12 +269,43 @@ fn check_output_cannot_be_forged_and_its_hints_are_safe_to_paste() {
             "a line that is not a finding (forged?): {l:?}\n{shown}"
         );
     }
-    for (_, want) in ODD.iter().chain(&[("", "rootme")]) {
+    // a name that is not UTF-8 shows its bytes
+    for (_, want) in ODD.iter().chain(&[("", "rootme"), ("", "raw\\xff")]) {
         let line = shown
             .lines()
             .find(|l| l.contains(&format!("/{want}: ")) && l.contains("setuid"))
             .unwrap_or_else(|| panic!("no setuid line showing {want:?}\n{shown}"));
         assert!(line.contains("fix: "), "{line}");
+    }
+    let json = run(common::bin()
+        .arg("check")
+        .arg(&s.jail)
+        .arg("--state-dir")
+        .arg(&s.state_dir)
+        .arg("--no-replan")
+        .arg("--json"));
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let raw_name = format!("{}/raw", home.display());
+    let hexes: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["path"].as_str().is_some_and(|p| p.starts_with(&raw_name)))
+        .filter_map(|f| f["path_hex"].as_str())
+        .collect();
+    assert!(
+        hexes.iter().any(|h| h.ends_with("2f726177ff")),
+        "no exact bytes for raw\\xff: {hexes:?}"
+    );
+    for (n, _) in ODD {
+        assert!(
+            v["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["path"] == format!("{}/{n}", home.display())),
+            "JSON lacks the exact name {n:?}"
+        );
     }
     let hints: Vec<String> = shown
         .lines()
@@ -293,7 +324,7 @@ fn check_output_cannot_be_forged_and_its_hints_are_safe_to_paste() {
     let before = (canary(&suid), canary(&tmpdir), canary(&canaries));
     let swap = format!(
         "cd && for n in \"$(printf 'nl\\nfake')\" \"$(printf 'esc\\033[31mred')\" \
-         ';touch pwned1;' '$(touch pwned2)'; do ln -sfn {s} \"$n\"; done && ln -sfn {d} rootme && echo swapped",
+         ';touch pwned1;' '$(touch pwned2)' \"$(printf 'raw\\377')\"; do ln -sfn {s} \"$n\"; done && ln -sfn {d} rootme && echo swapped",
         s = suid.display(),
         d = tmpdir.display()
     );
