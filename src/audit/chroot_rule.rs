@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use crate::escape::sh_quote;
 
-/// Host directories jailsmith never advises changing: the fix is another parent.
+/// Host directories jailsmith never advises changing: the fix is another parent. (/srv,
+/// /opt and /mnt are the administrator's: there `chmod go-w` is the usual fix.)
 const SYSTEM_DIRS: &[&str] = &[
     "/",
     "/bin",
@@ -21,14 +22,11 @@ const SYSTEM_DIRS: &[&str] = &[
     "/home",
     "/lib",
     "/lib64",
-    "/media",
-    "/mnt",
-    "/opt",
     "/proc",
     "/root",
     "/run",
+    "/run/lock",
     "/sbin",
-    "/srv",
     "/sys",
     "/tmp",
     "/usr",

@@ -7,33 +7,7 @@ use crate::audit::{self, CheckSettings};
 use crate::exit::{self, Coded};
 use crate::state::{self, DEFAULT_STATE_DIR};
 
-/// Audit a jail: §5 invariants, integrity against the manifest, staleness against the host.
-///
-/// Checks the jail root and its ancestors (sshd's ChrootDirectory rule); that everything
-/// outside the users' homes (and a sticky /tmp) is root-owned and not group/other-writable;
-/// no setuid/setgid file, no file capability, no refused program (su, sudo, …), no
-/// etc/ld.so.preload or etc/shadow; /dev holds only the allowed character devices with the
-/// host's numbers; no mount but the declared binds, with their flags; no world-writable
-/// directory without the sticky bit. Every file jailsmith placed is hashed whole and compared
-/// with the manifest; host sources changed since they were copied, and libraries the closure
-/// needs now, are reported as stale. Reads only (unless --fix): it walks the jail by
-/// descriptor, never follows a symlink, never crosses into another filesystem and never runs
-/// anything from the jail.
-///
-/// Hard links: outside the homes, a file with several links is a warning (jailsmith never
-/// makes them). Inside a user's home (or a sticky /tmp) a hard-linked file is an error only
-/// when it links to a file the home's owner does not own (a root-owned jail binary), to a
-/// setuid/setgid file, or to a file with links outside that home (elsewhere in the jail or on
-/// the host); the user's own files linked among themselves (git objects after a local clone)
-/// are fine.
-///
-/// Output: text lines `SEVERITY: PATH: WHAT [KIND]; fix: HINT`, every string from the jail
-/// escaped (control characters as \n, \t, \x1b …, C1 and bidi controls as \u{…}, a
-/// backslash doubled), so a file name cannot start a line or colour the terminal. --json
-/// prints the exact strings; a name that is not valid UTF-8 shows each invalid byte as
-/// U+FFFD there. Every hint is safe to paste: a jailsmith command (check --fix, update, mount)
-/// or a shell-quoted command that follows no symlink a user could plant; a hint never removes
-/// anything in a user's home and never changes a host system directory.
+/// Options of `jailsmith check`; the command's long help is on its `Command` variant.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Exit status: 0 no error finding, 1 an error finding, 2 the jail cannot be read.\n\nExamples:\n  jailsmith check /srv/get_chrooted\n  jailsmith check /srv/get_chrooted --json | jq '.findings[] | select(.severity==\"error\")'"
