@@ -15,6 +15,7 @@ pub mod hname {
     pub const CWD: &str = "host: cwd in the jail";
     pub const CAPS: &str = "host: no capabilities";
     pub const KERNEL_FS: &str = "host: no /proc, /sys";
+    pub const HOST_ROOT: &str = "host: host / not mounted";
     pub const CGROUP: &str = "host: cgroup";
     pub const AGREE: &str = "session agrees with host";
     pub const VIEW: &str = "host view";
@@ -52,6 +53,8 @@ pub struct ProcView {
     pub cgroup: String,
     /// Kernel filesystems its mount view shows: (mount point as the process sees it, type).
     pub kernel_mounts: Vec<(String, String)>,
+    /// Where its mount view shows the host's whole root filesystem (a bind of the host's /).
+    pub host_root_mounts: Vec<String>,
 }
 
 /// One line of /proc/PID/status, by key.
@@ -138,8 +141,34 @@ pub fn kernel_mounts(mountinfo: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Reads what /proc says about `pid` (None when it is gone).
-pub fn read_view(pid: i32) -> Option<ProcView> {
+/// The device (`major:minor`) of the filesystem mounted at `/` in a mountinfo text (pure).
+pub fn root_device(mountinfo: &str) -> Option<String> {
+    mountinfo.lines().find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.len() > 4 && f[4] == "/").then(|| f[2].to_string())
+    })
+}
+
+/// Mount points in a mountinfo text that show the whole filesystem of device `dev` (its
+/// root `/`): for the host root's device, the host's own `/` bound into the view (pure).
+pub fn whole_fs_mounts(mountinfo: &str, dev: &str) -> Vec<String> {
+    mountinfo
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() > 4 && f[2] == dev && f[3] == "/").then(|| f[4].to_string())
+        })
+        .collect()
+}
+
+/// The device of this (root, unjailed) process's `/`: the host's root filesystem.
+pub fn host_root_device() -> Option<String> {
+    root_device(&fs::read_to_string("/proc/self/mountinfo").ok()?)
+}
+
+/// Reads what /proc says about `pid` (None when it is gone). `host_dev`: the device of the
+/// host's root filesystem.
+pub fn read_view(pid: i32, host_dev: Option<&str>) -> Option<ProcView> {
     let base = PathBuf::from(format!("/proc/{pid}"));
     let status = fs::read_to_string(base.join("status")).ok()?;
     let mountinfo = fs::read_to_string(base.join("mountinfo")).unwrap_or_default();
@@ -153,6 +182,9 @@ pub fn read_view(pid: i32) -> Option<ProcView> {
         no_new_privs: status_field(&status, "NoNewPrivs") == Some("1"),
         cgroup: fs::read_to_string(base.join("cgroup")).unwrap_or_default(),
         kernel_mounts: kernel_mounts(&mountinfo),
+        host_root_mounts: host_dev
+            .map(|d| whole_fs_mounts(&mountinfo, d))
+            .unwrap_or_default(),
     })
 }
 
@@ -174,6 +206,7 @@ pub fn judge(views: &[ProcView], jail: &Path, uid: u32, limited: bool) -> Vec<Ch
         hname::CWD,
         hname::CAPS,
         hname::KERNEL_FS,
+        hname::HOST_ROOT,
         hname::CGROUP,
     ];
     if views.is_empty() {
@@ -209,6 +242,14 @@ pub fn judge(views: &[ProcView], jail: &Path, uid: u32, limited: bool) -> Vec<Ch
             v.kernel_mounts
                 .iter()
                 .map(move |(m, t)| format!("{} sees {t} at {m}", who(v)))
+        })
+        .collect();
+    let bad_host_root: Vec<String> = views
+        .iter()
+        .flat_map(|v| {
+            v.host_root_mounts
+                .iter()
+                .map(move |m| format!("{} sees the host's root filesystem at {m}", who(v)))
         })
         .collect();
     let nnp = views.iter().filter(|v| v.no_new_privs).count();
@@ -248,6 +289,11 @@ pub fn judge(views: &[ProcView], jail: &Path, uid: u32, limited: bool) -> Vec<Ch
             hname::KERNEL_FS,
             bad_fs,
             format!("{count}: no proc, sysfs or other kernel filesystem in their mount view"),
+        ),
+        verdict(
+            hname::HOST_ROOT,
+            bad_host_root,
+            format!("{count}: the host's root filesystem is not in their mount view"),
         ),
         if limited {
             verdict(
@@ -359,6 +405,16 @@ mod tests {
     }
 
     #[test]
+    fn a_bind_of_the_host_root_is_seen() {
+        let host = "22 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw\n\
+                    30 22 0:5 / /dev rw - devtmpfs udev rw\n";
+        assert_eq!(root_device(host).as_deref(), Some("8:1"));
+        let session = "40 39 8:1 / /host rw - ext4 /dev/sda1 rw\n\
+                       41 39 8:1 /srv/d /data ro - ext4 /dev/sda1 rw\n";
+        assert_eq!(whole_fs_mounts(session, "8:1"), vec!["/host".to_string()]);
+    }
+
+    #[test]
     fn the_kernel_decides() {
         let jail = Path::new("/srv/j");
         let good = view("/srv/j", "/srv/j/home/u");
@@ -368,9 +424,19 @@ mod tests {
         bad.cap_eff = 1;
         bad.kernel_mounts = vec![("/proc".into(), "proc".into())];
         bad.cgroup = "0::/system.slice/ssh.service\n".into();
-        let c = judge(&[good, bad], jail, 1000, true);
-        assert!(c.iter().all(|c| c.status == Status::Fail), "{c:?}");
+        let c = judge(&[good.clone(), bad], jail, 1000, true);
+        let failed: Vec<&str> = c
+            .iter()
+            .filter(|c| c.status == Status::Fail)
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(failed.len(), 5, "{c:?}");
         assert!(c[3].detail.contains("proc at /proc"), "{}", c[3].detail);
+        assert_eq!(c[4].status, Status::Pass, "{c:?}");
+        let mut bound = good.clone();
+        bound.host_root_mounts = vec!["/host".into()];
+        let c = judge(&[bound], jail, 1000, false);
+        assert_eq!(c[4].status, Status::Fail, "{c:?}");
         let c = judge(&[], jail, 1000, false);
         assert!(c.iter().all(|c| c.status == Status::Fail));
     }

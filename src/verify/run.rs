@@ -549,9 +549,10 @@ impl Ctx<'_> {
             Hold::Open => None,
         };
         let pids = wait_for_session(uid, hold == Hold::Shell).await;
+        let host_dev = hostview::host_root_device();
         let views: Vec<hostview::ProcView> = pids
             .iter()
-            .filter_map(|&p| hostview::read_view(p))
+            .filter_map(|&p| hostview::read_view(p, host_dev.as_deref()))
             .collect();
         if let Some(ch) = held {
             Conn::release(ch).await;
