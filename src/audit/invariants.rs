@@ -82,6 +82,30 @@ impl Ctx<'_> {
     }
 }
 
+impl Ctx<'_> {
+    /// Outside the homes: a file or directory is tightened by `check --fix`; another object
+    /// jailsmith placed (a symlink, a device) is restored by `update`; anything else foreign
+    /// there is removed by `check --fix`.
+    fn tighten_or_remove(
+        &self,
+        report: &mut Report,
+        w: &Walked,
+        fixable: bool,
+        kind: &'static str,
+        what: String,
+        repair: Repair,
+    ) {
+        let p = w.path.as_str();
+        if fixable {
+            self.repairable(report, p, kind, what, repair);
+        } else if self.manifest.is_some_and(|m| m.entries.contains_key(p)) {
+            report.push(self.finding(Severity::Error, p, kind, what, self.cmd("update")));
+        } else {
+            self.forbidden(report, p, false, kind, what);
+        }
+    }
+}
+
 /// The hint for what only the owner of a home may remove.
 const NOT_IN_A_HOME: &str =
     "none by jailsmith, which removes nothing in a home: ask the owner of the home about it";
@@ -312,11 +336,7 @@ fn check_root_owned(ctx: &Ctx<'_>, w: &Walked, report: &mut Report) {
             "{what} owned by uid {} outside the users' homes",
             w.st.st_uid
         );
-        if fixable {
-            ctx.repairable(report, p, "owner", what, Repair::ChownRoot);
-        } else {
-            ctx.forbidden(report, p, false, "owner", what);
-        }
+        ctx.tighten_or_remove(report, w, fixable, "owner", what, Repair::ChownRoot);
     }
     let shared_tmp = p == "/tmp" && ctx.trees.tmp;
     // a symlink's own mode means nothing; a device's is checked against the policy
@@ -330,11 +350,8 @@ fn check_root_owned(ctx: &Ctx<'_>, w: &Walked, report: &mut Report) {
                 "its group"
             }
         );
-        if fixable {
-            ctx.repairable(report, p, "writable", what, Repair::ClearBits(0o022));
-        } else {
-            ctx.forbidden(report, p, false, "writable", what);
-        }
+        let repair = Repair::ClearBits(0o022);
+        ctx.tighten_or_remove(report, w, fixable, "writable", what, repair);
     }
 }
 

@@ -307,6 +307,24 @@ pub fn judge(views: &[ProcView], jail: &Path, uid: u32, limited: bool) -> Vec<Ch
     ]
 }
 
+/// Why the host cannot look (a remote server, or verify not running as root), as the WARN
+/// that names what was only observed from inside; `None` when it can.
+pub fn unavailable(local: bool, root: bool) -> Option<Check> {
+    let why = match (local, root) {
+        (true, true) => return None,
+        (false, _) => "remote host",
+        (true, false) => "not root",
+    };
+    Some(Check::warn(
+        hname::VIEW,
+        format!(
+            "{why}: the jail as root, the cwd, capabilities, /proc and /sys, the host's / and \
+             the cgroup were only observed from inside the session, where the user's start-up \
+             files run first"
+        ),
+    ))
+}
+
 /// What the host saw that an in-session probe also looks at.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Facts {
@@ -401,6 +419,20 @@ mod tests {
                 ("/proc".to_string(), "proc".to_string()),
                 ("/sys".to_string(), "sysfs".to_string())
             ]
+        );
+    }
+
+    #[test]
+    fn a_remote_report_says_what_was_only_seen_from_inside() {
+        assert!(unavailable(true, true).is_none());
+        let w = unavailable(false, true).unwrap();
+        assert_eq!(w.status, Status::Warn);
+        assert!(w.detail.starts_with("remote host: ") && w.detail.contains("from inside"));
+        assert!(
+            unavailable(true, false)
+                .unwrap()
+                .detail
+                .starts_with("not root")
         );
     }
 

@@ -522,15 +522,8 @@ impl Ctx<'_> {
             report.push(self.startup_files());
         }
         let local = hostkey::is_loopback(&o.host);
-        let root = nix::unistd::geteuid().is_root();
-        if !local || !root {
-            report.push(Check::warn(
-                hname::VIEW,
-                format!(
-                    "{}: root, cwd, capabilities, /proc and /sys and the cgroup were only observed from inside the session, where the user's start-up files run first",
-                    if local { "not root" } else { "remote host" }
-                ),
-            ));
+        if let Some(w) = hostview::unavailable(local, nix::unistd::geteuid().is_root()) {
+            report.push(w);
             return None;
         }
         let Some(uid) = nix::unistd::User::from_name(&o.user)
