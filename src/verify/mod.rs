@@ -2,7 +2,8 @@
 //! the user's side what DESIGN §5 promises. Expectations and probe parsing are pure
 //! (`probes`, `hostkey`, `render`); `client` is the only async code in the project and
 //! `hostside` the only part that touches the host (a marker file in the jail's parent, read-only
-//! looks at the jail). Nothing here changes sshd or the jail.
+//! looks at the jail). `hostview` reads /proc for the host's view of the session, which
+//! decides over what the session itself reports. Nothing here changes sshd or the jail.
 
 pub mod client;
 pub mod hostkey;
