@@ -6,6 +6,7 @@ pub mod apply;
 pub mod audit;
 pub mod cli;
 pub mod converge;
+pub mod escape;
 pub mod exit;
 pub mod hostinfo;
 pub mod jail;

@@ -1,8 +1,52 @@
 //! sshd's ChrootDirectory rule: the jail root and every ancestor must be a real directory
 //! (no symlink component), owned by root, and not writable by group or others. Reads only.
+//! The fix it names is safe to paste (DESIGN §5.13): never a `chmod` of a host system
+//! directory (for a jail under /tmp it says to choose another parent), never a command that
+//! follows a symlink (`chown -h`; `chmod` only for a root-owned directory whose ancestors are
+//! all root's, so nobody else can swap it), every path shell-quoted.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
+use crate::escape::sh_quote;
+
+/// Host directories jailsmith never advises changing: the fix is another parent. (/srv,
+/// /opt and /mnt are the administrator's: there `chmod go-w` is the usual fix.)
+const SYSTEM_DIRS: &[&str] = &[
+    "/",
+    "/bin",
+    "/boot",
+    "/dev",
+    "/dev/shm",
+    "/etc",
+    "/home",
+    "/lib",
+    "/lib64",
+    "/proc",
+    "/root",
+    "/run",
+    "/run/lock",
+    "/sbin",
+    "/sys",
+    "/tmp",
+    "/usr",
+    "/usr/local",
+    "/var",
+    "/var/lib",
+    "/var/tmp",
+];
+
+/// Whether `p` is a host system directory (see `SYSTEM_DIRS`).
+pub fn is_system_dir(p: &Path) -> bool {
+    SYSTEM_DIRS.iter().any(|d| Path::new(d) == p)
+}
+
+fn another_parent(p: &Path) -> String {
+    format!(
+        "choose a jail path outside {}: it is a system directory jailsmith does not change",
+        p.display()
+    )
+}
 
 /// One component that breaks the rule, with the fix.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,7 +85,9 @@ pub fn chroot_problems(jail: &Path) -> Vec<ChrootProblem> {
         let Ok(meta) = std::fs::symlink_metadata(&p) else {
             break;
         };
-        let q = p.display();
+        let q = sh_quote(&p.display().to_string());
+        // nobody but root could have swapped anything on the way here
+        let chain_is_roots = out.is_empty();
         if meta.file_type().is_symlink() {
             let target = std::fs::canonicalize(&p)
                 .map(|t| t.display().to_string())
@@ -49,7 +95,7 @@ pub fn chroot_problems(jail: &Path) -> Vec<ChrootProblem> {
             out.push(ChrootProblem {
                 path: p.clone(),
                 what: "is a symbolic link".into(),
-                fix: format!("use the real path {target}"),
+                fix: format!("use the real path {}", sh_quote(&target)),
             });
             break;
         }
@@ -65,7 +111,11 @@ pub fn chroot_problems(jail: &Path) -> Vec<ChrootProblem> {
             out.push(ChrootProblem {
                 path: p.clone(),
                 what: format!("is owned by uid {}", meta.uid()),
-                fix: format!("chown root {q}"),
+                fix: if is_system_dir(&p) {
+                    another_parent(&p)
+                } else {
+                    format!("chown -h root -- {q}")
+                },
             });
         }
         if meta.mode() & 0o022 != 0 {
@@ -80,7 +130,16 @@ pub fn chroot_problems(jail: &Path) -> Vec<ChrootProblem> {
                     },
                     meta.mode() & 0o7777
                 ),
-                fix: format!("chmod go-w {q}, or put the jail elsewhere"),
+                fix: if is_system_dir(&p) {
+                    another_parent(&p)
+                } else if meta.uid() == 0 && chain_is_roots {
+                    format!("chmod go-w -- {q}")
+                } else {
+                    format!(
+                        "choose a jail path outside {}, or make it root's first",
+                        p.display()
+                    )
+                },
             });
         }
     }
@@ -101,6 +160,9 @@ mod tests {
                 .any(|p| p.path == Path::new("/tmp") && p.what.contains("others")),
             "{problems:?}"
         );
+        for p in &problems {
+            assert!(!p.fix.contains("chmod"), "{p}");
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! A finding of `check`: severity, the path it is about, what is wrong and how to fix it.
-//! Data and rendering only.
+//! Data and rendering only; the text form escapes everything (names come from the jail).
 
 use serde::Serialize;
 
@@ -31,16 +31,61 @@ pub struct Finding {
     pub kind: &'static str,
     pub what: String,
     pub fix: String,
+    /// Only when `path` is not valid UTF-8 (it then shows each invalid byte as U+FFFD): the
+    /// exact bytes of the path, in hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_hex: Option<String>,
+}
+
+/// Lower-case hex of `b`.
+pub fn to_hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn from_hex(h: &str) -> Option<Vec<u8>> {
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+impl Finding {
+    /// The path for text output: escaped, with the exact bytes (`\xNN`) when it is not UTF-8.
+    pub fn shown_path(&self) -> String {
+        match self.path_hex.as_deref().and_then(from_hex) {
+            Some(raw) => crate::escape::bytes(&raw),
+            None => crate::escape::text(&self.path).into_owned(),
+        }
+    }
 }
 
 impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::escape::text;
         write!(
             f,
             "{}: {}: {} [{}]; fix: {}",
-            self.severity, self.path, self.what, self.kind, self.fix
+            self.severity,
+            self.shown_path(),
+            text(&self.what),
+            self.kind,
+            text(&self.fix)
         )
     }
+}
+
+/// What `check --fix` does about a finding: always on a descriptor opened without following
+/// a symlink, after checking the object is still what the finding saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Repair {
+    /// Clear these mode bits (setuid, setgid, group/other write) of a file or directory.
+    ClearBits(u32),
+    /// Remove the `security.capability` xattr of a regular file.
+    DropCapability,
+    /// Give a file or directory outside the homes to root:root.
+    ChownRoot,
+    /// Remove a forbidden non-directory object outside the users' homes.
+    Remove,
 }
 
 /// Everything one `check` run found.
@@ -54,6 +99,9 @@ pub struct Report {
     /// Files hashed for integrity.
     pub hashed: usize,
     pub findings: Vec<Finding>,
+    /// What `check --fix` may repair: (in-jail path, repair).
+    #[serde(skip)]
+    pub repairs: Vec<(String, Repair)>,
 }
 
 impl Report {
@@ -81,5 +129,33 @@ impl Report {
         self.warnings -= before - self.findings.len();
         self.findings
             .sort_by(|a, b| (a.severity, &a.path).cmp(&(b.severity, &b.path)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_lines_escape_and_keep_the_exact_bytes() {
+        let mut f = Finding {
+            severity: Severity::Error,
+            path: "/j/home/u/a\nb\u{fffd}".into(),
+            kind: "setuid",
+            what: "setuid file".into(),
+            fix: "jailsmith check --fix '/j'".into(),
+            path_hex: None,
+        };
+        assert_eq!(
+            f.to_string(),
+            "error: /j/home/u/a\\nb\u{fffd}: setuid file [setuid]; fix: jailsmith check --fix '/j'"
+        );
+        f.path_hex = Some(to_hex(b"/j/home/u/a\nb\xff"));
+        assert!(
+            f.to_string().starts_with("error: /j/home/u/a\\nb\\xff: "),
+            "{f}"
+        );
+        let v = serde_json::to_value(&f).unwrap();
+        assert_eq!(v["path_hex"], "2f6a2f686f6d652f752f610a62ff");
     }
 }

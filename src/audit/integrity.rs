@@ -17,7 +17,7 @@ use crate::plan::{JailPath, Op};
 use crate::state::{EntryType, JailState, Manifest, ManifestEntry};
 
 fn update_fix(ctx: &Ctx<'_>) -> String {
-    format!("run jailsmith update {}", ctx.jail.display())
+    ctx.cmd("update")
 }
 
 fn push(
@@ -34,6 +34,7 @@ fn push(
         kind,
         what,
         fix: update_fix(ctx),
+        path_hex: None,
     });
 }
 
@@ -203,10 +204,8 @@ pub fn check_unknown(
             path: shown(ctx.jail, p),
             kind: "unknown",
             what: "not placed by jailsmith (not in the manifest)".into(),
-            fix: format!(
-                "remove it, or add it with jailsmith build {} --file …",
-                ctx.jail.display()
-            ),
+            fix: format!("remove it, or add it with {} --file …", ctx.cmd("build")),
+            path_hex: None,
         });
     }
 }

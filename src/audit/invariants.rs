@@ -1,12 +1,16 @@
 //! DESIGN §5 over the walked jail: ownership and modes outside the homes, setuid/setgid,
 //! capabilities, refused programs, /dev, forbidden /etc files, hard links, sticky bits and
-//! mounts. Pure over what the walker and mountinfo returned.
+//! mounts. Pure over what the walker and mountinfo returned. Every fix it names is safe to
+//! paste (DESIGN §5.13): a jailsmith command (`check --fix`, `update`), which works by
+//! descriptor, or a shell-quoted command that cannot follow a user's symlink; never an `rm`
+//! in a user's home.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use nix::sys::stat::SFlag;
 
-use super::finding::{Finding, Report, Severity};
+use super::finding::{Finding, Repair, Report, Severity};
 use super::walk::{WalkResult, Walked};
 use super::{Trees, shown};
 use crate::mounts::apply::flags_match;
@@ -19,6 +23,8 @@ pub struct Ctx<'a> {
     pub jail: &'a Path,
     pub trees: &'a Trees,
     pub manifest: Option<&'a Manifest>,
+    /// Where the jail's state lives (named in the jailsmith commands of hints).
+    pub state_dir: &'a Path,
 }
 
 impl Ctx<'_> {
@@ -36,12 +42,85 @@ impl Ctx<'_> {
             kind,
             what: what.into(),
             fix: fix.into(),
+            path_hex: None,
         }
     }
 
-    fn host(&self, path: &str) -> String {
-        shown(self.jail, path)
+    /// `jailsmith SUB 'JAIL'` for a hint (see `jailsmith_cmd`).
+    pub fn cmd(&self, sub: &str) -> String {
+        jailsmith_cmd(sub, self.jail, self.state_dir)
     }
+
+    /// Pushes a finding that `check --fix` can repair, its hint naming that command.
+    fn repairable(
+        &self,
+        report: &mut Report,
+        path: &str,
+        kind: &'static str,
+        what: impl Into<String>,
+        repair: Repair,
+    ) {
+        report.push(self.finding(Severity::Error, path, kind, what, self.cmd("check --fix")));
+        report.repairs.push((path.to_string(), repair));
+    }
+
+    /// A forbidden object: `check --fix` removes it outside the homes; inside one it is the
+    /// user's, and jailsmith removes nothing there.
+    fn forbidden(
+        &self,
+        report: &mut Report,
+        path: &str,
+        user_tree: bool,
+        kind: &'static str,
+        what: impl Into<String>,
+    ) {
+        if user_tree {
+            report.push(self.finding(Severity::Error, path, kind, what, NOT_IN_A_HOME));
+        } else {
+            self.repairable(report, path, kind, what, Repair::Remove);
+        }
+    }
+}
+
+impl Ctx<'_> {
+    /// Outside the homes: a file or directory is tightened by `check --fix`; another object
+    /// jailsmith placed (a symlink, a device) is restored by `update`; anything else foreign
+    /// there is removed by `check --fix`.
+    fn tighten_or_remove(
+        &self,
+        report: &mut Report,
+        w: &Walked,
+        fixable: bool,
+        kind: &'static str,
+        what: String,
+        repair: Repair,
+    ) {
+        let p = w.path.as_str();
+        if fixable {
+            self.repairable(report, p, kind, what, repair);
+        } else if self.manifest.is_some_and(|m| m.entries.contains_key(p)) {
+            report.push(self.finding(Severity::Error, p, kind, what, self.cmd("update")));
+        } else {
+            self.forbidden(report, p, false, kind, what);
+        }
+    }
+}
+
+/// The hint for what only the owner of a home may remove.
+const NOT_IN_A_HOME: &str =
+    "none by jailsmith, which removes nothing in a home: ask the owner of the home about it";
+
+/// The `jailsmith SUBCOMMAND 'JAIL' [--state-dir 'DIR']` of a hint, quoted for a shell.
+pub fn jailsmith_cmd(sub: &str, jail: &Path, state_dir: &Path) -> String {
+    use crate::escape::sh_quote;
+    let mut c = format!("jailsmith {sub} {}", sh_quote(&jail.display().to_string()));
+    if state_dir != Path::new(crate::state::DEFAULT_STATE_DIR) {
+        c.push_str(&format!(
+            " --state-dir {}",
+            sh_quote(&state_dir.display().to_string())
+        ));
+    }
+    c
 }
 
 fn kind_name(w: &Walked) -> &'static str {
@@ -71,8 +150,9 @@ fn described(path: &str, w: &Walked) -> String {
 }
 
 pub fn check_entries(ctx: &Ctx<'_>, walked: &WalkResult, report: &mut Report) {
+    let links = LinkIndex::new(walked);
     for w in &walked.entries {
-        check_entry(ctx, w, report);
+        check_entry(ctx, w, &links, report);
     }
     for (path, why) in &walked.unreadable {
         report.push(ctx.finding(
@@ -85,142 +165,193 @@ pub fn check_entries(ctx: &Ctx<'_>, walked: &WalkResult, report: &mut Report) {
     }
 }
 
-fn check_entry(ctx: &Ctx<'_>, w: &Walked, report: &mut Report) {
+fn check_entry(ctx: &Ctx<'_>, w: &Walked, links: &LinkIndex<'_>, report: &mut Report) {
     let p = w.path.as_str();
-    let host = ctx.host(p);
     let user_tree = ctx.trees.user_writable(p);
     let mode = w.mode();
     let is_reg = w.is(SFlag::S_IFREG);
     let is_dir = w.is(SFlag::S_IFDIR);
     if is_reg && mode & 0o4000 != 0 {
-        report.push(ctx.finding(
-            Severity::Error,
-            p,
-            "setuid",
-            format!("setuid file owned by uid {}", w.st.st_uid),
-            format!("chmod u-s {host} (or remove it)"),
-        ));
+        let what = format!("setuid file owned by uid {}", w.st.st_uid);
+        ctx.repairable(report, p, "setuid", what, Repair::ClearBits(0o4000));
     }
     if is_reg && mode & 0o2000 != 0 {
-        report.push(ctx.finding(
-            Severity::Error,
-            p,
-            "setgid",
-            format!("setgid file (group {})", w.st.st_gid),
-            format!("chmod g-s {host} (or remove it)"),
-        ));
+        let what = format!("setgid file (group {})", w.st.st_gid);
+        ctx.repairable(report, p, "setgid", what, Repair::ClearBits(0o2000));
     }
     if w.capability {
-        report.push(ctx.finding(
-            Severity::Error,
-            p,
-            "capability",
-            "file capabilities set (security.capability)",
-            format!("setcap -r {host}"),
-        ));
+        let what = "file capabilities set (security.capability)";
+        ctx.repairable(report, p, "capability", what, Repair::DropCapability);
     }
-    if is_reg && mode & 0o111 != 0 {
+    // in a home, a program's name alone harms nobody: only setuid/setgid would
+    if is_reg && mode & 0o111 != 0 && !user_tree {
         let name = p.rsplit('/').next().unwrap_or_default();
         if let Some(why) = policy::refusal(name) {
-            report.push(ctx.finding(
-                Severity::Error,
-                p,
-                "refused-program",
-                format!("{name} must not be in a jail: it {why}"),
-                format!("rm {host}"),
-            ));
+            let what = format!("{name} must not be in a jail: it {why}");
+            ctx.forbidden(report, p, false, "refused-program", what);
         }
     }
     match p {
-        "/etc/ld.so.preload" => report.push(ctx.finding(
-            Severity::Error,
+        "/etc/ld.so.preload" => ctx.forbidden(
+            report,
             p,
+            user_tree,
             "ld-preload",
             "etc/ld.so.preload present: every program in the jail loads what it names",
-            format!("rm {host}"),
-        )),
-        "/etc/shadow" | "/etc/gshadow" => report.push(ctx.finding(
-            Severity::Error,
+        ),
+        "/etc/shadow" | "/etc/gshadow" => ctx.forbidden(
+            report,
             p,
+            user_tree,
             "shadow",
             "password hashes have no place in a jail",
-            format!("rm {host}"),
-        )),
+        ),
         _ => {}
     }
     check_node_type(ctx, w, user_tree, report);
     if is_dir && mode & 0o002 != 0 && mode & 0o1000 == 0 {
-        report.push(ctx.finding(
-            Severity::Error,
-            p,
-            "world-writable",
-            format!("world-writable directory without the sticky bit (mode {mode:04o})"),
-            format!("chmod o-w {host} (or chmod +t for a shared directory)"),
-        ));
+        let what = format!("world-writable directory without the sticky bit (mode {mode:04o})");
+        ctx.repairable(report, p, "world-writable", what, Repair::ClearBits(0o002));
     }
     if is_reg && w.st.st_nlink > 1 {
-        let sev = if user_tree {
-            Severity::Error
-        } else {
-            Severity::Warning
-        };
-        report.push(ctx.finding(
-            sev,
-            p,
-            "hard-link",
-            format!(
-                "regular file with {} hard links{}",
-                w.st.st_nlink,
-                if user_tree {
-                    " inside a user-writable tree: it may be a jail (or host) file the user can pin or swap"
-                } else {
-                    ""
-                }
-            ),
-            format!("rm {host} (jailsmith never makes hard links)"),
-        ));
+        check_hard_link(ctx, w, user_tree, links, report);
     }
     if !user_tree {
         check_root_owned(ctx, w, report);
     }
 }
 
-/// §5.2: outside the homes, root-owned and not writable by group or others.
-fn check_root_owned(ctx: &Ctx<'_>, w: &Walked, report: &mut Report) {
+/// Regular files with more than one link, by (device, inode), and the owner of each home.
+pub struct LinkIndex<'a> {
+    by_inode: BTreeMap<(u64, u64), Vec<&'a str>>,
+    owner: BTreeMap<&'a str, u32>,
+}
+
+impl<'a> LinkIndex<'a> {
+    pub fn new(walked: &'a WalkResult) -> Self {
+        let mut by_inode: BTreeMap<(u64, u64), Vec<&'a str>> = BTreeMap::new();
+        let mut owner = BTreeMap::new();
+        for w in &walked.entries {
+            if w.is(SFlag::S_IFREG) && w.st.st_nlink > 1 {
+                by_inode
+                    .entry((w.st.st_dev, w.st.st_ino))
+                    .or_default()
+                    .push(w.path.as_str());
+            }
+            if w.is(SFlag::S_IFDIR) {
+                owner.insert(w.path.as_str(), w.st.st_uid);
+            }
+        }
+        Self { by_inode, owner }
+    }
+}
+
+/// Why a hard-linked file in a user-writable tree is dangerous, or `None` when it is the
+/// user's own: owned by the tree's owner (any non-root user in a shared /tmp), not setuid
+/// or setgid, and every one of its links inside the same tree (git's objects after a local
+/// clone). A link to a root-owned jail binary pins it across updates; one to a setuid file
+/// or to a file outside the tree lets the user keep or swap what is not theirs.
+pub fn hard_link_danger(
+    w: &Walked,
+    tree: &str,
+    tree_owner: Option<u32>,
+    links_seen: &[&str],
+) -> Option<String> {
+    let uid = w.st.st_uid;
+    let owned = match tree_owner {
+        Some(o) => uid == o && o != 0,
+        None => uid != 0,
+    };
+    if !owned {
+        return Some(format!(
+            "the file is owned by uid {uid}, not by the owner of {tree}"
+        ));
+    }
+    if w.mode() & 0o6000 != 0 {
+        return Some("the file is setuid/setgid".into());
+    }
+    let inside = links_seen
+        .iter()
+        .filter(|l| super::walk::is_within(l, tree))
+        .count() as u64;
+    if inside < w.st.st_nlink {
+        return Some(format!(
+            "{} of its {} links are outside {tree} (elsewhere in the jail or on the host)",
+            w.st.st_nlink - inside,
+            w.st.st_nlink
+        ));
+    }
+    None
+}
+
+fn check_hard_link(
+    ctx: &Ctx<'_>,
+    w: &Walked,
+    user_tree: bool,
+    links: &LinkIndex<'_>,
+    report: &mut Report,
+) {
     let p = w.path.as_str();
-    let host = ctx.host(p);
-    let mode = w.mode();
-    let what = described(p, w);
-    if w.st.st_uid != 0 && !ctx.trees.is_home(p) {
+    let n = w.st.st_nlink;
+    if !user_tree {
+        report.push(ctx.finding(
+            Severity::Warning,
+            p,
+            "hard-link",
+            format!("regular file with {n} hard links (jailsmith never makes hard links)"),
+            "look at it by hand: ls -li shows its links",
+        ));
+        return;
+    }
+    let tree = ctx.trees.tree_of(p).unwrap_or("/tmp");
+    let tree_owner = ctx
+        .trees
+        .is_home(tree)
+        .then(|| links.owner.get(tree).copied())
+        .flatten();
+    let seen = links
+        .by_inode
+        .get(&(w.st.st_dev, w.st.st_ino))
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    if let Some(why) = hard_link_danger(w, tree, tree_owner, seen) {
         report.push(ctx.finding(
             Severity::Error,
             p,
-            "owner",
-            format!(
-                "{what} owned by uid {} outside the users' homes",
-                w.st.st_uid
-            ),
-            format!("chown root:root {host}"),
+            "hard-link",
+            format!("file with {n} hard links in a user-writable tree: {why}"),
+            NOT_IN_A_HOME,
         ));
+    }
+}
+
+/// §5.2: outside the homes, root-owned and not writable by group or others.
+fn check_root_owned(ctx: &Ctx<'_>, w: &Walked, report: &mut Report) {
+    let p = w.path.as_str();
+    let mode = w.mode();
+    let what = described(p, w);
+    let fixable = w.is(SFlag::S_IFREG) || w.is(SFlag::S_IFDIR);
+    if w.st.st_uid != 0 && !ctx.trees.is_home(p) {
+        let what = format!(
+            "{what} owned by uid {} outside the users' homes",
+            w.st.st_uid
+        );
+        ctx.tighten_or_remove(report, w, fixable, "owner", what, Repair::ChownRoot);
     }
     let shared_tmp = p == "/tmp" && ctx.trees.tmp;
     // a symlink's own mode means nothing; a device's is checked against the policy
     let modeless = w.is(SFlag::S_IFCHR) || w.is(SFlag::S_IFLNK);
     if mode & 0o022 != 0 && !shared_tmp && !modeless {
-        report.push(ctx.finding(
-            Severity::Error,
-            p,
-            "writable",
-            format!(
-                "{what} writable by {} (mode {mode:04o})",
-                if mode & 0o002 != 0 {
-                    "others"
-                } else {
-                    "its group"
-                }
-            ),
-            format!("chmod go-w {host}"),
-        ));
+        let what = format!(
+            "{what} writable by {} (mode {mode:04o})",
+            if mode & 0o002 != 0 {
+                "others"
+            } else {
+                "its group"
+            }
+        );
+        let repair = Repair::ClearBits(0o022);
+        ctx.tighten_or_remove(report, w, fixable, "writable", what, repair);
     }
 }
 
@@ -228,30 +359,28 @@ fn check_root_owned(ctx: &Ctx<'_>, w: &Walked, report: &mut Report) {
 /// devices; no sockets or FIFOs outside the user-writable trees.
 fn check_node_type(ctx: &Ctx<'_>, w: &Walked, user_tree: bool, report: &mut Report) {
     let p = w.path.as_str();
-    let host = ctx.host(p);
     match w.kind() {
-        SFlag::S_IFBLK => report.push(ctx.finding(
-            Severity::Error,
+        SFlag::S_IFBLK => ctx.forbidden(
+            report,
             p,
+            user_tree,
             "block-device",
             "block device node: gives raw access to a disk",
-            format!("rm {host}"),
-        )),
-        SFlag::S_IFCHR => check_char_device(ctx, w, report),
-        SFlag::S_IFSOCK | SFlag::S_IFIFO if !user_tree => report.push(ctx.finding(
-            Severity::Error,
+        ),
+        SFlag::S_IFCHR => check_char_device(ctx, w, user_tree, report),
+        SFlag::S_IFSOCK | SFlag::S_IFIFO if !user_tree => ctx.forbidden(
+            report,
             p,
+            false,
             "undeclared-node",
             format!("{} outside the users' homes, not declared", kind_name(w)),
-            format!("rm {host}"),
-        )),
+        ),
         _ => {}
     }
 }
 
-fn check_char_device(ctx: &Ctx<'_>, w: &Walked, report: &mut Report) {
+fn check_char_device(ctx: &Ctx<'_>, w: &Walked, user_tree: bool, report: &mut Report) {
     let p = w.path.as_str();
-    let host = ctx.host(p);
     let name = p.strip_prefix("/dev/").filter(|n| !n.contains('/'));
     let allowed = name.and_then(|n| policy::ALLOWED_DEVICES.iter().find(|(a, _)| *a == n));
     let requested = |n: &str| {
@@ -259,17 +388,12 @@ fn check_char_device(ctx: &Ctx<'_>, w: &Walked, report: &mut Report) {
             || ctx.manifest.is_some_and(|m| m.entries.contains_key(p))
     };
     let Some((n, mode)) = allowed.filter(|(n, _)| requested(n)) else {
-        report.push(ctx.finding(
-            Severity::Error,
-            p,
-            "device",
-            format!(
-                "character device {}:{} is not one a jail may hold",
-                nix::sys::stat::major(w.st.st_rdev),
-                nix::sys::stat::minor(w.st.st_rdev)
-            ),
-            format!("rm {host}"),
-        ));
+        let what = format!(
+            "character device {}:{} is not one a jail may hold",
+            nix::sys::stat::major(w.st.st_rdev),
+            nix::sys::stat::minor(w.st.st_rdev)
+        );
+        ctx.forbidden(report, p, user_tree, "device", what);
         return;
     };
     let expected = crate::hostinfo::gather::host_devices(&[n]);
@@ -288,7 +412,7 @@ fn check_char_device(ctx: &Ctx<'_>, w: &Walked, report: &mut Report) {
                 "/dev/{n} is {maj}:{min}, the host's is {}:{}",
                 d.major, d.minor
             ),
-            format!("run jailsmith update {}", ctx.jail.display()),
+            ctx.cmd("update"),
         ));
     }
     if w.mode() != *mode || w.st.st_uid != 0 {
@@ -301,7 +425,7 @@ fn check_char_device(ctx: &Ctx<'_>, w: &Walked, report: &mut Report) {
                 w.mode(),
                 w.st.st_uid
             ),
-            format!("run jailsmith update {}", ctx.jail.display()),
+            ctx.cmd("update"),
         ));
     }
 }
@@ -314,7 +438,6 @@ pub fn check_mounts(
     walked: &WalkResult,
     report: &mut Report,
 ) {
-    let jail_s = ctx.jail.display().to_string();
     for m in mounts {
         let rel = m
             .mount_point
@@ -322,18 +445,26 @@ pub fn check_mounts(
             .map(|r| format!("/{}", r.display()))
             .unwrap_or_default();
         let host = m.mount_point.display().to_string();
+        // in a home, the user could swap a directory above it: no path command then
+        let umount = if ctx.trees.user_writable(&rel) {
+            "unmount it by hand after finding it with findmnt; jailsmith did not make it"
+                .to_string()
+        } else {
+            format!("umount -- {}", crate::escape::sh_quote(&host))
+        };
         let mk = |kind, what: String, fix: String| Finding {
             severity: Severity::Error,
             path: host.clone(),
             kind,
             what,
             fix,
+            path_hex: None,
         };
         if matches!(m.fstype.as_str(), "proc" | "sysfs") {
             report.push(mk(
                 "forbidden-mount",
                 format!("{} mounted inside the jail", m.fstype),
-                format!("umount {host}"),
+                umount.clone(),
             ));
             continue;
         }
@@ -350,7 +481,7 @@ pub fn check_mounts(
                     m.fstype,
                     m.options.join(",")
                 ),
-                format!("umount {host}"),
+                umount.clone(),
             )),
             Some(b) if !flags_match(b, m) => report.push(mk(
                 "mount-flags",
@@ -359,7 +490,7 @@ pub fn check_mounts(
                     m.options.join(","),
                     b.options()
                 ),
-                format!("run jailsmith umount {jail_s} && jailsmith mount {jail_s}"),
+                format!("{} && {}", ctx.cmd("umount"), ctx.cmd("mount")),
             )),
             Some(_) => {}
         }
@@ -377,7 +508,7 @@ pub fn check_mounts(
                 &rel,
                 "not-mounted",
                 format!("declared bind {b} is not mounted"),
-                format!("run jailsmith mount {jail_s}"),
+                ctx.cmd("mount"),
             ));
         }
     }
@@ -395,5 +526,62 @@ pub fn check_mounts(
                 "look at it by hand",
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn walked(path: &str, uid: u32, mode: u32, nlink: u64) -> Walked {
+        let mut st = nix::sys::stat::stat("/").expect("stat /");
+        st.st_uid = uid;
+        st.st_mode = SFlag::S_IFREG.bits() | mode;
+        st.st_nlink = nlink;
+        Walked {
+            path: path.into(),
+            st,
+            capability: false,
+        }
+    }
+
+    #[test]
+    fn hard_links_are_judged_by_what_they_link_to() {
+        let home = "/home/u";
+        // the user's own files linked among themselves: fine
+        let w = walked("/home/u/wc/.git/objects/ab/cd", 1000, 0o444, 2);
+        let seen = [
+            "/home/u/repo.git/objects/ab/cd",
+            "/home/u/wc/.git/objects/ab/cd",
+        ];
+        assert_eq!(hard_link_danger(&w, home, Some(1000), &seen), None);
+        // a root-owned jail binary
+        let w = walked("/home/u/bash", 0, 0o755, 2);
+        let why = hard_link_danger(&w, home, Some(1000), &["/home/u/bash", "/usr/bin/bash"]);
+        assert!(why.unwrap().contains("uid 0"));
+        // a link outside the home (or outside the jail: not seen at all)
+        let w = walked("/home/u/x", 1000, 0o644, 2);
+        let why = hard_link_danger(&w, home, Some(1000), &["/home/u/x"]).unwrap();
+        assert!(
+            why.contains("1 of its 2 links are outside /home/u"),
+            "{why}"
+        );
+        // another user's file, and a setuid one
+        let w = walked("/home/u/y", 1001, 0o644, 2);
+        assert!(hard_link_danger(&w, home, Some(1000), &["/home/u/y", "/home/u/z"]).is_some());
+        let w = walked("/home/u/s", 1000, 0o4755, 2);
+        assert!(hard_link_danger(&w, home, Some(1000), &["/home/u/s", "/home/u/t"]).is_some());
+    }
+
+    #[test]
+    fn hints_name_quoted_jailsmith_commands() {
+        let c = jailsmith_cmd(
+            "check --fix",
+            Path::new("/srv/my jail"),
+            Path::new("/var/lib/jailsmith"),
+        );
+        assert_eq!(c, "jailsmith check --fix '/srv/my jail'");
+        let c = jailsmith_cmd("update", Path::new("/srv/j"), Path::new("/tmp/st'ate"));
+        assert_eq!(c, r"jailsmith update '/srv/j' --state-dir '/tmp/st'\''ate'");
     }
 }

@@ -6,12 +6,13 @@ pub mod chroot_rule;
 pub mod finding;
 pub mod integrity;
 pub mod invariants;
+pub mod repair;
 pub mod walk;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use finding::{Finding, Report, Severity};
+pub use finding::{Finding, Repair, Report, Severity};
 
 use crate::apply::LinuxHost;
 use crate::mounts::Bind;
@@ -30,6 +31,8 @@ pub struct CheckSettings {
     pub replan: Option<Result<crate::jail::BuildSettings, String>>,
     /// Where the jailed users' slice drop-ins with their limits live (`user --systemd-dir`).
     pub systemd_dir: PathBuf,
+    /// The state directory (named in the jailsmith commands of fix hints).
+    pub state_dir: PathBuf,
 }
 
 /// Why a jail could not be checked at all (exit 2).
@@ -57,6 +60,16 @@ impl Trees {
         self.homes.iter().any(|h| h == path)
     }
 
+    /// The user-writable tree `path` lies in: the deepest home holding it, or /tmp.
+    pub fn tree_of(&self, path: &str) -> Option<&str> {
+        self.homes
+            .iter()
+            .filter(|h| walk::is_within(path, h))
+            .max_by_key(|h| h.len())
+            .map(String::as_str)
+            .or((self.tmp && path.starts_with("/tmp/")).then_some("/tmp"))
+    }
+
     /// A declared bind target, or a directory on the way to one.
     pub fn bind_related(&self, path: &str) -> bool {
         self.binds.iter().any(|b| {
@@ -75,6 +88,7 @@ fn check_limits(state: &JailState, systemd_dir: &Path, report: &mut Report) {
             kind: d.kind,
             what: d.what,
             fix: d.fix,
+            path_hex: None,
         });
     }
 }
@@ -95,6 +109,7 @@ pub fn check(settings: &CheckSettings) -> Result<Report, CheckError> {
             kind: "chroot-rule",
             what: format!("{} (sshd refuses such a ChrootDirectory)", p.what),
             fix: p.fix,
+            path_hex: None,
         });
     }
     if through_symlink {
@@ -157,16 +172,15 @@ pub fn check(settings: &CheckSettings) -> Result<Report, CheckError> {
             path: jail.display().to_string(),
             kind: "no-state",
             what: "jailsmith has no state for this jail: integrity, homes and binds unknown".into(),
-            fix: format!(
-                "run jailsmith build {} (or pass the right --state-dir)",
-                jail.display()
-            ),
+            fix: invariants::jailsmith_cmd("build", jail, &settings.state_dir),
+            path_hex: None,
         });
     }
     let ctx = invariants::Ctx {
         jail,
         trees: &trees,
         manifest: settings.state.as_ref().map(|s| &s.manifest),
+        state_dir: &settings.state_dir,
     };
     invariants::check_entries(&ctx, &walked, &mut report);
     invariants::check_mounts(&ctx, &real, &mounts, &walked, &mut report);
@@ -179,8 +193,29 @@ pub fn check(settings: &CheckSettings) -> Result<Report, CheckError> {
             integrity::check_closure(&ctx, state, rebuild, &mut report);
         }
     }
+    mark_raw_paths(jail, &walked.raw, &mut report);
     report.finish();
     Ok(report)
+}
+
+/// Gives every finding whose path is not valid UTF-8 its exact bytes (`path_hex`).
+fn mark_raw_paths(jail: &Path, raw: &BTreeMap<String, Vec<u8>>, report: &mut Report) {
+    if raw.is_empty() {
+        return;
+    }
+    let by_shown: BTreeMap<String, Vec<u8>> = raw
+        .iter()
+        .map(|(p, bytes)| {
+            let mut host = jail.as_os_str().as_encoded_bytes().to_vec();
+            host.extend_from_slice(bytes);
+            (shown(jail, p), host)
+        })
+        .collect();
+    for f in &mut report.findings {
+        if let Some(b) = by_shown.get(&f.path) {
+            f.path_hex = Some(finding::to_hex(b));
+        }
+    }
 }
 
 /// The host path shown for an in-jail path.
@@ -206,6 +241,9 @@ mod tests {
         assert!(t.user_writable("/tmp/x"));
         assert!(!t.user_writable("/tmp"));
         assert!(t.is_home("/home/ann") && !t.is_home("/home/ann/x"));
+        assert_eq!(t.tree_of("/home/ann/a/b"), Some("/home/ann"));
+        assert_eq!(t.tree_of("/tmp/x"), Some("/tmp"));
+        assert_eq!(t.tree_of("/etc/x"), None);
         assert!(t.bind_related("/data") && t.bind_related("/data/x"));
         assert!(!t.bind_related("/dat"));
         let no_tmp = Trees { tmp: false, ..t };

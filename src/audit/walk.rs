@@ -44,6 +44,9 @@ pub struct WalkResult {
     pub not_descended: Vec<(String, String)>,
     /// Objects that could not be read (path, error).
     pub unreadable: Vec<(String, String)>,
+    /// Paths that are not valid UTF-8: the path as shown (each invalid byte as U+FFFD) →
+    /// its exact bytes.
+    pub raw: std::collections::BTreeMap<String, Vec<u8>>,
 }
 
 /// Deeper directories are not walked (a hostile user could nest them until the walker ran
@@ -62,7 +65,7 @@ pub fn walk(root: BorrowedFd<'_>, skip: &[String]) -> nix::Result<WalkResult> {
     let fd = root
         .try_clone_to_owned()
         .map_err(|_| nix::errno::Errno::EBADF)?;
-    walk_dir(fd, "", 0, root_st.st_dev, skip, &mut res);
+    walk_dir(fd, ("", b""), 0, root_st.st_dev, skip, &mut res);
     Ok(res)
 }
 
@@ -70,9 +73,17 @@ fn join(parent: &str, name: &OsStr) -> String {
     format!("{parent}/{}", String::from_utf8_lossy(name.as_bytes()))
 }
 
+fn join_raw(parent: &[u8], name: &OsStr) -> Vec<u8> {
+    let mut v = parent.to_vec();
+    v.push(b'/');
+    v.extend_from_slice(name.as_bytes());
+    v
+}
+
+/// `prefix`: the directory's path as shown and as bytes.
 fn walk_dir(
     fd: OwnedFd,
-    prefix: &str,
+    (prefix, prefix_raw): (&str, &[u8]),
     depth: usize,
     dev: u64,
     skip: &[String],
@@ -110,6 +121,10 @@ fn walk_dir(
     names.sort();
     for name in names {
         let path = join(prefix, &name);
+        let raw = join_raw(prefix_raw, &name);
+        if raw != path.as_bytes() {
+            res.raw.insert(path.clone(), raw.clone());
+        }
         let st = match fstatat(fd.as_fd(), name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
             Ok(st) => st,
             Err(e) => {
@@ -143,7 +158,7 @@ fn walk_dir(
             continue;
         }
         match openat(fd.as_fd(), name.as_os_str(), dir_flags(), Mode::empty()) {
-            Ok(sub) => walk_dir(sub, &path, depth + 1, dev, skip, res),
+            Ok(sub) => walk_dir(sub, (&path, &raw), depth + 1, dev, skip, res),
             Err(e) => res.unreadable.push((path, e.to_string())),
         }
     }
@@ -204,6 +219,21 @@ mod tests {
     }
 
     #[test]
+    fn names_that_are_not_utf8_keep_their_bytes() {
+        let d = tempfile::tempdir().unwrap();
+        let bad = OsStr::from_bytes(b"d\xff");
+        std::fs::create_dir(d.path().join(bad)).unwrap();
+        std::fs::write(d.path().join(bad).join("f"), "").unwrap();
+        let root = nix::fcntl::open(d.path(), dir_flags(), Mode::empty()).unwrap();
+        let r = walk(root.as_fd(), &[]).unwrap();
+        assert_eq!(
+            r.raw.get("/d\u{fffd}/f").map(Vec::as_slice),
+            Some(&b"/d\xff/f"[..])
+        );
+        assert_eq!(r.raw.len(), 2);
+    }
+
+    #[test]
     fn walks_without_following_symlinks() {
         let d = tempfile::tempdir().unwrap();
         let outside = tempfile::tempdir().unwrap();
@@ -216,6 +246,7 @@ mod tests {
         let paths: Vec<&str> = r.entries.iter().map(|w| w.path.as_str()).collect();
         assert_eq!(paths, vec!["/sub", "/sub/f", "/sub/link"]);
         assert!(r.entries[2].is(SFlag::S_IFLNK));
+        assert!(r.raw.is_empty());
         let r = walk(root.as_fd(), &["/sub".to_string()]).unwrap();
         assert_eq!(r.entries.len(), 1);
         assert_eq!(

@@ -7,18 +7,7 @@ use crate::audit::{self, CheckSettings};
 use crate::exit::{self, Coded};
 use crate::state::{self, DEFAULT_STATE_DIR};
 
-/// Audit a jail: §5 invariants, integrity against the manifest, staleness against the host.
-///
-/// Checks the jail root and its ancestors (sshd's ChrootDirectory rule); that everything
-/// outside the users' homes (and a sticky /tmp) is root-owned and not group/other-writable;
-/// no setuid/setgid file, no file capability, no refused program (su, sudo, …), no
-/// etc/ld.so.preload or etc/shadow; /dev holds only the allowed character devices with the
-/// host's numbers; no mount but the declared binds, with their flags; no hard links in
-/// user-writable trees; no world-writable directory without the sticky bit. Every file
-/// jailsmith placed is hashed whole and compared with the manifest; host sources changed since
-/// they were copied, and libraries the closure needs now, are reported as stale. Reads only:
-/// it walks the jail by descriptor, never follows a symlink, never crosses into another
-/// filesystem and never runs anything from the jail.
+/// Options of `jailsmith check`; the command's long help is on its `Command` variant.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Exit status: 0 no error finding, 1 an error finding, 2 the jail cannot be read.\n\nExamples:\n  jailsmith check /srv/get_chrooted\n  jailsmith check /srv/get_chrooted --json | jq '.findings[] | select(.severity==\"error\")'"
@@ -30,6 +19,12 @@ pub struct Args {
     /// Print the report as JSON on stdout (for monitoring).
     #[arg(long)]
     pub json: bool,
+    /// Repair what can be repaired safely, then check again: clear setuid/setgid bits, file
+    /// capabilities and group/other write, give objects outside the homes to root, and remove
+    /// forbidden objects outside the homes (device nodes, sockets, ld.so.preload, shadow,
+    /// refused programs). Works on descriptors, refuses symlinks, removes nothing in a home.
+    #[arg(long)]
+    pub fix: bool,
     /// Where jailsmith keeps the state of each jail.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
@@ -78,8 +73,14 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         jobs: args.jobs,
         replan,
         systemd_dir: args.systemd_dir.clone(),
+        state_dir: args.state_dir.clone(),
     };
-    let report = audit::check(&settings).map_err(|e| Coded::new(exit::BAD_INPUT, e.to_string()))?;
+    let mut report =
+        audit::check(&settings).map_err(|e| Coded::new(exit::BAD_INPUT, e.to_string()))?;
+    if args.fix && !report.repairs.is_empty() {
+        repair(&args.jail, &report.repairs)?;
+        report = audit::check(&settings).map_err(|e| Coded::new(exit::BAD_INPUT, e.to_string()))?;
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -100,4 +101,21 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     } else {
         exit::OK
     })
+}
+
+/// `--fix`: carries out the repairs and says on stderr what each did.
+fn repair(jail: &std::path::Path, repairs: &[(String, audit::Repair)]) -> anyhow::Result<()> {
+    use crate::escape::text;
+    let done = audit::repair::apply(jail, repairs)
+        .map_err(|e| Coded::new(e.exit_code(), e.to_string()))?;
+    for d in done {
+        let what = audit::repair::describe(d.repair);
+        let shown = text(&d.path);
+        match d.outcome {
+            Ok(true) => eprintln!("jailsmith: fixed {shown}: {what}"),
+            Ok(false) => {}
+            Err(e) => eprintln!("jailsmith: not fixed {shown} ({what}): {}", text(&e)),
+        }
+    }
+    Ok(())
 }

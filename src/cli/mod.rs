@@ -52,6 +52,20 @@ pub enum Command {
     /// jail, shell checks N/A. Outgoing TCP, which a chroot cannot stop, is a WARN. Probes use
     /// shell builtins only; verify removes its marker and probe files afterwards.
     ///
+    /// The host's view decides: when the server is this machine (a loopback host) and verify
+    /// runs as root, it holds a session open and reads the session's processes (the user's
+    /// uid, below sshd) from /proc: root is the jail, cwd inside it, CapEff and CapPrm 0, no
+    /// proc or sysfs in their mount view, and the user's slice when limits are set ("host:"
+    /// checks). The in-session probes are a second view; when they contradict the host,
+    /// "session agrees with host" fails (a shell start-up file may be rewriting their output).
+    /// For a remote host (or without root) a WARN names what could only be seen from inside.
+    /// Probes re-exec the jail's bash with an empty environment and --norc --noprofile, the
+    /// user's start-up files (.bashrc, .profile, .ssh/rc …) are a WARN, and nothing verify
+    /// types stays in a history file.
+    ///
+    /// Output: the table escapes what the session printed (control characters as \n, \x1b
+    /// …); --json holds the exact strings, with bytes that are not UTF-8 as U+FFFD.
+    ///
     /// Host key: --host-key pins one key; otherwise the known_hosts file (default
     /// ~/.ssh/known_hosts; hashed names work) and, for a loopback host, the local
     /// /etc/ssh/ssh_host_*_key.pub. It is checked before authentication.
@@ -60,6 +74,32 @@ pub enum Command {
     /// input), 3 host key mismatch or unknown host key.
     Verify(verify::Args),
     /// Audit a jail: security invariants, integrity against the manifest, staleness.
+    ///
+    /// Checks the jail root and its ancestors (sshd's ChrootDirectory rule); that everything
+    /// outside the users' homes (and a sticky /tmp) is root-owned and not group/other-writable;
+    /// no setuid/setgid file, no file capability, no refused program (su, sudo, …), no
+    /// etc/ld.so.preload or etc/shadow; /dev holds only the allowed character devices with the
+    /// host's numbers; no mount but the declared binds, with their flags; no world-writable
+    /// directory without the sticky bit. Every file jailsmith placed is hashed whole and compared
+    /// with the manifest; host sources changed since they were copied, and libraries the closure
+    /// needs now, are reported as stale. Reads only (unless --fix): it walks the jail by
+    /// descriptor, never follows a symlink, never crosses into another filesystem and never runs
+    /// anything from the jail.
+    ///
+    /// Hard links: outside the homes, a file with several links is a warning (jailsmith never
+    /// makes them). Inside a user's home (or a sticky /tmp) a hard-linked file is an error only
+    /// when it links to a file the home's owner does not own (a root-owned jail binary), to a
+    /// setuid/setgid file, or to a file with links outside that home (elsewhere in the jail or on
+    /// the host); the user's own files linked among themselves (git objects after a local clone)
+    /// are fine.
+    ///
+    /// Output: text lines `SEVERITY: PATH: WHAT [KIND]; fix: HINT`, every string from the jail
+    /// escaped (control characters as \n, \t, \x1b …, C1 and bidi controls as \u{…}, a
+    /// backslash doubled), so a file name cannot start a line or colour the terminal. --json
+    /// prints the exact strings; a path that is not valid UTF-8 shows each invalid byte as
+    /// U+FFFD in "path" and its exact bytes, in hex, in "path_hex". Every hint is safe to paste: a jailsmith command (check --fix, update, mount)
+    /// or a shell-quoted command that follows no symlink a user could plant; a hint never removes
+    /// anything in a user's home and never changes a host system directory.
     Check(check::Args),
     /// Bring a jail up to date with the host: re-copy, add, and remove what is no longer needed.
     Update(update::Args),

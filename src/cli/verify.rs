@@ -73,7 +73,7 @@ pub fn execute(opts: &Options, json: bool) -> anyhow::Result<u8> {
             .iter()
             .rev()
             .find(|c| c.status == verify::Status::Fail)
-            .map(|c| format!("{}: {}", c.name, c.detail))
+            .map(|c| format!("{}: {}", c.name, crate::escape::text(&c.detail)))
             .unwrap_or_default();
         eprintln!("jailsmith: verify stopped ({stopped:?}): {why}");
     }
@@ -82,7 +82,7 @@ pub fn execute(opts: &Options, json: bool) -> anyhow::Result<u8> {
 
 /// Resolves the command line into verify options.
 pub fn options(args: &Args) -> anyhow::Result<Options> {
-    let (jail, jail_users) = find_jail(&args.state_dir, &args.name, args.jail.as_deref())?;
+    let (jail, jail_users, limited) = find_jail(&args.state_dir, &args.name, args.jail.as_deref())?;
     let host_key = match (&args.host_key, &args.known_hosts) {
         (Some(p), _) => HostKeyPolicy::Pinned(vec![p.clone()]),
         (None, Some(f)) => HostKeyPolicy::KnownHosts {
@@ -111,6 +111,7 @@ pub fn options(args: &Args) -> anyhow::Result<Options> {
         accept_new: args.accept_new_host_key,
         jail,
         jail_users,
+        limited,
         timeout: Duration::from_secs(args.timeout.max(1)),
     })
 }
@@ -182,7 +183,7 @@ pub fn after_user(
         )
         .into());
     }
-    let (jail, jail_users) = find_jail(state_dir, user, Some(jail))?;
+    let (jail, jail_users, limited) = find_jail(state_dir, user, Some(jail))?;
     wait_listening(&host, port, Duration::from_secs(10));
     let opts = Options {
         user: user.to_string(),
@@ -195,6 +196,7 @@ pub fn after_user(
         accept_new: false,
         jail,
         jail_users,
+        limited,
         timeout: Duration::from_secs(20),
     };
     execute(&opts, json)
@@ -238,19 +240,19 @@ fn default_known_hosts() -> anyhow::Result<PathBuf> {
     Ok(home.join(".ssh").join("known_hosts"))
 }
 
-/// The jail to compare with and the users its state lists: `--jail` (its state is optional),
-/// else the one jail whose state lists `user`.
+/// The jail to compare with, the users its state lists and whether it limits `user`'s
+/// slice: `--jail` (its state is optional), else the one jail whose state lists `user`.
 fn find_jail(
     state_dir: &Path,
     user: &str,
     jail: Option<&Path>,
-) -> anyhow::Result<(PathBuf, Vec<String>)> {
+) -> anyhow::Result<(PathBuf, Vec<String>, bool)> {
     if let Some(j) = jail {
         let canon = state::canonical_jail(j);
-        let users = state::load(state_dir, &canon)?
-            .map(|s| s.users)
+        let (users, limited) = state::load(state_dir, &canon)?
+            .map(|s| (s.users, s.limits.contains_key(user)))
             .unwrap_or_default();
-        return Ok((canon, users));
+        return Ok((canon, users, limited));
     }
     let found: Vec<JailState> = all_states(state_dir)
         .into_iter()
@@ -259,7 +261,8 @@ fn find_jail(
     match found.len() {
         1 => {
             let s = found.into_iter().next().expect("one state");
-            Ok((s.jail, s.users))
+            let limited = s.limits.contains_key(user);
+            Ok((s.jail, s.users, limited))
         }
         0 => Err(Coded::new(
             exit::BAD_INPUT,
@@ -347,14 +350,15 @@ mod tests {
         let sd = t.path().join("state");
         save(&sd, Path::new("/srv/a"), &["imsad", "bob"]);
         save(&sd, Path::new("/srv/b"), &["bob"]);
-        let (jail, users) = find_jail(&sd, "imsad", None).unwrap();
+        let (jail, users, _) = find_jail(&sd, "imsad", None).unwrap();
         assert_eq!(jail, PathBuf::from("/srv/a"));
         assert_eq!(users, vec!["imsad".to_string(), "bob".to_string()]);
         let e = find_jail(&sd, "bob", None).unwrap_err().to_string();
         assert!(e.contains("several jails"), "{e}");
         let e = find_jail(&sd, "nobody", None).unwrap_err();
         assert_eq!(exit::code_of(&e), exit::BAD_INPUT);
-        let (jail, users) = find_jail(&sd, "x", Some(Path::new("/srv/b"))).unwrap();
+        let (jail, users, limited) = find_jail(&sd, "x", Some(Path::new("/srv/b"))).unwrap();
+        assert!(!limited);
         assert_eq!(
             (jail, users),
             (PathBuf::from("/srv/b"), vec!["bob".to_string()])

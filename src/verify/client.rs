@@ -228,6 +228,28 @@ impl Conn {
         }
     }
 
+    /// Starts `command` on a new session channel and returns the channel without waiting for
+    /// it (verify holds it open while the host looks at the session's processes).
+    pub async fn open_exec(
+        &self,
+        command: &str,
+    ) -> Result<russh::Channel<client::Msg>, ClientError> {
+        let ch = timeout(self.limit, self.handle.channel_open_session())
+            .await
+            .map_err(|_| ClientError::Timeout("opening a session"))?
+            .map_err(|e| err("opening a session", e))?;
+        ch.exec(true, command)
+            .await
+            .map_err(|e| err("exec request", e))?;
+        Ok(ch)
+    }
+
+    /// Ends a channel from `open_exec`: end of input, then close.
+    pub async fn release(ch: russh::Channel<client::Msg>) {
+        let _ = ch.eof().await;
+        let _ = ch.close().await;
+    }
+
     /// Requests a PTY and a shell, sends `input` and reads until `proof` appears or the
     /// channel closes.
     pub async fn pty_shell(&self, input: &str, proof: &str) -> Result<(), ClientError> {

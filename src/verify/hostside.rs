@@ -139,6 +139,52 @@ pub fn jail_home(jail: &Path, user: &str) -> Option<String> {
     })
 }
 
+/// Shell start-up files a user controls (they sit in the user's own home).
+pub const STARTUP_FILES: &[&str] = &[
+    ".bashrc",
+    ".bash_profile",
+    ".bash_login",
+    ".profile",
+    ".bash_logout",
+    ".inputrc",
+    ".ssh/rc",
+    ".shrc",
+    ".kshrc",
+    ".mkshrc",
+    ".zshenv",
+    ".zshrc",
+];
+
+/// The start-up files present in the jail's `home` (an in-jail path such as `/home/u`),
+/// looked at by descriptor without following symlinks (a symlink counts as present).
+pub fn startup_files(jail: &Path, home: &str) -> Vec<String> {
+    let comps: Vec<&str> = home.split('/').filter(|c| !c.is_empty()).collect();
+    let Some(dir) = open_dir_beneath(jail, &comps) else {
+        return Vec::new();
+    };
+    STARTUP_FILES
+        .iter()
+        .filter(|f| {
+            let (sub, name) = f.rsplit_once('/').unwrap_or(("", f));
+            let d = if sub.is_empty() {
+                dir.try_clone().ok()
+            } else {
+                openat(
+                    &dir,
+                    sub,
+                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )
+                .ok()
+            };
+            d.is_some_and(|d| {
+                nix::sys::stat::fstatat(&d, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).is_ok()
+            })
+        })
+        .map(|f| f.to_string())
+        .collect()
+}
+
 /// Removes a probe file the user managed to create: `seen` is the path the user saw
 /// (`/etc/<probe>`); it is only removed when its name is exactly `probe` (a random name),
 /// beneath the jail and, when the account turned out not to be jailed, at that host path.
@@ -203,6 +249,15 @@ mod tests {
         .unwrap();
         assert_eq!(jail_home(&jail, "u").as_deref(), Some("/home/u"));
         assert_eq!(jail_home(&jail, "v"), None);
+
+        fs::create_dir_all(jail.join("home/u/.ssh")).unwrap();
+        fs::write(jail.join("home/u/.bashrc"), "").unwrap();
+        fs::write(jail.join("home/u/.ssh/rc"), "").unwrap();
+        std::os::unix::fs::symlink("/etc/profile", jail.join("home/u/.profile")).unwrap();
+        assert_eq!(
+            startup_files(&jail, "/home/u"),
+            vec![".bashrc", ".profile", ".ssh/rc"]
+        );
 
         let probe = ".jailsmith-verify-0011223344556677";
         fs::write(jail.join("etc").join(probe), "").unwrap();

@@ -2,11 +2,13 @@
 //! the user's side what DESIGN §5 promises. Expectations and probe parsing are pure
 //! (`probes`, `hostkey`, `render`); `client` is the only async code in the project and
 //! `hostside` the only part that touches the host (a marker file in the jail's parent, read-only
-//! looks at the jail). Nothing here changes sshd or the jail.
+//! looks at the jail). `hostview` reads /proc for the host's view of the session, which
+//! decides over what the session itself reports. Nothing here changes sshd or the jail.
 
 pub mod client;
 pub mod hostkey;
 pub mod hostside;
+pub mod hostview;
 pub mod passphrase;
 pub mod probes;
 pub mod render;
@@ -160,6 +162,8 @@ pub struct Options {
     pub jail: PathBuf,
     /// Users the jail's state lists (allowed in the jail's passwd besides root).
     pub jail_users: Vec<String>,
+    /// The state sets limits on this user's slice (the host view checks the cgroup).
+    pub limited: bool,
     /// Per-step time limit.
     pub timeout: std::time::Duration,
 }

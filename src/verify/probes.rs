@@ -27,14 +27,26 @@ pub mod name {
     pub const SFTP_EXEC: &str = "sftp-only: command refused";
     pub const SFTP_LIST: &str = "sftp lists the jail";
     pub const OUTGOING_TCP: &str = "outgoing TCP";
+    pub const STARTUP: &str = "start-up files";
 }
 
 /// What sshd prints for a command on a `ForceCommand internal-sftp` account.
 pub const SFTP_ONLY_MESSAGE: &str = "This service allows sftp connections only.";
 
-/// Quotes `s` for a POSIX shell.
-pub fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
+pub use crate::escape::sh_quote;
+
+/// `script` run where the user's start-up files cannot steer it: the login shell (which has
+/// read them) replaces itself with bash from the jail's own root-owned path, with an empty
+/// environment (`exec -c`: no BASH_ENV, no exported functions) and `--norc --noprofile`;
+/// HOME comes from the jail's passwd (`~`), history is off. A shell that is not bash runs
+/// the script as it is. The host view, not this, decides (see `hostview`).
+pub fn clean(script: &str) -> String {
+    let inner = sh_quote(&format!("HOME=~; unset HISTFILE; {script}"));
+    let plain = sh_quote(script);
+    format!(
+        "unset HISTFILE; if [ -n \"${{BASH_VERSION-}}\" ]; then for s in /bin/bash /usr/bin/bash; do \
+         if [ -x \"$s\" ]; then exec -c \"$s\" --norc --noprofile -c {inner}; fi; done; fi; eval {plain}"
+    )
 }
 
 /// The values of every `PREFIX=value` line, in order.
@@ -376,8 +388,14 @@ pub fn check_write(out: &str) -> (Check, Vec<String>) {
     )
 }
 
-/// What the PTY probe sends, and the proof that it ran on a terminal.
-pub const PTY_INPUT: &str = "[ -t 0 ] && echo JS_TTY_$((6*7)); exit\n";
+/// What the PTY probe sends, and the proof that it ran on a terminal. History is turned off
+/// before anything else (and the leading space keeps the line out under ignorespace), so no
+/// history file keeps what verify typed.
+pub const PTY_INPUT: &str = " unset HISTFILE; [ -t 0 ] && echo JS_TTY_$((6*7)); exit\n";
+
+/// What the holding session runs while the host looks at its processes: it waits for the
+/// channel's end of input.
+pub const HOLD_SCRIPT: &str = "read -r x; exit 0";
 pub const PTY_PROOF: &str = "JS_TTY_42";
 
 /// Opens a TCP connection with bash's /dev/tcp to 127.0.0.1:`port`.
@@ -418,6 +436,24 @@ mod tests {
     fn quoting() {
         assert_eq!(sh_quote("a b"), "'a b'");
         assert_eq!(sh_quote("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn clean_runs_the_script_without_start_up_files() {
+        let c = clean("echo \"JS_X=$HOME\"");
+        assert!(c.starts_with("unset HISTFILE;"), "{c}");
+        assert!(
+            c.contains("exec -c \"$s\" --norc --noprofile -c 'HOME=~;"),
+            "{c}"
+        );
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(clean("echo \"JS_X=${BASH_ENV-unset}:${JS_LEAK-unset}\""))
+            .env("BASH_ENV", "/nonexistent/rc")
+            .env("JS_LEAK", "1")
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "JS_X=unset:unset\n");
     }
 
     #[test]

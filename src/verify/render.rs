@@ -1,30 +1,32 @@
-//! Rendering of a verify report (pure): the table for people and the JSON for scripts.
+//! Rendering of a verify report (pure): the table for people (every string escaped: details
+//! carry what the session printed) and the JSON for scripts (exact strings).
 
 use super::{Report, Status};
+use crate::escape::text;
 
 /// The table: a header line, one line per check (status, name, detail), a summary.
 pub fn table(r: &Report) -> String {
     let width = r
         .checks
         .iter()
-        .map(|c| c.name.len())
+        .map(|c| text(&c.name).chars().count())
         .max()
         .unwrap_or(5)
         .max(5);
     let mut out = format!(
         "verify {}@{} port {} (jail {})\n",
-        r.user,
-        r.host,
+        text(&r.user),
+        text(&r.host),
         r.port,
-        r.jail.display()
+        text(&r.jail.display().to_string())
     );
     out.push_str(&format!("{:<7}{:<width$}  DETAIL\n", "STATUS", "CHECK"));
     for c in &r.checks {
         out.push_str(&format!(
             "{:<7}{:<width$}  {}\n",
             c.status.label(),
-            c.name,
-            c.detail
+            text(&c.name),
+            text(&c.detail)
         ));
     }
     let count = |s: Status| r.checks.iter().filter(|c| c.status == s).count();
@@ -60,5 +62,15 @@ mod tests {
         assert!(t.contains("PASS   login     ed25519 key accepted"), "{t}");
         assert!(t.contains("FAIL   no /proc  /proc exists"), "{t}");
         assert!(t.ends_with("FAILED: 1 passed, 1 failed, 0 warnings, 0 not applicable\n"));
+    }
+
+    #[test]
+    fn session_text_is_escaped() {
+        let mut r = Report::new("u", "h", 22, PathBuf::from("/j"));
+        r.push(Check::fail("no /proc", "x\n\x1b[32mPASS   fake"));
+        let t = table(&r);
+        assert!(t.contains("x\\n\\x1b[32mPASS   fake"), "{t}");
+        assert!(!t.contains('\x1b'));
+        assert_eq!(t.lines().count(), 4, "{t}");
     }
 }

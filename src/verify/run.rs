@@ -15,6 +15,7 @@ use tokio::time::timeout;
 use super::client::{self, Conn, ConnectError};
 use super::hostkey::{self, Trusted, Verdict};
 use super::hostside::{self, Marker};
+use super::hostview::{self, hname};
 use super::probes::{self, Account, name};
 use super::{Check, HostKeyPolicy, Options, Report, Stopped, VerifyError, passphrase};
 
@@ -57,7 +58,10 @@ pub fn run(opts: &Options) -> Result<Report, VerifyError> {
     );
     let removed = hostside::remove_probe_files(&opts.jail, &wrote, &probe_name);
     if !removed.is_empty() {
-        let shown: Vec<String> = removed.iter().map(|p| p.display().to_string()).collect();
+        let shown: Vec<String> = removed
+            .iter()
+            .map(|p| crate::escape::bytes(p.as_os_str().as_encoded_bytes()))
+            .collect();
         eprintln!(
             "jailsmith: removed probe files the user could create: {}",
             shown.join(", ")
@@ -179,6 +183,29 @@ fn record_key(file: &Path, name: &str, key: &PublicKey) -> Result<(), String> {
         .map_err(|e| format!("open {}: {e}", file.display()))?;
     f.write_all(hostkey::known_hosts_line(name, key).as_bytes())
         .map_err(|e| format!("write {}: {e}", file.display()))
+}
+
+/// How the session is held open while the host looks at it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Hold {
+    /// Start a waiting command in the user's shell (and wait for it to appear).
+    Shell,
+    /// A channel is already open (the sftp subsystem).
+    Open,
+}
+
+/// The session's processes of `uid`, once they are there (bounded: 3 s). With `shell`, waits
+/// until a process other than sshd's own (the shell) has started.
+async fn wait_for_session(uid: u32, shell: bool) -> Vec<i32> {
+    let mut pids = Vec::new();
+    for _ in 0..30 {
+        pids = hostview::session_pids(uid);
+        if !pids.is_empty() && (!shell || hostview::shell_started(&pids)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    pids
 }
 
 struct Ctx<'a> {
@@ -326,7 +353,7 @@ impl Ctx<'_> {
     }
 
     async fn checks(&self, conn: &Conn, report: &mut Report) {
-        let first = conn.exec(probes::SHELL_SCRIPT).await;
+        let first = conn.exec(&probes::clean(probes::SHELL_SCRIPT)).await;
         let (account, shell) = match &first {
             Ok(out) => probes::check_shell(&out.stdout, &out.stderr, out.exit),
             Err(why) => (Account::Broken, Check::fail(name::SHELL, why.to_string())),
@@ -387,23 +414,27 @@ impl Ctx<'_> {
         let jail_home = hostside::jail_home(&o.jail, &o.user);
         report.push(probes::check_home(first, jail_home.as_deref()));
 
-        report.push(match conn.exec(probes::TOP_LEVEL_SCRIPT).await {
-            Ok(out) => {
-                let seen: Vec<String> = probes::values(&out.stdout, "JS_TOP")
-                    .into_iter()
-                    .map(String::from)
-                    .collect();
-                probes::check_top_level(name::ROOT, &seen, self.jail_top)
-            }
-            Err(why) => Check::fail(name::ROOT, why.to_string()),
-        });
+        let host = self.host_view(conn, report, Hold::Shell).await;
+
+        report.push(
+            match conn.exec(&probes::clean(probes::TOP_LEVEL_SCRIPT)).await {
+                Ok(out) => {
+                    let seen: Vec<String> = probes::values(&out.stdout, "JS_TOP")
+                        .into_iter()
+                        .map(String::from)
+                        .collect();
+                    probes::check_top_level(name::ROOT, &seen, self.jail_top)
+                }
+                Err(why) => Check::fail(name::ROOT, why.to_string()),
+            },
+        );
 
         report.push(match self.marker {
             Ok(marker) => {
                 let depth = o.jail.components().count() + 2;
                 let host_path = marker.path().display().to_string();
                 let script = probes::marker_script(marker.name(), &host_path, depth);
-                match conn.exec(&script).await {
+                match conn.exec(&probes::clean(&script)).await {
                     Ok(out) => probes::check_marker(&out.stdout, &host_path),
                     Err(why) => Check::fail(name::MARKER, why.to_string()),
                 }
@@ -411,7 +442,7 @@ impl Ctx<'_> {
             Err(why) => Check::warn(name::MARKER, format!("not checked: {why}")),
         });
 
-        match conn.exec(probes::KERNEL_SCRIPT).await {
+        match conn.exec(&probes::clean(probes::KERNEL_SCRIPT)).await {
             Ok(out) => {
                 for c in probes::check_kernel(&out.stdout) {
                     report.push(c);
@@ -426,21 +457,29 @@ impl Ctx<'_> {
 
         let mut allowed = o.jail_users.clone();
         allowed.push(o.user.clone());
-        report.push(match conn.exec(probes::PASSWD_SCRIPT).await {
-            Ok(out) => probes::check_passwd(&out.stdout, &allowed),
-            Err(why) => Check::fail(name::PASSWD, why.to_string()),
-        });
+        report.push(
+            match conn.exec(&probes::clean(probes::PASSWD_SCRIPT)).await {
+                Ok(out) => probes::check_passwd(&out.stdout, &allowed),
+                Err(why) => Check::fail(name::PASSWD, why.to_string()),
+            },
+        );
 
         let walk_limit = Duration::from_secs(90).max(o.timeout);
         report.push(
-            match conn.exec_limit(probes::SETUID_SCRIPT, walk_limit).await {
+            match conn
+                .exec_limit(&probes::clean(probes::SETUID_SCRIPT), walk_limit)
+                .await
+            {
                 Ok(out) => probes::check_setuid(&out.stdout),
                 Err(why) => Check::fail(name::SETUID, why.to_string()),
             },
         );
 
         report.push(
-            match conn.exec(&probes::write_script(self.probe_name)).await {
+            match conn
+                .exec(&probes::clean(&probes::write_script(self.probe_name)))
+                .await
+            {
                 Ok(out) => {
                     let (c, w) = probes::check_write(&out.stdout);
                     self.note_written(w);
@@ -456,6 +495,94 @@ impl Ctx<'_> {
                 Err(why) => Check::fail(name::PTY, why.to_string()),
             },
         );
+        if let Some(f) = host {
+            report.push(hostview::agreement(
+                &f,
+                &report.checks,
+                name::ROOT,
+                name::PROC,
+                name::SYS,
+            ));
+        }
+    }
+
+    /// The host's view of the session (issue 19): while a session is held open, reads the
+    /// session's processes from /proc and pushes the host checks, and the start-up file
+    /// check for a shell. Only for a server on this machine and as root; otherwise one WARN
+    /// naming what could only be seen from inside. Returns the facts to compare the
+    /// in-session probes with.
+    async fn host_view(
+        &self,
+        conn: &Conn,
+        report: &mut Report,
+        hold: Hold,
+    ) -> Option<hostview::Facts> {
+        let o = self.opts;
+        if hold == Hold::Shell {
+            report.push(self.startup_files());
+        }
+        let local = hostkey::is_loopback(&o.host);
+        if let Some(w) = hostview::unavailable(local, nix::unistd::geteuid().is_root()) {
+            report.push(w);
+            return None;
+        }
+        let Some(uid) = nix::unistd::User::from_name(&o.user)
+            .ok()
+            .flatten()
+            .map(|u| u.uid.as_raw())
+        else {
+            report.push(Check::fail(
+                hname::ROOT,
+                format!("no account {} on this host", o.user),
+            ));
+            return None;
+        };
+        let held = match hold {
+            Hold::Shell => conn.open_exec(probes::HOLD_SCRIPT).await.ok(),
+            Hold::Open => None,
+        };
+        let pids = wait_for_session(uid, hold == Hold::Shell).await;
+        let host_dev = hostview::host_root_device();
+        let views: Vec<hostview::ProcView> = pids
+            .iter()
+            .filter_map(|&p| hostview::read_view(p, host_dev.as_deref()))
+            .collect();
+        if let Some(ch) = held {
+            Conn::release(ch).await;
+        }
+        let jail = std::fs::canonicalize(&o.jail).unwrap_or_else(|_| o.jail.clone());
+        for c in hostview::judge(&views, &jail, uid, o.limited) {
+            report.push(c);
+        }
+        Some(hostview::facts(&views, &jail))
+    }
+
+    /// WARN for each start-up file in the user's home (the shell reads them before any
+    /// command verify sends).
+    fn startup_files(&self) -> Check {
+        let o = self.opts;
+        let home = hostside::jail_home(&o.jail, &o.user).unwrap_or(format!("/home/{}", o.user));
+        if !hostkey::is_loopback(&o.host) {
+            return Check::na(
+                name::STARTUP,
+                "remote host: the home is not readable from here",
+            );
+        }
+        let found = hostside::startup_files(&o.jail, &home);
+        if found.is_empty() {
+            Check::pass(
+                name::STARTUP,
+                format!("none in {home} (the user may add some)"),
+            )
+        } else {
+            Check::warn(
+                name::STARTUP,
+                format!(
+                    "the user controls {} in {home}: the login shell reads them before any command; verify's probes run in a clean bash and the host view decides",
+                    found.join(", ")
+                ),
+            )
+        }
     }
 
     async fn forwarding_checks(&self, conn: &Conn, report: &mut Report, shell: bool) {
@@ -540,6 +667,7 @@ impl Ctx<'_> {
                 return;
             }
         };
+        let host = self.host_view(conn, report, Hold::Open).await;
         report.push(match client::sftp_list(&s, "/").await {
             Ok(seen) => {
                 let mut c = probes::check_top_level(name::SFTP_LIST, &seen, self.jail_top);
@@ -552,6 +680,19 @@ impl Ctx<'_> {
         });
         self.sftp_escape_checks(&s, report).await;
         let _ = s.close().await;
+        if let Some(f) = host {
+            let (proc, sys) = (
+                format!("{} (sftp)", name::PROC),
+                format!("{} (sftp)", name::SYS),
+            );
+            report.push(hostview::agreement(
+                &f,
+                &report.checks,
+                name::SFTP_LIST,
+                &proc,
+                &sys,
+            ));
+        }
     }
 
     async fn sftp_escape_checks(&self, s: &SftpSession, report: &mut Report) {
@@ -639,7 +780,7 @@ impl Ctx<'_> {
         };
         // The kernel completes the handshake from the backlog; no accept needed.
         let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
-        let out = conn.exec(&probes::tcp_script(port)).await;
+        let out = conn.exec(&probes::clean(&probes::tcp_script(port))).await;
         drop(l);
         probes::check_tcp(out.ok().as_ref().map(|o| o.stdout.as_str()), port)
     }

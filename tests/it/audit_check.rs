@@ -381,3 +381,41 @@ root_test!(deeply_nested_home_is_reported_not_fatal, |name| {
     assert_eq!(code, Some(1), "{out}\n{err}");
     assert!(out.contains("nested deeper than"), "{out}");
 });
+
+root_test!(check_fix_repairs_by_descriptor_and_keeps_the_home, |name| {
+    let j = Jail::new(name, &[]);
+    let ls = j.p("usr/bin/ls");
+    fs::set_permissions(&ls, fs::Permissions::from_mode(0o4755)).unwrap();
+    let drop = j.p("usr/share/drop");
+    make_dir(&drop, 0o777);
+    chown(j.p("etc"), Some(j.user.uid()), None).unwrap();
+    write_file(&j.p("etc/ld.so.preload"), "/x.so\n", 0o644);
+    let mine = j.home().join("mine");
+    write_file(&mine, "x", 0o4755);
+    chown(&mine, Some(j.user.uid()), Some(j.user.gid())).unwrap();
+    let linked = j.home().join("linked");
+    fs::hard_link(j.p("usr/bin/bash"), &linked).unwrap();
+    let out = run(bin()
+        .arg("check")
+        .arg("--fix")
+        .arg(&j.jail)
+        .arg("--state-dir")
+        .arg(&j.state));
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    let mode = |p: &Path| fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode(&ls), 0o755, "{stderr}");
+    assert_eq!(mode(&drop), 0o755, "{stderr}");
+    assert_eq!(mode(&mine), 0o755, "{stderr}");
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::uid(&fs::metadata(j.p("etc")).unwrap()),
+        0
+    );
+    assert!(!j.p("etc/ld.so.preload").exists(), "{stderr}");
+    // the home's hard link is the user's: reported, never removed
+    assert!(linked.exists());
+    assert!(
+        stdout.contains("/linked: ") && stdout.contains("hard-link"),
+        "{stdout}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+});
