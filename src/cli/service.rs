@@ -109,6 +109,7 @@ struct Checked {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
+    crate::jail::refuse_jail(&args.jail, &args.state_dir)?;
     // One run at a time per state directory, as `user` does: both merge the jail's passwd.
     // (`apply` holds this lock itself around every `converge`.)
     let _lock = if args.dry_run {
@@ -225,6 +226,7 @@ fn check(args: &Args) -> anyhow::Result<Checked> {
             format!("{}: the jail path must be absolute", args.jail.display()),
         ));
     }
+    crate::jail::refuse_jail(&args.jail, &args.state_dir)?;
     if argv[0].contains('/') && !argv[0].starts_with('/') {
         return Err(coded(
             exit::BAD_INPUT,

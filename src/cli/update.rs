@@ -195,6 +195,7 @@ fn prune(host: &LinuxHost, st: &JailState, stale: &[String], d: &mut Diff) -> an
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
+    jail::refuse_jail(&args.jail, &args.state_dir)?;
     let st = load(&args)?;
     let mut settings = settings_from_request(&args.jail, &st.request, &args.dirs)?;
     settings.state_dir = args.state_dir.clone();

@@ -192,6 +192,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         )
         .into());
     }
+    crate::jail::refuse_jail(&args.jail, &args.state_dir)?;
     let _lock = if args.dry_run {
         None
     } else {
@@ -224,6 +225,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
 /// One add or remove as `run` does it, without the root check, the state-directory lock
 /// or any printing (warnings are in the report): what `apply` calls per user.
 pub fn converge(args: &Args) -> Result<Report, UserError> {
+    crate::hostinfo::guard::jail(&args.jail, &args.state_dir)
+        .map_err(|e| UserError::Refused(e.to_string()))?;
     let mut r = Run {
         args,
         dry: args.dry_run,

@@ -87,6 +87,7 @@ impl Converger<'_> {
 /// Converges the host to `spec`. Host-side checks (key files, bind sources, profiles) run
 /// before the first write.
 pub fn converge(spec: &Spec, o: &Options) -> anyhow::Result<Outcome> {
+    refuse_jails(spec, o)?;
     let jails = jail_settings(spec, o)?;
     let users = spec
         .user
@@ -178,6 +179,18 @@ fn preflight_sshd(users: &[user::Args], o: &Options) -> anyhow::Result<()> {
     sshd.test().map_err(|e| coded(e.code(), e))
 }
 
+/// The jail deny-list over every jail the spec names (jails, users' and services' jails),
+/// before anything else.
+fn refuse_jails(spec: &Spec, o: &Options) -> anyhow::Result<()> {
+    let jails = spec.jail.iter().map(|j| j.path.get_ref());
+    let users = spec.user.iter().map(|u| u.jail.get_ref());
+    let services = spec.service.iter().map(|s| s.jail.get_ref());
+    for j in jails.chain(users).chain(services) {
+        crate::jail::refuse_jail(j, &o.state_dir)?;
+    }
+    Ok(())
+}
+
 /// Build settings for every `[[jail]]`, profiles loaded and bind sources checked.
 fn jail_settings(spec: &Spec, o: &Options) -> anyhow::Result<Vec<BuildSettings>> {
     let mut out = Vec::new();
@@ -195,7 +208,6 @@ fn jail_settings(spec: &Spec, o: &Options) -> anyhow::Result<Vec<BuildSettings>>
         let mut binds = Vec::new();
         for b in &j.binds {
             let bind = Bind::parse(b.get_ref()).map_err(|e| coded(exit::BAD_INPUT, e))?;
-            crate::mounts::apply::check_source(&bind).map_err(|e| coded(exit::REFUSED, e))?;
             binds.push(bind);
         }
         let spec_targets: Vec<_> = binds.iter().map(|b: &Bind| b.dst.clone()).collect();
@@ -204,7 +216,7 @@ fn jail_settings(spec: &Spec, o: &Options) -> anyhow::Result<Vec<BuildSettings>>
                 .into_iter()
                 .filter(|b| !spec_targets.contains(&b.dst)),
         );
-        out.push(BuildSettings {
+        let settings = BuildSettings {
             jail: path.clone(),
             wanted: Wanted {
                 bins: j.bins.clone(),
@@ -217,7 +229,9 @@ fn jail_settings(spec: &Spec, o: &Options) -> anyhow::Result<Vec<BuildSettings>>
             state_dir: o.state_dir.clone(),
             verify_content: false,
             jobs: 0,
-        });
+        };
+        crate::jail::check_inputs(&settings).with_context(|| format!("jail {}", path.display()))?;
+        out.push(settings);
     }
     Ok(out)
 }

@@ -5,7 +5,7 @@
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 
@@ -13,6 +13,7 @@ use super::Bind;
 use super::mountinfo::{self, MountEntry};
 use crate::apply::{EntryKind, Host, HostError, LinuxHost};
 use crate::plan::{JailPath, Owner};
+use crate::state::DEFAULT_STATE_DIR;
 
 /// Why a bind could not be applied or removed.
 #[derive(Debug, thiserror::Error)]
@@ -52,9 +53,11 @@ pub enum Done {
     NotMounted,
 }
 
-/// Refuses a source that is not a real directory path, or that a non-root user could
-/// change (owned by a non-root user, or writable by group or others, itself or an
-/// ancestor) unless the bind is explicitly rw.
+/// Refuses a source that is not a real directory path, or whose path a non-root user could
+/// change: an ancestor owned by a non-root user or writable by group or others (that user
+/// could swap the source between this check and the mount). A read-only bind also refuses
+/// a source a non-root user can change itself (it would still change under the jail); a
+/// read-write bind's source may be writable, that is its point.
 pub fn check_source(bind: &Bind) -> Result<(), MountError> {
     let bad = |why: String| MountError::UnsafeSource {
         src: bind.src.clone(),
@@ -70,13 +73,20 @@ pub fn check_source(bind: &Bind) -> Result<(), MountError> {
     if !canon.is_dir() {
         return Err(bad("it is not a directory".into()));
     }
-    if bind.rw {
-        return Ok(());
-    }
-    for a in bind.src.ancestors() {
+    let skip = usize::from(bind.rw);
+    for a in bind.src.ancestors().skip(skip) {
         let m = std::fs::symlink_metadata(a).map_err(|e| bad(e.to_string()))?;
         let user_writable =
             m.uid() != 0 || m.mode() & 0o002 != 0 || (m.mode() & 0o020 != 0 && m.gid() != 0);
+        if user_writable && a != bind.src {
+            return Err(bad(format!(
+                "its parent {} is writable by a non-root user (uid {}, mode {:04o}), who could \
+                 replace the source before it is mounted",
+                a.display(),
+                m.uid(),
+                m.mode() & 0o7777
+            )));
+        }
         if user_writable {
             return Err(bad(format!(
                 "{} is writable by a non-root user (uid {}, mode {:04o}); a read-only bind of \
@@ -127,6 +137,12 @@ pub fn mount_all(host: &LinuxHost, binds: &[Bind]) -> Result<Vec<(Bind, Done)>, 
     let jail = host.root().to_path_buf();
     let mut out = Vec::new();
     for bind in binds {
+        crate::hostinfo::guard::bind_source(bind, &jail, Path::new(DEFAULT_STATE_DIR)).map_err(
+            |e| MountError::UnsafeSource {
+                src: bind.src.clone(),
+                why: e.to_string(),
+            },
+        )?;
         check_source(bind)?;
         let target = bind.host_target(&jail);
         let table = mountinfo::read().map_err(MountError::Table)?;
