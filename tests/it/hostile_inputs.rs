@@ -7,13 +7,14 @@
 //! every mount is read-only.
 
 use crate::common;
+use crate::user_support;
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{TestRoot, run, run_ok, text};
+use common::{TestRoot, UserGuard, UserOpts, run, run_ok, text};
 
 const REFUSED: i32 = 4;
 
@@ -400,4 +401,90 @@ fn host_secrets_never_enter_a_jail() {
         "host accounts in the jail: {passwd}"
     );
     assert_eq!(host_canaries(), before);
+}
+
+// ---------------------------------------------------------------------------------------
+// Accounts
+
+fn user_setup(test: &str) -> Option<(std::sync::MutexGuard<'static, ()>, user_support::Setup)> {
+    if !common::sshd::available(test) {
+        return None;
+    }
+    let g = common::serial();
+    Some((g, user_support::Setup::new(test)))
+}
+
+fn user_refused(s: &user_support::Setup, name: &str, needles: &[&str]) {
+    let (_, key_pub) = common::sshd::client_keypair(&s.root.dir("client"));
+    let passwd = fs::read_to_string(s.jail.join("etc/passwd")).unwrap();
+    for dry in [true, false] {
+        let mut cmd = s.user_cmd(name);
+        cmd.arg("--key").arg(&key_pub);
+        if dry {
+            cmd.arg("--dry-run");
+        }
+        refused(&mut cmd, needles);
+    }
+    assert!(!s.dropin(name).exists(), "a drop-in was written for {name}");
+    assert_eq!(
+        fs::read_to_string(s.jail.join("etc/passwd")).unwrap(),
+        passwd
+    );
+}
+
+#[test]
+fn privileged_accounts_are_never_jailed() {
+    let Some((_g, s)) = user_setup("privileged_accounts_are_never_jailed") else {
+        return;
+    };
+    user_refused(&s, "nobody", &["nobody", "uid 65534"]);
+
+    let high = UserGuard::create(&UserOpts {
+        uid: Some(60000 + 1 + common::unique() % 1000),
+        ..Default::default()
+    });
+    user_refused(&s, high.name(), &[high.name(), "UID_MAX"]);
+
+    let g0 = UserGuard::new();
+    run_ok(Command::new("usermod").args(["-g", "0", g0.name()]));
+    user_refused(&s, g0.name(), &[g0.name(), "gid 0"]);
+
+    let adm = UserGuard::new();
+    run_ok(Command::new("usermod").args(["-a", "-G", "adm", adm.name()]));
+    user_refused(&s, adm.name(), &[adm.name(), "privileged group adm"]);
+}
+
+#[test]
+fn service_accounts_are_dedicated_system_accounts() {
+    if !common::require_root("service_accounts_are_dedicated_system_accounts")
+        || !common::require_cmd("useradd")
+    {
+        return;
+    }
+    let _g = common::serial();
+    let c = Case::new("service_accounts_are_dedicated_system_accounts").unwrap();
+    let units = c.root.dir("units");
+    let service = |name: &str, user: &str, extra: &[&str]| {
+        let mut s = jailsmith(&["service", name, "--jail", c.jail(), "--exec", "sleep 1000"]);
+        s.args(["--user", user, "--state-dir", c.state(), "--no-reload"])
+            .arg("--unit-dir")
+            .arg(&units)
+            .args(extra);
+        s
+    };
+    refused(&mut service("web", "nobody", &["--dry-run"]), &["nobody"]);
+    let login = UserGuard::new();
+    refused(
+        &mut service("web", login.name(), &[]),
+        &[login.name(), "SYS_UID_MIN"],
+    );
+    let sys = common::ReservedUser::new();
+    run_ok(&mut service("tick", sys.name(), &["--create-user"]));
+    refused(
+        &mut service("tock", sys.name(), &[]),
+        &[sys.name(), "service tick"],
+    );
+    assert!(!units.join("tock.service").exists());
+    // the same service again is fine
+    run_ok(&mut service("tick", sys.name(), &[]));
 }
