@@ -205,6 +205,13 @@ pub fn converge(args: &Args) -> anyhow::Result<bool> {
     Ok(changed)
 }
 
+/// Every check on the options and the service account, writing nothing: what `apply` runs
+/// for every service before its first write.
+pub fn preflight(args: &Args) -> anyhow::Result<()> {
+    let c = check(args)?;
+    service_account(args, &c.user).map(|_| ())
+}
+
 /// Every check on the options that needs no write: name, command, program, user, limits.
 fn check(args: &Args) -> anyhow::Result<Checked> {
     let name = service::unit_name(&args.name).map_err(input)?;

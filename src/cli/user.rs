@@ -260,6 +260,12 @@ pub fn converge(args: &Args) -> Result<Report, UserError> {
     })
 }
 
+/// The name and account rules of an add, reading only the host's account files: what
+/// `apply` runs for every user before its first write.
+pub fn preflight(args: &Args) -> Result<(), UserError> {
+    add::preflight(args)
+}
+
 fn print_report(r: &Report, json: bool) {
     if json {
         println!(

@@ -95,6 +95,7 @@ pub fn converge(spec: &Spec, o: &Options) -> anyhow::Result<Outcome> {
         .map(|u| user_args(u, o))
         .collect::<anyhow::Result<Vec<_>>>()?;
     preflight_sshd(&users, o)?;
+    preflight_accounts(spec, &users, o)?;
     // One run at a time per state directory, as `user` (taken after every check, so an
     // invalid spec or host leaves even the state directory alone).
     let _lock = if o.dry_run {
@@ -177,6 +178,19 @@ fn preflight_sshd(users: &[user::Args], o: &Options) -> anyhow::Result<()> {
         }
     }
     sshd.test().map_err(|e| coded(e.code(), e))
+}
+
+/// The account rules (and every other check that writes nothing) of each user and service,
+/// before the first jail is built.
+fn preflight_accounts(spec: &Spec, users: &[user::Args], o: &Options) -> anyhow::Result<()> {
+    for u in users {
+        user::preflight(u).map_err(|e| coded(e.code(), format!("user {}: {e}", u.name)))?;
+    }
+    for s in &spec.service {
+        service::preflight(&service_args(s, o))
+            .with_context(|| format!("service {}", s.name.get_ref()))?;
+    }
+    Ok(())
 }
 
 /// The jail deny-list over every jail the spec names (jails, users' and services' jails),

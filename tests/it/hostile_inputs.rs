@@ -488,3 +488,47 @@ fn service_accounts_are_dedicated_system_accounts() {
     // the same service again is fine
     run_ok(&mut service("tick", sys.name(), &[]));
 }
+
+#[test]
+fn apply_refuses_a_privileged_account_before_building_anything() {
+    let Some((_g, s)) = user_setup("apply_refuses_a_privileged_account_before_building_anything")
+    else {
+        return;
+    };
+    let (_, key_pub) = common::sshd::client_keypair(&s.root.dir("client"));
+    let key = fs::read_to_string(&key_pub).unwrap();
+    let jail = s.root.jail("applied");
+    let spec = s.root.path().join("spec.toml");
+    let body = format!(
+        "[[jail]]\npath = \"{j}\"\nbins = [\"bash\"]\n\n[[user]]\nname = \"nobody\"\njail = \"{j}\"\nkeys = [\"{k}\"]\n",
+        j = jail.display(),
+        k = key.trim()
+    );
+    common::write_file(&spec, body, 0o600);
+    for dry in [true, false] {
+        let mut cmd = common::bin();
+        cmd.arg("apply")
+            .arg(&spec)
+            .arg("--sshd-config")
+            .arg(s.srv.config_path())
+            .arg("--sshd-config-dir")
+            .arg(s.srv.dropin_dir())
+            .arg("--authorized-keys-dir")
+            .arg(&s.keys_dir)
+            .arg("--state-dir")
+            .arg(&s.state_dir)
+            .arg("--systemd-dir")
+            .arg(s.root.path().join("systemd"))
+            .arg("--unit-dir")
+            .arg(s.root.path().join("units"));
+        if dry {
+            cmd.arg("--dry-run");
+        }
+        refused(&mut cmd, &["nobody", "uid 65534"]);
+    }
+    assert!(
+        !jail.exists(),
+        "apply built the jail before refusing the account"
+    );
+    assert!(!s.dropin("nobody").exists());
+}

@@ -94,6 +94,12 @@ fn check_account(a: &Args, db: &HostDb) -> Result<Option<HostAccount>, UserError
     Ok(existing)
 }
 
+/// The account checks of an add, which only read the host's account files.
+pub(super) fn preflight(a: &Args) -> Result<(), UserError> {
+    check_name(&a.name)?;
+    check_account(a, &HostDb::default()).map(|_| ())
+}
+
 pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
     let a = r.args;
     let name = a.name.as_str();
