@@ -354,6 +354,36 @@ mod tests {
     }
 
     #[test]
+    fn host_secrets_in_a_tree_are_skipped_and_listed() {
+        let d = tempfile::tempdir().unwrap();
+        let base = d.path();
+        std::fs::create_dir_all(base.join("data/.ssh")).unwrap();
+        std::fs::create_dir_all(base.join("data/state/jails")).unwrap();
+        std::fs::write(base.join("data/.ssh/id_ed25519"), "key").unwrap();
+        std::fs::write(base.join("data/state/jails/x.json"), "{}").unwrap();
+        std::fs::write(base.join("data/ok"), "ok").unwrap();
+        std::os::unix::fs::symlink("/etc/shadow", base.join("data/link")).unwrap();
+        let mut w = Walker {
+            state_dir: Some(base.join("data/state")),
+            ..Default::default()
+        };
+        w.add(&base.join("data"), "t").unwrap();
+        let names: Vec<String> = w
+            .entries
+            .iter()
+            .filter_map(|e| Some(e.src.strip_prefix(base).ok()?.display().to_string()))
+            .collect();
+        assert_eq!(names, vec!["data", "data/ok"]);
+        let mut skipped: Vec<String> = w
+            .skipped
+            .iter()
+            .map(|(p, _)| p.strip_prefix(base).unwrap().display().to_string())
+            .collect();
+        skipped.sort();
+        assert_eq!(skipped, vec!["data/.ssh", "data/link", "data/state"]);
+    }
+
+    #[test]
     fn missing_path_is_an_error() {
         assert!(matches!(
             walk(Path::new("/no/such/jailsmith/file"), "t"),
