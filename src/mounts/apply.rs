@@ -20,6 +20,14 @@ use crate::state::DEFAULT_STATE_DIR;
 pub enum MountError {
     #[error("refusing bind source {src}: {why}")]
     UnsafeSource { src: PathBuf, why: String },
+    #[error("bind source {src}: {source}")]
+    NoSource {
+        src: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Denied(#[from] crate::plan::denylist::Denied),
     #[error(transparent)]
     Host(#[from] HostError),
     #[error("cannot {op} {target}: {source}")]
@@ -36,7 +44,8 @@ pub enum MountError {
 impl MountError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            MountError::UnsafeSource { .. } => crate::exit::REFUSED,
+            MountError::UnsafeSource { .. } | MountError::Denied(_) => crate::exit::REFUSED,
+            MountError::NoSource { .. } => crate::exit::BAD_INPUT,
             MountError::Host(e) => e.exit_code(),
             _ => crate::exit::HOST_FAILURE,
         }
@@ -63,7 +72,10 @@ pub fn check_source(bind: &Bind) -> Result<(), MountError> {
         src: bind.src.clone(),
         why,
     };
-    let canon = std::fs::canonicalize(&bind.src).map_err(|e| bad(e.to_string()))?;
+    let canon = std::fs::canonicalize(&bind.src).map_err(|source| MountError::NoSource {
+        src: bind.src.clone(),
+        source,
+    })?;
     if canon != bind.src {
         return Err(bad(format!(
             "its path goes through a symlink; use the real path {}",
@@ -137,12 +149,7 @@ pub fn mount_all(host: &LinuxHost, binds: &[Bind]) -> Result<Vec<(Bind, Done)>, 
     let jail = host.root().to_path_buf();
     let mut out = Vec::new();
     for bind in binds {
-        crate::hostinfo::guard::bind_source(bind, &jail, Path::new(DEFAULT_STATE_DIR)).map_err(
-            |e| MountError::UnsafeSource {
-                src: bind.src.clone(),
-                why: e.to_string(),
-            },
-        )?;
+        crate::hostinfo::guard::bind_source(bind, &jail, Path::new(DEFAULT_STATE_DIR))?;
         check_source(bind)?;
         let target = bind.host_target(&jail);
         let table = mountinfo::read().map_err(MountError::Table)?;
