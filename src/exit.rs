@@ -10,7 +10,7 @@ pub const BAD_INPUT: u8 = 2;
 /// `verify`: the server's host key did not match.
 pub const HOST_KEY_MISMATCH: u8 = 3;
 /// Refused by a safety rule: a symlink where jailsmith writes, a program that hands out root,
-/// a jail path sshd would reject.
+/// a jail path sshd would reject, anything on a deny-list (`plan::denylist`).
 pub const REFUSED: u8 = 4;
 /// sshd rejected the configuration (`sshd -t` / `sshd -T`), nothing was reloaded.
 pub const SSHD_INVALID: u8 = 5;
@@ -38,7 +38,8 @@ pub const TABLE: &[(u8, &str)] = &[
     ),
     (
         REFUSED,
-        "refused by a safety rule (symlink in the jail, setuid helper, unsafe jail path)",
+        "refused by a safety rule (symlink in the jail, setuid helper, a deny-list: system \
+         directory as jail, system bind source, host secret, privileged account)",
     ),
     (
         SSHD_INVALID,

@@ -11,7 +11,7 @@ use crate::apply::linux::LinuxHost;
 use crate::apply::{Host, HostError};
 use crate::exit::Coded;
 use crate::hostinfo::gather::{Gatherer, Wanted, base_request};
-use crate::hostinfo::loader_config;
+use crate::hostinfo::{guard, loader_config};
 use crate::plan::build::{BuildRequest, plan_build};
 use crate::plan::{JailPath, Plan};
 use crate::state::{self, JailState, Request};
@@ -149,9 +149,50 @@ fn read_existing(host: Option<&LinuxHost>, path: &str) -> anyhow::Result<String>
     }
 }
 
+/// The deny-lists over everything a build is asked for (DESIGN §5.12): the jail path, each
+/// bind (rw only into homes and the services' read-write paths) and each `--file`. Reads the
+/// jail's state only for the services' read-write paths; writes nothing.
+pub fn check_inputs(settings: &BuildSettings) -> anyhow::Result<()> {
+    let denied = |e: crate::plan::denylist::Denied| coded(e.exit_code(), e);
+    if !settings.jail.is_absolute() {
+        return Ok(()); // check_jail_path says so, as bad input
+    }
+    guard::jail(&settings.jail, &settings.state_dir).map_err(denied)?;
+    if !settings.binds.is_empty() {
+        let rw_paths: Vec<JailPath> = state::load(&settings.state_dir, &settings.jail)
+            .ok()
+            .flatten()
+            .map(|st| {
+                st.services
+                    .into_values()
+                    .flat_map(|s| s.read_write)
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|p| JailPath::new(p).ok())
+            .collect();
+        for b in &settings.binds {
+            guard::bind(b, &settings.jail, &settings.state_dir, &rw_paths).map_err(denied)?;
+            crate::mounts::apply::check_source(b).map_err(|e| coded(e.exit_code(), e))?;
+        }
+    }
+    for f in &settings.wanted.files {
+        guard::file(f, &settings.state_dir).map_err(denied)?;
+    }
+    Ok(())
+}
+
+/// Refuses a jail path of the jail deny-list (DESIGN §5.12) with exit 4: what every command
+/// that takes a jail calls first, `--dry-run` included.
+pub fn refuse_jail(jail: &Path, state_dir: &Path) -> anyhow::Result<()> {
+    guard::jail(jail, state_dir).map_err(|e| coded(e.exit_code(), e))
+}
+
 /// Gathers and plans the jail's whole request (see `BuildSettings::with_request`); opens
 /// nothing for writing.
 pub fn plan(settings: &BuildSettings) -> anyhow::Result<(Plan, Vec<String>)> {
+    check_inputs(settings)?;
     check_jail_path(&settings.jail)?;
     let previous = state::load(&settings.state_dir, &settings.jail)
         .map_err(|e| coded(crate::exit::HOST_FAILURE, e))?;
@@ -167,6 +208,7 @@ fn plan_settings(
     let cfg = loader_config(&[]);
     let (entries, warnings) = Gatherer::new(&cfg)
         .jobs(settings.jobs)
+        .state_dir(&settings.state_dir)
         .gather(&settings.wanted)
         .map_err(|e| coded(e.exit_code(), e))?;
     let existing = if settings.jail.is_dir() {
@@ -317,6 +359,7 @@ pub fn record_written(
 /// Plans, applies, and saves the state (only when something changed).
 pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
     let start = Instant::now();
+    check_inputs(settings)?;
     check_jail_path(&settings.jail)?;
     let previous = state::load(&settings.state_dir, &settings.jail)
         .map_err(|e| coded(crate::exit::HOST_FAILURE, e))?;

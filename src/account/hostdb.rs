@@ -87,6 +87,22 @@ pub fn group_name(text: &str, gid: u32) -> Option<String> {
     })
 }
 
+/// Every group of an account, primary (`gid`) first: (name, gid); the primary group's name
+/// is empty when `gid` has no entry. Supplementary groups are those listing `name`.
+pub fn groups_of(text: &str, name: &str, gid: u32) -> Vec<(String, u32)> {
+    let mut out = vec![(group_name(text, gid).unwrap_or_default(), gid)];
+    for l in text.lines() {
+        let f: Vec<&str> = l.split(':').collect();
+        let Some(g) = f.get(2).and_then(|g| g.parse::<u32>().ok()) else {
+            continue;
+        };
+        if f.len() == 4 && g != gid && f[3].split(',').any(|m| m.trim() == name) {
+            out.push((f[0].to_string(), g));
+        }
+    }
+    out
+}
+
 /// The password field of `name` in shadow text.
 pub fn shadow_password(text: &str, name: &str) -> Option<String> {
     text.lines().find_map(|l| {
@@ -118,6 +134,11 @@ impl HostDb {
         }))
     }
 
+    /// Every group of the account (primary first), from the group file.
+    pub fn groups(&self, entry: &PasswdEntry) -> Result<Vec<(String, u32)>, AccountError> {
+        Ok(groups_of(&read(&self.group)?, &entry.name, entry.gid))
+    }
+
     /// True when some account already has `uid`.
     pub fn uid_taken(&self, uid: u32) -> Result<bool, AccountError> {
         Ok(read(&self.passwd)?
@@ -145,5 +166,15 @@ mod tests {
         assert_eq!(group_name(GROUP, 1001).as_deref(), Some("imsad"));
         assert_eq!(shadow_password(SHADOW, "imsad").as_deref(), Some("!"));
         assert_eq!(shadow_password(SHADOW, "nobody"), None);
+    }
+
+    #[test]
+    fn groups_primary_first_then_memberships() {
+        let g = "root:x:0:\nadm:x:4:a,imsad\nimsad:x:1001:\nadmins:x:5:imsadx\n";
+        assert_eq!(
+            groups_of(g, "imsad", 1001),
+            vec![("imsad".to_string(), 1001), ("adm".to_string(), 4)]
+        );
+        assert_eq!(groups_of(g, "x", 77), vec![(String::new(), 77)]);
     }
 }

@@ -10,6 +10,7 @@ pub mod keys;
 pub mod logindefs;
 pub mod name;
 pub mod sessions;
+pub mod usage;
 pub mod useradd;
 
 use std::path::PathBuf;

@@ -8,7 +8,6 @@ use crate::exit;
 use crate::hostinfo::gather::Wanted;
 use crate::jail::{self, BuildSettings};
 use crate::mounts::Bind;
-use crate::mounts::apply::check_source;
 use crate::plan::render;
 use crate::state::DEFAULT_STATE_DIR;
 
@@ -34,12 +33,19 @@ pub struct Args {
     /// brings its #! interpreter.
     #[arg(long = "bin", value_name = "NAME|PATH")]
     pub bins: Vec<String>,
-    /// A data file or directory copied as it is (directories recursively).
+    /// A data file or directory copied as it is (directories recursively). Host secrets
+    /// (shadow, gshadow, passwd/group and their backups, /etc/ssh, SSH private keys,
+    /// sudoers, /root, the state directory, …) are refused; inside a directory they are
+    /// skipped, each named in a warning.
     #[arg(long = "file", value_name = "PATH")]
     pub files: Vec<PathBuf>,
     /// A host directory to bind-mount into the jail: SRC:DST[:ro|rw], non-recursive,
     /// always nosuid,nodev, read-only unless rw. Recorded in the state; `jailsmith mount`
-    /// mounts it. A source a non-root user can write is refused unless rw is given.
+    /// mounts it. A source a non-root user can write is refused unless rw is given; a
+    /// source whose parent a non-root user can write is always refused. Sources that are,
+    /// contain or lie inside /, /proc, /sys, /dev, /run, /boot, /root, /etc, the state
+    /// directory or the jail are refused; rw only into a user's home (/home/NAME/...) or a
+    /// service's --read-write path.
     #[arg(long = "bind", value_name = "SRC:DST[:ro|rw]", value_parser = parse_bind)]
     pub binds: Vec<Bind>,
     /// Where jailsmith keeps what built each jail and the manifest of its files.
@@ -78,9 +84,7 @@ pub struct Args {
 }
 
 fn parse_bind(s: &str) -> Result<Bind, String> {
-    let b = Bind::parse(s).map_err(|e| e.to_string())?;
-    check_source(&b).map_err(|e| e.to_string())?;
-    Ok(b)
+    Bind::parse(s).map_err(|e| e.to_string())
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {

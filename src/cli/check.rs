@@ -49,12 +49,14 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         )
         .into());
     }
+    crate::jail::refuse_jail(&args.jail, &args.state_dir)?;
     let st = state::load(&args.state_dir, &args.jail)
         .map_err(|e| Coded::new(exit::BAD_INPUT, e.to_string()))?;
     let replan = match (&st, args.no_replan) {
         (Some(s), false) => Some(
             crate::cli::update::settings_from_request(&args.jail, &s.request, &args.dirs)
                 .map(|mut b| {
+                    b.state_dir = args.state_dir.clone();
                     if !s.services.is_empty() {
                         // mount points of the jailed services, as `update` keeps them
                         b.extra

@@ -215,6 +215,7 @@ fn is_home(st: &JailState, path: &str) -> bool {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
+    crate::jail::refuse_jail(&args.jail, &args.state_dir)?;
     let st = load_state(&args.state_dir, &args.jail)?;
     check_sessions(&args, &st)?;
     for u in st.users.clone() {

@@ -99,8 +99,26 @@ fn write_units(dir: &Path, jail: &Path, st: &JailState) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The deny-lists over the recorded binds (a state written before a rule existed, or by
+/// hand): rw only into homes and the services' read-write paths.
+fn refuse_binds(args: &MountArgs, st: &JailState) -> anyhow::Result<()> {
+    let rw_paths: Vec<crate::plan::JailPath> = st
+        .services
+        .values()
+        .flat_map(|s| &s.read_write)
+        .filter_map(|p| crate::plan::JailPath::new(p).ok())
+        .collect();
+    for b in &st.request.binds {
+        crate::hostinfo::guard::bind(b, &args.jail, &args.state_dir, &rw_paths)
+            .map_err(|e| Coded::new(e.exit_code(), e.to_string()))?;
+    }
+    Ok(())
+}
+
 pub fn run_mount(args: MountArgs) -> anyhow::Result<u8> {
+    crate::jail::refuse_jail(&args.jail, &args.state_dir)?;
     let st = load_state(&args.state_dir, &args.jail)?;
+    refuse_binds(&args, &st)?;
     let host = LinuxHost::open(&args.jail, false).map_err(|e| coded(e.into()))?;
     let done = mount_all(&host, &st.request.binds).map_err(coded)?;
     for (b, d) in &done {
@@ -121,6 +139,7 @@ pub fn run_mount(args: MountArgs) -> anyhow::Result<u8> {
 }
 
 pub fn run_umount(args: UmountArgs) -> anyhow::Result<u8> {
+    crate::jail::refuse_jail(&args.jail, &args.state_dir)?;
     let st = load_state(&args.state_dir, &args.jail)?;
     let host = LinuxHost::open(&args.jail, false).map_err(|e| coded(e.into()))?;
     for (b, d) in umount_all(&host, &st.request.binds).map_err(coded)? {

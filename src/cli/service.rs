@@ -6,13 +6,15 @@
 use std::path::{Path, PathBuf};
 
 use crate::account::hostdb::{HostAccount, HostDb};
-use crate::account::{hostfs, jailside, useradd};
+use crate::account::usage::{self, Usage};
+use crate::account::{hostfs, jailside, logindefs, useradd};
 use crate::apply::{Host, LinuxHost};
 use crate::cli::limits::{LimitArgs, resolve_io_device};
 use crate::exit::{self, Coded};
 use crate::hostinfo::find_program;
 use crate::hostinfo::gather::Wanted;
 use crate::jail::BuildSettings;
+use crate::plan::denylist::{self, AccountFacts, AccountRole};
 use crate::plan::{JailPath, Owner};
 use crate::service::files::{self, Written, put_file};
 use crate::service::systemctl::{self, SYSTEM_UNIT_DIR};
@@ -30,7 +32,7 @@ use crate::state::DEFAULT_STATE_DIR;
 /// with the same options changes nothing.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  jailsmith service web --jail /srv/web --profile python3 --create-user \\\n      --exec 'python3 -m http.server 8080 --bind 127.0.0.1 --directory /srv/www' \\\n      --file /srv/www --port 8080 --allow-ip localhost --memory-max 256M --cpu-quota 50%\n  jailsmith service web --jail /srv/web --exec '/usr/bin/python3 -m http.server 80' --port 80 --dry-run\n\nCheck a unit: systemd-analyze security --offline=yes FILE; systemd-analyze verify FILE\n\nExit codes: 0 done or up to date; 2 bad input (name, --exec, program not found, limit value, missing account without --create-user, a jail path a unit cannot hold); 4 refused (root or a uid/gid 0 account, an --unit-dir others could write, a symlink in the jail); 6 a host operation failed (useradd, systemctl, I/O)."
+    after_help = "Examples:\n  jailsmith service web --jail /srv/web --profile python3 --create-user \\\n      --exec 'python3 -m http.server 8080 --bind 127.0.0.1 --directory /srv/www' \\\n      --file /srv/www --port 8080 --allow-ip localhost --memory-max 256M --cpu-quota 50%\n  jailsmith service web --jail /srv/web --exec '/usr/bin/python3 -m http.server 80' --port 80 --dry-run\n\nCheck a unit: systemd-analyze security --offline=yes FILE; systemd-analyze verify FILE\n\nExit codes: 0 done or up to date; 2 bad input (name, --exec, program not found, limit value, missing account without --create-user, a jail path a unit cannot hold); 4 refused (root, nobody, an account outside SYS_UID_MIN..SYS_UID_MAX, in a privileged group or used by a jailed user or another service; a system directory as jail; an --unit-dir others could write, a symlink in the jail); 6 a host operation failed (useradd, systemctl, I/O)."
 )]
 pub struct Args {
     /// The unit's name (NAME.service).
@@ -42,7 +44,9 @@ pub struct Args {
     /// The command line, split with shell word rules (no shell runs it).
     #[arg(long, value_name = "'COMMAND ARGS'")]
     pub exec: String,
-    /// The account the service runs as (default: NAME). Never root.
+    /// The account the service runs as (default: NAME): a system account (SYS_UID_MIN to
+    /// SYS_UID_MAX of /etc/login.defs) that no jailed SSH user or other service uses, never
+    /// root or nobody, in no privileged group (see `jailsmith user --help`).
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
     /// Create the account when missing: a system account with no home and no login shell.
@@ -109,6 +113,7 @@ struct Checked {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
+    crate::jail::refuse_jail(&args.jail, &args.state_dir)?;
     // One run at a time per state directory, as `user` does: both merge the jail's passwd.
     // (`apply` holds this lock itself around every `converge`.)
     let _lock = if args.dry_run {
@@ -206,6 +211,13 @@ pub fn converge(args: &Args) -> anyhow::Result<bool> {
     Ok(changed)
 }
 
+/// Every check on the options and the service account, writing nothing: what `apply` runs
+/// for every service before its first write.
+pub fn preflight(args: &Args) -> anyhow::Result<()> {
+    let c = check(args)?;
+    service_account(args, &c.user).map(|_| ())
+}
+
 /// Every check on the options that needs no write: name, command, program, user, limits.
 fn check(args: &Args) -> anyhow::Result<Checked> {
     let name = service::unit_name(&args.name).map_err(input)?;
@@ -231,6 +243,7 @@ fn check(args: &Args) -> anyhow::Result<Checked> {
             format!("{}: the jail path must be absolute", args.jail.display()),
         ));
     }
+    crate::jail::refuse_jail(&args.jail, &args.state_dir)?;
     if argv[0].contains('/') && !argv[0].starts_with('/') {
         return Err(coded(
             exit::BAD_INPUT,
@@ -253,12 +266,6 @@ fn check(args: &Args) -> anyhow::Result<Checked> {
     argv[0] = program.to_string_lossy().into_owned();
     let user = args.user.clone().unwrap_or_else(|| name.clone());
     refuse_root_name(&user)?;
-    if user == "nobody" {
-        eprintln!(
-            "jailsmith: warning: nobody is shared by many daemons (and NFS): files and processes \
-             of one are the others'; a dedicated account (--create-user) is safer"
-        );
-    }
     let jail = crate::state::canonical_jail(&args.jail);
     let jail = service::jail_for_unit(&jail.to_string_lossy()).map_err(input)?;
     let spec = UnitSpec {
@@ -293,26 +300,60 @@ fn refuse_root_name(user: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The service account: found (never uid or gid 0), or None when `--create-user` will
-/// create it. Missing without `--create-user` is bad input.
+/// The service account: found and allowed by the account rules, or None when
+/// `--create-user` will create it. Missing without `--create-user` is bad input.
 fn service_account(args: &Args, user: &str) -> anyhow::Result<Option<HostAccount>> {
-    let acc = HostDb::default()
-        .lookup(user)
-        .map_err(|e| coded(e.code(), e))?;
+    let db = HostDb::default();
+    let acc = db.lookup(user).map_err(|e| coded(e.code(), e))?;
     match acc {
-        Some(a) if a.entry.uid == 0 || a.entry.gid == 0 => Err(coded(
-            exit::REFUSED,
-            format!(
-                "refusing to run a jailed service as {user}: it has uid {} gid {} (root's)",
-                a.entry.uid, a.entry.gid
-            ),
-        )),
-        Some(a) => Ok(Some(a)),
+        Some(a) => {
+            refuse_account(args, &db, &a)?;
+            Ok(Some(a))
+        }
         None if args.create_user => Ok(None),
         None => Err(coded(
             exit::BAD_INPUT,
             format!("no account {user} on this host; pass --create-user to create it"),
         )),
+    }
+}
+
+/// The account rules of a service account (`plan::denylist`): a system account
+/// (SYS_UID_MIN..SYS_UID_MAX, as `useradd --system` makes them), never root nor nobody, in
+/// no privileged group, and used by no jailed SSH user nor another service.
+fn refuse_account(args: &Args, db: &HostDb, a: &HostAccount) -> anyhow::Result<()> {
+    let refused = |why: String| {
+        coded(
+            exit::REFUSED,
+            format!(
+                "refusing to run a jailed service as {}: {why}",
+                a.entry.name
+            ),
+        )
+    };
+    let ranges =
+        logindefs::read_ranges(Path::new(logindefs::PATH)).map_err(|e| coded(e.code(), e))?;
+    let groups = db.groups(&a.entry).map_err(|e| coded(e.code(), e))?;
+    let facts = AccountFacts {
+        name: &a.entry.name,
+        uid: a.entry.uid,
+        groups: &groups,
+    };
+    if let Some(d) = denylist::refused_account(&facts, AccountRole::Service, &ranges) {
+        return Err(refused(d.to_string()));
+    }
+    let name = service::unit_name(&args.name).map_err(input)?;
+    let jail = crate::state::canonical_jail(&args.jail);
+    let uses = usage::uses(&args.state_dir, &a.entry.name).map_err(|e| coded(e.code(), e))?;
+    let other = uses.iter().find(|u| match u {
+        Usage::Service { name: n, jail: j } => *n != name || *j != jail,
+        Usage::Login { .. } => true,
+    });
+    match other {
+        Some(u) => Err(refused(format!(
+            "{u}; a service account serves one service only (pass --user with another, or --create-user)"
+        ))),
+        None => Ok(()),
     }
 }
 

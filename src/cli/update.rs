@@ -214,6 +214,7 @@ fn forget_removed(args: &Args, removed: &[String]) -> anyhow::Result<()> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
+    jail::refuse_jail(&args.jail, &args.state_dir)?;
     let st = load(&args)?;
     let mut settings = settings_from_request(&args.jail, &st.request, &args.dirs)?;
     settings.state_dir = args.state_dir.clone();

@@ -16,6 +16,7 @@ use crate::account::{AccountError, hostfs, logindefs, name};
 use crate::apply::HostError;
 use crate::audit::chroot_rule::chroot_problems;
 use crate::exit;
+use crate::plan::denylist::{self, AccountFacts, AccountRole};
 use crate::sshd::dropin;
 use crate::sshd::{SshdError, mainconfig};
 use crate::state::{self, StateError};
@@ -27,7 +28,7 @@ pub use limits::DEFAULT_SYSTEMD_DIR;
 /// Jail a host account in sshd: key-only login that lands inside JAIL.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  jailsmith user imsad --jail /srv/get_chrooted --create --key ~/.ssh/id_ed25519.pub\n  jailsmith user up1 --jail /srv/files --create --key-text 'ssh-ed25519 AAAA...' --sftp-only\n  jailsmith user imsad --jail /srv/get_chrooted --dry-run\n  jailsmith user imsad --jail /srv/get_chrooted --remove --delete-home --delete-account\n\nThe account's password becomes '*' (no password matches; not '!', which sshd without PAM\ntreats as locked even for keys). Exit codes: 2 bad name, key or missing shell; 4 refused by\na safety rule (root, system uid, unsafe jail path, planted symlink); 5 sshd rejected the\nconfiguration (everything rolled back); 6 a host operation failed."
+    after_help = "Examples:\n  jailsmith user imsad --jail /srv/get_chrooted --create --key ~/.ssh/id_ed25519.pub\n  jailsmith user up1 --jail /srv/files --create --key-text 'ssh-ed25519 AAAA...' --sftp-only\n  jailsmith user imsad --jail /srv/get_chrooted --dry-run\n  jailsmith user imsad --jail /srv/get_chrooted --remove --delete-home --delete-account\n\nThe account's password becomes '*' (no password matches; not '!', which sshd without PAM\ntreats as locked even for keys).\n\nRefused accounts: root (uid 0), nobody (uid 65534), a uid outside UID_MIN..UID_MAX of\n/etc/login.defs (system and service accounts), and an account whose primary or\nsupplementary groups include gid 0 or a privileged group: root, wheel, sudo, admin, adm,\nshadow, disk, kmem, tty, utmp, staff, sys, docker, lxd, libvirt, systemd-journal.\nRefused jails: /, system directories (/etc, /usr, /var, /home, /srv, /tmp, ...), paths\ninside /proc, /sys, /dev, /run or the state directory, and their ancestors.\n\nExit codes: 2 bad name, key or missing shell; 4 refused by a safety rule (root, system\nuid, privileged group, unsafe jail path, planted symlink); 5 sshd rejected the\nconfiguration (everything rolled back); 6 a host operation failed."
 )]
 pub struct Args {
     /// The account (existing; or missing with --create).
@@ -43,7 +44,7 @@ pub struct Args {
     /// sshd checks it) unless --sftp-only.
     #[arg(long, default_value = "/bin/bash", value_name = "PATH")]
     pub shell: String,
-    /// uid of a created account (at least UID_MIN of /etc/login.defs).
+    /// uid of a created account (from UID_MIN to UID_MAX of /etc/login.defs).
     #[arg(long, value_name = "UID")]
     pub uid: Option<u32>,
     /// A public key file (repeatable); every line must be a valid OpenSSH public key.
@@ -192,6 +193,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         )
         .into());
     }
+    crate::jail::refuse_jail(&args.jail, &args.state_dir)?;
     let _lock = if args.dry_run {
         None
     } else {
@@ -224,6 +226,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
 /// One add or remove as `run` does it, without the root check, the state-directory lock
 /// or any printing (warnings are in the report): what `apply` calls per user.
 pub fn converge(args: &Args) -> Result<Report, UserError> {
+    crate::hostinfo::guard::jail(&args.jail, &args.state_dir)
+        .map_err(|e| UserError::Refused(e.to_string()))?;
     let mut r = Run {
         args,
         dry: args.dry_run,
@@ -254,6 +258,12 @@ pub fn converge(args: &Args) -> Result<Report, UserError> {
         changes: r.changes,
         warnings: r.warnings,
     })
+}
+
+/// The name and account rules of an add, reading only the host's account files: what
+/// `apply` runs for every user before its first write.
+pub fn preflight(args: &Args) -> Result<(), UserError> {
+    add::preflight(args)
 }
 
 fn print_report(r: &Report, json: bool) {
@@ -349,15 +359,36 @@ fn check_jail_path(jail: &Path) -> Result<(), UserError> {
     Ok(())
 }
 
-/// The uid rule: never root, never below UID_MIN.
-fn check_uid(name: &str, uid: u32, uid_min: u32) -> Result<(), UserError> {
-    if uid < uid_min {
-        return Err(UserError::Refused(format!(
-            "refusing to jail {name}: uid {uid} is below UID_MIN {uid_min} of {} (a system account)",
-            logindefs::PATH
-        )));
+/// The uid rule of a jailed SSH user: never root nor nobody, and from UID_MIN to UID_MAX of
+/// /etc/login.defs (DESIGN §5.12; `plan::denylist` holds the rules).
+fn check_uid(name: &str, uid: u32, ranges: &logindefs::UidRanges) -> Result<(), UserError> {
+    let facts = AccountFacts {
+        name,
+        uid,
+        groups: &[],
+    };
+    match denylist::refused_account(&facts, AccountRole::Login, ranges) {
+        Some(d) => Err(UserError::Refused(d.to_string())),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// The whole account rule for an existing account: its uid and every group it is in (none
+/// may be gid 0 or a privileged group, `plan::denylist::PRIVILEGED_GROUPS`).
+fn check_account_rules(
+    acc: &crate::account::hostdb::HostAccount,
+    groups: &[(String, u32)],
+    ranges: &logindefs::UidRanges,
+) -> Result<(), UserError> {
+    let facts = AccountFacts {
+        name: &acc.entry.name,
+        uid: acc.entry.uid,
+        groups,
+    };
+    match denylist::refused_account(&facts, AccountRole::Login, ranges) {
+        Some(d) => Err(UserError::Refused(d.to_string())),
+        None => Ok(()),
+    }
 }
 
 /// The jail a user's existing drop-in chroots into, if it has one.
@@ -402,8 +433,27 @@ mod tests {
     fn root_and_system_accounts_are_refused() {
         assert_eq!(check_name("root").unwrap_err().code(), exit::REFUSED);
         assert_eq!(check_name("Bad").unwrap_err().code(), exit::BAD_INPUT);
-        assert_eq!(check_uid("x", 999, 1000).unwrap_err().code(), exit::REFUSED);
-        check_uid("x", 1000, 1000).unwrap();
+        let r = logindefs::ranges("UID_MIN 1000\nUID_MAX 60000\n");
+        assert_eq!(check_uid("x", 999, &r).unwrap_err().code(), exit::REFUSED);
+        assert_eq!(check_uid("x", 60001, &r).unwrap_err().code(), exit::REFUSED);
+        assert_eq!(check_uid("x", 65534, &r).unwrap_err().code(), exit::REFUSED);
+        check_uid("x", 1000, &r).unwrap();
+    }
+
+    #[test]
+    fn help_lists_every_privileged_group() {
+        use clap::CommandFactory;
+        let help = crate::cli::Cli::command()
+            .find_subcommand_mut("user")
+            .expect("user subcommand")
+            .render_long_help()
+            .to_string();
+        for (g, _) in denylist::PRIVILEGED_GROUPS {
+            let listed = help
+                .split(|c: char| c.is_whitespace() || c == ',' || c == '.')
+                .any(|w| w == *g);
+            assert!(listed, "group {g} is not in the help");
+        }
     }
 
     #[test]

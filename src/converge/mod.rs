@@ -87,6 +87,7 @@ impl Converger<'_> {
 /// Converges the host to `spec`. Host-side checks (key files, bind sources, profiles) run
 /// before the first write.
 pub fn converge(spec: &Spec, o: &Options) -> anyhow::Result<Outcome> {
+    refuse_jails(spec, o)?;
     let jails = jail_settings(spec, o)?;
     let users = spec
         .user
@@ -94,6 +95,7 @@ pub fn converge(spec: &Spec, o: &Options) -> anyhow::Result<Outcome> {
         .map(|u| user_args(u, o))
         .collect::<anyhow::Result<Vec<_>>>()?;
     preflight_sshd(&users, o)?;
+    preflight_accounts(spec, &users, o)?;
     // One run at a time per state directory, as `user` (taken after every check, so an
     // invalid spec or host leaves even the state directory alone).
     let _lock = if o.dry_run {
@@ -178,6 +180,31 @@ fn preflight_sshd(users: &[user::Args], o: &Options) -> anyhow::Result<()> {
     sshd.test().map_err(|e| coded(e.code(), e))
 }
 
+/// The account rules (and every other check that writes nothing) of each user and service,
+/// before the first jail is built.
+fn preflight_accounts(spec: &Spec, users: &[user::Args], o: &Options) -> anyhow::Result<()> {
+    for u in users {
+        user::preflight(u).map_err(|e| coded(e.code(), format!("user {}: {e}", u.name)))?;
+    }
+    for s in &spec.service {
+        service::preflight(&service_args(s, o))
+            .with_context(|| format!("service {}", s.name.get_ref()))?;
+    }
+    Ok(())
+}
+
+/// The jail deny-list over every jail the spec names (jails, users' and services' jails),
+/// before anything else.
+fn refuse_jails(spec: &Spec, o: &Options) -> anyhow::Result<()> {
+    let jails = spec.jail.iter().map(|j| j.path.get_ref());
+    let users = spec.user.iter().map(|u| u.jail.get_ref());
+    let services = spec.service.iter().map(|s| s.jail.get_ref());
+    for j in jails.chain(users).chain(services) {
+        crate::jail::refuse_jail(j, &o.state_dir)?;
+    }
+    Ok(())
+}
+
 /// Build settings for every `[[jail]]`, profiles loaded and bind sources checked.
 fn jail_settings(spec: &Spec, o: &Options) -> anyhow::Result<Vec<BuildSettings>> {
     let mut out = Vec::new();
@@ -198,7 +225,6 @@ fn jail_settings(spec: &Spec, o: &Options) -> anyhow::Result<Vec<BuildSettings>>
         let mut binds = Vec::new();
         for b in &j.binds {
             let bind = Bind::parse(b.get_ref()).map_err(|e| coded(exit::BAD_INPUT, e))?;
-            crate::mounts::apply::check_source(&bind).map_err(|e| coded(exit::REFUSED, e))?;
             binds.push(bind);
         }
         let spec_targets: Vec<_> = binds.iter().map(|b: &Bind| b.dst.clone()).collect();
@@ -207,7 +233,7 @@ fn jail_settings(spec: &Spec, o: &Options) -> anyhow::Result<Vec<BuildSettings>>
                 .into_iter()
                 .filter(|b| !spec_targets.contains(&b.dst)),
         );
-        out.push(BuildSettings {
+        let settings = BuildSettings {
             jail: path.clone(),
             wanted: Wanted {
                 bins: j.bins.clone(),
@@ -222,7 +248,9 @@ fn jail_settings(spec: &Spec, o: &Options) -> anyhow::Result<Vec<BuildSettings>>
             jobs: 0,
             profile_dirs: o.profile_dirs.clone(),
             ..Default::default()
-        });
+        };
+        crate::jail::check_inputs(&settings).with_context(|| format!("jail {}", path.display()))?;
+        out.push(settings);
     }
     Ok(out)
 }

@@ -14,6 +14,7 @@ use crate::plan::policy;
 use crate::resolve::elf::{FileKind, read_elf, sniff};
 use crate::resolve::search::with_resolvers;
 use crate::resolve::{Closure, ElfInfo, LoaderConfig, Resolver};
+use crate::state::DEFAULT_STATE_DIR;
 
 use super::programs::{SECURE_PATH, find_program};
 use super::walk::{WalkError, Walker};
@@ -66,12 +67,14 @@ pub enum GatherError {
     Elf(#[from] crate::resolve::ElfError),
     #[error("{0}")]
     Walk(#[from] WalkError),
+    #[error(transparent)]
+    Denied(#[from] crate::plan::denylist::Denied),
 }
 
 impl GatherError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            GatherError::Refused { .. } => exit::REFUSED,
+            GatherError::Refused { .. } | GatherError::Denied(_) => exit::REFUSED,
             GatherError::MissingLibrary { .. } => exit::FINDINGS,
             _ => exit::BAD_INPUT,
         }
@@ -107,6 +110,12 @@ impl<'c> Gatherer<'c> {
         }
     }
 
+    /// The state directory in use: the host-secret list refuses it (besides the default).
+    pub fn state_dir(mut self, dir: &Path) -> Self {
+        self.walker.state_dir = Some(dir.to_path_buf());
+        self
+    }
+
     /// Resolves the programs' closures on `jobs` threads (0: one per CPU) before walking
     /// them; the entries and their order are the same for any number.
     pub fn jobs(mut self, jobs: usize) -> Self {
@@ -135,7 +144,15 @@ impl<'c> Gatherer<'c> {
                 return Err(GatherError::NoSuchFile { path: f.clone() });
             }
             refuse_if_listed(f)?;
+            let state = self.walker.state_dir.clone();
+            super::guard::file(f, state.as_deref().unwrap_or(Path::new(DEFAULT_STATE_DIR)))?;
             self.walker.add(f, &format!("--file {}", f.display()))?;
+        }
+        for (p, why) in std::mem::take(&mut self.walker.skipped) {
+            self.warnings.push(format!(
+                "skipped {}: {why}; host secrets never enter a jail",
+                p.display()
+            ));
         }
         Ok((self.walker.entries, self.warnings))
     }

@@ -3,6 +3,7 @@
 //! writes, never runs anything from a jail.
 
 pub mod gather;
+pub mod guard;
 pub mod loader;
 pub mod programs;
 pub mod walk;

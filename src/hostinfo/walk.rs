@@ -9,6 +9,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::plan::JailPath;
 use crate::plan::build::{HostEntry, HostKind};
+use crate::state::DEFAULT_STATE_DIR;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WalkError {
@@ -38,6 +39,10 @@ pub struct Walker {
     /// What each absolute host path met while walking is: `None` for a non-link,
     /// `Some(target)` for a symlink.
     hops: HashMap<PathBuf, Option<PathBuf>>,
+    /// The state directory the host-secret list refuses (besides the default one).
+    pub state_dir: Option<PathBuf>,
+    /// Host secrets met inside a directory copy and left out, with the reason.
+    pub skipped: Vec<(PathBuf, &'static str)>,
 }
 
 /// One path component as the walk sees it.
@@ -225,18 +230,46 @@ impl Walker {
         Ok(())
     }
 
+    /// Why a host path met inside a directory copy is left out (a host secret), if it is.
+    fn secret(&self, p: &Path) -> Option<&'static str> {
+        let state = self
+            .state_dir
+            .as_deref()
+            .unwrap_or(Path::new(DEFAULT_STATE_DIR));
+        super::guard::secret_in_tree(p, state)
+    }
+
+    /// Leaves a host secret out of a directory copy; true when `p` is one.
+    fn skip_secret(&mut self, p: &Path, real: &Path) -> bool {
+        match self.secret(p).or_else(|| self.secret(real)) {
+            Some(why) => {
+                self.skipped.push((p.to_path_buf(), why));
+                true
+            }
+            None => false,
+        }
+    }
+
     /// A directory and everything under it; symlinks inside are kept, and their targets
-    /// pulled in when they exist.
+    /// pulled in when they exist. Host secrets (and links to them) are left out and listed
+    /// in `skipped`.
     fn add_tree(&mut self, root: &Path, reason: &str) -> Result<(), WalkError> {
         let mut links = Vec::new();
-        for entry in walkdir::WalkDir::new(root)
+        let mut it = walkdir::WalkDir::new(root)
             .follow_links(false)
             .sort_by_file_name()
-        {
+            .into_iter();
+        while let Some(entry) = it.next() {
             let entry = entry.map_err(|e| WalkError::Io {
                 path: root.to_path_buf(),
                 source: e.into(),
             })?;
+            if self.skip_secret(entry.path(), entry.path()) {
+                if entry.file_type().is_dir() {
+                    it.skip_current_dir();
+                }
+                continue;
+            }
             let meta = entry.metadata().map_err(|e| WalkError::Io {
                 path: entry.path().to_path_buf(),
                 source: e.into(),
@@ -251,6 +284,9 @@ impl Walker {
             self.push_object(entry.path(), &meta, reason)?;
         }
         for link in links {
+            if self.skip_secret(&link, &super::guard::resolved(&link)) {
+                continue;
+            }
             // A dangling link in a data tree is reproduced as is; its target is not required.
             if std::fs::metadata(&link).is_ok() {
                 self.add(&link, reason)?;
@@ -315,6 +351,36 @@ mod tests {
                 "usr/lib/libx.so.1.2"
             ]
         );
+    }
+
+    #[test]
+    fn host_secrets_in_a_tree_are_skipped_and_listed() {
+        let d = tempfile::tempdir().unwrap();
+        let base = d.path();
+        std::fs::create_dir_all(base.join("data/.ssh")).unwrap();
+        std::fs::create_dir_all(base.join("data/state/jails")).unwrap();
+        std::fs::write(base.join("data/.ssh/id_ed25519"), "key").unwrap();
+        std::fs::write(base.join("data/state/jails/x.json"), "{}").unwrap();
+        std::fs::write(base.join("data/ok"), "ok").unwrap();
+        std::os::unix::fs::symlink("/etc/shadow", base.join("data/link")).unwrap();
+        let mut w = Walker {
+            state_dir: Some(base.join("data/state")),
+            ..Default::default()
+        };
+        w.add(&base.join("data"), "t").unwrap();
+        let names: Vec<String> = w
+            .entries
+            .iter()
+            .filter_map(|e| Some(e.src.strip_prefix(base).ok()?.display().to_string()))
+            .collect();
+        assert_eq!(names, vec!["data", "data/ok"]);
+        let mut skipped: Vec<String> = w
+            .skipped
+            .iter()
+            .map(|(p, _)| p.strip_prefix(base).unwrap().display().to_string())
+            .collect();
+        skipped.sort();
+        assert_eq!(skipped, vec!["data/.ssh", "data/link", "data/state"]);
     }
 
     #[test]

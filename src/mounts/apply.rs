@@ -5,7 +5,7 @@
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 
@@ -13,12 +13,21 @@ use super::Bind;
 use super::mountinfo::{self, MountEntry};
 use crate::apply::{EntryKind, Host, HostError, LinuxHost};
 use crate::plan::{JailPath, Owner};
+use crate::state::DEFAULT_STATE_DIR;
 
 /// Why a bind could not be applied or removed.
 #[derive(Debug, thiserror::Error)]
 pub enum MountError {
     #[error("refusing bind source {src}: {why}")]
     UnsafeSource { src: PathBuf, why: String },
+    #[error("bind source {src}: {source}")]
+    NoSource {
+        src: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Denied(#[from] crate::plan::denylist::Denied),
     #[error(transparent)]
     Host(#[from] HostError),
     #[error("cannot {op} {target}: {source}")]
@@ -35,7 +44,8 @@ pub enum MountError {
 impl MountError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            MountError::UnsafeSource { .. } => crate::exit::REFUSED,
+            MountError::UnsafeSource { .. } | MountError::Denied(_) => crate::exit::REFUSED,
+            MountError::NoSource { .. } => crate::exit::BAD_INPUT,
             MountError::Host(e) => e.exit_code(),
             _ => crate::exit::HOST_FAILURE,
         }
@@ -52,15 +62,20 @@ pub enum Done {
     NotMounted,
 }
 
-/// Refuses a source that is not a real directory path, or that a non-root user could
-/// change (owned by a non-root user, or writable by group or others, itself or an
-/// ancestor) unless the bind is explicitly rw.
+/// Refuses a source that is not a real directory path, or whose path a non-root user could
+/// change: an ancestor owned by a non-root user or writable by group or others (that user
+/// could swap the source between this check and the mount). A read-only bind also refuses
+/// a source a non-root user can change itself (it would still change under the jail); a
+/// read-write bind's source may be writable, that is its point.
 pub fn check_source(bind: &Bind) -> Result<(), MountError> {
     let bad = |why: String| MountError::UnsafeSource {
         src: bind.src.clone(),
         why,
     };
-    let canon = std::fs::canonicalize(&bind.src).map_err(|e| bad(e.to_string()))?;
+    let canon = std::fs::canonicalize(&bind.src).map_err(|source| MountError::NoSource {
+        src: bind.src.clone(),
+        source,
+    })?;
     if canon != bind.src {
         return Err(bad(format!(
             "its path goes through a symlink; use the real path {}",
@@ -70,13 +85,20 @@ pub fn check_source(bind: &Bind) -> Result<(), MountError> {
     if !canon.is_dir() {
         return Err(bad("it is not a directory".into()));
     }
-    if bind.rw {
-        return Ok(());
-    }
-    for a in bind.src.ancestors() {
+    let skip = usize::from(bind.rw);
+    for a in bind.src.ancestors().skip(skip) {
         let m = std::fs::symlink_metadata(a).map_err(|e| bad(e.to_string()))?;
         let user_writable =
             m.uid() != 0 || m.mode() & 0o002 != 0 || (m.mode() & 0o020 != 0 && m.gid() != 0);
+        if user_writable && a != bind.src {
+            return Err(bad(format!(
+                "its parent {} is writable by a non-root user (uid {}, mode {:04o}), who could \
+                 replace the source before it is mounted",
+                a.display(),
+                m.uid(),
+                m.mode() & 0o7777
+            )));
+        }
         if user_writable {
             return Err(bad(format!(
                 "{} is writable by a non-root user (uid {}, mode {:04o}); a read-only bind of \
@@ -127,6 +149,7 @@ pub fn mount_all(host: &LinuxHost, binds: &[Bind]) -> Result<Vec<(Bind, Done)>, 
     let jail = host.root().to_path_buf();
     let mut out = Vec::new();
     for bind in binds {
+        crate::hostinfo::guard::bind_source(bind, &jail, Path::new(DEFAULT_STATE_DIR))?;
         check_source(bind)?;
         let target = bind.host_target(&jail);
         let table = mountinfo::read().map_err(MountError::Table)?;

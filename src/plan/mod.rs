@@ -3,6 +3,7 @@
 
 pub mod base;
 pub mod build;
+pub mod denylist;
 pub mod jailpath;
 pub mod ops;
 pub mod policy;

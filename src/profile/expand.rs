@@ -359,11 +359,11 @@ fn resolve_entries(
 fn check_refused(e: &ResolvedEntry, host: &dyn HostFs) -> Result<(), ProfileError> {
     for p in e.matched.iter().chain(&e.paths) {
         let real = host.canonicalize(p);
-        let hit = super::policy::refused_host_path(p)
+        let hit = crate::plan::denylist::host_secret(p, &[])
             .map(|why| (None, why))
             .or_else(|| {
                 let real = real.as_ref()?;
-                super::policy::refused_host_path(real).map(|why| (Some(real.clone()), why))
+                crate::plan::denylist::host_secret(real, &[]).map(|why| (Some(real.clone()), why))
             });
         if let Some((target, why)) = hit {
             return Err(ProfileError::Refused {

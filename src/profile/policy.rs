@@ -1,46 +1,8 @@
-//! What a profile may never put in a jail (DESIGN §3, §5): host secrets and account files,
-//! kernel filesystems, files that jailsmith itself owns inside the jail, and writable
-//! modes outside a sticky directory. Pure predicates over paths and modes.
-
-use std::path::Path;
+//! What a profile may never put in a jail (DESIGN §3, §5): files that jailsmith itself owns
+//! inside the jail, and writable modes outside a sticky directory. Pure predicates over paths
+//! and modes. Host secrets are `plan::denylist`'s, the one list every input shares.
 
 use crate::plan::JailPath;
-
-/// Host paths (and everything under them) no profile may copy, with the reason.
-pub const REFUSED_HOST_PATHS: &[(&str, &str)] = &[
-    ("/etc/shadow", "it holds the host's password hashes"),
-    ("/etc/shadow-", "it holds the host's password hashes"),
-    ("/etc/gshadow", "it holds the host's group password hashes"),
-    ("/etc/gshadow-", "it holds the host's group password hashes"),
-    (
-        "/etc/passwd",
-        "the jail has its own, holding only its users and root",
-    ),
-    ("/etc/passwd-", "it lists the host's accounts"),
-    (
-        "/etc/group",
-        "the jail has its own, holding only its groups and root",
-    ),
-    ("/etc/group-", "it lists the host's groups"),
-    ("/etc/sudoers", "it grants root"),
-    ("/etc/sudoers.d", "it grants root"),
-    (
-        "/etc/ssh",
-        "it holds the host's SSH keys and server configuration",
-    ),
-    ("/etc/ssl/private", "it holds the host's private keys"),
-    ("/etc/pki/tls/private", "it holds the host's private keys"),
-    (
-        "/etc/ld.so.preload",
-        "it would load a library into every program",
-    ),
-    ("/root", "it is root's home on the host"),
-    ("/proc", "it is a kernel filesystem"),
-    ("/sys", "it is a kernel filesystem"),
-    ("/dev", "device nodes come only from `devices`"),
-    ("/run", "it holds the host's sockets and runtime state"),
-    ("/var/lib/jailsmith", "it is jailsmith's own state"),
-];
 
 /// In-jail paths a profile may not write or create, with the reason.
 pub const RESERVED_JAIL_PATHS: &[(&str, &str)] = &[
@@ -62,14 +24,6 @@ pub const RESERVED_JAIL_PATHS: &[(&str, &str)] = &[
     ("proc", "a jail never gets a kernel filesystem"),
     ("sys", "a jail never gets a kernel filesystem"),
 ];
-
-/// Why a host path may not be copied into a jail, if it may not.
-pub fn refused_host_path(p: &Path) -> Option<&'static str> {
-    REFUSED_HOST_PATHS
-        .iter()
-        .find(|(r, _)| p.starts_with(r))
-        .map(|(_, why)| *why)
-}
 
 /// Why an in-jail path may not be written or created by a profile, if it may not.
 pub fn reserved_jail_path(p: &JailPath) -> Option<&'static str> {
@@ -99,14 +53,6 @@ pub fn unsafe_file_mode(mode: u32) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn host_secrets_are_refused_with_their_subtrees() {
-        assert!(refused_host_path(Path::new("/etc/shadow")).is_some());
-        assert!(refused_host_path(Path::new("/etc/ssh/ssh_host_ed25519_key")).is_some());
-        assert!(refused_host_path(Path::new("/etc/shadowsocks")).is_none());
-        assert!(refused_host_path(Path::new("/etc/ssl/certs/x.pem")).is_none());
-    }
 
     #[test]
     fn reserved_jail_paths_and_modes() {

@@ -72,7 +72,8 @@ fn binds_are_ro_or_rw_nosuid_nodev_non_recursive_and_idempotent() {
     .unwrap();
     let (jail, state) = (t.jail("jail"), t.state_dir());
     let ro = format!("{}:/srv/data", ro_src.display());
-    let rw = format!("{}:/spool:rw", rw_src.display());
+    // rw goes only into a home (issue 14)
+    let rw = format!("{}:/home/u/spool:rw", rw_src.display());
     run_ok(&mut jailsmith(
         &["build", "--bin", "bash", "--bind", &ro, "--bind", &rw],
         &jail,
@@ -90,7 +91,7 @@ fn binds_are_ro_or_rw_nosuid_nodev_non_recursive_and_idempotent() {
         text(&out.stdout)
     );
 
-    let (ro_at, rw_at) = (jail.join("srv/data"), jail.join("spool"));
+    let (ro_at, rw_at) = (jail.join("srv/data"), jail.join("home/u/spool"));
     let o = options_at(&ro_at).expect("ro bind mounted");
     for f in ["ro", "nosuid", "nodev"] {
         assert!(o.contains(&f.to_string()), "{o:?}");
@@ -179,10 +180,8 @@ fn bind_source_a_user_can_write_is_refused_unless_rw() {
     let t = TestRoot::for_current_test();
     let _guard = Unmount(t.path().to_path_buf());
     let user = UserGuard::new();
-    let userdir = t.dir("userdir");
-    chown(&userdir, Some(user.uid()), Some(user.gid())).unwrap();
-    let src = userdir.join("data");
-    make_dir(&src, 0o755);
+    let src = t.dir("data");
+    chown(&src, Some(user.uid()), Some(user.gid())).unwrap();
     let (jail, state) = (t.jail("jail"), t.state_dir());
     let ro = format!("{}:/data", src.display());
     let out = run(&mut jailsmith(
@@ -190,22 +189,23 @@ fn bind_source_a_user_can_write_is_refused_unless_rw() {
         &jail,
         &state,
     ));
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    // a safety rule: exit 4 (REFUSED), like every deny-list refusal (issue 14)
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("writable by a non-root user"),
         "{}",
         text(&out.stderr)
     );
     assert!(!jail.exists(), "a refused build must not start");
-    // explicitly rw: accepted, mounted rw,nosuid,nodev
-    let rw = format!("{}:/data:rw", src.display());
+    // explicitly rw, into a home: accepted, mounted rw,nosuid,nodev
+    let rw = format!("{}:/home/u/data:rw", src.display());
     run_ok(&mut jailsmith(
         &["build", "--bin", "bash", "--bind", &rw],
         &jail,
         &state,
     ));
     run_ok(&mut jailsmith(&["mount"], &jail, &state));
-    let o = options_at(&jail.join("data")).unwrap();
+    let o = options_at(&jail.join("home/u/data")).unwrap();
     assert!(o.contains(&"rw".to_string()) && o.contains(&"nosuid".to_string()));
     run_ok(&mut jailsmith(&["umount"], &jail, &state));
 }

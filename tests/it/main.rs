@@ -14,6 +14,7 @@ mod copy_paths;
 mod harness;
 mod hostile_audit;
 mod hostile_host_files;
+mod hostile_inputs;
 mod lifecycle_canaries;
 mod lifecycle_destroy;
 mod lifecycle_mount;

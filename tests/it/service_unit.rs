@@ -438,14 +438,15 @@ fn destroy_takes_the_units_of_the_jail_s_services_away() {
         return;
     }
     let c = Case::new("service_destroy");
-    let user = ReservedUser::new();
+    // one account per service (issue 14: a service account serves one service only)
+    let (user, other) = (ReservedUser::new(), ReservedUser::new());
     run_ok(
         c.service("tick", "sleep 1000")
             .args(["--user", user.name(), "--create-user"]),
     );
     run_ok(
         c.service("tock", "sleep 2000")
-            .args(["--user", user.name()]),
+            .args(["--user", other.name(), "--create-user"]),
     );
     let unrelated = c.units.join("unrelated.service");
     common::write_file(&unrelated, "[Service]\nExecStart=/bin/true\n", 0o644);

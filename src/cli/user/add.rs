@@ -8,8 +8,8 @@ use super::journal::{
     reload_sshd,
 };
 use super::{
-    Args, UserError, check_jail_path, check_name, check_root_chain, check_uid, jail_path,
-    refuse_other_jail,
+    Args, UserError, check_account_rules, check_jail_path, check_name, check_root_chain, check_uid,
+    jail_path, refuse_other_jail,
 };
 use crate::account::hostdb::{HostAccount, HostDb, PasswdEntry};
 use crate::account::useradd::{self, Modify, NO_PASSWORD, Wanted};
@@ -65,18 +65,19 @@ fn output_paths(a: &Args) -> Result<(PathBuf, PathBuf), UserError> {
     ))
 }
 
-/// The existing account (its uid must be at least UID_MIN and match --uid), or None when
-/// --create may make it (a --uid must then be free and at least UID_MIN).
+/// The existing account (the account rules of `plan::denylist`: uid from UID_MIN to
+/// UID_MAX, never nobody, no gid 0 nor privileged group; its uid must match --uid), or None
+/// when --create may make it (a --uid must then be free and in that range).
 fn check_account(a: &Args, db: &HostDb) -> Result<Option<HostAccount>, UserError> {
     let name = a.name.as_str();
-    let uid_min = logindefs::read_uid_min(Path::new(logindefs::PATH))?;
+    let ranges = logindefs::read_ranges(Path::new(logindefs::PATH))?;
     if let Some(uid) = a.uid {
-        check_uid(name, uid, uid_min)?;
+        check_uid(name, uid, &ranges)?;
     }
     let existing = db.lookup(name)?;
     match &existing {
         Some(acc) => {
-            check_uid(name, acc.entry.uid, uid_min)?;
+            check_account_rules(acc, &db.groups(&acc.entry)?, &ranges)?;
             if let Some(uid) = a.uid.filter(|u| *u != acc.entry.uid) {
                 return Err(UserError::Input(format!(
                     "{name} exists with uid {}, not --uid {uid}; jailsmith does not renumber accounts",
@@ -92,6 +93,12 @@ fn check_account(a: &Args, db: &HostDb) -> Result<Option<HostAccount>, UserError
         }
     }
     Ok(existing)
+}
+
+/// The account checks of an add, which only read the host's account files.
+pub(super) fn preflight(a: &Args) -> Result<(), UserError> {
+    check_name(&a.name)?;
+    check_account(a, &HostDb::default()).map(|_| ())
 }
 
 pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {

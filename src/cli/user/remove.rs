@@ -21,11 +21,11 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
     let jail = jail_path(&a.jail)?;
     let key_file = a.sshd.authorized_keys_dir.join(name);
     let dropin_path = a.sshd.sshd_config_dir.join(dropin::file_name(name));
-    let uid_min = logindefs::read_uid_min(Path::new(logindefs::PATH))?;
+    let ranges = logindefs::read_ranges(Path::new(logindefs::PATH))?;
     let db = HostDb::default();
     let existing = db.lookup(name)?;
     if let Some(acc) = &existing {
-        check_uid(name, acc.entry.uid, uid_min)?;
+        check_uid(name, acc.entry.uid, &ranges)?;
     }
     refuse_other_jail(&dropin_path, &jail, name)?;
     let host = if jail.is_dir() {
