@@ -272,7 +272,7 @@ fn apply_creates_is_idempotent_and_prunes() {
         )
         .collect();
     assert!(differs.is_empty(), "the second run wrote: {differs:?}");
-    std::thread::sleep(Duration::from_millis(300));
+    s.srv.wait_settled();
     assert_eq!(s.listening(), listening, "the second run reloaded sshd");
     let dry = s.run_json(&mut s.apply(&spec, &["--dry-run"]));
     assert_eq!(dry["changed"], false, "{dry}");

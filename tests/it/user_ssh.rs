@@ -129,17 +129,6 @@ fn jailed_user_logs_in_inside_the_jail() {
     assert_eq!(listed[0]["sftp_only"], false);
 }
 
-/// True when a TCP connection to 127.0.0.1:port greets with an SSH banner within 3 s.
-fn greets(port: u16) -> bool {
-    use std::io::Read;
-    let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = c.set_read_timeout(Some(Duration::from_secs(3)));
-    let mut buf = [0u8; 4];
-    c.read_exact(&mut buf).is_ok() && &buf == b"SSH-"
-}
-
 #[test]
 fn forwarding_channels_reach_nothing() {
     if !sshd::available("forwarding_channels_reach_nothing") {
@@ -170,8 +159,22 @@ fn forwarding_channels_reach_nothing() {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let _l = ProcessGuard::new(l.spawn().unwrap());
-    std::thread::sleep(Duration::from_secs(2));
-    assert!(!greets(lport), "-L forwarded to {target}");
+    // the client listens on lport once its session is up; the server must then open nothing
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut conn = loop {
+        if let Ok(c) = std::net::TcpStream::connect(("127.0.0.1", lport)) {
+            break c;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ssh -L never listened"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(3)));
+    let mut buf = [0u8; 4];
+    let forwarded = std::io::Read::read_exact(&mut conn, &mut buf).is_ok() && &buf == b"SSH-";
+    assert!(!forwarded, "-L forwarded to {target}");
 
     // -R: the server refuses to listen
     let mut r = s.srv.ssh_client(name, &key);
@@ -309,7 +312,26 @@ fn removal_unjails_and_locks_out() {
     sess.arg("while :; do read -t 1 x; done")
         .stdout(Stdio::null());
     let mut sess = ProcessGuard::new(sess.spawn().unwrap());
-    std::thread::sleep(Duration::from_secs(2));
+    // the session is running once the user's shell runs its loop on the host
+    let uid = nix::unistd::User::from_name(name)
+        .unwrap()
+        .unwrap()
+        .uid
+        .as_raw();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let looping = || {
+        common::pids_of_uid(uid).iter().any(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("read -t 1"))
+        })
+    };
+    while !looping() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the session never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 
     // what a user may plant in their home: a link out of the jail, a FIFO, a subdirectory
     let home = s.jail.join("home").join(name);

@@ -298,6 +298,30 @@ impl PrivateSshd {
     pub fn log_path(&self) -> &Path {
         &self.log
     }
+    /// Waits (with a deadline) until sshd answers a new connection with its banner. A
+    /// reload sent before this returns has happened by then (sshd re-creates its listening
+    /// socket when it re-executes), so a negative assertion on the log can follow: no fixed
+    /// sleep stands in for "long enough".
+    pub fn wait_settled(&self) {
+        use std::io::Read;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut buf = [0u8; 4];
+                if c.read_exact(&mut buf).is_ok() && &buf == b"SSH-" {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "sshd does not answer\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// sshd's log so far (stderr with LogLevel DEBUG1), for assertion messages.
     pub fn log(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
