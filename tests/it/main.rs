@@ -12,6 +12,7 @@ mod audit_check;
 mod build_jail;
 mod copy_paths;
 mod harness;
+mod hostile_removal;
 mod lifecycle_canaries;
 mod lifecycle_destroy;
 mod lifecycle_mount;
