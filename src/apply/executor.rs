@@ -158,7 +158,11 @@ fn run_step(
         prev: previous.get(path),
         current: host.stat(path)?,
     };
-    step.run(op, opts)
+    // Found, not created: something was there and no earlier apply made it.
+    let found = step.prev.map_or(step.current.is_some(), |p| p.found);
+    let (outcome, mut entry, bytes) = step.run(op, opts)?;
+    entry.found = found;
+    Ok((outcome, entry, bytes))
 }
 
 /// One step's view: the path, what is there now, and what the last apply recorded.
@@ -420,6 +424,7 @@ fn entry(kind: EntryType, m: &Meta) -> ManifestEntry {
         src_mtime_ns: None,
         target: None,
         device: None,
+        found: false,
     }
 }
 

@@ -513,6 +513,7 @@ fn prune_jail(c: &mut Converger, jail: &Path) -> anyhow::Result<bool> {
         no_reload: true,
         state_dir: o.state_dir.clone(),
         report_to_stderr: true,
+        forget_state: true,
     })
     .with_context(|| format!("pruning jail {}", jail.display()))?;
     Ok(true)

@@ -52,12 +52,20 @@ pub struct ManifestEntry {
     /// Device numbers of a character device.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<(u64, u64)>,
+    /// The object was already there when jailsmith first applied this path (found, not
+    /// created): `destroy` keeps it. False in states written before this was recorded.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub found: bool,
 }
 
 /// Every object of a jail jailsmith made, keyed by absolute in-jail path (`/usr/bin/bash`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     pub entries: BTreeMap<String, ManifestEntry>,
+    /// Objects that were in the directory when `build --adopt` took it over (in-jail
+    /// paths, non-UTF-8 bytes escaped as `\xNN`): foreign, listed and never removed.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub foreign: std::collections::BTreeSet<String>,
 }
 
 impl Manifest {
@@ -101,6 +109,7 @@ mod tests {
                 src_mtime_ns: Some(-5),
                 target: None,
                 device: None,
+                found: false,
             },
         );
         let json = serde_json::to_string(&m).unwrap();

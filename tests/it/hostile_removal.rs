@@ -218,8 +218,18 @@ fn umount_finds_a_bind_whose_parent_was_renamed() {
     run_ok(&mut build(&jail, &state, &["--bind", &spec]));
     run_ok(bin().arg("mount").arg(&jail).arg("--state-dir").arg(&state));
     fs::rename(jail.join("tmp/up"), jail.join("tmp/moved")).unwrap();
-    let out = run_ok(bin().arg("umount").arg(&jail).arg("--state-dir").arg(&state));
-    assert!(text(&out.stdout).contains("unmounted"), "{}", text(&out.stdout));
+    let out = run_ok(
+        bin()
+            .arg("umount")
+            .arg(&jail)
+            .arg("--state-dir")
+            .arg(&state),
+    );
+    assert!(
+        text(&out.stdout).contains("unmounted"),
+        "{}",
+        text(&out.stdout)
+    );
     assert!(common::mounts_under(&jail).is_empty());
     // and destroy, with the bind moved again and mounted, unmounts it before removing
     fs::rename(jail.join("tmp/moved"), jail.join("tmp/up")).unwrap();
@@ -253,7 +263,10 @@ fn destroy_refuses_a_mount_it_did_not_make_and_touches_nothing_under_it() {
     )
     .unwrap();
     let out = run(&mut destroy(&jail, &state, &["--purge"]));
-    assert!(!out.status.success(), "destroy went on past a foreign mount");
+    assert!(
+        !out.status.success(),
+        "destroy went on past a foreign mount"
+    );
     assert!(
         text(&out.stderr).contains("tmp/stray"),
         "the error does not name the mount: {}",
@@ -270,8 +283,9 @@ fn destroy_refuses_a_mount_it_did_not_make_and_touches_nothing_under_it() {
 
 #[test]
 fn build_refuses_a_non_empty_directory_and_destroy_keeps_what_it_adopted() {
-    if !common::require_root("build_refuses_a_non_empty_directory_and_destroy_keeps_what_it_adopted")
-    {
+    if !common::require_root(
+        "build_refuses_a_non_empty_directory_and_destroy_keeps_what_it_adopted",
+    ) {
         return;
     }
     let t = TestRoot::for_current_test();
@@ -293,7 +307,10 @@ fn build_refuses_a_non_empty_directory_and_destroy_keeps_what_it_adopted() {
     // the foreign tree is listed, not counted, by a dry run; the jail's own files too
     let dry = run_ok(&mut destroy(&jail, &state, &["--dry-run"]));
     let said = text(&dry.stdout);
-    assert!(said.contains(&format!("{}", jail.join("projects").display())), "{said}");
+    assert!(
+        said.contains(&format!("{}", jail.join("projects").display())),
+        "{said}"
+    );
     assert!(said.contains("usr/bin/bash"), "{said}");
 
     let out = run_ok(&mut destroy(&jail, &state, &["--purge"]));
@@ -305,8 +322,9 @@ fn build_refuses_a_non_empty_directory_and_destroy_keeps_what_it_adopted() {
 
 #[test]
 fn destroy_keeps_service_data_and_homes_until_purge_which_finishes_later() {
-    if !common::require_root("destroy_keeps_service_data_and_homes_until_purge_which_finishes_later")
-    {
+    if !common::require_root(
+        "destroy_keeps_service_data_and_homes_until_purge_which_finishes_later",
+    ) {
         return;
     }
     let t = TestRoot::for_current_test();
@@ -326,7 +344,11 @@ fn destroy_keeps_service_data_and_homes_until_purge_which_finishes_later() {
     });
 
     let out = run_ok(&mut destroy(&jail, &state, &[]));
-    assert!(text(&out.stdout).contains("srv/data"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("srv/data"),
+        "{}",
+        text(&out.stdout)
+    );
     assert_eq!(fingerprint(&jail.join("srv/data")), data_before);
     assert_eq!(fingerprint(&jail.join("home/someone")), home_before);
     assert!(!jail.join("usr").exists());
