@@ -42,6 +42,11 @@ pub struct Args {
     /// mounts it. A source a non-root user can write is refused unless rw is given.
     #[arg(long = "bind", value_name = "SRC:DST[:ro|rw]", value_parser = parse_bind)]
     pub binds: Vec<Bind>,
+    /// Build into a directory that is not empty and not a jailsmith jail: what is there is
+    /// recorded as foreign, and `destroy` leaves it in place. Without it, such a
+    /// directory is refused with the list of what it holds.
+    #[arg(long)]
+    pub adopt: bool,
     /// Where jailsmith keeps what built each jail and the manifest of its files.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
@@ -89,6 +94,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         binds,
         verify_content: args.verify_content,
         jobs: args.jobs.map_or(0, |n| n as usize),
+        adopt: args.adopt,
         extra,
         profiles,
     };

@@ -146,6 +146,7 @@ pub fn converge(args: &Args) -> anyhow::Result<bool> {
         verify_content: false,
         binds: Vec::new(),
         jobs: 0,
+        adopt: false,
     };
     let mut spec = c.spec;
     for w in resolve_io_device(&mut spec.limits, &args.jail) {

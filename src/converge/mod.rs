@@ -217,6 +217,7 @@ fn jail_settings(spec: &Spec, o: &Options) -> anyhow::Result<Vec<BuildSettings>>
             state_dir: o.state_dir.clone(),
             verify_content: false,
             jobs: 0,
+            adopt: false,
         });
     }
     Ok(out)
