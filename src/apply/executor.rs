@@ -689,6 +689,20 @@ mod tests {
     }
 
     #[test]
+    fn objects_already_there_are_recorded_as_found_and_stay_so() {
+        let src = source();
+        let host = FakeHost::default();
+        host.put(&jp("etc"), EntryKind::Dir, 0o700, Owner::ROOT, b"");
+        let plan = plan(src.path().to_path_buf());
+        let r1 = apply(&plan, &host, &Manifest::default(), &ApplyOptions::default()).unwrap();
+        assert!(r1.manifest.get(&jp("etc")).unwrap().found);
+        assert!(!r1.manifest.get(&jp("etc/group")).unwrap().found);
+        let r2 = apply(&plan, &host, &r1.manifest, &ApplyOptions::default()).unwrap();
+        assert!(r2.manifest.get(&jp("etc")).unwrap().found);
+        assert!(!r2.manifest.get(&jp("etc/bin")).unwrap().found);
+    }
+
+    #[test]
     fn previous_entries_no_longer_planned_are_reported_stale() {
         let src = source();
         let host = FakeHost::default();

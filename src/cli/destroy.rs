@@ -458,3 +458,87 @@ fn remove_root(jail: &Path) -> anyhow::Result<()> {
     })?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{EntryType, ManifestEntry};
+
+    fn entry(kind: EntryType, found: bool) -> ManifestEntry {
+        ManifestEntry {
+            kind,
+            src: None,
+            sha256: None,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            mtime_ns: 0,
+            src_size: None,
+            src_mtime_ns: None,
+            target: None,
+            device: None,
+            found,
+        }
+    }
+
+    fn state() -> JailState {
+        let mut st = JailState::default();
+        let e = &mut st.manifest.entries;
+        for d in ["/usr", "/usr/bin", "/home", "/tmp", "/srv"] {
+            e.insert(d.into(), entry(EntryType::Dir, false));
+        }
+        e.insert("/usr/bin/bash".into(), entry(EntryType::File, false));
+        e.insert("/etc".into(), entry(EntryType::Dir, true));
+        e.insert("/etc/passwd".into(), entry(EntryType::Content, false));
+        e.insert("/etc/hosts".into(), entry(EntryType::File, true));
+        st.manifest.foreign.insert("/projects".into());
+        st.services.insert(
+            "svc".into(),
+            crate::service::files::ServiceRecord {
+                user: "svc".into(),
+                unit: "/x/svc.service".into(),
+                read_write: vec!["/srv/data".into(), "/var/lib/app".into()],
+            },
+        );
+        st
+    }
+
+    #[test]
+    fn destroy_removes_only_what_it_made_and_the_rest_with_purge() {
+        let st = state();
+        let plain = Rules::new(&st, false);
+        let enter = Decision::Enter {
+            remove_if_empty: true,
+        };
+        assert_eq!(plain.decide(Some("/usr"), true), enter);
+        assert_eq!(plain.decide(Some("/usr/bin/bash"), false), Decision::Remove);
+        assert_eq!(plain.decide(Some("/usr/bin/theirs"), false), Decision::Keep);
+        assert_eq!(plain.decide(Some("/projects"), true), Decision::Keep);
+        assert_eq!(plain.decide(None, false), Decision::Keep);
+        // found there: entered, never removed itself
+        assert_eq!(
+            plain.decide(Some("/etc"), true),
+            Decision::Enter {
+                remove_if_empty: false
+            }
+        );
+        assert_eq!(plain.decide(Some("/etc/hosts"), false), Decision::Keep);
+        assert_eq!(plain.decide(Some("/etc/passwd"), false), Decision::Remove);
+        // the scratch /tmp is emptied whatever the names in it
+        assert_eq!(
+            plain.decide(Some("/tmp"), true),
+            Decision::Empty {
+                remove_if_empty: true
+            }
+        );
+        // homes and service data only with --purge; the way to the data is entered
+        assert_eq!(plain.decide(Some("/home/alice"), true), Decision::Keep);
+        assert_eq!(plain.decide(Some("/srv/data"), true), Decision::Keep);
+        assert_eq!(plain.decide(Some("/var"), true), enter);
+        let purge = Rules::new(&st, true);
+        assert_eq!(purge.decide(Some("/home/alice"), true), Decision::Remove);
+        assert_eq!(purge.decide(Some("/srv/data"), true), Decision::Remove);
+        assert_eq!(purge.decide(Some("/projects"), true), Decision::Keep);
+    }
+}

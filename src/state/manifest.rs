@@ -118,4 +118,14 @@ mod tests {
         assert_eq!(back, m);
         assert_eq!(back.get(&p).unwrap().mtime_ns, 1_700_000_000_123_456_789);
     }
+
+    #[test]
+    fn states_written_before_found_and_foreign_still_load() {
+        let old = r#"{"entries":{"/etc":{"kind":"dir","mode":493,"uid":0,"gid":0,"size":0,"mtime_ns":0}}}"#;
+        let m: Manifest = serde_json::from_str(old).unwrap();
+        assert!(!m.get(&JailPath::new("/etc").unwrap()).unwrap().found);
+        assert!(m.foreign.is_empty());
+        // and the new fields are only written when set
+        assert_eq!(serde_json::to_string(&m).unwrap(), old);
+    }
 }
