@@ -168,6 +168,19 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
     })
 }
 
+/// For a dry run: refuses, as `build` would, a directory that is not empty and not a
+/// jailsmith jail unless `settings.adopt`. Writes nothing.
+pub fn refuse_unadopted(settings: &BuildSettings) -> anyhow::Result<()> {
+    let known = state::load(&settings.state_dir, &settings.jail)
+        .map_err(|e| coded(crate::exit::HOST_FAILURE, e))?
+        .is_some();
+    if known || !settings.jail.is_dir() {
+        return Ok(());
+    }
+    let host = LinuxHost::open(&settings.jail, false).map_err(|e| coded(e.exit_code(), e))?;
+    foreign_objects(&host, settings.adopt).map(|_| ())
+}
+
 /// What is in a directory jailsmith has no state for. Empty: nothing. Otherwise refused
 /// (exit REFUSED) with the list of what is there, unless `adopt`: then every object in it
 /// (in-jail paths, escaped) is returned, to be recorded as foreign.

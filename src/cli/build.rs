@@ -107,6 +107,7 @@ pub fn execute(settings: &BuildSettings, dry_run: bool, json: bool) -> anyhow::R
         eprintln!("jailsmith: warning: {p}");
     }
     if dry_run {
+        jail::refuse_unadopted(settings)?;
         let (plan, warnings) = jail::plan(settings)?;
         warnings
             .iter()

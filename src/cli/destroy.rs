@@ -295,7 +295,7 @@ fn why_kept(rules: &Rules<'_>, path: &str) -> &'static str {
     } else if is_home(path) {
         "a home; --purge removes it"
     } else {
-        "not made by jailsmith; kept"
+        "not made by jailsmith"
     }
 }
 

@@ -294,6 +294,20 @@ fn build_refuses_a_non_empty_directory_and_destroy_keeps_what_it_adopted() {
     common::write_file(&jail.join("projects/a.txt"), "data\n", 0o644);
     let before = fingerprint(&jail.join("projects"));
 
+    for extra in [&[][..], &["--dry-run"][..]] {
+        let out = run(&mut build(&jail, &state, extra));
+        assert_eq!(
+            out.status.code(),
+            Some(4),
+            "{extra:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains("projects") && text(&out.stderr).contains("--adopt"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
     let out = run(&mut build(&jail, &state, &[]));
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     assert!(
