@@ -1,9 +1,9 @@
 //! `jailsmith destroy`: take a jail down. Refuses while a jailed user has processes (or ends
-//! them by PID with --kill-sessions); takes each user out (keys, sshd drop-in, validated and
-//! reloaded, as `user --remove`); stops the jail's services and removes their units;
-//! unmounts the binds; removes the jail's files by descriptor (homes only with --purge, after
-//! listing them); forgets the state.
-
+//! them by PID with --kill-sessions) and while a mount that is not one of the jail's binds
+//! is below it; takes each user out (as `user --remove`); stops the jail's services and
+//! removes their units; unmounts the binds; removes, by descriptor, only what jailsmith
+//! placed (homes and service data only with --purge), listing every path removed or kept;
+//! forgets the state, or keeps it for what a destroy without --purge leaves.
 use std::path::{Path, PathBuf};
 
 use nix::sys::signal::{Signal, kill};

@@ -1,7 +1,10 @@
 //! Applying and removing declared binds. A target is created through `LinuxHost` and
 //! reached by a descriptor opened beneath the jail root (no symlink followed); the kernel
 //! gets `/proc/self/fd/N`, so a symlink planted in the jail cannot redirect a mount.
-//! Binds are never recursive and always nosuid,nodev; ro unless declared rw.
+//! Binds are never recursive and always nosuid,nodev; ro unless declared rw. Mounts below
+//! a jail are told apart by identity (mount ID, the source's device and inode), never by
+//! path: the jail's own binds are unmounted wherever they moved, any other mount stops a
+//! removal.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
