@@ -4,6 +4,7 @@
 //! removes their units; unmounts the binds; removes, by descriptor, only what jailsmith
 //! placed (homes and service data only with --purge), listing every path removed or kept;
 //! forgets the state, or keeps it for what a destroy without --purge leaves.
+
 use std::path::{Path, PathBuf};
 
 use nix::sys::signal::{Signal, kill};

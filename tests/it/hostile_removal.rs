@@ -94,8 +94,12 @@ fn build(jail: &Path, state: &Path, extra: &[&str]) -> Command {
     c
 }
 
+/// `jailsmith destroy` under `ulimit -n 64`: a removal that held a descriptor per level
+/// would fail with EMFILE long before the bottom of a deep tree.
 fn destroy(jail: &Path, state: &Path, extra: &[&str]) -> Command {
-    let mut c = bin();
+    let mut c = Command::new("sh");
+    c.args(["-c", "ulimit -n 64 && exec \"$@\"", "sh"])
+        .arg(common::bin_path());
     c.arg("destroy")
         .arg(jail)
         .arg("--state-dir")
