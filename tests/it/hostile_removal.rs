@@ -418,3 +418,34 @@ fn delete_home_removes_deep_trees_and_odd_names() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(!home.exists(), "the home is left");
 }
+
+#[test]
+fn delete_home_refuses_a_foreign_mount_before_changing_anything() {
+    if !sshd::available("delete_home_refuses_a_foreign_mount_before_changing_anything") {
+        return;
+    }
+    let _g = serial();
+    let s = Setup::new("delete_home_refuses_a_foreign_mount_before_changing_anything");
+    let _u = Unmount(s.root.path().to_path_buf());
+    let user = jailed(&s);
+    let home = s.jail.join("home").join(user.name());
+    let host = host_data(&s.root, "host");
+    let before = fingerprint(&host);
+    let spot = home.join("mnt");
+    common::make_dir(&spot, 0o755);
+    nix::mount::mount(
+        Some(&host),
+        &spot,
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .unwrap();
+    let out = delete_home(&s, user.name());
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("mnt"), "{}", text(&out.stderr));
+    assert_eq!(fingerprint(&host), before, "the host data changed");
+    // refused before the user was taken out: the drop-in and the home are still there
+    assert!(s.dropin(user.name()).exists());
+    assert!(home.join("mnt/precious.txt").is_file());
+}
