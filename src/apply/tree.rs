@@ -51,7 +51,8 @@ pub struct Removal {
     /// In-jail paths removed at the policy's level (shown escaped), each with the number
     /// of objects below it that went with it.
     pub removed: Vec<(String, u64)>,
-    /// In-jail paths (shown escaped) left because the policy said `Keep`.
+    /// In-jail paths (shown escaped) left because the policy said `Keep`, and directories
+    /// it entered but keeps (`remove_if_empty: false`) once emptied.
     pub kept: Vec<String>,
 }
 
@@ -440,8 +441,12 @@ impl Walker<'_> {
         if parent < self.open_from {
             self.reopen_parent(&done)?;
         }
-        let stays = done.kept || !done.remove_self;
-        if stays {
+        if !done.remove_self && !done.kept {
+            // emptied, but the policy keeps the directory itself (found there)
+            let shown = self.shown(Some(&done.name));
+            self.out.kept.push(shown);
+        }
+        if done.kept || !done.remove_self {
             self.stack[parent].kept = true;
             return Ok(());
         }
@@ -561,7 +566,7 @@ mod tests {
         assert!(j.join("usr/bin/bash").exists() && j.join("tmp/a/b").exists());
         let wet = remove_below(j, root.as_fd(), "", &policy, false).unwrap();
         assert_eq!(dry, wet);
-        assert_eq!(wet.kept, vec!["/usr/bin/theirs".to_string()]);
+        assert_eq!(wet.kept, vec!["/usr/bin/theirs".to_string(), "/tmp".into()]);
         assert!(wet.removed.contains(&("/usr/bin/bash".into(), 0)));
         assert!(wet.removed.contains(&("/tmp/a".into(), 1)));
         assert!(!j.join("usr/bin/bash").exists() && j.join("usr/bin/theirs").exists());
