@@ -411,8 +411,17 @@ impl<'a> Rules<'a> {
         let Some(p) = path else {
             return Decision::Keep;
         };
+        let entry = self.st.manifest.entries.get(p);
         if self.st.manifest.foreign.contains(p) {
-            return Decision::Keep;
+            // adopted: kept; a directory the jail uses too is entered for what jailsmith
+            // put in it
+            return if dir && entry.is_some() {
+                Decision::Enter {
+                    remove_if_empty: false,
+                }
+            } else {
+                Decision::Keep
+            };
         }
         if self.is_data(p) || is_home(p) {
             return self.purge_or_keep();
@@ -424,7 +433,7 @@ impl<'a> Rules<'a> {
         }
         let holds_data = self.data.iter().any(|d| is_below(d, p));
         let bind_dir = self.binds.iter().any(|b| b == p);
-        match self.st.manifest.entries.get(p) {
+        match entry {
             Some(e) if e.found && dir => Decision::Enter {
                 remove_if_empty: false,
             },
@@ -494,6 +503,8 @@ mod tests {
         e.insert("/etc/passwd".into(), entry(EntryType::Content, false));
         e.insert("/etc/hosts".into(), entry(EntryType::File, true));
         st.manifest.foreign.insert("/projects".into());
+        st.manifest.foreign.insert("/etc".into());
+        st.manifest.foreign.insert("/home/bob".into());
         st.services.insert(
             "svc".into(),
             crate::service::files::ServiceRecord {
@@ -541,5 +552,7 @@ mod tests {
         assert_eq!(purge.decide(Some("/home/alice"), true), Decision::Remove);
         assert_eq!(purge.decide(Some("/srv/data"), true), Decision::Remove);
         assert_eq!(purge.decide(Some("/projects"), true), Decision::Keep);
+        // an adopted home is foreign: kept even by --purge
+        assert_eq!(purge.decide(Some("/home/bob"), true), Decision::Keep);
     }
 }

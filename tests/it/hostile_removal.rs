@@ -296,7 +296,11 @@ fn build_refuses_a_non_empty_directory_and_destroy_keeps_what_it_adopted() {
     let (jail, state) = (t.jail("jail"), t.state_dir());
     common::make_dir(&jail.join("projects"), 0o755);
     common::write_file(&jail.join("projects/a.txt"), "data\n", 0o644);
+    // a directory the jail needs too, with the admin's own file in it
+    common::make_dir(&jail.join("etc"), 0o755);
+    common::write_file(&jail.join("etc/motd"), "hello\n", 0o644);
     let before = fingerprint(&jail.join("projects"));
+    let motd_before = fingerprint(&jail.join("etc/motd"));
 
     for extra in [&[][..], &["--dry-run"][..]] {
         let out = run(&mut build(&jail, &state, extra));
@@ -335,7 +339,9 @@ fn build_refuses_a_non_empty_directory_and_destroy_keeps_what_it_adopted() {
     let said = text(&out.stdout);
     assert!(said.contains("projects"), "{said}");
     assert_eq!(fingerprint(&jail.join("projects")), before);
-    assert!(!jail.join("usr").exists() && !jail.join("etc").exists());
+    // what jailsmith wrote into the found etc/ goes; etc/ and the admin's file stay
+    assert_eq!(fingerprint(&jail.join("etc/motd")), motd_before);
+    assert!(!jail.join("etc/passwd").exists() && !jail.join("usr").exists());
 }
 
 #[test]
