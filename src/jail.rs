@@ -31,6 +31,9 @@ pub struct BuildSettings {
     pub verify_content: bool,
     /// Threads applying the copies (0: one per CPU).
     pub jobs: usize,
+    /// Build into a directory that is not empty and not a jailsmith jail, recording what
+    /// is there as foreign (kept by `destroy`). Without it such a directory is refused.
+    pub adopt: bool,
     /// Redefine the jail's request instead of adding to it (`build --replace`).
     pub replace: bool,
     /// Programs and profiles to take out of the jail's request (`--remove-bin`,
@@ -249,16 +252,25 @@ fn save_journal(
     previous: Option<&JailState>,
     request: &Request,
     plan: &Plan,
+    host: &LinuxHost,
+    foreign: &std::collections::BTreeSet<String>,
 ) -> anyhow::Result<()> {
     let mut st = previous
         .cloned()
         .unwrap_or_else(|| JailState::new(&settings.jail));
+    if previous.is_none() {
+        st.manifest.foreign = foreign.clone();
+    }
     let mut new_paths = 0;
     for step in &plan.steps {
         let path = step.op.path();
         if st.manifest.get(path).is_none() {
+            let there = host
+                .stat(path)
+                .map_err(|e| coded(e.exit_code(), e))?
+                .is_some();
             st.manifest
-                .insert(path, crate::apply::executor::placeholder(&step.op));
+                .insert(path, crate::apply::executor::placeholder(&step.op, there));
             new_paths += 1;
         }
     }
@@ -366,8 +378,19 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
     let (settings, request) = settings.with_request(previous.as_ref())?;
     let settings = &settings;
     let (plan, warnings) = plan_settings(settings, previous.as_ref())?;
-    save_journal(settings, previous.as_ref(), &request, &plan)?;
     let host = LinuxHost::open(&settings.jail, true).map_err(|e| coded(e.exit_code(), e))?;
+    let foreign = match &previous {
+        Some(_) => Default::default(),
+        None => foreign_objects(&host, settings.adopt)?,
+    };
+    save_journal(
+        settings,
+        previous.as_ref(),
+        &request,
+        &plan,
+        &host,
+        &foreign,
+    )?;
     host.secure_root()
         .map_err(|e: HostError| coded(e.exit_code(), e))?;
     if previous.as_ref().is_some_and(|p| p.in_progress) {
@@ -379,7 +402,12 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
         verify_content: settings.verify_content,
         jobs: settings.jobs,
     };
-    let report = apply(&plan, &host, prev_manifest, &opts).map_err(|e| coded(e.exit_code(), e))?;
+    let mut report =
+        apply(&plan, &host, prev_manifest, &opts).map_err(|e| coded(e.exit_code(), e))?;
+    report.manifest.foreign = match &previous {
+        Some(p) => p.manifest.foreign.clone(),
+        None => foreign,
+    };
     // No fsync per file nor syncfs: files appear atomically by rename, and a copy a crash
     // left short no longer matches the size/mtime the manifest records, so the next build
     // copies it again.
@@ -420,6 +448,74 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
         warnings,
         elapsed_ms: start.elapsed().as_millis(),
     })
+}
+
+/// For a dry run: refuses, as `build` would, a directory that is not empty and not a
+/// jailsmith jail unless `settings.adopt`. Writes nothing.
+pub fn refuse_unadopted(settings: &BuildSettings) -> anyhow::Result<()> {
+    check_inputs(settings)?;
+    check_jail_path(&settings.jail)?;
+    let known = state::load(&settings.state_dir, &settings.jail)
+        .map_err(|e| coded(crate::exit::HOST_FAILURE, e))?
+        .is_some();
+    if known || !settings.jail.is_dir() {
+        return Ok(());
+    }
+    let host = LinuxHost::open(&settings.jail, false).map_err(|e| coded(e.exit_code(), e))?;
+    foreign_objects(&host, settings.adopt).map(|_| ())
+}
+
+/// What is in a directory jailsmith has no state for. Empty: nothing. Otherwise refused
+/// (exit REFUSED) with the list of what is there, unless `adopt`: then every object in it
+/// (in-jail paths, escaped) is returned, to be recorded as foreign.
+fn foreign_objects(
+    host: &LinuxHost,
+    adopt: bool,
+) -> anyhow::Result<std::collections::BTreeSet<String>> {
+    use crate::apply::tree::{Decision, remove_below};
+    let jail = host.root();
+    let everything = |_: Option<&str>, dir: bool| {
+        if dir {
+            Decision::Enter {
+                remove_if_empty: true,
+            }
+        } else {
+            Decision::Remove
+        }
+    };
+    // a dry run of a removal is a walk: iterative, bounded descriptors, never across a mount
+    let walk = remove_below(jail, host.root_fd(), "", &everything, true)
+        .map_err(|e| coded(e.exit_code(), e))?;
+    let found: std::collections::BTreeSet<String> = walk
+        .removed
+        .into_iter()
+        .map(|(p, _)| p)
+        .chain(walk.kept)
+        .collect();
+    if found.is_empty() || adopt {
+        return Ok(found);
+    }
+    let top: Vec<&String> = found
+        .iter()
+        .filter(|p| p.matches('/').count() == 1)
+        .collect();
+    let shown: Vec<String> = top.iter().take(20).map(|p| p.to_string()).collect();
+    let more = top.len().saturating_sub(shown.len());
+    Err(coded(
+        crate::exit::REFUSED,
+        format!(
+            "{}: not empty and not a jailsmith jail (no state for it); it holds {}{}; \
+             build elsewhere, or pass --adopt to build here and keep all of it (destroy \
+             will leave it in place)",
+            jail.display(),
+            shown.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        ),
+    ))
 }
 
 /// What built the jail so far plus this run's additions, without duplicates.

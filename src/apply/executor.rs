@@ -166,7 +166,11 @@ fn run_step(
         prev: previous.get(path),
         current: host.stat(path)?,
     };
-    step.run(op, opts)
+    // Found, not created: something was there and no earlier apply made it.
+    let found = step.prev.map_or(step.current.is_some(), |p| p.found);
+    let (outcome, mut entry, bytes) = step.run(op, opts)?;
+    entry.found = found;
+    Ok((outcome, entry, bytes))
 }
 
 /// One step's view: the path, what is there now, and what the last apply recorded.
@@ -410,8 +414,8 @@ impl Step<'_> {
 /// The journal's entry for a path a step may create: kind and link target or device
 /// numbers as planned, everything else zero, so it never passes as current (a copy is made
 /// again, a file rewritten) while it marks the path as jailsmith's until a finished run
-/// records what is really there.
-pub fn placeholder(op: &Op) -> ManifestEntry {
+/// records what is really there; `found` when something was already there (not ours).
+pub fn placeholder(op: &Op, found: bool) -> ManifestEntry {
     let kind = match op {
         Op::MakeDir { .. } => EntryType::Dir,
         Op::CopyFile { .. } => EntryType::File,
@@ -438,6 +442,7 @@ pub fn placeholder(op: &Op) -> ManifestEntry {
             Op::MakeDevice { major, minor, .. } => Some((*major, *minor)),
             _ => None,
         },
+        found,
     }
 }
 
@@ -475,6 +480,7 @@ fn entry(kind: EntryType, m: &Meta) -> ManifestEntry {
         src_mtime_ns: None,
         target: None,
         device: None,
+        found: false,
     }
 }
 
@@ -736,6 +742,20 @@ mod tests {
             Err(HostError::WrongType { found: "FIFO", .. })
         ));
         assert_eq!(host.writes(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn objects_already_there_are_recorded_as_found_and_stay_so() {
+        let src = source();
+        let host = FakeHost::default();
+        host.put(&jp("etc"), EntryKind::Dir, 0o700, Owner::ROOT, b"");
+        let plan = plan(src.path().to_path_buf());
+        let r1 = apply(&plan, &host, &Manifest::default(), &ApplyOptions::default()).unwrap();
+        assert!(r1.manifest.get(&jp("etc")).unwrap().found);
+        assert!(!r1.manifest.get(&jp("etc/group")).unwrap().found);
+        let r2 = apply(&plan, &host, &r1.manifest, &ApplyOptions::default()).unwrap();
+        assert!(r2.manifest.get(&jp("etc")).unwrap().found);
+        assert!(!r2.manifest.get(&jp("etc/bin")).unwrap().found);
     }
 
     #[test]

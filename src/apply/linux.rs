@@ -23,7 +23,7 @@ use super::errors::{self, file_type, is_type};
 use super::host::{Copied, DEVICE_MODE_MASK, EntryKind, FILE_MODE_MASK, Host, HostError, Meta};
 use super::root::open_root;
 use super::source::open_source;
-use super::transfer;
+use super::{transfer, tree};
 use crate::plan::{JailPath, Owner};
 
 /// The Linux implementation of `Host`, bound to one jail root.
@@ -93,6 +93,26 @@ impl LinuxHost {
     /// mount targets and tree removal, which act on descriptors).
     pub fn open_dir(&self, path: &JailPath, op: &'static str) -> Result<OwnedFd, HostError> {
         beneath::open_dir(self.root.as_fd(), path.rel(), self.walk, &self.jail, op)
+    }
+
+    /// Removes `path` and, for a directory, everything below it (`tree`): iteratively, by
+    /// descriptor, never through a symlink, never across a mount.
+    pub fn remove_tree(&self, path: &JailPath) -> Result<tree::Removal, HostError> {
+        let op = "remove";
+        let dir = self.parent(path, op)?;
+        match self.lstat(&dir, path, op)? {
+            None => Ok(tree::Removal::default()),
+            Some(st) if is_type(&st, SFlag::S_IFDIR) => {
+                tree::remove_dir_tree(&self.jail, dir.as_fd(), path.file_name(), &path.to_string())
+            }
+            Some(_) => {
+                let files = u64::from(self.remove(path)?);
+                Ok(tree::Removal {
+                    files,
+                    ..Default::default()
+                })
+            }
+        }
     }
 
     /// Uses the per-component O_NOFOLLOW walk even where openat2 exists (tests the fallback).

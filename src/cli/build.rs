@@ -48,6 +48,11 @@ pub struct Args {
     /// service's --read-write path.
     #[arg(long = "bind", value_name = "SRC:DST[:ro|rw]", value_parser = parse_bind)]
     pub binds: Vec<Bind>,
+    /// Build into a directory that is not empty and not a jailsmith jail: what is there is
+    /// recorded as foreign, and `destroy` leaves it in place. Without it, such a
+    /// directory is refused with the list of what it holds.
+    #[arg(long)]
+    pub adopt: bool,
     /// Where jailsmith keeps what built each jail and the manifest of its files.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
@@ -108,6 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         binds,
         verify_content: args.verify_content,
         jobs: args.jobs.map_or(0, |n| n as usize),
+        adopt: args.adopt,
         extra,
         profiles,
         replace: args.replace,
@@ -129,6 +135,7 @@ pub fn execute(
         eprintln!("jailsmith: warning: {p}");
     }
     if dry_run {
+        jail::refuse_unadopted(settings)?;
         let (plan, warnings) = jail::plan(settings)?;
         warnings
             .iter()

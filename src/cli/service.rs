@@ -151,6 +151,7 @@ pub fn converge(args: &Args) -> anyhow::Result<bool> {
         verify_content: false,
         binds: Vec::new(),
         jobs: 0,
+        adopt: false,
         profile_dirs: args.profile.dirs.profile_dirs.clone(),
         ..Default::default()
     };

@@ -246,6 +246,7 @@ fn jail_settings(spec: &Spec, o: &Options) -> anyhow::Result<Vec<BuildSettings>>
             state_dir: o.state_dir.clone(),
             verify_content: false,
             jobs: 0,
+            adopt: false,
             profile_dirs: o.profile_dirs.clone(),
             ..Default::default()
         };
@@ -546,6 +547,7 @@ fn prune_jail(c: &mut Converger, jail: &Path) -> anyhow::Result<bool> {
         no_reload: true,
         state_dir: o.state_dir.clone(),
         report_to_stderr: true,
+        forget_state: true,
     })
     .with_context(|| format!("pruning jail {}", jail.display()))?;
     Ok(true)

@@ -15,6 +15,7 @@ mod harness;
 mod hostile_audit;
 mod hostile_host_files;
 mod hostile_inputs;
+mod hostile_removal;
 mod lifecycle_canaries;
 mod lifecycle_destroy;
 mod lifecycle_mount;
