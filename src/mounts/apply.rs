@@ -6,14 +6,13 @@
 //! path: the jail's own binds are unmounted wherever they moved, any other mount stops a
 //! removal.
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use nix::mount::{MntFlags, MsFlags, mount, umount2};
-
 use super::Bind;
 use super::mountinfo::{self, MountEntry};
+use crate::apply::mount as sysmount;
 use crate::apply::{EntryKind, Host, HostError, LinuxHost, tree};
 use crate::plan::{JailPath, Owner};
 use crate::state::DEFAULT_STATE_DIR;
@@ -122,18 +121,6 @@ pub fn check_source(bind: &Bind) -> Result<(), MountError> {
     Ok(())
 }
 
-fn fd_path(fd: &OwnedFd) -> PathBuf {
-    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-}
-
-fn flags_for(bind: &Bind) -> MsFlags {
-    let mut f = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-    if !bind.rw {
-        f |= MsFlags::MS_RDONLY;
-    }
-    f
-}
-
 /// True when a mounted entry carries exactly the flags the bind declares.
 pub fn flags_match(bind: &Bind, m: &MountEntry) -> bool {
     m.has("nosuid") && m.has("nodev") && m.read_only() != bind.rw
@@ -172,37 +159,17 @@ pub fn mount_all(host: &LinuxHost, binds: &[Bind]) -> Result<Vec<(Bind, Done)>, 
             Some(m) if flags_match(bind, m) => Done::AlreadyMounted,
             Some(_) => {
                 let fd = host.open_dir(&bind.dst, "open the bind mount")?;
-                mount(
-                    None::<&str>,
-                    &fd_path(&fd),
-                    None::<&str>,
-                    flags_for(bind),
-                    None::<&str>,
-                )
-                .map_err(|e| sys("remount", e))?;
+                sysmount::restrict(fd.as_fd(), bind.rw).map_err(|e| sys("remount", e))?;
                 Done::Remounted
             }
             None => {
                 let fd = make_target(host, bind)?;
-                mount(
-                    Some(&bind.src),
-                    &fd_path(&fd),
-                    None::<&str>,
-                    MsFlags::MS_BIND,
-                    None::<&str>,
-                )
-                .map_err(|e| sys("bind-mount onto", e))?;
+                sysmount::bind(&bind.src, fd.as_fd()).map_err(|e| sys("bind-mount onto", e))?;
                 drop(fd);
                 // Reopen: the new descriptor is the root of the new mount.
                 let fd = host.open_dir(&bind.dst, "open the new bind mount")?;
-                if let Err(e) = mount(
-                    None::<&str>,
-                    &fd_path(&fd),
-                    None::<&str>,
-                    flags_for(bind),
-                    None::<&str>,
-                ) {
-                    let _ = umount2(&fd_path(&fd), MntFlags::MNT_DETACH);
+                if let Err(e) = sysmount::restrict(fd.as_fd(), bind.rw) {
+                    let _ = sysmount::detach(fd.as_fd());
                     return Err(sys("remount nosuid,nodev of", e));
                 }
                 Done::Mounted
@@ -277,7 +244,7 @@ fn mounts_below(
 }
 
 fn detach(b: &Below) -> Result<(), MountError> {
-    umount2(&fd_path(&b.fd), MntFlags::MNT_DETACH).map_err(|source| MountError::Sys {
+    sysmount::detach(b.fd.as_fd()).map_err(|source| MountError::Sys {
         target: b.entry.mount_point.clone(),
         op: "unmount",
         source,

@@ -5,9 +5,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
-
 use super::SshdError;
 use super::validate::Sshd;
 
@@ -51,7 +48,7 @@ pub fn reload(sshd: &Sshd, use_systemd: bool) -> Result<String, SshdError> {
             ),
         });
     }
-    kill(Pid::from_raw(pid), Signal::SIGHUP).map_err(|e| SshdError::Reload {
+    crate::apply::signal::hang_up(pid).map_err(|e| SshdError::Reload {
         why: format!("kill -HUP {pid}: {e}"),
     })?;
     // sshd re-executes itself on SIGHUP; give it a moment to listen again.

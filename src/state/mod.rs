@@ -185,12 +185,7 @@ fn state_err(e: RootFileError) -> StateError {
 
 /// Forgets a jail (for `destroy`); `Ok(false)` when there was nothing to forget.
 pub fn remove(state_dir: &Path, jail: &Path) -> Result<bool, StateError> {
-    let path = state_file(state_dir, jail);
-    match fs::remove_file(&path) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(io_err(&path, "remove")(e)),
-    }
+    rootfile::remove(&state_file(state_dir, jail)).map_err(state_err)
 }
 
 /// Creates `dir` (and missing parents) root 0700; an existing one must be a root-owned

@@ -163,26 +163,8 @@ fn local_host_keys() -> Vec<Trusted> {
 
 /// Appends an accepted key to the known_hosts file (creating it, and ~/.ssh 0700).
 fn record_key(file: &Path, name: &str, key: &PublicKey) -> Result<(), String> {
-    use std::io::Write;
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    if let Some(dir) = file.parent()
-        && !dir.as_os_str().is_empty()
-        && !dir.exists()
-    {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
-    }
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o644)
-        .open(file)
-        .map_err(|e| format!("open {}: {e}", file.display()))?;
-    f.write_all(hostkey::known_hosts_line(name, key).as_bytes())
-        .map_err(|e| format!("write {}: {e}", file.display()))
+    crate::apply::scratch::append_line(file, &hostkey::known_hosts_line(name, key))
+        .map_err(|e| format!("append to {}: {e}", file.display()))
 }
 
 /// How the session is held open while the host looks at it.

@@ -317,7 +317,7 @@ pub(super) fn drop_host_file(
     };
     r.change(object, "remove", path.display());
     if !r.dry {
-        hostfs::remove_file(path)?;
+        hostfs::remove_root_file(path)?;
         r.undo.push(Undo::HostFile {
             path: path.to_path_buf(),
             before: Some(before),
