@@ -472,7 +472,7 @@ fn foreign_objects(
     host: &LinuxHost,
     adopt: bool,
 ) -> anyhow::Result<std::collections::BTreeSet<String>> {
-    use crate::apply::tree::{Decision, remove_below};
+    use crate::apply::tree::Decision;
     let jail = host.root();
     let everything = |_: Option<&str>, dir: bool| {
         if dir {
@@ -484,7 +484,8 @@ fn foreign_objects(
         }
     };
     // a dry run of a removal is a walk: iterative, bounded descriptors, never across a mount
-    let walk = remove_below(jail, host.root_fd(), "", &everything, true)
+    let walk = host
+        .remove_below(&everything, true)
         .map_err(|e| coded(e.exit_code(), e))?;
     let found: std::collections::BTreeSet<String> = walk
         .removed

@@ -84,9 +84,27 @@ impl LinuxHost {
         Ok(changed)
     }
 
-    /// The held jail root descriptor (for read-only walkers such as `check`).
-    pub fn root_fd(&self) -> BorrowedFd<'_> {
-        self.root.as_fd()
+    /// Walks the whole jail read-only by descriptor (for `check`), skipping the in-jail
+    /// paths in `skip` (mount points).
+    pub fn walk(&self, skip: &[String]) -> nix::Result<super::walk::WalkResult> {
+        super::walk::walk(self.root.as_fd(), skip)
+    }
+
+    /// Removes below the jail root what `policy` says, never across a mount, never through
+    /// a symlink (with `dry`: only reports what it would remove and keep).
+    pub fn remove_below(
+        &self,
+        policy: tree::Policy<'_>,
+        dry: bool,
+    ) -> Result<tree::Removal, HostError> {
+        tree::remove_below(&self.jail, self.root.as_fd(), "", policy, dry)
+    }
+
+    /// Removes the empty directory `name` directly below the held root (the root of
+    /// `LinuxHost::open(parent)` is the parent of the jail being removed).
+    pub fn remove_empty_child(&self, name: &OsStr) -> Result<(), HostError> {
+        unlinkat(self.root.as_fd(), name, UnlinkatFlags::RemoveDir)
+            .map_err(|e| errors::io(&self.jail, name.to_string_lossy(), "remove directory", e))
     }
 
     /// Opens the directory `path` beneath the root without following any symlink (for

@@ -16,6 +16,7 @@ pub mod signal;
 pub mod source;
 pub mod transfer;
 pub mod tree;
+pub mod walk;
 pub mod xattr;
 
 pub use executor::{ApplyOptions, ApplyReport, Outcome, apply};

@@ -441,6 +441,17 @@ pub fn remove(path: &Path) -> Result<bool, RootFileError> {
     }
 }
 
+/// Removes the empty root-owned directory `dir` (a slice drop-in directory, a key
+/// directory this run created); Ok(false) when absent or not empty.
+pub fn remove_empty_dir(dir: &Path) -> Result<bool, RootFileError> {
+    let (parent, name) = split(dir)?;
+    match RootDir::open(parent) {
+        Ok(d) => d.remove_empty_dir(name),
+        Err(e) if e.io_kind() == Some(std::io::ErrorKind::NotFound) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Makes `dir` (parents first, each root-owned `mode` when missing); every existing part
 /// from the first one jailsmith creates on must be root's alone. Returns true when the last
 /// component was created.

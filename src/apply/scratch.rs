@@ -1,6 +1,7 @@
-//! What `verify` writes: a marker file in the jail's parent for the length of a run, the
-//! removal of probe files a broken jail let the session create, and a line appended to the
-//! administrator's known_hosts. Never through a symlink: markers are created
+//! What jailsmith writes that is neither a jail nor root's configuration: verify's marker
+//! file in the jail's parent for the length of a run, the removal of probe files a broken
+//! jail let the session create, a line appended to the administrator's known_hosts, and the
+//! man pages and completions `generate` writes into a build directory. Never through a symlink: markers are created
 //! `O_CREAT|O_EXCL|O_NOFOLLOW`, probes are reached one component at a time with O_NOFOLLOW
 //! and unlinked by name.
 
@@ -73,4 +74,25 @@ pub fn append_line(file: &Path, line: &str) -> io::Result<()> {
         .custom_flags(libc::O_NOFOLLOW)
         .open(file)?;
     f.write_all(line.as_bytes())
+}
+
+/// Writes each (name, bytes) into `dir` (created when missing); returns the paths, sorted.
+pub fn write_generated(
+    dir: &Path,
+    files: impl Iterator<Item = (String, Vec<u8>)>,
+) -> io::Result<Vec<std::path::PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let mut written = Vec::new();
+    for (name, bytes) in files {
+        let path = dir.join(&name);
+        std::fs::write(&path, &bytes)?;
+        written.push(path);
+    }
+    written.sort();
+    Ok(written)
+}
+
+/// Removes a generated file that is no longer generated.
+pub fn remove_generated(path: &Path) -> io::Result<()> {
+    std::fs::remove_file(path)
 }

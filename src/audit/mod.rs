@@ -7,7 +7,6 @@ pub mod finding;
 pub mod integrity;
 pub mod invariants;
 pub mod repair;
-pub mod walk;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,6 +14,7 @@ use std::path::{Path, PathBuf};
 pub use finding::{Finding, Repair, Report, Severity};
 
 use crate::apply::LinuxHost;
+use crate::apply::walk;
 use crate::mounts::Bind;
 use crate::mounts::mountinfo;
 use crate::state::JailState;
@@ -136,7 +136,7 @@ pub fn check(settings: &CheckSettings) -> Result<Report, CheckError> {
         .filter_map(|m| m.mount_point.strip_prefix(&real).ok())
         .map(|rel| format!("/{}", rel.display()))
         .collect();
-    let walked = walk::walk(host.root_fd(), &skip).map_err(|e| CheckError::Unreadable {
+    let walked = host.walk(&skip).map_err(|e| CheckError::Unreadable {
         jail: jail.clone(),
         why: e.to_string(),
     })?;

@@ -7,12 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::{Pid, UnlinkatFlags, unlinkat};
-
 use crate::account::sessions;
 use crate::apply::LinuxHost;
-use crate::apply::tree::{Decision, remove_below};
+use crate::apply::tree::Decision;
 use crate::cli::mount::{coded, load_state};
 use crate::cli::user;
 use crate::exit::{self, Coded};
@@ -138,7 +135,7 @@ fn sessions_of(st: &JailState, stopping: &[String]) -> Vec<(i32, String)> {
 fn end(pids: &[(i32, String)]) -> Vec<i32> {
     let mut killed = Vec::new();
     for (pid, _) in pids {
-        if kill(Pid::from_raw(*pid), Signal::SIGKILL).is_ok() {
+        if crate::apply::signal::kill_process(*pid).is_ok() {
             killed.push(*pid);
         }
     }
@@ -307,7 +304,7 @@ fn remove_files(args: &Args, st: &JailState, host: &LinuxHost) -> anyhow::Result
     let rules = Rules::new(st, args.purge);
     let policy = |p: Option<&str>, dir: bool| rules.decide(p, dir);
     let hoste = |e: crate::apply::HostError| Coded::new(e.exit_code(), e.to_string());
-    let r = remove_below(&args.jail, host.root_fd(), "", &policy, args.dry_run).map_err(hoste)?;
+    let r = host.remove_below(&policy, args.dry_run).map_err(hoste)?;
     let verb = if args.dry_run {
         "would remove"
     } else {
@@ -461,9 +458,9 @@ fn remove_root(jail: &Path) -> anyhow::Result<()> {
         return Err(Coded::new(exit::REFUSED, "refusing to remove /").into());
     };
     let p = LinuxHost::open(parent, false).map_err(|e| coded(e.into()))?;
-    unlinkat(p.root_fd(), name, UnlinkatFlags::RemoveDir).map_err(|e| {
+    p.remove_empty_child(name).map_err(|e| {
         Coded::new(
-            exit::HOST_FAILURE,
+            e.exit_code(),
             format!("cannot remove {}: {e}", jail.display()),
         )
     })?;

@@ -16,6 +16,7 @@ mod hostile_audit;
 mod hostile_host_files;
 mod hostile_inputs;
 mod hostile_removal;
+mod layout;
 mod lifecycle_canaries;
 mod lifecycle_destroy;
 mod lifecycle_mount;

@@ -91,7 +91,7 @@ pub(super) fn drop_limits(r: &mut Run, jail: &Path, name: &str) -> Result<(), Us
     if removed && !r.dry {
         // the .d directory goes too when jailsmith's file was all it held
         let dir = path.parent().expect("the drop-in has a directory");
-        let _ = std::fs::remove_dir(dir);
+        let _ = crate::apply::rootfile::remove_empty_dir(dir);
     }
     if removed {
         reload(r);
