@@ -57,7 +57,7 @@ pub struct ProfileExtra {
 }
 
 pub fn coded(e: ProfileError) -> anyhow::Error {
-    anyhow::Error::new(Coded::new(e.exit_code(), e.to_string()))
+    anyhow::Error::new(e)
 }
 
 /// Loads the named profiles (searched in `dirs` first, then the standard places).
@@ -90,7 +90,7 @@ pub fn to_request(names: &[String], dirs: &[PathBuf]) -> anyhow::Result<ProfileE
     let cfg = loader_config(&[]);
     let (mut entries, warnings) = Gatherer::new(&cfg)
         .gather(&wanted)
-        .map_err(|e| anyhow::Error::new(Coded::new(e.exit_code(), e.to_string())))?;
+        .map_err(anyhow::Error::new)?;
     for w in &warnings {
         eprintln!("jailsmith: warning: {w}");
     }
