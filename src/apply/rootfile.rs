@@ -375,6 +375,15 @@ impl RootDir {
 /// `.NAME.jailsmith-tmp-RANDOM`: unpredictable, so nobody can plant something at it first
 /// (and `O_EXCL|O_NOFOLLOW` refuse whatever is there anyway).
 fn temp_name(name: &OsStr) -> OsString {
+    let mut out = OsString::from(".");
+    out.push(name);
+    out.push(format!(".jailsmith-tmp-{}", random_hex()));
+    out
+}
+
+/// 16 hex digits from the system's CSPRNG (time and pid when it cannot be read: still
+/// unique for the run, just guessable), for names nobody may plant something at first.
+pub fn random_hex() -> String {
     let mut b = [0u8; 8];
     if File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut b))
@@ -386,11 +395,7 @@ fn temp_name(name: &OsStr) -> OsString {
             .unwrap_or(0);
         b = ((t as u64) ^ ((std::process::id() as u64) << 32)).to_le_bytes();
     }
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    let mut out = OsString::from(".");
-    out.push(name);
-    out.push(format!(".jailsmith-tmp-{hex}"));
-    out
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn is_temp_name(n: &OsStr) -> bool {

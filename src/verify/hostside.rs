@@ -14,20 +14,7 @@ use super::VerifyError;
 
 /// A random name: `.jailsmith-verify-` and 16 hex digits from the system's CSPRNG.
 pub fn random_name() -> String {
-    let mut b = [0u8; 8];
-    let filled = File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut b))
-        .is_ok();
-    if !filled {
-        // Fall back on time and pid: still unique for the run, just guessable.
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        b = ((t as u64) ^ ((std::process::id() as u64) << 32)).to_le_bytes();
-    }
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(".jailsmith-verify-{hex}")
+    format!(".jailsmith-verify-{}", crate::apply::rootfile::random_hex())
 }
 
 /// A file that exists only outside the jail for the duration of the run; removed on Drop.
