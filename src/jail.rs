@@ -465,6 +465,34 @@ pub fn refuse_unadopted(settings: &BuildSettings) -> anyhow::Result<()> {
     foreign_objects(&host, settings.adopt).map(|_| ())
 }
 
+/// A directory holding a host secret (a copy of the host's shadow, gshadow, SSH host keys,
+/// sudoers, …) is not adopted: those files would stay in the jail as foreign objects. The
+/// jail's own passwd and group are rewritten by the build, so they may be there.
+fn refuse_adopted_secrets(
+    jail: &Path,
+    found: &std::collections::BTreeSet<String>,
+) -> anyhow::Result<()> {
+    let secrets: Vec<String> = found
+        .iter()
+        .filter(|p| !matches!(p.as_str(), "/etc/passwd" | "/etc/group"))
+        .filter_map(|p| {
+            crate::plan::denylist::host_secret(Path::new(p), &[]).map(|why| format!("{p} ({why})"))
+        })
+        .collect();
+    if secrets.is_empty() {
+        return Ok(());
+    }
+    Err(coded(
+        crate::exit::REFUSED,
+        format!(
+            "refusing to adopt {}: it holds host secrets that have no place in a jail: {}; \
+             remove them first",
+            jail.display(),
+            secrets.join(", ")
+        ),
+    ))
+}
+
 /// What is in a directory jailsmith has no state for. Empty: nothing. Otherwise refused
 /// (exit REFUSED) with the list of what is there, unless `adopt`: then every object in it
 /// (in-jail paths, escaped) is returned, to be recorded as foreign.
@@ -493,7 +521,11 @@ fn foreign_objects(
         .map(|(p, _)| p)
         .chain(walk.kept)
         .collect();
-    if found.is_empty() || adopt {
+    if found.is_empty() {
+        return Ok(found);
+    }
+    if adopt {
+        refuse_adopted_secrets(jail, &found)?;
         return Ok(found);
     }
     let top: Vec<&String> = found
