@@ -185,3 +185,183 @@ fn service_starts_serves_from_its_jail_restarts_and_destroy_removes_it() {
         "a process of the service is still running"
     );
 }
+
+const SHELL_JAIL: &str = "/srv/jails/shell";
+
+/// A jail with a shell and python3, a key pair for root at /root/id, and NAME jailed in it
+/// with `user --create --key` plus `extra`; returns NAME's uid. sshd reloads through
+/// systemctl, as on a real host.
+fn jailed_user(c: &Container, name: &str, extra: &[&str]) -> String {
+    c.exec_ok(&[
+        "ssh-keygen",
+        "-q",
+        "-t",
+        "ed25519",
+        "-N",
+        "",
+        "-f",
+        "/root/id",
+    ]);
+    c.exec_ok(&[
+        "jailsmith",
+        "build",
+        SHELL_JAIL,
+        "--profile",
+        "basic-shell",
+        "--profile",
+        "python3",
+    ]);
+    let mut argv = vec![
+        "jailsmith",
+        "user",
+        name,
+        "--jail",
+        SHELL_JAIL,
+        "--create",
+        "--key",
+        "/root/id.pub",
+    ];
+    argv.extend_from_slice(extra);
+    c.exec_ok(&argv);
+    c.sh_ok(&format!("id -u {name}")).trim().to_string()
+}
+
+/// `ssh NAME@127.0.0.1 COMMAND` with root's key, inside the container.
+fn ssh(c: &Container, name: &str, command: &str) -> std::process::Output {
+    c.exec(&ssh_argv(name, command))
+}
+
+fn ssh_argv<'a>(name: &'a str, command: &'a str) -> Vec<&'a str> {
+    vec![
+        "ssh",
+        "-i",
+        "/root/id",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "LogLevel=ERROR",
+        "-l",
+        name,
+        "127.0.0.1",
+        command,
+    ]
+}
+
+/// Writes a Python script into NAME's home in the shell jail (root-owned, readable).
+fn jail_script(c: &Container, name: &str, file: &str, body: &str) -> String {
+    c.write(&format!("{SHELL_JAIL}/home/{name}/{file}"), body, 0o644);
+    format!("/home/{name}/{file}")
+}
+
+const FORKER: &str = r#"import errno, os, time
+kids = []
+err = "none"
+try:
+    while len(kids) < 200:
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(60)
+            os._exit(0)
+        kids.append(pid)
+except OSError as e:
+    err = errno.errorcode.get(e.errno, str(e.errno))
+print("forks=%d error=%s" % (len(kids), err), flush=True)
+home = os.path.expanduser("~")
+open(home + "/ready", "w").close()
+end = time.time() + 30
+while not os.path.exists(home + "/done") and time.time() < end:
+    time.sleep(0.05)
+for k in kids:
+    os.kill(k, 9)
+for k in kids:
+    os.waitpid(k, 0)
+"#;
+
+#[test]
+fn user_limits_bite_in_a_real_ssh_session() {
+    let test = "user_limits_bite_in_a_real_ssh_session";
+    let Some((_root, c)) = boot(test, Mode::Hybrid) else {
+        return;
+    };
+    let pam = c.sh_ok("cat /etc/pam.d/common-session");
+    assert!(pam.contains("pam_systemd.so"), "no pam_systemd:\n{pam}");
+    let name = "jimmy";
+    let uid = jailed_user(
+        &c,
+        name,
+        &[
+            "--memory-max",
+            "50M",
+            "--tasks-max",
+            "20",
+            "--cpu-quota",
+            "20%",
+        ],
+    );
+    let slice = format!("user-{uid}.slice");
+
+    // Memory: 10 MB is fine, 200 MB gets the process killed (SIGKILL: 128 + 9).
+    let small = ssh(&c, name, "python3 -c 'b = b\"x\" * (10 << 20)'; echo rc=$?");
+    assert_eq!(
+        text(&small.stdout).trim(),
+        "rc=0",
+        "{}",
+        text(&small.stderr)
+    );
+    let big = ssh(
+        &c,
+        name,
+        "python3 -c 'b = b\"x\" * (200 << 20); print(\"allocated\")'; echo rc=$?",
+    );
+    assert_eq!(
+        text(&big.stdout).trim(),
+        "rc=137",
+        "200 MB under MemoryMax=50M was not killed: {}",
+        text(&big.stderr)
+    );
+
+    // Tasks: forks succeed until the slice holds 20 tasks, then fail with EAGAIN.
+    let script = jail_script(&c, name, "forker.py", FORKER);
+    let home = format!("{SHELL_JAIL}/home/{name}");
+    let ssh_line = ssh_argv(name, &format!("python3 {script}"))
+        .iter()
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let out = c.sh_ok(&format!(
+        "rm -f {home}/ready {home}/done; {ssh_line} > /tmp/fork.out 2>&1 & \
+         i=0; while [ ! -e {home}/ready ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; \
+         echo tasks=$(systemctl show -p TasksCurrent --value {slice}); touch {home}/done; wait; \
+         cat /tmp/fork.out"
+    ));
+    eprintln!("fork test: {}", out.replace('\n', " "));
+    assert!(out.contains("tasks=20\n"), "{out}");
+    assert!(out.contains("error=EAGAIN"), "{out}");
+    let forks: u32 = out
+        .split("forks=")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(forks < 20, "{out}");
+
+    // CPU: a 2 s busy loop gets about 20% of one CPU.
+    let busy = ssh(
+        &c,
+        name,
+        "python3 -c 'import time\nt = time.monotonic()\nwhile time.monotonic() - t < 2: pass\nprint(time.process_time() / (time.monotonic() - t))'",
+    );
+    let share: f64 = text(&busy.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{}{}", text(&busy.stdout), text(&busy.stderr)));
+    eprintln!(
+        "busy loop under CPUQuota=20%: {:.0}% of a CPU",
+        share * 100.0
+    );
+    assert!(share < 0.3, "CPUQuota=20% not enforced: {share}");
+}
