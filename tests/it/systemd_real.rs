@@ -365,3 +365,54 @@ fn user_limits_bite_in_a_real_ssh_session() {
     );
     assert!(share < 0.3, "CPUQuota=20% not enforced: {share}");
 }
+
+#[test]
+fn user_reloads_sshd_through_systemctl_and_the_next_login_sees_the_dropin() {
+    let test = "user_reloads_sshd_through_systemctl_and_the_next_login_sees_the_dropin";
+    let Some((_root, c)) = boot(test, Mode::Hybrid) else {
+        return;
+    };
+    assert_eq!(show(&c, "ssh.service", "ActiveState"), "active");
+    let sshd_pid = show(&c, "ssh.service", "MainPID");
+    let name = "rita";
+    jailed_user(&c, name, &[]);
+
+    // The running sshd read the new drop-in: the login lands in the jail.
+    let where_ = "test -e /usr/local/sbin/jailsmith && echo host || echo jail; echo $PWD";
+    let out = ssh(&c, name, where_);
+    assert_eq!(
+        text(&out.stdout),
+        format!("jail\n/home/{name}\n"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A changed drop-in (sftp only) is in force for the very next login.
+    let out = c.exec_ok(&[
+        "jailsmith",
+        "user",
+        name,
+        "--jail",
+        SHELL_JAIL,
+        "--sftp-only",
+    ]);
+    let said = text(&out.stdout) + &text(&out.stderr);
+    assert!(said.contains("systemctl reload ssh"), "{said}");
+    let out = ssh(&c, name, "echo shell");
+    assert!(
+        !text(&out.stdout).contains("shell"),
+        "a shell command ran for an sftp-only user: {}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stdout).contains("sftp connections only"),
+        "stdout: {} stderr: {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+
+    // Reloaded, not restarted: the same sshd, which logged the SIGHUP.
+    assert_eq!(show(&c, "ssh.service", "MainPID"), sshd_pid);
+    let log = c.sh_ok("journalctl -u ssh.service --no-pager -o cat");
+    assert!(log.contains("Received SIGHUP"), "{log}");
+}
