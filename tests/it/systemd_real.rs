@@ -416,3 +416,70 @@ fn user_reloads_sshd_through_systemctl_and_the_next_login_sees_the_dropin() {
     let log = c.sh_ok("journalctl -u ssh.service --no-pager -o cat");
     assert!(log.contains("Received SIGHUP"), "{log}");
 }
+
+/// The per-mount options of the topmost mount at `point` inside the container.
+fn mount_options(c: &Container, point: &str) -> Option<Vec<String>> {
+    let info = c.sh_ok("cat /proc/self/mountinfo");
+    info.lines()
+        .rev()
+        .find(|l| l.split(' ').nth(4) == Some(point))
+        .map(|l| {
+            l.split(' ')
+                .nth(5)
+                .unwrap_or("")
+                .split(',')
+                .map(str::to_string)
+                .collect()
+        })
+}
+
+#[test]
+fn mount_units_bring_the_binds_back_after_a_reboot() {
+    let test = "mount_units_bring_the_binds_back_after_a_reboot";
+    let Some((_root, mut c)) = boot(test, Mode::Hybrid) else {
+        return;
+    };
+    c.write("/srv/data/hello", "hi\n", 0o644);
+    c.sh_ok("mkdir -p /srv/spool");
+    let jail = "/srv/jails/binds";
+    c.exec_ok(&[
+        "jailsmith",
+        "build",
+        jail,
+        "--bin",
+        "bash",
+        "--bind",
+        "/srv/data:/srv/data",
+        "--bind",
+        "/srv/spool:/spool:rw",
+    ]);
+    let out = c.exec_ok(&[
+        "jailsmith",
+        "mount",
+        jail,
+        "--systemd-unit-dir",
+        "/etc/systemd/system",
+    ]);
+    let said = text(&out.stderr);
+    assert!(said.contains("systemctl enable"), "{said}");
+    let (ro_at, rw_at) = (format!("{jail}/srv/data"), format!("{jail}/spool"));
+    assert!(
+        mount_options(&c, &ro_at).is_some(),
+        "not mounted before the reboot"
+    );
+
+    c.reboot().unwrap_or_else(|e| panic!("reboot: {e}"));
+    let ro = mount_options(&c, &ro_at).expect("the ro bind is back after the reboot");
+    for f in ["ro", "nosuid", "nodev"] {
+        assert!(ro.iter().any(|o| o == f), "{ro_at}: {ro:?}");
+    }
+    let rw = mount_options(&c, &rw_at).expect("the rw bind is back after the reboot");
+    for f in ["rw", "nosuid", "nodev"] {
+        assert!(rw.iter().any(|o| o == f), "{rw_at}: {rw:?}");
+    }
+    assert_eq!(c.sh_ok(&format!("cat {ro_at}/hello")), "hi\n");
+    assert!(
+        !c.sh(&format!("touch {ro_at}/new")).status.success(),
+        "the ro bind is writable after the reboot"
+    );
+}
