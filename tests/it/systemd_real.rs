@@ -483,3 +483,86 @@ fn mount_units_bring_the_binds_back_after_a_reboot() {
         "the ro bind is writable after the reboot"
     );
 }
+
+/// Inode, mtime and ctime of everything under the directories apply writes to: a second
+/// run that changes nothing leaves this identical.
+fn snapshot(c: &Container) -> String {
+    c.sh_ok(
+        "find /etc/systemd/system /etc/ssh /srv/jails /var/lib/jailsmith -printf '%p %i %T@ %C@\\n' | sort",
+    )
+}
+
+#[test]
+fn apply_with_users_limits_and_a_service_converges_and_a_second_run_changes_nothing() {
+    let test = "apply_with_users_limits_and_a_service_converges_and_a_second_run_changes_nothing";
+    let Some((_root, c)) = boot(test, Mode::Hybrid) else {
+        return;
+    };
+    c.exec_ok(&[
+        "ssh-keygen",
+        "-q",
+        "-t",
+        "ed25519",
+        "-N",
+        "",
+        "-f",
+        "/root/id",
+    ]);
+    let key = c.sh_ok("cat /root/id.pub");
+    c.write("/srv/www/index.html", "applied\n", 0o644);
+    let spec = format!(
+        "[[jail]]\npath = \"{SHELL_JAIL}\"\nprofiles = [\"basic-shell\"]\n\n\
+         [[user]]\nname = \"alice\"\njail = \"{SHELL_JAIL}\"\ncreate = true\nkeys = [\"{key}\"]\n\
+         [user.limits]\nmemory_max = \"50M\"\ntasks_max = \"20\"\n\n\
+         [[service]]\nname = \"web\"\njail = \"{WEB_JAIL}\"\n\
+         exec = \"python3 -m http.server 8080 --bind 127.0.0.1 --directory /srv/www\"\n\
+         profiles = [\"python3\"]\nfiles = [\"/srv/www\"]\nports = [8080]\n\
+         allow_ips = [\"localhost\"]\ncreate_user = true\nstart = true\n\
+         [service.limits]\nmemory_max = \"256M\"\n",
+        key = key.trim()
+    );
+    c.write("/root/spec.toml", spec, 0o600);
+    let apply = || {
+        let out = c.exec_ok(&["jailsmith", "apply", "/root/spec.toml", "--json"]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&out.stdout)))
+    };
+
+    let first = apply();
+    assert_eq!(first["changed"], true, "{first}");
+    assert_eq!(show(&c, "web.service", "ActiveState"), "active");
+    assert_eq!(fetch(&c, 8080, "index.html").as_deref(), Some("applied\n"));
+    let uid = c.sh_ok("id -u alice").trim().to_string();
+    let slice = format!("user-{uid}.slice");
+    assert_eq!(show(&c, &slice, "MemoryMax"), (50u64 << 20).to_string());
+    assert_eq!(show(&c, &slice, "TasksMax"), "20");
+    let out = ssh(&c, "alice", "echo $PWD");
+    assert_eq!(text(&out.stdout), "/home/alice\n", "{}", text(&out.stderr));
+
+    let before = snapshot(&c);
+    let (web_pid, sshd_pid) = (
+        show(&c, "web.service", "MainPID"),
+        show(&c, "ssh.service", "MainPID"),
+    );
+    let sighups = |c: &Container| {
+        c.sh_ok("journalctl -u ssh.service --no-pager -o cat")
+            .matches("Received SIGHUP")
+            .count()
+    };
+    let hups = sighups(&c);
+
+    let second = apply();
+    assert_eq!(second["changed"], false, "{second}");
+    assert_eq!(snapshot(&c), before, "the second apply wrote something");
+    assert_eq!(
+        show(&c, "web.service", "MainPID"),
+        web_pid,
+        "web was restarted"
+    );
+    assert_eq!(show(&c, "ssh.service", "MainPID"), sshd_pid);
+    assert_eq!(
+        sighups(&c),
+        hups,
+        "sshd was reloaded by a run that changed nothing"
+    );
+}
