@@ -43,6 +43,25 @@ fn container_boots_with_systemd_as_pid1_and_only_loopback() {
     }
 }
 
+/// Accounts made in the container get uids far above the host's test users: containers share
+/// the host's uid space, and a host test that kills a test user's processes by uid must never
+/// hit a process of a container.
+const UID_BASE: u32 = 59000;
+
+/// A system account for a service, made inside the container with a fixed uid (see UID_BASE).
+fn service_account(c: &Container, name: &str, uid: u32) {
+    c.exec_ok(&[
+        "useradd",
+        "--system",
+        "-M",
+        "-s",
+        "/usr/sbin/nologin",
+        "-u",
+        &uid.to_string(),
+        name,
+    ]);
+}
+
 /// GETs `http://127.0.0.1:PORT/PATH` from inside the container (its own loopback), retrying
 /// until something answers or 20 s pass; the body, or None.
 fn fetch(c: &Container, port: u16, path: &str) -> Option<String> {
@@ -104,7 +123,6 @@ fn web_service(c: &Container, dir: &str) -> std::process::Output {
         WEB_JAIL,
         "--profile",
         "python3",
-        "--create-user",
         "--exec",
         &exec,
         "--file",
@@ -127,6 +145,7 @@ fn service_starts_serves_from_its_jail_restarts_and_destroy_removes_it() {
     let Some((_root, c)) = boot(test, Mode::Hybrid) else {
         return;
     };
+    service_account(&c, "web", UID_BASE + 500);
     c.write("/srv/www/index.html", "hello from the jail\n", 0o644);
     c.write("/srv/www2/index.html", "the second page\n", 0o644);
     web_service(&c, "/srv/www");
@@ -191,7 +210,7 @@ const SHELL_JAIL: &str = "/srv/jails/shell";
 /// A jail with a shell and python3, a key pair for root at /root/id, and NAME jailed in it
 /// with `user --create --key` plus `extra`; returns NAME's uid. sshd reloads through
 /// systemctl, as on a real host.
-fn jailed_user(c: &Container, name: &str, extra: &[&str]) -> String {
+fn jailed_user(c: &Container, name: &str, uid: u32, extra: &[&str]) -> String {
     c.exec_ok(&[
         "ssh-keygen",
         "-q",
@@ -211,6 +230,7 @@ fn jailed_user(c: &Container, name: &str, extra: &[&str]) -> String {
         "--profile",
         "python3",
     ]);
+    let uid = uid.to_string();
     let mut argv = vec![
         "jailsmith",
         "user",
@@ -218,6 +238,8 @@ fn jailed_user(c: &Container, name: &str, extra: &[&str]) -> String {
         "--jail",
         SHELL_JAIL,
         "--create",
+        "--uid",
+        &uid,
         "--key",
         "/root/id.pub",
     ];
@@ -293,6 +315,7 @@ fn user_limits_bite_in_a_real_ssh_session() {
     let uid = jailed_user(
         &c,
         name,
+        UID_BASE + 1,
         &[
             "--memory-max",
             "50M",
@@ -375,7 +398,7 @@ fn user_reloads_sshd_through_systemctl_and_the_next_login_sees_the_dropin() {
     assert_eq!(show(&c, "ssh.service", "ActiveState"), "active");
     let sshd_pid = show(&c, "ssh.service", "MainPID");
     let name = "rita";
-    jailed_user(&c, name, &[]);
+    jailed_user(&c, name, UID_BASE + 2, &[]);
 
     // The running sshd read the new drop-in: the login lands in the jail.
     let where_ = "test -e /usr/local/sbin/jailsmith && echo host || echo jail; echo $PWD";
@@ -510,16 +533,18 @@ fn apply_with_users_limits_and_a_service_converges_and_a_second_run_changes_noth
     ]);
     let key = c.sh_ok("cat /root/id.pub");
     c.write("/srv/www/index.html", "applied\n", 0o644);
+    service_account(&c, "web", UID_BASE + 500);
     let spec = format!(
         "[[jail]]\npath = \"{SHELL_JAIL}\"\nprofiles = [\"basic-shell\"]\n\n\
-         [[user]]\nname = \"alice\"\njail = \"{SHELL_JAIL}\"\ncreate = true\nkeys = [\"{key}\"]\n\
+         [[user]]\nname = \"alice\"\njail = \"{SHELL_JAIL}\"\ncreate = true\nuid = {uid}\nkeys = [\"{key}\"]\n\
          [user.limits]\nmemory_max = \"50M\"\ntasks_max = \"20\"\n\n\
          [[service]]\nname = \"web\"\njail = \"{WEB_JAIL}\"\n\
          exec = \"python3 -m http.server 8080 --bind 127.0.0.1 --directory /srv/www\"\n\
          profiles = [\"python3\"]\nfiles = [\"/srv/www\"]\nports = [8080]\n\
-         allow_ips = [\"localhost\"]\ncreate_user = true\nstart = true\n\
+         allow_ips = [\"localhost\"]\nuser = \"web\"\nstart = true\n\
          [service.limits]\nmemory_max = \"256M\"\n",
-        key = key.trim()
+        key = key.trim(),
+        uid = UID_BASE + 3,
     );
     c.write("/root/spec.toml", spec, 0o600);
     let apply = || {
@@ -564,5 +589,73 @@ fn apply_with_users_limits_and_a_service_converges_and_a_second_run_changes_noth
         sighups(&c),
         hups,
         "sshd was reloaded by a run that changed nothing"
+    );
+}
+
+const PROBE: &str = r#"import socket
+for addr in ("127.0.0.1", "127.0.0.2"):
+    s = socket.socket()
+    s.settimeout(2)
+    try:
+        s.connect((addr, 9000))
+        print("probe %s connected" % addr, flush=True)
+    except OSError as e:
+        print("probe %s refused: %s" % (addr, e), flush=True)
+    s.close()
+"#;
+
+/// Starts a listener on port 9000 of every loopback address, outside any jail.
+fn listener(c: &Container) {
+    c.exec_ok(&[
+        "systemd-run",
+        "--unit=listener",
+        "python3",
+        "-c",
+        "import socket\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('0.0.0.0', 9000))\ns.listen(16)\nwhile True: s.accept()[0].close()",
+    ]);
+}
+
+/// The service's probe lines from the journal, once the probe has finished.
+fn probe_lines(c: &Container, unit: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let log = c.sh_ok(&format!("journalctl -u {unit} --no-pager -o cat"));
+        if log.matches("probe 127.").count() == 2 || std::time::Instant::now() > deadline {
+            return log;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn service_cannot_connect_outside_its_allowed_addresses_in_unified_mode() {
+    let test = "service_cannot_connect_outside_its_allowed_addresses_in_unified_mode";
+    let Some((_root, c)) = boot(test, Mode::Unified) else {
+        return;
+    };
+    listener(&c);
+    service_account(&c, "probe", UID_BASE + 501);
+    c.write("/opt/probe/probe.py", PROBE, 0o644);
+    c.exec_ok(&[
+        "jailsmith",
+        "service",
+        "probe",
+        "--jail",
+        "/srv/jails/probe",
+        "--profile",
+        "python3",
+        "--exec",
+        "python3 /opt/probe/probe.py",
+        "--file",
+        "/opt/probe",
+        "--allow-ip",
+        "127.0.0.1",
+        "--start",
+    ]);
+    let log = probe_lines(&c, "probe.service");
+    assert!(log.contains("probe 127.0.0.1 connected"), "{log}");
+    assert!(
+        log.contains("probe 127.0.0.2 refused"),
+        "IPAddressDeny=any did not stop a connection outside --allow-ip:\n{log}"
     );
 }
