@@ -2,6 +2,8 @@
 //! accepts them, and rendered as cgroup directives (`MemoryMax=` …). Pure: the block device
 //! behind a bare `--io-read-max RATE` is found by the caller and passed in.
 
+pub mod enforce;
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};

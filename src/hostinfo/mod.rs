@@ -3,10 +3,12 @@
 //! writes, never runs anything from a jail.
 
 pub mod gather;
+pub mod limit_facts;
 pub mod loader;
 pub mod programs;
 pub mod walk;
 
+pub use limit_facts::limit_facts;
 pub use loader::loader_config;
 pub use programs::{SECURE_PATH, find_program};
 pub use walk::walk;

@@ -208,9 +208,9 @@ fn service_starts_serves_from_its_jail_restarts_and_destroy_removes_it() {
 const SHELL_JAIL: &str = "/srv/jails/shell";
 
 /// A jail with a shell and python3, a key pair for root at /root/id, and NAME jailed in it
-/// with `user --create --key` plus `extra`; returns NAME's uid. sshd reloads through
-/// systemctl, as on a real host.
-fn jailed_user(c: &Container, name: &str, uid: u32, extra: &[&str]) -> String {
+/// with `user --create --key` plus `extra`; returns NAME's uid and what `user` printed on
+/// stderr. sshd reloads through systemctl, as on a real host.
+fn jailed_user(c: &Container, name: &str, uid: u32, extra: &[&str]) -> (String, String) {
     c.exec_ok(&[
         "ssh-keygen",
         "-q",
@@ -244,8 +244,11 @@ fn jailed_user(c: &Container, name: &str, uid: u32, extra: &[&str]) -> String {
         "/root/id.pub",
     ];
     argv.extend_from_slice(extra);
-    c.exec_ok(&argv);
-    c.sh_ok(&format!("id -u {name}")).trim().to_string()
+    let out = c.exec_ok(&argv);
+    (
+        c.sh_ok(&format!("id -u {name}")).trim().to_string(),
+        text(&out.stderr),
+    )
 }
 
 /// `ssh NAME@127.0.0.1 COMMAND` with root's key, inside the container.
@@ -312,7 +315,7 @@ fn user_limits_bite_in_a_real_ssh_session() {
     let pam = c.sh_ok("cat /etc/pam.d/common-session");
     assert!(pam.contains("pam_systemd.so"), "no pam_systemd:\n{pam}");
     let name = "jimmy";
-    let uid = jailed_user(
+    let (uid, said) = jailed_user(
         &c,
         name,
         UID_BASE + 1,
@@ -324,6 +327,10 @@ fn user_limits_bite_in_a_real_ssh_session() {
             "--cpu-quota",
             "20%",
         ],
+    );
+    assert!(
+        !said.contains("warning"),
+        "limits that work drew a warning: {said}"
     );
     let slice = format!("user-{uid}.slice");
 
@@ -504,6 +511,70 @@ fn mount_units_bring_the_binds_back_after_a_reboot() {
     assert!(
         !c.sh(&format!("touch {ro_at}/new")).status.success(),
         "the ro bind is writable after the reboot"
+    );
+}
+
+const ALLOC_200M: &str = "python3 -c 'b = b\"x\" * (200 << 20); print(\"allocated\")'; echo rc=$?";
+
+#[test]
+fn user_limits_warn_when_sshd_sessions_would_not_join_the_slice() {
+    let test = "user_limits_warn_when_sshd_sessions_would_not_join_the_slice";
+    let Some((_root, c)) = boot(test, Mode::Hybrid) else {
+        return;
+    };
+    c.sh_ok("sed -i '/pam_systemd/d' /etc/pam.d/common-session");
+    let (_, said) = jailed_user(&c, "carol", UID_BASE + 4, &["--memory-max", "50M"]);
+    assert!(
+        said.contains("warning") && said.contains("no pam_systemd") && said.contains("carol"),
+        "{said}"
+    );
+    // The warning is true: the session is outside the slice and nothing stops 200 MB.
+    let out = ssh(&c, "carol", ALLOC_200M);
+    assert_eq!(
+        text(&out.stdout),
+        "allocated\nrc=0\n",
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn limits_warn_when_their_controller_is_unavailable() {
+    let test = "limits_warn_when_their_controller_is_unavailable";
+    // Unified mode on a hybrid host: no memory or pids controller in the container.
+    let Some((_root, c)) = boot(test, Mode::Unified) else {
+        return;
+    };
+    let (_, said) = jailed_user(
+        &c,
+        "dave",
+        UID_BASE + 5,
+        &["--memory-max", "50M", "--tasks-max", "20"],
+    );
+    assert!(
+        said.contains("controller 'memory'") && said.contains("MemoryMax="),
+        "{said}"
+    );
+    assert!(
+        said.contains("controller 'pids'") && said.contains("TasksMax="),
+        "{said}"
+    );
+    assert!(!said.contains("pam_systemd"), "{said}");
+    // A dry run of new limits plans the reload; it does not tell the admin to run it.
+    let out = c.exec_ok(&[
+        "jailsmith",
+        "user",
+        "dave",
+        "--jail",
+        SHELL_JAIL,
+        "--dry-run",
+        "--memory-max",
+        "60M",
+    ]);
+    assert!(
+        !text(&out.stderr).contains("run 'systemctl daemon-reload'"),
+        "{}",
+        text(&out.stderr)
     );
 }
 

@@ -9,6 +9,7 @@ use super::journal::{Run, Undo, drop_host_file, ensure_dir, put_host_file};
 use super::{Args, UserError};
 use crate::account::hostfs;
 use crate::cli::limits::resolve_io_device;
+use crate::limits::enforce::{self, Subject};
 use crate::limits::{self, Limits};
 use crate::service::files::UserLimits;
 use crate::sshd::reload::systemd_is_init;
@@ -46,6 +47,12 @@ pub(super) fn put_limits(
         return Ok(());
     }
     check_dir(r.args)?;
+    let facts = crate::hostinfo::limit_facts();
+    r.warnings.extend(enforce::enforcement_warnings(
+        &limits,
+        Subject::User(name),
+        &facts,
+    ));
     let Some(uid) = uid else {
         // dry run of a new account: its uid is not known yet
         r.change(
@@ -142,6 +149,9 @@ fn record(
 fn reload(r: &mut Run) {
     let default_dir = r.args.systemd_dir == Path::new(DEFAULT_SYSTEMD_DIR);
     if r.args.no_reload || !default_dir || !systemd_is_init() {
+        if r.dry {
+            return; // a dry run changes nothing, so there is nothing to reload
+        }
         r.warnings.push(
             "systemd was not reloaded: run 'systemctl daemon-reload' for the limits to apply"
                 .into(),
