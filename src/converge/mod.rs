@@ -310,6 +310,8 @@ fn user_args(u: &UserSpec, o: &Options) -> anyhow::Result<user::Args> {
         json: false,
         systemd_dir: o.systemd_dir.clone(),
         limits: limit_args(u.limits.as_ref().map(|l| l.get_ref())),
+        deny_network: false,
+        allow_ip: Vec::new(),
         verify_with: None,
     })
 }

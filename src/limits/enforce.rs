@@ -12,6 +12,9 @@ pub enum Controller {
     Cpu,
     Pids,
     Io,
+    /// IPAddressDeny=/IPAddressAllow=: BPF on the cgroup, enforced only where the unified
+    /// hierarchy is the host's (cgroup2 on /sys/fs/cgroup), not in hybrid mode.
+    IpFilter,
 }
 
 impl Controller {
@@ -22,6 +25,7 @@ impl Controller {
             Controller::Cpu => "cpu",
             Controller::Pids => "pids",
             Controller::Io => "io",
+            Controller::IpFilter => "ip-filter",
         }
     }
 
@@ -44,6 +48,7 @@ impl Limits {
                     "MemoryMax" | "MemoryHigh" => Controller::Memory,
                     "CPUQuota" | "CPUWeight" => Controller::Cpu,
                     "TasksMax" => Controller::Pids,
+                    "IPAddressDeny" | "IPAddressAllow" => Controller::IpFilter,
                     _ => Controller::Io,
                 };
                 (d.key, c)
@@ -72,7 +77,11 @@ pub fn usable_controllers(mountinfo: &str, v2_controllers: &str) -> Vec<Controll
     ];
     let mounts: Vec<MountLine> = mountinfo.lines().filter_map(MountLine::parse).collect();
     let v2_rw = mounts.iter().any(|m| m.fstype == "cgroup2" && m.writable());
-    all.into_iter()
+    let unified = mounts
+        .iter()
+        .any(|m| m.fstype == "cgroup2" && m.writable() && m.point == "/sys/fs/cgroup");
+    let mut usable: Vec<Controller> = all
+        .into_iter()
         .filter(|c| {
             let v1 = mounts.iter().any(|m| {
                 m.fstype == "cgroup"
@@ -82,7 +91,11 @@ pub fn usable_controllers(mountinfo: &str, v2_controllers: &str) -> Vec<Controll
             let v2 = v2_rw && v2_controllers.split_whitespace().any(|n| n == c.v2_name());
             v1 || v2
         })
-        .collect()
+        .collect();
+    if unified {
+        usable.push(Controller::IpFilter);
+    }
+    usable
 }
 
 /// The fields of one mountinfo line this module needs.
@@ -199,6 +212,14 @@ pub fn enforcement_warnings(limits: &Limits, who: Subject<'_>, facts: &HostFacts
         }
     }
     for (c, keys) in missing {
+        if c == Controller::IpFilter {
+            out.push(format!(
+                "IP filtering needs the unified cgroup hierarchy (cgroup2 on /sys/fs/cgroup), \
+                 which this host does not run: {}= would be accepted and not enforced",
+                keys.join("=, ")
+            ));
+            continue;
+        }
         out.push(format!(
             "the cgroup controller '{}' is not available (or is read-only) here: {}= would \
              be accepted and not enforced",
@@ -260,10 +281,11 @@ mod tests {
                 Controller::Memory,
                 Controller::Cpu,
                 Controller::Pids,
-                Controller::Io
+                Controller::Io,
+                Controller::IpFilter
             ]
         );
-        assert!(usable_controllers(info, "").is_empty());
+        assert_eq!(usable_controllers(info, ""), [Controller::IpFilter]);
     }
 
     #[test]
@@ -288,6 +310,19 @@ mod tests {
         assert_eq!(pam_has_systemd("bare", &files), Some(false));
         assert_eq!(pam_has_systemd("loop", &files), Some(false));
         assert_eq!(pam_has_systemd("missing", &files), None);
+    }
+
+    #[test]
+    fn ip_filters_warn_in_hybrid_mode() {
+        let mut l = limits(None, None, None);
+        l.deny_network = true;
+        l.allow_ip = vec!["127.0.0.1".into()];
+        let hybrid = facts(usable_controllers(HYBRID, ""), Some(true));
+        let w = enforcement_warnings(&l, Subject::User("a"), &hybrid);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("IPAddressDeny=, IPAddressAllow="), "{w:?}");
+        let unified = facts(vec![Controller::IpFilter], Some(true));
+        assert!(enforcement_warnings(&l, Subject::User("a"), &unified).is_empty());
     }
 
     #[test]

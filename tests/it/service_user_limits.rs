@@ -217,3 +217,30 @@ fn limits_where_systemd_is_not_pid1_warn_and_a_dry_run_asks_for_no_reload() {
     );
     assert!(user.lookup().is_none(), "the dry run created the account");
 }
+
+#[test]
+fn bad_allow_ip_for_a_user_writes_nothing() {
+    let Some((_g, s)) = setup("bad_allow_ip_for_a_user_writes_nothing") else {
+        return;
+    };
+    let systemd_dir = s.root.dir("systemd");
+    let user = ReservedUser::new();
+    let (_, key_pub) = sshd::client_keypair(&s.root.dir("client"));
+    let out = run_status(
+        s.user_cmd(user.name())
+            .arg("--create")
+            .arg("--key")
+            .arg(&key_pub)
+            .arg("--systemd-dir")
+            .arg(&systemd_dir)
+            .args(["--allow-ip", "10.0.0.0/33"]),
+        2,
+    );
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("--allow-ip") && err.contains("prefix"),
+        "{err}"
+    );
+    assert!(user.lookup().is_none(), "an account was created");
+    assert_eq!(fs::read_dir(&systemd_dir).unwrap().count(), 0);
+}

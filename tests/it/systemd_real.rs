@@ -253,10 +253,25 @@ fn jailed_user(c: &Container, name: &str, uid: u32, extra: &[&str]) -> (String, 
 
 /// `ssh NAME@127.0.0.1 COMMAND` with root's key, inside the container.
 fn ssh(c: &Container, name: &str, command: &str) -> std::process::Output {
-    c.exec(&ssh_argv(name, command))
+    ssh_to(c, name, "127.0.0.1", command)
 }
 
-fn ssh_argv<'a>(name: &'a str, command: &'a str) -> Vec<&'a str> {
+/// `ssh NAME@HOST COMMAND` inside the container. sshd re-executes itself on the SIGHUP of a
+/// reload and is briefly not listening: a refused connection is retried for up to 10 s.
+fn ssh_to(c: &Container, name: &str, host: &str, command: &str) -> std::process::Output {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let out = c.exec(&ssh_argv(name, host, command));
+        let refused =
+            out.status.code() == Some(255) && text(&out.stderr).contains("Connection refused");
+        if !refused || std::time::Instant::now() > deadline {
+            return out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn ssh_argv<'a>(name: &'a str, host: &'a str, command: &'a str) -> Vec<&'a str> {
     vec![
         "ssh",
         "-i",
@@ -271,7 +286,7 @@ fn ssh_argv<'a>(name: &'a str, command: &'a str) -> Vec<&'a str> {
         "LogLevel=ERROR",
         "-l",
         name,
-        "127.0.0.1",
+        host,
         command,
     ]
 }
@@ -357,7 +372,7 @@ fn user_limits_bite_in_a_real_ssh_session() {
     // Tasks: forks succeed until the slice holds 20 tasks, then fail with EAGAIN.
     let script = jail_script(&c, name, "forker.py", FORKER);
     let home = format!("{SHELL_JAIL}/home/{name}");
-    let ssh_line = ssh_argv(name, &format!("python3 {script}"))
+    let ssh_line = ssh_argv(name, "127.0.0.1", &format!("python3 {script}"))
         .iter()
         .map(|a| format!("'{a}'"))
         .collect::<Vec<_>>()
@@ -728,5 +743,41 @@ fn service_cannot_connect_outside_its_allowed_addresses_in_unified_mode() {
     assert!(
         log.contains("probe 127.0.0.2 refused"),
         "IPAddressDeny=any did not stop a connection outside --allow-ip:\n{log}"
+    );
+}
+
+#[test]
+fn deny_network_stops_a_jailed_users_outgoing_connections_in_unified_mode() {
+    let test = "deny_network_stops_a_jailed_users_outgoing_connections_in_unified_mode";
+    let Some((_root, c)) = boot(test, Mode::Unified) else {
+        return;
+    };
+    listener(&c);
+    let (uid, said) = jailed_user(
+        &c,
+        "erin",
+        UID_BASE + 6,
+        &["--deny-network", "--allow-ip", "127.0.0.1"],
+    );
+    assert!(!said.contains("warning"), "{said}");
+    let slice = format!("user-{uid}.slice");
+    let deny = show(&c, &slice, "IPAddressDeny");
+    assert!(
+        deny.contains("0.0.0.0/0") && deny.contains("::/0"),
+        "{deny}"
+    );
+    let probe = jail_script(&c, "erin", "probe.py", PROBE);
+    // Logged in through 127.0.0.2, which the slice may not reach: the SSH connection itself
+    // belongs to sshd's cgroup, so the session works while its own connections are filtered.
+    let out = ssh_to(&c, "erin", "127.0.0.2", &format!("python3 {probe}"));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("probe 127.0.0.1 connected"),
+        "{said}{}",
+        text(&out.stderr)
+    );
+    assert!(
+        said.contains("probe 127.0.0.2 refused"),
+        "IPAddressDeny=any did not stop the user's connection: {said}"
     );
 }

@@ -20,9 +20,18 @@ pub const DEFAULT_SYSTEMD_DIR: &str = "/etc/systemd/system";
 
 /// Parses the limit options before anything is written (exit 2 on a bad value).
 pub(super) fn parse(a: &Args) -> Result<Limits, UserError> {
-    a.limits
+    let mut l = a
+        .limits
         .parse()
-        .map_err(|e| UserError::Input(e.to_string()))
+        .map_err(|e| UserError::Input(e.to_string()))?;
+    l.deny_network = a.deny_network || !a.allow_ip.is_empty();
+    for ip in &a.allow_ip {
+        let ip = limits::parse_allow_ip(ip).map_err(|e| UserError::Input(e.to_string()))?;
+        if !l.allow_ip.contains(&ip) {
+            l.allow_ip.push(ip);
+        }
+    }
+    Ok(l)
 }
 
 fn check_dir(a: &Args) -> Result<(), UserError> {
