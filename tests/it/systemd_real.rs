@@ -41,6 +41,26 @@ fn container_boots_with_systemd_as_pid1_and_only_loopback() {
     for l in mounts.lines() {
         assert!(l.contains(" rw,"), "read-only controller: {l}");
     }
+
+    // Teardown leaves nothing: no process, no overlay mount, no cgroup directory.
+    let (leader, merged, cgroups) = (
+        c.leader(),
+        c.root_mount().to_path_buf(),
+        c.cgroups().to_vec(),
+    );
+    assert!(!cgroups.is_empty());
+    drop(c);
+    assert!(
+        !std::path::Path::new(&format!("/proc/{leader}")).exists(),
+        "PID 1 still runs"
+    );
+    assert!(
+        !common::mounts_under(&merged).contains(&merged),
+        "overlay still mounted"
+    );
+    for d in cgroups {
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
 }
 
 /// Accounts made in the container get uids far above the host's test users: containers share

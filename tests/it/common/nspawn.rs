@@ -475,6 +475,16 @@ impl Container {
         self.leader
     }
 
+    /// The cgroup directories made for it (removed on Drop).
+    pub fn cgroups(&self) -> &[PathBuf] {
+        &self.cgroups
+    }
+
+    /// Where its overlay root is mounted on the host (unmounted on Drop).
+    pub fn root_mount(&self) -> &Path {
+        &self.merged
+    }
+
     /// A path inside the container, as seen from the host (through the overlay).
     pub fn path(&self, inside: &str) -> PathBuf {
         self.merged.join(inside.trim_start_matches('/'))
