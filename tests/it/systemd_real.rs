@@ -643,6 +643,7 @@ fn apply_with_users_limits_and_a_service_converges_and_a_second_run_changes_noth
     let spec = format!(
         "[[jail]]\npath = \"{SHELL_JAIL}\"\nprofiles = [\"basic-shell\"]\n\n\
          [[user]]\nname = \"alice\"\njail = \"{SHELL_JAIL}\"\ncreate = true\nuid = {uid}\nkeys = [\"{key}\"]\n\
+         deny_network = true\nallow_ips = [\"127.0.0.1\"]\n\
          [user.limits]\nmemory_max = \"50M\"\ntasks_max = \"20\"\n\n\
          [[service]]\nname = \"web\"\njail = \"{WEB_JAIL}\"\n\
          exec = \"python3 -m http.server 8080 --bind 127.0.0.1 --directory /srv/www\"\n\
@@ -667,6 +668,14 @@ fn apply_with_users_limits_and_a_service_converges_and_a_second_run_changes_noth
     let slice = format!("user-{uid}.slice");
     assert_eq!(show(&c, &slice, "MemoryMax"), (50u64 << 20).to_string());
     assert_eq!(show(&c, &slice, "TasksMax"), "20");
+    let (deny, allow) = (
+        show(&c, &slice, "IPAddressDeny"),
+        show(&c, &slice, "IPAddressAllow"),
+    );
+    assert!(
+        deny.contains("0.0.0.0/0") && allow.contains("127.0.0.1"),
+        "{deny} / {allow}"
+    );
     let out = ssh(&c, "alice", "echo $PWD");
     assert_eq!(text(&out.stdout), "/home/alice\n", "{}", text(&out.stderr));
 
