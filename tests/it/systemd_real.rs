@@ -444,7 +444,8 @@ fn user_reloads_sshd_through_systemctl_and_the_next_login_sees_the_dropin() {
 
     // The running sshd read the new drop-in: the login lands in the jail.
     let where_ = "test -e /usr/local/sbin/jailsmith && echo host || echo jail; echo $PWD";
-    let out = ssh(&c, name, where_);
+    // No retry here: jailsmith waits until the re-executed sshd listens again.
+    let out = c.exec(&ssh_argv(name, "127.0.0.1", where_));
     assert_eq!(
         text(&out.stdout),
         format!("jail\n/home/{name}\n"),
@@ -463,7 +464,7 @@ fn user_reloads_sshd_through_systemctl_and_the_next_login_sees_the_dropin() {
     ]);
     let said = text(&out.stdout) + &text(&out.stderr);
     assert!(said.contains("systemctl reload ssh"), "{said}");
-    let out = ssh(&c, name, "echo shell");
+    let out = c.exec(&ssh_argv(name, "127.0.0.1", "echo shell"));
     assert!(
         !text(&out.stdout).contains("shell"),
         "a shell command ran for an sftp-only user: {}",
