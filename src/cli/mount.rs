@@ -71,7 +71,12 @@ pub(crate) fn coded(e: MountError) -> anyhow::Error {
 /// root 0755 when missing) must be root's alone, and a symlink planted at a unit's name or
 /// at its temporary is refused, never followed. Returns the unit names and whether any
 /// file changed.
-fn write_units(dir: &Path, jail: &Path, st: &JailState) -> anyhow::Result<(Vec<String>, bool)> {
+fn write_units(
+    dir: &Path,
+    jail: &Path,
+    st: &JailState,
+    state_file: &Path,
+) -> anyhow::Result<(Vec<String>, bool)> {
     let err = |e: rootfile::RootFileError| Coded::new(e.exit_code(), e.to_string());
     if !dir.is_absolute() {
         return Err(Coded::new(
@@ -90,7 +95,7 @@ fn write_units(dir: &Path, jail: &Path, st: &JailState) -> anyhow::Result<(Vec<S
         let path = dir.join(&name);
         let w = rootfile::write(
             &path,
-            unit_text(jail, b).as_bytes(),
+            unit_text(jail, b, Some(state_file)).as_bytes(),
             0o644,
             Durability::Fsync,
         )
@@ -137,7 +142,8 @@ pub fn run_mount(args: MountArgs) -> anyhow::Result<u8> {
         println!("{what} {b}");
     }
     if let Some(dir) = &args.systemd_unit_dir {
-        let (names, changed) = write_units(dir, &st.jail, &st)?;
+        let state_file = state::state_file(&args.state_dir, &st.jail);
+        let (names, changed) = write_units(dir, &st.jail, &st, &state_file)?;
         enable_units(dir, &names, changed)?;
     }
     if done.is_empty() {

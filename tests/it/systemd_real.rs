@@ -548,6 +548,19 @@ fn mount_units_bring_the_binds_back_after_a_reboot() {
         !c.sh(&format!("touch {ro_at}/new")).status.success(),
         "the ro bind is writable after the reboot"
     );
+
+    // Once destroyed, the jail's units mount nothing at the next boot (they are conditioned
+    // on the jail's state, which destroy removed).
+    c.exec_ok(&["jailsmith", "destroy", jail, "--purge"]);
+    c.reboot().unwrap_or_else(|e| panic!("second reboot: {e}"));
+    assert!(
+        mount_options(&c, &ro_at).is_none(),
+        "a destroyed jail's bind came back"
+    );
+    assert!(
+        !c.path(jail).exists(),
+        "the boot recreated the destroyed jail"
+    );
 }
 
 const ALLOC_200M: &str = "python3 -c 'b = b\"x\" * (200 << 20); print(\"allocated\")'; echo rc=$?";
