@@ -341,6 +341,12 @@ fn user_args(u: &UserSpec, o: &Options) -> anyhow::Result<user::Args> {
         json: false,
         systemd_dir: o.systemd_dir.clone(),
         limits: limit_args(u.limits.as_ref().map(|l| l.get_ref())),
+        deny_network: u.deny_network,
+        allow_ip: u
+            .allow_ips
+            .as_ref()
+            .map(|a| a.get_ref().clone())
+            .unwrap_or_default(),
         verify_with: None,
     })
 }

@@ -29,6 +29,7 @@ mod profile_cli;
 mod profile_jails;
 mod service_unit;
 mod service_user_limits;
+mod systemd_real;
 mod user_refusals;
 mod user_ssh;
 mod verify_ssh;
