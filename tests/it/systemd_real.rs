@@ -68,8 +68,20 @@ fn container_boots_with_systemd_as_pid1_and_only_loopback() {
 /// hit a process of a container.
 const UID_BASE: u32 = 59000;
 
+/// The container's login.defs puts system accounts at UID_BASE + 500.. (jailsmith takes a
+/// service account only from SYS_UID_MIN..SYS_UID_MAX, and the default 101..999 would meet
+/// the host's own system accounts in the shared uid space) and login accounts below them.
+fn far_uid_ranges(c: &Container) {
+    let (sys_min, sys_max, user_max) = (UID_BASE + 500, UID_BASE + 999, UID_BASE + 499);
+    c.sh_ok(&format!(
+        "sed -i -E '/^(SYS_UID_MIN|SYS_UID_MAX|SYS_GID_MIN|SYS_GID_MAX|UID_MAX|GID_MAX)\\s/d' /etc/login.defs && \
+         printf 'SYS_UID_MIN {sys_min}\\nSYS_UID_MAX {sys_max}\\nSYS_GID_MIN {sys_min}\\nSYS_GID_MAX {sys_max}\\nUID_MAX {user_max}\\nGID_MAX {user_max}\\n' >> /etc/login.defs"
+    ));
+}
+
 /// A system account for a service, made inside the container with a fixed uid (see UID_BASE).
 fn service_account(c: &Container, name: &str, uid: u32) {
+    far_uid_ranges(c);
     c.exec_ok(&[
         "useradd",
         "--system",
@@ -517,7 +529,7 @@ fn mount_units_bring_the_binds_back_after_a_reboot() {
         "--bind",
         "/srv/data:/srv/data",
         "--bind",
-        "/srv/spool:/spool:rw",
+        "/srv/spool:/home/u/spool:rw",
     ]);
     let out = c.exec_ok(&[
         "jailsmith",
@@ -528,7 +540,7 @@ fn mount_units_bring_the_binds_back_after_a_reboot() {
     ]);
     let said = text(&out.stderr);
     assert!(said.contains("systemctl enable"), "{said}");
-    let (ro_at, rw_at) = (format!("{jail}/srv/data"), format!("{jail}/spool"));
+    let (ro_at, rw_at) = (format!("{jail}/srv/data"), format!("{jail}/home/u/spool"));
     assert!(
         mount_options(&c, &ro_at).is_some(),
         "not mounted before the reboot"
