@@ -79,8 +79,30 @@ impl Trees {
     }
 }
 
-/// Jailed users whose slice drop-in no longer holds the limits the state records.
+/// Jailed users whose slice drop-in no longer holds the limits the state records, and
+/// limits that nothing on this host enforces (no systemd as PID 1, no pam_systemd in sshd's
+/// PAM stack, a controller the limit needs missing): warnings, since the drop-in is right.
 fn check_limits(state: &JailState, systemd_dir: &Path, report: &mut Report) {
+    if !state.limits.is_empty() {
+        let facts = crate::hostinfo::limit_facts::limit_facts();
+        for (user, ul) in &state.limits {
+            let who = crate::limits::enforce::Subject::User(user);
+            for why in crate::limits::enforce::enforcement_warnings(&ul.limits, who, &facts) {
+                report.push(Finding {
+                    severity: Severity::Warning,
+                    path: systemd_dir
+                        .join(crate::limits::slice_dropin_relpath(ul.uid))
+                        .display()
+                        .to_string(),
+                    kind: "limits-unenforced",
+                    what: why,
+                    fix: "run the jail's users under systemd with pam_systemd in sshd's PAM stack"
+                        .into(),
+                    path_hex: None,
+                });
+            }
+        }
+    }
     for d in crate::service::files::limits_drift(state, systemd_dir) {
         report.push(Finding {
             severity: Severity::Error,

@@ -835,4 +835,29 @@ fn deny_network_stops_a_jailed_users_outgoing_connections_in_unified_mode() {
         said.contains("probe 127.0.0.2 refused"),
         "IPAddressDeny=any did not stop the user's connection: {said}"
     );
+
+    // verify reports the policy as proven once nothing (not even loopback) is allowed
+    c.exec_ok(&[
+        "jailsmith",
+        "user",
+        "erin",
+        "--jail",
+        SHELL_JAIL,
+        "--deny-network",
+    ]);
+    let out = c.exec(&["jailsmith", "verify", "erin", "--key", "/root/id", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "verify printed no JSON ({e}): {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        )
+    });
+    let tcp = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "outgoing TCP")
+        .unwrap_or_else(|| panic!("no outgoing TCP check: {report}"));
+    assert_eq!(tcp["status"], "PASS", "{tcp}");
 }
