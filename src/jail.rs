@@ -206,11 +206,12 @@ fn plan_settings(
     previous: Option<&JailState>,
 ) -> anyhow::Result<(Plan, Vec<String>)> {
     let cfg = loader_config(&[]);
-    let (entries, warnings) = Gatherer::new(&cfg)
+    let gathered = Gatherer::new(&cfg)
         .jobs(settings.jobs)
         .state_dir(&settings.state_dir)
-        .gather(&settings.wanted)
+        .gather_all(&settings.wanted)
         .map_err(|e| coded(e.exit_code(), e))?;
+    let (entries, warnings) = (gathered.entries, gathered.warnings);
     let existing = if settings.jail.is_dir() {
         Some(LinuxHost::open(&settings.jail, false).map_err(|e| coded(e.exit_code(), e))?)
     } else {
@@ -236,6 +237,8 @@ fn plan_settings(
     req.dirs.extend(settings.extra.dirs.iter().cloned());
     req.devices.extend(settings.extra.devices.iter().cloned());
     req.contents.extend(settings.extra.contents.iter().cloned());
+    req.binaries.extend(settings.extra.binaries.iter().cloned());
+    req.binaries.extend(gathered.ld_cache);
     Ok((plan_build(&settings.jail, &req), warnings))
 }
 

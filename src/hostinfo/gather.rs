@@ -92,6 +92,16 @@ pub struct Gatherer<'c> {
     host_machine: u16,
     walker: Walker,
     pub warnings: Vec<String>,
+    /// The libraries placed, for the jail's own ld.so.cache.
+    cache: super::jailcache::JailCache,
+}
+
+/// What a build gathered: host entries, warnings, and the jail's own ld.so.cache when a
+/// program needs one (see `jailcache`).
+pub struct Gathered {
+    pub entries: Vec<HostEntry>,
+    pub warnings: Vec<String>,
+    pub ld_cache: Option<crate::plan::build::BinaryFile>,
 }
 
 impl<'c> Gatherer<'c> {
@@ -107,6 +117,7 @@ impl<'c> Gatherer<'c> {
             host_machine,
             walker: Walker::default(),
             warnings: Vec::new(),
+            cache: Default::default(),
         }
     }
 
@@ -126,7 +137,12 @@ impl<'c> Gatherer<'c> {
         self
     }
 
-    pub fn gather(mut self, wanted: &Wanted) -> Result<(Vec<HostEntry>, Vec<String>), GatherError> {
+    pub fn gather(self, wanted: &Wanted) -> Result<(Vec<HostEntry>, Vec<String>), GatherError> {
+        self.gather_all(wanted).map(|g| (g.entries, g.warnings))
+    }
+
+    /// `gather`, and the jail's own ld.so.cache if a program needs it.
+    pub fn gather_all(mut self, wanted: &Wanted) -> Result<Gathered, GatherError> {
         let programs = wanted
             .bins
             .iter()
@@ -154,7 +170,11 @@ impl<'c> Gatherer<'c> {
                 p.display()
             ));
         }
-        Ok((self.walker.entries, self.warnings))
+        Ok(Gathered {
+            ld_cache: self.cache.file(),
+            entries: self.walker.entries,
+            warnings: self.warnings,
+        })
     }
 
     /// Resolves, in parallel, the closures of the programs that are regular files and not
@@ -248,6 +268,7 @@ impl<'c> Gatherer<'c> {
                 needed_by: m.needed_by.clone(),
             });
         }
+        self.cache.note(&closure, &info);
         self.warnings.extend(closure.warnings.iter().cloned());
         self.walker.add(path, reason)?;
         // Most of a closure was added with an earlier program: word a reason only for what

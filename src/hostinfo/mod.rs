@@ -4,6 +4,7 @@
 
 pub mod gather;
 pub mod guard;
+pub mod jailcache;
 pub mod loader;
 pub mod programs;
 pub mod walk;

@@ -118,6 +118,7 @@ pub fn to_request(names: &[String], dirs: &[PathBuf]) -> anyhow::Result<ProfileE
             dirs: set.dirs,
             devices: host_devices(&devices),
             contents: set.contents,
+            ..Default::default()
         },
         names: set.names,
         binds: set.binds,
