@@ -95,6 +95,12 @@ impl LinuxHost {
         beneath::open_dir(self.root.as_fd(), path.rel(), self.walk, &self.jail, op)
     }
 
+    /// Opens a regular file for reading without following a symlink in any component (for
+    /// read-only inspection such as `check`'s loader simulation); refuses other types.
+    pub fn open_read(&self, path: &JailPath) -> Result<File, HostError> {
+        self.open_regular(path, "read")
+    }
+
     /// Uses the per-component O_NOFOLLOW walk even where openat2 exists (tests the fallback).
     #[doc(hidden)]
     pub fn without_openat2(mut self) -> Self {

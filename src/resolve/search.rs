@@ -198,7 +198,7 @@ impl<'c> Resolver<'c> {
             .any(|s| uses_origin(s))
         {
             closure.warnings.push(format!(
-                "{} uses $ORIGIN; inside a jail without /proc the loader may not expand it, so its libraries are placed at their host paths",
+                "{} uses $ORIGIN, which the loader cannot expand inside a jail without /proc; a jail built with it gets its own ld.so.cache listing its libraries",
                 file.display()
             ));
         }
@@ -273,10 +273,15 @@ impl<'c> Resolver<'c> {
             return;
         }
         let found = if name.contains('/') {
-            let origin = self.origin_of(loader, map, main_origin);
-            let p = PathBuf::from(expand(name, &origin, &self.cfg.lib, &self.cfg.platform));
-            self.compatible(&p, &map[0].info)
-                .map(|_| (p, FoundVia::Path))
+            match self.origin_of(loader, map, main_origin) {
+                None if uses_origin(name) => None,
+                origin => {
+                    let origin = origin.unwrap_or_default();
+                    let p = PathBuf::from(expand(name, &origin, &self.cfg.lib, &self.cfg.platform));
+                    self.compatible(&p, &map[0].info)
+                        .map(|_| (p, FoundVia::Path))
+                }
+            }
         } else {
             self.search(name, loader, main_origin, map)
         };
@@ -324,15 +329,18 @@ impl<'c> Resolver<'c> {
 
     /// `$ORIGIN` of a loaded object: the executable's resolved directory, or the directory
     /// of the path a library was opened by.
-    fn origin_of(&self, idx: usize, map: &[Loaded], main_origin: &MainOrigin) -> PathBuf {
+    /// None for the executable when the loader has no /proc (`LoaderConfig::no_proc`).
+    fn origin_of(&self, idx: usize, map: &[Loaded], main_origin: &MainOrigin) -> Option<PathBuf> {
         if idx == 0 {
-            return main_origin.get().to_path_buf();
+            return (!self.cfg.no_proc).then(|| main_origin.get().to_path_buf());
         }
-        map[idx]
-            .path
-            .parent()
-            .unwrap_or(Path::new("/"))
-            .to_path_buf()
+        Some(
+            map[idx]
+                .path
+                .parent()
+                .unwrap_or(Path::new("/"))
+                .to_path_buf(),
+        )
     }
 
     /// glibc's _dl_map_object search order for `name` needed by `map[loader]`.
@@ -419,15 +427,20 @@ impl<'c> Resolver<'c> {
             .map(|p| (p, FoundVia::DefaultDir))
     }
 
-    /// Expands a search list; `origin` is only computed when an element has a token.
-    fn expand_list(&self, list: &[String], origin: impl Fn() -> PathBuf) -> Vec<PathBuf> {
+    /// Expands a search list; `origin` is only computed when an element has a token. When
+    /// it is unknown (no /proc), the elements using it are dropped, as glibc drops them.
+    fn expand_list(&self, list: &[String], origin: impl Fn() -> Option<PathBuf>) -> Vec<PathBuf> {
         let origin = if list.iter().any(|e| e.contains('$')) {
             origin()
         } else {
-            PathBuf::new()
+            Some(PathBuf::new())
         };
         list.iter()
-            .map(|e| PathBuf::from(expand(e, &origin, &self.cfg.lib, &self.cfg.platform)))
+            .filter(|e| origin.is_some() || !uses_origin(e))
+            .map(|e| {
+                let o = origin.as_deref().unwrap_or(Path::new(""));
+                PathBuf::from(expand(e, o, &self.cfg.lib, &self.cfg.platform))
+            })
             .collect()
     }
 
@@ -872,6 +885,37 @@ mod tests {
             "{:?}",
             c.warnings
         );
+    }
+
+    #[test]
+    fn without_proc_the_programs_origin_elements_are_dropped_but_a_librarys_are_kept() {
+        let fs = program(FakeFs::default(), "/opt/app/bin/app", &["libapp.so"])
+            .with("/opt/app/bin/app", |i| {
+                i.runpath = vec!["$ORIGIN/../lib".into()]
+            })
+            .lib("/opt/app/lib/libapp.so", "libapp.so", &["libdep.so"])
+            .with("/opt/app/lib/libapp.so", |i| {
+                i.runpath = vec!["$ORIGIN/dep".into()]
+            })
+            .lib("/opt/app/lib/dep/libdep.so", "libdep.so", &[]);
+        let mut jail = cfg();
+        jail.no_proc = true;
+        assert_eq!(
+            missing(&resolve(&fs, &jail, "/opt/app/bin/app")),
+            ["libapp.so"]
+        );
+        jail.cache = Some(LdCache::from_entries([(
+            "libapp.so".to_string(),
+            CacheEntry {
+                flags: crate::resolve::ldcache::flags_for(64, X86_64),
+                path: "/opt/app/lib/libapp.so".into(),
+                hwcaps: None,
+                legacy_hwcap: 0,
+            },
+        )]));
+        let c = resolve(&fs, &jail, "/opt/app/bin/app");
+        assert_eq!(found(&c)["libapp.so"].1, "ld.so.cache");
+        assert_eq!(found(&c)["libdep.so"].0, "/opt/app/lib/dep/libdep.so");
     }
 
     #[test]
