@@ -124,7 +124,7 @@ pub fn read_elf(path: &Path) -> Result<ElfInfo, ElfError> {
 /// it in errors.
 pub fn read_elf_file(file: &File, path: &Path) -> Result<ElfInfo, ElfError> {
     HEAD_BUF.with_borrow_mut(|buf| {
-        let n = read_some(&file, &mut buf[..], 0).map_err(|source| ElfError::Io {
+        let n = read_some(file, &mut buf[..], 0).map_err(|source| ElfError::Io {
             path: path.into(),
             source,
         })?;
