@@ -126,6 +126,7 @@ pub fn plan_build(jail: &std::path::Path, req: &BuildRequest) -> Plan {
                 Op::Symlink {
                     path: e.path.clone(),
                     target: target.clone(),
+                    src: Some(e.src.clone()),
                 }
             }
         };

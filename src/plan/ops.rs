@@ -41,8 +41,14 @@ pub enum Op {
         mode: u32,
         owner: Owner,
     },
-    /// A symbolic link holding `target` verbatim (relative for SONAME chains).
-    Symlink { path: JailPath, target: PathBuf },
+    /// A symbolic link holding `target` verbatim (relative for SONAME chains); it gets the
+    /// times of the host link `src`, when there is one.
+    Symlink {
+        path: JailPath,
+        target: PathBuf,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        src: Option<PathBuf>,
+    },
     /// A character device node; numbers taken from the host.
     MakeDevice {
         path: JailPath,

@@ -107,3 +107,76 @@ fn assert_unloadable(jail: &Path, state: &Path, lib: &str) {
         "check names the library the program's loader cannot find:\n{report}"
     );
 }
+
+/// mtime of `p` (not following a symlink), in nanoseconds.
+fn mtime(p: &Path) -> i128 {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(p).unwrap_or_else(|e| panic!("lstat {}: {e}", p.display()));
+    i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec())
+}
+
+#[test]
+fn copies_keep_their_times_so_python_finds_its_bytecode_fresh() {
+    if !common::require_root("copies_keep_their_times") || !common::require_cmds(&["chroot"]) {
+        return;
+    }
+    if !Path::new("/usr/bin/python3").exists() {
+        common::skip_or_fail("copies_keep_their_times", "python3 is not installed");
+        return;
+    }
+    let root = TestRoot::for_current_test();
+    let (jail, state) = (root.jail("jail"), root.state_dir());
+    build(&jail, &state, &["--profile", "python3"]);
+    let real = std::fs::canonicalize("/usr/bin/python3").unwrap();
+    for host in [Path::new("/usr/bin/python3"), real.as_path()] {
+        let inside = jail.join(host.strip_prefix("/").unwrap());
+        assert_eq!(
+            mtime(&inside),
+            mtime(host),
+            "{} keeps the host's mtime (file and symlink alike)",
+            host.display()
+        );
+    }
+    let argv = ["/usr/bin/python3", "-v", "-c", "import json; print('ok')"];
+    let out = common::run(&mut common::chroot_cmd(&jail, Some(NOBODY), &argv));
+    let err = common::text(&out.stderr);
+    assert!(
+        out.status.success() && common::text(&out.stdout).trim() == "ok",
+        "python3 runs in the jail as nobody: {err}"
+    );
+    assert!(
+        !err.contains("bytecode is stale"),
+        "no stdlib bytecode is stale in the jail:\n{}",
+        err.lines()
+            .filter(|l| l.contains("stale"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(
+        err.lines()
+            .any(|l| l.contains("code object from") && l.contains("json")),
+        "json is loaded from its cached bytecode"
+    );
+}
+
+#[test]
+fn a_changed_source_is_still_noticed_when_copies_keep_its_mtime() {
+    if !common::require_root("a_changed_source_is_still_noticed") {
+        return;
+    }
+    let root = TestRoot::for_current_test();
+    let (jail, state) = (root.jail("jail"), root.state_dir());
+    let data = root.dir("data").join("f.txt");
+    common::write_file(&data, "one\n", 0o644);
+    let arg = data.to_str().unwrap();
+    build(&jail, &state, &["--file", arg]);
+    let inside = jail.join(arg.trim_start_matches('/'));
+    assert_eq!(mtime(&inside), mtime(&data));
+    let again = common::text(&build(&jail, &state, &["--file", arg]).stderr);
+    assert!(again.contains("up to date"), "{again}");
+    common::write_file(&data, "two\n", 0o644);
+    let changed = common::text(&build(&jail, &state, &["--file", arg]).stderr);
+    assert!(changed.contains("1 updated"), "{changed}");
+    assert_eq!(std::fs::read_to_string(&inside).unwrap(), "two\n");
+    assert_eq!(mtime(&inside), mtime(&data));
+}
