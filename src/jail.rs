@@ -39,6 +39,12 @@ pub struct BuildSettings {
     pub remove_profiles: Vec<String>,
     /// Where the profiles the request names are searched first (`--profile-dir`).
     pub profile_dirs: Vec<PathBuf>,
+    /// Run-time libraries (`--lib`): paths or globs, expanded into `wanted.libraries`.
+    pub lib_patterns: Vec<String>,
+    /// Directories searched as LD_LIBRARY_PATH would be (`--ld-library-path`).
+    pub ld_library_path: Vec<String>,
+    /// The ELF files `--file` copies bring their libraries (`--with-libs`).
+    pub with_libs: bool,
 }
 
 impl BuildSettings {
@@ -80,6 +86,7 @@ impl BuildSettings {
             s.extra.dirs.extend(p.extra.dirs);
             s.extra.devices.extend(p.extra.devices);
             s.extra.contents.extend(p.extra.contents);
+            s.extra.binaries.extend(p.extra.binaries);
             for n in p.names {
                 if !s.profiles.contains(&n) {
                     s.profiles.push(n);
@@ -87,6 +94,14 @@ impl BuildSettings {
             }
         }
         s.binds = req.binds.clone();
+        s.lib_patterns = req.libraries.clone();
+        s.ld_library_path = req.ld_library_path.clone();
+        s.with_libs = req.with_libs;
+        for lib in expand_libraries(&req.libraries)? {
+            if !s.wanted.libraries.contains(&lib) {
+                s.wanted.libraries.push(lib);
+            }
+        }
         if previous.is_some_and(|p| !p.services.is_empty()) {
             // mount points the jailed services' units need (`jailsmith service`)
             s.extra
@@ -95,6 +110,32 @@ impl BuildSettings {
         }
         Ok((s, req))
     }
+}
+
+/// `--lib` paths and globs → existing host files; a pattern that names nothing is bad input.
+fn expand_libraries(patterns: &[String]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in patterns {
+        let before = out.len();
+        if p.contains(['*', '?', '[']) {
+            let paths = glob::glob(p).map_err(|e| {
+                coded(
+                    crate::exit::BAD_INPUT,
+                    format!("--lib {p}: not a valid glob: {e}"),
+                )
+            })?;
+            out.extend(paths.filter_map(Result::ok).filter(|f| f.is_file()));
+        } else if Path::new(p).is_file() {
+            out.push(PathBuf::from(p));
+        }
+        if out.len() == before {
+            return Err(coded(
+                crate::exit::BAD_INPUT,
+                format!("--lib {p}: no such library file on this host"),
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// The result of a build.
@@ -205,9 +246,10 @@ fn plan_settings(
     settings: &BuildSettings,
     previous: Option<&JailState>,
 ) -> anyhow::Result<(Plan, Vec<String>)> {
-    let cfg = loader_config(&[]);
+    let cfg = loader_config(&settings.ld_library_path);
     let gathered = Gatherer::new(&cfg)
         .jobs(settings.jobs)
+        .with_libs(settings.with_libs)
         .state_dir(&settings.state_dir)
         .gather_all(&settings.wanted)
         .map_err(|e| coded(e.exit_code(), e))?;
@@ -237,8 +279,17 @@ fn plan_settings(
     req.dirs.extend(settings.extra.dirs.iter().cloned());
     req.devices.extend(settings.extra.devices.iter().cloned());
     req.contents.extend(settings.extra.contents.iter().cloned());
-    req.binaries.extend(settings.extra.binaries.iter().cloned());
-    req.binaries.extend(gathered.ld_cache);
+    let caches: Vec<_> = gathered
+        .ld_cache
+        .into_iter()
+        .chain(settings.extra.binaries.iter().cloned())
+        .collect();
+    let (caches, other): (Vec<_>, Vec<_>) = caches
+        .into_iter()
+        .partition(|b| b.path.to_string() == "/etc/ld.so.cache");
+    req.binaries.extend(other);
+    req.binaries
+        .extend(crate::hostinfo::jailcache::merge(&caches));
     Ok((plan_build(&settings.jail, &req), warnings))
 }
 
@@ -447,5 +498,14 @@ fn merged_request(prev: Option<&Request>, s: &BuildSettings) -> Request {
         r.binds.retain(|old| old.dst != b.dst);
         r.binds.push(b.clone());
     }
+    for l in &s.lib_patterns {
+        if !r.libraries.contains(l) {
+            r.libraries.push(l.clone());
+        }
+    }
+    if !s.ld_library_path.is_empty() {
+        r.ld_library_path = s.ld_library_path.clone();
+    }
+    r.with_libs |= s.with_libs;
     r
 }

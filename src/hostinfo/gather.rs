@@ -2,7 +2,7 @@
 //! rejected, scripts followed to their interpreters, ELF closures resolved with one shared
 //! resolver, and every resulting host path walked hop by hop into `HostEntry`s.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -94,6 +94,11 @@ pub struct Gatherer<'c> {
     pub warnings: Vec<String>,
     /// The libraries placed, for the jail's own ld.so.cache.
     cache: super::jailcache::JailCache,
+    /// Names the objects placed so far provide (SONAMEs and file names): what a dlopen'ed
+    /// library's DT_NEEDED finds already loaded at run time.
+    provided: HashSet<String>,
+    /// `--file DIR --with-libs`: the ELF files copied from `--file` paths are resolved too.
+    with_libs: bool,
 }
 
 /// What a build gathered: host entries, warnings, and the jail's own ld.so.cache when a
@@ -118,12 +123,20 @@ impl<'c> Gatherer<'c> {
             walker: Walker::default(),
             warnings: Vec::new(),
             cache: Default::default(),
+            provided: HashSet::new(),
+            with_libs: false,
         }
     }
 
     /// The state directory in use: the host-secret list refuses it (besides the default).
     pub fn state_dir(mut self, dir: &Path) -> Self {
         self.walker.state_dir = Some(dir.to_path_buf());
+        self
+    }
+
+    /// Resolves the ELF files copied from `--file` paths, as a group with the libraries.
+    pub fn with_libs(mut self, on: bool) -> Self {
+        self.with_libs = on;
         self
     }
 
@@ -152,9 +165,10 @@ impl<'c> Gatherer<'c> {
         for (b, path) in wanted.bins.iter().zip(&programs) {
             self.add_program(path, &format!("--bin {b}"), 0)?;
         }
-        for l in &wanted.libraries {
-            self.add_elf(l, &format!("library {}", l.display()))?;
-        }
+        self.add_group(&wanted.libraries, false, |l| {
+            format!("library {}", l.display())
+        })?;
+        let walked_before = self.walker.entries.len();
         for f in &wanted.files {
             if std::fs::symlink_metadata(f).is_err() {
                 return Err(GatherError::NoSuchFile { path: f.clone() });
@@ -163,6 +177,12 @@ impl<'c> Gatherer<'c> {
             let state = self.walker.state_dir.clone();
             super::guard::file(f, state.as_deref().unwrap_or(Path::new(DEFAULT_STATE_DIR)))?;
             self.walker.add(f, &format!("--file {}", f.display()))?;
+        }
+        if self.with_libs {
+            let elf_files = self.copied_elf_files(walked_before);
+            self.add_group(&elf_files, true, |f| {
+                format!("ELF file {} of --file", f.display())
+            })?;
         }
         for (p, why) in std::mem::take(&mut self.walker.skipped) {
             self.warnings.push(format!(
@@ -241,8 +261,75 @@ impl<'c> Gatherer<'c> {
         }
     }
 
+    /// The dynamic ELF files of this host's machine among the regular files walked since
+    /// entry `from` (what `--file` copied).
+    fn copied_elf_files(&self, from: usize) -> Vec<PathBuf> {
+        self.walker.entries[from..]
+            .iter()
+            .filter(|e| matches!(e.kind, HostKind::File { .. }))
+            .filter(|e| {
+                read_elf(&e.src).is_ok_and(|i| {
+                    i.dynamic && (self.host_machine == 0 || i.machine == self.host_machine)
+                })
+            })
+            .map(|e| e.src.clone())
+            .collect()
+    }
+
+    /// Libraries loaded at run time, resolved as one group: a name that some object of the
+    /// group or of a closure already placed provides is found, as the loader finds an
+    /// object already loaded; only what nothing provides is missing: an error, or with
+    /// `lenient` (files a directory copy brought) a warning that the file will not load.
+    fn add_group(
+        &mut self,
+        paths: &[PathBuf],
+        lenient: bool,
+        reason: impl Fn(&Path) -> String,
+    ) -> Result<(), GatherError> {
+        let mut resolved = Vec::with_capacity(paths.len());
+        for p in paths {
+            let (closure, info) = self.resolve_elf(p)?;
+            self.provide(p, &closure, &info);
+            resolved.push((p, closure, info));
+        }
+        for (p, closure, info) in resolved {
+            match self.place(p, &reason(p), closure, info, true) {
+                Err(GatherError::MissingLibrary {
+                    program,
+                    soname,
+                    needed_by,
+                }) if lenient => self.warnings.push(format!(
+                    "{} needs {soname} (via {}), which is not on this host: it will not load in \
+                     the jail",
+                    program.display(),
+                    needed_by.display()
+                )),
+                other => other?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the names an object and its closure provide.
+    fn provide(&mut self, path: &Path, closure: &Closure, info: &ElfInfo) {
+        let file_name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+        self.provided.extend(file_name(path));
+        self.provided.extend(info.soname.clone());
+        for lib in &closure.libraries {
+            self.provided.insert(lib.soname.clone());
+            self.provided.extend(file_name(&lib.path));
+        }
+    }
+
     fn add_elf(&mut self, path: &Path, reason: &str) -> Result<(), GatherError> {
-        let (closure, info) = match self.ahead.remove(path) {
+        let (closure, info) = self.resolve_elf(path)?;
+        self.provide(path, &closure, &info);
+        self.place(path, reason, closure, info, false)
+    }
+
+    /// The closure of one ELF file (resolved ahead, or now) and its own facts.
+    fn resolve_elf(&mut self, path: &Path) -> Result<(Closure, Arc<ElfInfo>), GatherError> {
+        Ok(match self.ahead.remove(path) {
             Some(ahead) => ahead,
             None => {
                 let closure = self.resolver.resolve(path)?;
@@ -252,7 +339,19 @@ impl<'c> Gatherer<'c> {
                 };
                 (closure, info)
             }
-        };
+        })
+    }
+
+    /// Adds an ELF file and its closure to the walk. In a group (`grouped`), a missing name
+    /// that an object placed provides is not missing.
+    fn place(
+        &mut self,
+        path: &Path,
+        reason: &str,
+        closure: Closure,
+        info: Arc<ElfInfo>,
+        grouped: bool,
+    ) -> Result<(), GatherError> {
         if self.host_machine != 0 && info.machine != self.host_machine {
             return Err(GatherError::ForeignArch {
                 path: path.into(),
@@ -261,7 +360,11 @@ impl<'c> Gatherer<'c> {
                 host_machine: self.host_machine,
             });
         }
-        if let Some(m) = closure.missing.first() {
+        if let Some(m) = closure
+            .missing
+            .iter()
+            .find(|m| !grouped || !self.provided.contains(&m.soname))
+        {
             return Err(GatherError::MissingLibrary {
                 program: path.into(),
                 soname: m.soname.clone(),
@@ -270,7 +373,9 @@ impl<'c> Gatherer<'c> {
         }
         self.cache.note(&closure, &info);
         self.warnings.extend(closure.warnings.iter().cloned());
-        self.walker.add(path, reason)?;
+        if !self.walker.has(path) {
+            self.walker.add(path, reason)?;
+        }
         // Most of a closure was added with an earlier program: word a reason only for what
         // is new (a 525-program build would format thousands of them for nothing).
         if let Some(interp) = closure.interpreter.as_ref().filter(|i| !self.walker.has(i)) {

@@ -23,7 +23,8 @@ pub struct JailCache {
     /// that a library the host finds through its cache or default directories beats one a
     /// program's own search path found (that is what every other program gets).
     entries: Vec<(String, CacheEntry, bool)>,
-    /// Programs whose own dynamic section uses `$ORIGIN`.
+    /// Programs whose own dynamic section uses `$ORIGIN`, and objects whose libraries were
+    /// found through `--ld-library-path` (which a jailed process does not have).
     pub needing: Vec<PathBuf>,
 }
 
@@ -47,7 +48,12 @@ fn hwcaps_of(path: &Path) -> Option<String> {
 impl JailCache {
     /// Notes the libraries of `closure`, whose program is `info`.
     pub fn note(&mut self, closure: &Closure, info: &ElfInfo) {
-        if needs_origin(info) && !self.needing.contains(&closure.file) {
+        let through_llp = closure
+            .libraries
+            .iter()
+            .any(|l| l.found_via == FoundVia::LdLibraryPath);
+        let program_origin = info.interp.is_some() && needs_origin(info);
+        if (program_origin || through_llp) && !self.needing.contains(&closure.file) {
             self.needing.push(closure.file.clone());
         }
         let flags = flags_for(info.class, info.machine);
@@ -96,11 +102,40 @@ impl JailCache {
             bytes: cache.to_bytes(),
             mode: 0o644,
             reason: format!(
-                "the jail's loader cache: {} use $ORIGIN, which a jail without /proc cannot expand",
+                "the jail's loader cache: {} find libraries only through $ORIGIN (which a jail \
+                 without /proc cannot expand) or --ld-library-path",
                 names.join(", ")
             ),
         })
     }
+}
+
+/// One cache file from several (the build's and the profiles'): the first file's entry for
+/// a name, ABI and hwcaps subdirectory wins. Files that do not parse are left out.
+pub fn merge(files: &[BinaryFile]) -> Option<BinaryFile> {
+    let first = files.first()?;
+    if files.len() == 1 {
+        return Some(first.clone());
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut entries = Vec::new();
+    let mut reasons = Vec::new();
+    for f in files {
+        let Ok(cache) = LdCache::parse(&f.bytes) else {
+            continue;
+        };
+        reasons.push(f.reason.clone());
+        for (name, e) in cache.entries() {
+            if seen.insert((name.clone(), e.flags, e.hwcaps.clone())) {
+                entries.push((name.clone(), e.clone()));
+            }
+        }
+    }
+    Some(BinaryFile {
+        bytes: LdCache::from_entries(entries).to_bytes(),
+        reason: reasons.join("; "),
+        ..first.clone()
+    })
 }
 
 #[cfg(test)]
@@ -130,6 +165,7 @@ mod tests {
 
     fn info(runpath: &[&str]) -> ElfInfo {
         ElfInfo {
+            interp: Some("/lib64/ld-linux-x86-64.so.2".into()),
             class: 64,
             machine: 62,
             dynamic: true,

@@ -88,9 +88,10 @@ pub fn to_request(names: &[String], dirs: &[PathBuf]) -> anyhow::Result<ProfileE
         files: set.files.clone(),
     };
     let cfg = loader_config(&[]);
-    let (mut entries, warnings) = Gatherer::new(&cfg)
-        .gather(&wanted)
+    let gathered = Gatherer::new(&cfg)
+        .gather_all(&wanted)
         .map_err(|e| anyhow::Error::new(Coded::new(e.exit_code(), e.to_string())))?;
+    let (mut entries, warnings) = (gathered.entries, gathered.warnings);
     for w in &warnings {
         eprintln!("jailsmith: warning: {w}");
     }
@@ -118,7 +119,7 @@ pub fn to_request(names: &[String], dirs: &[PathBuf]) -> anyhow::Result<ProfileE
             dirs: set.dirs,
             devices: host_devices(&devices),
             contents: set.contents,
-            ..Default::default()
+            binaries: gathered.ld_cache.into_iter().collect(),
         },
         names: set.names,
         binds: set.binds,

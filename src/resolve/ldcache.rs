@@ -129,6 +129,13 @@ impl LdCache {
         best.map(|(_, e)| e).or(baseline)
     }
 
+    /// Every (name, entry), in no particular order.
+    pub fn entries(&self) -> impl Iterator<Item = (&String, &CacheEntry)> {
+        self.entries
+            .iter()
+            .flat_map(|(k, v)| v.iter().map(move |e| (k, e)))
+    }
+
     /// Every entry for a name, whatever its flags (for diagnostics and variants).
     pub fn all(&self, name: &str) -> &[CacheEntry] {
         self.entries

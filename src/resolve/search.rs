@@ -190,12 +190,14 @@ impl<'c> Resolver<'c> {
             fs: self.fs,
             dir: std::cell::OnceCell::new(),
         };
-        if info
-            .rpath
-            .iter()
-            .chain(&info.runpath)
-            .chain(&info.needed)
-            .any(|s| uses_origin(s))
+        // A library's $ORIGIN is the directory it was opened from, known inside a jail too.
+        if info.interp.is_some()
+            && info
+                .rpath
+                .iter()
+                .chain(&info.runpath)
+                .chain(&info.needed)
+                .any(|s| uses_origin(s))
         {
             closure.warnings.push(format!(
                 "{} uses $ORIGIN, which the loader cannot expand inside a jail without /proc; a jail built with it gets its own ld.so.cache listing its libraries",
@@ -874,8 +876,10 @@ mod tests {
     fn origin_of_the_program_is_its_symlink_resolved_directory() {
         let fs = program(FakeFs::default(), "/opt/app/bin/app", &["libapp.so"])
             .with("/opt/app/bin/app", |i| {
-                i.runpath = vec!["$ORIGIN/../lib".into()]
+                i.runpath = vec!["$ORIGIN/../lib".into()];
+                i.interp = Some("/lib/ld.so".into());
             })
+            .lib("/lib/ld.so", "ld.so", &[])
             .lib("/opt/app/lib/libapp.so", "libapp.so", &[])
             .link("/usr/bin/app", "/opt/app/bin/app");
         let c = resolve(&fs, &cfg(), "/usr/bin/app");

@@ -32,6 +32,15 @@ pub struct Request {
     /// Bind mounts (`build --bind`), applied by `jailsmith mount`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub binds: Vec<crate::mounts::Bind>,
+    /// Run-time libraries (`build --lib`), as given: paths or globs, expanded at each build.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub libraries: Vec<String>,
+    /// `build --ld-library-path`: directories searched as LD_LIBRARY_PATH would be.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ld_library_path: Vec<String>,
+    /// `build --with-libs`: the ELF files copied by `--file` bring their libraries.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub with_libs: bool,
 }
 
 /// Everything jailsmith remembers about one jail.
@@ -213,6 +222,7 @@ mod tests {
                 files: vec![],
                 profiles: vec!["basic-shell".into()],
                 binds: vec![],
+                ..Default::default()
             },
             manifest: Manifest::default(),
             users: vec![],

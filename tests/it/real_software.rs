@@ -180,3 +180,206 @@ fn a_changed_source_is_still_noticed_when_copies_keep_its_mtime() {
     assert_eq!(std::fs::read_to_string(&inside).unwrap(), "two\n");
     assert_eq!(mtime(&inside), mtime(&data));
 }
+
+/// A private directory holding `libcore.so` and `libplugin.so` (which needs libcore.so and
+/// has no RUNPATH), and a program that dlopens both from there: found at run time because
+/// libcore.so is already loaded when the plugin asks for it.
+fn plugin_app(root: &TestRoot) -> (PathBuf, PathBuf) {
+    let dir = root.dir("plugins");
+    let core = common::cc_shared(
+        "int core_value(void) { return 42; }\n",
+        &dir.join("libcore.so"),
+        "libcore.so",
+        &[],
+    );
+    common::cc_shared(
+        "#include <stdio.h>\nint core_value(void);\n\
+         void plugin_run(void) { printf(\"plugin says %d\\n\", core_value()); }\n",
+        &dir.join("libplugin.so"),
+        "libplugin.so",
+        &[&format!("-L{}", dir.display()), "-lcore"],
+    );
+    let src = format!(
+        "#include <dlfcn.h>\n#include <stdio.h>\n\
+         int main(void) {{\n\
+           if (!dlopen(\"{core}\", RTLD_NOW | RTLD_GLOBAL)) {{ puts(dlerror()); return 1; }}\n\
+           void *p = dlopen(\"{dir}/libplugin.so\", RTLD_NOW);\n\
+           if (!p) {{ puts(dlerror()); return 1; }}\n\
+           ((void (*)(void))dlsym(p, \"plugin_run\"))();\n\
+           return 0;\n\
+         }}\n",
+        core = core.display(),
+        dir = dir.display()
+    );
+    let app = common::cc(&src, &root.dir("bin").join("host"), &["-ldl"]);
+    (app, dir)
+}
+
+#[test]
+fn run_time_libraries_are_resolved_as_one_group() {
+    if !common::require_root("run_time_libraries_are_one_group") || !common::require_cmds(&["cc"]) {
+        return;
+    }
+    let root = TestRoot::for_current_test();
+    let (app, dir) = plugin_app(&root);
+    let (jail, state) = (root.jail("jail"), root.state_dir());
+    let glob = format!("{}/lib*.so", dir.display());
+    build(
+        &jail,
+        &state,
+        &["--bin", app.to_str().unwrap(), "--lib", &glob],
+    );
+    let argv = [app.to_str().unwrap()];
+    let out = common::run(&mut common::chroot_cmd(&jail, Some(NOBODY), &argv));
+    assert_eq!(
+        common::text(&out.stdout).trim(),
+        "plugin says 42",
+        "the plugin loads in the jail: {}",
+        common::text(&out.stderr)
+    );
+    let st = common::text(
+        &common::run_ok(
+            common::bin()
+                .args(["update", jail.to_str().unwrap(), "--dry-run", "--state-dir"])
+                .arg(&state),
+        )
+        .stderr,
+    );
+    assert!(
+        st.contains("up to date"),
+        "the request recorded --lib: {st}"
+    );
+
+    // --file DIR --with-libs: the same directory, resolved as a group
+    let (jail2, state2) = (root.jail("jail2"), root.dir("state2"));
+    build(
+        &jail2,
+        &state2,
+        &[
+            "--bin",
+            app.to_str().unwrap(),
+            "--file",
+            dir.to_str().unwrap(),
+            "--with-libs",
+        ],
+    );
+    let out = common::run(&mut common::chroot_cmd(&jail2, Some(NOBODY), &argv));
+    assert_eq!(common::text(&out.stdout).trim(), "plugin says 42");
+    // without --with-libs the same files still copy; a lone plugin is an error as before
+    let lone = common::run(
+        common::bin()
+            .arg("build")
+            .arg(root.jail("jail3"))
+            .arg("--state-dir")
+            .arg(root.dir("state3"))
+            .args(["--lib", &format!("{}/libplugin.so", dir.display())]),
+    );
+    assert!(
+        !lone.status.success() && common::text(&lone.stderr).contains("libcore.so"),
+        "a library whose needs nothing provides is refused: {}",
+        common::text(&lone.stderr)
+    );
+}
+
+#[test]
+fn ld_library_path_is_honoured_and_recorded() {
+    if !common::require_root("ld_library_path_is_honoured") || !common::require_cmds(&["cc"]) {
+        return;
+    }
+    let root = TestRoot::for_current_test();
+    let dir = root.dir("private");
+    common::cc_shared(
+        "const char *hidden(void) { return \"found through --ld-library-path\"; }\n",
+        &dir.join("libhidden.so"),
+        "libhidden.so",
+        &[],
+    );
+    let app = common::cc(
+        "#include <stdio.h>\nconst char *hidden(void);\nint main(void) { puts(hidden()); return 0; }\n",
+        &root.dir("bin").join("uses-hidden"),
+        &[&format!("-L{}", dir.display()), "-lhidden"],
+    );
+    let (jail, state) = (root.jail("jail"), root.state_dir());
+    let refused = common::run(
+        common::bin()
+            .arg("build")
+            .arg(&jail)
+            .arg("--state-dir")
+            .arg(&state)
+            .args(["--bin", app.to_str().unwrap()]),
+    );
+    assert!(
+        !refused.status.success(),
+        "libhidden.so is nowhere the loader looks"
+    );
+    build(
+        &jail,
+        &state,
+        &[
+            "--bin",
+            app.to_str().unwrap(),
+            "--ld-library-path",
+            dir.to_str().unwrap(),
+        ],
+    );
+    let argv = [app.to_str().unwrap()];
+    let out = common::run(&mut common::chroot_cmd(&jail, Some(NOBODY), &argv));
+    assert_eq!(
+        common::text(&out.stdout).trim(),
+        "found through --ld-library-path",
+        "the jail's own cache lists it: {}",
+        common::text(&out.stderr)
+    );
+    assert!(check(&jail, &state).status.success());
+    let again = common::text(&build(&jail, &state, &[]).stderr);
+    assert!(
+        again.contains("up to date"),
+        "the request recorded the directories: {again}"
+    );
+}
+
+#[test]
+fn java_runs_in_a_jail_as_nobody() {
+    if !common::require_root("java_runs_in_a_jail") {
+        return;
+    }
+    let Some(java) = std::fs::canonicalize("/usr/bin/java")
+        .ok()
+        .filter(|j| j.starts_with("/usr/lib/jvm"))
+    else {
+        common::skip_or_fail(
+            "java_runs_in_a_jail",
+            "no JDK (default-jre-headless) installed",
+        );
+        return;
+    };
+    let home = java.parent().and_then(Path::parent).unwrap();
+    let root = TestRoot::for_current_test();
+    let (jail, state) = (root.jail("jail"), root.state_dir());
+    let (lib, conf) = (home.join("lib"), home.join("conf"));
+    build(
+        &jail,
+        &state,
+        &[
+            "--bin",
+            java.to_str().unwrap(),
+            "--file",
+            lib.to_str().unwrap(),
+            "--file",
+            conf.to_str().unwrap(),
+            "--with-libs",
+        ],
+    );
+    let out = common::run(&mut common::chroot_cmd(
+        &jail,
+        Some(NOBODY),
+        &[java.to_str().unwrap(), "-version"],
+    ));
+    let err = common::text(&out.stderr);
+    assert!(
+        out.status.success() && err.contains("version"),
+        "java -version runs in the jail as nobody: {err}"
+    );
+    let ok = check(&jail, &state);
+    assert!(ok.status.success(), "{}", common::text(&ok.stdout));
+}
