@@ -47,13 +47,15 @@ pub enum GatherError {
     #[error("{path} is neither an ELF program nor a #! script")]
     NotProgram { path: PathBuf },
     #[error(
-        "{path} is an ELF file for machine {machine} ({class}-bit); this host runs machine {host_machine}"
+        "{path} is an ELF file for machine {machine} ({class}-bit), which this kernel cannot execute: this host runs machine {host_machine}{compat}; execve would fail with 'Exec format error'"
     )]
     ForeignArch {
         path: PathBuf,
         machine: u16,
         class: u8,
         host_machine: u16,
+        /// What else the kernel runs through its compat layer, as words.
+        compat: String,
     },
     #[error("{program} needs {soname} (via {needed_by}), which is not found on this host")]
     MissingLibrary {
@@ -90,6 +92,7 @@ pub struct Gatherer<'c> {
     /// Closures resolved ahead, on `jobs` threads, by program path.
     ahead: HashMap<PathBuf, (Closure, Arc<ElfInfo>)>,
     host_machine: u16,
+    host_class: u8,
     walker: Walker,
     pub warnings: Vec<String>,
     /// The libraries placed, for the jail's own ld.so.cache.
@@ -111,15 +114,16 @@ pub struct Gathered {
 
 impl<'c> Gatherer<'c> {
     pub fn new(cfg: &'c LoaderConfig) -> Self {
-        let host_machine = read_elf(Path::new("/bin/sh"))
-            .map(|i| i.machine)
-            .unwrap_or(0);
+        let (host_class, host_machine) = read_elf(Path::new("/bin/sh"))
+            .map(|i| (i.class, i.machine))
+            .unwrap_or((0, 0));
         Gatherer {
             cfg,
             resolver: Resolver::new(cfg),
             jobs: 1,
             ahead: HashMap::new(),
             host_machine,
+            host_class,
             walker: Walker::default(),
             warnings: Vec::new(),
             cache: Default::default(),
@@ -352,12 +356,25 @@ impl<'c> Gatherer<'c> {
         info: Arc<ElfInfo>,
         grouped: bool,
     ) -> Result<(), GatherError> {
-        if self.host_machine != 0 && info.machine != self.host_machine {
+        let compat = kernel_compat(self.host_machine);
+        let native = (self.host_class, self.host_machine);
+        let abi = (info.class, info.machine);
+        if self.host_machine != 0 && abi != native && !compat.contains(&abi) {
             return Err(GatherError::ForeignArch {
                 path: path.into(),
                 machine: info.machine,
                 class: info.class,
                 host_machine: self.host_machine,
+                compat: match compat.as_slice() {
+                    [] => " with no compat ABI".to_string(),
+                    c => format!(
+                        " and, through its compat layer, {}",
+                        c.iter()
+                            .map(|(cl, m)| format!("machine {m} ({cl}-bit)"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                },
             });
         }
         if let Some(m) = closure
@@ -371,7 +388,7 @@ impl<'c> Gatherer<'c> {
                 needed_by: m.needed_by.clone(),
             });
         }
-        self.cache.note(&closure, &info);
+        self.cache.note(&closure, &info, abi != native);
         self.warnings.extend(closure.warnings.iter().cloned());
         if !self.walker.has(path) {
             self.walker.add(path, reason)?;
@@ -400,6 +417,22 @@ impl<'c> Gatherer<'c> {
             }
         }
         Ok(())
+    }
+}
+
+/// The (class, machine) pairs besides its own that the running kernel executes through a
+/// compat layer: i386 on x86-64 when IA-32 emulation is built in (it then has
+/// /proc/sys/abi/vsyscall32), 32-bit ARM on arm64 (when the CPU has AArch32: the kernel
+/// reports "Exec format error" otherwise, which no file shows beforehand).
+fn kernel_compat(host_machine: u16) -> Vec<(u8, u16)> {
+    const EM_386: u16 = 3;
+    const EM_ARM: u16 = 40;
+    const EM_X86_64: u16 = 62;
+    const EM_AARCH64: u16 = 183;
+    match host_machine {
+        EM_X86_64 if Path::new("/proc/sys/abi/vsyscall32").exists() => vec![(32, EM_386)],
+        EM_AARCH64 => vec![(32, EM_ARM)],
+        _ => Vec::new(),
     }
 }
 

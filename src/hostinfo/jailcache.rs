@@ -46,14 +46,28 @@ fn hwcaps_of(path: &Path) -> Option<String> {
 }
 
 impl JailCache {
-    /// Notes the libraries of `closure`, whose program is `info`.
-    pub fn note(&mut self, closure: &Closure, info: &ElfInfo) {
+    /// Notes the libraries of `closure`, whose program is `info`. `other_abi`: the program
+    /// is not of the host's own ABI (an i386 program on x86-64), so its loader's built-in
+    /// directories are not the host's; the cache then names its libraries for it. musl
+    /// programs are left out: their loader reads no cache, and their libraries must not
+    /// answer a glibc program's lookups.
+    pub fn note(&mut self, closure: &Closure, info: &ElfInfo, other_abi: bool) {
+        if info
+            .interp
+            .as_deref()
+            .is_some_and(crate::resolve::search::is_musl_interp)
+        {
+            return;
+        }
         let through_llp = closure
             .libraries
             .iter()
             .any(|l| l.found_via == FoundVia::LdLibraryPath);
         let program_origin = info.interp.is_some() && needs_origin(info);
-        if (program_origin || through_llp) && !self.needing.contains(&closure.file) {
+        let foreign_program = info.interp.is_some() && other_abi;
+        if (program_origin || through_llp || foreign_program)
+            && !self.needing.contains(&closure.file)
+        {
             self.needing.push(closure.file.clone());
         }
         let flags = flags_for(info.class, info.machine);
@@ -103,7 +117,8 @@ impl JailCache {
             mode: 0o644,
             reason: format!(
                 "the jail's loader cache: {} find libraries only through $ORIGIN (which a jail \
-                 without /proc cannot expand) or --ld-library-path",
+                 without /proc cannot expand), --ld-library-path or a cache (programs of \
+                 another ABI)",
                 names.join(", ")
             ),
         })
@@ -183,6 +198,7 @@ mod tests {
                 vec![lib("libz.so.1", "/lib/libz.so.1", FoundVia::LdCache)],
             ),
             &info(&[]),
+            false,
         );
         assert!(c.file().is_none());
         let origin = FoundVia::Runpath {
@@ -193,6 +209,7 @@ mod tests {
         c.note(
             &closure("/opt/b/bin/b", vec![hw]),
             &info(&["$ORIGIN/../lib"]),
+            false,
         );
         let f = c.file().expect("b needs the cache");
         assert_eq!(f.path.to_string(), "/etc/ld.so.cache");
@@ -221,6 +238,7 @@ mod tests {
                 vec![lib("libz.so.1", "/opt/b/lib/libz.so.1", private)],
             ),
             &info(&["$ORIGIN/../lib"]),
+            false,
         );
         c.note(
             &closure(
@@ -228,6 +246,7 @@ mod tests {
                 vec![lib("libz.so.1", "/lib/libz.so.1", FoundVia::DefaultDir)],
             ),
             &info(&[]),
+            false,
         );
         let parsed = LdCache::parse(&c.file().unwrap().bytes).unwrap();
         assert_eq!(

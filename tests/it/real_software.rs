@@ -383,3 +383,70 @@ fn java_runs_in_a_jail_as_nobody() {
     let ok = check(&jail, &state);
     assert!(ok.status.success(), "{}", common::text(&ok.stdout));
 }
+
+const HELLO: &str = "#include <stdio.h>\nint main(void) { puts(\"hello, jail\"); return 0; }\n";
+
+/// Builds a jail with the program `prog`, runs it inside as nobody and checks the jail.
+fn runs_as_nobody_in_its_jail(root: &TestRoot, prog: &Path) -> PathBuf {
+    let (jail, state) = (root.jail("jail"), root.state_dir());
+    build(&jail, &state, &["--bin", prog.to_str().unwrap()]);
+    let argv = [prog.to_str().unwrap()];
+    let out = common::run(&mut common::chroot_cmd(&jail, Some(NOBODY), &argv));
+    assert_eq!(
+        common::text(&out.stdout).trim(),
+        "hello, jail",
+        "{} runs in its jail as nobody: {}",
+        prog.display(),
+        common::text(&out.stderr)
+    );
+    let ok = check(&jail, &state);
+    assert!(ok.status.success(), "{}", common::text(&ok.stdout));
+    jail
+}
+
+#[test]
+fn a_musl_program_gets_its_loader_which_is_its_libc() {
+    if !common::require_root("a_musl_program") || !common::require_cmds(&["musl-gcc"]) {
+        return;
+    }
+    let root = TestRoot::for_current_test();
+    let dir = root.dir("bin");
+    let (prog, src) = (dir.join("hello-musl"), dir.join("hello-musl.c"));
+    common::write_file(&src, HELLO, 0o644);
+    let mut cc = std::process::Command::new(common::find_cmd("musl-gcc").unwrap());
+    common::run_ok(cc.arg("-o").arg(&prog).arg(&src));
+    let jail = runs_as_nobody_in_its_jail(&root, &prog);
+    assert!(
+        !jail.join("etc/ld.so.cache").exists(),
+        "musl's loader reads no ld.so.cache; none is written for it"
+    );
+    let glibc = std::fs::read_dir(jail.join("usr/lib/x86_64-linux-gnu")).map_or(0, |d| d.count());
+    assert_eq!(glibc, 0, "nothing of glibc is copied for a musl program");
+}
+
+#[test]
+fn an_i386_program_gets_its_32_bit_closure() {
+    if !common::require_root("an_i386_program") || !common::require_cmds(&["cc"]) {
+        return;
+    }
+    if !Path::new("/proc/sys/abi/vsyscall32").exists() {
+        common::skip_or_fail("an_i386_program", "this kernel has no IA-32 emulation");
+        return;
+    }
+    let root = TestRoot::for_current_test();
+    let dir = root.dir("bin");
+    let prog = dir.join("hello32");
+    let src = dir.join("hello32.c");
+    common::write_file(&src, HELLO, 0o644);
+    let out = common::run(
+        std::process::Command::new("cc")
+            .args(["-m32", "-o"])
+            .arg(&prog)
+            .arg(&src),
+    );
+    if !out.status.success() {
+        common::skip_or_fail("an_i386_program", "cc -m32 does not work (gcc-multilib)");
+        return;
+    }
+    runs_as_nobody_in_its_jail(&root, &prog);
+}
