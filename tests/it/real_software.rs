@@ -450,3 +450,88 @@ fn an_i386_program_gets_its_32_bit_closure() {
     }
     runs_as_nobody_in_its_jail(&root, &prog);
 }
+
+/// `ssh` as git should run it against the test's private sshd.
+fn git_ssh_command(srv: &common::sshd::PrivateSshd, key: &Path) -> String {
+    format!(
+        "ssh -p {} -F /dev/null -i {} -o IdentitiesOnly=yes -o BatchMode=yes \
+         -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
+        srv.port(),
+        key.display()
+    )
+}
+
+#[test]
+fn the_git_profile_serves_clone_and_push_over_ssh() {
+    if !common::sshd::available("the_git_profile_serves_git") || !common::require_cmds(&["git"]) {
+        return;
+    }
+    let _g = common::serial();
+    let s = crate::user_support::Setup::new("the_git_profile_serves_git");
+    build(&s.jail, &s.state_dir, &["--profile", "git"]);
+    let user = common::UserGuard::new();
+    let (key, key_pub) = common::sshd::client_keypair(&s.root.dir("client"));
+    let mut cmd = s.user_cmd(user.name());
+    cmd.arg("--key").arg(&key_pub);
+    s.run_reloading(&mut cmd);
+
+    // a bare repository in the user's home, owned by the user
+    let home = s.jail.join("home").join(user.name());
+    let repo = home.join("repo.git");
+    common::run_ok(
+        std::process::Command::new("git")
+            .args(["init", "-q", "--bare"])
+            .arg(&repo),
+    );
+    use std::os::unix::fs::MetadataExt;
+    let owner = std::fs::metadata(&home).unwrap();
+    common::run_ok(
+        std::process::Command::new("chown")
+            .arg("-R")
+            .arg(format!("{}:{}", owner.uid(), owner.gid()))
+            .arg(&repo),
+    );
+
+    let git = |dir: &Path, args: &[&str]| {
+        let mut c = std::process::Command::new("git");
+        c.current_dir(dir)
+            .env("GIT_SSH_COMMAND", git_ssh_command(&s.srv, &key))
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+            .args(args);
+        common::run(&mut c)
+    };
+    let work = s.root.dir("work");
+    let url = format!("{}@127.0.0.1:repo.git", user.name());
+    let out = git(&work, &["clone", "-q", &url, "clone"]);
+    assert!(
+        out.status.success(),
+        "git clone over ssh runs git-upload-pack in the jail: {}\n{}",
+        common::text(&out.stderr),
+        s.srv.log()
+    );
+    let clone = work.join("clone");
+    std::fs::write(clone.join("README"), "pushed through the jail\n").unwrap();
+    for args in [
+        &["add", "README"][..],
+        &["commit", "-q", "-m", "first"],
+        &["push", "-q", "origin", "HEAD:refs/heads/main"],
+    ] {
+        let out = git(&clone, args);
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            common::text(&out.stderr)
+        );
+    }
+    let again = work.join("again");
+    let out = git(&work, &["clone", "-q", "-b", "main", &url, "again"]);
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(again.join("README")).unwrap(),
+        "pushed through the jail\n",
+        "the pushed commit came back through git-receive-pack and git-upload-pack"
+    );
+}
