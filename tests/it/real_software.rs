@@ -535,3 +535,96 @@ fn the_git_profile_serves_clone_and_push_over_ssh() {
         "the pushed commit came back through git-receive-pack and git-upload-pack"
     );
 }
+
+#[test]
+fn a_basic_shell_user_can_scp_and_sftp_through_the_sftp_server_sshd_names() {
+    let test = "a_basic_shell_user_can_scp_and_sftp";
+    if !common::sshd::available(test) || !common::require_cmds(&["scp", "sftp"]) {
+        return;
+    }
+    let Some(server) = [
+        "/usr/lib/openssh/sftp-server",
+        "/usr/libexec/openssh/sftp-server",
+        "/usr/lib/ssh/sftp-server",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists()) else {
+        common::skip_or_fail(test, "no sftp-server on this host");
+        return;
+    };
+    let _g = common::serial();
+    let s = crate::user_support::Setup::new(test);
+    // the private sshd serves sftp with the program, as distributions configure it
+    let conf = std::fs::read_to_string(s.srv.config_path()).unwrap();
+    let conf = conf.replace(
+        "Subsystem sftp internal-sftp",
+        &format!("Subsystem sftp {server}"),
+    );
+    common::write_file(s.srv.config_path(), conf, 0o644);
+
+    let user = common::UserGuard::new();
+    let (key, key_pub) = common::sshd::client_keypair(&s.root.dir("client"));
+    let mut cmd = s.user_cmd(user.name());
+    cmd.arg("--key").arg(&key_pub);
+    let out = s.run_reloading(&mut cmd);
+    let said = common::text(&out.stderr);
+    assert!(
+        said.contains(&format!("has no {server}")) && said.contains("scp and sftp will fail"),
+        "user warns that the jail lacks the sftp-server sshd names: {said}"
+    );
+
+    build(&s.jail, &s.state_dir, &["--profile", "basic-shell"]);
+    let local = s.root.dir("local").join("upload.txt");
+    std::fs::write(&local, "copied by scp\n").unwrap();
+    let opts = [
+        "-F",
+        "/dev/null",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "LogLevel=ERROR",
+    ];
+    let port = s.srv.port().to_string();
+    let mut scp = std::process::Command::new("scp");
+    scp.args(["-P", &port, "-i"])
+        .arg(&key)
+        .args(opts)
+        .arg(&local)
+        .arg(format!("{}@127.0.0.1:", user.name()));
+    let out = common::run(&mut scp);
+    assert!(
+        out.status.success(),
+        "scp (SFTP protocol) into the jail: {}\n{}",
+        common::text(&out.stderr),
+        s.srv.log()
+    );
+    let home = s.jail.join("home").join(user.name());
+    assert_eq!(
+        std::fs::read_to_string(home.join("upload.txt")).unwrap(),
+        "copied by scp\n"
+    );
+    let batch = s.root.dir("local").join("batch");
+    std::fs::write(&batch, format!("put {} second.txt\nls\n", local.display())).unwrap();
+    let mut sftp = std::process::Command::new("sftp");
+    sftp.args(["-P", &port, "-i"])
+        .arg(&key)
+        .args(opts)
+        .arg("-b")
+        .arg(&batch)
+        .arg(format!("{}@127.0.0.1", user.name()));
+    let out = common::run(&mut sftp);
+    assert!(
+        out.status.success()
+            && common::text(&out.stdout).contains("upload.txt")
+            && home.join("second.txt").exists(),
+        "sftp lists the home: {}{}",
+        common::text(&out.stdout),
+        common::text(&out.stderr)
+    );
+}
