@@ -93,7 +93,8 @@ pub struct Args {
     /// Take a profile out of the jail's request (repeatable).
     #[arg(long = "remove-profile", value_name = "NAME")]
     pub remove_profiles: Vec<String>,
-    /// List every path in the summary (objects no longer needed), not only the first few.
+    /// List every path in the summary (objects no longer needed) and every optional profile
+    /// entry absent on this host, not only the first few or a count.
     #[arg(long, short)]
     pub verbose: bool,
 }
@@ -103,6 +104,7 @@ fn parse_bind(s: &str) -> Result<Bind, String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
+    crate::profile::request::list_absent_entries(args.verbose);
     let (extra, profiles, profile_binds) =
         crate::cli::profiles::build_extra_with_binds(&args.profile)?;
     // --bind wins over a profile's bind of the same target.

@@ -422,6 +422,10 @@ fn match_candidate(
 ) -> Vec<PathBuf> {
     let bare = !c.contains('/');
     let is_file = |p: &Path| matches!(host.stat(p), Some(Node::File { .. }));
+    // a data file that exists, or a symlink even when it dangles (copied as a link, as
+    // `--file` copies one: the JDK's src.zip, ruby's rdoc fonts)
+    let is_there =
+        |p: &Path| host.stat(p).is_some() || matches!(host.lstat(p), Some(Node::Symlink { .. }));
     let found: Vec<PathBuf> = match kind {
         EntryKind::Program if bare => host.which(c).into_iter().collect(),
         EntryKind::Library if bare => host.find_library(c).into_iter().collect(),
@@ -439,13 +443,9 @@ fn match_candidate(
             .filter(|p| is_file(p))
             .into_iter()
             .collect(),
-        EntryKind::File if is_glob(c) => host
-            .glob(c)
-            .into_iter()
-            .filter(|p| host.stat(p).is_some())
-            .collect(),
+        EntryKind::File if is_glob(c) => host.glob(c).into_iter().filter(|p| is_there(p)).collect(),
         EntryKind::File => Some(PathBuf::from(c))
-            .filter(|p| host.stat(p).is_some())
+            .filter(|p| is_there(p))
             .into_iter()
             .collect(),
     };

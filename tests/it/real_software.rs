@@ -628,3 +628,51 @@ fn a_basic_shell_user_can_scp_and_sftp_through_the_sftp_server_sshd_names() {
         common::text(&out.stderr)
     );
 }
+
+#[test]
+fn a_dangling_link_in_a_profile_is_copied_and_absent_entries_are_one_line() {
+    if !common::require_root("a_dangling_link_in_a_profile") {
+        return;
+    }
+    let root = TestRoot::for_current_test();
+    let data = root.dir("data");
+    std::os::unix::fs::symlink("/nonexistent/src.zip", data.join("src.zip")).unwrap();
+    let profiles = root.dir("profiles");
+    common::write_file(
+        &profiles.join("dangle.toml"),
+        format!(
+            "description = \"a dangling link\"\nfiles = [\"{}/src.zip\"]\n\
+             optional_files = [\"/nonexistent/a\", \"/nonexistent/b\"]\n",
+            data.display()
+        ),
+        0o644,
+    );
+    let (jail, state) = (root.jail("jail"), root.state_dir());
+    let args = [
+        "--profile-dir",
+        profiles.to_str().unwrap(),
+        "--profile",
+        "dangle",
+    ];
+    let out = build(&jail, &state, &args);
+    let link = jail.join(data.strip_prefix("/").unwrap()).join("src.zip");
+    let target = std::fs::read_link(&link).expect("the dangling link is copied as a link");
+    assert!(
+        target.ends_with("nonexistent/src.zip"),
+        "{}",
+        target.display()
+    );
+    let said = common::text(&out.stderr);
+    assert_eq!(
+        said.matches("optional").count(),
+        1,
+        "absent entries are summarised in one line: {said}"
+    );
+    let mut verbose = args.to_vec();
+    verbose.push("--verbose");
+    let said = common::text(&build(&jail, &state, &verbose).stderr);
+    assert!(
+        said.contains("/nonexistent/a") && said.contains("/nonexistent/b"),
+        "--verbose lists them: {said}"
+    );
+}
