@@ -45,6 +45,8 @@ pub struct BuildSettings {
     pub ld_library_path: Vec<String>,
     /// The ELF files `--file` copies bring their libraries (`--with-libs`).
     pub with_libs: bool,
+    /// The jail's time zone (`--timezone`): etc/localtime and the zone's file.
+    pub timezone: Option<String>,
 }
 
 impl BuildSettings {
@@ -97,6 +99,7 @@ impl BuildSettings {
         s.lib_patterns = req.libraries.clone();
         s.ld_library_path = req.ld_library_path.clone();
         s.with_libs = req.with_libs;
+        s.timezone = req.timezone.clone();
         for lib in expand_libraries(&req.libraries)? {
             if !s.wanted.libraries.contains(&lib) {
                 s.wanted.libraries.push(lib);
@@ -247,13 +250,22 @@ fn plan_settings(
     previous: Option<&JailState>,
 ) -> anyhow::Result<(Plan, Vec<String>)> {
     let cfg = loader_config(&settings.ld_library_path);
+    let mut wanted = settings.wanted.clone();
+    let zone = match &settings.timezone {
+        Some(z) => Some(crate::hostinfo::timezone::zone(z).map_err(|e| coded(e.exit_code(), e))?),
+        None => None,
+    };
+    wanted.files.extend(zone.iter().map(|z| z.file.clone()));
     let gathered = Gatherer::new(&cfg)
         .jobs(settings.jobs)
         .with_libs(settings.with_libs)
         .state_dir(&settings.state_dir)
-        .gather_all(&settings.wanted)
+        .gather_all(&wanted)
         .map_err(|e| coded(e.exit_code(), e))?;
-    let (entries, warnings) = (gathered.entries, gathered.warnings);
+    // etc/localtime first: the first entry for a path wins over a profile's copy of the host's
+    let mut entries: Vec<_> = zone.iter().map(|z| z.localtime()).collect();
+    entries.extend(gathered.entries);
+    let warnings = gathered.warnings;
     let existing = if settings.jail.is_dir() {
         Some(LinuxHost::open(&settings.jail, false).map_err(|e| coded(e.exit_code(), e))?)
     } else {
@@ -507,5 +519,8 @@ fn merged_request(prev: Option<&Request>, s: &BuildSettings) -> Request {
         r.ld_library_path = s.ld_library_path.clone();
     }
     r.with_libs |= s.with_libs;
+    if s.timezone.is_some() {
+        r.timezone = s.timezone.clone();
+    }
     r
 }

@@ -54,6 +54,11 @@ pub struct Args {
     /// libraries too, resolved as one group with --lib.
     #[arg(long)]
     pub with_libs: bool,
+    /// The jail's time zone, as a name under /usr/share/zoneinfo (`Europe/Paris`): the
+    /// jail gets that zone's file and etc/localtime naming it (without this option, the
+    /// basic-shell profile copies the host's). Recorded for later builds.
+    #[arg(long, value_name = "ZONE")]
+    pub timezone: Option<String>,
     /// A host directory to bind-mount into the jail: SRC:DST[:ro|rw], non-recursive,
     /// always nosuid,nodev, read-only unless rw. Recorded in the state; `jailsmith mount`
     /// mounts it. A source a non-root user can write is refused unless rw is given; a
@@ -138,6 +143,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             .map(crate::resolve::elf::split_path_list)
             .unwrap_or_default(),
         with_libs: args.with_libs,
+        timezone: args.timezone.clone(),
     };
     execute(&settings, args.dry_run, args.json, args.verbose)
 }

@@ -7,6 +7,7 @@ pub mod guard;
 pub mod jailcache;
 pub mod loader;
 pub mod programs;
+pub mod timezone;
 pub mod walk;
 
 pub use loader::loader_config;

@@ -41,6 +41,9 @@ pub struct Request {
     /// `build --with-libs`: the ELF files copied by `--file` bring their libraries.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub with_libs: bool,
+    /// `build --timezone`: the zone etc/localtime names (`Europe/Paris`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
 }
 
 /// Everything jailsmith remembers about one jail.

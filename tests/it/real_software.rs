@@ -676,3 +676,48 @@ fn a_dangling_link_in_a_profile_is_copied_and_absent_entries_are_one_line() {
         "--verbose lists them: {said}"
     );
 }
+
+#[test]
+fn timezone_gives_the_jail_its_zone() {
+    if !common::require_root("timezone_gives_the_jail_its_zone") {
+        return;
+    }
+    if !Path::new("/usr/share/zoneinfo/Europe/Paris").exists() {
+        common::skip_or_fail(
+            "timezone_gives_the_jail_its_zone",
+            "tzdata is not installed",
+        );
+        return;
+    }
+    let root = TestRoot::for_current_test();
+    let (jail, state) = (root.jail("jail"), root.state_dir());
+    build(
+        &jail,
+        &state,
+        &["--profile", "basic-shell", "--timezone", "Europe/Paris"],
+    );
+    // 1 January is winter time in Paris whatever the host's zone
+    let argv = ["/usr/bin/date", "-d", "2024-01-01 12:00 UTC", "+%Z %H"];
+    let out = common::run(&mut common::chroot_cmd(&jail, Some(NOBODY), &argv));
+    assert_eq!(
+        common::text(&out.stdout).trim(),
+        "CET 13",
+        "{}",
+        common::text(&out.stderr)
+    );
+    let again = common::text(&build(&jail, &state, &["--profile", "basic-shell"]).stderr);
+    assert!(
+        again.contains("up to date"),
+        "the request recorded the zone: {again}"
+    );
+    assert!(check(&jail, &state).status.success());
+    let bad = common::run(
+        common::bin()
+            .arg("build")
+            .arg(&jail)
+            .arg("--state-dir")
+            .arg(&state)
+            .args(["--timezone", "../../etc/shadow"]),
+    );
+    assert_eq!(bad.status.code(), Some(2), "{}", common::text(&bad.stderr));
+}
