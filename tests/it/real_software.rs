@@ -137,11 +137,14 @@ fn copies_keep_their_times_so_python_finds_its_bytecode_fresh() {
             host.display()
         );
     }
-    let argv = ["/usr/bin/python3", "-v", "-c", "import json; print('ok')"];
+    // json's bytecode, and C extensions (with sqlite3's library) from lib-dynload
+    let code = "import json, _decimal, sqlite3; print('ok', _decimal.__file__.split('/')[-2], \
+                sqlite3.connect(':memory:').execute('select 6*7').fetchone()[0])";
+    let argv = ["/usr/bin/python3", "-v", "-c", code];
     let out = common::run(&mut common::chroot_cmd(&jail, Some(NOBODY), &argv));
     let err = common::text(&out.stderr);
     assert!(
-        out.status.success() && common::text(&out.stdout).trim() == "ok",
+        out.status.success() && common::text(&out.stdout).trim() == "ok lib-dynload 42",
         "python3 runs in the jail as nobody: {err}"
     );
     assert!(
