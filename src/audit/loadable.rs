@@ -40,7 +40,8 @@ fn jail_config(fs: &JailFs<'_>, host_cfg: &LoaderConfig) -> LoaderConfig {
 }
 
 /// Reports every executable of the jail (an ELF file with PT_INTERP and an execute bit,
-/// outside the users' trees) whose loader cannot find its interpreter or a library.
+/// outside the users' trees, of an ABI the kernel runs) whose loader cannot find its
+/// interpreter or a library.
 pub fn check_programs(
     ctx: &Ctx<'_>,
     host: &LinuxHost,
@@ -59,7 +60,11 @@ pub fn check_programs(
         let Ok(info) = fs.read_elf(path) else {
             continue;
         };
-        if info.interp.is_none() || !info.dynamic {
+        // a program the kernel cannot execute at all is no loader's problem
+        if info.interp.is_none()
+            || !info.dynamic
+            || !crate::hostinfo::gather::kernel_runs(info.class, info.machine)
+        {
             continue;
         }
         let Ok(closure) = resolver.resolve(path) else {

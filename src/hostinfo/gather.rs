@@ -424,7 +424,7 @@ impl<'c> Gatherer<'c> {
 /// compat layer: i386 on x86-64 when IA-32 emulation is built in (it then has
 /// /proc/sys/abi/vsyscall32), 32-bit ARM on arm64 (when the CPU has AArch32: the kernel
 /// reports "Exec format error" otherwise, which no file shows beforehand).
-fn kernel_compat(host_machine: u16) -> Vec<(u8, u16)> {
+pub fn kernel_compat(host_machine: u16) -> Vec<(u8, u16)> {
     const EM_386: u16 = 3;
     const EM_ARM: u16 = 40;
     const EM_X86_64: u16 = 62;
@@ -433,6 +433,23 @@ fn kernel_compat(host_machine: u16) -> Vec<(u8, u16)> {
         EM_X86_64 if Path::new("/proc/sys/abi/vsyscall32").exists() => vec![(32, EM_386)],
         EM_AARCH64 => vec![(32, EM_ARM)],
         _ => Vec::new(),
+    }
+}
+
+/// Whether the running kernel executes ELF programs of this class and machine: the host's
+/// own ABI (that of /bin/sh) or one of its compat ABIs.
+pub fn kernel_runs(class: u8, machine: u16) -> bool {
+    static HOST: std::sync::OnceLock<Option<(u8, u16)>> = std::sync::OnceLock::new();
+    let host = HOST.get_or_init(|| {
+        read_elf(Path::new("/bin/sh"))
+            .ok()
+            .map(|i| (i.class, i.machine))
+    });
+    match *host {
+        None => true,
+        Some(native) => {
+            (class, machine) == native || kernel_compat(native.1).contains(&(class, machine))
+        }
     }
 }
 

@@ -724,3 +724,40 @@ fn timezone_gives_the_jail_its_zone() {
     );
     assert_eq!(bad.status.code(), Some(2), "{}", common::text(&bad.stderr));
 }
+
+#[test]
+fn check_flags_a_copied_program_that_cannot_load_but_not_one_the_kernel_cannot_run() {
+    if !common::require_root("check_flags_a_copied_program") || !common::require_cmds(&["cc"]) {
+        return;
+    }
+    let root = TestRoot::for_current_test();
+    let files = root.dir("files");
+    let lib = common::cc_shared(
+        "int f(void) { return 1; }\n",
+        &root.dir("private").join("libf.so"),
+        "libf.so",
+        &[],
+    );
+    common::cc(
+        "int f(void);\nint main(void) { return f(); }\n",
+        &files.join("needs-libf"),
+        &[&format!("-L{}", lib.parent().unwrap().display()), "-lf"],
+    );
+    let mut elf = std::fs::read("/usr/bin/id").unwrap();
+    elf[18] = 183; // aarch64: no x86-64 kernel runs it
+    elf[19] = 0;
+    common::write_file(&files.join("foreign"), elf, 0o755);
+    let (jail, state) = (root.jail("jail"), root.state_dir());
+    build(&jail, &state, &["--file", files.to_str().unwrap()]);
+    let out = check(&jail, &state);
+    let report = common::text(&out.stdout);
+    let unloadable: Vec<&str> = report
+        .lines()
+        .filter(|l| l.contains("[unloadable]"))
+        .collect();
+    assert_eq!(unloadable.len(), 1, "{report}");
+    assert!(
+        unloadable[0].contains("needs-libf") && unloadable[0].contains("libf.so"),
+        "{report}"
+    );
+}
