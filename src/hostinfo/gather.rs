@@ -102,6 +102,8 @@ pub struct Gatherer<'c> {
     provided: HashSet<String>,
     /// `--file DIR --with-libs`: the ELF files copied from `--file` paths are resolved too.
     with_libs: bool,
+    /// Libraries whose unresolvable needs are a warning, not an error (optional entries).
+    optional: HashSet<PathBuf>,
 }
 
 /// What a build gathered: host entries, warnings, and the jail's own ld.so.cache when a
@@ -129,12 +131,20 @@ impl<'c> Gatherer<'c> {
             cache: Default::default(),
             provided: HashSet::new(),
             with_libs: false,
+            optional: HashSet::new(),
         }
     }
 
     /// The state directory in use: the host-secret list refuses it (besides the default).
     pub fn state_dir(mut self, dir: &Path) -> Self {
         self.walker.state_dir = Some(dir.to_path_buf());
+        self
+    }
+
+    /// Libraries of `Wanted::libraries` that are optional: one whose needs nothing provides
+    /// is skipped with a warning.
+    pub fn optional_libraries(mut self, paths: &[PathBuf]) -> Self {
+        self.optional.extend(paths.iter().cloned());
         self
     }
 
@@ -169,9 +179,12 @@ impl<'c> Gatherer<'c> {
         for (b, path) in wanted.bins.iter().zip(&programs) {
             self.add_program(path, &format!("--bin {b}"), 0)?;
         }
-        self.add_group(&wanted.libraries, false, |l| {
-            format!("library {}", l.display())
-        })?;
+        let optional = std::mem::take(&mut self.optional);
+        self.add_group(
+            &wanted.libraries,
+            |l| optional.contains(l),
+            |l| format!("library {}", l.display()),
+        )?;
         let walked_before = self.walker.entries.len();
         for f in &wanted.files {
             if std::fs::symlink_metadata(f).is_err() {
@@ -184,9 +197,11 @@ impl<'c> Gatherer<'c> {
         }
         if self.with_libs {
             let elf_files = self.copied_elf_files(walked_before);
-            self.add_group(&elf_files, true, |f| {
-                format!("ELF file {} of --file", f.display())
-            })?;
+            self.add_group(
+                &elf_files,
+                |_| true,
+                |f| format!("ELF file {} of --file", f.display()),
+            )?;
         }
         for (p, why) in std::mem::take(&mut self.walker.skipped) {
             self.warnings.push(format!(
@@ -287,7 +302,7 @@ impl<'c> Gatherer<'c> {
     fn add_group(
         &mut self,
         paths: &[PathBuf],
-        lenient: bool,
+        lenient: impl Fn(&Path) -> bool,
         reason: impl Fn(&Path) -> String,
     ) -> Result<(), GatherError> {
         let mut resolved = Vec::with_capacity(paths.len());
@@ -302,7 +317,7 @@ impl<'c> Gatherer<'c> {
                     program,
                     soname,
                     needed_by,
-                }) if lenient => self.warnings.push(format!(
+                }) if lenient(p) => self.warnings.push(format!(
                     "{} needs {soname} (via {}), which is not on this host: it will not load in \
                      the jail",
                     program.display(),

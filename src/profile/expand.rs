@@ -40,6 +40,10 @@ pub struct ProfileSet {
     /// The profile that named each program, library and file (the first one, when several
     /// did), for the reasons a plan gives.
     pub origins: BTreeMap<PathBuf, String>,
+    /// The libraries only optional entries named (`optional_libraries`, alternatives not
+    /// required): one whose needs nothing provides is skipped with a warning, not an error.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub optional_libraries: Vec<PathBuf>,
 }
 
 /// One profile as read from its file.
@@ -165,6 +169,16 @@ impl Expansion {
         };
         let programs = take(EntryKind::Program);
         let libraries = take(EntryKind::Library);
+        let optional_libraries: Vec<PathBuf> = libraries
+            .iter()
+            .filter(|p| {
+                !self
+                    .entries
+                    .iter()
+                    .any(|e| e.kind == EntryKind::Library && e.required && e.paths.contains(p))
+            })
+            .cloned()
+            .collect();
         let files = take(EntryKind::File);
         Ok(ProfileSet {
             names: self.names,
@@ -177,6 +191,7 @@ impl Expansion {
             binds: self.binds,
             warnings,
             origins,
+            optional_libraries,
         })
     }
 }

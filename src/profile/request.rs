@@ -117,6 +117,7 @@ pub fn to_request(names: &[String], dirs: &[PathBuf]) -> anyhow::Result<ProfileE
     };
     let cfg = loader_config(&[]);
     let gathered = Gatherer::new(&cfg)
+        .optional_libraries(&set.optional_libraries)
         .gather_all(&wanted)
         .map_err(|e| anyhow::Error::new(Coded::new(e.exit_code(), e.to_string())))?;
     let (mut entries, warnings) = (gathered.entries, gathered.warnings);

@@ -761,3 +761,52 @@ fn check_flags_a_copied_program_that_cannot_load_but_not_one_the_kernel_cannot_r
         "{report}"
     );
 }
+
+#[test]
+fn profile_libraries_form_a_group_and_an_optional_one_that_cannot_load_is_skipped() {
+    if !common::require_root("profile_libraries_form_a_group") || !common::require_cmds(&["cc"]) {
+        return;
+    }
+    let root = TestRoot::for_current_test();
+    let (_app, dir) = plugin_app(&root);
+    let profiles = root.dir("profiles");
+    let profile = |name: &str, body: String| {
+        common::write_file(
+            &profiles.join(format!("{name}.toml")),
+            format!("description = \"{name}\"\n{body}"),
+            0o644,
+        )
+    };
+    let d = dir.display();
+    profile(
+        "group",
+        format!("libraries = [\"{d}/libplugin.so\", \"{d}/libcore.so\"]\n"),
+    );
+    profile(
+        "lone",
+        format!("optional_libraries = [\"{d}/libplugin.so\"]\n"),
+    );
+    let pdir = profiles.to_str().unwrap();
+    let (jail, state) = (root.jail("jail"), root.state_dir());
+    build(
+        &jail,
+        &state,
+        &["--profile-dir", pdir, "--profile", "group"],
+    );
+    assert!(
+        jail.join(dir.strip_prefix("/").unwrap())
+            .join("libplugin.so")
+            .exists()
+    );
+    let (jail2, state2) = (root.jail("jail2"), root.dir("state2"));
+    let out = build(
+        &jail2,
+        &state2,
+        &["--profile-dir", pdir, "--profile", "lone"],
+    );
+    let said = common::text(&out.stderr);
+    assert!(
+        said.contains("libplugin.so needs libcore.so"),
+        "an optional library whose needs nothing provides is a warning: {said}"
+    );
+}
