@@ -42,6 +42,14 @@ pub struct BuildSettings {
     pub remove_profiles: Vec<String>,
     /// Where the profiles the request names are searched first (`--profile-dir`).
     pub profile_dirs: Vec<PathBuf>,
+    /// Run-time libraries (`--lib`): paths or globs, expanded into `wanted.libraries`.
+    pub lib_patterns: Vec<String>,
+    /// Directories searched as LD_LIBRARY_PATH would be (`--ld-library-path`).
+    pub ld_library_path: Vec<String>,
+    /// The ELF files `--file` copies bring their libraries (`--with-libs`).
+    pub with_libs: bool,
+    /// The jail's time zone (`--timezone`): etc/localtime and the zone's file.
+    pub timezone: Option<String>,
 }
 
 impl BuildSettings {
@@ -83,6 +91,7 @@ impl BuildSettings {
             s.extra.dirs.extend(p.extra.dirs);
             s.extra.devices.extend(p.extra.devices);
             s.extra.contents.extend(p.extra.contents);
+            s.extra.binaries.extend(p.extra.binaries);
             for n in p.names {
                 if !s.profiles.contains(&n) {
                     s.profiles.push(n);
@@ -90,6 +99,15 @@ impl BuildSettings {
             }
         }
         s.binds = req.binds.clone();
+        s.lib_patterns = req.libraries.clone();
+        s.ld_library_path = req.ld_library_path.clone();
+        s.with_libs = req.with_libs;
+        s.timezone = req.timezone.clone();
+        for lib in expand_libraries(&req.libraries)? {
+            if !s.wanted.libraries.contains(&lib) {
+                s.wanted.libraries.push(lib);
+            }
+        }
         if previous.is_some_and(|p| !p.services.is_empty()) {
             // mount points the jailed services' units need (`jailsmith service`)
             s.extra
@@ -98,6 +116,32 @@ impl BuildSettings {
         }
         Ok((s, req))
     }
+}
+
+/// `--lib` paths and globs → existing host files; a pattern that names nothing is bad input.
+fn expand_libraries(patterns: &[String]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in patterns {
+        let before = out.len();
+        if p.contains(['*', '?', '[']) {
+            let paths = glob::glob(p).map_err(|e| {
+                coded(
+                    crate::exit::BAD_INPUT,
+                    format!("--lib {p}: not a valid glob: {e}"),
+                )
+            })?;
+            out.extend(paths.filter_map(Result::ok).filter(|f| f.is_file()));
+        } else if Path::new(p).is_file() {
+            out.push(PathBuf::from(p));
+        }
+        if out.len() == before {
+            return Err(coded(
+                crate::exit::BAD_INPUT,
+                format!("--lib {p}: no such library file on this host"),
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// The result of a build.
@@ -208,12 +252,23 @@ fn plan_settings(
     settings: &BuildSettings,
     previous: Option<&JailState>,
 ) -> anyhow::Result<(Plan, Vec<String>)> {
-    let cfg = loader_config(&[]);
-    let (entries, warnings) = Gatherer::new(&cfg)
+    let cfg = loader_config(&settings.ld_library_path);
+    let mut wanted = settings.wanted.clone();
+    let zone = match &settings.timezone {
+        Some(z) => Some(crate::hostinfo::timezone::zone(z).map_err(|e| coded(e.exit_code(), e))?),
+        None => None,
+    };
+    wanted.files.extend(zone.iter().map(|z| z.file.clone()));
+    let gathered = Gatherer::new(&cfg)
         .jobs(settings.jobs)
+        .with_libs(settings.with_libs)
         .state_dir(&settings.state_dir)
-        .gather(&settings.wanted)
+        .gather_all(&wanted)
         .map_err(|e| coded(e.exit_code(), e))?;
+    // etc/localtime first: the first entry for a path wins over a profile's copy of the host's
+    let mut entries: Vec<_> = zone.iter().map(|z| z.localtime()).collect();
+    entries.extend(gathered.entries);
+    let warnings = gathered.warnings;
     let existing = if settings.jail.is_dir() {
         Some(LinuxHost::open(&settings.jail, false).map_err(|e| coded(e.exit_code(), e))?)
     } else {
@@ -239,6 +294,17 @@ fn plan_settings(
     req.dirs.extend(settings.extra.dirs.iter().cloned());
     req.devices.extend(settings.extra.devices.iter().cloned());
     req.contents.extend(settings.extra.contents.iter().cloned());
+    let caches: Vec<_> = gathered
+        .ld_cache
+        .into_iter()
+        .chain(settings.extra.binaries.iter().cloned())
+        .collect();
+    let (caches, other): (Vec<_>, Vec<_>) = caches
+        .into_iter()
+        .partition(|b| b.path.to_string() == "/etc/ld.so.cache");
+    req.binaries.extend(other);
+    req.binaries
+        .extend(crate::hostinfo::jailcache::merge(&caches));
     Ok((plan_build(&settings.jail, &req), warnings))
 }
 
@@ -572,6 +638,18 @@ fn merged_request(prev: Option<&Request>, s: &BuildSettings) -> Request {
     for b in &s.binds {
         r.binds.retain(|old| old.dst != b.dst);
         r.binds.push(b.clone());
+    }
+    for l in &s.lib_patterns {
+        if !r.libraries.contains(l) {
+            r.libraries.push(l.clone());
+        }
+    }
+    if !s.ld_library_path.is_empty() {
+        r.ld_library_path = s.ld_library_path.clone();
+    }
+    r.with_libs |= s.with_libs;
+    if s.timezone.is_some() {
+        r.timezone = s.timezone.clone();
     }
     r
 }

@@ -190,7 +190,7 @@ impl Step<'_> {
             Op::CopyFile {
                 src, mode, owner, ..
             } => self.copy_file(src, *mode, *owner, opts),
-            Op::Symlink { target, .. } => self.symlink(target),
+            Op::Symlink { target, src, .. } => self.symlink(target, src.as_deref()),
             Op::MakeDevice {
                 major, minor, mode, ..
             } => self.make_device(*major, *minor, *mode),
@@ -307,7 +307,7 @@ impl Step<'_> {
         Ok((self.made(), e, content.len() as u64))
     }
 
-    fn symlink(&self, target: &Path) -> Result<Done, HostError> {
+    fn symlink(&self, target: &Path, src: Option<&Path>) -> Result<Done, HostError> {
         if let Some(m) = &self.current
             && let EntryKind::Symlink { target: have } = &m.kind
             && have == target
@@ -316,6 +316,9 @@ impl Step<'_> {
         }
         self.clear_unless(|k| matches!(k, EntryKind::Symlink { .. }), "symlink")?;
         self.host.symlink(self.path, target)?;
+        if let Some(src) = src {
+            self.host.copy_link_times(self.path, src)?;
+        }
         let m = self.stat_after()?;
         Ok((self.made(), link_entry(&m, target), 0))
     }
@@ -667,6 +670,7 @@ mod tests {
             Op::Symlink {
                 path: jp("lib"),
                 target: "usr/lib".into(),
+                src: None,
             },
             Op::MakeDevice {
                 path: jp("null"),

@@ -164,6 +164,13 @@ pub trait Host: Sync {
     /// Creates (or atomically replaces another symlink with) a root-owned symlink holding
     /// `target`; anything else in the way is an error.
     fn symlink(&self, path: &JailPath, target: &Path) -> Result<(), HostError>;
+    /// Gives the symlink at `path` the access and modification times of the host symlink
+    /// `src` (not of their targets), like `cp -a`. A source that is gone or no longer a
+    /// symlink is left alone.
+    fn copy_link_times(&self, path: &JailPath, src: &Path) -> Result<(), HostError> {
+        let _ = (path, src);
+        Ok(())
+    }
     /// Creates (or atomically replaces another character device with) a character device
     /// node, root-owned, with `mode & 0o777`.
     fn make_char_device(

@@ -133,6 +133,12 @@ impl LinuxHost {
         }
     }
 
+    /// Opens a regular file for reading without following a symlink in any component (for
+    /// read-only inspection such as `check`'s loader simulation); refuses other types.
+    pub fn open_read(&self, path: &JailPath) -> Result<File, HostError> {
+        self.open_regular(path, "read")
+    }
+
     /// Uses the per-component O_NOFOLLOW walk even where openat2 exists (tests the fallback).
     #[doc(hidden)]
     pub fn without_openat2(mut self) -> Self {
@@ -431,6 +437,21 @@ impl LinuxHost {
     }
 }
 
+/// Gives an open file the access and modification times of `src` (futimens).
+fn keep_times(fd: BorrowedFd<'_>, src: &FileStat) -> std::io::Result<()> {
+    let (atime, mtime) = times_of(src);
+    nix::sys::stat::futimens(fd, &atime, &mtime).map_err(std::io::Error::from)
+}
+
+/// (atime, mtime) of a stat, as `TimeSpec`s.
+fn times_of(st: &FileStat) -> (nix::sys::time::TimeSpec, nix::sys::time::TimeSpec) {
+    use nix::sys::time::TimeSpec;
+    (
+        TimeSpec::new(st.st_atime, st.st_atime_nsec),
+        TimeSpec::new(st.st_mtime, st.st_mtime_nsec),
+    )
+}
+
 /// fchown then fchmod on an open descriptor (chown first: it may clear mode bits).
 fn set_owner_mode(fd: BorrowedFd<'_>, owner: Owner, mode: u32) -> nix::Result<()> {
     fchown(
@@ -608,9 +629,13 @@ impl Host for LinuxHost {
         mode: u32,
         owner: Owner,
     ) -> Result<Copied, HostError> {
-        let (source, _) = open_source(src).map_err(|e| e.into_host(src, "open"))?;
+        let (source, st) = open_source(src).map_err(|e| e.into_host(src, "open"))?;
         let (copied, meta) = self.replace_file(path, mode, owner, "copy into", |dst| {
-            self.fill_from(&source, dst)
+            let copied = self.fill_from(&source, dst)?;
+            // like `cp -a`: the copy keeps the source's times (Python's bytecode caches and
+            // plugin caches compare them), set on the descriptor before the rename
+            keep_times(dst.as_fd(), &st)?;
+            Ok(copied)
         })?;
         Ok(Copied {
             meta: Some(meta),
@@ -646,6 +671,30 @@ impl Host for LinuxHost {
             |tmp| symlinkat(target, dir.as_fd(), tmp),
             None,
         )
+    }
+
+    fn copy_link_times(&self, path: &JailPath, src: &Path) -> Result<(), HostError> {
+        let op = "set the times of the symlink";
+        let Ok(st) = nix::sys::stat::lstat(src) else {
+            return Ok(());
+        };
+        if !is_type(&st, SFlag::S_IFLNK) {
+            return Ok(());
+        }
+        let dir = self.parent(path, op)?;
+        match self.lstat(&dir, path, op)? {
+            Some(have) if is_type(&have, SFlag::S_IFLNK) => {}
+            _ => return Err(self.symlink_err(path, op)),
+        }
+        let (atime, mtime) = times_of(&st);
+        nix::sys::stat::utimensat(
+            dir.as_fd(),
+            path.file_name(),
+            &atime,
+            &mtime,
+            nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+        )
+        .map_err(|e| self.io(path, op, e))
     }
 
     fn make_char_device(

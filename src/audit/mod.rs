@@ -6,6 +6,8 @@ pub mod chroot_rule;
 pub mod finding;
 pub mod integrity;
 pub mod invariants;
+pub mod jailfs;
+pub mod loadable;
 pub mod repair;
 
 use std::collections::BTreeMap;
@@ -206,6 +208,13 @@ pub fn check(settings: &CheckSettings) -> Result<Report, CheckError> {
     };
     invariants::check_entries(&ctx, &walked, &mut report);
     invariants::check_mounts(&ctx, &real, &mounts, &walked, &mut report);
+    loadable::check_programs(
+        &ctx,
+        &host,
+        &walked,
+        &crate::hostinfo::loader_config(&[]),
+        &mut report,
+    );
     if let Some(state) = &settings.state {
         integrity::check_manifest(&ctx, &host, state, &by_path, settings.jobs, &mut report);
         integrity::check_unknown(&ctx, &state.manifest, &walked, &skip, &mut report);

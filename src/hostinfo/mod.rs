@@ -4,9 +4,11 @@
 
 pub mod gather;
 pub mod guard;
+pub mod jailcache;
 pub mod limit_facts;
 pub mod loader;
 pub mod programs;
+pub mod timezone;
 pub mod walk;
 
 pub use limit_facts::limit_facts;

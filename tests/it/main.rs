@@ -27,6 +27,7 @@ mod oracle;
 mod packaging;
 mod profile_cli;
 mod profile_jails;
+mod real_software;
 mod service_unit;
 mod service_user_limits;
 mod systemd_real;
