@@ -12,18 +12,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{Canary, TestRoot, bin, make_dir, require_root, run, run_ok, text};
-use nix::mount::{MntFlags, umount2};
-
-/// Lazily unmounts everything under a directory on drop (also when the test fails).
-struct Unmount(PathBuf);
-
-impl Drop for Unmount {
-    fn drop(&mut self) {
-        for m in common::mounts_under(&self.0) {
-            let _ = umount2(&m, MntFlags::MNT_DETACH);
-        }
-    }
-}
 
 fn jailsmith(cmd: &str, jail: &Path, state: &Path) -> Command {
     let mut c = bin();
@@ -56,7 +44,7 @@ fn mount_units_never_follow_a_planted_symlink() {
         return;
     }
     let t = TestRoot::for_current_test();
-    let _guard = Unmount(t.path().to_path_buf());
+    let _guard = common::UnmountGuard(t.path().to_path_buf());
     let (jail, state, unit) = jail_with_bind(&t);
     let canary = Canary::new(&t.dir("outside").join("canary"), "host data\n");
     let units = t.dir("units");
@@ -92,7 +80,7 @@ fn mount_units_go_only_where_nobody_but_root_can_write() {
         return;
     }
     let t = TestRoot::for_current_test();
-    let _guard = Unmount(t.path().to_path_buf());
+    let _guard = common::UnmountGuard(t.path().to_path_buf());
     let (jail, state, unit) = jail_with_bind(&t);
     let open_dir = t.dir("open-units");
     fs::set_permissions(&open_dir, fs::Permissions::from_mode(0o777)).unwrap();

@@ -19,17 +19,6 @@ use nix::mount::{MntFlags, umount2};
 use nix::sys::stat::{Mode, mkdirat};
 use user_support::Setup;
 
-/// Unmounts whatever a test left mounted below a directory.
-struct Unmount(PathBuf);
-
-impl Drop for Unmount {
-    fn drop(&mut self) {
-        for m in common::mounts_under(&self.0) {
-            let _ = umount2(&m, MntFlags::MNT_DETACH);
-        }
-    }
-}
-
 /// Removes a test's deep trees with GNU rm (any depth, one filesystem) before the test root
 /// goes, whatever jailsmith left.
 struct RmDeep(PathBuf);
@@ -171,7 +160,7 @@ fn delete_home_never_walks_into_a_bind_even_when_its_parent_is_renamed() {
     let _g = serial();
     for renamed in [false, true] {
         let s = Setup::new(&format!("hostile-bind-home-{renamed}"));
-        let _u = Unmount(s.root.path().to_path_buf());
+        let _u = common::UnmountGuard(s.root.path().to_path_buf());
         let user = jailed(&s);
         let name = user.name();
         let shared = host_data(&s.root, "shared");
@@ -214,7 +203,7 @@ fn umount_finds_a_bind_whose_parent_was_renamed() {
         return;
     }
     let t = TestRoot::for_current_test();
-    let _u = Unmount(t.path().to_path_buf());
+    let _u = common::UnmountGuard(t.path().to_path_buf());
     let (jail, state) = (t.jail("jail"), t.state_dir());
     let shared = host_data(&t, "shared");
     let before = fingerprint(&shared);
@@ -252,7 +241,7 @@ fn destroy_refuses_a_mount_it_did_not_make_and_touches_nothing_under_it() {
         return;
     }
     let t = TestRoot::for_current_test();
-    let _u = Unmount(t.path().to_path_buf());
+    let _u = common::UnmountGuard(t.path().to_path_buf());
     let (jail, state) = (t.jail("jail"), t.state_dir());
     run_ok(&mut build(&jail, &state, &[]));
     let host = host_data(&t, "host");
@@ -433,7 +422,7 @@ fn delete_home_refuses_a_foreign_mount_before_changing_anything() {
     }
     let _g = serial();
     let s = Setup::new("delete_home_refuses_a_foreign_mount_before_changing_anything");
-    let _u = Unmount(s.root.path().to_path_buf());
+    let _u = common::UnmountGuard(s.root.path().to_path_buf());
     let user = jailed(&s);
     let home = s.jail.join("home").join(user.name());
     let host = host_data(&s.root, "host");

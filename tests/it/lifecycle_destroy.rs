@@ -15,16 +15,6 @@ use common::{ProcessGuard, UserGuard, bin, run, run_ok, sshd, text};
 use nix::mount::{MntFlags, umount2};
 use user_support::Setup;
 
-struct Unmount(std::path::PathBuf);
-
-impl Drop for Unmount {
-    fn drop(&mut self) {
-        for m in common::mounts_under(&self.0) {
-            let _ = umount2(&m, MntFlags::MNT_DETACH);
-        }
-    }
-}
-
 fn destroy(s: &Setup, extra: &[&str]) -> Command {
     let mut c = bin();
     c.arg("destroy")
@@ -57,7 +47,7 @@ fn destroy_refuses_sessions_then_purges_everything() {
         return;
     }
     let s = Setup::new("destroy_refuses_sessions_then_purges_everything");
-    let _guard = Unmount(s.root.path().to_path_buf());
+    let _guard = common::UnmountGuard(s.root.path().to_path_buf());
     let user = UserGuard::new();
     let name = user.name().to_string();
     let (key, key_pub) = sshd::client_keypair(&s.root.dir("client"));
@@ -176,7 +166,7 @@ fn destroy_without_purge_keeps_the_homes() {
             .arg(&state)
             .args(["--bin", "bash"]),
     );
-    let _guard = Unmount(t.path().to_path_buf());
+    let _guard = common::UnmountGuard(t.path().to_path_buf());
     // an undeclared mount stops destroy before it changes anything
     let stray = jail.join("mnt");
     common::make_dir(&stray, 0o755);

@@ -6,22 +6,11 @@ use crate::common;
 
 use std::fs;
 use std::os::unix::fs::chown;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::{TestRoot, UserGuard, bin, make_dir, require_root, run, run_ok, text};
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
-
-/// Lazily unmounts everything under a directory on drop.
-struct Unmount(PathBuf);
-
-impl Drop for Unmount {
-    fn drop(&mut self) {
-        for m in common::mounts_under(&self.0) {
-            let _ = umount2(&m, MntFlags::MNT_DETACH);
-        }
-    }
-}
 
 /// The per-mount options of the topmost mount at `point`, if any.
 fn options_at(point: &Path) -> Option<Vec<String>> {
@@ -55,7 +44,7 @@ fn binds_are_ro_or_rw_nosuid_nodev_non_recursive_and_idempotent() {
         return;
     }
     let t = TestRoot::for_current_test();
-    let _guard = Unmount(t.path().to_path_buf());
+    let _guard = common::UnmountGuard(t.path().to_path_buf());
     let ro_src = t.dir("data");
     let rw_src = t.dir("spool");
     fs::write(ro_src.join("hello"), "hi\n").unwrap();
@@ -178,7 +167,7 @@ fn bind_source_a_user_can_write_is_refused_unless_rw() {
         return;
     }
     let t = TestRoot::for_current_test();
-    let _guard = Unmount(t.path().to_path_buf());
+    let _guard = common::UnmountGuard(t.path().to_path_buf());
     let user = UserGuard::new();
     let src = t.dir("data");
     chown(&src, Some(user.uid()), Some(user.gid())).unwrap();
@@ -216,7 +205,7 @@ fn a_profile_bind_is_recorded_and_mounted_read_only() {
         return;
     }
     let t = TestRoot::for_current_test();
-    let _guard = Unmount(t.path().to_path_buf());
+    let _guard = common::UnmountGuard(t.path().to_path_buf());
     let src = t.dir("shared");
     fs::write(src.join("readme"), "shared\n").unwrap();
     let profiles = t.dir("profiles");

@@ -931,3 +931,14 @@ impl Canary {
         );
     }
 }
+
+/// Lazily unmounts everything mounted under a directory on drop (also when the test fails).
+pub struct UnmountGuard(pub PathBuf);
+
+impl Drop for UnmountGuard {
+    fn drop(&mut self) {
+        for m in mounts_under(&self.0) {
+            let _ = nix::mount::umount2(&m, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+}
