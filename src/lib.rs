@@ -19,4 +19,5 @@ pub mod service;
 pub mod spec;
 pub mod sshd;
 pub mod state;
+pub mod suggest;
 pub mod verify;
