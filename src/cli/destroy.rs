@@ -42,7 +42,8 @@ pub struct Args {
     /// Remove the users' homes and the jail root too.
     #[arg(long)]
     pub purge: bool,
-    /// End the jailed users' running processes (SIGKILL by PID) instead of refusing.
+    /// End the jailed users' running processes (SIGKILL by PID) instead of refusing; with
+    /// --dry-run, list the processes it would end.
     #[arg(long)]
     pub kill_sessions: bool,
     /// Print what would be removed; change nothing.
@@ -142,7 +143,11 @@ fn check_sessions(args: &Args, st: &JailState) -> anyhow::Result<()> {
             return Ok(());
         }
         let list: Vec<String> = s.iter().map(|(p, w)| format!("{p} ({w})")).collect();
-        if !args.kill_sessions || args.dry_run {
+        if args.kill_sessions && args.dry_run {
+            say(args, format!("would kill {}", list.join(", ")));
+            return Ok(());
+        }
+        if !args.kill_sessions {
             return Err(Coded::new(
                 exit::REFUSED,
                 format!(

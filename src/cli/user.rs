@@ -47,12 +47,19 @@ pub struct Args {
     /// uid of a created account (from UID_MIN to UID_MAX of /etc/login.defs).
     #[arg(long, value_name = "UID")]
     pub uid: Option<u32>,
-    /// A public key file (repeatable); every line must be a valid OpenSSH public key.
+    /// A public key file (repeatable); every line must be a valid OpenSSH public key (the
+    /// `.pub` file, never the private key). The account's keys become exactly those given
+    /// with --key and --key-text, replacing every key it had; --add-key adds instead.
     #[arg(long = "key", value_name = "FILE")]
     pub keys: Vec<PathBuf>,
-    /// A public key given inline ('ssh-ed25519 AAAA… comment'); repeatable.
+    /// A public key given inline ('ssh-ed25519 AAAA… comment'); repeatable. Replaces the
+    /// account's keys, like --key.
     #[arg(long = "key-text", value_name = "KEY")]
     pub key_texts: Vec<String>,
+    /// A public key file whose keys are added to those the account already has (repeatable;
+    /// a key it has is not added twice).
+    #[arg(long = "add-key", value_name = "FILE", conflicts_with_all = ["keys", "key_texts", "remove"])]
+    pub add_keys: Vec<PathBuf>,
     /// sftp only: ForceCommand internal-sftp, no TTY.
     #[arg(long)]
     pub sftp_only: bool,
@@ -65,6 +72,10 @@ pub struct Args {
     /// With --remove: delete the host account too (userdel, never its host home).
     #[arg(long, requires = "remove")]
     pub delete_account: bool,
+    /// With --remove: end the user's running sessions (SIGKILL, by PID); without it, --remove
+    /// refuses while the user has processes. With --dry-run, lists the PIDs it would end.
+    #[arg(long, requires = "remove")]
+    pub kill_sessions: bool,
     #[command(flatten)]
     pub sshd: crate::cli::sshd_paths::SshdPaths,
     /// Where jailsmith keeps its state about jails.
@@ -169,10 +180,13 @@ impl Args {
             uid: None,
             keys: Vec::new(),
             key_texts: Vec::new(),
+            add_keys: Vec::new(),
             sftp_only: false,
             remove: true,
             delete_home: false,
             delete_account,
+            // destroy has refused or ended the jail's sessions already; apply --prune ends them
+            kill_sessions: true,
             sshd: dirs.sshd,
             state_dir: dirs.state_dir,
             no_reload,
