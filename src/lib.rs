@@ -15,6 +15,7 @@ pub mod mounts;
 pub mod plan;
 pub mod profile;
 pub mod resolve;
+pub mod selinux;
 pub mod service;
 pub mod spec;
 pub mod sshd;

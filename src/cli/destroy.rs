@@ -258,6 +258,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             &args,
             format!("forgot the state of {}", args.jail.display()),
         );
+        crate::cli::labels::after_destroy(&args.jail)?;
     }
     Ok(exit::OK)
 }
