@@ -295,24 +295,29 @@ fn help_examples_continue_with_a_backslash_and_defaults_are_not_contradicted() {
             .expect("--help");
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    let service = help("service");
-    let examples = service
-        .split("Examples:")
-        .nth(1)
-        .expect("service --help has examples");
-    let mut lines = examples
-        .lines()
-        .skip(1)
-        .take_while(|l| !l.trim().is_empty());
-    let mut prev = lines.next().expect("an example");
-    for line in lines {
-        if !line.trim_start().starts_with("jailsmith ") {
-            assert!(
-                prev.ends_with('\\'),
-                "example line split without a backslash:\n{prev}\n{line}"
-            );
+    for cmd in [
+        "build", "user", "users", "verify", "check", "update", "mount", "destroy", "service",
+        "apply", "deps",
+    ] {
+        let text = help(cmd);
+        let examples = text
+            .split("Examples:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{cmd} --help has no examples"));
+        let mut lines = examples
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.trim().is_empty());
+        let mut prev = lines.next().expect("an example");
+        for line in lines {
+            if !line.trim_start().starts_with("jailsmith ") {
+                assert!(
+                    prev.ends_with('\\'),
+                    "{cmd} --help: example line split without a backslash:\n{prev}\n{line}"
+                );
+            }
+            prev = line;
         }
-        prev = line;
     }
     let check = help("check");
     assert!(!check.contains("[default: 0]"), "{check}");
