@@ -69,16 +69,200 @@ impl Coded {
     }
 }
 
-/// Finds the exit code of an error chain: INTERRUPTED after a signal, else the first
-/// `Coded` in it, else HOST_FAILURE.
+/// A failure class: what went wrong, as far as the exit status tells. Every error type of
+/// the library says its class (`Classify`); `code_of` walks an error chain to the first one
+/// that does, so the same failure exits the same way in every command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    Findings,
+    BadInput,
+    HostKeyMismatch,
+    Refused,
+    SshdInvalid,
+    HostFailure,
+    Interrupted,
+}
+
+impl Class {
+    pub fn code(self) -> u8 {
+        match self {
+            Class::Findings => FINDINGS,
+            Class::BadInput => BAD_INPUT,
+            Class::HostKeyMismatch => HOST_KEY_MISMATCH,
+            Class::Refused => REFUSED,
+            Class::SshdInvalid => SSHD_INVALID,
+            Class::HostFailure => HOST_FAILURE,
+            Class::Interrupted => INTERRUPTED,
+        }
+    }
+
+    /// The class of a code (an unknown code is a host failure).
+    pub fn of_code(code: u8) -> Class {
+        match code {
+            FINDINGS => Class::Findings,
+            BAD_INPUT => Class::BadInput,
+            HOST_KEY_MISMATCH => Class::HostKeyMismatch,
+            REFUSED => Class::Refused,
+            SSHD_INVALID => Class::SshdInvalid,
+            INTERRUPTED => Class::Interrupted,
+            _ => Class::HostFailure,
+        }
+    }
+}
+
+/// An error that says its failure class.
+pub trait Classify {
+    fn class(&self) -> Class;
+}
+
+impl Classify for Coded {
+    fn class(&self) -> Class {
+        Class::of_code(self.code)
+    }
+}
+
+/// `Classify` for error types that already know their code.
+macro_rules! classified_by {
+    ($method:ident: $($t:ty),* $(,)?) => {
+        $(impl Classify for $t {
+            fn class(&self) -> Class {
+                Class::of_code(self.$method())
+            }
+        })*
+    };
+}
+
+classified_by!(exit_code:
+    crate::apply::HostError,
+    crate::apply::rootfile::RootFileError,
+    crate::mounts::apply::MountError,
+    crate::profile::ProfileError,
+    crate::plan::denylist::Denied,
+    crate::hostinfo::gather::GatherError,
+    crate::jail::RecordError,
+);
+classified_by!(code:
+    crate::account::AccountError,
+    crate::sshd::SshdError,
+    crate::verify::VerifyError,
+);
+
+/// Classes of the error types that have one class.
+macro_rules! classified_as {
+    ($class:expr => $($t:ty),* $(,)?) => {
+        $(impl Classify for $t {
+            fn class(&self) -> Class {
+                $class
+            }
+        })*
+    };
+}
+
+classified_as!(Class::BadInput =>
+    crate::resolve::ElfError,
+    crate::service::ServiceError,
+    crate::limits::LimitError,
+    crate::spec::SpecError,
+);
+classified_as!(Class::HostFailure =>
+    crate::apply::signal::SignalError,
+    crate::converge::record::RecordError,
+);
+
+impl Classify for crate::state::StateError {
+    fn class(&self) -> Class {
+        match self {
+            crate::state::StateError::Unsafe { .. } => Class::Refused,
+            _ => Class::HostFailure,
+        }
+    }
+}
+
+/// The class of one error of a chain, when its type says one.
+fn class_of(e: &(dyn std::error::Error + 'static)) -> Option<Class> {
+    macro_rules! first_of {
+        ($($t:ty),* $(,)?) => {
+            $(if let Some(x) = e.downcast_ref::<$t>() {
+                return Some(x.class());
+            })*
+        };
+    }
+    first_of!(
+        Coded,
+        crate::apply::HostError,
+        crate::apply::rootfile::RootFileError,
+        crate::apply::signal::SignalError,
+        crate::mounts::apply::MountError,
+        crate::profile::ProfileError,
+        crate::plan::denylist::Denied,
+        crate::hostinfo::gather::GatherError,
+        crate::jail::RecordError,
+        crate::account::AccountError,
+        crate::sshd::SshdError,
+        crate::verify::VerifyError,
+        crate::resolve::ElfError,
+        crate::service::ServiceError,
+        crate::limits::LimitError,
+        crate::spec::SpecError,
+        crate::converge::record::RecordError,
+        crate::state::StateError,
+    );
+    None
+}
+
+/// Finds the exit code of an error chain: INTERRUPTED after a signal, else the class of the
+/// first error in the chain whose type says one (outermost first, so a command may
+/// reclassify what it wraps), else HOST_FAILURE.
 pub fn code_of(err: &anyhow::Error) -> u8 {
     if crate::apply::interrupt::raised() {
         return INTERRUPTED;
     }
-    for cause in err.chain() {
-        if let Some(c) = cause.downcast_ref::<Coded>() {
-            return c.code;
+    err.chain()
+        .find_map(class_of)
+        .map_or(HOST_FAILURE, Class::code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn a_typed_error_deep_in_a_chain_gives_its_class() {
+        let denied = crate::apply::rootfile::RootFileError::Unsafe {
+            op: "write into",
+            path: "/tmp".into(),
+            why: "it is writable by group or others".into(),
+        };
+        let err = Err::<(), _>(denied)
+            .context("writing the unit")
+            .context("service web")
+            .unwrap_err();
+        assert_eq!(code_of(&err), REFUSED);
+        let io = crate::state::StateError::Io {
+            path: "/var/lib/jailsmith/x".into(),
+            op: "read",
+            source: std::io::ErrorKind::Other.into(),
+        };
+        assert_eq!(code_of(&anyhow::Error::new(io)), HOST_FAILURE);
+        let bad = crate::service::ServiceError::BadName("x y".into());
+        assert_eq!(code_of(&anyhow::Error::new(bad)), BAD_INPUT);
+        assert_eq!(code_of(&anyhow::anyhow!("untyped")), HOST_FAILURE);
+    }
+
+    #[test]
+    fn every_class_has_its_own_code_in_the_table() {
+        for c in [
+            Class::Findings,
+            Class::BadInput,
+            Class::HostKeyMismatch,
+            Class::Refused,
+            Class::SshdInvalid,
+            Class::HostFailure,
+            Class::Interrupted,
+        ] {
+            assert_eq!(Class::of_code(c.code()), c);
+            assert!(TABLE.iter().any(|(code, _)| *code == c.code()), "{c:?}");
         }
     }
-    HOST_FAILURE
 }

@@ -31,6 +31,9 @@ pub struct BuildSettings {
     pub verify_content: bool,
     /// Threads applying the copies (0: one per CPU).
     pub jobs: usize,
+    /// Build into a directory that is not empty and not a jailsmith jail, recording what
+    /// is there as foreign (kept by `destroy`). Without it such a directory is refused.
+    pub adopt: bool,
     /// Redefine the jail's request instead of adding to it (`build --replace`).
     pub replace: bool,
     /// Programs and profiles to take out of the jail's request (`--remove-bin`,
@@ -39,6 +42,14 @@ pub struct BuildSettings {
     pub remove_profiles: Vec<String>,
     /// Where the profiles the request names are searched first (`--profile-dir`).
     pub profile_dirs: Vec<PathBuf>,
+    /// Run-time libraries (`--lib`): paths or globs, expanded into `wanted.libraries`.
+    pub lib_patterns: Vec<String>,
+    /// Directories searched as LD_LIBRARY_PATH would be (`--ld-library-path`).
+    pub ld_library_path: Vec<String>,
+    /// The ELF files `--file` copies bring their libraries (`--with-libs`).
+    pub with_libs: bool,
+    /// The jail's time zone (`--timezone`): etc/localtime and the zone's file.
+    pub timezone: Option<String>,
 }
 
 impl BuildSettings {
@@ -80,6 +91,7 @@ impl BuildSettings {
             s.extra.dirs.extend(p.extra.dirs);
             s.extra.devices.extend(p.extra.devices);
             s.extra.contents.extend(p.extra.contents);
+            s.extra.binaries.extend(p.extra.binaries);
             for n in p.names {
                 if !s.profiles.contains(&n) {
                     s.profiles.push(n);
@@ -87,6 +99,15 @@ impl BuildSettings {
             }
         }
         s.binds = req.binds.clone();
+        s.lib_patterns = req.libraries.clone();
+        s.ld_library_path = req.ld_library_path.clone();
+        s.with_libs = req.with_libs;
+        s.timezone = req.timezone.clone();
+        for lib in expand_libraries(&req.libraries)? {
+            if !s.wanted.libraries.contains(&lib) {
+                s.wanted.libraries.push(lib);
+            }
+        }
         if previous.is_some_and(|p| !p.services.is_empty()) {
             // mount points the jailed services' units need (`jailsmith service`)
             s.extra
@@ -95,6 +116,32 @@ impl BuildSettings {
         }
         Ok((s, req))
     }
+}
+
+/// `--lib` paths and globs → existing host files; a pattern that names nothing is bad input.
+fn expand_libraries(patterns: &[String]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in patterns {
+        let before = out.len();
+        if p.contains(['*', '?', '[']) {
+            let paths = glob::glob(p).map_err(|e| {
+                coded(
+                    crate::exit::BAD_INPUT,
+                    format!("--lib {p}: not a valid glob: {e}"),
+                )
+            })?;
+            out.extend(paths.filter_map(Result::ok).filter(|f| f.is_file()));
+        } else if Path::new(p).is_file() {
+            out.push(PathBuf::from(p));
+        }
+        if out.len() == before {
+            return Err(coded(
+                crate::exit::BAD_INPUT,
+                format!("--lib {p}: no such library file on this host"),
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// The result of a build.
@@ -205,12 +252,23 @@ fn plan_settings(
     settings: &BuildSettings,
     previous: Option<&JailState>,
 ) -> anyhow::Result<(Plan, Vec<String>)> {
-    let cfg = loader_config(&[]);
-    let (entries, warnings) = Gatherer::new(&cfg)
+    let cfg = loader_config(&settings.ld_library_path);
+    let mut wanted = settings.wanted.clone();
+    let zone = match &settings.timezone {
+        Some(z) => Some(crate::hostinfo::timezone::zone(z).map_err(|e| coded(e.exit_code(), e))?),
+        None => None,
+    };
+    wanted.files.extend(zone.iter().map(|z| z.file.clone()));
+    let gathered = Gatherer::new(&cfg)
         .jobs(settings.jobs)
+        .with_libs(settings.with_libs)
         .state_dir(&settings.state_dir)
-        .gather(&settings.wanted)
+        .gather_all(&wanted)
         .map_err(|e| coded(e.exit_code(), e))?;
+    // etc/localtime first: the first entry for a path wins over a profile's copy of the host's
+    let mut entries: Vec<_> = zone.iter().map(|z| z.localtime()).collect();
+    entries.extend(gathered.entries);
+    let warnings = gathered.warnings;
     let existing = if settings.jail.is_dir() {
         Some(LinuxHost::open(&settings.jail, false).map_err(|e| coded(e.exit_code(), e))?)
     } else {
@@ -236,6 +294,17 @@ fn plan_settings(
     req.dirs.extend(settings.extra.dirs.iter().cloned());
     req.devices.extend(settings.extra.devices.iter().cloned());
     req.contents.extend(settings.extra.contents.iter().cloned());
+    let caches: Vec<_> = gathered
+        .ld_cache
+        .into_iter()
+        .chain(settings.extra.binaries.iter().cloned())
+        .collect();
+    let (caches, other): (Vec<_>, Vec<_>) = caches
+        .into_iter()
+        .partition(|b| b.path.to_string() == "/etc/ld.so.cache");
+    req.binaries.extend(other);
+    req.binaries
+        .extend(crate::hostinfo::jailcache::merge(&caches));
     Ok((plan_build(&settings.jail, &req), warnings))
 }
 
@@ -249,16 +318,25 @@ fn save_journal(
     previous: Option<&JailState>,
     request: &Request,
     plan: &Plan,
+    host: &LinuxHost,
+    foreign: &std::collections::BTreeSet<String>,
 ) -> anyhow::Result<()> {
     let mut st = previous
         .cloned()
         .unwrap_or_else(|| JailState::new(&settings.jail));
+    if previous.is_none() {
+        st.manifest.foreign = foreign.clone();
+    }
     let mut new_paths = 0;
     for step in &plan.steps {
         let path = step.op.path();
         if st.manifest.get(path).is_none() {
+            let there = host
+                .stat(path)
+                .map_err(|e| coded(e.exit_code(), e))?
+                .is_some();
             st.manifest
-                .insert(path, crate::apply::executor::placeholder(&step.op));
+                .insert(path, crate::apply::executor::placeholder(&step.op, there));
             new_paths += 1;
         }
     }
@@ -366,8 +444,19 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
     let (settings, request) = settings.with_request(previous.as_ref())?;
     let settings = &settings;
     let (plan, warnings) = plan_settings(settings, previous.as_ref())?;
-    save_journal(settings, previous.as_ref(), &request, &plan)?;
     let host = LinuxHost::open(&settings.jail, true).map_err(|e| coded(e.exit_code(), e))?;
+    let foreign = match &previous {
+        Some(_) => Default::default(),
+        None => foreign_objects(&host, settings.adopt)?,
+    };
+    save_journal(
+        settings,
+        previous.as_ref(),
+        &request,
+        &plan,
+        &host,
+        &foreign,
+    )?;
     host.secure_root()
         .map_err(|e: HostError| coded(e.exit_code(), e))?;
     if previous.as_ref().is_some_and(|p| p.in_progress) {
@@ -379,7 +468,12 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
         verify_content: settings.verify_content,
         jobs: settings.jobs,
     };
-    let report = apply(&plan, &host, prev_manifest, &opts).map_err(|e| coded(e.exit_code(), e))?;
+    let mut report =
+        apply(&plan, &host, prev_manifest, &opts).map_err(|e| coded(e.exit_code(), e))?;
+    report.manifest.foreign = match &previous {
+        Some(p) => p.manifest.foreign.clone(),
+        None => foreign,
+    };
     // No fsync per file nor syncfs: files appear atomically by rename, and a copy a crash
     // left short no longer matches the size/mtime the manifest records, so the next build
     // copies it again.
@@ -422,6 +516,107 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
     })
 }
 
+/// For a dry run: refuses, as `build` would, a directory that is not empty and not a
+/// jailsmith jail unless `settings.adopt`. Writes nothing.
+pub fn refuse_unadopted(settings: &BuildSettings) -> anyhow::Result<()> {
+    check_inputs(settings)?;
+    check_jail_path(&settings.jail)?;
+    let known = state::load(&settings.state_dir, &settings.jail)
+        .map_err(|e| coded(crate::exit::HOST_FAILURE, e))?
+        .is_some();
+    if known || !settings.jail.is_dir() {
+        return Ok(());
+    }
+    let host = LinuxHost::open(&settings.jail, false).map_err(|e| coded(e.exit_code(), e))?;
+    foreign_objects(&host, settings.adopt).map(|_| ())
+}
+
+/// A directory holding a host secret (a copy of the host's shadow, gshadow, SSH host keys,
+/// sudoers, …) is not adopted: those files would stay in the jail as foreign objects. The
+/// jail's own passwd and group are rewritten by the build, so they may be there.
+fn refuse_adopted_secrets(
+    jail: &Path,
+    found: &std::collections::BTreeSet<String>,
+) -> anyhow::Result<()> {
+    let secrets: Vec<String> = found
+        .iter()
+        .filter(|p| !matches!(p.as_str(), "/etc/passwd" | "/etc/group"))
+        .filter_map(|p| {
+            crate::plan::denylist::host_secret(Path::new(p), &[]).map(|why| format!("{p} ({why})"))
+        })
+        .collect();
+    if secrets.is_empty() {
+        return Ok(());
+    }
+    Err(coded(
+        crate::exit::REFUSED,
+        format!(
+            "refusing to adopt {}: it holds host secrets that have no place in a jail: {}; \
+             remove them first",
+            jail.display(),
+            secrets.join(", ")
+        ),
+    ))
+}
+
+/// What is in a directory jailsmith has no state for. Empty: nothing. Otherwise refused
+/// (exit REFUSED) with the list of what is there, unless `adopt`: then every object in it
+/// (in-jail paths, escaped) is returned, to be recorded as foreign.
+fn foreign_objects(
+    host: &LinuxHost,
+    adopt: bool,
+) -> anyhow::Result<std::collections::BTreeSet<String>> {
+    use crate::apply::tree::Decision;
+    let jail = host.root();
+    let everything = |_: Option<&str>, dir: bool| {
+        if dir {
+            Decision::Enter {
+                remove_if_empty: true,
+            }
+        } else {
+            Decision::Remove
+        }
+    };
+    // a dry run of a removal is a walk: iterative, bounded descriptors, never across a mount
+    let walk = host
+        .remove_below(&everything, true)
+        .map_err(|e| coded(e.exit_code(), e))?;
+    let found: std::collections::BTreeSet<String> = walk
+        .removed
+        .into_iter()
+        .map(|(p, _)| p)
+        .chain(walk.kept)
+        .collect();
+    if found.is_empty() {
+        return Ok(found);
+    }
+    if adopt {
+        refuse_adopted_secrets(jail, &found)?;
+        return Ok(found);
+    }
+    let top: Vec<&String> = found
+        .iter()
+        .filter(|p| p.matches('/').count() == 1)
+        .collect();
+    let shown: Vec<String> = top.iter().take(20).map(|p| p.to_string()).collect();
+    let more = top.len().saturating_sub(shown.len());
+    Err(coded(
+        crate::exit::REFUSED,
+        format!(
+            "{}: not empty and not a jailsmith jail (no state for it); it holds {}{}; \
+             build elsewhere, or pass --adopt to build here and keep all of it (destroy \
+             will leave it in place)",
+            jail.display(),
+            shown.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        ),
+    ))
+}
+
 /// What built the jail so far plus this run's additions, without duplicates.
 fn merged_request(prev: Option<&Request>, s: &BuildSettings) -> Request {
     let mut r = prev.cloned().unwrap_or_default();
@@ -443,6 +638,18 @@ fn merged_request(prev: Option<&Request>, s: &BuildSettings) -> Request {
     for b in &s.binds {
         r.binds.retain(|old| old.dst != b.dst);
         r.binds.push(b.clone());
+    }
+    for l in &s.lib_patterns {
+        if !r.libraries.contains(l) {
+            r.libraries.push(l.clone());
+        }
+    }
+    if !s.ld_library_path.is_empty() {
+        r.ld_library_path = s.ld_library_path.clone();
+    }
+    r.with_libs |= s.with_libs;
+    if s.timezone.is_some() {
+        r.timezone = s.timezone.clone();
     }
     r
 }

@@ -50,7 +50,7 @@ pub fn write_root_file(path: &Path, content: &str, mode: u32) -> Result<(), Acco
 }
 
 /// Removes a file; Ok(false) when it was not there.
-pub fn remove_file(path: &Path) -> Result<bool, AccountError> {
+pub fn remove_root_file(path: &Path) -> Result<bool, AccountError> {
     Ok(rootfile::remove(path)?)
 }
 
@@ -58,6 +58,6 @@ pub fn remove_file(path: &Path) -> Result<bool, AccountError> {
 pub fn restore(path: &Path, before: Option<&str>, mode: u32) -> Result<(), AccountError> {
     match before {
         Some(c) => write_root_file(path, c, mode),
-        None => remove_file(path).map(|_| ()),
+        None => remove_root_file(path).map(|_| ()),
     }
 }

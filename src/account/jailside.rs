@@ -205,40 +205,6 @@ pub fn kind_name(k: &EntryKind) -> &'static str {
     }
 }
 
-/// Removes `path` and everything under it through `host` (files with `remove`, then the
-/// emptied directories with `remove_dir`); nothing is followed. Directory listings are read
-/// from the host path of an entry `host.stat` has just shown to be a real directory: a
-/// listing can only name entries, every removal still goes through `host`.
-pub fn remove_tree(host: &dyn Host, path: &JailPath) -> Result<bool, HostError> {
-    let Some(meta) = host.stat(path)? else {
-        return Ok(false);
-    };
-    if meta.kind != EntryKind::Dir {
-        return host.remove(path);
-    }
-    let on_host = host.root().join(path.rel());
-    let io = |source| HostError::Io {
-        jail: host.root().to_path_buf(),
-        path: path.to_string(),
-        op: "list",
-        source,
-    };
-    for entry in std::fs::read_dir(&on_host).map_err(io)? {
-        let name = entry.map_err(io)?.file_name();
-        let child = path
-            .join(&name.to_string_lossy())
-            .map_err(|_| HostError::WrongType {
-                jail: host.root().to_path_buf(),
-                path: format!("{path}/{}", name.to_string_lossy()),
-                found: "odd name",
-                expected: "plain name",
-                op: "remove",
-            })?;
-        remove_tree(host, &child)?;
-    }
-    host.remove_dir(path)
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -496,13 +462,5 @@ mod tests {
             *h.writes.read().unwrap(),
             vec!["mkdir /etc", "write /etc/group"]
         );
-    }
-
-    #[test]
-    fn remove_tree_goes_through_the_host() {
-        let h = FakeHost::default().file("f", "x");
-        assert!(remove_tree(&h, &JailPath::new("f").unwrap()).unwrap());
-        assert!(!remove_tree(&h, &JailPath::new("f").unwrap()).unwrap());
-        assert_eq!(*h.writes.read().unwrap(), vec!["rm /f"]);
     }
 }

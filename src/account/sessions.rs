@@ -3,9 +3,6 @@
 
 use std::fs;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
-
 use super::AccountError;
 
 /// The uids (real, effective, saved, fs) in a /proc/PID/status text.
@@ -77,7 +74,7 @@ pub fn end_sessions(uid: u32) -> Result<Vec<i32>, AccountError> {
             break;
         }
         for pid in pids {
-            if kill(Pid::from_raw(pid), Signal::SIGKILL).is_ok() && !killed.contains(&pid) {
+            if crate::apply::signal::kill_process(pid).is_ok() && !killed.contains(&pid) {
                 killed.push(pid);
             }
         }

@@ -166,7 +166,11 @@ fn run_step(
         prev: previous.get(path),
         current: host.stat(path)?,
     };
-    step.run(op, opts)
+    // Found, not created: something was there and no earlier apply made it.
+    let found = step.prev.map_or(step.current.is_some(), |p| p.found);
+    let (outcome, mut entry, bytes) = step.run(op, opts)?;
+    entry.found = found;
+    Ok((outcome, entry, bytes))
 }
 
 /// One step's view: the path, what is there now, and what the last apply recorded.
@@ -186,7 +190,7 @@ impl Step<'_> {
             Op::CopyFile {
                 src, mode, owner, ..
             } => self.copy_file(src, *mode, *owner, opts),
-            Op::Symlink { target, .. } => self.symlink(target),
+            Op::Symlink { target, src, .. } => self.symlink(target, src.as_deref()),
             Op::MakeDevice {
                 major, minor, mode, ..
             } => self.make_device(*major, *minor, *mode),
@@ -303,7 +307,7 @@ impl Step<'_> {
         Ok((self.made(), e, content.len() as u64))
     }
 
-    fn symlink(&self, target: &Path) -> Result<Done, HostError> {
+    fn symlink(&self, target: &Path, src: Option<&Path>) -> Result<Done, HostError> {
         if let Some(m) = &self.current
             && let EntryKind::Symlink { target: have } = &m.kind
             && have == target
@@ -312,6 +316,9 @@ impl Step<'_> {
         }
         self.clear_unless(|k| matches!(k, EntryKind::Symlink { .. }), "symlink")?;
         self.host.symlink(self.path, target)?;
+        if let Some(src) = src {
+            self.host.copy_link_times(self.path, src)?;
+        }
         let m = self.stat_after()?;
         Ok((self.made(), link_entry(&m, target), 0))
     }
@@ -410,8 +417,8 @@ impl Step<'_> {
 /// The journal's entry for a path a step may create: kind and link target or device
 /// numbers as planned, everything else zero, so it never passes as current (a copy is made
 /// again, a file rewritten) while it marks the path as jailsmith's until a finished run
-/// records what is really there.
-pub fn placeholder(op: &Op) -> ManifestEntry {
+/// records what is really there; `found` when something was already there (not ours).
+pub fn placeholder(op: &Op, found: bool) -> ManifestEntry {
     let kind = match op {
         Op::MakeDir { .. } => EntryType::Dir,
         Op::CopyFile { .. } => EntryType::File,
@@ -438,6 +445,7 @@ pub fn placeholder(op: &Op) -> ManifestEntry {
             Op::MakeDevice { major, minor, .. } => Some((*major, *minor)),
             _ => None,
         },
+        found,
     }
 }
 
@@ -475,6 +483,7 @@ fn entry(kind: EntryType, m: &Meta) -> ManifestEntry {
         src_mtime_ns: None,
         target: None,
         device: None,
+        found: false,
     }
 }
 
@@ -661,6 +670,7 @@ mod tests {
             Op::Symlink {
                 path: jp("lib"),
                 target: "usr/lib".into(),
+                src: None,
             },
             Op::MakeDevice {
                 path: jp("null"),
@@ -736,6 +746,20 @@ mod tests {
             Err(HostError::WrongType { found: "FIFO", .. })
         ));
         assert_eq!(host.writes(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn objects_already_there_are_recorded_as_found_and_stay_so() {
+        let src = source();
+        let host = FakeHost::default();
+        host.put(&jp("etc"), EntryKind::Dir, 0o700, Owner::ROOT, b"");
+        let plan = plan(src.path().to_path_buf());
+        let r1 = apply(&plan, &host, &Manifest::default(), &ApplyOptions::default()).unwrap();
+        assert!(r1.manifest.get(&jp("etc")).unwrap().found);
+        assert!(!r1.manifest.get(&jp("etc/group")).unwrap().found);
+        let r2 = apply(&plan, &host, &r1.manifest, &ApplyOptions::default()).unwrap();
+        assert!(r2.manifest.get(&jp("etc")).unwrap().found);
+        assert!(!r2.manifest.get(&jp("etc/bin")).unwrap().found);
     }
 
     #[test]

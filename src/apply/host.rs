@@ -79,6 +79,20 @@ pub enum HostError {
         #[source]
         source: std::io::Error,
     },
+    /// A mount jailsmith did not make (or could not take off) where it would remove:
+    /// nothing below it is touched.
+    #[error(
+        "{path} in {jail} is a mount point jailsmith did not make (or could not unmount); \
+         nothing under it was touched: unmount it and run again"
+    )]
+    MountPoint { jail: PathBuf, path: String },
+    /// A directory being removed that will not empty.
+    #[error("cannot remove {path} in {jail}: it will not empty ({remains} remain)")]
+    NotEmpty {
+        jail: PathBuf,
+        path: String,
+        remains: String,
+    },
     #[error("cannot {op} {path} in {jail}: {source}")]
     Io {
         jail: PathBuf,
@@ -93,9 +107,11 @@ impl HostError {
     /// The exit code of this failure class (`crate::exit`): safety refusals vs. I/O failures.
     pub fn exit_code(&self) -> u8 {
         match self {
-            HostError::Symlink { .. } | HostError::WrongType { .. } | HostError::BadRoot { .. } => {
-                crate::exit::REFUSED
-            }
+            HostError::Symlink { .. }
+            | HostError::WrongType { .. }
+            | HostError::BadRoot { .. }
+            | HostError::MountPoint { .. } => crate::exit::REFUSED,
+            HostError::NotEmpty { .. } => crate::exit::HOST_FAILURE,
             HostError::SourceType { .. } => crate::exit::BAD_INPUT,
             HostError::Io { .. } | HostError::SourceIo { .. } => crate::exit::HOST_FAILURE,
         }
@@ -148,6 +164,13 @@ pub trait Host: Sync {
     /// Creates (or atomically replaces another symlink with) a root-owned symlink holding
     /// `target`; anything else in the way is an error.
     fn symlink(&self, path: &JailPath, target: &Path) -> Result<(), HostError>;
+    /// Gives the symlink at `path` the access and modification times of the host symlink
+    /// `src` (not of their targets), like `cp -a`. A source that is gone or no longer a
+    /// symlink is left alone.
+    fn copy_link_times(&self, path: &JailPath, src: &Path) -> Result<(), HostError> {
+        let _ = (path, src);
+        Ok(())
+    }
     /// Creates (or atomically replaces another character device with) a character device
     /// node, root-owned, with `mode & 0o777`.
     fn make_char_device(

@@ -23,7 +23,7 @@ use super::errors::{self, file_type, is_type};
 use super::host::{Copied, DEVICE_MODE_MASK, EntryKind, FILE_MODE_MASK, Host, HostError, Meta};
 use super::root::open_root;
 use super::source::open_source;
-use super::transfer;
+use super::{transfer, tree};
 use crate::plan::{JailPath, Owner};
 
 /// The Linux implementation of `Host`, bound to one jail root.
@@ -84,15 +84,59 @@ impl LinuxHost {
         Ok(changed)
     }
 
-    /// The held jail root descriptor (for read-only walkers such as `check`).
-    pub fn root_fd(&self) -> BorrowedFd<'_> {
-        self.root.as_fd()
+    /// Walks the whole jail read-only by descriptor (for `check`), skipping the in-jail
+    /// paths in `skip` (mount points).
+    pub fn walk(&self, skip: &[String]) -> nix::Result<super::walk::WalkResult> {
+        super::walk::walk(self.root.as_fd(), skip)
+    }
+
+    /// Removes below the jail root what `policy` says, never across a mount, never through
+    /// a symlink (with `dry`: only reports what it would remove and keep).
+    pub fn remove_below(
+        &self,
+        policy: tree::Policy<'_>,
+        dry: bool,
+    ) -> Result<tree::Removal, HostError> {
+        tree::remove_below(&self.jail, self.root.as_fd(), "", policy, dry)
+    }
+
+    /// Removes the empty directory `name` directly below the held root (the root of
+    /// `LinuxHost::open(parent)` is the parent of the jail being removed).
+    pub fn remove_empty_child(&self, name: &OsStr) -> Result<(), HostError> {
+        unlinkat(self.root.as_fd(), name, UnlinkatFlags::RemoveDir)
+            .map_err(|e| errors::io(&self.jail, name.to_string_lossy(), "remove directory", e))
     }
 
     /// Opens the directory `path` beneath the root without following any symlink (for
     /// mount targets and tree removal, which act on descriptors).
     pub fn open_dir(&self, path: &JailPath, op: &'static str) -> Result<OwnedFd, HostError> {
         beneath::open_dir(self.root.as_fd(), path.rel(), self.walk, &self.jail, op)
+    }
+
+    /// Removes `path` and, for a directory, everything below it (`tree`): iteratively, by
+    /// descriptor, never through a symlink, never across a mount.
+    pub fn remove_tree(&self, path: &JailPath) -> Result<tree::Removal, HostError> {
+        let op = "remove";
+        let dir = self.parent(path, op)?;
+        match self.lstat(&dir, path, op)? {
+            None => Ok(tree::Removal::default()),
+            Some(st) if is_type(&st, SFlag::S_IFDIR) => {
+                tree::remove_dir_tree(&self.jail, dir.as_fd(), path.file_name(), &path.to_string())
+            }
+            Some(_) => {
+                let files = u64::from(self.remove(path)?);
+                Ok(tree::Removal {
+                    files,
+                    ..Default::default()
+                })
+            }
+        }
+    }
+
+    /// Opens a regular file for reading without following a symlink in any component (for
+    /// read-only inspection such as `check`'s loader simulation); refuses other types.
+    pub fn open_read(&self, path: &JailPath) -> Result<File, HostError> {
+        self.open_regular(path, "read")
     }
 
     /// Uses the per-component O_NOFOLLOW walk even where openat2 exists (tests the fallback).
@@ -393,6 +437,21 @@ impl LinuxHost {
     }
 }
 
+/// Gives an open file the access and modification times of `src` (futimens).
+fn keep_times(fd: BorrowedFd<'_>, src: &FileStat) -> std::io::Result<()> {
+    let (atime, mtime) = times_of(src);
+    nix::sys::stat::futimens(fd, &atime, &mtime).map_err(std::io::Error::from)
+}
+
+/// (atime, mtime) of a stat, as `TimeSpec`s.
+fn times_of(st: &FileStat) -> (nix::sys::time::TimeSpec, nix::sys::time::TimeSpec) {
+    use nix::sys::time::TimeSpec;
+    (
+        TimeSpec::new(st.st_atime, st.st_atime_nsec),
+        TimeSpec::new(st.st_mtime, st.st_mtime_nsec),
+    )
+}
+
 /// fchown then fchmod on an open descriptor (chown first: it may clear mode bits).
 fn set_owner_mode(fd: BorrowedFd<'_>, owner: Owner, mode: u32) -> nix::Result<()> {
     fchown(
@@ -570,9 +629,13 @@ impl Host for LinuxHost {
         mode: u32,
         owner: Owner,
     ) -> Result<Copied, HostError> {
-        let (source, _) = open_source(src).map_err(|e| e.into_host(src, "open"))?;
+        let (source, st) = open_source(src).map_err(|e| e.into_host(src, "open"))?;
         let (copied, meta) = self.replace_file(path, mode, owner, "copy into", |dst| {
-            self.fill_from(&source, dst)
+            let copied = self.fill_from(&source, dst)?;
+            // like `cp -a`: the copy keeps the source's times (Python's bytecode caches and
+            // plugin caches compare them), set on the descriptor before the rename
+            keep_times(dst.as_fd(), &st)?;
+            Ok(copied)
         })?;
         Ok(Copied {
             meta: Some(meta),
@@ -608,6 +671,30 @@ impl Host for LinuxHost {
             |tmp| symlinkat(target, dir.as_fd(), tmp),
             None,
         )
+    }
+
+    fn copy_link_times(&self, path: &JailPath, src: &Path) -> Result<(), HostError> {
+        let op = "set the times of the symlink";
+        let Ok(st) = nix::sys::stat::lstat(src) else {
+            return Ok(());
+        };
+        if !is_type(&st, SFlag::S_IFLNK) {
+            return Ok(());
+        }
+        let dir = self.parent(path, op)?;
+        match self.lstat(&dir, path, op)? {
+            Some(have) if is_type(&have, SFlag::S_IFLNK) => {}
+            _ => return Err(self.symlink_err(path, op)),
+        }
+        let (atime, mtime) = times_of(&st);
+        nix::sys::stat::utimensat(
+            dir.as_fd(),
+            path.file_name(),
+            &atime,
+            &mtime,
+            nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+        )
+        .map_err(|e| self.io(path, op, e))
     }
 
     fn make_char_device(

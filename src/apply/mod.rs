@@ -7,12 +7,16 @@ pub mod executor;
 pub mod host;
 pub mod interrupt;
 pub mod linux;
+pub mod mount;
 pub mod process;
 mod root;
 pub mod rootfile;
+pub mod scratch;
+pub mod signal;
 pub mod source;
 pub mod transfer;
 pub mod tree;
+pub mod walk;
 pub mod xattr;
 
 pub use executor::{ApplyOptions, ApplyReport, Outcome, apply};

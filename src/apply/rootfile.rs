@@ -375,6 +375,15 @@ impl RootDir {
 /// `.NAME.jailsmith-tmp-RANDOM`: unpredictable, so nobody can plant something at it first
 /// (and `O_EXCL|O_NOFOLLOW` refuse whatever is there anyway).
 fn temp_name(name: &OsStr) -> OsString {
+    let mut out = OsString::from(".");
+    out.push(name);
+    out.push(format!(".jailsmith-tmp-{}", random_hex()));
+    out
+}
+
+/// 16 hex digits from the system's CSPRNG (time and pid when it cannot be read: still
+/// unique for the run, just guessable), for names nobody may plant something at first.
+pub fn random_hex() -> String {
     let mut b = [0u8; 8];
     if File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut b))
@@ -386,11 +395,7 @@ fn temp_name(name: &OsStr) -> OsString {
             .unwrap_or(0);
         b = ((t as u64) ^ ((std::process::id() as u64) << 32)).to_le_bytes();
     }
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    let mut out = OsString::from(".");
-    out.push(name);
-    out.push(format!(".jailsmith-tmp-{hex}"));
-    out
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn is_temp_name(n: &OsStr) -> bool {
@@ -436,6 +441,17 @@ pub fn remove(path: &Path) -> Result<bool, RootFileError> {
     let (dir, name) = split(path)?;
     match RootDir::open(dir) {
         Ok(d) => d.remove(name),
+        Err(e) if e.io_kind() == Some(std::io::ErrorKind::NotFound) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes the empty root-owned directory `dir` (a slice drop-in directory, a key
+/// directory this run created); Ok(false) when absent or not empty.
+pub fn remove_empty_dir(dir: &Path) -> Result<bool, RootFileError> {
+    let (parent, name) = split(dir)?;
+    match RootDir::open(parent) {
+        Ok(d) => d.remove_empty_dir(name),
         Err(e) if e.io_kind() == Some(std::io::ErrorKind::NotFound) => Ok(false),
         Err(e) => Err(e),
     }

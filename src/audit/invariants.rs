@@ -11,8 +11,8 @@ use std::path::Path;
 use nix::sys::stat::SFlag;
 
 use super::finding::{Finding, Repair, Report, Severity};
-use super::walk::{WalkResult, Walked};
 use super::{Trees, shown};
+use crate::apply::walk::{WalkResult, Walked};
 use crate::mounts::apply::flags_match;
 use crate::mounts::mountinfo::MountEntry;
 use crate::plan::policy;
@@ -272,7 +272,7 @@ pub fn hard_link_danger(
     }
     let inside = links_seen
         .iter()
-        .filter(|l| super::walk::is_within(l, tree))
+        .filter(|l| crate::apply::walk::is_within(l, tree))
         .count() as u64;
     if inside < w.st.st_nlink {
         return Some(format!(

@@ -6,8 +6,9 @@ pub mod chroot_rule;
 pub mod finding;
 pub mod integrity;
 pub mod invariants;
+pub mod jailfs;
+pub mod loadable;
 pub mod repair;
-pub mod walk;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 pub use finding::{Finding, Repair, Report, Severity};
 
 use crate::apply::LinuxHost;
+use crate::apply::walk;
 use crate::mounts::Bind;
 use crate::mounts::mountinfo;
 use crate::state::JailState;
@@ -79,8 +81,30 @@ impl Trees {
     }
 }
 
-/// Jailed users whose slice drop-in no longer holds the limits the state records.
+/// Jailed users whose slice drop-in no longer holds the limits the state records, and
+/// limits that nothing on this host enforces (no systemd as PID 1, no pam_systemd in sshd's
+/// PAM stack, a controller the limit needs missing): warnings, since the drop-in is right.
 fn check_limits(state: &JailState, systemd_dir: &Path, report: &mut Report) {
+    if !state.limits.is_empty() {
+        let facts = crate::hostinfo::limit_facts::limit_facts();
+        for (user, ul) in &state.limits {
+            let who = crate::limits::enforce::Subject::User(user);
+            for why in crate::limits::enforce::enforcement_warnings(&ul.limits, who, &facts) {
+                report.push(Finding {
+                    severity: Severity::Warning,
+                    path: systemd_dir
+                        .join(crate::limits::slice_dropin_relpath(ul.uid))
+                        .display()
+                        .to_string(),
+                    kind: "limits-unenforced",
+                    what: why,
+                    fix: "run the jail's users under systemd with pam_systemd in sshd's PAM stack"
+                        .into(),
+                    path_hex: None,
+                });
+            }
+        }
+    }
     for d in crate::service::files::limits_drift(state, systemd_dir) {
         report.push(Finding {
             severity: Severity::Error,
@@ -136,7 +160,7 @@ pub fn check(settings: &CheckSettings) -> Result<Report, CheckError> {
         .filter_map(|m| m.mount_point.strip_prefix(&real).ok())
         .map(|rel| format!("/{}", rel.display()))
         .collect();
-    let walked = walk::walk(host.root_fd(), &skip).map_err(|e| CheckError::Unreadable {
+    let walked = host.walk(&skip).map_err(|e| CheckError::Unreadable {
         jail: jail.clone(),
         why: e.to_string(),
     })?;
@@ -184,6 +208,13 @@ pub fn check(settings: &CheckSettings) -> Result<Report, CheckError> {
     };
     invariants::check_entries(&ctx, &walked, &mut report);
     invariants::check_mounts(&ctx, &real, &mounts, &walked, &mut report);
+    loadable::check_programs(
+        &ctx,
+        &host,
+        &walked,
+        &crate::hostinfo::loader_config(&[]),
+        &mut report,
+    );
     if let Some(state) = &settings.state {
         integrity::check_manifest(&ctx, &host, state, &by_path, settings.jobs, &mut report);
         integrity::check_unknown(&ctx, &state.manifest, &walked, &skip, &mut report);

@@ -39,6 +39,26 @@ pub struct Args {
     /// skipped, each named in a warning.
     #[arg(long = "file", value_name = "PATH")]
     pub files: Vec<PathBuf>,
+    /// A library the programs load at run time (dlopen: plugins, a JVM, codecs), by path or
+    /// glob (repeatable), copied with its ELF closure. All of them, the profiles' libraries
+    /// and the programs' closures form one group: a name some object of the group provides
+    /// is found, as the loader finds an object already loaded.
+    #[arg(long = "lib", value_name = "PATH|GLOB")]
+    pub libs: Vec<String>,
+    /// Search these directories (colon-separated) as LD_LIBRARY_PATH would, when resolving
+    /// what the programs need; the jail then gets its own ld.so.cache listing what was found
+    /// there (a jailed process has no LD_LIBRARY_PATH). Recorded for later builds.
+    #[arg(long, value_name = "DIRS")]
+    pub ld_library_path: Option<String>,
+    /// The ELF files that --file copies (a directory of libraries or programs) bring their
+    /// libraries too, resolved as one group with --lib.
+    #[arg(long)]
+    pub with_libs: bool,
+    /// The jail's time zone, as a name under /usr/share/zoneinfo (`Europe/Paris`): the
+    /// jail gets that zone's file and etc/localtime naming it (without this option, the
+    /// basic-shell profile copies the host's). Recorded for later builds.
+    #[arg(long, value_name = "ZONE")]
+    pub timezone: Option<String>,
     /// A host directory to bind-mount into the jail: SRC:DST[:ro|rw], non-recursive,
     /// always nosuid,nodev, read-only unless rw. Recorded in the state; `jailsmith mount`
     /// mounts it. A source a non-root user can write is refused unless rw is given; a
@@ -48,6 +68,11 @@ pub struct Args {
     /// service's --read-write path.
     #[arg(long = "bind", value_name = "SRC:DST[:ro|rw]", value_parser = parse_bind)]
     pub binds: Vec<Bind>,
+    /// Build into a directory that is not empty and not a jailsmith jail: what is there is
+    /// recorded as foreign, and `destroy` leaves it in place. Without it, such a
+    /// directory is refused with the list of what it holds.
+    #[arg(long)]
+    pub adopt: bool,
     /// Where jailsmith keeps what built each jail and the manifest of its files.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
@@ -78,7 +103,8 @@ pub struct Args {
     /// Take a profile out of the jail's request (repeatable).
     #[arg(long = "remove-profile", value_name = "NAME")]
     pub remove_profiles: Vec<String>,
-    /// List every path in the summary (objects no longer needed), not only the first few.
+    /// List every path in the summary (objects no longer needed) and every optional profile
+    /// entry absent on this host, not only the first few or a count.
     #[arg(long, short)]
     pub verbose: bool,
 }
@@ -88,6 +114,7 @@ fn parse_bind(s: &str) -> Result<Bind, String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
+    crate::profile::request::list_absent_entries(args.verbose);
     let (extra, profiles, profile_binds) =
         crate::cli::profiles::build_extra_with_binds(&args.profile)?;
     // --bind wins over a profile's bind of the same target.
@@ -108,12 +135,21 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         binds,
         verify_content: args.verify_content,
         jobs: args.jobs.map_or(0, |n| n as usize),
+        adopt: args.adopt,
         extra,
         profiles,
         replace: args.replace,
         remove_bins: args.remove_bins.clone(),
         remove_profiles: args.remove_profiles.clone(),
         profile_dirs: args.profile.dirs.profile_dirs.clone(),
+        lib_patterns: args.libs.clone(),
+        ld_library_path: args
+            .ld_library_path
+            .as_deref()
+            .map(crate::resolve::elf::split_path_list)
+            .unwrap_or_default(),
+        with_libs: args.with_libs,
+        timezone: args.timezone.clone(),
     };
     let code = execute(&settings, args.dry_run, args.json, args.verbose)?;
     if !args.dry_run {
@@ -133,6 +169,7 @@ pub fn execute(
         eprintln!("jailsmith: warning: {p}");
     }
     if dry_run {
+        jail::refuse_unadopted(settings)?;
         let (plan, warnings) = jail::plan(settings)?;
         warnings
             .iter()

@@ -1,22 +1,19 @@
 //! `jailsmith destroy`: take a jail down. Refuses while a jailed user has processes (or ends
-//! them by PID with --kill-sessions); takes each user out (keys, sshd drop-in, validated and
-//! reloaded, as `user --remove`); stops the jail's services and removes their units;
-//! unmounts the binds; removes the jail's files by descriptor (homes only with --purge, after
-//! listing them); forgets the state.
+//! them by PID with --kill-sessions) and while a mount that is not one of the jail's binds
+//! is below it; takes each user out (as `user --remove`); stops the jail's services and
+//! removes their units; unmounts the binds; removes, by descriptor, only what jailsmith
+//! placed (homes and service data only with --purge), listing every path removed or kept;
+//! forgets the state, or keeps it for what a destroy without --purge leaves.
 
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::{Pid, UnlinkatFlags, unlinkat};
 
 use crate::account::sessions;
 use crate::apply::LinuxHost;
-use crate::apply::tree::remove_children;
+use crate::apply::tree::Decision;
 use crate::cli::mount::{coded, load_state};
 use crate::cli::user;
 use crate::exit::{self, Coded};
-use crate::mounts::apply::{detach_all_under, umount_all};
+use crate::mounts::apply::{clear_for_removal, refuse_foreign};
 use crate::service::systemctl::{self, UnitRemoval};
 use crate::state::{self, DEFAULT_STATE_DIR, JailState};
 
@@ -28,9 +25,15 @@ use crate::state::{self, DEFAULT_STATE_DIR, JailState};
 /// `jailsmith user NAME --jail JAIL --remove` does: key file removed, drop-in removed,
 /// `sshd -t` run and sshd reloaded. Each service `jailsmith service` made for the jail is
 /// stopped and disabled where systemd runs it (its processes do not count as sessions then),
-/// and its unit file is removed. Bind mounts are unmounted. Without --purge the jail's
-/// files are removed but the users' homes are left in place; with --purge everything goes,
-/// homes included, after listing them.
+/// and its unit file is removed. The jail's bind mounts are unmounted, found by mount ID
+/// and source identity wherever they now are; any other mount below the jail makes destroy
+/// refuse before it changes anything. Only what jailsmith placed is removed (plus whatever
+/// is in the jail's /tmp and /var/tmp): objects it did not make, or found there when it
+/// adopted the directory, are listed and kept, with the directories holding them. Without
+/// --purge the users' homes and the services' read-write data stay, and so does the
+/// jail's state, so that a later `destroy --purge` finishes the job; with --purge they go
+/// too, and the jail root when nothing foreign is left in it. Every path removed (or, with
+/// --dry-run, that would be) is listed.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  jailsmith destroy /srv/get_chrooted\n  jailsmith destroy /srv/get_chrooted --purge --kill-sessions"
@@ -39,14 +42,15 @@ pub struct Args {
     /// The jail's root directory.
     #[arg(value_name = "JAIL")]
     pub jail: PathBuf,
-    /// Remove the users' homes and the jail root too.
+    /// Remove the users' homes, the services' read-write data and the jail root too (the
+    /// root only when nothing foreign is left in it).
     #[arg(long)]
     pub purge: bool,
     /// End the jailed users' running processes (SIGKILL by PID) instead of refusing; with
     /// --dry-run, list the processes it would end.
     #[arg(long)]
     pub kill_sessions: bool,
-    /// Print what would be removed; change nothing.
+    /// Print every path that would be removed or kept; change nothing.
     #[arg(long)]
     pub dry_run: bool,
     #[command(flatten)]
@@ -60,6 +64,10 @@ pub struct Args {
     /// Report to stderr instead of stdout (set by `apply --json`, whose stdout is JSON).
     #[arg(skip)]
     pub report_to_stderr: bool,
+    /// Forget the state even without --purge (set by `apply --prune`, whose spec is the
+    /// record of what it manages).
+    #[arg(skip)]
+    pub forget_state: bool,
 }
 
 /// One line of the report, on stdout (or stderr when the caller owns stdout).
@@ -128,7 +136,7 @@ fn sessions_of(st: &JailState, stopping: &[String]) -> Vec<(i32, String)> {
 fn end(pids: &[(i32, String)]) -> Vec<i32> {
     let mut killed = Vec::new();
     for (pid, _) in pids {
-        if kill(Pid::from_raw(*pid), Signal::SIGKILL).is_ok() {
+        if crate::apply::signal::kill_process(*pid).is_ok() {
             killed.push(*pid);
         }
     }
@@ -211,47 +219,40 @@ fn coded_host(e: String) -> Coded {
     Coded::new(exit::HOST_FAILURE, e)
 }
 
-fn is_home(st: &JailState, path: &str) -> bool {
-    path == "/home"
-        || st.users.iter().any(|u| {
-            let h = format!("/home/{u}");
-            path == h || path.starts_with(&format!("{h}/"))
-        })
-}
-
 pub fn run(args: Args) -> anyhow::Result<u8> {
     crate::jail::refuse_jail(&args.jail, &args.state_dir)?;
     let st = load_state(&args.state_dir, &args.jail)?;
+    let host = if args.jail.is_dir() {
+        Some(LinuxHost::open(&args.jail, false).map_err(|e| coded(e.into()))?)
+    } else {
+        None
+    };
+    // A mount that is not one of the jail's binds stops everything, before any change.
+    if let Some(h) = &host {
+        refuse_foreign(h, &st.request.binds, None).map_err(coded)?;
+    }
     check_sessions(&args, &st)?;
     for u in st.users.clone() {
         remove_user(&args, &u)?;
     }
     remove_services(&args, &st)?;
-    let exists = args.jail.is_dir();
-    if exists {
-        let host = LinuxHost::open(&args.jail, false).map_err(|e| coded(e.into()))?;
+    let mut left = Vec::new();
+    if let Some(h) = &host {
         if !args.dry_run {
-            for (b, _) in umount_all(&host, &st.request.binds).map_err(coded)? {
+            for b in clear_for_removal(h, &st.request.binds, None).map_err(coded)? {
                 say(&args, format!("unmounted {b}"));
             }
-            let n = detach_all_under(&host).map_err(coded)?;
-            if n > 0 {
-                say(
-                    &args,
-                    format!(
-                        "unmounted {n} undeclared mounts under {}",
-                        st.jail.display()
-                    ),
-                );
-            }
         }
-        remove_files(&args, &st, &host)?;
+        left = remove_files(&args, &st, h)?;
     }
-    if args.purge && exists && !args.dry_run {
+    if args.dry_run {
+        return Ok(exit::OK);
+    }
+    if args.purge && host.is_some() && left.is_empty() && st.manifest.foreign.is_empty() {
         remove_root(&args.jail)?;
         say(&args, format!("removed {}", args.jail.display()));
     }
-    if !args.dry_run {
+    if args.purge || args.forget_state || host.is_none() {
         state::remove(&args.state_dir, &args.jail)
             .map_err(|e| Coded::new(exit::HOST_FAILURE, e.to_string()))?;
         say(
@@ -259,43 +260,70 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             format!("forgot the state of {}", args.jail.display()),
         );
         crate::cli::labels::after_destroy(&args.jail)?;
+    } else {
+        keep_remnant(&args, &left)?;
     }
     Ok(exit::OK)
 }
 
-fn remove_files(args: &Args, st: &JailState, host: &LinuxHost) -> anyhow::Result<()> {
-    let keep_homes = |p: &str| is_home(st, p) && !args.purge;
-    let hoste = |e: crate::apply::HostError| Coded::new(e.exit_code(), e.to_string());
-    if args.purge {
-        let homes = |p: &str| is_home(st, p) && p != "/home";
-        let listing =
-            remove_children(&args.jail, host.root_fd(), "", &homes, true).map_err(hoste)?;
-        for h in &listing.kept {
-            let fd = crate::plan::JailPath::new(h)
-                .ok()
-                .and_then(|jp| host.open_dir(&jp, "list").ok());
-            let n = fd
-                .map(|fd| remove_children(&args.jail, fd.as_fd(), h, &|_| false, true))
-                .transpose()
-                .map_err(hoste)?
-                .map(|r| r.files + r.dirs)
-                .unwrap_or(0);
-            say(
-                args,
-                format!(
-                    "home {} goes, with {n} objects in it",
-                    host_path(&args.jail, h)
-                ),
-            );
-        }
+/// After a destroy without --purge, the state keeps what is left (homes, service data, the
+/// jail's binds, what was found there) so that a later `destroy --purge` can finish; the
+/// jail's programs are no longer asked for.
+fn keep_remnant(args: &Args, left: &[String]) -> anyhow::Result<()> {
+    let fail = |e: state::StateError| Coded::new(exit::HOST_FAILURE, e.to_string());
+    let Some(mut st) = state::load(&args.state_dir, &args.jail).map_err(fail)? else {
+        return Ok(());
+    };
+    st.manifest.entries.retain(|p, _| {
+        left.iter()
+            .any(|l| l == p || l.starts_with(&format!("{p}/")))
+    });
+    st.request.bins.clear();
+    st.request.files.clear();
+    st.request.profiles.clear();
+    st.updated_unix = state::now_unix();
+    state::save(&args.state_dir, &st).map_err(fail)?;
+    say(
+        args,
+        format!(
+            "kept the state of {} for what is left; `destroy --purge` removes the rest",
+            args.jail.display()
+        ),
+    );
+    Ok(())
+}
+
+/// Why an object stays: for the report.
+fn why_kept(rules: &Rules<'_>, path: &str) -> &'static str {
+    if rules.is_data(path) {
+        "a service's read-write data; --purge removes it"
+    } else if is_home(path) {
+        "a home; --purge removes it"
+    } else {
+        "not made by jailsmith"
     }
-    let r = remove_children(&args.jail, host.root_fd(), "", &keep_homes, args.dry_run)
-        .map_err(hoste)?;
+}
+
+/// Removes what the rules say (dry run: lists it) and reports it. Returns the in-jail
+/// paths kept.
+fn remove_files(args: &Args, st: &JailState, host: &LinuxHost) -> anyhow::Result<Vec<String>> {
+    let rules = Rules::new(st, args.purge);
+    let policy = |p: Option<&str>, dir: bool| rules.decide(p, dir);
+    let hoste = |e: crate::apply::HostError| Coded::new(e.exit_code(), e.to_string());
+    let r = host.remove_below(&policy, args.dry_run).map_err(hoste)?;
     let verb = if args.dry_run {
         "would remove"
     } else {
         "removed"
     };
+    for (p, below) in &r.removed {
+        let with = if *below > 0 {
+            format!(" (with {below} objects below it)")
+        } else {
+            String::new()
+        };
+        say(args, format!("{verb} {}{with}", host_path(&args.jail, p)));
+    }
     say(
         args,
         format!(
@@ -305,10 +333,125 @@ fn remove_files(args: &Args, st: &JailState, host: &LinuxHost) -> anyhow::Result
             args.jail.display()
         ),
     );
-    for k in r.kept {
-        say(args, format!("kept {}", host_path(&args.jail, &k)));
+    let verb = if args.dry_run { "would keep" } else { "kept" };
+    for k in &r.kept {
+        say(
+            args,
+            format!(
+                "{verb} {}: {}",
+                host_path(&args.jail, k),
+                why_kept(&rules, k)
+            ),
+        );
     }
-    Ok(())
+    Ok(r.kept)
+}
+
+/// A direct child of /home: a user's home.
+fn is_home(path: &str) -> bool {
+    path.strip_prefix("/home/")
+        .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
+}
+
+fn is_below(path: &str, dir: &str) -> bool {
+    path.strip_prefix(dir)
+        .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// What `destroy` removes: the objects jailsmith created (the manifest, minus what it
+/// found there), the directories of the jail's binds, everything in the jail's scratch
+/// directories (/tmp, /var/tmp) and, with --purge, the homes and the services' read-write
+/// data. Nothing else: a foreign object is kept, with the directories holding it.
+struct Rules<'a> {
+    st: &'a JailState,
+    purge: bool,
+    data: Vec<String>,
+    binds: Vec<String>,
+}
+
+impl<'a> Rules<'a> {
+    fn new(st: &'a JailState, purge: bool) -> Self {
+        let data = st
+            .services
+            .values()
+            .flat_map(|s| s.read_write.iter().cloned())
+            .collect();
+        let binds = st
+            .request
+            .binds
+            .iter()
+            .flat_map(|b| {
+                let mut v: Vec<String> = b.dst.ancestors().iter().map(|a| a.to_string()).collect();
+                v.push(b.dst.to_string());
+                v
+            })
+            .collect();
+        Rules {
+            st,
+            purge,
+            data,
+            binds,
+        }
+    }
+
+    fn is_data(&self, path: &str) -> bool {
+        self.data.iter().any(|d| d == path)
+    }
+
+    /// Made by jailsmith (and not found there).
+    fn made(&self, path: &str) -> bool {
+        self.st.manifest.entries.get(path).is_some_and(|e| !e.found)
+    }
+
+    fn purge_or_keep(&self) -> Decision {
+        if self.purge {
+            Decision::Remove
+        } else {
+            Decision::Keep
+        }
+    }
+
+    fn decide(&self, path: Option<&str>, dir: bool) -> Decision {
+        let Some(p) = path else {
+            return Decision::Keep;
+        };
+        let entry = self.st.manifest.entries.get(p);
+        if self.st.manifest.foreign.contains(p) {
+            // adopted: kept; a directory the jail uses too is entered for what jailsmith
+            // put in it
+            return if dir && entry.is_some() {
+                Decision::Enter {
+                    remove_if_empty: false,
+                }
+            } else {
+                Decision::Keep
+            };
+        }
+        if self.is_data(p) || is_home(p) {
+            return self.purge_or_keep();
+        }
+        if dir && ["/tmp", "/var/tmp"].contains(&p) && self.made(p) {
+            return Decision::Empty {
+                remove_if_empty: true,
+            };
+        }
+        let holds_data = self.data.iter().any(|d| is_below(d, p));
+        let bind_dir = self.binds.iter().any(|b| b == p);
+        match entry {
+            Some(e) if e.found && dir => Decision::Enter {
+                remove_if_empty: false,
+            },
+            Some(e) if e.found => Decision::Keep,
+            Some(_) if dir => Decision::Enter {
+                remove_if_empty: true,
+            },
+            Some(_) => Decision::Remove,
+            None if dir && (holds_data || bind_dir) => Decision::Enter {
+                remove_if_empty: true,
+            },
+            None => Decision::Keep,
+        }
+    }
 }
 
 fn host_path(jail: &Path, p: &str) -> String {
@@ -321,11 +464,99 @@ fn remove_root(jail: &Path) -> anyhow::Result<()> {
         return Err(Coded::new(exit::REFUSED, "refusing to remove /").into());
     };
     let p = LinuxHost::open(parent, false).map_err(|e| coded(e.into()))?;
-    unlinkat(p.root_fd(), name, UnlinkatFlags::RemoveDir).map_err(|e| {
+    p.remove_empty_child(name).map_err(|e| {
         Coded::new(
-            exit::HOST_FAILURE,
+            e.exit_code(),
             format!("cannot remove {}: {e}", jail.display()),
         )
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{EntryType, ManifestEntry};
+
+    fn entry(kind: EntryType, found: bool) -> ManifestEntry {
+        ManifestEntry {
+            kind,
+            src: None,
+            sha256: None,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            mtime_ns: 0,
+            src_size: None,
+            src_mtime_ns: None,
+            target: None,
+            device: None,
+            found,
+        }
+    }
+
+    fn state() -> JailState {
+        let mut st = JailState::default();
+        let e = &mut st.manifest.entries;
+        for d in ["/usr", "/usr/bin", "/home", "/tmp", "/srv"] {
+            e.insert(d.into(), entry(EntryType::Dir, false));
+        }
+        e.insert("/usr/bin/bash".into(), entry(EntryType::File, false));
+        e.insert("/etc".into(), entry(EntryType::Dir, true));
+        e.insert("/etc/passwd".into(), entry(EntryType::Content, false));
+        e.insert("/etc/hosts".into(), entry(EntryType::File, true));
+        st.manifest.foreign.insert("/projects".into());
+        st.manifest.foreign.insert("/etc".into());
+        st.manifest.foreign.insert("/home/bob".into());
+        st.services.insert(
+            "svc".into(),
+            crate::service::files::ServiceRecord {
+                user: "svc".into(),
+                unit: "/x/svc.service".into(),
+                read_write: vec!["/srv/data".into(), "/var/lib/app".into()],
+            },
+        );
+        st
+    }
+
+    #[test]
+    fn destroy_removes_only_what_it_made_and_the_rest_with_purge() {
+        let st = state();
+        let plain = Rules::new(&st, false);
+        let enter = Decision::Enter {
+            remove_if_empty: true,
+        };
+        assert_eq!(plain.decide(Some("/usr"), true), enter);
+        assert_eq!(plain.decide(Some("/usr/bin/bash"), false), Decision::Remove);
+        assert_eq!(plain.decide(Some("/usr/bin/theirs"), false), Decision::Keep);
+        assert_eq!(plain.decide(Some("/projects"), true), Decision::Keep);
+        assert_eq!(plain.decide(None, false), Decision::Keep);
+        // found there: entered, never removed itself
+        assert_eq!(
+            plain.decide(Some("/etc"), true),
+            Decision::Enter {
+                remove_if_empty: false
+            }
+        );
+        assert_eq!(plain.decide(Some("/etc/hosts"), false), Decision::Keep);
+        assert_eq!(plain.decide(Some("/etc/passwd"), false), Decision::Remove);
+        // the scratch /tmp is emptied whatever the names in it
+        assert_eq!(
+            plain.decide(Some("/tmp"), true),
+            Decision::Empty {
+                remove_if_empty: true
+            }
+        );
+        // homes and service data only with --purge; the way to the data is entered
+        assert_eq!(plain.decide(Some("/home/alice"), true), Decision::Keep);
+        assert_eq!(plain.decide(Some("/srv/data"), true), Decision::Keep);
+        assert_eq!(plain.decide(Some("/var"), true), enter);
+        let purge = Rules::new(&st, true);
+        assert_eq!(purge.decide(Some("/home/alice"), true), Decision::Remove);
+        assert_eq!(purge.decide(Some("/srv/data"), true), Decision::Remove);
+        assert_eq!(purge.decide(Some("/projects"), true), Decision::Keep);
+        // an adopted home is foreign: kept even by --purge
+        assert_eq!(purge.decide(Some("/home/bob"), true), Decision::Keep);
+    }
 }

@@ -7,7 +7,6 @@ mod markdown;
 mod schema_doc;
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -64,7 +63,8 @@ pub fn write_man_pages(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         let ours = name.starts_with("jailsmith") && (name.ends_with(".8") || name.ends_with(".5"));
         if ours && !written.contains(&path) {
-            fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+            crate::apply::scratch::remove_generated(&path)
+                .with_context(|| format!("removing {}", path.display()))?;
             eprintln!("removed {}", path.display());
         }
     }
@@ -116,16 +116,6 @@ fn write_files(
     dir: &Path,
     files: impl Iterator<Item = (String, Vec<u8>)>,
 ) -> anyhow::Result<Vec<PathBuf>> {
-    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut written = Vec::new();
-    for (name, bytes) in files {
-        let path = dir.join(&name);
-        let mut file =
-            fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-        file.write_all(&bytes)
-            .with_context(|| format!("writing {}", path.display()))?;
-        written.push(path);
-    }
-    written.sort();
-    Ok(written)
+    crate::apply::scratch::write_generated(dir, files)
+        .with_context(|| format!("writing into {}", dir.display()))
 }

@@ -8,6 +8,7 @@ use crate::apply::rootfile::{self, Durability};
 use crate::exit::{self, Coded};
 use crate::mounts::apply::{Done, MountError, mount_all, umount_all};
 use crate::mounts::unit::{unit_name, unit_text};
+use crate::service::systemctl;
 use crate::state::{self, DEFAULT_STATE_DIR, JailState};
 
 /// Mount a jail's declared binds (idempotent).
@@ -25,7 +26,9 @@ pub struct MountArgs {
     #[arg(value_name = "JAIL")]
     pub jail: PathBuf,
     /// Also write one systemd .mount unit per bind into DIR (named like systemd-escape
-    /// --path: /srv/jail/data → srv-jail-data.mount), so the binds come back at boot.
+    /// --path: /srv/jail/data → srv-jail-data.mount) and enable them, so the binds come back
+    /// at boot (where systemd runs and DIR is /etc/systemd/system; else the systemctl
+    /// commands to run are printed).
     #[arg(long, value_name = "DIR")]
     pub systemd_unit_dir: Option<PathBuf>,
     /// Where jailsmith keeps the state of each jail.
@@ -66,8 +69,14 @@ pub(crate) fn coded(e: MountError) -> anyhow::Error {
 
 /// Writes one `.mount` unit per bind into `dir` with the one safe writer: `dir` (created
 /// root 0755 when missing) must be root's alone, and a symlink planted at a unit's name or
-/// at its temporary is refused, never followed.
-fn write_units(dir: &Path, jail: &Path, st: &JailState) -> anyhow::Result<()> {
+/// at its temporary is refused, never followed. Returns the unit names and whether any
+/// file changed.
+fn write_units(
+    dir: &Path,
+    jail: &Path,
+    st: &JailState,
+    state_file: &Path,
+) -> anyhow::Result<(Vec<String>, bool)> {
     let err = |e: rootfile::RootFileError| Coded::new(e.exit_code(), e.to_string());
     if !dir.is_absolute() {
         return Err(Coded::new(
@@ -80,11 +89,13 @@ fn write_units(dir: &Path, jail: &Path, st: &JailState) -> anyhow::Result<()> {
         .into());
     }
     rootfile::ensure_dir(dir, 0o755).map_err(err)?;
+    let (mut names, mut changed) = (Vec::new(), false);
     for b in &st.request.binds {
-        let path = dir.join(unit_name(&b.host_target(jail)));
+        let name = unit_name(&b.host_target(jail));
+        let path = dir.join(&name);
         let w = rootfile::write(
             &path,
-            unit_text(jail, b).as_bytes(),
+            unit_text(jail, b, Some(state_file)).as_bytes(),
             0o644,
             Durability::Fsync,
         )
@@ -92,11 +103,30 @@ fn write_units(dir: &Path, jail: &Path, st: &JailState) -> anyhow::Result<()> {
         let verb = if w == rootfile::Written::Unchanged {
             "up to date"
         } else {
+            changed = true;
             "wrote"
         };
         println!("{verb} {}", path.display());
+        names.push(name);
     }
-    Ok(())
+    Ok((names, changed))
+}
+
+/// A unit that is only written does not come back at boot: it must be enabled (linked into
+/// local-fs.target.wants). Done where systemd manages `dir`; elsewhere the commands are
+/// printed for the administrator.
+fn enable_units(dir: &Path, names: &[String], changed: bool) -> anyhow::Result<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let mut calls = Vec::new();
+    if changed {
+        calls.push(vec!["daemon-reload"]);
+    }
+    let mut enable = vec!["enable", "--quiet"];
+    enable.extend(names.iter().map(String::as_str));
+    calls.push(enable);
+    systemctl::run_or_tell(&calls, dir).map_err(|e| Coded::new(exit::HOST_FAILURE, e).into())
 }
 
 /// The deny-lists over the recorded binds (a state written before a rule existed, or by
@@ -130,7 +160,9 @@ pub fn run_mount(args: MountArgs) -> anyhow::Result<u8> {
         println!("{what} {b}");
     }
     if let Some(dir) = &args.systemd_unit_dir {
-        write_units(dir, &st.jail, &st)?;
+        let state_file = state::state_file(&args.state_dir, &st.jail);
+        let (names, changed) = write_units(dir, &st.jail, &st, &state_file)?;
+        enable_units(dir, &names, changed)?;
     }
     if done.is_empty() {
         eprintln!("jailsmith: {} declares no bind mounts", args.jail.display());

@@ -14,6 +14,7 @@ use crate::exit::{self, Coded};
 use crate::hostinfo::find_program;
 use crate::hostinfo::gather::Wanted;
 use crate::jail::BuildSettings;
+use crate::limits::enforce::{Subject, enforcement_warnings};
 use crate::plan::denylist::{self, AccountFacts, AccountRole};
 use crate::plan::{JailPath, Owner};
 use crate::service::files::{self, Written, put_file};
@@ -151,11 +152,16 @@ pub fn converge(args: &Args) -> anyhow::Result<bool> {
         verify_content: false,
         binds: Vec::new(),
         jobs: 0,
+        adopt: false,
         profile_dirs: args.profile.dirs.profile_dirs.clone(),
         ..Default::default()
     };
     let mut spec = c.spec;
     for w in resolve_io_device(&mut spec.limits, &args.jail) {
+        eprintln!("jailsmith: warning: {w}");
+    }
+    let facts = crate::hostinfo::limit_facts();
+    for w in enforcement_warnings(&spec.limits, Subject::Service(&c.name), &facts) {
         eprintln!("jailsmith: warning: {w}");
     }
     if args.dry_run {

@@ -156,8 +156,9 @@ fn dry_diff(plan: &Plan, st: &JailState, host: Option<&LinuxHost>) -> Diff {
     d.removed = st
         .manifest
         .entries
-        .keys()
-        .filter(|p| !planned.contains(*p) && !in_home(st, p))
+        .iter()
+        .filter(|(p, e)| !planned.contains(*p) && !in_home(st, p) && !e.found)
+        .map(|(p, _)| p)
         .cloned()
         .collect();
     d
@@ -166,7 +167,12 @@ fn dry_diff(plan: &Plan, st: &JailState, host: Option<&LinuxHost>) -> Diff {
 /// Removes what the previous manifest held and the new plan does not: deepest first,
 /// files before their directories, through the descriptor-based host.
 fn prune(host: &LinuxHost, st: &JailState, stale: &[String], d: &mut Diff) -> anyhow::Result<()> {
-    let mut paths: Vec<&String> = stale.iter().filter(|p| !in_home(st, p)).collect();
+    // an object jailsmith found there (not created) is never removed
+    let found = |p: &str| st.manifest.entries.get(p).is_some_and(|e| e.found);
+    let mut paths: Vec<&String> = stale
+        .iter()
+        .filter(|p| !in_home(st, p) && !found(p))
+        .collect();
     paths.sort_by_key(|p| std::cmp::Reverse(p.matches('/').count()));
     for p in paths {
         let jp = JailPath::new(p).map_err(|e| Coded::new(exit::REFUSED, e.to_string()))?;

@@ -97,6 +97,18 @@ pub struct Args {
     /// none leaves them as they are, --remove deletes them.
     #[command(flatten)]
     pub limits: crate::cli::limits::LimitArgs,
+    /// Keep the user's sessions off the network: IPAddressDeny=any on user-UID.slice, except
+    /// the --allow-ip peers. systemd enforces it only with the unified cgroup hierarchy.
+    #[arg(long, help_heading = "Resource limits")]
+    pub deny_network: bool,
+    /// A peer the user's sessions may still reach (IPAddressAllow=): ADDR[/N] or 'localhost';
+    /// repeatable; implies --deny-network.
+    #[arg(
+        long = "allow-ip",
+        value_name = "ADDR[/N]",
+        help_heading = "Resource limits"
+    )]
+    pub allow_ip: Vec<String>,
     /// Then log in as NAME with this private key and run `jailsmith verify`'s checks against
     /// this sshd (its port and HostKeys, pinned); exits with verify's code (0/1/2/3).
     #[arg(long, value_name = "PRIVATE_KEY", conflicts_with_all = ["remove", "dry_run", "no_reload"])]
@@ -194,6 +206,8 @@ impl Args {
             json: false,
             systemd_dir: dirs.systemd_dir,
             limits: Default::default(),
+            deny_network: false,
+            allow_ip: Vec::new(),
             verify_with: None,
         }
     }

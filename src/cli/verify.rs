@@ -82,7 +82,7 @@ pub fn execute(opts: &Options, json: bool) -> anyhow::Result<u8> {
 
 /// Resolves the command line into verify options.
 pub fn options(args: &Args) -> anyhow::Result<Options> {
-    let (jail, jail_users, limited) = find_jail(&args.state_dir, &args.name, args.jail.as_deref())?;
+    let (jail, jail_users, limits) = find_jail(&args.state_dir, &args.name, args.jail.as_deref())?;
     let host_key = match (&args.host_key, &args.known_hosts) {
         (Some(p), _) => HostKeyPolicy::Pinned(vec![p.clone()]),
         (None, Some(f)) => HostKeyPolicy::KnownHosts {
@@ -111,7 +111,8 @@ pub fn options(args: &Args) -> anyhow::Result<Options> {
         accept_new: args.accept_new_host_key,
         jail,
         jail_users,
-        limited,
+        limited: limits.is_some(),
+        network: crate::verify::NetworkPolicy::of(limits.as_ref()),
         timeout: Duration::from_secs(args.timeout.max(1)),
     })
 }
@@ -183,7 +184,7 @@ pub fn after_user(
         )
         .into());
     }
-    let (jail, jail_users, limited) = find_jail(state_dir, user, Some(jail))?;
+    let (jail, jail_users, limits) = find_jail(state_dir, user, Some(jail))?;
     wait_listening(&host, port, Duration::from_secs(10));
     let opts = Options {
         user: user.to_string(),
@@ -196,7 +197,8 @@ pub fn after_user(
         accept_new: false,
         jail,
         jail_users,
-        limited,
+        limited: limits.is_some(),
+        network: crate::verify::NetworkPolicy::of(limits.as_ref()),
         timeout: Duration::from_secs(20),
     };
     execute(&opts, json)
@@ -246,13 +248,13 @@ fn find_jail(
     state_dir: &Path,
     user: &str,
     jail: Option<&Path>,
-) -> anyhow::Result<(PathBuf, Vec<String>, bool)> {
+) -> anyhow::Result<(PathBuf, Vec<String>, Option<crate::limits::Limits>)> {
     if let Some(j) = jail {
         let canon = state::canonical_jail(j);
-        let (users, limited) = state::load(state_dir, &canon)?
-            .map(|s| (s.users, s.limits.contains_key(user)))
+        let (users, limits) = state::load(state_dir, &canon)?
+            .map(|s| (s.users, s.limits.get(user).map(|l| l.limits.clone())))
             .unwrap_or_default();
-        return Ok((canon, users, limited));
+        return Ok((canon, users, limits));
     }
     let found: Vec<JailState> = all_states(state_dir)
         .into_iter()
@@ -261,8 +263,8 @@ fn find_jail(
     match found.len() {
         1 => {
             let s = found.into_iter().next().expect("one state");
-            let limited = s.limits.contains_key(user);
-            Ok((s.jail, s.users, limited))
+            let limits = s.limits.get(user).map(|l| l.limits.clone());
+            Ok((s.jail, s.users, limits))
         }
         0 => Err(Coded::new(
             exit::BAD_INPUT,
@@ -357,8 +359,8 @@ mod tests {
         assert!(e.contains("several jails"), "{e}");
         let e = find_jail(&sd, "nobody", None).unwrap_err();
         assert_eq!(exit::code_of(&e), exit::BAD_INPUT);
-        let (jail, users, limited) = find_jail(&sd, "x", Some(Path::new("/srv/b"))).unwrap();
-        assert!(!limited);
+        let (jail, users, limits) = find_jail(&sd, "x", Some(Path::new("/srv/b"))).unwrap();
+        assert!(limits.is_none());
         assert_eq!(
             (jail, users),
             (PathBuf::from("/srv/b"), vec!["bob".to_string()])

@@ -101,9 +101,9 @@ pub fn converge(spec: &Spec, o: &Options) -> anyhow::Result<Outcome> {
     let _lock = if o.dry_run {
         None
     } else {
-        Some(hostfs::lock_dir(&o.state_dir).map_err(|e| coded(e.code(), e))?)
+        Some(hostfs::lock_dir(&o.state_dir).map_err(anyhow::Error::new)?)
     };
-    let old = record::load(&o.state_dir).map_err(|e| coded(exit::HOST_FAILURE, e))?;
+    let old = record::load(&o.state_dir).map_err(anyhow::Error::new)?;
     let mut c = Converger {
         o,
         actions: Vec::new(),
@@ -143,7 +143,7 @@ pub fn converge(spec: &Spec, o: &Options) -> anyhow::Result<Outcome> {
     settle_manifests(&c, &jails)?;
     finish_sshd(&mut c)?;
     if !o.dry_run && new != old {
-        record::save(&o.state_dir, &new).map_err(|e| coded(exit::HOST_FAILURE, e))?;
+        record::save(&o.state_dir, &new).map_err(anyhow::Error::new)?;
     }
     Ok(Outcome {
         changed: !c.actions.is_empty(),
@@ -174,10 +174,10 @@ fn preflight_sshd(users: &[user::Args], o: &Options) -> anyhow::Result<()> {
                 dir: o.sshd.sshd_config_dir.clone(),
                 dropin,
             };
-            return Err(coded(e.code(), e));
+            return Err(anyhow::Error::new(e));
         }
     }
-    sshd.test().map_err(|e| coded(e.code(), e))
+    sshd.test().map_err(anyhow::Error::new)
 }
 
 /// The account rules (and every other check that writes nothing) of each user and service,
@@ -246,6 +246,7 @@ fn jail_settings(spec: &Spec, o: &Options) -> anyhow::Result<Vec<BuildSettings>>
             state_dir: o.state_dir.clone(),
             verify_content: false,
             jobs: 0,
+            adopt: false,
             profile_dirs: o.profile_dirs.clone(),
             ..Default::default()
         };
@@ -257,8 +258,7 @@ fn jail_settings(spec: &Spec, o: &Options) -> anyhow::Result<Vec<BuildSettings>>
 
 /// Builds the jail (or, in a dry run, says whether it would); true when it does not exist.
 fn converge_jail(c: &mut Converger, s: &BuildSettings) -> anyhow::Result<bool> {
-    let previous =
-        state::load(&c.o.state_dir, &s.jail).map_err(|e| coded(exit::HOST_FAILURE, e))?;
+    let previous = state::load(&c.o.state_dir, &s.jail).map_err(anyhow::Error::new)?;
     let verb = if previous.is_some() {
         "update"
     } else {
@@ -343,6 +343,12 @@ fn user_args(u: &UserSpec, o: &Options) -> anyhow::Result<user::Args> {
         json: false,
         systemd_dir: o.systemd_dir.clone(),
         limits: limit_args(u.limits.as_ref().map(|l| l.get_ref())),
+        deny_network: u.deny_network,
+        allow_ip: u
+            .allow_ips
+            .as_ref()
+            .map(|a| a.get_ref().clone())
+            .unwrap_or_default(),
         verify_with: None,
     })
 }
@@ -514,8 +520,7 @@ fn prune_service(c: &mut Converger, s: &ManagedService) -> anyhow::Result<()> {
 /// holds users apply does not manage (then it is left alone).
 fn prune_jail(c: &mut Converger, jail: &Path) -> anyhow::Result<bool> {
     let o = c.o;
-    let Some(st) = state::load(&o.state_dir, jail).map_err(|e| coded(exit::HOST_FAILURE, e))?
-    else {
+    let Some(st) = state::load(&o.state_dir, jail).map_err(anyhow::Error::new)? else {
         return Ok(true);
     };
     let others: Vec<&String> = st
@@ -548,6 +553,7 @@ fn prune_jail(c: &mut Converger, jail: &Path) -> anyhow::Result<bool> {
         no_reload: true,
         state_dir: o.state_dir.clone(),
         report_to_stderr: true,
+        forget_state: true,
     })
     .with_context(|| format!("pruning jail {}", jail.display()))?;
     Ok(true)
@@ -580,7 +586,7 @@ fn finish_sshd(c: &mut Converger) -> anyhow::Result<()> {
         return Ok(());
     }
     let sshd = c.o.sshd.validator();
-    sshd.test().map_err(|e| coded(e.code(), e))?;
+    sshd.test().map_err(anyhow::Error::new)?;
     if c.o.no_reload {
         c.warnings.push(
             "--no-reload: sshd was not reloaded; new logins see the change only after a reload"
@@ -589,7 +595,7 @@ fn finish_sshd(c: &mut Converger) -> anyhow::Result<()> {
         return Ok(());
     }
     let use_systemd = reload::systemd_is_init() && sshd.main == Path::new("/etc/ssh/sshd_config");
-    let how = reload::reload(&sshd, use_systemd).map_err(|e| coded(e.code(), e))?;
+    let how = reload::reload(&sshd, use_systemd).map_err(anyhow::Error::new)?;
     c.act("sshd", sshd.main.display(), "reload");
     c.actions.last_mut().expect("just pushed").details = vec![how];
     Ok(())

@@ -2,7 +2,7 @@
 //! rejected, scripts followed to their interpreters, ELF closures resolved with one shared
 //! resolver, and every resulting host path walked hop by hop into `HostEntry`s.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -48,13 +48,15 @@ pub enum GatherError {
     #[error("{path} is neither an ELF program nor a #! script")]
     NotProgram { path: PathBuf },
     #[error(
-        "{path} is an ELF file for machine {machine} ({class}-bit); this host runs machine {host_machine}"
+        "{path} is an ELF file for machine {machine} ({class}-bit), which this kernel cannot execute: this host runs machine {host_machine}{compat}; execve would fail with 'Exec format error'"
     )]
     ForeignArch {
         path: PathBuf,
         machine: u16,
         class: u8,
         host_machine: u16,
+        /// What else the kernel runs through its compat layer, as words.
+        compat: String,
     },
     #[error("{program} needs {soname} (via {needed_by}), which is not found on this host")]
     MissingLibrary {
@@ -91,29 +93,65 @@ pub struct Gatherer<'c> {
     /// Closures resolved ahead, on `jobs` threads, by program path.
     ahead: HashMap<PathBuf, (Closure, Arc<ElfInfo>)>,
     host_machine: u16,
+    host_class: u8,
     walker: Walker,
     pub warnings: Vec<String>,
+    /// The libraries placed, for the jail's own ld.so.cache.
+    cache: super::jailcache::JailCache,
+    /// Names the objects placed so far provide (SONAMEs and file names): what a dlopen'ed
+    /// library's DT_NEEDED finds already loaded at run time.
+    provided: HashSet<String>,
+    /// `--file DIR --with-libs`: the ELF files copied from `--file` paths are resolved too.
+    with_libs: bool,
+    /// Libraries whose unresolvable needs are a warning, not an error (optional entries).
+    optional: HashSet<PathBuf>,
+}
+
+/// What a build gathered: host entries, warnings, and the jail's own ld.so.cache when a
+/// program needs one (see `jailcache`).
+pub struct Gathered {
+    pub entries: Vec<HostEntry>,
+    pub warnings: Vec<String>,
+    pub ld_cache: Option<crate::plan::build::BinaryFile>,
 }
 
 impl<'c> Gatherer<'c> {
     pub fn new(cfg: &'c LoaderConfig) -> Self {
-        let host_machine = read_elf(Path::new("/bin/sh"))
-            .map(|i| i.machine)
-            .unwrap_or(0);
+        let (host_class, host_machine) = read_elf(Path::new("/bin/sh"))
+            .map(|i| (i.class, i.machine))
+            .unwrap_or((0, 0));
         Gatherer {
             cfg,
             resolver: Resolver::new(cfg),
             jobs: 1,
             ahead: HashMap::new(),
             host_machine,
+            host_class,
             walker: Walker::default(),
             warnings: Vec::new(),
+            cache: Default::default(),
+            provided: HashSet::new(),
+            with_libs: false,
+            optional: HashSet::new(),
         }
     }
 
     /// The state directory in use: the host-secret list refuses it (besides the default).
     pub fn state_dir(mut self, dir: &Path) -> Self {
         self.walker.state_dir = Some(dir.to_path_buf());
+        self
+    }
+
+    /// Libraries of `Wanted::libraries` that are optional: one whose needs nothing provides
+    /// is skipped with a warning.
+    pub fn optional_libraries(mut self, paths: &[PathBuf]) -> Self {
+        self.optional.extend(paths.iter().cloned());
+        self
+    }
+
+    /// Resolves the ELF files copied from `--file` paths, as a group with the libraries.
+    pub fn with_libs(mut self, on: bool) -> Self {
+        self.with_libs = on;
         self
     }
 
@@ -127,7 +165,12 @@ impl<'c> Gatherer<'c> {
         self
     }
 
-    pub fn gather(mut self, wanted: &Wanted) -> Result<(Vec<HostEntry>, Vec<String>), GatherError> {
+    pub fn gather(self, wanted: &Wanted) -> Result<(Vec<HostEntry>, Vec<String>), GatherError> {
+        self.gather_all(wanted).map(|g| (g.entries, g.warnings))
+    }
+
+    /// `gather`, and the jail's own ld.so.cache if a program needs it.
+    pub fn gather_all(mut self, wanted: &Wanted) -> Result<Gathered, GatherError> {
         let programs = wanted
             .bins
             .iter()
@@ -137,9 +180,13 @@ impl<'c> Gatherer<'c> {
         for (b, path) in wanted.bins.iter().zip(&programs) {
             self.add_program(path, &format!("--bin {b}"), 0)?;
         }
-        for l in &wanted.libraries {
-            self.add_elf(l, &format!("library {}", l.display()))?;
-        }
+        let optional = std::mem::take(&mut self.optional);
+        self.add_group(
+            &wanted.libraries,
+            |l| optional.contains(l),
+            |l| format!("library {}", l.display()),
+        )?;
+        let walked_before = self.walker.entries.len();
         for f in &wanted.files {
             if std::fs::symlink_metadata(f).is_err() {
                 return Err(GatherError::NoSuchFile { path: f.clone() });
@@ -149,13 +196,25 @@ impl<'c> Gatherer<'c> {
             super::guard::file(f, state.as_deref().unwrap_or(Path::new(DEFAULT_STATE_DIR)))?;
             self.walker.add(f, &format!("--file {}", f.display()))?;
         }
+        if self.with_libs {
+            let elf_files = self.copied_elf_files(walked_before);
+            self.add_group(
+                &elf_files,
+                |_| true,
+                |f| format!("ELF file {} of --file", f.display()),
+            )?;
+        }
         for (p, why) in std::mem::take(&mut self.walker.skipped) {
             self.warnings.push(format!(
                 "skipped {}: {why}; host secrets never enter a jail",
                 p.display()
             ));
         }
-        Ok((self.walker.entries, self.warnings))
+        Ok(Gathered {
+            ld_cache: self.cache.file(),
+            entries: self.walker.entries,
+            warnings: self.warnings,
+        })
     }
 
     /// Resolves, in parallel, the closures of the programs that are regular files and not
@@ -222,8 +281,75 @@ impl<'c> Gatherer<'c> {
         }
     }
 
+    /// The dynamic ELF files of this host's machine among the regular files walked since
+    /// entry `from` (what `--file` copied).
+    fn copied_elf_files(&self, from: usize) -> Vec<PathBuf> {
+        self.walker.entries[from..]
+            .iter()
+            .filter(|e| matches!(e.kind, HostKind::File { .. }))
+            .filter(|e| {
+                read_elf(&e.src).is_ok_and(|i| {
+                    i.dynamic && (self.host_machine == 0 || i.machine == self.host_machine)
+                })
+            })
+            .map(|e| e.src.clone())
+            .collect()
+    }
+
+    /// Libraries loaded at run time, resolved as one group: a name that some object of the
+    /// group or of a closure already placed provides is found, as the loader finds an
+    /// object already loaded; only what nothing provides is missing: an error, or with
+    /// `lenient` (files a directory copy brought) a warning that the file will not load.
+    fn add_group(
+        &mut self,
+        paths: &[PathBuf],
+        lenient: impl Fn(&Path) -> bool,
+        reason: impl Fn(&Path) -> String,
+    ) -> Result<(), GatherError> {
+        let mut resolved = Vec::with_capacity(paths.len());
+        for p in paths {
+            let (closure, info) = self.resolve_elf(p)?;
+            self.provide(p, &closure, &info);
+            resolved.push((p, closure, info));
+        }
+        for (p, closure, info) in resolved {
+            match self.place(p, &reason(p), closure, info, true) {
+                Err(GatherError::MissingLibrary {
+                    program,
+                    soname,
+                    needed_by,
+                }) if lenient(p) => self.warnings.push(format!(
+                    "{} needs {soname} (via {}), which is not on this host: it will not load in \
+                     the jail",
+                    program.display(),
+                    needed_by.display()
+                )),
+                other => other?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the names an object and its closure provide.
+    fn provide(&mut self, path: &Path, closure: &Closure, info: &ElfInfo) {
+        let file_name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+        self.provided.extend(file_name(path));
+        self.provided.extend(info.soname.clone());
+        for lib in &closure.libraries {
+            self.provided.insert(lib.soname.clone());
+            self.provided.extend(file_name(&lib.path));
+        }
+    }
+
     fn add_elf(&mut self, path: &Path, reason: &str) -> Result<(), GatherError> {
-        let (closure, info) = match self.ahead.remove(path) {
+        let (closure, info) = self.resolve_elf(path)?;
+        self.provide(path, &closure, &info);
+        self.place(path, reason, closure, info, false)
+    }
+
+    /// The closure of one ELF file (resolved ahead, or now) and its own facts.
+    fn resolve_elf(&mut self, path: &Path) -> Result<(Closure, Arc<ElfInfo>), GatherError> {
+        Ok(match self.ahead.remove(path) {
             Some(ahead) => ahead,
             None => {
                 let closure = self.resolver.resolve(path)?;
@@ -233,24 +359,56 @@ impl<'c> Gatherer<'c> {
                 };
                 (closure, info)
             }
-        };
-        if self.host_machine != 0 && info.machine != self.host_machine {
+        })
+    }
+
+    /// Adds an ELF file and its closure to the walk. In a group (`grouped`), a missing name
+    /// that an object placed provides is not missing.
+    fn place(
+        &mut self,
+        path: &Path,
+        reason: &str,
+        closure: Closure,
+        info: Arc<ElfInfo>,
+        grouped: bool,
+    ) -> Result<(), GatherError> {
+        let compat = kernel_compat(self.host_machine);
+        let native = (self.host_class, self.host_machine);
+        let abi = (info.class, info.machine);
+        if self.host_machine != 0 && abi != native && !compat.contains(&abi) {
             return Err(GatherError::ForeignArch {
                 path: path.into(),
                 machine: info.machine,
                 class: info.class,
                 host_machine: self.host_machine,
+                compat: match compat.as_slice() {
+                    [] => " with no compat ABI".to_string(),
+                    c => format!(
+                        " and, through its compat layer, {}",
+                        c.iter()
+                            .map(|(cl, m)| format!("machine {m} ({cl}-bit)"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                },
             });
         }
-        if let Some(m) = closure.missing.first() {
+        if let Some(m) = closure
+            .missing
+            .iter()
+            .find(|m| !grouped || !self.provided.contains(&m.soname))
+        {
             return Err(GatherError::MissingLibrary {
                 program: path.into(),
                 soname: m.soname.clone(),
                 needed_by: m.needed_by.clone(),
             });
         }
+        self.cache.note(&closure, &info, abi != native);
         self.warnings.extend(closure.warnings.iter().cloned());
-        self.walker.add(path, reason)?;
+        if !self.walker.has(path) {
+            self.walker.add(path, reason)?;
+        }
         // Most of a closure was added with an earlier program: word a reason only for what
         // is new (a 525-program build would format thousands of them for nothing).
         if let Some(interp) = closure.interpreter.as_ref().filter(|i| !self.walker.has(i)) {
@@ -275,6 +433,39 @@ impl<'c> Gatherer<'c> {
             }
         }
         Ok(())
+    }
+}
+
+/// The (class, machine) pairs besides its own that the running kernel executes through a
+/// compat layer: i386 on x86-64 when IA-32 emulation is built in (it then has
+/// /proc/sys/abi/vsyscall32), 32-bit ARM on arm64 (when the CPU has AArch32: the kernel
+/// reports "Exec format error" otherwise, which no file shows beforehand).
+pub fn kernel_compat(host_machine: u16) -> Vec<(u8, u16)> {
+    const EM_386: u16 = 3;
+    const EM_ARM: u16 = 40;
+    const EM_X86_64: u16 = 62;
+    const EM_AARCH64: u16 = 183;
+    match host_machine {
+        EM_X86_64 if Path::new("/proc/sys/abi/vsyscall32").exists() => vec![(32, EM_386)],
+        EM_AARCH64 => vec![(32, EM_ARM)],
+        _ => Vec::new(),
+    }
+}
+
+/// Whether the running kernel executes ELF programs of this class and machine: the host's
+/// own ABI (that of /bin/sh) or one of its compat ABIs.
+pub fn kernel_runs(class: u8, machine: u16) -> bool {
+    static HOST: std::sync::OnceLock<Option<(u8, u16)>> = std::sync::OnceLock::new();
+    let host = HOST.get_or_init(|| {
+        read_elf(Path::new("/bin/sh"))
+            .ok()
+            .map(|i| (i.class, i.machine))
+    });
+    match *host {
+        None => true,
+        Some(native) => {
+            (class, machine) == native || kernel_compat(native.1).contains(&(class, machine))
+        }
     }
 }
 

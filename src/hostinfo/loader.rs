@@ -100,6 +100,7 @@ fn read_host_config() -> LoaderConfig {
         conf_dirs,
         ld_library_path: Vec::new(),
         default_interp,
+        no_proc: false,
     }
 }
 

@@ -4,10 +4,14 @@
 
 pub mod gather;
 pub mod guard;
+pub mod jailcache;
+pub mod limit_facts;
 pub mod loader;
 pub mod programs;
+pub mod timezone;
 pub mod walk;
 
+pub use limit_facts::limit_facts;
 pub use loader::loader_config;
 pub use programs::{SECURE_PATH, find_program};
 pub use walk::walk;

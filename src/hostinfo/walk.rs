@@ -89,6 +89,13 @@ impl Walker {
         if !self.added.insert(path.to_path_buf()) {
             return Ok(());
         }
+        if dangles(path) {
+            // reproduced as a link, as inside a data tree; its target is not required
+            if !self.skip_secret(path, &super::guard::resolved(path)) {
+                self.resolve_hops(path, reason).ok();
+            }
+            return Ok(());
+        }
         self.add_uncached(path, reason)
     }
 
@@ -302,6 +309,12 @@ impl Walker {
             self.entries.push(e);
         }
     }
+}
+
+/// A symlink whose target does not exist.
+fn dangles(p: &Path) -> bool {
+    std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
+        && std::fs::metadata(p).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
 }
 
 fn jail_path(p: &Path) -> JailPath {

@@ -2,6 +2,7 @@
 //! accepts them, and rendered as cgroup directives (`MemoryMax=` …). Pure: the block device
 //! behind a bare `--io-read-max RATE` is found by the caller and passed in.
 
+pub mod enforce;
 pub mod options;
 
 use std::fmt;
@@ -214,6 +215,41 @@ pub struct Limits {
     pub io_read_max: Option<IoLimit>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub io_write_max: Option<IoLimit>,
+    /// No network but `ip_allow` (IPAddressDeny=any): only for a user's slice.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deny_network: bool,
+    /// Peers still allowed with `deny_network` (IPAddressAllow=), each `ADDR[/N]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_ip: Vec<String>,
+}
+
+pub const IP_FORMS: &str = "an IPv4 or IPv6 address with an optional prefix length \
+     (192.0.2.7, 10.0.0.0/8, 2001:db8::/32), or 'localhost'";
+
+/// `ADDR[/N]` as IPAddressAllow= takes it (or 'localhost'), normalised.
+pub fn parse_allow_ip(s: &str) -> Result<String, LimitError> {
+    let bad = || LimitError {
+        option: "allow-ip",
+        given: s.to_string(),
+        forms: IP_FORMS,
+    };
+    let t = s.trim();
+    if t == "localhost" {
+        return Ok(t.to_string());
+    }
+    let (addr, prefix) = match t.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (t, None),
+    };
+    let ip: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    match prefix {
+        None => Ok(ip.to_string()),
+        Some(p) => match p.parse::<u8>() {
+            Ok(n) if n <= max && p == n.to_string() => Ok(format!("{ip}/{n}")),
+            _ => Err(bad()),
+        },
+    }
 }
 
 /// The raw option values, as the command line gave them.
@@ -251,6 +287,8 @@ impl Limits {
                 .io_write_max
                 .map(|s| parse_io("io-write-max", s))
                 .transpose()?,
+            deny_network: false,
+            allow_ip: Vec::new(),
         })
     }
 
@@ -338,6 +376,20 @@ impl Limits {
                 });
             }
         }
+        if self.deny_network {
+            d.push(Directive::new(
+                "IPAddressDeny",
+                "any",
+                "no network traffic for these processes (a BPF filter on the cgroup)",
+            ));
+            for a in &self.allow_ip {
+                d.push(Directive::new(
+                    "IPAddressAllow",
+                    a.clone(),
+                    "except to and from this peer",
+                ));
+            }
+        }
         d
     }
 }
@@ -398,6 +450,49 @@ pub fn whole_disk_name(sysfs_dir: &str, is_partition: bool) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn allow_ip_takes_addresses_prefixes_and_localhost() {
+        assert_eq!(parse_allow_ip("127.0.0.1").unwrap(), "127.0.0.1");
+        assert_eq!(parse_allow_ip("10.0.0.0/8").unwrap(), "10.0.0.0/8");
+        assert_eq!(parse_allow_ip("2001:db8::/32").unwrap(), "2001:db8::/32");
+        assert_eq!(parse_allow_ip("localhost").unwrap(), "localhost");
+        for bad in [
+            "",
+            "any",
+            "10.0.0.0/33",
+            "10.0.0.0/08",
+            "1.2.3",
+            "::1/129",
+            "a b",
+        ] {
+            let e = parse_allow_ip(bad).unwrap_err();
+            assert_eq!(e.option, "allow-ip", "{bad}");
+        }
+    }
+
+    #[test]
+    fn deny_network_renders_deny_any_then_the_allowed_peers() {
+        let l = Limits {
+            deny_network: true,
+            allow_ip: vec!["127.0.0.1".into(), "10.0.0.0/8".into()],
+            ..Limits::default()
+        };
+        let keys: Vec<String> = l
+            .directives()
+            .iter()
+            .map(|d| format!("{}={}", d.key, d.value))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "IPAddressDeny=any",
+                "IPAddressAllow=127.0.0.1",
+                "IPAddressAllow=10.0.0.0/8"
+            ]
+        );
+        assert!(!l.is_empty());
+    }
 
     #[test]
     fn sizes_as_systemd_writes_them() {

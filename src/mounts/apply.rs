@@ -1,17 +1,19 @@
 //! Applying and removing declared binds. A target is created through `LinuxHost` and
 //! reached by a descriptor opened beneath the jail root (no symlink followed); the kernel
 //! gets `/proc/self/fd/N`, so a symlink planted in the jail cannot redirect a mount.
-//! Binds are never recursive and always nosuid,nodev; ro unless declared rw.
+//! Binds are never recursive and always nosuid,nodev; ro unless declared rw. Mounts below
+//! a jail are told apart by identity (mount ID, the source's device and inode), never by
+//! path: the jail's own binds are unmounted wherever they moved, any other mount stops a
+//! removal.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use nix::mount::{MntFlags, MsFlags, mount, umount2};
-
 use super::Bind;
 use super::mountinfo::{self, MountEntry};
-use crate::apply::{EntryKind, Host, HostError, LinuxHost};
+use crate::apply::mount as sysmount;
+use crate::apply::{EntryKind, Host, HostError, LinuxHost, tree};
 use crate::plan::{JailPath, Owner};
 use crate::state::DEFAULT_STATE_DIR;
 
@@ -39,12 +41,19 @@ pub enum MountError {
     },
     #[error("cannot read the mount table: {0}")]
     Table(#[source] std::io::Error),
+    #[error(
+        "{path} is a mount point that is not one of the jail's binds; jailsmith touches nothing \
+         under it: unmount it and run again"
+    )]
+    Foreign { path: PathBuf },
 }
 
 impl MountError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            MountError::UnsafeSource { .. } | MountError::Denied(_) => crate::exit::REFUSED,
+            MountError::UnsafeSource { .. }
+            | MountError::Denied(_)
+            | MountError::Foreign { .. } => crate::exit::REFUSED,
             MountError::NoSource { .. } => crate::exit::BAD_INPUT,
             MountError::Host(e) => e.exit_code(),
             _ => crate::exit::HOST_FAILURE,
@@ -112,18 +121,6 @@ pub fn check_source(bind: &Bind) -> Result<(), MountError> {
     Ok(())
 }
 
-fn fd_path(fd: &OwnedFd) -> PathBuf {
-    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-}
-
-fn flags_for(bind: &Bind) -> MsFlags {
-    let mut f = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-    if !bind.rw {
-        f |= MsFlags::MS_RDONLY;
-    }
-    f
-}
-
 /// True when a mounted entry carries exactly the flags the bind declares.
 pub fn flags_match(bind: &Bind, m: &MountEntry) -> bool {
     m.has("nosuid") && m.has("nodev") && m.read_only() != bind.rw
@@ -162,37 +159,17 @@ pub fn mount_all(host: &LinuxHost, binds: &[Bind]) -> Result<Vec<(Bind, Done)>, 
             Some(m) if flags_match(bind, m) => Done::AlreadyMounted,
             Some(_) => {
                 let fd = host.open_dir(&bind.dst, "open the bind mount")?;
-                mount(
-                    None::<&str>,
-                    &fd_path(&fd),
-                    None::<&str>,
-                    flags_for(bind),
-                    None::<&str>,
-                )
-                .map_err(|e| sys("remount", e))?;
+                sysmount::restrict(fd.as_fd(), bind.rw).map_err(|e| sys("remount", e))?;
                 Done::Remounted
             }
             None => {
                 let fd = make_target(host, bind)?;
-                mount(
-                    Some(&bind.src),
-                    &fd_path(&fd),
-                    None::<&str>,
-                    MsFlags::MS_BIND,
-                    None::<&str>,
-                )
-                .map_err(|e| sys("bind-mount onto", e))?;
+                sysmount::bind(&bind.src, fd.as_fd()).map_err(|e| sys("bind-mount onto", e))?;
                 drop(fd);
                 // Reopen: the new descriptor is the root of the new mount.
                 let fd = host.open_dir(&bind.dst, "open the new bind mount")?;
-                if let Err(e) = mount(
-                    None::<&str>,
-                    &fd_path(&fd),
-                    None::<&str>,
-                    flags_for(bind),
-                    None::<&str>,
-                ) {
-                    let _ = umount2(&fd_path(&fd), MntFlags::MNT_DETACH);
+                if let Err(e) = sysmount::restrict(fd.as_fd(), bind.rw) {
+                    let _ = sysmount::detach(fd.as_fd());
                     return Err(sys("remount nosuid,nodev of", e));
                 }
                 Done::Mounted
@@ -203,62 +180,146 @@ pub fn mount_all(host: &LinuxHost, binds: &[Bind]) -> Result<Vec<(Bind, Done)>, 
     Ok(out)
 }
 
-/// Unmounts every bind of the jail that is mounted (topmost first, deepest first).
-pub fn umount_all(host: &LinuxHost, binds: &[Bind]) -> Result<Vec<(Bind, Done)>, MountError> {
+/// A mount below a jail, opened beneath the root (no symlink followed) and checked to be
+/// the very mount the table lists (by mount ID).
+struct Below {
+    entry: MountEntry,
+    fd: OwnedFd,
+    /// The declared bind it is: its root has the source's device and inode.
+    bind: Option<usize>,
+}
+
+/// Device and inode of each bind's source (None when it cannot be read: then no mount
+/// can be taken for it).
+fn source_ids(binds: &[Bind]) -> Vec<Option<(u64, u64)>> {
+    binds
+        .iter()
+        .map(|b| {
+            std::fs::symlink_metadata(&b.src)
+                .ok()
+                .filter(|m| m.is_dir())
+                .map(|m| (m.dev(), m.ino()))
+        })
+        .collect()
+}
+
+/// The mounts below `under` (an in-jail directory; the jail root when None), deepest
+/// first, each matched to a declared bind by the identity of its root, never by path:
+/// a bind whose parent was renamed is still found, and a foreign mount at a declared
+/// target is not taken for the bind.
+fn mounts_below(
+    host: &LinuxHost,
+    binds: &[Bind],
+    under: Option<&JailPath>,
+) -> Result<Vec<Below>, MountError> {
     let jail = host.root().to_path_buf();
-    let mut sorted: Vec<&Bind> = binds.iter().collect();
-    sorted.sort_by_key(|b| std::cmp::Reverse(b.dst.rel().components().count()));
+    let top = under.map_or(jail.clone(), |u| jail.join(u.rel()));
+    let table = mountinfo::read().map_err(MountError::Table)?;
+    let mut below = mountinfo::under(&table, &top);
+    below.sort_by_key(|m| std::cmp::Reverse(m.mount_point.components().count()));
+    let ids = source_ids(binds);
     let mut out = Vec::new();
-    for bind in sorted {
-        let target = bind.host_target(&jail);
-        let mut done = Done::NotMounted;
-        // stacked mounts come off one at a time; bounded, in case something remounts
-        for _ in 0..16 {
-            let table = mountinfo::read().map_err(MountError::Table)?;
-            if mountinfo::at(&table, &target).is_none() {
-                break;
-            }
-            let fd = host.open_dir(&bind.dst, "open the bind mount")?;
-            umount2(&fd_path(&fd), MntFlags::MNT_DETACH).map_err(|source| MountError::Sys {
-                target: target.clone(),
-                op: "unmount",
-                source,
-            })?;
-            done = Done::Unmounted;
+    for entry in below {
+        let foreign = || MountError::Foreign {
+            path: entry.mount_point.clone(),
+        };
+        let Some(jp) = entry
+            .mount_point
+            .strip_prefix(&jail)
+            .ok()
+            .and_then(|rel| JailPath::new(rel).ok())
+        else {
+            return Err(foreign());
+        };
+        let fd = host.open_dir(&jp, "open a mount point")?;
+        if tree::mount_id(fd.as_fd()).is_some_and(|id| id != entry.id) {
+            // something else is mounted over it, or it moved: not the entry we read
+            return Err(foreign());
         }
-        out.push((bind.clone(), done));
+        let me = tree::dev_ino(fd.as_fd());
+        let bind = ids.iter().position(|id| id.is_some() && *id == me);
+        out.push(Below { entry, fd, bind });
     }
     Ok(out)
 }
 
-/// Unmounts anything still mounted below the jail (undeclared mounts, for `destroy`),
-/// deepest first, each reached by a descriptor opened beneath the jail root (so a symlink
-/// planted on the way cannot redirect the unmount), detached lazily.
-pub fn detach_all_under(host: &LinuxHost) -> Result<usize, MountError> {
-    let jail = host.root().to_path_buf();
-    for n in 0..256 {
-        let table = mountinfo::read().map_err(MountError::Table)?;
-        let mut below = mountinfo::under(&table, &jail);
-        below.sort_by_key(|m| std::cmp::Reverse(m.mount_point.components().count()));
-        let Some(m) = below.first() else {
-            return Ok(n);
-        };
-        let sys = |op, source| MountError::Sys {
-            target: m.mount_point.clone(),
-            op,
-            source,
-        };
-        let rel = m
-            .mount_point
-            .strip_prefix(&jail)
-            .map_err(|_| sys("locate", nix::errno::Errno::EINVAL))?;
-        let jp = JailPath::new(rel).map_err(|_| sys("locate", nix::errno::Errno::EINVAL))?;
-        let fd = host.open_dir(&jp, "open a mount point")?;
-        umount2(&fd_path(&fd), MntFlags::MNT_DETACH).map_err(|e| sys("unmount", e))?;
+fn detach(b: &Below) -> Result<(), MountError> {
+    sysmount::detach(b.fd.as_fd()).map_err(|source| MountError::Sys {
+        target: b.entry.mount_point.clone(),
+        op: "unmount",
+        source,
+    })
+}
+
+/// Unmounts every mounted bind of the jail, wherever it now is below the jail (found by
+/// mount ID and the source's device and inode, not by its path). Other mounts are left.
+pub fn umount_all(host: &LinuxHost, binds: &[Bind]) -> Result<Vec<(Bind, Done)>, MountError> {
+    let mut done = vec![Done::NotMounted; binds.len()];
+    // stacked mounts come off one at a time; bounded, in case something remounts
+    for _ in 0..16 {
+        let ours: Vec<Below> = mounts_below(host, binds, None)?
+            .into_iter()
+            .filter(|b| b.bind.is_some())
+            .collect();
+        if ours.is_empty() {
+            break;
+        }
+        for b in &ours {
+            detach(b)?;
+            done[b.bind.expect("filtered")] = Done::Unmounted;
+        }
+    }
+    Ok(binds.iter().cloned().zip(done).collect())
+}
+
+/// Refuses, naming it, a mount below `under` (the jail root when None) that is not one of
+/// the jail's binds. Changes nothing.
+pub fn refuse_foreign(
+    host: &LinuxHost,
+    binds: &[Bind],
+    under: Option<&JailPath>,
+) -> Result<(), MountError> {
+    match mounts_below(host, binds, under)?
+        .into_iter()
+        .find(|b| b.bind.is_none())
+    {
+        Some(f) => Err(MountError::Foreign {
+            path: f.entry.mount_point,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Before removing below `under` (the jail root when None): unmounts the jail's own binds
+/// there (matched by identity), and refuses, naming it, any other mount there, so that no
+/// removal reaches into a host directory. Returns the binds unmounted.
+pub fn clear_for_removal(
+    host: &LinuxHost,
+    binds: &[Bind],
+    under: Option<&JailPath>,
+) -> Result<Vec<Bind>, MountError> {
+    refuse_foreign(host, binds, under)?;
+    let mut out: Vec<Bind> = Vec::new();
+    for _ in 0..16 {
+        let below = mounts_below(host, binds, under)?;
+        if below.is_empty() {
+            return Ok(out);
+        }
+        for b in &below {
+            let Some(i) = b.bind else {
+                return Err(MountError::Foreign {
+                    path: b.entry.mount_point.clone(),
+                });
+            };
+            detach(b)?;
+            if !out.contains(&binds[i]) {
+                out.push(binds[i].clone());
+            }
+        }
     }
     Err(MountError::Sys {
-        target: jail,
-        op: "unmount everything below",
+        target: host.root().to_path_buf(),
+        op: "unmount the binds below",
         source: nix::errno::Errno::EBUSY,
     })
 }

@@ -26,14 +26,21 @@ pub fn unit_name(path: &Path) -> String {
     out
 }
 
-/// The unit text for one bind of `jail`.
-pub fn unit_text(jail: &Path, bind: &Bind) -> String {
+/// The unit text for one bind of `jail`. With `state_file` (absolute), the bind comes back
+/// at boot only while that file exists: once `destroy` has removed the jail's state, a unit
+/// left behind mounts nothing.
+pub fn unit_text(jail: &Path, bind: &Bind, state_file: Option<&Path>) -> String {
     let target = bind.host_target(jail);
+    let condition = state_file
+        .filter(|p| p.is_absolute())
+        .map(|p| format!("ConditionPathExists={}\n", p.display()))
+        .unwrap_or_default();
     format!(
         "# Written by jailsmith mount --systemd-unit-dir; regenerate rather than edit.\n\
          [Unit]\n\
          Description=jailsmith bind mount {bind} for {jail}\n\
          RequiresMountsFor={src}\n\
+         {condition}\
          \n\
          [Mount]\n\
          What={src}\n\
@@ -72,8 +79,15 @@ mod tests {
     #[test]
     fn unit_is_ro_nosuid_nodev() {
         let b = Bind::parse("/srv/data:/data").unwrap();
-        let t = unit_text(Path::new("/srv/jail"), &b);
+        let t = unit_text(Path::new("/srv/jail"), &b, None);
         assert!(t.contains("Where=/srv/jail/data\n"));
         assert!(t.contains("Options=bind,ro,nosuid,nodev\n"));
+        assert!(!t.contains("Condition"));
+        let state = Path::new("/var/lib/jailsmith/jails/srv_jail.json");
+        let t = unit_text(Path::new("/srv/jail"), &b, Some(state));
+        assert!(
+            t.contains("RequiresMountsFor=/srv/data\nConditionPathExists=/var/lib/jailsmith/jails/srv_jail.json\n\n[Mount]"),
+            "{t}"
+        );
     }
 }

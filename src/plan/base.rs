@@ -65,6 +65,7 @@ pub fn base_tree(passwd: &str, group: &str, devices: Vec<Device>) -> BuildReques
                 "name lookups from the jail's own files",
             ),
         ],
+        binaries: Vec::new(),
     }
 }
 

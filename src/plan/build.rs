@@ -48,6 +48,15 @@ pub struct ContentFile {
     pub reason: String,
 }
 
+/// A file written with given bytes (a jail's own ld.so.cache).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BinaryFile {
+    pub path: JailPath,
+    pub bytes: Vec<u8>,
+    pub mode: u32,
+    pub reason: String,
+}
+
 /// A device node to create (only from the allowed set; numbers from the host).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Device {
@@ -66,6 +75,9 @@ pub struct BuildRequest {
     pub dirs: Vec<ExtraDir>,
     pub devices: Vec<Device>,
     pub contents: Vec<ContentFile>,
+    /// Files of bytes, written after `contents`.
+    #[serde(default)]
+    pub binaries: Vec<BinaryFile>,
 }
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -114,6 +126,7 @@ pub fn plan_build(jail: &std::path::Path, req: &BuildRequest) -> Plan {
                 Op::Symlink {
                     path: e.path.clone(),
                     target: target.clone(),
+                    src: Some(e.src.clone()),
                 }
             }
         };
@@ -144,7 +157,7 @@ pub fn plan_build(jail: &std::path::Path, req: &BuildRequest) -> Plan {
         add_parents(&c.path, &mut dirs);
         let op = Op::WriteFile {
             path: c.path.clone(),
-            content: c.content.clone(),
+            content: c.content.clone().into(),
             mode: c.mode & 0o1777,
             owner: Owner::ROOT,
         };
@@ -153,6 +166,22 @@ pub fn plan_build(jail: &std::path::Path, req: &BuildRequest) -> Plan {
             Step {
                 op,
                 reason: c.reason.clone(),
+            },
+        );
+    }
+    for b in &req.binaries {
+        add_parents(&b.path, &mut dirs);
+        let op = Op::WriteFile {
+            path: b.path.clone(),
+            content: b.bytes.clone().into(),
+            mode: b.mode & 0o1777,
+            owner: Owner::ROOT,
+        };
+        objects.insert(
+            b.path.clone(),
+            Step {
+                op,
+                reason: b.reason.clone(),
             },
         );
     }

@@ -41,8 +41,14 @@ pub enum Op {
         mode: u32,
         owner: Owner,
     },
-    /// A symbolic link holding `target` verbatim (relative for SONAME chains).
-    Symlink { path: JailPath, target: PathBuf },
+    /// A symbolic link holding `target` verbatim (relative for SONAME chains); it gets the
+    /// times of the host link `src`, when there is one.
+    Symlink {
+        path: JailPath,
+        target: PathBuf,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        src: Option<PathBuf>,
+    },
     /// A character device node; numbers taken from the host.
     MakeDevice {
         path: JailPath,
@@ -50,10 +56,11 @@ pub enum Op {
         minor: u64,
         mode: u32,
     },
-    /// A file with the given content (passwd, group, nsswitch.conf, profile scripts).
+    /// A file with the given content (passwd, group, nsswitch.conf, profile scripts, the
+    /// jail's own ld.so.cache).
     WriteFile {
         path: JailPath,
-        content: String,
+        content: Content,
         mode: u32,
         owner: Owner,
     },
@@ -83,6 +90,85 @@ impl Op {
     }
 }
 
+/// The bytes of a written file. Plans show text as a JSON string; other bytes (a binary
+/// ld.so.cache) as `{"hex": "…"}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Content(Vec<u8>);
+
+impl Content {
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<String> for Content {
+    fn from(s: String) -> Self {
+        Content(s.into_bytes())
+    }
+}
+
+impl From<&str> for Content {
+    fn from(s: &str) -> Self {
+        Content(s.as_bytes().to_vec())
+    }
+}
+
+impl From<Vec<u8>> for Content {
+    fn from(b: Vec<u8>) -> Self {
+        Content(b)
+    }
+}
+
+impl PartialEq<&str> for Content {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum ContentRepr {
+    Text(String),
+    Hex { hex: String },
+}
+
+impl Serialize for Content {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match std::str::from_utf8(&self.0) {
+            Ok(t) => ContentRepr::Text(t.to_string()),
+            Err(_) => ContentRepr::Hex {
+                hex: self.0.iter().map(|b| format!("{b:02x}")).collect(),
+            },
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Content {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match ContentRepr::deserialize(d)? {
+            ContentRepr::Text(t) => Ok(t.into()),
+            ContentRepr::Hex { hex } => (0..hex.len())
+                .step_by(2)
+                .map(|i| {
+                    hex.get(i..i + 2)
+                        .and_then(|h| u8::from_str_radix(h, 16).ok())
+                })
+                .collect::<Option<Vec<u8>>>()
+                .map(Content)
+                .ok_or_else(|| serde::de::Error::custom("content: bad hex")),
+        }
+    }
+}
+
 /// An operation and why the plan holds it ("needed by /usr/bin/bash via ld.so.cache").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
@@ -96,4 +182,21 @@ pub struct Step {
 pub struct Plan {
     pub jail: PathBuf,
     pub steps: Vec<Step>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_is_text_in_json_when_it_can_be_and_hex_otherwise() {
+        let text = Content::from("root:x:0:\n");
+        let bin = Content::from(vec![0u8, 0xff, 0x41]);
+        assert_eq!(serde_json::to_string(&text).unwrap(), "\"root:x:0:\\n\"");
+        assert_eq!(serde_json::to_string(&bin).unwrap(), r#"{"hex":"00ff41"}"#);
+        for c in [text, bin] {
+            let back: Content = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+            assert_eq!(back, c);
+        }
+    }
 }

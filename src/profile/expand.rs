@@ -40,6 +40,10 @@ pub struct ProfileSet {
     /// The profile that named each program, library and file (the first one, when several
     /// did), for the reasons a plan gives.
     pub origins: BTreeMap<PathBuf, String>,
+    /// The libraries only optional entries named (`optional_libraries`, alternatives not
+    /// required): one whose needs nothing provides is skipped with a warning, not an error.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub optional_libraries: Vec<PathBuf>,
 }
 
 /// One profile as read from its file.
@@ -165,6 +169,16 @@ impl Expansion {
         };
         let programs = take(EntryKind::Program);
         let libraries = take(EntryKind::Library);
+        let optional_libraries: Vec<PathBuf> = libraries
+            .iter()
+            .filter(|p| {
+                !self
+                    .entries
+                    .iter()
+                    .any(|e| e.kind == EntryKind::Library && e.required && e.paths.contains(p))
+            })
+            .cloned()
+            .collect();
         let files = take(EntryKind::File);
         Ok(ProfileSet {
             names: self.names,
@@ -177,6 +191,7 @@ impl Expansion {
             binds: self.binds,
             warnings,
             origins,
+            optional_libraries,
         })
     }
 }
@@ -423,6 +438,10 @@ fn match_candidate(
     let bare = !c.contains('/');
     let is_file = |p: &Path| matches!(host.stat(p), Some(Node::File { .. }));
     let is_program = |p: &PathBuf| matches!(host.stat(p), Some(Node::File { executable: true }));
+    // a data file that exists, or a symlink even when it dangles (copied as a link, as
+    // `--file` copies one: the JDK's src.zip, ruby's rdoc fonts)
+    let is_there =
+        |p: &Path| host.stat(p).is_some() || matches!(host.lstat(p), Some(Node::Symlink { .. }));
     let found: Vec<PathBuf> = match kind {
         EntryKind::Program if c == SSHD_SFTP_SERVER => {
             host.sftp_server().filter(is_program).into_iter().collect()
@@ -443,13 +462,9 @@ fn match_candidate(
             .filter(|p| is_file(p))
             .into_iter()
             .collect(),
-        EntryKind::File if is_glob(c) => host
-            .glob(c)
-            .into_iter()
-            .filter(|p| host.stat(p).is_some())
-            .collect(),
+        EntryKind::File if is_glob(c) => host.glob(c).into_iter().filter(|p| is_there(p)).collect(),
         EntryKind::File => Some(PathBuf::from(c))
-            .filter(|p| host.stat(p).is_some())
+            .filter(|p| is_there(p))
             .into_iter()
             .collect(),
     };

@@ -5,6 +5,7 @@
 //! with the `--profile`/`--profile-dir` option group they flatten in.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::exit::Coded;
 use crate::hostinfo::gather::{Gatherer, Wanted, host_devices};
@@ -57,7 +58,7 @@ pub struct ProfileExtra {
 }
 
 pub fn coded(e: ProfileError) -> anyhow::Error {
-    anyhow::Error::new(Coded::new(e.exit_code(), e.to_string()))
+    anyhow::Error::new(e)
 }
 
 /// Loads the named profiles (searched in `dirs` first, then the standard places).
@@ -68,6 +69,33 @@ pub fn load(names: &[String], dirs: &[PathBuf]) -> anyhow::Result<ProfileSet> {
     load_profiles(names, &SearchPath::standard(dirs), &RealHost).map_err(coded)
 }
 
+/// Whether every absent optional entry is listed (`build --verbose`), not only counted.
+static LIST_ABSENT: AtomicBool = AtomicBool::new(false);
+
+/// Lists every optional entry absent on this host in later warnings (`--verbose`).
+pub fn list_absent_entries(on: bool) {
+    LIST_ABSENT.store(on, Ordering::Relaxed);
+}
+
+/// The warnings to print: optional entries absent on this host (the paths of other
+/// distributions, a profile names them all) in one line unless `list` asks for each.
+fn summarise_absent(warnings: &[String], list: bool) -> Vec<String> {
+    const ABSENT: &str = "optional entry skipped: ";
+    let (absent, other): (Vec<&String>, Vec<&String>) =
+        warnings.iter().partition(|w| w.starts_with(ABSENT));
+    let mut out: Vec<String> = other.into_iter().cloned().collect();
+    match absent.len() {
+        0 => {}
+        _ if list => out.extend(absent.into_iter().cloned()),
+        1 => out.push(absent[0].clone()),
+        n => out.push(format!(
+            "{n} optional profile entries are absent on this host and were skipped (most \
+             name other distributions' paths); --verbose lists them"
+        )),
+    }
+    out
+}
+
 /// What the named profiles add to a build. A missing required entry or a refused program
 /// fails here, before anything is written; warnings go to stderr.
 pub fn to_request(names: &[String], dirs: &[PathBuf]) -> anyhow::Result<ProfileExtra> {
@@ -75,7 +103,7 @@ pub fn to_request(names: &[String], dirs: &[PathBuf]) -> anyhow::Result<ProfileE
         return Ok(ProfileExtra::default());
     }
     let set = load(names, dirs)?;
-    for w in &set.warnings {
+    for w in summarise_absent(&set.warnings, LIST_ABSENT.load(Ordering::Relaxed)) {
         eprintln!("jailsmith: warning: {w}");
     }
     let wanted = Wanted {
@@ -88,9 +116,11 @@ pub fn to_request(names: &[String], dirs: &[PathBuf]) -> anyhow::Result<ProfileE
         files: set.files.clone(),
     };
     let cfg = loader_config(&[]);
-    let (mut entries, warnings) = Gatherer::new(&cfg)
-        .gather(&wanted)
-        .map_err(|e| anyhow::Error::new(Coded::new(e.exit_code(), e.to_string())))?;
+    let gathered = Gatherer::new(&cfg)
+        .optional_libraries(&set.optional_libraries)
+        .gather_all(&wanted)
+        .map_err(anyhow::Error::new)?;
+    let (mut entries, warnings) = (gathered.entries, gathered.warnings);
     for w in &warnings {
         eprintln!("jailsmith: warning: {w}");
     }
@@ -118,8 +148,29 @@ pub fn to_request(names: &[String], dirs: &[PathBuf]) -> anyhow::Result<ProfileE
             dirs: set.dirs,
             devices: host_devices(&devices),
             contents: set.contents,
+            binaries: gathered.ld_cache.into_iter().collect(),
         },
         names: set.names,
         binds: set.binds,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absent_optional_entries_are_one_line_unless_listed() {
+        let w: Vec<String> = [
+            "optional entry skipped: a",
+            "file x replaced by profile `p`",
+            "optional entry skipped: b",
+        ]
+        .map(String::from)
+        .to_vec();
+        let short = summarise_absent(&w, false);
+        assert_eq!(short.len(), 2);
+        assert!(short[1].starts_with("2 optional profile entries are absent"));
+        assert_eq!(summarise_absent(&w, true).len(), 3);
+    }
 }

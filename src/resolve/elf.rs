@@ -117,13 +117,19 @@ pub fn read_elf(path: &Path) -> Result<ElfInfo, ElfError> {
         path: path.into(),
         source,
     })?;
+    read_elf_file(&file, path)
+}
+
+/// `read_elf` on a file already opened (a jail's file, opened by descriptor); `path` names
+/// it in errors.
+pub fn read_elf_file(file: &File, path: &Path) -> Result<ElfInfo, ElfError> {
     HEAD_BUF.with_borrow_mut(|buf| {
-        let n = read_some(&file, &mut buf[..], 0).map_err(|source| ElfError::Io {
+        let n = read_some(file, &mut buf[..], 0).map_err(|source| ElfError::Io {
             path: path.into(),
             source,
         })?;
         Reader {
-            file: &file,
+            file,
             path,
             head: &buf[..n],
         }

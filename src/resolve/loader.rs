@@ -26,4 +26,7 @@ pub struct LoaderConfig {
     /// The interpreter that runs objects without PT_INTERP (shared libraries given to
     /// `deps`), as `ld.so --list` would.
     pub default_interp: Option<PathBuf>,
+    /// The loader runs without /proc (inside a jail): it cannot find the executable's
+    /// `$ORIGIN`, and drops every search-list element that uses it, as glibc does.
+    pub no_proc: bool,
 }

@@ -116,7 +116,30 @@ pub struct Resolver<'c> {
     hwcaps_dirs: HashMap<PathBuf, Vec<PathBuf>>,
     /// Keyed by the library's path bytes, a NUL, and the requested name.
     variants: ByBytes<Vec<PathBuf>>,
+    /// The program being resolved runs under musl's loader (see `musl`).
+    musl: bool,
 }
+
+/// musl's loader, which is also its libc: `ld-musl-ARCH.so.1`.
+pub fn is_musl_interp(interp: &Path) -> bool {
+    interp
+        .file_name()
+        .is_some_and(|n| n.as_encoded_bytes().starts_with(b"ld-musl-"))
+}
+
+/// Names musl's loader answers with itself (dynlink.c: `lib` + c, pthread, rt, m, dl, util
+/// or xnet, then a dot): its libc holds them all.
+fn musl_reserved(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("lib") else {
+        return false;
+    };
+    ["c.", "pthread.", "rt.", "m.", "dl.", "util.", "xnet."]
+        .iter()
+        .any(|r| rest.starts_with(r))
+}
+
+/// musl's built-in library path, used when no /etc/ld-musl-ARCH.path names one.
+const MUSL_SYSTEM_PATH: [&str; 3] = ["/lib", "/usr/local/lib", "/usr/lib"];
 
 impl<'c> Resolver<'c> {
     pub fn new(cfg: &'c LoaderConfig) -> Self {
@@ -132,6 +155,7 @@ impl<'c> Resolver<'c> {
             file_ids: ByBytes::default(),
             hwcaps_dirs: HashMap::new(),
             variants: ByBytes::default(),
+            musl: false,
         }
     }
 
@@ -174,6 +198,7 @@ impl<'c> Resolver<'c> {
         if !info.dynamic {
             return Ok(closure);
         }
+        self.musl = info.interp.as_deref().is_some_and(is_musl_interp);
         let id = self.file_id(file);
         let mut map = vec![Loaded {
             path: file.to_path_buf(),
@@ -190,15 +215,17 @@ impl<'c> Resolver<'c> {
             fs: self.fs,
             dir: std::cell::OnceCell::new(),
         };
-        if info
-            .rpath
-            .iter()
-            .chain(&info.runpath)
-            .chain(&info.needed)
-            .any(|s| uses_origin(s))
+        // A library's $ORIGIN is the directory it was opened from, known inside a jail too.
+        if info.interp.is_some()
+            && info
+                .rpath
+                .iter()
+                .chain(&info.runpath)
+                .chain(&info.needed)
+                .any(|s| uses_origin(s))
         {
             closure.warnings.push(format!(
-                "{} uses $ORIGIN; inside a jail without /proc the loader may not expand it, so its libraries are placed at their host paths",
+                "{} uses $ORIGIN, which the loader cannot expand inside a jail without /proc; a jail built with it gets its own ld.so.cache listing its libraries",
                 file.display()
             ));
         }
@@ -272,11 +299,39 @@ impl<'c> Resolver<'c> {
             }
             return;
         }
+        if self.musl && musl_reserved(name) {
+            // musl's loader is its libc: it answers these names with itself
+            if let Some(l) = map.iter_mut().find(|l| l.loader == Some(0) && !l.reported) {
+                l.reported = true;
+                l.names.push(name.to_string());
+                closure.libraries.push(Library {
+                    soname: name.to_string(),
+                    path: l.path.clone(),
+                    found_via: FoundVia::Interpreter,
+                    needed_by,
+                    variants: Vec::new(),
+                });
+                return;
+            }
+            if map
+                .iter()
+                .any(|l| l.loader == Some(0) && l.reported && l.path.as_os_str() != "")
+            {
+                return;
+            }
+        }
         let found = if name.contains('/') {
-            let origin = self.origin_of(loader, map, main_origin);
-            let p = PathBuf::from(expand(name, &origin, &self.cfg.lib, &self.cfg.platform));
-            self.compatible(&p, &map[0].info)
-                .map(|_| (p, FoundVia::Path))
+            match self.origin_of(loader, map, main_origin) {
+                None if uses_origin(name) => None,
+                origin => {
+                    let origin = origin.unwrap_or_default();
+                    let p = PathBuf::from(expand(name, &origin, &self.cfg.lib, &self.cfg.platform));
+                    self.compatible(&p, &map[0].info)
+                        .map(|_| (p, FoundVia::Path))
+                }
+            }
+        } else if self.musl {
+            self.search_musl(name, loader, main_origin, map)
         } else {
             self.search(name, loader, main_origin, map)
         };
@@ -304,7 +359,11 @@ impl<'c> Resolver<'c> {
         let info = self.candidate(&path).expect("a found candidate was parsed");
         let mut names = vec![name.to_string()];
         names.extend(info.soname.clone());
-        let variants = self.variants_of(&path, name);
+        let variants = if self.musl {
+            Vec::new()
+        } else {
+            self.variants_of(&path, name)
+        };
         map.push(Loaded {
             path: path.clone(),
             info,
@@ -324,15 +383,18 @@ impl<'c> Resolver<'c> {
 
     /// `$ORIGIN` of a loaded object: the executable's resolved directory, or the directory
     /// of the path a library was opened by.
-    fn origin_of(&self, idx: usize, map: &[Loaded], main_origin: &MainOrigin) -> PathBuf {
+    /// None for the executable when the loader has no /proc (`LoaderConfig::no_proc`).
+    fn origin_of(&self, idx: usize, map: &[Loaded], main_origin: &MainOrigin) -> Option<PathBuf> {
         if idx == 0 {
-            return main_origin.get().to_path_buf();
+            return (!self.cfg.no_proc).then(|| main_origin.get().to_path_buf());
         }
-        map[idx]
-            .path
-            .parent()
-            .unwrap_or(Path::new("/"))
-            .to_path_buf()
+        Some(
+            map[idx]
+                .path
+                .parent()
+                .unwrap_or(Path::new("/"))
+                .to_path_buf(),
+        )
     }
 
     /// glibc's _dl_map_object search order for `name` needed by `map[loader]`.
@@ -419,15 +481,70 @@ impl<'c> Resolver<'c> {
             .map(|p| (p, FoundVia::DefaultDir))
     }
 
-    /// Expands a search list; `origin` is only computed when an element has a token.
-    fn expand_list(&self, list: &[String], origin: impl Fn() -> PathBuf) -> Vec<PathBuf> {
+    /// musl's search (dynlink.c `load_library`): LD_LIBRARY_PATH, then the RUNPATH (or else
+    /// RPATH) of the loading object and of each of its loaders up to the program, then the
+    /// system path. No cache, no glibc-hwcaps, no variants.
+    fn search_musl(
+        &mut self,
+        name: &str,
+        loader: usize,
+        main_origin: &MainOrigin,
+        map: &[Loaded],
+    ) -> Option<(PathBuf, FoundVia)> {
+        let main = map[0].info.clone();
+        let plain = |this: &mut Self, dirs: &[PathBuf]| {
+            dirs.iter()
+                .map(|d| d.join(name))
+                .find(|p| this.compatible(p, &main).is_some())
+        };
+        if !self.cfg.ld_library_path.is_empty() {
+            let dirs = self.expand_list(&self.cfg.ld_library_path.clone(), || {
+                self.origin_of(0, map, main_origin)
+            });
+            if let Some(p) = plain(self, &dirs) {
+                return Some((p, FoundVia::LdLibraryPath));
+            }
+        }
+        let mut cur = Some(loader);
+        while let Some(i) = cur {
+            let info = &map[i].info;
+            let (list, runpath) = if info.runpath.is_empty() {
+                (info.rpath.clone(), false)
+            } else {
+                (info.runpath.clone(), true)
+            };
+            if !list.is_empty() {
+                let dirs = self.expand_list(&list, || self.origin_of(i, map, main_origin));
+                if let Some(p) = plain(self, &dirs) {
+                    let owner = map[i].path.clone();
+                    let via = if runpath {
+                        FoundVia::Runpath { owner }
+                    } else {
+                        FoundVia::Rpath { owner }
+                    };
+                    return Some((p, via));
+                }
+            }
+            cur = map[i].loader;
+        }
+        let dirs: Vec<PathBuf> = MUSL_SYSTEM_PATH.iter().map(PathBuf::from).collect();
+        plain(self, &dirs).map(|p| (p, FoundVia::DefaultDir))
+    }
+
+    /// Expands a search list; `origin` is only computed when an element has a token. When
+    /// it is unknown (no /proc), the elements using it are dropped, as glibc drops them.
+    fn expand_list(&self, list: &[String], origin: impl Fn() -> Option<PathBuf>) -> Vec<PathBuf> {
         let origin = if list.iter().any(|e| e.contains('$')) {
             origin()
         } else {
-            PathBuf::new()
+            Some(PathBuf::new())
         };
         list.iter()
-            .map(|e| PathBuf::from(expand(e, &origin, &self.cfg.lib, &self.cfg.platform)))
+            .filter(|e| origin.is_some() || !uses_origin(e))
+            .map(|e| {
+                let o = origin.as_deref().unwrap_or(Path::new(""));
+                PathBuf::from(expand(e, o, &self.cfg.lib, &self.cfg.platform))
+            })
             .collect()
     }
 
@@ -861,8 +978,10 @@ mod tests {
     fn origin_of_the_program_is_its_symlink_resolved_directory() {
         let fs = program(FakeFs::default(), "/opt/app/bin/app", &["libapp.so"])
             .with("/opt/app/bin/app", |i| {
-                i.runpath = vec!["$ORIGIN/../lib".into()]
+                i.runpath = vec!["$ORIGIN/../lib".into()];
+                i.interp = Some("/lib/ld.so".into());
             })
+            .lib("/lib/ld.so", "ld.so", &[])
             .lib("/opt/app/lib/libapp.so", "libapp.so", &[])
             .link("/usr/bin/app", "/opt/app/bin/app");
         let c = resolve(&fs, &cfg(), "/usr/bin/app");
@@ -871,6 +990,59 @@ mod tests {
             c.warnings.iter().any(|w| w.contains("$ORIGIN")),
             "{:?}",
             c.warnings
+        );
+    }
+
+    #[test]
+    fn without_proc_the_programs_origin_elements_are_dropped_but_a_librarys_are_kept() {
+        let fs = program(FakeFs::default(), "/opt/app/bin/app", &["libapp.so"])
+            .with("/opt/app/bin/app", |i| {
+                i.runpath = vec!["$ORIGIN/../lib".into()]
+            })
+            .lib("/opt/app/lib/libapp.so", "libapp.so", &["libdep.so"])
+            .with("/opt/app/lib/libapp.so", |i| {
+                i.runpath = vec!["$ORIGIN/dep".into()]
+            })
+            .lib("/opt/app/lib/dep/libdep.so", "libdep.so", &[]);
+        let mut jail = cfg();
+        jail.no_proc = true;
+        assert_eq!(
+            missing(&resolve(&fs, &jail, "/opt/app/bin/app")),
+            ["libapp.so"]
+        );
+        jail.cache = Some(LdCache::from_entries([(
+            "libapp.so".to_string(),
+            CacheEntry {
+                flags: crate::resolve::ldcache::flags_for(64, X86_64),
+                path: "/opt/app/lib/libapp.so".into(),
+                hwcaps: None,
+                legacy_hwcap: 0,
+            },
+        )]));
+        let c = resolve(&fs, &jail, "/opt/app/bin/app");
+        assert_eq!(found(&c)["libapp.so"].1, "ld.so.cache");
+        assert_eq!(found(&c)["libdep.so"].0, "/opt/app/lib/dep/libdep.so");
+    }
+
+    #[test]
+    fn musls_loader_is_its_libc_and_searches_its_own_path() {
+        let fs = program(FakeFs::default(), "/bin/m", &["libc.so", "libz.so.1"])
+            .with("/bin/m", |i| {
+                i.interp = Some("/lib/ld-musl-x86_64.so.1".into())
+            })
+            .lib("/lib/ld-musl-x86_64.so.1", "libc.so", &[])
+            .lib("/usr/lib/libz.so.1", "libz.so.1", &["libc.so"])
+            .lib("/lib/glibc-hwcaps/x86-64-v3/libz.so.1", "libz.so.1", &[]);
+        let c = resolve(&fs, &cfg(), "/bin/m");
+        assert!(missing(&c).is_empty(), "{:?}", missing(&c));
+        assert_eq!(
+            found(&c)["libc.so"],
+            ("/lib/ld-musl-x86_64.so.1".into(), "PT_INTERP".into())
+        );
+        assert_eq!(
+            found(&c)["libz.so.1"],
+            ("/usr/lib/libz.so.1".into(), "default directory".into()),
+            "no glibc-hwcaps for musl"
         );
     }
 

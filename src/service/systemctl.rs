@@ -81,7 +81,7 @@ pub fn remove_unit(name: &str, path: &Path) -> Result<UnitRemoval, String> {
     let dir = path.parent().unwrap_or(Path::new("/"));
     let unit = format!("{name}.service");
     run_or_tell(&[vec!["disable", "--now", &unit]], dir)?;
-    std::fs::remove_file(path).map_err(|e| format!("remove {}: {e}", path.display()))?;
+    crate::apply::rootfile::remove(path).map_err(|e| e.to_string())?;
     Ok(UnitRemoval::Removed)
 }
 

@@ -81,6 +81,13 @@ pub fn validate(spec: &Spec, loc: &Locator) -> Vec<SpecProblem> {
         if let Some(l) = &u.limits {
             check_limits(loc, &mut out, l.span(), &l.get_ref().raw());
         }
+        if let Some(ips) = &u.allow_ips {
+            for ip in ips.get_ref() {
+                if let Err(e) = crate::limits::parse_allow_ip(ip) {
+                    out.push(loc.problem(ips.span(), format!("user {name}: {e}")));
+                }
+            }
+        }
     }
     let mut services: HashMap<&str, usize> = HashMap::new();
     for s in &spec.service {
@@ -164,6 +171,19 @@ mod tests {
     }
 
     const JAIL: &str = "[[jail]]\npath = \"/srv/j\"\nbins = [\"bash\"]\n";
+
+    #[test]
+    fn a_bad_allow_ip_is_located() {
+        let text = format!(
+            "{JAIL}[[user]]\nname = \"alice\"\njail = \"/srv/j\"\nkeys = [\"ssh-ed25519 AAAA x\"]\nallow_ips = [\"127.0.0.1\", \"10.0.0.0/33\"]\n"
+        );
+        let p = problems(&text);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].starts_with("s.toml:8:") && p[0].contains("--allow-ip"),
+            "{p:?}"
+        );
+    }
 
     #[test]
     fn a_good_spec_parses() {

@@ -67,6 +67,12 @@ pub struct UserSpec {
     pub delete_account: bool,
     #[serde(default)]
     pub limits: Option<Spanned<LimitsSpec>>,
+    /// `--deny-network`: no network for the user's sessions but `allow_ips`.
+    #[serde(default)]
+    pub deny_network: bool,
+    /// `--allow-ip`, each `ADDR[/N]` or `localhost`; implies `deny_network`.
+    #[serde(default)]
+    pub allow_ips: Option<Spanned<Vec<String>>>,
 }
 
 /// `[[service]]`: what `jailsmith service` takes.

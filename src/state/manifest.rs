@@ -52,12 +52,20 @@ pub struct ManifestEntry {
     /// Device numbers of a character device.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<(u64, u64)>,
+    /// The object was already there when jailsmith first applied this path (found, not
+    /// created): `destroy` keeps it. False in states written before this was recorded.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub found: bool,
 }
 
 /// Every object of a jail jailsmith made, keyed by absolute in-jail path (`/usr/bin/bash`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     pub entries: BTreeMap<String, ManifestEntry>,
+    /// Objects that were in the directory when `build --adopt` took it over (in-jail
+    /// paths, non-UTF-8 bytes escaped as `\xNN`): foreign, listed and never removed.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub foreign: std::collections::BTreeSet<String>,
 }
 
 impl Manifest {
@@ -101,6 +109,7 @@ mod tests {
                 src_mtime_ns: Some(-5),
                 target: None,
                 device: None,
+                found: false,
             },
         );
         let json = serde_json::to_string(&m).unwrap();
@@ -108,5 +117,15 @@ mod tests {
         let back: Manifest = serde_json::from_str(&json).unwrap();
         assert_eq!(back, m);
         assert_eq!(back.get(&p).unwrap().mtime_ns, 1_700_000_000_123_456_789);
+    }
+
+    #[test]
+    fn states_written_before_found_and_foreign_still_load() {
+        let old = r#"{"entries":{"/etc":{"kind":"dir","mode":493,"uid":0,"gid":0,"size":0,"mtime_ns":0}}}"#;
+        let m: Manifest = serde_json::from_str(old).unwrap();
+        assert!(!m.get(&JailPath::new("/etc").unwrap()).unwrap().found);
+        assert!(m.foreign.is_empty());
+        // and the new fields are only written when set
+        assert_eq!(serde_json::to_string(&m).unwrap(), old);
     }
 }

@@ -32,6 +32,18 @@ pub struct Request {
     /// Bind mounts (`build --bind`), applied by `jailsmith mount`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub binds: Vec<crate::mounts::Bind>,
+    /// Run-time libraries (`build --lib`), as given: paths or globs, expanded at each build.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub libraries: Vec<String>,
+    /// `build --ld-library-path`: directories searched as LD_LIBRARY_PATH would be.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ld_library_path: Vec<String>,
+    /// `build --with-libs`: the ELF files copied by `--file` bring their libraries.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub with_libs: bool,
+    /// `build --timezone`: the zone etc/localtime names (`Europe/Paris`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
 }
 
 /// Everything jailsmith remembers about one jail.
@@ -185,12 +197,7 @@ fn state_err(e: RootFileError) -> StateError {
 
 /// Forgets a jail (for `destroy`); `Ok(false)` when there was nothing to forget.
 pub fn remove(state_dir: &Path, jail: &Path) -> Result<bool, StateError> {
-    let path = state_file(state_dir, jail);
-    match fs::remove_file(&path) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(io_err(&path, "remove")(e)),
-    }
+    rootfile::remove(&state_file(state_dir, jail)).map_err(state_err)
 }
 
 /// Creates `dir` (and missing parents) root 0700; an existing one must be a root-owned
@@ -213,6 +220,7 @@ mod tests {
                 files: vec![],
                 profiles: vec!["basic-shell".into()],
                 binds: vec![],
+                ..Default::default()
             },
             manifest: Manifest::default(),
             users: vec![],

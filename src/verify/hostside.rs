@@ -3,34 +3,18 @@
 //! passwd entry) and removing probe files a broken jail let the user create. Never follows a
 //! symlink inside the jail: it walks by descriptor with O_NOFOLLOW.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Read;
-use std::os::fd::OwnedFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{OFlag, openat};
 use nix::sys::stat::Mode;
-use nix::unistd::{UnlinkatFlags, unlinkat};
 
 use super::VerifyError;
 
 /// A random name: `.jailsmith-verify-` and 16 hex digits from the system's CSPRNG.
 pub fn random_name() -> String {
-    let mut b = [0u8; 8];
-    let filled = File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut b))
-        .is_ok();
-    if !filled {
-        // Fall back on time and pid: still unique for the run, just guessable.
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        b = ((t as u64) ^ ((std::process::id() as u64) << 32)).to_le_bytes();
-    }
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(".jailsmith-verify-{hex}")
+    format!(".jailsmith-verify-{}", crate::apply::rootfile::random_hex())
 }
 
 /// A file that exists only outside the jail for the duration of the run; removed on Drop.
@@ -47,17 +31,11 @@ impl Marker {
         let parent = jail.parent().unwrap_or(Path::new("/"));
         let name = random_name();
         let path = parent.join(&name);
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o644)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)
-            .map_err(|source| VerifyError::Marker {
-                op: "create",
-                path: path.clone(),
-                source,
-            })?;
+        crate::apply::scratch::create_marker(&path).map_err(|source| VerifyError::Marker {
+            op: "create",
+            path: path.clone(),
+            source,
+        })?;
         Ok(Self { path, name })
     }
 
@@ -72,9 +50,7 @@ impl Marker {
 
 impl Drop for Marker {
     fn drop(&mut self) {
-        if let Err(e) = fs::remove_file(&self.path)
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
+        if let Err(e) = crate::apply::scratch::remove_marker(&self.path) {
             eprintln!(
                 "jailsmith: warning: cannot remove marker {}: {e}",
                 self.path.display()
@@ -97,19 +73,7 @@ pub fn jail_top_level(jail: &Path) -> Result<Vec<String>, VerifyError> {
     Ok(names)
 }
 
-/// Opens `rel` (a relative path of plain components) beneath `root`, one component at a
-/// time with O_NOFOLLOW; `None` if any step is missing, a symlink or not a directory.
-fn open_dir_beneath(root: &Path, rel: &[&str]) -> Option<OwnedFd> {
-    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-    let mut fd: OwnedFd = File::open(root).ok()?.into();
-    for c in rel {
-        if c.is_empty() || *c == "." || *c == ".." || c.contains('/') {
-            return None;
-        }
-        fd = openat(&fd, *c, flags, Mode::empty()).ok()?;
-    }
-    Some(fd)
-}
+use crate::apply::scratch::open_dir_beneath;
 
 /// Reads a regular file beneath the jail without following symlinks.
 fn read_beneath(jail: &Path, dir: &[&str], file: &str) -> Option<String> {
@@ -197,9 +161,7 @@ pub fn remove_probe_files(jail: &Path, seen: &[String], probe: &str) -> Vec<Path
         };
         let comps: Vec<&str> = dir.split('/').filter(|c| !c.is_empty()).collect();
         for root in [jail, Path::new("/")] {
-            if let Some(d) = open_dir_beneath(root, &comps)
-                && unlinkat(&d, probe, UnlinkatFlags::NoRemoveDir).is_ok()
-            {
+            if crate::apply::scratch::remove_beneath(root, &comps, probe) {
                 let mut p = root.to_path_buf();
                 p.extend(&comps);
                 removed.push(p.join(probe));

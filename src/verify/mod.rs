@@ -164,8 +164,36 @@ pub struct Options {
     pub jail_users: Vec<String>,
     /// The state sets limits on this user's slice (the host view checks the cgroup).
     pub limited: bool,
+    /// The network policy the state puts on this user's slice (`user --deny-network`).
+    pub network: NetworkPolicy,
     /// Per-step time limit.
     pub timeout: std::time::Duration,
+}
+
+/// What the jail's state says about the user's outgoing connections.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NetworkPolicy {
+    /// Nothing: a chroot does not restrict the network.
+    #[default]
+    Open,
+    /// IPAddressDeny=any on the user's slice; `probe_allowed` when the loopback address the
+    /// probe connects to is among the allowed peers (then the probe proves nothing).
+    Denied { probe_allowed: bool },
+}
+
+impl NetworkPolicy {
+    /// The policy of a user's recorded limits.
+    pub fn of(limits: Option<&crate::limits::Limits>) -> Self {
+        match limits {
+            Some(l) if l.deny_network => NetworkPolicy::Denied {
+                probe_allowed: l
+                    .allow_ip
+                    .iter()
+                    .any(|a| a == "localhost" || a == "any" || a.starts_with("127.") || a == "::1"),
+            },
+            _ => NetworkPolicy::Open,
+        }
+    }
 }
 
 /// A failure before any check could run that is not a connection problem: an unreadable key,

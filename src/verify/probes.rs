@@ -2,6 +2,7 @@
 //! uses shell builtins only (the jail may hold bash alone) and prints `JS_KEY=value` lines;
 //! each parser turns those lines into a `Check`. Nothing here runs anything.
 
+use super::NetworkPolicy;
 use std::collections::BTreeSet;
 
 use super::Check;
@@ -407,19 +408,55 @@ pub fn tcp_script(port: u16) -> String {
 }
 
 /// A chroot cannot close the network: always WARN, saying whether the probe got out.
-pub fn check_tcp(out: Option<&str>, port: u16) -> Check {
+pub fn check_tcp(out: Option<&str>, port: u16, policy: NetworkPolicy) -> Check {
     const HINT: &str = "a chroot does not restrict the network: run sshd's sessions in a \
-                        network namespace or use IPAddressDeny= for them";
-    match out.and_then(|o| value(o, "JS_TCP")) {
-        Some("open") => Check::warn(
+                        network namespace or use IPAddressDeny= for them (user --deny-network)";
+    let result = out.and_then(|o| value(o, "JS_TCP"));
+    match (policy, result) {
+        (
+            NetworkPolicy::Denied {
+                probe_allowed: false,
+            },
+            Some("open"),
+        ) => Check::fail(
+            name::OUTGOING_TCP,
+            format!(
+                "the user's slice denies the network (IPAddressDeny=any) but the jail connected \
+                 to 127.0.0.1:{port}: the policy is not in force (systemd not PID 1, or the \
+                 session outside the user's slice?)"
+            ),
+        ),
+        (
+            NetworkPolicy::Denied {
+                probe_allowed: false,
+            },
+            Some(_),
+        ) => Check::pass(
+            name::OUTGOING_TCP,
+            format!(
+                "denied: the jail could not connect to 127.0.0.1:{port} (IPAddressDeny=any on \
+                 the user's slice)"
+            ),
+        ),
+        (
+            NetworkPolicy::Denied {
+                probe_allowed: true,
+            },
+            _,
+        ) => Check::warn(
+            name::OUTGOING_TCP,
+            "the user's slice denies the network but allows loopback, where this probe \
+             connects: not proven from here",
+        ),
+        (NetworkPolicy::Open, Some("open")) => Check::warn(
             name::OUTGOING_TCP,
             format!("the jail connected to 127.0.0.1:{port}; {HINT}"),
         ),
-        Some(_) => Check::warn(
+        (NetworkPolicy::Open, Some(_)) => Check::warn(
             name::OUTGOING_TCP,
             format!("this probe could not connect out, but other programs may; {HINT}"),
         ),
-        None => Check::warn(name::OUTGOING_TCP, HINT),
+        (_, None) => Check::warn(name::OUTGOING_TCP, HINT),
     }
 }
 
@@ -427,6 +464,29 @@ pub fn check_tcp(out: Option<&str>, port: u16) -> Check {
 mod tests {
     use super::*;
     use crate::verify::Status;
+
+    #[test]
+    fn outgoing_tcp_passes_only_when_the_slice_denies_and_the_probe_is_stopped() {
+        let denied = NetworkPolicy::Denied {
+            probe_allowed: false,
+        };
+        let stopped = "JS_TCP=closed\n";
+        let open = "JS_TCP=open\n";
+        assert_eq!(check_tcp(Some(stopped), 1, denied).status, Status::Pass);
+        assert_eq!(check_tcp(Some(open), 1, denied).status, Status::Fail);
+        assert_eq!(
+            check_tcp(Some(open), 1, NetworkPolicy::Open).status,
+            Status::Warn
+        );
+        assert_eq!(
+            check_tcp(Some(stopped), 1, NetworkPolicy::Open).status,
+            Status::Warn
+        );
+        let allowed = NetworkPolicy::Denied {
+            probe_allowed: true,
+        };
+        assert_eq!(check_tcp(Some(stopped), 1, allowed).status, Status::Warn);
+    }
 
     fn names(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
@@ -562,8 +622,14 @@ mod tests {
 
     #[test]
     fn tcp_is_always_a_warning() {
-        assert_eq!(check_tcp(Some("JS_TCP=open\n"), 1).status, Status::Warn);
-        assert_eq!(check_tcp(Some("JS_TCP=closed\n"), 1).status, Status::Warn);
-        assert_eq!(check_tcp(None, 1).status, Status::Warn);
+        assert_eq!(
+            check_tcp(Some("JS_TCP=open\n"), 1, NetworkPolicy::Open).status,
+            Status::Warn
+        );
+        assert_eq!(
+            check_tcp(Some("JS_TCP=closed\n"), 1, NetworkPolicy::Open).status,
+            Status::Warn
+        );
+        assert_eq!(check_tcp(None, 1, NetworkPolicy::Open).status, Status::Warn);
     }
 }

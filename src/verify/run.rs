@@ -163,26 +163,8 @@ fn local_host_keys() -> Vec<Trusted> {
 
 /// Appends an accepted key to the known_hosts file (creating it, and ~/.ssh 0700).
 fn record_key(file: &Path, name: &str, key: &PublicKey) -> Result<(), String> {
-    use std::io::Write;
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    if let Some(dir) = file.parent()
-        && !dir.as_os_str().is_empty()
-        && !dir.exists()
-    {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
-    }
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o644)
-        .open(file)
-        .map_err(|e| format!("open {}: {e}", file.display()))?;
-    f.write_all(hostkey::known_hosts_line(name, key).as_bytes())
-        .map_err(|e| format!("write {}: {e}", file.display()))
+    crate::apply::scratch::append_line(file, &hostkey::known_hosts_line(name, key))
+        .map_err(|e| format!("append to {}: {e}", file.display()))
 }
 
 /// How the session is held open while the host looks at it.
@@ -773,15 +755,21 @@ impl Ctx<'_> {
 
     async fn outgoing_tcp(&self, conn: &Conn) -> Check {
         if !hostkey::is_loopback(&self.opts.host) {
-            return probes::check_tcp(None, 0);
+            return probes::check_tcp(None, 0, self.opts.network);
         }
         let Ok(l) = TcpListener::bind("127.0.0.1:0").await else {
-            return probes::check_tcp(None, 0);
+            return probes::check_tcp(None, 0, self.opts.network);
         };
         // The kernel completes the handshake from the backlog; no accept needed.
         let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
-        let out = conn.exec(&probes::clean(&probes::tcp_script(port))).await;
+        // A denied connection is dropped, not refused: its SYN goes unanswered. Three seconds
+        // without an answer count as stopped.
+        let script = probes::clean(&probes::tcp_script(port));
+        let out = match tokio::time::timeout(Duration::from_secs(3), conn.exec(&script)).await {
+            Ok(out) => out.map(|o| o.stdout),
+            Err(_) => Ok("JS_TCP=timeout\n".to_string()),
+        };
         drop(l);
-        probes::check_tcp(out.ok().as_ref().map(|o| o.stdout.as_str()), port)
+        probes::check_tcp(out.ok().as_deref(), port, self.opts.network)
     }
 }

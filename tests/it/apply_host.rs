@@ -92,10 +92,12 @@ fn plan_for(jail: &Path, src: &Path) -> Plan {
             step(Op::Symlink {
                 path: jp("usr/lib/libfoo.so.1"),
                 target: "libfoo.so.1.2".into(),
+                src: None,
             }),
             step(Op::Symlink {
                 path: jp("lib"),
                 target: "usr/lib".into(),
+                src: None,
             }),
             dir("dev", 0o755, root),
             step(Op::MakeDevice {

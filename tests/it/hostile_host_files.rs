@@ -328,3 +328,38 @@ fn temporaries_a_killed_build_left_are_swept_by_the_next_build() {
     let (code, out) = check(&jail, &state);
     assert_eq!(code, Some(0), "{out}");
 }
+
+#[test]
+fn a_directory_holding_a_copy_of_the_hosts_etc_is_not_adopted() {
+    if !require_root("a_directory_holding_a_copy_of_the_hosts_etc_is_not_adopted") {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let (jail, state) = (t.jail("jail"), t.state_dir());
+    make_dir(&jail.join("etc"), 0o755);
+    for f in ["passwd", "group", "shadow"] {
+        fs::copy(Path::new("/etc").join(f), jail.join("etc").join(f)).unwrap();
+    }
+    let out = run(jailsmith("build", &jail, &state).args(["--bin", "bash", "--adopt"]));
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("/etc/shadow"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!state.join("jails").exists(), "nothing was recorded");
+    assert!(
+        !jail.join("usr").exists() && !jail.join("dev").exists(),
+        "nothing was built"
+    );
+    // without the secret, the copy is adopted and its host accounts are left out
+    fs::remove_file(jail.join("etc/shadow")).unwrap();
+    let out = run_ok(jailsmith("build", &jail, &state).args(["--bin", "bash", "--adopt"]));
+    assert!(
+        text(&out.stderr).contains("daemon"),
+        "{}",
+        text(&out.stderr)
+    );
+    let passwd = fs::read_to_string(jail.join("etc/passwd")).unwrap();
+    assert_eq!(passwd, "root:x:0:0:root:/root:/bin/sh\n");
+}

@@ -215,7 +215,7 @@ fn destroy_removes_symlinks_never_their_targets() {
     let before = fingerprint(&outside);
     symlink(&outside, jail.join("tmp/escape")).unwrap();
     symlink(outside.join("passwd"), jail.join("usr/escape-file")).unwrap();
-    run_ok(
+    let out = run_ok(
         bin()
             .arg("destroy")
             .arg(&jail)
@@ -224,7 +224,16 @@ fn destroy_removes_symlinks_never_their_targets() {
             .arg("--state-dir")
             .arg(&state),
     );
-    assert!(!jail.exists());
+    // the link in the scratch /tmp goes; the one jailsmith did not place in /usr is listed
+    // and kept (with the directories holding it), never followed
+    assert!(!jail.join("tmp").exists());
+    assert!(jail.join("usr/escape-file").is_symlink());
+    assert!(!jail.join("usr/bin").exists());
+    assert!(
+        text(&out.stdout).contains("usr/escape-file: not made by jailsmith"),
+        "{}",
+        text(&out.stdout)
+    );
     assert_eq!(fingerprint(&outside), before);
 }
 

@@ -139,7 +139,7 @@ fn destroy_refuses_sessions_then_purges_everything() {
     let o = text(&out.stdout);
     assert!(
         o.contains(&format!(
-            "home {}",
+            "removed {}",
             s.jail.join("home").join(&name).display()
         )),
         "{o}"
@@ -177,7 +177,7 @@ fn destroy_without_purge_keeps_the_homes() {
             .args(["--bin", "bash"]),
     );
     let _guard = Unmount(t.path().to_path_buf());
-    // an undeclared mount is detached too, never removed through
+    // an undeclared mount stops destroy before it changes anything
     let stray = jail.join("mnt");
     common::make_dir(&stray, 0o755);
     nix::mount::mount(
@@ -193,20 +193,36 @@ fn destroy_without_purge_keeps_the_homes() {
     common::make_dir(&home, 0o700);
     common::write_file(&home.join("keep"), "mine", 0o600);
     common::edit_jail_state(&state, |v| v["users"] = serde_json::json!([]));
-    let out = run_ok(
-        bin()
-            .arg("destroy")
+    let destroy = || {
+        let mut c = bin();
+        c.arg("destroy")
             .arg(&jail)
             .arg("--state-dir")
             .arg(&state)
-            .arg("--no-reload"),
-    );
+            .arg("--no-reload");
+        c
+    };
+    let out = run(&mut destroy());
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("mnt"), "{}", text(&out.stderr));
+    assert_eq!(fs::read_to_string(stray.join("on-tmpfs")).unwrap(), "x");
+    assert!(jail.join("usr").exists() && jail.join("etc").exists());
+    umount2(&stray, MntFlags::MNT_DETACH).unwrap();
+
+    let out = run_ok(&mut destroy());
     assert!(text(&out.stdout).contains("kept"), "{}", text(&out.stdout));
     assert_eq!(fs::read_to_string(home.join("keep")).unwrap(), "mine");
     assert!(!jail.join("usr").exists() && !jail.join("etc").exists());
+    // the state stays for what is left, so that a purge can finish later
+    assert_eq!(state_files(&state), 1);
+    let out = run_ok(destroy().arg("--purge"));
+    // the homes go; the admin's own mount point directory stays, listed, with the root
+    assert!(!jail.join("home").exists());
+    assert!(jail.join("mnt").is_dir());
     assert!(
-        common::mounts_under(&jail).is_empty(),
-        "the stray mount is left"
+        text(&out.stdout).contains("mnt: not made by jailsmith"),
+        "{}",
+        text(&out.stdout)
     );
     assert_eq!(state_files(&state), 0);
 }

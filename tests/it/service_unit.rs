@@ -496,6 +496,8 @@ fn destroy_takes_the_units_of_the_jail_s_services_away() {
         "a unit jailsmith did not write was removed"
     );
     assert!(!c.jail.join("usr").exists(), "the jail's files are left");
+    // the state stays for what a plain destroy leaves; --purge finishes and forgets it
+    run_ok(&mut destroy(&["--purge"]));
     assert!(
         fs::read_dir(c.state.join("jails")).map_or(true, |mut d| d.next().is_none()),
         "the jail's state is left"

@@ -118,10 +118,21 @@ fn user_limits_write_the_slice_dropin_and_remove_deletes_it() {
     };
     let out = check(&s);
     assert!(
-        !text(&out.stdout).contains("limits-"),
+        !text(&out.stdout).contains("limits-changed")
+            && !text(&out.stdout).contains("limits-missing"),
         "{}",
         text(&out.stdout)
     );
+    // issue 17: where nothing enforces the limits, check says so (a warning)
+    let systemd_runs = fs::read_to_string("/proc/1/comm").is_ok_and(|c| c.trim() == "systemd");
+    if !systemd_runs {
+        assert!(
+            text(&out.stdout).contains("limits-unenforced")
+                && text(&out.stdout).contains("systemd is not PID 1"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
     common::write_file(&dropin, "[Slice]\nMemoryMax=infinity\n", 0o644);
     let out = check(&s);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
@@ -183,4 +194,64 @@ fn bad_limit_value_for_a_user_writes_nothing() {
         0,
         "something was written in the systemd directory"
     );
+}
+
+#[test]
+fn limits_where_systemd_is_not_pid1_warn_and_a_dry_run_asks_for_no_reload() {
+    let Some((_g, s)) =
+        setup("limits_where_systemd_is_not_pid1_warn_and_a_dry_run_asks_for_no_reload")
+    else {
+        return;
+    };
+    let systemd_is_init = fs::read_to_string("/proc/1/comm").is_ok_and(|c| c.trim() == "systemd");
+    let systemd_dir = s.root.dir("systemd");
+    let user = ReservedUser::new();
+    let (_, key_pub) = sshd::client_keypair(&s.root.dir("client"));
+    let mut dry = s.user_cmd(user.name());
+    dry.arg("--create")
+        .arg("--key")
+        .arg(&key_pub)
+        .arg("--systemd-dir")
+        .arg(&systemd_dir)
+        .arg("--dry-run")
+        .args(["--memory-max", "50M"]);
+    let out = common::run_ok(&mut dry);
+    let err = text(&out.stderr);
+    assert!(
+        !err.contains("daemon-reload"),
+        "a dry run told the admin to reload systemd: {err}"
+    );
+    assert_eq!(
+        err.contains("systemd is not PID 1"),
+        !systemd_is_init,
+        "{err}"
+    );
+    assert!(user.lookup().is_none(), "the dry run created the account");
+}
+
+#[test]
+fn bad_allow_ip_for_a_user_writes_nothing() {
+    let Some((_g, s)) = setup("bad_allow_ip_for_a_user_writes_nothing") else {
+        return;
+    };
+    let systemd_dir = s.root.dir("systemd");
+    let user = ReservedUser::new();
+    let (_, key_pub) = sshd::client_keypair(&s.root.dir("client"));
+    let out = run_status(
+        s.user_cmd(user.name())
+            .arg("--create")
+            .arg("--key")
+            .arg(&key_pub)
+            .arg("--systemd-dir")
+            .arg(&systemd_dir)
+            .args(["--allow-ip", "10.0.0.0/33"]),
+        2,
+    );
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("--allow-ip") && err.contains("prefix"),
+        "{err}"
+    );
+    assert!(user.lookup().is_none(), "an account was created");
+    assert_eq!(fs::read_dir(&systemd_dir).unwrap().count(), 0);
 }

@@ -133,6 +133,9 @@ pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
     check_shell(r, &host, &jail)?;
     let sshd = a.sshd.validator();
     check_main_config(&sshd, &dropin_path, name, a.sftp_only)?;
+    if !a.sftp_only {
+        check_sftp_server(r, &sshd, &host, &jail)?;
+    }
     refuse_other_jail(&dropin_path, &jail, name)?;
     let block = DropIn {
         user: name.into(),
@@ -244,6 +247,32 @@ fn check_main_config(
         }
         .into());
     }
+    Ok(())
+}
+
+/// For a shell account sshd runs its `Subsystem sftp` program inside the chroot (and `scp`
+/// speaks SFTP since OpenSSH 9): a warning, with the fix, when the jail lacks it.
+fn check_sftp_server(
+    r: &mut Run,
+    sshd: &Sshd,
+    host: &dyn Host,
+    jail: &Path,
+) -> Result<(), UserError> {
+    let name = r.args.name.clone();
+    let eff = sshd.effective(&name)?;
+    let Some(sub) = validate::sftp_subsystem(&eff) else {
+        return Ok(());
+    };
+    let program = sub.split_whitespace().next().unwrap_or_default();
+    if !program.starts_with('/') || jailside::has_program(host, program)? {
+        return Ok(());
+    }
+    r.warnings.push(format!(
+        "sshd runs `Subsystem sftp {sub}` inside the chroot, and {} has no {program}: scp and \
+         sftp will fail for {name}; put it there: jailsmith build {} --bin {program}",
+        jail.display(),
+        jail.display()
+    ));
     Ok(())
 }
 

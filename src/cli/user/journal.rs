@@ -95,7 +95,9 @@ impl Run<'_> {
                 ),
                 Undo::HostDir(p) => (
                     p.display().to_string(),
-                    std::fs::remove_dir(&p).map_err(|e| AccountError::io("remove", &p)(e).into()),
+                    crate::apply::rootfile::remove_empty_dir(&p)
+                        .map(|_| ())
+                        .map_err(|e| AccountError::from(e).into()),
                 ),
                 Undo::JailFile(p, before) => (in_jail(host, &p), undo_jail_file(host, &p, before)),
                 Undo::JailDirMeta(p, mode, owner) => (
@@ -317,7 +319,7 @@ pub(super) fn drop_host_file(
     };
     r.change(object, "remove", path.display());
     if !r.dry {
-        hostfs::remove_file(path)?;
+        hostfs::remove_root_file(path)?;
         r.undo.push(Undo::HostFile {
             path: path.to_path_buf(),
             before: Some(before),

@@ -9,6 +9,7 @@ use super::journal::{Run, Undo, drop_host_file, ensure_dir, put_host_file};
 use super::{Args, UserError};
 use crate::account::hostfs;
 use crate::cli::limits::resolve_io_device;
+use crate::limits::enforce::{self, Subject};
 use crate::limits::{self, Limits};
 use crate::service::files::UserLimits;
 use crate::sshd::reload::systemd_is_init;
@@ -19,9 +20,18 @@ pub const DEFAULT_SYSTEMD_DIR: &str = "/etc/systemd/system";
 
 /// Parses the limit options before anything is written (exit 2 on a bad value).
 pub(super) fn parse(a: &Args) -> Result<Limits, UserError> {
-    a.limits
+    let mut l = a
+        .limits
         .parse()
-        .map_err(|e| UserError::Input(e.to_string()))
+        .map_err(|e| UserError::Input(e.to_string()))?;
+    l.deny_network = a.deny_network || !a.allow_ip.is_empty();
+    for ip in &a.allow_ip {
+        let ip = limits::parse_allow_ip(ip).map_err(|e| UserError::Input(e.to_string()))?;
+        if !l.allow_ip.contains(&ip) {
+            l.allow_ip.push(ip);
+        }
+    }
+    Ok(l)
 }
 
 fn check_dir(a: &Args) -> Result<(), UserError> {
@@ -46,6 +56,12 @@ pub(super) fn put_limits(
         return Ok(());
     }
     check_dir(r.args)?;
+    let facts = crate::hostinfo::limit_facts();
+    r.warnings.extend(enforce::enforcement_warnings(
+        &limits,
+        Subject::User(name),
+        &facts,
+    ));
     let Some(uid) = uid else {
         // dry run of a new account: its uid is not known yet
         r.change(
@@ -91,7 +107,7 @@ pub(super) fn drop_limits(r: &mut Run, jail: &Path, name: &str) -> Result<(), Us
     if removed && !r.dry {
         // the .d directory goes too when jailsmith's file was all it held
         let dir = path.parent().expect("the drop-in has a directory");
-        let _ = std::fs::remove_dir(dir);
+        let _ = crate::apply::rootfile::remove_empty_dir(dir);
     }
     if removed {
         reload(r);
@@ -142,6 +158,9 @@ fn record(
 fn reload(r: &mut Run) {
     let default_dir = r.args.systemd_dir == Path::new(DEFAULT_SYSTEMD_DIR);
     if r.args.no_reload || !default_dir || !systemd_is_init() {
+        if r.dry {
+            return; // a dry run changes nothing, so there is nothing to reload
+        }
         r.warnings.push(
             "systemd was not reloaded: run 'systemctl daemon-reload' for the limits to apply"
                 .into(),

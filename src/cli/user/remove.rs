@@ -9,7 +9,9 @@ use super::journal::{
 use super::{UserError, check_name, check_uid, jail_path, refuse_other_jail};
 use crate::account::hostdb::{self, HostAccount, HostDb};
 use crate::account::{hostfs, jailside, logindefs, sessions, useradd};
-use crate::apply::{Host, LinuxHost};
+use crate::apply::{Host, HostError, LinuxHost};
+use crate::mounts::{self, apply::MountError};
+use crate::plan::JailPath;
 use crate::sshd::dropin;
 use crate::sshd::validate::{self, Sshd};
 use crate::state;
@@ -48,6 +50,15 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
     if let Some(acc) = existing.as_ref().filter(|_| !a.kill_sessions) {
         refuse_while_sessions(name, acc.entry.uid)?;
     }
+    let home = jailside::home_of(name);
+    // a mount in the home that is not one of the jail's binds stops the removal first
+    if a.delete_home
+        && !r.dry
+        && let Some(h) = host.as_ref()
+    {
+        mounts::apply::refuse_foreign(h, &jail_binds(r, &jail)?, Some(&home))
+            .map_err(|e| mount_error(e, &jail, &home))?;
+    }
     let sshd = a.sshd.validator();
     let steps = (|| {
         // No new logins: the key file goes first, then the running sessions.
@@ -77,14 +88,13 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
     }
     // Past this point nothing can be undone: the home's content and the account.
     r.undo.clear();
-    let home = jailside::home_of(name);
     if a.delete_home
-        && let Some(h) = host_ref
+        && let Some(h) = host.as_ref()
         && h.stat(&home)?.is_some()
     {
         r.change("home", "remove", in_jail(Some(h), &home));
         if !r.dry {
-            jailside::remove_tree(h, &home)?;
+            delete_home(r, h, &jail, &home)?;
         }
     }
     if a.delete_account && existing.is_some() {
@@ -95,6 +105,44 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
         }
     }
     Ok(jail)
+}
+
+/// Removes the home: the jail's own binds below it are unmounted first (found by identity,
+/// wherever the user moved them), any other mount there stops it, and the removal itself
+/// never crosses a mount or follows a symlink.
+fn delete_home(r: &mut Run, h: &LinuxHost, jail: &Path, home: &JailPath) -> Result<(), UserError> {
+    let binds = jail_binds(r, jail)?;
+    let unmounted = mounts::apply::clear_for_removal(h, &binds, Some(home))
+        .map_err(|e| mount_error(e, jail, home))?;
+    for b in unmounted {
+        r.detail(format!("unmounted {b}"));
+    }
+    let gone = h.remove_tree(home)?;
+    r.detail(format!(
+        "removed {} files and {} directories",
+        gone.files, gone.dirs
+    ));
+    Ok(())
+}
+
+/// The jail's declared binds, from its state (none without one).
+fn jail_binds(r: &Run, jail: &Path) -> Result<Vec<mounts::Bind>, UserError> {
+    Ok(state::load(&r.args.state_dir, jail)?
+        .map(|s| s.request.binds)
+        .unwrap_or_default())
+}
+
+fn mount_error(e: MountError, jail: &Path, home: &JailPath) -> UserError {
+    match e {
+        MountError::Host(e) => UserError::Host(e),
+        e if e.exit_code() == crate::exit::REFUSED => UserError::Refused(e.to_string()),
+        e => UserError::Host(HostError::Io {
+            jail: jail.to_path_buf(),
+            path: home.to_string(),
+            op: "unmount the binds below",
+            source: std::io::Error::other(e.to_string()),
+        }),
+    }
 }
 
 /// True when something says NAME is jailed in this jail: our drop-in (already checked to

@@ -4,6 +4,7 @@
 //! nothing here touches a user, process or file that a test did not create.
 #![allow(dead_code)]
 
+pub mod nspawn;
 pub mod sshd;
 
 use std::fs;

@@ -1,0 +1,44 @@
+//! The mount system calls, on descriptors only: a bind of a host directory onto a target
+//! opened beneath a jail root, the remount that makes it nosuid,nodev (and ro), and a lazy
+//! detach. The kernel is given `/proc/self/fd/N`, so a symlink planted in a jail cannot
+//! redirect any of them. Deciding what to mount is `mounts`' job; this only acts.
+
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::path::{Path, PathBuf};
+
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+
+fn fd_path(fd: BorrowedFd<'_>) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+/// Binds the host directory `src` onto the directory open as `target` (never recursive).
+pub fn bind(src: &Path, target: BorrowedFd<'_>) -> nix::Result<()> {
+    mount(
+        Some(src),
+        &fd_path(target),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+}
+
+/// Remounts the bind open as `target` nosuid,nodev, read-only unless `rw`.
+pub fn restrict(target: BorrowedFd<'_>, rw: bool) -> nix::Result<()> {
+    let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    if !rw {
+        flags |= MsFlags::MS_RDONLY;
+    }
+    mount(
+        None::<&str>,
+        &fd_path(target),
+        None::<&str>,
+        flags,
+        None::<&str>,
+    )
+}
+
+/// Detaches (lazily) the mount open as `target`.
+pub fn detach(target: BorrowedFd<'_>) -> nix::Result<()> {
+    umount2(&fd_path(target), MntFlags::MNT_DETACH)
+}
