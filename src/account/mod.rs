@@ -34,6 +34,12 @@ pub enum AccountError {
     },
     #[error("{path}: holds no SSH public key")]
     NoKey { path: String },
+    /// A private key where a public key belongs; the `.pub` beside it is suggested.
+    #[error(
+        "{path} is a private key: give jailsmith the public key{}",
+        suggest_pub(path)
+    )]
+    PrivateKey { path: String },
     #[error("cannot {op} {path}: {source}")]
     Io {
         op: &'static str,
@@ -68,7 +74,8 @@ impl AccountError {
             AccountError::BadName { .. }
             | AccountError::Missing { .. }
             | AccountError::BadKey { .. }
-            | AccountError::NoKey { .. } => exit::BAD_INPUT,
+            | AccountError::NoKey { .. }
+            | AccountError::PrivateKey { .. } => exit::BAD_INPUT,
             AccountError::Refused { .. } | AccountError::Unsafe { .. } => exit::REFUSED,
             AccountError::Io { .. } | AccountError::Command { .. } | AccountError::Parse { .. } => {
                 exit::HOST_FAILURE
@@ -82,5 +89,19 @@ impl AccountError {
     ) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
         move |source| AccountError::Io { op, path, source }
+    }
+}
+
+/// `, PATH.pub` (or `, PATH.pub if that is its public half` when no such file exists) for
+/// a private key file; nothing for a key that did not come from a file.
+fn suggest_pub(path: &str) -> String {
+    if path.starts_with("--") {
+        return String::new();
+    }
+    let public = format!("{path}.pub");
+    if std::path::Path::new(&public).is_file() {
+        format!(": pass --key {public}")
+    } else {
+        format!(" (usually {public}, made with `ssh-keygen -y -f {path} > {public}`)")
     }
 }

@@ -151,7 +151,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         with_libs: args.with_libs,
         timezone: args.timezone.clone(),
     };
-    execute(&settings, args.dry_run, args.json, args.verbose)
+    let code = execute(&settings, args.dry_run, args.json, args.verbose)?;
+    if !args.dry_run {
+        crate::cli::labels::after_build(&args.jail)?;
+    }
+    Ok(code)
 }
 
 /// Runs a build from settings and prints it; shared with commands that add profiles.

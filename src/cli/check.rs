@@ -29,7 +29,7 @@ pub struct Args {
     #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
     /// Threads hashing files (default: one per CPU).
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
     pub jobs: usize,
     /// Do not re-run the planner (skips "needed now" findings; faster).
     #[arg(long)]
@@ -83,6 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         repair(&args.jail, &report.repairs)?;
         report = audit::check(&settings).map_err(|e| Coded::new(exit::BAD_INPUT, e.to_string()))?;
     }
+    crate::cli::labels::check(&args.jail, &mut report);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -46,7 +46,8 @@ pub struct Args {
     /// root only when nothing foreign is left in it).
     #[arg(long)]
     pub purge: bool,
-    /// End the jailed users' running processes (SIGKILL by PID) instead of refusing.
+    /// End the jailed users' running processes (SIGKILL by PID) instead of refusing; with
+    /// --dry-run, list the processes it would end.
     #[arg(long)]
     pub kill_sessions: bool,
     /// Print every path that would be removed or kept; change nothing.
@@ -150,7 +151,11 @@ fn check_sessions(args: &Args, st: &JailState) -> anyhow::Result<()> {
             return Ok(());
         }
         let list: Vec<String> = s.iter().map(|(p, w)| format!("{p} ({w})")).collect();
-        if !args.kill_sessions || args.dry_run {
+        if args.kill_sessions && args.dry_run {
+            say(args, format!("would kill {}", list.join(", ")));
+            return Ok(());
+        }
+        if !args.kill_sessions {
             return Err(Coded::new(
                 exit::REFUSED,
                 format!(
@@ -254,6 +259,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             &args,
             format!("forgot the state of {}", args.jail.display()),
         );
+        crate::cli::labels::after_destroy(&args.jail)?;
     } else {
         keep_remnant(&args, &left)?;
     }

@@ -2,6 +2,7 @@
 //! definitions so they never drift from the code. Writes only into the directory it is given.
 
 mod man;
+mod manual;
 mod markdown;
 mod schema_doc;
 

@@ -7,8 +7,10 @@ pub mod check;
 pub mod deps;
 pub mod destroy;
 pub mod generate;
+pub mod labels;
 pub mod limits;
 pub mod mount;
+pub mod preflight;
 pub mod profiles;
 pub mod service;
 pub mod sshd_paths;
@@ -150,8 +152,12 @@ pub fn parse() -> Cli {
     Cli::parse()
 }
 
-/// Runs a parsed command line; returns the exit code on success.
+/// Runs a parsed command line; returns the exit code on success. A command run without the
+/// privileges it needs, or given a relative jail path, is refused first (`preflight`).
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let root = nix::unistd::geteuid().is_root();
+    preflight::check(&cli.command, &argv, root, &preflight::readable)?;
     match cli.command {
         Command::Deps(a) => deps::run(a),
         Command::Build(a) => build::run(a),

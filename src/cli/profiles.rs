@@ -15,7 +15,8 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// List every profile in the search path: name and one-line description.
+    /// List every profile in the search path: name, one-line description and where it comes
+    /// from (its file, or "built in").
     List(ListArgs),
     /// Show profiles with includes expanded and every entry resolved on this host.
     ///
@@ -45,7 +46,9 @@ pub fn build_extra_with_binds(
 pub struct ListArgs {
     #[command(flatten)]
     pub dirs: DirArgs,
-    /// Print a JSON array, one object per profile file (shadowed ones included).
+    /// Print a JSON array, one object per profile (shadowed ones included): name, source
+    /// (a file path or "built in"), file (absent when built in), description, valid,
+    /// shadowed_by.
     #[arg(long)]
     pub json: bool,
 }
@@ -84,7 +87,7 @@ fn list(a: ListArgs) -> anyhow::Result<u8> {
     }
     let width = listed.iter().map(|l| l.name.len()).max().unwrap_or(0);
     for l in listed.iter().filter(|l| l.shadowed_by.is_none()) {
-        println!("{:width$}  {}", l.name, l.description);
+        println!("{:width$}  {}  [{}]", l.name, l.description, l.source);
     }
     let shadowed: Vec<_> = listed.iter().filter(|l| l.shadowed_by.is_some()).collect();
     if !shadowed.is_empty() {
@@ -92,12 +95,7 @@ fn list(a: ListArgs) -> anyhow::Result<u8> {
         println!("shadowed (not used):");
         for l in shadowed {
             if let Some(by) = &l.shadowed_by {
-                println!(
-                    "  {} {} is shadowed by {}",
-                    l.name,
-                    l.file.display(),
-                    by.display()
-                );
+                println!("  {} {} is shadowed by {}", l.name, l.source, by.display());
             }
         }
     }

@@ -28,7 +28,7 @@ pub use limits::DEFAULT_SYSTEMD_DIR;
 /// Jail a host account in sshd: key-only login that lands inside JAIL.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  jailsmith user imsad --jail /srv/get_chrooted --create --key ~/.ssh/id_ed25519.pub\n  jailsmith user up1 --jail /srv/files --create --key-text 'ssh-ed25519 AAAA...' --sftp-only\n  jailsmith user imsad --jail /srv/get_chrooted --dry-run\n  jailsmith user imsad --jail /srv/get_chrooted --remove --delete-home --delete-account\n\nThe account's password becomes '*' (no password matches; not '!', which sshd without PAM\ntreats as locked even for keys).\n\nRefused accounts: root (uid 0), nobody (uid 65534), a uid outside UID_MIN..UID_MAX of\n/etc/login.defs (system and service accounts), and an account whose primary or\nsupplementary groups include gid 0 or a privileged group: root, wheel, sudo, admin, adm,\nshadow, disk, kmem, tty, utmp, staff, sys, docker, lxd, libvirt, systemd-journal.\nRefused jails: /, system directories (/etc, /usr, /var, /home, /srv, /tmp, ...), paths\ninside /proc, /sys, /dev, /run or the state directory, and their ancestors.\n\nExit codes: 2 bad name, key or missing shell; 4 refused by a safety rule (root, system\nuid, privileged group, unsafe jail path, planted symlink); 5 sshd rejected the\nconfiguration (everything rolled back); 6 a host operation failed."
+    after_help = "Examples:\n  jailsmith user imsad --jail /srv/get_chrooted --create --key ~/.ssh/id_ed25519.pub\n  jailsmith user up1 --jail /srv/files --create --key-text 'ssh-ed25519 AAAA...' --sftp-only\n  jailsmith user imsad --jail /srv/get_chrooted --add-key laptop.pub\n  jailsmith user imsad --jail /srv/get_chrooted --dry-run\n  jailsmith user imsad --jail /srv/get_chrooted --remove --kill-sessions --delete-account\n\nThe account's password becomes '*' (no password matches; not '!', which sshd without PAM\ntreats as locked even for keys).\n\nRefused accounts: root (uid 0), nobody (uid 65534), a uid outside UID_MIN..UID_MAX of\n/etc/login.defs (system and service accounts), and an account whose primary or\nsupplementary groups include gid 0 or a privileged group: root, wheel, sudo, admin, adm,\nshadow, disk, kmem, tty, utmp, staff, sys, docker, lxd, libvirt, systemd-journal.\nRefused jails: /, system directories (/etc, /usr, /var, /home, /srv, /tmp, ...), paths\ninside /proc, /sys, /dev, /run or the state directory, and their ancestors.\n\nExit codes: 2 bad name, key or missing shell; 4 refused by a safety rule (root, system\nuid, privileged group, unsafe jail path, planted symlink); 5 sshd rejected the\nconfiguration (everything rolled back); 6 a host operation failed."
 )]
 pub struct Args {
     /// The account (existing; or missing with --create).
@@ -47,12 +47,19 @@ pub struct Args {
     /// uid of a created account (from UID_MIN to UID_MAX of /etc/login.defs).
     #[arg(long, value_name = "UID")]
     pub uid: Option<u32>,
-    /// A public key file (repeatable); every line must be a valid OpenSSH public key.
+    /// A public key file (repeatable); every line must be a valid OpenSSH public key (the
+    /// `.pub` file, never the private key). The account's keys become exactly those given
+    /// with --key and --key-text, replacing every key it had; --add-key adds instead.
     #[arg(long = "key", value_name = "FILE")]
     pub keys: Vec<PathBuf>,
-    /// A public key given inline ('ssh-ed25519 AAAA… comment'); repeatable.
+    /// A public key given inline ('ssh-ed25519 AAAA… comment'); repeatable. Replaces the
+    /// account's keys, like --key.
     #[arg(long = "key-text", value_name = "KEY")]
     pub key_texts: Vec<String>,
+    /// A public key file whose keys are added to those the account already has (repeatable;
+    /// a key it has is not added twice).
+    #[arg(long = "add-key", value_name = "FILE", conflicts_with_all = ["keys", "key_texts", "remove"])]
+    pub add_keys: Vec<PathBuf>,
     /// sftp only: ForceCommand internal-sftp, no TTY.
     #[arg(long)]
     pub sftp_only: bool,
@@ -65,6 +72,10 @@ pub struct Args {
     /// With --remove: delete the host account too (userdel, never its host home).
     #[arg(long, requires = "remove")]
     pub delete_account: bool,
+    /// With --remove: end the user's running sessions (SIGKILL, by PID); without it, --remove
+    /// refuses while the user has processes. With --dry-run, lists the PIDs it would end.
+    #[arg(long, requires = "remove")]
+    pub kill_sessions: bool,
     #[command(flatten)]
     pub sshd: crate::cli::sshd_paths::SshdPaths,
     /// Where jailsmith keeps its state about jails.
@@ -181,10 +192,13 @@ impl Args {
             uid: None,
             keys: Vec::new(),
             key_texts: Vec::new(),
+            add_keys: Vec::new(),
             sftp_only: false,
             remove: true,
             delete_home: false,
             delete_account,
+            // destroy has refused or ended the jail's sessions already; apply --prune ends them
+            kill_sessions: true,
             sshd: dirs.sshd,
             state_dir: dirs.state_dir,
             no_reload,

@@ -12,7 +12,7 @@ use crate::verify::{self, HostKeyPolicy, Options, render};
 /// Options of `jailsmith verify`; the command's long help is on its `Command` variant.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  jailsmith verify imsad --key ~/.ssh/id_ed25519\n  jailsmith verify imsad --key id_rsa --port 2222 --host-key /etc/ssh/ssh_host_ed25519_key.pub --json"
+    after_help = "Examples:\n  jailsmith verify imsad --key ~/.ssh/id_ed25519\n  jailsmith verify imsad --key id_rsa --port 2222 \\\n      --host-key /etc/ssh/ssh_host_ed25519_key.pub --json"
 )]
 pub struct Args {
     /// The jailed user to log in as.

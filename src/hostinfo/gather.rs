@@ -33,7 +33,8 @@ pub struct Wanted {
 #[derive(Debug, thiserror::Error)]
 pub enum GatherError {
     #[error(
-        "program {name:?} not found in {SECURE_PATH} (jailsmith never uses the caller's PATH; give a full path)"
+        "program {name:?} not found in {SECURE_PATH}{} (jailsmith never uses the caller's PATH; give a full path)",
+        super::programs::did_you_mean(name)
     )]
     UnknownProgram { name: String },
     #[error("{path}: no such file")]

@@ -21,6 +21,19 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
         })
 }
 
+/// ` (did you mean `NAME`?)` naming the program in SECURE_PATH closest to `name`, for the
+/// message that says `name` was not found; empty when none is close.
+pub fn did_you_mean(name: &str) -> String {
+    let mut names: Vec<String> = SECURE_PATH
+        .split(':')
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flat_map(|rd| rd.filter_map(|e| e.ok()?.file_name().into_string().ok()))
+        .collect();
+    names.sort();
+    names.dedup();
+    crate::suggest::hint(name, names.iter().map(String::as_str))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -29,5 +42,11 @@ mod tests {
     fn finds_sh_and_not_nonsense() {
         assert!(find_program("sh").is_some());
         assert!(find_program("no-such-program-jailsmith").is_none());
+    }
+
+    #[test]
+    fn a_typo_suggests_the_program() {
+        assert_eq!(did_you_mean("shh"), " (did you mean `sh`?)");
+        assert_eq!(did_you_mean("no-such-program-jailsmith-at-all"), "");
     }
 }

@@ -437,11 +437,15 @@ fn match_candidate(
 ) -> Vec<PathBuf> {
     let bare = !c.contains('/');
     let is_file = |p: &Path| matches!(host.stat(p), Some(Node::File { .. }));
+    let is_program = |p: &PathBuf| matches!(host.stat(p), Some(Node::File { executable: true }));
     // a data file that exists, or a symlink even when it dangles (copied as a link, as
     // `--file` copies one: the JDK's src.zip, ruby's rdoc fonts)
     let is_there =
         |p: &Path| host.stat(p).is_some() || matches!(host.lstat(p), Some(Node::Symlink { .. }));
     let found: Vec<PathBuf> = match kind {
+        EntryKind::Program if c == SSHD_SFTP_SERVER => {
+            host.sftp_server().filter(is_program).into_iter().collect()
+        }
         EntryKind::Program if bare => host.which(c).into_iter().collect(),
         EntryKind::Library if bare => host.find_library(c).into_iter().collect(),
         EntryKind::Program => {
@@ -466,6 +470,10 @@ fn match_candidate(
     };
     found.into_iter().filter(|p| !excluded(p)).collect()
 }
+
+/// The program candidate that stands for sshd's own `Subsystem sftp` program, as `sshd -T`
+/// reports it on this host.
+pub const SSHD_SFTP_SERVER: &str = "@sshd-sftp-server";
 
 /// Files and symlinks named by matched file paths, directories walked: no directory is in the
 /// result except empty ones (so they are created too); a symlink to a directory is kept and
@@ -806,5 +814,93 @@ exclude = ["**/__pycache__", "/usr/lib/python3.*/test", "/usr/lib/python3.*/lib-
         assert_eq!(set.dirs[0].mode, 0o1777);
         assert_eq!(set.devices, names(&["null", "zero", "tty"]));
         assert_eq!(set.warnings.len(), 2, "{:?}", set.warnings);
+    }
+
+    /// A RHEL 9-like host: programs in /usr/bin, libraries in /usr/lib64, sftp-server in
+    /// /usr/libexec/openssh (where its sshd says it is), terminfo in /usr/share/terminfo,
+    /// gconv in /usr/lib64/gconv, C.utf8 in /usr/lib/locale.
+    fn rhel(sshd_answers: bool) -> FakeHost {
+        let shipped = super::super::SearchPath {
+            dirs: vec![],
+            built_in: true,
+        };
+        let mut h = FakeHost::default()
+            .libdir("/usr/lib64")
+            .file("/usr/lib64/libgcc_s.so.1", false)
+            .file("/usr/lib64/gconv/UTF-16.so", false)
+            .file("/usr/lib64/gconv/gconv-modules", false)
+            .file("/usr/lib/locale/C.utf8/LC_CTYPE", false)
+            .symlink("/bin", "usr/bin")
+            .symlink("/lib64", "usr/lib64");
+        for t in [
+            "x/xterm",
+            "x/xterm-256color",
+            "s/screen",
+            "t/tmux",
+            "l/linux",
+            "v/vt100",
+            "v/vt220",
+            "d/dumb",
+        ] {
+            h = h.file(&format!("/usr/share/terminfo/{t}"), false);
+        }
+        for name in ["minimal", "basic-shell", "scp"] {
+            let (file, text) = shipped.read(name).unwrap().unwrap();
+            for prog in parse_profile(&text, &file).unwrap().programs {
+                h = h.file(&format!("/usr/bin/{prog}"), true);
+            }
+        }
+        if sshd_answers {
+            h.sftp_server("/usr/libexec/openssh/sftp-server")
+        } else {
+            h.file("/usr/libexec/openssh/sftp-server", true)
+        }
+    }
+
+    fn chosen_for<'a>(x: &'a Expansion, candidate: &str) -> &'a ResolvedEntry {
+        x.entries
+            .iter()
+            .find(|e| e.candidates.iter().any(|c| c == candidate))
+            .unwrap_or_else(|| panic!("no entry with candidate {candidate}"))
+    }
+
+    #[test]
+    fn shipped_profiles_expand_on_a_rhel_layout() {
+        let shipped = super::super::SearchPath {
+            dirs: vec![],
+            built_in: true,
+        };
+        for sshd_answers in [true, false] {
+            let host = rhel(sshd_answers);
+            let x = expand_profiles(&names(&["basic-shell", "scp"]), &shipped, &host).unwrap();
+            let missing: Vec<String> = x
+                .missing_required()
+                .iter()
+                .map(|e| e.describe_missing())
+                .collect();
+            assert!(missing.is_empty(), "{missing:?}");
+            let sftp = chosen_for(&x, SSHD_SFTP_SERVER);
+            let want = if sshd_answers {
+                SSHD_SFTP_SERVER
+            } else {
+                "/usr/libexec/openssh/sftp-server"
+            };
+            assert_eq!(sftp.chosen.as_deref(), Some(want));
+            assert_eq!(
+                sftp.matched,
+                vec![PathBuf::from("/usr/libexec/openssh/sftp-server")]
+            );
+            let xterm = chosen_for(&x, "/lib/terminfo/x/xterm");
+            assert_eq!(xterm.chosen.as_deref(), Some("/usr/share/terminfo/x/xterm"));
+            let gconv = chosen_for(&x, "/usr/lib64/gconv");
+            assert_eq!(gconv.chosen.as_deref(), Some("/usr/lib64/gconv"));
+            let locale = chosen_for(&x, "/usr/lib/locale/C.UTF-8");
+            assert_eq!(locale.chosen.as_deref(), Some("/usr/lib/locale/C.utf8"));
+            let libgcc = chosen_for(&x, "libgcc_s.so.1");
+            assert_eq!(
+                libgcc.matched,
+                vec![PathBuf::from("/usr/lib64/libgcc_s.so.1")]
+            );
+        }
     }
 }

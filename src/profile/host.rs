@@ -45,6 +45,12 @@ pub trait HostFs {
     /// A fake may answer true for every file.
     fn is_native_elf(&self, path: &Path) -> bool;
 
+    /// The program sshd runs for `Subsystem sftp` (what `sshd -T` reports), or None when
+    /// sshd serves sftp itself (`internal-sftp`) or cannot be asked.
+    fn sftp_server(&self) -> Option<PathBuf> {
+        None
+    }
+
     /// The first executable regular file named `name` in the secure PATH.
     fn which(&self, name: &str) -> Option<PathBuf> {
         SECURE_PATH
@@ -145,6 +151,16 @@ impl HostFs for RealHost {
         crate::hostinfo::loader::host_library_dirs()
     }
 
+    /// Asks the host's sshd (`/usr/sbin/sshd -T`, its default configuration): the path is the
+    /// distribution's, never assumed. Reads only.
+    fn sftp_server(&self) -> Option<PathBuf> {
+        let out = crate::apply::process::run(Path::new(SSHD), &["-T"]).ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        sftp_subsystem(&String::from_utf8_lossy(&out.stdout))
+    }
+
     fn is_native_elf(&self, path: &Path) -> bool {
         use std::io::Read;
         let mut head = [0u8; 20];
@@ -153,6 +169,22 @@ impl HostFs for RealHost {
             .is_ok();
         ok && elf_header_is_native(&head)
     }
+}
+
+/// The sshd asked for its sftp subsystem.
+const SSHD: &str = "/usr/sbin/sshd";
+
+/// The sftp-server program in `sshd -T` output (`subsystem sftp /usr/libexec/openssh/sftp-server
+/// -f AUTHPRIV`): its absolute path, or None for `internal-sftp` or no such line.
+pub fn sftp_subsystem(sshd_t: &str) -> Option<PathBuf> {
+    sshd_t.lines().find_map(|l| {
+        let mut w = l.split_whitespace();
+        (w.next()? == "subsystem" && w.next()? == "sftp")
+            .then(|| w.next())
+            .flatten()
+            .filter(|p| p.starts_with('/'))
+            .map(PathBuf::from)
+    })
 }
 
 /// Glob options shared by the real host and fakes: `*` stays within one path component,
@@ -219,9 +251,15 @@ pub mod fake {
     pub struct FakeHost {
         pub nodes: BTreeMap<PathBuf, Node>,
         pub lib_dirs: Vec<PathBuf>,
+        pub sftp: Option<PathBuf>,
     }
 
     impl FakeHost {
+        /// What the fake sshd reports for `Subsystem sftp` (an executable file is added).
+        pub fn sftp_server(mut self, path: &str) -> Self {
+            self.sftp = Some(path.into());
+            self.file(path, true)
+        }
         /// Adds a file (executable when `exec`) and its parent directories.
         pub fn file(mut self, path: &str, exec: bool) -> Self {
             self.add_parents(path);
@@ -305,6 +343,9 @@ pub mod fake {
         fn is_native_elf(&self, _path: &Path) -> bool {
             true
         }
+        fn sftp_server(&self) -> Option<PathBuf> {
+            self.sftp.clone()
+        }
     }
 }
 
@@ -355,6 +396,17 @@ mod tests {
             assert!(!elf_header_is_native(&h), "32-bit class is not native");
         }
         assert!(!elf_header_is_native(&[0u8; 20]));
+    }
+
+    #[test]
+    fn sftp_server_is_read_from_sshd_t() {
+        let t = "port 22\nsubsystem sftp /usr/libexec/openssh/sftp-server -f AUTHPRIV -l INFO\n";
+        assert_eq!(
+            sftp_subsystem(t),
+            Some(PathBuf::from("/usr/libexec/openssh/sftp-server"))
+        );
+        assert_eq!(sftp_subsystem("subsystem sftp internal-sftp\n"), None);
+        assert_eq!(sftp_subsystem("subsystem other /x\nport 22\n"), None);
     }
 
     #[test]

@@ -55,10 +55,12 @@ pub enum ProfileError {
         #[source]
         source: std::io::Error,
     },
-    /// No search directory holds `NAME.toml`.
+    /// No search directory holds `NAME.toml` and no built-in profile has that name; the
+    /// closest available name is suggested.
     #[error(
-        "unknown profile `{name}`{}; available profiles: {}; searched: {}",
+        "unknown profile `{name}`{}{}; available profiles: {}; searched: {}",
         included_by.as_ref().map(|p| format!(" (included by `{p}`)")).unwrap_or_default(),
+        crate::suggest::hint(name, available.iter().map(String::as_str)),
         if available.is_empty() { "none".to_string() } else { available.join(", ") },
         searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
     )]

@@ -19,8 +19,8 @@ use super::{ProfileError, ProfileSet, RealHost, SearchPath, load_profiles};
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct DirArgs {
     /// Search DIR for NAME.toml before /etc/jailsmith/profiles, /usr/share/jailsmith/profiles
-    /// and, for a binary run from its checkout, the checkout's jail-profiles/ (repeatable;
-    /// first match wins). As root, profiles must be root-owned and writable by root alone.
+    /// and the profiles built into jailsmith (repeatable; first match wins). As root, profile
+    /// files must be root-owned and writable by root alone.
     #[arg(long = "profile-dir", value_name = "DIR")]
     pub profile_dirs: Vec<PathBuf>,
 }

@@ -188,7 +188,9 @@ pub struct Alternative {
     /// Candidates in order of preference. For `program`, a bare name is looked up in the
     /// secure PATH; otherwise each is an absolute path or glob (for `library`, a bare file
     /// name is looked up in the library directories). The first candidate that exists (a
-    /// glob: that matches anything) is taken, with all of its matches.
+    /// glob: that matches anything) is taken, with all of its matches. The program candidate
+    /// `@sshd-sftp-server` is the program sshd runs for `Subsystem sftp`, as `sshd -T`
+    /// reports it; it is passed over when sshd uses `internal-sftp` or cannot be asked.
     pub paths: Vec<String>,
     /// Whether the profile fails when no candidate exists (default `true`). With `false`,
     /// a missing entry is a warning.

@@ -1,7 +1,7 @@
-//! Where profile files are found: `--profile-dir` directories, then `/etc/jailsmith/profiles`,
-//! `/usr/share/jailsmith/profiles`, then — only for a binary running from its own checkout —
-//! the source tree's `jail-profiles/`. First `NAME.toml` wins. Run as root, a profile that
-//! someone else could have written is refused. Reads profile directories; never writes.
+//! Where profiles are found: `--profile-dir` directories, then `/etc/jailsmith/profiles`,
+//! `/usr/share/jailsmith/profiles`, then the shipped profiles built into the binary (so a
+//! binary copied alone still knows them). First `NAME.toml` wins. Run as root, a profile file
+//! that someone else could have written is refused. Reads profile directories; never writes.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -14,25 +14,20 @@ use super::ProfileError;
 pub const ETC_DIR: &str = "/etc/jailsmith/profiles";
 /// Profiles installed with the package.
 pub const SHARE_DIR: &str = "/usr/share/jailsmith/profiles";
-/// The shipped profiles in the source tree, used when running from a checkout.
-pub const SOURCE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/jail-profiles");
+/// The shipped profiles (`jail-profiles/*.toml` at build time): `(name, text)`, by name.
+pub const BUILT_IN: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/shipped_profiles.rs"));
 
-/// True when this binary runs from the checkout it was built in (`target/…` below the
-/// source tree, or the `CARGO_TARGET_DIR` it was built with). An installed binary never
-/// searches the directory where it happened to be built: that path may not be root's.
-fn running_from_checkout() -> bool {
-    let Ok(exe) = std::env::current_exe() else {
-        return false;
-    };
-    let roots = [
-        Some(env!("CARGO_MANIFEST_DIR")),
-        option_env!("CARGO_TARGET_DIR"),
-    ];
-    roots
-        .into_iter()
-        .flatten()
-        .filter_map(|r| std::fs::canonicalize(r).ok())
-        .any(|r| exe.starts_with(r))
+/// Where `profiles list` says a built-in profile comes from.
+pub const BUILT_IN_SOURCE: &str = "built in";
+
+/// The name a built-in profile goes by in messages (`<built in>/NAME.toml:LINE:COL: …`).
+pub fn built_in_file(name: &str) -> PathBuf {
+    PathBuf::from(format!("<{BUILT_IN_SOURCE}>/{name}.toml"))
+}
+
+/// The text of built-in profile `name`, if there is one.
+fn built_in(name: &str) -> Option<&'static str> {
+    BUILT_IN.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
 /// Why root must not trust `meta` (of a profile file or its directory), if it must not:
@@ -83,17 +78,23 @@ pub trait ProfileSource {
     fn searched(&self) -> Vec<PathBuf>;
 }
 
-/// An ordered list of profile directories.
+/// An ordered list of profile directories, then (unless `built_in` is false) the profiles
+/// built into the binary.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SearchPath {
     pub dirs: Vec<PathBuf>,
+    pub built_in: bool,
 }
 
-/// One profile file seen by `list`, with the file that shadows it when it is not the one used.
+/// One profile seen by `list`, with the file that shadows it when it is not the one used.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ListedProfile {
     pub name: String,
-    pub file: PathBuf,
+    /// Where it comes from: its file's path, or "built in".
+    pub source: String,
+    /// Its file; absent for a built-in profile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
     /// The profile's description, or the reason it cannot be read.
     pub description: String,
     /// False when the file cannot be read or parsed.
@@ -105,16 +106,20 @@ pub struct ListedProfile {
 
 impl SearchPath {
     /// The standard search path: `extra` (from `--profile-dir`, in order), the two system
-    /// directories, and the source tree's `jail-profiles/` when this binary runs from that
-    /// checkout.
+    /// directories, then the built-in profiles.
     pub fn standard(extra: &[PathBuf]) -> Self {
         let mut dirs: Vec<PathBuf> = extra.to_vec();
         dirs.push(ETC_DIR.into());
         dirs.push(SHARE_DIR.into());
-        if running_from_checkout() && Path::new(SOURCE_DIR).is_dir() {
-            dirs.push(SOURCE_DIR.into());
+        Self {
+            dirs,
+            built_in: true,
         }
-        Self { dirs }
+    }
+
+    /// The built-in profiles searched, in name order (none when `built_in` is false).
+    fn built_ins(&self) -> &'static [(&'static str, &'static str)] {
+        if self.built_in { BUILT_IN } else { &[] }
     }
 
     /// The first `NAME.toml` in the search path.
@@ -127,38 +132,64 @@ impl SearchPath {
             .find(|p| p.is_file()))
     }
 
-    /// Every `*.toml` in every directory, in search order, later duplicates marked shadowed.
-    /// Files whose name is not a valid profile name are skipped.
+    /// Every `*.toml` in every directory, then every built-in profile, in search order, later
+    /// duplicates marked shadowed. Files whose name is not a valid profile name are skipped.
     pub fn list(&self) -> Vec<ListedProfile> {
         let mut out: Vec<ListedProfile> = Vec::new();
         for dir in &self.dirs {
             for (name, file) in toml_files(dir) {
-                let shadowed_by = out
-                    .iter()
-                    .find(|l| l.name == name && l.shadowed_by.is_none())
-                    .map(|l| l.file.clone());
-                let (description, valid) = match check_trusted(&file)
-                    .and_then(|()| {
-                        std::fs::read_to_string(&file).map_err(|source| ProfileError::Read {
-                            file: file.clone(),
-                            source,
-                        })
+                let read = check_trusted(&file).and_then(|()| {
+                    std::fs::read_to_string(&file).map_err(|source| ProfileError::Read {
+                        file: file.clone(),
+                        source,
                     })
-                    .and_then(|t| super::schema::parse_profile(&t, &file))
-                {
-                    Ok(p) => (p.description.lines().next().unwrap_or("").to_string(), true),
-                    Err(e) => (format!("unusable: {e}"), false),
-                };
-                out.push(ListedProfile {
-                    name,
-                    file,
-                    description,
-                    valid,
-                    shadowed_by,
                 });
+                let listed = listed(&out, name, Some(file.clone()), read, &file);
+                out.push(listed);
             }
         }
+        for (name, text) in self.built_ins() {
+            let listed = listed(
+                &out,
+                name.to_string(),
+                None,
+                Ok(text.to_string()),
+                &built_in_file(name),
+            );
+            out.push(listed);
+        }
         out
+    }
+}
+
+/// The `list` entry of profile `name` read (or not) from `file` (None: built in), shadowed
+/// by the first usable entry of that name already in `earlier`.
+fn listed(
+    earlier: &[ListedProfile],
+    name: String,
+    file: Option<PathBuf>,
+    read: Result<String, ProfileError>,
+    shown_as: &Path,
+) -> ListedProfile {
+    let shadowed_by = earlier
+        .iter()
+        .find(|l| l.name == name && l.shadowed_by.is_none())
+        .and_then(|l| l.file.clone());
+    let (description, valid) = match read.and_then(|t| super::schema::parse_profile(&t, shown_as)) {
+        Ok(p) => (p.description.lines().next().unwrap_or("").to_string(), true),
+        Err(e) => (format!("unusable: {e}"), false),
+    };
+    let source = match &file {
+        Some(f) => f.display().to_string(),
+        None => BUILT_IN_SOURCE.to_string(),
+    };
+    ListedProfile {
+        name,
+        source,
+        file,
+        description,
+        valid,
+        shadowed_by,
     }
 }
 
@@ -200,7 +231,8 @@ pub fn check_name(name: &str) -> Result<(), ProfileError> {
 impl ProfileSource for SearchPath {
     fn read(&self, name: &str) -> Result<Option<(PathBuf, String)>, ProfileError> {
         let Some(file) = self.find(name)? else {
-            return Ok(None);
+            let text = self.built_in.then(|| built_in(name)).flatten();
+            return Ok(text.map(|t| (built_in_file(name), t.to_string())));
         };
         check_trusted(&file)?;
         let text = std::fs::read_to_string(&file).map_err(|source| ProfileError::Read {
@@ -215,6 +247,7 @@ impl ProfileSource for SearchPath {
             .dirs
             .iter()
             .flat_map(|d| toml_files(d).into_iter().map(|(n, _)| n))
+            .chain(self.built_ins().iter().map(|(n, _)| n.to_string()))
             .collect();
         names.sort();
         names.dedup();
@@ -222,7 +255,11 @@ impl ProfileSource for SearchPath {
     }
 
     fn searched(&self) -> Vec<PathBuf> {
-        self.dirs.clone()
+        let mut searched = self.dirs.clone();
+        if self.built_in {
+            searched.push(format!("the {} profiles", BUILT_IN_SOURCE).into());
+        }
+        searched
     }
 }
 
@@ -240,6 +277,7 @@ mod tests {
         std::fs::write(b.path().join(".hidden.toml"), "").unwrap();
         let sp = SearchPath {
             dirs: vec![a.path().into(), b.path().into()],
+            built_in: false,
         };
         assert_eq!(sp.find("x").unwrap(), Some(a.path().join("x.toml")));
         let l = sp.list();
@@ -262,6 +300,7 @@ mod tests {
         std::fs::write(&f, "description = \"p\"\n").unwrap();
         let sp = SearchPath {
             dirs: vec![d.path().into()],
+            built_in: false,
         };
         assert!(
             sp.read("p").unwrap().is_some(),
@@ -290,40 +329,67 @@ mod tests {
     }
 
     #[test]
-    fn standard_order_is_flags_etc_share_source() {
+    fn standard_order_is_flags_etc_share_then_built_in() {
         let sp = SearchPath::standard(&["/a".into(), "/b".into()]);
-        let want: Vec<PathBuf> = ["/a", "/b", ETC_DIR, SHARE_DIR, SOURCE_DIR]
+        let want: Vec<PathBuf> = ["/a", "/b", ETC_DIR, SHARE_DIR]
             .iter()
             .map(PathBuf::from)
             .collect();
-        // The source tree's directory is there when running from a checkout (as tests do).
         assert_eq!(sp.dirs, want);
+        assert!(sp.built_in);
     }
 
     #[test]
-    fn every_shipped_profile_parses() {
+    fn every_shipped_profile_is_built_in_and_parses() {
         let sp = SearchPath {
-            dirs: vec![SOURCE_DIR.into()],
+            dirs: vec![],
+            built_in: true,
         };
         let listed = sp.list();
-        for name in [
-            "minimal",
-            "basic-shell",
-            "editors",
-            "sftp-only",
-            "scp",
-            "rsync",
-            "git",
-            "python3",
-        ] {
-            let l = listed.iter().find(|l| l.name == name).expect(name);
+        let shipped = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/jail-profiles"))
+            .unwrap()
+            .filter_map(|e| e.unwrap().file_name().into_string().ok())
+            .filter_map(|n| n.strip_suffix(".toml").map(str::to_string))
+            .collect::<Vec<_>>();
+        assert!(shipped.len() >= 8, "{shipped:?}");
+        for name in &shipped {
+            let l = listed.iter().find(|l| &l.name == name).expect(name);
             assert!(l.valid, "{name}: {}", l.description);
+            assert_eq!(l.source, BUILT_IN_SOURCE);
+            assert_eq!(l.file, None);
+            let (file, _) = sp.read(name).unwrap().expect(name);
+            assert_eq!(file, built_in_file(name));
         }
     }
 
     #[test]
+    fn a_file_shadows_the_built_in_profile_of_its_name() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("minimal.toml"), "description = \"mine\"\n").unwrap();
+        let sp = SearchPath {
+            dirs: vec![d.path().into()],
+            built_in: true,
+        };
+        let (file, text) = sp.read("minimal").unwrap().unwrap();
+        assert_eq!(file, d.path().join("minimal.toml"));
+        assert!(text.contains("mine"));
+        let l: Vec<_> = sp
+            .list()
+            .into_iter()
+            .filter(|l| l.name == "minimal")
+            .collect();
+        assert_eq!(l.len(), 2);
+        assert_eq!(l[1].source, BUILT_IN_SOURCE);
+        assert_eq!(l[1].shadowed_by, Some(d.path().join("minimal.toml")));
+        assert_eq!(sp.available().iter().filter(|n| *n == "minimal").count(), 1);
+    }
+
+    #[test]
     fn names_cannot_escape() {
-        let sp = SearchPath { dirs: vec![] };
+        let sp = SearchPath {
+            dirs: vec![],
+            built_in: true,
+        };
         assert!(matches!(sp.find("../x"), Err(ProfileError::BadName(_))));
         assert!(matches!(sp.find(".x"), Err(ProfileError::BadName(_))));
     }

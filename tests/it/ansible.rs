@@ -135,7 +135,7 @@ fn ansible_role_converges_and_is_idempotent() {
     fs::write(
         &spec,
         format!(
-            "[[jail]]\npath = \"{j}\"\nbins = [\"bash\", \"id\"]\n\n[[user]]\nname = \"{u}\"\njail = \"{j}\"\ncreate = true\nkeys = [\"{key_text}\"]\n",
+            "[[jail]]\npath = \"{j}\"\nprofiles = [\"basic-shell\"]\nbins = [\"bash\", \"id\"]\n\n[[user]]\nname = \"{u}\"\njail = \"{j}\"\ncreate = true\nkeys = [\"{key_text}\"]\n",
             j = jail.display(),
             u = user.name()
         ),

@@ -5,6 +5,7 @@
 mod common;
 mod user_support;
 
+mod admin_messages;
 mod ansible;
 mod apply_host;
 mod apply_spec;

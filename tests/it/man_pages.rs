@@ -244,3 +244,82 @@ fn completions_generate_for_bash_zsh_and_fish() {
         String::from_utf8_lossy(&bash.stderr)
     );
 }
+
+#[test]
+fn every_command_page_has_examples_files_and_its_own_exit_status() {
+    let fresh = generate("man");
+    for name in file_names(fresh.path()) {
+        if !name.starts_with("jailsmith-") || !name.ends_with(".8") {
+            continue;
+        }
+        let page = fs::read_to_string(fresh.path().join(&name)).expect("read page");
+        for section in ["EXAMPLES", "FILES", "EXIT STATUS", "SEE ALSO"] {
+            assert!(
+                page.contains(&format!(".SH \"{section}\""))
+                    || page.contains(&format!(".SH {section}")),
+                "{name} has no {section} section"
+            );
+        }
+        assert!(
+            page.contains("What it changes"),
+            "{name}: no `What it changes`"
+        );
+        // Its own codes, not the whole table: no page but verify's (and user's, through
+        // --verify-with) speaks of host keys.
+        let host_key = page.contains("\\fB3\\fR");
+        let may = matches!(name.as_str(), "jailsmith-verify.8" | "jailsmith-user.8");
+        assert_eq!(host_key, may, "{name}: exit status 3 listed: {host_key}");
+    }
+    let check = fs::read_to_string(fresh.path().join("jailsmith-check.8")).unwrap();
+    for kind in [
+        "chroot\\-rule",
+        "setuid",
+        "unknown\\-mount",
+        "stale",
+        "limits\\-missing",
+    ] {
+        assert!(
+            check.contains(kind),
+            "jailsmith-check.8 does not explain {kind}"
+        );
+    }
+}
+
+#[test]
+fn help_examples_continue_with_a_backslash_and_defaults_are_not_contradicted() {
+    let help = |cmd: &str| {
+        let out = jailsmith()
+            .args([cmd, "--help"])
+            .env("COLUMNS", "100")
+            .output()
+            .expect("--help");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for cmd in [
+        "build", "user", "users", "verify", "check", "update", "mount", "destroy", "service",
+        "apply", "deps",
+    ] {
+        let text = help(cmd);
+        let examples = text
+            .split("Examples:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{cmd} --help has no examples"));
+        let mut lines = examples
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.trim().is_empty());
+        let mut prev = lines.next().expect("an example");
+        for line in lines {
+            if !line.trim_start().starts_with("jailsmith ") {
+                assert!(
+                    prev.ends_with('\\'),
+                    "{cmd} --help: example line split without a backslash:\n{prev}\n{line}"
+                );
+            }
+            prev = line;
+        }
+    }
+    let check = help("check");
+    assert!(!check.contains("[default: 0]"), "{check}");
+    assert!(check.contains("(default: one per CPU)"), "{check}");
+}

@@ -80,7 +80,7 @@ fn spec_owns_the_documented_paths() {
         "%{_mandir}/man5/jailsmith-profile.5*",
         "%license LICENSE",
         "%doc README.md",
-        "cargo build --release --locked --offline",
+        "cargo build --profile release-debuginfo --locked --offline",
         "cargo test --release --locked --offline --lib",
         "export JAILSMITH_GIT_COMMIT=%{git_commit}",
     ] {

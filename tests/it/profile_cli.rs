@@ -357,41 +357,85 @@ fn show_files_lists_what_a_directory_expands_to() {
     assert!(!stdout.contains(&format!("{root}/skip/c")), "{stdout}");
 }
 
-#[test]
-fn an_installed_binary_does_not_search_the_tree_it_was_built_in() {
-    // The same binary, copied out of the checkout as a package would install it.
+/// The binary under test copied alone into a fresh directory, as the Ansible role or an
+/// administrator's `scp` would install it: no jail-profiles/ anywhere near it.
+fn copied_alone() -> (tempfile::TempDir, std::path::PathBuf) {
     let d = tempfile::tempdir().unwrap();
     let installed = d.path().join("jailsmith");
     std::fs::copy(env!("CARGO_BIN_EXE_jailsmith"), &installed).unwrap();
+    (d, installed)
+}
+
+#[test]
+fn a_binary_copied_alone_lists_the_shipped_profiles_as_built_in() {
+    let (_d, installed) = copied_alone();
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("jail-profiles");
-    let listed = |bin: &Path| -> Vec<String> {
-        let out = Command::new(bin)
-            .args(["profiles", "list", "--json"])
-            .output()
-            .expect("run jailsmith");
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        v.as_array()
+    let out = Command::new(&installed)
+        .args(["profiles", "list", "--json"])
+        .output()
+        .expect("run jailsmith");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for name in SHIPPED {
+        let p = v
+            .as_array()
             .unwrap()
             .iter()
-            .map(|p| p["file"].as_str().unwrap().to_string())
-            .collect()
-    };
-    let from_tree = |files: &[String]| {
-        files
-            .iter()
-            .filter(|f| Path::new(f).starts_with(&source))
-            .count()
-    };
-    assert_eq!(
-        from_tree(&listed(Path::new(env!("CARGO_BIN_EXE_jailsmith")))),
-        SHIPPED.len(),
-        "the checkout's binary finds the shipped profiles in the tree"
+            .find(|p| p["name"] == *name && p.get("shadowed_by").is_none())
+            .unwrap_or_else(|| panic!("{name} not listed by a lone binary: {v}"));
+        assert_eq!(p["valid"], true, "{p}");
+        // Unless the host installed its own copy, the profile comes from the binary.
+        let from = p["source"].as_str().unwrap();
+        assert!(
+            from == "built in" || from.starts_with("/etc/") || from.starts_with("/usr/share/"),
+            "{p}"
+        );
+        assert!(
+            !Path::new(from).starts_with(&source),
+            "read from the checkout: {p}"
+        );
+    }
+    let out = Command::new(&installed)
+        .args(["profiles", "list"])
+        .output()
+        .expect("run jailsmith");
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("[built in]"), "{stdout}");
+}
+
+#[test]
+fn a_binary_copied_alone_builds_a_shipped_profile() {
+    let (_d, installed) = copied_alone();
+    let work = tempfile::tempdir().unwrap();
+    let jail = work.path().join("jail");
+    let state = work.path().join("state");
+    let mut args = vec![
+        "build".to_string(),
+        jail.display().to_string(),
+        "--profile".into(),
+        "basic-shell".into(),
+        "--state-dir".into(),
+        state.display().to_string(),
+    ];
+    let real = nix::unistd::geteuid().is_root();
+    if !real {
+        args.push("--dry-run".into());
+    }
+    let out = Command::new(&installed)
+        .args(&args)
+        .output()
+        .expect("run jailsmith");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
     );
-    assert_eq!(
-        from_tree(&listed(&installed)),
-        0,
-        "an installed binary read profiles from {}",
-        source.display()
-    );
+    if real {
+        assert!(jail.join("etc/profile.d/jailsmith-shell.sh").is_file());
+        assert!(jail.join("etc/nsswitch.conf").is_file());
+    } else {
+        let plan = text(&out.stdout);
+        assert!(plan.contains("# program of profile basic-shell"), "{plan}");
+    }
 }

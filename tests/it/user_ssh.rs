@@ -346,11 +346,20 @@ fn removal_unjails_and_locks_out() {
     common::make_dir(&home.join("sub/deeper"), 0o755);
     std::os::unix::fs::symlink("/etc/passwd", home.join("sub/deeper/pw")).unwrap();
 
+    // while the session runs, removal refuses unless told to end it (like destroy)
+    let out = common::run_status(s.user_cmd(name).args(["--remove", "--delete-home"]), 4);
+    let err = text(&out.stderr);
+    assert!(err.contains("refusing while sessions run: pids "), "{err}");
+    assert!(err.contains("pass --kill-sessions"), "{err}");
+    assert!(s.dropin(name).exists() && s.keys_dir.join(name).exists());
+
     // a dry run of the removal says what it would do and does nothing
-    let out = run_ok(
-        s.user_cmd(name)
-            .args(["--remove", "--delete-home", "--dry-run"]),
-    );
+    let out = run_ok(s.user_cmd(name).args([
+        "--remove",
+        "--delete-home",
+        "--kill-sessions",
+        "--dry-run",
+    ]));
     assert!(
         text(&out.stdout).contains("would remove dropin"),
         "{}",
@@ -359,7 +368,7 @@ fn removal_unjails_and_locks_out() {
     assert!(s.dropin(name).exists() && s.keys_dir.join(name).exists());
 
     let mut rm = s.user_cmd(name);
-    rm.arg("--remove").arg("--delete-home");
+    rm.args(["--remove", "--delete-home", "--kill-sessions"]);
     let out = s.run_reloading(&mut rm);
     assert!(
         text(&out.stdout).contains("end sessions"),

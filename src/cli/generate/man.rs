@@ -7,7 +7,7 @@ use clap::{Arg, ArgAction, Command};
 use clap_mangen::Man;
 use clap_mangen::roff::{Inline, Roff, bold, italic, roman};
 
-use super::{markdown, schema_doc};
+use super::{manual, markdown, schema_doc};
 use crate::exit;
 
 /// One rendered page.
@@ -140,6 +140,12 @@ fn command_pages(cmd: &Command, parent: &Command, pages: &mut Vec<Page>) {
     synopsis(&mut synopsis_roff, cmd);
     out += &rendered(synopsis_roff);
     out += &section(|w| man.render_description_section(w));
+    let manual = manual::of(&name);
+    if let Some(m) = &manual {
+        let mut more = Roff::new();
+        markdown::render_continued(&mut more, m.split().0);
+        out += &rendered(more);
+    }
     if cmd.get_arguments().any(|a| !a.is_hide_set()) {
         out += &section(|w| man.render_options_section(w));
     }
@@ -148,10 +154,16 @@ fn command_pages(cmd: &Command, parent: &Command, pages: &mut Vec<Page>) {
     }
 
     let mut tail = Roff::new();
-    if let Some(notes) = cmd.get_after_long_help().or_else(|| cmd.get_after_help()) {
-        after_help(&mut tail, &notes.to_string());
+    if let Some(m) = &manual {
+        markdown::render(&mut tail, m.split().1);
     }
-    exit_status(&mut tail);
+    if let Some(notes) = cmd.get_after_long_help().or_else(|| cmd.get_after_help()) {
+        after_help(&mut tail, &notes.to_string(), manual.is_some());
+    }
+    match &manual {
+        Some(m) => command_exit_status(&mut tail, m.exit),
+        None => exit_status(&mut tail),
+    }
     let mut see_also = vec![format!("{}(8)", page_name(parent))];
     if parent.get_name() != "jailsmith" {
         see_also.push("jailsmith(8)".into());
@@ -227,19 +239,52 @@ fn synopsis_arg(arg: &Arg) -> Vec<Inline> {
     parts
 }
 
-/// A command's `after_help`, kept as written; text that opens with `Examples:` becomes the
-/// EXAMPLES section.
-fn after_help(roff: &mut Roff, text: &str) {
-    let (heading, body) = match text.strip_prefix("Examples:") {
-        Some(rest) => ("EXAMPLES", rest.trim_start_matches('\n')),
-        None => ("NOTES", text),
-    };
+/// A command's `after_help` as NOTES. Where the page has a manual (which holds EXAMPLES and
+/// EXIT STATUS), the `Examples:` and `Exit status:`/`Exit codes:` paragraphs are left out;
+/// without one, text that opens with `Examples:` becomes the EXAMPLES section.
+fn after_help(roff: &mut Roff, text: &str, has_manual: bool) {
+    if !has_manual {
+        let (heading, body) = match text.strip_prefix("Examples:") {
+            Some(rest) => ("EXAMPLES", rest.trim_start_matches('\n')),
+            None => ("NOTES", text),
+        };
+        return preformatted(roff, heading, body);
+    }
+    let notes: Vec<&str> = text
+        .split("\n\n")
+        .filter(|p| {
+            !["Examples:", "Exit status:", "Exit codes:"]
+                .iter()
+                .any(|h| p.starts_with(h))
+        })
+        .collect();
+    if !notes.is_empty() {
+        preformatted(roff, "NOTES", &notes.join("\n\n"));
+    }
+}
+
+fn preformatted(roff: &mut Roff, heading: &str, body: &str) {
     roff.control("SH", [heading]);
     roff.control("nf", []);
     for line in body.lines() {
         roff.text([roman(line)]);
     }
     roff.control("fi", []);
+}
+
+/// EXIT STATUS with only the codes a command can return, in its own words where given.
+fn command_exit_status(roff: &mut Roff, codes: &[(u8, &str)]) {
+    roff.control("SH", ["EXIT STATUS"]);
+    for (code, meaning) in codes {
+        let general = exit::TABLE
+            .iter()
+            .find(|(c, _)| c == code)
+            .map(|(_, m)| *m)
+            .unwrap_or("");
+        roff.control("TP", []);
+        roff.text([bold(code.to_string())]);
+        roff.text([roman(if meaning.is_empty() { general } else { meaning })]);
+    }
 }
 
 fn profile_page() -> Page {

@@ -20,13 +20,24 @@ use crate::sshd::dropin::{self, DropIn};
 use crate::sshd::validate::{self, Sshd};
 use crate::sshd::{SshdError, mainconfig};
 
-/// The authorized_keys text: from --key/--key-text, or the existing file when none given.
+/// The keys in public key file `f`.
+fn read_key_file(f: &Path) -> Result<Vec<keys::PublicKey>, UserError> {
+    let text = std::fs::read_to_string(f)
+        .map_err(|e| UserError::Input(format!("cannot read key file {}: {e}", f.display())))?;
+    Ok(keys::parse(&f.display().to_string(), &text)?)
+}
+
+/// The authorized_keys text: from --key/--key-text (replacing), the existing file's keys
+/// plus --add-key's, or the existing file when none is given.
 fn gather_keys(a: &Args, key_file: &Path) -> Result<String, UserError> {
     let mut all = Vec::new();
-    for f in &a.keys {
-        let text = std::fs::read_to_string(f)
-            .map_err(|e| UserError::Input(format!("cannot read key file {}: {e}", f.display())))?;
-        all.extend(keys::parse(&f.display().to_string(), &text)?);
+    if !a.add_keys.is_empty()
+        && let Some(existing) = hostfs::read_optional(key_file)?
+    {
+        all.extend(keys::parse(&key_file.display().to_string(), &existing)?);
+    }
+    for f in a.keys.iter().chain(&a.add_keys) {
+        all.extend(read_key_file(f)?);
     }
     for (i, t) in a.key_texts.iter().enumerate() {
         all.extend(keys::parse(&format!("--key-text #{}", i + 1), t)?);
@@ -135,7 +146,7 @@ pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
 
     let steps = (|| {
         ensure_dir(r, &a.sshd.authorized_keys_dir)?;
-        put_host_file(r, "keys", &key_file, &key_text)?;
+        put_keys(r, &key_file, &key_text)?;
         let account = put_account(r, &db, existing.as_ref())?;
         put_jail_lines(r, &host, name, account.as_ref())?;
         ensure_dir(r, &a.sshd.sshd_config_dir)?;
@@ -156,6 +167,24 @@ pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
         return Err(r.roll_back(Some(&host), e));
     }
     Ok(jail)
+}
+
+/// Writes the authorized_keys file; a change that drops keys the account had says so (the
+/// dry run too), since --key replaces where --add-key adds.
+fn put_keys(r: &mut Run, key_file: &Path, key_text: &str) -> Result<(), UserError> {
+    let before = hostfs::read_optional(key_file)?;
+    if put_host_file(r, "keys", key_file, key_text)?
+        && let Some(before) = before
+    {
+        let n = keys::dropped(&before, key_text);
+        if n > 0 {
+            r.detail(format!(
+                "replaces the account's keys: {n} key{} it had will no longer log in (--add-key adds instead)",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The login shell must be executable on the host (sshd checks it there, before the chroot)

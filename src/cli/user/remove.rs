@@ -47,6 +47,9 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
         ));
         return Ok(jail);
     }
+    if let Some(acc) = existing.as_ref().filter(|_| !a.kill_sessions) {
+        refuse_while_sessions(name, acc.entry.uid)?;
+    }
     let home = jailside::home_of(name);
     // a mount in the home that is not one of the jail's binds stops the removal first
     if a.delete_home
@@ -178,6 +181,24 @@ fn still_jailed_warning(r: &mut Run, sshd: &Sshd, name: &str) -> Result<(), User
         ));
     }
     Ok(())
+}
+
+/// Without --kill-sessions, a user with running processes is not taken out (like `destroy`).
+/// A session that is ending (sshd's process after the client left) gets a second to go.
+fn refuse_while_sessions(name: &str, uid: u32) -> Result<(), UserError> {
+    let mut pids = sessions::pids_of(uid)?;
+    for _ in 0..20 {
+        if pids.is_empty() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        pids = sessions::pids_of(uid)?;
+    }
+    let list: Vec<String> = pids.iter().map(i32::to_string).collect();
+    Err(UserError::Refused(format!(
+        "{name}: refusing while sessions run: pids {}; end them or pass --kill-sessions",
+        list.join(", ")
+    )))
 }
 
 fn end_sessions(r: &mut Run, uid: u32) -> Result<(), UserError> {
