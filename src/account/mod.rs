@@ -11,6 +11,7 @@ pub mod logindefs;
 pub mod name;
 pub mod sessions;
 pub mod usage;
+pub mod usecase;
 pub mod useradd;
 
 use std::path::PathBuf;

@@ -179,8 +179,9 @@ fn remove_user(args: &Args, name: &str) -> anyhow::Result<()> {
         state_dir: args.state_dir.clone(),
         systemd_dir: user::DEFAULT_SYSTEMD_DIR.into(),
     };
-    let a = user::Args::removal(name, &args.jail, dirs, false, args.no_reload, args.dry_run);
-    user::run(a).map(|_| ())
+    let req =
+        user::UserRequest::removal(name, &args.jail, dirs, false, args.no_reload, args.dry_run);
+    user::run_request(&req, false).map(|_| ())
 }
 
 /// Stops and removes the unit of every service recorded for the jail, then reloads systemd

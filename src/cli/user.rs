@@ -1,29 +1,15 @@
-//! `jailsmith user NAME --jail JAIL`: turns a host account into a key-only SSH account that
-//! lands inside the jail (or takes it out again with `--remove`). This file holds the options,
-//! the checks both directions share and the report; `add`, `remove` and the undo `journal`
-//! live beside it.
+//! `jailsmith user NAME --jail JAIL`: the options, and printing the report. The use case
+//! (checks, changes, rollback) is `account::usecase`; this file turns the command line into
+//! a `UserRequest`, takes the state directory's lock and prints what happened.
 
-mod add;
-mod journal;
-mod limits;
-mod remove;
+use std::path::PathBuf;
 
-use std::path::{Component, Path, PathBuf};
-
-use serde::Serialize;
-
-use crate::account::{AccountError, hostfs, logindefs, name};
-use crate::apply::HostError;
-use crate::audit::chroot_rule::chroot_problems;
+use crate::account::hostfs;
+pub use crate::account::usecase::{
+    Change, DEFAULT_SYSTEMD_DIR, Report, UserDirs, UserError, UserRequest, converge, preflight,
+};
 use crate::exit;
-use crate::plan::denylist::{self, AccountFacts, AccountRole};
-use crate::sshd::dropin;
-use crate::sshd::{SshdError, mainconfig};
-use crate::state::{self, StateError};
-
-pub use journal::Change;
-use journal::Run;
-pub use limits::DEFAULT_SYSTEMD_DIR;
+use crate::state;
 
 /// Jail a host account in sshd: key-only login that lands inside JAIL.
 #[derive(Debug, clap::Args)]
@@ -91,7 +77,7 @@ pub struct Args {
     #[arg(long)]
     pub json: bool,
     /// Where the user's slice drop-in with the limits goes (user-UID.slice.d/50-jailsmith.conf).
-    #[arg(long, default_value = limits::DEFAULT_SYSTEMD_DIR, value_name = "DIR")]
+    #[arg(long, default_value = DEFAULT_SYSTEMD_DIR, value_name = "DIR")]
     pub systemd_dir: PathBuf,
     /// Limits on all of the user's sessions together; given limits replace earlier ones,
     /// none leaves them as they are, --remove deletes them.
@@ -115,100 +101,31 @@ pub struct Args {
     pub verify_with: Option<PathBuf>,
 }
 
-/// A failure of `jailsmith user`, carrying the module error that caused it.
-#[derive(Debug, thiserror::Error)]
-pub enum UserError {
-    #[error(transparent)]
-    Account(#[from] AccountError),
-    #[error(transparent)]
-    Sshd(#[from] SshdError),
-    #[error(transparent)]
-    Host(#[from] HostError),
-    #[error(transparent)]
-    State(#[from] StateError),
-    #[error("{0}")]
-    Input(String),
-    #[error("{0}")]
-    Refused(String),
-    #[error("{error}\n  rolled back: {undone}{failed}")]
-    RolledBack {
-        error: Box<UserError>,
-        undone: String,
-        failed: String,
-    },
-}
-
-impl UserError {
-    pub fn code(&self) -> u8 {
-        match self {
-            UserError::Account(e) => e.code(),
-            UserError::Sshd(e) => e.code(),
-            UserError::Host(e) => e.exit_code(),
-            UserError::State(_) => exit::HOST_FAILURE,
-            UserError::Input(_) => exit::BAD_INPUT,
-            UserError::Refused(_) => exit::REFUSED,
-            UserError::RolledBack { error, .. } => error.code(),
-        }
-    }
-}
-
-/// The report of one run, printed as text or JSON.
-#[derive(Debug, Serialize)]
-pub struct Report {
-    pub user: String,
-    pub jail: PathBuf,
-    pub operation: &'static str,
-    pub dry_run: bool,
-    pub up_to_date: bool,
-    pub changes: Vec<Change>,
-    pub warnings: Vec<String>,
-}
-
-/// Runs the command; prints the report; returns the exit code.
-/// Where `user` reads and writes outside the jail: what `destroy` and `apply --prune` pass on
-/// when they take a user out.
-pub struct UserDirs {
-    pub sshd: crate::cli::sshd_paths::SshdPaths,
-    pub state_dir: PathBuf,
-    pub systemd_dir: PathBuf,
-}
-
 impl Args {
-    /// `user NAME --jail JAIL --remove [--delete-account]` with the given directories,
-    /// printing nothing as JSON and verifying nothing.
-    pub fn removal(
-        name: &str,
-        jail: &Path,
-        dirs: UserDirs,
-        delete_account: bool,
-        no_reload: bool,
-        dry_run: bool,
-    ) -> Args {
-        Args {
-            name: name.to_string(),
-            jail: jail.to_path_buf(),
-            create: false,
-            shell: "/bin/bash".into(),
-            uid: None,
-            keys: Vec::new(),
-            key_texts: Vec::new(),
-            add_keys: Vec::new(),
-            sftp_only: false,
-            remove: true,
-            delete_home: false,
-            delete_account,
-            // destroy has refused or ended the jail's sessions already; apply --prune ends them
-            kill_sessions: true,
-            sshd: dirs.sshd,
-            state_dir: dirs.state_dir,
-            no_reload,
-            dry_run,
-            json: false,
-            systemd_dir: dirs.systemd_dir,
-            limits: Default::default(),
-            deny_network: false,
-            allow_ip: Vec::new(),
-            verify_with: None,
+    /// The use case's request: everything but how to print and what to run after.
+    pub fn request(&self) -> UserRequest {
+        UserRequest {
+            name: self.name.clone(),
+            jail: self.jail.clone(),
+            create: self.create,
+            shell: self.shell.clone(),
+            uid: self.uid,
+            keys: self.keys.clone(),
+            key_texts: self.key_texts.clone(),
+            add_keys: self.add_keys.clone(),
+            sftp_only: self.sftp_only,
+            remove: self.remove,
+            delete_home: self.delete_home,
+            delete_account: self.delete_account,
+            kill_sessions: self.kill_sessions,
+            state_dir: self.state_dir.clone(),
+            no_reload: self.no_reload,
+            dry_run: self.dry_run,
+            systemd_dir: self.systemd_dir.clone(),
+            limits: self.limits.clone(),
+            deny_network: self.deny_network,
+            allow_ip: self.allow_ip.clone(),
+            sshd: self.sshd.clone(),
         }
     }
 }
@@ -222,21 +139,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         .into());
     }
     crate::jail::refuse_jail(&args.jail, &args.state_dir)?;
-    let _lock = if args.dry_run {
-        None
-    } else {
-        Some(
-            hostfs::lock_dir(&args.state_dir)
-                .map_err(|e| exit::Coded::new(e.code(), e.to_string()))?,
-        )
-    };
-    let result = converge(&args);
-    let report =
-        result.map_err(|e| anyhow::Error::new(exit::Coded::new(e.code(), e.to_string())))?;
-    for w in &report.warnings {
-        eprintln!("jailsmith: warning: {w}");
-    }
-    print_report(&report, args.json);
+    let report = run_request(&args.request(), args.json)?;
     if let Some(key) = &args.verify_with {
         let sshd = args.sshd.validator();
         return crate::cli::verify::after_user(
@@ -251,47 +154,24 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-/// One add or remove as `run` does it, without the root check, the state-directory lock
-/// or any printing (warnings are in the report): what `apply` calls per user.
-pub fn converge(args: &Args) -> Result<Report, UserError> {
-    crate::hostinfo::guard::jail(&args.jail, &args.state_dir)
-        .map_err(|e| UserError::Refused(e.to_string()))?;
-    let mut r = Run {
-        args,
-        dry: args.dry_run,
-        changes: Vec::new(),
-        undo: Vec::new(),
-        warnings: Vec::new(),
-    };
-    let result = if args.remove {
-        remove::remove(&mut r)
+/// Runs one request under the state directory's lock (none for a dry run) and prints its
+/// report; `destroy` takes its users out through here.
+pub fn run_request(req: &UserRequest, json: bool) -> anyhow::Result<Report> {
+    let _lock = if req.dry_run {
+        None
     } else {
-        add::add(&mut r)
+        Some(
+            hostfs::lock_dir(&req.state_dir)
+                .map_err(|e| exit::Coded::new(e.code(), e.to_string()))?,
+        )
     };
-    let jail = match result {
-        Ok(j) => j,
-        Err(e) => {
-            for w in &r.warnings {
-                eprintln!("jailsmith: warning: {w}");
-            }
-            return Err(e);
-        }
-    };
-    Ok(Report {
-        user: args.name.clone(),
-        jail,
-        operation: if args.remove { "remove" } else { "add" },
-        dry_run: args.dry_run,
-        up_to_date: r.changes.is_empty(),
-        changes: r.changes,
-        warnings: r.warnings,
-    })
-}
-
-/// The name and account rules of an add, reading only the host's account files: what
-/// `apply` runs for every user before its first write.
-pub fn preflight(args: &Args) -> Result<(), UserError> {
-    add::preflight(args)
+    let report =
+        converge(req).map_err(|e| anyhow::Error::new(exit::Coded::new(e.code(), e.to_string())))?;
+    for w in &report.warnings {
+        eprintln!("jailsmith: warning: {w}");
+    }
+    print_report(&report, json);
+    Ok(report)
 }
 
 fn print_report(r: &Report, json: bool) {
@@ -312,195 +192,5 @@ fn print_report(r: &Report, json: bool) {
             Some(d) => println!("{verb}{} {} {}: {d}", c.action, c.object, c.target),
             None => println!("{verb}{} {} {}", c.action, c.object, c.target),
         }
-    }
-}
-
-/// Refuses an invalid name and root.
-fn check_name(n: &str) -> Result<(), UserError> {
-    name::validate(n)?;
-    if n == "root" {
-        return Err(UserError::Refused(
-            "refusing to jail root: root must never be a jailed account".into(),
-        ));
-    }
-    Ok(())
-}
-
-/// The jail as an absolute, lexically clean path sshd can be given.
-fn jail_path(p: &Path) -> Result<PathBuf, UserError> {
-    let abs =
-        std::path::absolute(p).map_err(|e| UserError::Input(format!("{}: {e}", p.display())))?;
-    let mut out = PathBuf::from("/");
-    for c in abs.components() {
-        match c {
-            Component::Normal(n) => out.push(n),
-            Component::ParentDir => {
-                return Err(UserError::Input(format!(
-                    "{}: give the jail without '..'",
-                    p.display()
-                )));
-            }
-            _ => {}
-        }
-    }
-    if out == Path::new("/") {
-        return Err(UserError::Refused("refusing / as a jail".into()));
-    }
-    dropin::check_path(&out)?;
-    Ok(out)
-}
-
-/// `dir` (or, when it does not exist yet, its nearest existing ancestor) and everything above
-/// it must be root-owned real directories nobody else can write: sshd reads the key file as
-/// root before the chroot, and whoever can swap a directory on that path can add keys.
-fn check_root_chain(dir: &Path, op: &'static str) -> Result<(), UserError> {
-    if let Some(p) = chroot_problems(dir).into_iter().next() {
-        return Err(AccountError::Unsafe {
-            op,
-            path: dir.to_path_buf(),
-            why: format!("{} {} (fix: {})", p.path.display(), p.what, p.fix),
-        }
-        .into());
-    }
-    Ok(())
-}
-
-/// sshd's ChrootDirectory rule for the jail (DESIGN §4): it must exist, and it and every
-/// ancestor be real, root-owned directories nobody else can write.
-fn check_jail_path(jail: &Path) -> Result<(), UserError> {
-    if let Some(p) = chroot_problems(jail).into_iter().next() {
-        return Err(SshdError::ChrootPath {
-            jail: jail.to_path_buf(),
-            component: p.path,
-            why: p.what,
-            fix: p.fix,
-        }
-        .into());
-    }
-    if !jail.is_dir() {
-        return Err(UserError::Input(format!(
-            "the jail {} does not exist; make it first: jailsmith build {} --bin bash",
-            jail.display(),
-            jail.display()
-        )));
-    }
-    Ok(())
-}
-
-/// The uid rule of a jailed SSH user: never root nor nobody, and from UID_MIN to UID_MAX of
-/// /etc/login.defs (DESIGN §5.12; `plan::denylist` holds the rules).
-fn check_uid(name: &str, uid: u32, ranges: &logindefs::UidRanges) -> Result<(), UserError> {
-    let facts = AccountFacts {
-        name,
-        uid,
-        groups: &[],
-    };
-    match denylist::refused_account(&facts, AccountRole::Login, ranges) {
-        Some(d) => Err(UserError::Refused(d.to_string())),
-        None => Ok(()),
-    }
-}
-
-/// The whole account rule for an existing account: its uid and every group it is in (none
-/// may be gid 0 or a privileged group, `plan::denylist::PRIVILEGED_GROUPS`).
-fn check_account_rules(
-    acc: &crate::account::hostdb::HostAccount,
-    groups: &[(String, u32)],
-    ranges: &logindefs::UidRanges,
-) -> Result<(), UserError> {
-    let facts = AccountFacts {
-        name: &acc.entry.name,
-        uid: acc.entry.uid,
-        groups,
-    };
-    match denylist::refused_account(&facts, AccountRole::Login, ranges) {
-        Some(d) => Err(UserError::Refused(d.to_string())),
-        None => Ok(()),
-    }
-}
-
-/// The jail a user's existing drop-in chroots into, if it has one.
-fn dropin_jail(text: &str) -> Option<PathBuf> {
-    text.lines()
-        .filter_map(mainconfig::split_line)
-        .find(|(k, _)| k == "chrootdirectory")
-        .and_then(|(_, v)| v.first().map(PathBuf::from))
-}
-
-fn refuse_other_jail(dropin_path: &Path, jail: &Path, name: &str) -> Result<(), UserError> {
-    if let Some(text) = hostfs::read_optional(dropin_path)?
-        && let Some(other) = dropin_jail(&text).filter(|j| j != jail)
-    {
-        return Err(UserError::Refused(format!(
-            "{name} is jailed in {} ({}), not in {}; run 'jailsmith user {name} --jail {} --remove' first",
-            other.display(),
-            dropin_path.display(),
-            jail.display(),
-            other.display()
-        )));
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn jail_paths_are_made_absolute_and_clean() {
-        assert_eq!(
-            jail_path(Path::new("/srv//j/./")).unwrap(),
-            PathBuf::from("/srv/j")
-        );
-        assert!(jail_path(Path::new("/srv/../etc")).is_err());
-        assert!(jail_path(Path::new("/")).is_err());
-        assert!(jail_path(Path::new("/srv/a b")).is_err());
-    }
-
-    #[test]
-    fn root_and_system_accounts_are_refused() {
-        assert_eq!(check_name("root").unwrap_err().code(), exit::REFUSED);
-        assert_eq!(check_name("Bad").unwrap_err().code(), exit::BAD_INPUT);
-        let r = logindefs::ranges("UID_MIN 1000\nUID_MAX 60000\n");
-        assert_eq!(check_uid("x", 999, &r).unwrap_err().code(), exit::REFUSED);
-        assert_eq!(check_uid("x", 60001, &r).unwrap_err().code(), exit::REFUSED);
-        assert_eq!(check_uid("x", 65534, &r).unwrap_err().code(), exit::REFUSED);
-        check_uid("x", 1000, &r).unwrap();
-    }
-
-    #[test]
-    fn help_lists_every_privileged_group() {
-        use clap::CommandFactory;
-        let help = crate::cli::Cli::command()
-            .find_subcommand_mut("user")
-            .expect("user subcommand")
-            .render_long_help()
-            .to_string();
-        for (g, _) in denylist::PRIVILEGED_GROUPS {
-            let listed = help
-                .split(|c: char| c.is_whitespace() || c == ',' || c == '.')
-                .any(|w| w == *g);
-            assert!(listed, "group {g} is not in the help");
-        }
-    }
-
-    #[test]
-    fn key_dir_under_a_shared_writable_dir_is_refused() {
-        let err = check_root_chain(Path::new("/tmp/no-such-jailsmith-dir/keys"), "keep keys in")
-            .unwrap_err();
-        assert_eq!(err.code(), exit::REFUSED);
-        assert!(err.to_string().contains("/tmp "), "{err}");
-        check_root_chain(Path::new("/usr/share"), "keep keys in").unwrap();
-    }
-
-    #[test]
-    fn existing_dropin_names_its_jail() {
-        let d = dropin::DropIn {
-            user: "u".into(),
-            chroot: "/srv/j".into(),
-            authorized_keys: "/k/u".into(),
-            sftp_only: false,
-        };
-        assert_eq!(dropin_jail(&d.render()), Some(PathBuf::from("/srv/j")));
     }
 }

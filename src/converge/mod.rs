@@ -10,7 +10,8 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::account::hostfs;
-use crate::cli::{destroy, service, user};
+use crate::account::usecase as user;
+use crate::cli::{destroy, service};
 use crate::exit::{self, Coded};
 use crate::hostinfo::gather::Wanted;
 use crate::jail::BuildSettings;
@@ -155,7 +156,7 @@ pub fn converge(spec: &Spec, o: &Options) -> anyhow::Result<Outcome> {
 
 /// Before the first write: when the spec jails users, sshd's main config must include their
 /// drop-ins and pass `sshd -t` now (the user code checks again per user).
-fn preflight_sshd(users: &[user::Args], o: &Options) -> anyhow::Result<()> {
+fn preflight_sshd(users: &[user::UserRequest], o: &Options) -> anyhow::Result<()> {
     if users.is_empty() {
         return Ok(());
     }
@@ -182,7 +183,7 @@ fn preflight_sshd(users: &[user::Args], o: &Options) -> anyhow::Result<()> {
 
 /// The account rules (and every other check that writes nothing) of each user and service,
 /// before the first jail is built.
-fn preflight_accounts(spec: &Spec, users: &[user::Args], o: &Options) -> anyhow::Result<()> {
+fn preflight_accounts(spec: &Spec, users: &[user::UserRequest], o: &Options) -> anyhow::Result<()> {
     for u in users {
         user::preflight(u).map_err(|e| coded(e.code(), format!("user {}: {e}", u.name)))?;
     }
@@ -305,7 +306,7 @@ fn limit_args(l: Option<&LimitsSpec>) -> LimitArgs {
 }
 
 /// `jailsmith user` arguments for one `[[user]]`; key files must be readable now.
-fn user_args(u: &UserSpec, o: &Options) -> anyhow::Result<user::Args> {
+fn user_args(u: &UserSpec, o: &Options) -> anyhow::Result<user::UserRequest> {
     let mut keys = Vec::new();
     let mut key_texts = Vec::new();
     for k in u.keys.get_ref() {
@@ -322,7 +323,7 @@ fn user_args(u: &UserSpec, o: &Options) -> anyhow::Result<user::Args> {
         })?;
         keys.push(p);
     }
-    Ok(user::Args {
+    Ok(user::UserRequest {
         name: u.name.get_ref().clone(),
         jail: u.jail.get_ref().clone(),
         create: u.create,
@@ -340,7 +341,6 @@ fn user_args(u: &UserSpec, o: &Options) -> anyhow::Result<user::Args> {
         state_dir: o.state_dir.clone(),
         no_reload: true,
         dry_run: o.dry_run,
-        json: false,
         systemd_dir: o.systemd_dir.clone(),
         limits: limit_args(u.limits.as_ref().map(|l| l.get_ref())),
         deny_network: u.deny_network,
@@ -349,12 +349,11 @@ fn user_args(u: &UserSpec, o: &Options) -> anyhow::Result<user::Args> {
             .as_ref()
             .map(|a| a.get_ref().clone())
             .unwrap_or_default(),
-        verify_with: None,
     })
 }
 
 /// Adds or removes one user through the user command's code; sshd is reloaded once later.
-fn converge_user(c: &mut Converger, a: &user::Args) -> anyhow::Result<()> {
+fn converge_user(c: &mut Converger, a: &user::UserRequest) -> anyhow::Result<()> {
     c.user_jails.push((a.name.clone(), a.jail.clone()));
     let report = user::converge(a).map_err(|e| coded(e.code(), format!("user {}: {e}", a.name)))?;
     c.warnings.extend(
@@ -486,7 +485,7 @@ fn prune_user(c: &mut Converger, u: &ManagedUser) -> anyhow::Result<()> {
         state_dir: o.state_dir.clone(),
         systemd_dir: o.systemd_dir.clone(),
     };
-    let a = user::Args::removal(&u.name, &u.jail, dirs, u.delete_account, true, o.dry_run);
+    let a = user::UserRequest::removal(&u.name, &u.jail, dirs, u.delete_account, true, o.dry_run);
     converge_user(c, &a)
 }
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{Args, UserError};
+use super::{UserError, UserRequest};
 use crate::account::useradd::{self, Modify};
 use crate::account::{AccountError, hostfs, jailside};
 use crate::apply::Host;
@@ -44,7 +44,7 @@ pub(super) enum Undo {
 
 /// The run in progress: what changed, and how to undo it.
 pub(super) struct Run<'a> {
-    pub(super) args: &'a Args,
+    pub(super) args: &'a UserRequest,
     pub(super) dry: bool,
     pub(super) changes: Vec<Change>,
     pub(super) undo: Vec<Undo>,

@@ -8,8 +8,8 @@ use super::journal::{
     reload_sshd,
 };
 use super::{
-    Args, UserError, check_account_rules, check_jail_path, check_name, check_root_chain, check_uid,
-    jail_path, refuse_other_jail,
+    UserError, UserRequest, check_account_rules, check_jail_path, check_name, check_root_chain,
+    check_uid, jail_path, refuse_other_jail,
 };
 use crate::account::hostdb::{HostAccount, HostDb, PasswdEntry};
 use crate::account::useradd::{self, Modify, NO_PASSWORD, Wanted};
@@ -29,7 +29,7 @@ fn read_key_file(f: &Path) -> Result<Vec<keys::PublicKey>, UserError> {
 
 /// The authorized_keys text: from --key/--key-text (replacing), the existing file's keys
 /// plus --add-key's, or the existing file when none is given.
-fn gather_keys(a: &Args, key_file: &Path) -> Result<String, UserError> {
+fn gather_keys(a: &UserRequest, key_file: &Path) -> Result<String, UserError> {
     let mut all = Vec::new();
     if !a.add_keys.is_empty()
         && let Some(existing) = hostfs::read_optional(key_file)?
@@ -59,7 +59,7 @@ fn gather_keys(a: &Args, key_file: &Path) -> Result<String, UserError> {
 
 /// The key file and drop-in paths, after checking that nobody but root can swap the
 /// directories they live in.
-fn output_paths(a: &Args) -> Result<(PathBuf, PathBuf), UserError> {
+fn output_paths(a: &UserRequest) -> Result<(PathBuf, PathBuf), UserError> {
     let key_file = a.sshd.authorized_keys_dir.join(&a.name);
     dropin::check_path(&key_file)?;
     check_root_chain(&a.sshd.authorized_keys_dir, "keep authorized_keys files in")?;
@@ -79,7 +79,7 @@ fn output_paths(a: &Args) -> Result<(PathBuf, PathBuf), UserError> {
 /// The existing account (the account rules of `plan::denylist`: uid from UID_MIN to
 /// UID_MAX, never nobody, no gid 0 nor privileged group; its uid must match --uid), or None
 /// when --create may make it (a --uid must then be free and in that range).
-fn check_account(a: &Args, db: &HostDb) -> Result<Option<HostAccount>, UserError> {
+fn check_account(a: &UserRequest, db: &HostDb) -> Result<Option<HostAccount>, UserError> {
     let name = a.name.as_str();
     let ranges = logindefs::read_ranges(Path::new(logindefs::PATH))?;
     if let Some(uid) = a.uid {
@@ -107,7 +107,7 @@ fn check_account(a: &Args, db: &HostDb) -> Result<Option<HostAccount>, UserError
 }
 
 /// The account checks of an add, which only read the host's account files.
-pub(super) fn preflight(a: &Args) -> Result<(), UserError> {
+pub(super) fn preflight(a: &UserRequest) -> Result<(), UserError> {
     check_name(&a.name)?;
     check_account(a, &HostDb::default()).map(|_| ())
 }

@@ -6,10 +6,10 @@
 use std::path::Path;
 
 use super::journal::{Run, Undo, drop_host_file, ensure_dir, put_host_file};
-use super::{Args, UserError};
+use super::{UserError, UserRequest};
 use crate::account::hostfs;
-use crate::cli::limits::resolve_io_device;
 use crate::limits::enforce::{self, Subject};
+use crate::limits::options::resolve_io_device;
 use crate::limits::{self, Limits};
 use crate::service::files::UserLimits;
 use crate::sshd::reload::systemd_is_init;
@@ -19,7 +19,7 @@ use crate::state::{self, JailState};
 pub const DEFAULT_SYSTEMD_DIR: &str = "/etc/systemd/system";
 
 /// Parses the limit options before anything is written (exit 2 on a bad value).
-pub(super) fn parse(a: &Args) -> Result<Limits, UserError> {
+pub(super) fn parse(a: &UserRequest) -> Result<Limits, UserError> {
     let mut l = a
         .limits
         .parse()
@@ -34,7 +34,7 @@ pub(super) fn parse(a: &Args) -> Result<Limits, UserError> {
     Ok(l)
 }
 
-fn check_dir(a: &Args) -> Result<(), UserError> {
+fn check_dir(a: &UserRequest) -> Result<(), UserError> {
     if !a.systemd_dir.is_absolute() {
         return Err(UserError::Input(format!(
             "--systemd-dir {} must be an absolute path",

@@ -1,0 +1,411 @@
+//! Jailing an account (`jailsmith user`, and `apply` for each `[[user]]`): the use case below
+//! the command line. `add` and `remove` check first, then change keys, account, the jail's
+//! files, the sshd drop-in (validated), the state and the limits, recording each change in
+//! the `journal` with how to undo it; any failure rolls back what was done. Printing and the
+//! command-line options stay in `cli::user`.
+
+mod add;
+mod journal;
+mod limits;
+mod remove;
+
+use std::path::{Component, Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::account::{AccountError, hostfs, logindefs, name};
+use crate::apply::HostError;
+use crate::audit::chroot_rule::chroot_problems;
+use crate::exit;
+use crate::plan::denylist::{self, AccountFacts, AccountRole};
+use crate::sshd::dropin;
+use crate::sshd::{SshdError, mainconfig};
+use crate::state::StateError;
+
+pub use journal::Change;
+use journal::Run;
+pub use limits::DEFAULT_SYSTEMD_DIR;
+
+/// What one run of `jailsmith user` asks for (the command line of `user`, or a `[[user]]`
+/// of an `apply` spec): plain data, no clap.
+#[derive(Clone, Debug)]
+pub struct UserRequest {
+    /// The account (existing; or missing with --create).
+    pub name: String,
+    /// The jail the account lands in (sshd's ChrootDirectory).
+    pub jail: PathBuf,
+    /// Create the account when it does not exist (useradd; no home on the host).
+    pub create: bool,
+    /// Login shell, as a path inside the jail; it must exist there (and on the host, where
+    /// sshd checks it) unless --sftp-only.
+    pub shell: String,
+    /// uid of a created account (from UID_MIN to UID_MAX of /etc/login.defs).
+    pub uid: Option<u32>,
+    /// A public key file (repeatable); every line must be a valid OpenSSH public key (the
+    /// `.pub` file, never the private key). The account's keys become exactly those given
+    /// with --key and --key-text, replacing every key it had; --add-key adds instead.
+    pub keys: Vec<PathBuf>,
+    /// A public key given inline ('ssh-ed25519 AAAA… comment'); repeatable. Replaces the
+    /// account's keys, like --key.
+    pub key_texts: Vec<String>,
+    /// A public key file whose keys are added to those the account already has (repeatable;
+    /// a key it has is not added twice).
+    pub add_keys: Vec<PathBuf>,
+    /// sftp only: ForceCommand internal-sftp, no TTY.
+    pub sftp_only: bool,
+    /// Take the user out of the jail: keys, drop-in, the jail's passwd/group lines.
+    pub remove: bool,
+    /// With --remove: delete JAIL/home/NAME too.
+    pub delete_home: bool,
+    /// With --remove: delete the host account too (userdel, never its host home).
+    pub delete_account: bool,
+    /// With --remove: end the user's running sessions (SIGKILL, by PID); without it, --remove
+    /// refuses while the user has processes. With --dry-run, lists the PIDs it would end.
+    pub kill_sessions: bool,
+    /// Where jailsmith keeps its state about jails.
+    pub state_dir: PathBuf,
+    /// Do not reload sshd after changing its drop-ins.
+    pub no_reload: bool,
+    /// Print what would change; change nothing.
+    pub dry_run: bool,
+    /// Where the user's slice drop-in with the limits goes (user-UID.slice.d/50-jailsmith.conf).
+    pub systemd_dir: PathBuf,
+    /// Limits on all of the user's sessions together; given limits replace earlier ones,
+    /// none leaves them as they are, --remove deletes them.
+    pub limits: crate::limits::options::LimitArgs,
+    /// Keep the user's sessions off the network: IPAddressDeny=any on user-UID.slice, except
+    /// the --allow-ip peers. systemd enforces it only with the unified cgroup hierarchy.
+    pub deny_network: bool,
+    /// Peers the user's sessions may still reach (implies deny_network).
+    pub allow_ip: Vec<String>,
+    /// Where sshd and jailsmith's per-user sshd files live.
+    pub sshd: crate::sshd::paths::SshdPaths,
+}
+
+/// A failure of `jailsmith user`, carrying the module error that caused it.
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    #[error(transparent)]
+    Sshd(#[from] SshdError),
+    #[error(transparent)]
+    Host(#[from] HostError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("{0}")]
+    Input(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("{error}\n  rolled back: {undone}{failed}")]
+    RolledBack {
+        error: Box<UserError>,
+        undone: String,
+        failed: String,
+    },
+}
+
+impl UserError {
+    pub fn code(&self) -> u8 {
+        match self {
+            UserError::Account(e) => e.code(),
+            UserError::Sshd(e) => e.code(),
+            UserError::Host(e) => e.exit_code(),
+            UserError::State(_) => exit::HOST_FAILURE,
+            UserError::Input(_) => exit::BAD_INPUT,
+            UserError::Refused(_) => exit::REFUSED,
+            UserError::RolledBack { error, .. } => error.code(),
+        }
+    }
+}
+
+/// The report of one run, printed as text or JSON.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub user: String,
+    pub jail: PathBuf,
+    pub operation: &'static str,
+    pub dry_run: bool,
+    pub up_to_date: bool,
+    pub changes: Vec<Change>,
+    pub warnings: Vec<String>,
+}
+
+/// Where `user` reads and writes outside the jail: what `destroy` and `apply --prune` pass on
+/// when they take a user out.
+pub struct UserDirs {
+    pub sshd: crate::sshd::paths::SshdPaths,
+    pub state_dir: PathBuf,
+    pub systemd_dir: PathBuf,
+}
+
+impl UserRequest {
+    /// `user NAME --jail JAIL --remove [--delete-account]` with the given directories,
+    /// printing nothing as JSON and verifying nothing.
+    pub fn removal(
+        name: &str,
+        jail: &Path,
+        dirs: UserDirs,
+        delete_account: bool,
+        no_reload: bool,
+        dry_run: bool,
+    ) -> UserRequest {
+        UserRequest {
+            name: name.to_string(),
+            jail: jail.to_path_buf(),
+            create: false,
+            shell: "/bin/bash".into(),
+            uid: None,
+            keys: Vec::new(),
+            key_texts: Vec::new(),
+            add_keys: Vec::new(),
+            sftp_only: false,
+            remove: true,
+            delete_home: false,
+            delete_account,
+            // destroy has refused or ended the jail's sessions already; apply --prune ends them
+            kill_sessions: true,
+            sshd: dirs.sshd,
+            state_dir: dirs.state_dir,
+            no_reload,
+            dry_run,
+            systemd_dir: dirs.systemd_dir,
+            limits: Default::default(),
+            deny_network: false,
+            allow_ip: Vec::new(),
+        }
+    }
+}
+
+/// One add or remove, without the root check, the state-directory lock or any printing
+/// (warnings are in the report): what `user` and `apply` run per user.
+pub fn converge(args: &UserRequest) -> Result<Report, UserError> {
+    crate::hostinfo::guard::jail(&args.jail, &args.state_dir)
+        .map_err(|e| UserError::Refused(e.to_string()))?;
+    let mut r = Run {
+        args,
+        dry: args.dry_run,
+        changes: Vec::new(),
+        undo: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let result = if args.remove {
+        remove::remove(&mut r)
+    } else {
+        add::add(&mut r)
+    };
+    let jail = match result {
+        Ok(j) => j,
+        Err(e) => {
+            for w in &r.warnings {
+                eprintln!("jailsmith: warning: {w}");
+            }
+            return Err(e);
+        }
+    };
+    Ok(Report {
+        user: args.name.clone(),
+        jail,
+        operation: if args.remove { "remove" } else { "add" },
+        dry_run: args.dry_run,
+        up_to_date: r.changes.is_empty(),
+        changes: r.changes,
+        warnings: r.warnings,
+    })
+}
+
+/// The name and account rules of an add, reading only the host's account files: what
+/// `apply` runs for every user before its first write.
+pub fn preflight(args: &UserRequest) -> Result<(), UserError> {
+    add::preflight(args)
+}
+
+/// Refuses an invalid name and root.
+fn check_name(n: &str) -> Result<(), UserError> {
+    name::validate(n)?;
+    if n == "root" {
+        return Err(UserError::Refused(
+            "refusing to jail root: root must never be a jailed account".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The jail as an absolute, lexically clean path sshd can be given.
+fn jail_path(p: &Path) -> Result<PathBuf, UserError> {
+    let abs =
+        std::path::absolute(p).map_err(|e| UserError::Input(format!("{}: {e}", p.display())))?;
+    let mut out = PathBuf::from("/");
+    for c in abs.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                return Err(UserError::Input(format!(
+                    "{}: give the jail without '..'",
+                    p.display()
+                )));
+            }
+            _ => {}
+        }
+    }
+    if out == Path::new("/") {
+        return Err(UserError::Refused("refusing / as a jail".into()));
+    }
+    dropin::check_path(&out)?;
+    Ok(out)
+}
+
+/// `dir` (or, when it does not exist yet, its nearest existing ancestor) and everything above
+/// it must be root-owned real directories nobody else can write: sshd reads the key file as
+/// root before the chroot, and whoever can swap a directory on that path can add keys.
+fn check_root_chain(dir: &Path, op: &'static str) -> Result<(), UserError> {
+    if let Some(p) = chroot_problems(dir).into_iter().next() {
+        return Err(AccountError::Unsafe {
+            op,
+            path: dir.to_path_buf(),
+            why: format!("{} {} (fix: {})", p.path.display(), p.what, p.fix),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// sshd's ChrootDirectory rule for the jail (DESIGN §4): it must exist, and it and every
+/// ancestor be real, root-owned directories nobody else can write.
+fn check_jail_path(jail: &Path) -> Result<(), UserError> {
+    if let Some(p) = chroot_problems(jail).into_iter().next() {
+        return Err(SshdError::ChrootPath {
+            jail: jail.to_path_buf(),
+            component: p.path,
+            why: p.what,
+            fix: p.fix,
+        }
+        .into());
+    }
+    if !jail.is_dir() {
+        return Err(UserError::Input(format!(
+            "the jail {} does not exist; make it first: jailsmith build {} --bin bash",
+            jail.display(),
+            jail.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The uid rule of a jailed SSH user: never root nor nobody, and from UID_MIN to UID_MAX of
+/// /etc/login.defs (DESIGN §5.12; `plan::denylist` holds the rules).
+fn check_uid(name: &str, uid: u32, ranges: &logindefs::UidRanges) -> Result<(), UserError> {
+    let facts = AccountFacts {
+        name,
+        uid,
+        groups: &[],
+    };
+    match denylist::refused_account(&facts, AccountRole::Login, ranges) {
+        Some(d) => Err(UserError::Refused(d.to_string())),
+        None => Ok(()),
+    }
+}
+
+/// The whole account rule for an existing account: its uid and every group it is in (none
+/// may be gid 0 or a privileged group, `plan::denylist::PRIVILEGED_GROUPS`).
+fn check_account_rules(
+    acc: &crate::account::hostdb::HostAccount,
+    groups: &[(String, u32)],
+    ranges: &logindefs::UidRanges,
+) -> Result<(), UserError> {
+    let facts = AccountFacts {
+        name: &acc.entry.name,
+        uid: acc.entry.uid,
+        groups,
+    };
+    match denylist::refused_account(&facts, AccountRole::Login, ranges) {
+        Some(d) => Err(UserError::Refused(d.to_string())),
+        None => Ok(()),
+    }
+}
+
+/// The jail a user's existing drop-in chroots into, if it has one.
+fn dropin_jail(text: &str) -> Option<PathBuf> {
+    text.lines()
+        .filter_map(mainconfig::split_line)
+        .find(|(k, _)| k == "chrootdirectory")
+        .and_then(|(_, v)| v.first().map(PathBuf::from))
+}
+
+fn refuse_other_jail(dropin_path: &Path, jail: &Path, name: &str) -> Result<(), UserError> {
+    if let Some(text) = hostfs::read_optional(dropin_path)?
+        && let Some(other) = dropin_jail(&text).filter(|j| j != jail)
+    {
+        return Err(UserError::Refused(format!(
+            "{name} is jailed in {} ({}), not in {}; run 'jailsmith user {name} --jail {} --remove' first",
+            other.display(),
+            dropin_path.display(),
+            jail.display(),
+            other.display()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jail_paths_are_made_absolute_and_clean() {
+        assert_eq!(
+            jail_path(Path::new("/srv//j/./")).unwrap(),
+            PathBuf::from("/srv/j")
+        );
+        assert!(jail_path(Path::new("/srv/../etc")).is_err());
+        assert!(jail_path(Path::new("/")).is_err());
+        assert!(jail_path(Path::new("/srv/a b")).is_err());
+    }
+
+    #[test]
+    fn root_and_system_accounts_are_refused() {
+        assert_eq!(check_name("root").unwrap_err().code(), exit::REFUSED);
+        assert_eq!(check_name("Bad").unwrap_err().code(), exit::BAD_INPUT);
+        let r = logindefs::ranges("UID_MIN 1000\nUID_MAX 60000\n");
+        assert_eq!(check_uid("x", 999, &r).unwrap_err().code(), exit::REFUSED);
+        assert_eq!(check_uid("x", 60001, &r).unwrap_err().code(), exit::REFUSED);
+        assert_eq!(check_uid("x", 65534, &r).unwrap_err().code(), exit::REFUSED);
+        check_uid("x", 1000, &r).unwrap();
+    }
+
+    #[test]
+    fn help_lists_every_privileged_group() {
+        use clap::CommandFactory;
+        let help = crate::cli::Cli::command()
+            .find_subcommand_mut("user")
+            .expect("user subcommand")
+            .render_long_help()
+            .to_string();
+        for (g, _) in denylist::PRIVILEGED_GROUPS {
+            let listed = help
+                .split(|c: char| c.is_whitespace() || c == ',' || c == '.')
+                .any(|w| w == *g);
+            assert!(listed, "group {g} is not in the help");
+        }
+    }
+
+    #[test]
+    fn key_dir_under_a_shared_writable_dir_is_refused() {
+        let err = check_root_chain(Path::new("/tmp/no-such-jailsmith-dir/keys"), "keep keys in")
+            .unwrap_err();
+        assert_eq!(err.code(), exit::REFUSED);
+        assert!(err.to_string().contains("/tmp "), "{err}");
+        check_root_chain(Path::new("/usr/share"), "keep keys in").unwrap();
+    }
+
+    #[test]
+    fn existing_dropin_names_its_jail() {
+        let d = dropin::DropIn {
+            user: "u".into(),
+            chroot: "/srv/j".into(),
+            authorized_keys: "/k/u".into(),
+            sftp_only: false,
+        };
+        assert_eq!(dropin_jail(&d.render()), Some(PathBuf::from("/srv/j")));
+    }
+}
