@@ -1,26 +1,13 @@
-//! `jailsmith service NAME --jail JAIL --exec 'COMMAND ARGS'`: builds the jail with the
-//! command's closure (and profiles), puts the service user into the jail's passwd/group,
-//! and writes a hardened systemd unit with RootDirectory= and the resource limits. Every
-//! check on the input runs before anything is written.
+//! `jailsmith service NAME --jail JAIL --exec 'COMMAND ARGS'`: the options and the
+//! state directory's lock; the use case is `service::install`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::account::hostdb::{HostAccount, HostDb};
-use crate::account::usage::{self, Usage};
-use crate::account::{hostfs, jailside, logindefs, useradd};
-use crate::apply::{Host, LinuxHost};
-use crate::cli::limits::{LimitArgs, resolve_io_device};
+use crate::account::hostfs;
+use crate::cli::limits::LimitArgs;
 use crate::exit::{self, Coded};
-use crate::hostinfo::find_program;
-use crate::hostinfo::gather::Wanted;
-use crate::jail::BuildSettings;
-use crate::limits::enforce::{Subject, enforcement_warnings};
-use crate::plan::denylist::{self, AccountFacts, AccountRole};
-use crate::plan::{JailPath, Owner};
-use crate::service::files::{self, Written, put_file};
-use crate::service::systemctl::{self, SYSTEM_UNIT_DIR};
-use crate::service::unit::{UnitSpec, render_unit};
-use crate::service::{self, ServiceError};
+pub use crate::service::install::{ServiceRequest, converge, preflight, system_account_argv};
+use crate::service::systemctl::SYSTEM_UNIT_DIR;
 use crate::state::DEFAULT_STATE_DIR;
 
 /// Run a program as a hardened systemd service inside a jail.
@@ -97,20 +84,35 @@ pub struct Args {
     pub state_dir: PathBuf,
 }
 
+impl Args {
+    /// The use case's request.
+    pub fn request(&self) -> ServiceRequest {
+        ServiceRequest {
+            name: self.name.clone(),
+            jail: self.jail.clone(),
+            exec: self.exec.clone(),
+            user: self.user.clone(),
+            create_user: self.create_user,
+            bins: self.bins.clone(),
+            files: self.files.clone(),
+            profile: self.profile.clone(),
+            read_write: self.read_write.clone(),
+            ports: self.ports.clone(),
+            allow_ips: self.allow_ips.clone(),
+            allow_unix: self.allow_unix,
+            allow_jit: self.allow_jit,
+            limits: self.limits.clone(),
+            unit_dir: self.unit_dir.clone(),
+            no_reload: self.no_reload,
+            start: self.start,
+            dry_run: self.dry_run,
+            state_dir: self.state_dir.clone(),
+        }
+    }
+}
+
 fn coded(code: u8, e: impl std::fmt::Display) -> anyhow::Error {
     Coded::new(code, e.to_string()).into()
-}
-
-fn input(e: ServiceError) -> anyhow::Error {
-    coded(exit::BAD_INPUT, e)
-}
-
-/// What the command line asks for, checked; nothing read from the jail yet.
-struct Checked {
-    name: String,
-    program: PathBuf,
-    user: String,
-    spec: UnitSpec,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
@@ -122,434 +124,6 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     } else {
         Some(hostfs::lock_dir(&args.state_dir).map_err(|e| coded(e.code(), e))?)
     };
-    converge(&args)?;
+    converge(&args.request())?;
     Ok(exit::OK)
-}
-
-/// The command without its exit code: true when something was created or changed (the
-/// jail, the account, the unit). What `apply` calls per service; the caller holds the state
-/// directory's lock.
-pub fn converge(args: &Args) -> anyhow::Result<bool> {
-    let mut changed = false;
-    let c = check(args)?;
-    let account = service_account(args, &c.user)?;
-    let (mut extra, profiles) = crate::cli::profiles::build_extra(&args.profile)?;
-    // PrivateTmp= mounts a private /var/tmp too: the mount point must exist in the jail, or
-    // systemd would create it there itself (and fails to under a read-only jail).
-    extra.dirs.extend(files::mount_point_dirs());
-    let mut bins = vec![c.program.to_string_lossy().into_owned()];
-    bins.extend(args.bins.iter().map(|b| b.to_string_lossy().into_owned()));
-    let settings = BuildSettings {
-        jail: args.jail.clone(),
-        wanted: Wanted {
-            bins,
-            files: args.files.clone(),
-            libraries: Vec::new(),
-        },
-        extra,
-        profiles,
-        state_dir: args.state_dir.clone(),
-        verify_content: false,
-        binds: Vec::new(),
-        jobs: 0,
-        adopt: false,
-        profile_dirs: args.profile.dirs.profile_dirs.clone(),
-        ..Default::default()
-    };
-    let mut spec = c.spec;
-    for w in resolve_io_device(&mut spec.limits, &args.jail) {
-        eprintln!("jailsmith: warning: {w}");
-    }
-    let facts = crate::hostinfo::limit_facts();
-    for w in enforcement_warnings(&spec.limits, Subject::Service(&c.name), &facts) {
-        eprintln!("jailsmith: warning: {w}");
-    }
-    if args.dry_run {
-        dry_run(args, &c.name, &settings, &spec, account.as_ref())?;
-        return Ok(false);
-    }
-    // The jail first: a build that fails leaves no account behind.
-    eprintln!("jailsmith: building {}", settings.jail.display());
-    let built = crate::jail::build(&settings)?;
-    changed |= !built.report.is_unchanged();
-    for w in &built.warnings {
-        eprintln!("jailsmith: warning: {w}");
-    }
-    let account = match account {
-        Some(a) => a,
-        None => {
-            changed = true;
-            create_account(&c.user)?
-        }
-    };
-    spec.group = account
-        .group
-        .clone()
-        .unwrap_or_else(|| account.entry.gid.to_string());
-    let lines_changed = put_jail_lines(&args.jail, &account)?;
-    changed |= lines_changed;
-    put_read_write_dirs(&args.jail, &spec.read_write, &account)?;
-    let unit_path = args.unit_dir.join(format!("{}.service", c.name));
-    let written = put_file(&unit_path, &render_unit(&spec)).map_err(|e| coded(e.code(), e))?;
-    let record = files::ServiceRecord {
-        user: account.entry.name.clone(),
-        unit: unit_path.clone(),
-        read_write: spec.read_write.clone(),
-    };
-    files::record_service(&args.state_dir, &args.jail, &c.name, record)
-        .map_err(|e| coded(exit::HOST_FAILURE, e))?;
-    if lines_changed {
-        // the manifest records the passwd and group just written, so `check` does not see
-        // them as modified (and the next build keeps the service's lines: it is recorded)
-        let host = LinuxHost::open(&args.jail, false).map_err(|e| coded(e.exit_code(), e))?;
-        let paths = [jailside::passwd_path(), jailside::group_path()];
-        crate::jail::record_written(&args.state_dir, &args.jail, &host, &paths)
-            .map_err(|e| coded(e.exit_code(), e))?;
-    }
-    let what = match written {
-        Written::Unchanged => "is up to date",
-        Written::Created => "written",
-        Written::Updated => "updated",
-    };
-    eprintln!("jailsmith: {} {what}", unit_path.display());
-    changed |= written != Written::Unchanged;
-    activate(args, &c.name, written)?;
-    Ok(changed)
-}
-
-/// Every check on the options and the service account, writing nothing: what `apply` runs
-/// for every service before its first write.
-pub fn preflight(args: &Args) -> anyhow::Result<()> {
-    let c = check(args)?;
-    service_account(args, &c.user).map(|_| ())
-}
-
-/// Every check on the options that needs no write: name, command, program, user, limits.
-fn check(args: &Args) -> anyhow::Result<Checked> {
-    let name = service::unit_name(&args.name).map_err(input)?;
-    let mut argv = service::split_exec(&args.exec).map_err(input)?;
-    let limits = args.limits.parse()?;
-    let allow_ips = args
-        .allow_ips
-        .iter()
-        .map(|v| service::allow_ip(v))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(input)?;
-    let read_write = args
-        .read_write
-        .iter()
-        .map(|v| service::read_write_path(v))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(input)?;
-    files::check_target_dir(&args.unit_dir)
-        .map_err(|why| coded(exit::REFUSED, format!("--unit-dir {why}")))?;
-    if !args.jail.is_absolute() {
-        return Err(coded(
-            exit::BAD_INPUT,
-            format!("{}: the jail path must be absolute", args.jail.display()),
-        ));
-    }
-    crate::jail::refuse_jail(&args.jail, &args.state_dir)?;
-    if argv[0].contains('/') && !argv[0].starts_with('/') {
-        return Err(coded(
-            exit::BAD_INPUT,
-            format!(
-                "--exec: program {:?} must be a name or an absolute path",
-                argv[0]
-            ),
-        ));
-    }
-    let program = find_program(&argv[0]).ok_or_else(|| {
-        coded(
-            exit::BAD_INPUT,
-            format!(
-                "--exec: program {:?} not found (looked up in {}; give an absolute path otherwise)",
-                argv[0],
-                crate::hostinfo::programs::SECURE_PATH
-            ),
-        )
-    })?;
-    argv[0] = program.to_string_lossy().into_owned();
-    let user = args.user.clone().unwrap_or_else(|| name.clone());
-    refuse_root_name(&user)?;
-    let jail = crate::state::canonical_jail(&args.jail);
-    let jail = service::jail_for_unit(&jail.to_string_lossy()).map_err(input)?;
-    let spec = UnitSpec {
-        name: name.clone(),
-        jail,
-        argv,
-        user: user.clone(),
-        group: user.clone(),
-        ports: args.ports.clone(),
-        allow_ips,
-        read_write,
-        allow_jit: args.allow_jit,
-        allow_unix: args.allow_unix,
-        limits,
-    };
-    Ok(Checked {
-        name,
-        program,
-        user,
-        spec,
-    })
-}
-
-fn refuse_root_name(user: &str) -> anyhow::Result<()> {
-    crate::account::name::validate(user).map_err(|e| coded(e.code(), e))?;
-    if user == "root" {
-        return Err(coded(
-            exit::REFUSED,
-            "refusing to run a jailed service as root: pass --user with an unprivileged account",
-        ));
-    }
-    Ok(())
-}
-
-/// The service account: found and allowed by the account rules, or None when
-/// `--create-user` will create it. Missing without `--create-user` is bad input.
-fn service_account(args: &Args, user: &str) -> anyhow::Result<Option<HostAccount>> {
-    let db = HostDb::default();
-    let acc = db.lookup(user).map_err(|e| coded(e.code(), e))?;
-    match acc {
-        Some(a) => {
-            refuse_account(args, &db, &a)?;
-            Ok(Some(a))
-        }
-        None if args.create_user => Ok(None),
-        None => Err(coded(
-            exit::BAD_INPUT,
-            format!("no account {user} on this host; pass --create-user to create it"),
-        )),
-    }
-}
-
-/// The account rules of a service account (`plan::denylist`): a system account
-/// (SYS_UID_MIN..SYS_UID_MAX, as `useradd --system` makes them), never root nor nobody, in
-/// no privileged group, and used by no jailed SSH user nor another service.
-fn refuse_account(args: &Args, db: &HostDb, a: &HostAccount) -> anyhow::Result<()> {
-    let refused = |why: String| {
-        coded(
-            exit::REFUSED,
-            format!(
-                "refusing to run a jailed service as {}: {why}",
-                a.entry.name
-            ),
-        )
-    };
-    let ranges =
-        logindefs::read_ranges(Path::new(logindefs::PATH)).map_err(|e| coded(e.code(), e))?;
-    let groups = db.groups(&a.entry).map_err(|e| coded(e.code(), e))?;
-    let facts = AccountFacts {
-        name: &a.entry.name,
-        uid: a.entry.uid,
-        groups: &groups,
-    };
-    if let Some(d) = denylist::refused_account(&facts, AccountRole::Service, &ranges) {
-        return Err(refused(d.to_string()));
-    }
-    let name = service::unit_name(&args.name).map_err(input)?;
-    let jail = crate::state::canonical_jail(&args.jail);
-    let uses = usage::uses(&args.state_dir, &a.entry.name).map_err(|e| coded(e.code(), e))?;
-    let other = uses.iter().find(|u| match u {
-        Usage::Service { name: n, jail: j } => *n != name || *j != jail,
-        Usage::Login { .. } => true,
-    });
-    match other {
-        Some(u) => Err(refused(format!(
-            "{u}; a service account serves one service only (pass --user with another, or --create-user)"
-        ))),
-        None => Ok(()),
-    }
-}
-
-/// The login shell of a service account: nologin where the host has one.
-fn nologin() -> &'static str {
-    ["/usr/sbin/nologin", "/sbin/nologin"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .unwrap_or("/bin/false")
-}
-
-/// `useradd --system --no-create-home --shell nologin --user-group USER`, argv only.
-pub fn system_account_argv(user: &str, shell: &str) -> Vec<String> {
-    [
-        "--system",
-        "--no-create-home",
-        "--home-dir",
-        "/nonexistent",
-        "--shell",
-        shell,
-        "--user-group",
-        "--comment",
-        "jailsmith service account",
-        "--",
-        user,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
-}
-
-fn create_account(user: &str) -> anyhow::Result<HostAccount> {
-    eprintln!("jailsmith: creating system account {user}");
-    useradd::run("useradd", &system_account_argv(user, nologin()))
-        .map_err(|e| coded(e.code(), e))?;
-    HostDb::default()
-        .lookup(user)
-        .map_err(|e| coded(e.code(), e))?
-        .ok_or_else(|| coded(exit::HOST_FAILURE, format!("useradd did not create {user}")))
-}
-
-/// Adds the account's lines to the jail's etc/passwd and etc/group (through the Host API;
-/// nothing in the jail is followed). Unchanged files are not rewritten. True when one was.
-fn put_jail_lines(jail: &Path, account: &HostAccount) -> anyhow::Result<bool> {
-    let host = LinuxHost::open(jail, true).map_err(|e| coded(e.exit_code(), e))?;
-    let herr = |e: crate::apply::HostError| coded(e.exit_code(), e);
-    let passwd = jailside::read_text(&host, &jailside::passwd_path()).map_err(herr)?;
-    let group = jailside::read_text(&host, &jailside::group_path()).map_err(herr)?;
-    let group_name = account
-        .group
-        .clone()
-        .unwrap_or_else(|| account.entry.name.clone());
-    let (p, g) = jailside::with_user(
-        passwd.as_deref(),
-        group.as_deref(),
-        &account.entry,
-        &group_name,
-    );
-    let mut changed = false;
-    for (path, before, text) in [
-        (jailside::passwd_path(), passwd, p),
-        (jailside::group_path(), group, g),
-    ] {
-        if before.as_deref() != Some(text.as_str()) {
-            changed = true;
-            jailside::write_etc(&host, &path, &text).map_err(herr)?;
-            eprintln!(
-                "jailsmith: {}{path}: added {}",
-                jail.display(),
-                account.entry.name
-            );
-        }
-    }
-    Ok(changed)
-}
-
-/// Makes each missing `--read-write` directory inside the jail, owned by the service user,
-/// 0700 (missing parents root 0755), through the Host API. An existing one is never chowned
-/// (it could be /etc): a warning says when the service user cannot write it.
-fn put_read_write_dirs(jail: &Path, paths: &[String], account: &HostAccount) -> anyhow::Result<()> {
-    if paths.is_empty() {
-        return Ok(());
-    }
-    let host = LinuxHost::open(jail, true).map_err(|e| coded(e.exit_code(), e))?;
-    let herr = |e: crate::apply::HostError| coded(e.exit_code(), e);
-    let owner = Owner {
-        uid: account.entry.uid,
-        gid: account.entry.gid,
-    };
-    for p in paths {
-        let jp = JailPath::new(p).map_err(|e| coded(exit::BAD_INPUT, e))?;
-        match host.stat(&jp).map_err(herr)? {
-            Some(m) => {
-                let writable = (m.uid == owner.uid && m.mode & 0o200 != 0)
-                    || (m.gid == owner.gid && m.mode & 0o020 != 0)
-                    || m.mode & 0o002 != 0;
-                if !writable {
-                    eprintln!(
-                        "jailsmith: warning: {}{p} exists and {} cannot write it; jailsmith \
-                         does not change an existing object's owner",
-                        jail.display(),
-                        account.entry.name
-                    );
-                }
-            }
-            None => {
-                for parent in jp.ancestors() {
-                    if host.stat(&parent).map_err(herr)?.is_none() {
-                        host.make_dir(&parent, 0o755, Owner::ROOT).map_err(herr)?;
-                    }
-                }
-                host.make_dir(&jp, 0o700, owner).map_err(herr)?;
-                eprintln!(
-                    "jailsmith: {}{p}: created, writable by {} only",
-                    jail.display(),
-                    account.entry.name
-                );
-            }
-        }
-    }
-    Ok(())
-}
-
-fn dry_run(
-    args: &Args,
-    name: &str,
-    settings: &BuildSettings,
-    spec: &UnitSpec,
-    account: Option<&HostAccount>,
-) -> anyhow::Result<u8> {
-    let (plan, warnings) = crate::jail::plan(settings)?;
-    for w in warnings {
-        eprintln!("jailsmith: warning: {w}");
-    }
-    let mut spec = spec.clone();
-    if let Some(a) = account {
-        spec.group = a.group.clone().unwrap_or_else(|| a.entry.gid.to_string());
-    } else {
-        eprintln!(
-            "jailsmith: dry run: would create the system account {} (useradd --system)",
-            spec.user
-        );
-    }
-    let unit_path = args.unit_dir.join(format!("{name}.service"));
-    println!("# {}", unit_path.display());
-    print!("{}", render_unit(&spec));
-    eprintln!(
-        "jailsmith: dry run: jail {}: {} operations planned (programs: {}; profiles: {}); unit {}; nothing written",
-        settings.jail.display(),
-        plan.steps.len(),
-        settings.wanted.bins.join(", "),
-        if settings.profiles.is_empty() {
-            "none".to_string()
-        } else {
-            settings.profiles.join(", ")
-        },
-        unit_path.display()
-    );
-    Ok(exit::OK)
-}
-
-/// daemon-reload (and start) where systemd runs; otherwise say what to run.
-fn activate(args: &Args, name: &str, written: Written) -> anyhow::Result<()> {
-    let unit = format!("{name}.service");
-    let start_verb = if written == Written::Updated {
-        "restart"
-    } else {
-        "start"
-    };
-    let mut todo: Vec<Vec<&str>> = Vec::new();
-    if written != Written::Unchanged && !args.no_reload {
-        todo.push(vec!["daemon-reload"]);
-    }
-    if args.start {
-        todo.push(vec![start_verb, &unit]);
-    }
-    systemctl::run_or_tell(&todo, &args.unit_dir).map_err(|e| coded(exit::HOST_FAILURE, e))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn system_account_is_created_without_home_or_shell() {
-        let argv = system_account_argv("web", "/usr/sbin/nologin");
-        assert!(argv.contains(&"--system".to_string()));
-        assert!(argv.contains(&"--no-create-home".to_string()));
-        assert_eq!(argv.last().unwrap(), "web");
-        let i = argv.iter().position(|a| a == "--shell").unwrap();
-        assert_eq!(argv[i + 1], "/usr/sbin/nologin");
-    }
 }

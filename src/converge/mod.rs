@@ -11,13 +11,14 @@ use serde::Serialize;
 
 use crate::account::hostfs;
 use crate::account::usecase as user;
-use crate::cli::{destroy, service};
+use crate::cli::destroy;
 use crate::exit::{self, Coded};
 use crate::hostinfo::gather::Wanted;
 use crate::jail::BuildSettings;
 use crate::limits::options::LimitArgs;
 use crate::mounts::Bind;
 use crate::profile::request::{DirArgs, ProfileArgs};
+use crate::service::install as service;
 use crate::service::systemctl::{self, UnitRemoval};
 use crate::spec::{LimitsSpec, ServiceSpec, Spec, UserSpec, is_key_text};
 use crate::sshd::{SshdError, dropin, mainconfig, reload};
@@ -386,8 +387,8 @@ fn converge_user(c: &mut Converger, a: &user::UserRequest) -> anyhow::Result<()>
     Ok(())
 }
 
-fn service_args(s: &ServiceSpec, o: &Options) -> service::Args {
-    service::Args {
+fn service_args(s: &ServiceSpec, o: &Options) -> service::ServiceRequest {
+    service::ServiceRequest {
         name: s.name.get_ref().clone(),
         jail: s.jail.get_ref().clone(),
         exec: s.exec.clone(),

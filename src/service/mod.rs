@@ -5,6 +5,7 @@
 //! Nothing here writes inside a jail: the jail goes through `jail::build` and `apply::Host`.
 
 pub mod files;
+pub mod install;
 pub mod systemctl;
 pub mod unit;
 

@@ -44,7 +44,7 @@ const STILL_OUTSIDE: &[(&str, &str, &str)] = &[(
 /// Files below cli/ that still import cli, and why.
 const STILL_IMPORTING_CLI: &[(&str, &str)] = &[(
     "src/converge/mod.rs",
-    "apply calls the service and destroy use cases, which still live in cli/",
+    "apply prunes jails through the destroy use case, which still lives in cli/",
 )];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
