@@ -1,7 +1,8 @@
 //! What jailsmith writes that is neither a jail nor root's configuration: verify's marker
 //! file in the jail's parent for the length of a run, the removal of probe files a broken
 //! jail let the session create, a line appended to the administrator's known_hosts, and the
-//! man pages and completions `generate` writes into a build directory. Never through a symlink: markers are created
+//! man pages and completions `generate` writes into a build directory; and the terminal
+//! verify asks a passphrase on. Never through a symlink: markers are created
 //! `O_CREAT|O_EXCL|O_NOFOLLOW`, probes are reached one component at a time with O_NOFOLLOW
 //! and unlinked by name.
 
@@ -95,4 +96,9 @@ pub fn write_generated(
 /// Removes a generated file that is no longer generated.
 pub fn remove_generated(path: &Path) -> io::Result<()> {
     std::fs::remove_file(path)
+}
+
+/// The controlling terminal, opened read-write to ask for a passphrase (it changes no file).
+pub fn open_tty() -> io::Result<File> {
+    OpenOptions::new().read(true).write(true).open("/dev/tty")
 }

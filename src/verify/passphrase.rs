@@ -1,7 +1,6 @@
 //! The passphrase of an encrypted private key: read from an environment variable the user
 //! names, or asked on the controlling terminal (/dev/tty) with echo off. Owns nothing else.
 
-use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::AsFd;
 
@@ -14,10 +13,7 @@ pub fn from_env(var: &str) -> Result<String, String> {
 
 /// Asks for the passphrase of `what` on /dev/tty without echo (restored afterwards).
 pub fn prompt(what: &str) -> Result<String, String> {
-    let tty = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/tty")
+    let tty = crate::apply::scratch::open_tty()
         .map_err(|e| format!("no terminal to ask on (/dev/tty: {e}); use --passphrase-env"))?;
     let saved = tcgetattr(tty.as_fd()).map_err(|e| format!("/dev/tty: {e}"))?;
     let mut quiet = saved.clone();
