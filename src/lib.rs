@@ -10,6 +10,7 @@ pub mod escape;
 pub mod exit;
 pub mod hostinfo;
 pub mod jail;
+pub mod labels;
 pub mod limits;
 pub mod mounts;
 pub mod plan;

@@ -153,7 +153,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     };
     let code = execute(&settings, args.dry_run, args.json, args.verbose)?;
     if !args.dry_run {
-        crate::cli::labels::after_build(&args.jail)?;
+        crate::labels::after_build(&args.jail)?;
     }
     Ok(code)
 }

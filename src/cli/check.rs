@@ -83,7 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         repair(&args.jail, &report.repairs)?;
         report = audit::check(&settings).map_err(|e| Coded::new(exit::BAD_INPUT, e.to_string()))?;
     }
-    crate::cli::labels::check(&args.jail, &mut report);
+    crate::labels::check(&args.jail, &mut report);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

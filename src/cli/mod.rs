@@ -7,7 +7,6 @@ pub mod check;
 pub mod deps;
 pub mod destroy;
 pub mod generate;
-pub mod labels;
 pub mod limits;
 pub mod mount;
 pub mod preflight;

@@ -48,19 +48,7 @@ pub struct UmountArgs {
 }
 
 pub(crate) fn load_state(state_dir: &Path, jail: &Path) -> anyhow::Result<JailState> {
-    state::load(state_dir, jail)
-        .map_err(|e| Coded::new(exit::BAD_INPUT, e.to_string()))?
-        .ok_or_else(|| {
-            Coded::new(
-                exit::BAD_INPUT,
-                format!(
-                    "{}: jailsmith has no state for this jail in {}",
-                    jail.display(),
-                    state_dir.display()
-                ),
-            )
-            .into()
-        })
+    state::load_existing(state_dir, jail)
 }
 
 pub(crate) fn coded(e: MountError) -> anyhow::Error {

@@ -182,15 +182,7 @@ fn print_report(r: &Report, json: bool) {
         );
         return;
     }
-    if r.up_to_date {
-        println!("{} in {}: up to date", r.user, r.jail.display());
-        return;
-    }
-    let verb = if r.dry_run { "would " } else { "" };
-    for c in &r.changes {
-        match &c.detail {
-            Some(d) => println!("{verb}{} {} {}: {d}", c.action, c.object, c.target),
-            None => println!("{verb}{} {} {}", c.action, c.object, c.target),
-        }
+    for line in crate::account::usecase::report_lines(r) {
+        println!("{line}");
     }
 }

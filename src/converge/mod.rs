@@ -11,10 +11,10 @@ use serde::Serialize;
 
 use crate::account::hostfs;
 use crate::account::usecase as user;
-use crate::cli::destroy;
 use crate::exit::{self, Coded};
 use crate::hostinfo::gather::Wanted;
 use crate::jail::BuildSettings;
+use crate::jail::destroy;
 use crate::limits::options::LimitArgs;
 use crate::mounts::Bind;
 use crate::profile::request::{DirArgs, ProfileArgs};
@@ -544,7 +544,7 @@ fn prune_jail(c: &mut Converger, jail: &Path) -> anyhow::Result<bool> {
     if o.dry_run {
         return Ok(true);
     }
-    destroy::run(destroy::Args {
+    destroy::run(destroy::DestroyRequest {
         jail: jail.to_path_buf(),
         purge: false,
         kill_sessions: false,

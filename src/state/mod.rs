@@ -175,6 +175,21 @@ pub fn load(state_dir: &Path, jail: &Path) -> Result<Option<JailState>, StateErr
     Ok(Some(state))
 }
 
+/// Loads the state of a jail that must have one: a jail without state is bad input (exit 2),
+/// named with the state directory searched.
+pub fn load_existing(state_dir: &Path, jail: &Path) -> anyhow::Result<JailState> {
+    let bad = |m: String| anyhow::Error::new(crate::exit::Coded::new(crate::exit::BAD_INPUT, m));
+    load(state_dir, jail)
+        .map_err(|e| bad(e.to_string()))?
+        .ok_or_else(|| {
+            bad(format!(
+                "{}: jailsmith has no state for this jail in {}",
+                jail.display(),
+                state_dir.display()
+            ))
+        })
+}
+
 /// Saves `state` with the one safe writer (temporary file, rename; not fsynced: see
 /// `Durability::Lazy`), mode 0600, creating the state directories root 0700. Returns the
 /// file written.

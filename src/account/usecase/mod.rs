@@ -214,6 +214,21 @@ pub fn converge(args: &UserRequest) -> Result<Report, UserError> {
     })
 }
 
+/// The report as lines: `[would ]ACTION OBJECT TARGET[: DETAIL]`, or "up to date".
+pub fn report_lines(r: &Report) -> Vec<String> {
+    if r.up_to_date {
+        return vec![format!("{} in {}: up to date", r.user, r.jail.display())];
+    }
+    let verb = if r.dry_run { "would " } else { "" };
+    r.changes
+        .iter()
+        .map(|c| match &c.detail {
+            Some(d) => format!("{verb}{} {} {}: {d}", c.action, c.object, c.target),
+            None => format!("{verb}{} {} {}", c.action, c.object, c.target),
+        })
+        .collect()
+}
+
 /// The name and account rules of an add, reading only the host's account files: what
 /// `apply` runs for every user before its first write.
 pub fn preflight(args: &UserRequest) -> Result<(), UserError> {

@@ -1,6 +1,8 @@
 //! One jail build, end to end: gather from the host, plan, and (unless dry-run) apply and
 //! record the state. Shared by `build` and the commands that build on it.
 
+pub mod destroy;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 

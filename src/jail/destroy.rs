@@ -1,0 +1,552 @@
+//! Taking a jail down (`jailsmith destroy`, and `apply --prune`), below the command line.
+//! Refuses while a jailed user has processes (or ends them by PID with --kill-sessions) and while a mount that is not one of the jail's binds
+//! is below it; takes each user out (as `user --remove`); stops the jail's services and
+//! removes their units; unmounts the binds; removes, by descriptor, only what jailsmith
+//! placed (homes and service data only with --purge), listing every path removed or kept;
+//! forgets the state, or keeps it for what a destroy without --purge leaves.
+//! `cli::destroy` holds the options and the state directory's lock.
+
+use std::path::{Path, PathBuf};
+
+use crate::account::sessions;
+use crate::account::usecase as user;
+use crate::apply::LinuxHost;
+use crate::apply::tree::Decision;
+use crate::exit::{self, Coded};
+use crate::mounts::apply::{clear_for_removal, refuse_foreign};
+use crate::service::systemctl::{self, UnitRemoval};
+use crate::state::{self, JailState};
+
+/// What one `jailsmith destroy` asks for (or `apply --prune` for a jail it built): plain
+/// data, no clap.
+#[derive(Clone, Debug)]
+pub struct DestroyRequest {
+    /// The jail's root directory.
+    pub jail: PathBuf,
+    /// Remove the users' homes, the services' read-write data and the jail root too (the
+    /// root only when nothing foreign is left in it).
+    pub purge: bool,
+    /// End the jailed users' running processes (SIGKILL by PID) instead of refusing; with
+    /// --dry-run, list the processes it would end.
+    pub kill_sessions: bool,
+    /// Print every path that would be removed or kept; change nothing.
+    pub dry_run: bool,
+    pub sshd: crate::sshd::paths::SshdPaths,
+    /// Do not reload sshd after removing drop-ins, nor systemd after removing units.
+    pub no_reload: bool,
+    /// Where jailsmith keeps the state of each jail.
+    pub state_dir: PathBuf,
+    /// Report to stderr instead of stdout (set by `apply --json`, whose stdout is JSON).
+    pub report_to_stderr: bool,
+    /// Forget the state even without --purge (set by `apply --prune`, whose spec is the
+    /// record of what it manages).
+    pub forget_state: bool,
+}
+
+/// One line of the report, on stdout (or stderr when the caller owns stdout).
+fn say(args: &DestroyRequest, line: String) {
+    if args.report_to_stderr {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
+    }
+}
+
+/// The jail's services whose units systemd runs here: `destroy` stops them itself, so their
+/// processes are not sessions that make it refuse. None on a dry run (nothing is stopped).
+fn stoppable_services(args: &DestroyRequest, st: &JailState) -> Vec<String> {
+    if args.dry_run {
+        return Vec::new();
+    }
+    st.services
+        .iter()
+        .filter(|(_, r)| systemctl::manages(r.unit.parent().unwrap_or(Path::new("/"))))
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+/// PIDs of the jail's sessions: processes of its users, and processes rooted inside it,
+/// except those of the services in `stopping` (by their cgroup).
+fn sessions_of(st: &JailState, stopping: &[String]) -> Vec<(i32, String)> {
+    let uids: Vec<(u32, &str)> = st
+        .users
+        .iter()
+        .filter_map(|u| {
+            nix::unistd::User::from_name(u)
+                .ok()
+                .flatten()
+                .map(|x| (x.uid.as_raw(), u.as_str()))
+        })
+        .filter(|(uid, _)| *uid != 0)
+        .collect();
+    let me = std::process::id() as i32;
+    let mut out = Vec::new();
+    for p in sessions::live_processes().unwrap_or_default() {
+        if p.pid == me {
+            continue;
+        }
+        if !stopping.is_empty() {
+            let cgroup = std::fs::read_to_string(p.dir.join("cgroup")).unwrap_or_default();
+            if stopping.iter().any(|n| systemctl::in_unit(&cgroup, n)) {
+                continue;
+            }
+        }
+        let ids = sessions::status_uids(&p.status).unwrap_or_default();
+        if let Some((_, name)) = uids.iter().find(|(uid, _)| ids.contains(uid)) {
+            out.push((p.pid, format!("user {name}")));
+            continue;
+        }
+        if let Ok(root) = std::fs::read_link(p.dir.join("root"))
+            && root != Path::new("/")
+            && root.starts_with(&st.jail)
+        {
+            out.push((p.pid, format!("rooted in {}", root.display())));
+        }
+    }
+    out
+}
+
+fn end(pids: &[(i32, String)]) -> Vec<i32> {
+    let mut killed = Vec::new();
+    for (pid, _) in pids {
+        if crate::apply::signal::kill_process(*pid).is_ok() {
+            killed.push(*pid);
+        }
+    }
+    killed
+}
+
+fn check_sessions(args: &DestroyRequest, st: &JailState) -> anyhow::Result<()> {
+    let stopping = stoppable_services(args, st);
+    for _ in 0..50 {
+        let s = sessions_of(st, &stopping);
+        if s.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<String> = s.iter().map(|(p, w)| format!("{p} ({w})")).collect();
+        if args.kill_sessions && args.dry_run {
+            say(args, format!("would kill {}", list.join(", ")));
+            return Ok(());
+        }
+        if !args.kill_sessions {
+            return Err(Coded::new(
+                exit::REFUSED,
+                format!(
+                    "{}: refusing while sessions run: pids {}; end them or pass --kill-sessions",
+                    args.jail.display(),
+                    list.join(", ")
+                ),
+            )
+            .into());
+        }
+        eprintln!("jailsmith: killing {}", list.join(", "));
+        end(&s);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Err(Coded::new(exit::HOST_FAILURE, "sessions keep running after SIGKILL").into())
+}
+
+fn remove_user(args: &DestroyRequest, name: &str) -> anyhow::Result<()> {
+    let dirs = user::UserDirs {
+        sshd: args.sshd.clone(),
+        state_dir: args.state_dir.clone(),
+        systemd_dir: user::DEFAULT_SYSTEMD_DIR.into(),
+    };
+    let req =
+        user::UserRequest::removal(name, &args.jail, dirs, false, args.no_reload, args.dry_run);
+    let report = user::converge(&req)
+        .map_err(|e| anyhow::Error::new(Coded::new(e.code(), e.to_string())))?;
+    for w in &report.warnings {
+        eprintln!("jailsmith: warning: {w}");
+    }
+    for line in user::report_lines(&report) {
+        say(args, line);
+    }
+    Ok(())
+}
+
+/// Stops and removes the unit of every service recorded for the jail, then reloads systemd
+/// once (unless --no-reload). A dry run only says what it would remove.
+fn remove_services(args: &DestroyRequest, st: &JailState) -> anyhow::Result<()> {
+    let mut reload_in = None;
+    for (name, rec) in &st.services {
+        let unit = rec.unit.display();
+        if args.dry_run {
+            if rec.unit.symlink_metadata().is_ok() {
+                say(
+                    args,
+                    format!("would stop {name} and remove its unit {unit}"),
+                );
+            }
+            continue;
+        }
+        match systemctl::remove_unit(name, &rec.unit).map_err(coded_host)? {
+            UnitRemoval::Removed => {
+                say(args, format!("removed the unit of service {name}: {unit}"));
+                reload_in = rec.unit.parent().map(Path::to_path_buf);
+            }
+            UnitRemoval::Missing => {}
+            UnitRemoval::NotAFile => eprintln!(
+                "jailsmith: warning: {unit} (service {name}) is not a regular file; left alone"
+            ),
+        }
+    }
+    if let Some(dir) = reload_in.filter(|_| !args.no_reload) {
+        systemctl::run_or_tell(&[vec!["daemon-reload"]], &dir).map_err(coded_host)?;
+    }
+    Ok(())
+}
+
+fn coded(e: crate::mounts::apply::MountError) -> anyhow::Error {
+    anyhow::Error::new(e)
+}
+
+fn coded_host(e: String) -> Coded {
+    Coded::new(exit::HOST_FAILURE, e)
+}
+
+pub fn run(args: DestroyRequest) -> anyhow::Result<u8> {
+    crate::jail::refuse_jail(&args.jail, &args.state_dir)?;
+    let st = state::load_existing(&args.state_dir, &args.jail)?;
+    let host = if args.jail.is_dir() {
+        Some(LinuxHost::open(&args.jail, false).map_err(|e| coded(e.into()))?)
+    } else {
+        None
+    };
+    // A mount that is not one of the jail's binds stops everything, before any change.
+    if let Some(h) = &host {
+        refuse_foreign(h, &st.request.binds, None).map_err(coded)?;
+    }
+    check_sessions(&args, &st)?;
+    for u in st.users.clone() {
+        remove_user(&args, &u)?;
+    }
+    remove_services(&args, &st)?;
+    let mut left = Vec::new();
+    if let Some(h) = &host {
+        if !args.dry_run {
+            for b in clear_for_removal(h, &st.request.binds, None).map_err(coded)? {
+                say(&args, format!("unmounted {b}"));
+            }
+        }
+        left = remove_files(&args, &st, h)?;
+    }
+    if args.dry_run {
+        return Ok(exit::OK);
+    }
+    if args.purge && host.is_some() && left.is_empty() && st.manifest.foreign.is_empty() {
+        remove_root(&args.jail)?;
+        say(&args, format!("removed {}", args.jail.display()));
+    }
+    if args.purge || args.forget_state || host.is_none() {
+        state::remove(&args.state_dir, &args.jail)
+            .map_err(|e| Coded::new(exit::HOST_FAILURE, e.to_string()))?;
+        say(
+            &args,
+            format!("forgot the state of {}", args.jail.display()),
+        );
+        crate::labels::after_destroy(&args.jail)?;
+    } else {
+        keep_remnant(&args, &left)?;
+    }
+    Ok(exit::OK)
+}
+
+/// After a destroy without --purge, the state keeps what is left (homes, service data, the
+/// jail's binds, what was found there) so that a later `destroy --purge` can finish; the
+/// jail's programs are no longer asked for.
+fn keep_remnant(args: &DestroyRequest, left: &[String]) -> anyhow::Result<()> {
+    let fail = |e: state::StateError| Coded::new(exit::HOST_FAILURE, e.to_string());
+    let Some(mut st) = state::load(&args.state_dir, &args.jail).map_err(fail)? else {
+        return Ok(());
+    };
+    st.manifest.entries.retain(|p, _| {
+        left.iter()
+            .any(|l| l == p || l.starts_with(&format!("{p}/")))
+    });
+    st.request.bins.clear();
+    st.request.files.clear();
+    st.request.profiles.clear();
+    st.updated_unix = state::now_unix();
+    state::save(&args.state_dir, &st).map_err(fail)?;
+    say(
+        args,
+        format!(
+            "kept the state of {} for what is left; `destroy --purge` removes the rest",
+            args.jail.display()
+        ),
+    );
+    Ok(())
+}
+
+/// Why an object stays: for the report.
+fn why_kept(rules: &Rules<'_>, path: &str) -> &'static str {
+    if rules.is_data(path) {
+        "a service's read-write data; --purge removes it"
+    } else if is_home(path) {
+        "a home; --purge removes it"
+    } else {
+        "not made by jailsmith"
+    }
+}
+
+/// Removes what the rules say (dry run: lists it) and reports it. Returns the in-jail
+/// paths kept.
+fn remove_files(
+    args: &DestroyRequest,
+    st: &JailState,
+    host: &LinuxHost,
+) -> anyhow::Result<Vec<String>> {
+    let rules = Rules::new(st, args.purge);
+    let policy = |p: Option<&str>, dir: bool| rules.decide(p, dir);
+    let hoste = |e: crate::apply::HostError| Coded::new(e.exit_code(), e.to_string());
+    let r = host.remove_below(&policy, args.dry_run).map_err(hoste)?;
+    let verb = if args.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
+    for (p, below) in &r.removed {
+        let with = if *below > 0 {
+            format!(" (with {below} objects below it)")
+        } else {
+            String::new()
+        };
+        say(args, format!("{verb} {}{with}", host_path(&args.jail, p)));
+    }
+    say(
+        args,
+        format!(
+            "{verb} {} files and {} directories from {}",
+            r.files,
+            r.dirs,
+            args.jail.display()
+        ),
+    );
+    let verb = if args.dry_run { "would keep" } else { "kept" };
+    for k in &r.kept {
+        say(
+            args,
+            format!(
+                "{verb} {}: {}",
+                host_path(&args.jail, k),
+                why_kept(&rules, k)
+            ),
+        );
+    }
+    Ok(r.kept)
+}
+
+/// A direct child of /home: a user's home.
+fn is_home(path: &str) -> bool {
+    path.strip_prefix("/home/")
+        .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
+}
+
+fn is_below(path: &str, dir: &str) -> bool {
+    path.strip_prefix(dir)
+        .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// What `destroy` removes: the objects jailsmith created (the manifest, minus what it
+/// found there), the directories of the jail's binds, everything in the jail's scratch
+/// directories (/tmp, /var/tmp) and, with --purge, the homes and the services' read-write
+/// data. Nothing else: a foreign object is kept, with the directories holding it.
+struct Rules<'a> {
+    st: &'a JailState,
+    purge: bool,
+    data: Vec<String>,
+    binds: Vec<String>,
+}
+
+impl<'a> Rules<'a> {
+    fn new(st: &'a JailState, purge: bool) -> Self {
+        let data = st
+            .services
+            .values()
+            .flat_map(|s| s.read_write.iter().cloned())
+            .collect();
+        let binds = st
+            .request
+            .binds
+            .iter()
+            .flat_map(|b| {
+                let mut v: Vec<String> = b.dst.ancestors().iter().map(|a| a.to_string()).collect();
+                v.push(b.dst.to_string());
+                v
+            })
+            .collect();
+        Rules {
+            st,
+            purge,
+            data,
+            binds,
+        }
+    }
+
+    fn is_data(&self, path: &str) -> bool {
+        self.data.iter().any(|d| d == path)
+    }
+
+    /// Made by jailsmith (and not found there).
+    fn made(&self, path: &str) -> bool {
+        self.st.manifest.entries.get(path).is_some_and(|e| !e.found)
+    }
+
+    fn purge_or_keep(&self) -> Decision {
+        if self.purge {
+            Decision::Remove
+        } else {
+            Decision::Keep
+        }
+    }
+
+    fn decide(&self, path: Option<&str>, dir: bool) -> Decision {
+        let Some(p) = path else {
+            return Decision::Keep;
+        };
+        let entry = self.st.manifest.entries.get(p);
+        if self.st.manifest.foreign.contains(p) {
+            // adopted: kept; a directory the jail uses too is entered for what jailsmith
+            // put in it
+            return if dir && entry.is_some() {
+                Decision::Enter {
+                    remove_if_empty: false,
+                }
+            } else {
+                Decision::Keep
+            };
+        }
+        if self.is_data(p) || is_home(p) {
+            return self.purge_or_keep();
+        }
+        if dir && ["/tmp", "/var/tmp"].contains(&p) && self.made(p) {
+            return Decision::Empty {
+                remove_if_empty: true,
+            };
+        }
+        let holds_data = self.data.iter().any(|d| is_below(d, p));
+        let bind_dir = self.binds.iter().any(|b| b == p);
+        match entry {
+            Some(e) if e.found && dir => Decision::Enter {
+                remove_if_empty: false,
+            },
+            Some(e) if e.found => Decision::Keep,
+            Some(_) if dir => Decision::Enter {
+                remove_if_empty: true,
+            },
+            Some(_) => Decision::Remove,
+            None if dir && (holds_data || bind_dir) => Decision::Enter {
+                remove_if_empty: true,
+            },
+            None => Decision::Keep,
+        }
+    }
+}
+
+fn host_path(jail: &Path, p: &str) -> String {
+    jail.join(p.trim_start_matches('/')).display().to_string()
+}
+
+/// Removes the (now empty) jail root from its parent, by descriptor.
+fn remove_root(jail: &Path) -> anyhow::Result<()> {
+    let (Some(parent), Some(name)) = (jail.parent(), jail.file_name()) else {
+        return Err(Coded::new(exit::REFUSED, "refusing to remove /").into());
+    };
+    let p = LinuxHost::open(parent, false).map_err(|e| coded(e.into()))?;
+    p.remove_empty_child(name).map_err(|e| {
+        Coded::new(
+            e.exit_code(),
+            format!("cannot remove {}: {e}", jail.display()),
+        )
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{EntryType, ManifestEntry};
+
+    fn entry(kind: EntryType, found: bool) -> ManifestEntry {
+        ManifestEntry {
+            kind,
+            src: None,
+            sha256: None,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            mtime_ns: 0,
+            src_size: None,
+            src_mtime_ns: None,
+            target: None,
+            device: None,
+            found,
+        }
+    }
+
+    fn state() -> JailState {
+        let mut st = JailState::default();
+        let e = &mut st.manifest.entries;
+        for d in ["/usr", "/usr/bin", "/home", "/tmp", "/srv"] {
+            e.insert(d.into(), entry(EntryType::Dir, false));
+        }
+        e.insert("/usr/bin/bash".into(), entry(EntryType::File, false));
+        e.insert("/etc".into(), entry(EntryType::Dir, true));
+        e.insert("/etc/passwd".into(), entry(EntryType::Content, false));
+        e.insert("/etc/hosts".into(), entry(EntryType::File, true));
+        st.manifest.foreign.insert("/projects".into());
+        st.manifest.foreign.insert("/etc".into());
+        st.manifest.foreign.insert("/home/bob".into());
+        st.services.insert(
+            "svc".into(),
+            crate::service::files::ServiceRecord {
+                user: "svc".into(),
+                unit: "/x/svc.service".into(),
+                read_write: vec!["/srv/data".into(), "/var/lib/app".into()],
+            },
+        );
+        st
+    }
+
+    #[test]
+    fn destroy_removes_only_what_it_made_and_the_rest_with_purge() {
+        let st = state();
+        let plain = Rules::new(&st, false);
+        let enter = Decision::Enter {
+            remove_if_empty: true,
+        };
+        assert_eq!(plain.decide(Some("/usr"), true), enter);
+        assert_eq!(plain.decide(Some("/usr/bin/bash"), false), Decision::Remove);
+        assert_eq!(plain.decide(Some("/usr/bin/theirs"), false), Decision::Keep);
+        assert_eq!(plain.decide(Some("/projects"), true), Decision::Keep);
+        assert_eq!(plain.decide(None, false), Decision::Keep);
+        // found there: entered, never removed itself
+        assert_eq!(
+            plain.decide(Some("/etc"), true),
+            Decision::Enter {
+                remove_if_empty: false
+            }
+        );
+        assert_eq!(plain.decide(Some("/etc/hosts"), false), Decision::Keep);
+        assert_eq!(plain.decide(Some("/etc/passwd"), false), Decision::Remove);
+        // the scratch /tmp is emptied whatever the names in it
+        assert_eq!(
+            plain.decide(Some("/tmp"), true),
+            Decision::Empty {
+                remove_if_empty: true
+            }
+        );
+        // homes and service data only with --purge; the way to the data is entered
+        assert_eq!(plain.decide(Some("/home/alice"), true), Decision::Keep);
+        assert_eq!(plain.decide(Some("/srv/data"), true), Decision::Keep);
+        assert_eq!(plain.decide(Some("/var"), true), enter);
+        let purge = Rules::new(&st, true);
+        assert_eq!(purge.decide(Some("/home/alice"), true), Decision::Remove);
+        assert_eq!(purge.decide(Some("/srv/data"), true), Decision::Remove);
+        assert_eq!(purge.decide(Some("/projects"), true), Decision::Keep);
+        // an adopted home is foreign: kept even by --purge
+        assert_eq!(purge.decide(Some("/home/bob"), true), Decision::Keep);
+    }
+}
