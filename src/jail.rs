@@ -50,6 +50,8 @@ pub struct BuildSettings {
     pub with_libs: bool,
     /// The jail's time zone (`--timezone`): etc/localtime and the zone's file.
     pub timezone: Option<String>,
+    /// A private procfs at /proc, mounted by `jailsmith mount` (`--proc`).
+    pub proc: bool,
 }
 
 impl BuildSettings {
@@ -103,6 +105,7 @@ impl BuildSettings {
         s.ld_library_path = req.ld_library_path.clone();
         s.with_libs = req.with_libs;
         s.timezone = req.timezone.clone();
+        s.proc = req.proc;
         for lib in expand_libraries(&req.libraries)? {
             if !s.wanted.libraries.contains(&lib) {
                 s.wanted.libraries.push(lib);
@@ -651,5 +654,6 @@ fn merged_request(prev: Option<&Request>, s: &BuildSettings) -> Request {
     if s.timezone.is_some() {
         r.timezone = s.timezone.clone();
     }
+    r.proc |= s.proc;
     r
 }

@@ -59,6 +59,13 @@ pub struct Args {
     /// basic-shell profile copies the host's). Recorded for later builds.
     #[arg(long, value_name = "ZONE")]
     pub timezone: Option<String>,
+    /// Give the jail its own /proc: `jailsmith mount` then mounts a private procfs there
+    /// (hidepid=invisible,subset=pid, nosuid,nodev,noexec), so ps, top, free and programs
+    /// that read /proc/self work. A jailed process sees its own user's processes only and
+    /// nothing but their PID directories (no /proc/sys, /proc/kallsyms, /proc/meminfo…);
+    /// `check` accepts exactly that mount and no other proc. Recorded for later builds.
+    #[arg(long)]
+    pub proc: bool,
     /// A host directory to bind-mount into the jail: SRC:DST[:ro|rw], non-recursive,
     /// always nosuid,nodev, read-only unless rw. Recorded in the state; `jailsmith mount`
     /// mounts it. A source a non-root user can write is refused unless rw is given; a
@@ -150,6 +157,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             .unwrap_or_default(),
         with_libs: args.with_libs,
         timezone: args.timezone.clone(),
+        proc: args.proc,
     };
     let code = execute(&settings, args.dry_run, args.json, args.verbose)?;
     if !args.dry_run {

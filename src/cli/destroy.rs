@@ -229,7 +229,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     };
     // A mount that is not one of the jail's binds stops everything, before any change.
     if let Some(h) = &host {
-        refuse_foreign(h, &st.request.binds, None).map_err(coded)?;
+        refuse_foreign(h, &st.request.binds, st.request.proc, None).map_err(coded)?;
     }
     check_sessions(&args, &st)?;
     for u in st.users.clone() {
@@ -239,7 +239,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let mut left = Vec::new();
     if let Some(h) = &host {
         if !args.dry_run {
-            for b in clear_for_removal(h, &st.request.binds, None).map_err(coded)? {
+            for b in
+                clear_for_removal(h, &st.request.binds, st.request.proc, None).map_err(coded)?
+            {
                 say(&args, format!("unmounted {b}"));
             }
         }
@@ -385,6 +387,7 @@ impl<'a> Rules<'a> {
                 v.push(b.dst.to_string());
                 v
             })
+            .chain(st.request.proc.then(|| crate::mounts::PROC_DIR.to_string()))
             .collect();
         Rules {
             st,

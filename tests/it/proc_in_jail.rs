@@ -1,0 +1,206 @@
+//! `build --proc` as root: `mount` gives the jail a private procfs (hidepid=invisible,
+//! subset=pid) in which an unprivileged jailed process sees its own processes only, while
+//! a process of another uid runs on the host; `check` accepts exactly that mount and still
+//! refuses a proc the jail does not declare; `umount` and `destroy` take it down.
+
+use crate::common;
+
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::{ProcessGuard, TestRoot, bin, chroot_cmd, require_root, run, run_ok, text};
+use nix::mount::{MsFlags, mount};
+
+/// The mountinfo line of the topmost mount at `point`, if any.
+fn mount_at(point: &Path) -> Option<String> {
+    let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    info.lines()
+        .rev()
+        .find(|l| l.split(' ').nth(4) == Some(point.to_str().unwrap()))
+        .map(str::to_string)
+}
+
+fn jailsmith(args: &[&str], jail: &Path, state: &Path) -> Command {
+    let mut c = bin();
+    c.arg(args[0])
+        .arg(jail)
+        .arg("--state-dir")
+        .arg(state)
+        .args(&args[1..]);
+    c
+}
+
+/// A `sleep` running on the host as `uid` (no account needed), killed on drop.
+fn sleeper(uid: u32) -> ProcessGuard {
+    let child = Command::new("sleep")
+        .arg("120")
+        .uid(uid)
+        .gid(uid)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn sleep");
+    ProcessGuard::new(child)
+}
+
+#[test]
+fn proc_shows_only_own_processes_and_check_accepts_only_it() {
+    if !require_root("proc_shows_only_own_processes_and_check_accepts_only_it") {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let _guard = common::UnmountGuard(t.path().to_path_buf());
+    let (jail, state) = (t.jail("jail"), t.state_dir());
+    run_ok(&mut jailsmith(
+        &[
+            "build", "--bin", "bash", "--bin", "ps", "--bin", "ls", "--proc",
+        ],
+        &jail,
+        &state,
+    ));
+    let units = t.path().join("units");
+    let out = run_ok(&mut jailsmith(
+        &["mount", "--systemd-unit-dir", units.to_str().unwrap()],
+        &jail,
+        &state,
+    ));
+    assert!(
+        text(&out.stdout).contains("mounted proc:/proc"),
+        "{}",
+        text(&out.stdout)
+    );
+    let line = mount_at(&jail.join("proc")).expect("proc mounted");
+    assert!(
+        line.contains(" - proc proc ") && line.contains("hidepid=invisible"),
+        "{line}"
+    );
+    assert!(
+        line.contains("subset=pid") && line.contains("nosuid,nodev,noexec"),
+        "{line}"
+    );
+    let unit = fs::read_dir(&units)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("-proc.mount"))
+        .expect("a proc unit");
+    let unit = fs::read_to_string(unit).unwrap();
+    assert!(
+        unit.contains("Type=proc\n") && unit.contains("hidepid=invisible,subset=pid"),
+        "{unit}"
+    );
+    // idempotent
+    let again = run_ok(&mut jailsmith(&["mount"], &jail, &state));
+    assert!(text(&again.stdout).contains("already mounted proc:/proc"));
+
+    // another uid's process on the host: root sees it, the jailed user does not
+    let other = sleeper(65533);
+    assert!(Path::new(&format!("/proc/{}", other.pid())).exists());
+    let out = run_ok(&mut chroot_cmd(
+        &jail,
+        Some("65534:65534"),
+        &["ps", "-e", "-o", "pid=,uid="],
+    ));
+    let listed: Vec<(i32, u32)> = text(&out.stdout)
+        .lines()
+        .map(|l| {
+            let mut f = l.split_whitespace();
+            (
+                f.next().unwrap().parse().unwrap(),
+                f.next().unwrap().parse().unwrap(),
+            )
+        })
+        .collect();
+    assert!(!listed.is_empty(), "ps listed nothing");
+    assert!(listed.iter().all(|(_, uid)| *uid == 65534), "{listed:?}");
+    assert!(
+        !listed.iter().any(|(pid, _)| *pid == other.pid()),
+        "{listed:?}"
+    );
+    assert!(!listed.iter().any(|(pid, _)| *pid == 1), "{listed:?}");
+    // subset=pid: nothing but PID directories (and self links)
+    let out = run_ok(&mut chroot_cmd(
+        &jail,
+        Some("65534:65534"),
+        &["ls", "/proc"],
+    ));
+    let names = text(&out.stdout);
+    for absent in ["sys", "kallsyms", "meminfo", "mounts"] {
+        assert!(
+            !names.lines().any(|n| n == absent),
+            "/proc shows {absent}: {names}"
+        );
+    }
+
+    let check = run(&mut jailsmith(&["check"], &jail, &state));
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+
+    // a proc the jail does not declare, anywhere else: an error
+    let extra = jail.join("srv");
+    fs::create_dir(&extra).unwrap();
+    mount(
+        Some("proc"),
+        &extra,
+        Some("proc"),
+        MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
+    let check = run(&mut jailsmith(&["check"], &jail, &state));
+    assert_ne!(check.status.code(), Some(0));
+    assert!(
+        text(&check.stdout).contains("forbidden-mount")
+            || text(&check.stderr).contains("forbidden-mount")
+    );
+    // ... and destroy will not take it for the jail's own
+    let refused = run(&mut jailsmith(&["destroy"], &jail, &state));
+    assert_ne!(refused.status.code(), Some(0));
+    assert!(mount_at(&jail.join("proc")).is_some());
+    nix::mount::umount2(&extra, nix::mount::MntFlags::MNT_DETACH).unwrap();
+    fs::remove_dir(&extra).unwrap();
+
+    let out = run_ok(&mut jailsmith(&["umount"], &jail, &state));
+    assert!(
+        text(&out.stdout).contains("unmounted proc:/proc"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(mount_at(&jail.join("proc")).is_none());
+    run_ok(&mut jailsmith(&["mount"], &jail, &state));
+    run_ok(&mut jailsmith(&["destroy", "--purge"], &jail, &state));
+    assert!(mount_at(&jail.join("proc")).is_none());
+    assert!(!jail.exists());
+    drop(other);
+}
+
+#[test]
+fn undeclared_proc_is_an_error_in_check() {
+    if !require_root("undeclared_proc_is_an_error_in_check") {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let _guard = common::UnmountGuard(t.path().to_path_buf());
+    let (jail, state) = (t.jail("jail"), t.state_dir());
+    run_ok(&mut jailsmith(&["build", "--bin", "bash"], &jail, &state));
+    let target = jail.join("proc");
+    fs::create_dir(&target).unwrap();
+    // even a private one: the jail did not ask for it
+    mount(
+        Some("proc"),
+        &target,
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some("hidepid=invisible,subset=pid"),
+    )
+    .unwrap();
+    let check = run(&mut jailsmith(&["check"], &jail, &state));
+    let all = format!("{}{}", text(&check.stdout), text(&check.stderr));
+    assert_ne!(check.status.code(), Some(0), "{all}");
+    assert!(all.contains("forbidden-mount"), "{all}");
+    // umount leaves a mount it does not own; destroy refuses while it is there
+    run_ok(&mut jailsmith(&["umount"], &jail, &state));
+    assert!(mount_at(&target).is_some());
+    let refused = run(&mut jailsmith(&["destroy"], &jail, &state));
+    assert_ne!(refused.status.code(), Some(0));
+    nix::mount::umount2(&target, nix::mount::MntFlags::MNT_DETACH).unwrap();
+}
