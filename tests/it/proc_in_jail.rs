@@ -204,3 +204,79 @@ fn undeclared_proc_is_an_error_in_check() {
     assert_ne!(refused.status.code(), Some(0));
     nix::mount::umount2(&target, nix::mount::MntFlags::MNT_DETACH).unwrap();
 }
+
+/// Status of the check named `name` in verify's JSON (panics with the report when absent).
+fn check_status(json: &serde_json::Value, name: &str, all: &str) -> String {
+    json["checks"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["name"] == name))
+        .and_then(|c| c["status"].as_str())
+        .unwrap_or_else(|| panic!("no check {name:?}\n{all}"))
+        .to_string()
+}
+
+#[test]
+fn verify_proves_other_users_processes_are_invisible_over_ssh() {
+    if !common::sshd::available("verify_proves_other_users_processes_are_invisible_over_ssh") {
+        return;
+    }
+    let _g = common::serial();
+    let s = crate::user_support::Setup::new(
+        "verify_proves_other_users_processes_are_invisible_over_ssh",
+    );
+    let _mounts = common::UnmountGuard(s.root.path().to_path_buf());
+    run_ok(&mut jailsmith(
+        &["build", "--bin", "ps", "--proc"],
+        &s.jail,
+        &s.state_dir,
+    ));
+    run_ok(&mut jailsmith(&["mount"], &s.jail, &s.state_dir));
+    let user = common::UserGuard::new();
+    let (key, key_pub) = common::sshd::client_keypair(&s.root.dir("client"));
+    let mut cmd = s.user_cmd(user.name());
+    cmd.arg("--key").arg(&key_pub);
+    s.run_reloading(&mut cmd);
+    let other = sleeper(65533);
+
+    // over SSH, ps in the jail lists the user's own processes only
+    let (code, out, err) = s.ssh(user.name(), &key, "ps -e -o pid=,uid=");
+    assert_eq!(code, Some(0), "{out}{err}");
+    let uids: Vec<(i32, u32)> = out
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            Some((f.next()?.parse().ok()?, f.next()?.parse().ok()?))
+        })
+        .collect();
+    assert!(!uids.is_empty(), "{out}{err}");
+    assert!(uids.iter().all(|(_, u)| *u == user.uid()), "{uids:?}");
+    assert!(!uids.iter().any(|(p, _)| *p == other.pid()), "{uids:?}");
+
+    let mut v = bin();
+    v.arg("verify")
+        .arg(user.name())
+        .arg("--key")
+        .arg(&key)
+        .arg("--port")
+        .arg(s.srv.port().to_string())
+        .arg("--state-dir")
+        .arg(&s.state_dir)
+        .arg("--host-key")
+        .arg(s.srv.host_pubkey_path())
+        .arg("--json");
+    let out = run(&mut v);
+    let all = format!("{}\n{}", text(&out.stdout), text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(check_status(&json, "no /proc", &all), "PASS", "{all}");
+    assert_eq!(
+        check_status(&json, "/proc shows own processes only", &all),
+        "PASS",
+        "{all}"
+    );
+    assert_eq!(
+        check_status(&json, "host: no /proc, /sys", &all),
+        "PASS",
+        "{all}"
+    );
+    drop(other);
+}
