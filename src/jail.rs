@@ -52,6 +52,8 @@ pub struct BuildSettings {
     pub timezone: Option<String>,
     /// A private procfs at /proc, mounted by `jailsmith mount` (`--proc`).
     pub proc: bool,
+    /// A private devpts instance at /dev/pts, mounted by `jailsmith mount` (`--devpts`).
+    pub devpts: bool,
 }
 
 impl BuildSettings {
@@ -106,6 +108,7 @@ impl BuildSettings {
         s.with_libs = req.with_libs;
         s.timezone = req.timezone.clone();
         s.proc = req.proc;
+        s.devpts = req.devpts;
         for lib in expand_libraries(&req.libraries)? {
             if !s.wanted.libraries.contains(&lib) {
                 s.wanted.libraries.push(lib);
@@ -655,5 +658,6 @@ fn merged_request(prev: Option<&Request>, s: &BuildSettings) -> Request {
         r.timezone = s.timezone.clone();
     }
     r.proc |= s.proc;
+    r.devpts |= s.devpts;
     r
 }

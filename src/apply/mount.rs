@@ -50,6 +50,18 @@ pub fn proc_mount(target: BorrowedFd<'_>, data: &str) -> nix::Result<()> {
     )
 }
 
+/// Mounts a new devpts instance onto the directory open as `target`, nosuid,noexec, with
+/// the options `data` (`newinstance,ptmxmode=0666,mode=0620,gid=5`).
+pub fn devpts_mount(target: BorrowedFd<'_>, data: &str) -> nix::Result<()> {
+    mount(
+        Some("devpts"),
+        &fd_path(target),
+        Some("devpts"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some(data),
+    )
+}
+
 /// Detaches (lazily) the mount open as `target`.
 pub fn detach(target: BorrowedFd<'_>) -> nix::Result<()> {
     umount2(&fd_path(target), MntFlags::MNT_DETACH)

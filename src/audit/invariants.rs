@@ -461,6 +461,22 @@ pub fn check_mounts(
             fix,
             path_hex: None,
         };
+        if ctx.trees.devpts
+            && rel == crate::mounts::DEVPTS_DIR
+            && crate::mounts::is_private_devpts(m)
+        {
+            if !(m.has("nosuid") && m.has("noexec")) {
+                report.push(mk(
+                    "mount-flags",
+                    format!(
+                        "the jail's devpts is mounted {} (expected nosuid,noexec)",
+                        m.options.join(",")
+                    ),
+                    format!("{} && {}", ctx.cmd("umount"), ctx.cmd("mount")),
+                ));
+            }
+            continue;
+        }
         if ctx.trees.proc && rel == crate::mounts::PROC_DIR && crate::mounts::is_private_proc(m) {
             if !(m.has("nosuid") && m.has("nodev") && m.has("noexec")) {
                 report.push(mk(
@@ -532,6 +548,21 @@ pub fn check_mounts(
                 && crate::mounts::is_private_proc(m)
         })
     });
+    let devpts_mounted = mounts.iter().any(|m| {
+        m.mount_point.strip_prefix(real).is_ok_and(|r| {
+            format!("/{}", r.display()) == crate::mounts::DEVPTS_DIR
+                && crate::mounts::is_private_devpts(m)
+        })
+    });
+    if ctx.trees.devpts && !devpts_mounted {
+        report.push(ctx.finding(
+            Severity::Warning,
+            crate::mounts::DEVPTS_DIR,
+            "not-mounted",
+            "the jail's declared devpts (build --devpts) is not mounted",
+            ctx.cmd("mount"),
+        ));
+    }
     if ctx.trees.proc && !proc_mounted {
         report.push(ctx.finding(
             Severity::Warning,

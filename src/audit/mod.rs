@@ -51,6 +51,8 @@ pub struct Trees {
     pub binds: Vec<Bind>,
     /// The jail declares its own procfs at /proc (`build --proc`).
     pub proc: bool,
+    /// The jail declares its own devpts at /dev/pts, dev/ptmx a link to it (`--devpts`).
+    pub devpts: bool,
 }
 
 impl Trees {
@@ -78,6 +80,7 @@ impl Trees {
     /// way to one.
     pub fn bind_related(&self, path: &str) -> bool {
         (self.proc && path == crate::mounts::PROC_DIR)
+            || (self.devpts && [crate::mounts::DEVPTS_DIR, "/dev/ptmx"].contains(&path))
             || self.binds.iter().any(|b| {
                 let t = b.dst.abs().display().to_string();
                 walk::is_within(&t, path)
@@ -194,6 +197,7 @@ pub fn check(settings: &CheckSettings) -> Result<Report, CheckError> {
         tmp: tmp_sticky,
         binds: binds.clone(),
         proc: settings.state.as_ref().is_some_and(|s| s.request.proc),
+        devpts: settings.state.as_ref().is_some_and(|s| s.request.devpts),
     };
     if settings.state.is_none() {
         report.push(Finding {
@@ -270,6 +274,7 @@ mod tests {
             tmp: true,
             binds: vec![Bind::parse("/srv/d:/data/x").unwrap()],
             proc: false,
+            devpts: false,
         };
         assert!(t.user_writable("/home/ann"));
         assert!(t.user_writable("/home/ann/.bashrc"));
@@ -297,6 +302,7 @@ mod tests {
             tmp: false,
             binds: Vec::new(),
             proc: false,
+            devpts: false,
         };
         assert!(!no_tmp.user_writable("/tmp/x"));
     }

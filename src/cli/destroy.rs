@@ -229,7 +229,13 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     };
     // A mount that is not one of the jail's binds stops everything, before any change.
     if let Some(h) = &host {
-        refuse_foreign(h, &st.request.binds, st.request.proc, None).map_err(coded)?;
+        refuse_foreign(
+            h,
+            &st.request.binds,
+            crate::mounts::Own::of(&st.request),
+            None,
+        )
+        .map_err(coded)?;
     }
     check_sessions(&args, &st)?;
     for u in st.users.clone() {
@@ -239,8 +245,13 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let mut left = Vec::new();
     if let Some(h) = &host {
         if !args.dry_run {
-            for b in
-                clear_for_removal(h, &st.request.binds, st.request.proc, None).map_err(coded)?
+            for b in clear_for_removal(
+                h,
+                &st.request.binds,
+                crate::mounts::Own::of(&st.request),
+                None,
+            )
+            .map_err(coded)?
             {
                 say(&args, format!("unmounted {b}"));
             }
@@ -388,6 +399,12 @@ impl<'a> Rules<'a> {
                 v
             })
             .chain(st.request.proc.then(|| crate::mounts::PROC_DIR.to_string()))
+            .chain(st.request.devpts.then(|| "/dev".to_string()))
+            .chain(
+                st.request
+                    .devpts
+                    .then(|| crate::mounts::DEVPTS_DIR.to_string()),
+            )
             .collect();
         Rules {
             st,
@@ -449,6 +466,8 @@ impl<'a> Rules<'a> {
                 remove_if_empty: true,
             },
             Some(_) => Decision::Remove,
+            // the link `jailsmith mount` makes for a jail's own devpts
+            None if !dir && self.st.request.devpts && p == "/dev/ptmx" => Decision::Remove,
             None if dir && (holds_data || bind_dir) => Decision::Enter {
                 remove_if_empty: true,
             },

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use crate::apply::LinuxHost;
 use crate::apply::rootfile::{self, Durability};
 use crate::exit::{self, Coded};
-use crate::mounts::apply::{Done, MountError, mount_all, mount_proc, umount_all};
-use crate::mounts::unit::{proc_unit_text, unit_name, unit_text};
+use crate::mounts::apply::{Done, MountError, mount_all, mount_devpts, mount_proc, umount_all};
+use crate::mounts::unit::{devpts_unit_text, proc_unit_text, unit_name, unit_text};
 use crate::service::systemctl;
 use crate::state::{self, DEFAULT_STATE_DIR, JailState};
 
@@ -111,17 +111,22 @@ fn write_units(
         println!("{verb} {}", path.display());
         names.push(name);
     }
+    let mut own = Vec::new();
     if st.request.proc {
-        let target = jail.join(crate::mounts::PROC_DIR.trim_start_matches('/'));
+        own.push((
+            crate::mounts::PROC_DIR,
+            proc_unit_text(jail, Some(state_file)),
+        ));
+    }
+    if st.request.devpts {
+        let text = devpts_unit_text(jail, tty_gid(), Some(state_file));
+        own.push((crate::mounts::DEVPTS_DIR, text));
+    }
+    for (at, text) in own {
+        let target = jail.join(at.trim_start_matches('/'));
         let name = unit_name(&target);
         let path = dir.join(&name);
-        let w = rootfile::write(
-            &path,
-            proc_unit_text(jail, Some(state_file)).as_bytes(),
-            0o644,
-            Durability::Fsync,
-        )
-        .map_err(err)?;
+        let w = rootfile::write(&path, text.as_bytes(), 0o644, Durability::Fsync).map_err(err)?;
         changed |= w != rootfile::Written::Unchanged;
         let verb = if w == rootfile::Written::Unchanged {
             "up to date"
@@ -167,6 +172,14 @@ fn refuse_binds(args: &MountArgs, st: &JailState) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The host's tty group (5 where it cannot be read).
+fn tty_gid() -> u32 {
+    nix::unistd::Group::from_name("tty")
+        .ok()
+        .flatten()
+        .map_or(5, |g| g.gid.as_raw())
+}
+
 pub fn run_mount(args: MountArgs) -> anyhow::Result<u8> {
     crate::jail::refuse_jail(&args.jail, &args.state_dir)?;
     let st = load_state(&args.state_dir, &args.jail)?;
@@ -188,12 +201,19 @@ pub fn run_mount(args: MountArgs) -> anyhow::Result<u8> {
         };
         println!("{what} proc:{}", crate::mounts::PROC_DIR);
     }
+    if st.request.devpts {
+        let what = match mount_devpts(&host, tty_gid()).map_err(coded)? {
+            Done::Mounted => "mounted",
+            _ => "already mounted",
+        };
+        println!("{what} devpts:{}", crate::mounts::DEVPTS_DIR);
+    }
     if let Some(dir) = &args.systemd_unit_dir {
         let state_file = state::state_file(&args.state_dir, &st.jail);
         let (names, changed) = write_units(dir, &st.jail, &st, &state_file)?;
         enable_units(dir, &names, changed)?;
     }
-    if done.is_empty() && !st.request.proc {
+    if done.is_empty() && !st.request.proc && !st.request.devpts {
         eprintln!("jailsmith: {} declares no bind mounts", args.jail.display());
     }
     Ok(exit::OK)
@@ -203,7 +223,8 @@ pub fn run_umount(args: UmountArgs) -> anyhow::Result<u8> {
     crate::jail::refuse_jail(&args.jail, &args.state_dir)?;
     let st = load_state(&args.state_dir, &args.jail)?;
     let host = LinuxHost::open(&args.jail, false).map_err(|e| coded(e.into()))?;
-    let done = umount_all(&host, &st.request.binds, st.request.proc).map_err(coded)?;
+    let own = crate::mounts::Own::of(&st.request);
+    let done = umount_all(&host, &st.request.binds, own).map_err(coded)?;
     let word = |d: &Done| {
         if *d == Done::Unmounted {
             "unmounted"
@@ -216,6 +237,9 @@ pub fn run_umount(args: UmountArgs) -> anyhow::Result<u8> {
     }
     if let Some(d) = &done.proc {
         println!("{} proc:{}", word(d), crate::mounts::PROC_DIR);
+    }
+    if let Some(d) = &done.devpts {
+        println!("{} devpts:{}", word(d), crate::mounts::DEVPTS_DIR);
     }
     Ok(exit::OK)
 }

@@ -28,6 +28,42 @@ pub fn is_private_proc(m: &mountinfo::MountEntry) -> bool {
         && m.has_super("subset=pid")
 }
 
+/// Where a jail's own devpts instance (`build --devpts`) is mounted, inside the jail.
+pub const DEVPTS_DIR: &str = "/dev/pts";
+
+/// The mount options of a jail's own devpts instance, for the tty group `gid`.
+pub fn devpts_options(gid: u32) -> String {
+    format!("newinstance,ptmxmode=0666,mode=0620,gid={gid}")
+}
+
+/// True when `m` is a devpts instance as a jail's own is mounted (the kernel shows
+/// `ptmxmode=666` and `mode=620`; the host's instance has ptmxmode=000).
+pub fn is_private_devpts(m: &mountinfo::MountEntry) -> bool {
+    m.fstype == "devpts" && m.has_super("ptmxmode=666") && m.has_super("mode=620")
+}
+
+/// The mounts a jail declares besides its binds (`build --proc`, `--devpts`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Own {
+    pub proc: bool,
+    pub devpts: bool,
+}
+
+impl Own {
+    pub fn of(r: &crate::state::Request) -> Own {
+        Own {
+            proc: r.proc,
+            devpts: r.devpts,
+        }
+    }
+
+    /// Whether `m`, mounted at `at` inside the jail, is one of these.
+    pub fn is_own(&self, at: &str, m: &mountinfo::MountEntry) -> bool {
+        (self.proc && at == PROC_DIR && is_private_proc(m))
+            || (self.devpts && at == DEVPTS_DIR && is_private_devpts(m))
+    }
+}
+
 /// One declared bind mount: a host directory shown inside the jail.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bind {

@@ -48,6 +48,10 @@ pub struct Request {
     /// (hidepid=invisible,subset=pid).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub proc: bool,
+    /// `build --devpts`: `jailsmith mount` mounts a private devpts instance at dev/pts
+    /// (dev/ptmx a link to pts/ptmx).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub devpts: bool,
 }
 
 /// Everything jailsmith remembers about one jail.

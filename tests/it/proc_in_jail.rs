@@ -1,7 +1,9 @@
-//! `build --proc` as root: `mount` gives the jail a private procfs (hidepid=invisible,
-//! subset=pid) in which an unprivileged jailed process sees its own processes only, while
-//! a process of another uid runs on the host; `check` accepts exactly that mount and still
-//! refuses a proc the jail does not declare; `umount` and `destroy` take it down.
+//! `build --proc` and `--devpts` as root: `mount` gives the jail a private procfs
+//! (hidepid=invisible, subset=pid) in which an unprivileged jailed process sees its own
+//! processes only, while a process of another uid runs on the host (also proved by `verify`
+//! over SSH), and a private devpts instance on which `tty` prints a /dev/pts path; `check`
+//! accepts exactly those mounts and still refuses ones the jail does not declare; `umount`
+//! and `destroy` take them down.
 
 use crate::common;
 
@@ -279,4 +281,106 @@ fn verify_proves_other_users_processes_are_invisible_over_ssh() {
         "{all}"
     );
     drop(other);
+}
+
+#[test]
+fn devpts_gives_tty_a_terminal_and_check_accepts_only_it() {
+    if !require_root("devpts_gives_tty_a_terminal_and_check_accepts_only_it")
+        || !common::require_cmd("script")
+    {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let _guard = common::UnmountGuard(t.path().to_path_buf());
+    let (jail, state) = (t.jail("jail"), t.state_dir());
+    run_ok(&mut jailsmith(
+        &[
+            "build", "--bin", "bash", "--bin", "tty", "--bin", "ps", "--bin", "script",
+        ],
+        &jail,
+        &state,
+    ));
+    // without --devpts there is no terminal to be had
+    let out = run(&mut chroot_cmd(&jail, Some("65534:65534"), &["tty"]));
+    assert!(!text(&out.stdout).starts_with("/dev/pts/"));
+    run_ok(&mut jailsmith(&["build", "--devpts"], &jail, &state));
+    let units = t.path().join("units");
+    let out = run_ok(&mut jailsmith(
+        &["mount", "--systemd-unit-dir", units.to_str().unwrap()],
+        &jail,
+        &state,
+    ));
+    assert!(
+        text(&out.stdout).contains("mounted devpts:/dev/pts"),
+        "{}",
+        text(&out.stdout)
+    );
+    let line = mount_at(&jail.join("dev/pts")).expect("devpts mounted");
+    assert!(
+        line.contains(" - devpts devpts ") && line.contains("ptmxmode=666"),
+        "{line}"
+    );
+    assert!(
+        line.contains("mode=620") && line.contains("nosuid,noexec"),
+        "{line}"
+    );
+    assert_eq!(
+        fs::read_link(jail.join("dev/ptmx")).unwrap(),
+        Path::new("pts/ptmx")
+    );
+    let unit_names: Vec<String> = fs::read_dir(&units)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        unit_names.iter().any(|n| n.ends_with("-dev-pts.mount")),
+        "{unit_names:?}"
+    );
+
+    // an unprivileged process on a pseudo-terminal of the jail's own instance
+    let mut script = chroot_cmd(
+        &jail,
+        Some("65534:65534"),
+        &["script", "-qc", "tty", "/dev/null"],
+    );
+    let out = run_ok(script.env("SHELL", "/bin/bash"));
+    assert!(
+        text(&out.stdout).trim().starts_with("/dev/pts/"),
+        "{}",
+        text(&out.stdout)
+    );
+    let check = run(&mut jailsmith(&["check"], &jail, &state));
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}{}",
+        text(&check.stdout),
+        text(&check.stderr)
+    );
+
+    // the host's devpts bound in instead: not the declared instance
+    run_ok(&mut jailsmith(&["umount"], &jail, &state));
+    assert!(mount_at(&jail.join("dev/pts")).is_none());
+    mount(
+        Some("/dev/pts"),
+        &jail.join("dev/pts"),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .unwrap();
+    let check = run(&mut jailsmith(&["check"], &jail, &state));
+    let all = format!("{}{}", text(&check.stdout), text(&check.stderr));
+    assert_ne!(check.status.code(), Some(0), "{all}");
+    assert!(
+        run(&mut jailsmith(&["destroy"], &jail, &state))
+            .status
+            .code()
+            != Some(0)
+    );
+    nix::mount::umount2(&jail.join("dev/pts"), nix::mount::MntFlags::MNT_DETACH).unwrap();
+
+    run_ok(&mut jailsmith(&["mount"], &jail, &state));
+    run_ok(&mut jailsmith(&["destroy", "--purge"], &jail, &state));
+    assert!(!jail.exists());
 }
