@@ -1,6 +1,6 @@
 //! The mount system calls, on descriptors only: a bind of a host directory onto a target
-//! opened beneath a jail root, the remount that makes it nosuid,nodev (and ro), and a lazy
-//! detach. The kernel is given `/proc/self/fd/N`, so a symlink planted in a jail cannot
+//! opened beneath a jail root, the remount that makes it nosuid,nodev (and ro), a private
+//! procfs, and a lazy detach. The kernel is given `/proc/self/fd/N`, so a symlink planted in a jail cannot
 //! redirect any of them. Deciding what to mount is `mounts`' job; this only acts.
 
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -35,6 +35,30 @@ pub fn restrict(target: BorrowedFd<'_>, rw: bool) -> nix::Result<()> {
         None::<&str>,
         flags,
         None::<&str>,
+    )
+}
+
+/// Mounts a new procfs instance onto the directory open as `target`, nosuid,nodev,noexec,
+/// with the superblock options `data` (`hidepid=invisible,subset=pid`).
+pub fn proc_mount(target: BorrowedFd<'_>, data: &str) -> nix::Result<()> {
+    mount(
+        Some("proc"),
+        &fd_path(target),
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some(data),
+    )
+}
+
+/// Mounts a new devpts instance onto the directory open as `target`, nosuid,noexec, with
+/// the options `data` (`newinstance,ptmxmode=0666,mode=0620,gid=5`).
+pub fn devpts_mount(target: BorrowedFd<'_>, data: &str) -> nix::Result<()> {
+    mount(
+        Some("devpts"),
+        &fd_path(target),
+        Some("devpts"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some(data),
     )
 }
 

@@ -430,7 +430,8 @@ fn check_char_device(ctx: &Ctx<'_>, w: &Walked, user_tree: bool, report: &mut Re
     }
 }
 
-/// §5.5: only declared binds, with their flags; never proc or sysfs.
+/// §5.5: only declared binds, with their flags; never sysfs, and no proc but the jail's own
+/// private one (`build --proc`: procfs at /proc with hidepid=invisible and subset=pid).
 pub fn check_mounts(
     ctx: &Ctx<'_>,
     real: &Path,
@@ -460,6 +461,35 @@ pub fn check_mounts(
             fix,
             path_hex: None,
         };
+        if ctx.trees.devpts
+            && rel == crate::mounts::DEVPTS_DIR
+            && crate::mounts::is_private_devpts(m)
+        {
+            if !(m.has("nosuid") && m.has("noexec")) {
+                report.push(mk(
+                    "mount-flags",
+                    format!(
+                        "the jail's devpts is mounted {} (expected nosuid,noexec)",
+                        m.options.join(",")
+                    ),
+                    format!("{} && {}", ctx.cmd("umount"), ctx.cmd("mount")),
+                ));
+            }
+            continue;
+        }
+        if ctx.trees.proc && rel == crate::mounts::PROC_DIR && crate::mounts::is_private_proc(m) {
+            if !(m.has("nosuid") && m.has("nodev") && m.has("noexec")) {
+                report.push(mk(
+                    "mount-flags",
+                    format!(
+                        "the jail's proc is mounted {} (expected nosuid,nodev,noexec)",
+                        m.options.join(",")
+                    ),
+                    format!("{} && {}", ctx.cmd("umount"), ctx.cmd("mount")),
+                ));
+            }
+            continue;
+        }
         if matches!(m.fstype.as_str(), "proc" | "sysfs") {
             report.push(mk(
                 "forbidden-mount",
@@ -511,6 +541,36 @@ pub fn check_mounts(
                 ctx.cmd("mount"),
             ));
         }
+    }
+    let proc_mounted = mounts.iter().any(|m| {
+        m.mount_point.strip_prefix(real).is_ok_and(|r| {
+            format!("/{}", r.display()) == crate::mounts::PROC_DIR
+                && crate::mounts::is_private_proc(m)
+        })
+    });
+    let devpts_mounted = mounts.iter().any(|m| {
+        m.mount_point.strip_prefix(real).is_ok_and(|r| {
+            format!("/{}", r.display()) == crate::mounts::DEVPTS_DIR
+                && crate::mounts::is_private_devpts(m)
+        })
+    });
+    if ctx.trees.devpts && !devpts_mounted {
+        report.push(ctx.finding(
+            Severity::Warning,
+            crate::mounts::DEVPTS_DIR,
+            "not-mounted",
+            "the jail's declared devpts (build --devpts) is not mounted",
+            ctx.cmd("mount"),
+        ));
+    }
+    if ctx.trees.proc && !proc_mounted {
+        report.push(ctx.finding(
+            Severity::Warning,
+            crate::mounts::PROC_DIR,
+            "not-mounted",
+            "the jail's declared proc (build --proc) is not mounted",
+            ctx.cmd("mount"),
+        ));
     }
     for (path, why) in &walked.not_descended {
         if why == "another filesystem"

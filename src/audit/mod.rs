@@ -49,6 +49,10 @@ pub struct Trees {
     pub homes: Vec<String>,
     pub tmp: bool,
     pub binds: Vec<Bind>,
+    /// The jail declares its own procfs at /proc (`build --proc`).
+    pub proc: bool,
+    /// The jail declares its own devpts at /dev/pts, dev/ptmx a link to it (`--devpts`).
+    pub devpts: bool,
 }
 
 impl Trees {
@@ -72,12 +76,15 @@ impl Trees {
             .or((self.tmp && path.starts_with("/tmp/")).then_some("/tmp"))
     }
 
-    /// A declared bind target, or a directory on the way to one.
+    /// A declared mount point (a bind's target, the declared /proc), or a directory on the
+    /// way to one.
     pub fn bind_related(&self, path: &str) -> bool {
-        self.binds.iter().any(|b| {
-            let t = b.dst.abs().display().to_string();
-            walk::is_within(&t, path)
-        })
+        (self.proc && path == crate::mounts::PROC_DIR)
+            || (self.devpts && [crate::mounts::DEVPTS_DIR, "/dev/ptmx"].contains(&path))
+            || self.binds.iter().any(|b| {
+                let t = b.dst.abs().display().to_string();
+                walk::is_within(&t, path)
+            })
     }
 }
 
@@ -189,6 +196,8 @@ pub fn check(settings: &CheckSettings) -> Result<Report, CheckError> {
             .unwrap_or_default(),
         tmp: tmp_sticky,
         binds: binds.clone(),
+        proc: settings.state.as_ref().is_some_and(|s| s.request.proc),
+        devpts: settings.state.as_ref().is_some_and(|s| s.request.devpts),
     };
     if settings.state.is_none() {
         report.push(Finding {
@@ -264,6 +273,8 @@ mod tests {
             homes: vec!["/home/ann".into()],
             tmp: true,
             binds: vec![Bind::parse("/srv/d:/data/x").unwrap()],
+            proc: false,
+            devpts: false,
         };
         assert!(t.user_writable("/home/ann"));
         assert!(t.user_writable("/home/ann/.bashrc"));
@@ -277,7 +288,22 @@ mod tests {
         assert_eq!(t.tree_of("/etc/x"), None);
         assert!(t.bind_related("/data") && t.bind_related("/data/x"));
         assert!(!t.bind_related("/dat"));
+        assert!(!t.bind_related("/proc"));
         let no_tmp = Trees { tmp: false, ..t };
+        assert!(
+            Trees {
+                proc: true,
+                ..no_tmp
+            }
+            .bind_related("/proc")
+        );
+        let no_tmp = Trees {
+            homes: vec!["/home/ann".into()],
+            tmp: false,
+            binds: Vec::new(),
+            proc: false,
+            devpts: false,
+        };
         assert!(!no_tmp.user_writable("/tmp/x"));
     }
 }

@@ -59,6 +59,21 @@ pub struct Args {
     /// basic-shell profile copies the host's). Recorded for later builds.
     #[arg(long, value_name = "ZONE")]
     pub timezone: Option<String>,
+    /// Give the jail its own /proc: `jailsmith mount` then mounts a private procfs there
+    /// (hidepid=invisible,subset=pid, nosuid,nodev,noexec), so ps, top, free and programs
+    /// that read /proc/self work. A jailed process sees its own user's processes only and
+    /// nothing but their PID directories (no /proc/sys, /proc/kallsyms, /proc/meminfo…);
+    /// `check` accepts exactly that mount and no other proc. Recorded for later builds.
+    #[arg(long)]
+    pub proc: bool,
+    /// Give the jail its own /dev/pts: `jailsmith mount` then mounts a private devpts
+    /// instance there (newinstance, ptmxmode=0666, mode=0620, gid=tty) and dev/ptmx is a
+    /// link to pts/ptmx, so `tty`, `ps` and programs that open pseudo-terminals work.
+    /// Trade-off: a jailed user can allocate pseudo-terminals (from the jail's own
+    /// instance only: the host's and other jails' terminals stay invisible), and sees the
+    /// terminals of the other users of this jail, as on any host. Recorded for later builds.
+    #[arg(long)]
+    pub devpts: bool,
     /// A host directory to bind-mount into the jail: SRC:DST[:ro|rw], non-recursive,
     /// always nosuid,nodev, read-only unless rw. Recorded in the state; `jailsmith mount`
     /// mounts it. A source a non-root user can write is refused unless rw is given; a
@@ -150,6 +165,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             .unwrap_or_default(),
         with_libs: args.with_libs,
         timezone: args.timezone.clone(),
+        proc: args.proc,
+        devpts: args.devpts,
     };
     let code = execute(&settings, args.dry_run, args.json, args.verbose)?;
     if !args.dry_run {

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use crate::apply::LinuxHost;
 use crate::apply::rootfile::{self, Durability};
 use crate::exit::{self, Coded};
-use crate::mounts::apply::{Done, MountError, mount_all, umount_all};
-use crate::mounts::unit::{unit_name, unit_text};
+use crate::mounts::apply::{Done, MountError, mount_all, mount_devpts, mount_proc, umount_all};
+use crate::mounts::unit::{devpts_unit_text, proc_unit_text, unit_name, unit_text};
 use crate::service::systemctl;
 use crate::state::{self, DEFAULT_STATE_DIR, JailState};
 
@@ -17,6 +17,8 @@ use crate::state::{self, DEFAULT_STATE_DIR, JailState};
 /// then remounted nosuid,nodev and read-only unless declared rw. The target directory is
 /// created root-owned 0755 inside the jail without following symlinks, and the mount is made
 /// through a descriptor. A source a non-root user can write is refused unless declared rw.
+/// A jail built with `--proc` also gets a private procfs at /proc
+/// (hidepid=invisible,subset=pid, nosuid,nodev,noexec).
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  jailsmith mount /srv/get_chrooted\n  jailsmith mount /srv/get_chrooted --systemd-unit-dir /etc/systemd/system"
@@ -36,7 +38,7 @@ pub struct MountArgs {
     pub state_dir: PathBuf,
 }
 
-/// Unmount a jail's declared binds.
+/// Unmount a jail's declared binds (and its own /proc, when built with --proc).
 #[derive(Debug, clap::Args)]
 pub struct UmountArgs {
     /// The jail's root directory.
@@ -97,6 +99,31 @@ fn write_units(
         println!("{verb} {}", path.display());
         names.push(name);
     }
+    let mut own = Vec::new();
+    if st.request.proc {
+        own.push((
+            crate::mounts::PROC_DIR,
+            proc_unit_text(jail, Some(state_file)),
+        ));
+    }
+    if st.request.devpts {
+        let text = devpts_unit_text(jail, tty_gid(), Some(state_file));
+        own.push((crate::mounts::DEVPTS_DIR, text));
+    }
+    for (at, text) in own {
+        let target = jail.join(at.trim_start_matches('/'));
+        let name = unit_name(&target);
+        let path = dir.join(&name);
+        let w = rootfile::write(&path, text.as_bytes(), 0o644, Durability::Fsync).map_err(err)?;
+        changed |= w != rootfile::Written::Unchanged;
+        let verb = if w == rootfile::Written::Unchanged {
+            "up to date"
+        } else {
+            "wrote"
+        };
+        println!("{verb} {}", path.display());
+        names.push(name);
+    }
     Ok((names, changed))
 }
 
@@ -133,6 +160,14 @@ fn refuse_binds(args: &MountArgs, st: &JailState) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The host's tty group (5 where it cannot be read).
+fn tty_gid() -> u32 {
+    nix::unistd::Group::from_name("tty")
+        .ok()
+        .flatten()
+        .map_or(5, |g| g.gid.as_raw())
+}
+
 pub fn run_mount(args: MountArgs) -> anyhow::Result<u8> {
     crate::jail::refuse_jail(&args.jail, &args.state_dir)?;
     let st = load_state(&args.state_dir, &args.jail)?;
@@ -147,12 +182,26 @@ pub fn run_mount(args: MountArgs) -> anyhow::Result<u8> {
         };
         println!("{what} {b}");
     }
+    if st.request.proc {
+        let what = match mount_proc(&host).map_err(coded)? {
+            Done::Mounted => "mounted",
+            _ => "already mounted",
+        };
+        println!("{what} proc:{}", crate::mounts::PROC_DIR);
+    }
+    if st.request.devpts {
+        let what = match mount_devpts(&host, tty_gid()).map_err(coded)? {
+            Done::Mounted => "mounted",
+            _ => "already mounted",
+        };
+        println!("{what} devpts:{}", crate::mounts::DEVPTS_DIR);
+    }
     if let Some(dir) = &args.systemd_unit_dir {
         let state_file = state::state_file(&args.state_dir, &st.jail);
         let (names, changed) = write_units(dir, &st.jail, &st, &state_file)?;
         enable_units(dir, &names, changed)?;
     }
-    if done.is_empty() {
+    if done.is_empty() && !st.request.proc && !st.request.devpts {
         eprintln!("jailsmith: {} declares no bind mounts", args.jail.display());
     }
     Ok(exit::OK)
@@ -162,13 +211,23 @@ pub fn run_umount(args: UmountArgs) -> anyhow::Result<u8> {
     crate::jail::refuse_jail(&args.jail, &args.state_dir)?;
     let st = load_state(&args.state_dir, &args.jail)?;
     let host = LinuxHost::open(&args.jail, false).map_err(|e| coded(e.into()))?;
-    for (b, d) in umount_all(&host, &st.request.binds).map_err(coded)? {
-        let what = if d == Done::Unmounted {
+    let own = crate::mounts::Own::of(&st.request);
+    let done = umount_all(&host, &st.request.binds, own).map_err(coded)?;
+    let word = |d: &Done| {
+        if *d == Done::Unmounted {
             "unmounted"
         } else {
             "not mounted"
-        };
-        println!("{what} {b}");
+        }
+    };
+    for (b, d) in &done.binds {
+        println!("{} {b}", word(d));
+    }
+    if let Some(d) = &done.proc {
+        println!("{} proc:{}", word(d), crate::mounts::PROC_DIR);
+    }
+    if let Some(d) = &done.devpts {
+        println!("{} devpts:{}", word(d), crate::mounts::DEVPTS_DIR);
     }
     Ok(exit::OK)
 }

@@ -82,7 +82,8 @@ pub fn execute(opts: &Options, json: bool) -> anyhow::Result<u8> {
 
 /// Resolves the command line into verify options.
 pub fn options(args: &Args) -> anyhow::Result<Options> {
-    let (jail, jail_users, limits) = find_jail(&args.state_dir, &args.name, args.jail.as_deref())?;
+    let (jail, jail_users, limits, proc) =
+        find_jail(&args.state_dir, &args.name, args.jail.as_deref())?;
     let host_key = match (&args.host_key, &args.known_hosts) {
         (Some(p), _) => HostKeyPolicy::Pinned(vec![p.clone()]),
         (None, Some(f)) => HostKeyPolicy::KnownHosts {
@@ -112,6 +113,7 @@ pub fn options(args: &Args) -> anyhow::Result<Options> {
         jail,
         jail_users,
         limited: limits.is_some(),
+        proc,
         network: crate::verify::NetworkPolicy::of(limits.as_ref()),
         timeout: Duration::from_secs(args.timeout.max(1)),
     })
@@ -184,7 +186,7 @@ pub fn after_user(
         )
         .into());
     }
-    let (jail, jail_users, limits) = find_jail(state_dir, user, Some(jail))?;
+    let (jail, jail_users, limits, proc) = find_jail(state_dir, user, Some(jail))?;
     wait_listening(&host, port, Duration::from_secs(10));
     let opts = Options {
         user: user.to_string(),
@@ -198,6 +200,7 @@ pub fn after_user(
         jail,
         jail_users,
         limited: limits.is_some(),
+        proc,
         network: crate::verify::NetworkPolicy::of(limits.as_ref()),
         timeout: Duration::from_secs(20),
     };
@@ -248,13 +251,16 @@ fn find_jail(
     state_dir: &Path,
     user: &str,
     jail: Option<&Path>,
-) -> anyhow::Result<(PathBuf, Vec<String>, Option<crate::limits::Limits>)> {
+) -> anyhow::Result<(PathBuf, Vec<String>, Option<crate::limits::Limits>, bool)> {
     if let Some(j) = jail {
         let canon = state::canonical_jail(j);
-        let (users, limits) = state::load(state_dir, &canon)?
-            .map(|s| (s.users, s.limits.get(user).map(|l| l.limits.clone())))
+        let (users, limits, proc) = state::load(state_dir, &canon)?
+            .map(|s| {
+                let limits = s.limits.get(user).map(|l| l.limits.clone());
+                (s.users, limits, s.request.proc)
+            })
             .unwrap_or_default();
-        return Ok((canon, users, limits));
+        return Ok((canon, users, limits, proc));
     }
     let found: Vec<JailState> = all_states(state_dir)
         .into_iter()
@@ -264,7 +270,7 @@ fn find_jail(
         1 => {
             let s = found.into_iter().next().expect("one state");
             let limits = s.limits.get(user).map(|l| l.limits.clone());
-            Ok((s.jail, s.users, limits))
+            Ok((s.jail, s.users, limits, s.request.proc))
         }
         0 => Err(Coded::new(
             exit::BAD_INPUT,
@@ -352,14 +358,14 @@ mod tests {
         let sd = t.path().join("state");
         save(&sd, Path::new("/srv/a"), &["imsad", "bob"]);
         save(&sd, Path::new("/srv/b"), &["bob"]);
-        let (jail, users, _) = find_jail(&sd, "imsad", None).unwrap();
+        let (jail, users, _, _) = find_jail(&sd, "imsad", None).unwrap();
         assert_eq!(jail, PathBuf::from("/srv/a"));
         assert_eq!(users, vec!["imsad".to_string(), "bob".to_string()]);
         let e = find_jail(&sd, "bob", None).unwrap_err().to_string();
         assert!(e.contains("several jails"), "{e}");
         let e = find_jail(&sd, "nobody", None).unwrap_err();
         assert_eq!(exit::code_of(&e), exit::BAD_INPUT);
-        let (jail, users, limits) = find_jail(&sd, "x", Some(Path::new("/srv/b"))).unwrap();
+        let (jail, users, limits, _) = find_jail(&sd, "x", Some(Path::new("/srv/b"))).unwrap();
         assert!(limits.is_none());
         assert_eq!(
             (jail, users),

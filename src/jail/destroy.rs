@@ -215,7 +215,13 @@ pub fn run(args: DestroyRequest) -> anyhow::Result<u8> {
     };
     // A mount that is not one of the jail's binds stops everything, before any change.
     if let Some(h) = &host {
-        refuse_foreign(h, &st.request.binds, None).map_err(coded)?;
+        refuse_foreign(
+            h,
+            &st.request.binds,
+            crate::mounts::Own::of(&st.request),
+            None,
+        )
+        .map_err(coded)?;
     }
     check_sessions(&args, &st)?;
     for u in st.users.clone() {
@@ -225,7 +231,14 @@ pub fn run(args: DestroyRequest) -> anyhow::Result<u8> {
     let mut left = Vec::new();
     if let Some(h) = &host {
         if !args.dry_run {
-            for b in clear_for_removal(h, &st.request.binds, None).map_err(coded)? {
+            for b in clear_for_removal(
+                h,
+                &st.request.binds,
+                crate::mounts::Own::of(&st.request),
+                None,
+            )
+            .map_err(coded)?
+            {
                 say(&args, format!("unmounted {b}"));
             }
         }
@@ -375,6 +388,13 @@ impl<'a> Rules<'a> {
                 v.push(b.dst.to_string());
                 v
             })
+            .chain(st.request.proc.then(|| crate::mounts::PROC_DIR.to_string()))
+            .chain(st.request.devpts.then(|| "/dev".to_string()))
+            .chain(
+                st.request
+                    .devpts
+                    .then(|| crate::mounts::DEVPTS_DIR.to_string()),
+            )
             .collect();
         Rules {
             st,
@@ -436,6 +456,8 @@ impl<'a> Rules<'a> {
                 remove_if_empty: true,
             },
             Some(_) => Decision::Remove,
+            // the link `jailsmith mount` makes for a jail's own devpts
+            None if !dir && self.st.request.devpts && p == "/dev/ptmx" => Decision::Remove,
             None if dir && (holds_data || bind_dir) => Decision::Enter {
                 remove_if_empty: true,
             },

@@ -53,6 +53,10 @@ pub struct BuildSettings {
     pub with_libs: bool,
     /// The jail's time zone (`--timezone`): etc/localtime and the zone's file.
     pub timezone: Option<String>,
+    /// A private procfs at /proc, mounted by `jailsmith mount` (`--proc`).
+    pub proc: bool,
+    /// A private devpts instance at /dev/pts, mounted by `jailsmith mount` (`--devpts`).
+    pub devpts: bool,
 }
 
 impl BuildSettings {
@@ -106,6 +110,8 @@ impl BuildSettings {
         s.ld_library_path = req.ld_library_path.clone();
         s.with_libs = req.with_libs;
         s.timezone = req.timezone.clone();
+        s.proc = req.proc;
+        s.devpts = req.devpts;
         for lib in expand_libraries(&req.libraries)? {
             if !s.wanted.libraries.contains(&lib) {
                 s.wanted.libraries.push(lib);
@@ -654,5 +660,7 @@ fn merged_request(prev: Option<&Request>, s: &BuildSettings) -> Request {
     if s.timezone.is_some() {
         r.timezone = s.timezone.clone();
     }
+    r.proc |= s.proc;
+    r.devpts |= s.devpts;
     r
 }

@@ -4,14 +4,16 @@
 //! Binds are never recursive and always nosuid,nodev; ro unless declared rw. Mounts below
 //! a jail are told apart by identity (mount ID, the source's device and inode), never by
 //! path: the jail's own binds are unmounted wherever they moved, any other mount stops a
-//! removal.
+//! removal. A jail's own procfs (`build --proc`) and devpts (`--devpts`) are told apart by
+//! what they are: a procfs with hidepid=invisible,subset=pid at exactly the jail's /proc, a
+//! devpts with ptmxmode=666,mode=620 at exactly its /dev/pts; any other is foreign.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::Bind;
 use super::mountinfo::{self, MountEntry};
+use super::{Bind, DEVPTS_DIR, Own, PROC_DIR, PROC_OPTIONS, is_private_devpts, is_private_proc};
 use crate::apply::mount as sysmount;
 use crate::apply::{EntryKind, Host, HostError, LinuxHost, tree};
 use crate::plan::{JailPath, Owner};
@@ -180,6 +182,72 @@ pub fn mount_all(host: &LinuxHost, binds: &[Bind]) -> Result<Vec<(Bind, Done)>, 
     Ok(out)
 }
 
+fn proc_dir() -> JailPath {
+    JailPath::new(PROC_DIR).expect("a valid jail path")
+}
+
+/// Mounts the jail's own procfs (hidepid=invisible,subset=pid, nosuid,nodev,noexec) at its
+/// /proc, made root 0555 through `host` when missing (a symlink there is refused). A
+/// private proc already there is left; any other mount there is foreign.
+pub fn mount_proc(host: &LinuxHost) -> Result<Done, MountError> {
+    let dir = proc_dir();
+    let target = host.root().join(dir.rel());
+    let table = mountinfo::read().map_err(MountError::Table)?;
+    match mountinfo::at(&table, &target) {
+        Some(m) if is_private_proc(m) => return Ok(Done::AlreadyMounted),
+        Some(_) => return Err(MountError::Foreign { path: target }),
+        None => {}
+    }
+    match host.stat(&dir)? {
+        Some(m) if m.kind == EntryKind::Dir => {}
+        _ => {
+            host.make_dir(&dir, 0o555, Owner::ROOT)?;
+        }
+    }
+    let fd = host.open_dir(&dir, "open the proc mount point")?;
+    sysmount::proc_mount(fd.as_fd(), PROC_OPTIONS).map_err(|source| MountError::Sys {
+        target,
+        op: "mount proc (hidepid=invisible,subset=pid) on",
+        source,
+    })?;
+    Ok(Done::Mounted)
+}
+
+/// Mounts the jail's own devpts instance at its /dev/pts (made root 0755 through `host`
+/// when missing) for the tty group `gid`, and makes dev/ptmx a link to pts/ptmx. An
+/// instance already there is left; any other mount there is foreign.
+pub fn mount_devpts(host: &LinuxHost, gid: u32) -> Result<Done, MountError> {
+    let dev = JailPath::new("/dev").expect("a valid jail path");
+    let dir = JailPath::new(DEVPTS_DIR).expect("a valid jail path");
+    let ptmx = JailPath::new("/dev/ptmx").expect("a valid jail path");
+    let target = host.root().join(dir.rel());
+    for d in [&dev, &dir] {
+        match host.stat(d)? {
+            Some(m) if m.kind == EntryKind::Dir => {}
+            _ => {
+                host.make_dir(d, 0o755, Owner::ROOT)?;
+            }
+        }
+    }
+    if host.stat(&ptmx)?.is_none() {
+        host.symlink(&ptmx, Path::new("pts/ptmx"))?;
+    }
+    let table = mountinfo::read().map_err(MountError::Table)?;
+    match mountinfo::at(&table, &target) {
+        Some(m) if is_private_devpts(m) => return Ok(Done::AlreadyMounted),
+        Some(_) => return Err(MountError::Foreign { path: target }),
+        None => {}
+    }
+    let fd = host.open_dir(&dir, "open the devpts mount point")?;
+    let opts = super::devpts_options(gid);
+    sysmount::devpts_mount(fd.as_fd(), &opts).map_err(|source| MountError::Sys {
+        target,
+        op: "mount devpts (newinstance) on",
+        source,
+    })?;
+    Ok(Done::Mounted)
+}
+
 /// A mount below a jail, opened beneath the root (no symlink followed) and checked to be
 /// the very mount the table lists (by mount ID).
 struct Below {
@@ -187,6 +255,22 @@ struct Below {
     fd: OwnedFd,
     /// The declared bind it is: its root has the source's device and inode.
     bind: Option<usize>,
+    /// One of the jail's own kernel filesystems (declared: its /proc, its /dev/pts).
+    own: bool,
+}
+
+impl Below {
+    fn ours(&self) -> bool {
+        self.bind.is_some() || self.own
+    }
+
+    fn describe(&self, binds: &[Bind]) -> String {
+        match self.bind {
+            Some(i) => binds[i].to_string(),
+            None if self.entry.fstype == "devpts" => format!("devpts:{DEVPTS_DIR}"),
+            None => format!("proc:{PROC_DIR}"),
+        }
+    }
 }
 
 /// Device and inode of each bind's source (None when it cannot be read: then no mount
@@ -210,6 +294,7 @@ fn source_ids(binds: &[Bind]) -> Vec<Option<(u64, u64)>> {
 fn mounts_below(
     host: &LinuxHost,
     binds: &[Bind],
+    own: Own,
     under: Option<&JailPath>,
 ) -> Result<Vec<Below>, MountError> {
     let jail = host.root().to_path_buf();
@@ -238,7 +323,13 @@ fn mounts_below(
         }
         let me = tree::dev_ino(fd.as_fd());
         let bind = ids.iter().position(|id| id.is_some() && *id == me);
-        out.push(Below { entry, fd, bind });
+        let own = bind.is_none() && own.is_own(&jp.to_string(), &entry);
+        out.push(Below {
+            entry,
+            fd,
+            bind,
+            own,
+        });
     }
     Ok(out)
 }
@@ -251,37 +342,57 @@ fn detach(b: &Below) -> Result<(), MountError> {
     })
 }
 
+/// What `umount_all` did: to each bind, and to the jail's own procfs and devpts when
+/// declared.
+pub struct Unmounted {
+    pub binds: Vec<(Bind, Done)>,
+    pub proc: Option<Done>,
+    pub devpts: Option<Done>,
+}
+
 /// Unmounts every mounted bind of the jail, wherever it now is below the jail (found by
-/// mount ID and the source's device and inode, not by its path). Other mounts are left.
-pub fn umount_all(host: &LinuxHost, binds: &[Bind]) -> Result<Vec<(Bind, Done)>, MountError> {
+/// mount ID and the source's device and inode, not by its path), and its own procfs and
+/// devpts when `own` declares them. Other mounts are left.
+pub fn umount_all(host: &LinuxHost, binds: &[Bind], own: Own) -> Result<Unmounted, MountError> {
     let mut done = vec![Done::NotMounted; binds.len()];
+    let mut proc_done = own.proc.then_some(Done::NotMounted);
+    let mut devpts_done = own.devpts.then_some(Done::NotMounted);
     // stacked mounts come off one at a time; bounded, in case something remounts
     for _ in 0..16 {
-        let ours: Vec<Below> = mounts_below(host, binds, None)?
+        let ours: Vec<Below> = mounts_below(host, binds, own, None)?
             .into_iter()
-            .filter(|b| b.bind.is_some())
+            .filter(Below::ours)
             .collect();
         if ours.is_empty() {
             break;
         }
         for b in &ours {
             detach(b)?;
-            done[b.bind.expect("filtered")] = Done::Unmounted;
+            match b.bind {
+                Some(i) => done[i] = Done::Unmounted,
+                None if b.entry.fstype == "devpts" => devpts_done = Some(Done::Unmounted),
+                None => proc_done = Some(Done::Unmounted),
+            }
         }
     }
-    Ok(binds.iter().cloned().zip(done).collect())
+    Ok(Unmounted {
+        binds: binds.iter().cloned().zip(done).collect(),
+        proc: proc_done,
+        devpts: devpts_done,
+    })
 }
 
 /// Refuses, naming it, a mount below `under` (the jail root when None) that is not one of
-/// the jail's binds. Changes nothing.
+/// the jail's binds (or its own procfs or devpts, when `own` declares them). Changes nothing.
 pub fn refuse_foreign(
     host: &LinuxHost,
     binds: &[Bind],
+    own: Own,
     under: Option<&JailPath>,
 ) -> Result<(), MountError> {
-    match mounts_below(host, binds, under)?
+    match mounts_below(host, binds, own, under)?
         .into_iter()
-        .find(|b| b.bind.is_none())
+        .find(|b| !b.ours())
     {
         Some(f) => Err(MountError::Foreign {
             path: f.entry.mount_point,
@@ -291,29 +402,32 @@ pub fn refuse_foreign(
 }
 
 /// Before removing below `under` (the jail root when None): unmounts the jail's own binds
-/// there (matched by identity), and refuses, naming it, any other mount there, so that no
-/// removal reaches into a host directory. Returns the binds unmounted.
+/// there (matched by identity) and its own procfs and devpts when `own` declares them, and refuses,
+/// naming it, any other mount there, so that no removal reaches into a host directory.
+/// Returns what was unmounted (`SRC:DST:ro`, `proc:/proc`).
 pub fn clear_for_removal(
     host: &LinuxHost,
     binds: &[Bind],
+    own: Own,
     under: Option<&JailPath>,
-) -> Result<Vec<Bind>, MountError> {
-    refuse_foreign(host, binds, under)?;
-    let mut out: Vec<Bind> = Vec::new();
+) -> Result<Vec<String>, MountError> {
+    refuse_foreign(host, binds, own, under)?;
+    let mut out: Vec<String> = Vec::new();
     for _ in 0..16 {
-        let below = mounts_below(host, binds, under)?;
+        let below = mounts_below(host, binds, own, under)?;
         if below.is_empty() {
             return Ok(out);
         }
         for b in &below {
-            let Some(i) = b.bind else {
+            if !b.ours() {
                 return Err(MountError::Foreign {
                     path: b.entry.mount_point.clone(),
                 });
-            };
+            }
             detach(b)?;
-            if !out.contains(&binds[i]) {
-                out.push(binds[i].clone());
+            let what = b.describe(binds);
+            if !out.contains(&what) {
+                out.push(what);
             }
         }
     }

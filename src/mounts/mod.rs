@@ -13,6 +13,57 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::JailPath;
 
+/// Where a jail's own procfs (`build --proc`) is mounted, inside the jail.
+pub const PROC_DIR: &str = "/proc";
+
+/// The superblock options of a jail's own procfs: a process sees its own user's processes
+/// only, and nothing of /proc but the PID directories (no /proc/sys, /proc/kallsyms, …).
+pub const PROC_OPTIONS: &str = "hidepid=invisible,subset=pid";
+
+/// True when `m` is a procfs that hides other users' processes and shows PIDs only (the
+/// kernel prints hidepid=invisible as `hidepid=invisible` or, on older kernels, `2`).
+pub fn is_private_proc(m: &mountinfo::MountEntry) -> bool {
+    m.fstype == "proc"
+        && (m.has_super("hidepid=invisible") || m.has_super("hidepid=2"))
+        && m.has_super("subset=pid")
+}
+
+/// Where a jail's own devpts instance (`build --devpts`) is mounted, inside the jail.
+pub const DEVPTS_DIR: &str = "/dev/pts";
+
+/// The mount options of a jail's own devpts instance, for the tty group `gid`.
+pub fn devpts_options(gid: u32) -> String {
+    format!("newinstance,ptmxmode=0666,mode=0620,gid={gid}")
+}
+
+/// True when `m` is a devpts instance as a jail's own is mounted (the kernel shows
+/// `ptmxmode=666` and `mode=620`; the host's instance has ptmxmode=000).
+pub fn is_private_devpts(m: &mountinfo::MountEntry) -> bool {
+    m.fstype == "devpts" && m.has_super("ptmxmode=666") && m.has_super("mode=620")
+}
+
+/// The mounts a jail declares besides its binds (`build --proc`, `--devpts`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Own {
+    pub proc: bool,
+    pub devpts: bool,
+}
+
+impl Own {
+    pub fn of(r: &crate::state::Request) -> Own {
+        Own {
+            proc: r.proc,
+            devpts: r.devpts,
+        }
+    }
+
+    /// Whether `m`, mounted at `at` inside the jail, is one of these.
+    pub fn is_own(&self, at: &str, m: &mountinfo::MountEntry) -> bool {
+        (self.proc && at == PROC_DIR && is_private_proc(m))
+            || (self.devpts && at == DEVPTS_DIR && is_private_devpts(m))
+    }
+}
+
 /// One declared bind mount: a host directory shown inside the jail.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bind {
@@ -95,6 +146,19 @@ impl std::fmt::Display for Bind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn private_proc_needs_hidepid_and_subset() {
+        let t = mountinfo::parse(
+            "41 22 0:5 / /j/proc rw,nosuid,nodev,noexec - proc proc rw,hidepid=invisible,subset=pid\n\
+             42 22 0:6 / /j/proc rw,nosuid,nodev,noexec - proc proc rw,hidepid=2,subset=pid\n\
+             43 22 0:7 / /j/proc rw - proc proc rw\n\
+             44 22 0:8 / /j/proc rw - proc proc rw,subset=pid\n\
+             45 22 0:9 / /j/proc rw - sysfs sysfs rw,hidepid=2,subset=pid\n",
+        );
+        let ok: Vec<bool> = t.iter().map(is_private_proc).collect();
+        assert_eq!(ok, [true, true, false, false, false]);
+    }
 
     #[test]
     fn parses_specs() {

@@ -14,6 +14,8 @@ pub struct MountEntry {
     pub options: Vec<String>,
     pub fstype: String,
     pub source: String,
+    /// Per-superblock options (`rw,hidepid=invisible,subset=pid` for a private procfs).
+    pub super_options: Vec<String>,
 }
 
 impl MountEntry {
@@ -23,6 +25,11 @@ impl MountEntry {
 
     pub fn read_only(&self) -> bool {
         self.has("ro")
+    }
+
+    /// Whether the filesystem (not the mount) carries `opt`.
+    pub fn has_super(&self, opt: &str) -> bool {
+        self.super_options.iter().any(|o| o == opt)
     }
 }
 
@@ -64,6 +71,10 @@ fn parse_line(line: &str) -> Option<MountEntry> {
         options: fields[5].split(',').map(str::to_string).collect(),
         fstype: fields[sep + 1].to_string(),
         source: unescape(fields[sep + 2]),
+        super_options: fields
+            .get(sep + 3)
+            .map(|o| o.split(',').map(str::to_string).collect())
+            .unwrap_or_default(),
     })
 }
 
@@ -108,6 +119,7 @@ mod tests {
         assert!(u[0].read_only() && u[0].has("nosuid") && u[0].has("nodev"));
         assert_eq!(u[0].root, Path::new("/srv/data"));
         assert_eq!(u[1].fstype, "proc");
+        assert!(u[1].has_super("rw") && !u[1].has_super("subset=pid"));
         assert_eq!(u[2].mount_point, Path::new("/srv/jail/with space"));
         assert!(at(&t, Path::new("/")).is_some());
     }

@@ -1,4 +1,4 @@
-//! systemd `.mount` units for declared binds: the unit name by systemd-escape's path rules
+//! systemd `.mount` units for declared binds and a jail's own procfs: the unit name by systemd-escape's path rules
 //! and the unit text. Pure; the caller writes the files.
 
 use std::path::Path;
@@ -57,6 +57,59 @@ pub fn unit_text(jail: &Path, bind: &Bind, state_file: Option<&Path>) -> String 
     )
 }
 
+/// The unit text for a jail's own procfs (`build --proc`), conditioned like a bind's.
+pub fn proc_unit_text(jail: &Path, state_file: Option<&Path>) -> String {
+    kernel_fs_unit_text(
+        jail,
+        "proc",
+        super::PROC_DIR,
+        &format!("nosuid,nodev,noexec,{}", super::PROC_OPTIONS),
+        state_file,
+    )
+}
+
+/// The unit text for a jail's own devpts instance (`build --devpts`), tty group `gid`.
+pub fn devpts_unit_text(jail: &Path, gid: u32, state_file: Option<&Path>) -> String {
+    kernel_fs_unit_text(
+        jail,
+        "devpts",
+        super::DEVPTS_DIR,
+        &format!("nosuid,noexec,{}", super::devpts_options(gid)),
+        state_file,
+    )
+}
+
+fn kernel_fs_unit_text(
+    jail: &Path,
+    fstype: &str,
+    dir: &str,
+    opts: &str,
+    state_file: Option<&Path>,
+) -> String {
+    let target = jail.join(dir.trim_start_matches('/'));
+    let condition = state_file
+        .filter(|p| p.is_absolute())
+        .map(|p| format!("ConditionPathExists={}\n", p.display()))
+        .unwrap_or_default();
+    format!(
+        "# Written by jailsmith mount --systemd-unit-dir; regenerate rather than edit.\n\
+         [Unit]\n\
+         Description=jailsmith private {fstype} for {jail}\n\
+         {condition}\
+         \n\
+         [Mount]\n\
+         What={fstype}\n\
+         Where={target}\n\
+         Type={fstype}\n\
+         Options={opts}\n\
+         \n\
+         [Install]\n\
+         WantedBy=local-fs.target\n",
+        jail = jail.display(),
+        target = target.display(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,6 +127,16 @@ mod tests {
         assert_eq!(unit_name(Path::new("/srv/a b/")), "srv-a\\x20b.mount");
         assert_eq!(unit_name(Path::new("/.hidden/x")), "\\x2ehidden-x.mount");
         assert_eq!(unit_name(Path::new("/")), "-.mount");
+    }
+
+    #[test]
+    fn proc_unit_is_private() {
+        let t = proc_unit_text(Path::new("/srv/jail"), None);
+        assert!(t.contains("Where=/srv/jail/proc\nType=proc\n"), "{t}");
+        assert!(t.contains("Options=nosuid,nodev,noexec,hidepid=invisible,subset=pid\n"));
+        let t = devpts_unit_text(Path::new("/srv/jail"), 5, None);
+        assert!(t.contains("Where=/srv/jail/dev/pts\nType=devpts\n"), "{t}");
+        assert!(t.contains("Options=nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5\n"));
     }
 
     #[test]

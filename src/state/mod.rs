@@ -44,6 +44,14 @@ pub struct Request {
     /// `build --timezone`: the zone etc/localtime names (`Europe/Paris`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
+    /// `build --proc`: `jailsmith mount` mounts a private procfs at the jail's /proc
+    /// (hidepid=invisible,subset=pid).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub proc: bool,
+    /// `build --devpts`: `jailsmith mount` mounts a private devpts instance at dev/pts
+    /// (dev/ptmx a link to pts/ptmx).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub devpts: bool,
 }
 
 /// Everything jailsmith remembers about one jail.

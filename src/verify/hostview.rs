@@ -107,6 +107,14 @@ fn under_sshd(pid: i32) -> bool {
     false
 }
 
+/// The real uid of each process on the host (as root: all of them), by PID.
+pub fn process_owners() -> std::collections::BTreeMap<i32, u32> {
+    all_pids()
+        .into_iter()
+        .filter_map(|p| identity(p).map(|(uid, _, _)| (p, uid)))
+        .collect()
+}
+
 /// The processes of `uid` below an sshd process (the session's, while it is open).
 pub fn session_pids(uid: u32) -> Vec<i32> {
     all_pids()
@@ -126,18 +134,19 @@ fn hex(s: Option<&str>) -> u64 {
         .unwrap_or(u64::MAX)
 }
 
-/// Kernel filesystems in the text of a /proc/PID/mountinfo (pure).
-pub fn kernel_mounts(mountinfo: &str) -> Vec<(String, String)> {
-    mountinfo
-        .lines()
-        .filter_map(|l| {
-            let (pre, post) = l.split_once(" - ")?;
-            let point = pre.split_whitespace().nth(4)?;
-            let fstype = post.split_whitespace().next()?;
-            KERNEL_FSTYPES
-                .contains(&fstype)
-                .then(|| (point.to_string(), fstype.to_string()))
+/// Kernel filesystems in the text of a /proc/PID/mountinfo (pure). With `declared_proc`
+/// (the jail was built with --proc), the jail's own private procfs at /proc
+/// (hidepid=invisible, subset=pid) is not one of them; any other proc still is.
+pub fn kernel_mounts(mountinfo: &str, declared_proc: bool) -> Vec<(String, String)> {
+    crate::mounts::mountinfo::parse(mountinfo)
+        .into_iter()
+        .filter(|m| KERNEL_FSTYPES.contains(&m.fstype.as_str()))
+        .filter(|m| {
+            !(declared_proc
+                && m.mount_point == Path::new(crate::mounts::PROC_DIR)
+                && crate::mounts::is_private_proc(m))
         })
+        .map(|m| (m.mount_point.display().to_string(), m.fstype))
         .collect()
 }
 
@@ -167,8 +176,8 @@ pub fn host_root_device() -> Option<String> {
 }
 
 /// Reads what /proc says about `pid` (None when it is gone). `host_dev`: the device of the
-/// host's root filesystem.
-pub fn read_view(pid: i32, host_dev: Option<&str>) -> Option<ProcView> {
+/// host's root filesystem; `declared_proc`: the jail declares its own private /proc.
+pub fn read_view(pid: i32, host_dev: Option<&str>, declared_proc: bool) -> Option<ProcView> {
     let base = PathBuf::from(format!("/proc/{pid}"));
     let status = fs::read_to_string(base.join("status")).ok()?;
     let mountinfo = fs::read_to_string(base.join("mountinfo")).unwrap_or_default();
@@ -181,7 +190,7 @@ pub fn read_view(pid: i32, host_dev: Option<&str>) -> Option<ProcView> {
         cap_prm: hex(status_field(&status, "CapPrm")),
         no_new_privs: status_field(&status, "NoNewPrivs") == Some("1"),
         cgroup: fs::read_to_string(base.join("cgroup")).unwrap_or_default(),
-        kernel_mounts: kernel_mounts(&mountinfo),
+        kernel_mounts: kernel_mounts(&mountinfo, declared_proc),
         host_root_mounts: host_dev
             .map(|d| whole_fs_mounts(&mountinfo, d))
             .unwrap_or_default(),
@@ -414,12 +423,22 @@ mod tests {
                   46 27 8:1 /srv/d /data ro,nosuid - ext4 /dev/sda1 rw\n\
                   47 27 0:20 / /sys rw - sysfs sysfs rw\n";
         assert_eq!(
-            kernel_mounts(mi),
+            kernel_mounts(mi, true),
             vec![
                 ("/proc".to_string(), "proc".to_string()),
                 ("/sys".to_string(), "sysfs".to_string())
             ]
         );
+        let private = "45 27 0:40 / /proc rw,nosuid,nodev,noexec - proc proc rw,hidepid=invisible,subset=pid\n\
+                       48 27 0:41 / /tmp/p rw - proc proc rw,hidepid=invisible,subset=pid\n";
+        let points = |declared| -> Vec<String> {
+            kernel_mounts(private, declared)
+                .into_iter()
+                .map(|(p, _)| p)
+                .collect()
+        };
+        assert_eq!(points(true), ["/tmp/p"]);
+        assert_eq!(points(false), ["/proc", "/tmp/p"]);
     }
 
     #[test]

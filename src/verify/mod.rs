@@ -164,6 +164,9 @@ pub struct Options {
     pub jail_users: Vec<String>,
     /// The state sets limits on this user's slice (the host view checks the cgroup).
     pub limited: bool,
+    /// The jail declares its own private /proc (`build --proc`): the probes accept it and
+    /// prove another user's processes are invisible in it.
+    pub proc: bool,
     /// The network policy the state puts on this user's slice (`user --deny-network`).
     pub network: NetworkPolicy,
     /// Per-step time limit.

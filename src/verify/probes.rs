@@ -16,6 +16,8 @@ pub mod name {
     pub const ROOT: &str = "root is the jail";
     pub const MARKER: &str = "outside invisible";
     pub const PROC: &str = "no /proc";
+    /// With `build --proc`: the jail's /proc shows the user's own processes only.
+    pub const OWN_PROCS: &str = "/proc shows own processes only";
     pub const SYS: &str = "no /sys";
     pub const SHADOW: &str = "no host /etc/shadow";
     pub const PASSWD: &str = "passwd is the jail's";
@@ -232,10 +234,12 @@ pub fn check_marker(out: &str, marker_host_path: &str) -> Check {
 /// Existence of the kernel filesystems and the host's shadow file.
 pub const KERNEL_SCRIPT: &str = "for p in /proc /sys /etc/shadow /etc/gshadow; do \
      if [ -e \"$p\" ] || [ -L \"$p\" ]; then echo \"JS_EXISTS=$p\"; fi; done; \
-     [ -e /proc/self/status ] && echo JS_PROC_MOUNTED=1; echo JS_DONE=1";
+     [ -e /proc/self/status ] && echo JS_PROC_MOUNTED=1; \
+     for d in /proc/[0-9]*; do [ -d \"$d\" ] && echo \"JS_PID=${d#/proc/}\"; done; echo JS_DONE=1";
 
-/// The no-/proc, no-/sys and no-shadow checks.
-pub fn check_kernel(out: &str) -> Vec<Check> {
+/// The no-/proc, no-/sys and no-shadow checks. With `declared_proc` (the jail was built
+/// with --proc), /proc passes when it is there and mounted: `check_own_processes` judges it.
+pub fn check_kernel(out: &str, declared_proc: bool) -> Vec<Check> {
     let exists = values(out, "JS_EXISTS");
     let done = value(out, "JS_DONE").is_some();
     let one = |label: &str, paths: &[&str], hint: &str| {
@@ -259,11 +263,82 @@ pub fn check_kernel(out: &str) -> Vec<Check> {
     } else {
         ""
     };
+    let proc = if declared_proc && done {
+        if value(out, "JS_PROC_MOUNTED").is_some() {
+            Check::pass(
+                name::PROC,
+                "the jail's own /proc (build --proc) is mounted, as declared",
+            )
+        } else {
+            Check::fail(
+                name::PROC,
+                "the jail declares its own /proc (build --proc) but it is not mounted: run jailsmith mount",
+            )
+        }
+    } else {
+        one(name::PROC, &["/proc"], proc_hint)
+    };
     vec![
-        one(name::PROC, &["/proc"], proc_hint),
+        proc,
         one(name::SYS, &["/sys"], ""),
         one(name::SHADOW, &["/etc/shadow", "/etc/gshadow"], ""),
     ]
+}
+
+/// With `build --proc` (pure): every PID the session lists in its /proc belongs to `uid`
+/// (by `owners`, the host's view of every process), while the host runs processes of other
+/// uids; so another user's processes are invisible. A PID gone by the time the host looked
+/// is not counted.
+pub fn check_own_processes(
+    out: &str,
+    uid: u32,
+    owners: &std::collections::BTreeMap<i32, u32>,
+) -> Check {
+    if value(out, "JS_DONE").is_none() {
+        return Check::fail(name::OWN_PROCS, "the probe did not finish");
+    }
+    let listed: Vec<i32> = values(out, "JS_PID")
+        .into_iter()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    let others = owners.values().filter(|u| **u != uid).count();
+    let foreign: Vec<String> = listed
+        .iter()
+        .filter_map(|p| {
+            owners
+                .get(p)
+                .filter(|u| **u != uid)
+                .map(|u| format!("{p} (uid {u})"))
+        })
+        .collect();
+    if !foreign.is_empty() {
+        return Check::fail(
+            name::OWN_PROCS,
+            format!(
+                "the session sees other users' processes: {}",
+                foreign.join(", ")
+            ),
+        );
+    }
+    if listed.is_empty() {
+        return Check::fail(
+            name::OWN_PROCS,
+            "the session's /proc lists no process, not even its own",
+        );
+    }
+    if others == 0 {
+        return Check::warn(
+            name::OWN_PROCS,
+            "the host runs no process of another uid: nothing to hide was there",
+        );
+    }
+    Check::pass(
+        name::OWN_PROCS,
+        format!(
+            "the session lists {} process(es), all its own; the host's {others} process(es) of other uids are invisible",
+            listed.len()
+        ),
+    )
 }
 
 /// The account names of `/etc/passwd` as the user sees it.
@@ -570,14 +645,46 @@ mod tests {
 
     #[test]
     fn kernel() {
-        let c = check_kernel("JS_DONE=1\n");
+        let c = check_kernel("JS_DONE=1\n", false);
         assert!(c.iter().all(|c| c.status == Status::Pass));
-        let c = check_kernel("JS_EXISTS=/proc\nJS_EXISTS=/etc/shadow\nJS_DONE=1\n");
+        let c = check_kernel("JS_EXISTS=/proc\nJS_EXISTS=/etc/shadow\nJS_DONE=1\n", false);
         assert_eq!(
             c.iter().map(|c| c.status).collect::<Vec<_>>(),
             vec![Status::Fail, Status::Pass, Status::Fail]
         );
-        assert!(check_kernel("").iter().all(|c| c.status == Status::Fail));
+        assert!(
+            check_kernel("", false)
+                .iter()
+                .all(|c| c.status == Status::Fail)
+        );
+        let mounted = "JS_EXISTS=/proc\nJS_PROC_MOUNTED=1\nJS_DONE=1\n";
+        assert_eq!(check_kernel(mounted, true)[0].status, Status::Pass);
+        assert_eq!(check_kernel(mounted, false)[0].status, Status::Fail);
+        let absent = "JS_DONE=1\n";
+        assert_eq!(check_kernel(absent, true)[0].status, Status::Fail);
+    }
+
+    #[test]
+    fn own_processes_only() {
+        let owners: std::collections::BTreeMap<i32, u32> =
+            [(1, 0), (50, 1000), (51, 1000), (60, 1001)].into();
+        let c = check_own_processes(
+            "JS_PID=50\nJS_PID=51\nJS_PID=99\nJS_DONE=1\n",
+            1000,
+            &owners,
+        );
+        assert_eq!(c.status, Status::Pass, "{}", c.detail);
+        let c = check_own_processes("JS_PID=50\nJS_PID=60\nJS_DONE=1\n", 1000, &owners);
+        assert_eq!(c.status, Status::Fail);
+        assert!(c.detail.contains("60 (uid 1001)"), "{}", c.detail);
+        assert_eq!(
+            check_own_processes("JS_DONE=1\n", 1000, &owners).status,
+            Status::Fail
+        );
+        assert_eq!(
+            check_own_processes("JS_PID=50\n", 1000, &owners).status,
+            Status::Fail
+        );
     }
 
     #[test]

@@ -426,8 +426,11 @@ impl Ctx<'_> {
 
         match conn.exec(&probes::clean(probes::KERNEL_SCRIPT)).await {
             Ok(out) => {
-                for c in probes::check_kernel(&out.stdout) {
+                for c in probes::check_kernel(&out.stdout, o.proc) {
                     report.push(c);
+                }
+                if o.proc {
+                    report.push(self.own_processes(&out.stdout));
                 }
             }
             Err(why) => {
@@ -527,7 +530,7 @@ impl Ctx<'_> {
         let host_dev = hostview::host_root_device();
         let views: Vec<hostview::ProcView> = pids
             .iter()
-            .filter_map(|&p| hostview::read_view(p, host_dev.as_deref()))
+            .filter_map(|&p| hostview::read_view(p, host_dev.as_deref(), o.proc))
             .collect();
         if let Some(ch) = held {
             Conn::release(ch).await;
@@ -537,6 +540,28 @@ impl Ctx<'_> {
             report.push(c);
         }
         Some(hostview::facts(&views, &jail))
+    }
+
+    /// With `build --proc`: the PIDs the session listed in its /proc, judged against the
+    /// host's processes (read as root on this machine; elsewhere a WARN).
+    fn own_processes(&self, out: &str) -> Check {
+        let o = self.opts;
+        let local = hostkey::is_loopback(&o.host);
+        if !local || !nix::unistd::geteuid().is_root() {
+            return Check::warn(
+                name::OWN_PROCS,
+                "not checked: only root on the server itself can compare the session's /proc with the host's processes",
+            );
+        }
+        match nix::unistd::User::from_name(&o.user).ok().flatten() {
+            Some(u) => {
+                probes::check_own_processes(out, u.uid.as_raw(), &hostview::process_owners())
+            }
+            None => Check::fail(
+                name::OWN_PROCS,
+                format!("no account {} on this host", o.user),
+            ),
+        }
     }
 
     /// WARN for each start-up file in the user's home (the shell reads them before any
@@ -722,8 +747,11 @@ impl Ctx<'_> {
                 out.push_str(&format!("JS_EXISTS={p}\n"));
             }
         }
+        if client::sftp_exists(s, "/proc/self/status").await {
+            out.push_str("JS_PROC_MOUNTED=1\n");
+        }
         out.push_str("JS_DONE=1\n");
-        for mut c in probes::check_kernel(&out) {
+        for mut c in probes::check_kernel(&out, self.opts.proc) {
             c.name = format!("{} (sftp)", c.name);
             report.push(c);
         }

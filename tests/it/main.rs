@@ -26,6 +26,7 @@ mod loader_rules;
 mod man_pages;
 mod oracle;
 mod packaging;
+mod proc_in_jail;
 mod profile_cli;
 mod profile_jails;
 mod real_software;

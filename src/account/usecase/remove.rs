@@ -56,8 +56,13 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
         && !r.dry
         && let Some(h) = host.as_ref()
     {
-        mounts::apply::refuse_foreign(h, &jail_binds(r, &jail)?, Some(&home))
-            .map_err(|e| mount_error(e, &jail, &home))?;
+        mounts::apply::refuse_foreign(
+            h,
+            &jail_binds(r, &jail)?,
+            mounts::Own::default(),
+            Some(&home),
+        )
+        .map_err(|e| mount_error(e, &jail, &home))?;
     }
     let sshd = a.sshd.validator();
     let steps = (|| {
@@ -112,7 +117,7 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
 /// never crosses a mount or follows a symlink.
 fn delete_home(r: &mut Run, h: &LinuxHost, jail: &Path, home: &JailPath) -> Result<(), UserError> {
     let binds = jail_binds(r, jail)?;
-    let unmounted = mounts::apply::clear_for_removal(h, &binds, Some(home))
+    let unmounted = mounts::apply::clear_for_removal(h, &binds, mounts::Own::default(), Some(home))
         .map_err(|e| mount_error(e, jail, home))?;
     for b in unmounted {
         r.detail(format!("unmounted {b}"));
