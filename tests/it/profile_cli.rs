@@ -363,6 +363,25 @@ fn copied_alone() -> (tempfile::TempDir, std::path::PathBuf) {
     let d = tempfile::tempdir().unwrap();
     let installed = d.path().join("jailsmith");
     std::fs::copy(env!("CARGO_BIN_EXE_jailsmith"), &installed).unwrap();
+    // Another test thread that forked while the copy was open for writing holds it until
+    // its child execs (ETXTBSY): wait, with a deadline, until the copy runs.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match Command::new(&installed).arg("--version").output() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{}: {e}",
+                    installed.display()
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => {
+                other.expect("run the copied jailsmith");
+                break;
+            }
+        }
+    }
     (d, installed)
 }
 
