@@ -177,14 +177,11 @@ const SSHD: &str = "/usr/sbin/sshd";
 /// The sftp-server program in `sshd -T` output (`subsystem sftp /usr/libexec/openssh/sftp-server
 /// -f AUTHPRIV`): its absolute path, or None for `internal-sftp` or no such line.
 pub fn sftp_subsystem(sshd_t: &str) -> Option<PathBuf> {
-    sshd_t.lines().find_map(|l| {
-        let mut w = l.split_whitespace();
-        (w.next()? == "subsystem" && w.next()? == "sftp")
-            .then(|| w.next())
-            .flatten()
-            .filter(|p| p.starts_with('/'))
-            .map(PathBuf::from)
-    })
+    let effective = crate::sshd::validate::parse_effective(sshd_t);
+    crate::sshd::validate::sftp_subsystem(&effective)
+        .and_then(|v| v.split_whitespace().next())
+        .filter(|p| p.starts_with('/'))
+        .map(PathBuf::from)
 }
 
 /// Glob options shared by the real host and fakes: `*` stays within one path component,
