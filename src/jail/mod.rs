@@ -294,7 +294,11 @@ fn plan_settings(
             "{}/etc/passwd held accounts jailsmith did not jail there ({}): left out of the \
              jail's passwd and group; 'jailsmith user NAME --jail {}' jails an account",
             settings.jail.display(),
-            dropped.join(", "),
+            dropped
+                .iter()
+                .map(|n| crate::escape::text(n).into_owned())
+                .collect::<Vec<_>>()
+                .join(", "),
             settings.jail.display()
         ));
     }

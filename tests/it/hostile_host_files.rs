@@ -351,3 +351,20 @@ fn a_directory_holding_a_copy_of_the_hosts_etc_is_not_adopted() {
     let passwd = fs::read_to_string(jail.join("etc/passwd")).unwrap();
     assert_eq!(passwd, "root:x:0:0:root:/root:/bin/sh\n");
 }
+
+#[test]
+fn account_names_found_in_a_jail_are_printed_escaped() {
+    if !require_root("account_names_found_in_a_jail_are_printed_escaped") {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let (jail, state) = (t.jail("jail"), t.state_dir());
+    run_ok(jailsmith("build", &jail, &state).args(["--bin", "bash"]));
+    let mut passwd = fs::read_to_string(jail.join("etc/passwd")).unwrap();
+    passwd.push_str("ev\x1b[2Jil:x:5000:5000::/:/bin/sh\n");
+    fs::write(jail.join("etc/passwd"), passwd).unwrap();
+    let out = run_ok(jailsmith("build", &jail, &state).args(["--bin", "bash"]));
+    let err = text(&out.stderr);
+    assert!(!err.contains('\x1b'), "raw escape printed: {err:?}");
+    assert!(err.contains("ev\\x1b[2Jil"), "{err}");
+}
