@@ -249,7 +249,13 @@ impl Step<'_> {
         e.sha256 = Some(copied.sha256);
         e.src_size = Some(source.size);
         e.src_mtime_ns = Some(source.mtime_ns);
-        Ok((self.made(), e, copied.size))
+        // a link to the store's object writes no bytes
+        let written = match &copied.stored {
+            Some(crate::state::Stored::Linked(_)) => 0,
+            _ => copied.size,
+        };
+        e.store = copied.stored;
+        Ok((self.made(), e, written))
     }
 
     /// The previous entry, when the jail copy and its source are still as it records.
@@ -270,7 +276,9 @@ impl Step<'_> {
             && prev.src.as_deref() == Some(src)
             && (prev.size, prev.mtime_ns) == (m.size, m.mtime_ns)
             && prev.src_size == Some(source.size)
-            && prev.src_mtime_ns == Some(source.mtime_ns);
+            && prev.src_mtime_ns == Some(source.mtime_ns)
+            // `build --store` / `--no-store` turn copies into links and back
+            && prev.store.is_some() == self.host.uses_store();
         if !same {
             return Ok(None);
         }
@@ -446,6 +454,7 @@ pub fn placeholder(op: &Op, found: bool) -> ManifestEntry {
             _ => None,
         },
         found,
+        store: None,
     }
 }
 
@@ -484,6 +493,7 @@ fn entry(kind: EntryType, m: &Meta) -> ManifestEntry {
         target: None,
         device: None,
         found: false,
+        store: None,
     }
 }
 
@@ -587,6 +597,7 @@ mod tests {
                 sha256: sha256_hex(&data),
                 size: data.len() as u64,
                 meta: None,
+                stored: None,
             })
         }
         fn write_file(

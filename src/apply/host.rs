@@ -127,6 +127,8 @@ pub struct Copied {
     /// The copy's metadata as it was renamed into place (fstat of its descriptor), so the
     /// caller need not look the path up again; `None` when the host cannot tell.
     pub meta: Option<Meta>,
+    /// With a store (`build --store`): linked to which object, or copied; `None` without.
+    pub stored: Option<crate::state::Stored>,
 }
 
 /// Every operation jailsmith performs inside a jail. Paths are `JailPath`s, relative to the
@@ -144,7 +146,9 @@ pub trait Host: Sync {
     fn make_dir(&self, path: &JailPath, mode: u32, owner: Owner) -> Result<bool, HostError>;
     /// Copies the host file `src` to `path` atomically with `mode`/`owner`; no xattrs, so
     /// file capabilities are dropped, setuid/setgid bits are masked off (`mode & 0o1777`).
-    /// `src` must be a regular host file. Replaces only a regular file (or nothing).
+    /// `src` must be a regular host file. Replaces only a regular file (or nothing). With
+    /// a store (`uses_store`), a root-owned file is a hard link to the store's object for
+    /// that content, mode and mtime (a copy of it where the jail cannot link to it).
     fn copy_file(
         &self,
         src: &Path,
@@ -152,6 +156,10 @@ pub trait Host: Sync {
         mode: u32,
         owner: Owner,
     ) -> Result<Copied, HostError>;
+    /// Whether `copy_file` places files from the shared store (`build --store`).
+    fn uses_store(&self) -> bool {
+        false
+    }
     /// Writes `content` to `path` atomically with `mode & 0o1777`/`owner`. Replaces only a
     /// regular file (or nothing).
     fn write_file(

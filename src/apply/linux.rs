@@ -23,8 +23,10 @@ use super::errors::{self, file_type, is_type};
 use super::host::{Copied, DEVICE_MODE_MASK, EntryKind, FILE_MODE_MASK, Host, HostError, Meta};
 use super::root::open_root;
 use super::source::open_source;
+use super::store::{Object, Store};
 use super::{transfer, tree};
 use crate::plan::{JailPath, Owner};
+use crate::state::Stored;
 
 /// The Linux implementation of `Host`, bound to one jail root.
 #[derive(Debug)]
@@ -32,6 +34,9 @@ pub struct LinuxHost {
     jail: PathBuf,
     root: OwnedFd,
     walk: Walk,
+    /// The shared store copies come from (`build --store`), and whether the jail is on its
+    /// filesystem (else files are copied, not linked).
+    store: Option<(Store, bool)>,
 }
 
 /// A directory descriptor: the jail root itself, or one opened beneath it.
@@ -55,7 +60,21 @@ impl LinuxHost {
     pub fn open(jail: &Path, create: bool) -> Result<LinuxHost, HostError> {
         let (jail, root) = open_root(jail, create)?;
         let walk = beneath::probe(root.as_fd());
-        Ok(LinuxHost { jail, root, walk })
+        Ok(LinuxHost {
+            jail,
+            root,
+            walk,
+            store: None,
+        })
+    }
+
+    /// Places root-owned copies from `store`: hard links to its objects when the jail is
+    /// on the store's filesystem, copies of them otherwise.
+    pub fn with_store(mut self, store: Store) -> Result<Self, HostError> {
+        let st = fstat(self.root.as_fd()).map_err(|e| errors::io(&self.jail, "/", "stat", e))?;
+        let linkable = st.st_dev == store.dev();
+        self.store = Some((store, linkable));
+        Ok(self)
     }
 
     /// Makes the jail root itself root-owned and not writable by group or others, as sshd's
@@ -433,6 +452,78 @@ impl LinuxHost {
             sha256,
             size,
             meta: None,
+            stored: None,
+        })
+    }
+
+    /// `copy_file` with a store: the store's object for this content, mode and mtime,
+    /// hard-linked under a temporary name beside `path` and renamed over it (never written
+    /// in place); a copy of the object where the kernel refuses the link (EXDEV: another
+    /// filesystem or mount).
+    fn link_stored(
+        &self,
+        store: &Store,
+        src: &Path,
+        path: &JailPath,
+        mode: u32,
+    ) -> Result<Copied, HostError> {
+        let op = "link into";
+        let obj = store.ingest(src, mode & FILE_MODE_MASK)?;
+        let ost = obj.stat()?;
+        let dir = self.parent(path, op)?;
+        self.check_replaceable(&dir, path, SFlag::S_IFREG, "regular file", op)?;
+        let linked = |st: &FileStat| Copied {
+            sha256: obj.sha256.clone(),
+            size: obj.size,
+            meta: Some(meta_of(st, None)),
+            stored: Some(Stored::Linked(obj.name.clone())),
+        };
+        if let Some(cur) = self.lstat(&dir, path, op)?
+            && (cur.st_dev, cur.st_ino) == (ost.st_dev, ost.st_ino)
+        {
+            return Ok(linked(&ost));
+        }
+        let tmp = with_temp_name(|tmp| {
+            nix::unistd::linkat(
+                obj.dir_fd(),
+                obj.name.as_str(),
+                dir.as_fd(),
+                tmp,
+                AtFlags::empty(),
+            )
+            .map(|()| tmp.to_os_string())
+        });
+        let tmp = match tmp {
+            Ok(tmp) => tmp,
+            Err(Errno::EXDEV) => return self.copy_object(&obj, &ost, path, mode),
+            Err(e) => return Err(self.io(path, op, e)),
+        };
+        let placed = self.rename_into_place(&dir, &tmp, path, op);
+        // renaming a link over another link of the same inode does nothing and keeps both
+        // names: the temporary then goes (after a real rename it is already gone)
+        let _ = unlinkat(dir.as_fd(), tmp.as_os_str(), UnlinkatFlags::NoRemoveDir);
+        placed?;
+        Ok(linked(&obj.stat()?))
+    }
+
+    /// A private copy of a store object, for a jail that cannot link to it.
+    fn copy_object(
+        &self,
+        obj: &Object,
+        ost: &FileStat,
+        path: &JailPath,
+        mode: u32,
+    ) -> Result<Copied, HostError> {
+        let source = obj.open()?;
+        let (copied, meta) = self.replace_file(path, mode, Owner::ROOT, "copy into", |dst| {
+            let copied = self.fill_from(&source, dst)?;
+            keep_times(dst.as_fd(), ost)?;
+            Ok(copied)
+        })?;
+        Ok(Copied {
+            meta: Some(meta),
+            stored: Some(Stored::Copied),
+            ..copied
         })
     }
 }
@@ -629,6 +720,13 @@ impl Host for LinuxHost {
         mode: u32,
         owner: Owner,
     ) -> Result<Copied, HostError> {
+        let stored = match &self.store {
+            Some((store, true)) if owner == Owner::ROOT => {
+                return self.link_stored(store, src, path, mode);
+            }
+            Some(_) => Some(Stored::Copied),
+            None => None,
+        };
         let (source, st) = open_source(src).map_err(|e| e.into_host(src, "open"))?;
         let (copied, meta) = self.replace_file(path, mode, owner, "copy into", |dst| {
             let copied = self.fill_from(&source, dst)?;
@@ -639,8 +737,13 @@ impl Host for LinuxHost {
         })?;
         Ok(Copied {
             meta: Some(meta),
+            stored,
             ..copied
         })
+    }
+
+    fn uses_store(&self) -> bool {
+        self.store.is_some()
     }
 
     fn write_file(

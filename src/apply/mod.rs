@@ -14,6 +14,7 @@ pub mod rootfile;
 pub mod scratch;
 pub mod signal;
 pub mod source;
+pub mod store;
 pub mod transfer;
 pub mod tree;
 pub mod walk;

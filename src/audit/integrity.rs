@@ -171,7 +171,33 @@ pub fn check_manifest(
         Err(_) => hash_all(),
     };
     for (path, what) in bad {
-        push(ctx, report, Severity::Error, &path, "modified", what);
+        match state
+            .manifest
+            .entries
+            .get(&path)
+            .and_then(|e| e.store_object())
+        {
+            Some(name) => {
+                let object = crate::apply::store::object_path(ctx.state_dir, name);
+                let object = crate::escape::sh_quote(&object.display().to_string());
+                report.push(Finding {
+                    severity: Severity::Error,
+                    path: shown(ctx.jail, &path),
+                    kind: "store-object",
+                    what: format!(
+                        "{what}: it is the shared store object {object}, whose content no \
+                         longer matches its name (every jail linking it sees the change)"
+                    ),
+                    fix: format!(
+                        "rm {object} (outside every jail), then {} on each jail built with \
+                         --store",
+                        ctx.cmd("build --verify-content")
+                    ),
+                    path_hex: None,
+                });
+            }
+            None => push(ctx, report, Severity::Error, &path, "modified", what),
+        }
     }
 }
 

@@ -25,6 +25,19 @@ pub struct Ctx<'a> {
     pub manifest: Option<&'a Manifest>,
     /// Where the jail's state lives (named in the jailsmith commands of hints).
     pub state_dir: &'a Path,
+    /// (device, inode) of the store objects the manifest's links name (`build --store`).
+    pub store_objects: &'a BTreeMap<String, (u64, u64)>,
+}
+
+impl Ctx<'_> {
+    /// `path` is the link to the store object its manifest entry names, that very inode.
+    pub fn is_store_link(&self, path: &str, dev: u64, ino: u64) -> bool {
+        self.manifest
+            .and_then(|m| m.entries.get(path))
+            .and_then(|e| e.store_object())
+            .and_then(|name| self.store_objects.get(name))
+            == Some(&(dev, ino))
+    }
 }
 
 impl Ctx<'_> {
@@ -293,12 +306,18 @@ fn check_hard_link(
 ) {
     let p = w.path.as_str();
     let n = w.st.st_nlink;
+    if !user_tree && ctx.is_store_link(p, w.st.st_dev, w.st.st_ino) {
+        return; // jailsmith's own link to the shared store (`build --store`)
+    }
     if !user_tree {
         report.push(ctx.finding(
             Severity::Warning,
             p,
             "hard-link",
-            format!("regular file with {n} hard links (jailsmith never makes hard links)"),
+            format!(
+                "regular file with {n} hard links (jailsmith links only the store objects \
+                 its manifest names)"
+            ),
             "look at it by hand: ls -li shows its links",
         ));
         return;

@@ -9,6 +9,7 @@ pub mod invariants;
 pub mod jailfs;
 pub mod loadable;
 pub mod repair;
+pub mod store;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -209,11 +210,17 @@ pub fn check(settings: &CheckSettings) -> Result<Report, CheckError> {
             path_hex: None,
         });
     }
+    let store_objects = settings
+        .state
+        .as_ref()
+        .map(|s| store::objects(&settings.state_dir, s))
+        .unwrap_or_default();
     let ctx = invariants::Ctx {
         jail,
         trees: &trees,
         manifest: settings.state.as_ref().map(|s| &s.manifest),
         state_dir: &settings.state_dir,
+        store_objects: &store_objects,
     };
     invariants::check_entries(&ctx, &walked, &mut report);
     invariants::check_mounts(&ctx, &real, &mounts, &walked, &mut report);
@@ -226,6 +233,7 @@ pub fn check(settings: &CheckSettings) -> Result<Report, CheckError> {
     );
     if let Some(state) = &settings.state {
         integrity::check_manifest(&ctx, &host, state, &by_path, settings.jobs, &mut report);
+        store::check_links(&ctx, state, &by_path, &mut report);
         integrity::check_unknown(&ctx, &state.manifest, &walked, &skip, &mut report);
         integrity::check_sources(&ctx, state, &mut report);
         check_limits(state, &settings.systemd_dir, &mut report);

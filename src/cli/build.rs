@@ -74,6 +74,18 @@ pub struct Args {
     /// terminals of the other users of this jail, as on any host. Recorded for later builds.
     #[arg(long)]
     pub devpts: bool,
+    /// Keep the files this jail copies in the shared store under the state directory
+    /// (STATE/store: root-only, unreachable from every jail), once per content, mode and
+    /// mtime, and hard-link them into the jail: N jails of the same programs cost one copy.
+    /// Inside the jail they stay root-owned and read-only; a jail on another filesystem
+    /// than the store gets copies. `update` re-links what changed; `destroy` and `update`
+    /// remove the objects no jail links any more. Recorded for later builds.
+    #[arg(long, conflicts_with = "no_store")]
+    pub store: bool,
+    /// Stop using the shared store: the next build gives the jail its own copies again.
+    /// Recorded for later builds.
+    #[arg(long)]
+    pub no_store: bool,
     /// A host directory to bind-mount into the jail: SRC:DST[:ro|rw], non-recursive,
     /// always nosuid,nodev, read-only unless rw. Recorded in the state; `jailsmith mount`
     /// mounts it. A source a non-root user can write is refused unless rw is given; a
@@ -167,6 +179,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         timezone: args.timezone.clone(),
         proc: args.proc,
         devpts: args.devpts,
+        store: match (args.store, args.no_store) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        },
     };
     let code = execute(&settings, args.dry_run, args.json, args.verbose)?;
     if !args.dry_run {

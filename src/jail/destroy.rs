@@ -262,6 +262,11 @@ pub fn run(args: DestroyRequest) -> anyhow::Result<u8> {
     } else {
         keep_remnant(&args, &left)?;
     }
+    // the jail's links are gone and its state no longer names them: the objects no other
+    // jail links go too (never an object directly: only what `collect` finds unlinked)
+    if crate::jail::store::links_any(&st.manifest) {
+        crate::jail::store::collect_garbage(&args.state_dir)?;
+    }
     Ok(exit::OK)
 }
 
@@ -505,6 +510,7 @@ mod tests {
             target: None,
             device: None,
             found,
+            store: None,
         }
     }
 

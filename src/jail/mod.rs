@@ -2,6 +2,7 @@
 //! record the state. Shared by `build` and the commands that build on it.
 
 pub mod destroy;
+pub mod store;
 pub mod update;
 
 use std::path::{Path, PathBuf};
@@ -57,6 +58,9 @@ pub struct BuildSettings {
     pub proc: bool,
     /// A private devpts instance at /dev/pts, mounted by `jailsmith mount` (`--devpts`).
     pub devpts: bool,
+    /// Place copies from the shared store (`--store`: Some(true)), stop doing so
+    /// (`--no-store`: Some(false)), or keep what the request records (None).
+    pub store: Option<bool>,
 }
 
 impl BuildSettings {
@@ -112,6 +116,7 @@ impl BuildSettings {
         s.timezone = req.timezone.clone();
         s.proc = req.proc;
         s.devpts = req.devpts;
+        s.store = Some(req.store);
         for lib in expand_libraries(&req.libraries)? {
             if !s.wanted.libraries.contains(&lib) {
                 s.wanted.libraries.push(lib);
@@ -458,6 +463,14 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
     let settings = &settings;
     let (plan, warnings) = plan_settings(settings, previous.as_ref())?;
     let host = LinuxHost::open(&settings.jail, true).map_err(|e| coded(e.exit_code(), e))?;
+    let host = if request.store {
+        let st = crate::apply::store::Store::open(&settings.state_dir)
+            .map_err(|e| coded(e.exit_code(), e))
+            .context("opening the shared store (build --store)")?;
+        host.with_store(st).map_err(|e| coded(e.exit_code(), e))?
+    } else {
+        host
+    };
     let foreign = match &previous {
         Some(_) => Default::default(),
         None => foreign_objects(&host, settings.adopt)?,
@@ -500,6 +513,9 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
             }
         }
     }
+    let unlinked = previous
+        .as_ref()
+        .is_some_and(|p| store::unlinked_any(&p.manifest, &report));
     let unchanged_state = previous
         .as_ref()
         .is_some_and(|p| p.manifest == manifest && p.request == request && !p.in_progress);
@@ -520,6 +536,11 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
         state::save(&settings.state_dir, &st)
             .map_err(|e| coded(crate::exit::HOST_FAILURE, e))
             .context("saving the jail's state")?;
+    }
+    // the store's lock is held shared until here; collecting takes it exclusively
+    drop(host);
+    if unlinked {
+        store::collect_garbage(&settings.state_dir)?;
     }
     Ok(Built {
         plan,
@@ -666,5 +687,8 @@ fn merged_request(prev: Option<&Request>, s: &BuildSettings) -> Request {
     }
     r.proc |= s.proc;
     r.devpts |= s.devpts;
+    if let Some(store) = s.store {
+        r.store = store;
+    }
     r
 }

@@ -253,6 +253,9 @@ pub fn run(args: UpdateRequest) -> anyhow::Result<u8> {
         LinuxHost::open(&args.jail, false).map_err(|e| Coded::new(e.exit_code(), e.to_string()))?;
     prune(&host, &st, &built.report.stale, &mut d)?;
     forget_removed(&args, &d.removed)?;
+    if jail::store::links_any(&st.manifest) {
+        jail::store::collect_garbage(&args.state_dir)?;
+    }
     d.print(false);
     if d.is_empty() {
         eprintln!("jailsmith: {} is up to date", args.jail.display());

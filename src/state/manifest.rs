@@ -56,6 +56,30 @@ pub struct ManifestEntry {
     /// created): `destroy` keeps it. False in states written before this was recorded.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub found: bool,
+    /// A copied file of a jail built with `--store`: a hard link to the named object of the
+    /// shared store, or a copy where the jail cannot link to it (another filesystem).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<Stored>,
+}
+
+/// How a copied file of a `--store` jail holds its content.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stored {
+    /// A hard link to this object of the store (`STATE/store/sha256/ab/NAME`).
+    Linked(String),
+    /// A private copy: the jail is on another filesystem than the store (EXDEV).
+    Copied,
+}
+
+impl ManifestEntry {
+    /// The store object this entry is a hard link to, if it is one.
+    pub fn store_object(&self) -> Option<&str> {
+        match &self.store {
+            Some(Stored::Linked(name)) => Some(name),
+            _ => None,
+        }
+    }
 }
 
 /// Every object of a jail jailsmith made, keyed by absolute in-jail path (`/usr/bin/bash`).
@@ -110,6 +134,7 @@ mod tests {
                 target: None,
                 device: None,
                 found: false,
+                store: None,
             },
         );
         let json = serde_json::to_string(&m).unwrap();

@@ -12,7 +12,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use manifest::{EntryType, Manifest, ManifestEntry};
+pub use manifest::{EntryType, Manifest, ManifestEntry, Stored};
 pub use records::{ServiceRecord, UserLimits};
 
 use crate::apply::rootfile::{self, Durability, RootFileError};
@@ -52,6 +52,10 @@ pub struct Request {
     /// (dev/ptmx a link to pts/ptmx).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub devpts: bool,
+    /// `build --store`: the files jailsmith copies are hard links to the shared store's
+    /// objects (`STATE/store`), copies of them where the jail cannot link.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub store: bool,
 }
 
 /// Everything jailsmith remembers about one jail.
@@ -196,6 +200,31 @@ pub fn load_existing(state_dir: &Path, jail: &Path) -> anyhow::Result<JailState>
                 state_dir.display()
             ))
         })
+}
+
+/// Every jail state under `state_dir` (none when there is no state yet). A state file that
+/// cannot be read or parsed is skipped: `check` of its jail reports it.
+pub fn all(state_dir: &Path) -> Result<Vec<JailState>, StateError> {
+    let dir = state_dir.join("jails");
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_err(&dir, "list")(e)),
+    };
+    let mut out = Vec::new();
+    for e in entries {
+        let path = e.map_err(io_err(&dir, "list"))?.path();
+        if path.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        if let Some(st) = fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<JailState>(&b).ok())
+        {
+            out.push(st);
+        }
+    }
+    Ok(out)
 }
 
 /// Saves `state` with the one safe writer (temporary file, rename; not fsynced: see

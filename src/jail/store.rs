@@ -1,0 +1,53 @@
+//! The shared store's upkeep below the command line (`build --store`): after a build,
+//! update or destroy took links out of a jail, the objects no jail links any more and no
+//! state names are removed (`apply::store::collect` does it, under the store's lock).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::apply::executor::ApplyReport;
+use crate::apply::{Outcome, store};
+use crate::exit::Coded;
+use crate::state::{self, Manifest};
+
+/// Whether the manifest holds a link to a store object.
+pub fn links_any(manifest: &Manifest) -> bool {
+    manifest
+        .entries
+        .values()
+        .any(|e| e.store_object().is_some())
+}
+
+/// Whether an apply replaced a file that `previous` recorded as a store link.
+pub fn unlinked_any(previous: &Manifest, report: &ApplyReport) -> bool {
+    report.outcomes.iter().any(|(path, outcome)| {
+        *outcome == Outcome::Updated
+            && previous
+                .get(path)
+                .is_some_and(|e| e.store_object().is_some())
+    })
+}
+
+/// The store objects every state under `state_dir` names.
+fn named(state_dir: &Path) -> BTreeSet<String> {
+    state::all(state_dir)
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|st| st.manifest.entries.values())
+        .filter_map(|e| e.store_object().map(str::to_string))
+        .collect()
+}
+
+/// Removes the store objects no jail links and no state names; says how many on stderr.
+pub fn collect_garbage(state_dir: &Path) -> anyhow::Result<store::Collected> {
+    let done = store::collect(state_dir, &|| named(state_dir))
+        .map_err(|e| Coded::new(e.exit_code(), e.to_string()))?;
+    if !done.removed.is_empty() {
+        eprintln!(
+            "jailsmith: removed {} store object(s) no jail links any more ({:.1} MB)",
+            done.removed.len(),
+            done.bytes as f64 / 1e6
+        );
+    }
+    Ok(done)
+}
