@@ -1,0 +1,394 @@
+//! `build --store` as root: jails of the same programs share one inode per copied file (the
+//! store's object), run their programs as an unprivileged user, pass `check`, and keep
+//! working while other jails are destroyed; unlinked objects are collected. A jail on
+//! another filesystem gets copies. Hostile: a jailed user cannot change a store object, a
+//! link to one in a home is flagged, a tampered object is a finding. `update` after a source
+//! changes re-links every jail and the old object goes.
+
+use crate::common;
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, chown};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{
+    TestRoot, UnmountGuard, UserGuard, bin, cc, chroot_cmd, make_dir, require_root, run, run_ok,
+    text,
+};
+
+fn build(jail: &Path, state: &Path, extra: &[&str]) -> Command {
+    let mut c = bin();
+    c.arg("build")
+        .arg(jail)
+        .arg("--state-dir")
+        .arg(state)
+        .args(extra);
+    c
+}
+
+fn jailsmith(sub: &str, jail: &Path, state: &Path, extra: &[&str]) -> std::process::Output {
+    run(bin()
+        .arg(sub)
+        .arg(jail)
+        .arg("--state-dir")
+        .arg(state)
+        .args(extra))
+}
+
+fn check_clean(jail: &Path, state: &Path) {
+    let out = jailsmith("check", jail, state, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "check {}:\n{}\n{}",
+        jail.display(),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+/// The jail's state, parsed.
+fn state_of(state: &Path, jail: &Path) -> serde_json::Value {
+    for e in fs::read_dir(state.join("jails")).unwrap() {
+        let v: serde_json::Value =
+            serde_json::from_slice(&fs::read(e.unwrap().path()).unwrap()).unwrap();
+        if v["jail"].as_str() == Some(&fs::canonicalize(jail).unwrap().display().to_string()) {
+            return v;
+        }
+    }
+    panic!("no state for {}", jail.display());
+}
+
+/// (in-jail path, `store` record) of every copied file the manifest holds.
+fn copied_files(state: &Path, jail: &Path) -> Vec<(String, serde_json::Value)> {
+    let v = state_of(state, jail);
+    v["manifest"]["entries"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, e)| e["kind"] == "file")
+        .map(|(p, e)| (p.clone(), e["store"].clone()))
+        .collect()
+}
+
+fn object_path(state: &Path, name: &str) -> PathBuf {
+    state.join("store/sha256").join(&name[..2]).join(name)
+}
+
+/// Every object file in the store.
+fn objects(state: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(state.join("store/sha256"))
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect()
+}
+
+fn at(jail: &Path, p: &str) -> PathBuf {
+    jail.join(p.trim_start_matches('/'))
+}
+
+/// Bytes of disk the trees use together, hard links counted once (`du -s -B1`).
+fn du(paths: &[&Path]) -> u64 {
+    let out = run_ok(
+        Command::new("du")
+            .arg("-s")
+            .arg("-c")
+            .arg("-B1")
+            .args(paths),
+    );
+    let s = text(&out.stdout);
+    let total = s.lines().last().unwrap();
+    total.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+/// bash runs in the jail as an unprivileged user (nobody's numbers).
+fn runs_bash(jail: &Path) {
+    let out = run(&mut chroot_cmd(
+        jail,
+        Some("65534:65534"),
+        &["/usr/bin/bash", "-c", "echo in-jail-$((6*7))"],
+    ));
+    assert!(
+        out.status.success() && text(&out.stdout).contains("in-jail-42"),
+        "bash in {}: {}",
+        jail.display(),
+        common::describe(&chroot_cmd(jail, None, &[]), &out)
+    );
+}
+
+#[test]
+fn store_jails_share_every_copied_file_and_objects_outlive_one_jail_only() {
+    if !require_root("store_jails_share_every_copied_file_and_objects_outlive_one_jail_only") {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let (j1, j2, state) = (t.jail("j1"), t.jail("j2"), t.state_dir());
+    for j in [&j1, &j2] {
+        run_ok(&mut build(j, &state, &["--bin", "bash", "--store"]));
+    }
+    let files = copied_files(&state, &j1);
+    assert!(
+        files.len() >= 3,
+        "bash, libc, the loader at least: {files:?}"
+    );
+    let mut names = Vec::new();
+    for (p, stored) in &files {
+        let name = stored["linked"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{p} is not linked: {stored}"));
+        let (a, b) = (
+            fs::metadata(at(&j1, p)).unwrap(),
+            fs::metadata(at(&j2, p)).unwrap(),
+        );
+        let o = fs::metadata(object_path(&state, name)).unwrap();
+        assert_eq!((a.dev(), a.ino()), (o.dev(), o.ino()), "{p} in j1");
+        assert_eq!((b.dev(), b.ino()), (o.dev(), o.ino()), "{p} in j2");
+        assert_eq!((o.uid(), o.gid(), o.nlink()), (0, 0, 3), "{p}");
+        assert_eq!(o.mode() & 0o7022, 0, "{p}: no setuid, no g/o write");
+        names.push(name.to_string());
+    }
+    let (one, both) = (du(&[&j1]), du(&[&j1, &j2]));
+    eprintln!("du -s -c -B1: j1 {one} bytes, j1+j2 {both} bytes");
+    assert!(
+        (both as f64) < 1.2 * one as f64,
+        "two store jails use {both} bytes, one {one}"
+    );
+    // the store is root's alone, and no jail path reaches it
+    let top = fs::metadata(state.join("store")).unwrap();
+    assert_eq!((top.uid(), top.mode() & 0o777), (0, 0o700));
+    for j in [&j1, &j2] {
+        runs_bash(j);
+        check_clean(j, &state);
+        // hostile: the jailed user cannot write what every jail shares
+        let out = run(&mut chroot_cmd(
+            j,
+            Some("65534:65534"),
+            &["/usr/bin/bash", "-c", "echo x >> /usr/bin/bash"],
+        ));
+        assert!(!out.status.success(), "nobody appended to a store object");
+    }
+    let before = fs::read(at(&j2, "/usr/bin/bash")).unwrap();
+    assert_eq!(before, fs::read("/usr/bin/bash").unwrap());
+
+    run_ok(
+        bin()
+            .arg("destroy")
+            .arg(&j1)
+            .arg("--purge")
+            .arg("--state-dir")
+            .arg(&state),
+    );
+    assert!(!j1.exists());
+    for n in &names {
+        let o = fs::metadata(object_path(&state, n)).unwrap();
+        assert_eq!(o.nlink(), 2, "{n}: the store's name and j2's link");
+    }
+    runs_bash(&j2);
+    check_clean(&j2, &state);
+
+    let out = run_ok(
+        bin()
+            .arg("destroy")
+            .arg(&j2)
+            .arg("--purge")
+            .arg("--state-dir")
+            .arg(&state),
+    );
+    assert!(
+        text(&out.stderr).contains("store object(s) no jail links"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(objects(&state), Vec::<PathBuf>::new(), "store collected");
+}
+
+#[test]
+fn a_store_jail_on_another_filesystem_gets_copies_and_works() {
+    if !require_root("a_store_jail_on_another_filesystem_gets_copies_and_works") {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let state = t.state_dir();
+    let other = t.dir("other");
+    let _unmount = UnmountGuard(other.clone());
+    nix::mount::mount(
+        Some("tmpfs"),
+        &other,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some("size=64m,mode=0755"),
+    )
+    .unwrap();
+    let (near, far) = (t.jail("near"), other.join("far"));
+    run_ok(&mut build(&near, &state, &["--bin", "bash", "--store"]));
+    run_ok(&mut build(&far, &state, &["--bin", "bash", "--store"]));
+    for (p, stored) in copied_files(&state, &far) {
+        assert_eq!(stored, "copied", "{p}");
+        let m = fs::metadata(at(&far, &p)).unwrap();
+        assert_eq!((m.nlink(), m.uid()), (1, 0), "{p}");
+        assert_eq!(
+            fs::read(at(&far, &p)).unwrap(),
+            fs::read(at(&near, &p)).unwrap()
+        );
+    }
+    runs_bash(&far);
+    check_clean(&far, &state);
+    // a rebuild changes nothing
+    let out = run_ok(&mut build(&far, &state, &[]));
+    assert!(
+        text(&out.stderr).contains("is up to date"),
+        "{}",
+        text(&out.stderr)
+    );
+    run_ok(
+        bin()
+            .arg("destroy")
+            .arg(&far)
+            .arg("--purge")
+            .arg("--state-dir")
+            .arg(&state),
+    );
+    runs_bash(&near);
+    check_clean(&near, &state);
+}
+
+#[test]
+fn a_home_link_to_a_store_object_and_a_tampered_object_are_findings() {
+    if !require_root("a_home_link_to_a_store_object_and_a_tampered_object_are_findings") {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let (jail, state) = (t.jail("jail"), t.state_dir());
+    run_ok(&mut build(&jail, &state, &["--bin", "bash", "--store"]));
+    let user = UserGuard::new();
+    let home = jail.join("home").join(user.name());
+    make_dir(&home, 0o700);
+    chown(&home, Some(user.uid()), Some(user.gid())).unwrap();
+    common::edit_jail_state(&state, |v| v["users"] = serde_json::json!([user.name()]));
+    check_clean(&jail, &state);
+
+    // root plants (as a jailed user could if fs.protected_hardlinks were off) a link to the
+    // store object of bash in the user's home
+    let pinned = home.join("pinned");
+    fs::hard_link(jail.join("usr/bin/bash"), &pinned).unwrap();
+    let out = jailsmith("check", &jail, &state, &[]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l.starts_with("error: ")
+            && l.contains("/pinned: ")
+            && l.contains("hard-link")),
+        "{stdout}"
+    );
+    // the jail's own links stay accepted
+    assert!(!stdout.contains("usr/bin/bash:"), "{stdout}");
+    fs::remove_file(&pinned).unwrap();
+    check_clean(&jail, &state);
+
+    // an object whose content no longer matches its name
+    let (_, stored) = copied_files(&state, &jail)
+        .into_iter()
+        .find(|(p, _)| p == "/usr/bin/bash")
+        .unwrap();
+    let object = object_path(&state, stored["linked"].as_str().unwrap());
+    let mut bytes = fs::read(&object).unwrap();
+    let mtime = fs::metadata(&object).unwrap().modified().unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&object)
+        .and_then(|f| {
+            std::os::unix::fs::FileExt::write_all_at(&f, &bytes[last..], last as u64).map(|_| f)
+        })
+        .and_then(|f| f.set_modified(mtime))
+        .unwrap();
+    let out = jailsmith("check", &jail, &state, &[]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l.contains("/usr/bin/bash: ")
+            && l.contains("store-object")
+            && l.contains("no longer matches its name")),
+        "{stdout}"
+    );
+}
+
+const LIB: &str = "int jst_value(void) { return 1; }\n";
+const LIB_V2: &str = "int jst_value(void) { return 2; }\n";
+const MAIN: &str = "int jst_value(void);\nint main(void) { return jst_value(); }\n";
+
+#[test]
+fn update_after_a_source_change_relinks_every_jail_and_collects_the_old_object() {
+    if !require_root("update_after_a_source_change_relinks_every_jail_and_collects_the_old_object")
+    {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let app = t.dir("app");
+    let lib = app.join("lib/libjst.so.1");
+    let shared = ["-shared", "-fPIC", "-Wl,-soname,libjst.so.1"];
+    cc(LIB, &lib, &shared);
+    let main = cc(
+        MAIN,
+        &app.join("bin/jstapp"),
+        &[
+            &format!("-L{}", app.join("lib").display()),
+            "-l:libjst.so.1",
+            &format!("-Wl,-rpath,{}", app.join("lib").display()),
+        ],
+    );
+    let main_s = main.display().to_string();
+    let state = t.state_dir();
+    let jails = [t.jail("j1"), t.jail("j2")];
+    for j in &jails {
+        run_ok(&mut build(j, &state, &["--store", "--bin", &main_s]));
+    }
+    let in_jail = lib.display().to_string();
+    let linked = |j: &Path| -> String {
+        copied_files(&state, j)
+            .into_iter()
+            .find(|(p, _)| *p == in_jail)
+            .and_then(|(_, s)| s["linked"].as_str().map(str::to_string))
+            .unwrap_or_else(|| panic!("{in_jail} not linked in {}", j.display()))
+    };
+    let old = linked(&jails[0]);
+    assert_eq!(old, linked(&jails[1]));
+    let runs = |j: &Path| {
+        run(&mut chroot_cmd(j, Some("65534:65534"), &[&main_s]))
+            .status
+            .code()
+    };
+    assert_eq!(runs(&jails[0]), Some(1));
+
+    // the library changes on the host (a package update: a new file renamed over the old)
+    let fresh = app.join("lib/libjst.so.1.new");
+    cc(LIB_V2, &fresh, &shared);
+    fs::rename(&fresh, &lib).unwrap();
+    let out = jailsmith("update", &jails[0], &state, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(&format!("updated {in_jail}")));
+    let new = linked(&jails[0]);
+    assert_ne!(new, old);
+    assert!(
+        object_path(&state, &old).exists(),
+        "j2 still links the old object"
+    );
+    let out = jailsmith("update", &jails[1], &state, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(linked(&jails[1]), new);
+    assert!(
+        !object_path(&state, &old).exists(),
+        "the old object was collected"
+    );
+    let o = fs::metadata(object_path(&state, &new)).unwrap();
+    for j in &jails {
+        let m = fs::metadata(at(j, &in_jail)).unwrap();
+        assert_eq!((m.ino(), o.nlink()), (o.ino(), 3));
+        assert_eq!(runs(j), Some(2), "{}", j.display());
+        check_clean(j, &state);
+    }
+}
