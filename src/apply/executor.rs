@@ -529,6 +529,8 @@ mod tests {
         objects: Mutex<BTreeMap<JailPath, (Meta, Vec<u8>)>>,
         calls: Mutex<Vec<String>>,
         clock: Mutex<i128>,
+        /// Pretends to place copies from a store (`build --store`).
+        store: bool,
     }
 
     impl FakeHost {
@@ -597,8 +599,13 @@ mod tests {
                 sha256: sha256_hex(&data),
                 size: data.len() as u64,
                 meta: None,
-                stored: None,
+                stored: self
+                    .store
+                    .then(|| crate::state::Stored::Linked(sha256_hex(&data))),
             })
+        }
+        fn uses_store(&self) -> bool {
+            self.store
         }
         fn write_file(
             &self,
@@ -771,6 +778,38 @@ mod tests {
         let r2 = apply(&plan, &host, &r1.manifest, &ApplyOptions::default()).unwrap();
         assert!(r2.manifest.get(&jp("etc")).unwrap().found);
         assert!(!r2.manifest.get(&jp("etc/bin")).unwrap().found);
+    }
+
+    #[test]
+    fn turning_the_store_on_or_off_places_the_copies_again_and_only_them() {
+        let src = source();
+        let plan = plan(src.path().to_path_buf());
+        let copies = FakeHost::default();
+        let r1 = apply(
+            &plan,
+            &copies,
+            &Manifest::default(),
+            &ApplyOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(r1.manifest.get(&jp("etc/bin")).unwrap().store, None);
+        let linked = FakeHost {
+            objects: Mutex::new(copies.objects.lock().unwrap().clone()),
+            store: true,
+            ..Default::default()
+        };
+        let r2 = apply(&plan, &linked, &r1.manifest, &ApplyOptions::default()).unwrap();
+        assert_eq!(linked.writes(), vec!["copy /etc/bin".to_string()]);
+        let e = r2.manifest.get(&jp("etc/bin")).unwrap();
+        assert!(e.store_object().is_some(), "{e:?}");
+        assert_eq!(r2.bytes_copied, 0, "a link writes no bytes");
+        linked.calls.lock().unwrap().clear();
+        let r3 = apply(&plan, &linked, &r2.manifest, &ApplyOptions::default()).unwrap();
+        assert!(r3.is_unchanged() && linked.writes().is_empty());
+        copies.calls.lock().unwrap().clear();
+        let r4 = apply(&plan, &copies, &r3.manifest, &ApplyOptions::default()).unwrap();
+        assert_eq!(copies.writes(), vec!["copy /etc/bin".to_string()]);
+        assert_eq!(r4.manifest.get(&jp("etc/bin")).unwrap().store, None);
     }
 
     #[test]

@@ -507,4 +507,40 @@ mod tests {
         assert!(parse_name(".object.jailsmith-tmp-1").is_none());
         assert!(object_path(Path::new("/s"), &n).starts_with("/s/store/sha256/ab"));
     }
+
+    #[test]
+    fn one_object_per_content_and_mode_and_collect_spares_linked_and_named_ones() {
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let d = tempfile::tempdir().unwrap();
+        let state = d.path().join("state");
+        let src = d.path().join("prog");
+        std::fs::write(&src, b"#!/bin/sh\n").unwrap();
+        let store = Store::open(&state).unwrap();
+        let a = store.ingest(&src, 0o755).unwrap();
+        let b = store.ingest(&src, 0o755).unwrap();
+        let c = store.ingest(&src, 0o644).unwrap();
+        assert_eq!(a.name, b.name);
+        assert_ne!(a.name, c.name, "the mode is part of the key");
+        assert_eq!(a.sha256, transfer::sha256_hex(b"#!/bin/sh\n"));
+        let st = a.stat().unwrap();
+        assert_eq!((st.st_uid, st.st_mode & 0o7777, st.st_nlink), (0, 0o755, 1));
+        // a link elsewhere keeps `a`; the state names `c`; nothing keeps the third
+        let link = d.path().join("link");
+        std::fs::hard_link(object_path(&state, &a.name), &link).unwrap();
+        std::fs::write(&src, b"#!/bin/sh\nexit 1\n").unwrap();
+        let gone = store.ingest(&src, 0o755).unwrap().name;
+        drop(store);
+        let named = c.name.clone();
+        let done = collect(&state, &|| [named.clone()].into()).unwrap();
+        assert_eq!(done.removed, vec![gone]);
+        assert!(object_path(&state, &a.name).exists() && object_path(&state, &c.name).exists());
+        std::fs::remove_file(&link).unwrap();
+        let mut done = collect(&state, &Default::default).unwrap().removed;
+        done.sort();
+        let mut want = vec![a.name.clone(), c.name.clone()];
+        want.sort();
+        assert_eq!(done, want, "unlinked and no longer named");
+    }
 }
