@@ -79,7 +79,8 @@ pub struct Args {
     /// mtime, and hard-link them into the jail: N jails of the same programs cost one copy.
     /// Inside the jail they stay root-owned and read-only; a jail on another filesystem
     /// than the store gets copies. `update` re-links what changed; `destroy` and `update`
-    /// remove the objects no jail links any more. Recorded for later builds.
+    /// remove the objects no jail links any more. Recorded for later builds (--replace keeps
+    /// it).
     #[arg(long, conflicts_with = "no_store")]
     pub store: bool,
     /// Stop using the shared store: the next build gives the jail its own copies again.

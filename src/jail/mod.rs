@@ -74,7 +74,12 @@ impl BuildSettings {
     ) -> anyhow::Result<(BuildSettings, Request)> {
         let mut req = match previous {
             Some(p) if !self.replace => p.request.clone(),
-            _ => Request::default(),
+            // how the jail stores its files is no part of what it holds: --replace keeps it
+            Some(p) => Request {
+                store: p.request.store,
+                ..Request::default()
+            },
+            None => Request::default(),
         };
         req.bins.retain(|b| !self.remove_bins.contains(b));
         req.profiles.retain(|p| !self.remove_profiles.contains(p));

@@ -13,27 +13,25 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{
-    TestRoot, UnmountGuard, UserGuard, bin, cc, chroot_cmd, make_dir, require_root, run, run_ok,
-    text,
+    TestRoot, UnmountGuard, UserGuard, cc, chroot_cmd, jail_cmd, make_dir, require_root, run,
+    run_ok, text,
 };
 
 fn build(jail: &Path, state: &Path, extra: &[&str]) -> Command {
-    let mut c = bin();
-    c.arg("build")
-        .arg(jail)
-        .arg("--state-dir")
-        .arg(state)
-        .args(extra);
-    c
+    jail_cmd("build", jail, state, extra)
 }
 
 fn jailsmith(sub: &str, jail: &Path, state: &Path, extra: &[&str]) -> std::process::Output {
-    run(bin()
-        .arg(sub)
-        .arg(jail)
-        .arg("--state-dir")
-        .arg(state)
-        .args(extra))
+    run(&mut jail_cmd(sub, jail, state, extra))
+}
+
+/// `check` exits 1 with a line `found` accepts; returns its stdout.
+fn check_finds(jail: &Path, state: &Path, found: impl Fn(&str) -> bool) -> String {
+    let out = jailsmith("check", jail, state, &[]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.lines().any(found), "{stdout}");
+    stdout
 }
 
 fn check_clean(jail: &Path, state: &Path) {
@@ -173,14 +171,7 @@ fn store_jails_share_every_copied_file_and_objects_outlive_one_jail_only() {
     let before = fs::read(at(&j2, "/usr/bin/bash")).unwrap();
     assert_eq!(before, fs::read("/usr/bin/bash").unwrap());
 
-    run_ok(
-        bin()
-            .arg("destroy")
-            .arg(&j1)
-            .arg("--purge")
-            .arg("--state-dir")
-            .arg(&state),
-    );
+    run_ok(&mut jail_cmd("destroy", &j1, &state, &["--purge"]));
     assert!(!j1.exists());
     for n in &names {
         let o = fs::metadata(object_path(&state, n)).unwrap();
@@ -189,14 +180,7 @@ fn store_jails_share_every_copied_file_and_objects_outlive_one_jail_only() {
     runs_bash(&j2);
     check_clean(&j2, &state);
 
-    let out = run_ok(
-        bin()
-            .arg("destroy")
-            .arg(&j2)
-            .arg("--purge")
-            .arg("--state-dir")
-            .arg(&state),
-    );
+    let out = run_ok(&mut jail_cmd("destroy", &j2, &state, &["--purge"]));
     assert!(
         text(&out.stderr).contains("store object(s) no jail links"),
         "{}",
@@ -243,14 +227,7 @@ fn a_store_jail_on_another_filesystem_gets_copies_and_works() {
         "{}",
         text(&out.stderr)
     );
-    run_ok(
-        bin()
-            .arg("destroy")
-            .arg(&far)
-            .arg("--purge")
-            .arg("--state-dir")
-            .arg(&state),
-    );
+    run_ok(&mut jail_cmd("destroy", &far, &state, &["--purge"]));
     runs_bash(&near);
     check_clean(&near, &state);
 }
@@ -274,15 +251,9 @@ fn a_home_link_to_a_store_object_and_a_tampered_object_are_findings() {
     // store object of bash in the user's home
     let pinned = home.join("pinned");
     fs::hard_link(jail.join("usr/bin/bash"), &pinned).unwrap();
-    let out = jailsmith("check", &jail, &state, &[]);
-    let stdout = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(
-        stdout.lines().any(|l| l.starts_with("error: ")
-            && l.contains("/pinned: ")
-            && l.contains("hard-link")),
-        "{stdout}"
-    );
+    let stdout = check_finds(&jail, &state, |l| {
+        l.starts_with("error: ") && l.contains("/pinned: ") && l.contains("hard-link")
+    });
     // the jail's own links stay accepted
     assert!(!stdout.contains("usr/bin/bash:"), "{stdout}");
     fs::remove_file(&pinned).unwrap();
@@ -306,15 +277,11 @@ fn a_home_link_to_a_store_object_and_a_tampered_object_are_findings() {
         })
         .and_then(|f| f.set_modified(mtime))
         .unwrap();
-    let out = jailsmith("check", &jail, &state, &[]);
-    let stdout = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(
-        stdout.lines().any(|l| l.contains("/usr/bin/bash: ")
+    check_finds(&jail, &state, |l| {
+        l.contains("/usr/bin/bash: ")
             && l.contains("store-object")
-            && l.contains("no longer matches its name")),
-        "{stdout}"
-    );
+            && l.contains("no longer matches its name")
+    });
 }
 
 const LIB: &str = "int jst_value(void) { return 1; }\n";

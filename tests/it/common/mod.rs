@@ -290,6 +290,17 @@ pub fn chroot_cmd(jail: &Path, userspec: Option<&str>, argv: &[&str]) -> Command
     cmd
 }
 
+/// `jailsmith SUB JAIL --state-dir STATE EXTRA...`, the command most jail tests run.
+pub fn jail_cmd(sub: &str, jail: &Path, state: &Path, extra: &[&str]) -> Command {
+    let mut c = bin();
+    c.arg(sub)
+        .arg(jail)
+        .arg("--state-dir")
+        .arg(state)
+        .args(extra);
+    c
+}
+
 /// Writes a file and sets its mode (not subject to the umask).
 pub fn write_file(path: &Path, contents: impl AsRef<[u8]>, mode: u32) {
     fs::write(path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
