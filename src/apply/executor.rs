@@ -48,6 +48,8 @@ pub struct ApplyReport {
     pub unchanged: usize,
     /// Bytes written by copies and written files.
     pub bytes_copied: u64,
+    /// Files placed (created or replaced) as hard links to the shared store's objects.
+    pub linked: usize,
     /// Paths the previous manifest records that this plan no longer holds. Left in place;
     /// removing them is for a pruning update.
     pub stale: Vec<String>,
@@ -117,6 +119,9 @@ pub fn apply(
         let Some(r) = r else { continue };
         let (outcome, entry, bytes) = r?;
         report.bytes_copied += bytes;
+        if outcome != Outcome::Unchanged && entry.store_object().is_some() {
+            report.linked += 1;
+        }
         report.record(step.op.path(), outcome, entry);
     }
     report.stale = previous
@@ -802,7 +807,11 @@ mod tests {
         assert_eq!(linked.writes(), vec!["copy /etc/bin".to_string()]);
         let e = r2.manifest.get(&jp("etc/bin")).unwrap();
         assert!(e.store_object().is_some(), "{e:?}");
-        assert_eq!(r2.bytes_copied, 0, "a link writes no bytes");
+        assert_eq!(
+            (r2.bytes_copied, r2.linked),
+            (0, 1),
+            "a link writes no bytes"
+        );
         linked.calls.lock().unwrap().clear();
         let r3 = apply(&plan, &linked, &r2.manifest, &ApplyOptions::default()).unwrap();
         assert!(r3.is_unchanged() && linked.writes().is_empty());

@@ -240,12 +240,16 @@ pub fn execute(
         );
     } else {
         eprintln!(
-            "jailsmith: {}: {} created, {} updated, {} unchanged; {:.1} MB copied in {} ms",
+            "jailsmith: {}: {} created, {} updated, {} unchanged; {:.1} MB copied{} in {} ms",
             settings.jail.display(),
             r.created,
             r.updated,
             r.unchanged,
             r.bytes_copied as f64 / 1e6,
+            match r.linked {
+                0 => String::new(),
+                n => format!(", {n} linked from the shared store"),
+            },
             built.elapsed_ms
         );
     }
