@@ -6,7 +6,8 @@
 //! user names and key material; the rest of the example is asserted to be carried over. First
 //! run changed, second run `changed=0`, check mode `changed=0`; the shell user logs in with
 //! OpenSSH's `ssh` and lands in its jail, the sftp-only user uploads with the key of the
-//! spec's relative key file, and the shell user's limits are written where the role says.
+//! spec's relative key file, the shell user's limits are written where the role says, and
+//! dropping the sftp user from the spec with `jailsmith_prune` deletes its account.
 
 use crate::common;
 
@@ -204,8 +205,8 @@ fn assert_example_shape(ex: &toml::Table) {
 struct Local {
     jails: HashMap<String, String>,
     users: HashMap<String, String>,
-    /// user name (the example's) → the key text that replaces its inline keys
-    key_texts: HashMap<String, String>,
+    /// user name (the example's) → (its inline key text, the test's key text)
+    key_texts: HashMap<String, (String, String)>,
 }
 
 impl Local {
@@ -251,39 +252,17 @@ impl Local {
                     if !is_key_text(k) {
                         return k.into(); // a file relative to the spec: kept as it is
                     }
-                    if back {
-                        self.original_text(&example_name).into()
-                    } else {
-                        self.key_texts[&example_name].clone().into()
-                    }
+                    let (example, test) = &self.key_texts[&example_name];
+                    if back { example } else { test }.as_str().into()
                 })
                 .collect();
             u.insert("keys".into(), keys.into());
         }
-        out.insert(
-            "jail".into(),
-            js.into_iter()
-                .map(toml::Value::from)
-                .collect::<Vec<_>>()
-                .into(),
-        );
-        out.insert(
-            "user".into(),
-            us.into_iter()
-                .map(toml::Value::from)
-                .collect::<Vec<_>>()
-                .into(),
-        );
+        for (key, items) in [("jail", js), ("user", us)] {
+            let items: Vec<toml::Value> = items.into_iter().map(toml::Value::from).collect();
+            out.insert(key.into(), items.into());
+        }
         out
-    }
-
-    fn original_text(&self, example_name: &str) -> String {
-        let ex: toml::Table = toml::from_str(&fs::read_to_string(example_spec()).unwrap()).unwrap();
-        let u = tables(&ex, "user")
-            .into_iter()
-            .find(|u| str_of(u, "name") == example_name)
-            .unwrap();
-        array(&u, "keys")[0].as_str().unwrap().to_string()
     }
 }
 
@@ -334,7 +313,10 @@ fn ansible_role_converges_the_example_spec_and_is_idempotent() {
         key_texts: ex_users
             .iter()
             .enumerate()
-            .map(|(i, u)| (str_of(u, "name").to_string(), key_text(i)))
+            .map(|(i, u)| {
+                let example = array(u, "keys")[0].as_str().unwrap().to_string();
+                (str_of(u, "name").to_string(), (example, key_text(i)))
+            })
             .collect(),
     };
     let spec_table = local.apply(&example, false);
@@ -509,4 +491,37 @@ fn ansible_role_converges_the_example_spec_and_is_idempotent() {
         .uid
         .as_raw();
     assert_eq!(fs::metadata(&landed).unwrap().uid(), owner);
+
+    // delete_account: once the sftp user is dropped from the spec, a run with --prune
+    // removes the account too (after its sftp session has ended: apply refuses while one runs)
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !common::pids_of_uid(owner).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the sftp session of {} did not end",
+            upload.name()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut pruned = spec_table.clone();
+    let kept: Vec<toml::Value> = array(&spec_table, "user")[..1].to_vec();
+    pruned.insert("user".into(), kept.into());
+    fs::write(&spec, toml::to_string(&pruned).unwrap()).unwrap();
+    let (_, changed, _, out) = play.run(&["-e", "jailsmith_prune=true"]);
+    assert!(changed > 0, "the prune run changed nothing:\n{out}");
+    assert!(
+        upload.lookup().is_none(),
+        "delete_account = true, yet {} is still an account after --prune:\n{out}",
+        upload.name()
+    );
+    let dropins: Vec<String> = fs::read_dir(srv.dropin_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !dropins.iter().any(|d| d.contains(upload.name()))
+            && dropins.iter().any(|d| d.contains(shell.name())),
+        "{dropins:?}"
+    );
+    assert!(shell.lookup().is_some(), "the shell user was pruned too");
 }
