@@ -29,8 +29,10 @@ fn repo() -> PathBuf {
 }
 
 /// target/ansible-venv with ansible-core, made once (a marker names the pinned version);
-/// None (after skip_or_fail) when venv or PyPI is not available.
+/// None (after skip_or_fail) when venv or PyPI is not available. One test at a time makes it.
 fn venv(test: &str) -> Option<PathBuf> {
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = MAKING.lock().unwrap_or_else(|p| p.into_inner());
     let dir = repo().join("target").join("ansible-venv");
     let marker = dir.join(".jailsmith-ready");
     if fs::read_to_string(&marker).is_ok_and(|t| t.trim() == ANSIBLE_CORE) {
@@ -56,6 +58,8 @@ fn venv(test: &str) -> Option<PathBuf> {
         "--quiet",
         "--disable-pip-version-check",
         ANSIBLE_CORE,
+        // the role reads the spec with tomllib, which Python 3.10 lacks
+        "tomli; python_version < '3.11'",
     ]);
     let out = common::run_timeout(&mut pip, Duration::from_secs(600));
     if !out.status.success() {
@@ -524,4 +528,49 @@ fn ansible_role_converges_the_example_spec_and_is_idempotent() {
         "{dropins:?}"
     );
     assert!(shell.lookup().is_some(), "the shell user was pruned too");
+}
+
+/// The role's filter that lists the key files to copy beside the spec: relative paths only
+/// (key texts and absolute host paths are not copied), each once, and `..` refused so
+/// nothing is written outside the spec's directory on the host.
+#[test]
+fn role_lists_relative_key_files_and_refuses_dotdot() {
+    let test = "role_lists_relative_key_files_and_refuses_dotdot";
+    let Some(venv) = venv(test) else {
+        return;
+    };
+    let plugins = repo().join("packaging/ansible/roles/jailsmith/filter_plugins");
+    let script = r#"
+import sys
+sys.path.insert(0, sys.argv[1])
+from jailsmith_spec import jailsmith_key_files
+from ansible.errors import AnsibleFilterError
+spec = '''
+[[user]]
+name = "a"
+keys = ["ssh-ed25519 AAAA a@x", "keys/a.pub", "/etc/keys/a.pub", "keys/a.pub"]
+[[user]]
+name = "b"
+keys = ["b.pub", "sub/dir/b.pub"]
+'''
+print(jailsmith_key_files(spec))
+try:
+    jailsmith_key_files('[[user]]\nname = "c"\nkeys = ["keys/../../etc/c.pub"]\n', "spec.toml")
+    print("accepted")
+except AnsibleFilterError as e:
+    print("refused:", e)
+"#;
+    let mut py = Command::new(venv.join("bin/python"));
+    py.arg("-c").arg(script).arg(&plugins);
+    let out = common::run_ok(&mut py);
+    let said = text(&out.stdout);
+    let lines: Vec<&str> = said.lines().collect();
+    assert_eq!(
+        lines[0], "['keys/a.pub', 'b.pub', 'sub/dir/b.pub']",
+        "{said}"
+    );
+    assert!(
+        lines[1].starts_with("refused: spec.toml: user c: key file keys/../../etc/c.pub leaves"),
+        "{said}"
+    );
 }
