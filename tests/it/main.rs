@@ -11,6 +11,7 @@ mod apply_host;
 mod apply_spec;
 mod audit_check;
 mod build_jail;
+mod closed_pipe;
 mod copy_paths;
 mod harness;
 mod hostile_audit;
