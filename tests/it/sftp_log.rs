@@ -107,14 +107,23 @@ fn is_socket(p: &Path) -> bool {
 
 #[test]
 fn sftp_upload_is_logged_with_the_user_name() {
-    if !sshd::available("sftp_upload_is_logged_with_the_user_name")
-        || !common::require_cmd("sftp")
+    if !sshd::available("sftp_upload_is_logged_with_the_user_name") || !common::require_cmd("sftp")
     {
         return;
     }
     let _g = common::serial();
     let s = Setup::new("sftp_upload_is_logged_with_the_user_name");
     let _unmount = UnmountGuard(s.root.path().to_path_buf());
+    // an sftp-only user of the jail before it has a log socket: no logging asked
+    let user = UserGuard::new();
+    let name = user.name();
+    let (key, key_pub) = sshd::client_keypair(&s.root.dir("client"));
+    let mut cmd = s.user_cmd(name);
+    cmd.arg("--sftp-only").arg("--key").arg(&key_pub);
+    s.run_reloading(&mut cmd);
+    let dropin = fs::read_to_string(s.dropin(name)).unwrap();
+    assert!(dropin.contains("ForceCommand internal-sftp\n"), "{dropin}");
+
     let log = FakeSyslog::bind(&s.root.path().join("syslog.sock"));
     let sock = log.path.to_str().unwrap();
     run_ok(&mut jailsmith(
@@ -130,9 +139,7 @@ fn sftp_upload_is_logged_with_the_user_name() {
     );
     assert!(is_socket(&s.jail.join("dev/log")));
 
-    let user = UserGuard::new();
-    let name = user.name();
-    let (key, key_pub) = sshd::client_keypair(&s.root.dir("client"));
+    // the user's command run again writes the drop-in that logs (sshd -T validates it)
     let mut cmd = s.user_cmd(name);
     cmd.arg("--sftp-only").arg("--key").arg(&key_pub);
     s.run_reloading(&mut cmd);
@@ -171,6 +178,7 @@ fn sftp_upload_is_logged_with_the_user_name() {
     );
     let opened = log.wait_for(&["open", &file, "WRITE"]);
     assert!(opened.is_some(), "no open line in:\n{}", log.all());
+    eprintln!("the fake syslog received:\n{}", log.all());
     // facility AUTHPRIV (10), level INFO (6): <86>
     assert!(written.unwrap().starts_with("<86>"), "{}", log.all());
 
@@ -224,7 +232,9 @@ fn log_socket_bind_survives_umount_and_mount_and_goes_with_destroy() {
     );
     // a message sent in the jail arrives at the host's socket
     let client = UnixDatagram::unbound().unwrap();
-    client.send_to(b"<14>probe-through-the-jail", &target).unwrap();
+    client
+        .send_to(b"<14>probe-through-the-jail", &target)
+        .unwrap();
     assert!(log.wait_for(&["probe-through-the-jail"]).is_some());
 
     let out = run(&mut jailsmith(&["check"], &jail, &state));
@@ -332,7 +342,11 @@ fn a_symlink_or_directory_planted_at_dev_log_is_refused() {
     std::os::unix::fs::symlink(canary_path(&t), &target).unwrap();
     let out = run(&mut jailsmith(&["mount"], &jail, &state));
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("symlink"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("symlink"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(mount_at(&target).is_none() && mount_at(&canary_path(&t)).is_none());
     assert!(fs::symlink_metadata(&target).unwrap().is_symlink());
     canary.assert_unchanged("the log socket's mount, umount and destroy");
@@ -378,7 +392,13 @@ fn only_a_root_datagram_socket_is_a_log_socket() {
         (file, "not a socket"),
     ] {
         let out = run(&mut jailsmith(
-            &["build", "--bin", "bash", "--log-socket", src.to_str().unwrap()],
+            &[
+                "build",
+                "--bin",
+                "bash",
+                "--log-socket",
+                src.to_str().unwrap(),
+            ],
             &jail,
             &state,
         ));
