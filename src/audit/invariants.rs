@@ -563,42 +563,38 @@ pub fn check_mounts(
             ));
         }
     }
-    let proc_mounted = mounts.iter().any(|m| {
-        m.mount_point.strip_prefix(real).is_ok_and(|r| {
-            format!("/{}", r.display()) == crate::mounts::PROC_DIR
-                && crate::mounts::is_private_proc(m)
+    let own_mounted = |dir: &str, is: fn(&MountEntry) -> bool| {
+        mounts.iter().any(|m| {
+            m.mount_point
+                .strip_prefix(real)
+                .is_ok_and(|r| format!("/{}", r.display()) == dir && is(m))
         })
-    });
-    let devpts_mounted = mounts.iter().any(|m| {
-        m.mount_point.strip_prefix(real).is_ok_and(|r| {
-            format!("/{}", r.display()) == crate::mounts::DEVPTS_DIR
-                && crate::mounts::is_private_devpts(m)
-        })
-    });
-    if ctx.trees.devpts && !devpts_mounted {
-        report.push(ctx.finding(
-            Severity::Warning,
+    };
+    let unmounted_own = [
+        (
+            ctx.trees.devpts
+                && !own_mounted(crate::mounts::DEVPTS_DIR, crate::mounts::is_private_devpts),
             crate::mounts::DEVPTS_DIR,
-            "not-mounted",
             "the jail's declared devpts (build --devpts) is not mounted",
-            ctx.cmd("mount"),
-        ));
-    }
-    if ctx.trees.log.as_ref().is_some_and(|l| !l.mounted) {
-        report.push(ctx.finding(
-            Severity::Warning,
+        ),
+        (
+            ctx.trees.log.as_ref().is_some_and(|l| !l.mounted),
             crate::mounts::LOG_PATH,
-            "not-mounted",
-            "the jail's declared log socket (build --log) is not bound: sftp transfers are not logged",
-            ctx.cmd("mount"),
-        ));
-    }
-    if ctx.trees.proc && !proc_mounted {
+            "the jail's declared log socket (build --log) is not bound: sftp transfers are not \
+             logged",
+        ),
+        (
+            ctx.trees.proc && !own_mounted(crate::mounts::PROC_DIR, crate::mounts::is_private_proc),
+            crate::mounts::PROC_DIR,
+            "the jail's declared proc (build --proc) is not mounted",
+        ),
+    ];
+    for (_, dir, what) in unmounted_own.into_iter().filter(|(missing, ..)| *missing) {
         report.push(ctx.finding(
             Severity::Warning,
-            crate::mounts::PROC_DIR,
+            dir,
             "not-mounted",
-            "the jail's declared proc (build --proc) is not mounted",
+            what,
             ctx.cmd("mount"),
         ));
     }

@@ -12,12 +12,11 @@ use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixDatagram, UnixListener};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::sshd;
-use common::{Canary, TestRoot, UnmountGuard, UserGuard, bin, require_root, run, run_ok, text};
+use common::{Canary, TestRoot, UnmountGuard, UserGuard, require_root, run, run_ok, text};
 use user_support::Setup;
 
 /// A fake syslog: a datagram socket at `path` (0666, as syslog's), whose messages a
@@ -82,24 +81,9 @@ impl FakeSyslog {
     }
 }
 
-fn jailsmith(args: &[&str], jail: &Path, state: &Path) -> Command {
-    let mut c = bin();
-    c.arg(args[0])
-        .arg(jail)
-        .arg("--state-dir")
-        .arg(state)
-        .args(&args[1..]);
-    c
-}
+use common::jailsmith_at as jailsmith;
 
-/// The mountinfo line of the topmost mount at `point`, if any.
-fn mount_at(point: &Path) -> Option<String> {
-    let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
-    info.lines()
-        .rev()
-        .find(|l| l.split(' ').nth(4) == Some(point.to_str().unwrap()))
-        .map(str::to_string)
-}
+use common::mount_at;
 
 fn is_socket(p: &Path) -> bool {
     fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_socket())
@@ -187,24 +171,56 @@ fn sftp_upload_is_logged_with_the_user_name() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
 }
 
+/// A root test's directory with a fake syslog and a jail built with `--log-socket` it
+/// (None when the test is skipped); everything mounted below is unmounted on drop.
+struct LogJail {
+    t: TestRoot,
+    _unmount: UnmountGuard,
+    jail: PathBuf,
+    state: PathBuf,
+    log: FakeSyslog,
+}
+
+impl LogJail {
+    fn build(test: &str) -> Option<LogJail> {
+        if !require_root(test) {
+            return None;
+        }
+        let t = TestRoot::new(test);
+        let _unmount = UnmountGuard(t.path().to_path_buf());
+        let (jail, state) = (t.jail("jail"), t.state_dir());
+        let log = FakeSyslog::bind(&t.path().join("syslog.sock"));
+        let sock = log.path.to_str().unwrap();
+        run_ok(&mut jailsmith(
+            &["build", "--bin", "bash", "--log-socket", sock],
+            &jail,
+            &state,
+        ));
+        Some(LogJail {
+            t,
+            _unmount,
+            jail,
+            state,
+            log,
+        })
+    }
+}
+
 #[test]
 fn log_socket_bind_survives_umount_and_mount_and_goes_with_destroy() {
-    let test = "log_socket_bind_survives_umount_and_mount_and_goes_with_destroy";
-    if !require_root(test) {
+    let Some(LogJail {
+        t,
+        _unmount,
+        jail,
+        state,
+        log,
+    }) = LogJail::build("log_socket_bind_survives_umount_and_mount_and_goes_with_destroy")
+    else {
         return;
-    }
-    let t = TestRoot::new(test);
-    let _unmount = UnmountGuard(t.path().to_path_buf());
-    let (jail, state) = (t.jail("jail"), t.state_dir());
-    let log = FakeSyslog::bind(&t.path().join("syslog.sock"));
+    };
     let sock = log.path.to_str().unwrap();
     let before = log.stamp();
     let canary = Canary::new(&t.path().join("canary"), "host data");
-    run_ok(&mut jailsmith(
-        &["build", "--bin", "bash", "--log-socket", sock],
-        &jail,
-        &state,
-    ));
     let units = t.path().join("units");
     run_ok(&mut jailsmith(
         &["mount", "--systemd-unit-dir", units.to_str().unwrap()],
@@ -322,21 +338,17 @@ fn log_socket_bind_survives_umount_and_mount_and_goes_with_destroy() {
 
 #[test]
 fn a_symlink_or_directory_planted_at_dev_log_is_refused() {
-    let test = "a_symlink_or_directory_planted_at_dev_log_is_refused";
-    if !require_root(test) {
+    let Some(LogJail {
+        t,
+        _unmount,
+        jail,
+        state,
+        ..
+    }) = LogJail::build("a_symlink_or_directory_planted_at_dev_log_is_refused")
+    else {
         return;
-    }
-    let t = TestRoot::new(test);
-    let _unmount = UnmountGuard(t.path().to_path_buf());
-    let (jail, state) = (t.jail("jail"), t.state_dir());
-    let log = FakeSyslog::bind(&t.path().join("syslog.sock"));
-    let sock = log.path.to_str().unwrap();
+    };
     let canary = Canary::new(&t.path().join("canary"), "host data");
-    run_ok(&mut jailsmith(
-        &["build", "--bin", "bash", "--log-socket", sock],
-        &jail,
-        &state,
-    ));
     let target = jail.join("dev/log");
     let _ = fs::remove_file(&target);
     std::os::unix::fs::symlink(canary_path(&t), &target).unwrap();
