@@ -3,7 +3,8 @@
 //! upload over a private sshd arrives there naming the user and the file; `check` accepts
 //! exactly that bind; `umount`, `mount` again (what the boot unit does) and `destroy` leave
 //! the host's socket untouched; a symlink or directory planted at dev/log, and sockets that
-//! are not a syslog's, are refused.
+//! are not a syslog's, are refused; an `apply` spec declares `log`, `proc` and `devpts` as
+//! `build` does.
 
 use crate::common;
 use crate::user_support;
@@ -418,4 +419,54 @@ fn only_a_root_datagram_socket_is_a_log_socket() {
         assert!(text(&out.stderr).contains(why), "{}", text(&out.stderr));
     }
     assert!(!jail.exists(), "a refused build must change nothing");
+}
+
+#[test]
+fn apply_spec_declares_log_proc_and_devpts_as_build_does() {
+    let test = "apply_spec_declares_log_proc_and_devpts_as_build_does";
+    if !require_root(test) {
+        return;
+    }
+    let t = TestRoot::new(test);
+    let _unmount = UnmountGuard(t.path().to_path_buf());
+    let (jail, state) = (t.jail("jail"), t.state_dir());
+    let log = FakeSyslog::bind(&t.path().join("syslog.sock"));
+    let spec = t.path().join("spec.toml");
+    common::write_file(
+        &spec,
+        format!(
+            "[[jail]]\npath = \"{}\"\nbins = [\"bash\"]\nproc = true\ndevpts = true\n\
+             log_socket = \"{}\"\n",
+            jail.display(),
+            log.path.display()
+        ),
+        0o644,
+    );
+    let apply = || {
+        let mut c = common::bin();
+        c.arg("apply")
+            .arg(&spec)
+            .arg("--json")
+            .arg("--state-dir")
+            .arg(&state);
+        let out = run_ok(&mut c);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    assert_eq!(apply()["changed"], true);
+    assert_eq!(apply()["changed"], false, "a second apply changes nothing");
+    let out = run_ok(&mut jailsmith(&["mount"], &jail, &state));
+    let said = text(&out.stdout);
+    for what in [
+        "mounted proc:/proc",
+        "mounted devpts:/dev/pts",
+        "mounted log:",
+    ] {
+        assert!(said.contains(what), "{said}");
+    }
+    let client = UnixDatagram::unbound().unwrap();
+    client
+        .send_to(b"<14>probe-from-spec-jail", jail.join("dev/log"))
+        .unwrap();
+    assert!(log.wait_for(&["probe-from-spec-jail"]).is_some());
+    run_ok(&mut jailsmith(&["umount"], &jail, &state));
 }
