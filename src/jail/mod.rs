@@ -57,6 +57,8 @@ pub struct BuildSettings {
     pub proc: bool,
     /// A private devpts instance at /dev/pts, mounted by `jailsmith mount` (`--devpts`).
     pub devpts: bool,
+    /// The host syslog socket bound at dev/log by `jailsmith mount` (`--log`), resolved.
+    pub log: Option<PathBuf>,
 }
 
 impl BuildSettings {
@@ -112,6 +114,7 @@ impl BuildSettings {
         s.timezone = req.timezone.clone();
         s.proc = req.proc;
         s.devpts = req.devpts;
+        s.log = req.log.clone();
         for lib in expand_libraries(&req.libraries)? {
             if !s.wanted.libraries.contains(&lib) {
                 s.wanted.libraries.push(lib);
@@ -666,5 +669,8 @@ fn merged_request(prev: Option<&Request>, s: &BuildSettings) -> Request {
     }
     r.proc |= s.proc;
     r.devpts |= s.devpts;
+    if s.log.is_some() {
+        r.log = s.log.clone();
+    }
     r
 }
