@@ -132,6 +132,21 @@ impl LinuxHost {
         beneath::open_dir(self.root.as_fd(), path.rel(), self.walk, &self.jail, op)
     }
 
+    /// Opens `path` (of any type but a symlink) O_PATH beneath the root without following
+    /// any symlink, for a mount point that is not a directory (a socket bound at dev/log):
+    /// the descriptor is only stat'ed, mounted on or detached.
+    pub fn open_node(&self, path: &JailPath, op: &'static str) -> Result<OwnedFd, HostError> {
+        let dir = self.parent(path, op)?;
+        let flags = OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let fd = openat(dir.as_fd(), path.file_name(), flags, Mode::empty())
+            .map_err(|e| self.io(path, op, e))?;
+        let st = fstat(fd.as_fd()).map_err(|e| self.io(path, op, e))?;
+        if is_type(&st, SFlag::S_IFLNK) {
+            return Err(self.symlink_err(path, op));
+        }
+        Ok(fd)
+    }
+
     /// Removes `path` and, for a directory, everything below it (`tree`): iteratively, by
     /// descriptor, never through a symlink, never across a mount.
     pub fn remove_tree(&self, path: &JailPath) -> Result<tree::Removal, HostError> {

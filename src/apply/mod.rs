@@ -8,6 +8,7 @@ pub mod host;
 pub mod interrupt;
 pub mod linux;
 pub mod mount;
+pub mod pipe;
 pub mod process;
 mod root;
 pub mod rootfile;

@@ -100,6 +100,22 @@ pub fn dev_ino(fd: BorrowedFd<'_>) -> Option<(u64, u64)> {
     ident(fd).ok().map(|i| (i.dev, i.ino))
 }
 
+fn file_type(fd: BorrowedFd<'_>) -> Option<SFlag> {
+    nix::sys::stat::fstat(fd)
+        .ok()
+        .map(|st| SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()))
+}
+
+/// Whether `fd` (an O_PATH descriptor will do) is a socket.
+pub fn is_socket(fd: BorrowedFd<'_>) -> bool {
+    file_type(fd) == Some(SFlag::S_IFSOCK)
+}
+
+/// Whether `fd` (an O_PATH descriptor will do) is a regular file.
+pub fn is_regular(fd: BorrowedFd<'_>) -> bool {
+    file_type(fd) == Some(SFlag::S_IFREG)
+}
+
 impl Ident {
     /// Same mount as `other`: by mount ID where known, else by device.
     fn same_mount(&self, other: &Ident) -> bool {

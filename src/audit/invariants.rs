@@ -180,6 +180,11 @@ pub fn check_entries(ctx: &Ctx<'_>, walked: &WalkResult, report: &mut Report) {
 
 fn check_entry(ctx: &Ctx<'_>, w: &Walked, links: &LinkIndex<'_>, report: &mut Report) {
     let p = w.path.as_str();
+    if is_bound_log(ctx, w) {
+        // the host's syslog socket (0666 as syslog makes it), seen through the declared
+        // bind: judged with the mounts, never "fixed" (that would change the host's)
+        return;
+    }
     let user_tree = ctx.trees.user_writable(p);
     let mode = w.mode();
     let is_reg = w.is(SFlag::S_IFREG);
@@ -374,6 +379,13 @@ fn check_root_owned(ctx: &Ctx<'_>, w: &Walked, report: &mut Report) {
     }
 }
 
+/// A socket at /dev/log while the jail's declared log socket is bound there.
+fn is_bound_log(ctx: &Ctx<'_>, w: &Walked) -> bool {
+    w.path == crate::mounts::LOG_PATH
+        && w.kind() == SFlag::S_IFSOCK
+        && ctx.trees.log.as_ref().is_some_and(|l| l.mounted)
+}
+
 /// §5.4: devices only in /dev, only the allowed ones with the host's numbers; no block
 /// devices; no sockets or FIFOs outside the user-writable trees.
 fn check_node_type(ctx: &Ctx<'_>, w: &Walked, user_tree: bool, report: &mut Report) {
@@ -496,6 +508,15 @@ pub fn check_mounts(
             }
             continue;
         }
+        if let Some(log) = ctx
+            .trees
+            .log
+            .as_ref()
+            .filter(|_| rel == crate::mounts::LOG_PATH)
+        {
+            check_log_mount(ctx, log, m, walked, report);
+            continue;
+        }
         if ctx.trees.proc && rel == crate::mounts::PROC_DIR && crate::mounts::is_private_proc(m) {
             if !(m.has("nosuid") && m.has("nodev") && m.has("noexec")) {
                 report.push(mk(
@@ -561,33 +582,38 @@ pub fn check_mounts(
             ));
         }
     }
-    let proc_mounted = mounts.iter().any(|m| {
-        m.mount_point.strip_prefix(real).is_ok_and(|r| {
-            format!("/{}", r.display()) == crate::mounts::PROC_DIR
-                && crate::mounts::is_private_proc(m)
+    let own_mounted = |dir: &str, is: fn(&MountEntry) -> bool| {
+        mounts.iter().any(|m| {
+            m.mount_point
+                .strip_prefix(real)
+                .is_ok_and(|r| format!("/{}", r.display()) == dir && is(m))
         })
-    });
-    let devpts_mounted = mounts.iter().any(|m| {
-        m.mount_point.strip_prefix(real).is_ok_and(|r| {
-            format!("/{}", r.display()) == crate::mounts::DEVPTS_DIR
-                && crate::mounts::is_private_devpts(m)
-        })
-    });
-    if ctx.trees.devpts && !devpts_mounted {
-        report.push(ctx.finding(
-            Severity::Warning,
+    };
+    let unmounted_own = [
+        (
+            ctx.trees.devpts
+                && !own_mounted(crate::mounts::DEVPTS_DIR, crate::mounts::is_private_devpts),
             crate::mounts::DEVPTS_DIR,
-            "not-mounted",
             "the jail's declared devpts (build --devpts) is not mounted",
-            ctx.cmd("mount"),
-        ));
-    }
-    if ctx.trees.proc && !proc_mounted {
+        ),
+        (
+            ctx.trees.log.as_ref().is_some_and(|l| !l.mounted),
+            crate::mounts::LOG_PATH,
+            "the jail's declared log socket (build --log) is not bound: sftp transfers are not \
+             logged",
+        ),
+        (
+            ctx.trees.proc && !own_mounted(crate::mounts::PROC_DIR, crate::mounts::is_private_proc),
+            crate::mounts::PROC_DIR,
+            "the jail's declared proc (build --proc) is not mounted",
+        ),
+    ];
+    for (_, dir, what) in unmounted_own.into_iter().filter(|(missing, ..)| *missing) {
         report.push(ctx.finding(
             Severity::Warning,
-            crate::mounts::PROC_DIR,
+            dir,
             "not-mounted",
-            "the jail's declared proc (build --proc) is not mounted",
+            what,
             ctx.cmd("mount"),
         ));
     }
@@ -605,6 +631,63 @@ pub fn check_mounts(
                 "look at it by hand",
             ));
         }
+    }
+}
+
+/// The mount at a jail's /dev/log when it declares a log socket: a socket (a bind of any
+/// other object there is not one the jail declares), ro,nosuid,nodev, and the host socket
+/// it names (one the host has since replaced receives nothing: a warning).
+fn check_log_mount(
+    ctx: &Ctx<'_>,
+    log: &super::DeclaredLog,
+    m: &MountEntry,
+    walked: &WalkResult,
+    report: &mut Report,
+) {
+    let p = crate::mounts::LOG_PATH;
+    let remount = format!("{} && {}", ctx.cmd("umount"), ctx.cmd("mount"));
+    let host = m.mount_point.display().to_string();
+    let mk = |severity, kind, what: String, fix: String| Finding {
+        severity,
+        path: host.clone(),
+        kind,
+        what,
+        fix,
+        path_hex: None,
+    };
+    let Some(w) = walked.entries.iter().find(|w| w.path == p) else {
+        return;
+    };
+    if w.kind() != SFlag::S_IFSOCK {
+        let what = format!(
+            "{} mount of a {} at /dev/log, where the jail declares the log socket {}",
+            m.fstype,
+            kind_name(w),
+            log.src.display()
+        );
+        let fix = format!("umount -- {}", crate::escape::sh_quote(&host));
+        report.push(mk(Severity::Error, "unknown-mount", what, fix));
+        return;
+    }
+    if !(m.read_only() && m.has("nosuid") && m.has("nodev")) {
+        let what = format!(
+            "the jail's log socket is mounted {} (expected ro,nosuid,nodev)",
+            m.options.join(",")
+        );
+        report.push(mk(Severity::Error, "mount-flags", what, remount.clone()));
+    }
+    if log.id != Some((w.st.st_dev, w.st.st_ino)) {
+        let what = format!(
+            "the socket bound at /dev/log is no longer {} (the host's syslog made a new one): \
+             what the jail logs goes nowhere",
+            log.src.display()
+        );
+        report.push(mk(
+            Severity::Warning,
+            "stale-log-socket",
+            what,
+            ctx.cmd("mount"),
+        ));
     }
 }
 

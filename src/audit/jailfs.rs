@@ -123,4 +123,19 @@ impl LoaderFs for JailFs<'_> {
     fn canonical(&self, path: &Path) -> Option<PathBuf> {
         self.resolved_file(path).map(|jp| jp.abs())
     }
+
+    fn read_small(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        use std::io::Read;
+        let jp = self
+            .resolved_file(path)
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))?;
+        let file = self
+            .host
+            .open_read(&jp)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let mut out = Vec::new();
+        // A path file is a few lines; a jail's larger file is not one the loader would use.
+        file.take(64 * 1024).read_to_end(&mut out)?;
+        Ok(out)
+    }
 }

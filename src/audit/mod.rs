@@ -54,6 +54,31 @@ pub struct Trees {
     pub proc: bool,
     /// The jail declares its own devpts at /dev/pts, dev/ptmx a link to it (`--devpts`).
     pub devpts: bool,
+    /// The jail declares a syslog socket bound at /dev/log (`--log`).
+    pub log: Option<DeclaredLog>,
+}
+
+/// A jail's declared log socket (`build --log`) as the host has it now.
+pub struct DeclaredLog {
+    /// The host socket recorded in the state.
+    pub src: PathBuf,
+    /// Its device and inode now (None when it is gone).
+    pub id: Option<(u64, u64)>,
+    /// Something is mounted at the jail's /dev/log.
+    pub mounted: bool,
+}
+
+impl DeclaredLog {
+    fn of(src: &Path, mounted: bool) -> DeclaredLog {
+        use std::os::unix::fs::MetadataExt;
+        DeclaredLog {
+            src: src.to_path_buf(),
+            id: std::fs::symlink_metadata(src)
+                .ok()
+                .map(|m| (m.dev(), m.ino())),
+            mounted,
+        }
+    }
 }
 
 impl Trees {
@@ -82,6 +107,7 @@ impl Trees {
     pub fn bind_related(&self, path: &str) -> bool {
         (self.proc && path == crate::mounts::PROC_DIR)
             || (self.devpts && [crate::mounts::DEVPTS_DIR, "/dev/ptmx"].contains(&path))
+            || (self.log.is_some() && path == crate::mounts::LOG_PATH)
             || self.binds.iter().any(|b| {
                 let t = b.dst.abs().display().to_string();
                 walk::is_within(&t, path)
@@ -199,6 +225,11 @@ pub fn check(settings: &CheckSettings) -> Result<Report, CheckError> {
         binds: binds.clone(),
         proc: settings.state.as_ref().is_some_and(|s| s.request.proc),
         devpts: settings.state.as_ref().is_some_and(|s| s.request.devpts),
+        log: settings
+            .state
+            .as_ref()
+            .and_then(|s| s.request.log.as_deref())
+            .map(|src| DeclaredLog::of(src, skip.iter().any(|p| p == crate::mounts::LOG_PATH))),
     };
     if settings.state.is_none() {
         report.push(Finding {
@@ -283,6 +314,7 @@ mod tests {
             binds: vec![Bind::parse("/srv/d:/data/x").unwrap()],
             proc: false,
             devpts: false,
+            log: None,
         };
         assert!(t.user_writable("/home/ann"));
         assert!(t.user_writable("/home/ann/.bashrc"));
@@ -311,6 +343,7 @@ mod tests {
             binds: Vec::new(),
             proc: false,
             devpts: false,
+            log: None,
         };
         assert!(!no_tmp.user_writable("/tmp/x"));
     }

@@ -87,6 +87,20 @@ pub struct Args {
     /// Recorded for later builds.
     #[arg(long)]
     pub no_store: bool,
+    /// Give the jail a syslog socket at /dev/log: `jailsmith mount` binds the host's
+    /// (/dev/log as its symlinks lead, e.g. journald's /run/systemd/journal/dev-log)
+    /// there, ro,nosuid,nodev, and `jailsmith user --sftp-only` then writes
+    /// `ForceCommand internal-sftp -l INFO -f AUTHPRIV`, so every sftp transfer is logged
+    /// with the user's name. Existing sftp-only users log once their drop-in is written
+    /// again (run their `jailsmith user` command again). Only a root-owned datagram socket
+    /// is bound (what syslog listens on); `check` accepts exactly that bind. Recorded for
+    /// later builds.
+    #[arg(long)]
+    pub log: bool,
+    /// The host socket `--log` binds (default: the host's syslog socket, /dev/log
+    /// resolved); implies --log.
+    #[arg(long, value_name = "PATH")]
+    pub log_socket: Option<PathBuf>,
     /// A host directory to bind-mount into the jail: SRC:DST[:ro|rw], non-recursive,
     /// always nosuid,nodev, read-only unless rw. Recorded in the state; `jailsmith mount`
     /// mounts it. A source a non-root user can write is refused unless rw is given; a
@@ -185,6 +199,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             (_, true) => Some(false),
             _ => None,
         },
+        log: (args.log || args.log_socket.is_some())
+            .then(|| crate::mounts::log::resolve(args.log_socket.as_deref()))
+            .transpose()?,
     };
     let code = execute(&settings, args.dry_run, args.json, args.verbose)?;
     if !args.dry_run {

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
 
+use crate::apply::pipe;
 use crate::exit;
 use crate::hostinfo::loader_config;
 use crate::resolve::search::resolve_many;
@@ -59,22 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
     // One write per 64 KiB, not one per line: a line-buffered stdout made a write(2) per
     // library, more system time than the resolving itself.
-    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &closures)?;
-        writeln!(out)?;
-    } else {
-        let many = args.files.len() > 1;
-        for c in &closures {
-            if args.explain {
-                write_tree(&mut out, c)?;
-            } else {
-                write_flat(&mut out, c, many)?;
-            }
-        }
-    }
-    out.flush()?;
-    drop(out);
+    write_report(&args, &closures).map_err(pipe::stdout_error)?;
     let mut missing = false;
     for c in &closures {
         for m in &c.missing {
@@ -99,6 +85,26 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     } else {
         exit::OK
     })
+}
+
+/// The closures to stdout, in one write per 64 KiB: a line-buffered stdout made a write(2)
+/// per library, more system time than the resolving itself.
+fn write_report(args: &Args, closures: &[Closure]) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, closures)?;
+        writeln!(out)?;
+    } else {
+        let many = args.files.len() > 1;
+        for c in closures {
+            if args.explain {
+                write_tree(&mut out, c)?;
+            } else {
+                write_flat(&mut out, c, many)?;
+            }
+        }
+    }
+    out.flush()
 }
 
 fn describe(e: &ElfError) -> String {

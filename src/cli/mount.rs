@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use crate::apply::LinuxHost;
 use crate::apply::rootfile::{self, Durability};
 use crate::exit::{self, Coded};
-use crate::mounts::apply::{Done, MountError, mount_all, mount_devpts, mount_proc, umount_all};
+use crate::mounts::apply::{
+    Done, MountError, mount_all, mount_devpts, mount_log, mount_proc, umount_all,
+};
 use crate::mounts::unit::{devpts_unit_text, proc_unit_text, unit_name, unit_text};
 use crate::service::systemctl;
 use crate::state::{self, DEFAULT_STATE_DIR, JailState};
@@ -100,6 +102,12 @@ fn write_units(
         names.push(name);
     }
     let mut own = Vec::new();
+    if let Some(b) = crate::mounts::log_bind(&st.request) {
+        own.push((
+            crate::mounts::LOG_PATH,
+            unit_text(jail, &b, Some(state_file)),
+        ));
+    }
     if st.request.proc {
         own.push((
             crate::mounts::PROC_DIR,
@@ -196,12 +204,20 @@ pub fn run_mount(args: MountArgs) -> anyhow::Result<u8> {
         };
         println!("{what} devpts:{}", crate::mounts::DEVPTS_DIR);
     }
+    if let Some(src) = &st.request.log {
+        let what = match mount_log(&host, src).map_err(coded)? {
+            Done::Mounted => "mounted",
+            Done::Remounted => "remounted",
+            _ => "already mounted",
+        };
+        println!("{what} log:{}:{}", src.display(), crate::mounts::LOG_PATH);
+    }
     if let Some(dir) = &args.systemd_unit_dir {
         let state_file = state::state_file(&args.state_dir, &st.jail);
         let (names, changed) = write_units(dir, &st.jail, &st, &state_file)?;
         enable_units(dir, &names, changed)?;
     }
-    if done.is_empty() && !st.request.proc && !st.request.devpts {
+    if done.is_empty() && crate::mounts::Own::of(&st.request) == crate::mounts::Own::default() {
         eprintln!("jailsmith: {} declares no bind mounts", args.jail.display());
     }
     Ok(exit::OK)
@@ -228,6 +244,9 @@ pub fn run_umount(args: UmountArgs) -> anyhow::Result<u8> {
     }
     if let Some(d) = &done.devpts {
         println!("{} devpts:{}", word(d), crate::mounts::DEVPTS_DIR);
+    }
+    if let Some(d) = &done.log {
+        println!("{} log:{}", word(d), crate::mounts::LOG_PATH);
     }
     Ok(exit::OK)
 }

@@ -46,7 +46,8 @@ pub struct Args {
     /// a key it has is not added twice).
     #[arg(long = "add-key", value_name = "FILE", conflicts_with_all = ["keys", "key_texts", "remove"])]
     pub add_keys: Vec<PathBuf>,
-    /// sftp only: ForceCommand internal-sftp, no TTY.
+    /// sftp only: ForceCommand internal-sftp, no TTY. In a jail built with --log,
+    /// `internal-sftp -l INFO -f AUTHPRIV`: every transfer is logged with the user's name.
     #[arg(long)]
     pub sftp_only: bool,
     /// Take the user out of the jail: keys, drop-in, the jail's passwd/group lines.

@@ -250,6 +250,12 @@ fn jail_settings(spec: &Spec, o: &Options) -> anyhow::Result<Vec<BuildSettings>>
             jobs: 0,
             adopt: false,
             profile_dirs: o.profile_dirs.clone(),
+            proc: j.proc,
+            devpts: j.devpts,
+            log: (j.log || j.log_socket.is_some())
+                .then(|| crate::mounts::log::resolve(j.log_socket.as_deref()))
+                .transpose()
+                .with_context(|| format!("jail {}", path.display()))?,
             ..Default::default()
         };
         crate::jail::check_inputs(&settings).with_context(|| format!("jail {}", path.display()))?;
@@ -273,6 +279,9 @@ fn converge_jail(c: &mut Converger, s: &BuildSettings) -> anyhow::Result<bool> {
                 && s.wanted.files.iter().all(|f| r.files.contains(f))
                 && s.profiles.iter().all(|p| r.profiles.contains(p))
                 && s.binds.iter().all(|b| r.binds.contains(b))
+                && (r.proc || !s.proc)
+                && (r.devpts || !s.devpts)
+                && (s.log.is_none() || r.log == s.log)
         });
         if !asked || !s.jail.is_dir() {
             c.act("jail", s.jail.display(), verb);

@@ -414,6 +414,16 @@ impl<'c> Gatherer<'c> {
         if let Some(interp) = closure.interpreter.as_ref().filter(|i| !self.walker.has(i)) {
             self.walker
                 .add(interp, &format!("PT_INTERP of {}", path.display()))?;
+            // musl's loader reads its library path from a file beside it, not ld.so.cache:
+            // the jail's loader must search where the host's found the libraries.
+            if let Some(file) = crate::resolve::search::musl_path_file(interp)
+                .filter(|f| f.is_file() && !self.walker.has(f))
+            {
+                self.walker.add(
+                    &file,
+                    &format!("library path of musl's loader {}", interp.display()),
+                )?;
+            }
         }
         for lib in &closure.libraries {
             if !self.walker.has(&lib.path) {

@@ -394,7 +394,7 @@ impl<'a> Rules<'a> {
                 v
             })
             .chain(st.request.proc.then(|| crate::mounts::PROC_DIR.to_string()))
-            .chain(st.request.devpts.then(|| "/dev".to_string()))
+            .chain((st.request.devpts || st.request.log.is_some()).then(|| "/dev".to_string()))
             .chain(
                 st.request
                     .devpts
@@ -463,6 +463,10 @@ impl<'a> Rules<'a> {
             Some(_) => Decision::Remove,
             // the link `jailsmith mount` makes for a jail's own devpts
             None if !dir && self.st.request.devpts && p == "/dev/ptmx" => Decision::Remove,
+            // the placeholder `jailsmith mount` binds a jail's log socket onto
+            None if !dir && self.st.request.log.is_some() && p == crate::mounts::LOG_PATH => {
+                Decision::Remove
+            }
             None if dir && (holds_data || bind_dir) => Decision::Enter {
                 remove_if_empty: true,
             },

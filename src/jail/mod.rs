@@ -61,6 +61,8 @@ pub struct BuildSettings {
     /// Place copies from the shared store (`--store`: Some(true)), stop doing so
     /// (`--no-store`: Some(false)), or keep what the request records (None).
     pub store: Option<bool>,
+    /// The host syslog socket bound at dev/log by `jailsmith mount` (`--log`), resolved.
+    pub log: Option<PathBuf>,
 }
 
 impl BuildSettings {
@@ -122,6 +124,7 @@ impl BuildSettings {
         s.proc = req.proc;
         s.devpts = req.devpts;
         s.store = Some(req.store);
+        s.log = req.log.clone();
         for lib in expand_libraries(&req.libraries)? {
             if !s.wanted.libraries.contains(&lib) {
                 s.wanted.libraries.push(lib);
@@ -694,6 +697,9 @@ fn merged_request(prev: Option<&Request>, s: &BuildSettings) -> Request {
     r.devpts |= s.devpts;
     if let Some(store) = s.store {
         r.store = store;
+    }
+    if s.log.is_some() {
+        r.log = s.log.clone();
     }
     r
 }

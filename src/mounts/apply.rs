@@ -6,14 +6,17 @@
 //! path: the jail's own binds are unmounted wherever they moved, any other mount stops a
 //! removal. A jail's own procfs (`build --proc`) and devpts (`--devpts`) are told apart by
 //! what they are: a procfs with hidepid=invisible,subset=pid at exactly the jail's /proc, a
-//! devpts with ptmxmode=666,mode=620 at exactly its /dev/pts; any other is foreign.
+//! devpts with ptmxmode=666,mode=620 at exactly its /dev/pts, a socket bound at exactly its
+//! dev/log (`--log`); any other is foreign.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::mountinfo::{self, MountEntry};
-use super::{Bind, DEVPTS_DIR, Own, PROC_DIR, PROC_OPTIONS, is_private_devpts, is_private_proc};
+use super::{
+    Bind, DEVPTS_DIR, LOG_PATH, Own, PROC_DIR, PROC_OPTIONS, is_private_devpts, is_private_proc,
+};
 use crate::apply::mount as sysmount;
 use crate::apply::{EntryKind, Host, HostError, LinuxHost, tree};
 use crate::plan::{JailPath, Owner};
@@ -32,6 +35,13 @@ pub enum MountError {
     },
     #[error(transparent)]
     Denied(#[from] crate::plan::denylist::Denied),
+    #[error(transparent)]
+    LogSocket(#[from] super::log::LogSocketError),
+    #[error(
+        "{path} is {what}, not the empty file jailsmith binds the log socket onto; jailsmith \
+         neither follows nor removes it: look at it, remove it and run again"
+    )]
+    Placeholder { path: PathBuf, what: String },
     #[error(transparent)]
     Host(#[from] HostError),
     #[error("cannot {op} {target}: {source}")]
@@ -55,7 +65,9 @@ impl MountError {
         match self {
             MountError::UnsafeSource { .. }
             | MountError::Denied(_)
-            | MountError::Foreign { .. } => crate::exit::REFUSED,
+            | MountError::Foreign { .. }
+            | MountError::Placeholder { .. } => crate::exit::REFUSED,
+            MountError::LogSocket(e) => e.exit_code(),
             MountError::NoSource { .. } => crate::exit::BAD_INPUT,
             MountError::Host(e) => e.exit_code(),
             _ => crate::exit::HOST_FAILURE,
@@ -248,6 +260,84 @@ pub fn mount_devpts(host: &LinuxHost, gid: u32) -> Result<Done, MountError> {
     Ok(Done::Mounted)
 }
 
+/// Binds the host socket `src` (a syslog socket, checked by `log::check` and bound
+/// through a descriptor of what was checked) at the jail's dev/log, ro,nosuid,nodev, onto
+/// an empty root-owned placeholder file made through `host` (dev/ made root 0755 when
+/// missing). Anything else at dev/log (a symlink, a directory, a file with content, another
+/// socket) is refused, never followed or removed. A socket already bound there is left when
+/// it is `src`, and bound again when `src` was recreated since (a restarted syslog daemon).
+pub fn mount_log(host: &LinuxHost, src: &Path) -> Result<Done, MountError> {
+    let net_unix = std::fs::read_to_string("/proc/net/unix").map_err(MountError::Table)?;
+    super::log::check(src, &net_unix)?;
+    let src_fd = sysmount::open_socket(src).map_err(|source| MountError::NoSource {
+        src: src.to_path_buf(),
+        source,
+    })?;
+    let dev = JailPath::new("/dev").expect("a valid jail path");
+    let at = JailPath::new(LOG_PATH).expect("a valid jail path");
+    let target = host.root().join(at.rel());
+    let sys = |op, source| MountError::Sys {
+        target: target.clone(),
+        op,
+        source,
+    };
+    let table = mountinfo::read().map_err(MountError::Table)?;
+    let mut done = Done::Mounted;
+    if let Some(m) = mountinfo::at(&table, &target) {
+        let fd = host.open_node(&at, "open the log socket mount")?;
+        if !tree::is_socket(fd.as_fd()) {
+            return Err(MountError::Foreign { path: target });
+        }
+        if tree::dev_ino(fd.as_fd()) == tree::dev_ino(src_fd.as_fd()) {
+            if m.has("ro") && m.has("nosuid") && m.has("nodev") {
+                return Ok(Done::AlreadyMounted);
+            }
+            sysmount::restrict(fd.as_fd(), false).map_err(|e| sys("remount", e))?;
+            return Ok(Done::Remounted);
+        }
+        // a socket the host has since replaced: logging through it goes nowhere
+        sysmount::detach(fd.as_fd()).map_err(|e| sys("unmount the stale log socket at", e))?;
+        done = Done::Remounted;
+    }
+    match host.stat(&dev)? {
+        Some(m) if m.kind == EntryKind::Dir => {}
+        _ => {
+            host.make_dir(&dev, 0o755, Owner::ROOT)?;
+        }
+    }
+    match host.stat(&at)? {
+        None => host.write_file(&at, b"", 0o644, Owner::ROOT)?,
+        Some(m) if m.kind == EntryKind::File && m.size == 0 => {}
+        Some(m) => {
+            let what = match m.kind {
+                EntryKind::Symlink { target } => format!("a symlink to {}", target.display()),
+                EntryKind::Dir => "a directory".into(),
+                EntryKind::File => format!("a file of {} bytes", m.size),
+                EntryKind::Socket => "a socket".into(),
+                _ => "a device or FIFO".into(),
+            };
+            return Err(MountError::Placeholder { path: target, what });
+        }
+    }
+    let fd = host.open_node(&at, "open the log socket placeholder")?;
+    if !tree::is_regular(fd.as_fd()) {
+        return Err(MountError::Placeholder {
+            path: target,
+            what: "no longer a regular file".into(),
+        });
+    }
+    sysmount::bind_node(src_fd.as_fd(), fd.as_fd())
+        .map_err(|e| sys("bind the log socket onto", e))?;
+    drop(fd);
+    // Reopen: the new descriptor is the root of the new mount.
+    let fd = host.open_node(&at, "open the new log socket mount")?;
+    if let Err(e) = sysmount::restrict(fd.as_fd(), false) {
+        let _ = sysmount::detach(fd.as_fd());
+        return Err(sys("remount ro,nosuid,nodev of", e));
+    }
+    Ok(done)
+}
+
 /// A mount below a jail, opened beneath the root (no symlink followed) and checked to be
 /// the very mount the table lists (by mount ID).
 struct Below {
@@ -255,20 +345,29 @@ struct Below {
     fd: OwnedFd,
     /// The declared bind it is: its root has the source's device and inode.
     bind: Option<usize>,
-    /// One of the jail's own kernel filesystems (declared: its /proc, its /dev/pts).
-    own: bool,
+    /// One of the jail's own mounts (declared: its /proc, its /dev/pts, its dev/log).
+    own: Option<OwnMount>,
+}
+
+/// Which of a jail's own mounts (`Own`) a mount is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OwnMount {
+    Proc,
+    Devpts,
+    Log,
 }
 
 impl Below {
     fn ours(&self) -> bool {
-        self.bind.is_some() || self.own
+        self.bind.is_some() || self.own.is_some()
     }
 
     fn describe(&self, binds: &[Bind]) -> String {
-        match self.bind {
-            Some(i) => binds[i].to_string(),
-            None if self.entry.fstype == "devpts" => format!("devpts:{DEVPTS_DIR}"),
-            None => format!("proc:{PROC_DIR}"),
+        match (self.bind, self.own) {
+            (Some(i), _) => binds[i].to_string(),
+            (None, Some(OwnMount::Devpts)) => format!("devpts:{DEVPTS_DIR}"),
+            (None, Some(OwnMount::Log)) => format!("log:{LOG_PATH}"),
+            (None, _) => format!("proc:{PROC_DIR}"),
         }
     }
 }
@@ -316,14 +415,22 @@ fn mounts_below(
         else {
             return Err(foreign());
         };
-        let fd = host.open_dir(&jp, "open a mount point")?;
+        // O_PATH: a mount point may be a file (the socket at dev/log)
+        let fd = host.open_node(&jp, "open a mount point")?;
         if tree::mount_id(fd.as_fd()).is_some_and(|id| id != entry.id) {
             // something else is mounted over it, or it moved: not the entry we read
             return Err(foreign());
         }
         let me = tree::dev_ino(fd.as_fd());
         let bind = ids.iter().position(|id| id.is_some() && *id == me);
-        let own = bind.is_none() && own.is_own(&jp.to_string(), &entry);
+        let at = jp.to_string();
+        let own = match bind {
+            Some(_) => None,
+            None if own.is_own(&at, &entry) && entry.fstype == "devpts" => Some(OwnMount::Devpts),
+            None if own.is_own(&at, &entry) => Some(OwnMount::Proc),
+            None if own.log && at == LOG_PATH && tree::is_socket(fd.as_fd()) => Some(OwnMount::Log),
+            None => None,
+        };
         out.push(Below {
             entry,
             fd,
@@ -348,6 +455,7 @@ pub struct Unmounted {
     pub binds: Vec<(Bind, Done)>,
     pub proc: Option<Done>,
     pub devpts: Option<Done>,
+    pub log: Option<Done>,
 }
 
 /// Unmounts every mounted bind of the jail, wherever it now is below the jail (found by
@@ -357,6 +465,7 @@ pub fn umount_all(host: &LinuxHost, binds: &[Bind], own: Own) -> Result<Unmounte
     let mut done = vec![Done::NotMounted; binds.len()];
     let mut proc_done = own.proc.then_some(Done::NotMounted);
     let mut devpts_done = own.devpts.then_some(Done::NotMounted);
+    let mut log_done = own.log.then_some(Done::NotMounted);
     // stacked mounts come off one at a time; bounded, in case something remounts
     for _ in 0..16 {
         let ours: Vec<Below> = mounts_below(host, binds, own, None)?
@@ -368,10 +477,11 @@ pub fn umount_all(host: &LinuxHost, binds: &[Bind], own: Own) -> Result<Unmounte
         }
         for b in &ours {
             detach(b)?;
-            match b.bind {
-                Some(i) => done[i] = Done::Unmounted,
-                None if b.entry.fstype == "devpts" => devpts_done = Some(Done::Unmounted),
-                None => proc_done = Some(Done::Unmounted),
+            match (b.bind, b.own) {
+                (Some(i), _) => done[i] = Done::Unmounted,
+                (None, Some(OwnMount::Devpts)) => devpts_done = Some(Done::Unmounted),
+                (None, Some(OwnMount::Log)) => log_done = Some(Done::Unmounted),
+                (None, _) => proc_done = Some(Done::Unmounted),
             }
         }
     }
@@ -379,6 +489,7 @@ pub fn umount_all(host: &LinuxHost, binds: &[Bind], own: Own) -> Result<Unmounte
         binds: binds.iter().cloned().zip(done).collect(),
         proc: proc_done,
         devpts: devpts_done,
+        log: log_done,
     })
 }
 

@@ -4,6 +4,7 @@
 //! that could hold a planted symlink.
 
 pub mod apply;
+pub mod log;
 pub mod mountinfo;
 pub mod unit;
 
@@ -42,11 +43,28 @@ pub fn is_private_devpts(m: &mountinfo::MountEntry) -> bool {
     m.fstype == "devpts" && m.has_super("ptmxmode=666") && m.has_super("mode=620")
 }
 
-/// The mounts a jail declares besides its binds (`build --proc`, `--devpts`).
+/// Where a jail's syslog socket (`build --log`) is bound, inside the jail.
+pub const LOG_PATH: &str = "/dev/log";
+
+/// The bind of a jail's log socket (`build --log`) at dev/log, read-only, as its boot unit
+/// names it.
+pub fn log_bind(r: &crate::state::Request) -> Option<Bind> {
+    r.log.as_ref().map(|src| Bind {
+        src: src.clone(),
+        dst: JailPath::new(LOG_PATH).expect("a valid jail path"),
+        rw: false,
+    })
+}
+
+/// The mounts a jail declares besides its binds (`build --proc`, `--devpts`, `--log`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Own {
     pub proc: bool,
     pub devpts: bool,
+    /// A bind of a socket at exactly dev/log (told apart by being a socket there: the
+    /// host's syslog socket may have been recreated since, and a socket holds no tree a
+    /// removal could reach into).
+    pub log: bool,
 }
 
 impl Own {
@@ -54,6 +72,7 @@ impl Own {
         Own {
             proc: r.proc,
             devpts: r.devpts,
+            log: r.log.is_some(),
         }
     }
 

@@ -75,6 +75,9 @@ pub trait LoaderFs: Sync {
     fn exists(&self, path: &Path) -> bool;
     /// `path` with every symlink resolved, as /proc/self/exe shows an executable.
     fn canonical(&self, path: &Path) -> Option<PathBuf>;
+    /// The bytes of a small text file the loader reads (musl's path file), following
+    /// symlinks; `ErrorKind::NotFound` when it is absent.
+    fn read_small(&self, path: &Path) -> std::io::Result<Vec<u8>>;
 }
 
 /// The host's own filesystem.
@@ -102,6 +105,10 @@ impl LoaderFs for HostFs {
     fn canonical(&self, path: &Path) -> Option<PathBuf> {
         std::fs::canonicalize(path).ok()
     }
+
+    fn read_small(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        std::fs::read(path)
+    }
 }
 
 /// Resolves ELF files against one host configuration.
@@ -118,6 +125,10 @@ pub struct Resolver<'c> {
     variants: ByBytes<Vec<PathBuf>>,
     /// The program being resolved runs under musl's loader (see `musl`).
     musl: bool,
+    /// musl's system path, by the path file it came from (see `musl_path_file`).
+    musl_paths: HashMap<PathBuf, Vec<PathBuf>>,
+    /// The path file of the musl program being resolved, when it runs under musl.
+    musl_file: Option<PathBuf>,
 }
 
 /// musl's loader, which is also its libc: `ld-musl-ARCH.so.1`.
@@ -141,6 +152,40 @@ fn musl_reserved(name: &str) -> bool {
 /// musl's built-in library path, used when no /etc/ld-musl-ARCH.path names one.
 const MUSL_SYSTEM_PATH: [&str; 3] = ["/lib", "/usr/local/lib", "/usr/lib"];
 
+/// The file musl's loader at `interp` reads its system library path from (dynlink.c):
+/// `PREFIX/etc/ld-musl-ARCH.path`, where ARCH is the loader's own name between `ld-musl-`
+/// and `.so` and PREFIX is its path up to the second-to-last slash (`/lib/ld-musl-x86_64.so.1`
+/// gives `/etc/ld-musl-x86_64.path`, `/usr/lib/ld-musl-….so.1` gives `/usr/etc/…`).
+pub fn musl_path_file(interp: &Path) -> Option<PathBuf> {
+    let bytes = interp.as_os_str().as_encoded_bytes();
+    let name = interp.file_name()?.to_str()?;
+    let arch = name.strip_prefix("ld-musl-")?.split(".so").next()?;
+    if arch.is_empty() || !bytes.starts_with(b"/") {
+        return None;
+    }
+    let slashes: Vec<usize> = bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'/')
+        .map(|(i, _)| i)
+        .collect();
+    let prefix_len = if slashes.len() >= 2 {
+        slashes[slashes.len() - 2]
+    } else {
+        0
+    };
+    let prefix = std::str::from_utf8(&bytes[..prefix_len]).ok()?;
+    Some(PathBuf::from(format!("{prefix}/etc/ld-musl-{arch}.path")))
+}
+
+/// The directories of a musl path file: separated by colons or newlines (`path_open`).
+fn musl_path_dirs(text: &[u8]) -> Vec<PathBuf> {
+    text.split(|b| *b == b':' || *b == b'\n')
+        .filter(|d| !d.is_empty())
+        .map(|d| PathBuf::from(std::ffi::OsStr::from_bytes(d)))
+        .collect()
+}
+
 impl<'c> Resolver<'c> {
     pub fn new(cfg: &'c LoaderConfig) -> Self {
         Self::with_fs(cfg, &HostFs)
@@ -156,6 +201,8 @@ impl<'c> Resolver<'c> {
             hwcaps_dirs: HashMap::new(),
             variants: ByBytes::default(),
             musl: false,
+            musl_paths: HashMap::new(),
+            musl_file: None,
         }
     }
 
@@ -199,6 +246,11 @@ impl<'c> Resolver<'c> {
             return Ok(closure);
         }
         self.musl = info.interp.as_deref().is_some_and(is_musl_interp);
+        self.musl_file = info
+            .interp
+            .as_deref()
+            .filter(|_| self.musl)
+            .and_then(musl_path_file);
         let id = self.file_id(file);
         let mut map = vec![Loaded {
             path: file.to_path_buf(),
@@ -527,8 +579,27 @@ impl<'c> Resolver<'c> {
             }
             cur = map[i].loader;
         }
-        let dirs: Vec<PathBuf> = MUSL_SYSTEM_PATH.iter().map(PathBuf::from).collect();
+        let dirs = self.musl_system_path();
         plain(self, &dirs).map(|p| (p, FoundVia::DefaultDir))
+    }
+
+    /// musl's system path: its path file's directories when the file exists (an unreadable
+    /// file gives none, as the loader then uses ""), else the built-in path.
+    fn musl_system_path(&mut self) -> Vec<PathBuf> {
+        let builtin = || MUSL_SYSTEM_PATH.iter().map(PathBuf::from).collect();
+        let Some(file) = self.musl_file.clone() else {
+            return builtin();
+        };
+        if let Some(dirs) = self.musl_paths.get(&file) {
+            return dirs.clone();
+        }
+        let dirs = match self.fs.read_small(&file) {
+            Ok(text) => musl_path_dirs(&text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => builtin(),
+            Err(_) => Vec::new(),
+        };
+        self.musl_paths.insert(file, dirs.clone());
+        dirs
     }
 
     /// Expands a search list; `origin` is only computed when an element has a token. When
@@ -702,6 +773,7 @@ mod tests {
     struct FakeFs {
         files: BTreeMap<PathBuf, ElfInfo>,
         links: BTreeMap<PathBuf, PathBuf>,
+        texts: BTreeMap<PathBuf, Vec<u8>>,
     }
 
     impl FakeFs {
@@ -791,6 +863,12 @@ mod tests {
         }
         fn canonical(&self, path: &Path) -> Option<PathBuf> {
             Some(self.resolve_links(path))
+        }
+        fn read_small(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+            self.texts
+                .get(&self.resolve_links(path))
+                .cloned()
+                .ok_or_else(|| std::io::ErrorKind::NotFound.into())
         }
     }
 
@@ -1043,6 +1121,63 @@ mod tests {
             found(&c)["libz.so.1"],
             ("/usr/lib/libz.so.1".into(), "default directory".into()),
             "no glibc-hwcaps for musl"
+        );
+    }
+
+    #[test]
+    fn musls_path_file_replaces_its_builtin_path() {
+        let fs = program(FakeFs::default(), "/bin/m", &["libc.so", "libz.so.1"])
+            .with("/bin/m", |i| {
+                i.interp = Some("/lib/ld-musl-x86_64.so.1".into())
+            })
+            .lib("/lib/ld-musl-x86_64.so.1", "libc.so", &[])
+            .lib("/usr/lib/libz.so.1", "libz.so.1", &["libc.so"])
+            .lib("/usr/lib/x86_64-linux-musl/libz.so.1", "libz.so.1", &[]);
+        let mut with_file = fs;
+        with_file.texts.insert(
+            "/etc/ld-musl-x86_64.path".into(),
+            b"/lib/x86_64-linux-musl\n/usr/lib/x86_64-linux-musl:/opt/none\n".to_vec(),
+        );
+        let c = resolve(&with_file, &cfg(), "/bin/m");
+        assert_eq!(
+            found(&c)["libz.so.1"],
+            (
+                "/usr/lib/x86_64-linux-musl/libz.so.1".into(),
+                "default directory".into()
+            ),
+            "the path file's directories, not the built-in /usr/lib"
+        );
+        // An empty path file leaves no system path at all.
+        with_file
+            .texts
+            .insert("/etc/ld-musl-x86_64.path".into(), Vec::new());
+        let c = resolve(&with_file, &cfg(), "/bin/m");
+        assert_eq!(missing(&c), vec!["libz.so.1".to_string()]);
+    }
+
+    #[test]
+    fn musls_path_file_is_named_after_its_loader() {
+        let f = |p: &str| musl_path_file(Path::new(p)).map(|p| p.display().to_string());
+        assert_eq!(
+            f("/lib/ld-musl-x86_64.so.1").as_deref(),
+            Some("/etc/ld-musl-x86_64.path")
+        );
+        assert_eq!(
+            f("/usr/lib/ld-musl-aarch64.so.1").as_deref(),
+            Some("/usr/etc/ld-musl-aarch64.path")
+        );
+        assert_eq!(
+            f("/ld-musl-i386.so.1").as_deref(),
+            Some("/etc/ld-musl-i386.path")
+        );
+        assert_eq!(f("/lib64/ld-linux-x86-64.so.2"), None);
+        assert_eq!(
+            musl_path_dirs(b"/a:/b\n\n/c:"),
+            vec![
+                PathBuf::from("/a"),
+                PathBuf::from("/b"),
+                PathBuf::from("/c")
+            ]
         );
     }
 

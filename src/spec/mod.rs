@@ -42,6 +42,19 @@ pub struct JailSpec {
     /// Bind mounts, `SRC:DST[:ro|rw]` as `build --bind`.
     #[serde(default)]
     pub binds: Vec<Spanned<String>>,
+    /// A private /proc, as `build --proc` (mounted by `jailsmith mount`).
+    #[serde(default)]
+    pub proc: bool,
+    /// A private /dev/pts, as `build --devpts` (mounted by `jailsmith mount`).
+    #[serde(default)]
+    pub devpts: bool,
+    /// The host's syslog socket at dev/log, as `build --log` (bound by `jailsmith mount`);
+    /// sftp-only users of the jail then log their transfers.
+    #[serde(default)]
+    pub log: bool,
+    /// The host socket `log` binds, as `build --log-socket` (implies `log`).
+    #[serde(default)]
+    pub log_socket: Option<PathBuf>,
 }
 
 /// `[[user]]`: what `jailsmith user` takes.

@@ -15,7 +15,13 @@ pub struct DropIn {
     pub chroot: PathBuf,
     pub authorized_keys: PathBuf,
     pub sftp_only: bool,
+    /// The jail has a syslog socket at dev/log (`build --log`): internal-sftp logs every
+    /// transfer there (`-l INFO`, facility AUTHPRIV) with the user's name.
+    pub sftp_log: bool,
 }
+
+/// The ForceCommand of an sftp-only user whose jail has a syslog socket at dev/log.
+pub const LOGGED_SFTP: &str = "internal-sftp -l INFO -f AUTHPRIV";
 
 /// `10-jailsmith-NAME.conf`.
 pub fn file_name(user: &str) -> String {
@@ -61,7 +67,12 @@ impl DropIn {
             ("PermitUserRC", "no".into()),
         ];
         if self.sftp_only {
-            v.push(("ForceCommand", "internal-sftp".into()));
+            let command = if self.sftp_log {
+                LOGGED_SFTP
+            } else {
+                "internal-sftp"
+            };
+            v.push(("ForceCommand", command.into()));
             v.push(("PermitTTY", "no".into()));
         }
         v
@@ -99,6 +110,7 @@ mod tests {
             chroot: "/srv/get_chrooted".into(),
             authorized_keys: "/etc/ssh/authorized_keys/imsad".into(),
             sftp_only,
+            sftp_log: false,
         }
     }
 
@@ -136,6 +148,25 @@ mod tests {
                 .expected()
                 .contains(&("forcecommand".into(), "internal-sftp".into()))
         );
+    }
+
+    #[test]
+    fn a_jail_with_a_log_socket_logs_sftp_transfers() {
+        let mut block = d(true);
+        block.sftp_log = true;
+        assert!(
+            block
+                .render()
+                .contains("    ForceCommand internal-sftp -l INFO -f AUTHPRIV\n    PermitTTY no\n")
+        );
+        // sshd -T prints the command as written
+        assert!(block.expected().contains(&(
+            "forcecommand".into(),
+            "internal-sftp -l INFO -f AUTHPRIV".into()
+        )));
+        let mut shell = d(false);
+        shell.sftp_log = true;
+        assert!(!shell.render().contains("ForceCommand"));
     }
 
     #[test]

@@ -56,6 +56,10 @@ pub struct Request {
     /// objects (`STATE/store`), copies of them where the jail cannot link.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub store: bool,
+    /// `build --log`: the host's syslog socket (resolved, no symlink) that `jailsmith mount`
+    /// binds at dev/log, so that sftp-only users' internal-sftp can log their transfers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<std::path::PathBuf>,
 }
 
 /// Everything jailsmith remembers about one jail.

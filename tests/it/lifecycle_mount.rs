@@ -9,7 +9,7 @@ use std::os::unix::fs::chown;
 use std::path::Path;
 use std::process::Command;
 
-use common::{TestRoot, UserGuard, bin, make_dir, require_root, run, run_ok, text};
+use common::{TestRoot, UserGuard, make_dir, require_root, run, run_ok, text};
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 
 /// The per-mount options of the topmost mount at `point`, if any.
@@ -28,15 +28,7 @@ fn options_at(point: &Path) -> Option<Vec<String>> {
         })
 }
 
-fn jailsmith(args: &[&str], jail: &Path, state: &Path) -> Command {
-    let mut c = bin();
-    c.arg(args[0])
-        .arg(jail)
-        .arg("--state-dir")
-        .arg(state)
-        .args(&args[1..]);
-    c
-}
+use common::jailsmith_at as jailsmith;
 
 #[test]
 fn binds_are_ro_or_rw_nosuid_nodev_non_recursive_and_idempotent() {

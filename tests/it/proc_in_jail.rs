@@ -15,24 +15,9 @@ use std::process::{Command, Stdio};
 use common::{ProcessGuard, TestRoot, bin, chroot_cmd, require_root, run, run_ok, text};
 use nix::mount::{MsFlags, mount};
 
-/// The mountinfo line of the topmost mount at `point`, if any.
-fn mount_at(point: &Path) -> Option<String> {
-    let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
-    info.lines()
-        .rev()
-        .find(|l| l.split(' ').nth(4) == Some(point.to_str().unwrap()))
-        .map(str::to_string)
-}
+use common::mount_at;
 
-fn jailsmith(args: &[&str], jail: &Path, state: &Path) -> Command {
-    let mut c = bin();
-    c.arg(args[0])
-        .arg(jail)
-        .arg("--state-dir")
-        .arg(state)
-        .args(&args[1..]);
-    c
-}
+use common::jailsmith_at as jailsmith;
 
 /// A `sleep` running on the host as `uid` (no account needed), killed on drop.
 fn sleeper(uid: u32) -> ProcessGuard {

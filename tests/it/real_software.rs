@@ -428,6 +428,67 @@ fn a_musl_program_gets_its_loader_which_is_its_libc() {
 }
 
 #[test]
+fn a_musl_program_finds_its_libraries_through_its_loaders_path_file_in_the_jail() {
+    if !common::require_root("a_musl_path_file") || !common::require_cmds(&["musl-gcc"]) {
+        return;
+    }
+    let root = TestRoot::for_current_test();
+    // A private musl "prefix": the loader at PREFIX/lib reads PREFIX/etc/ld-musl-ARCH.path,
+    // which names a library directory outside musl's built-in /lib:/usr/local/lib:/usr/lib.
+    let prefix = root.dir("musl");
+    let host_loader = std::fs::canonicalize("/lib/ld-musl-x86_64.so.1")
+        .expect("musl-tools installs /lib/ld-musl-x86_64.so.1");
+    let loader = prefix.join("lib/ld-musl-x86_64.so.1");
+    std::fs::create_dir_all(loader.parent().unwrap()).unwrap();
+    std::fs::copy(&host_loader, &loader).unwrap();
+    let libs = prefix.join("greet-libs");
+    let path_file = prefix.join("etc/ld-musl-x86_64.path");
+    std::fs::create_dir_all(path_file.parent().unwrap()).unwrap();
+    common::write_file(&path_file, format!("{}\n", libs.display()), 0o644);
+    let musl = |args: &[&str]| {
+        let mut cc = std::process::Command::new(common::find_cmd("musl-gcc").unwrap());
+        common::run_ok(cc.args(args));
+    };
+    std::fs::create_dir_all(&libs).unwrap();
+    let src = prefix.join("greet.c");
+    common::write_file(
+        &src,
+        "const char *greet(void) { return \"hello, jail\"; }\n",
+        0o644,
+    );
+    let lib = libs.join("libgreet.so");
+    musl(&[
+        "-shared",
+        "-fPIC",
+        "-Wl,-soname,libgreet.so",
+        "-o",
+        lib.to_str().unwrap(),
+        src.to_str().unwrap(),
+    ]);
+    let main = prefix.join("main.c");
+    common::write_file(
+        &main,
+        "#include <stdio.h>\nconst char *greet(void);\nint main(void) { puts(greet()); return 0; }\n",
+        0o644,
+    );
+    let prog = prefix.join("greet");
+    musl(&[
+        "-o",
+        prog.to_str().unwrap(),
+        main.to_str().unwrap(),
+        &format!("-L{}", libs.display()),
+        "-lgreet",
+        &format!("-Wl,--dynamic-linker={}", loader.display()),
+    ]);
+    let jail = runs_as_nobody_in_its_jail(&root, &prog);
+    let in_jail = jail.join(path_file.strip_prefix("/").unwrap());
+    assert!(in_jail.is_file(), "the loader's path file is copied");
+    // Without it the jail's loader searches only its built-in path: check must say so.
+    std::fs::remove_file(&in_jail).unwrap();
+    assert_unloadable(&jail, &root.state_dir(), "libgreet.so");
+}
+
+#[test]
 fn an_i386_program_gets_its_32_bit_closure() {
     if !common::require_root("an_i386_program") || !common::require_cmds(&["cc"]) {
         return;

@@ -142,6 +142,7 @@ pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
         chroot: jail.clone(),
         authorized_keys: key_file.clone(),
         sftp_only: a.sftp_only,
+        sftp_log: a.sftp_only && jail_logs(r, &host, &jail)?,
     };
 
     let steps = (|| {
@@ -167,6 +168,29 @@ pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
         return Err(r.roll_back(Some(&host), e));
     }
     Ok(jail)
+}
+
+/// Whether the jail declares a syslog socket (`build --log`), so that an sftp-only user's
+/// internal-sftp logs there; warns when it is not bound now (the log goes nowhere until
+/// `jailsmith mount`).
+fn jail_logs(r: &mut Run, host: &LinuxHost, jail: &Path) -> Result<bool, UserError> {
+    let declared =
+        crate::state::load(&r.args.state_dir, jail)?.is_some_and(|s| s.request.log.is_some());
+    if declared {
+        let at = crate::plan::JailPath::new(crate::mounts::LOG_PATH).expect("a valid jail path");
+        let bound = host
+            .stat(&at)?
+            .is_some_and(|m| m.kind == crate::apply::EntryKind::Socket);
+        if !bound {
+            r.warnings.push(format!(
+                "{}'s syslog socket is not bound at /dev/log: sftp transfers are logged once \
+                 it is: jailsmith mount {}",
+                jail.display(),
+                jail.display()
+            ));
+        }
+    }
+    Ok(declared)
 }
 
 /// Writes the authorized_keys file; a change that drops keys the account had says so (the

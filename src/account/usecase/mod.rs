@@ -420,6 +420,7 @@ mod tests {
             chroot: "/srv/j".into(),
             authorized_keys: "/k/u".into(),
             sftp_only: false,
+            sftp_log: false,
         };
         assert_eq!(dropin_jail(&d.render()), Some(PathBuf::from("/srv/j")));
     }

@@ -330,6 +330,11 @@ fn exit_status(roff: &mut Roff) {
         roff.text([bold(code.to_string())]);
         roff.text([roman(*meaning)]);
     }
+    roff.control("PP", []);
+    roff.text([roman(
+        "A command whose output goes to a pipe its reader has closed \
+         (jailsmith profiles list | head -1) ends as on SIGPIPE, quietly: a shell reports 141.",
+    )]);
 }
 
 fn see_also_section(roff: &mut Roff, pages: &[String]) {

@@ -943,6 +943,26 @@ impl Canary {
     }
 }
 
+/// `jailsmith SUBCOMMAND JAIL --state-dir STATE ARGS…` (`args[0]` is the subcommand).
+pub fn jailsmith_at(args: &[&str], jail: &Path, state: &Path) -> Command {
+    let mut c = bin();
+    c.arg(args[0])
+        .arg(jail)
+        .arg("--state-dir")
+        .arg(state)
+        .args(&args[1..]);
+    c
+}
+
+/// The mountinfo line of the topmost mount at `point`, if any.
+pub fn mount_at(point: &Path) -> Option<String> {
+    let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    info.lines()
+        .rev()
+        .find(|l| l.split(' ').nth(4) == Some(point.to_str().unwrap()))
+        .map(str::to_string)
+}
+
 /// Lazily unmounts everything mounted under a directory on drop (also when the test fails).
 pub struct UnmountGuard(pub PathBuf);
 
