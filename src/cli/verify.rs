@@ -345,6 +345,7 @@ mod tests {
             manifest: Manifest::default(),
             users: users.iter().map(|u| u.to_string()).collect(),
             limits: Default::default(),
+            groups: Default::default(),
             services: Default::default(),
             updated_unix: 0,
             in_progress: false,

@@ -87,10 +87,9 @@ impl Setup {
         }
     }
 
+    /// The sshd block that jails `name` here (a path that does not exist when none does).
     fn dropin(&self, name: &str) -> PathBuf {
-        self.srv
-            .dropin_dir()
-            .join(format!("10-jailsmith-{name}.conf"))
+        sshd::jailing_block(self.srv.dropin_dir(), &self.jail, name)
     }
 }
 

@@ -5,6 +5,7 @@
 //! command-line options stay in `cli::user`.
 
 mod add;
+mod groups;
 mod journal;
 mod limits;
 mod remove;
@@ -19,7 +20,7 @@ use crate::audit::chroot_rule::chroot_problems;
 use crate::exit;
 use crate::plan::denylist::{self, AccountFacts, AccountRole};
 use crate::sshd::dropin;
-use crate::sshd::{SshdError, mainconfig};
+use crate::sshd::SshdError;
 use crate::state::StateError;
 
 pub use journal::Change;
@@ -235,6 +236,22 @@ pub fn preflight(args: &UserRequest) -> Result<(), UserError> {
     add::preflight(args)
 }
 
+/// The sshd block that jails this request's user (its jail and mode) and its file.
+pub fn sshd_block(args: &UserRequest) -> Result<(dropin::DropIn, PathBuf), UserError> {
+    let jail = jail_path(&args.jail)?;
+    Ok(groups::block_of(args, &jail, args.sftp_only))
+}
+
+/// True when adding this request's user may change sshd's configuration (its block is not
+/// in place as it should be, or the jail has per-user drop-ins of an earlier version): the
+/// only adds that run sshd.
+pub fn changes_sshd(args: &UserRequest) -> Result<bool, UserError> {
+    let jail = jail_path(&args.jail)?;
+    let (block, path) = groups::block_of(args, &jail, args.sftp_only);
+    let current = hostfs::read_optional(&path)?.as_deref() == Some(block.render().as_str());
+    Ok(!current || !groups::legacy_dropins(args, &jail)?.is_empty())
+}
+
 /// Refuses an invalid name and root.
 fn check_name(n: &str) -> Result<(), UserError> {
     name::validate(n)?;
@@ -339,17 +356,9 @@ fn check_account_rules(
     }
 }
 
-/// The jail a user's existing drop-in chroots into, if it has one.
-fn dropin_jail(text: &str) -> Option<PathBuf> {
-    text.lines()
-        .filter_map(mainconfig::split_line)
-        .find(|(k, _)| k == "chrootdirectory")
-        .and_then(|(_, v)| v.first().map(PathBuf::from))
-}
-
 fn refuse_other_jail(dropin_path: &Path, jail: &Path, name: &str) -> Result<(), UserError> {
     if let Some(text) = hostfs::read_optional(dropin_path)?
-        && let Some(other) = dropin_jail(&text).filter(|j| j != jail)
+        && let Some(other) = dropin::chroot_of(&text).filter(|j| j != jail)
     {
         return Err(UserError::Refused(format!(
             "{name} is jailed in {} ({}), not in {}; run 'jailsmith user {name} --jail {} --remove' first",
@@ -413,14 +422,4 @@ mod tests {
         check_root_chain(Path::new("/usr/share"), "keep keys in").unwrap();
     }
 
-    #[test]
-    fn existing_dropin_names_its_jail() {
-        let d = dropin::DropIn {
-            user: "u".into(),
-            chroot: "/srv/j".into(),
-            authorized_keys: "/k/u".into(),
-            sftp_only: false,
-        };
-        assert_eq!(dropin_jail(&d.render()), Some(PathBuf::from("/srv/j")));
-    }
 }

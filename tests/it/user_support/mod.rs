@@ -140,10 +140,9 @@ impl Setup {
         self.srv.log().matches("Server listening on").count()
     }
 
+    /// The sshd block that jails `name` here (a path that does not exist when none does).
     pub fn dropin(&self, name: &str) -> PathBuf {
-        self.srv
-            .dropin_dir()
-            .join(format!("10-jailsmith-{name}.conf"))
+        crate::common::sshd::jailing_block(self.srv.dropin_dir(), &self.jail, name)
     }
 
     /// ssh as `name` running `command`; returns (exit code, stdout, stderr).
