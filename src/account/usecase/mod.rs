@@ -215,6 +215,126 @@ pub fn converge(args: &UserRequest) -> Result<Report, UserError> {
     })
 }
 
+/// Moves the per-user drop-ins that earlier versions wrote for `jail` to the jail's groups
+/// (`update` runs it): each user joins its mode's group, the group blocks are written, the
+/// per-user files go, then `sshd -t`, `sshd -T -C user=…` for every user moved, and one
+/// reload. Takes the state directory's lock (not for a dry run); any failure rolls back.
+pub fn migrate_jail(
+    jail: &Path,
+    dirs: UserDirs,
+    no_reload: bool,
+    dry_run: bool,
+) -> Result<Report, UserError> {
+    let args = UserRequest {
+        remove: false,
+        ..UserRequest::removal("root", jail, dirs, false, no_reload, dry_run)
+    };
+    let jail = jail_path(jail)?;
+    let _lock = if dry_run {
+        None
+    } else {
+        Some(hostfs::lock_dir(&args.state_dir)?)
+    };
+    let mut r = Run {
+        args: &args,
+        dry: dry_run,
+        changes: Vec::new(),
+        undo: Vec::new(),
+        warnings: Vec::new(),
+    };
+    if !groups::legacy_dropins(&args, &jail)?.is_empty() {
+        let sshd = args.sshd.validator();
+        let db = crate::account::hostdb::HostDb::default();
+        let steps = (|| {
+            let moved = groups::migrate(&mut r, &db, &jail, None)?;
+            if !r.dry {
+                sshd.test()?;
+                for (user, block) in &moved {
+                    let (_, path) = groups::block_of(&args, &jail, block.sftp_only);
+                    add::validate_effective(&sshd, &path, user, block)?;
+                }
+            }
+            journal::reload_sshd(&mut r, &sshd)
+        })();
+        if let Err(e) = steps {
+            return Err(r.roll_back(None, e));
+        }
+    }
+    Ok(Report {
+        user: String::new(),
+        jail,
+        operation: "migrate",
+        dry_run,
+        up_to_date: r.changes.is_empty(),
+        changes: r.changes,
+        warnings: r.warnings,
+    })
+}
+
+/// Removes the groups the jail's state still records, with their blocks, when nobody is a
+/// member any more (`destroy` runs it after taking the jail's users out); a group that
+/// still has members is kept, with a warning. One reload when a block went.
+pub fn drop_jail_groups(
+    jail: &Path,
+    dirs: UserDirs,
+    no_reload: bool,
+    dry_run: bool,
+) -> Result<Report, UserError> {
+    let args = UserRequest::removal("root", jail, dirs, false, no_reload, dry_run);
+    let jail = jail_path(jail)?;
+    let mut r = Run {
+        args: &args,
+        dry: dry_run,
+        changes: Vec::new(),
+        undo: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let (recorded, users): (Vec<String>, Vec<String>) = crate::state::load(&args.state_dir, &jail)?
+        .map(|s| (s.groups.into_keys().collect(), s.users))
+        .unwrap_or_default();
+    let db = crate::account::hostdb::HostDb::default();
+    let steps = (|| {
+        let mut changed = false;
+        for g in &recorded {
+            // in a dry run the jail's own users are still members
+            let others: Vec<String> = db
+                .group_index()?
+                .by_name(g)
+                .map(|e| e.members.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|m| !(r.dry && users.contains(m)))
+                .collect();
+            if !others.is_empty() {
+                r.warnings.push(format!(
+                    "group {g} still has members ({}): kept with its sshd block",
+                    others.join(", ")
+                ));
+                continue;
+            }
+            let sftp = g.ends_with(dropin::SFTP_SUFFIX);
+            let (_, path) = groups::block_of(&args, &jail, sftp);
+            changed |= groups::drop_if_empty(&mut r, &db, &jail, g, &path, "")?;
+        }
+        if changed {
+            journal::reload_sshd(&mut r, &args.sshd.validator())?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = steps {
+        return Err(r.roll_back(None, e));
+    }
+    Ok(Report {
+        user: String::new(),
+        jail,
+        operation: "remove",
+        dry_run,
+        up_to_date: r.changes.is_empty(),
+        changes: r.changes,
+        warnings: r.warnings,
+    })
+}
+
 /// The report as lines: `[would ]ACTION OBJECT TARGET[: DETAIL]`, or "up to date".
 pub fn report_lines(r: &Report) -> Vec<String> {
     if r.up_to_date {
