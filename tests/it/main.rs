@@ -32,6 +32,7 @@ mod profile_jails;
 mod real_software;
 mod service_unit;
 mod service_user_limits;
+mod sshd_groups;
 mod systemd_real;
 mod user_refusals;
 mod user_ssh;
