@@ -215,7 +215,11 @@ fn cached<T: Any + Send + Sync>(
         Err(e) => return Err(AccountError::io("read", path)(e)),
     };
     let key = (path.to_path_buf(), kind);
-    if let Some((seen, v)) = CACHE.lock().expect("cache lock").get_or_insert_default().get(&key)
+    if let Some((seen, v)) = CACHE
+        .lock()
+        .expect("cache lock")
+        .get_or_insert_default()
+        .get(&key)
         && *seen == id
         && let Ok(v) = Arc::clone(v).downcast::<T>()
     {
@@ -264,7 +268,10 @@ impl HostDb {
         let Some(entry) = self.entry(name)? else {
             return Ok(None);
         };
-        let group = self.group_index()?.by_gid(entry.gid).map(|g| g.name.clone());
+        let group = self
+            .group_index()?
+            .by_gid(entry.gid)
+            .map(|g| g.name.clone());
         let password = cached(&self.shadow, "shadow", shadow_index)?
             .get(name)
             .cloned();
@@ -362,6 +369,11 @@ mod tests {
         std::fs::write(&tmp, "root:x:0:\nimsad:x:1001:\ng:x:900:a\n").unwrap();
         std::fs::rename(&tmp, &db.group).unwrap();
         assert_eq!(db.groups(&acc.entry).unwrap().len(), 1);
-        assert!(db.group_index().unwrap().member_of("a").any(|g| g.name == "g"));
+        assert!(
+            db.group_index()
+                .unwrap()
+                .member_of("a")
+                .any(|g| g.name == "g")
+        );
     }
 }

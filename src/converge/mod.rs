@@ -380,13 +380,10 @@ fn converge_user(c: &mut Converger, a: &user::UserRequest) -> anyhow::Result<()>
         return Ok(());
     }
     c.dropins_changed |= report.changes.iter().any(|ch| ch.object == "dropin");
-    let created = report
-        .changes
-        .iter()
-        .any(|ch| {
-            (ch.action == "create" && matches!(ch.object, "account" | "dropin"))
-                || (ch.action == "add" && ch.object == "member")
-        });
+    let created = report.changes.iter().any(|ch| {
+        (ch.action == "create" && matches!(ch.object, "account" | "dropin"))
+            || (ch.action == "add" && ch.object == "member")
+    });
     let action = if a.remove {
         "remove"
     } else if created {

@@ -50,7 +50,10 @@ pub fn is_jail_group(name: &str) -> bool {
         return false;
     };
     let hex = rest.strip_suffix(SFTP_SUFFIX).unwrap_or(rest);
-    hex.len() == 12 && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    hex.len() == 12
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
 /// `10-jailsmith-HEX[-sftp].group.conf`: the block file of a group.
@@ -250,10 +253,7 @@ mod tests {
         }
         assert!(!is_jail_group("jailsmith-users"));
         assert!(!is_jail_group("imsad"));
-        assert_eq!(
-            group_file_name(&shell),
-            format!("10-{shell}.group.conf")
-        );
+        assert_eq!(group_file_name(&shell), format!("10-{shell}.group.conf"));
         assert_eq!(legacy_user(&group_file_name(&shell)), None);
         assert_eq!(legacy_user("10-jailsmith-imsad.conf"), Some("imsad"));
         assert_eq!(legacy_file_name("imsad"), "10-jailsmith-imsad.conf");
@@ -272,7 +272,10 @@ mod tests {
             })
         );
         assert_eq!(parse_legacy("other", old), None);
-        assert_eq!(parse_legacy("imsad", "Match all\nChrootDirectory /x\n"), None);
+        assert_eq!(
+            parse_legacy("imsad", "Match all\nChrootDirectory /x\n"),
+            None
+        );
     }
 
     #[test]

@@ -61,7 +61,10 @@ fn logs_in_jailed(s: &Setup, name: &str, key: &Path) {
     assert_eq!(code, Some(0), "{err}\n{}", s.srv.log());
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.first(), Some(&name), "{out}");
-    let top: Vec<&str> = lines.get(1).map(|l| l.split(' ').collect()).unwrap_or_default();
+    let top: Vec<&str> = lines
+        .get(1)
+        .map(|l| l.split(' ').collect())
+        .unwrap_or_default();
     assert!(
         !top.contains(&"/root") && !top.contains(&"/boot") && top.contains(&"/home"),
         "not in the jail: {out}"
@@ -100,7 +103,11 @@ fn second_user_changes_no_dropin_and_runs_no_sshd() {
     assert!(said.contains("add member jailsmith-"), "{said}");
     assert!(!said.contains("reload sshd"), "{said}");
     assert_eq!(sshd_runs(&log), 0, "sshd ran for the second user");
-    assert_eq!(dir_stamps(s.srv.dropin_dir()), before, "the drop-in dir changed");
+    assert_eq!(
+        dir_stamps(s.srv.dropin_dir()),
+        before,
+        "the drop-in dir changed"
+    );
     s.srv.wait_settled();
     assert_eq!(listening(&s), reloads, "sshd was reloaded");
     assert_eq!(s.dropin(second.name()), block);
@@ -141,7 +148,11 @@ fn second_user_changes_no_dropin_and_runs_no_sshd() {
         text(&err.stderr)
     );
     run_ok(s.user_cmd(second.name()).arg("--remove"));
-    s.run_reloading(s.user_cmd_in(second.name(), &other_jail).arg("--key").arg(&key_pub));
+    s.run_reloading(
+        s.user_cmd_in(second.name(), &other_jail)
+            .arg("--key")
+            .arg(&key_pub),
+    );
     let moved = sshd::jailing_block(s.srv.dropin_dir(), &other_jail, second.name());
     assert!(moved.exists() && moved != block);
     assert!(!s.dropin(second.name()).exists());
@@ -215,7 +226,10 @@ fn update_moves_per_user_dropins_to_the_jails_group() {
 
     let out = s.run_reloading(&mut update);
     let said = text(&out.stdout);
-    assert!(said.contains(&format!("remove dropin {}", old.display())), "{said}");
+    assert!(
+        said.contains(&format!("remove dropin {}", old.display())),
+        "{said}"
+    );
     assert!(!old.exists(), "the per-user drop-in is still there");
     assert!(block.exists(), "no group block");
     assert_eq!(s.dropin(&name), block, "{name} is not in the jail's group");
@@ -227,7 +241,11 @@ fn update_moves_per_user_dropins_to_the_jails_group() {
     );
     // once moved, update has nothing more to do for sshd
     let out = run_ok(&mut update);
-    assert!(!text(&out.stdout).contains("dropin"), "{}", text(&out.stdout));
+    assert!(
+        !text(&out.stdout).contains("dropin"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 fn apply_cmd(s: &Setup, spec: &Path, wrapper: &Path) -> std::process::Command {
@@ -288,13 +306,17 @@ fn apply_creates_accounts_and_a_noop_apply_runs_no_sshd() {
     // every account exists as useradd made them: shell, home in the jail, key-only, own group
     let shadow = fs::read_to_string("/etc/shadow").unwrap();
     for (i, u) in users.iter().enumerate() {
-        let acc = u.lookup().unwrap_or_else(|| panic!("{} not created", u.name()));
+        let acc = u
+            .lookup()
+            .unwrap_or_else(|| panic!("{} not created", u.name()));
         assert_eq!(acc.dir, PathBuf::from(format!("/home/{}", u.name())));
         assert_eq!(acc.shell, PathBuf::from("/bin/bash"));
         let grp = nix::unistd::Group::from_gid(acc.gid).unwrap().unwrap();
         assert_eq!(grp.name, u.name());
         assert!(
-            shadow.lines().any(|l| l.starts_with(&format!("{}:*:", u.name()))),
+            shadow
+                .lines()
+                .any(|l| l.starts_with(&format!("{}:*:", u.name()))),
             "{} has a password",
             u.name()
         );
@@ -302,7 +324,9 @@ fn apply_creates_accounts_and_a_noop_apply_runs_no_sshd() {
         let blocks = s.dropin(u.name());
         assert!(blocks.exists(), "{} is not jailed", u.name());
         assert_eq!(
-            fs::read_to_string(&blocks).unwrap().contains("internal-sftp"),
+            fs::read_to_string(&blocks)
+                .unwrap()
+                .contains("internal-sftp"),
             i == 3
         );
     }

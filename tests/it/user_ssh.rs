@@ -377,8 +377,16 @@ fn removal_unjails_and_locks_out() {
     assert!(!text(&out.stdout).contains("sshd"), "{}", text(&out.stdout));
     let block_after = fs::symlink_metadata(&block).unwrap();
     assert_eq!(
-        (block_before.ino(), block_before.mtime(), block_before.mtime_nsec()),
-        (block_after.ino(), block_after.mtime(), block_after.mtime_nsec())
+        (
+            block_before.ino(),
+            block_before.mtime(),
+            block_before.mtime_nsec()
+        ),
+        (
+            block_after.ino(),
+            block_after.mtime(),
+            block_after.mtime_nsec()
+        )
     );
     s.srv.wait_settled();
     assert_eq!(

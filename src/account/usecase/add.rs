@@ -11,7 +11,6 @@ use super::{
     UserError, UserRequest, check_account_rules, check_jail_path, check_name, check_root_chain,
     check_uid, groups, jail_path, refuse_other_jail,
 };
-use crate::state;
 use crate::account::hostdb::{HostAccount, HostDb, PasswdEntry};
 use crate::account::useradd::{self, Modify, NO_PASSWORD, Wanted};
 use crate::account::{AccountError, hostfs, jailside, keys, logindefs};
@@ -20,6 +19,7 @@ use crate::plan::{JailPath, Owner};
 use crate::sshd::dropin::{self, DropIn};
 use crate::sshd::validate::{self, Sshd};
 use crate::sshd::{SshdError, mainconfig};
+use crate::state;
 
 /// The keys in public key file `f`.
 fn read_key_file(f: &Path) -> Result<Vec<keys::PublicKey>, UserError> {

@@ -100,10 +100,7 @@ pub(super) fn inspect(
 
 /// The refusal of a user who is a member of `group`, another jail's.
 pub(super) fn other_jail(a: &UserRequest, user: &str, group: &str, jail: &Path) -> UserError {
-    let file = a
-        .sshd
-        .sshd_config_dir
-        .join(dropin::group_file_name(group));
+    let file = a.sshd.sshd_config_dir.join(dropin::group_file_name(group));
     let other = hostfs::read_optional(&file)
         .ok()
         .flatten()
@@ -152,19 +149,19 @@ pub(super) fn ensure_group(
         .map(|g| g.gid)
         .ok_or_else(|| UserError::Input(format!("groupadd made no group {group}")))?;
     let (name, g) = (group.to_string(), gid);
-    update_state(r, jail, format!("group {group} (gid {gid}) recorded"), |s| {
-        s.groups.insert(name, g);
-    })?;
+    update_state(
+        r,
+        jail,
+        format!("group {group} (gid {gid}) recorded"),
+        |s| {
+            s.groups.insert(name, g);
+        },
+    )?;
     Ok(Some(gid))
 }
 
 /// Adds `user` to `group` (or takes it out), with the opposite as its undo.
-pub(super) fn membership(
-    r: &mut Run,
-    user: &str,
-    group: &str,
-    add: bool,
-) -> Result<(), UserError> {
+pub(super) fn membership(r: &mut Run, user: &str, group: &str, add: bool) -> Result<(), UserError> {
     r.change("member", if add { "add" } else { "remove" }, group);
     r.detail(format!(
         "gpasswd {} {user} {group}",

@@ -19,8 +19,8 @@ use crate::apply::HostError;
 use crate::audit::chroot_rule::chroot_problems;
 use crate::exit;
 use crate::plan::denylist::{self, AccountFacts, AccountRole};
-use crate::sshd::dropin;
 use crate::sshd::SshdError;
+use crate::sshd::dropin;
 use crate::state::StateError;
 
 pub use journal::Change;
@@ -541,5 +541,4 @@ mod tests {
         assert!(err.to_string().contains("/tmp "), "{err}");
         check_root_chain(Path::new("/usr/share"), "keep keys in").unwrap();
     }
-
 }

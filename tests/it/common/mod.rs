@@ -525,7 +525,10 @@ fn remove_jail_groups(root: &Path) {
     while let Some((d, depth)) = dirs.pop() {
         for sftp in [false, true] {
             let g = jail_group(&d, sftp);
-            if groups.lines().any(|l| l.split(':').next() == Some(g.as_str())) {
+            if groups
+                .lines()
+                .any(|l| l.split(':').next() == Some(g.as_str()))
+            {
                 let _lock = USERDB.lock().unwrap_or_else(|e| e.into_inner());
                 let _ = Command::new("groupdel").arg("--").arg(&g).output();
             }
