@@ -61,7 +61,35 @@ pub(super) struct Run<'a> {
     pub(super) warnings: Vec<String>,
 }
 
-impl Run<'_> {
+impl<'a> Run<'a> {
+    /// A run of `args` with nothing done yet.
+    pub(super) fn new(args: &'a UserRequest) -> Self {
+        Run {
+            args,
+            dry: args.dry_run,
+            changes: Vec::new(),
+            undo: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The report of the finished run.
+    pub(super) fn into_report(
+        self,
+        user: String,
+        jail: PathBuf,
+        operation: &'static str,
+    ) -> super::Report {
+        super::Report {
+            user,
+            jail,
+            operation,
+            dry_run: self.dry,
+            up_to_date: self.changes.is_empty(),
+            changes: self.changes,
+            warnings: self.warnings,
+        }
+    }
     pub(super) fn change(
         &mut self,
         object: &'static str,

@@ -183,13 +183,7 @@ impl UserRequest {
 pub fn converge(args: &UserRequest) -> Result<Report, UserError> {
     crate::hostinfo::guard::jail(&args.jail, &args.state_dir)
         .map_err(|e| UserError::Refused(e.to_string()))?;
-    let mut r = Run {
-        args,
-        dry: args.dry_run,
-        changes: Vec::new(),
-        undo: Vec::new(),
-        warnings: Vec::new(),
-    };
+    let mut r = Run::new(args);
     let result = if args.remove {
         remove::remove(&mut r)
     } else {
@@ -204,15 +198,11 @@ pub fn converge(args: &UserRequest) -> Result<Report, UserError> {
             return Err(e);
         }
     };
-    Ok(Report {
-        user: args.name.clone(),
-        jail,
-        operation: if args.remove { "remove" } else { "add" },
-        dry_run: args.dry_run,
-        up_to_date: r.changes.is_empty(),
-        changes: r.changes,
-        warnings: r.warnings,
-    })
+    let (user, operation) = (
+        args.name.clone(),
+        if args.remove { "remove" } else { "add" },
+    );
+    Ok(r.into_report(user, jail, operation))
 }
 
 /// Moves the per-user drop-ins that earlier versions wrote for `jail` to the jail's groups
@@ -235,13 +225,7 @@ pub fn migrate_jail(
     } else {
         Some(hostfs::lock_dir(&args.state_dir)?)
     };
-    let mut r = Run {
-        args: &args,
-        dry: dry_run,
-        changes: Vec::new(),
-        undo: Vec::new(),
-        warnings: Vec::new(),
-    };
+    let mut r = Run::new(&args);
     if !groups::legacy_dropins(&args, &jail)?.is_empty() {
         let sshd = args.sshd.validator();
         let db = crate::account::hostdb::HostDb::default();
@@ -260,15 +244,7 @@ pub fn migrate_jail(
             return Err(r.roll_back(None, e));
         }
     }
-    Ok(Report {
-        user: String::new(),
-        jail,
-        operation: "migrate",
-        dry_run,
-        up_to_date: r.changes.is_empty(),
-        changes: r.changes,
-        warnings: r.warnings,
-    })
+    Ok(r.into_report(String::new(), jail, "migrate"))
 }
 
 /// Removes the groups the jail's state still records, with their blocks, when nobody is a
@@ -282,13 +258,7 @@ pub fn drop_jail_groups(
 ) -> Result<Report, UserError> {
     let args = UserRequest::removal("root", jail, dirs, false, no_reload, dry_run);
     let jail = jail_path(jail)?;
-    let mut r = Run {
-        args: &args,
-        dry: dry_run,
-        changes: Vec::new(),
-        undo: Vec::new(),
-        warnings: Vec::new(),
-    };
+    let mut r = Run::new(&args);
     let (recorded, users): (Vec<String>, Vec<String>) = crate::state::load(&args.state_dir, &jail)?
         .map(|s| (s.groups.into_keys().collect(), s.users))
         .unwrap_or_default();
@@ -324,15 +294,7 @@ pub fn drop_jail_groups(
     if let Err(e) = steps {
         return Err(r.roll_back(None, e));
     }
-    Ok(Report {
-        user: String::new(),
-        jail,
-        operation: "remove",
-        dry_run,
-        up_to_date: r.changes.is_empty(),
-        changes: r.changes,
-        warnings: r.warnings,
-    })
+    Ok(r.into_report(String::new(), jail, "remove"))
 }
 
 /// The report as lines: `[would ]ACTION OBJECT TARGET[: DETAIL]`, or "up to date".
