@@ -1,7 +1,13 @@
 //! The host's account database as files (/etc/passwd, /etc/group, /etc/shadow): parsing is
 //! pure, reading takes the paths as arguments. Read-only; changes go through `useradd`.
+//! Each file is read and indexed once per run: the index is kept while the file's identity
+//! (device, inode, size, mtime) stays the same, so a change by shadow-utils (which replaces
+//! the file) is seen by the next lookup.
 
+use std::any::Any;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -111,6 +117,123 @@ pub fn shadow_password(text: &str, name: &str) -> Option<String> {
     })
 }
 
+/// A group line: name, gid and members.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupEntry {
+    pub name: String,
+    pub gid: u32,
+    pub members: Vec<String>,
+}
+
+/// Parses a group line; None for comments, blanks and malformed lines.
+pub fn parse_group_line(line: &str) -> Option<GroupEntry> {
+    let f: Vec<&str> = line.split(':').collect();
+    if f.len() != 4 {
+        return None;
+    }
+    Some(GroupEntry {
+        name: f[0].to_string(),
+        gid: f[2].parse().ok()?,
+        members: f[3]
+            .split(',')
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .map(str::to_string)
+            .collect(),
+    })
+}
+
+/// The passwd file indexed by name and uid.
+#[derive(Debug, Default)]
+struct PasswdIndex {
+    by_name: HashMap<String, PasswdEntry>,
+    uids: std::collections::HashSet<u32>,
+}
+
+/// The group file: entries in file order, by name and gid, and each user's memberships.
+#[derive(Debug, Default)]
+pub struct GroupIndex {
+    pub entries: Vec<GroupEntry>,
+    by_name: HashMap<String, usize>,
+    by_gid: HashMap<u32, usize>,
+    member_of: HashMap<String, Vec<usize>>,
+}
+
+impl GroupIndex {
+    fn parse(text: &str) -> Self {
+        let mut ix = GroupIndex::default();
+        for e in text.lines().filter_map(parse_group_line) {
+            let i = ix.entries.len();
+            ix.by_name.entry(e.name.clone()).or_insert(i);
+            ix.by_gid.entry(e.gid).or_insert(i);
+            for m in &e.members {
+                ix.member_of.entry(m.clone()).or_default().push(i);
+            }
+            ix.entries.push(e);
+        }
+        ix
+    }
+
+    /// The group called `name`.
+    pub fn by_name(&self, name: &str) -> Option<&GroupEntry> {
+        self.by_name.get(name).map(|&i| &self.entries[i])
+    }
+
+    /// The group with `gid`.
+    pub fn by_gid(&self, gid: u32) -> Option<&GroupEntry> {
+        self.by_gid.get(&gid).map(|&i| &self.entries[i])
+    }
+
+    /// The groups listing `user` as a member (not its primary group).
+    pub fn member_of<'a>(&'a self, user: &str) -> impl Iterator<Item = &'a GroupEntry> + 'a {
+        self.member_of
+            .get(user)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.entries[i])
+    }
+}
+
+/// Identity of a file's current content as the kernel shows it.
+type FileId = (u64, u64, u64, i64, i64);
+
+type Cached = (FileId, Arc<dyn Any + Send + Sync>);
+
+/// Parsed account files by (path, kind), valid while the file's identity is unchanged.
+static CACHE: Mutex<Option<HashMap<(PathBuf, &'static str), Cached>>> = Mutex::new(None);
+
+/// `parse` of the file at `path` (empty text when absent), computed once per version of it.
+fn cached<T: Any + Send + Sync>(
+    path: &Path,
+    kind: &'static str,
+    parse: impl FnOnce(&str) -> T,
+) -> Result<Arc<T>, AccountError> {
+    use std::os::unix::fs::MetadataExt;
+    let id: FileId = match std::fs::metadata(path) {
+        Ok(m) => (m.dev(), m.ino(), m.size(), m.mtime(), m.mtime_nsec()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (0, 0, 0, 0, 0),
+        Err(e) => return Err(AccountError::io("read", path)(e)),
+    };
+    let key = (path.to_path_buf(), kind);
+    if let Some((seen, v)) = CACHE
+        .lock()
+        .expect("cache lock")
+        .get_or_insert_default()
+        .get(&key)
+        && *seen == id
+        && let Ok(v) = Arc::clone(v).downcast::<T>()
+    {
+        return Ok(v);
+    }
+    let value = Arc::new(parse(&read(path)?));
+    CACHE
+        .lock()
+        .expect("cache lock")
+        .get_or_insert_default()
+        .insert(key, (id, value.clone()));
+    Ok(value)
+}
+
 fn read(path: &Path) -> Result<String, AccountError> {
     match std::fs::read_to_string(path) {
         Ok(t) => Ok(t),
@@ -119,14 +242,39 @@ fn read(path: &Path) -> Result<String, AccountError> {
     }
 }
 
+fn passwd_index(text: &str) -> PasswdIndex {
+    let mut ix = PasswdIndex::default();
+    for e in text.lines().filter_map(parse_passwd_line) {
+        ix.uids.insert(e.uid);
+        ix.by_name.entry(e.name.clone()).or_insert(e);
+    }
+    ix
+}
+
+fn shadow_index(text: &str) -> HashMap<String, String> {
+    let mut m = HashMap::new();
+    for l in text.lines() {
+        let mut f = l.split(':');
+        if let (Some(n), Some(p)) = (f.next(), f.next()) {
+            m.entry(n.to_string()).or_insert_with(|| p.to_string());
+        }
+    }
+    m
+}
+
 impl HostDb {
     /// Looks an account up in the files; Ok(None) when there is no such user.
     pub fn lookup(&self, name: &str) -> Result<Option<HostAccount>, AccountError> {
-        let Some(entry) = find_passwd(&read(&self.passwd)?, name) else {
+        let Some(entry) = self.entry(name)? else {
             return Ok(None);
         };
-        let group = group_name(&read(&self.group)?, entry.gid);
-        let password = shadow_password(&read(&self.shadow)?, name);
+        let group = self
+            .group_index()?
+            .by_gid(entry.gid)
+            .map(|g| g.name.clone());
+        let password = cached(&self.shadow, "shadow", shadow_index)?
+            .get(name)
+            .cloned();
         Ok(Some(HostAccount {
             entry,
             group,
@@ -134,17 +282,37 @@ impl HostDb {
         }))
     }
 
+    /// The passwd entry of `name` (without reading shadow).
+    pub fn entry(&self, name: &str) -> Result<Option<PasswdEntry>, AccountError> {
+        Ok(cached(&self.passwd, "passwd", passwd_index)?
+            .by_name
+            .get(name)
+            .cloned())
+    }
+
+    /// The group file, indexed.
+    pub fn group_index(&self) -> Result<Arc<GroupIndex>, AccountError> {
+        cached(&self.group, "group", GroupIndex::parse)
+    }
+
     /// Every group of the account (primary first), from the group file.
     pub fn groups(&self, entry: &PasswdEntry) -> Result<Vec<(String, u32)>, AccountError> {
-        Ok(groups_of(&read(&self.group)?, &entry.name, entry.gid))
+        let ix = self.group_index()?;
+        let primary = ix.by_gid(entry.gid).map(|g| g.name.clone());
+        let mut out = vec![(primary.unwrap_or_default(), entry.gid)];
+        out.extend(
+            ix.member_of(&entry.name)
+                .filter(|g| g.gid != entry.gid)
+                .map(|g| (g.name.clone(), g.gid)),
+        );
+        Ok(out)
     }
 
     /// True when some account already has `uid`.
     pub fn uid_taken(&self, uid: u32) -> Result<bool, AccountError> {
-        Ok(read(&self.passwd)?
-            .lines()
-            .filter_map(parse_passwd_line)
-            .any(|e| e.uid == uid))
+        Ok(cached(&self.passwd, "passwd", passwd_index)?
+            .uids
+            .contains(&uid))
     }
 }
 
@@ -176,5 +344,36 @@ mod tests {
             vec![("imsad".to_string(), 1001), ("adm".to_string(), 4)]
         );
         assert_eq!(groups_of(g, "x", 77), vec![(String::new(), 77)]);
+    }
+
+    #[test]
+    fn the_index_follows_the_file() {
+        let d = tempfile::tempdir().unwrap();
+        let db = HostDb {
+            passwd: d.path().join("passwd"),
+            group: d.path().join("group"),
+            shadow: d.path().join("shadow"),
+        };
+        std::fs::write(&db.passwd, PASSWD).unwrap();
+        std::fs::write(&db.group, "root:x:0:\nimsad:x:1001:\ng:x:900:a,imsad\n").unwrap();
+        let acc = db.lookup("imsad").unwrap().unwrap();
+        assert_eq!(acc.group.as_deref(), Some("imsad"));
+        assert_eq!(acc.password, None);
+        assert_eq!(
+            db.groups(&acc.entry).unwrap(),
+            vec![("imsad".to_string(), 1001), ("g".to_string(), 900)]
+        );
+        assert!(db.uid_taken(1001).unwrap() && !db.uid_taken(1002).unwrap());
+        // replaced as shadow-utils does: a new file renamed over the old one
+        let tmp = d.path().join("group.new");
+        std::fs::write(&tmp, "root:x:0:\nimsad:x:1001:\ng:x:900:a\n").unwrap();
+        std::fs::rename(&tmp, &db.group).unwrap();
+        assert_eq!(db.groups(&acc.entry).unwrap().len(), 1);
+        assert!(
+            db.group_index()
+                .unwrap()
+                .member_of("a")
+                .any(|g| g.name == "g")
+        );
     }
 }

@@ -90,6 +90,28 @@ pub fn delete_argv(name: &str) -> Vec<String> {
     vec!["--".into(), name.to_string()]
 }
 
+/// `groupadd` argv of a jail's group: a system gid (from SYS_GID_MIN to SYS_GID_MAX), or
+/// `gid` when one is given (putting a removed group back).
+pub fn groupadd_argv(group: &str, gid: Option<u32>) -> Vec<String> {
+    let mut v = vec!["-r".to_string()];
+    if let Some(g) = gid {
+        v.extend(["-g".to_string(), g.to_string()]);
+    }
+    v.extend(["--".to_string(), group.to_string()]);
+    v
+}
+
+/// `groupdel` argv.
+pub fn groupdel_argv(group: &str) -> Vec<String> {
+    vec!["--".into(), group.to_string()]
+}
+
+/// `gpasswd` argv that adds `user` to `group` (`-a`) or takes it out (`-d`).
+pub fn gpasswd_argv(user: &str, group: &str, add: bool) -> Vec<String> {
+    let op = if add { "-a" } else { "-d" };
+    vec![op.into(), user.to_string(), group.to_string()]
+}
+
 fn tool(name: &str) -> PathBuf {
     ["/usr/sbin", "/sbin", "/usr/bin"]
         .iter()

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use crate::cli::profiles::DirArgs;
+use crate::exit;
 pub use crate::jail::update::{UpdateRequest, settings_from_request};
 use crate::state::DEFAULT_STATE_DIR;
 
@@ -12,6 +13,12 @@ use crate::state::DEFAULT_STATE_DIR;
 /// host (a library updated by the package manager), adds what the closure needs now and
 /// removes what jailsmith placed that is no longer needed. The users' homes are never
 /// touched. Each file is replaced atomically. Prints the diff (added, updated, removed).
+///
+/// The per-user sshd drop-ins earlier versions wrote for the jail's users
+/// (`10-jailsmith-USER.conf`, `Match User`) are moved to the jail's groups: each user joins
+/// the group of its mode, one `Match Group` block per mode is written, the per-user files
+/// go; sshd validates the result (`sshd -t`, `sshd -T -C user=…` for each) and is reloaded
+/// once.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Exit status: 0 the jail is (now) current; with --dry-run, 1 when something would change.\n\nExamples:\n  jailsmith update /srv/get_chrooted --dry-run\n  jailsmith update /srv/get_chrooted"
@@ -31,6 +38,11 @@ pub struct Args {
     pub jobs: Option<u64>,
     #[command(flatten)]
     pub dirs: DirArgs,
+    #[command(flatten)]
+    pub sshd: crate::cli::sshd_paths::SshdPaths,
+    /// Do not reload sshd after moving per-user drop-ins to the jail's groups.
+    #[arg(long)]
+    pub no_reload: bool,
 }
 
 impl Args {
@@ -47,5 +59,23 @@ impl Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    crate::jail::update::run(args.request())
+    let code = crate::jail::update::run(args.request())?;
+    let dirs = crate::account::usecase::UserDirs {
+        sshd: args.sshd.clone(),
+        state_dir: args.state_dir.clone(),
+        systemd_dir: crate::account::usecase::DEFAULT_SYSTEMD_DIR.into(),
+    };
+    let report =
+        crate::account::usecase::migrate_jail(&args.jail, dirs, args.no_reload, args.dry_run)
+            .map_err(|e| exit::Coded::new(e.code(), e.to_string()))?;
+    for w in &report.warnings {
+        eprintln!("jailsmith: warning: {w}");
+    }
+    if report.up_to_date {
+        return Ok(code);
+    }
+    for line in crate::account::usecase::report_lines(&report) {
+        println!("{line}");
+    }
+    Ok(if args.dry_run { exit::FINDINGS } else { code })
 }

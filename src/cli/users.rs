@@ -21,7 +21,7 @@ pub struct Args {
     /// The jail.
     #[arg(long, value_name = "JAIL")]
     pub jail: PathBuf,
-    /// sshd's drop-in directory (to report each user's drop-in).
+    /// sshd's drop-in directory (to report the block that jails each user).
     #[arg(long, default_value = "/etc/ssh/sshd_config.d", value_name = "DIR")]
     pub sshd_config_dir: PathBuf,
     /// Directory of the authorized_keys files.
@@ -44,6 +44,9 @@ pub struct Listed {
     /// shell in the jail's passwd line (None: no line).
     pub shell: Option<String>,
     pub sftp_only: bool,
+    /// The jail's group the user is a member of (sshd's `Match Group`); None: not a member,
+    /// so sshd does not jail it (or only through an earlier version's per-user drop-in).
+    pub group: Option<String>,
     pub dropin: Option<PathBuf>,
     pub authorized_keys: Option<PathBuf>,
 }
@@ -58,18 +61,35 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
         .map_err(host_err)?
         .unwrap_or_default();
     let db = HostDb::default();
+    let groups = db
+        .group_index()
+        .map_err(|e| exit::Coded::new(e.code(), e.to_string()))?;
+    let jail = state::canonical_jail(&a.jail);
+    let blocks = [false, true].map(|sftp| {
+        let g = dropin::jail_group(&jail, sftp);
+        let file = a.sshd_config_dir.join(dropin::group_file_name(&g));
+        (exists(&file).then_some(file), g)
+    });
     let mut out = Vec::new();
     for name in names {
-        let dropin_path = a.sshd_config_dir.join(dropin::file_name(&name));
-        let dropin_text = hostfs::read_optional(&dropin_path).ok().flatten();
+        let legacy = a.sshd_config_dir.join(dropin::legacy_file_name(&name));
+        let legacy_text = hostfs::read_optional(&legacy).ok().flatten();
+        let member = groups
+            .member_of(&name)
+            .find_map(|g| blocks.iter().position(|(_, b)| *b == g.name));
         let keys = a.authorized_keys_dir.join(&name);
         out.push(Listed {
-            uid: db.lookup(&name).ok().flatten().map(|acc| acc.entry.uid),
+            uid: db.entry(&name).ok().flatten().map(|e| e.uid),
             shell: hostdb::find_passwd(&passwd, &name).map(|e| e.shell),
-            sftp_only: dropin_text
-                .as_deref()
-                .is_some_and(|t| t.contains("ForceCommand internal-sftp")),
-            dropin: dropin_text.map(|_| dropin_path),
+            sftp_only: member == Some(1)
+                || legacy_text
+                    .as_deref()
+                    .is_some_and(|t| t.contains("ForceCommand internal-sftp")),
+            group: member.map(|i| blocks[i].1.clone()),
+            dropin: match member {
+                Some(i) => blocks[i].0.clone(),
+                None => legacy_text.map(|_| legacy),
+            },
             authorized_keys: exists(&keys).then_some(keys),
             name,
         });
@@ -86,10 +106,10 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
                 u.uid.map(|x| x.to_string()).unwrap_or_else(|| "-".into()),
                 u.shell.as_deref().unwrap_or("(no passwd line)"),
                 if u.sftp_only { "\tsftp-only" } else { "" },
-                if u.dropin.is_none() {
-                    "\t(no sshd drop-in)"
-                } else {
-                    ""
+                match (&u.group, &u.dropin) {
+                    (_, None) => "\t(no sshd drop-in: not jailed by sshd)",
+                    (None, Some(_)) => "\t(per-user drop-in of an earlier version)",
+                    (Some(_), Some(_)) => "",
                 },
             );
         }

@@ -207,11 +207,10 @@ pub fn after_user(
     execute(&opts, json)
 }
 
-/// After a reload sshd re-executes itself: give it a moment, then wait (bounded) until it
-/// greets again, so verify talks to the new configuration.
+/// Waits (bounded) until sshd greets; a reload has already waited for sshd's new listening
+/// sockets (`sshd::reload`), so verify talks to the new configuration.
 fn wait_listening(host: &str, port: u16, limit: Duration) {
     use std::io::Read;
-    std::thread::sleep(Duration::from_millis(500));
     let deadline = std::time::Instant::now() + limit;
     while std::time::Instant::now() < deadline {
         let addr = (host, port);
@@ -345,6 +344,7 @@ mod tests {
             manifest: Manifest::default(),
             users: users.iter().map(|u| u.to_string()).collect(),
             limits: Default::default(),
+            groups: Default::default(),
             services: Default::default(),
             updated_unix: 0,
             in_progress: false,

@@ -21,7 +21,7 @@ use crate::profile::request::{DirArgs, ProfileArgs};
 use crate::service::install as service;
 use crate::service::systemctl::{self, UnitRemoval};
 use crate::spec::{LimitsSpec, ServiceSpec, Spec, UserSpec, is_key_text};
-use crate::sshd::{SshdError, dropin, mainconfig, reload};
+use crate::sshd::{SshdError, mainconfig, reload};
 use crate::state;
 use record::{ManagedService, ManagedUser, Record};
 
@@ -156,7 +156,8 @@ pub fn converge(spec: &Spec, o: &Options) -> anyhow::Result<Outcome> {
 }
 
 /// Before the first write: when the spec jails users, sshd's main config must include their
-/// drop-ins and pass `sshd -t` now (the user code checks again per user).
+/// jails' blocks, and pass `sshd -t` now when one of those blocks is still to be written
+/// (a spec whose blocks are all in place runs no sshd).
 fn preflight_sshd(users: &[user::UserRequest], o: &Options) -> anyhow::Result<()> {
     if users.is_empty() {
         return Ok(());
@@ -168,8 +169,16 @@ fn preflight_sshd(users: &[user::UserRequest], o: &Options) -> anyhow::Result<()
             format!("cannot read sshd's config {}: {e}", sshd.main.display()),
         )
     })?;
+    let user_err = |u: &user::UserRequest, e: user::UserError| {
+        coded(e.code(), format!("user {}: {e}", u.name))
+    };
+    let mut changes = false;
+    let mut seen = std::collections::HashSet::new();
     for u in users {
-        let dropin = o.sshd.sshd_config_dir.join(dropin::file_name(&u.name));
+        let (_, dropin) = user::sshd_block(u).map_err(|e| user_err(u, e))?;
+        if !seen.insert(dropin.clone()) {
+            continue;
+        }
         if !mainconfig::includes_file(&text, &dropin) {
             let e = SshdError::NotIncluded {
                 main: sshd.main.clone(),
@@ -178,8 +187,12 @@ fn preflight_sshd(users: &[user::UserRequest], o: &Options) -> anyhow::Result<()
             };
             return Err(anyhow::Error::new(e));
         }
+        changes = changes || user::changes_sshd(u).map_err(|e| user_err(u, e))?;
     }
-    sshd.test().map_err(anyhow::Error::new)
+    if changes {
+        sshd.test().map_err(anyhow::Error::new)?;
+    }
+    Ok(())
 }
 
 /// The account rules (and every other check that writes nothing) of each user and service,
@@ -376,10 +389,10 @@ fn converge_user(c: &mut Converger, a: &user::UserRequest) -> anyhow::Result<()>
         return Ok(());
     }
     c.dropins_changed |= report.changes.iter().any(|ch| ch.object == "dropin");
-    let created = report
-        .changes
-        .iter()
-        .any(|ch| ch.action == "create" && matches!(ch.object, "account" | "dropin"));
+    let created = report.changes.iter().any(|ch| {
+        (ch.action == "create" && matches!(ch.object, "account" | "dropin"))
+            || (ch.action == "add" && ch.object == "member")
+    });
     let action = if a.remove {
         "remove"
     } else if created {

@@ -165,6 +165,26 @@ fn remove_user(args: &DestroyRequest, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The jail's sshd groups and blocks that are left once its users are out.
+fn remove_groups(args: &DestroyRequest) -> anyhow::Result<()> {
+    let dirs = user::UserDirs {
+        sshd: args.sshd.clone(),
+        state_dir: args.state_dir.clone(),
+        systemd_dir: user::DEFAULT_SYSTEMD_DIR.into(),
+    };
+    let report = user::drop_jail_groups(&args.jail, dirs, args.no_reload, args.dry_run)
+        .map_err(|e| anyhow::Error::new(Coded::new(e.code(), e.to_string())))?;
+    for w in &report.warnings {
+        eprintln!("jailsmith: warning: {w}");
+    }
+    if !report.up_to_date {
+        for line in user::report_lines(&report) {
+            say(args, line);
+        }
+    }
+    Ok(())
+}
+
 /// Stops and removes the unit of every service recorded for the jail, then reloads systemd
 /// once (unless --no-reload). A dry run only says what it would remove.
 fn remove_services(args: &DestroyRequest, st: &JailState) -> anyhow::Result<()> {
@@ -227,6 +247,7 @@ pub fn run(args: DestroyRequest) -> anyhow::Result<u8> {
     for u in st.users.clone() {
         remove_user(&args, &u)?;
     }
+    remove_groups(&args)?;
     remove_services(&args, &st)?;
     let mut left = Vec::new();
     if let Some(h) = &host {

@@ -528,8 +528,8 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
         .as_ref()
         .is_some_and(|p| p.manifest == manifest && p.request == request && !p.in_progress);
     if !unchanged_state {
-        let (users, limits, services) = previous
-            .map(|p| (p.users, p.limits, p.services))
+        let (users, limits, services, groups) = previous
+            .map(|p| (p.users, p.limits, p.services, p.groups))
             .unwrap_or_default();
         let st = JailState {
             jail: state::canonical_jail(&settings.jail),
@@ -537,6 +537,7 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
             manifest,
             users,
             limits,
+            groups,
             services,
             updated_unix: state::now_unix(),
             in_progress: false,

@@ -187,6 +187,7 @@ mod tests {
             manifest: Default::default(),
             users: vec!["alice".into()],
             limits: Default::default(),
+            groups: Default::default(),
             services: Default::default(),
             updated_unix: 0,
             in_progress: false,

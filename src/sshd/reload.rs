@@ -48,11 +48,14 @@ pub fn reload(sshd: &Sshd, use_systemd: bool) -> Result<String, SshdError> {
             ),
         });
     }
+    let before = listening_sockets(pid);
     crate::apply::signal::hang_up(pid).map_err(|e| SshdError::Reload {
         why: format!("kill -HUP {pid}: {e}"),
     })?;
-    // sshd re-executes itself on SIGHUP; give it a moment to listen again.
-    std::thread::sleep(Duration::from_millis(300));
+    // sshd re-executes itself on SIGHUP: the next login needs its new listening sockets.
+    if !before.is_empty() {
+        wait_listening_again(pid, &before);
+    }
     Ok(format!(
         "sent SIGHUP to sshd pid {pid} ({})",
         pid_file.display()

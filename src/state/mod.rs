@@ -76,6 +76,11 @@ pub struct JailState {
     /// name; `check` compares them with the drop-ins on disk.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub limits: std::collections::BTreeMap<String, records::UserLimits>,
+    /// The groups sshd matches for this jail's users (`Match Group`, one per mode), by name:
+    /// the gid `jailsmith user` created each with. A group of that name that is not recorded
+    /// here (or has another gid) is not jailsmith's and is never used nor removed.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub groups: std::collections::BTreeMap<String, u32>,
     /// Services jailed here (`jailsmith service`), by unit name: their user and the paths
     /// they may write, which `check` treats like homes and `update` keeps.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
@@ -281,6 +286,7 @@ mod tests {
             manifest: Manifest::default(),
             users: vec![],
             limits: Default::default(),
+            groups: Default::default(),
             services: Default::default(),
             updated_unix: 1_700_000_000,
             in_progress: false,

@@ -254,6 +254,7 @@ fn manifest_survives_the_state_store_round_trip() {
         manifest: r1.manifest,
         users: vec![],
         limits: Default::default(),
+        groups: Default::default(),
         services: Default::default(),
         updated_unix: 1,
         in_progress: false,

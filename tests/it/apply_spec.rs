@@ -87,10 +87,9 @@ impl Setup {
         }
     }
 
+    /// The sshd block that jails `name` here (a path that does not exist when none does).
     fn dropin(&self, name: &str) -> PathBuf {
-        self.srv
-            .dropin_dir()
-            .join(format!("10-jailsmith-{name}.conf"))
+        sshd::jailing_block(self.srv.dropin_dir(), &self.jail, name)
     }
 }
 
@@ -282,17 +281,26 @@ fn apply_creates_is_idempotent_and_prunes() {
     let kept = s.run_json(&mut s.apply(&spec, &[]));
     assert_eq!(kept["changed"], false, "{kept}");
     assert!(s.dropin(bob.name()).exists());
-    let before = s.listening();
+    // bob leaves the jail's group; alice still needs its block: sshd is not reloaded
+    let block = s.dropin(alice.name());
+    let block_before = fs::symlink_metadata(&block).unwrap().modified().unwrap();
     let pruned = s.run_json(&mut s.apply(&spec, &["--prune"]));
     assert_eq!(pruned["changed"], true, "{pruned}");
     assert!(
         actions(&pruned).contains(&("user".into(), bob.name().into(), "remove".into())),
         "{pruned}"
     );
-    s.wait_listening(before);
+    assert!(
+        !actions(&pruned).iter().any(|a| a.0 == "sshd"),
+        "pruning one of two users reloaded sshd: {pruned}"
+    );
+    assert_eq!(
+        fs::symlink_metadata(&block).unwrap().modified().unwrap(),
+        block_before
+    );
     assert!(
         !s.dropin(bob.name()).exists(),
-        "bob's drop-in is still there"
+        "bob is still in the jail's group"
     );
     assert!(
         !s.keys_dir.join(bob.name()).exists(),

@@ -35,6 +35,7 @@ mod service_unit;
 mod service_user_limits;
 mod sftp_log;
 mod shared_store;
+mod sshd_groups;
 mod systemd_real;
 mod user_refusals;
 mod user_ssh;

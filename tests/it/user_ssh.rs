@@ -361,15 +361,39 @@ fn removal_unjails_and_locks_out() {
         "--dry-run",
     ]));
     assert!(
-        text(&out.stdout).contains("would remove dropin"),
+        text(&out.stdout).contains("would remove member"),
         "{}",
         text(&out.stdout)
     );
     assert!(s.dropin(name).exists() && s.keys_dir.join(name).exists());
 
+    // the jail keeps another user: its block stays as it is and sshd is not reloaded
+    let block = s.dropin(name);
+    let block_before = fs::symlink_metadata(&block).unwrap();
+    let listening = s.srv.log().matches("Server listening on").count();
     let mut rm = s.user_cmd(name);
     rm.args(["--remove", "--delete-home", "--kill-sessions"]);
-    let out = s.run_reloading(&mut rm);
+    let out = run_ok(&mut rm);
+    assert!(!text(&out.stdout).contains("sshd"), "{}", text(&out.stdout));
+    let block_after = fs::symlink_metadata(&block).unwrap();
+    assert_eq!(
+        (
+            block_before.ino(),
+            block_before.mtime(),
+            block_before.mtime_nsec()
+        ),
+        (
+            block_after.ino(),
+            block_after.mtime(),
+            block_after.mtime_nsec()
+        )
+    );
+    s.srv.wait_settled();
+    assert_eq!(
+        s.srv.log().matches("Server listening on").count(),
+        listening,
+        "removing one of two users reloaded sshd"
+    );
     assert!(
         text(&out.stdout).contains("end sessions"),
         "{}",

@@ -9,7 +9,7 @@ use super::journal::{
 };
 use super::{
     UserError, UserRequest, check_account_rules, check_jail_path, check_name, check_root_chain,
-    check_uid, jail_path, refuse_other_jail,
+    check_uid, groups, jail_path, refuse_other_jail,
 };
 use crate::account::hostdb::{HostAccount, HostDb, PasswdEntry};
 use crate::account::useradd::{self, Modify, NO_PASSWORD, Wanted};
@@ -19,6 +19,7 @@ use crate::plan::{JailPath, Owner};
 use crate::sshd::dropin::{self, DropIn};
 use crate::sshd::validate::{self, Sshd};
 use crate::sshd::{SshdError, mainconfig};
+use crate::state;
 
 /// The keys in public key file `f`.
 fn read_key_file(f: &Path) -> Result<Vec<keys::PublicKey>, UserError> {
@@ -57,11 +58,11 @@ fn gather_keys(a: &UserRequest, key_file: &Path) -> Result<String, UserError> {
     Ok(keys::render(&all)?)
 }
 
-/// The key file and drop-in paths, after checking that nobody but root can swap the
-/// directories they live in.
-fn output_paths(a: &UserRequest) -> Result<(PathBuf, PathBuf), UserError> {
+/// The key file, after checking that nobody but root can swap the directories the key
+/// files and the drop-ins live in.
+fn output_paths(a: &UserRequest) -> Result<PathBuf, UserError> {
+    dropin::check_path(&a.sshd.authorized_keys_dir)?;
     let key_file = a.sshd.authorized_keys_dir.join(&a.name);
-    dropin::check_path(&key_file)?;
     check_root_chain(&a.sshd.authorized_keys_dir, "keep authorized_keys files in")?;
     if !a.sshd.sshd_config_dir.is_absolute() {
         return Err(UserError::Input(format!(
@@ -70,10 +71,7 @@ fn output_paths(a: &UserRequest) -> Result<(PathBuf, PathBuf), UserError> {
         )));
     }
     check_root_chain(&a.sshd.sshd_config_dir, "write sshd drop-ins into")?;
-    Ok((
-        key_file,
-        a.sshd.sshd_config_dir.join(dropin::file_name(&a.name)),
-    ))
+    Ok(key_file)
 }
 
 /// The existing account (the account rules of `plan::denylist`: uid from UID_MIN to
@@ -118,7 +116,7 @@ pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
     check_name(name)?;
     let jail = jail_path(&a.jail)?;
     check_jail_path(&jail)?;
-    let (key_file, dropin_path) = output_paths(a)?;
+    let key_file = output_paths(a)?;
     if !a.shell.starts_with('/') {
         return Err(UserError::Input(format!(
             "--shell {} must be an absolute path inside the jail",
@@ -131,35 +129,69 @@ pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
     let existing = check_account(a, &db)?;
     let host = LinuxHost::open(&jail, false)?;
     check_shell(r, &host, &jail)?;
+    refuse_other_jail(
+        &a.sshd.sshd_config_dir.join(dropin::legacy_file_name(name)),
+        &jail,
+        name,
+    )?;
+    let st = state::load(&a.state_dir, &jail)?;
+    let place = groups::inspect(a, &db, st.as_ref(), &jail, a.sftp_only)?;
+    let legacy = groups::legacy_dropins(a, &jail)?;
     let sshd = a.sshd.validator();
-    check_main_config(&sshd, &dropin_path, name, a.sftp_only)?;
-    if !a.sftp_only {
-        check_sftp_server(r, &sshd, &host, &jail)?;
+    check_included(&sshd, &place.path)?;
+    // sshd is asked only when its configuration changes: the first user of a jail and mode,
+    // a user who moves between modes, or per-user drop-ins to migrate.
+    if !place.config_ready() || place.leave.is_some() || !legacy.is_empty() {
+        check_main_config(&sshd, name, a.sftp_only)?;
+        if !a.sftp_only {
+            check_sftp_server(r, &sshd, &host, &jail)?;
+        }
     }
-    refuse_other_jail(&dropin_path, &jail, name)?;
-    let block = DropIn {
-        user: name.into(),
-        chroot: jail.clone(),
-        authorized_keys: key_file.clone(),
-        sftp_only: a.sftp_only,
-        sftp_log: a.sftp_only && jail_logs(r, &host, &jail)?,
-    };
+    if a.sftp_only {
+        warn_unbound_log(r, &host, &jail)?;
+    }
 
     let steps = (|| {
         ensure_dir(r, &a.sshd.authorized_keys_dir)?;
-        put_keys(r, &key_file, &key_text)?;
         let account = put_account(r, &db, existing.as_ref())?;
         put_jail_lines(r, &host, name, account.as_ref())?;
         ensure_dir(r, &a.sshd.sshd_config_dir)?;
-        let dropin_changed = put_host_file(r, "dropin", &dropin_path, &block.render())?;
-        if dropin_changed && !r.dry {
-            validate_effective(&sshd, &dropin_path, &block)?;
+        let mut to_check = Vec::new();
+        let mut config_changed = false;
+        let place = if legacy.is_empty() {
+            place
+        } else {
+            to_check = groups::migrate(r, &db, &jail, None)?;
+            config_changed = true;
+            let st = state::load(&a.state_dir, &jail)?;
+            groups::inspect(a, &db, st.as_ref(), &jail, a.sftp_only)?
+        };
+        let group = place.block.group.clone();
+        groups::ensure_group(r, &db, &jail, &group, place.gid)?;
+        if let Some(old) = &place.leave {
+            groups::membership(r, name, old, false)?;
+            let (_, old_path) = groups::block_of(a, &jail, !a.sftp_only)?;
+            config_changed |= groups::drop_if_empty(r, &db, &jail, old, &old_path, name)?;
         }
+        if !place.member {
+            groups::membership(r, name, &group, true)?;
+        }
+        config_changed |= groups::put_block(r, &place)?;
+        to_check.retain(|(u, _)| u != name);
+        to_check.push((name.to_string(), place.block.clone()));
+        if config_changed && !r.dry {
+            sshd.test()?;
+            for (user, block) in &to_check {
+                validate_effective(&sshd, &place.path, user, block)?;
+            }
+        }
+        // the key file last: by now sshd jails whoever logs in with it
+        put_keys(r, &key_file, &key_text)?;
         record_user(r, &jail, name, true)?;
         record_jail_files(r, &jail, &host)?;
         let uid = account.as_ref().map(|(e, _)| e.uid);
         super::limits::put_limits(r, &jail, name, uid, wanted_limits)?;
-        if dropin_changed {
+        if config_changed {
             reload_sshd(r, &sshd)?;
         }
         Ok(())
@@ -170,27 +202,25 @@ pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
     Ok(jail)
 }
 
-/// Whether the jail declares a syslog socket (`build --log`), so that an sftp-only user's
-/// internal-sftp logs there; warns when it is not bound now (the log goes nowhere until
-/// `jailsmith mount`).
-fn jail_logs(r: &mut Run, host: &LinuxHost, jail: &Path) -> Result<bool, UserError> {
-    let declared =
-        crate::state::load(&r.args.state_dir, jail)?.is_some_and(|s| s.request.log.is_some());
-    if declared {
-        let at = crate::plan::JailPath::new(crate::mounts::LOG_PATH).expect("a valid jail path");
-        let bound = host
-            .stat(&at)?
-            .is_some_and(|m| m.kind == crate::apply::EntryKind::Socket);
-        if !bound {
-            r.warnings.push(format!(
-                "{}'s syslog socket is not bound at /dev/log: sftp transfers are logged once \
-                 it is: jailsmith mount {}",
-                jail.display(),
-                jail.display()
-            ));
-        }
+/// Warns when the jail declares a syslog socket (`build --log`) that is not bound now: its
+/// sftp-only users' transfers are logged nowhere until `jailsmith mount`.
+fn warn_unbound_log(r: &mut Run, host: &LinuxHost, jail: &Path) -> Result<(), UserError> {
+    if !groups::jail_logs(r.args, jail)? {
+        return Ok(());
     }
-    Ok(declared)
+    let at = crate::plan::JailPath::new(crate::mounts::LOG_PATH).expect("a valid jail path");
+    let bound = host
+        .stat(&at)?
+        .is_some_and(|m| m.kind == crate::apply::EntryKind::Socket);
+    if !bound {
+        r.warnings.push(format!(
+            "{}'s syslog socket is not bound at /dev/log: sftp transfers are logged once it \
+             is: jailsmith mount {}",
+            jail.display(),
+            jail.display()
+        ));
+    }
+    Ok(())
 }
 
 /// Writes the authorized_keys file; a change that drops keys the account had says so (the
@@ -244,26 +274,27 @@ fn check_shell(r: &mut Run, host: &dyn Host, jail: &Path) -> Result<(), UserErro
     )))
 }
 
-/// The main config must Include our drop-in and be valid now; sftp-only needs `Subsystem sftp`.
-fn check_main_config(
-    sshd: &Sshd,
-    dropin_path: &Path,
-    name: &str,
-    sftp_only: bool,
-) -> Result<(), UserError> {
+/// The main config must Include the block's file (read, no sshd run).
+fn check_included(sshd: &Sshd, block_path: &Path) -> Result<(), UserError> {
     let main_text = std::fs::read_to_string(&sshd.main).map_err(|source| SshdError::Io {
         op: "read",
         path: sshd.main.clone(),
         source,
     })?;
-    if !mainconfig::includes_file(&main_text, dropin_path) {
+    if !mainconfig::includes_file(&main_text, block_path) {
         return Err(SshdError::NotIncluded {
             main: sshd.main.clone(),
-            dir: dropin_path.parent().unwrap_or(Path::new("/")).to_path_buf(),
-            dropin: dropin_path.to_path_buf(),
+            dir: block_path.parent().unwrap_or(Path::new("/")).to_path_buf(),
+            dropin: block_path.to_path_buf(),
         }
         .into());
     }
+    Ok(())
+}
+
+/// Before sshd's configuration changes: it must be valid now, and sftp-only needs
+/// `Subsystem sftp`.
+fn check_main_config(sshd: &Sshd, name: &str, sftp_only: bool) -> Result<(), UserError> {
     sshd.test()?;
     if sftp_only && validate::sftp_subsystem(&sshd.effective(name)?).is_none() {
         return Err(SshdError::NoSftpSubsystem {
@@ -300,26 +331,31 @@ fn check_sftp_server(
     Ok(())
 }
 
-/// `sshd -t`, then `sshd -T -C user=…` must show every setting of the block.
-fn validate_effective(sshd: &Sshd, dropin_path: &Path, block: &DropIn) -> Result<(), UserError> {
-    sshd.test()?;
-    let eff = sshd.effective(&block.user)?;
+/// `sshd -T -C user=…` must show every setting of the block for `user`, a member of its
+/// group (sshd looks the groups up through NSS).
+pub(super) fn validate_effective(
+    sshd: &Sshd,
+    block_path: &Path,
+    user: &str,
+    block: &DropIn,
+) -> Result<(), UserError> {
+    let eff = sshd.effective(user)?;
     let bad = validate::mismatches(&block.expected(), &eff);
     if bad.is_empty() {
         return Ok(());
     }
-    let earlier = validate::earlier_matches(&sshd.main, dropin_path, &block.user);
+    let earlier = validate::earlier_matches(&sshd.main, block_path, user);
     let hint = if earlier.is_empty() {
         String::new()
     } else {
         format!(
             ". sshd applies the first value it finds and a Match block read before {} captures the user; Match lines read earlier:\n    {}",
-            dropin_path.display(),
+            block_path.display(),
             earlier.join("\n    ")
         )
     };
     Err(SshdError::NotEffective {
-        user: block.user.clone(),
+        user: user.to_string(),
         mismatches: bad.join(", "),
         hint,
     }

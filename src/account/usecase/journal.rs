@@ -40,6 +40,16 @@ pub(super) enum Undo {
     JailDir(JailPath),
     /// Put a directory's mode and owner back.
     JailDirMeta(JailPath, u32, Owner),
+    /// Remove a group jailsmith created.
+    GroupAdd(String),
+    /// Put a removed group back with its gid.
+    GroupDel(String, u32),
+    /// Undo a `gpasswd -a` (added) or `-d`.
+    Member {
+        user: String,
+        group: String,
+        added: bool,
+    },
 }
 
 /// The run in progress: what changed, and how to undo it.
@@ -51,7 +61,35 @@ pub(super) struct Run<'a> {
     pub(super) warnings: Vec<String>,
 }
 
-impl Run<'_> {
+impl<'a> Run<'a> {
+    /// A run of `args` with nothing done yet.
+    pub(super) fn new(args: &'a UserRequest) -> Self {
+        Run {
+            args,
+            dry: args.dry_run,
+            changes: Vec::new(),
+            undo: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The report of the finished run.
+    pub(super) fn into_report(
+        self,
+        user: String,
+        jail: PathBuf,
+        operation: &'static str,
+    ) -> super::Report {
+        super::Report {
+            user,
+            jail,
+            operation,
+            dry_run: self.dry,
+            up_to_date: self.changes.is_empty(),
+            changes: self.changes,
+            warnings: self.warnings,
+        }
+    }
     pub(super) fn change(
         &mut self,
         object: &'static str,
@@ -92,6 +130,20 @@ impl Run<'_> {
                 Undo::UserMod(n, back) => (
                     format!("account {n}"),
                     useradd::run("usermod", &useradd::modify_argv(&n, &back)).map_err(Into::into),
+                ),
+                Undo::GroupAdd(g) => (
+                    format!("group {g}"),
+                    useradd::run("groupdel", &useradd::groupdel_argv(&g)).map_err(Into::into),
+                ),
+                Undo::GroupDel(g, gid) => (
+                    format!("group {g}"),
+                    useradd::run("groupadd", &useradd::groupadd_argv(&g, Some(gid)))
+                        .map_err(Into::into),
+                ),
+                Undo::Member { user, group, added } => (
+                    format!("{user}'s membership of {group}"),
+                    useradd::run("gpasswd", &useradd::gpasswd_argv(&user, &group, !added))
+                        .map_err(Into::into),
                 ),
                 Undo::HostDir(p) => (
                     p.display().to_string(),
@@ -244,32 +296,46 @@ pub(super) fn record_user(
     name: &str,
     present: bool,
 ) -> Result<(), UserError> {
-    let dir = &r.args.state_dir;
-    let loaded = state::load(dir, jail)?;
+    let loaded = state::load(&r.args.state_dir, jail)?;
     let listed = loaded
         .as_ref()
         .is_some_and(|s| s.users.iter().any(|u| u == name));
     if listed == present || (loaded.is_none() && !present) {
         return Ok(());
     }
-    let file = state::state_file(dir, jail);
-    r.change("state", "update", file.display());
-    r.detail(if present {
+    let detail = if present {
         format!("{name} added to the jail's users")
     } else {
         format!("{name} removed from the jail's users")
-    });
+    };
+    update_state(r, jail, detail, |st| {
+        if present {
+            st.users.push(name.to_string());
+            st.users.sort();
+        } else {
+            st.users.retain(|u| u != name);
+        }
+    })
+}
+
+/// Changes the jail's state record with `edit` (a new record when there is none), saved
+/// with its earlier content as the undo.
+pub(super) fn update_state(
+    r: &mut Run,
+    jail: &Path,
+    detail: String,
+    edit: impl FnOnce(&mut JailState),
+) -> Result<(), UserError> {
+    let dir = &r.args.state_dir;
+    let file = state::state_file(dir, jail);
+    r.change("state", "update", file.display());
+    r.detail(detail);
     if r.dry {
         return Ok(());
     }
     let before = hostfs::read_optional(&file)?;
-    let mut st = loaded.unwrap_or_else(|| JailState::new(jail));
-    if present {
-        st.users.push(name.to_string());
-        st.users.sort();
-    } else {
-        st.users.retain(|u| u != name);
-    }
+    let mut st = state::load(dir, jail)?.unwrap_or_else(|| JailState::new(jail));
+    edit(&mut st);
     st.updated_unix = state::now_unix();
     state::save(dir, &st)?;
     r.undo.push(Undo::HostFile {

@@ -5,6 +5,7 @@
 //! command-line options stay in `cli::user`.
 
 mod add;
+mod groups;
 mod journal;
 mod limits;
 mod remove;
@@ -18,8 +19,8 @@ use crate::apply::HostError;
 use crate::audit::chroot_rule::chroot_problems;
 use crate::exit;
 use crate::plan::denylist::{self, AccountFacts, AccountRole};
+use crate::sshd::SshdError;
 use crate::sshd::dropin;
-use crate::sshd::{SshdError, mainconfig};
 use crate::state::StateError;
 
 pub use journal::Change;
@@ -182,13 +183,7 @@ impl UserRequest {
 pub fn converge(args: &UserRequest) -> Result<Report, UserError> {
     crate::hostinfo::guard::jail(&args.jail, &args.state_dir)
         .map_err(|e| UserError::Refused(e.to_string()))?;
-    let mut r = Run {
-        args,
-        dry: args.dry_run,
-        changes: Vec::new(),
-        undo: Vec::new(),
-        warnings: Vec::new(),
-    };
+    let mut r = Run::new(args);
     let result = if args.remove {
         remove::remove(&mut r)
     } else {
@@ -203,15 +198,103 @@ pub fn converge(args: &UserRequest) -> Result<Report, UserError> {
             return Err(e);
         }
     };
-    Ok(Report {
-        user: args.name.clone(),
-        jail,
-        operation: if args.remove { "remove" } else { "add" },
-        dry_run: args.dry_run,
-        up_to_date: r.changes.is_empty(),
-        changes: r.changes,
-        warnings: r.warnings,
-    })
+    let (user, operation) = (
+        args.name.clone(),
+        if args.remove { "remove" } else { "add" },
+    );
+    Ok(r.into_report(user, jail, operation))
+}
+
+/// Moves the per-user drop-ins that earlier versions wrote for `jail` to the jail's groups
+/// (`update` runs it): each user joins its mode's group, the group blocks are written, the
+/// per-user files go, then `sshd -t`, `sshd -T -C user=…` for every user moved, and one
+/// reload. Takes the state directory's lock (not for a dry run); any failure rolls back.
+pub fn migrate_jail(
+    jail: &Path,
+    dirs: UserDirs,
+    no_reload: bool,
+    dry_run: bool,
+) -> Result<Report, UserError> {
+    let args = UserRequest {
+        remove: false,
+        ..UserRequest::removal("root", jail, dirs, false, no_reload, dry_run)
+    };
+    let jail = jail_path(jail)?;
+    let _lock = if dry_run {
+        None
+    } else {
+        Some(hostfs::lock_dir(&args.state_dir)?)
+    };
+    let mut r = Run::new(&args);
+    if !groups::legacy_dropins(&args, &jail)?.is_empty() {
+        let sshd = args.sshd.validator();
+        let db = crate::account::hostdb::HostDb::default();
+        let steps = (|| {
+            let moved = groups::migrate(&mut r, &db, &jail, None)?;
+            if !r.dry {
+                sshd.test()?;
+                for (user, block) in &moved {
+                    let (_, path) = groups::block_of(&args, &jail, block.sftp_only)?;
+                    add::validate_effective(&sshd, &path, user, block)?;
+                }
+            }
+            journal::reload_sshd(&mut r, &sshd)
+        })();
+        if let Err(e) = steps {
+            return Err(r.roll_back(None, e));
+        }
+    }
+    Ok(r.into_report(String::new(), jail, "migrate"))
+}
+
+/// Removes the groups the jail's state still records, with their blocks, when nobody is a
+/// member any more (`destroy` runs it after taking the jail's users out); a group that
+/// still has members is kept, with a warning. One reload when a block went.
+pub fn drop_jail_groups(
+    jail: &Path,
+    dirs: UserDirs,
+    no_reload: bool,
+    dry_run: bool,
+) -> Result<Report, UserError> {
+    let args = UserRequest::removal("root", jail, dirs, false, no_reload, dry_run);
+    let jail = jail_path(jail)?;
+    let mut r = Run::new(&args);
+    let (recorded, users): (Vec<String>, Vec<String>) = crate::state::load(&args.state_dir, &jail)?
+        .map(|s| (s.groups.into_keys().collect(), s.users))
+        .unwrap_or_default();
+    let db = crate::account::hostdb::HostDb::default();
+    let steps = (|| {
+        let mut changed = false;
+        for g in &recorded {
+            // in a dry run the jail's own users are still members
+            let others: Vec<String> = db
+                .group_index()?
+                .by_name(g)
+                .map(|e| e.members.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|m| !(r.dry && users.contains(m)))
+                .collect();
+            if !others.is_empty() {
+                r.warnings.push(format!(
+                    "group {g} still has members ({}): kept with its sshd block",
+                    others.join(", ")
+                ));
+                continue;
+            }
+            let sftp = g.ends_with(dropin::SFTP_SUFFIX);
+            let (_, path) = groups::block_of(&args, &jail, sftp)?;
+            changed |= groups::drop_if_empty(&mut r, &db, &jail, g, &path, "")?;
+        }
+        if changed {
+            journal::reload_sshd(&mut r, &args.sshd.validator())?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = steps {
+        return Err(r.roll_back(None, e));
+    }
+    Ok(r.into_report(String::new(), jail, "remove"))
 }
 
 /// The report as lines: `[would ]ACTION OBJECT TARGET[: DETAIL]`, or "up to date".
@@ -233,6 +316,22 @@ pub fn report_lines(r: &Report) -> Vec<String> {
 /// `apply` runs for every user before its first write.
 pub fn preflight(args: &UserRequest) -> Result<(), UserError> {
     add::preflight(args)
+}
+
+/// The sshd block that jails this request's user (its jail and mode) and its file.
+pub fn sshd_block(args: &UserRequest) -> Result<(dropin::DropIn, PathBuf), UserError> {
+    let jail = jail_path(&args.jail)?;
+    groups::block_of(args, &jail, args.sftp_only)
+}
+
+/// True when adding this request's user may change sshd's configuration (its block is not
+/// in place as it should be, or the jail has per-user drop-ins of an earlier version): the
+/// only adds that run sshd.
+pub fn changes_sshd(args: &UserRequest) -> Result<bool, UserError> {
+    let jail = jail_path(&args.jail)?;
+    let (block, path) = groups::block_of(args, &jail, args.sftp_only)?;
+    let current = hostfs::read_optional(&path)?.as_deref() == Some(block.render().as_str());
+    Ok(!current || !groups::legacy_dropins(args, &jail)?.is_empty())
 }
 
 /// Refuses an invalid name and root.
@@ -339,17 +438,9 @@ fn check_account_rules(
     }
 }
 
-/// The jail a user's existing drop-in chroots into, if it has one.
-fn dropin_jail(text: &str) -> Option<PathBuf> {
-    text.lines()
-        .filter_map(mainconfig::split_line)
-        .find(|(k, _)| k == "chrootdirectory")
-        .and_then(|(_, v)| v.first().map(PathBuf::from))
-}
-
 fn refuse_other_jail(dropin_path: &Path, jail: &Path, name: &str) -> Result<(), UserError> {
     if let Some(text) = hostfs::read_optional(dropin_path)?
-        && let Some(other) = dropin_jail(&text).filter(|j| j != jail)
+        && let Some(other) = dropin::chroot_of(&text).filter(|j| j != jail)
     {
         return Err(UserError::Refused(format!(
             "{name} is jailed in {} ({}), not in {}; run 'jailsmith user {name} --jail {} --remove' first",
@@ -411,17 +502,5 @@ mod tests {
         assert_eq!(err.code(), exit::REFUSED);
         assert!(err.to_string().contains("/tmp "), "{err}");
         check_root_chain(Path::new("/usr/share"), "keep keys in").unwrap();
-    }
-
-    #[test]
-    fn existing_dropin_names_its_jail() {
-        let d = dropin::DropIn {
-            user: "u".into(),
-            chroot: "/srv/j".into(),
-            authorized_keys: "/k/u".into(),
-            sftp_only: false,
-            sftp_log: false,
-        };
-        assert_eq!(dropin_jail(&d.render()), Some(PathBuf::from("/srv/j")));
     }
 }

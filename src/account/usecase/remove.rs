@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::journal::{
     Run, drop_host_file, in_jail, put_jail_file, record_jail_files, record_user, reload_sshd,
 };
-use super::{UserError, check_name, check_uid, jail_path, refuse_other_jail};
+use super::{UserError, check_name, check_uid, groups, jail_path, refuse_other_jail};
 use crate::account::hostdb::{self, HostAccount, HostDb};
 use crate::account::{hostfs, jailside, logindefs, sessions, useradd};
 use crate::apply::{Host, HostError, LinuxHost};
@@ -22,14 +22,23 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
     check_name(name)?;
     let jail = jail_path(&a.jail)?;
     let key_file = a.sshd.authorized_keys_dir.join(name);
-    let dropin_path = a.sshd.sshd_config_dir.join(dropin::file_name(name));
+    let legacy_path = a.sshd.sshd_config_dir.join(dropin::legacy_file_name(name));
     let ranges = logindefs::read_ranges(Path::new(logindefs::PATH))?;
     let db = HostDb::default();
     let existing = db.lookup(name)?;
     if let Some(acc) = &existing {
         check_uid(name, acc.entry.uid, &ranges)?;
     }
-    refuse_other_jail(&dropin_path, &jail, name)?;
+    refuse_other_jail(&legacy_path, &jail, name)?;
+    let groups_here = [false, true].map(|sftp| dropin::jail_group(&jail, sftp));
+    let mut member_of = Vec::new();
+    for g in db.group_index()?.member_of(name) {
+        if groups_here.contains(&g.name) {
+            member_of.push(g.name.clone());
+        } else if dropin::is_jail_group(&g.name) {
+            return Err(groups::other_jail(a, name, &g.name, &jail));
+        }
+    }
     let host = if jail.is_dir() {
         Some(LinuxHost::open(&jail, false)?)
     } else {
@@ -40,9 +49,9 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
         None
     };
     let host_ref: Option<&dyn Host> = host.as_ref().map(|h| h as &dyn Host);
-    if !jailed_here(r, host_ref, &jail, &dropin_path)? {
+    if member_of.is_empty() && !jailed_here(r, host_ref, &jail, &legacy_path)? {
         r.warnings.push(format!(
-            "{name} is not jailed in {} (no drop-in, no state record, no passwd line there): nothing removed, no process killed",
+            "{name} is not jailed in {} (no group membership, no drop-in, no state record, no passwd line there): nothing removed, no process killed",
             jail.display()
         ));
         return Ok(jail);
@@ -64,6 +73,7 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
         )
         .map_err(|e| mount_error(e, &jail, &home))?;
     }
+    let legacy = groups::legacy_dropins(a, &jail)?;
     let sshd = a.sshd.validator();
     let steps = (|| {
         // No new logins: the key file goes first, then the running sessions.
@@ -71,9 +81,25 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
         if let Some(acc) = &existing {
             end_sessions(r, acc.entry.uid)?;
         }
-        if drop_host_file(r, "dropin", &dropin_path)? {
+        let mut config_changed = false;
+        let mut moved = Vec::new();
+        if !legacy.is_empty() {
+            moved = groups::migrate(r, &db, &jail, Some(name))?;
+            config_changed = true;
+        }
+        for group in &member_of {
+            groups::membership(r, name, group, false)?;
+            let sftp = group.ends_with(dropin::SFTP_SUFFIX);
+            let (_, path) = groups::block_of(a, &jail, sftp)?;
+            config_changed |= groups::drop_if_empty(r, &db, &jail, group, &path, name)?;
+        }
+        if config_changed {
             if !r.dry {
                 sshd.test()?;
+                for (user, block) in &moved {
+                    let (_, path) = groups::block_of(a, &jail, block.sftp_only)?;
+                    super::add::validate_effective(&sshd, &path, user, block)?;
+                }
                 still_jailed_warning(r, &sshd, name)?;
             }
             reload_sshd(r, &sshd)?;
@@ -150,8 +176,9 @@ fn mount_error(e: MountError, jail: &Path, home: &JailPath) -> UserError {
     }
 }
 
-/// True when something says NAME is jailed in this jail: our drop-in (already checked to
-/// name this jail), the jail's state record, or a line in the jail's passwd. Without any of
+/// True when something else says NAME is jailed in this jail: a per-user drop-in of an
+/// earlier version (already checked to name this jail), the jail's state record, or a line
+/// in the jail's passwd. Without any of
 /// them, `--remove` must not kill an ordinary user's processes or delete their account.
 fn jailed_here(
     r: &Run,

@@ -518,11 +518,41 @@ pub fn remove_test_dir(dir: &Path) {
 
 impl Drop for TestRoot {
     fn drop(&mut self) {
+        remove_jail_groups(&self.path);
         if env_flag(KEEP_TEST_DIRS) {
             eprintln!("keeping test directory {}", self.path.display());
             return;
         }
         remove_test_dir(&self.path);
+    }
+}
+
+/// Removes the sshd groups jailsmith made for jails under `root` (the directories up to
+/// three levels down): a test's jail goes with its TestRoot, and so do the groups of its users.
+fn remove_jail_groups(root: &Path) {
+    use jailsmith::sshd::dropin::jail_group;
+    let groups = fs::read_to_string("/etc/group").unwrap_or_default();
+    let mut dirs = vec![(root.to_path_buf(), 0)];
+    while let Some((d, depth)) = dirs.pop() {
+        for sftp in [false, true] {
+            let g = jail_group(&d, sftp);
+            if groups
+                .lines()
+                .any(|l| l.split(':').next() == Some(g.as_str()))
+            {
+                let _lock = USERDB.lock().unwrap_or_else(|e| e.into_inner());
+                let _ = Command::new("groupdel").arg("--").arg(&g).output();
+            }
+        }
+        if depth < 3
+            && let Ok(entries) = fs::read_dir(&d)
+        {
+            for e in entries.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    dirs.push((e.path(), depth + 1));
+                }
+            }
+        }
     }
 }
 

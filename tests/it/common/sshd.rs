@@ -451,3 +451,29 @@ fn ensure_privsep_dir() {
         make_dir(dir, 0o755);
     }
 }
+
+/// The sshd block that jails `user` in `jail`: the block file (in `dropin_dir`) of the jail's
+/// group that /etc/group lists `user` in; a path that does not exist when it is in neither.
+pub fn jailing_block(dropin_dir: &Path, jail: &Path, user: &str) -> PathBuf {
+    use jailsmith::sshd::dropin;
+    let jail = fs::canonicalize(jail).unwrap_or_else(|_| jail.to_path_buf());
+    let groups = fs::read_to_string("/etc/group").unwrap_or_default();
+    for sftp in [false, true] {
+        let g = dropin::jail_group(&jail, sftp);
+        let member = groups.lines().any(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            f.len() == 4 && f[0] == g && f[3].split(',').any(|m| m == user)
+        });
+        if member {
+            return dropin_dir.join(dropin::group_file_name(&g));
+        }
+    }
+    dropin_dir.join(format!("(no block jails {user})"))
+}
+
+/// The block file of `jail`'s group in one mode, whoever its members are.
+pub fn jail_block(dropin_dir: &Path, jail: &Path, sftp: bool) -> PathBuf {
+    use jailsmith::sshd::dropin;
+    let jail = fs::canonicalize(jail).unwrap_or_else(|_| jail.to_path_buf());
+    dropin_dir.join(dropin::group_file_name(&dropin::jail_group(&jail, sftp)))
+}
