@@ -13,7 +13,7 @@ use crate::plan::build::{BuildRequest, Device, HostEntry, HostKind};
 use crate::plan::policy;
 use crate::resolve::elf::{FileKind, read_elf, sniff};
 use crate::resolve::search::with_resolvers;
-use crate::resolve::{Closure, ElfInfo, LoaderConfig, Resolver};
+use crate::resolve::{Closure, ElfInfo, FoundVia, LoaderConfig, Resolver};
 use crate::state::DEFAULT_STATE_DIR;
 
 use super::programs::{SECURE_PATH, find_program};
@@ -414,16 +414,25 @@ impl<'c> Gatherer<'c> {
         if let Some(interp) = closure.interpreter.as_ref().filter(|i| !self.walker.has(i)) {
             self.walker
                 .add(interp, &format!("PT_INTERP of {}", path.display()))?;
-            // musl's loader reads its library path from a file beside it, not ld.so.cache:
-            // the jail's loader must search where the host's found the libraries.
-            if let Some(file) = crate::resolve::search::musl_path_file(interp)
-                .filter(|f| f.is_file() && !self.walker.has(f))
-            {
-                self.walker.add(
-                    &file,
-                    &format!("library path of musl's loader {}", interp.display()),
-                )?;
-            }
+        }
+        // musl's loader reads its system library path from a file beside it, not
+        // ld.so.cache: when it found a library there, the jail's loader must search the same
+        // directories (a program needing only its libc gets nothing more).
+        if let Some(file) = closure
+            .interpreter
+            .as_deref()
+            .and_then(crate::resolve::search::musl_path_file)
+            .filter(|f| {
+                !self.walker.has(f)
+                    && closure
+                        .libraries
+                        .iter()
+                        .any(|l| l.found_via == FoundVia::DefaultDir)
+                    && f.is_file()
+            })
+        {
+            let why = format!("library path of musl's loader, for {}", path.display());
+            self.walker.add(&file, &why)?;
         }
         for lib in &closure.libraries {
             if !self.walker.has(&lib.path) {

@@ -425,6 +425,10 @@ fn a_musl_program_gets_its_loader_which_is_its_libc() {
     );
     let glibc = std::fs::read_dir(jail.join("usr/lib/x86_64-linux-gnu")).map_or(0, |d| d.count());
     assert_eq!(glibc, 0, "nothing of glibc is copied for a musl program");
+    assert!(
+        !jail.join("etc/ld-musl-x86_64.path").exists(),
+        "a program that needs only musl's libc does not need its loader's path file"
+    );
 }
 
 #[test]
