@@ -42,14 +42,11 @@ impl Setup {
         c.arg("apply")
             .arg(spec)
             .arg("--json")
-            .arg("--sshd-config")
-            .arg(self.srv.config_path())
-            .arg("--sshd-config-dir")
-            .arg(self.srv.dropin_dir())
-            .arg("--authorized-keys-dir")
-            .arg(&self.keys_dir)
-            .arg("--state-dir")
-            .arg(&self.state_dir)
+            .args(crate::user_support::sshd_paths(
+                &self.srv,
+                &self.keys_dir,
+                &self.state_dir,
+            ))
             .arg("--systemd-dir")
             .arg(self.root.path().join("systemd"))
             .arg("--unit-dir")

@@ -19,14 +19,7 @@ fn destroy(s: &Setup, extra: &[&str]) -> Command {
     let mut c = bin();
     c.arg("destroy")
         .arg(&s.jail)
-        .arg("--sshd-config")
-        .arg(s.srv.config_path())
-        .arg("--sshd-config-dir")
-        .arg(s.srv.dropin_dir())
-        .arg("--authorized-keys-dir")
-        .arg(&s.keys_dir)
-        .arg("--state-dir")
-        .arg(&s.state_dir)
+        .args(s.sshd_paths())
         .args(extra);
     c
 }

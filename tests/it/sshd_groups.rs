@@ -203,17 +203,7 @@ fn update_moves_per_user_dropins_to_the_jails_group() {
 
     // a dry run says what it would do and does nothing
     let mut update = common::bin();
-    update
-        .arg("update")
-        .arg(&s.jail)
-        .arg("--state-dir")
-        .arg(&s.state_dir)
-        .arg("--sshd-config")
-        .arg(s.srv.config_path())
-        .arg("--sshd-config-dir")
-        .arg(s.srv.dropin_dir())
-        .arg("--authorized-keys-dir")
-        .arg(&s.keys_dir);
+    update.arg("update").arg(&s.jail).args(s.sshd_paths());
     let mut dry = common::bin();
     dry.args(update.get_args()).arg("--dry-run");
     let out = common::run_status(&mut dry, 1);
@@ -253,14 +243,7 @@ fn apply_cmd(s: &Setup, spec: &Path, wrapper: &Path) -> std::process::Command {
     c.arg("apply")
         .arg(spec)
         .arg("--json")
-        .arg("--sshd-config")
-        .arg(s.srv.config_path())
-        .arg("--sshd-config-dir")
-        .arg(s.srv.dropin_dir())
-        .arg("--authorized-keys-dir")
-        .arg(&s.keys_dir)
-        .arg("--state-dir")
-        .arg(&s.state_dir)
+        .args(s.sshd_paths())
         .arg("--systemd-dir")
         .arg(s.root.path().join("systemd"))
         .arg("--unit-dir")

@@ -63,6 +63,21 @@ fn copy_in(jail: &Path, src: &Path, inside: &Path) {
     fs::set_permissions(&dest, fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
+/// The private sshd's main config and drop-in directory, the key and state directories, as
+/// jailsmith's options: what every command that touches sshd is given in these tests.
+pub fn sshd_paths(srv: &PrivateSshd, keys_dir: &Path, state_dir: &Path) -> Vec<std::ffi::OsString> {
+    vec![
+        "--sshd-config".into(),
+        srv.config_path().into(),
+        "--sshd-config-dir".into(),
+        srv.dropin_dir().into(),
+        "--authorized-keys-dir".into(),
+        keys_dir.into(),
+        "--state-dir".into(),
+        state_dir.into(),
+    ]
+}
+
 /// The test's own sshd, directories and jail.
 pub struct Setup {
     pub root: TestRoot,
@@ -117,6 +132,11 @@ impl Setup {
             .arg("--state-dir")
             .arg(&self.state_dir);
         c
+    }
+
+    /// `sshd_paths` of this setup.
+    pub fn sshd_paths(&self) -> Vec<std::ffi::OsString> {
+        sshd_paths(&self.srv, &self.keys_dir, &self.state_dir)
     }
 
     /// Runs a jailsmith command that may reload the private sshd and, when its report says it
