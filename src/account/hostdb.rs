@@ -160,7 +160,7 @@ pub struct GroupIndex {
 }
 
 impl GroupIndex {
-    fn parse(text: &str) -> Self {
+    pub fn parse(text: &str) -> Self {
         let mut ix = GroupIndex::default();
         for e in text.lines().filter_map(parse_group_line) {
             let i = ix.entries.len();

@@ -8,6 +8,7 @@ pub mod integrity;
 pub mod invariants;
 pub mod jailfs;
 pub mod loadable;
+pub mod membership;
 pub mod repair;
 pub mod store;
 
@@ -268,6 +269,7 @@ pub fn check(settings: &CheckSettings) -> Result<Report, CheckError> {
         integrity::check_unknown(&ctx, &state.manifest, &walked, &skip, &mut report);
         integrity::check_sources(&ctx, state, &mut report);
         check_limits(state, &settings.systemd_dir, &mut report);
+        membership::check_members(jail, state, &mut report);
         if let Some(rebuild) = &settings.replan {
             integrity::check_closure(&ctx, state, rebuild, &mut report);
         }

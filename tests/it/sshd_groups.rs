@@ -326,3 +326,58 @@ fn apply_creates_accounts_and_a_noop_apply_runs_no_sshd() {
     assert_eq!(v["changed"], false, "{v}");
     assert_eq!(sshd_runs(&log), runs, "a no-op apply ran sshd");
 }
+
+/// `jailsmith check JAIL` with the setup's state directory.
+fn check(s: &Setup) -> std::process::Output {
+    common::run(
+        common::bin()
+            .arg("check")
+            .arg(&s.jail)
+            .arg("--state-dir")
+            .arg(&s.state_dir),
+    )
+}
+
+#[test]
+fn check_reports_a_user_taken_out_of_the_jails_group() {
+    if !sshd::available("check_reports_a_user_taken_out_of_the_jails_group") {
+        return;
+    }
+    let _g = serial();
+    let s = Setup::new("check_reports_a_user_taken_out_of_the_jails_group");
+    let (key, key_pub) = sshd::client_keypair(&s.root.dir("client"));
+    let user = UserGuard::new();
+    s.run_reloading(s.user_cmd(user.name()).arg("--key").arg(&key_pub));
+    let ok = check(&s);
+    assert!(ok.status.success(), "{}", text(&ok.stdout));
+
+    // what `usermod -G other USER` (without -a) does: the user leaves the jail's group,
+    // and sshd no longer jails them
+    let block = s.dropin(user.name());
+    let group = fs::read_to_string(&block)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Match Group ").map(str::to_string))
+        .expect("a Match Group line");
+    run_ok(
+        std::process::Command::new("gpasswd")
+            .arg("-d")
+            .arg(user.name())
+            .arg(&group),
+    );
+    let bad = check(&s);
+    let report = text(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(1), "{report}");
+    assert!(
+        report
+            .lines()
+            .any(|l| l.contains("[not-jailed]") && l.contains(user.name())),
+        "check names the user sshd no longer jails:\n{report}"
+    );
+
+    // the fix the finding names puts the user back
+    run_ok(&mut s.user_cmd(user.name()));
+    let ok = check(&s);
+    assert!(ok.status.success(), "{}", text(&ok.stdout));
+    logs_in_jailed(&s, user.name(), &key);
+}
