@@ -8,6 +8,7 @@ pub mod cli;
 pub mod converge;
 pub mod escape;
 pub mod exit;
+pub mod filecache;
 pub mod hostinfo;
 pub mod jail;
 pub mod labels;

@@ -7,7 +7,7 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -194,44 +194,13 @@ impl GroupIndex {
     }
 }
 
-/// Identity of a file's current content as the kernel shows it.
-type FileId = (u64, u64, u64, i64, i64);
-
-type Cached = (FileId, Arc<dyn Any + Send + Sync>);
-
-/// Parsed account files by (path, kind), valid while the file's identity is unchanged.
-static CACHE: Mutex<Option<HashMap<(PathBuf, &'static str), Cached>>> = Mutex::new(None);
-
 /// `parse` of the file at `path` (empty text when absent), computed once per version of it.
 fn cached<T: Any + Send + Sync>(
     path: &Path,
     kind: &'static str,
     parse: impl FnOnce(&str) -> T,
 ) -> Result<Arc<T>, AccountError> {
-    use std::os::unix::fs::MetadataExt;
-    let id: FileId = match std::fs::metadata(path) {
-        Ok(m) => (m.dev(), m.ino(), m.size(), m.mtime(), m.mtime_nsec()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (0, 0, 0, 0, 0),
-        Err(e) => return Err(AccountError::io("read", path)(e)),
-    };
-    let key = (path.to_path_buf(), kind);
-    if let Some((seen, v)) = CACHE
-        .lock()
-        .expect("cache lock")
-        .get_or_insert_default()
-        .get(&key)
-        && *seen == id
-        && let Ok(v) = Arc::clone(v).downcast::<T>()
-    {
-        return Ok(v);
-    }
-    let value = Arc::new(parse(&read(path)?));
-    CACHE
-        .lock()
-        .expect("cache lock")
-        .get_or_insert_default()
-        .insert(key, (id, value.clone()));
-    Ok(value)
+    crate::filecache::cached(path, kind, || read(path).map(|text| parse(&text)))
 }
 
 fn read(path: &Path) -> Result<String, AccountError> {

@@ -49,31 +49,13 @@ pub(super) fn block_of(
 }
 
 /// Whether `jail`'s saved request declares a syslog socket (`build --log`). A run asks for
-/// every user it touches: the state is parsed once per version of its file (device, inode,
-/// size, mtime: it is replaced by rename), not once per user.
+/// every user it touches: the state is parsed once per version of its file.
 pub(super) fn jail_logs(a: &UserRequest, jail: &Path) -> Result<bool, UserError> {
-    use std::collections::HashMap;
-    use std::os::unix::fs::MetadataExt;
-    use std::sync::Mutex;
-    type Version = (u64, u64, u64, i64, i64);
-    static SEEN: Mutex<Option<HashMap<PathBuf, (Version, bool)>>> = Mutex::new(None);
     let file = state::state_file(&a.state_dir, jail);
-    let version = match std::fs::metadata(&file) {
-        Ok(m) => (m.dev(), m.ino(), m.size(), m.mtime(), m.mtime_nsec()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        // An unreadable state: load says why.
-        Err(_) => (0, 0, 0, 0, 0),
-    };
-    let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
-    let seen = seen.get_or_insert_with(HashMap::new);
-    if let Some((v, logs)) = seen.get(&file)
-        && *v == version
-    {
-        return Ok(*logs);
-    }
-    let logs = state::load(&a.state_dir, jail)?.is_some_and(|s| s.request.log.is_some());
-    seen.insert(file, (version, logs));
-    Ok(logs)
+    let logs = crate::filecache::cached(&file, "jail-logs", || {
+        state::load(&a.state_dir, jail).map(|s| s.is_some_and(|s| s.request.log.is_some()))
+    })?;
+    Ok(*logs)
 }
 
 /// The gid of `group` when it exists on the host and the jail's state records it with that
