@@ -630,7 +630,7 @@ fn meta_of(st: &FileStat, target: Option<PathBuf>) -> Meta {
         uid: st.st_uid,
         gid: st.st_gid,
         size: st.st_size as u64,
-        mtime_ns: i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec),
+        mtime_ns: super::store::mtime_ns(st),
         ino: st.st_ino,
         nlink: st.st_nlink,
     }

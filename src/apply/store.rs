@@ -130,7 +130,8 @@ impl SourceSeen {
     }
 }
 
-fn mtime_ns(st: &FileStat) -> i128 {
+/// A stat's modification time in nanoseconds since the epoch (what manifests record).
+pub fn mtime_ns(st: &FileStat) -> i128 {
     i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec)
 }
 

@@ -202,7 +202,7 @@ pub fn check_manifest(
 }
 
 fn mtime_ns(w: &Walked) -> i128 {
-    i128::from(w.st.st_mtime) * 1_000_000_000 + i128::from(w.st.st_mtime_nsec)
+    crate::apply::store::mtime_ns(&w.st)
 }
 
 /// Objects outside the user-writable trees that jailsmith did not place.

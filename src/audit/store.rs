@@ -48,7 +48,7 @@ fn finding(
 /// Why a store object is not what its name says, if it is not.
 fn object_wrong(name: &str, st: &FileStat) -> Option<String> {
     let (_, mode, mtime) = parse_name(name)?;
-    let have_mtime = i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec);
+    let have_mtime = crate::apply::store::mtime_ns(st);
     let have_mode = st.st_mode & 0o7777;
     if st.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFREG.bits() {
         return Some("it is not a regular file".into());
