@@ -61,16 +61,8 @@ fn binds_are_ro_or_rw_nosuid_nodev_non_recursive_and_idempotent() {
         &state,
     ));
     let units = t.path().join("units");
-    let out = run_ok(&mut jailsmith(
-        &["mount", "--systemd-unit-dir", units.to_str().unwrap()],
-        &jail,
-        &state,
-    ));
-    assert!(
-        text(&out.stdout).contains("mounted"),
-        "{}",
-        text(&out.stdout)
-    );
+    let said = common::mount_jail(&jail, &state, &units);
+    assert!(said.contains("mounted"), "{said}");
 
     let (ro_at, rw_at) = (jail.join("srv/data"), jail.join("home/u/spool"));
     let o = options_at(&ro_at).expect("ro bind mounted");

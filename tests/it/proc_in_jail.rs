@@ -47,16 +47,8 @@ fn proc_shows_only_own_processes_and_check_accepts_only_it() {
         &state,
     ));
     let units = t.path().join("units");
-    let out = run_ok(&mut jailsmith(
-        &["mount", "--systemd-unit-dir", units.to_str().unwrap()],
-        &jail,
-        &state,
-    ));
-    assert!(
-        text(&out.stdout).contains("mounted proc:/proc"),
-        "{}",
-        text(&out.stdout)
-    );
+    let said = common::mount_jail(&jail, &state, &units);
+    assert!(said.contains("mounted proc:/proc"), "{said}");
     let line = mount_at(&jail.join("proc")).expect("proc mounted");
     assert!(
         line.contains(" - proc proc ") && line.contains("hidepid=invisible"),
@@ -290,16 +282,8 @@ fn devpts_gives_tty_a_terminal_and_check_accepts_only_it() {
     assert!(!text(&out.stdout).starts_with("/dev/pts/"));
     run_ok(&mut jailsmith(&["build", "--devpts"], &jail, &state));
     let units = t.path().join("units");
-    let out = run_ok(&mut jailsmith(
-        &["mount", "--systemd-unit-dir", units.to_str().unwrap()],
-        &jail,
-        &state,
-    ));
-    assert!(
-        text(&out.stdout).contains("mounted devpts:/dev/pts"),
-        "{}",
-        text(&out.stdout)
-    );
+    let said = common::mount_jail(&jail, &state, &units);
+    assert!(said.contains("mounted devpts:/dev/pts"), "{said}");
     let line = mount_at(&jail.join("dev/pts")).expect("devpts mounted");
     assert!(
         line.contains(" - devpts devpts ") && line.contains("ptmxmode=666"),

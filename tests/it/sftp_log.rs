@@ -223,11 +223,7 @@ fn log_socket_bind_survives_umount_and_mount_and_goes_with_destroy() {
     let before = log.stamp();
     let canary = Canary::new(&t.path().join("canary"), "host data");
     let units = t.path().join("units");
-    run_ok(&mut jailsmith(
-        &["mount", "--systemd-unit-dir", units.to_str().unwrap()],
-        &jail,
-        &state,
-    ));
+    common::mount_jail(&jail, &state, &units);
     let target = jail.join("dev/log");
     let line = mount_at(&target).expect("dev/log mounted");
     let opts = line.split(' ').nth(5).unwrap();

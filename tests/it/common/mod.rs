@@ -984,6 +984,18 @@ pub fn jailsmith_at(args: &[&str], jail: &Path, state: &Path) -> Command {
     c
 }
 
+/// `jailsmith mount JAIL` with its boot units written to `units`; panics unless it exits 0.
+/// Returns its stdout.
+pub fn mount_jail(jail: &Path, state: &Path, units: &Path) -> String {
+    let unit_dir = units.to_str().expect("a UTF-8 unit directory");
+    let out = run_ok(&mut jailsmith_at(
+        &["mount", "--systemd-unit-dir", unit_dir],
+        jail,
+        state,
+    ));
+    text(&out.stdout)
+}
+
 /// The mountinfo line of the topmost mount at `point`, if any.
 pub fn mount_at(point: &Path) -> Option<String> {
     let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
