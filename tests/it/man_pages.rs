@@ -323,3 +323,58 @@ fn help_examples_continue_with_a_backslash_and_defaults_are_not_contradicted() {
     assert!(!check.contains("[default: 0]"), "{check}");
     assert!(check.contains("(default: one per CPU)"), "{check}");
 }
+
+/// The finding kinds `check` can report, as the source names them: `kind: "x"` fields and
+/// kind arguments written alone on a line, in the modules that make findings.
+fn finding_kinds_in_source() -> BTreeSet<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<PathBuf> = fs::read_dir(root.join("src/audit"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .collect();
+    files.push(root.join("src/labels.rs"));
+    files.push(root.join("src/service/files.rs"));
+    let is_kind = |s: &str| {
+        !s.is_empty()
+            && s.split('-')
+                .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+    };
+    let mut kinds = BTreeSet::new();
+    for f in files {
+        let src = fs::read_to_string(&f).unwrap();
+        // unit tests below `mod tests` may name anything
+        let src = src.split("#[cfg(test)]").next().unwrap();
+        for line in src.lines().map(str::trim) {
+            let quoted = line
+                .strip_prefix("kind: \"")
+                .and_then(|r| r.strip_suffix("\","))
+                .or_else(|| line.strip_prefix('"').and_then(|r| r.strip_suffix("\",")));
+            if let Some(k) = quoted.filter(|k| is_kind(k)) {
+                kinds.insert(k.to_string());
+            }
+        }
+    }
+    kinds
+}
+
+#[test]
+fn the_check_page_documents_every_finding_kind() {
+    let kinds = finding_kinds_in_source();
+    assert!(
+        kinds.len() > 20 && kinds.contains("not-jailed") && kinds.contains("hard-link"),
+        "the source scan found too few kinds: {kinds:?}"
+    );
+    let manual = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cli/generate/manual/check.md"),
+    )
+    .unwrap();
+    let missing: Vec<&String> = kinds
+        .iter()
+        .filter(|k| !manual.contains(&format!("`{k}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "jailsmith-check(8) does not document these finding kinds: {missing:?}"
+    );
+}
