@@ -381,3 +381,56 @@ fn check_reports_a_user_taken_out_of_the_jails_group() {
     assert!(ok.status.success(), "{}", text(&ok.stdout));
     logs_in_jailed(&s, user.name(), &key);
 }
+
+/// The group line of `name` in /etc/group, if any.
+fn group_line(name: &str) -> Option<String> {
+    fs::read_to_string("/etc/group")
+        .unwrap()
+        .lines()
+        .find(|l| l.split(':').next() == Some(name))
+        .map(str::to_string)
+}
+
+#[test]
+fn a_group_of_the_jails_name_that_jailsmith_did_not_create_is_refused() {
+    if !sshd::available("a_group_of_the_jails_name_that_jailsmith_did_not_create_is_refused") {
+        return;
+    }
+    let _g = serial();
+    let s = Setup::new("a_group_of_the_jails_name_that_jailsmith_did_not_create_is_refused");
+    // a careless admin made a group of the very name jailsmith would use, with a member
+    let jail = fs::canonicalize(&s.jail).unwrap();
+    let group = jailsmith::sshd::dropin::jail_group(&jail, false);
+    let bystander = UserGuard::new();
+    run_ok(std::process::Command::new("groupadd").arg(&group));
+    run_ok(
+        std::process::Command::new("gpasswd")
+            .arg("-a")
+            .arg(bystander.name())
+            .arg(&group),
+    );
+    let before = group_line(&group).expect("the group exists");
+
+    let (_, key_pub) = sshd::client_keypair(&s.root.dir("client"));
+    let user = UserGuard::new();
+    let out = common::run(s.user_cmd(user.name()).arg("--key").arg(&key_pub));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains(&group) && err.contains("not jailsmith's"),
+        "the refusal names the group: {err}"
+    );
+    assert_eq!(
+        group_line(&group).as_deref(),
+        Some(before.as_str()),
+        "the foreign group was changed"
+    );
+    assert!(
+        !sshd::jail_block(s.srv.dropin_dir(), &s.jail, false).exists(),
+        "a block matching the foreign group was written"
+    );
+    assert!(
+        !s.keys_dir.join(user.name()).exists(),
+        "the refused user got a key file"
+    );
+}
