@@ -1102,13 +1102,19 @@ mod tests {
         assert_eq!(found(&c)["libdep.so"].0, "/opt/app/lib/dep/libdep.so");
     }
 
-    #[test]
-    fn musls_loader_is_its_libc_and_searches_its_own_path() {
-        let fs = program(FakeFs::default(), "/bin/m", &["libc.so", "libz.so.1"])
+    /// `/bin/m` under musl's loader `/lib/ld-musl-x86_64.so.1` (its libc), needing libc
+    /// and libz.
+    fn musl_program() -> FakeFs {
+        program(FakeFs::default(), "/bin/m", &["libc.so", "libz.so.1"])
             .with("/bin/m", |i| {
                 i.interp = Some("/lib/ld-musl-x86_64.so.1".into())
             })
             .lib("/lib/ld-musl-x86_64.so.1", "libc.so", &[])
+    }
+
+    #[test]
+    fn musls_loader_is_its_libc_and_searches_its_own_path() {
+        let fs = musl_program()
             .lib("/usr/lib/libz.so.1", "libz.so.1", &["libc.so"])
             .lib("/lib/glibc-hwcaps/x86-64-v3/libz.so.1", "libz.so.1", &[]);
         let c = resolve(&fs, &cfg(), "/bin/m");
@@ -1126,11 +1132,7 @@ mod tests {
 
     #[test]
     fn musls_path_file_replaces_its_builtin_path() {
-        let fs = program(FakeFs::default(), "/bin/m", &["libc.so", "libz.so.1"])
-            .with("/bin/m", |i| {
-                i.interp = Some("/lib/ld-musl-x86_64.so.1".into())
-            })
-            .lib("/lib/ld-musl-x86_64.so.1", "libc.so", &[])
+        let fs = musl_program()
             .lib("/usr/lib/libz.so.1", "libz.so.1", &["libc.so"])
             .lib("/usr/lib/x86_64-linux-musl/libz.so.1", "libz.so.1", &[]);
         let mut with_file = fs;
