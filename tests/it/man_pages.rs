@@ -378,3 +378,73 @@ fn the_check_page_documents_every_finding_kind() {
         "jailsmith-check(8) does not document these finding kinds: {missing:?}"
     );
 }
+
+/// The jailsmith command lines of an examples text: continuation lines (`\`) joined, a
+/// leading `sudo` dropped, cut at a pipe or a comment.
+fn example_command_lines(text: &str) -> Vec<Vec<String>> {
+    let mut joined: Vec<String> = Vec::new();
+    let mut open = false;
+    for line in text.lines().map(str::trim) {
+        if open {
+            let last = joined.last_mut().expect("a line to continue");
+            last.pop(); // the backslash
+            last.push(' ');
+            last.push_str(line);
+        } else {
+            let line = line.strip_prefix("sudo ").unwrap_or(line);
+            if !line.starts_with("jailsmith ") {
+                continue;
+            }
+            joined.push(line.to_string());
+        }
+        open = joined.last().is_some_and(|l| l.ends_with('\\'));
+    }
+    joined
+        .iter()
+        .map(|l| {
+            let words = shlex::split(l).unwrap_or_else(|| panic!("example does not split: {l}"));
+            words
+                .into_iter()
+                .take_while(|w| !matches!(w.as_str(), "|" | "&&" | ";" | "||"))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn every_example_is_a_command_line_jailsmith_accepts() {
+    use clap::Parser;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cli/generate/manual");
+    let mut sources: Vec<(String, String)> = Vec::new();
+    for name in file_names(&root) {
+        let md = fs::read_to_string(root.join(&name)).unwrap();
+        if let Some(examples) = md.split("# EXAMPLES").nth(1) {
+            let section = examples.split("\n# ").next().unwrap_or(examples);
+            sources.push((format!("manual/{name}"), section.to_string()));
+        }
+    }
+    for cmd in [
+        "build", "user", "users", "verify", "check", "update", "mount", "umount", "destroy",
+        "service", "apply", "deps", "profiles",
+    ] {
+        let out = jailsmith().args([cmd, "--help"]).output().expect("--help");
+        let help = String::from_utf8_lossy(&out.stdout).into_owned();
+        if let Some(examples) = help.split("Examples:").nth(1) {
+            sources.push((format!("{cmd} --help"), examples.to_string()));
+        }
+    }
+    let mut checked = 0;
+    for (from, text) in &sources {
+        for argv in example_command_lines(text) {
+            if let Err(e) = jailsmith::cli::Cli::try_parse_from(&argv) {
+                panic!("{from}: the example {argv:?} is not a valid command line:\n{e}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        checked > 40,
+        "only {checked} examples found in {} sources",
+        sources.len()
+    );
+}
