@@ -861,3 +861,55 @@ fn deny_network_stops_a_jailed_users_outgoing_connections_in_unified_mode() {
         .unwrap_or_else(|| panic!("no outgoing TCP check: {report}"));
     assert_eq!(tcp["status"], "PASS", "{tcp}");
 }
+
+#[test]
+fn proc_devpts_and_the_log_socket_come_back_after_a_reboot() {
+    let test = "proc_devpts_and_the_log_socket_come_back_after_a_reboot";
+    let Some((_root, mut c)) = boot(test, Mode::Hybrid) else {
+        return;
+    };
+    let jail = "/srv/jails/mounts";
+    // journald's socket is the container's syslog socket: what `--log` binds by default
+    c.exec_ok(&[
+        "jailsmith",
+        "build",
+        jail,
+        "--bin",
+        "bash",
+        "--proc",
+        "--devpts",
+        "--log",
+    ]);
+    c.exec_ok(&[
+        "jailsmith",
+        "mount",
+        jail,
+        "--systemd-unit-dir",
+        "/etc/systemd/system",
+    ]);
+    let points = [
+        (format!("{jail}/proc"), "hidepid=invisible"),
+        (format!("{jail}/dev/pts"), "ptmxmode=666"),
+        (format!("{jail}/dev/log"), "ro"),
+    ];
+    let mounted = |c: &Container, what: &str| {
+        let info = c.sh_ok("cat /proc/self/mountinfo");
+        for (point, opt) in &points {
+            let line = info
+                .lines()
+                .rev()
+                .find(|l| l.split(' ').nth(4) == Some(point.as_str()))
+                .unwrap_or_else(|| panic!("{point} is not mounted {what}:\n{info}"));
+            assert!(line.contains(opt), "{point} {what}: {line}");
+        }
+    };
+    mounted(&c, "before the reboot");
+    c.reboot().unwrap_or_else(|e| panic!("reboot: {e}"));
+    mounted(&c, "after the reboot");
+    let check = c.exec(&["jailsmith", "check", jail]);
+    assert!(
+        check.status.success(),
+        "check after the reboot:\n{}",
+        text(&check.stdout)
+    );
+}
