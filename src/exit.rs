@@ -115,6 +115,12 @@ pub trait Classify {
     fn class(&self) -> Class;
 }
 
+/// A lower module's error that a use case carries up whole (its type, message and class),
+/// e.g. `jail::JailError::Lower`: shown flat, by its own message, which names its cause.
+pub trait Classified: std::error::Error + Classify + Send + Sync + 'static {}
+
+impl<T: std::error::Error + Classify + Send + Sync + 'static> Classified for T {}
+
 impl Classify for Coded {
     fn class(&self) -> Class {
         Class::of_code(self.code)
@@ -141,6 +147,7 @@ classified_by!(exit_code:
     crate::plan::denylist::Denied,
     crate::hostinfo::gather::GatherError,
     crate::jail::RecordError,
+    crate::hostinfo::timezone::ZoneError,
 );
 classified_by!(code:
     crate::account::AccountError,
@@ -208,6 +215,10 @@ fn class_of(e: &(dyn std::error::Error + 'static)) -> Option<Class> {
         crate::spec::SpecError,
         crate::converge::record::RecordError,
         crate::state::StateError,
+        crate::jail::JailError,
+        crate::hostinfo::timezone::ZoneError,
+        crate::service::install::InstallError,
+        crate::mounts::usecase::MountsError,
     );
     None
 }

@@ -243,19 +243,9 @@ impl RootDir {
         durability: Durability,
     ) -> Result<Written, RootFileError> {
         let path = self.at(name);
-        let before = self.stat(name)?;
-        if let Some(st) = &before {
-            if file_type(st) != SFlag::S_IFREG {
-                return Err(RootFileError::Unsafe {
-                    op: "replace",
-                    path,
-                    why: format!("it is a {}, not a regular file", kind_name(st)),
-                });
-            }
-            let same_meta = st.st_uid == 0 && st.st_gid == 0 && st.st_mode & 0o7777 == mode;
-            if same_meta && self.read(name)?.as_deref() == Some(bytes) {
-                return Ok(Written::Unchanged);
-            }
+        let before = self.would_write(name, bytes, mode)?;
+        if before == Written::Unchanged {
+            return Ok(before);
         }
         let (tmp, file) = self.create_temp(name)?;
         let result = (|| {
@@ -279,10 +269,32 @@ impl RootDir {
             let _ = unlinkat(self.fd.as_fd(), tmp.as_os_str(), UnlinkatFlags::NoRemoveDir);
         }
         result?;
-        Ok(if before.is_some() {
-            Written::Updated
+        Ok(before)
+    }
+
+    /// What `write` would do (`Created`, `Updated`, `Unchanged`, or its refusal), changing
+    /// nothing: what a dry run reports.
+    pub fn would_write(
+        &self,
+        name: &OsStr,
+        bytes: &[u8],
+        mode: u32,
+    ) -> Result<Written, RootFileError> {
+        let Some(st) = self.stat(name)? else {
+            return Ok(Written::Created);
+        };
+        if file_type(&st) != SFlag::S_IFREG {
+            return Err(RootFileError::Unsafe {
+                op: "replace",
+                path: self.at(name),
+                why: format!("it is a {}, not a regular file", kind_name(&st)),
+            });
+        }
+        let same_meta = st.st_uid == 0 && st.st_gid == 0 && st.st_mode & 0o7777 == mode;
+        Ok(if same_meta && self.read(name)?.as_deref() == Some(bytes) {
+            Written::Unchanged
         } else {
-            Written::Created
+            Written::Updated
         })
     }
 
@@ -424,6 +436,16 @@ pub fn write(
 ) -> Result<Written, RootFileError> {
     let (dir, name) = split(path)?;
     RootDir::open(dir)?.write(name, bytes, mode, durability)
+}
+
+/// What `write` would do to `path`, changing nothing (a missing directory: `Created`).
+pub fn would_write(path: &Path, bytes: &[u8], mode: u32) -> Result<Written, RootFileError> {
+    let (dir, name) = split(path)?;
+    match RootDir::open(dir) {
+        Ok(d) => d.would_write(name, bytes, mode),
+        Err(e) if e.io_kind() == Some(std::io::ErrorKind::NotFound) => Ok(Written::Created),
+        Err(e) => Err(e),
+    }
 }
 
 /// The content of the regular file `path`; None when it (or its directory) is absent.

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use super::output;
 pub use crate::jail::destroy::DestroyRequest;
 use crate::state::DEFAULT_STATE_DIR;
 
@@ -25,7 +26,7 @@ use crate::state::DEFAULT_STATE_DIR;
 /// --dry-run, that would be) is listed.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  jailsmith destroy /srv/get_chrooted\n  jailsmith destroy /srv/get_chrooted --purge --kill-sessions"
+    after_help = "Examples:\n  jailsmith destroy /srv/get_chrooted --dry-run\n  jailsmith destroy /srv/get_chrooted\n  jailsmith destroy /srv/get_chrooted --purge --kill-sessions --json"
 )]
 pub struct Args {
     /// The jail's root directory.
@@ -39,9 +40,14 @@ pub struct Args {
     /// --dry-run, list the processes it would end.
     #[arg(long)]
     pub kill_sessions: bool,
-    /// Print every path that would be removed or kept; change nothing.
+    /// Print every path that would be removed or kept, every user, sshd group, service
+    /// unit and mount that would go; change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Print the report (with --dry-run: the plan) as one JSON object on stdout; the text
+    /// lines go to stderr as they happen.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub sshd: crate::sshd::paths::SshdPaths,
     /// Do not reload sshd after removing drop-ins, nor systemd after removing units.
@@ -50,13 +56,6 @@ pub struct Args {
     /// Where jailsmith keeps the state of each jail.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
-    /// Report to stderr instead of stdout (set by `apply --json`, whose stdout is JSON).
-    #[arg(skip)]
-    pub report_to_stderr: bool,
-    /// Forget the state even without --purge (set by `apply --prune`, whose spec is the
-    /// record of what it manages).
-    #[arg(skip)]
-    pub forget_state: bool,
 }
 
 impl Args {
@@ -70,8 +69,8 @@ impl Args {
             sshd: self.sshd.clone(),
             no_reload: self.no_reload,
             state_dir: self.state_dir.clone(),
-            report_to_stderr: self.report_to_stderr,
-            forget_state: self.forget_state,
+            report_to_stderr: false,
+            forget_state: false,
         }
     }
 }
@@ -81,14 +80,10 @@ impl Args {
 pub fn run(args: Args) -> anyhow::Result<u8> {
     // a jail path of the deny-list is refused before anything, the lock's directory included
     crate::jail::refuse_jail(&args.jail, &args.state_dir)?;
-    let _lock = if args.dry_run {
-        None
-    } else {
-        Some(
-            crate::account::hostfs::lock_dir(&args.state_dir).map_err(|e| {
-                anyhow::Error::new(crate::exit::Coded::new(e.code(), e.to_string()))
-            })?,
-        )
-    };
-    crate::jail::destroy::run(args.request())
+    let _lock = crate::jail::lock_state(&args.state_dir, args.dry_run)?;
+    let report = crate::jail::destroy::destroy(&args.request(), &output::progress(args.json))?;
+    if args.json {
+        output::json(&report)?;
+    }
+    Ok(crate::exit::OK)
 }

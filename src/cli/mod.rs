@@ -9,6 +9,7 @@ pub mod destroy;
 pub mod generate;
 pub mod limits;
 pub mod mount;
+pub mod output;
 pub mod preflight;
 pub mod profiles;
 pub mod service;

@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use crate::account::hostfs;
+use super::output;
 use crate::cli::limits::LimitArgs;
-use crate::exit::{self, Coded};
+use crate::exit;
 pub use crate::service::install::{ServiceRequest, converge, preflight, system_account_argv};
 use crate::service::systemctl::SYSTEM_UNIT_DIR;
 use crate::state::DEFAULT_STATE_DIR;
@@ -20,7 +20,7 @@ use crate::state::DEFAULT_STATE_DIR;
 /// with the same options changes nothing.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  jailsmith service web --jail /srv/web --profile python3 --create-user \\\n      --exec 'python3 -m http.server 8080 --bind 127.0.0.1 --directory /srv/www' \\\n      --file /srv/www --port 8080 --allow-ip localhost --memory-max 256M --cpu-quota 50%\n  jailsmith service web --jail /srv/web --exec '/usr/bin/python3 -m http.server 80' \\\n      --port 80 --dry-run\n\nCheck a unit: systemd-analyze security --offline=yes FILE; systemd-analyze verify FILE\n\nExit codes: 0 done or up to date; 2 bad input (name, --exec, program not found, limit value, missing account without --create-user, a jail path a unit cannot hold); 4 refused (root, nobody, an account outside SYS_UID_MIN..SYS_UID_MAX, in a privileged group or used by a jailed user or another service; a system directory as jail; an --unit-dir others could write, a symlink in the jail); 6 a host operation failed (useradd, systemctl, I/O)."
+    after_help = "Examples:\n  jailsmith service web --jail /srv/web --profile python3 --create-user \\\n      --exec 'python3 -m http.server 8080 --bind 127.0.0.1 --directory /srv/www' \\\n      --file /srv/www --port 8080 --allow-ip localhost --memory-max 256M --cpu-quota 50%\n  jailsmith service web --jail /srv/web --exec '/usr/bin/python3 -m http.server 80' \\\n      --port 80 --dry-run\n  jailsmith service web --jail /srv/web --exec '/usr/bin/python3 -m http.server 80' \\\n      --port 80 --dry-run --json\n\nCheck a unit: systemd-analyze security --offline=yes FILE; systemd-analyze verify FILE\n\nExit codes: 0 done or up to date; 2 bad input (name, --exec, program not found, limit value, missing account without --create-user, a jail path a unit cannot hold); 4 refused (root, nobody, an account outside SYS_UID_MIN..SYS_UID_MAX, in a privileged group or used by a jailed user or another service; a system directory as jail; an --unit-dir others could write, a symlink in the jail); 6 a host operation failed (useradd, systemctl, I/O)."
 )]
 pub struct Args {
     /// The unit's name (NAME.service).
@@ -79,6 +79,10 @@ pub struct Args {
     /// Print the unit and the jail plan; write nothing, create no account.
     #[arg(long)]
     pub dry_run: bool,
+    /// Print the report (with --dry-run: what would be done, the unit's text included) as
+    /// one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
     /// Where jailsmith keeps its state about jails.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
@@ -111,19 +115,12 @@ impl Args {
     }
 }
 
-fn coded(code: u8, e: impl std::fmt::Display) -> anyhow::Error {
-    Coded::new(code, e.to_string()).into()
-}
-
 pub fn run(args: Args) -> anyhow::Result<u8> {
     crate::jail::refuse_jail(&args.jail, &args.state_dir)?;
     // One run at a time per state directory, as `user` does: both merge the jail's passwd.
     // (`apply` holds this lock itself around every `converge`.)
-    let _lock = if args.dry_run {
-        None
-    } else {
-        Some(hostfs::lock_dir(&args.state_dir).map_err(|e| coded(e.code(), e))?)
-    };
-    converge(&args.request())?;
+    let _lock = crate::jail::lock_state(&args.state_dir, args.dry_run)?;
+    let report = crate::service::install::install(&args.request())?;
+    output::report(&report, args.json, |r| r.lines())?;
     Ok(exit::OK)
 }

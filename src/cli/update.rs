@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
+use super::output;
 use crate::cli::profiles::DirArgs;
-use crate::exit;
 pub use crate::jail::update::{UpdateRequest, settings_from_request};
 use crate::state::DEFAULT_STATE_DIR;
 
@@ -21,7 +21,7 @@ use crate::state::DEFAULT_STATE_DIR;
 /// once.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Exit status: 0 the jail is (now) current; with --dry-run, 1 when something would change.\n\nExamples:\n  jailsmith update /srv/get_chrooted --dry-run\n  jailsmith update /srv/get_chrooted"
+    after_help = "Exit status: 0 the jail is (now) current; with --dry-run, 1 when something would change.\n\nExamples:\n  jailsmith update /srv/get_chrooted --dry-run\n  jailsmith update /srv/get_chrooted --dry-run --json\n  jailsmith update /srv/get_chrooted"
 )]
 pub struct Args {
     /// The jail's root directory.
@@ -30,6 +30,9 @@ pub struct Args {
     /// Print what would change and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Print the report (with --dry-run: what would change) as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
     /// Where jailsmith keeps the state of each jail.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
@@ -54,28 +57,14 @@ impl Args {
             state_dir: self.state_dir.clone(),
             jobs: self.jobs,
             dirs: self.dirs.clone(),
+            sshd: self.sshd.clone(),
+            no_reload: self.no_reload,
         }
     }
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    let code = crate::jail::update::run(args.request())?;
-    let dirs = crate::account::usecase::UserDirs {
-        sshd: args.sshd.clone(),
-        state_dir: args.state_dir.clone(),
-        systemd_dir: crate::account::usecase::DEFAULT_SYSTEMD_DIR.into(),
-    };
-    let report =
-        crate::account::usecase::migrate_jail(&args.jail, dirs, args.no_reload, args.dry_run)
-            .map_err(|e| exit::Coded::new(e.code(), e.to_string()))?;
-    for w in &report.warnings {
-        eprintln!("jailsmith: warning: {w}");
-    }
-    if report.up_to_date {
-        return Ok(code);
-    }
-    for line in crate::account::usecase::report_lines(&report) {
-        println!("{line}");
-    }
-    Ok(if args.dry_run { exit::FINDINGS } else { code })
+    let report = crate::jail::update::update(&args.request())?;
+    output::report(&report, args.json, |r| r.lines())?;
+    Ok(report.code())
 }

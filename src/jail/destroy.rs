@@ -8,12 +8,15 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
+
+use super::JailError;
 use crate::account::sessions;
 use crate::account::usecase as user;
 use crate::apply::LinuxHost;
 use crate::apply::tree::Decision;
-use crate::exit::{self, Coded};
-use crate::mounts::apply::{clear_for_removal, refuse_foreign};
+use crate::exit;
+use crate::mounts::apply::{clear_for_removal, ours_below, refuse_foreign};
 use crate::service::systemctl::{self, UnitRemoval};
 use crate::state::{self, JailState};
 
@@ -43,12 +46,94 @@ pub struct DestroyRequest {
     pub forget_state: bool,
 }
 
-/// One line of the report, on stdout (or stderr when the caller owns stdout).
-fn say(args: &DestroyRequest, line: String) {
-    if args.report_to_stderr {
-        eprintln!("{line}");
-    } else {
-        println!("{line}");
+/// `destroy --json`: what was taken down, in the order it happened; with --dry-run, what
+/// would be (every list then names what the real run does). Paths from the jail are
+/// escaped as the text report shows them.
+#[derive(Debug, Default, Serialize)]
+pub struct DestroyReport {
+    /// The jail's root directory.
+    pub jail: PathBuf,
+    /// True with --dry-run: nothing was changed.
+    pub dry_run: bool,
+    /// The processes ended with --kill-sessions (SIGKILL, by PID). See `Session`.
+    pub killed: Vec<Session>,
+    /// Each user taken out, as `jailsmith user NAME --remove --json` reports it.
+    pub users: Vec<user::Report>,
+    /// The jail's sshd groups and their `Match Group` blocks removed once its users were
+    /// out (its `changes`), as `user --json` reports them; null when there was none.
+    pub groups: Option<user::Report>,
+    /// The services whose units were stopped and removed. See `ServiceUnit`.
+    pub services: Vec<ServiceUnit>,
+    /// The jail's own mounts unmounted: `SRC:DST:ro|rw` for a bind, `proc:/proc`,
+    /// `devpts:/dev/pts`, `log:/dev/log`.
+    pub unmounted: Vec<String>,
+    /// The objects removed from the jail, each at the level it was removed. See `Removed`.
+    pub removed: Vec<Removed>,
+    /// How many files were removed, those below a removed directory included.
+    pub files: u64,
+    /// How many directories were removed.
+    pub dirs: u64,
+    /// The objects left in place, and why. See `Kept`.
+    pub kept: Vec<Kept>,
+    /// True when the jail root itself was removed (--purge, nothing foreign left in it).
+    pub root_removed: bool,
+    /// What became of the jail's state: `forgotten`, or `kept` for what is left (a
+    /// destroy without --purge) so that `destroy --purge` can finish.
+    pub state: String,
+}
+
+/// `killed`: one process of the jail.
+#[derive(Debug, Serialize)]
+pub struct Session {
+    /// Its process ID.
+    pub pid: i32,
+    /// Why it counts: `user NAME`, or `rooted in PATH`.
+    pub why: String,
+}
+
+/// `services`: one service's unit.
+#[derive(Debug, Serialize)]
+pub struct ServiceUnit {
+    /// The service's name.
+    pub service: String,
+    /// Its unit file.
+    pub unit: PathBuf,
+}
+
+/// `removed`: one object removed.
+#[derive(Debug, Serialize)]
+pub struct Removed {
+    /// Its path on the host.
+    pub path: String,
+    /// How many objects below it went with it.
+    pub below: u64,
+}
+
+/// `kept`: one object left in place.
+#[derive(Debug, Serialize)]
+pub struct Kept {
+    /// Its path on the host.
+    pub path: String,
+    /// Why it stays.
+    pub why: String,
+}
+
+/// A destroy under way: the request, the report it fills and where its lines go as they
+/// happen (so a failure half-way still shows what was done).
+struct Run<'a> {
+    args: &'a DestroyRequest,
+    report: DestroyReport,
+    say: &'a dyn Fn(&str),
+}
+
+impl Run<'_> {
+    fn say(&self, line: String) {
+        (self.say)(&line);
+    }
+
+    /// "removed" or "would remove": the verb of a line.
+    fn verb(&self, done: &'static str, would: &'static str) -> &'static str {
+        if self.args.dry_run { would } else { done }
     }
 }
 
@@ -67,7 +152,7 @@ fn stoppable_services(args: &DestroyRequest, st: &JailState) -> Vec<String> {
 
 /// PIDs of the jail's sessions: processes of its users, and processes rooted inside it,
 /// except those of the services in `stopping` (by their cgroup).
-fn sessions_of(st: &JailState, stopping: &[String]) -> Vec<(i32, String)> {
+fn sessions_of(st: &JailState, stopping: &[String]) -> Vec<Session> {
     let uids: Vec<(u32, &str)> = st
         .users
         .iter()
@@ -93,116 +178,133 @@ fn sessions_of(st: &JailState, stopping: &[String]) -> Vec<(i32, String)> {
         }
         let ids = sessions::status_uids(&p.status).unwrap_or_default();
         if let Some((_, name)) = uids.iter().find(|(uid, _)| ids.contains(uid)) {
-            out.push((p.pid, format!("user {name}")));
+            out.push(Session {
+                pid: p.pid,
+                why: format!("user {name}"),
+            });
             continue;
         }
         if let Ok(root) = std::fs::read_link(p.dir.join("root"))
             && root != Path::new("/")
             && root.starts_with(&st.jail)
         {
-            out.push((p.pid, format!("rooted in {}", root.display())));
+            out.push(Session {
+                pid: p.pid,
+                why: format!("rooted in {}", root.display()),
+            });
         }
     }
     out
 }
 
-fn end(pids: &[(i32, String)]) -> Vec<i32> {
-    let mut killed = Vec::new();
-    for (pid, _) in pids {
-        if crate::apply::signal::kill_process(*pid).is_ok() {
-            killed.push(*pid);
-        }
-    }
-    killed
-}
-
-fn check_sessions(args: &DestroyRequest, st: &JailState) -> anyhow::Result<()> {
+fn check_sessions(run: &mut Run<'_>, st: &JailState) -> anyhow::Result<()> {
+    let args = run.args;
     let stopping = stoppable_services(args, st);
     for _ in 0..50 {
         let s = sessions_of(st, &stopping);
         if s.is_empty() {
             return Ok(());
         }
-        let list: Vec<String> = s.iter().map(|(p, w)| format!("{p} ({w})")).collect();
+        let list: Vec<String> = s.iter().map(|p| format!("{} ({})", p.pid, p.why)).collect();
         if args.kill_sessions && args.dry_run {
-            say(args, format!("would kill {}", list.join(", ")));
+            run.say(format!("would kill {}", list.join(", ")));
+            run.report.killed = s;
             return Ok(());
         }
         if !args.kill_sessions {
-            return Err(Coded::new(
-                exit::REFUSED,
-                format!(
-                    "{}: refusing while sessions run: pids {}; end them or pass --kill-sessions",
-                    args.jail.display(),
-                    list.join(", ")
-                ),
-            )
+            return Err(JailError::Refused(format!(
+                "{}: refusing while sessions run: pids {}; end them or pass --kill-sessions",
+                args.jail.display(),
+                list.join(", ")
+            ))
             .into());
         }
         eprintln!("jailsmith: killing {}", list.join(", "));
-        end(&s);
+        for p in s {
+            if crate::apply::signal::kill_process(p.pid).is_ok()
+                && !run.report.killed.iter().any(|k| k.pid == p.pid)
+            {
+                run.report.killed.push(p);
+            }
+        }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    Err(Coded::new(exit::HOST_FAILURE, "sessions keep running after SIGKILL").into())
+    Err(JailError::Host("sessions keep running after SIGKILL".into()).into())
 }
 
-fn remove_user(args: &DestroyRequest, name: &str) -> anyhow::Result<()> {
-    let dirs = user::UserDirs {
+fn user_dirs(args: &DestroyRequest) -> user::UserDirs {
+    user::UserDirs {
         sshd: args.sshd.clone(),
         state_dir: args.state_dir.clone(),
         systemd_dir: user::DEFAULT_SYSTEMD_DIR.into(),
-    };
-    let req =
-        user::UserRequest::removal(name, &args.jail, dirs, false, args.no_reload, args.dry_run);
-    let report = user::converge(&req)
-        .map_err(|e| anyhow::Error::new(Coded::new(e.code(), e.to_string())))?;
+    }
+}
+
+fn remove_user(run: &mut Run<'_>, name: &str) -> anyhow::Result<()> {
+    let args = run.args;
+    let req = user::UserRequest::removal(
+        name,
+        &args.jail,
+        user_dirs(args),
+        false,
+        args.no_reload,
+        args.dry_run,
+    );
+    let report = user::converge(&req).map_err(JailError::User)?;
     for w in &report.warnings {
         eprintln!("jailsmith: warning: {w}");
     }
     for line in user::report_lines(&report) {
-        say(args, line);
+        run.say(line);
     }
+    run.report.users.push(report);
     Ok(())
 }
 
 /// The jail's sshd groups and blocks that are left once its users are out.
-fn remove_groups(args: &DestroyRequest) -> anyhow::Result<()> {
-    let dirs = user::UserDirs {
-        sshd: args.sshd.clone(),
-        state_dir: args.state_dir.clone(),
-        systemd_dir: user::DEFAULT_SYSTEMD_DIR.into(),
-    };
-    let report = user::drop_jail_groups(&args.jail, dirs, args.no_reload, args.dry_run)
-        .map_err(|e| anyhow::Error::new(Coded::new(e.code(), e.to_string())))?;
+fn remove_groups(run: &mut Run<'_>) -> anyhow::Result<()> {
+    let args = run.args;
+    let report = user::drop_jail_groups(&args.jail, user_dirs(args), args.no_reload, args.dry_run)
+        .map_err(JailError::User)?;
     for w in &report.warnings {
         eprintln!("jailsmith: warning: {w}");
     }
     if !report.up_to_date {
         for line in user::report_lines(&report) {
-            say(args, line);
+            run.say(line);
         }
+        run.report.groups = Some(report);
     }
     Ok(())
 }
 
 /// Stops and removes the unit of every service recorded for the jail, then reloads systemd
 /// once (unless --no-reload). A dry run only says what it would remove.
-fn remove_services(args: &DestroyRequest, st: &JailState) -> anyhow::Result<()> {
+fn remove_services(run: &mut Run<'_>, st: &JailState) -> anyhow::Result<()> {
+    let args = run.args;
     let mut reload_in = None;
     for (name, rec) in &st.services {
         let unit = rec.unit.display();
-        if args.dry_run {
-            if rec.unit.symlink_metadata().is_ok() {
-                say(
-                    args,
-                    format!("would stop {name} and remove its unit {unit}"),
-                );
+        let removed = if args.dry_run {
+            match rec.unit.symlink_metadata() {
+                Ok(m) if m.is_file() => UnitRemoval::Removed,
+                Ok(_) => UnitRemoval::NotAFile,
+                Err(_) => UnitRemoval::Missing,
             }
-            continue;
-        }
-        match systemctl::remove_unit(name, &rec.unit).map_err(coded_host)? {
+        } else {
+            systemctl::remove_unit(name, &rec.unit).map_err(JailError::Host)?
+        };
+        match removed {
             UnitRemoval::Removed => {
-                say(args, format!("removed the unit of service {name}: {unit}"));
+                run.say(if args.dry_run {
+                    format!("would stop {name} and remove its unit {unit}")
+                } else {
+                    format!("removed the unit of service {name}: {unit}")
+                });
+                run.report.services.push(ServiceUnit {
+                    service: name.clone(),
+                    unit: rec.unit.clone(),
+                });
                 reload_in = rec.unit.parent().map(Path::to_path_buf);
             }
             UnitRemoval::Missing => {}
@@ -211,91 +313,121 @@ fn remove_services(args: &DestroyRequest, st: &JailState) -> anyhow::Result<()> 
             ),
         }
     }
-    if let Some(dir) = reload_in.filter(|_| !args.no_reload) {
-        systemctl::run_or_tell(&[vec!["daemon-reload"]], &dir).map_err(coded_host)?;
+    if let Some(dir) = reload_in.filter(|_| !args.no_reload && !args.dry_run) {
+        systemctl::run_or_tell(&[vec!["daemon-reload"]], &dir).map_err(JailError::Host)?;
     }
     Ok(())
 }
 
-fn coded(e: crate::mounts::apply::MountError) -> anyhow::Error {
-    anyhow::Error::new(e)
-}
-
-fn coded_host(e: String) -> Coded {
-    Coded::new(exit::HOST_FAILURE, e)
-}
-
+/// Takes a jail down and prints each line to stdout (stderr with `report_to_stderr`) as
+/// it happens: what `apply --prune` runs; the exit code.
 pub fn run(args: DestroyRequest) -> anyhow::Result<u8> {
+    let to_stderr = args.report_to_stderr;
+    let say = move |l: &str| {
+        if to_stderr {
+            eprintln!("{l}");
+        } else {
+            println!("{l}");
+        }
+    };
+    destroy(&args, &say).map(|_| exit::OK)
+}
+
+/// Takes a jail down (with `dry_run`: says what it would do, changing nothing): `say`
+/// gets each line of the report as it happens; returns the whole report.
+pub fn destroy(args: &DestroyRequest, say: &dyn Fn(&str)) -> anyhow::Result<DestroyReport> {
     crate::jail::refuse_jail(&args.jail, &args.state_dir)?;
     let st = state::load_existing(&args.state_dir, &args.jail)?;
     let host = if args.jail.is_dir() {
-        Some(LinuxHost::open(&args.jail, false).map_err(|e| coded(e.into()))?)
+        Some(LinuxHost::open(&args.jail, false).map_err(JailError::lower)?)
     } else {
         None
     };
+    let own = crate::mounts::Own::of(&st.request);
     // A mount that is not one of the jail's binds stops everything, before any change.
     if let Some(h) = &host {
-        refuse_foreign(
-            h,
-            &st.request.binds,
-            crate::mounts::Own::of(&st.request),
-            None,
-        )
-        .map_err(coded)?;
+        refuse_foreign(h, &st.request.binds, own, None).map_err(JailError::lower)?;
     }
-    check_sessions(&args, &st)?;
-    for u in st.users.clone() {
-        remove_user(&args, &u)?;
+    let mut run = Run {
+        args,
+        report: DestroyReport {
+            jail: args.jail.clone(),
+            dry_run: args.dry_run,
+            ..Default::default()
+        },
+        say,
+    };
+    check_sessions(&mut run, &st)?;
+    for u in &st.users {
+        remove_user(&mut run, u)?;
     }
-    remove_groups(&args)?;
-    remove_services(&args, &st)?;
+    remove_groups(&mut run)?;
+    remove_services(&mut run, &st)?;
     let mut left = Vec::new();
     if let Some(h) = &host {
-        if !args.dry_run {
-            for b in clear_for_removal(
-                h,
-                &st.request.binds,
-                crate::mounts::Own::of(&st.request),
-                None,
-            )
-            .map_err(coded)?
-            {
-                say(&args, format!("unmounted {b}"));
-            }
+        let mounts = if args.dry_run {
+            ours_below(h, &st.request.binds, own, None)
+        } else {
+            clear_for_removal(h, &st.request.binds, own, None)
+        };
+        for b in mounts.map_err(JailError::lower)? {
+            run.say(format!("{} {b}", run.verb("unmounted", "would unmount")));
+            run.report.unmounted.push(b);
         }
-        left = remove_files(&args, &st, h)?;
-    }
-    if args.dry_run {
-        return Ok(exit::OK);
+        left = remove_files(&mut run, &st, h)?;
     }
     if args.purge && host.is_some() && left.is_empty() && st.manifest.foreign.is_empty() {
-        remove_root(&args.jail)?;
-        say(&args, format!("removed {}", args.jail.display()));
+        if !args.dry_run {
+            remove_root(&args.jail)?;
+        }
+        run.say(format!(
+            "{} {}",
+            run.verb("removed", "would remove"),
+            args.jail.display()
+        ));
+        run.report.root_removed = true;
     }
     if args.purge || args.forget_state || host.is_none() {
-        state::remove(&args.state_dir, &args.jail)
-            .map_err(|e| Coded::new(exit::HOST_FAILURE, e.to_string()))?;
-        say(
-            &args,
-            format!("forgot the state of {}", args.jail.display()),
-        );
-        crate::labels::after_destroy(&args.jail)?;
+        if !args.dry_run {
+            state::remove(&args.state_dir, &args.jail)
+                .map_err(|e| JailError::Host(e.to_string()))?;
+        }
+        run.say(format!(
+            "{} the state of {}",
+            run.verb("forgot", "would forget"),
+            args.jail.display()
+        ));
+        run.report.state = "forgotten".into();
+        if !args.dry_run {
+            crate::labels::after_destroy(&args.jail)?;
+        }
     } else {
-        keep_remnant(&args, &left)?;
+        keep_remnant(&run, &left)?;
+        run.report.state = "kept".into();
     }
     // the jail's links are gone and its state no longer names them: the objects no other
     // jail links go too (never an object directly: only what `collect` finds unlinked)
-    if crate::jail::store::links_any(&st.manifest) {
+    if !args.dry_run && crate::jail::store::links_any(&st.manifest) {
         crate::jail::store::collect_garbage(&args.state_dir)?;
     }
-    Ok(exit::OK)
+    Ok(run.report)
 }
 
 /// After a destroy without --purge, the state keeps what is left (homes, service data, the
 /// jail's binds, what was found there) so that a later `destroy --purge` can finish; the
 /// jail's programs are no longer asked for.
-fn keep_remnant(args: &DestroyRequest, left: &[String]) -> anyhow::Result<()> {
-    let fail = |e: state::StateError| Coded::new(exit::HOST_FAILURE, e.to_string());
+fn keep_remnant(run: &Run<'_>, left: &[String]) -> anyhow::Result<()> {
+    let args = run.args;
+    let line = format!(
+        "{} the state of {} for what is left; `destroy --purge` removes the rest",
+        run.verb("kept", "would keep"),
+        args.jail.display()
+    );
+    if args.dry_run {
+        run.say(line);
+        return Ok(());
+    }
+    let fail = |e: state::StateError| JailError::Host(e.to_string());
     let Some(mut st) = state::load(&args.state_dir, &args.jail).map_err(fail)? else {
         return Ok(());
     };
@@ -308,13 +440,7 @@ fn keep_remnant(args: &DestroyRequest, left: &[String]) -> anyhow::Result<()> {
     st.request.profiles.clear();
     st.updated_unix = state::now_unix();
     state::save(&args.state_dir, &st).map_err(fail)?;
-    say(
-        args,
-        format!(
-            "kept the state of {} for what is left; `destroy --purge` removes the rest",
-            args.jail.display()
-        ),
-    );
+    run.say(line);
     Ok(())
 }
 
@@ -332,46 +458,42 @@ fn why_kept(rules: &Rules<'_>, path: &str) -> &'static str {
 /// Removes what the rules say (dry run: lists it) and reports it. Returns the in-jail
 /// paths kept.
 fn remove_files(
-    args: &DestroyRequest,
+    run: &mut Run<'_>,
     st: &JailState,
     host: &LinuxHost,
 ) -> anyhow::Result<Vec<String>> {
+    let args = run.args;
     let rules = Rules::new(st, args.purge);
     let policy = |p: Option<&str>, dir: bool| rules.decide(p, dir);
-    let hoste = |e: crate::apply::HostError| Coded::new(e.exit_code(), e.to_string());
-    let r = host.remove_below(&policy, args.dry_run).map_err(hoste)?;
-    let verb = if args.dry_run {
-        "would remove"
-    } else {
-        "removed"
-    };
+    let r = host
+        .remove_below(&policy, args.dry_run)
+        .map_err(JailError::lower)?;
+    let verb = run.verb("removed", "would remove");
     for (p, below) in &r.removed {
         let with = if *below > 0 {
             format!(" (with {below} objects below it)")
         } else {
             String::new()
         };
-        say(args, format!("{verb} {}{with}", host_path(&args.jail, p)));
+        let path = host_path(&args.jail, p);
+        run.say(format!("{verb} {path}{with}"));
+        run.report.removed.push(Removed {
+            path,
+            below: *below,
+        });
     }
-    say(
-        args,
-        format!(
-            "{verb} {} files and {} directories from {}",
-            r.files,
-            r.dirs,
-            args.jail.display()
-        ),
-    );
-    let verb = if args.dry_run { "would keep" } else { "kept" };
+    run.say(format!(
+        "{verb} {} files and {} directories from {}",
+        r.files,
+        r.dirs,
+        args.jail.display()
+    ));
+    (run.report.files, run.report.dirs) = (r.files, r.dirs);
+    let verb = run.verb("kept", "would keep");
     for k in &r.kept {
-        say(
-            args,
-            format!(
-                "{verb} {}: {}",
-                host_path(&args.jail, k),
-                why_kept(&rules, k)
-            ),
-        );
+        let (path, why) = (host_path(&args.jail, k), why_kept(&rules, k).to_string());
+        run.say(format!("{verb} {path}: {why}"));
+        run.report.kept.push(Kept { path, why });
     }
     Ok(r.kept)
 }
@@ -503,15 +625,14 @@ fn host_path(jail: &Path, p: &str) -> String {
 /// Removes the (now empty) jail root from its parent, by descriptor.
 fn remove_root(jail: &Path) -> anyhow::Result<()> {
     let (Some(parent), Some(name)) = (jail.parent(), jail.file_name()) else {
-        return Err(Coded::new(exit::REFUSED, "refusing to remove /").into());
+        return Err(JailError::Refused("refusing to remove /".into()).into());
     };
-    let p = LinuxHost::open(parent, false).map_err(|e| coded(e.into()))?;
-    p.remove_empty_child(name).map_err(|e| {
-        Coded::new(
-            e.exit_code(),
-            format!("cannot remove {}: {e}", jail.display()),
-        )
-    })?;
+    let p = LinuxHost::open(parent, false).map_err(JailError::lower)?;
+    p.remove_empty_child(name)
+        .map_err(|error| JailError::RemoveRoot {
+            jail: jail.to_path_buf(),
+            error,
+        })?;
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use anyhow::Context;
 use crate::apply::executor::{ApplyOptions, ApplyReport, apply};
 use crate::apply::linux::LinuxHost;
 use crate::apply::{Host, HostError};
-use crate::exit::Coded;
+use crate::exit::{Class, Classified, Classify};
 use crate::hostinfo::gather::{Gatherer, Wanted, base_request};
 use crate::hostinfo::{guard, loader_config};
 use crate::plan::build::{BuildRequest, plan_build};
@@ -146,21 +146,16 @@ fn expand_libraries(patterns: &[String]) -> anyhow::Result<Vec<PathBuf>> {
     for p in patterns {
         let before = out.len();
         if p.contains(['*', '?', '[']) {
-            let paths = glob::glob(p).map_err(|e| {
-                coded(
-                    crate::exit::BAD_INPUT,
-                    format!("--lib {p}: not a valid glob: {e}"),
-                )
-            })?;
+            let paths =
+                glob::glob(p).map_err(|e| input(format!("--lib {p}: not a valid glob: {e}")))?;
             out.extend(paths.filter_map(Result::ok).filter(|f| f.is_file()));
         } else if Path::new(p).is_file() {
             out.push(PathBuf::from(p));
         }
         if out.len() == before {
-            return Err(coded(
-                crate::exit::BAD_INPUT,
-                format!("--lib {p}: no such library file on this host"),
-            ));
+            return Err(input(format!(
+                "--lib {p}: no such library file on this host"
+            )));
         }
     }
     Ok(out)
@@ -174,30 +169,102 @@ pub struct Built {
     pub elapsed_ms: u128,
 }
 
-fn coded(code: u8, e: impl std::fmt::Display) -> anyhow::Error {
-    anyhow::Error::new(Coded::new(code, e.to_string()))
+/// A failure of a jail use case (build, update, destroy): a rule of its own, with its
+/// class, or the error of a lower module carried up whole.
+#[derive(Debug, thiserror::Error)]
+pub enum JailError {
+    /// Bad input: an option, a path, a jail jailsmith has no state for.
+    #[error("{0}")]
+    Input(String),
+    /// Refused by a safety rule.
+    #[error("{0}")]
+    Refused(String),
+    /// A host operation failed.
+    #[error("{0}")]
+    Host(String),
+    /// The jail's state could not be read or saved (a host failure, whatever the cause).
+    #[error("{0}")]
+    State(state::StateError),
+    /// A lower module's error, with its own class; shown by its own message.
+    #[error("{0}")]
+    Lower(Box<dyn Classified>),
+    /// Taking a user or the jail's sshd groups out failed (`destroy`, `update`'s move of
+    /// per-user drop-ins), with the class that failure has in `jailsmith user`.
+    #[error("{0}")]
+    User(crate::account::usecase::UserError),
+    /// `destroy --purge` could not remove the (emptied) jail root.
+    #[error("cannot remove {}: {error}", jail.display())]
+    RemoveRoot { jail: PathBuf, error: HostError },
+}
+
+impl JailError {
+    pub fn lower(e: impl Classified) -> Self {
+        JailError::Lower(Box::new(e))
+    }
+}
+
+impl Classify for JailError {
+    fn class(&self) -> Class {
+        match self {
+            JailError::Input(_) => Class::BadInput,
+            JailError::Refused(_) => Class::Refused,
+            JailError::Host(_) | JailError::State(_) => Class::HostFailure,
+            JailError::Lower(e) => e.class(),
+            JailError::RemoveRoot { error, .. } => error.class(),
+            JailError::User(e) => Class::of_code(e.code()),
+        }
+    }
+}
+
+/// A lower module's error, as a jail use case returns it.
+fn lower(e: impl Classified) -> anyhow::Error {
+    anyhow::Error::new(JailError::lower(e))
+}
+
+/// The jail's state could not be read or saved.
+fn state_failed(e: state::StateError) -> anyhow::Error {
+    anyhow::Error::new(JailError::State(e))
+}
+
+fn input(message: String) -> anyhow::Error {
+    anyhow::Error::new(JailError::Input(message))
+}
+
+fn refused(message: String) -> anyhow::Error {
+    anyhow::Error::new(JailError::Refused(message))
+}
+
+/// Takes the state directory's lock (none for a dry run: it changes nothing): one
+/// command that writes at a time per state directory.
+pub fn lock_state(
+    state_dir: &Path,
+    dry_run: bool,
+) -> anyhow::Result<Option<nix::fcntl::Flock<std::fs::File>>> {
+    if dry_run {
+        return Ok(None);
+    }
+    crate::account::hostfs::lock_dir(state_dir)
+        .map(Some)
+        .map_err(lower)
 }
 
 /// Refuses a jail path that exists and is not a directory, before anything is done.
 fn check_jail_path(jail: &Path) -> anyhow::Result<()> {
     if !jail.is_absolute() {
-        return Err(coded(
-            crate::exit::BAD_INPUT,
-            format!("{}: the jail path must be absolute", jail.display()),
-        ));
+        return Err(input(format!(
+            "{}: the jail path must be absolute",
+            jail.display()
+        )));
     }
     match std::fs::symlink_metadata(jail) {
-        Ok(m) if m.file_type().is_symlink() => Err(coded(
-            crate::exit::REFUSED,
-            format!(
-                "{}: the jail path is a symbolic link; use its real path",
-                jail.display()
-            ),
-        )),
-        Ok(m) if !m.is_dir() => Err(coded(
-            crate::exit::BAD_INPUT,
-            format!("{}: exists and is not a directory", jail.display()),
-        )),
+        Ok(m) if m.file_type().is_symlink() => Err(refused(format!(
+            "{}: the jail path is a symbolic link; use its real path",
+            jail.display()
+        ))),
+        Ok(m) if !m.is_dir() => Err(input(format!(
+            "{}: exists and is not a directory",
+            jail.display()
+        ))),
         _ => Ok(()),
     }
 }
@@ -211,10 +278,10 @@ fn read_existing(host: Option<&LinuxHost>, path: &str) -> anyhow::Result<String>
     match host.stat(&p) {
         Ok(None) => Ok(String::new()),
         Ok(Some(_)) => {
-            let bytes = host.read_file(&p).map_err(|e| coded(e.exit_code(), e))?;
+            let bytes = host.read_file(&p).map_err(lower)?;
             Ok(String::from_utf8_lossy(&bytes).into_owned())
         }
-        Err(e) => Err(coded(e.exit_code(), e)),
+        Err(e) => Err(lower(e)),
     }
 }
 
@@ -222,7 +289,7 @@ fn read_existing(host: Option<&LinuxHost>, path: &str) -> anyhow::Result<String>
 /// bind (rw only into homes and the services' read-write paths) and each `--file`. Reads the
 /// jail's state only for the services' read-write paths; writes nothing.
 pub fn check_inputs(settings: &BuildSettings) -> anyhow::Result<()> {
-    let denied = |e: crate::plan::denylist::Denied| coded(e.exit_code(), e);
+    let denied = |e: crate::plan::denylist::Denied| lower(e);
     if !settings.jail.is_absolute() {
         return Ok(()); // check_jail_path says so, as bad input
     }
@@ -243,7 +310,7 @@ pub fn check_inputs(settings: &BuildSettings) -> anyhow::Result<()> {
             .collect();
         for b in &settings.binds {
             guard::bind(b, &settings.jail, &settings.state_dir, &rw_paths).map_err(denied)?;
-            crate::mounts::apply::check_source(b).map_err(|e| coded(e.exit_code(), e))?;
+            crate::mounts::apply::check_source(b).map_err(lower)?;
         }
     }
     for f in &settings.wanted.files {
@@ -255,7 +322,7 @@ pub fn check_inputs(settings: &BuildSettings) -> anyhow::Result<()> {
 /// Refuses a jail path of the jail deny-list (DESIGN §5.12) with exit 4: what every command
 /// that takes a jail calls first, `--dry-run` included.
 pub fn refuse_jail(jail: &Path, state_dir: &Path) -> anyhow::Result<()> {
-    guard::jail(jail, state_dir).map_err(|e| coded(e.exit_code(), e))
+    guard::jail(jail, state_dir).map_err(lower)
 }
 
 /// Gathers and plans the jail's whole request (see `BuildSettings::with_request`); opens
@@ -263,8 +330,7 @@ pub fn refuse_jail(jail: &Path, state_dir: &Path) -> anyhow::Result<()> {
 pub fn plan(settings: &BuildSettings) -> anyhow::Result<(Plan, Vec<String>)> {
     check_inputs(settings)?;
     check_jail_path(&settings.jail)?;
-    let previous = state::load(&settings.state_dir, &settings.jail)
-        .map_err(|e| coded(crate::exit::HOST_FAILURE, e))?;
+    let previous = state::load(&settings.state_dir, &settings.jail).map_err(state_failed)?;
     let (settings, _) = settings.with_request(previous.as_ref())?;
     plan_settings(&settings, previous.as_ref())
 }
@@ -277,7 +343,7 @@ fn plan_settings(
     let cfg = loader_config(&settings.ld_library_path);
     let mut wanted = settings.wanted.clone();
     let zone = match &settings.timezone {
-        Some(z) => Some(crate::hostinfo::timezone::zone(z).map_err(|e| coded(e.exit_code(), e))?),
+        Some(z) => Some(crate::hostinfo::timezone::zone(z).map_err(lower)?),
         None => None,
     };
     wanted.files.extend(zone.iter().map(|z| z.file.clone()));
@@ -286,13 +352,13 @@ fn plan_settings(
         .with_libs(settings.with_libs)
         .state_dir(&settings.state_dir)
         .gather_all(&wanted)
-        .map_err(|e| coded(e.exit_code(), e))?;
+        .map_err(lower)?;
     // etc/localtime first: the first entry for a path wins over a profile's copy of the host's
     let mut entries: Vec<_> = zone.iter().map(|z| z.localtime()).collect();
     entries.extend(gathered.entries);
     let warnings = gathered.warnings;
     let existing = if settings.jail.is_dir() {
-        Some(LinuxHost::open(&settings.jail, false).map_err(|e| coded(e.exit_code(), e))?)
+        Some(LinuxHost::open(&settings.jail, false).map_err(lower)?)
     } else {
         None
     };
@@ -357,10 +423,7 @@ fn save_journal(
     for step in &plan.steps {
         let path = step.op.path();
         if st.manifest.get(path).is_none() {
-            let there = host
-                .stat(path)
-                .map_err(|e| coded(e.exit_code(), e))?
-                .is_some();
+            let there = host.stat(path).map_err(lower)?.is_some();
             st.manifest
                 .insert(path, crate::apply::executor::placeholder(&step.op, there));
             new_paths += 1;
@@ -373,23 +436,21 @@ fn save_journal(
     st.in_progress = true;
     st.updated_unix = state::now_unix();
     state::save(&settings.state_dir, &st)
-        .map_err(|e| coded(crate::exit::HOST_FAILURE, e))
+        .map_err(state_failed)
         .context("saving the jail's state before the build (its journal)")?;
     Ok(())
 }
 
 /// Removes the temporaries an interrupted run may have left in the plan's directories.
 fn sweep(host: &LinuxHost, plan: &Plan) -> anyhow::Result<()> {
-    let mut n = host
-        .sweep_temporaries(None)
-        .map_err(|e| coded(e.exit_code(), e))?;
+    let mut n = host.sweep_temporaries(None).map_err(lower)?;
     for step in &plan.steps {
         if let crate::plan::Op::MakeDir { path, .. } = &step.op {
             match host.sweep_temporaries(Some(path)) {
                 Ok(k) => n += k,
                 Err(HostError::Io { source, .. })
                     if source.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(coded(e.exit_code(), e)),
+                Err(e) => return Err(lower(e)),
             }
         }
     }
@@ -465,17 +526,16 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
     let start = Instant::now();
     check_inputs(settings)?;
     check_jail_path(&settings.jail)?;
-    let previous = state::load(&settings.state_dir, &settings.jail)
-        .map_err(|e| coded(crate::exit::HOST_FAILURE, e))?;
+    let previous = state::load(&settings.state_dir, &settings.jail).map_err(state_failed)?;
     let (settings, request) = settings.with_request(previous.as_ref())?;
     let settings = &settings;
     let (plan, warnings) = plan_settings(settings, previous.as_ref())?;
-    let host = LinuxHost::open(&settings.jail, true).map_err(|e| coded(e.exit_code(), e))?;
+    let host = LinuxHost::open(&settings.jail, true).map_err(lower)?;
     let host = if request.store {
         let st = crate::apply::store::Store::open(&settings.state_dir)
-            .map_err(|e| coded(e.exit_code(), e))
+            .map_err(lower)
             .context("opening the shared store (build --store)")?;
-        host.with_store(st).map_err(|e| coded(e.exit_code(), e))?
+        host.with_store(st).map_err(lower)?
     } else {
         host
     };
@@ -491,8 +551,7 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
         &host,
         &foreign,
     )?;
-    host.secure_root()
-        .map_err(|e: HostError| coded(e.exit_code(), e))?;
+    host.secure_root().map_err(lower)?;
     if previous.as_ref().is_some_and(|p| p.in_progress) {
         sweep(&host, &plan)?;
     }
@@ -502,8 +561,7 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
         verify_content: settings.verify_content,
         jobs: settings.jobs,
     };
-    let mut report =
-        apply(&plan, &host, prev_manifest, &opts).map_err(|e| coded(e.exit_code(), e))?;
+    let mut report = apply(&plan, &host, prev_manifest, &opts).map_err(lower)?;
     report.manifest.foreign = match &previous {
         Some(p) => p.manifest.foreign.clone(),
         None => foreign,
@@ -543,7 +601,7 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
             in_progress: false,
         };
         state::save(&settings.state_dir, &st)
-            .map_err(|e| coded(crate::exit::HOST_FAILURE, e))
+            .map_err(state_failed)
             .context("saving the jail's state")?;
     }
     // the store's lock is held shared until here; collecting takes it exclusively
@@ -565,12 +623,12 @@ pub fn refuse_unadopted(settings: &BuildSettings) -> anyhow::Result<()> {
     check_inputs(settings)?;
     check_jail_path(&settings.jail)?;
     let known = state::load(&settings.state_dir, &settings.jail)
-        .map_err(|e| coded(crate::exit::HOST_FAILURE, e))?
+        .map_err(state_failed)?
         .is_some();
     if known || !settings.jail.is_dir() {
         return Ok(());
     }
-    let host = LinuxHost::open(&settings.jail, false).map_err(|e| coded(e.exit_code(), e))?;
+    let host = LinuxHost::open(&settings.jail, false).map_err(lower)?;
     foreign_objects(&host, settings.adopt).map(|_| ())
 }
 
@@ -591,15 +649,12 @@ fn refuse_adopted_secrets(
     if secrets.is_empty() {
         return Ok(());
     }
-    Err(coded(
-        crate::exit::REFUSED,
-        format!(
-            "refusing to adopt {}: it holds host secrets that have no place in a jail: {}; \
+    Err(refused(format!(
+        "refusing to adopt {}: it holds host secrets that have no place in a jail: {}; \
              remove them first",
-            jail.display(),
-            secrets.join(", ")
-        ),
-    ))
+        jail.display(),
+        secrets.join(", ")
+    )))
 }
 
 /// What is in a directory jailsmith has no state for. Empty: nothing. Otherwise refused
@@ -621,9 +676,7 @@ fn foreign_objects(
         }
     };
     // a dry run of a removal is a walk: iterative, bounded descriptors, never across a mount
-    let walk = host
-        .remove_below(&everything, true)
-        .map_err(|e| coded(e.exit_code(), e))?;
+    let walk = host.remove_below(&everything, true).map_err(lower)?;
     let found: std::collections::BTreeSet<String> = walk
         .removed
         .into_iter()
@@ -643,21 +696,18 @@ fn foreign_objects(
         .collect();
     let shown: Vec<String> = top.iter().take(20).map(|p| p.to_string()).collect();
     let more = top.len().saturating_sub(shown.len());
-    Err(coded(
-        crate::exit::REFUSED,
-        format!(
-            "{}: not empty and not a jailsmith jail (no state for it); it holds {}{}; \
+    Err(refused(format!(
+        "{}: not empty and not a jailsmith jail (no state for it); it holds {}{}; \
              build elsewhere, or pass --adopt to build here and keep all of it (destroy \
              will leave it in place)",
-            jail.display(),
-            shown.join(", "),
-            if more > 0 {
-                format!(" and {more} more")
-            } else {
-                String::new()
-            }
-        ),
-    ))
+        jail.display(),
+        shown.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
+    )))
 }
 
 /// What built the jail so far plus this run's additions, without duplicates.

@@ -7,7 +7,6 @@ use std::path::Path;
 
 use crate::apply::executor::ApplyReport;
 use crate::apply::{Outcome, store};
-use crate::exit::Coded;
 use crate::state::{self, Manifest};
 
 /// Whether the manifest holds a link to a store object.
@@ -40,8 +39,7 @@ fn named(state_dir: &Path) -> BTreeSet<String> {
 
 /// Removes the store objects no jail links and no state names; says how many on stderr.
 pub fn collect_garbage(state_dir: &Path) -> anyhow::Result<store::Collected> {
-    let done = store::collect(state_dir, &|| named(state_dir))
-        .map_err(|e| Coded::new(e.exit_code(), e.to_string()))?;
+    let done = store::collect(state_dir, &|| named(state_dir)).map_err(super::JailError::lower)?;
     if !done.removed.is_empty() {
         eprintln!(
             "jailsmith: removed {} store object(s) no jail links any more ({:.1} MB)",

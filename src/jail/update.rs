@@ -5,7 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use crate::apply::{Host, LinuxHost};
-use crate::exit::{self, Coded};
+use serde::Serialize;
+
+use super::JailError;
+use crate::account::usecase as user;
+use crate::exit;
 use crate::hostinfo::gather::Wanted;
 use crate::jail::{self, BuildSettings};
 use crate::plan::{JailPath, Op, Plan};
@@ -24,6 +28,10 @@ pub struct UpdateRequest {
     /// Copy and hash on this many threads (default: the number of CPUs).
     pub jobs: Option<u64>,
     pub dirs: DirArgs,
+    /// Where sshd and the per-user drop-ins of earlier versions live.
+    pub sshd: crate::sshd::paths::SshdPaths,
+    /// Do not reload sshd after moving per-user drop-ins to the jail's groups.
+    pub no_reload: bool,
 }
 
 /// The settings that rebuild a jail from what its state records: its programs, files and
@@ -52,47 +60,70 @@ pub fn settings_from_request(
     })
 }
 
-/// The diff of an update.
-#[derive(Debug, Default)]
-struct Diff {
-    added: Vec<String>,
-    updated: Vec<String>,
-    removed: Vec<String>,
-    kept: Vec<String>,
+/// `update --json`: what the update changed in the jail (with --dry-run: what it would
+/// change, and the real run then does exactly that, the host unchanged meanwhile).
+#[derive(Debug, Default, Serialize)]
+pub struct UpdateReport {
+    /// The jail's root directory.
+    pub jail: PathBuf,
+    /// True with --dry-run: nothing was changed.
+    pub dry_run: bool,
+    /// True when nothing changed (or, with --dry-run, nothing would).
+    pub up_to_date: bool,
+    /// The in-jail paths added: what the programs' closure needs now.
+    pub added: Vec<String>,
+    /// The in-jail paths copied again: their host source changed, or the copy in the jail
+    /// drifted from the manifest.
+    pub updated: Vec<String>,
+    /// The in-jail paths jailsmith placed that are no longer needed, removed.
+    pub removed: Vec<String>,
+    /// The directories no longer needed but kept: they hold files jailsmith did not place.
+    pub kept: Vec<String>,
+    /// The per-user sshd drop-ins of earlier versions moved to the jail's groups, as
+    /// `jailsmith user --json` reports changes; null when there were none.
+    pub sshd: Option<user::Report>,
 }
 
-impl Diff {
+impl UpdateReport {
     fn is_empty(&self) -> bool {
         self.added.is_empty() && self.updated.is_empty() && self.removed.is_empty()
     }
 
-    fn print(&self, dry: bool) {
-        let (a, u, r) = if dry {
+    /// The exit code: with --dry-run, 1 when something would change.
+    pub fn code(&self) -> u8 {
+        if self.dry_run && !self.up_to_date {
+            exit::FINDINGS
+        } else {
+            exit::OK
+        }
+    }
+
+    /// The report as text: `[would ]add|update|remove PATH`, then the sshd changes.
+    pub fn lines(&self) -> Vec<String> {
+        let (a, u, r) = if self.dry_run {
             ("would add", "would update", "would remove")
         } else {
             ("added", "updated", "removed")
         };
-        self.added.iter().for_each(|p| println!("{a} {p}"));
-        self.updated.iter().for_each(|p| println!("{u} {p}"));
-        self.removed.iter().for_each(|p| println!("{r} {p}"));
-        self.kept.iter().for_each(|p| {
-            eprintln!("jailsmith: kept {p}: not empty (holds files jailsmith did not place)")
-        });
+        let mut out: Vec<String> = self.added.iter().map(|p| format!("{a} {p}")).collect();
+        out.extend(self.updated.iter().map(|p| format!("{u} {p}")));
+        out.extend(self.removed.iter().map(|p| format!("{r} {p}")));
+        if let Some(sshd) = &self.sshd {
+            out.extend(user::report_lines(sshd));
+        }
+        out
     }
 }
 
 fn load(args: &UpdateRequest) -> anyhow::Result<JailState> {
     state::load(&args.state_dir, &args.jail)
-        .map_err(|e| Coded::new(exit::BAD_INPUT, e.to_string()))?
+        .map_err(|e| JailError::Input(e.to_string()))?
         .ok_or_else(|| {
-            Coded::new(
-                exit::BAD_INPUT,
-                format!(
-                    "{}: jailsmith has no state for this jail in {} (build it first)",
-                    args.jail.display(),
-                    args.state_dir.display()
-                ),
-            )
+            JailError::Input(format!(
+                "{}: jailsmith has no state for this jail in {} (build it first)",
+                args.jail.display(),
+                args.state_dir.display()
+            ))
             .into()
         })
 }
@@ -106,8 +137,7 @@ fn in_home(state: &JailState, path: &str) -> bool {
 }
 
 /// What applying `plan` would change, judged from the manifest and the host sources.
-fn dry_diff(plan: &Plan, st: &JailState, host: Option<&LinuxHost>) -> Diff {
-    let mut d = Diff::default();
+fn dry_diff(plan: &Plan, st: &JailState, host: Option<&LinuxHost>, d: &mut UpdateReport) {
     let planned: std::collections::BTreeSet<String> =
         plan.steps.iter().map(|s| s.op.path().to_string()).collect();
     for step in &plan.steps {
@@ -149,12 +179,16 @@ fn dry_diff(plan: &Plan, st: &JailState, host: Option<&LinuxHost>) -> Diff {
         .map(|(p, _)| p)
         .cloned()
         .collect();
-    d
 }
 
 /// Removes what the previous manifest held and the new plan does not: deepest first,
 /// files before their directories, through the descriptor-based host.
-fn prune(host: &LinuxHost, st: &JailState, stale: &[String], d: &mut Diff) -> anyhow::Result<()> {
+fn prune(
+    host: &LinuxHost,
+    st: &JailState,
+    stale: &[String],
+    d: &mut UpdateReport,
+) -> anyhow::Result<()> {
     // an object jailsmith found there (not created) is never removed
     let found = |p: &str| st.manifest.entries.get(p).is_some_and(|e| e.found);
     let mut paths: Vec<&String> = stale
@@ -163,23 +197,20 @@ fn prune(host: &LinuxHost, st: &JailState, stale: &[String], d: &mut Diff) -> an
         .collect();
     paths.sort_by_key(|p| std::cmp::Reverse(p.matches('/').count()));
     for p in paths {
-        let jp = JailPath::new(p).map_err(|e| Coded::new(exit::REFUSED, e.to_string()))?;
+        let jp = JailPath::new(p).map_err(|e| JailError::Refused(e.to_string()))?;
         let is_dir = st
             .manifest
             .entries
             .get(p)
             .is_some_and(|e| e.kind == EntryType::Dir);
         let removed = if is_dir {
-            let r = host
-                .remove_dir(&jp)
-                .map_err(|e| Coded::new(e.exit_code(), e.to_string()))?;
+            let r = host.remove_dir(&jp).map_err(JailError::lower)?;
             if !r && host.stat(&jp).ok().flatten().is_some() {
                 d.kept.push(p.clone());
             }
             r
         } else {
-            host.remove(&jp)
-                .map_err(|e| Coded::new(e.exit_code(), e.to_string()))?
+            host.remove(&jp).map_err(JailError::lower)?
         };
         if removed {
             d.removed.push(p.clone());
@@ -194,23 +225,23 @@ fn forget_removed(args: &UpdateRequest, removed: &[String]) -> anyhow::Result<()
     if removed.is_empty() {
         return Ok(());
     }
-    let Some(mut st) = state::load(&args.state_dir, &args.jail)
-        .map_err(|e| Coded::new(exit::HOST_FAILURE, e.to_string()))?
-    else {
+    let Some(mut st) = state::load(&args.state_dir, &args.jail).map_err(JailError::State)? else {
         return Ok(());
     };
     for p in removed {
         st.manifest.entries.remove(p);
     }
     st.updated_unix = state::now_unix();
-    state::save(&args.state_dir, &st).map_err(|e| Coded::new(exit::HOST_FAILURE, e.to_string()))?;
+    state::save(&args.state_dir, &st).map_err(JailError::State)?;
     Ok(())
 }
 
-/// Runs one update and prints its diff; the exit code (1: a dry run found changes).
-pub fn run(args: UpdateRequest) -> anyhow::Result<u8> {
+/// Runs one update (with `dry_run`: works out what it would change, changing nothing):
+/// the jail's files, then the move of per-user sshd drop-ins of earlier versions to the
+/// jail's groups. Warnings and the summary go to stderr; the report is returned.
+pub fn update(args: &UpdateRequest) -> anyhow::Result<UpdateReport> {
     jail::refuse_jail(&args.jail, &args.state_dir)?;
-    let st = load(&args)?;
+    let st = load(args)?;
     let mut settings = settings_from_request(&args.jail, &st.request, &args.dirs)?;
     settings.state_dir = args.state_dir.clone();
     settings.jobs = args.jobs.map_or(0, |n| n as usize);
@@ -221,45 +252,44 @@ pub fn run(args: UpdateRequest) -> anyhow::Result<u8> {
             .dirs
             .extend(crate::service::files::mount_point_dirs());
     }
+    let mut d = UpdateReport {
+        jail: args.jail.clone(),
+        dry_run: args.dry_run,
+        ..Default::default()
+    };
     if args.dry_run {
         let (plan, warnings) = jail::plan(&settings)?;
         warnings
             .iter()
             .for_each(|w| eprintln!("jailsmith: warning: {w}"));
         let host = LinuxHost::open(&args.jail, false).ok();
-        let d = dry_diff(&plan, &st, host.as_ref());
-        d.print(true);
-        return Ok(if d.is_empty() {
-            eprintln!("jailsmith: {} is up to date", args.jail.display());
-            exit::OK
-        } else {
-            exit::FINDINGS
-        });
-    }
-    let built = jail::build(&settings)?;
-    built
-        .warnings
-        .iter()
-        .for_each(|w| eprintln!("jailsmith: warning: {w}"));
-    let mut d = Diff::default();
-    for (path, outcome) in &built.report.outcomes {
-        match outcome {
-            crate::apply::Outcome::Created => d.added.push(path.to_string()),
-            crate::apply::Outcome::Updated => d.updated.push(path.to_string()),
-            crate::apply::Outcome::Unchanged => {}
+        dry_diff(&plan, &st, host.as_ref(), &mut d);
+    } else {
+        let built = jail::build(&settings)?;
+        built
+            .warnings
+            .iter()
+            .for_each(|w| eprintln!("jailsmith: warning: {w}"));
+        for (path, outcome) in &built.report.outcomes {
+            match outcome {
+                crate::apply::Outcome::Created => d.added.push(path.to_string()),
+                crate::apply::Outcome::Updated => d.updated.push(path.to_string()),
+                crate::apply::Outcome::Unchanged => {}
+            }
+        }
+        let host = LinuxHost::open(&args.jail, false).map_err(JailError::lower)?;
+        prune(&host, &st, &built.report.stale, &mut d)?;
+        forget_removed(args, &d.removed)?;
+        if jail::store::links_any(&st.manifest) {
+            jail::store::collect_garbage(&args.state_dir)?;
         }
     }
-    let host =
-        LinuxHost::open(&args.jail, false).map_err(|e| Coded::new(e.exit_code(), e.to_string()))?;
-    prune(&host, &st, &built.report.stale, &mut d)?;
-    forget_removed(&args, &d.removed)?;
-    if jail::store::links_any(&st.manifest) {
-        jail::store::collect_garbage(&args.state_dir)?;
+    for p in &d.kept {
+        eprintln!("jailsmith: kept {p}: not empty (holds files jailsmith did not place)");
     }
-    d.print(false);
     if d.is_empty() {
         eprintln!("jailsmith: {} is up to date", args.jail.display());
-    } else {
+    } else if !args.dry_run {
         eprintln!(
             "jailsmith: {}: {} added, {} updated, {} removed",
             args.jail.display(),
@@ -268,5 +298,19 @@ pub fn run(args: UpdateRequest) -> anyhow::Result<u8> {
             d.removed.len()
         );
     }
-    Ok(exit::OK)
+    let dirs = user::UserDirs {
+        sshd: args.sshd.clone(),
+        state_dir: args.state_dir.clone(),
+        systemd_dir: user::DEFAULT_SYSTEMD_DIR.into(),
+    };
+    let sshd = user::migrate_jail(&args.jail, dirs, args.no_reload, args.dry_run)
+        .map_err(JailError::User)?;
+    for w in &sshd.warnings {
+        eprintln!("jailsmith: warning: {w}");
+    }
+    d.up_to_date = d.is_empty() && sshd.up_to_date;
+    if !sshd.up_to_date {
+        d.sshd = Some(sshd);
+    }
+    Ok(d)
 }

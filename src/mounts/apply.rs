@@ -75,8 +75,9 @@ impl MountError {
     }
 }
 
-/// What `mount_all`/`umount_all` did to one bind.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What `mount_all`/`umount_all` did to one bind (with `dry`: would do).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Done {
     Mounted,
     Remounted,
@@ -155,8 +156,13 @@ fn make_target(host: &LinuxHost, bind: &Bind) -> Result<OwnedFd, MountError> {
 }
 
 /// Mounts every bind of `jail` that is not mounted yet and fixes the flags of those that
-/// are. Idempotent.
-pub fn mount_all(host: &LinuxHost, binds: &[Bind]) -> Result<Vec<(Bind, Done)>, MountError> {
+/// are. Idempotent. With `dry`, runs every check and says what it would do, changing
+/// nothing.
+pub fn mount_all(
+    host: &LinuxHost,
+    binds: &[Bind],
+    dry: bool,
+) -> Result<Vec<(Bind, Done)>, MountError> {
     let jail = host.root().to_path_buf();
     let mut out = Vec::new();
     for bind in binds {
@@ -171,6 +177,8 @@ pub fn mount_all(host: &LinuxHost, binds: &[Bind]) -> Result<Vec<(Bind, Done)>, 
         };
         let done = match mountinfo::at(&table, &target) {
             Some(m) if flags_match(bind, m) => Done::AlreadyMounted,
+            Some(_) if dry => Done::Remounted,
+            None if dry => Done::Mounted,
             Some(_) => {
                 let fd = host.open_dir(&bind.dst, "open the bind mount")?;
                 sysmount::restrict(fd.as_fd(), bind.rw).map_err(|e| sys("remount", e))?;
@@ -200,14 +208,16 @@ fn proc_dir() -> JailPath {
 
 /// Mounts the jail's own procfs (hidepid=invisible,subset=pid, nosuid,nodev,noexec) at its
 /// /proc, made root 0555 through `host` when missing (a symlink there is refused). A
-/// private proc already there is left; any other mount there is foreign.
-pub fn mount_proc(host: &LinuxHost) -> Result<Done, MountError> {
+/// private proc already there is left; any other mount there is foreign. With `dry`,
+/// says what it would do.
+pub fn mount_proc(host: &LinuxHost, dry: bool) -> Result<Done, MountError> {
     let dir = proc_dir();
     let target = host.root().join(dir.rel());
     let table = mountinfo::read().map_err(MountError::Table)?;
     match mountinfo::at(&table, &target) {
         Some(m) if is_private_proc(m) => return Ok(Done::AlreadyMounted),
         Some(_) => return Err(MountError::Foreign { path: target }),
+        None if dry => return Ok(Done::Mounted),
         None => {}
     }
     match host.stat(&dir)? {
@@ -227,12 +237,21 @@ pub fn mount_proc(host: &LinuxHost) -> Result<Done, MountError> {
 
 /// Mounts the jail's own devpts instance at its /dev/pts (made root 0755 through `host`
 /// when missing) for the tty group `gid`, and makes dev/ptmx a link to pts/ptmx. An
-/// instance already there is left; any other mount there is foreign.
-pub fn mount_devpts(host: &LinuxHost, gid: u32) -> Result<Done, MountError> {
+/// instance already there is left; any other mount there is foreign. With `dry`, says
+/// what it would do.
+pub fn mount_devpts(host: &LinuxHost, gid: u32, dry: bool) -> Result<Done, MountError> {
     let dev = JailPath::new("/dev").expect("a valid jail path");
     let dir = JailPath::new(DEVPTS_DIR).expect("a valid jail path");
     let ptmx = JailPath::new("/dev/ptmx").expect("a valid jail path");
     let target = host.root().join(dir.rel());
+    if dry {
+        let table = mountinfo::read().map_err(MountError::Table)?;
+        return match mountinfo::at(&table, &target) {
+            Some(m) if is_private_devpts(m) => Ok(Done::AlreadyMounted),
+            Some(_) => Err(MountError::Foreign { path: target }),
+            None => Ok(Done::Mounted),
+        };
+    }
     for d in [&dev, &dir] {
         match host.stat(d)? {
             Some(m) if m.kind == EntryKind::Dir => {}
@@ -266,7 +285,8 @@ pub fn mount_devpts(host: &LinuxHost, gid: u32) -> Result<Done, MountError> {
 /// missing). Anything else at dev/log (a symlink, a directory, a file with content, another
 /// socket) is refused, never followed or removed. A socket already bound there is left when
 /// it is `src`, and bound again when `src` was recreated since (a restarted syslog daemon).
-pub fn mount_log(host: &LinuxHost, src: &Path) -> Result<Done, MountError> {
+/// With `dry`, runs every check and says what it would do, changing nothing.
+pub fn mount_log(host: &LinuxHost, src: &Path, dry: bool) -> Result<Done, MountError> {
     let net_unix = std::fs::read_to_string("/proc/net/unix").map_err(MountError::Table)?;
     super::log::check(src, &net_unix)?;
     let src_fd = sysmount::open_socket(src).map_err(|source| MountError::NoSource {
@@ -292,20 +312,28 @@ pub fn mount_log(host: &LinuxHost, src: &Path) -> Result<Done, MountError> {
             if m.has("ro") && m.has("nosuid") && m.has("nodev") {
                 return Ok(Done::AlreadyMounted);
             }
+            if dry {
+                return Ok(Done::Remounted);
+            }
             sysmount::restrict(fd.as_fd(), false).map_err(|e| sys("remount", e))?;
             return Ok(Done::Remounted);
         }
         // a socket the host has since replaced: logging through it goes nowhere
+        if dry {
+            return Ok(Done::Remounted);
+        }
         sysmount::detach(fd.as_fd()).map_err(|e| sys("unmount the stale log socket at", e))?;
         done = Done::Remounted;
     }
     match host.stat(&dev)? {
         Some(m) if m.kind == EntryKind::Dir => {}
+        _ if dry => return Ok(done),
         _ => {
             host.make_dir(&dev, 0o755, Owner::ROOT)?;
         }
     }
     match host.stat(&at)? {
+        None if dry => {}
         None => host.write_file(&at, b"", 0o644, Owner::ROOT)?,
         Some(m) if m.kind == EntryKind::File && m.size == 0 => {}
         Some(m) => {
@@ -318,6 +346,9 @@ pub fn mount_log(host: &LinuxHost, src: &Path) -> Result<Done, MountError> {
             };
             return Err(MountError::Placeholder { path: target, what });
         }
+    }
+    if dry {
+        return Ok(done);
     }
     let fd = host.open_node(&at, "open the log socket placeholder")?;
     if !tree::is_regular(fd.as_fd()) {
@@ -460,8 +491,14 @@ pub struct Unmounted {
 
 /// Unmounts every mounted bind of the jail, wherever it now is below the jail (found by
 /// mount ID and the source's device and inode, not by its path), and its own procfs and
-/// devpts when `own` declares them. Other mounts are left.
-pub fn umount_all(host: &LinuxHost, binds: &[Bind], own: Own) -> Result<Unmounted, MountError> {
+/// devpts when `own` declares them. Other mounts are left. With `dry`, says what it would
+/// unmount.
+pub fn umount_all(
+    host: &LinuxHost,
+    binds: &[Bind],
+    own: Own,
+    dry: bool,
+) -> Result<Unmounted, MountError> {
     let mut done = vec![Done::NotMounted; binds.len()];
     let mut proc_done = own.proc.then_some(Done::NotMounted);
     let mut devpts_done = own.devpts.then_some(Done::NotMounted);
@@ -476,13 +513,18 @@ pub fn umount_all(host: &LinuxHost, binds: &[Bind], own: Own) -> Result<Unmounte
             break;
         }
         for b in &ours {
-            detach(b)?;
+            if !dry {
+                detach(b)?;
+            }
             match (b.bind, b.own) {
                 (Some(i), _) => done[i] = Done::Unmounted,
                 (None, Some(OwnMount::Devpts)) => devpts_done = Some(Done::Unmounted),
                 (None, Some(OwnMount::Log)) => log_done = Some(Done::Unmounted),
                 (None, _) => proc_done = Some(Done::Unmounted),
             }
+        }
+        if dry {
+            break;
         }
     }
     Ok(Unmounted {
@@ -510,6 +552,25 @@ pub fn refuse_foreign(
         }),
         None => Ok(()),
     }
+}
+
+/// What `clear_for_removal` would unmount below `under` (the jail root when None), and the
+/// same refusal of any other mount there; changes nothing (`destroy --dry-run`).
+pub fn ours_below(
+    host: &LinuxHost,
+    binds: &[Bind],
+    own: Own,
+    under: Option<&JailPath>,
+) -> Result<Vec<String>, MountError> {
+    refuse_foreign(host, binds, own, under)?;
+    let mut out: Vec<String> = Vec::new();
+    for b in mounts_below(host, binds, own, under)? {
+        let what = b.describe(binds);
+        if !out.contains(&what) {
+            out.push(what);
+        }
+    }
+    Ok(out)
 }
 
 /// Before removing below `under` (the jail root when None): unmounts the jail's own binds

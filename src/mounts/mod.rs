@@ -7,6 +7,7 @@ pub mod apply;
 pub mod log;
 pub mod mountinfo;
 pub mod unit;
+pub mod usecase;
 
 use std::path::{Path, PathBuf};
 

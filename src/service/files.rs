@@ -80,6 +80,15 @@ pub fn put_file(path: &Path, text: &str) -> Result<Written, AccountError> {
     )?)
 }
 
+/// What `put_file` would do, changing nothing (its refusals included).
+pub fn would_put_file(path: &Path, text: &str) -> Result<Written, AccountError> {
+    Ok(crate::apply::rootfile::would_write(
+        path,
+        text.as_bytes(),
+        0o644,
+    )?)
+}
+
 pub use crate::state::records::{ServiceRecord, UserLimits};
 
 /// Empty root-owned directories a jailed service needs as mount points (PrivateTmp= mounts a

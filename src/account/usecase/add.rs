@@ -171,7 +171,7 @@ pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
         if let Some(old) = &place.leave {
             groups::membership(r, name, old, false)?;
             let (_, old_path) = groups::block_of(a, &jail, !a.sftp_only)?;
-            config_changed |= groups::drop_if_empty(r, &db, &jail, old, &old_path, name)?;
+            config_changed |= groups::drop_if_empty(r, &db, &jail, old, &old_path, &[name])?;
         }
         if !place.member {
             groups::membership(r, name, &group, true)?;

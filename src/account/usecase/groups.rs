@@ -203,7 +203,7 @@ pub(super) fn drop_if_empty(
     jail: &Path,
     group: &str,
     path: &Path,
-    leaving: &str,
+    leaving: &[&str],
 ) -> Result<bool, UserError> {
     let st = state::load(&r.args.state_dir, jail)?;
     let Some(gid) = owned_gid(db, st.as_ref(), group, jail)? else {
@@ -212,7 +212,7 @@ pub(super) fn drop_if_empty(
     let ix = db.group_index()?;
     let others = ix
         .by_name(group)
-        .is_some_and(|g| g.members.iter().any(|m| m != leaving));
+        .is_some_and(|g| g.members.iter().any(|m| !leaving.contains(&m.as_str())));
     if others {
         return Ok(false);
     }

@@ -284,7 +284,13 @@ pub fn drop_jail_groups(
             }
             let sftp = g.ends_with(dropin::SFTP_SUFFIX);
             let (_, path) = groups::block_of(&args, &jail, sftp)?;
-            changed |= groups::drop_if_empty(&mut r, &db, &jail, g, &path, "")?;
+            // in a dry run the jail's users are still members: they would be gone by now
+            let leaving: Vec<&str> = if r.dry {
+                users.iter().map(String::as_str).collect()
+            } else {
+                Vec::new()
+            };
+            changed |= groups::drop_if_empty(&mut r, &db, &jail, g, &path, &leaving)?;
         }
         if changed {
             journal::reload_sshd(&mut r, &args.sshd.validator())?;

@@ -91,7 +91,7 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
             groups::membership(r, name, group, false)?;
             let sftp = group.ends_with(dropin::SFTP_SUFFIX);
             let (_, path) = groups::block_of(a, &jail, sftp)?;
-            config_changed |= groups::drop_if_empty(r, &db, &jail, group, &path, name)?;
+            config_changed |= groups::drop_if_empty(r, &db, &jail, group, &path, &[name])?;
         }
         if config_changed {
             if !r.dry {

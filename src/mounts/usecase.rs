@@ -1,0 +1,331 @@
+//! `jailsmith mount` / `umount` below the command line: mount (or unmount) the mounts a
+//! jail's state declares (its binds, and its own proc, devpts and log socket), and write
+//! and enable one systemd `.mount` unit for each so they come back at boot. With
+//! `dry_run`, every check runs and the report says what would be done; nothing changes.
+//! Prints nothing but progress on stderr; `cli::mount` prints the report.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::apply::{Done, mount_all, mount_devpts, mount_log, mount_proc, umount_all};
+use super::unit::{devpts_unit_text, proc_unit_text, unit_name, unit_text};
+use super::{DEVPTS_DIR, LOG_PATH, Own, PROC_DIR};
+use crate::apply::LinuxHost;
+use crate::apply::rootfile::{self, Durability, Written};
+use crate::exit::{Class, Classified, Classify};
+use crate::service::systemctl;
+use crate::state::{self, JailState};
+
+/// What one `jailsmith mount` asks for: plain data, no clap.
+#[derive(Clone, Debug)]
+pub struct MountRequest {
+    /// The jail's root directory.
+    pub jail: PathBuf,
+    /// Where jailsmith keeps the state of each jail.
+    pub state_dir: PathBuf,
+    /// Also write and enable one systemd .mount unit per mount in this directory.
+    pub systemd_unit_dir: Option<PathBuf>,
+    /// Check and report; change nothing.
+    pub dry_run: bool,
+}
+
+/// What one `jailsmith umount` asks for.
+#[derive(Clone, Debug)]
+pub struct UmountRequest {
+    /// The jail's root directory.
+    pub jail: PathBuf,
+    /// Where jailsmith keeps the state of each jail.
+    pub state_dir: PathBuf,
+    /// Report what would be unmounted; change nothing.
+    pub dry_run: bool,
+}
+
+/// Why `mount` or `umount` failed: a rule of its own, or a lower module's error carried up
+/// whole with its class.
+#[derive(Debug, thiserror::Error)]
+pub enum MountsError {
+    #[error("--systemd-unit-dir {}: must be an absolute path", .0.display())]
+    RelativeUnitDir(PathBuf),
+    /// systemctl failed.
+    #[error("{0}")]
+    Systemctl(String),
+    /// A lower module's error, with its own class; shown by its own message.
+    #[error("{0}")]
+    Lower(Box<dyn Classified>),
+}
+
+impl Classify for MountsError {
+    fn class(&self) -> Class {
+        match self {
+            MountsError::RelativeUnitDir(_) => Class::BadInput,
+            MountsError::Systemctl(_) => Class::HostFailure,
+            MountsError::Lower(e) => e.class(),
+        }
+    }
+}
+
+fn lower(e: impl Classified) -> MountsError {
+    MountsError::Lower(Box::new(e))
+}
+
+/// `mount --json` and `umount --json`: what was done to each of the jail's mounts (with
+/// --dry-run: what would be; the real run then does exactly that, the host unchanged
+/// meanwhile).
+#[derive(Debug, Serialize)]
+pub struct MountReport {
+    /// The jail's root directory.
+    pub jail: PathBuf,
+    /// True with --dry-run: nothing was changed.
+    pub dry_run: bool,
+    /// Each mount the jail declares, in order: its binds, then its own proc, devpts and
+    /// log socket. See `MountLine`.
+    pub mounts: Vec<MountLine>,
+    /// `mount --systemd-unit-dir`: each unit file. See `UnitLine`.
+    pub units: Vec<UnitLine>,
+    /// The systemctl commands run to enable the units, each as its arguments; where
+    /// systemd does not manage the directory they are printed for the administrator instead.
+    pub systemctl: Vec<Vec<String>>,
+}
+
+/// `mounts`: one mount.
+#[derive(Debug, Serialize)]
+pub struct MountLine {
+    /// `SRC:DST:ro|rw` for a bind, `proc:/proc`, `devpts:/dev/pts`, `log:SOCKET:/dev/log`
+    /// (`log:/dev/log` for umount).
+    pub mount: String,
+    /// What was done: `mounted`, `remounted` (its flags fixed, or a stale log socket bound
+    /// again), `already_mounted`, `unmounted` or `not_mounted`.
+    pub done: Done,
+}
+
+/// `units`: one unit file.
+#[derive(Debug, Serialize)]
+pub struct UnitLine {
+    /// The unit file.
+    pub path: PathBuf,
+    /// `created`, `updated` or `unchanged`.
+    pub written: Written,
+}
+
+impl MountReport {
+    fn new(jail: &Path, dry_run: bool) -> Self {
+        MountReport {
+            jail: jail.to_path_buf(),
+            dry_run,
+            mounts: Vec::new(),
+            units: Vec::new(),
+            systemctl: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, mount: String, done: Done) {
+        self.mounts.push(MountLine { mount, done });
+    }
+
+    /// The report as text: `[would ]mount|remount|unmount MOUNT`, `already mounted MOUNT`,
+    /// `not mounted MOUNT`, then `[would ]write UNIT` or `up to date UNIT`.
+    pub fn lines(&self) -> Vec<String> {
+        let dry = self.dry_run;
+        let mut out: Vec<String> = self
+            .mounts
+            .iter()
+            .map(|m| {
+                let what = match (&m.done, dry) {
+                    (Done::Mounted, false) => "mounted",
+                    (Done::Mounted, true) => "would mount",
+                    (Done::Remounted, false) => "remounted",
+                    (Done::Remounted, true) => "would remount",
+                    (Done::AlreadyMounted, _) => "already mounted",
+                    (Done::Unmounted, false) => "unmounted",
+                    (Done::Unmounted, true) => "would unmount",
+                    (Done::NotMounted, _) => "not mounted",
+                };
+                format!("{what} {}", m.mount)
+            })
+            .collect();
+        out.extend(self.units.iter().map(|u| {
+            let what = match (u.written, dry) {
+                (Written::Unchanged, _) => "up to date",
+                (_, false) => "wrote",
+                (_, true) => "would write",
+            };
+            format!("{what} {}", u.path.display())
+        }));
+        out
+    }
+}
+
+/// The host's tty group (5 where it cannot be read).
+fn tty_gid() -> u32 {
+    nix::unistd::Group::from_name("tty")
+        .ok()
+        .flatten()
+        .map_or(5, |g| g.gid.as_raw())
+}
+
+/// The deny-lists over the recorded binds (a state written before a rule existed, or by
+/// hand): rw only into homes and the services' read-write paths.
+fn refuse_binds(jail: &Path, state_dir: &Path, st: &JailState) -> Result<(), MountsError> {
+    let rw_paths: Vec<crate::plan::JailPath> = st
+        .services
+        .values()
+        .flat_map(|s| &s.read_write)
+        .filter_map(|p| crate::plan::JailPath::new(p).ok())
+        .collect();
+    for b in &st.request.binds {
+        crate::hostinfo::guard::bind(b, jail, state_dir, &rw_paths).map_err(lower)?;
+    }
+    Ok(())
+}
+
+/// The jail (refused when on the deny-list), its state and a descriptor of its root.
+fn open(jail: &Path, state_dir: &Path) -> anyhow::Result<(JailState, LinuxHost)> {
+    crate::jail::refuse_jail(jail, state_dir)?;
+    let st = state::load_existing(state_dir, jail)?;
+    let host =
+        LinuxHost::open(jail, false).map_err(|e| lower(super::apply::MountError::from(e)))?;
+    Ok((st, host))
+}
+
+/// Mounts what the jail declares (with `dry_run`: says what it would mount).
+pub fn mount_jail(req: &MountRequest) -> anyhow::Result<MountReport> {
+    let (st, host) = open(&req.jail, &req.state_dir)?;
+    refuse_binds(&req.jail, &req.state_dir, &st)?;
+    let dry = req.dry_run;
+    let mut report = MountReport::new(&req.jail, dry);
+    for (b, d) in mount_all(&host, &st.request.binds, dry).map_err(lower)? {
+        report.push(b.to_string(), d);
+    }
+    if st.request.proc {
+        let d = mount_proc(&host, dry).map_err(lower)?;
+        report.push(format!("proc:{PROC_DIR}"), d);
+    }
+    if st.request.devpts {
+        let d = mount_devpts(&host, tty_gid(), dry).map_err(lower)?;
+        report.push(format!("devpts:{DEVPTS_DIR}"), d);
+    }
+    if let Some(src) = &st.request.log {
+        let d = mount_log(&host, src, dry).map_err(lower)?;
+        report.push(format!("log:{}:{LOG_PATH}", src.display()), d);
+    }
+    if let Some(dir) = &req.systemd_unit_dir {
+        let state_file = state::state_file(&req.state_dir, &st.jail);
+        report.units = write_units(dir, &st, &state_file, dry)?;
+        report.systemctl = enable_units(dir, &report.units, dry)?;
+    }
+    Ok(report)
+}
+
+/// Unmounts what the jail declares, wherever it now is below the jail (with `dry_run`:
+/// says what it would unmount).
+pub fn umount_jail(req: &UmountRequest) -> anyhow::Result<MountReport> {
+    let (st, host) = open(&req.jail, &req.state_dir)?;
+    let own = Own::of(&st.request);
+    let done = umount_all(&host, &st.request.binds, own, req.dry_run).map_err(lower)?;
+    let mut report = MountReport::new(&req.jail, req.dry_run);
+    for (b, d) in done.binds {
+        report.push(b.to_string(), d);
+    }
+    let own = [
+        (done.proc, PROC_DIR, "proc"),
+        (done.devpts, DEVPTS_DIR, "devpts"),
+        (done.log, LOG_PATH, "log"),
+    ];
+    for (d, at, kind) in own {
+        if let Some(d) = d {
+            report.push(format!("{kind}:{at}"), d);
+        }
+    }
+    Ok(report)
+}
+
+/// The unit files of the jail's mounts: (name, text), binds first.
+fn unit_files(st: &JailState, state_file: &Path) -> Vec<(String, String)> {
+    let jail = &st.jail;
+    let mut out: Vec<(String, String)> = st
+        .request
+        .binds
+        .iter()
+        .map(|b| {
+            let name = unit_name(&b.host_target(jail));
+            (name, unit_text(jail, b, Some(state_file)))
+        })
+        .collect();
+    let mut own = Vec::new();
+    if let Some(b) = super::log_bind(&st.request) {
+        own.push((LOG_PATH, unit_text(jail, &b, Some(state_file))));
+    }
+    if st.request.proc {
+        own.push((PROC_DIR, proc_unit_text(jail, Some(state_file))));
+    }
+    if st.request.devpts {
+        own.push((
+            DEVPTS_DIR,
+            devpts_unit_text(jail, tty_gid(), Some(state_file)),
+        ));
+    }
+    for (at, text) in own {
+        let target = jail.join(at.trim_start_matches('/'));
+        out.push((unit_name(&target), text));
+    }
+    out
+}
+
+/// Writes one `.mount` unit per mount into `dir` with the one safe writer: `dir` (created
+/// root 0755 when missing) must be root's alone, and a symlink planted at a unit's name or
+/// at its temporary is refused, never followed. With `dry`, says what it would write.
+fn write_units(
+    dir: &Path,
+    st: &JailState,
+    state_file: &Path,
+    dry: bool,
+) -> anyhow::Result<Vec<UnitLine>> {
+    if !dir.is_absolute() {
+        return Err(MountsError::RelativeUnitDir(dir.to_path_buf()).into());
+    }
+    if !dry {
+        rootfile::ensure_dir(dir, 0o755).map_err(lower)?;
+    }
+    let mut out = Vec::new();
+    for (name, text) in unit_files(st, state_file) {
+        let path = dir.join(&name);
+        let written = if dry {
+            rootfile::would_write(&path, text.as_bytes(), 0o644)
+        } else {
+            rootfile::write(&path, text.as_bytes(), 0o644, Durability::Fsync)
+        }
+        .map_err(lower)?;
+        out.push(UnitLine { path, written });
+    }
+    Ok(out)
+}
+
+/// A unit that is only written does not come back at boot: it must be enabled (linked into
+/// local-fs.target.wants). Done where systemd manages `dir`; elsewhere the commands are
+/// printed for the administrator. Returns the commands (with `dry`: only that).
+fn enable_units(dir: &Path, units: &[UnitLine], dry: bool) -> anyhow::Result<Vec<Vec<String>>> {
+    if units.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut calls: Vec<Vec<String>> = Vec::new();
+    if units.iter().any(|u| u.written != Written::Unchanged) {
+        calls.push(vec!["daemon-reload".into()]);
+    }
+    let mut enable = vec!["enable".to_string(), "--quiet".to_string()];
+    enable.extend(
+        units
+            .iter()
+            .filter_map(|u| u.path.file_name())
+            .map(|n| n.to_string_lossy().into_owned()),
+    );
+    calls.push(enable);
+    if !dry {
+        let args: Vec<Vec<&str>> = calls
+            .iter()
+            .map(|c| c.iter().map(String::as_str).collect())
+            .collect();
+        systemctl::run_or_tell(&args, dir).map_err(MountsError::Systemctl)?;
+    }
+    Ok(calls)
+}
