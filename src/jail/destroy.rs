@@ -55,25 +55,25 @@ pub struct DestroyReport {
     pub jail: PathBuf,
     /// True with --dry-run: nothing was changed.
     pub dry_run: bool,
-    /// The processes ended with --kill-sessions (SIGKILL, by PID). See `Session`.
+    /// The processes ended with --kill-sessions (SIGKILL, by PID).
     pub killed: Vec<Session>,
     /// Each user taken out, as `jailsmith user NAME --remove --json` reports it.
     pub users: Vec<user::Report>,
     /// The jail's sshd groups and their `Match Group` blocks removed once its users were
     /// out (its `changes`), as `user --json` reports them; null when there was none.
     pub groups: Option<user::Report>,
-    /// The services whose units were stopped and removed. See `ServiceUnit`.
+    /// The services whose units were stopped and removed.
     pub services: Vec<ServiceUnit>,
     /// The jail's own mounts unmounted: `SRC:DST:ro|rw` for a bind, `proc:/proc`,
     /// `devpts:/dev/pts`, `log:/dev/log`.
     pub unmounted: Vec<String>,
-    /// The objects removed from the jail, each at the level it was removed. See `Removed`.
+    /// The objects removed from the jail, each at the level it was removed.
     pub removed: Vec<Removed>,
     /// How many files were removed, those below a removed directory included.
     pub files: u64,
     /// How many directories were removed.
     pub dirs: u64,
-    /// The objects left in place, and why. See `Kept`.
+    /// The objects left in place, and why.
     pub kept: Vec<Kept>,
     /// True when the jail root itself was removed (--purge, nothing foreign left in it).
     pub root_removed: bool,

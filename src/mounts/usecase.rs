@@ -79,9 +79,9 @@ pub struct MountReport {
     /// True with --dry-run: nothing was changed.
     pub dry_run: bool,
     /// Each mount the jail declares, in order: its binds, then its own proc, devpts and
-    /// log socket. See `MountLine`.
+    /// log socket.
     pub mounts: Vec<MountLine>,
-    /// `mount --systemd-unit-dir`: each unit file. See `UnitLine`.
+    /// `mount --systemd-unit-dir`: each unit file.
     pub units: Vec<UnitLine>,
     /// The systemctl commands run to enable the units, each as its arguments; where
     /// systemd does not manage the directory they are printed for the administrator instead.

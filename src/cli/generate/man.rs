@@ -31,6 +31,21 @@ fn profile_format(roff: &mut Roff) {
     schema_doc::render(roff, include_str!("../../profile/schema.rs"), "Profile");
 }
 
+/// The report `--json` prints on the page `name`: the source of its struct and the
+/// struct's name, whose `///` docs become the JSON OUTPUT section, so the page follows the
+/// code.
+fn json_report(name: &str) -> Option<(&'static str, &'static str)> {
+    Some(match name {
+        "jailsmith-destroy" => (include_str!("../../jail/destroy.rs"), "DestroyReport"),
+        "jailsmith-update" => (include_str!("../../jail/update.rs"), "UpdateReport"),
+        "jailsmith-service" => (include_str!("../../service/install.rs"), "ServiceReport"),
+        "jailsmith-mount" | "jailsmith-umount" => {
+            (include_str!("../../mounts/usecase.rs"), "MountReport")
+        }
+        _ => return None,
+    })
+}
+
 const SOURCE: &str = concat!("jailsmith ", env!("CARGO_PKG_VERSION"));
 const MANUAL_8: &str = "System Administration";
 const MANUAL_5: &str = "File Formats";
@@ -154,6 +169,9 @@ fn command_pages(cmd: &Command, parent: &Command, pages: &mut Vec<Page>) {
     }
 
     let mut tail = Roff::new();
+    if let Some((source, top)) = json_report(&name) {
+        schema_doc::render_json(&mut tail, source, top);
+    }
     if let Some(m) = &manual {
         markdown::render(&mut tail, m.split().1);
     }

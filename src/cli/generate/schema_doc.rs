@@ -1,7 +1,8 @@
 //! jailsmith-profile(5) from the profile schema's own source: the `///` comments of the serde
 //! structs in `src/profile/schema.rs` become the DESCRIPTION, the FIELDS and one subsection
-//! per table type. Pure text in, roff out; the schema's code is not interpreted beyond the
-//! item lines that follow each comment.
+//! per table type. The JSON OUTPUT of a command's page comes the same way from its report
+//! struct. Pure text in, roff out; the code is not interpreted beyond the item lines that
+//! follow each comment.
 
 use clap_mangen::roff::{Roff, bold, roman};
 
@@ -175,28 +176,102 @@ pub fn render(roff: &mut Roff, source: &str, top: &str) {
     markdown::render(roff, &description);
 
     roff.control("SH", ["FIELDS"]);
-    fields(roff, &profile.fields, &headings);
+
+    let toml = |ty: &str| toml_type(ty, &headings);
+    fields(roff, &profile.fields, &headings, &toml);
 
     for table in &tables {
         let Some(heading) = toml_heading(table.doc) else {
             continue;
         };
-        roff.control("SS", [heading]);
-        let doc = table.doc[heading.len() + 2..]
-            .trim_start_matches(':')
-            .trim();
-        markdown::render(roff, &capitalized(&retarget(doc, &headings)));
-        fields(roff, &table.fields, &headings);
+        subsection(roff, table, heading, &headings, &toml);
     }
 }
 
-fn fields(roff: &mut Roff, fields: &[(&str, &str, &str)], headings: &[(&str, &str)]) {
+/// One subsection: a table struct whose doc opens with "`HEADING`: ...", and its fields.
+fn subsection(
+    roff: &mut Roff,
+    table: &Table<'_>,
+    heading: &str,
+    headings: &[(&str, &str)],
+    type_name: &dyn Fn(&str) -> String,
+) {
+    roff.control("SS", [heading]);
+    let doc = table.doc[heading.len() + 2..]
+        .trim_start_matches(':')
+        .trim();
+    markdown::render(roff, &capitalized(&retarget(doc, headings)));
+    fields(roff, &table.fields, headings, type_name);
+}
+
+/// The key a report's nested struct documents itself with: a doc that opens with
+/// "`killed`: ..." is the objects of the key `killed`.
+fn json_heading(doc: &str) -> Option<&str> {
+    let rest = doc.strip_prefix('`')?;
+    let (heading, after) = rest.split_once('`')?;
+    (after.starts_with(':') && !heading.contains([' ', '['])).then_some(heading)
+}
+
+/// The JSON type of a Rust field type of a report.
+fn json_type(ty: &str, headings: &[(&str, &str)]) -> String {
+    if let Some(inner) = ty.strip_prefix("Option<").and_then(|t| t.strip_suffix('>')) {
+        return format!("{}, or null", json_type(inner, headings));
+    }
+    if let Some(inner) = ty.strip_prefix("Vec<").and_then(|t| t.strip_suffix('>')) {
+        if headings.iter().any(|(name, _)| *name == inner) {
+            return "array of objects".into();
+        }
+        let of = json_type(inner, headings);
+        return match of.strip_prefix("array") {
+            Some(rest) => format!("array of arrays{rest}"),
+            None => format!("array of {of}s"),
+        };
+    }
+    match ty {
+        "String" | "PathBuf" | "Done" | "Written" => "string".into(),
+        "bool" => "boolean".into(),
+        "u32" | "u64" | "i32" | "i64" | "usize" => "integer".into(),
+        _ => "object".into(),
+    }
+}
+
+/// The JSON OUTPUT section of a command's page: the doc of `top` (the report struct in
+/// `source`), its keys with their JSON types, then one subsection per nested struct whose
+/// doc opens with "`KEY`: ...".
+pub fn render_json(roff: &mut Roff, source: &str, top: &str) {
+    let items = items(source);
+    let tables = tables(&items);
+    let headings: Vec<(&str, &str)> = tables
+        .iter()
+        .filter_map(|t| json_heading(t.doc).map(|h| (t.name, h)))
+        .collect();
+    let Some(report) = tables.iter().find(|t| t.name == top) else {
+        return;
+    };
+    roff.control("SH", ["JSON OUTPUT"]);
+    markdown::render(roff, &retarget(report.doc, &headings));
+    let json = |ty: &str| json_type(ty, &headings);
+    fields(roff, &report.fields, &headings, &json);
+    for table in &tables {
+        let used = report
+            .fields
+            .iter()
+            .any(|(_, ty, _)| ty.split(['<', '>']).any(|part| part == table.name));
+        if let Some(heading) = json_heading(table.doc).filter(|_| used) {
+            subsection(roff, table, heading, &headings, &json);
+        }
+    }
+}
+
+fn fields(
+    roff: &mut Roff,
+    fields: &[(&str, &str, &str)],
+    headings: &[(&str, &str)],
+    type_name: &dyn Fn(&str) -> String,
+) {
     for (name, ty, doc) in fields {
         roff.control("TP", []);
-        roff.text([
-            bold(*name),
-            roman(format!(" ({})", toml_type(ty, headings))),
-        ]);
+        roff.text([bold(*name), roman(format!(" ({})", type_name(ty)))]);
         let doc = retarget(doc, headings);
         for (n, para) in doc.split("\n\n").enumerate() {
             if n > 0 {
@@ -271,5 +346,52 @@ pub struct DirSpec {
         let out = roff_of(SAMPLE);
         assert!(out.contains(".SS [[dirs]]\nA directory created inside the jail.\n.TP\n\\fBpath\\fR (string)\nAbsolute path.\n.TP\n\\fBmode\\fR (integer)\nPermission bits.\n"), "{out}");
         assert!(!out.contains("Program"), "{out}");
+    }
+
+    const REPORT: &str = r#"
+/// `x --json`: what was done.
+#[derive(Serialize)]
+pub struct XReport {
+    /// The jail.
+    pub jail: PathBuf,
+    /// Each step.
+    pub steps: Vec<Step>,
+    /// The commands.
+    pub calls: Vec<Vec<String>>,
+    /// A user's report.
+    pub user: Option<user::Report>,
+}
+
+/// `steps`: one step.
+pub struct Step {
+    /// How many.
+    pub count: u64,
+}
+
+/// `other`: not used by XReport.
+pub struct Other {
+    /// Not shown.
+    pub hidden: bool,
+}
+"#;
+
+    #[test]
+    fn a_report_gets_its_keys_with_json_types_and_its_nested_objects() {
+        let mut roff = Roff::new();
+        render_json(&mut roff, REPORT, "XReport");
+        let out = roff.to_roff();
+        assert!(out.starts_with(".SH \"JSON OUTPUT\"\n"), "{out}");
+        assert!(out.contains("\\fBjail\\fR (string)\nThe jail.\n"), "{out}");
+        assert!(out.contains("\\fBsteps\\fR (array of objects)"), "{out}");
+        assert!(
+            out.contains("\\fBcalls\\fR (array of arrays of strings)"),
+            "{out}"
+        );
+        assert!(out.contains("\\fBuser\\fR (object, or null)"), "{out}");
+        assert!(
+            out.contains(".SS steps\nOne step.\n.TP\n\\fBcount\\fR (integer)"),
+            "{out}"
+        );
+        assert!(!out.contains("hidden"), "{out}");
     }
 }
