@@ -119,6 +119,15 @@ impl LinuxHost {
         tree::remove_below(&self.jail, self.root.as_fd(), "", policy, dry)
     }
 
+    /// What `remove_below` would remove once the mounts below the root are gone: a dry
+    /// run that sees each mount point as the empty directory it will be.
+    pub fn report_below_unmounted(
+        &self,
+        policy: tree::Policy<'_>,
+    ) -> Result<tree::Removal, HostError> {
+        tree::report_below_unmounted(&self.jail, self.root.as_fd(), "", policy)
+    }
+
     /// Removes the empty directory `name` directly below the held root (the root of
     /// `LinuxHost::open(parent)` is the parent of the jail being removed).
     pub fn remove_empty_child(&self, name: &OsStr) -> Result<(), HostError> {

@@ -190,6 +190,10 @@ struct Walker<'a> {
     prefix: String,
     policy: Policy<'a>,
     dry: bool,
+    /// A dry run of a removal that runs once the jail's own mounts are unmounted: a mount
+    /// point below is seen as the empty directory it will be (a foreign mount must have
+    /// been refused before).
+    unmounted: bool,
     start: Ident,
     stack: Vec<Frame>,
     /// Index of the first frame whose descriptor is still open.
@@ -209,6 +213,29 @@ pub fn remove_below(
     policy: Policy<'_>,
     dry: bool,
 ) -> Result<Removal, HostError> {
+    walk_below(jail, dir, prefix, policy, dry, false)
+}
+
+/// What `remove_below` would remove once the mounts below `dir` are gone (`destroy
+/// --dry-run`, which unmounts the jail's own mounts first and refuses any other): each
+/// mount point counts as the empty directory it will be. Changes nothing.
+pub fn report_below_unmounted(
+    jail: &Path,
+    dir: BorrowedFd<'_>,
+    prefix: &str,
+    policy: Policy<'_>,
+) -> Result<Removal, HostError> {
+    walk_below(jail, dir, prefix, policy, true, true)
+}
+
+fn walk_below(
+    jail: &Path,
+    dir: BorrowedFd<'_>,
+    prefix: &str,
+    policy: Policy<'_>,
+    dry: bool,
+    unmounted: bool,
+) -> Result<Removal, HostError> {
     let shown = if prefix.is_empty() { "/" } else { prefix };
     let fail = |op, e| errors::io(jail, shown, op, e);
     let fd = openat(dir, ".", dir_flags(), Mode::empty()).map_err(|e| fail("open", e))?;
@@ -219,6 +246,7 @@ pub fn remove_below(
         prefix: prefix.to_string(),
         policy,
         dry,
+        unmounted,
         start,
         stack: vec![Frame {
             fd: Some(fd),
@@ -398,10 +426,13 @@ impl Walker<'_> {
         let fd = openat(self.top_fd(), name.as_os_str(), dir_flags(), Mode::empty())
             .map_err(|e| self.io(Some(&name), "open for removal", e))?;
         let id = ident(fd.as_fd()).map_err(|e| self.io(Some(&name), "stat", e))?;
-        if !id.same_mount(&self.start) {
+        let names = if id.same_mount(&self.start) {
+            list(fd.as_fd()).map_err(|e| self.io(Some(&name), "list", e))?
+        } else if self.unmounted {
+            Vec::new()
+        } else {
             return Err(crossing(self.jail, &self.shown(Some(&name))));
-        }
-        let names = list(fd.as_fd()).map_err(|e| self.io(Some(&name), "list", e))?;
+        };
         let whole = whole || self.stack.last().is_some_and(|f| f.whole);
         self.stack.push(Frame {
             fd: Some(fd),

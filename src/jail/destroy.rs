@@ -264,10 +264,24 @@ fn remove_user(run: &mut Run<'_>, name: &str) -> anyhow::Result<()> {
 /// The jail's sshd groups and blocks that are left once its users are out.
 fn remove_groups(run: &mut Run<'_>) -> anyhow::Result<()> {
     let args = run.args;
-    let report = user::drop_jail_groups(&args.jail, user_dirs(args), args.no_reload, args.dry_run)
-        .map_err(JailError::User)?;
+    let mut report =
+        user::drop_jail_groups(&args.jail, user_dirs(args), args.no_reload, args.dry_run)
+            .map_err(JailError::User)?;
     for w in &report.warnings {
         eprintln!("jailsmith: warning: {w}");
+    }
+    if args.dry_run {
+        // a dry run took no user out: a group whose last member's removal already listed
+        // its drop is not listed twice; one whose last members were several is listed here
+        let listed = |c: &user::Change| {
+            run.report
+                .users
+                .iter()
+                .flat_map(|u| &u.changes)
+                .any(|d| (d.object, d.action, &d.target) == (c.object, c.action, &c.target))
+        };
+        report.changes.retain(|c| !listed(c));
+        report.up_to_date = report.changes.is_empty();
     }
     if !report.up_to_date {
         for line in user::report_lines(&report) {
@@ -465,9 +479,13 @@ fn remove_files(
     let args = run.args;
     let rules = Rules::new(st, args.purge);
     let policy = |p: Option<&str>, dir: bool| rules.decide(p, dir);
-    let r = host
-        .remove_below(&policy, args.dry_run)
-        .map_err(JailError::lower)?;
+    // a dry run walks the jail as the real run finds it: its own mounts gone
+    let r = if args.dry_run {
+        host.report_below_unmounted(&policy)
+    } else {
+        host.remove_below(&policy, false)
+    }
+    .map_err(JailError::lower)?;
     let verb = run.verb("removed", "would remove");
     for (p, below) in &r.removed {
         let with = if *below > 0 {

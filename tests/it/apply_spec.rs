@@ -6,15 +6,13 @@
 
 use crate::common;
 
-use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::sshd::{self, PrivateSshd};
-use common::{ReservedUser, TestRoot, run, text};
+use common::{ReservedUser, TestRoot, run, snapshot, text};
 
 struct Setup {
     root: TestRoot,
@@ -88,35 +86,6 @@ impl Setup {
     fn dropin(&self, name: &str) -> PathBuf {
         sshd::jailing_block(self.srv.dropin_dir(), &self.jail, name)
     }
-}
-
-/// (inode, mtime, ctime) of every object under each root: a write shows up as a change.
-fn snapshot(roots: &[&Path]) -> BTreeMap<PathBuf, (u64, i64, i64, i64, i64)> {
-    fn walk(p: &Path, out: &mut BTreeMap<PathBuf, (u64, i64, i64, i64, i64)>) {
-        let Ok(m) = fs::symlink_metadata(p) else {
-            return;
-        };
-        out.insert(
-            p.to_path_buf(),
-            (
-                m.ino(),
-                m.mtime(),
-                m.mtime_nsec(),
-                m.ctime(),
-                m.ctime_nsec(),
-            ),
-        );
-        if m.is_dir() {
-            for e in fs::read_dir(p).unwrap().flatten() {
-                walk(&e.path(), out);
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    for r in roots {
-        walk(r, &mut out);
-    }
-    out
 }
 
 fn actions(v: &serde_json::Value) -> Vec<(String, String, String)> {

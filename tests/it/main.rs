@@ -27,6 +27,7 @@ mod loader_rules;
 mod man_pages;
 mod oracle;
 mod packaging;
+mod plans_as_data;
 mod proc_in_jail;
 mod profile_cli;
 mod profile_jails;

@@ -1005,6 +1005,36 @@ pub fn mount_at(point: &Path) -> Option<String> {
         .map(str::to_string)
 }
 
+/// (inode, mtime, ctime) of every object under each root, mounts included: a write, a
+/// removal or a new object shows up as a change.
+pub fn snapshot(roots: &[&Path]) -> std::collections::BTreeMap<PathBuf, (u64, i64, i64, i64, i64)> {
+    fn walk(p: &Path, out: &mut std::collections::BTreeMap<PathBuf, (u64, i64, i64, i64, i64)>) {
+        let Ok(m) = fs::symlink_metadata(p) else {
+            return;
+        };
+        out.insert(
+            p.to_path_buf(),
+            (
+                m.ino(),
+                m.mtime(),
+                m.mtime_nsec(),
+                m.ctime(),
+                m.ctime_nsec(),
+            ),
+        );
+        if m.is_dir() {
+            for e in fs::read_dir(p).unwrap().flatten() {
+                walk(&e.path(), out);
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    for r in roots {
+        walk(r, &mut out);
+    }
+    out
+}
+
 /// Lazily unmounts everything mounted under a directory on drop (also when the test fails).
 pub struct UnmountGuard(pub PathBuf);
 

@@ -1,0 +1,444 @@
+//! `--dry-run` and `--json` of update, destroy, service, mount and umount (issue 15: every
+//! command's dry run prints its plan, and --json prints it as data). Each dry run changes
+//! nothing (every object under the jail, the state and the host directories it would write
+//! keeps its inode, mtime and ctime; no mount, account or group appears or goes), and its
+//! JSON names what the real run then does, read back from the real run's own JSON.
+
+use crate::common;
+use crate::user_support;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use common::sshd;
+use common::{ReservedUser, TestRoot, UnmountGuard, bin, jail_cmd, run, run_ok, snapshot, text};
+use serde_json::Value;
+
+/// Runs `cmd`, which must exit with `code`, and parses its stdout as one JSON object.
+fn json_of(cmd: &mut Command, code: i32) -> Value {
+    let out = run(cmd);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}",
+        common::describe(cmd, &out)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", common::describe(cmd, &out)))
+}
+
+/// The strings of a JSON array (of `key` of each object, when given).
+fn strings(v: &Value, key: Option<&str>) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|x| match key {
+            Some(k) => x[k]
+                .as_str()
+                .unwrap_or_else(|| panic!("{k} of {x}"))
+                .to_string(),
+            None => x
+                .as_str()
+                .unwrap_or_else(|| panic!("not a string: {x}"))
+                .to_string(),
+        })
+        .collect()
+}
+
+#[test]
+fn mount_and_umount_dry_runs_change_nothing_and_name_what_the_real_runs_do() {
+    if !common::require_root(
+        "mount_and_umount_dry_runs_change_nothing_and_name_what_the_real_runs_do",
+    ) {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let (jail, state) = (t.jail("jail"), t.state_dir());
+    let _guard = UnmountGuard(t.path().to_path_buf());
+    let src = t.dir("shared");
+    common::write_file(&src.join("data"), "x", 0o644);
+    let bind = format!("{}:/shared", src.display());
+    run_ok(&mut jail_cmd(
+        "build",
+        &jail,
+        &state,
+        &["--bin", "bash", "--bind", &bind],
+    ));
+    // a directory the dry run must not create, nor write a unit into
+    let units = t.path().join("units");
+    let unit_dir = units.to_str().unwrap();
+    let mount = |extra: &[&str]| {
+        let mut args = vec!["--json", "--systemd-unit-dir", unit_dir];
+        args.extend(extra);
+        jail_cmd("mount", &jail, &state, &args)
+    };
+    let before = snapshot(&[&jail, &state, t.path()]);
+
+    let dry = json_of(&mut mount(&["--dry-run"]), 0);
+    assert_eq!(dry["dry_run"], true);
+    let want = format!("{}:/shared:ro", src.display());
+    assert_eq!(strings(&dry["mounts"], Some("mount")), std::slice::from_ref(&want));
+    assert_eq!(strings(&dry["mounts"], Some("done")), ["mounted"]);
+    assert_eq!(strings(&dry["units"], Some("written")), ["created"]);
+    let unit_name = dry["units"][0]["path"].as_str().unwrap().to_string();
+    assert!(unit_name.starts_with(unit_dir) && unit_name.ends_with("-shared.mount"));
+    assert_eq!(dry["systemctl"][0][0], "daemon-reload");
+    assert_eq!(
+        snapshot(&[&jail, &state, t.path()]),
+        before,
+        "mount --dry-run changed the tree"
+    );
+    assert!(
+        common::mounts_under(&jail).is_empty(),
+        "mount --dry-run mounted"
+    );
+    assert!(!units.exists(), "mount --dry-run made the unit directory");
+    let text_dry = run_ok(&mut jail_cmd("mount", &jail, &state, &["--dry-run"]));
+    assert!(text(&text_dry.stdout).contains(&format!("would mount {want}")));
+
+    let real = json_of(&mut mount(&[]), 0);
+    assert_eq!(real["dry_run"], false);
+    assert_eq!(
+        real["mounts"], dry["mounts"],
+        "mount did other than its dry run said"
+    );
+    assert_eq!(real["units"], dry["units"]);
+    assert_eq!(real["systemctl"], dry["systemctl"]);
+    assert!(
+        common::mount_at(&jail.join("shared")).is_some(),
+        "not mounted"
+    );
+    assert!(Path::new(&unit_name).is_file(), "no unit written");
+
+    // now current: the dry run says so, and changes nothing
+    let before = snapshot(&[&state, &units]);
+    let again = json_of(&mut mount(&["--dry-run"]), 0);
+    assert_eq!(strings(&again["mounts"], Some("done")), ["already_mounted"]);
+    assert_eq!(strings(&again["units"], Some("written")), ["unchanged"]);
+    assert_eq!(snapshot(&[&state, &units]), before);
+
+    let umount = |extra: &[&str]| {
+        let mut args = vec!["--json"];
+        args.extend(extra);
+        jail_cmd("umount", &jail, &state, &args)
+    };
+    let dry = json_of(&mut umount(&["--dry-run"]), 0);
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(strings(&dry["mounts"], Some("mount")), std::slice::from_ref(&want));
+    assert_eq!(strings(&dry["mounts"], Some("done")), ["unmounted"]);
+    assert!(
+        common::mount_at(&jail.join("shared")).is_some(),
+        "umount --dry-run unmounted"
+    );
+    let real = json_of(&mut umount(&[]), 0);
+    assert_eq!(
+        real["mounts"], dry["mounts"],
+        "umount did other than its dry run said"
+    );
+    assert!(common::mounts_under(&jail).is_empty(), "still mounted");
+    let after = json_of(&mut umount(&["--dry-run"]), 0);
+    assert_eq!(strings(&after["mounts"], Some("done")), ["not_mounted"]);
+}
+
+#[test]
+fn update_dry_run_json_names_what_update_then_does() {
+    if !common::require_root("update_dry_run_json_names_what_update_then_does") {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let (jail, state) = (t.jail("jail"), t.state_dir());
+    run_ok(&mut jail_cmd(
+        "build",
+        &jail,
+        &state,
+        &["--bin", "bash", "--bin", "id"],
+    ));
+    // id leaves the request (update removes what only it needed); bash drifts in the jail
+    run_ok(&mut jail_cmd(
+        "build",
+        &jail,
+        &state,
+        &["--remove-bin", "id"],
+    ));
+    let bash = jail.join(common::find_cmd("bash").unwrap().strip_prefix("/").unwrap());
+    fs::write(&bash, "drifted").unwrap();
+    let update = |extra: &[&str]| {
+        let mut args = vec!["--json"];
+        args.extend(extra);
+        jail_cmd("update", &jail, &state, &args)
+    };
+    let before = snapshot(&[&jail, &state]);
+    let dry = json_of(&mut update(&["--dry-run"]), 1);
+    assert_eq!(
+        snapshot(&[&jail, &state]),
+        before,
+        "update --dry-run changed the tree"
+    );
+    assert_eq!(
+        (&dry["dry_run"], &dry["up_to_date"]),
+        (&Value::Bool(true), &Value::Bool(false))
+    );
+    let removed = strings(&dry["removed"], None);
+    assert!(removed.iter().any(|p| p.ends_with("/id")), "{dry}");
+    let bash_in = format!("/{}", bash.strip_prefix(&jail).unwrap().display());
+    assert!(strings(&dry["updated"], None).contains(&bash_in), "{dry}");
+
+    let real = json_of(&mut update(&[]), 0);
+    assert_eq!(real["dry_run"], false);
+    for key in ["added", "updated", "removed"] {
+        let set = |v: &Value| strings(&v[key], None).into_iter().collect::<BTreeSet<_>>();
+        assert_eq!(
+            set(&real),
+            set(&dry),
+            "{key}: update did other than its dry run said"
+        );
+    }
+    for p in &removed {
+        assert!(
+            fs::symlink_metadata(jail.join(&p[1..])).is_err(),
+            "{p} is left"
+        );
+    }
+    let now = json_of(&mut update(&["--dry-run"]), 0);
+    assert_eq!(now["up_to_date"], true, "{now}");
+}
+
+#[test]
+fn service_dry_run_json_names_the_account_unit_and_systemctl_of_the_real_run() {
+    if !common::require_root(
+        "service_dry_run_json_names_the_account_unit_and_systemctl_of_the_real_run",
+    ) || !common::require_cmd("useradd")
+    {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let (jail, state, units) = (t.jail("svc"), t.state_dir(), t.dir("units"));
+    common::make_dir(&units, 0o755);
+    let user = ReservedUser::new();
+    let service = |extra: &[&str]| {
+        let mut c = bin();
+        c.args(["service", "tick", "--jail"])
+            .arg(&jail)
+            .args([
+                "--exec",
+                "sleep 1000",
+                "--user",
+                user.name(),
+                "--create-user",
+            ])
+            .args(["--read-write", "/var/lib/tick", "--json", "--unit-dir"])
+            .arg(&units)
+            .arg("--state-dir")
+            .arg(&state)
+            .args(extra);
+        c
+    };
+    let before = snapshot(&[t.path()]);
+    let dry = json_of(&mut service(&["--dry-run"]), 0);
+    assert_eq!(
+        snapshot(&[t.path()]),
+        before,
+        "service --dry-run changed the tree"
+    );
+    assert!(
+        user.lookup().is_none(),
+        "service --dry-run created the account"
+    );
+    assert!(!jail.exists());
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["changed"], Value::Null);
+    assert_eq!(dry["account"], user.name());
+    assert_eq!(dry["account_created"], true);
+    assert_eq!(dry["unit_status"], "created");
+    assert_eq!(
+        dry["read_write_created"],
+        serde_json::json!(["/var/lib/tick"])
+    );
+    assert_eq!(dry["systemctl"], serde_json::json!([["daemon-reload"]]));
+    assert!(
+        strings(&dry["programs"], None)[0].ends_with("/sleep"),
+        "{dry}"
+    );
+    assert!(dry["jail_operations"].as_u64().unwrap() > 0);
+    let unit = units.join("tick.service");
+    assert_eq!(dry["unit"], unit.to_str().unwrap());
+    assert!(
+        dry["unit_text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("User={}", user.name()))
+    );
+
+    let real = json_of(&mut service(&[]), 0);
+    assert_eq!(real["changed"], true);
+    for key in [
+        "account",
+        "account_created",
+        "unit",
+        "unit_status",
+        "read_write_created",
+        "systemctl",
+        "programs",
+        "jail_operations",
+    ] {
+        assert_eq!(
+            real[key], dry[key],
+            "{key}: service did other than its dry run said"
+        );
+    }
+    assert!(user.lookup().is_some(), "no account");
+    assert_eq!(
+        fs::read_to_string(&unit).unwrap(),
+        real["unit_text"].as_str().unwrap()
+    );
+    assert!(jail.join("var/lib/tick").is_dir());
+
+    // a rerun: the dry run says nothing changes, and the run changes nothing
+    let dry = json_of(&mut service(&["--dry-run"]), 0);
+    assert_eq!(dry["account_created"], false);
+    assert_eq!(dry["unit_status"], "unchanged");
+    assert_eq!(dry["read_write_created"], serde_json::json!([]));
+    assert_eq!(dry["systemctl"], serde_json::json!([]));
+    let real = json_of(&mut service(&[]), 0);
+    assert_eq!(real["changed"], false, "{real}");
+    run_ok(
+        bin()
+            .arg("destroy")
+            .arg(&jail)
+            .arg("--state-dir")
+            .arg(&state)
+            .args(["--purge", "--no-reload"]),
+    );
+}
+
+/// (object, action, target) of every change of the users' and groups' reports of a destroy.
+fn sshd_changes(report: &Value) -> BTreeSet<(String, String, String)> {
+    let mut reports: Vec<&Value> = report["users"].as_array().unwrap().iter().collect();
+    if !report["groups"].is_null() {
+        reports.push(&report["groups"]);
+    }
+    reports
+        .iter()
+        .flat_map(|r| r["changes"].as_array().unwrap())
+        .map(|c| {
+            let s = |k: &str| c[k].as_str().unwrap().to_string();
+            (s("object"), s("action"), s("target"))
+        })
+        .collect()
+}
+
+#[test]
+fn destroy_dry_run_json_lists_the_jails_last_sshd_block_and_group_and_changes_nothing() {
+    if !sshd::available(
+        "destroy_dry_run_json_lists_the_jails_last_sshd_block_and_group_and_changes_nothing",
+    ) {
+        return;
+    }
+    let s = user_support::Setup::new("destroy_dry_run_json");
+    let _guard = UnmountGuard(s.root.path().to_path_buf());
+    let user = common::UserGuard::new();
+    let name = user.name().to_string();
+    let (_, key_pub) = sshd::client_keypair(&s.root.dir("client"));
+    s.run_reloading(s.user_cmd(&name).arg("--key").arg(&key_pub));
+    let src = s.root.dir("shared");
+    let bind = format!("{}:/shared", src.display());
+    run_ok(&mut jail_cmd(
+        "build",
+        &s.jail,
+        &s.state_dir,
+        &["--bind", &bind],
+    ));
+    run_ok(&mut jail_cmd("mount", &s.jail, &s.state_dir, &[]));
+    let block = s.dropin(&name);
+    assert!(block.is_file(), "no sshd block for {name}");
+    let destroy = |extra: &[&str]| {
+        let mut c = bin();
+        c.arg("destroy")
+            .arg(&s.jail)
+            .args(s.sshd_paths())
+            .args(["--purge", "--json"])
+            .args(extra);
+        c
+    };
+    let watched: Vec<&Path> = vec![&s.jail, &s.state_dir, &s.keys_dir, s.srv.dropin_dir()];
+    let before = snapshot(&watched);
+
+    let dry = json_of(&mut destroy(&["--dry-run"]), 0);
+    assert_eq!(
+        snapshot(&watched),
+        before,
+        "destroy --dry-run changed the tree"
+    );
+    assert!(
+        common::mount_at(&s.jail.join("shared")).is_some(),
+        "destroy --dry-run unmounted"
+    );
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(strings(&dry["users"], Some("user")), std::slice::from_ref(&name));
+    let planned = sshd_changes(&dry);
+    let group = planned
+        .iter()
+        .find(|(object, action, _)| object == "sshd-group" && action == "remove")
+        .unwrap_or_else(|| panic!("the dry run does not list the group's removal: {planned:?}"))
+        .2
+        .clone();
+    assert!(
+        nix::unistd::Group::from_name(&group).unwrap().is_some(),
+        "the dry run removed {group}"
+    );
+    let block_str = block.display().to_string();
+    assert!(
+        planned
+            .iter()
+            .any(|(o, a, t)| o == "dropin" && a == "remove" && *t == block_str),
+        "the dry run does not list the removal of {block_str}: {planned:?}"
+    );
+    assert_eq!(
+        strings(&dry["unmounted"], None),
+        [format!("{}:/shared:ro", src.display())]
+    );
+    assert_eq!(
+        (&dry["root_removed"], &dry["state"]),
+        (&Value::Bool(true), &Value::from("forgotten"))
+    );
+
+    let out = s.run_reloading(&mut destroy(&[]));
+    let real: Value = serde_json::from_slice(&out.stdout).expect("destroy --json prints JSON");
+    assert_eq!(
+        sshd_changes(&real),
+        planned,
+        "destroy did other than its dry run said"
+    );
+    for key in [
+        "users",
+        "unmounted",
+        "files",
+        "dirs",
+        "root_removed",
+        "state",
+    ] {
+        let plain = |v: &Value| match key {
+            "users" => Value::from(strings(&v[key], Some("user"))),
+            _ => v[key].clone(),
+        };
+        assert_eq!(
+            plain(&real),
+            plain(&dry),
+            "{key}: destroy did other than its dry run said"
+        );
+    }
+    let paths = |v: &Value| {
+        strings(&v["removed"], Some("path"))
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(paths(&real), paths(&dry));
+    assert!(!s.jail.exists() && !block.exists());
+    assert!(
+        nix::unistd::Group::from_name(&group).unwrap().is_none(),
+        "{group} is left"
+    );
+    assert!(src.join(".").is_dir(), "the bind source must survive");
+}
