@@ -16,7 +16,7 @@ use crate::account::usecase as user;
 use crate::apply::LinuxHost;
 use crate::apply::tree::Decision;
 use crate::exit;
-use crate::mounts::apply::{clear_for_removal, ours_below, refuse_foreign};
+use crate::mounts::apply::{clear_for_removal, refuse_foreign};
 use crate::service::systemctl::{self, UnitRemoval};
 use crate::state::{self, JailState};
 
@@ -379,11 +379,7 @@ pub fn destroy(args: &DestroyRequest, say: &dyn Fn(&str)) -> anyhow::Result<Dest
     remove_services(&mut run, &st)?;
     let mut left = Vec::new();
     if let Some(h) = &host {
-        let mounts = if args.dry_run {
-            ours_below(h, &st.request.binds, own, None)
-        } else {
-            clear_for_removal(h, &st.request.binds, own, None)
-        };
+        let mounts = clear_for_removal(h, &st.request.binds, own, None, args.dry_run);
         for b in mounts.map_err(JailError::lower)? {
             run.say(format!("{} {b}", run.verb("unmounted", "would unmount")));
             run.report.unmounted.push(b);

@@ -554,34 +554,17 @@ pub fn refuse_foreign(
     }
 }
 
-/// What `clear_for_removal` would unmount below `under` (the jail root when None), and the
-/// same refusal of any other mount there; changes nothing (`destroy --dry-run`).
-pub fn ours_below(
-    host: &LinuxHost,
-    binds: &[Bind],
-    own: Own,
-    under: Option<&JailPath>,
-) -> Result<Vec<String>, MountError> {
-    refuse_foreign(host, binds, own, under)?;
-    let mut out: Vec<String> = Vec::new();
-    for b in mounts_below(host, binds, own, under)? {
-        let what = b.describe(binds);
-        if !out.contains(&what) {
-            out.push(what);
-        }
-    }
-    Ok(out)
-}
-
 /// Before removing below `under` (the jail root when None): unmounts the jail's own binds
 /// there (matched by identity) and its own procfs and devpts when `own` declares them, and refuses,
 /// naming it, any other mount there, so that no removal reaches into a host directory.
-/// Returns what was unmounted (`SRC:DST:ro`, `proc:/proc`).
+/// Returns what was unmounted (`SRC:DST:ro`, `proc:/proc`). With `dry`, the same refusal
+/// and what it would unmount, changing nothing (`destroy --dry-run`).
 pub fn clear_for_removal(
     host: &LinuxHost,
     binds: &[Bind],
     own: Own,
     under: Option<&JailPath>,
+    dry: bool,
 ) -> Result<Vec<String>, MountError> {
     refuse_foreign(host, binds, own, under)?;
     let mut out: Vec<String> = Vec::new();
@@ -596,11 +579,16 @@ pub fn clear_for_removal(
                     path: b.entry.mount_point.clone(),
                 });
             }
-            detach(b)?;
+            if !dry {
+                detach(b)?;
+            }
             let what = b.describe(binds);
             if !out.contains(&what) {
                 out.push(what);
             }
+        }
+        if dry {
+            return Ok(out);
         }
     }
     Err(MountError::Sys {

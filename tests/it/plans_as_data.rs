@@ -79,7 +79,10 @@ fn mount_and_umount_dry_runs_change_nothing_and_name_what_the_real_runs_do() {
     let dry = json_of(&mut mount(&["--dry-run"]), 0);
     assert_eq!(dry["dry_run"], true);
     let want = format!("{}:/shared:ro", src.display());
-    assert_eq!(strings(&dry["mounts"], Some("mount")), std::slice::from_ref(&want));
+    assert_eq!(
+        strings(&dry["mounts"], Some("mount")),
+        std::slice::from_ref(&want)
+    );
     assert_eq!(strings(&dry["mounts"], Some("done")), ["mounted"]);
     assert_eq!(strings(&dry["units"], Some("written")), ["created"]);
     let unit_name = dry["units"][0]["path"].as_str().unwrap().to_string();
@@ -126,7 +129,10 @@ fn mount_and_umount_dry_runs_change_nothing_and_name_what_the_real_runs_do() {
     };
     let dry = json_of(&mut umount(&["--dry-run"]), 0);
     assert_eq!(dry["dry_run"], true);
-    assert_eq!(strings(&dry["mounts"], Some("mount")), std::slice::from_ref(&want));
+    assert_eq!(
+        strings(&dry["mounts"], Some("mount")),
+        std::slice::from_ref(&want)
+    );
     assert_eq!(strings(&dry["mounts"], Some("done")), ["unmounted"]);
     assert!(
         common::mount_at(&jail.join("shared")).is_some(),
@@ -376,7 +382,10 @@ fn destroy_dry_run_json_lists_the_jails_last_sshd_block_and_group_and_changes_no
         "destroy --dry-run unmounted"
     );
     assert_eq!(dry["dry_run"], true);
-    assert_eq!(strings(&dry["users"], Some("user")), std::slice::from_ref(&name));
+    assert_eq!(
+        strings(&dry["users"], Some("user")),
+        std::slice::from_ref(&name)
+    );
     let planned = sshd_changes(&dry);
     let group = planned
         .iter()

@@ -143,8 +143,9 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
 /// never crosses a mount or follows a symlink.
 fn delete_home(r: &mut Run, h: &LinuxHost, jail: &Path, home: &JailPath) -> Result<(), UserError> {
     let binds = jail_binds(r, jail)?;
-    let unmounted = mounts::apply::clear_for_removal(h, &binds, mounts::Own::default(), Some(home))
-        .map_err(|e| mount_error(e, jail, home))?;
+    let unmounted =
+        mounts::apply::clear_for_removal(h, &binds, mounts::Own::default(), Some(home), false)
+            .map_err(|e| mount_error(e, jail, home))?;
     for b in unmounted {
         r.detail(format!("unmounted {b}"));
     }
