@@ -246,7 +246,7 @@ pub fn execute(
         .for_each(|w| eprintln!("jailsmith: warning: {w}"));
     let r = &built.report;
     if json {
-        println!("{}", serde_json::to_string_pretty(r)?);
+        crate::cli::output::json(r)?;
     }
     if r.is_unchanged() {
         eprintln!(

@@ -754,3 +754,37 @@ fn merged_request(prev: Option<&Request>, s: &BuildSettings) -> Request {
     }
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exit;
+
+    #[test]
+    fn a_lower_error_keeps_its_class_and_shows_its_own_message_once() {
+        let io = crate::apply::rootfile::RootFileError::Io {
+            op: "write",
+            path: "/etc/x".into(),
+            source: std::io::ErrorKind::PermissionDenied.into(),
+        };
+        let message = io.to_string();
+        let err = lower(io);
+        assert_eq!(exit::code_of(&err), exit::HOST_FAILURE);
+        // flat: the message names its cause, no second "caused by" line repeats it
+        assert_eq!(err.to_string(), message);
+        assert_eq!(err.chain().count(), 1);
+        let refused = lower(crate::apply::rootfile::RootFileError::Unsafe {
+            op: "write into",
+            path: "/tmp".into(),
+            why: "it is writable by group or others".into(),
+        });
+        assert_eq!(exit::code_of(&refused), exit::REFUSED);
+        assert_eq!(exit::code_of(&input("x".into())), exit::BAD_INPUT);
+        let state = state_failed(crate::state::StateError::Unsafe {
+            path: "/var/lib/jailsmith".into(),
+            why: "writable".into(),
+        });
+        // a state that cannot be read or saved is a host failure here, as it always was
+        assert_eq!(exit::code_of(&state), exit::HOST_FAILURE);
+    }
+}
