@@ -216,6 +216,30 @@ impl LinuxHost {
         errors::io(&self.jail, path, op, e)
     }
 
+    /// True when a directory is at `path` (in its parent `dir`), false when nothing is;
+    /// a symlink or another type there is refused as `make_dir` refuses it.
+    fn dir_there(
+        &self,
+        dir: &Dir<'_>,
+        path: &JailPath,
+        op: &'static str,
+    ) -> Result<bool, HostError> {
+        match self.lstat(dir, path, op)? {
+            Some(st) if is_type(&st, SFlag::S_IFDIR) => Ok(true),
+            Some(st) if is_type(&st, SFlag::S_IFLNK) => Err(self.symlink_err(path, op)),
+            Some(st) => Err(self.wrong(path, &st, "directory", op)),
+            None => Ok(false),
+        }
+    }
+
+    /// What `make_dir` would find, changing nothing (a dry run): true for a directory,
+    /// false when it would make one, its refusal of a symlink or another type there.
+    pub fn check_dir(&self, path: &JailPath) -> Result<bool, HostError> {
+        let op = "create directory";
+        let dir = self.parent(path, op)?;
+        self.dir_there(&dir, path, op)
+    }
+
     fn symlink_err(&self, path: &JailPath, op: &'static str) -> HostError {
         errors::symlink(&self.jail, path, op)
     }
@@ -720,11 +744,9 @@ impl Host for LinuxHost {
     fn make_dir(&self, path: &JailPath, mode: u32, owner: Owner) -> Result<bool, HostError> {
         let op = "create directory";
         let dir = self.parent(path, op)?;
-        match self.lstat(&dir, path, op)? {
-            Some(st) if is_type(&st, SFlag::S_IFDIR) => self.fix_dir(&dir, path, mode, owner),
-            Some(st) if is_type(&st, SFlag::S_IFLNK) => Err(self.symlink_err(path, op)),
-            Some(st) => Err(self.wrong(path, &st, "directory", op)),
-            None => {
+        match self.dir_there(&dir, path, op)? {
+            true => self.fix_dir(&dir, path, mode, owner),
+            false => {
                 mkdirat(
                     dir.as_fd(),
                     path.file_name(),

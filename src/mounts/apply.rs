@@ -155,6 +155,17 @@ fn make_target(host: &LinuxHost, bind: &Bind) -> Result<OwnedFd, MountError> {
     Ok(host.open_dir(&bind.dst, "open the bind target")?)
 }
 
+/// What `make_target` would refuse (a symlink or a non-directory on the way), changing
+/// nothing: the checks of a dry run.
+fn check_target(host: &LinuxHost, bind: &Bind) -> Result<(), MountError> {
+    for a in bind.dst.ancestors().into_iter().chain([bind.dst.clone()]) {
+        if !host.check_dir(&a)? {
+            return Ok(()); // missing: it and what is below it would be made
+        }
+    }
+    Ok(())
+}
+
 /// Mounts every bind of `jail` that is not mounted yet and fixes the flags of those that
 /// are. Idempotent. With `dry`, runs every check and says what it would do, changing
 /// nothing.
@@ -178,7 +189,10 @@ pub fn mount_all(
         let done = match mountinfo::at(&table, &target) {
             Some(m) if flags_match(bind, m) => Done::AlreadyMounted,
             Some(_) if dry => Done::Remounted,
-            None if dry => Done::Mounted,
+            None if dry => {
+                check_target(host, bind)?;
+                Done::Mounted
+            }
             Some(_) => {
                 let fd = host.open_dir(&bind.dst, "open the bind mount")?;
                 sysmount::restrict(fd.as_fd(), bind.rw).map_err(|e| sys("remount", e))?;

@@ -149,6 +149,55 @@ fn mount_and_umount_dry_runs_change_nothing_and_name_what_the_real_runs_do() {
 }
 
 #[test]
+fn mount_dry_run_refuses_a_planted_symlink_as_mount_does() {
+    if !common::require_root("mount_dry_run_refuses_a_planted_symlink_as_mount_does") {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let (jail, state) = (t.jail("jail"), t.state_dir());
+    let _guard = UnmountGuard(t.path().to_path_buf());
+    let src = t.dir("shared");
+    let bind = format!("{}:/srv/data", src.display());
+    run_ok(&mut jail_cmd(
+        "build",
+        &jail,
+        &state,
+        &["--bin", "bash", "--bind", &bind],
+    ));
+    // the jailed user's move: the bind's parent is a symlink to a host directory
+    let outside = t.dir("outside");
+    let canary = common::Canary::new(&outside.join("canary"), "host data\n");
+    let _ = fs::remove_dir(jail.join("srv"));
+    std::os::unix::fs::symlink(&outside, jail.join("srv")).unwrap();
+    let before = snapshot(&[&jail, &state, &outside]);
+    let dry = run(&mut jail_cmd(
+        "mount",
+        &jail,
+        &state,
+        &["--dry-run", "--json"],
+    ));
+    let real = run(&mut jail_cmd("mount", &jail, &state, &["--json"]));
+    assert_eq!(dry.status.code(), Some(4), "{}", text(&dry.stderr));
+    assert_eq!(
+        real.status.code(),
+        dry.status.code(),
+        "{}",
+        text(&real.stderr)
+    );
+    assert!(
+        dry.stdout.is_empty() && real.stdout.is_empty(),
+        "a report for a refusal"
+    );
+    assert!(text(&dry.stderr).contains("srv"), "{}", text(&dry.stderr));
+    assert_eq!(snapshot(&[&jail, &state, &outside]), before);
+    canary.assert_unchanged("mount through a planted symlink");
+    assert!(
+        common::mounts_under(t.path()).is_empty(),
+        "something was mounted"
+    );
+}
+
+#[test]
 fn update_dry_run_json_names_what_update_then_does() {
     if !common::require_root("update_dry_run_json_names_what_update_then_does") {
         return;
