@@ -269,12 +269,6 @@ def bench_users(sc, targets, sizes, samples, rounds):
                                for _ in range(samples))
         per_user[n] = (nr, wr, lj)
 
-    # The first user of a jail writes its block, runs sshd -t/-T and reloads: the one
-    # add that still changes sshd's configuration (a fresh jail per sample).
-    log("  user NAME --create as the first user of fresh jails (block, sshd -t/-T, reload)…")
-    first = statistics.median(sc.add_user(sc.build_jail(f"first-{i}"), reload=True)
-                              for i in range(samples))
-
     big = max(sizes)
     probe_user = spec_users[jails[big]][-1]
     # The last `user` reloaded sshd; both must let the probe user in before timing starts
@@ -297,6 +291,17 @@ def bench_users(sc, targets, sizes, samples, rounds):
     dropins = sorted(os.listdir(sc.sshd.dropin))
     dropin_bytes = sum(os.path.getsize(os.path.join(sc.sshd.dropin, f)) for f in dropins)
 
+    # The first user of a jail writes its block, runs sshd -t/-T and reloads: the one
+    # add that still changes sshd's configuration (a fresh jail per sample). Measured after
+    # the figures above, which are those of the users' jails alone; every fresh jail adds
+    # one `Match Group` block, which sshd evaluates (one group lookup) on every connection.
+    log("  user NAME --create as the first user of fresh jails (block, sshd -t/-T, reload)…")
+    first = statistics.median(sc.add_user(sc.build_jail(f"first-{i}"), reload=True)
+                              for i in range(samples))
+    more = interleaved([("T jailed", sc.sshd_t(sc.sshd, probe_user)),
+                        ("T bare", sc.sshd_t(sc.bare, probe_user))], rounds)
+    blocks_more = len(os.listdir(sc.sshd.dropin))
+
     print(f"\n(g) users in one jail ({samples} samples per median; private sshd)")
     hdr = (f"{'users':>6}{'apply create':>14}{'apply no-op':>13}{'user --no-reload':>18}"
            f"{'user + reload':>15}{'users --jail':>14}")
@@ -312,6 +317,10 @@ def bench_users(sc, targets, sizes, samples, rounds):
           f"(no drop-ins) = {t['T jailed'] / t['T bare']:.2f} x")
     print(f"ssh login:         {ms(lg['login jailed'])} (drop-ins) vs {ms(lg['login bare'])} "
           f"(no drop-ins) = {lg['login jailed'] / lg['login bare']:.2f} x")
+    print(f"sshd -T with {blocks_more} blocks ({blocks_more - len(dropins)} more jails): "
+          f"{ms(more['T jailed'])} vs {ms(more['T bare'])} = "
+          f"{more['T jailed'] / more['T bare']:.2f} x (each jail's block is one group lookup "
+          "per connection)")
 
     nr, wr, _ = per_user[big]
     targets.add(f"(g) user #{big + 1} --no-reload", ms(nr), "<= 60 ms", nr <= 0.060)
