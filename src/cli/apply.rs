@@ -10,7 +10,7 @@ use crate::state::DEFAULT_STATE_DIR;
 /// Converge this host to a declarative spec: jails, jailed users and services.
 ///
 /// SPEC.toml declares `[[jail]]` (path, profiles, bins, files, binds, proc, devpts, log,
-/// log_socket), `[[user]]` (name, jail, keys, create, uid, shell, sftp_only, limits,
+/// log_socket, store), `[[user]]` (name, jail, keys, create, uid, shell, sftp_only, limits,
 /// delete_account) and `[[service]]` (as `jailsmith service`). The whole spec is checked first; any problem is reported with its
 /// file:line:column and nothing is changed. Then jails are built, services written and
 /// users jailed by the same code as `build`, `service` and `user`; sshd is checked once and

@@ -269,6 +269,7 @@ fn jail_settings(spec: &Spec, o: &Options) -> anyhow::Result<Vec<BuildSettings>>
                 .then(|| crate::mounts::log::resolve(j.log_socket.as_deref()))
                 .transpose()
                 .with_context(|| format!("jail {}", path.display()))?,
+            store: j.store,
             ..Default::default()
         };
         crate::jail::check_inputs(&settings).with_context(|| format!("jail {}", path.display()))?;

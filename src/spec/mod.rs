@@ -55,6 +55,11 @@ pub struct JailSpec {
     /// The host socket `log` binds, as `build --log-socket` (implies `log`).
     #[serde(default)]
     pub log_socket: Option<PathBuf>,
+    /// Keep the jail's copied files in the shared store (`true`, as `build --store`) or give
+    /// it its own copies (`false`, as `build --no-store`); absent keeps what the jail's
+    /// request records.
+    #[serde(default)]
+    pub store: Option<bool>,
 }
 
 /// `[[user]]`: what `jailsmith user` takes.
