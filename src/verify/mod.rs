@@ -249,6 +249,10 @@ impl VerifyError {
             | VerifyError::SeveralJails { .. }
             | VerifyError::NoHome
             | VerifyError::NoHostKey { .. } => crate::exit::BAD_INPUT,
+            // The path named is not a jail, as in every command that needs one.
+            VerifyError::Jail { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                crate::exit::BAD_INPUT
+            }
             _ => crate::exit::HOST_FAILURE,
         }
     }

@@ -1,6 +1,7 @@
 //! Issue 15, typed exit classes: the same failure exits with the same code whichever command
-//! meets it (an unreadable state file, a path jailsmith has no state for, a missing account,
-//! a missing bind source, an unreadable sshd config), and the error names what failed once.
+//! meets it (an unreadable state file, a path jailsmith has no state for, a jail path that
+//! does not exist, a missing account, a bind source, an unreadable sshd config), and the
+//! error names what failed once.
 
 use crate::common;
 
@@ -182,6 +183,47 @@ fn a_path_jailsmith_has_no_state_for_is_bad_input_where_a_jail_is_needed() {
         ("mount", s.cmd("mount", &[j])),
     ];
     all_exit(cases, 2, "jailsmith has no state for this jail");
+}
+
+#[test]
+fn a_jail_path_that_does_not_exist_is_bad_input_in_every_command() {
+    if !require_root("a_jail_path_that_does_not_exist_is_bad_input_in_every_command") {
+        return;
+    }
+    let s = Site::new();
+    let user = common::ReservedUser::new();
+    let name = user.name();
+    let j = &s.jail;
+    let mut add = s.cmd(
+        "user",
+        &[
+            &name,
+            &"--create",
+            &"--jail",
+            j,
+            &"--key",
+            &s.key,
+            &"--dry-run",
+        ],
+    );
+    s.sshd_opts(&mut add);
+    let mut destroy = s.cmd("destroy", &[j, &"--dry-run"]);
+    s.sshd_opts(&mut destroy);
+    let cases = vec![
+        ("user", add),
+        ("users", s.cmd("users", &[&"--jail", j])),
+        ("check", s.cmd("check", &[j])),
+        ("update", s.cmd("update", &[j, &"--dry-run"])),
+        ("destroy", destroy),
+        ("mount", s.cmd("mount", &[j])),
+        (
+            "verify",
+            s.cmd("verify", &[&name, &"--key", &s.private, &"--jail", j]),
+        ),
+    ];
+    all_exit(cases, 2, &j.display().to_string());
+    assert!(!j.exists(), "nothing created the jail");
+    assert!(user.lookup().is_none(), "the account was not created");
 }
 
 #[test]

@@ -93,7 +93,12 @@ pub fn of(name: &str) -> Option<Manual> {
         ),
         "jailsmith-users" => (
             include_str!("manual/users.md"),
-            &[(OK, ""), (BAD_INPUT, ""), (HOST_FAILURE, "")],
+            &[
+                (OK, ""),
+                (BAD_INPUT, "the jail does not exist, or bad input"),
+                (REFUSED, "a symlink in the jail's path"),
+                (HOST_FAILURE, ""),
+            ],
         ),
         "jailsmith-verify" => (
             include_str!("manual/verify.md"),
