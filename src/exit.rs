@@ -1,5 +1,13 @@
-//! Exit codes: one per failure class, shared by every command and listed in the man page.
-//! Owns the mapping from error kinds to codes; prints nothing.
+//! Exit codes: one per failure class, shared by every command and listed in the man page
+//! (`TABLE` is the EXIT STATUS of jailsmith(8)). Owns the mapping from error kinds to codes;
+//! prints nothing.
+//!
+//! Every error type says its class (`Classify`) and `code_of` finds it in the chain, so a
+//! failure exits the same way whichever command meets it (tests/it/exit_classes.rs):
+//! a jail path that does not exist, or that jailsmith has no state for where a jail is
+//! needed, is bad input (2); a state file that cannot be read or parsed is a host failure
+//! (6); a bind source that does not exist is bad input and an unsafe one a refusal (4),
+//! from `--bind`, a profile or a spec alike; a missing account is bad input (2).
 
 /// Success: nothing missing, nothing failed.
 pub const OK: u8 = 0;
