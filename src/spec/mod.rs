@@ -173,6 +173,14 @@ pub struct SpecError {
     pub problems: Vec<SpecProblem>,
 }
 
+/// The spec file named on the command line could not be read (bad input, as `SpecError`).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {}: {source}", path.display())]
+pub struct UnreadableSpec {
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
 /// Locates byte offsets of one spec text as 1-based line and column.
 pub struct Locator<'a> {
     pub file: &'a Path,
