@@ -250,7 +250,7 @@ fn remove_user(run: &mut Run<'_>, name: &str) -> anyhow::Result<()> {
         args.no_reload,
         args.dry_run,
     );
-    let report = user::converge(&req).map_err(JailError::User)?;
+    let report = user::converge(&req).map_err(JailError::lower)?;
     for w in &report.warnings {
         eprintln!("jailsmith: warning: {w}");
     }
@@ -266,7 +266,7 @@ fn remove_groups(run: &mut Run<'_>) -> anyhow::Result<()> {
     let args = run.args;
     let mut report =
         user::drop_jail_groups(&args.jail, user_dirs(args), args.no_reload, args.dry_run)
-            .map_err(JailError::User)?;
+            .map_err(JailError::lower)?;
     for w in &report.warnings {
         eprintln!("jailsmith: warning: {w}");
     }

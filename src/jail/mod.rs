@@ -188,10 +188,6 @@ pub enum JailError {
     /// A lower module's error, with its own class; shown by its own message.
     #[error("{0}")]
     Lower(Box<dyn Classified>),
-    /// Taking a user or the jail's sshd groups out failed (`destroy`, `update`'s move of
-    /// per-user drop-ins), with the class that failure has in `jailsmith user`.
-    #[error("{0}")]
-    User(crate::account::usecase::UserError),
     /// `destroy --purge` could not remove the (emptied) jail root.
     #[error("cannot remove {}: {error}", jail.display())]
     RemoveRoot { jail: PathBuf, error: HostError },
@@ -211,7 +207,6 @@ impl Classify for JailError {
             JailError::Host(_) | JailError::State(_) => Class::HostFailure,
             JailError::Lower(e) => e.class(),
             JailError::RemoveRoot { error, .. } => error.class(),
-            JailError::User(e) => Class::of_code(e.code()),
         }
     }
 }

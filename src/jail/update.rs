@@ -304,7 +304,7 @@ pub fn update(args: &UpdateRequest) -> anyhow::Result<UpdateReport> {
         systemd_dir: user::DEFAULT_SYSTEMD_DIR.into(),
     };
     let sshd = user::migrate_jail(&args.jail, dirs, args.no_reload, args.dry_run)
-        .map_err(JailError::User)?;
+        .map_err(JailError::lower)?;
     for w in &sshd.warnings {
         eprintln!("jailsmith: warning: {w}");
     }
