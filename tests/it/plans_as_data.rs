@@ -47,6 +47,65 @@ fn strings(v: &Value, key: Option<&str>) -> Vec<String> {
         .collect()
 }
 
+/// The keys the JSON OUTPUT section of `man/jailsmith-COMMAND.8` documents: at the top
+/// level, and (`nested`) in the subsection of that key.
+fn documented_keys(command: &str, nested: Option<&str>) -> BTreeSet<String> {
+    let page = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("man/jailsmith-{command}.8"));
+    let page = fs::read_to_string(&page).unwrap();
+    let section = page
+        .split("\n.SH \"JSON OUTPUT\"\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("jailsmith-{command}(8) has no JSON OUTPUT"))
+        .split("\n.SH ")
+        .next()
+        .unwrap();
+    let part = match nested {
+        None => section.split("\n.SS ").next().unwrap().to_string(),
+        Some(key) => section
+            .split("\n.SS ")
+            .find_map(|s| s.strip_prefix(&format!("{key}\n")))
+            .unwrap_or_else(|| panic!("no subsection {key}"))
+            .to_string(),
+    };
+    // each key is the bold word of the line after a .TP
+    let lines: Vec<&str> = part.lines().collect();
+    lines
+        .windows(2)
+        .filter(|w| w[0] == ".TP")
+        .filter_map(|w| {
+            w[1].strip_prefix("\\fB")?
+                .split_once("\\fR (")
+                .map(|(k, _)| k)
+        })
+        .map(|k| k.replace("\\-", "-"))
+        .collect()
+}
+
+/// Every key of `report` (and of the first object of each array key in `nested`) is the
+/// one the command's man page documents, no more, no fewer.
+fn assert_documented(command: &str, report: &Value, nested: &[&str]) {
+    let keys = |v: &Value| -> BTreeSet<String> {
+        v.as_object()
+            .unwrap_or_else(|| panic!("not an object: {v}"))
+            .keys()
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        keys(report),
+        documented_keys(command, None),
+        "{command} --json"
+    );
+    for key in nested {
+        let first = &report[key][0];
+        assert_eq!(
+            keys(first),
+            documented_keys(command, Some(key)),
+            "{command} --json: {key}"
+        );
+    }
+}
+
 #[test]
 fn mount_and_umount_dry_runs_change_nothing_and_name_what_the_real_runs_do() {
     if !common::require_root(
@@ -103,6 +162,7 @@ fn mount_and_umount_dry_runs_change_nothing_and_name_what_the_real_runs_do() {
 
     let real = json_of(&mut mount(&[]), 0);
     assert_eq!(real["dry_run"], false);
+    assert_documented("mount", &real, &["mounts", "units"]);
     assert_eq!(
         real["mounts"], dry["mounts"],
         "mount did other than its dry run said"
@@ -139,6 +199,7 @@ fn mount_and_umount_dry_runs_change_nothing_and_name_what_the_real_runs_do() {
         "umount --dry-run unmounted"
     );
     let real = json_of(&mut umount(&[]), 0);
+    assert_documented("umount", &real, &["mounts"]);
     assert_eq!(
         real["mounts"], dry["mounts"],
         "umount did other than its dry run said"
@@ -242,6 +303,7 @@ fn update_dry_run_json_names_what_update_then_does() {
 
     let real = json_of(&mut update(&[]), 0);
     assert_eq!(real["dry_run"], false);
+    assert_documented("update", &real, &[]);
     for key in ["added", "updated", "removed"] {
         let set = |v: &Value| strings(&v[key], None).into_iter().collect::<BTreeSet<_>>();
         assert_eq!(
@@ -328,6 +390,7 @@ fn service_dry_run_json_names_the_account_unit_and_systemctl_of_the_real_run() {
 
     let real = json_of(&mut service(&[]), 0);
     assert_eq!(real["changed"], true);
+    assert_documented("service", &real, &[]);
     for key in [
         "account",
         "account_created",
@@ -464,6 +527,8 @@ fn destroy_dry_run_json_lists_the_jails_last_sshd_block_and_group_and_changes_no
 
     let out = s.run_reloading(&mut destroy(&[]));
     let real: Value = serde_json::from_slice(&out.stdout).expect("destroy --json prints JSON");
+    assert_documented("destroy", &real, &["removed"]);
+    assert_documented("destroy", &dry, &["removed"]);
     assert_eq!(
         sshd_changes(&real),
         planned,
