@@ -231,7 +231,10 @@ pub fn mount_proc(host: &LinuxHost, dry: bool) -> Result<Done, MountError> {
     match mountinfo::at(&table, &target) {
         Some(m) if is_private_proc(m) => return Ok(Done::AlreadyMounted),
         Some(_) => return Err(MountError::Foreign { path: target }),
-        None if dry => return Ok(Done::Mounted),
+        None if dry => {
+            host.check_dir(&dir)?;
+            return Ok(Done::Mounted);
+        }
         None => {}
     }
     match host.stat(&dir)? {
@@ -259,6 +262,9 @@ pub fn mount_devpts(host: &LinuxHost, gid: u32, dry: bool) -> Result<Done, Mount
     let ptmx = JailPath::new("/dev/ptmx").expect("a valid jail path");
     let target = host.root().join(dir.rel());
     if dry {
+        if host.check_dir(&dev)? {
+            host.check_dir(&dir)?;
+        }
         let table = mountinfo::read().map_err(MountError::Table)?;
         return match mountinfo::at(&table, &target) {
             Some(m) if is_private_devpts(m) => Ok(Done::AlreadyMounted),
@@ -341,7 +347,10 @@ pub fn mount_log(host: &LinuxHost, src: &Path, dry: bool) -> Result<Done, MountE
     }
     match host.stat(&dev)? {
         Some(m) if m.kind == EntryKind::Dir => {}
-        _ if dry => return Ok(done),
+        _ if dry => {
+            host.check_dir(&dev)?; // a symlink or a file is refused as make_dir refuses it
+            return Ok(done);
+        }
         _ => {
             host.make_dir(&dev, 0o755, Owner::ROOT)?;
         }

@@ -256,6 +256,31 @@ fn mount_dry_run_refuses_a_planted_symlink_as_mount_does() {
         common::mounts_under(t.path()).is_empty(),
         "something was mounted"
     );
+
+    // the same for a jail's own proc: its mount point is a symlink out of the jail
+    let jail = t.jail("proc");
+    run_ok(&mut jail_cmd(
+        "build",
+        &jail,
+        &state,
+        &["--bin", "bash", "--proc"],
+    ));
+    let _ = fs::remove_dir(jail.join("proc"));
+    std::os::unix::fs::symlink(&outside, jail.join("proc")).unwrap();
+    let dry = run(&mut jail_cmd("mount", &jail, &state, &["--dry-run"]));
+    let real = run(&mut jail_cmd("mount", &jail, &state, &[]));
+    assert_eq!(dry.status.code(), Some(4), "{}", text(&dry.stderr));
+    assert_eq!(
+        real.status.code(),
+        dry.status.code(),
+        "{}",
+        text(&real.stderr)
+    );
+    canary.assert_unchanged("mount proc through a planted symlink");
+    assert!(
+        common::mounts_under(t.path()).is_empty(),
+        "something was mounted"
+    );
 }
 
 #[test]
