@@ -3,8 +3,10 @@
 //! is below it; takes each user out (as `user --remove`); stops the jail's services and
 //! removes their units; unmounts the binds; removes, by descriptor, only what jailsmith
 //! placed (homes and service data only with --purge), listing every path removed or kept;
-//! forgets the state, or keeps it for what a destroy without --purge leaves.
-//! `cli::destroy` holds the options and the state directory's lock.
+//! forgets the state, or keeps it for what a destroy without --purge leaves. Each step is
+//! a line handed to the caller as it happens and an entry of the `DestroyReport`; a dry
+//! run goes through the same steps, changing nothing. `cli::destroy` holds the options,
+//! takes the state directory's lock and prints.
 
 use std::path::{Path, PathBuf};
 
@@ -60,7 +62,9 @@ pub struct DestroyReport {
     /// Each user taken out, as `jailsmith user NAME --remove --json` reports it.
     pub users: Vec<user::Report>,
     /// The jail's sshd groups and their `Match Group` blocks removed once its users were
-    /// out (its `changes`), as `user --json` reports them; null when there was none.
+    /// out (its `changes`), as `user --json` reports them; null when there was none. (The
+    /// last member's removal usually drops them, in its `users` entry; with --dry-run,
+    /// where no user left, a group whose last members were several is listed here.)
     pub groups: Option<user::Report>,
     /// The services whose units were stopped and removed.
     pub services: Vec<ServiceUnit>,

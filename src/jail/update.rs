@@ -1,6 +1,8 @@
 //! Updating a jail (`jailsmith update`), below the command line: rebuild a jail from what its state records: re-copy what changed on
 //! the host, add what the closure needs now, remove what jailsmith placed and no longer
-//! needs (never in the users' homes, never through a symlink). Prints the diff on stdout.
+//! needs (never in the users' homes, never through a symlink), then move per-user sshd
+//! drop-ins of earlier versions to the jail's groups. Returns the diff as an
+//! `UpdateReport` (a dry run: what would change); progress and warnings go to stderr.
 
 use std::path::{Path, PathBuf};
 

@@ -2,7 +2,8 @@
 //! the use case below the command line. Builds the jail with the command's closure (and
 //! profiles), puts the service account into the jail's passwd/group, and writes a hardened
 //! systemd unit with RootDirectory= and the resource limits. Every check on the input runs
-//! before anything is written.
+//! before anything is written. Returns a `ServiceReport` (a dry run: what would be done);
+//! progress and warnings go to stderr.
 
 use std::path::{Path, PathBuf};
 
