@@ -64,23 +64,6 @@ pub const TABLE: &[(u8, &str)] = &[
     ),
 ];
 
-/// An error that carries its exit code through `anyhow` to `main`.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct Coded {
-    pub code: u8,
-    pub message: String,
-}
-
-impl Coded {
-    pub fn new(code: u8, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
 /// A failure class: what went wrong, as far as the exit status tells. Every error type of
 /// the library says its class (`Classify`); `code_of` walks an error chain to the first one
 /// that does, so the same failure exits the same way in every command.
@@ -132,12 +115,6 @@ pub trait Classify {
 pub trait Classified: std::error::Error + Classify + Send + Sync + 'static {}
 
 impl<T: std::error::Error + Classify + Send + Sync + 'static> Classified for T {}
-
-impl Classify for Coded {
-    fn class(&self) -> Class {
-        Class::of_code(self.code)
-    }
-}
 
 /// `Classify` for error types that already know their code.
 macro_rules! classified_by {
@@ -244,7 +221,6 @@ fn class_of(e: &(dyn std::error::Error + 'static)) -> Option<Class> {
         };
     }
     first_of!(
-        Coded,
         Precondition,
         crate::apply::HostError,
         crate::apply::rootfile::RootFileError,

@@ -119,7 +119,7 @@ impl UpdateReport {
 
 fn load(args: &UpdateRequest) -> anyhow::Result<JailState> {
     state::load(&args.state_dir, &args.jail)
-        .map_err(|e| JailError::Input(e.to_string()))?
+        .map_err(JailError::State)?
         .ok_or_else(|| {
             JailError::Input(format!(
                 "{}: jailsmith has no state for this jail in {} (build it first)",

@@ -138,6 +138,7 @@ fn state_readers(s: &Site, user: &str) -> Vec<(&'static str, Command)> {
             s.cmd("verify", &[&user, &"--key", &s.private, &"--jail", j]),
         ),
         ("mount", s.cmd("mount", &[j])),
+        ("update", s.cmd("update", &[j, &"--dry-run"])),
     ]
 }
 
