@@ -6,6 +6,7 @@ mod errors;
 pub mod executor;
 pub mod host;
 pub mod interrupt;
+pub mod journal;
 pub mod linux;
 pub mod mount;
 pub mod pipe;
