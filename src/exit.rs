@@ -141,6 +141,7 @@ classified_by!(exit_code:
     crate::plan::denylist::Denied,
     crate::hostinfo::gather::GatherError,
     crate::jail::RecordError,
+    crate::apply::journal::OpError,
 );
 classified_by!(code:
     crate::account::AccountError,

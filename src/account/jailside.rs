@@ -122,17 +122,6 @@ pub fn home_needs(host: &dyn Host, name: &str, owner: Owner) -> Result<Needed, H
     })
 }
 
-/// Makes `home` (root 0755, when missing) and `home/NAME` (0700, the user's).
-pub fn make_home(host: &dyn Host, name: &str, owner: Owner) -> Result<bool, HostError> {
-    let home = JailPath::new("home").expect("static path");
-    let mut changed = false;
-    if host.stat(&home)?.is_none() {
-        changed |= host.make_dir(&home, 0o755, Owner::ROOT)?;
-    }
-    changed |= host.make_dir(&home_of(name), 0o700, owner)?;
-    Ok(changed)
-}
-
 /// The current text of a jail file, None when absent.
 pub fn read_text(host: &dyn Host, path: &JailPath) -> Result<Option<String>, HostError> {
     if host.stat(path)?.is_none() {
@@ -406,7 +395,12 @@ mod tests {
         };
         let h = FakeHost::default();
         assert_eq!(home_needs(&h, "u", owner).unwrap(), Needed::Create);
-        assert!(make_home(&h, "u", owner).unwrap());
+        // the user use case makes them through the journal, in this order
+        assert!(
+            h.make_dir(&JailPath::new("home").unwrap(), 0o755, Owner::ROOT)
+                .unwrap()
+        );
+        assert!(h.make_dir(&home_of("u"), 0o700, owner).unwrap());
         assert_eq!(home_needs(&h, "u", owner).unwrap(), Needed::Nothing);
         assert_eq!(
             *h.writes.read().unwrap(),

@@ -35,6 +35,21 @@ pub enum OpError {
     NoJail { op: &'static str, path: String },
 }
 
+impl OpError {
+    /// The exit code of this failure class (`crate::exit`): that of the module that failed.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            OpError::Jail(e) => e.exit_code(),
+            OpError::RootFile(e) => e.exit_code(),
+            OpError::Account(e) => e.code(),
+            OpError::Sshd(e) => e.code(),
+            OpError::State(_) | OpError::Program { .. } | OpError::NoJail { .. } => {
+                crate::exit::HOST_FAILURE
+            }
+        }
+    }
+}
+
 /// What one operation did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Performed {
