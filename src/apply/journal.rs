@@ -211,6 +211,9 @@ enum Undo {
     Nothing,
     /// Run this operation.
     Op(HostOp),
+    /// Run this operation again once everything else is undone (a reload: the daemon must
+    /// read the files as the roll-back left them, not as they were when it reloaded).
+    Again(HostOp),
     /// It cannot be put back (a deleted account); a roll-back says so.
     Impossible,
 }
@@ -300,15 +303,21 @@ impl<'s> Journal<'s> {
     /// what was undone and what could not be. The journal is empty afterwards.
     pub fn roll_back(&mut self, jail: Option<&dyn Host>) -> RolledBack {
         let mut out = RolledBack::default();
+        let mut again: Vec<(String, HostOp)> = Vec::new();
+        let mut todo: Vec<(String, HostOp)> = Vec::new();
         while let Some((what, undo)) = self.undo.pop() {
-            let op = match undo {
-                Undo::Nothing => continue,
-                Undo::Impossible => {
-                    out.failed.push(format!("{what}: cannot be undone"));
-                    continue;
+            match undo {
+                Undo::Nothing => {}
+                Undo::Impossible => out.failed.push(format!("{what}: cannot be undone")),
+                Undo::Op(op) => todo.push((what, op)),
+                Undo::Again(op) => {
+                    if !again.iter().any(|(_, o)| *o == op) {
+                        again.push((what, op));
+                    }
                 }
-                Undo::Op(op) => op,
-            };
+            }
+        }
+        for (what, op) in todo.into_iter().chain(again) {
             let r = match op.jail_path() {
                 Some(_) => match jail {
                     Some(h) => perform_in_jail(h, &op).map(|_| ()),
@@ -386,9 +395,8 @@ impl<'s> Journal<'s> {
                 path: path.clone(),
                 mode: 0o755,
             }),
-            HostOp::EndSessions { .. } | HostOp::ReloadSshd { .. } | HostOp::ReloadSystemd => {
-                Undo::Nothing
-            }
+            HostOp::EndSessions { .. } => Undo::Nothing,
+            HostOp::ReloadSshd { .. } | HostOp::ReloadSystemd => Undo::Again(op.clone()),
             HostOp::WriteJailFile { .. }
             | HostOp::RemoveJailFile { .. }
             | HostOp::MakeJailDir { .. }
@@ -692,7 +700,8 @@ mod tests {
         j.execute(None, step(member(true))).unwrap();
         j.execute(None, step(HostOp::DeleteAccount { name: "u1".into() }))
             .unwrap();
-        j.execute(None, step(HostOp::ReloadSystemd)).unwrap();
+        j.execute(None, step(HostOp::EndSessions { uid: 1500 }))
+            .unwrap();
         let back = j.roll_back(None);
         assert_eq!(back.failed, ["account u1: cannot be undone"]);
         assert_eq!(back.undone, ["u1's membership of jail-g"]);
@@ -701,6 +710,38 @@ mod tests {
         j.commit();
         assert!(j.roll_back(None).is_empty());
         assert_eq!(j.steps().len(), 4);
+    }
+
+    #[test]
+    fn a_reload_is_run_again_after_everything_else_is_undone() {
+        let sys = Recorder::default();
+        let mut j = Journal::new(&sys, false);
+        let reload = HostOp::ReloadSshd {
+            config: "/etc/ssh/sshd_config".into(),
+            binary: "/usr/sbin/sshd".into(),
+            systemd: false,
+        };
+        j.execute(None, step(write("/d/block.conf", "Match Group g\n")))
+            .unwrap();
+        j.execute(None, step(reload.clone())).unwrap();
+        j.execute(None, step(member(true))).unwrap();
+        j.execute(None, step(reload.clone())).unwrap();
+        let back = j.roll_back(None);
+        assert_eq!(
+            back.undone,
+            [
+                "u1's membership of jail-g",
+                "/d/block.conf",
+                "sshd (/etc/ssh/sshd_config)"
+            ]
+        );
+        let undo: Vec<HostOp> = sys.performed.borrow()[4..].to_vec();
+        assert_eq!(
+            undo.last(),
+            Some(&reload),
+            "sshd reads the files as put back"
+        );
+        assert_eq!(undo.len(), 3, "one reload for the roll-back");
     }
 
     /// (a directory?, content, mode, owner)
