@@ -492,10 +492,9 @@ mod tests {
     use std::cell::RefCell;
     use std::collections::BTreeMap;
     use std::path::PathBuf;
-    use std::sync::Mutex;
 
     use super::*;
-    use crate::apply::host::{Copied, EntryKind, Meta};
+    use crate::apply::fake::FakeHost;
 
     /// A recording host outside jails: root files in memory, every performed operation in
     /// order, and a failure on the Nth one.
@@ -637,20 +636,21 @@ mod tests {
         assert!(j.roll_back(None).is_empty());
     }
 
+    fn shell(path: &str) -> Modify {
+        Modify {
+            shell: Some(path.into()),
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn inverses_put_back_what_was_there() {
         let sys = Recorder::default();
         let mut j = Journal::new(&sys, false);
         let modify = HostOp::ModifyAccount {
             name: "u1".into(),
-            change: Modify {
-                shell: Some("/bin/bash".into()),
-                ..Default::default()
-            },
-            before: Modify {
-                shell: Some("/bin/sh".into()),
-                ..Default::default()
-            },
+            change: shell("/bin/bash"),
+            before: shell("/bin/sh"),
         };
         j.execute(None, step(modify)).unwrap();
         j.execute(
@@ -679,14 +679,8 @@ mod tests {
                 },
                 HostOp::ModifyAccount {
                     name: "u1".into(),
-                    change: Modify {
-                        shell: Some("/bin/sh".into()),
-                        ..Default::default()
-                    },
-                    before: Modify {
-                        shell: Some("/bin/bash".into()),
-                        ..Default::default()
-                    },
+                    change: shell("/bin/sh"),
+                    before: shell("/bin/bash"),
                 },
             ],
             "removing an absent file has nothing to undo"
@@ -744,75 +738,9 @@ mod tests {
         assert_eq!(undo.len(), 3, "one reload for the roll-back");
     }
 
-    /// (a directory?, content, mode, owner)
-    type Entry = (bool, Vec<u8>, u32, Owner);
-
-    /// A jail in memory: path → entry.
-    struct FakeJail(Mutex<BTreeMap<String, Entry>>);
-
-    impl FakeJail {
-        fn get(&self, p: &JailPath) -> Option<Entry> {
-            self.0.lock().unwrap().get(&p.to_string()).cloned()
-        }
-    }
-
-    impl Host for FakeJail {
-        fn root(&self) -> &Path {
-            Path::new("/srv/j")
-        }
-        fn stat(&self, path: &JailPath) -> Result<Option<Meta>, HostError> {
-            Ok(self.get(path).map(|(dir, c, mode, o)| Meta {
-                kind: if dir { EntryKind::Dir } else { EntryKind::File },
-                mode,
-                uid: o.uid,
-                gid: o.gid,
-                size: c.len() as u64,
-                mtime_ns: 0,
-                ino: 0,
-                nlink: 1,
-            }))
-        }
-        fn make_dir(&self, path: &JailPath, mode: u32, owner: Owner) -> Result<bool, HostError> {
-            let new = (true, Vec::new(), mode, owner);
-            Ok(self.0.lock().unwrap().insert(path.to_string(), new.clone()) != Some(new))
-        }
-        fn copy_file(&self, _: &Path, _: &JailPath, _: u32, _: Owner) -> Result<Copied, HostError> {
-            unimplemented!("not used by the journal")
-        }
-        fn write_file(
-            &self,
-            path: &JailPath,
-            content: &[u8],
-            mode: u32,
-            owner: Owner,
-        ) -> Result<(), HostError> {
-            let new = (false, content.to_vec(), mode, owner);
-            self.0.lock().unwrap().insert(path.to_string(), new);
-            Ok(())
-        }
-        fn symlink(&self, _: &JailPath, _: &Path) -> Result<(), HostError> {
-            unimplemented!("not used by the journal")
-        }
-        fn make_char_device(&self, _: &JailPath, _: u64, _: u64, _: u32) -> Result<(), HostError> {
-            unimplemented!("not used by the journal")
-        }
-        fn read_file(&self, path: &JailPath) -> Result<Vec<u8>, HostError> {
-            Ok(self.get(path).map(|e| e.1).unwrap_or_default())
-        }
-        fn hash_file(&self, _: &JailPath) -> Result<String, HostError> {
-            unimplemented!("not used by the journal")
-        }
-        fn remove(&self, path: &JailPath) -> Result<bool, HostError> {
-            Ok(self.0.lock().unwrap().remove(&path.to_string()).is_some())
-        }
-        fn remove_dir(&self, path: &JailPath) -> Result<bool, HostError> {
-            Ok(self.0.lock().unwrap().remove(&path.to_string()).is_some())
-        }
-    }
-
     #[test]
     fn jail_files_and_directories_come_back_as_they_were() {
-        let jail = FakeJail(Mutex::new(BTreeMap::new()));
+        let jail = FakeHost::default();
         let passwd = JailPath::new("etc/passwd").unwrap();
         let home = JailPath::new("home").unwrap();
         let user_home = JailPath::new("home/u1").unwrap();
@@ -847,17 +775,17 @@ mod tests {
         ] {
             j.execute(Some(&jail), step(op)).unwrap();
         }
-        assert!(jail.get(&user_home).is_some());
+        assert!(jail.stat(&user_home).unwrap().is_some());
         // the next operation outside the jail fails: everything inside goes back
         assert!(j.execute(Some(&jail), step(member(true))).is_err());
         let back = j.roll_back(Some(&jail));
         assert_eq!(
             back.undone,
-            ["/srv/j/home/u1", "/srv/j/home", "/srv/j/etc/passwd"]
+            ["/fake/home/u1", "/fake/home", "/fake/etc/passwd"]
         );
-        assert_eq!(jail.get(&home), None);
-        assert_eq!(jail.get(&user_home), None);
-        assert_eq!(jail.get(&passwd).unwrap().1, b"root:x:0:0::/:/bin/sh\n");
+        assert_eq!(jail.stat(&home).unwrap(), None);
+        assert_eq!(jail.stat(&user_home).unwrap(), None);
+        assert_eq!(jail.read_file(&passwd).unwrap(), b"root:x:0:0::/:/bin/sh\n");
     }
 
     use crate::account::useradd::Modify;

@@ -4,6 +4,8 @@
 mod beneath;
 mod errors;
 pub mod executor;
+#[cfg(test)]
+pub(crate) mod fake;
 pub mod host;
 pub mod interrupt;
 pub mod journal;
