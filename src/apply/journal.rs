@@ -251,10 +251,6 @@ impl<'s> Journal<'s> {
         }
     }
 
-    pub fn is_dry(&self) -> bool {
-        self.dry
-    }
-
     /// The steps given so far, in order: what was done (or, in a dry run, would be).
     pub fn steps(&self) -> &[HostStep] {
         &self.steps

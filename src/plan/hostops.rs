@@ -1,7 +1,7 @@
 //! The operations a plan holds outside a jail's file tree: account changes, root-owned files
 //! (keys, drop-ins, unit and slice drop-ins), the jail files a user's run rewrites, signals
 //! and reloads, each with its reason. Data only; `apply::journal` gives them effect (and
-//! knows each one's inverse), `render_host_text` prints them.
+//! knows each one's inverse); a report serialises them (`user --dry-run --json`).
 
 use std::path::PathBuf;
 
@@ -223,14 +223,6 @@ impl HostStep {
     }
 }
 
-/// One line per step: `verb  target  # reason`.
-pub fn render_host_text(steps: &[HostStep]) -> String {
-    steps
-        .iter()
-        .map(|s| format!("{:<8} {}  # {}\n", s.op.verb(), s.op.target(), s.reason))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,7 +257,7 @@ mod tests {
     }
 
     #[test]
-    fn steps_render_as_data_and_as_lines() {
+    fn steps_are_data_with_their_reason() {
         let s = HostStep::new(
             HostOp::WriteRootFile {
                 path: "/etc/ssh/authorized_keys/imsad".into(),
@@ -277,9 +269,7 @@ mod tests {
         let json = serde_json::to_value(&s).unwrap();
         assert_eq!(json["op"], "write_root_file");
         assert_eq!(json["reason"], "the keys imsad logs in with");
-        assert_eq!(
-            render_host_text(&[s]),
-            "write    /etc/ssh/authorized_keys/imsad  # the keys imsad logs in with\n"
-        );
+        assert_eq!(json["mode"], 0o644);
+        assert_eq!(s.op.target(), "/etc/ssh/authorized_keys/imsad");
     }
 }
