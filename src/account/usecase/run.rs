@@ -295,7 +295,7 @@ pub(super) fn record_user(
 }
 
 /// Changes the jail's state record with `edit` (a new record when there is none), saved
-/// through the journal (which keeps its earlier content as the undo).
+/// through the journal (which keeps its earlier content as the undo; a dry run plans it).
 pub(super) fn update_state(
     r: &mut Run,
     jail: &Path,
@@ -306,9 +306,6 @@ pub(super) fn update_state(
     let file = state::state_file(dir, jail);
     r.change("state", "update", file.display());
     r.detail(detail.clone());
-    if r.dry {
-        return Ok(());
-    }
     let mut st = state::load(dir, jail)?.unwrap_or_else(|| JailState::new(jail));
     edit(&mut st);
     st.updated_unix = state::now_unix();
@@ -368,4 +365,29 @@ pub(super) fn drop_host_file(
     let reason = format!("{} (taken out)", reason_of(object, &r.args.name));
     r.exec(None, op, reason)?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::rootfile::RootFileError;
+    use crate::exit;
+
+    #[test]
+    fn a_failed_step_keeps_the_message_and_exit_code_of_its_module() {
+        let unsafe_dir = || RootFileError::Unsafe {
+            op: "write",
+            path: "/etc/ssh/authorized_keys/u1".into(),
+            why: "a symlink".into(),
+        };
+        let before = UserError::Account(unsafe_dir().into());
+        let now = UserError::from(OpError::RootFile(unsafe_dir()));
+        assert_eq!(now.to_string(), before.to_string());
+        assert_eq!(now.code(), exit::REFUSED);
+        let program = UserError::from(OpError::Program {
+            program: "systemctl daemon-reload".into(),
+            why: "exit status 1".into(),
+        });
+        assert_eq!(program.code(), exit::HOST_FAILURE);
+    }
 }
