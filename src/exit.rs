@@ -1,5 +1,13 @@
-//! Exit codes: one per failure class, shared by every command and listed in the man page.
-//! Owns the mapping from error kinds to codes; prints nothing.
+//! Exit codes: one per failure class, shared by every command and listed in the man page
+//! (`TABLE` is the EXIT STATUS of jailsmith(8)). Owns the mapping from error kinds to codes;
+//! prints nothing.
+//!
+//! Every error type says its class (`Classify`) and `code_of` finds it in the chain, so a
+//! failure exits the same way whichever command meets it (tests/it/exit_classes.rs):
+//! a jail path that does not exist, or that jailsmith has no state for where a jail is
+//! needed, is bad input (2); a state file that cannot be read or parsed is a host failure
+//! (6); a bind source that does not exist is bad input and an unsafe one a refusal (4),
+//! from `--bind`, a profile or a spec alike; a missing account is bad input (2).
 
 /// Success: nothing missing, nothing failed.
 pub const OK: u8 = 0;
@@ -14,7 +22,8 @@ pub const HOST_KEY_MISMATCH: u8 = 3;
 pub const REFUSED: u8 = 4;
 /// sshd rejected the configuration (`sshd -t` / `sshd -T`), nothing was reloaded.
 pub const SSHD_INVALID: u8 = 5;
-/// An operation on the host failed part-way (I/O error, a command that failed).
+/// An operation on the host failed part-way (I/O error, a command that failed), or jailsmith's
+/// own state file of a jail cannot be read or parsed.
 pub const HOST_FAILURE: u8 = 6;
 
 /// Interrupted by SIGINT or SIGTERM (128 + 2, as a shell reports Ctrl-C): the run stopped at
@@ -45,7 +54,10 @@ pub const TABLE: &[(u8, &str)] = &[
         SSHD_INVALID,
         "sshd rejected the configuration; the drop-in was rolled back",
     ),
-    (HOST_FAILURE, "an operation on the host failed"),
+    (
+        HOST_FAILURE,
+        "an operation on the host failed, or jailsmith's state of the jail cannot be read",
+    ),
     (
         INTERRUPTED,
         "interrupted by Ctrl-C or SIGTERM; nothing half-written, run the command again",
@@ -145,6 +157,7 @@ classified_by!(exit_code:
 );
 classified_by!(code:
     crate::account::AccountError,
+    crate::account::usecase::UserError,
     crate::sshd::SshdError,
     crate::verify::VerifyError,
 );
@@ -161,23 +174,58 @@ macro_rules! classified_as {
 }
 
 classified_as!(Class::BadInput =>
+    Precondition,
     crate::resolve::ElfError,
     crate::service::ServiceError,
     crate::limits::LimitError,
     crate::spec::SpecError,
+    crate::spec::UnreadableSpec,
+    crate::mounts::BadBind,
+    crate::audit::CheckError,
 );
 classified_as!(Class::HostFailure =>
     crate::apply::signal::SignalError,
     crate::converge::record::RecordError,
+    crate::labels::LabelError,
 );
 
+/// The state store is jailsmith's own: a state file that cannot be read or parsed is a host
+/// failure in every command (never bad input), one that is not safe to trust a refusal; a
+/// jail with no state where one is needed is bad input (the path named is not a jail).
 impl Classify for crate::state::StateError {
     fn class(&self) -> Class {
+        use crate::state::StateError::*;
         match self {
-            crate::state::StateError::Unsafe { .. } => Class::Refused,
-            _ => Class::HostFailure,
+            Unsafe { .. } => Class::Refused,
+            NoState { .. } => Class::BadInput,
+            Io { .. } | Parse { .. } => Class::HostFailure,
         }
     }
+}
+
+impl Classify for crate::converge::ConvergeError {
+    fn class(&self) -> Class {
+        use crate::converge::ConvergeError::*;
+        match self {
+            User { error, .. } => error.class(),
+            KeyFile { .. } => Class::BadInput,
+            Unit(_) => Class::HostFailure,
+        }
+    }
+}
+
+/// A command refused before it starts, for a reason no module owns (`cli::preflight`).
+#[derive(Debug, thiserror::Error)]
+pub enum Precondition {
+    #[error("jailsmith {command} must run as root: {why}; run: {sudo}")]
+    NotRoot {
+        command: String,
+        why: String,
+        sudo: String,
+    },
+    /// `shown` is the path as given (escaped); `meant` the hint with its absolute form.
+    #[error("{shown}: the jail path must be absolute{meant}")]
+    RelativeJail { shown: String, meant: String },
 }
 
 /// The class of one error of a chain, when its type says one.
@@ -191,6 +239,7 @@ fn class_of(e: &(dyn std::error::Error + 'static)) -> Option<Class> {
     }
     first_of!(
         Coded,
+        Precondition,
         crate::apply::HostError,
         crate::apply::rootfile::RootFileError,
         crate::apply::signal::SignalError,
@@ -201,13 +250,19 @@ fn class_of(e: &(dyn std::error::Error + 'static)) -> Option<Class> {
         crate::hostinfo::gather::GatherError,
         crate::jail::RecordError,
         crate::account::AccountError,
+        crate::account::usecase::UserError,
         crate::sshd::SshdError,
         crate::verify::VerifyError,
         crate::resolve::ElfError,
         crate::service::ServiceError,
         crate::limits::LimitError,
         crate::spec::SpecError,
+        crate::spec::UnreadableSpec,
+        crate::mounts::BadBind,
+        crate::audit::CheckError,
         crate::converge::record::RecordError,
+        crate::converge::ConvergeError,
+        crate::labels::LabelError,
         crate::state::StateError,
     );
     None
@@ -251,6 +306,41 @@ mod tests {
         let bad = crate::service::ServiceError::BadName("x y".into());
         assert_eq!(code_of(&anyhow::Error::new(bad)), BAD_INPUT);
         assert_eq!(code_of(&anyhow::anyhow!("untyped")), HOST_FAILURE);
+    }
+
+    #[test]
+    fn the_state_store_and_wrapped_user_errors_keep_their_class() {
+        use crate::state::StateError;
+        let code = |e: StateError| code_of(&anyhow::Error::new(e).context("jail /srv/j"));
+        let parse = serde_json::from_str::<u8>("x").unwrap_err();
+        let path = std::path::PathBuf::from("/var/lib/jailsmith/jails/x.json");
+        assert_eq!(
+            code(StateError::Parse {
+                path: path.clone(),
+                source: parse
+            }),
+            HOST_FAILURE
+        );
+        let why = "it records another jail".to_string();
+        assert_eq!(code(StateError::Unsafe { path, why }), REFUSED);
+        let (jail, state_dir) = ("/srv/j".into(), "/var/lib/jailsmith".into());
+        assert_eq!(code(StateError::NoState { jail, state_dir }), BAD_INPUT);
+        // apply names the [[user]] a failure belongs to; the class stays that of `user`.
+        let missing = crate::account::AccountError::Missing {
+            name: "jstx".into(),
+        };
+        let e = crate::converge::ConvergeError::User {
+            name: "jstx".into(),
+            error: missing.into(),
+        };
+        assert_eq!(code_of(&anyhow::Error::new(e)), BAD_INPUT);
+        let refused = crate::account::usecase::UserError::Refused("root".into());
+        assert_eq!(code_of(&anyhow::Error::new(refused)), REFUSED);
+        let pre = Precondition::RelativeJail {
+            shown: "srv/j".into(),
+            meant: String::new(),
+        };
+        assert_eq!(code_of(&anyhow::Error::new(pre)), BAD_INPUT);
     }
 
     #[test]

@@ -6,12 +6,12 @@ use std::path::Path;
 
 use crate::audit::{Finding, Report, Severity};
 use crate::escape::sh_quote;
-use crate::exit::{self, Coded};
 use crate::selinux::{self, RealSelinux, SelinuxError};
 
-fn coded(e: SelinuxError) -> Coded {
-    Coded::new(exit::HOST_FAILURE, format!("SELinux: {e}"))
-}
+/// An SELinux step that failed: a host failure (`crate::exit`), named as SELinux's.
+#[derive(Debug, thiserror::Error)]
+#[error("SELinux: {0}")]
+pub struct LabelError(SelinuxError);
 
 fn say(done: &[String]) {
     for d in done {
@@ -21,13 +21,13 @@ fn say(done: &[String]) {
 
 /// After a build: the jail is labelled like `/` (equivalence rule, relabel).
 pub fn after_build(jail: &Path) -> anyhow::Result<()> {
-    say(&selinux::label_jail(&RealSelinux, jail).map_err(coded)?);
+    say(&selinux::label_jail(&RealSelinux, jail).map_err(LabelError)?);
     Ok(())
 }
 
 /// After a destroy: the jail's equivalence rule goes.
 pub fn after_destroy(jail: &Path) -> anyhow::Result<()> {
-    say(&selinux::unlabel_jail(&RealSelinux, jail).map_err(coded)?);
+    say(&selinux::unlabel_jail(&RealSelinux, jail).map_err(LabelError)?);
     Ok(())
 }
 

@@ -24,8 +24,15 @@ fn run() -> ExitCode {
         Err(err) if err.downcast_ref::<pipe::ClosedStdout>().is_some() => pipe::die_of_sigpipe(),
         Err(err) => {
             eprintln!("jailsmith: error: {err}");
+            // A typed error often ends its message with its source's ("cannot read X: No
+            // such file…"): a cause its parent already showed is not printed again.
+            let mut parent = err.to_string();
             for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                let this = cause.to_string();
+                if !parent.ends_with(&this) {
+                    eprintln!("  caused by: {this}");
+                }
+                parent = this;
             }
             ExitCode::from(jailsmith::exit::code_of(&err))
         }

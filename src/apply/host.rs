@@ -64,6 +64,9 @@ pub enum HostError {
         component: PathBuf,
         why: String,
     },
+    /// The jail root (or one of its ancestors) does not exist: the path named is not a jail.
+    #[error("the jail {} does not exist{}", jail.display(), missing_above(jail, component))]
+    NoRoot { jail: PathBuf, component: PathBuf },
     /// A host source file (outside the jail) that is not a regular file.
     #[error("cannot {op} the host source {src}: it is a {found}, not a regular file")]
     SourceType {
@@ -103,6 +106,15 @@ pub enum HostError {
     },
 }
 
+/// ` (DIR is missing)` when the first missing component is an ancestor of the jail.
+fn missing_above(jail: &Path, component: &Path) -> String {
+    if component == jail {
+        String::new()
+    } else {
+        format!(" ({} is missing)", component.display())
+    }
+}
+
 impl HostError {
     /// The exit code of this failure class (`crate::exit`): safety refusals vs. I/O failures.
     pub fn exit_code(&self) -> u8 {
@@ -112,7 +124,7 @@ impl HostError {
             | HostError::BadRoot { .. }
             | HostError::MountPoint { .. } => crate::exit::REFUSED,
             HostError::NotEmpty { .. } => crate::exit::HOST_FAILURE,
-            HostError::SourceType { .. } => crate::exit::BAD_INPUT,
+            HostError::SourceType { .. } | HostError::NoRoot { .. } => crate::exit::BAD_INPUT,
             HostError::Io { .. } | HostError::SourceIo { .. } => crate::exit::HOST_FAILURE,
         }
     }

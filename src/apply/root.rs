@@ -39,7 +39,12 @@ pub(crate) fn open_root(jail: &Path, create: bool) -> Result<(PathBuf, OwnedFd),
             match openat(cur.as_fd(), name, dir_flags(), Mode::empty()) {
                 Ok(fd) => fd,
                 Err(Errno::ENOENT) if create => make_root_dir(cur.as_fd(), name, &prefix, &abs)?,
-                Err(Errno::ENOENT) => return Err(bad(&prefix, "does not exist".into())),
+                Err(Errno::ENOENT) => {
+                    return Err(HostError::NoRoot {
+                        jail: abs.clone(),
+                        component: prefix,
+                    });
+                }
                 Err(e) => {
                     return Err(match fstatat(cur.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
                     Ok(st) if is_type(&st, SFlag::S_IFLNK) => bad(

@@ -4,13 +4,14 @@
 use std::path::PathBuf;
 
 use crate::converge::{self, Options, Outcome};
-use crate::exit::{self, Coded};
+use crate::exit;
+use crate::spec::UnreadableSpec;
 use crate::state::DEFAULT_STATE_DIR;
 
 /// Converge this host to a declarative spec: jails, jailed users and services.
 ///
 /// SPEC.toml declares `[[jail]]` (path, profiles, bins, files, binds, proc, devpts, log,
-/// log_socket), `[[user]]` (name, jail, keys, create, uid, shell, sftp_only, limits,
+/// log_socket, store), `[[user]]` (name, jail, keys, create, uid, shell, sftp_only, limits,
 /// delete_account) and `[[service]]` (as `jailsmith service`). The whole spec is checked first; any problem is reported with its
 /// file:line:column and nothing is changed. Then jails are built, services written and
 /// users jailed by the same code as `build`, `service` and `user`; sshd is checked once and
@@ -52,21 +53,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    let text = std::fs::read_to_string(&args.spec).map_err(|e| {
-        Coded::new(
-            exit::BAD_INPUT,
-            format!("cannot read {}: {e}", args.spec.display()),
-        )
+    let text = std::fs::read_to_string(&args.spec).map_err(|source| UnreadableSpec {
+        path: args.spec.clone(),
+        source,
     })?;
-    let spec = crate::spec::parse(&args.spec, &text)
-        .map_err(|e| Coded::new(exit::BAD_INPUT, e.to_string()))?;
-    if !nix::unistd::geteuid().is_root() {
-        return Err(Coded::new(
-            exit::BAD_INPUT,
-            "jailsmith apply must run as root: it builds jails, changes accounts and sshd's configuration",
-        )
-        .into());
-    }
+    let spec = crate::spec::parse(&args.spec, &text)?;
     let spec_dir = std::path::absolute(&args.spec)
         .ok()
         .and_then(|p| p.parent().map(|d| d.to_path_buf()))

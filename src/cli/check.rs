@@ -4,13 +4,13 @@
 use std::path::PathBuf;
 
 use crate::audit::{self, CheckSettings};
-use crate::exit::{self, Coded};
+use crate::exit;
 use crate::state::{self, DEFAULT_STATE_DIR};
 
 /// Options of `jailsmith check`; the command's long help is on its `Command` variant.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Exit status: 0 no error finding, 1 an error finding, 2 the jail cannot be read.\n\nExamples:\n  jailsmith check /srv/get_chrooted\n  jailsmith check /srv/get_chrooted --json | jq '.findings[] | select(.severity==\"error\")'"
+    after_help = "Exit status: 0 no error finding, 1 an error finding, 2 the jail cannot be read, 4 not a path a jail may have, 6 its state file cannot be read.\n\nExamples:\n  jailsmith check /srv/get_chrooted\n  jailsmith check /srv/get_chrooted --json | jq '.findings[] | select(.severity==\"error\")'"
 )]
 pub struct Args {
     /// The jail's root directory.
@@ -42,16 +42,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    if !args.jail.is_absolute() {
-        return Err(Coded::new(
-            exit::BAD_INPUT,
-            format!("{}: the jail path must be absolute", args.jail.display()),
-        )
-        .into());
-    }
     crate::jail::refuse_jail(&args.jail, &args.state_dir)?;
-    let st = state::load(&args.state_dir, &args.jail)
-        .map_err(|e| Coded::new(exit::BAD_INPUT, e.to_string()))?;
+    let st = state::load(&args.state_dir, &args.jail)?;
     let replan = match (&st, args.no_replan) {
         (Some(s), false) => Some(
             crate::cli::update::settings_from_request(&args.jail, &s.request, &args.dirs)
@@ -77,11 +69,10 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         systemd_dir: args.systemd_dir.clone(),
         state_dir: args.state_dir.clone(),
     };
-    let mut report =
-        audit::check(&settings).map_err(|e| Coded::new(exit::BAD_INPUT, e.to_string()))?;
+    let mut report = audit::check(&settings)?;
     if args.fix && !report.repairs.is_empty() {
         repair(&args.jail, &report.repairs)?;
-        report = audit::check(&settings).map_err(|e| Coded::new(exit::BAD_INPUT, e.to_string()))?;
+        report = audit::check(&settings)?;
     }
     crate::labels::check(&args.jail, &mut report);
     if args.json {
@@ -109,8 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
 /// `--fix`: carries out the repairs and says on stderr what each did.
 fn repair(jail: &std::path::Path, repairs: &[(String, audit::Repair)]) -> anyhow::Result<()> {
     use crate::escape::text;
-    let done = audit::repair::apply(jail, repairs)
-        .map_err(|e| Coded::new(e.exit_code(), e.to_string()))?;
+    let done = audit::repair::apply(jail, repairs)?;
     for d in done {
         let what = audit::repair::describe(d.repair);
         let shown = text(&d.path);

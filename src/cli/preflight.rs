@@ -7,7 +7,7 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::exit::{self, Coded};
+use crate::exit::Precondition;
 
 use super::Command;
 
@@ -114,7 +114,7 @@ pub fn check(
     argv: &[OsString],
     root: bool,
     readable: &dyn Fn(&Path) -> bool,
-) -> Result<(), Coded> {
+) -> Result<(), Precondition> {
     for jail in jail_paths(cmd) {
         refuse_relative(jail)?;
     }
@@ -130,18 +130,15 @@ pub fn check(
             dir.display()
         ),
     };
-    Err(Coded::new(
-        exit::BAD_INPUT,
-        format!(
-            "jailsmith {} must run as root: {why}; run: {}",
-            name(argv),
-            with_sudo(argv)
-        ),
-    ))
+    Err(Precondition::NotRoot {
+        command: name(argv),
+        why,
+        sudo: with_sudo(argv),
+    })
 }
 
 /// A relative jail path, refused with the absolute path it would have meant.
-fn refuse_relative(jail: &Path) -> Result<(), Coded> {
+fn refuse_relative(jail: &Path) -> Result<(), Precondition> {
     if jail.is_absolute() {
         return Ok(());
     }
@@ -149,10 +146,10 @@ fn refuse_relative(jail: &Path) -> Result<(), Coded> {
     let meant = std::path::absolute(jail)
         .map(|p| format!("; did you mean {}?", shown(&p)))
         .unwrap_or_default();
-    Err(Coded::new(
-        exit::BAD_INPUT,
-        format!("{}: the jail path must be absolute{meant}", shown(jail)),
-    ))
+    Err(Precondition::RelativeJail {
+        shown: shown(jail),
+        meant,
+    })
 }
 
 /// True when this process may list and read `dir`.
@@ -178,7 +175,7 @@ mod tests {
         let (cmd, argv) = parsed(args);
         check(&cmd, &argv, false, &|_| readable)
             .err()
-            .map(|e| e.message)
+            .map(|e| e.to_string())
     }
 
     #[test]
@@ -242,7 +239,7 @@ mod tests {
     #[test]
     fn relative_jail_paths_are_refused_with_the_absolute_one() {
         let (cmd, argv) = parsed(&["check", "srv/j"]);
-        let m = check(&cmd, &argv, true, &|_| true).unwrap_err().message;
+        let m = check(&cmd, &argv, true, &|_| true).unwrap_err().to_string();
         let cwd = std::env::current_dir().unwrap();
         assert!(m.contains("the jail path must be absolute"), "{m}");
         assert!(

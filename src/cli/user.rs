@@ -132,13 +132,6 @@ impl Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    if !nix::unistd::geteuid().is_root() {
-        return Err(exit::Coded::new(
-            exit::BAD_INPUT,
-            "jailsmith user must run as root: it changes accounts, sshd's configuration and files inside the jail (and reads /etc/shadow, even with --dry-run)",
-        )
-        .into());
-    }
     crate::jail::refuse_jail(&args.jail, &args.state_dir)?;
     let report = run_request(&args.request(), args.json)?;
     if let Some(key) = &args.verify_with {
@@ -161,13 +154,9 @@ pub fn run_request(req: &UserRequest, json: bool) -> anyhow::Result<Report> {
     let _lock = if req.dry_run {
         None
     } else {
-        Some(
-            hostfs::lock_dir(&req.state_dir)
-                .map_err(|e| exit::Coded::new(e.code(), e.to_string()))?,
-        )
+        Some(hostfs::lock_dir(&req.state_dir)?)
     };
-    let report =
-        converge(req).map_err(|e| anyhow::Error::new(exit::Coded::new(e.code(), e.to_string())))?;
+    let report = converge(req)?;
     for w in &report.warnings {
         eprintln!("jailsmith: warning: {w}");
     }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::account::hostdb::{self, HostDb};
 use crate::account::{hostfs, jailside};
-use crate::apply::{HostError, LinuxHost};
+use crate::apply::LinuxHost;
 use crate::exit;
 use crate::sshd::dropin;
 use crate::state;
@@ -52,18 +52,12 @@ pub struct Listed {
 }
 
 pub fn run(a: Args) -> anyhow::Result<u8> {
-    let st = state::load(&a.state_dir, &a.jail)
-        .map_err(|e| exit::Coded::new(exit::HOST_FAILURE, e.to_string()))?;
+    let st = state::load(&a.state_dir, &a.jail)?;
     let names = st.map(|s| s.users).unwrap_or_default();
-    let host_err = |e: HostError| exit::Coded::new(e.exit_code(), e.to_string());
-    let host = LinuxHost::open(&a.jail, false).map_err(host_err)?;
-    let passwd = jailside::read_text(&host, &jailside::passwd_path())
-        .map_err(host_err)?
-        .unwrap_or_default();
+    let host = LinuxHost::open(&a.jail, false)?;
+    let passwd = jailside::read_text(&host, &jailside::passwd_path())?.unwrap_or_default();
     let db = HostDb::default();
-    let groups = db
-        .group_index()
-        .map_err(|e| exit::Coded::new(e.code(), e.to_string()))?;
+    let groups = db.group_index()?;
     let jail = state::canonical_jail(&a.jail);
     let blocks = [false, true].map(|sftp| {
         let g = dropin::jail_group(&jail, sftp);

@@ -5,9 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::exit::{self, Coded};
 use crate::state::{self, DEFAULT_STATE_DIR, JailState};
-use crate::verify::{self, HostKeyPolicy, Options, render};
+use crate::verify::{self, HostKeyPolicy, Options, VerifyError, render};
 
 /// Options of `jailsmith verify`; the command's long help is on its `Command` variant.
 #[derive(Debug, clap::Args)]
@@ -61,7 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
 
 /// Runs verify and prints the report; returns the exit code.
 pub fn execute(opts: &Options, json: bool) -> anyhow::Result<u8> {
-    let report = verify::run(opts).map_err(|e| Coded::new(e.code(), e.to_string()))?;
+    let report = verify::run(opts)?;
     if json {
         println!("{}", render::json(&report));
     } else {
@@ -96,9 +95,7 @@ pub fn options(args: &Args) -> anyhow::Result<Options> {
         },
     };
     let passphrase = match &args.passphrase_env {
-        Some(var) => {
-            Some(verify::passphrase::from_env(var).map_err(|e| Coded::new(exit::BAD_INPUT, e))?)
-        }
+        Some(var) => Some(verify::passphrase::from_env(var).map_err(VerifyError::Passphrase)?),
         None => None,
     };
     Ok(Options {
@@ -172,18 +169,12 @@ pub fn after_user(
     key: &Path,
     json: bool,
 ) -> anyhow::Result<u8> {
-    let eff = sshd
-        .effective(user)
-        .map_err(|e| Coded::new(e.code(), e.to_string()))?;
+    let eff = sshd.effective(user)?;
     let (host, port, keys) = target_of(&eff);
     if keys.is_empty() {
-        return Err(Coded::new(
-            exit::BAD_INPUT,
-            format!(
-                "no readable host public key (HostKey + .pub) in {}; run jailsmith verify with --host-key",
-                sshd.main.display()
-            ),
-        )
+        return Err(VerifyError::NoHostKey {
+            main: sshd.main.clone(),
+        }
         .into());
     }
     let (jail, jail_users, limits, proc) = find_jail(state_dir, user, Some(jail))?;
@@ -235,12 +226,7 @@ fn default_known_hosts() -> anyhow::Result<PathBuf> {
                 .flatten()
                 .map(|u| u.dir)
         })
-        .ok_or_else(|| {
-            Coded::new(
-                exit::BAD_INPUT,
-                "no home directory for ~/.ssh/known_hosts; pass --known-hosts or --host-key",
-            )
-        })?;
+        .ok_or(VerifyError::NoHome)?;
     Ok(home.join(".ssh").join("known_hosts"))
 }
 
@@ -271,25 +257,19 @@ fn find_jail(
             let limits = s.limits.get(user).map(|l| l.limits.clone());
             Ok((s.jail, s.users, limits, s.request.proc))
         }
-        0 => Err(Coded::new(
-            exit::BAD_INPUT,
-            format!(
-                "no jail in {} lists user {user}; pass --jail",
-                state_dir.join("jails").display()
-            ),
-        )
+        0 => Err(VerifyError::NoJail {
+            user: user.to_string(),
+            dir: state_dir.join("jails"),
+        }
         .into()),
-        _ => Err(Coded::new(
-            exit::BAD_INPUT,
-            format!(
-                "several jails list user {user} ({}); pass --jail",
-                found
-                    .iter()
-                    .map(|s| s.jail.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )
+        _ => Err(VerifyError::SeveralJails {
+            user: user.to_string(),
+            jails: found
+                .iter()
+                .map(|s| s.jail.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
         .into()),
     }
 }
@@ -364,7 +344,7 @@ mod tests {
         let e = find_jail(&sd, "bob", None).unwrap_err().to_string();
         assert!(e.contains("several jails"), "{e}");
         let e = find_jail(&sd, "nobody", None).unwrap_err();
-        assert_eq!(exit::code_of(&e), exit::BAD_INPUT);
+        assert_eq!(crate::exit::code_of(&e), crate::exit::BAD_INPUT);
         let (jail, users, limits, _) = find_jail(&sd, "x", Some(Path::new("/srv/b"))).unwrap();
         assert!(limits.is_none());
         assert_eq!(

@@ -11,7 +11,6 @@ use serde::Serialize;
 
 use crate::account::hostfs;
 use crate::account::usecase as user;
-use crate::exit::{self, Coded};
 use crate::hostinfo::gather::Wanted;
 use crate::jail::BuildSettings;
 use crate::jail::destroy;
@@ -71,8 +70,32 @@ struct Converger<'a> {
     user_jails: Vec<(String, PathBuf)>,
 }
 
-fn coded(code: u8, e: impl std::fmt::Display) -> anyhow::Error {
-    Coded::new(code, e.to_string()).into()
+/// A failure of apply's own steps, naming the spec entry it concerns; its exit class is
+/// the cause's (`crate::exit`), the same as the command that entry stands for.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvergeError {
+    /// `jailsmith user`'s failure for one `[[user]]`.
+    #[error("user {name}: {error}")]
+    User {
+        name: String,
+        error: user::UserError,
+    },
+    #[error("user {name}: key file {}: {error}", path.display())]
+    KeyFile {
+        name: String,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// A pruned service's unit could not be removed.
+    #[error("{0}")]
+    Unit(String),
+}
+
+fn user_err(u: &user::UserRequest) -> impl FnOnce(user::UserError) -> ConvergeError + '_ {
+    move |error| ConvergeError::User {
+        name: u.name.clone(),
+        error,
+    }
 }
 
 impl Converger<'_> {
@@ -163,19 +186,15 @@ fn preflight_sshd(users: &[user::UserRequest], o: &Options) -> anyhow::Result<()
         return Ok(());
     }
     let sshd = o.sshd.validator();
-    let text = std::fs::read_to_string(&sshd.main).map_err(|e| {
-        coded(
-            exit::SSHD_INVALID,
-            format!("cannot read sshd's config {}: {e}", sshd.main.display()),
-        )
+    let text = std::fs::read_to_string(&sshd.main).map_err(|source| SshdError::Io {
+        op: "read",
+        path: sshd.main.clone(),
+        source,
     })?;
-    let user_err = |u: &user::UserRequest, e: user::UserError| {
-        coded(e.code(), format!("user {}: {e}", u.name))
-    };
     let mut changes = false;
     let mut seen = std::collections::HashSet::new();
     for u in users {
-        let (_, dropin) = user::sshd_block(u).map_err(|e| user_err(u, e))?;
+        let (_, dropin) = user::sshd_block(u).map_err(user_err(u))?;
         if !seen.insert(dropin.clone()) {
             continue;
         }
@@ -187,7 +206,7 @@ fn preflight_sshd(users: &[user::UserRequest], o: &Options) -> anyhow::Result<()
             };
             return Err(anyhow::Error::new(e));
         }
-        changes = changes || user::changes_sshd(u).map_err(|e| user_err(u, e))?;
+        changes = changes || user::changes_sshd(u).map_err(user_err(u))?;
     }
     if changes {
         sshd.test().map_err(anyhow::Error::new)?;
@@ -199,7 +218,7 @@ fn preflight_sshd(users: &[user::UserRequest], o: &Options) -> anyhow::Result<()
 /// before the first jail is built.
 fn preflight_accounts(spec: &Spec, users: &[user::UserRequest], o: &Options) -> anyhow::Result<()> {
     for u in users {
-        user::preflight(u).map_err(|e| coded(e.code(), format!("user {}: {e}", u.name)))?;
+        user::preflight(u).map_err(user_err(u))?;
     }
     for s in &spec.service {
         service::preflight(&service_args(s, o))
@@ -239,8 +258,7 @@ fn jail_settings(spec: &Spec, o: &Options) -> anyhow::Result<Vec<BuildSettings>>
             .with_context(|| format!("jail {}", path.display()))?;
         let mut binds = Vec::new();
         for b in &j.binds {
-            let bind = Bind::parse(b.get_ref()).map_err(|e| coded(exit::BAD_INPUT, e))?;
-            binds.push(bind);
+            binds.push(Bind::parse(b.get_ref())?);
         }
         let spec_targets: Vec<_> = binds.iter().map(|b: &Bind| b.dst.clone()).collect();
         binds.extend(
@@ -269,6 +287,7 @@ fn jail_settings(spec: &Spec, o: &Options) -> anyhow::Result<Vec<BuildSettings>>
                 .then(|| crate::mounts::log::resolve(j.log_socket.as_deref()))
                 .transpose()
                 .with_context(|| format!("jail {}", path.display()))?,
+            store: j.store,
             ..Default::default()
         };
         crate::jail::check_inputs(&settings).with_context(|| format!("jail {}", path.display()))?;
@@ -338,11 +357,10 @@ fn user_args(u: &UserSpec, o: &Options) -> anyhow::Result<user::UserRequest> {
             continue;
         }
         let p = o.spec_dir.join(k);
-        std::fs::metadata(&p).map_err(|e| {
-            coded(
-                exit::BAD_INPUT,
-                format!("user {}: key file {}: {e}", u.name.get_ref(), p.display()),
-            )
+        std::fs::metadata(&p).map_err(|error| ConvergeError::KeyFile {
+            name: u.name.get_ref().clone(),
+            path: p.clone(),
+            error,
         })?;
         keys.push(p);
     }
@@ -378,7 +396,7 @@ fn user_args(u: &UserSpec, o: &Options) -> anyhow::Result<user::UserRequest> {
 /// Adds or removes one user through the user command's code; sshd is reloaded once later.
 fn converge_user(c: &mut Converger, a: &user::UserRequest) -> anyhow::Result<()> {
     c.user_jails.push((a.name.clone(), a.jail.clone()));
-    let report = user::converge(a).map_err(|e| coded(e.code(), format!("user {}: {e}", a.name)))?;
+    let report = user::converge(a).map_err(user_err(a))?;
     c.warnings.extend(
         report
             .warnings
@@ -521,8 +539,7 @@ fn prune_service(c: &mut Converger, s: &ManagedService) -> anyhow::Result<()> {
     if c.o.dry_run {
         return Ok(());
     }
-    if systemctl::remove_unit(&s.name, &path).map_err(|e| coded(exit::HOST_FAILURE, e))?
-        == UnitRemoval::NotAFile
+    if systemctl::remove_unit(&s.name, &path).map_err(ConvergeError::Unit)? == UnitRemoval::NotAFile
     {
         c.warnings.push(format!(
             "{} is not a regular file; left alone",

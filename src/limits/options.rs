@@ -4,8 +4,7 @@
 
 use std::path::Path;
 
-use super::{Limits, RawLimits};
-use crate::exit::{self, Coded};
+use super::{LimitError, Limits, RawLimits};
 use crate::service::files::jail_block_device;
 
 /// cgroup limits, written as systemd directives (MemoryMax=, CPUQuota= …).
@@ -37,7 +36,7 @@ pub struct LimitArgs {
 
 impl LimitArgs {
     /// Parses the values (exit 2 with the accepted forms on a bad one). No host access.
-    pub fn parse(&self) -> anyhow::Result<Limits> {
+    pub fn parse(&self) -> Result<Limits, LimitError> {
         let raw = RawLimits {
             memory_max: self.memory_max.as_deref(),
             memory_high: self.memory_high.as_deref(),
@@ -47,7 +46,7 @@ impl LimitArgs {
             io_read_max: self.io_read_max.as_deref(),
             io_write_max: self.io_write_max.as_deref(),
         };
-        Limits::parse(&raw).map_err(|e| Coded::new(exit::BAD_INPUT, e.to_string()).into())
+        Limits::parse(&raw)
     }
 }
 

@@ -7,7 +7,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::exit::Coded;
 use crate::hostinfo::gather::{Gatherer, Wanted, host_devices};
 use crate::hostinfo::loader_config;
 use crate::mounts::Bind;
@@ -138,8 +137,7 @@ pub fn to_request(names: &[String], dirs: &[PathBuf]) -> anyhow::Result<ProfileE
         }
     }
     for b in &set.binds {
-        crate::mounts::apply::check_source(b)
-            .map_err(|e| anyhow::Error::new(Coded::new(crate::exit::REFUSED, e.to_string())))?;
+        crate::mounts::apply::check_source(b)?;
     }
     let devices: Vec<&str> = set.devices.iter().map(String::as_str).collect();
     Ok(ProfileExtra {

@@ -55,6 +55,11 @@ pub struct JailSpec {
     /// The host socket `log` binds, as `build --log-socket` (implies `log`).
     #[serde(default)]
     pub log_socket: Option<PathBuf>,
+    /// Keep the jail's copied files in the shared store (`true`, as `build --store`) or give
+    /// it its own copies (`false`, as `build --no-store`); absent keeps what the jail's
+    /// request records.
+    #[serde(default)]
+    pub store: Option<bool>,
 }
 
 /// `[[user]]`: what `jailsmith user` takes.
@@ -166,6 +171,14 @@ impl std::fmt::Display for SpecProblem {
 pub struct SpecError {
     pub file: PathBuf,
     pub problems: Vec<SpecProblem>,
+}
+
+/// The spec file named on the command line could not be read (bad input, as `SpecError`).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {}: {source}", path.display())]
+pub struct UnreadableSpec {
+    pub path: PathBuf,
+    pub source: std::io::Error,
 }
 
 /// Locates byte offsets of one spec text as 1-based line and column.

@@ -120,6 +120,9 @@ pub enum StateError {
     },
     #[error("refusing state {path}: {why}")]
     Unsafe { path: PathBuf, why: String },
+    /// A command that works on an existing jail was given a path jailsmith has no state for.
+    #[error("{}: jailsmith has no state for this jail in {}", jail.display(), state_dir.display())]
+    NoState { jail: PathBuf, state_dir: PathBuf },
 }
 
 fn io_err<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(io::Error) -> StateError + 'a {
@@ -196,19 +199,15 @@ pub fn load(state_dir: &Path, jail: &Path) -> Result<Option<JailState>, StateErr
     Ok(Some(state))
 }
 
-/// Loads the state of a jail that must have one: a jail without state is bad input (exit 2),
-/// named with the state directory searched.
+/// Loads the state of a jail that must have one: a jail without state is bad input
+/// (`StateError::NoState`, exit 2), named with the state directory searched; a state file
+/// that cannot be read is a host failure, as in every other command (`crate::exit`).
 pub fn load_existing(state_dir: &Path, jail: &Path) -> anyhow::Result<JailState> {
-    let bad = |m: String| anyhow::Error::new(crate::exit::Coded::new(crate::exit::BAD_INPUT, m));
-    load(state_dir, jail)
-        .map_err(|e| bad(e.to_string()))?
-        .ok_or_else(|| {
-            bad(format!(
-                "{}: jailsmith has no state for this jail in {}",
-                jail.display(),
-                state_dir.display()
-            ))
-        })
+    let st = load(state_dir, jail)?.ok_or_else(|| StateError::NoState {
+        jail: jail.to_path_buf(),
+        state_dir: state_dir.to_path_buf(),
+    })?;
+    Ok(st)
 }
 
 /// Every jail state under `state_dir` (none when there is no state yet). A state file that

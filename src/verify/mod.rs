@@ -226,12 +226,31 @@ pub enum VerifyError {
     Passphrase(String),
     #[error("interrupted by {0}; the marker and any probe files were removed")]
     Interrupted(&'static str),
+    #[error("no jail in {} lists user {user}; pass --jail", dir.display())]
+    NoJail { user: String, dir: PathBuf },
+    #[error("several jails list user {user} ({jails}); pass --jail")]
+    SeveralJails { user: String, jails: String },
+    #[error("no home directory for ~/.ssh/known_hosts; pass --known-hosts or --host-key")]
+    NoHome,
+    #[error(
+        "no readable host public key (HostKey + .pub) in {}; run jailsmith verify with --host-key",
+        main.display()
+    )]
+    NoHostKey { main: PathBuf },
 }
 
 impl VerifyError {
     pub fn code(&self) -> u8 {
         match self {
-            VerifyError::Key { .. } | VerifyError::Passphrase(_) | VerifyError::HostKey(_) => {
+            VerifyError::Key { .. }
+            | VerifyError::Passphrase(_)
+            | VerifyError::HostKey(_)
+            | VerifyError::NoJail { .. }
+            | VerifyError::SeveralJails { .. }
+            | VerifyError::NoHome
+            | VerifyError::NoHostKey { .. } => crate::exit::BAD_INPUT,
+            // The path named is not a jail, as in every command that needs one.
+            VerifyError::Jail { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 crate::exit::BAD_INPUT
             }
             _ => crate::exit::HOST_FAILURE,

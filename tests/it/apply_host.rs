@@ -625,11 +625,15 @@ fn bad_jail_roots_are_refused_with_the_culprit_named() {
         Err(HostError::BadRoot { component, .. }) => assert_eq!(component, link),
         other => panic!("expected BadRoot, got {other:?}"),
     }
-    // missing without create
-    assert!(matches!(
-        LinuxHost::open(&f.outside.join("missing"), false),
-        Err(HostError::BadRoot { .. })
-    ));
+    // missing without create: not a refusal, the path named is no jail (bad input)
+    let missing = f.outside.join("missing");
+    match LinuxHost::open(&missing, false) {
+        Err(e @ HostError::NoRoot { .. }) => {
+            assert_eq!(e.exit_code(), 2);
+            assert!(e.to_string().contains(&missing.display().to_string()));
+        }
+        other => panic!("expected NoRoot, got {other:?}"),
+    }
     // created with missing ancestors, 0755 root
     let deep = f.outside.join("a/b/jail");
     let host = LinuxHost::open(&deep, true).unwrap();

@@ -13,6 +13,7 @@ mod audit_check;
 mod build_jail;
 mod closed_pipe;
 mod copy_paths;
+mod exit_classes;
 mod harness;
 mod hostile_audit;
 mod hostile_host_files;

@@ -448,3 +448,58 @@ fn every_example_is_a_command_line_jailsmith_accepts() {
         sources.len()
     );
 }
+
+/// The `(code, text)` entries of a page's EXIT STATUS section (`.TP`, `\fBN\fR`, text), the
+/// roff escapes of the text undone.
+fn exit_entries(page: &str) -> Vec<(u8, String)> {
+    let section = page
+        .split(".SH \"EXIT STATUS\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no EXIT STATUS section"));
+    let section = section.split("\n.SH").next().unwrap_or_default();
+    let lines: Vec<&str> = section.lines().collect();
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        let Some(code) = l.strip_prefix("\\fB").and_then(|c| c.strip_suffix("\\fR")) else {
+            continue;
+        };
+        if i == 0 || lines[i - 1] != ".TP" {
+            continue;
+        }
+        let text = lines.get(i + 1).copied().unwrap_or_default();
+        out.push((
+            code.parse().expect("a numeric exit code"),
+            text.replace("\\-", "-").replace("\\*(Aq", "'"),
+        ));
+    }
+    out
+}
+
+#[test]
+fn exit_status_sections_come_from_the_exit_table() {
+    let fresh = generate("man");
+    let table: Vec<(u8, String)> = jailsmith::exit::TABLE
+        .iter()
+        .map(|(c, m)| (*c, m.to_string()))
+        .collect();
+    let main = fs::read_to_string(fresh.path().join("jailsmith.8")).expect("jailsmith.8");
+    assert_eq!(
+        exit_entries(&main),
+        table,
+        "jailsmith.8 EXIT STATUS is exit::TABLE, in order"
+    );
+    for name in file_names(fresh.path()) {
+        let page = fs::read_to_string(fresh.path().join(&name)).unwrap();
+        if name == "jailsmith.8" || !page.contains(".SH \"EXIT STATUS\"") {
+            continue;
+        }
+        let entries = exit_entries(&page);
+        assert!(!entries.is_empty(), "{name}: an empty EXIT STATUS");
+        for (code, _) in &entries {
+            assert!(
+                table.iter().any(|(c, _)| c == code),
+                "{name}: exit {code} is not in exit::TABLE"
+            );
+        }
+    }
+}

@@ -359,3 +359,65 @@ fn update_after_a_source_change_relinks_every_jail_and_collects_the_old_object()
         check_clean(j, &state);
     }
 }
+
+/// `[[jail]] store = true` in an `apply` spec does what `build --store` does, a second run
+/// changes nothing, and `store = false` gives the jail its own copies back.
+#[test]
+fn an_apply_spec_turns_the_store_on_and_off() {
+    if !require_root("an_apply_spec_turns_the_store_on_and_off") {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let (j1, j2, state) = (t.jail("j1"), t.jail("j2"), t.state_dir());
+    let spec = t.path().join("spec.toml");
+    let write_spec = |j2_store: bool| {
+        let text = format!(
+            "[[jail]]\npath = \"{}\"\nbins = [\"bash\"]\nstore = true\n\n\
+             [[jail]]\npath = \"{}\"\nbins = [\"bash\"]\nstore = {j2_store}\n",
+            j1.display(),
+            j2.display()
+        );
+        fs::write(&spec, text).unwrap();
+    };
+    let apply = || {
+        let mut c = common::bin();
+        c.arg("apply")
+            .arg(&spec)
+            .arg("--json")
+            .arg("--state-dir")
+            .arg(&state);
+        let out = run_ok(&mut c);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    write_spec(true);
+    assert_eq!(apply()["changed"], true);
+    assert_eq!(state_of(&state, &j1)["request"]["store"], true);
+    for (p, stored) in copied_files(&state, &j1) {
+        let name = stored["linked"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{p} is not linked: {stored}"));
+        let o = fs::metadata(object_path(&state, name)).unwrap();
+        let b = fs::metadata(at(&j2, &p)).unwrap();
+        assert_eq!(
+            (b.ino(), o.nlink()),
+            (o.ino(), 3),
+            "{p}: one object, two jails"
+        );
+    }
+    for j in [&j1, &j2] {
+        runs_bash(j);
+        check_clean(j, &state);
+    }
+    assert_eq!(apply()["changed"], false, "a second run changes nothing");
+
+    write_spec(false);
+    assert_eq!(apply()["changed"], true);
+    let request = &state_of(&state, &j2)["request"];
+    assert!(!request["store"].as_bool().unwrap_or(false), "{request}");
+    for (p, stored) in copied_files(&state, &j2) {
+        assert!(stored.is_null(), "{p} still linked: {stored}");
+        assert_eq!(fs::metadata(at(&j2, &p)).unwrap().nlink(), 1, "{p}");
+    }
+    runs_bash(&j2);
+    check_clean(&j2, &state);
+}

@@ -115,7 +115,7 @@ impl UserError {
             UserError::Account(e) => e.code(),
             UserError::Sshd(e) => e.code(),
             UserError::Host(e) => e.exit_code(),
-            UserError::State(_) => exit::HOST_FAILURE,
+            UserError::State(e) => crate::exit::Classify::class(e).code(),
             UserError::Input(_) => exit::BAD_INPUT,
             UserError::Refused(_) => exit::REFUSED,
             UserError::Step(e) => e.exit_code(),

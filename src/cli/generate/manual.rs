@@ -34,7 +34,14 @@ pub fn of(name: &str) -> Option<Manual> {
                 (OK, "no error finding (warnings may be printed)"),
                 (FINDINGS, "at least one error finding"),
                 (BAD_INPUT, "the jail cannot be read, or bad input"),
-                (HOST_FAILURE, "--fix could not repair something"),
+                (
+                    REFUSED,
+                    "a jail path no jail may have (/, a system directory)",
+                ),
+                (
+                    HOST_FAILURE,
+                    "its state file cannot be read, or --fix could not repair something",
+                ),
             ],
         ),
         "jailsmith-update" => (
@@ -86,7 +93,12 @@ pub fn of(name: &str) -> Option<Manual> {
         ),
         "jailsmith-users" => (
             include_str!("manual/users.md"),
-            &[(OK, ""), (BAD_INPUT, ""), (HOST_FAILURE, "")],
+            &[
+                (OK, ""),
+                (BAD_INPUT, "the jail does not exist, or bad input"),
+                (REFUSED, "a symlink in the jail's path"),
+                (HOST_FAILURE, ""),
+            ],
         ),
         "jailsmith-verify" => (
             include_str!("manual/verify.md"),
@@ -97,6 +109,10 @@ pub fn of(name: &str) -> Option<Manual> {
                 (
                     HOST_KEY_MISMATCH,
                     "the host key does not match, or is unknown",
+                ),
+                (
+                    HOST_FAILURE,
+                    "the jail, its state or verify's marker could not be read or written",
                 ),
             ],
         ),
