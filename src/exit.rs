@@ -249,6 +249,7 @@ fn class_of(e: &(dyn std::error::Error + 'static)) -> Option<Class> {
         crate::plan::denylist::Denied,
         crate::hostinfo::gather::GatherError,
         crate::jail::RecordError,
+        crate::apply::journal::OpError,
         crate::account::AccountError,
         crate::account::usecase::UserError,
         crate::sshd::SshdError,

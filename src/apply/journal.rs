@@ -43,9 +43,8 @@ impl OpError {
             OpError::RootFile(e) => e.exit_code(),
             OpError::Account(e) => e.code(),
             OpError::Sshd(e) => e.code(),
-            OpError::State(_) | OpError::Program { .. } | OpError::NoJail { .. } => {
-                crate::exit::HOST_FAILURE
-            }
+            OpError::State(e) => crate::exit::Classify::class(e).code(),
+            OpError::Program { .. } | OpError::NoJail { .. } => crate::exit::HOST_FAILURE,
         }
     }
 }
