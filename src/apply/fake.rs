@@ -74,6 +74,12 @@ impl FakeHost {
     fn key(path: &JailPath) -> String {
         path.rel().display().to_string()
     }
+    /// Records `verb path` and drops the entry; true when there was one.
+    fn take(&self, verb: &str, path: &JailPath) -> bool {
+        self.writes.write().unwrap().push(format!("{verb} {path}"));
+        let mut entries = self.entries.write().unwrap();
+        entries.remove(&Self::key(path)).is_some()
+    }
 }
 
 impl Host for FakeHost {
@@ -144,21 +150,9 @@ impl Host for FakeHost {
         unimplemented!()
     }
     fn remove(&self, path: &JailPath) -> Result<bool, HostError> {
-        self.writes.write().unwrap().push(format!("rm {path}"));
-        Ok(self
-            .entries
-            .write()
-            .unwrap()
-            .remove(&Self::key(path))
-            .is_some())
+        Ok(self.take("rm", path))
     }
     fn remove_dir(&self, path: &JailPath) -> Result<bool, HostError> {
-        self.writes.write().unwrap().push(format!("rmdir {path}"));
-        Ok(self
-            .entries
-            .write()
-            .unwrap()
-            .remove(&Self::key(path))
-            .is_some())
+        Ok(self.take("rmdir", path))
     }
 }

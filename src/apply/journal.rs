@@ -410,6 +410,18 @@ fn describe(jail: Option<&dyn Host>, op: &HostOp) -> String {
     }
 }
 
+/// The directory `path` with the mode and owner of `m` (what it was).
+fn dir_as(path: &JailPath, m: &crate::apply::Meta) -> HostOp {
+    HostOp::MakeJailDir {
+        path: path.clone(),
+        mode: m.mode,
+        owner: Owner {
+            uid: m.uid,
+            gid: m.gid,
+        },
+    }
+}
+
 /// Performs an operation inside the jail through `host`, with its inverse.
 fn perform_in_jail(host: &dyn Host, op: &HostOp) -> Result<(Performed, Undo), OpError> {
     let put_back = |path: &JailPath| -> Result<Undo, OpError> {
@@ -447,14 +459,7 @@ fn perform_in_jail(host: &dyn Host, op: &HostOp) -> Result<(Performed, Undo), Op
         HostOp::MakeJailDir { path, mode, owner } => {
             let undo = match host.stat(path)? {
                 None => Undo::Op(HostOp::RemoveJailDir { path: path.clone() }),
-                Some(m) => Undo::Op(HostOp::MakeJailDir {
-                    path: path.clone(),
-                    mode: m.mode,
-                    owner: Owner {
-                        uid: m.uid,
-                        gid: m.gid,
-                    },
-                }),
+                Some(m) => Undo::Op(dir_as(path, &m)),
             };
             Ok((
                 Performed::changed(host.make_dir(path, *mode, *owner)?),
@@ -463,14 +468,7 @@ fn perform_in_jail(host: &dyn Host, op: &HostOp) -> Result<(Performed, Undo), Op
         }
         HostOp::RemoveJailDir { path } => {
             let undo = match host.stat(path)? {
-                Some(m) => Undo::Op(HostOp::MakeJailDir {
-                    path: path.clone(),
-                    mode: m.mode,
-                    owner: Owner {
-                        uid: m.uid,
-                        gid: m.gid,
-                    },
-                }),
+                Some(m) => Undo::Op(dir_as(path, &m)),
                 None => Undo::Nothing,
             };
             Ok((Performed::changed(host.remove_dir(path)?), undo))

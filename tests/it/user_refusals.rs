@@ -277,14 +277,7 @@ fn a_failure_at_the_last_write_rolls_back_every_step() {
     let (_, key_pub) = sshd::client_keypair(&s.root.dir("client"));
     // a symlink planted at the slice drop-in (written after the account, home, passwd/group,
     // group, block, key file and state) is refused: everything before it goes back
-    let uid = (42000..60000)
-        .find(|u| {
-            nix::unistd::User::from_uid((*u).into())
-                .ok()
-                .flatten()
-                .is_none()
-        })
-        .expect("a free uid");
+    let uid = common::free_uid();
     let systemd = s.root.dir("systemd");
     let slice = systemd.join(format!("user-{uid}.slice.d"));
     fs::create_dir(&slice).unwrap();

@@ -517,14 +517,7 @@ fn create_then_delete_account() {
         "{}",
         text(&out.stderr)
     );
-    let uid = (42000..60000)
-        .find(|u| {
-            nix::unistd::User::from_uid((*u).into())
-                .ok()
-                .flatten()
-                .is_none()
-        })
-        .expect("a free uid");
+    let uid = common::free_uid();
     let mut add = s.user_cmd(user.name());
     add.arg("--create")
         .arg("--uid")
