@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::RwLock;
 
+use crate::apply::tree::Removal;
 use crate::apply::{Copied, EntryKind, Host, HostError, Meta};
 use crate::plan::{JailPath, Owner};
 
@@ -154,5 +155,24 @@ impl Host for FakeHost {
     }
     fn remove_dir(&self, path: &JailPath) -> Result<bool, HostError> {
         Ok(self.take("rmdir", path))
+    }
+    fn remove_tree(&self, path: &JailPath) -> Result<Removal, HostError> {
+        let key = Self::key(path);
+        let below = format!("{key}/");
+        let mut entries = self.entries.write().unwrap();
+        let gone: Vec<String> = entries
+            .keys()
+            .filter(|k| **k == key || k.starts_with(&below))
+            .cloned()
+            .collect();
+        let mut out = Removal::default();
+        for k in gone {
+            match entries.remove(&k) {
+                Some((m, _)) if m.kind == EntryKind::Dir => out.dirs += 1,
+                _ => out.files += 1,
+            }
+        }
+        self.writes.write().unwrap().push(format!("rm -r {path}"));
+        Ok(out)
     }
 }

@@ -176,7 +176,8 @@ impl System for LinuxSystem {
             HostOp::WriteJailFile { path, .. }
             | HostOp::RemoveJailFile { path }
             | HostOp::MakeJailDir { path, .. }
-            | HostOp::RemoveJailDir { path } => Err(OpError::NoJail {
+            | HostOp::RemoveJailDir { path }
+            | HostOp::RemoveJailTree { path } => Err(OpError::NoJail {
                 op: op.verb(),
                 path: path.to_string(),
             }),
@@ -395,7 +396,8 @@ impl<'s> Journal<'s> {
             HostOp::WriteJailFile { .. }
             | HostOp::RemoveJailFile { .. }
             | HostOp::MakeJailDir { .. }
-            | HostOp::RemoveJailDir { .. } => Undo::Nothing,
+            | HostOp::RemoveJailDir { .. }
+            | HostOp::RemoveJailTree { .. } => Undo::Nothing,
         };
         Ok((self.system.perform(op)?, undo))
     }
@@ -472,6 +474,17 @@ fn perform_in_jail(host: &dyn Host, op: &HostOp) -> Result<(Performed, Undo), Op
                 None => Undo::Nothing,
             };
             Ok((Performed::changed(host.remove_dir(path)?), undo))
+        }
+        HostOp::RemoveJailTree { path } => {
+            let gone = host.remove_tree(path)?;
+            let done = Performed {
+                changed: gone.files + gone.dirs > 0,
+                detail: Some(format!(
+                    "removed {} files and {} directories",
+                    gone.files, gone.dirs
+                )),
+            };
+            Ok((done, Undo::Impossible))
         }
         other => Err(OpError::NoJail {
             op: other.verb(),
@@ -697,6 +710,37 @@ mod tests {
         j.commit();
         assert!(j.roll_back(None).is_empty());
         assert_eq!(j.steps().len(), 4);
+    }
+
+    #[test]
+    fn a_removed_tree_is_reported_as_not_undone() {
+        let jail = FakeHost::default();
+        let owner = Owner {
+            uid: 1500,
+            gid: 1500,
+        };
+        let home = JailPath::new("home/u1").unwrap();
+        jail.make_dir(&home, 0o700, owner).unwrap();
+        jail.write_file(&JailPath::new("home/u1/f").unwrap(), b"x", 0o600, owner)
+            .unwrap();
+        jail.write_file(&JailPath::new("home/u10").unwrap(), b"y", 0o600, owner)
+            .unwrap();
+        let sys = Recorder::default();
+        let mut j = Journal::new(&sys, false);
+        let op = HostOp::RemoveJailTree { path: home.clone() };
+        let done = j.execute(Some(&jail), step(op)).unwrap();
+        assert_eq!(
+            done.detail.as_deref(),
+            Some("removed 1 files and 1 directories")
+        );
+        assert_eq!(jail.stat(&home).unwrap(), None);
+        assert!(
+            jail.stat(&JailPath::new("home/u10").unwrap())
+                .unwrap()
+                .is_some()
+        );
+        let back = j.roll_back(Some(&jail));
+        assert_eq!(back.failed, ["/fake/home/u1: cannot be undone"]);
     }
 
     #[test]

@@ -131,6 +131,10 @@ pub enum HostOp {
     },
     /// Removes an empty directory in the jail.
     RemoveJailDir { path: JailPath },
+    /// Removes a directory in the jail and everything below it (a home with
+    /// `--delete-home`): by descriptor, never through a symlink, never across a mount. It
+    /// cannot be undone.
+    RemoveJailTree { path: JailPath },
     /// SIGKILL, by PID, to every process of `uid` (never uid 0), until none is left.
     EndSessions { uid: u32 },
     /// Reloads sshd with `config` as its main file: systemd's unit, or SIGHUP to its
@@ -161,6 +165,7 @@ impl HostOp {
             HostOp::RemoveRootFile { .. } | HostOp::RemoveJailFile { .. } => "remove",
             HostOp::MakeHostDir { .. } | HostOp::MakeJailDir { .. } => "mkdir",
             HostOp::RemoveHostDir { .. } | HostOp::RemoveJailDir { .. } => "rmdir",
+            HostOp::RemoveJailTree { .. } => "rm -r",
             HostOp::EndSessions { .. } => "kill",
             HostOp::ReloadSshd { .. } | HostOp::ReloadSystemd => "reload",
         }
@@ -187,7 +192,8 @@ impl HostOp {
             HostOp::WriteJailFile { path, .. }
             | HostOp::RemoveJailFile { path }
             | HostOp::MakeJailDir { path, .. }
-            | HostOp::RemoveJailDir { path } => path.to_string(),
+            | HostOp::RemoveJailDir { path }
+            | HostOp::RemoveJailTree { path } => path.to_string(),
             HostOp::EndSessions { uid } => format!("processes of uid {uid}"),
             HostOp::ReloadSshd { config, .. } => format!("sshd ({})", config.display()),
             HostOp::ReloadSystemd => "systemd".into(),
@@ -200,7 +206,8 @@ impl HostOp {
             HostOp::WriteJailFile { path, .. }
             | HostOp::RemoveJailFile { path }
             | HostOp::MakeJailDir { path, .. }
-            | HostOp::RemoveJailDir { path } => Some(path),
+            | HostOp::RemoveJailDir { path }
+            | HostOp::RemoveJailTree { path } => Some(path),
             _ => None,
         }
     }

@@ -124,9 +124,7 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
         && h.stat(&home)?.is_some()
     {
         r.change("home", "remove", in_jail(Some(h), &home));
-        if !r.dry {
-            delete_home(r, h, &jail, &home)?;
-        }
+        delete_home(r, h, &jail, &home)?;
     }
     if a.delete_account && existing.is_some() {
         r.change("account", "remove", name);
@@ -143,17 +141,20 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
 /// wherever the user moved them), any other mount there stops it, and the removal itself
 /// never crosses a mount or follows a symlink.
 fn delete_home(r: &mut Run, h: &LinuxHost, jail: &Path, home: &JailPath) -> Result<(), UserError> {
-    let binds = jail_binds(r, jail)?;
-    let unmounted = mounts::apply::clear_for_removal(h, &binds, mounts::Own::default(), Some(home))
-        .map_err(|e| mount_error(e, jail, home))?;
-    for b in unmounted {
-        r.detail(format!("unmounted {b}"));
+    if !r.dry {
+        let binds = jail_binds(r, jail)?;
+        let unmounted =
+            mounts::apply::clear_for_removal(h, &binds, mounts::Own::default(), Some(home))
+                .map_err(|e| mount_error(e, jail, home))?;
+        for b in unmounted {
+            r.detail(format!("unmounted {b}"));
+        }
     }
-    let gone = h.remove_tree(home)?;
-    r.detail(format!(
-        "removed {} files and {} directories",
-        gone.files, gone.dirs
-    ));
+    let op = HostOp::RemoveJailTree { path: home.clone() };
+    let done = r.exec(Some(h), op, "--delete-home: the user's files in the jail")?;
+    if let Some(gone) = done.detail {
+        r.detail(gone);
+    }
     Ok(())
 }
 
