@@ -137,6 +137,7 @@ classified_by!(exit_code:
     crate::hostinfo::gather::GatherError,
     crate::jail::RecordError,
     crate::hostinfo::timezone::ZoneError,
+    crate::apply::journal::OpError,
 );
 classified_by!(code:
     crate::account::AccountError,
@@ -231,6 +232,7 @@ fn class_of(e: &(dyn std::error::Error + 'static)) -> Option<Class> {
         crate::plan::denylist::Denied,
         crate::hostinfo::gather::GatherError,
         crate::jail::RecordError,
+        crate::apply::journal::OpError,
         crate::account::AccountError,
         crate::account::usecase::UserError,
         crate::sshd::SshdError,

@@ -1,11 +1,11 @@
 //! Root-owned files outside any jail (authorized_keys files, sshd drop-ins, unit files), as
-//! the account code sees them: thin wrappers over the one safe writer in
-//! `apply::rootfile`, with its errors as `AccountError`s. Nothing here writes by itself.
+//! the account code reads them: thin wrappers over `apply::rootfile`, with its errors as
+//! `AccountError`s. Writes and removals are `plan::HostOp`s run by `apply::journal`.
 
 use std::path::Path;
 
 use super::AccountError;
-use crate::apply::rootfile::{self, Durability, RootFileError};
+use crate::apply::rootfile::{self, RootFileError};
 
 impl From<RootFileError> for AccountError {
     fn from(e: RootFileError) -> Self {
@@ -40,24 +40,4 @@ pub fn has_root_mode(path: &Path, mode: u32) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| {
         m.file_type().is_file() && m.uid() == 0 && m.gid() == 0 && m.mode() & 0o7777 == mode
     })
-}
-
-/// Writes `content` to `path` atomically, owned by root with `mode`, fsynced. The directory
-/// must be root-owned and not group/other-writable.
-pub fn write_root_file(path: &Path, content: &str, mode: u32) -> Result<(), AccountError> {
-    rootfile::write(path, content.as_bytes(), mode, Durability::Fsync)?;
-    Ok(())
-}
-
-/// Removes a file; Ok(false) when it was not there.
-pub fn remove_root_file(path: &Path) -> Result<bool, AccountError> {
-    Ok(rootfile::remove(path)?)
-}
-
-/// Puts `path` back the way it was: `before` is its earlier content (None: it did not exist).
-pub fn restore(path: &Path, before: Option<&str>, mode: u32) -> Result<(), AccountError> {
-    match before {
-        Some(c) => write_root_file(path, c, mode),
-        None => remove_root_file(path).map(|_| ()),
-    }
 }

@@ -122,17 +122,6 @@ pub fn home_needs(host: &dyn Host, name: &str, owner: Owner) -> Result<Needed, H
     })
 }
 
-/// Makes `home` (root 0755, when missing) and `home/NAME` (0700, the user's).
-pub fn make_home(host: &dyn Host, name: &str, owner: Owner) -> Result<bool, HostError> {
-    let home = JailPath::new("home").expect("static path");
-    let mut changed = false;
-    if host.stat(&home)?.is_none() {
-        changed |= host.make_dir(&home, 0o755, Owner::ROOT)?;
-    }
-    changed |= host.make_dir(&home_of(name), 0o700, owner)?;
-    Ok(changed)
-}
-
 /// The current text of a jail file, None when absent.
 pub fn read_text(host: &dyn Host, path: &JailPath) -> Result<Option<String>, HostError> {
     if host.stat(path)?.is_none() {
@@ -207,166 +196,8 @@ pub fn kind_name(k: &EntryKind) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-    use std::sync::RwLock;
-
     use super::*;
-    use crate::apply::Copied;
-
-    /// An in-memory jail: path → (meta, content). Records every write.
-    #[derive(Default)]
-    struct FakeHost {
-        entries: RwLock<BTreeMap<String, (Meta, Vec<u8>)>>,
-        writes: RwLock<Vec<String>>,
-    }
-
-    fn meta(kind: EntryKind, mode: u32, uid: u32) -> Meta {
-        Meta {
-            kind,
-            mode,
-            uid,
-            gid: uid,
-            size: 0,
-            mtime_ns: 0,
-            ino: 0,
-            nlink: 1,
-        }
-    }
-
-    impl FakeHost {
-        fn with(self, path: &str, kind: EntryKind, mode: u32) -> Self {
-            self.entries
-                .write()
-                .unwrap()
-                .insert(path.into(), (meta(kind, mode, 0), Vec::new()));
-            self
-        }
-        fn file(self, path: &str, content: &str) -> Self {
-            self.entries.write().unwrap().insert(
-                path.into(),
-                (meta(EntryKind::File, 0o644, 0), content.as_bytes().to_vec()),
-            );
-            self
-        }
-        fn link(self, path: &str, target: &str) -> Self {
-            self.with(
-                path,
-                EntryKind::Symlink {
-                    target: target.into(),
-                },
-                0o777,
-            )
-        }
-        /// Like LinuxHost: a symlink in a parent component is refused.
-        fn check_parents(&self, path: &JailPath) -> Result<(), HostError> {
-            for a in path.ancestors() {
-                if let Some((m, _)) = self
-                    .entries
-                    .read()
-                    .unwrap()
-                    .get(&a.rel().display().to_string())
-                    && matches!(m.kind, EntryKind::Symlink { .. })
-                {
-                    return Err(HostError::Symlink {
-                        jail: "/fake".into(),
-                        path: a.to_string(),
-                        op: "walk",
-                    });
-                }
-            }
-            Ok(())
-        }
-        fn key(path: &JailPath) -> String {
-            path.rel().display().to_string()
-        }
-    }
-
-    impl Host for FakeHost {
-        fn root(&self) -> &Path {
-            Path::new("/fake")
-        }
-        fn stat(&self, path: &JailPath) -> Result<Option<Meta>, HostError> {
-            self.check_parents(path)?;
-            Ok(self
-                .entries
-                .read()
-                .unwrap()
-                .get(&Self::key(path))
-                .map(|e| e.0.clone()))
-        }
-        fn make_dir(&self, path: &JailPath, mode: u32, owner: Owner) -> Result<bool, HostError> {
-            self.check_parents(path)?;
-            self.writes.write().unwrap().push(format!("mkdir {path}"));
-            let mut m = meta(EntryKind::Dir, mode, owner.uid);
-            m.gid = owner.gid;
-            if let Some((old, _)) = self.entries.read().unwrap().get(&Self::key(path))
-                && old.kind != EntryKind::Dir
-            {
-                return Err(HostError::WrongType {
-                    jail: "/fake".into(),
-                    path: path.to_string(),
-                    found: "other",
-                    expected: "directory",
-                    op: "mkdir",
-                });
-            }
-            Ok(self
-                .entries
-                .write()
-                .unwrap()
-                .insert(Self::key(path), (m.clone(), Vec::new()))
-                .is_none_or(|(old, _)| old != m))
-        }
-        fn copy_file(&self, _: &Path, _: &JailPath, _: u32, _: Owner) -> Result<Copied, HostError> {
-            unimplemented!()
-        }
-        fn write_file(
-            &self,
-            path: &JailPath,
-            content: &[u8],
-            mode: u32,
-            owner: Owner,
-        ) -> Result<(), HostError> {
-            self.check_parents(path)?;
-            self.writes.write().unwrap().push(format!("write {path}"));
-            self.entries.write().unwrap().insert(
-                Self::key(path),
-                (meta(EntryKind::File, mode, owner.uid), content.to_vec()),
-            );
-            Ok(())
-        }
-        fn symlink(&self, _: &JailPath, _: &Path) -> Result<(), HostError> {
-            unimplemented!()
-        }
-        fn make_char_device(&self, _: &JailPath, _: u64, _: u64, _: u32) -> Result<(), HostError> {
-            unimplemented!()
-        }
-        fn read_file(&self, path: &JailPath) -> Result<Vec<u8>, HostError> {
-            self.check_parents(path)?;
-            Ok(self.entries.read().unwrap()[&Self::key(path)].1.clone())
-        }
-        fn hash_file(&self, _: &JailPath) -> Result<String, HostError> {
-            unimplemented!()
-        }
-        fn remove(&self, path: &JailPath) -> Result<bool, HostError> {
-            self.writes.write().unwrap().push(format!("rm {path}"));
-            Ok(self
-                .entries
-                .write()
-                .unwrap()
-                .remove(&Self::key(path))
-                .is_some())
-        }
-        fn remove_dir(&self, path: &JailPath) -> Result<bool, HostError> {
-            self.writes.write().unwrap().push(format!("rmdir {path}"));
-            Ok(self
-                .entries
-                .write()
-                .unwrap()
-                .remove(&Self::key(path))
-                .is_some())
-        }
-    }
+    use crate::apply::fake::FakeHost;
 
     fn merged_usr() -> FakeHost {
         FakeHost::default()
@@ -406,7 +237,12 @@ mod tests {
         };
         let h = FakeHost::default();
         assert_eq!(home_needs(&h, "u", owner).unwrap(), Needed::Create);
-        assert!(make_home(&h, "u", owner).unwrap());
+        // the user use case makes them through the journal, in this order
+        assert!(
+            h.make_dir(&JailPath::new("home").unwrap(), 0o755, Owner::ROOT)
+                .unwrap()
+        );
+        assert!(h.make_dir(&home_of("u"), 0o700, owner).unwrap());
         assert_eq!(home_needs(&h, "u", owner).unwrap(), Needed::Nothing);
         assert_eq!(
             *h.writes.read().unwrap(),

@@ -39,34 +39,8 @@ pub fn create_argv(w: &Wanted, group_exists: bool) -> Vec<String> {
     v
 }
 
-/// What differs on an existing account.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Modify {
-    pub home: Option<String>,
-    pub shell: Option<String>,
-    pub password: Option<String>,
-}
-
-impl Modify {
-    pub fn is_empty(&self) -> bool {
-        self.home.is_none() && self.shell.is_none() && self.password.is_none()
-    }
-
-    /// Human summary: `home /x → /home/n, shell …, password disabled`.
-    pub fn describe(&self) -> String {
-        let mut parts = Vec::new();
-        if let Some(h) = &self.home {
-            parts.push(format!("home {h}"));
-        }
-        if let Some(s) = &self.shell {
-            parts.push(format!("shell {s}"));
-        }
-        if self.password.is_some() {
-            parts.push("password disabled (key-only)".to_string());
-        }
-        parts.join(", ")
-    }
-}
+/// What differs on an existing account (the plan's `AccountChange`).
+pub use crate::plan::hostops::AccountChange as Modify;
 
 /// `usermod` argv for the fields in `m`.
 pub fn modify_argv(name: &str, m: &Modify) -> Vec<String> {

@@ -665,6 +665,9 @@ mod tests {
                 .any(|k| k.ancestors().contains(path));
             Ok(!has_children && self.objects.lock().unwrap().remove(path).is_some())
         }
+        fn remove_tree(&self, _: &JailPath) -> Result<crate::apply::tree::Removal, HostError> {
+            unimplemented!("the executor removes nothing recursively")
+        }
     }
 
     fn jp(s: &str) -> JailPath {

@@ -208,4 +208,7 @@ pub trait Host: Sync {
     fn remove(&self, path: &JailPath) -> Result<bool, HostError>;
     /// Removes an empty directory; Ok(false) if absent or not empty.
     fn remove_dir(&self, path: &JailPath) -> Result<bool, HostError>;
+    /// Removes `path` and, for a directory, everything below it: iteratively, by
+    /// descriptor, never through a symlink, never across a mount. Ok(empty) if absent.
+    fn remove_tree(&self, path: &JailPath) -> Result<crate::apply::tree::Removal, HostError>;
 }

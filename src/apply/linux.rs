@@ -907,4 +907,7 @@ impl Host for LinuxHost {
             Err(e) => Err(self.io(path, op, e)),
         }
     }
+    fn remove_tree(&self, path: &JailPath) -> Result<tree::Removal, HostError> {
+        LinuxHost::remove_tree(self, path)
+    }
 }

@@ -4,8 +4,11 @@
 mod beneath;
 mod errors;
 pub mod executor;
+#[cfg(test)]
+pub(crate) mod fake;
 pub mod host;
 pub mod interrupt;
+pub mod journal;
 pub mod linux;
 pub mod mount;
 pub mod pipe;

@@ -490,8 +490,23 @@ pub fn record_written(
     host: &dyn Host,
     paths: &[JailPath],
 ) -> Result<bool, RecordError> {
-    let Some(mut st) = state::load(state_dir, jail)? else {
+    let Some(st) = with_written(state_dir, jail, host, paths)? else {
         return Ok(false);
+    };
+    state::save(state_dir, &st)?;
+    Ok(true)
+}
+
+/// The jail's state with what is now at `paths` recorded in its manifest, like
+/// `record_written`, without saving it; None when nothing changed or there is no state.
+pub fn with_written(
+    state_dir: &Path,
+    jail: &Path,
+    host: &dyn Host,
+    paths: &[JailPath],
+) -> Result<Option<state::JailState>, RecordError> {
+    let Some(mut st) = state::load(state_dir, jail)? else {
+        return Ok(None);
     };
     let mut changed = false;
     for p in paths {
@@ -509,11 +524,11 @@ pub fn record_written(
             _ => {}
         }
     }
-    if changed {
-        st.updated_unix = state::now_unix();
-        state::save(state_dir, &st)?;
+    if !changed {
+        return Ok(None);
     }
-    Ok(changed)
+    st.updated_unix = state::now_unix();
+    Ok(Some(st))
 }
 
 /// Plans, applies, and saves the state (only when something changed).

@@ -1,13 +1,16 @@
-//! Plan: settings + closure → a list of typed operations on the jail, each with a reason.
+//! Plan: settings + closure → a list of typed operations on the jail, each with a reason;
+//! `hostops` holds the operations outside the jail's tree (accounts, root files, reloads).
 //! Pure: takes every input as an argument; never reads the host or the environment.
 
 pub mod base;
 pub mod build;
 pub mod denylist;
+pub mod hostops;
 pub mod jailpath;
 pub mod ops;
 pub mod policy;
 pub mod render;
 
+pub use hostops::{HostOp, HostStep};
 pub use jailpath::JailPath;
-pub use ops::{Op, Owner, Plan, Step};
+pub use ops::{Content, Op, Owner, Plan, Step};

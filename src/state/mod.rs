@@ -240,12 +240,29 @@ pub fn all(state_dir: &Path) -> Result<Vec<JailState>, StateError> {
 /// file written.
 pub fn save(state_dir: &Path, state: &JailState) -> Result<PathBuf, StateError> {
     let path = state_file(state_dir, &state.jail);
+    save_json(state_dir, &path, &to_json(state))?;
+    Ok(path)
+}
+
+/// The bytes `save` writes for `state`.
+pub fn to_json(state: &JailState) -> Vec<u8> {
+    serde_json::to_vec_pretty(state).expect("a JailState always serialises")
+}
+
+/// Writes a state's JSON (`to_json`) to `path`, a file directly under `state_dir/jails`,
+/// like `save`: root 0700 state directories, mode 0600, the one safe writer.
+pub fn save_json(state_dir: &Path, path: &Path, json: &[u8]) -> Result<(), StateError> {
     let dir = state_dir.join("jails");
+    if path.parent() != Some(dir.as_path()) {
+        return Err(StateError::Unsafe {
+            path: path.to_path_buf(),
+            why: format!("a state file belongs directly in {}", dir.display()),
+        });
+    }
     ensure_private_dir(state_dir)?;
     ensure_private_dir(&dir)?;
-    let json = serde_json::to_vec_pretty(state).expect("a JailState always serialises");
-    rootfile::write(&path, &json, 0o600, Durability::Lazy).map_err(state_err)?;
-    Ok(path)
+    rootfile::write(path, json, 0o600, Durability::Lazy).map_err(state_err)?;
+    Ok(())
 }
 
 fn state_err(e: RootFileError) -> StateError {

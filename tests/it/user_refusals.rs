@@ -267,3 +267,65 @@ fn remove_of_a_user_not_jailed_here_touches_nothing() {
         "the account of a user who is not jailed here was deleted"
     );
 }
+
+#[test]
+fn a_failure_at_the_last_write_rolls_back_every_step() {
+    let Some((_g, s)) = setup("a_failure_at_the_last_write_rolls_back_every_step") else {
+        return;
+    };
+    let user = ReservedUser::new();
+    let (_, key_pub) = sshd::client_keypair(&s.root.dir("client"));
+    // a symlink planted at the slice drop-in (written after the account, home, passwd/group,
+    // group, block, key file and state) is refused: everything before it goes back
+    let uid = common::free_uid();
+    let systemd = s.root.dir("systemd");
+    let slice = systemd.join(format!("user-{uid}.slice.d"));
+    fs::create_dir(&slice).unwrap();
+    let canary = s.root.path().join("canary");
+    common::write_file(&canary, "canary\n", 0o644);
+    std::os::unix::fs::symlink(&canary, slice.join("50-jailsmith.conf")).unwrap();
+    let state = jailsmith::state::state_file(&s.state_dir, &s.jail);
+    let state_before = fs::read(&state).ok();
+    let group_before = fs::read_to_string(s.jail.join("etc/group")).ok();
+    let jail = fs::canonicalize(&s.jail).unwrap();
+    let jail_group = jailsmith::sshd::dropin::jail_group(&jail, false);
+    let block = s
+        .srv
+        .dropin_dir()
+        .join(jailsmith::sshd::dropin::group_file_name(&jail_group));
+    let mut cmd = s.user_cmd(user.name());
+    cmd.args(["--create", "--uid", &uid.to_string(), "--key"])
+        .arg(&key_pub)
+        .arg("--systemd-dir")
+        .arg(&systemd)
+        .args(["--memory-max", "150M"]);
+    let err = refused(&s, user.name(), &mut cmd, REFUSED);
+    assert!(err.contains("50-jailsmith.conf"), "{err}");
+    assert!(err.contains("rolled back"), "{err}");
+    for undone in [
+        format!("account {}", user.name()),
+        format!("group {jail_group}"),
+        s.keys_dir.join(user.name()).display().to_string(),
+        block.display().to_string(),
+    ] {
+        assert!(err.contains(&undone), "{undone} is not said undone: {err}");
+    }
+    assert!(!err.contains("could NOT"), "{err}");
+    assert!(user.lookup().is_none(), "the account was not rolled back");
+    assert!(!s.jail.join("home").join(user.name()).exists());
+    assert!(!block.exists(), "the group's block was left");
+    let groups = fs::read_to_string("/etc/group").unwrap();
+    assert!(
+        !groups
+            .lines()
+            .any(|l| l.split(':').next() == Some(&jail_group)),
+        "the jail's group was left"
+    );
+    assert_eq!(fs::read(&state).ok(), state_before, "the state changed");
+    assert_eq!(
+        fs::read_to_string(s.jail.join("etc/group")).ok(),
+        group_before,
+        "the jail's group file changed"
+    );
+    assert_eq!(fs::read_to_string(&canary).unwrap(), "canary\n");
+}

@@ -474,6 +474,37 @@ fn create_then_delete_account() {
     );
     assert!(text(&out.stdout).contains("would create account"));
     assert!(user.lookup().is_none() && !s.dropin(user.name()).exists());
+    // with --json the plan is data: typed host operations, each with its reason
+    let out = run_ok(
+        s.user_cmd(user.name())
+            .arg("--create")
+            .arg("--key")
+            .arg(&key_pub)
+            .args(["--dry-run", "--json"]),
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let plan = report["plan"].as_array().expect("a plan");
+    let ops: Vec<&str> = plan.iter().filter_map(|s| s["op"].as_str()).collect();
+    for op in [
+        "create_account",
+        "create_group",
+        "add_member",
+        "write_root_file",
+    ] {
+        assert!(ops.contains(&op), "{op} is not in the plan: {report}");
+    }
+    assert!(
+        plan.iter()
+            .all(|s| !s["reason"].as_str().unwrap_or("").is_empty()),
+        "{report}"
+    );
+    let keys = s.keys_dir.join(user.name());
+    assert!(
+        plan.iter()
+            .any(|s| s["op"] == "write_root_file" && s["path"] == keys.display().to_string()),
+        "{report}"
+    );
+    assert!(user.lookup().is_none() && !keys.exists());
 
     // --uid below UID_MIN is refused; a free one at or above it is honoured
     let out = run(s
@@ -486,14 +517,7 @@ fn create_then_delete_account() {
         "{}",
         text(&out.stderr)
     );
-    let uid = (42000..60000)
-        .find(|u| {
-            nix::unistd::User::from_uid((*u).into())
-                .ok()
-                .flatten()
-                .is_none()
-        })
-        .expect("a free uid");
+    let uid = common::free_uid();
     let mut add = s.user_cmd(user.name());
     add.arg("--create")
         .arg("--uid")

@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::journal::{
-    Run, Undo, ensure_dir, in_jail, put_host_file, put_jail_file, record_jail_files, record_user,
+use super::run::{
+    Run, ensure_dir, in_jail, put_host_file, put_jail_file, record_jail_files, record_user,
     reload_sshd,
 };
 use super::{
@@ -12,10 +12,10 @@ use super::{
     check_uid, groups, jail_path, refuse_other_jail,
 };
 use crate::account::hostdb::{HostAccount, HostDb, PasswdEntry};
-use crate::account::useradd::{self, Modify, NO_PASSWORD, Wanted};
+use crate::account::useradd::{Modify, NO_PASSWORD, Wanted};
 use crate::account::{AccountError, hostfs, jailside, keys, logindefs};
 use crate::apply::{Host, LinuxHost};
-use crate::plan::{JailPath, Owner};
+use crate::plan::{HostOp, JailPath, Owner};
 use crate::sshd::dropin::{self, DropIn};
 use crate::sshd::validate::{self, Sshd};
 use crate::sshd::{SshdError, mainconfig};
@@ -384,12 +384,17 @@ fn put_account(
             wanted.shell,
             a.uid.map(|u| format!(", uid {u}")).unwrap_or_default()
         ));
+        let op = HostOp::CreateAccount {
+            name: a.name.clone(),
+            home: wanted.home,
+            shell: wanted.shell,
+            uid: a.uid,
+            existing_group: uzers::get_group_by_name(&a.name).is_some(),
+        };
+        r.exec(None, op, "the account to jail (--create)")?;
         if r.dry {
             return Ok(None);
         }
-        let group_exists = uzers::get_group_by_name(&a.name).is_some();
-        useradd::run("useradd", &useradd::create_argv(&wanted, group_exists))?;
-        r.undo.push(Undo::UserAdd(a.name.clone()));
         let acc = db.lookup(&a.name)?.ok_or_else(|| AccountError::Missing {
             name: a.name.clone(),
         })?;
@@ -406,19 +411,46 @@ fn put_account(
     }
     r.change("account", "update", &a.name);
     r.detail(format!("usermod: {}", change.describe()));
-    let back = Modify {
+    let before = Modify {
         home: change.home.as_ref().map(|_| e.home.clone()),
         shell: change.shell.as_ref().map(|_| e.shell.clone()),
         password: change.password.as_ref().and(acc.password.clone()),
     };
-    if !r.dry {
-        useradd::run("usermod", &useradd::modify_argv(&a.name, &change))?;
-        r.undo.push(Undo::UserMod(a.name.clone(), back));
-    }
+    let op = HostOp::ModifyAccount {
+        name: a.name.clone(),
+        change,
+        before,
+    };
+    r.exec(
+        None,
+        op,
+        "a jailed account: home inside the jail, the jail's shell, key-only",
+    )?;
     let mut entry = e.clone();
     entry.home = wanted.home;
     entry.shell = wanted.shell;
     Ok(Some((entry, acc.group.clone())))
+}
+
+/// JAIL/home/NAME: the user's own, 0700.
+fn put_home(
+    r: &mut Run,
+    host: &dyn Host,
+    name: &str,
+    home: JailPath,
+    owner: Owner,
+) -> Result<(), UserError> {
+    let op = HostOp::MakeJailDir {
+        path: home,
+        mode: 0o700,
+        owner,
+    };
+    r.exec(
+        Some(host),
+        op,
+        format!("{name}'s home, the only place it can write"),
+    )?;
+    Ok(())
 }
 
 /// JAIL/home/NAME and the user's lines in the jail's etc/passwd and etc/group.
@@ -453,14 +485,16 @@ fn put_jail_lines(
         jailside::Needed::Create => {
             r.change("home", "create", in_jail(Some(host), &home));
             r.detail(format!("owner {}:{} mode 0700", owner.uid, owner.gid));
-            if !r.dry {
-                let parent = JailPath::new("home").expect("static path");
-                if host.stat(&parent)?.is_none() {
-                    r.undo.push(Undo::JailDir(parent));
-                }
-                jailside::make_home(host, name, owner)?;
-                r.undo.push(Undo::JailDir(home.clone()));
+            let parent = JailPath::new("home").expect("static path");
+            if host.stat(&parent)?.is_none() {
+                let op = HostOp::MakeJailDir {
+                    path: parent,
+                    mode: 0o755,
+                    owner: Owner::ROOT,
+                };
+                r.exec(Some(host), op, "holds the jailed users' homes")?;
             }
+            put_home(r, host, name, home, owner)?;
         }
         jailside::Needed::Fix { mode, owner: was } => {
             r.change("home", "update", in_jail(Some(host), &home));
@@ -468,10 +502,7 @@ fn put_jail_lines(
                 "owner {}:{} mode {mode:04o} → {}:{} 0700",
                 was.uid, was.gid, owner.uid, owner.gid
             ));
-            if !r.dry {
-                jailside::make_home(host, name, owner)?;
-                r.undo.push(Undo::JailDirMeta(home.clone(), mode, was));
-            }
+            put_home(r, host, name, home, owner)?;
         }
     }
     let passwd_before = jailside::read_text(host, &jailside::passwd_path())?;

@@ -5,10 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
-use super::journal::{Run, Undo, drop_host_file, put_host_file, update_state};
+use super::run::{Run, drop_host_file, put_host_file, update_state};
 use super::{UserError, UserRequest};
 use crate::account::hostdb::HostDb;
-use crate::account::{hostfs, useradd};
+use crate::account::hostfs;
+use crate::plan::HostOp;
 use crate::sshd::dropin::{self, DropIn};
 use crate::state::{self, JailState};
 
@@ -154,11 +155,18 @@ pub(super) fn ensure_group(
         "groupadd -r: sshd jails its members in {}",
         jail.display()
     ));
+    let op = HostOp::CreateGroup {
+        name: group.to_string(),
+        gid: None,
+    };
+    r.exec(
+        None,
+        op,
+        format!("sshd's Match Group for {}", jail.display()),
+    )?;
     if r.dry {
         return Ok(None);
     }
-    useradd::run("groupadd", &useradd::groupadd_argv(group, None))?;
-    r.undo.push(Undo::GroupAdd(group.to_string()));
     let gid = db
         .group_index()?
         .by_name(group)
@@ -183,15 +191,19 @@ pub(super) fn membership(r: &mut Run, user: &str, group: &str, add: bool) -> Res
         "gpasswd {} {user} {group}",
         if add { "-a" } else { "-d" }
     ));
-    if r.dry {
-        return Ok(());
-    }
-    useradd::run("gpasswd", &useradd::gpasswd_argv(user, group, add))?;
-    r.undo.push(Undo::Member {
-        user: user.to_string(),
-        group: group.to_string(),
-        added: add,
-    });
+    let (user, group) = (user.to_string(), group.to_string());
+    let (op, reason) = if add {
+        (
+            HostOp::AddMember { user, group },
+            "sshd jails the group's members",
+        )
+    } else {
+        (
+            HostOp::RemoveMember { user, group },
+            "no longer jailed by this group",
+        )
+    };
+    r.exec(None, op, reason)?;
     Ok(())
 }
 
@@ -219,9 +231,12 @@ pub(super) fn drop_if_empty(
     let removed = drop_host_file(r, "dropin", path)?;
     r.change("sshd-group", "remove", group);
     r.detail("groupdel: its last member left");
+    let op = HostOp::DeleteGroup {
+        name: group.to_string(),
+        gid: Some(gid),
+    };
+    r.exec(None, op, "the jail's group has no member left")?;
     if !r.dry {
-        useradd::run("groupdel", &useradd::groupdel_argv(group))?;
-        r.undo.push(Undo::GroupDel(group.to_string(), gid));
         let name = group.to_string();
         update_state(r, jail, format!("group {group} forgotten"), |s| {
             s.groups.remove(&name);

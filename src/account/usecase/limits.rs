@@ -5,15 +5,15 @@
 
 use std::path::Path;
 
-use super::journal::{Run, Undo, drop_host_file, ensure_dir, put_host_file};
+use super::run::{Run, drop_host_file, ensure_dir, put_host_file, update_state};
 use super::{UserError, UserRequest};
-use crate::account::hostfs;
 use crate::limits::enforce::{self, Subject};
 use crate::limits::options::resolve_io_device;
 use crate::limits::{self, Limits};
+use crate::plan::HostOp;
 use crate::service::files::UserLimits;
 use crate::sshd::reload::systemd_is_init;
-use crate::state::{self, JailState};
+use crate::state;
 
 /// The default systemd directory; only there does a change trigger `systemctl daemon-reload`.
 pub const DEFAULT_SYSTEMD_DIR: &str = "/etc/systemd/system";
@@ -104,10 +104,13 @@ pub(super) fn drop_limits(r: &mut Run, jail: &Path, name: &str) -> Result<(), Us
     let path = r.args.systemd_dir.join(limits::slice_dropin_relpath(uid));
     let removed = drop_host_file(r, "limits", &path)?;
     record(r, jail, name, None)?;
-    if removed && !r.dry {
+    if removed {
         // the .d directory goes too when jailsmith's file was all it held
         let dir = path.parent().expect("the drop-in has a directory");
-        let _ = crate::apply::rootfile::remove_empty_dir(dir);
+        let op = HostOp::RemoveHostDir {
+            path: dir.to_path_buf(),
+        };
+        let _ = r.exec(None, op, "held only jailsmith's slice drop-in");
     }
     if removed {
         reload(r);
@@ -128,29 +131,16 @@ fn record(
     if current == wanted.as_ref() {
         return Ok(());
     }
-    let file = state::state_file(dir, jail);
-    r.change("state", "update", file.display());
-    r.detail(match &wanted {
+    let detail = match &wanted {
         Some(_) => format!("limits of {name} recorded"),
         None => format!("limits of {name} forgotten"),
-    });
-    if r.dry {
-        return Ok(());
-    }
-    let before = hostfs::read_optional(&file)?;
-    let mut st = loaded.unwrap_or_else(|| JailState::new(jail));
-    match wanted {
-        Some(l) => st.limits.insert(name.to_string(), l),
-        None => st.limits.remove(name),
     };
-    st.updated_unix = state::now_unix();
-    state::save(dir, &st)?;
-    r.undo.push(Undo::HostFile {
-        path: file,
-        before,
-        mode: 0o600,
-    });
-    Ok(())
+    update_state(r, jail, detail, |st| {
+        match wanted {
+            Some(l) => st.limits.insert(name.to_string(), l),
+            None => st.limits.remove(name),
+        };
+    })
 }
 
 /// systemd reads drop-ins on daemon-reload: run it where systemd runs and the drop-in is in
@@ -168,15 +158,13 @@ fn reload(r: &mut Run) {
         return;
     }
     r.change("systemd", "reload", "systemctl daemon-reload");
-    if r.dry {
-        return;
-    }
-    let status = crate::hostinfo::find_program("systemctl")
-        .map(|p| crate::apply::process::run(&p, &["daemon-reload"]));
-    match status {
-        Some(Ok(o)) if o.status.success() => {}
-        other => r.warnings.push(format!(
-            "systemctl daemon-reload failed ({other:?}): run it for the limits to apply"
-        )),
+    if let Err(e) = r.exec(
+        None,
+        HostOp::ReloadSystemd,
+        "systemd reads the slice drop-in",
+    ) {
+        r.warnings.push(format!(
+            "{e}: run 'systemctl daemon-reload' for the limits to apply"
+        ));
     }
 }

@@ -1,14 +1,14 @@
 //! Jailing an account (`jailsmith user`, and `apply` for each `[[user]]`): the use case below
 //! the command line. `add` and `remove` check first, then change keys, account, the jail's
-//! files, the sshd drop-in (validated), the state and the limits, recording each change in
-//! the `journal` with how to undo it; any failure rolls back what was done. Printing and the
-//! command-line options stay in `cli::user`.
+//! files, the sshd drop-in (validated), the state and the limits, each a typed host operation
+//! run through the one rollback journal (`apply::journal`, driven from `run`); any failure
+//! rolls back what was done. Printing and the command-line options stay in `cli::user`.
 
 mod add;
 mod groups;
-mod journal;
 mod limits;
 mod remove;
+mod run;
 
 use std::path::{Component, Path, PathBuf};
 
@@ -23,9 +23,9 @@ use crate::sshd::SshdError;
 use crate::sshd::dropin;
 use crate::state::StateError;
 
-pub use journal::Change;
-use journal::Run;
 pub use limits::DEFAULT_SYSTEMD_DIR;
+pub use run::Change;
+use run::Run;
 
 /// What one run of `jailsmith user` asks for (the command line of `user`, or a `[[user]]`
 /// of an `apply` spec): plain data, no clap.
@@ -98,6 +98,9 @@ pub enum UserError {
     Input(String),
     #[error("{0}")]
     Refused(String),
+    /// A host operation that failed for no module's reason (a program, no jail open).
+    #[error(transparent)]
+    Step(crate::apply::journal::OpError),
     #[error("{error}\n  rolled back: {undone}{failed}")]
     RolledBack {
         error: Box<UserError>,
@@ -115,6 +118,7 @@ impl UserError {
             UserError::State(e) => crate::exit::Classify::class(e).code(),
             UserError::Input(_) => exit::BAD_INPUT,
             UserError::Refused(_) => exit::REFUSED,
+            UserError::Step(e) => e.exit_code(),
             UserError::RolledBack { error, .. } => error.code(),
         }
     }
@@ -129,6 +133,9 @@ pub struct Report {
     pub dry_run: bool,
     pub up_to_date: bool,
     pub changes: Vec<Change>,
+    /// The host operations behind the changes, in order, each with its reason: what was
+    /// done (with --dry-run: what would be, as far as it is known before anything runs).
+    pub plan: Vec<crate::plan::HostStep>,
     pub warnings: Vec<String>,
 }
 
@@ -238,7 +245,7 @@ pub fn migrate_jail(
                     add::validate_effective(&sshd, &path, user, block)?;
                 }
             }
-            journal::reload_sshd(&mut r, &sshd)
+            run::reload_sshd(&mut r, &sshd)
         })();
         if let Err(e) = steps {
             return Err(r.roll_back(None, e));
@@ -293,7 +300,7 @@ pub fn drop_jail_groups(
             changed |= groups::drop_if_empty(&mut r, &db, &jail, g, &path, &leaving)?;
         }
         if changed {
-            journal::reload_sshd(&mut r, &args.sshd.validator())?;
+            run::reload_sshd(&mut r, &args.sshd.validator())?;
         }
         Ok(())
     })();

@@ -3,15 +3,15 @@
 
 use std::path::{Path, PathBuf};
 
-use super::journal::{
+use super::run::{
     Run, drop_host_file, in_jail, put_jail_file, record_jail_files, record_user, reload_sshd,
 };
 use super::{UserError, check_name, check_uid, groups, jail_path, refuse_other_jail};
 use crate::account::hostdb::{self, HostAccount, HostDb};
-use crate::account::{hostfs, jailside, logindefs, sessions, useradd};
+use crate::account::{hostfs, jailside, logindefs, sessions};
 use crate::apply::{Host, HostError, LinuxHost};
 use crate::mounts::{self, apply::MountError};
-use crate::plan::JailPath;
+use crate::plan::{HostOp, JailPath};
 use crate::sshd::dropin;
 use crate::sshd::validate::{self, Sshd};
 use crate::state;
@@ -118,22 +118,21 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
         return Err(r.roll_back(host_ref, e));
     }
     // Past this point nothing can be undone: the home's content and the account.
-    r.undo.clear();
+    r.journal.commit();
     if a.delete_home
         && let Some(h) = host.as_ref()
         && h.stat(&home)?.is_some()
     {
         r.change("home", "remove", in_jail(Some(h), &home));
-        if !r.dry {
-            delete_home(r, h, &jail, &home)?;
-        }
+        delete_home(r, h, &jail, &home)?;
     }
     if a.delete_account && existing.is_some() {
         r.change("account", "remove", name);
         r.detail("userdel (the host's /home is not touched)");
-        if !r.dry {
-            useradd::run("userdel", &useradd::delete_argv(name))?;
-        }
+        let op = HostOp::DeleteAccount {
+            name: name.to_string(),
+        };
+        r.exec(None, op, "--delete-account")?;
     }
     Ok(jail)
 }
@@ -142,18 +141,20 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
 /// wherever the user moved them), any other mount there stops it, and the removal itself
 /// never crosses a mount or follows a symlink.
 fn delete_home(r: &mut Run, h: &LinuxHost, jail: &Path, home: &JailPath) -> Result<(), UserError> {
-    let binds = jail_binds(r, jail)?;
-    let unmounted =
-        mounts::apply::clear_for_removal(h, &binds, mounts::Own::default(), Some(home), false)
-            .map_err(|e| mount_error(e, jail, home))?;
-    for b in unmounted {
-        r.detail(format!("unmounted {b}"));
+    if !r.dry {
+        let binds = jail_binds(r, jail)?;
+        let unmounted =
+            mounts::apply::clear_for_removal(h, &binds, mounts::Own::default(), Some(home), false)
+                .map_err(|e| mount_error(e, jail, home))?;
+        for b in unmounted {
+            r.detail(format!("unmounted {b}"));
+        }
     }
-    let gone = h.remove_tree(home)?;
-    r.detail(format!(
-        "removed {} files and {} directories",
-        gone.files, gone.dirs
-    ));
+    let op = HostOp::RemoveJailTree { path: home.clone() };
+    let done = r.exec(Some(h), op, "--delete-home: the user's files in the jail")?;
+    if let Some(gone) = done.detail {
+        r.detail(gone);
+    }
     Ok(())
 }
 
@@ -240,12 +241,12 @@ fn end_sessions(r: &mut Run, uid: u32) -> Result<(), UserError> {
         return Ok(());
     }
     r.change("sessions", "end", format!("uid {uid}"));
-    if r.dry {
-        r.detail(format!("would kill pids {pids:?}"));
-        return Ok(());
-    }
-    let killed = sessions::end_sessions(uid)?;
-    r.detail(format!("killed pids {killed:?}"));
+    let reason = "the user is taken out: no session of it may stay";
+    let done = r.exec(None, HostOp::EndSessions { uid }, reason)?;
+    r.detail(match done.detail {
+        Some(killed) => killed,
+        None => format!("would kill pids {pids:?}"),
+    });
     Ok(())
 }
 

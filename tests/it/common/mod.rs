@@ -224,6 +224,18 @@ pub fn run_timeout(cmd: &mut Command, timeout: Duration) -> Output {
     out
 }
 
+/// A uid no account has, from 42000 (inside UID_MIN..UID_MAX of a default login.defs).
+pub fn free_uid() -> u32 {
+    (42000..60000)
+        .find(|u| {
+            nix::unistd::User::from_uid((*u).into())
+                .ok()
+                .flatten()
+                .is_none()
+        })
+        .expect("a free uid")
+}
+
 /// Runs a command and panics, printing its stdout and stderr, unless it exits 0.
 pub fn run_ok(cmd: &mut Command) -> Output {
     let out = run(cmd);

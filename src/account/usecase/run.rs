@@ -1,15 +1,16 @@
-//! The run of `jailsmith user` as a journal: every change is recorded for the report and
-//! with how to undo it, and the steps that write one host or jail file live here.
+//! The run of `jailsmith user`: every host change is a typed operation (`plan::HostOp`)
+//! with its reason, run through the one rollback journal (`apply::journal`); the `Change`
+//! list is the report's view of them. The steps that write one host or jail file live here.
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use super::{UserError, UserRequest};
-use crate::account::useradd::{self, Modify};
-use crate::account::{AccountError, hostfs, jailside};
+use crate::account::{hostfs, jailside};
 use crate::apply::Host;
-use crate::plan::{JailPath, Owner};
+use crate::apply::journal::{Journal, LinuxSystem, OpError, Performed};
+use crate::plan::{HostOp, HostStep, JailPath, Owner};
 use crate::sshd::reload;
 use crate::sshd::validate::Sshd;
 use crate::state::{self, JailState};
@@ -26,38 +27,15 @@ pub struct Change {
     pub detail: Option<String>,
 }
 
-/// How to put one step back.
-pub(super) enum Undo {
-    HostFile {
-        path: PathBuf,
-        before: Option<String>,
-        mode: u32,
-    },
-    UserAdd(String),
-    UserMod(String, Modify),
-    HostDir(PathBuf),
-    JailFile(JailPath, Option<String>),
-    JailDir(JailPath),
-    /// Put a directory's mode and owner back.
-    JailDirMeta(JailPath, u32, Owner),
-    /// Remove a group jailsmith created.
-    GroupAdd(String),
-    /// Put a removed group back with its gid.
-    GroupDel(String, u32),
-    /// Undo a `gpasswd -a` (added) or `-d`.
-    Member {
-        user: String,
-        group: String,
-        added: bool,
-    },
-}
+/// The host every run changes.
+static LINUX: LinuxSystem = LinuxSystem;
 
-/// The run in progress: what changed, and how to undo it.
+/// The run in progress: what changed, and the journal that did it.
 pub(super) struct Run<'a> {
     pub(super) args: &'a UserRequest,
     pub(super) dry: bool,
     pub(super) changes: Vec<Change>,
-    pub(super) undo: Vec<Undo>,
+    pub(super) journal: Journal<'static>,
     pub(super) warnings: Vec<String>,
 }
 
@@ -68,7 +46,7 @@ impl<'a> Run<'a> {
             args,
             dry: args.dry_run,
             changes: Vec::new(),
-            undo: Vec::new(),
+            journal: Journal::new(&LINUX, args.dry_run),
             warnings: Vec::new(),
         }
     }
@@ -87,9 +65,11 @@ impl<'a> Run<'a> {
             dry_run: self.dry,
             up_to_date: self.changes.is_empty(),
             changes: self.changes,
+            plan: self.journal.into_steps(),
             warnings: self.warnings,
         }
     }
+
     pub(super) fn change(
         &mut self,
         object: &'static str,
@@ -110,72 +90,52 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Undoes every recorded step, newest first; wraps `error` with what happened.
-    pub(super) fn roll_back(&mut self, host: Option<&dyn Host>, error: UserError) -> UserError {
-        if self.undo.is_empty() {
+    /// Runs `op` through the journal (in a dry run: only plans it); operations inside the
+    /// jail go through `jail`.
+    pub(super) fn exec(
+        &mut self,
+        jail: Option<&dyn Host>,
+        op: HostOp,
+        reason: impl Into<String>,
+    ) -> Result<Performed, UserError> {
+        Ok(self.journal.execute(jail, HostStep::new(op, reason))?)
+    }
+
+    /// Undoes every step the journal recorded, newest first; wraps `error` with what
+    /// happened.
+    pub(super) fn roll_back(&mut self, jail: Option<&dyn Host>, error: UserError) -> UserError {
+        let back = self.journal.roll_back(jail);
+        if back.is_empty() {
             return error;
         }
-        let mut undone = Vec::new();
-        let mut failed = Vec::new();
-        while let Some(u) = self.undo.pop() {
-            let (what, r): (String, Result<(), UserError>) = match u {
-                Undo::HostFile { path, before, mode } => (
-                    path.display().to_string(),
-                    hostfs::restore(&path, before.as_deref(), mode).map_err(Into::into),
-                ),
-                Undo::UserAdd(n) => (
-                    format!("account {n}"),
-                    useradd::run("userdel", &useradd::delete_argv(&n)).map_err(Into::into),
-                ),
-                Undo::UserMod(n, back) => (
-                    format!("account {n}"),
-                    useradd::run("usermod", &useradd::modify_argv(&n, &back)).map_err(Into::into),
-                ),
-                Undo::GroupAdd(g) => (
-                    format!("group {g}"),
-                    useradd::run("groupdel", &useradd::groupdel_argv(&g)).map_err(Into::into),
-                ),
-                Undo::GroupDel(g, gid) => (
-                    format!("group {g}"),
-                    useradd::run("groupadd", &useradd::groupadd_argv(&g, Some(gid)))
-                        .map_err(Into::into),
-                ),
-                Undo::Member { user, group, added } => (
-                    format!("{user}'s membership of {group}"),
-                    useradd::run("gpasswd", &useradd::gpasswd_argv(&user, &group, !added))
-                        .map_err(Into::into),
-                ),
-                Undo::HostDir(p) => (
-                    p.display().to_string(),
-                    crate::apply::rootfile::remove_empty_dir(&p)
-                        .map(|_| ())
-                        .map_err(|e| AccountError::from(e).into()),
-                ),
-                Undo::JailFile(p, before) => (in_jail(host, &p), undo_jail_file(host, &p, before)),
-                Undo::JailDirMeta(p, mode, owner) => (
-                    in_jail(host, &p),
-                    host.map_or(Ok(()), |h| {
-                        h.make_dir(&p, mode, owner).map(|_| ()).map_err(Into::into)
-                    }),
-                ),
-                Undo::JailDir(p) => (
-                    in_jail(host, &p),
-                    host.map_or(Ok(()), |h| h.remove_dir(&p).map(|_| ()).map_err(Into::into)),
-                ),
-            };
-            match r {
-                Ok(()) => undone.push(what),
-                Err(e) => failed.push(format!("{what}: {e}")),
+        // a file written several times is put back once per write: name it once
+        let mut undone: Vec<String> = Vec::new();
+        for what in back.undone {
+            if !undone.contains(&what) {
+                undone.push(what);
             }
         }
         UserError::RolledBack {
             error: Box::new(error),
             undone: undone.join(", "),
-            failed: if failed.is_empty() {
+            failed: if back.failed.is_empty() {
                 String::new()
             } else {
-                format!("\n  could NOT roll back: {}", failed.join("; "))
+                format!("\n  could NOT roll back: {}", back.failed.join("; "))
             },
+        }
+    }
+}
+
+impl From<OpError> for UserError {
+    fn from(e: OpError) -> Self {
+        match e {
+            OpError::Jail(e) => UserError::Host(e),
+            OpError::RootFile(e) => UserError::Account(e.into()),
+            OpError::Account(e) => UserError::Account(e),
+            OpError::Sshd(e) => UserError::Sshd(e),
+            OpError::State(e) => UserError::State(e),
+            e @ (OpError::Program { .. } | OpError::NoJail { .. }) => UserError::Step(e),
         }
     }
 }
@@ -188,19 +148,17 @@ pub(super) fn in_jail(host: Option<&dyn Host>, p: &JailPath) -> String {
     }
 }
 
-pub(super) fn undo_jail_file(
-    host: Option<&dyn Host>,
-    p: &JailPath,
-    before: Option<String>,
-) -> Result<(), UserError> {
-    let Some(h) = host else { return Ok(()) };
-    match before {
-        Some(text) => h.write_file(p, text.as_bytes(), 0o644, Owner::ROOT)?,
-        None => {
-            h.remove(p)?;
+/// Why a run writes a file of this kind.
+fn reason_of(object: &str, name: &str) -> String {
+    match object {
+        "keys" => {
+            format!("the public keys {name} logs in with (sshd reads them before the chroot)")
         }
+        "dropin" => "the sshd block that jails the members of the jail's group".into(),
+        "limits" => format!("the limits of {name}'s sessions (slice drop-in)"),
+        "passwd" | "group" => format!("the jail's {object}: {name}'s line"),
+        other => other.to_string(),
     }
-    Ok(())
 }
 
 pub(super) fn reload_sshd(r: &mut Run, sshd: &Sshd) -> Result<(), UserError> {
@@ -212,12 +170,16 @@ pub(super) fn reload_sshd(r: &mut Run, sshd: &Sshd) -> Result<(), UserError> {
         return Ok(());
     }
     r.change("sshd", "reload", sshd.main.display());
-    if r.dry {
-        return Ok(());
+    let systemd = reload::systemd_is_init() && sshd.main == Path::new("/etc/ssh/sshd_config");
+    let op = HostOp::ReloadSshd {
+        config: sshd.main.clone(),
+        binary: sshd.binary.clone(),
+        systemd,
+    };
+    let done = r.exec(None, op, "sshd reads the changed blocks")?;
+    if let Some(how) = done.detail {
+        r.detail(how);
     }
-    let use_systemd = reload::systemd_is_init() && sshd.main == Path::new("/etc/ssh/sshd_config");
-    let how = reload::reload(sshd, use_systemd)?;
-    r.detail(how);
     Ok(())
 }
 
@@ -228,10 +190,11 @@ pub(super) fn ensure_dir(r: &mut Run, dir: &Path) -> Result<(), UserError> {
         return Ok(());
     }
     r.change("dir", "create", dir.display());
-    if !r.dry {
-        hostfs::ensure_root_dir(dir, 0o755)?;
-        r.undo.push(Undo::HostDir(dir.to_path_buf()));
-    }
+    let op = HostOp::MakeHostDir {
+        path: dir.to_path_buf(),
+        mode: 0o755,
+    };
+    r.exec(None, op, "holds root-owned files sshd or systemd reads")?;
     Ok(())
 }
 
@@ -255,14 +218,13 @@ pub(super) fn put_host_file(
     if same_text {
         r.detail("owner root:root, mode 0644");
     }
-    if !r.dry {
-        hostfs::write_root_file(path, text, 0o644)?;
-        r.undo.push(Undo::HostFile {
-            path: path.to_path_buf(),
-            before,
-            mode: 0o644,
-        });
-    }
+    let op = HostOp::WriteRootFile {
+        path: path.to_path_buf(),
+        content: text.into(),
+        mode: 0o644,
+    };
+    let reason = reason_of(object, &r.args.name);
+    r.exec(None, op, reason)?;
     Ok(true)
 }
 
@@ -282,10 +244,24 @@ pub(super) fn put_jail_file(
         if before.is_some() { "update" } else { "create" },
         in_jail(Some(host), &path),
     );
-    if !r.dry {
-        jailside::write_etc(host, &path, text)?;
-        r.undo.push(Undo::JailFile(path, before));
+    if let Some(parent) = path.parent()
+        && host.stat(&parent)?.is_none()
+    {
+        let op = HostOp::MakeJailDir {
+            path: parent,
+            mode: 0o755,
+            owner: Owner::ROOT,
+        };
+        r.exec(Some(host), op, format!("holds the jail's {object}"))?;
     }
+    let op = HostOp::WriteJailFile {
+        path,
+        content: text.into(),
+        mode: 0o644,
+        owner: Owner::ROOT,
+    };
+    let reason = reason_of(object, &r.args.name);
+    r.exec(Some(host), op, reason)?;
     Ok(())
 }
 
@@ -319,7 +295,7 @@ pub(super) fn record_user(
 }
 
 /// Changes the jail's state record with `edit` (a new record when there is none), saved
-/// with its earlier content as the undo.
+/// through the journal (which keeps its earlier content as the undo; a dry run plans it).
 pub(super) fn update_state(
     r: &mut Run,
     jail: &Path,
@@ -329,20 +305,22 @@ pub(super) fn update_state(
     let dir = &r.args.state_dir;
     let file = state::state_file(dir, jail);
     r.change("state", "update", file.display());
-    r.detail(detail);
-    if r.dry {
-        return Ok(());
-    }
-    let before = hostfs::read_optional(&file)?;
+    r.detail(detail.clone());
     let mut st = state::load(dir, jail)?.unwrap_or_else(|| JailState::new(jail));
     edit(&mut st);
     st.updated_unix = state::now_unix();
-    state::save(dir, &st)?;
-    r.undo.push(Undo::HostFile {
-        path: file,
-        before,
-        mode: 0o600,
-    });
+    save_state(r, &st, detail)
+}
+
+/// Saves `st` (the state of the run's jail) through the journal.
+fn save_state(r: &mut Run, st: &JailState, reason: String) -> Result<(), UserError> {
+    let dir = r.args.state_dir.clone();
+    let op = HostOp::SaveState {
+        path: state::state_file(&dir, &st.jail),
+        state_dir: dir,
+        content: state::to_json(st).into(),
+    };
+    r.exec(None, op, reason)?;
     Ok(())
 }
 
@@ -356,21 +334,18 @@ pub(super) fn record_jail_files(
     if r.dry {
         return Ok(());
     }
-    let file = state::state_file(&r.args.state_dir, jail);
-    let before = hostfs::read_optional(&file)?;
     let paths = [jailside::passwd_path(), jailside::group_path()];
-    let changed = crate::jail::record_written(&r.args.state_dir, jail, host, &paths).map_err(
-        |e| match e {
+    let changed =
+        crate::jail::with_written(&r.args.state_dir, jail, host, &paths).map_err(|e| match e {
             crate::jail::RecordError::Host(e) => UserError::Host(e),
             crate::jail::RecordError::State(e) => UserError::State(e),
-        },
-    )?;
-    if changed {
-        r.undo.push(Undo::HostFile {
-            path: file,
-            before,
-            mode: 0o600,
-        });
+        })?;
+    if let Some(st) = changed {
+        save_state(
+            r,
+            &st,
+            "the jail's passwd and group recorded as placed".into(),
+        )?;
     }
     Ok(())
 }
@@ -380,17 +355,39 @@ pub(super) fn drop_host_file(
     object: &'static str,
     path: &Path,
 ) -> Result<bool, UserError> {
-    let Some(before) = hostfs::read_optional(path)? else {
+    if hostfs::read_optional(path)?.is_none() {
         return Ok(false);
-    };
-    r.change(object, "remove", path.display());
-    if !r.dry {
-        hostfs::remove_root_file(path)?;
-        r.undo.push(Undo::HostFile {
-            path: path.to_path_buf(),
-            before: Some(before),
-            mode: 0o644,
-        });
     }
+    r.change(object, "remove", path.display());
+    let op = HostOp::RemoveRootFile {
+        path: path.to_path_buf(),
+    };
+    let reason = format!("{} (taken out)", reason_of(object, &r.args.name));
+    r.exec(None, op, reason)?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::rootfile::RootFileError;
+    use crate::exit;
+
+    #[test]
+    fn a_failed_step_keeps_the_message_and_exit_code_of_its_module() {
+        let unsafe_dir = || RootFileError::Unsafe {
+            op: "write",
+            path: "/etc/ssh/authorized_keys/u1".into(),
+            why: "a symlink".into(),
+        };
+        let before = UserError::Account(unsafe_dir().into());
+        let now = UserError::from(OpError::RootFile(unsafe_dir()));
+        assert_eq!(now.to_string(), before.to_string());
+        assert_eq!(now.code(), exit::REFUSED);
+        let program = UserError::from(OpError::Program {
+            program: "systemctl daemon-reload".into(),
+            why: "exit status 1".into(),
+        });
+        assert_eq!(program.code(), exit::HOST_FAILURE);
+    }
 }

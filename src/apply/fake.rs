@@ -1,0 +1,178 @@
+//! A jail in memory for unit tests: a `Host` that keeps entries in a map, refuses a symlink
+//! in a parent component as `LinuxHost` does, and records every write in order.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::RwLock;
+
+use crate::apply::tree::Removal;
+use crate::apply::{Copied, EntryKind, Host, HostError, Meta};
+use crate::plan::{JailPath, Owner};
+
+/// An in-memory jail: path → (meta, content). Records every write.
+#[derive(Default)]
+pub struct FakeHost {
+    pub entries: RwLock<BTreeMap<String, (Meta, Vec<u8>)>>,
+    pub writes: RwLock<Vec<String>>,
+}
+
+pub fn meta(kind: EntryKind, mode: u32, uid: u32) -> Meta {
+    Meta {
+        kind,
+        mode,
+        uid,
+        gid: uid,
+        size: 0,
+        mtime_ns: 0,
+        ino: 0,
+        nlink: 1,
+    }
+}
+
+impl FakeHost {
+    pub fn with(self, path: &str, kind: EntryKind, mode: u32) -> Self {
+        self.entries
+            .write()
+            .unwrap()
+            .insert(path.into(), (meta(kind, mode, 0), Vec::new()));
+        self
+    }
+    pub fn file(self, path: &str, content: &str) -> Self {
+        self.entries.write().unwrap().insert(
+            path.into(),
+            (meta(EntryKind::File, 0o644, 0), content.as_bytes().to_vec()),
+        );
+        self
+    }
+    pub fn link(self, path: &str, target: &str) -> Self {
+        self.with(
+            path,
+            EntryKind::Symlink {
+                target: target.into(),
+            },
+            0o777,
+        )
+    }
+    /// Like LinuxHost: a symlink in a parent component is refused.
+    fn check_parents(&self, path: &JailPath) -> Result<(), HostError> {
+        for a in path.ancestors() {
+            if let Some((m, _)) = self
+                .entries
+                .read()
+                .unwrap()
+                .get(&a.rel().display().to_string())
+                && matches!(m.kind, EntryKind::Symlink { .. })
+            {
+                return Err(HostError::Symlink {
+                    jail: "/fake".into(),
+                    path: a.to_string(),
+                    op: "walk",
+                });
+            }
+        }
+        Ok(())
+    }
+    fn key(path: &JailPath) -> String {
+        path.rel().display().to_string()
+    }
+    /// Records `verb path` and drops the entry; true when there was one.
+    fn take(&self, verb: &str, path: &JailPath) -> bool {
+        self.writes.write().unwrap().push(format!("{verb} {path}"));
+        let mut entries = self.entries.write().unwrap();
+        entries.remove(&Self::key(path)).is_some()
+    }
+}
+
+impl Host for FakeHost {
+    fn root(&self) -> &Path {
+        Path::new("/fake")
+    }
+    fn stat(&self, path: &JailPath) -> Result<Option<Meta>, HostError> {
+        self.check_parents(path)?;
+        Ok(self
+            .entries
+            .read()
+            .unwrap()
+            .get(&Self::key(path))
+            .map(|e| e.0.clone()))
+    }
+    fn make_dir(&self, path: &JailPath, mode: u32, owner: Owner) -> Result<bool, HostError> {
+        self.check_parents(path)?;
+        self.writes.write().unwrap().push(format!("mkdir {path}"));
+        let mut m = meta(EntryKind::Dir, mode, owner.uid);
+        m.gid = owner.gid;
+        if let Some((old, _)) = self.entries.read().unwrap().get(&Self::key(path))
+            && old.kind != EntryKind::Dir
+        {
+            return Err(HostError::WrongType {
+                jail: "/fake".into(),
+                path: path.to_string(),
+                found: "other",
+                expected: "directory",
+                op: "mkdir",
+            });
+        }
+        Ok(self
+            .entries
+            .write()
+            .unwrap()
+            .insert(Self::key(path), (m.clone(), Vec::new()))
+            .is_none_or(|(old, _)| old != m))
+    }
+    fn copy_file(&self, _: &Path, _: &JailPath, _: u32, _: Owner) -> Result<Copied, HostError> {
+        unimplemented!()
+    }
+    fn write_file(
+        &self,
+        path: &JailPath,
+        content: &[u8],
+        mode: u32,
+        owner: Owner,
+    ) -> Result<(), HostError> {
+        self.check_parents(path)?;
+        self.writes.write().unwrap().push(format!("write {path}"));
+        self.entries.write().unwrap().insert(
+            Self::key(path),
+            (meta(EntryKind::File, mode, owner.uid), content.to_vec()),
+        );
+        Ok(())
+    }
+    fn symlink(&self, _: &JailPath, _: &Path) -> Result<(), HostError> {
+        unimplemented!()
+    }
+    fn make_char_device(&self, _: &JailPath, _: u64, _: u64, _: u32) -> Result<(), HostError> {
+        unimplemented!()
+    }
+    fn read_file(&self, path: &JailPath) -> Result<Vec<u8>, HostError> {
+        self.check_parents(path)?;
+        Ok(self.entries.read().unwrap()[&Self::key(path)].1.clone())
+    }
+    fn hash_file(&self, _: &JailPath) -> Result<String, HostError> {
+        unimplemented!()
+    }
+    fn remove(&self, path: &JailPath) -> Result<bool, HostError> {
+        Ok(self.take("rm", path))
+    }
+    fn remove_dir(&self, path: &JailPath) -> Result<bool, HostError> {
+        Ok(self.take("rmdir", path))
+    }
+    fn remove_tree(&self, path: &JailPath) -> Result<Removal, HostError> {
+        let key = Self::key(path);
+        let below = format!("{key}/");
+        let mut entries = self.entries.write().unwrap();
+        let gone: Vec<String> = entries
+            .keys()
+            .filter(|k| **k == key || k.starts_with(&below))
+            .cloned()
+            .collect();
+        let mut out = Removal::default();
+        for k in gone {
+            match entries.remove(&k) {
+                Some((m, _)) if m.kind == EntryKind::Dir => out.dirs += 1,
+                _ => out.files += 1,
+            }
+        }
+        self.writes.write().unwrap().push(format!("rm -r {path}"));
+        Ok(out)
+    }
+}

@@ -1,0 +1,829 @@
+//! The one rollback journal: runs host operations (`plan::HostOp`) through the host layer —
+//! `System` outside jails, `Host` inside one — records each one's inverse, and on failure
+//! undoes them newest first, saying what was undone and what could not be. With a dry run
+//! it only collects the steps: the plan a command prints.
+
+use std::path::Path;
+
+use crate::account::AccountError;
+use crate::account::useradd::{self, Wanted};
+use crate::apply::host::{Host, HostError};
+use crate::apply::rootfile::{self, Durability, RootFileError};
+use crate::plan::hostops::{HostOp, HostStep};
+use crate::plan::{JailPath, Owner};
+use crate::sshd::SshdError;
+use crate::state::StateError;
+
+/// A failure of one host operation, carrying the error of the module that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    #[error(transparent)]
+    Jail(#[from] HostError),
+    #[error(transparent)]
+    RootFile(#[from] RootFileError),
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    #[error(transparent)]
+    Sshd(#[from] SshdError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// A program that reported failure (`systemctl daemon-reload`).
+    #[error("{program} failed: {why}")]
+    Program { program: String, why: String },
+    /// An operation inside a jail when no jail is open.
+    #[error("cannot {op} {path}: no jail is open")]
+    NoJail { op: &'static str, path: String },
+}
+
+impl OpError {
+    /// The exit code of this failure class (`crate::exit`): that of the module that failed.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            OpError::Jail(e) => e.exit_code(),
+            OpError::RootFile(e) => e.exit_code(),
+            OpError::Account(e) => e.code(),
+            OpError::Sshd(e) => e.code(),
+            OpError::State(e) => crate::exit::Classify::class(e).code(),
+            OpError::Program { .. } | OpError::NoJail { .. } => crate::exit::HOST_FAILURE,
+        }
+    }
+}
+
+/// What one operation did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Performed {
+    /// False when the host already was as asked (nothing to undo).
+    pub changed: bool,
+    /// One line on what was done, when there is more to say (pids killed, how sshd reloaded).
+    pub detail: Option<String>,
+}
+
+impl Performed {
+    fn changed(changed: bool) -> Self {
+        Performed {
+            changed,
+            detail: None,
+        }
+    }
+}
+
+/// The host outside jails, as the journal uses it: reading a root-owned file (to know what
+/// a write replaces) and performing the operations that are not inside a jail. The Linux
+/// implementation is `LinuxSystem`; unit tests substitute a recording fake.
+pub trait System {
+    /// A root-owned regular file's content and mode, None when absent; a symlink or other
+    /// type there is refused.
+    fn root_file(&self, path: &Path) -> Result<Option<(Vec<u8>, u32)>, OpError>;
+    /// Performs one operation that is not inside a jail.
+    fn perform(&self, op: &HostOp) -> Result<Performed, OpError>;
+}
+
+/// The Linux host: shadow-utils by absolute path with a cleared environment, the one safe
+/// writer for root files, signals by PID, sshd's and systemd's reloads.
+pub struct LinuxSystem;
+
+impl System for LinuxSystem {
+    fn root_file(&self, path: &Path) -> Result<Option<(Vec<u8>, u32)>, OpError> {
+        let Some(bytes) = rootfile::read(path)? else {
+            return Ok(None);
+        };
+        use std::os::unix::fs::MetadataExt;
+        let mode = std::fs::symlink_metadata(path).map_or(0o644, |m| m.mode() & 0o777);
+        Ok(Some((bytes, mode)))
+    }
+
+    fn perform(&self, op: &HostOp) -> Result<Performed, OpError> {
+        let tool = |program: &str, argv: Vec<String>| -> Result<Performed, OpError> {
+            useradd::run(program, &argv)?;
+            Ok(Performed::changed(true))
+        };
+        match op {
+            HostOp::CreateAccount {
+                name,
+                home,
+                shell,
+                uid,
+                existing_group,
+            } => {
+                let w = Wanted {
+                    name: name.clone(),
+                    home: home.clone(),
+                    shell: shell.clone(),
+                    uid: *uid,
+                };
+                tool("useradd", useradd::create_argv(&w, *existing_group))
+            }
+            HostOp::ModifyAccount { name, change, .. } => {
+                tool("usermod", useradd::modify_argv(name, change))
+            }
+            HostOp::DeleteAccount { name } => tool("userdel", useradd::delete_argv(name)),
+            HostOp::CreateGroup { name, gid } => {
+                tool("groupadd", useradd::groupadd_argv(name, *gid))
+            }
+            HostOp::DeleteGroup { name, .. } => tool("groupdel", useradd::groupdel_argv(name)),
+            HostOp::AddMember { user, group } => {
+                tool("gpasswd", useradd::gpasswd_argv(user, group, true))
+            }
+            HostOp::RemoveMember { user, group } => {
+                tool("gpasswd", useradd::gpasswd_argv(user, group, false))
+            }
+            HostOp::WriteRootFile {
+                path,
+                content,
+                mode,
+            } => {
+                rootfile::write(path, content.as_bytes(), *mode, Durability::Fsync)?;
+                Ok(Performed::changed(true))
+            }
+            HostOp::RemoveRootFile { path } => Ok(Performed::changed(rootfile::remove(path)?)),
+            HostOp::MakeHostDir { path, mode } => {
+                Ok(Performed::changed(rootfile::ensure_dir(path, *mode)?))
+            }
+            HostOp::RemoveHostDir { path } => {
+                Ok(Performed::changed(rootfile::remove_empty_dir(path)?))
+            }
+            HostOp::SaveState {
+                path,
+                state_dir,
+                content,
+            } => {
+                crate::state::save_json(state_dir, path, content.as_bytes())?;
+                Ok(Performed::changed(true))
+            }
+            HostOp::EndSessions { uid } => {
+                let killed = crate::account::sessions::end_sessions(*uid)?;
+                Ok(Performed {
+                    changed: !killed.is_empty(),
+                    detail: Some(format!("killed pids {killed:?}")),
+                })
+            }
+            HostOp::ReloadSshd {
+                config,
+                binary,
+                systemd,
+            } => {
+                let sshd = crate::sshd::validate::Sshd {
+                    binary: binary.clone(),
+                    main: config.clone(),
+                };
+                let how = crate::sshd::reload::reload(&sshd, *systemd)?;
+                Ok(Performed {
+                    changed: true,
+                    detail: Some(how),
+                })
+            }
+            HostOp::ReloadSystemd => daemon_reload(),
+            HostOp::WriteJailFile { path, .. }
+            | HostOp::RemoveJailFile { path }
+            | HostOp::MakeJailDir { path, .. }
+            | HostOp::RemoveJailDir { path }
+            | HostOp::RemoveJailTree { path } => Err(OpError::NoJail {
+                op: op.verb(),
+                path: path.to_string(),
+            }),
+        }
+    }
+}
+
+/// `systemctl daemon-reload`.
+fn daemon_reload() -> Result<Performed, OpError> {
+    let failed = |why: String| OpError::Program {
+        program: "systemctl daemon-reload".into(),
+        why,
+    };
+    let program = crate::hostinfo::find_program("systemctl")
+        .ok_or_else(|| failed("no systemctl on this host".into()))?;
+    let out = crate::apply::process::run(&program, &["daemon-reload"])
+        .map_err(|e| failed(format!("{}: {e}", program.display())))?;
+    if !out.status.success() {
+        return Err(failed(format!(
+            "{}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(Performed::changed(true))
+}
+
+/// How to put one executed operation back.
+enum Undo {
+    /// The operation changed nothing, or there is nothing to put back (a reload, a signal).
+    Nothing,
+    /// Run this operation.
+    Op(HostOp),
+    /// Run this operation again once everything else is undone (a reload: the daemon must
+    /// read the files as the roll-back left them, not as they were when it reloaded).
+    Again(HostOp),
+    /// It cannot be put back (a deleted account); a roll-back says so.
+    Impossible,
+}
+
+/// What a roll-back did: the targets put back and those that could not be, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RolledBack {
+    pub undone: Vec<String>,
+    pub failed: Vec<String>,
+}
+
+impl RolledBack {
+    pub fn is_empty(&self) -> bool {
+        self.undone.is_empty() && self.failed.is_empty()
+    }
+}
+
+/// The run in progress: every step given (the plan), and how to undo those done.
+pub struct Journal<'s> {
+    system: &'s dyn System,
+    dry: bool,
+    steps: Vec<HostStep>,
+    /// (what, how to undo it), oldest first.
+    undo: Vec<(String, Undo)>,
+}
+
+impl<'s> Journal<'s> {
+    /// A journal that performs through `system` (or, with `dry`, only collects the steps).
+    pub fn new(system: &'s dyn System, dry: bool) -> Self {
+        Journal {
+            system,
+            dry,
+            steps: Vec::new(),
+            undo: Vec::new(),
+        }
+    }
+
+    /// The steps given so far, in order: what was done (or, in a dry run, would be).
+    pub fn steps(&self) -> &[HostStep] {
+        &self.steps
+    }
+
+    pub fn into_steps(self) -> Vec<HostStep> {
+        self.steps
+    }
+
+    /// Performs `step` (operations inside a jail through `jail`) and records its inverse;
+    /// in a dry run only records the step. Returns what was done.
+    pub fn execute(
+        &mut self,
+        jail: Option<&dyn Host>,
+        step: HostStep,
+    ) -> Result<Performed, OpError> {
+        if self.dry {
+            self.steps.push(step);
+            return Ok(Performed::default());
+        }
+        let what = describe(jail, &step.op);
+        let (done, undo) = match step.op.jail_path() {
+            Some(_) => {
+                let host = jail.ok_or_else(|| OpError::NoJail {
+                    op: step.op.verb(),
+                    path: what.clone(),
+                })?;
+                perform_in_jail(host, &step.op)?
+            }
+            None => self.perform_outside(&step.op)?,
+        };
+        self.steps.push(step);
+        if done.changed && !matches!(undo, Undo::Nothing) {
+            self.undo.push((what, undo));
+        }
+        Ok(done)
+    }
+
+    /// Forgets every inverse: what follows cannot be rolled back, and what came before
+    /// stays (a removal past its point of no return).
+    pub fn commit(&mut self) {
+        self.undo.clear();
+    }
+
+    /// Undoes every recorded operation, newest first (jail ones through `jail`), and says
+    /// what was undone and what could not be. The journal is empty afterwards.
+    pub fn roll_back(&mut self, jail: Option<&dyn Host>) -> RolledBack {
+        let mut out = RolledBack::default();
+        let mut again: Vec<(String, HostOp)> = Vec::new();
+        let mut todo: Vec<(String, HostOp)> = Vec::new();
+        while let Some((what, undo)) = self.undo.pop() {
+            match undo {
+                Undo::Nothing => {}
+                Undo::Impossible => out.failed.push(format!("{what}: cannot be undone")),
+                Undo::Op(op) => todo.push((what, op)),
+                Undo::Again(op) => {
+                    if !again.iter().any(|(_, o)| *o == op) {
+                        again.push((what, op));
+                    }
+                }
+            }
+        }
+        for (what, op) in todo.into_iter().chain(again) {
+            let r = match op.jail_path() {
+                Some(_) => match jail {
+                    Some(h) => perform_in_jail(h, &op).map(|_| ()),
+                    None => Err(OpError::NoJail {
+                        op: op.verb(),
+                        path: what.clone(),
+                    }),
+                },
+                None => self.system.perform(&op).map(|_| ()),
+            };
+            match r {
+                Ok(()) => out.undone.push(what),
+                Err(e) => out.failed.push(format!("{what}: {e}")),
+            }
+        }
+        out
+    }
+
+    /// Performs an operation outside jails, with its inverse (reading what it replaces).
+    fn perform_outside(&self, op: &HostOp) -> Result<(Performed, Undo), OpError> {
+        let restore = |path: &Path, before: Option<(Vec<u8>, u32)>| match before {
+            Some((bytes, mode)) => Undo::Op(HostOp::WriteRootFile {
+                path: path.to_path_buf(),
+                content: bytes.into(),
+                mode,
+            }),
+            None => Undo::Op(HostOp::RemoveRootFile {
+                path: path.to_path_buf(),
+            }),
+        };
+        let undo = match op {
+            HostOp::CreateAccount { name, .. } => {
+                Undo::Op(HostOp::DeleteAccount { name: name.clone() })
+            }
+            HostOp::ModifyAccount {
+                name,
+                change,
+                before,
+            } => Undo::Op(HostOp::ModifyAccount {
+                name: name.clone(),
+                change: before.clone(),
+                before: change.clone(),
+            }),
+            HostOp::DeleteAccount { .. } => Undo::Impossible,
+            HostOp::CreateGroup { name, .. } => Undo::Op(HostOp::DeleteGroup {
+                name: name.clone(),
+                gid: None,
+            }),
+            HostOp::DeleteGroup { name, gid } => match gid {
+                Some(g) => Undo::Op(HostOp::CreateGroup {
+                    name: name.clone(),
+                    gid: Some(*g),
+                }),
+                None => Undo::Impossible,
+            },
+            HostOp::AddMember { user, group } => Undo::Op(HostOp::RemoveMember {
+                user: user.clone(),
+                group: group.clone(),
+            }),
+            HostOp::RemoveMember { user, group } => Undo::Op(HostOp::AddMember {
+                user: user.clone(),
+                group: group.clone(),
+            }),
+            HostOp::WriteRootFile { path, .. } | HostOp::SaveState { path, .. } => {
+                restore(path, self.system.root_file(path)?)
+            }
+            HostOp::RemoveRootFile { path } => match self.system.root_file(path)? {
+                Some(before) => restore(path, Some(before)),
+                None => Undo::Nothing,
+            },
+            HostOp::MakeHostDir { path, .. } => {
+                Undo::Op(HostOp::RemoveHostDir { path: path.clone() })
+            }
+            HostOp::RemoveHostDir { path } => Undo::Op(HostOp::MakeHostDir {
+                path: path.clone(),
+                mode: 0o755,
+            }),
+            HostOp::EndSessions { .. } => Undo::Nothing,
+            HostOp::ReloadSshd { .. } | HostOp::ReloadSystemd => Undo::Again(op.clone()),
+            HostOp::WriteJailFile { .. }
+            | HostOp::RemoveJailFile { .. }
+            | HostOp::MakeJailDir { .. }
+            | HostOp::RemoveJailDir { .. }
+            | HostOp::RemoveJailTree { .. } => Undo::Nothing,
+        };
+        Ok((self.system.perform(op)?, undo))
+    }
+}
+
+/// An operation's target for messages: jail paths as the host sees them (never used to
+/// reach the file).
+fn describe(jail: Option<&dyn Host>, op: &HostOp) -> String {
+    match (op.jail_path(), jail) {
+        (Some(p), Some(h)) => format!("{}{p}", h.root().display()),
+        _ => op.target(),
+    }
+}
+
+/// The directory `path` with the mode and owner of `m` (what it was).
+fn dir_as(path: &JailPath, m: &crate::apply::Meta) -> HostOp {
+    HostOp::MakeJailDir {
+        path: path.clone(),
+        mode: m.mode,
+        owner: Owner {
+            uid: m.uid,
+            gid: m.gid,
+        },
+    }
+}
+
+/// Performs an operation inside the jail through `host`, with its inverse.
+fn perform_in_jail(host: &dyn Host, op: &HostOp) -> Result<(Performed, Undo), OpError> {
+    let put_back = |path: &JailPath| -> Result<Undo, OpError> {
+        Ok(match host.stat(path)? {
+            None => Undo::Op(HostOp::RemoveJailFile { path: path.clone() }),
+            Some(m) => Undo::Op(HostOp::WriteJailFile {
+                path: path.clone(),
+                content: host.read_file(path)?.into(),
+                mode: m.mode,
+                owner: Owner {
+                    uid: m.uid,
+                    gid: m.gid,
+                },
+            }),
+        })
+    };
+    match op {
+        HostOp::WriteJailFile {
+            path,
+            content,
+            mode,
+            owner,
+        } => {
+            let undo = put_back(path)?;
+            host.write_file(path, content.as_bytes(), *mode, *owner)?;
+            Ok((Performed::changed(true), undo))
+        }
+        HostOp::RemoveJailFile { path } => {
+            let undo = match host.stat(path)? {
+                Some(_) => put_back(path)?,
+                None => Undo::Nothing,
+            };
+            Ok((Performed::changed(host.remove(path)?), undo))
+        }
+        HostOp::MakeJailDir { path, mode, owner } => {
+            let undo = match host.stat(path)? {
+                None => Undo::Op(HostOp::RemoveJailDir { path: path.clone() }),
+                Some(m) => Undo::Op(dir_as(path, &m)),
+            };
+            Ok((
+                Performed::changed(host.make_dir(path, *mode, *owner)?),
+                undo,
+            ))
+        }
+        HostOp::RemoveJailDir { path } => {
+            let undo = match host.stat(path)? {
+                Some(m) => Undo::Op(dir_as(path, &m)),
+                None => Undo::Nothing,
+            };
+            Ok((Performed::changed(host.remove_dir(path)?), undo))
+        }
+        HostOp::RemoveJailTree { path } => {
+            let gone = host.remove_tree(path)?;
+            let done = Performed {
+                changed: gone.files + gone.dirs > 0,
+                detail: Some(format!(
+                    "removed {} files and {} directories",
+                    gone.files, gone.dirs
+                )),
+            };
+            Ok((done, Undo::Impossible))
+        }
+        other => Err(OpError::NoJail {
+            op: other.verb(),
+            path: other.target(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::apply::fake::FakeHost;
+
+    /// A recording host outside jails: root files in memory, every performed operation in
+    /// order, and a failure on the Nth one.
+    #[derive(Default)]
+    struct Recorder {
+        files: RefCell<BTreeMap<PathBuf, (Vec<u8>, u32)>>,
+        performed: RefCell<Vec<HostOp>>,
+        calls: std::cell::Cell<usize>,
+        fail_at: Option<usize>,
+    }
+
+    impl System for Recorder {
+        fn root_file(&self, path: &Path) -> Result<Option<(Vec<u8>, u32)>, OpError> {
+            Ok(self.files.borrow().get(path).cloned())
+        }
+
+        fn perform(&self, op: &HostOp) -> Result<Performed, OpError> {
+            self.calls.set(self.calls.get() + 1);
+            if self.fail_at == Some(self.calls.get()) {
+                return Err(OpError::Program {
+                    program: op.verb().into(),
+                    why: "failed on purpose".into(),
+                });
+            }
+            self.performed.borrow_mut().push(op.clone());
+            let mut files = self.files.borrow_mut();
+            let changed = match op {
+                HostOp::WriteRootFile {
+                    path,
+                    content,
+                    mode,
+                } => {
+                    files.insert(path.clone(), (content.as_bytes().to_vec(), *mode));
+                    true
+                }
+                HostOp::RemoveRootFile { path } => files.remove(path).is_some(),
+                _ => true,
+            };
+            Ok(Performed::changed(changed))
+        }
+    }
+
+    fn step(op: HostOp) -> HostStep {
+        HostStep::new(op, "test")
+    }
+
+    fn member(add: bool) -> HostOp {
+        let (user, group) = ("u1".to_string(), "jail-g".to_string());
+        if add {
+            HostOp::AddMember { user, group }
+        } else {
+            HostOp::RemoveMember { user, group }
+        }
+    }
+
+    fn write(path: &str, text: &str) -> HostOp {
+        HostOp::WriteRootFile {
+            path: path.into(),
+            content: text.into(),
+            mode: 0o644,
+        }
+    }
+
+    #[test]
+    fn a_failure_rolls_back_newest_first_with_each_inverse() {
+        let sys = Recorder {
+            fail_at: Some(5),
+            ..Default::default()
+        };
+        sys.files
+            .borrow_mut()
+            .insert("/k/old".into(), (b"before\n".to_vec(), 0o600));
+        let mut j = Journal::new(&sys, false);
+        let ops = [
+            HostOp::CreateAccount {
+                name: "u1".into(),
+                home: "/home/u1".into(),
+                shell: "/bin/bash".into(),
+                uid: None,
+                existing_group: false,
+            },
+            member(true),
+            write("/k/new", "key\n"),
+            write("/k/old", "after\n"),
+            HostOp::CreateGroup {
+                name: "g2".into(),
+                gid: None,
+            },
+        ];
+        let mut err = None;
+        for op in ops {
+            if let Err(e) = j.execute(None, step(op)) {
+                err = Some(e);
+                break;
+            }
+        }
+        assert!(err.unwrap().to_string().contains("failed on purpose"));
+        assert_eq!(sys.performed.borrow().len(), 4);
+        let back = j.roll_back(None);
+        assert!(back.failed.is_empty(), "{back:?}");
+        assert_eq!(
+            back.undone,
+            [
+                "/k/old",
+                "/k/new",
+                "u1's membership of jail-g",
+                "account u1"
+            ]
+        );
+        let undo: Vec<HostOp> = sys.performed.borrow()[4..].to_vec();
+        assert_eq!(
+            undo,
+            [
+                HostOp::WriteRootFile {
+                    path: "/k/old".into(),
+                    content: "before\n".into(),
+                    mode: 0o600,
+                },
+                HostOp::RemoveRootFile {
+                    path: "/k/new".into()
+                },
+                member(false),
+                HostOp::DeleteAccount { name: "u1".into() },
+            ]
+        );
+        assert_eq!(sys.files.borrow()[Path::new("/k/old")].0, b"before\n");
+        assert!(!sys.files.borrow().contains_key(Path::new("/k/new")));
+        assert!(j.roll_back(None).is_empty(), "a journal rolls back once");
+    }
+
+    #[test]
+    fn a_dry_run_collects_the_plan_and_touches_nothing() {
+        let sys = Recorder::default();
+        let mut j = Journal::new(&sys, true);
+        j.execute(None, step(write("/k/a", "x"))).unwrap();
+        j.execute(None, step(HostOp::ReloadSystemd)).unwrap();
+        assert!(sys.performed.borrow().is_empty());
+        assert_eq!(j.steps().len(), 2);
+        assert!(j.roll_back(None).is_empty());
+    }
+
+    fn shell(path: &str) -> Modify {
+        Modify {
+            shell: Some(path.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn inverses_put_back_what_was_there() {
+        let sys = Recorder::default();
+        let mut j = Journal::new(&sys, false);
+        let modify = HostOp::ModifyAccount {
+            name: "u1".into(),
+            change: shell("/bin/bash"),
+            before: shell("/bin/sh"),
+        };
+        j.execute(None, step(modify)).unwrap();
+        j.execute(
+            None,
+            step(HostOp::DeleteGroup {
+                name: "g".into(),
+                gid: Some(990),
+            }),
+        )
+        .unwrap();
+        j.execute(
+            None,
+            step(HostOp::RemoveRootFile {
+                path: "/k/absent".into(),
+            }),
+        )
+        .unwrap();
+        j.roll_back(None);
+        let undo: Vec<HostOp> = sys.performed.borrow()[3..].to_vec();
+        assert_eq!(
+            undo,
+            [
+                HostOp::CreateGroup {
+                    name: "g".into(),
+                    gid: Some(990),
+                },
+                HostOp::ModifyAccount {
+                    name: "u1".into(),
+                    change: shell("/bin/sh"),
+                    before: shell("/bin/bash"),
+                },
+            ],
+            "removing an absent file has nothing to undo"
+        );
+    }
+
+    #[test]
+    fn what_cannot_be_undone_is_reported_and_commit_forgets() {
+        let sys = Recorder::default();
+        let mut j = Journal::new(&sys, false);
+        j.execute(None, step(member(true))).unwrap();
+        j.execute(None, step(HostOp::DeleteAccount { name: "u1".into() }))
+            .unwrap();
+        j.execute(None, step(HostOp::EndSessions { uid: 1500 }))
+            .unwrap();
+        let back = j.roll_back(None);
+        assert_eq!(back.failed, ["account u1: cannot be undone"]);
+        assert_eq!(back.undone, ["u1's membership of jail-g"]);
+
+        j.execute(None, step(member(true))).unwrap();
+        j.commit();
+        assert!(j.roll_back(None).is_empty());
+        assert_eq!(j.steps().len(), 4);
+    }
+
+    #[test]
+    fn a_removed_tree_is_reported_as_not_undone() {
+        let jail = FakeHost::default();
+        let owner = Owner {
+            uid: 1500,
+            gid: 1500,
+        };
+        let home = JailPath::new("home/u1").unwrap();
+        jail.make_dir(&home, 0o700, owner).unwrap();
+        jail.write_file(&JailPath::new("home/u1/f").unwrap(), b"x", 0o600, owner)
+            .unwrap();
+        jail.write_file(&JailPath::new("home/u10").unwrap(), b"y", 0o600, owner)
+            .unwrap();
+        let sys = Recorder::default();
+        let mut j = Journal::new(&sys, false);
+        let op = HostOp::RemoveJailTree { path: home.clone() };
+        let done = j.execute(Some(&jail), step(op)).unwrap();
+        assert_eq!(
+            done.detail.as_deref(),
+            Some("removed 1 files and 1 directories")
+        );
+        assert_eq!(jail.stat(&home).unwrap(), None);
+        assert!(
+            jail.stat(&JailPath::new("home/u10").unwrap())
+                .unwrap()
+                .is_some()
+        );
+        let back = j.roll_back(Some(&jail));
+        assert_eq!(back.failed, ["/fake/home/u1: cannot be undone"]);
+    }
+
+    #[test]
+    fn a_reload_is_run_again_after_everything_else_is_undone() {
+        let sys = Recorder::default();
+        let mut j = Journal::new(&sys, false);
+        let reload = HostOp::ReloadSshd {
+            config: "/etc/ssh/sshd_config".into(),
+            binary: "/usr/sbin/sshd".into(),
+            systemd: false,
+        };
+        j.execute(None, step(write("/d/block.conf", "Match Group g\n")))
+            .unwrap();
+        j.execute(None, step(reload.clone())).unwrap();
+        j.execute(None, step(member(true))).unwrap();
+        j.execute(None, step(reload.clone())).unwrap();
+        let back = j.roll_back(None);
+        assert_eq!(
+            back.undone,
+            [
+                "u1's membership of jail-g",
+                "/d/block.conf",
+                "sshd (/etc/ssh/sshd_config)"
+            ]
+        );
+        let undo: Vec<HostOp> = sys.performed.borrow()[4..].to_vec();
+        assert_eq!(
+            undo.last(),
+            Some(&reload),
+            "sshd reads the files as put back"
+        );
+        assert_eq!(undo.len(), 3, "one reload for the roll-back");
+    }
+
+    #[test]
+    fn jail_files_and_directories_come_back_as_they_were() {
+        let jail = FakeHost::default();
+        let passwd = JailPath::new("etc/passwd").unwrap();
+        let home = JailPath::new("home").unwrap();
+        let user_home = JailPath::new("home/u1").unwrap();
+        jail.write_file(&passwd, b"root:x:0:0::/:/bin/sh\n", 0o644, Owner::ROOT)
+            .unwrap();
+        let sys = Recorder {
+            fail_at: Some(1),
+            ..Default::default()
+        };
+        let mut j = Journal::new(&sys, false);
+        let user = Owner {
+            uid: 1500,
+            gid: 1500,
+        };
+        for op in [
+            HostOp::WriteJailFile {
+                path: passwd.clone(),
+                content: "root:x:0:0::/:/bin/sh\nu1:x:1500:1500::/home/u1:/bin/bash\n".into(),
+                mode: 0o644,
+                owner: Owner::ROOT,
+            },
+            HostOp::MakeJailDir {
+                path: home.clone(),
+                mode: 0o755,
+                owner: Owner::ROOT,
+            },
+            HostOp::MakeJailDir {
+                path: user_home.clone(),
+                mode: 0o700,
+                owner: user,
+            },
+        ] {
+            j.execute(Some(&jail), step(op)).unwrap();
+        }
+        assert!(jail.stat(&user_home).unwrap().is_some());
+        // the next operation outside the jail fails: everything inside goes back
+        assert!(j.execute(Some(&jail), step(member(true))).is_err());
+        let back = j.roll_back(Some(&jail));
+        assert_eq!(
+            back.undone,
+            ["/fake/home/u1", "/fake/home", "/fake/etc/passwd"]
+        );
+        assert_eq!(jail.stat(&home).unwrap(), None);
+        assert_eq!(jail.stat(&user_home).unwrap(), None);
+        assert_eq!(jail.read_file(&passwd).unwrap(), b"root:x:0:0::/:/bin/sh\n");
+    }
+
+    use crate::account::useradd::Modify;
+}

@@ -1,0 +1,282 @@
+//! The operations a plan holds outside a jail's file tree: account changes, root-owned files
+//! (keys, drop-ins, unit and slice drop-ins), the jail files a user's run rewrites, signals
+//! and reloads, each with its reason. Data only; `apply::journal` gives them effect (and
+//! knows each one's inverse); a report serialises them (`user --dry-run --json`).
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::JailPath;
+use super::ops::{Content, Owner};
+
+/// What `usermod` changes on an existing account; `None` leaves a field alone.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct AccountChange {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub home: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shell: Option<String>,
+    /// The password field; a plan never shows a hash (only `*`, the key-only marker).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "redacted_password"
+    )]
+    pub password: Option<String>,
+}
+
+fn redacted_password<S: serde::Serializer>(p: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match p.as_deref() {
+        Some("*") | None => p.serialize(s),
+        Some(_) => s.serialize_str("(the earlier password field)"),
+    }
+}
+
+impl AccountChange {
+    pub fn is_empty(&self) -> bool {
+        self.home.is_none() && self.shell.is_none() && self.password.is_none()
+    }
+
+    /// Human summary: `home /x → /home/n, shell …, password disabled`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(h) = &self.home {
+            parts.push(format!("home {h}"));
+        }
+        if let Some(s) = &self.shell {
+            parts.push(format!("shell {s}"));
+        }
+        if self.password.is_some() {
+            parts.push("password disabled (key-only)".to_string());
+        }
+        parts.join(", ")
+    }
+}
+
+/// One typed change to the host outside a jail build (or to the few jail files a user's
+/// run rewrites). Every variant that can be undone has its inverse in `apply::journal`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum HostOp {
+    /// `useradd`: no home on the host, a key-only password field, the group of the same
+    /// name when it exists (else a new user group), `uid` when given.
+    CreateAccount {
+        name: String,
+        home: String,
+        shell: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        uid: Option<u32>,
+        existing_group: bool,
+    },
+    /// `usermod` of the fields given; `before` holds what they were (its inverse).
+    ModifyAccount {
+        name: String,
+        change: AccountChange,
+        #[serde(skip)]
+        before: AccountChange,
+    },
+    /// `userdel` of the account only, never its host home.
+    DeleteAccount { name: String },
+    /// `groupadd -r` (with `gid` when one is given: a removed group put back).
+    CreateGroup {
+        name: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        gid: Option<u32>,
+    },
+    /// `groupdel`; `gid` is the one it had, for putting it back (when known).
+    DeleteGroup {
+        name: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        gid: Option<u32>,
+    },
+    /// `gpasswd -a USER GROUP`.
+    AddMember { user: String, group: String },
+    /// `gpasswd -d USER GROUP`.
+    RemoveMember { user: String, group: String },
+    /// A root-owned file outside any jail, through the safe writer (DESIGN §5.11).
+    WriteRootFile {
+        path: PathBuf,
+        content: Content,
+        mode: u32,
+    },
+    /// Removes a root-owned file outside any jail.
+    RemoveRootFile { path: PathBuf },
+    /// A root-owned directory outside any jail (parents too) when missing; an existing one
+    /// must be root's and not group/other-writable.
+    MakeHostDir { path: PathBuf, mode: u32 },
+    /// Removes an empty directory outside any jail (left when not empty).
+    RemoveHostDir { path: PathBuf },
+    /// Saves a jail's state record (its JSON, `state::state_file` of the state directory).
+    SaveState {
+        path: PathBuf,
+        #[serde(skip)]
+        state_dir: PathBuf,
+        #[serde(skip)]
+        content: Content,
+    },
+    /// A file in the jail, descriptor-relative, never through a symlink.
+    WriteJailFile {
+        path: JailPath,
+        content: Content,
+        mode: u32,
+        owner: Owner,
+    },
+    /// Removes a file in the jail.
+    RemoveJailFile { path: JailPath },
+    /// A real directory in the jail with this mode and owner (fixed when it exists).
+    MakeJailDir {
+        path: JailPath,
+        mode: u32,
+        owner: Owner,
+    },
+    /// Removes an empty directory in the jail.
+    RemoveJailDir { path: JailPath },
+    /// Removes a directory in the jail and everything below it (a home with
+    /// `--delete-home`): by descriptor, never through a symlink, never across a mount. It
+    /// cannot be undone.
+    RemoveJailTree { path: JailPath },
+    /// SIGKILL, by PID, to every process of `uid` (never uid 0), until none is left.
+    EndSessions { uid: u32 },
+    /// Reloads sshd with `config` as its main file: systemd's unit, or SIGHUP to its
+    /// PidFile's pid once that is checked to be an sshd.
+    ReloadSshd {
+        config: PathBuf,
+        #[serde(skip)]
+        binary: PathBuf,
+        systemd: bool,
+    },
+    /// `systemctl daemon-reload` (systemd reads slice and unit drop-ins then).
+    ReloadSystemd,
+}
+
+impl HostOp {
+    /// The verb, as printed in plans.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            HostOp::CreateAccount { .. } => "useradd",
+            HostOp::ModifyAccount { .. } => "usermod",
+            HostOp::DeleteAccount { .. } => "userdel",
+            HostOp::CreateGroup { .. } => "groupadd",
+            HostOp::DeleteGroup { .. } => "groupdel",
+            HostOp::AddMember { .. } => "join",
+            HostOp::RemoveMember { .. } => "leave",
+            HostOp::WriteRootFile { .. } | HostOp::WriteJailFile { .. } => "write",
+            HostOp::SaveState { .. } => "save",
+            HostOp::RemoveRootFile { .. } | HostOp::RemoveJailFile { .. } => "remove",
+            HostOp::MakeHostDir { .. } | HostOp::MakeJailDir { .. } => "mkdir",
+            HostOp::RemoveHostDir { .. } | HostOp::RemoveJailDir { .. } => "rmdir",
+            HostOp::RemoveJailTree { .. } => "rm -r",
+            HostOp::EndSessions { .. } => "kill",
+            HostOp::ReloadSshd { .. } | HostOp::ReloadSystemd => "reload",
+        }
+    }
+
+    /// What the operation acts on, for plans and roll-back reports (jail paths relative to
+    /// the jail root).
+    pub fn target(&self) -> String {
+        match self {
+            HostOp::CreateAccount { name, .. }
+            | HostOp::ModifyAccount { name, .. }
+            | HostOp::DeleteAccount { name } => format!("account {name}"),
+            HostOp::CreateGroup { name, .. } | HostOp::DeleteGroup { name, .. } => {
+                format!("group {name}")
+            }
+            HostOp::AddMember { user, group } | HostOp::RemoveMember { user, group } => {
+                format!("{user}'s membership of {group}")
+            }
+            HostOp::WriteRootFile { path, .. }
+            | HostOp::RemoveRootFile { path }
+            | HostOp::MakeHostDir { path, .. }
+            | HostOp::RemoveHostDir { path }
+            | HostOp::SaveState { path, .. } => path.display().to_string(),
+            HostOp::WriteJailFile { path, .. }
+            | HostOp::RemoveJailFile { path }
+            | HostOp::MakeJailDir { path, .. }
+            | HostOp::RemoveJailDir { path }
+            | HostOp::RemoveJailTree { path } => path.to_string(),
+            HostOp::EndSessions { uid } => format!("processes of uid {uid}"),
+            HostOp::ReloadSshd { config, .. } => format!("sshd ({})", config.display()),
+            HostOp::ReloadSystemd => "systemd".into(),
+        }
+    }
+
+    /// The in-jail path it acts on, for the operations inside a jail.
+    pub fn jail_path(&self) -> Option<&JailPath> {
+        match self {
+            HostOp::WriteJailFile { path, .. }
+            | HostOp::RemoveJailFile { path }
+            | HostOp::MakeJailDir { path, .. }
+            | HostOp::RemoveJailDir { path }
+            | HostOp::RemoveJailTree { path } => Some(path),
+            _ => None,
+        }
+    }
+}
+
+/// A host operation and why the plan holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HostStep {
+    #[serde(flatten)]
+    pub op: HostOp,
+    pub reason: String,
+}
+
+impl HostStep {
+    pub fn new(op: HostOp, reason: impl Into<String>) -> Self {
+        HostStep {
+            op,
+            reason: reason.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_never_shows_a_password_hash() {
+        let back = HostOp::ModifyAccount {
+            name: "imsad".into(),
+            change: AccountChange {
+                password: Some("$6$salt$hash".into()),
+                ..Default::default()
+            },
+            before: AccountChange::default(),
+        };
+        let json = serde_json::to_string(&back).unwrap();
+        assert!(!json.contains("$6$"), "{json}");
+        let forward = HostOp::ModifyAccount {
+            name: "imsad".into(),
+            change: AccountChange {
+                password: Some("*".into()),
+                ..Default::default()
+            },
+            before: AccountChange {
+                password: Some("$6$salt$hash".into()),
+                ..Default::default()
+            },
+        };
+        let json = serde_json::to_value(&forward).unwrap();
+        assert!(!json.to_string().contains("$6$"), "{json}");
+        assert_eq!(json["op"], "modify_account");
+        assert_eq!(json["change"]["password"], "*");
+    }
+
+    #[test]
+    fn steps_are_data_with_their_reason() {
+        let s = HostStep::new(
+            HostOp::WriteRootFile {
+                path: "/etc/ssh/authorized_keys/imsad".into(),
+                content: "ssh-ed25519 AAAA k\n".into(),
+                mode: 0o644,
+            },
+            "the keys imsad logs in with",
+        );
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["op"], "write_root_file");
+        assert_eq!(json["reason"], "the keys imsad logs in with");
+        assert_eq!(json["mode"], 0o644);
+        assert_eq!(s.op.target(), "/etc/ssh/authorized_keys/imsad");
+    }
+}
