@@ -1,10 +1,13 @@
 //! The one way jailsmith starts a program (sshd -t/-T, useradd, systemctl, ld.so --help):
 //! by absolute path, with a cleared environment (a fixed PATH and LC_ALL=C, nothing
-//! inherited from the caller's shell), stdin from /dev/null, never through a shell.
+//! inherited from the caller's shell), stdin from /dev/null or given bytes, never through a
+//! shell. `run_with_input` can give the program a private, empty tmpfs over one directory.
 //! Nothing found inside a jail is ever run (DESIGN §5.8): callers pass host programs only.
 
-use std::ffi::OsStr;
-use std::io;
+use std::ffi::{CString, OsStr};
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
@@ -44,6 +47,76 @@ pub fn spawn_reading<S: AsRef<OsStr>>(program: &Path, args: &[S]) -> io::Result<
         .spawn()
 }
 
+/// Runs `program` with `args`, `input` on its stdin, capturing stdout and stderr. With
+/// `private_dir`, the program runs in a mount namespace of its own in which that directory
+/// is an empty tmpfs: whatever it creates there is gone when it exits, and the host's
+/// directory stays as it was (the directory must exist).
+pub fn run_with_input<S: AsRef<OsStr>>(
+    program: &Path,
+    args: &[S],
+    input: &[u8],
+    private_dir: Option<&Path>,
+) -> io::Result<Output> {
+    let mut c = command(program, args)?;
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(dir) = private_dir {
+        let target = CString::new(dir.as_os_str().as_bytes())?;
+        // SAFETY: the closure runs in the child between fork and exec and calls only
+        // unshare(2) and mount(2) with strings made before the fork; no allocation, no lock.
+        unsafe {
+            c.pre_exec(move || private_tmpfs(&target));
+        }
+    }
+    let mut child = c.spawn()?;
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let input = input.to_vec();
+    // a writer thread: the program may fill its output pipes before it has read all input
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output()?;
+    match writer.join() {
+        Ok(Ok(())) => Ok(out),
+        // the program exited without reading everything: its status says why
+        Ok(Err(e)) if e.kind() == io::ErrorKind::BrokenPipe => Ok(out),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(io::Error::other("the stdin writer panicked")),
+    }
+}
+
+/// In the child: a private mount namespace (nothing propagates back to the host) with an
+/// empty tmpfs over `target`.
+fn private_tmpfs(target: &CString) -> io::Result<()> {
+    const TMPFS: &[u8] = b"tmpfs\0";
+    const ROOT: &[u8] = b"/\0";
+    const OPTS: &[u8] = b"mode=0755,size=16m\0";
+    let check = |rc: libc::c_int| {
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    };
+    // SAFETY: plain syscalls on NUL-terminated strings that outlive the calls.
+    unsafe {
+        check(libc::unshare(libc::CLONE_NEWNS))?;
+        check(libc::mount(
+            std::ptr::null(),
+            ROOT.as_ptr().cast(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ))?;
+        check(libc::mount(
+            TMPFS.as_ptr().cast(),
+            target.as_ptr(),
+            TMPFS.as_ptr().cast(),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            OPTS.as_ptr().cast(),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +130,40 @@ mod tests {
         )
         .unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{PATH}||C\n"));
+    }
+
+    #[test]
+    fn input_reaches_the_program() {
+        let big = "x".repeat(200_000);
+        let out = run_with_input(Path::new("/usr/bin/wc"), &["-c"], big.as_bytes(), None).unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "200000");
+    }
+
+    #[test]
+    fn a_private_dir_leaves_the_host_alone() {
+        if !nix::unistd::geteuid().is_root() {
+            return; // mount namespaces need root
+        }
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("host"), "h").unwrap();
+        let out = run_with_input(
+            Path::new("/bin/sh"),
+            &[
+                "-c",
+                "ls -A \"$0\"; mkdir \"$0/made\"; ls -A \"$0\"",
+                &d.path().display().to_string(),
+            ],
+            b"",
+            Some(d.path()),
+        )
+        .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "made\n");
+        let host: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(host, vec![std::ffi::OsString::from("host")]);
     }
 }

@@ -152,11 +152,19 @@ pub fn converge(spec: &Spec, o: &Options) -> anyhow::Result<Outcome> {
             unit_dir: o.unit_dir.clone(),
         });
     }
-    for (u, a) in spec.user.iter().zip(&users) {
+    // the missing accounts in one batch; each user's run below finds its account in place
+    let created = if o.dry_run {
+        user::Created::default()
+    } else {
+        user::create_missing(&users).map_err(|e| coded(e.code(), e))?
+    };
+    for (i, (u, a)) in spec.user.iter().zip(&users).enumerate() {
         if o.dry_run && created_jails.contains(&a.jail) {
             c.act("user", &a.name, "create");
-        } else {
-            converge_user(&mut c, a)?;
+        } else if let Err(e) = converge_user(&mut c, a) {
+            return Err(undo_created(&created, &users[i..], e));
+        } else if created.names.contains(&a.name) {
+            mark_created(&mut c, &a.name);
         }
         new.users.push(ManagedUser {
             name: u.name.get_ref().clone(),
@@ -425,6 +433,49 @@ fn converge_user(c: &mut Converger, a: &user::UserRequest) -> anyhow::Result<()>
         .map(|ch| format!("{} {} {}", ch.action, ch.object, ch.target))
         .collect();
     Ok(())
+}
+
+/// A user whose account the batch made: its action is a creation that says so.
+fn mark_created(c: &mut Converger, name: &str) {
+    let line = format!("create account {name}");
+    match c.actions.last_mut() {
+        Some(a) if a.kind == "user" && a.name == name => {
+            a.action = "create";
+            a.details.insert(0, line);
+        }
+        _ => {
+            c.act("user", name, "create");
+            c.actions.last_mut().expect("just pushed").details = vec![line];
+        }
+    }
+}
+
+/// When the user run of `rest[0]` failed: the accounts the batch made for it and for the
+/// users after it (none of them jailed) are deleted, as the failed run of a `user --create`
+/// takes its account back.
+fn undo_created(
+    created: &user::Created,
+    rest: &[user::UserRequest],
+    e: anyhow::Error,
+) -> anyhow::Error {
+    let names: Vec<&str> = rest.iter().map(|a| a.name.as_str()).collect();
+    let (undone, failed) = created.delete(&names);
+    if undone.is_empty() && failed.is_empty() {
+        return e;
+    }
+    let code = e
+        .downcast_ref::<Coded>()
+        .map(|c| c.code)
+        .unwrap_or(exit::HOST_FAILURE);
+    let failed = if failed.is_empty() {
+        String::new()
+    } else {
+        format!("\n  could NOT delete: {failed}")
+    };
+    coded(
+        code,
+        format!("{e:#}\n  deleted the accounts made for users not jailed: {undone}{failed}"),
+    )
 }
 
 fn service_args(s: &ServiceSpec, o: &Options) -> service::ServiceRequest {

@@ -372,7 +372,7 @@ fn put_account(
     let a = r.args;
     let wanted = Wanted {
         name: a.name.clone(),
-        home: format!("/home/{}", a.name),
+        home: useradd::host_home(&a.name),
         shell: a.shell.clone(),
         uid: a.uid,
     };

@@ -5,6 +5,7 @@
 //! command-line options stay in `cli::user`.
 
 mod add;
+mod create;
 mod groups;
 mod journal;
 mod limits;
@@ -23,6 +24,7 @@ use crate::sshd::SshdError;
 use crate::sshd::dropin;
 use crate::state::StateError;
 
+pub use create::{Created, create_missing};
 pub use journal::Change;
 use journal::Run;
 pub use limits::DEFAULT_SYSTEMD_DIR;
