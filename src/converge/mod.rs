@@ -1,6 +1,7 @@
 //! `jailsmith apply`: converges the host to a validated `Spec` by calling the same code the
-//! commands run (jail::build, user add/remove, service), then validates sshd once and
-//! reloads it once. Owns the "managed by apply" record; never shells out to jailsmith.
+//! commands run (jail::build, user add/remove, service): the missing accounts in one batch,
+//! `sshd -t` once before the first write, `sshd -T` once per block written, one reload.
+//! Owns the "managed by apply" record; never shells out to jailsmith.
 
 pub mod record;
 
@@ -398,6 +399,8 @@ fn user_args(u: &UserSpec, o: &Options) -> anyhow::Result<user::UserRequest> {
             .as_ref()
             .map(|a| a.get_ref().clone())
             .unwrap_or_default(),
+        // preflight_sshd ran `sshd -t` before the first write
+        sshd_checked: true,
     })
 }
 
@@ -670,13 +673,14 @@ fn settle_manifests(c: &Converger, jails: &[BuildSettings]) -> anyhow::Result<()
     Ok(())
 }
 
-/// One `sshd -t` and one reload, only when a drop-in changed.
+/// One reload, only when a drop-in changed. No `sshd -t` here: the preflight ran it before
+/// the first write, and each change was checked where it was made (an add's block with
+/// `sshd -T -C user=…`, which parses the whole configuration; a removal with `sshd -t`).
 fn finish_sshd(c: &mut Converger) -> anyhow::Result<()> {
     if !c.dropins_changed || c.o.dry_run {
         return Ok(());
     }
     let sshd = c.o.sshd.validator();
-    sshd.test().map_err(anyhow::Error::new)?;
     if c.o.no_reload {
         c.warnings.push(
             "--no-reload: sshd was not reloaded; new logins see the change only after a reload"

@@ -83,6 +83,11 @@ pub struct UserRequest {
     pub allow_ip: Vec<String>,
     /// Where sshd and jailsmith's per-user sshd files live.
     pub sshd: crate::sshd::paths::SshdPaths,
+    /// The caller checked sshd's configuration with `sshd -t` before its first write
+    /// (`apply`, once per run): an add that changes the configuration then checks what it
+    /// wrote with `sshd -T -C user=…` alone (which parses and checks the whole configuration
+    /// too) instead of `sshd -t` before and after as well.
+    pub sshd_checked: bool,
 }
 
 /// A failure of `jailsmith user`, carrying the module error that caused it.
@@ -176,6 +181,7 @@ impl UserRequest {
             limits: Default::default(),
             deny_network: false,
             allow_ip: Vec::new(),
+            sshd_checked: false,
         }
     }
 }
