@@ -84,6 +84,17 @@ fn run_fed(
         .map_err(AccountError::io("run", &path))
 }
 
+/// `chpasswd -e` or `chgpasswd -e` with `lines` (already in their stored form: no PAM, no
+/// hashing).
+fn set_passwords(program: &str, lines: &str) -> Result<(), AccountError> {
+    let out = run_fed(program, &["-e"], lines, None)?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(failed(program, &out))
+    }
+}
+
 fn failed(program: &str, out: &std::process::Output) -> AccountError {
     AccountError::Command {
         program: useradd::tool(program).display().to_string(),
@@ -121,25 +132,9 @@ pub fn create(wanted: &[Wanted], db: &HostDb) -> Result<(), AccountError> {
         }
         return Err(e);
     }
-    let out = run_fed(
-        "chpasswd",
-        &["-e"],
-        &password_lines(&names, NO_PASSWORD),
-        None,
-    )?;
-    if !out.status.success() {
-        return Err(failed("chpasswd", &out));
-    }
+    set_passwords("chpasswd", &password_lines(&names, NO_PASSWORD))?;
     if Path::new("/etc/gshadow").exists() {
-        let out = run_fed(
-            "chgpasswd",
-            &["-e"],
-            &password_lines(&names, GROUP_PASSWORD),
-            None,
-        )?;
-        if !out.status.success() {
-            return Err(failed("chgpasswd", &out));
-        }
+        set_passwords("chgpasswd", &password_lines(&names, GROUP_PASSWORD))?;
     }
     verify(wanted, db)
 }
@@ -200,18 +195,24 @@ pub fn verify(wanted: &[Wanted], db: &HostDb) -> Result<(), AccountError> {
 pub fn delete(names: &[String], db: &HostDb) -> (Vec<String>, Vec<String>) {
     let mut gone = Vec::new();
     let mut failed = Vec::new();
+    let group_exists = |n: &str| {
+        db.group_index()
+            .ok()
+            .is_some_and(|ix| ix.by_name(n).is_some())
+    };
     for n in names {
         if db.entry(n).ok().flatten().is_some() {
+            let had_group = group_exists(n);
             match useradd::run("userdel", &useradd::delete_argv(n)) {
+                // userdel takes the user group with the account (USERGROUPS_ENAB)
+                Ok(()) if had_group && !group_exists(n) => {
+                    gone.push(format!("account {n} and its group"))
+                }
                 Ok(()) => gone.push(format!("account {n}")),
                 Err(e) => failed.push(format!("account {n}: {e}")),
             }
         }
-        let group_left = db
-            .group_index()
-            .ok()
-            .is_some_and(|ix| ix.by_name(n).is_some());
-        if group_left {
+        if group_exists(n) {
             match useradd::run("groupdel", &useradd::groupdel_argv(n)) {
                 Ok(()) => gone.push(format!("group {n}")),
                 Err(e) => failed.push(format!("group {n}: {e}")),
