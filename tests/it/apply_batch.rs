@@ -79,21 +79,19 @@ fn line_of(file: &str, name: &str) -> Option<String> {
         .lines()
         .find(|l| l.split(':').next() == Some(name))?
         .to_string();
-    let user = nix::unistd::User::from_name(name).ok().flatten();
     let mut f: Vec<String> = line.split(':').map(str::to_string).collect();
-    for v in f.iter_mut() {
-        if v == name {
-            *v = "NAME".into();
-        } else if let Some(u) = &user {
-            if *v == u.uid.to_string() && file == "/etc/passwd" {
-                *v = "UID".into();
-            } else if *v == u.gid.to_string() {
-                *v = "GID".into();
-            }
+    f[0] = "NAME".into();
+    let ids: &[(usize, &str)] = match file {
+        "/etc/passwd" => &[(2, "UID"), (3, "GID")],
+        "/etc/group" => &[(2, "GID")],
+        _ => &[],
+    };
+    for (i, id) in ids {
+        if f.get(*i).is_some_and(|v| v.parse::<u32>().is_ok()) {
+            f[*i] = id.to_string();
         }
-        *v = v.replace(&format!("/home/{name}"), "/home/NAME");
     }
-    Some(f.join(":"))
+    Some(f.join(":").replace(&format!("/home/{name}"), "/home/NAME"))
 }
 
 fn account_lines(name: &str) -> Vec<(String, Option<String>)> {
@@ -188,6 +186,8 @@ fn batch_accounts_are_the_accounts_useradd_makes_and_no_host_home() {
     for u in &batch {
         assert_eq!(account_lines(u.name()), want, "{} differs", u.name());
         let acc = u.lookup().unwrap();
+        let group = nix::unistd::Group::from_gid(acc.gid).unwrap().unwrap();
+        assert_eq!(group.name, u.name(), "the primary group is not its own");
         assert!(!Path::new("/home").join(u.name()).exists(), "a host home");
         assert!(
             fs::read_to_string(s.jail.join("etc/passwd"))
