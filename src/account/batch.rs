@@ -121,7 +121,8 @@ pub fn create(wanted: &[Wanted], db: &HostDb) -> Result<(), AccountError> {
     let out = run_fed("newusers", args, &input, Some(Path::new(HOME_PARENT)))?;
     // With PAM an empty password is refused for every account after they were written, and
     // newusers exits 1: whether the accounts are there is what `verify` checks below.
-    if !out.status.success() && !(mode == PasswordMode::Pam && out.status.code() == Some(1)) {
+    let pam_refused = mode == PasswordMode::Pam && out.status.code() == Some(1);
+    if !(out.status.success() || pam_refused) {
         return Err(failed("newusers", &out));
     }
     let names: Vec<&str> = wanted.iter().map(|w| w.name.as_str()).collect();

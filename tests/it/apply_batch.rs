@@ -174,13 +174,30 @@ fn batch_accounts_are_the_accounts_useradd_makes_and_no_host_home() {
         .iter()
         .map(|u| (u.name(), None, key.as_str()))
         .collect();
-    let out = run(&mut apply_cmd(&s, &spec(&s, &users)));
+    let spec_file = spec(&s, &users);
+    let out = run(apply_cmd(&s, &spec_file).arg("--json"));
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("creating 3 accounts"),
         "{}",
         text(&out.stderr)
     );
+    // the report says each user was created, its account named
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for u in &batch {
+        let a = v["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["kind"] == "user" && a["name"] == u.name())
+            .unwrap_or_else(|| panic!("no action for {}: {v}", u.name()));
+        assert_eq!(a["action"], "create", "{a}");
+        assert_eq!(
+            a["details"][0],
+            format!("create account {}", u.name()),
+            "{a}"
+        );
+    }
     let want = account_lines(reference.name());
     assert!(want.iter().all(|(_, l)| l.is_some()), "{want:?}");
     for u in &batch {
@@ -198,8 +215,8 @@ fn batch_accounts_are_the_accounts_useradd_makes_and_no_host_home() {
         );
     }
     assert_eq!(home_parent(), home_before, "apply changed the host's /home");
-    // what the report says: each user created, its account named
-    let out = run(&mut apply_cmd(&s, &spec(&s, &users)).arg("--json"));
+    // and the next run finds every account as it should be
+    let out = run(apply_cmd(&s, &spec_file).arg("--json"));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["changed"], false, "{v}");
 }
