@@ -3,14 +3,16 @@
 //! (`useradd::create_argv`: password `*`, a user group whose gshadow password is `!`, no
 //! home on the host). shadow-utils does every write under its own locks; jailsmith never
 //! edits the account files. `newusers` makes each home directory it is given, so it runs in
-//! a mount namespace of its own with an empty tmpfs over /home (`apply::process`). The
-//! caller checks names and uids first; `delete` takes accounts out again (never `-r`).
+//! a mount namespace of its own with an empty tmpfs over /home (`apply::process`); where it
+//! hands passwords to PAM, its PAM service there denies every change. The caller checks
+//! names and uids first; `delete` takes accounts out again (never `-r`).
 
 use std::path::Path;
 
 use super::AccountError;
 use super::hostdb::HostDb;
 use super::useradd::{self, NO_PASSWORD, Wanted};
+use crate::apply::process::PrivateDir;
 
 /// The parent of every home jailsmith gives an account (`/home/NAME`, made inside the jail,
 /// never on the host): newusers sees an empty tmpfs there.
@@ -19,14 +21,21 @@ pub const HOME_PARENT: &str = "/home";
 /// The gshadow password `useradd` gives a user group (newusers writes `*`).
 const GROUP_PASSWORD: &str = "!";
 
+/// Where PAM reads its services, and newusers' service while the batch runs.
+const PAM_DIR: &str = "/etc/pam.d";
+const PAM_DENY: &[u8] = b"# jailsmith: newusers sets no password here; chpasswd -e does\n\
+    password requisite pam_deny.so\n";
+
 /// How this host's newusers sets the password field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PasswordMode {
     /// Built without PAM: `-c NONE` takes the field as it is (`*`).
     Plain,
     /// Built with PAM (Debian): newusers locks the new account (`!`) and then asks PAM to set
-    /// each password; an empty field makes PAM refuse, so the account stays locked (and
-    /// newusers exits 1) until `chpasswd -e` sets `*`.
+    /// each password. Its PAM service is replaced, for that run only, by one that denies
+    /// (`PAM_DENY`): no module of the host's password stack runs for these accounts (no
+    /// hashing, no `nullok`, no directory service), each stays locked (and newusers exits
+    /// 1) until `chpasswd -e` sets `*`.
     Pam,
 }
 
@@ -72,12 +81,12 @@ fn password_mode() -> Result<PasswordMode, AccountError> {
     })
 }
 
-/// Runs a shadow-utils program with `input` on stdin (and a private tmpfs over `private`).
+/// Runs a shadow-utils program with `input` on stdin (and private directories).
 fn run_fed(
     program: &str,
     args: &[&str],
     input: &str,
-    private: Option<&Path>,
+    private: &[PrivateDir],
 ) -> Result<std::process::Output, AccountError> {
     let path = useradd::tool(program);
     crate::apply::process::run_with_input(&path, args, input.as_bytes(), private)
@@ -87,7 +96,7 @@ fn run_fed(
 /// `chpasswd -e` or `chgpasswd -e` with `lines` (already in their stored form: no PAM, no
 /// hashing).
 fn set_passwords(program: &str, lines: &str) -> Result<(), AccountError> {
-    let out = run_fed(program, &["-e"], lines, None)?;
+    let out = run_fed(program, &["-e"], lines, &[])?;
     if out.status.success() {
         Ok(())
     } else {
@@ -118,9 +127,19 @@ pub fn create(wanted: &[Wanted], db: &HostDb) -> Result<(), AccountError> {
         PasswordMode::Plain => &["-c", "NONE"],
         PasswordMode::Pam => &[],
     };
-    let out = run_fed("newusers", args, &input, Some(Path::new(HOME_PARENT)))?;
-    // With PAM an empty password is refused for every account after they were written, and
-    // newusers exits 1: whether the accounts are there is what `verify` checks below.
+    let mut private = vec![PrivateDir {
+        path: Path::new(HOME_PARENT),
+        files: &[],
+    }];
+    if mode == PasswordMode::Pam && Path::new(PAM_DIR).is_dir() {
+        private.push(PrivateDir {
+            path: Path::new(PAM_DIR),
+            files: &[("newusers", PAM_DENY)],
+        });
+    }
+    let out = run_fed("newusers", args, &input, &private)?;
+    // With PAM every password change is denied after the accounts were written, and
+    // newusers exits 1: whether the accounts are there is checked here and by `verify`.
     let pam_refused = mode == PasswordMode::Pam && out.status.code() == Some(1);
     if !(out.status.success() || pam_refused) {
         return Err(failed("newusers", &out));
