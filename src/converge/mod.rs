@@ -115,12 +115,16 @@ impl Converger<'_> {
 pub fn converge(spec: &Spec, o: &Options) -> anyhow::Result<Outcome> {
     refuse_jails(spec, o)?;
     let jails = jail_settings(spec, o)?;
-    let users = spec
+    let mut users = spec
         .user
         .iter()
         .map(|u| user_args(u, o))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    preflight_sshd(&users, o)?;
+    // with sshd -t passed before the first write, each add checks its blocks with -T alone
+    let tested = preflight_sshd(&users, o)?;
+    for u in &mut users {
+        u.sshd_checked = tested;
+    }
     preflight_accounts(spec, &users, o)?;
     // One run at a time per state directory, as `user` (taken after every check, so an
     // invalid spec or host leaves even the state directory alone).
@@ -189,10 +193,10 @@ pub fn converge(spec: &Spec, o: &Options) -> anyhow::Result<Outcome> {
 
 /// Before the first write: when the spec jails users, sshd's main config must include their
 /// jails' blocks, and pass `sshd -t` now when one of those blocks is still to be written
-/// (a spec whose blocks are all in place runs no sshd).
-fn preflight_sshd(users: &[user::UserRequest], o: &Options) -> anyhow::Result<()> {
+/// (a spec whose blocks are all in place runs no sshd). True when `sshd -t` ran and passed.
+fn preflight_sshd(users: &[user::UserRequest], o: &Options) -> anyhow::Result<bool> {
     if users.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let sshd = o.sshd.validator();
     let text = std::fs::read_to_string(&sshd.main).map_err(|source| SshdError::Io {
@@ -220,7 +224,7 @@ fn preflight_sshd(users: &[user::UserRequest], o: &Options) -> anyhow::Result<()
     if changes {
         sshd.test().map_err(anyhow::Error::new)?;
     }
-    Ok(())
+    Ok(changes)
 }
 
 /// The account rules (and every other check that writes nothing) of each user and service,
@@ -399,8 +403,8 @@ fn user_args(u: &UserSpec, o: &Options) -> anyhow::Result<user::UserRequest> {
             .as_ref()
             .map(|a| a.get_ref().clone())
             .unwrap_or_default(),
-        // preflight_sshd ran `sshd -t` before the first write
-        sshd_checked: true,
+        // set by converge once preflight_sshd has run `sshd -t`
+        sshd_checked: false,
     })
 }
 
