@@ -90,6 +90,14 @@ pub enum ConvergeError {
     /// A pruned service's unit could not be removed.
     #[error("{0}")]
     Unit(String),
+    /// A user failed after the account batch: the accounts the batch made for it and for
+    /// the users after it (none of them jailed) were deleted. Its class is `error`'s.
+    #[error("{error:#}\n  deleted the accounts made for users not jailed: {undone}{failed}")]
+    AccountsTakenBack {
+        error: anyhow::Error,
+        undone: String,
+        failed: String,
+    },
 }
 
 fn user_err(u: &user::UserRequest) -> impl FnOnce(user::UserError) -> ConvergeError + '_ {
@@ -161,7 +169,7 @@ pub fn converge(spec: &Spec, o: &Options) -> anyhow::Result<Outcome> {
     let created = if o.dry_run {
         user::Created::default()
     } else {
-        user::create_missing(&users).map_err(|e| coded(e.code(), e))?
+        user::create_missing(&users).map_err(anyhow::Error::new)?
     };
     for (i, (u, a)) in spec.user.iter().zip(&users).enumerate() {
         if o.dry_run && created_jails.contains(&a.jail) {
@@ -463,26 +471,24 @@ fn mark_created(c: &mut Converger, name: &str) {
 fn undo_created(
     created: &user::Created,
     rest: &[user::UserRequest],
-    e: anyhow::Error,
+    error: anyhow::Error,
 ) -> anyhow::Error {
     let names: Vec<&str> = rest.iter().map(|a| a.name.as_str()).collect();
     let (undone, failed) = created.delete(&names);
     if undone.is_empty() && failed.is_empty() {
-        return e;
+        return error;
     }
-    let code = e
-        .downcast_ref::<Coded>()
-        .map(|c| c.code)
-        .unwrap_or(exit::HOST_FAILURE);
     let failed = if failed.is_empty() {
         String::new()
     } else {
         format!("\n  could NOT delete: {failed}")
     };
-    coded(
-        code,
-        format!("{e:#}\n  deleted the accounts made for users not jailed: {undone}{failed}"),
-    )
+    ConvergeError::AccountsTakenBack {
+        error,
+        undone,
+        failed,
+    }
+    .into()
 }
 
 fn service_args(s: &ServiceSpec, o: &Options) -> service::ServiceRequest {
