@@ -159,6 +159,29 @@ pub fn create(wanted: &[Wanted], db: &HostDb) -> Result<(), AccountError> {
     verify(wanted, db)
 }
 
+/// True when this host's groupmod appends members (`-a -U`, shadow-utils 4.11 and later).
+pub fn can_append_members() -> bool {
+    let path = useradd::tool("groupmod");
+    crate::apply::process::run(&path, &["--help"])
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("--append"))
+}
+
+/// Adds `names` to the members of `group` in one `groupmod -a -U` (shadow-utils locks and
+/// rewrites group and gshadow once).
+pub fn append_members(group: &str, names: &[&str]) -> Result<(), AccountError> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let argv = [
+        "-a".to_string(),
+        "-U".to_string(),
+        names.join(","),
+        "--".to_string(),
+        group.to_string(),
+    ];
+    useradd::run("groupmod", &argv)
+}
+
 /// Each account as asked: home, shell, password `*`, its uid when one was given and shared
 /// with no other account, its primary group the one of its name.
 pub fn verify(wanted: &[Wanted], db: &HostDb) -> Result<(), AccountError> {

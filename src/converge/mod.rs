@@ -166,7 +166,7 @@ pub fn converge(spec: &Spec, o: &Options) -> anyhow::Result<Outcome> {
         });
     }
     // the missing accounts in one batch; each user's run below finds its account in place
-    let created = if o.dry_run {
+    let mut created = if o.dry_run {
         user::Created::default()
     } else {
         user::create_missing(&users).map_err(anyhow::Error::new)?
@@ -174,10 +174,13 @@ pub fn converge(spec: &Spec, o: &Options) -> anyhow::Result<Outcome> {
     for (i, (u, a)) in spec.user.iter().zip(&users).enumerate() {
         if o.dry_run && created_jails.contains(&a.jail) {
             c.act("user", &a.name, "create");
-        } else if let Err(e) = converge_user(&mut c, a) {
+        } else if let Err(e) = user::join_group(&users, &mut created, i)
+            .map_err(anyhow::Error::new)
+            .and_then(|()| converge_user(&mut c, a))
+        {
             return Err(undo_created(&created, &users[i..], e));
         } else if created.names.contains(&a.name) {
-            mark_created(&mut c, &a.name);
+            mark_created(&mut c, &created, &a.name);
         }
         new.users.push(ManagedUser {
             name: u.name.get_ref().clone(),
@@ -450,17 +453,21 @@ fn converge_user(c: &mut Converger, a: &user::UserRequest) -> anyhow::Result<()>
     Ok(())
 }
 
-/// A user whose account the batch made: its action is a creation that says so.
-fn mark_created(c: &mut Converger, name: &str) {
-    let line = format!("create account {name}");
+/// A user whose account the batch made: its action is a creation that says so (and names
+/// the group the account joined with the batch).
+fn mark_created(c: &mut Converger, created: &user::Created, name: &str) {
+    let mut lines = vec![format!("create account {name}")];
+    if let Some((_, g)) = created.joined.iter().find(|(n, _)| n == name) {
+        lines.push(format!("add member {g}"));
+    }
     match c.actions.last_mut() {
         Some(a) if a.kind == "user" && a.name == name => {
             a.action = "create";
-            a.details.insert(0, line);
+            a.details.splice(0..0, lines);
         }
         _ => {
             c.act("user", name, "create");
-            c.actions.last_mut().expect("just pushed").details = vec![line];
+            c.actions.last_mut().expect("just pushed").details = lines;
         }
     }
 }

@@ -133,6 +133,14 @@ fn assert_gone(name: &str) {
             "{f} still has {name}"
         );
     }
+    // nor a membership (the batch joins its accounts to their jail's group together)
+    let groups = fs::read_to_string("/etc/group").unwrap();
+    let member = groups.lines().find(|l| {
+        l.rsplit(':')
+            .next()
+            .is_some_and(|m| m.split(',').any(|m| m == name))
+    });
+    assert!(member.is_none(), "{name} is still a member: {member:?}");
 }
 
 fn login_defs(key: &str) -> u32 {
@@ -195,6 +203,14 @@ fn batch_accounts_are_the_accounts_useradd_makes_and_no_host_home() {
         assert_eq!(
             a["details"][0],
             format!("create account {}", u.name()),
+            "{a}"
+        );
+        assert!(
+            a["details"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d.as_str().is_some_and(|d| d.starts_with("add member "))),
             "{a}"
         );
     }

@@ -1,7 +1,8 @@
 //! `apply`'s new accounts in one batch (`account::batch`), made before the per-user work,
-//! which then finds them in place and only jails them. The names, uids and shells are
-//! checked again right before the batch (the host may have changed since the preflight); a
-//! batch that fails deletes every account and group it made, by name.
+//! which then finds them in place and only jails them; once their jail's group exists, the
+//! batch's accounts of that group join it together (`join_group`). The names, uids and
+//! shells are checked again right before the batch (the host may have changed since the
+//! preflight); a batch that fails deletes every account and group it made, by name.
 
 use std::path::Path;
 
@@ -15,6 +16,10 @@ use crate::account::useradd::{self, Wanted};
 #[derive(Debug, Default)]
 pub struct Created {
     pub names: Vec<String>,
+    /// (account, group) of each account `join_group` put in its jail's group.
+    pub joined: Vec<(String, String)>,
+    /// Whether groupmod can append members (asked once).
+    append: Option<bool>,
 }
 
 impl Created {
@@ -30,6 +35,48 @@ impl Created {
         let (gone, failed) = batch::delete(&ours, &HostDb::default());
         (gone.join(", "), failed.join("; "))
     }
+}
+
+/// Before the user run of `requests[at]`: when its account is one the batch made and its
+/// jail's group (of its mode) exists and is jailsmith's, that account and every later one
+/// the batch made for the same group join it in one `groupmod -a -U` (under shadow-utils'
+/// lock), so their runs find them members. Nothing when the group is still to be made (the
+/// run of `requests[at]` makes it), is not jailsmith's (that run refuses it), or when this
+/// host's groupmod cannot append (shadow-utils before 4.11: one gpasswd per user, as `user`).
+/// A member without its key file cannot log in, and is jailed once it can.
+pub fn join_group(
+    requests: &[UserRequest],
+    created: &mut Created,
+    at: usize,
+) -> Result<(), UserError> {
+    let a = &requests[at];
+    let pending = |r: &UserRequest, c: &Created| {
+        c.names.contains(&r.name) && !c.joined.iter().any(|(n, _)| *n == r.name)
+    };
+    if a.dry_run || !pending(a, created) {
+        return Ok(());
+    }
+    if *created.append.get_or_insert_with(batch::can_append_members) {
+        let jail = super::jail_path(&a.jail)?;
+        let (block, _) = super::groups::block_of(a, &jail, a.sftp_only)?;
+        let st = crate::state::load(&a.state_dir, &jail)?;
+        let ours = super::groups::owned_gid(&HostDb::default(), st.as_ref(), &block.group, &jail);
+        if !matches!(ours, Ok(Some(_))) {
+            return Ok(());
+        }
+        let names: Vec<&str> = requests[at..]
+            .iter()
+            .filter(|r| pending(r, created) && r.jail == a.jail && r.sftp_only == a.sftp_only)
+            .map(|r| r.name.as_str())
+            .collect();
+        batch::append_members(&block.group, &names)?;
+        let joined: Vec<(String, String)> = names
+            .iter()
+            .map(|n| (n.to_string(), block.group.clone()))
+            .collect();
+        created.joined.extend(joined);
+    }
+    Ok(())
 }
 
 /// Creates, in one batch, the accounts of `requests` that ask for `create` and are missing.
@@ -60,7 +107,10 @@ pub fn create_missing(requests: &[UserRequest]) -> Result<Created, UserError> {
             },
         });
     }
-    Ok(Created { names })
+    Ok(Created {
+        names,
+        ..Default::default()
+    })
 }
 
 /// The accounts to make, checked as an add checks them (name, uid range, a free uid) against

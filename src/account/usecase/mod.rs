@@ -24,7 +24,7 @@ use crate::sshd::SshdError;
 use crate::sshd::dropin;
 use crate::state::StateError;
 
-pub use create::{Created, create_missing};
+pub use create::{Created, create_missing, join_group};
 pub use journal::Change;
 use journal::Run;
 pub use limits::DEFAULT_SYSTEMD_DIR;
