@@ -11,7 +11,8 @@ with the same settings and no drop-ins at all (AuthorizedKeysFile the same key f
 login and `sshd -T` figures are ratios measured in one run.
 
 users  `apply` creating 1000, 100 and 1 accounts (create = true) in three jails, largest
-       first; `apply` again changing nothing; `sshd -T -C user=...` and an OpenSSH login
+       first (apply makes a run's missing accounts in one newusers batch); `apply` again
+       changing nothing; `sshd -T -C user=...` and an OpenSSH login
        (`ssh ... true`) of a user of the 1000-user jail, interleaved with the same on the
        baseline sshd, while that jail is the only one (the targets), again with all three
        jails, and `sshd -T` again after the fresh jails below (each jail adds a `Match Group`

@@ -194,6 +194,7 @@ impl Classify for crate::converge::ConvergeError {
             User { error, .. } => error.class(),
             KeyFile { .. } => Class::BadInput,
             Unit(_) => Class::HostFailure,
+            AccountsTakenBack { error, .. } => Class::of_code(code_of(error)),
         }
     }
 }

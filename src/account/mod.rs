@@ -2,6 +2,7 @@
 //! useradd/usermod argument vectors, SSH keys, the jail's passwd/group lines and the
 //! registry of a jail's users. Writes inside a jail go through `apply::Host` only.
 
+pub mod batch;
 pub mod hostdb;
 pub mod hostfs;
 pub mod jaildb;
@@ -60,6 +61,16 @@ pub enum AccountError {
         status: String,
         stderr: String,
     },
+    /// A batch-created account that is not what was asked (`batch::verify`).
+    #[error("account {name} was not created as asked: {why}")]
+    NotAsCreated { name: String, why: String },
+    /// Two accounts with one uid after a batch: the uid asked for was given to another.
+    #[error("account {name}: its uid {uid} is also the uid of {others}")]
+    UidTaken {
+        name: String,
+        uid: u32,
+        others: String,
+    },
     #[error("cannot parse {path} line {line}: {why}")]
     Parse {
         path: PathBuf,
@@ -76,11 +87,13 @@ impl AccountError {
             | AccountError::Missing { .. }
             | AccountError::BadKey { .. }
             | AccountError::NoKey { .. }
-            | AccountError::PrivateKey { .. } => exit::BAD_INPUT,
+            | AccountError::PrivateKey { .. }
+            | AccountError::UidTaken { .. } => exit::BAD_INPUT,
             AccountError::Refused { .. } | AccountError::Unsafe { .. } => exit::REFUSED,
-            AccountError::Io { .. } | AccountError::Command { .. } | AccountError::Parse { .. } => {
-                exit::HOST_FAILURE
-            }
+            AccountError::Io { .. }
+            | AccountError::Command { .. }
+            | AccountError::Parse { .. }
+            | AccountError::NotAsCreated { .. } => exit::HOST_FAILURE,
         }
     }
 

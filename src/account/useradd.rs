@@ -19,6 +19,11 @@ pub struct Wanted {
     pub uid: Option<u32>,
 }
 
+/// The home of a jailed account: `/home/NAME` inside its jail, never made on the host.
+pub fn host_home(name: &str) -> String {
+    format!("/home/{name}")
+}
+
 /// `useradd` argv: no home created on the host, password disabled, a user group (or the
 /// existing group of that name when there already is one).
 pub fn create_argv(w: &Wanted, group_exists: bool) -> Vec<String> {
@@ -86,7 +91,8 @@ pub fn gpasswd_argv(user: &str, group: &str, add: bool) -> Vec<String> {
     vec![op.into(), user.to_string(), group.to_string()]
 }
 
-fn tool(name: &str) -> PathBuf {
+/// The shadow-utils program `name` by absolute path.
+pub(crate) fn tool(name: &str) -> PathBuf {
     ["/usr/sbin", "/sbin", "/usr/bin"]
         .iter()
         .map(|d| Path::new(d).join(name))

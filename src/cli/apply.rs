@@ -14,7 +14,9 @@ use crate::state::DEFAULT_STATE_DIR;
 /// log_socket, store), `[[user]]` (name, jail, keys, create, uid, shell, sftp_only, limits,
 /// delete_account) and `[[service]]` (as `jailsmith service`). The whole spec is checked first; any problem is reported with its
 /// file:line:column and nothing is changed. Then jails are built, services written and
-/// users jailed by the same code as `build`, `service` and `user`; sshd is checked once and
+/// users jailed by the same code as `build`, `service` and `user`; the accounts to create are
+/// made first, all in one batch (newusers, then chpasswd -e: what `user --create` makes).
+/// `sshd -t` runs once before the first write, `sshd -T` once per block written, and sshd is
 /// reloaded once at the end, only when a drop-in changed. A second run on an unchanged host
 /// writes nothing and reports `changed: false`.
 #[derive(Debug, clap::Args)]

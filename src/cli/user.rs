@@ -127,6 +127,7 @@ impl Args {
             deny_network: self.deny_network,
             allow_ip: self.allow_ip.clone(),
             sshd: self.sshd.clone(),
+            sshd_checked: false,
         }
     }
 }

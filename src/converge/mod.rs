@@ -1,6 +1,7 @@
 //! `jailsmith apply`: converges the host to a validated `Spec` by calling the same code the
-//! commands run (jail::build, user add/remove, service), then validates sshd once and
-//! reloads it once. Owns the "managed by apply" record; never shells out to jailsmith.
+//! commands run (jail::build, user add/remove, service): the missing accounts in one batch,
+//! `sshd -t` once before the first write, `sshd -T` once per block written, one reload.
+//! Owns the "managed by apply" record; never shells out to jailsmith.
 
 pub mod record;
 
@@ -89,6 +90,14 @@ pub enum ConvergeError {
     /// A pruned service's unit could not be removed.
     #[error("{0}")]
     Unit(String),
+    /// A user failed after the account batch: the accounts the batch made for it and for
+    /// the users after it (none of them jailed) were deleted. Its class is `error`'s.
+    #[error("{error:#}\n  deleted the accounts made for users not jailed: {undone}{failed}")]
+    AccountsTakenBack {
+        error: anyhow::Error,
+        undone: String,
+        failed: String,
+    },
 }
 
 fn user_err(u: &user::UserRequest) -> impl FnOnce(user::UserError) -> ConvergeError + '_ {
@@ -114,12 +123,16 @@ impl Converger<'_> {
 pub fn converge(spec: &Spec, o: &Options) -> anyhow::Result<Outcome> {
     refuse_jails(spec, o)?;
     let jails = jail_settings(spec, o)?;
-    let users = spec
+    let mut users = spec
         .user
         .iter()
         .map(|u| user_args(u, o))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    preflight_sshd(&users, o)?;
+    // with sshd -t passed before the first write, each add checks its blocks with -T alone
+    let tested = preflight_sshd(&users, o)?;
+    for u in &mut users {
+        u.sshd_checked = tested;
+    }
     preflight_accounts(spec, &users, o)?;
     // One run at a time per state directory, as `user` (taken after every check, so an
     // invalid spec or host leaves even the state directory alone).
@@ -152,11 +165,22 @@ pub fn converge(spec: &Spec, o: &Options) -> anyhow::Result<Outcome> {
             unit_dir: o.unit_dir.clone(),
         });
     }
-    for (u, a) in spec.user.iter().zip(&users) {
+    // the missing accounts in one batch; each user's run below finds its account in place
+    let mut created = if o.dry_run {
+        user::Created::default()
+    } else {
+        user::create_missing(&users).map_err(anyhow::Error::new)?
+    };
+    for (i, (u, a)) in spec.user.iter().zip(&users).enumerate() {
         if o.dry_run && created_jails.contains(&a.jail) {
             c.act("user", &a.name, "create");
-        } else {
-            converge_user(&mut c, a)?;
+        } else if let Err(e) = user::join_group(&users, &mut created, i)
+            .map_err(anyhow::Error::new)
+            .and_then(|()| converge_user(&mut c, a))
+        {
+            return Err(undo_created(&created, &users[i..], e));
+        } else if created.names.contains(&a.name) {
+            mark_created(&mut c, &created, &a.name);
         }
         new.users.push(ManagedUser {
             name: u.name.get_ref().clone(),
@@ -180,10 +204,10 @@ pub fn converge(spec: &Spec, o: &Options) -> anyhow::Result<Outcome> {
 
 /// Before the first write: when the spec jails users, sshd's main config must include their
 /// jails' blocks, and pass `sshd -t` now when one of those blocks is still to be written
-/// (a spec whose blocks are all in place runs no sshd).
-fn preflight_sshd(users: &[user::UserRequest], o: &Options) -> anyhow::Result<()> {
+/// (a spec whose blocks are all in place runs no sshd). True when `sshd -t` ran and passed.
+fn preflight_sshd(users: &[user::UserRequest], o: &Options) -> anyhow::Result<bool> {
     if users.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let sshd = o.sshd.validator();
     let text = std::fs::read_to_string(&sshd.main).map_err(|source| SshdError::Io {
@@ -211,7 +235,7 @@ fn preflight_sshd(users: &[user::UserRequest], o: &Options) -> anyhow::Result<()
     if changes {
         sshd.test().map_err(anyhow::Error::new)?;
     }
-    Ok(())
+    Ok(changes)
 }
 
 /// The account rules (and every other check that writes nothing) of each user and service,
@@ -390,6 +414,8 @@ fn user_args(u: &UserSpec, o: &Options) -> anyhow::Result<user::UserRequest> {
             .as_ref()
             .map(|a| a.get_ref().clone())
             .unwrap_or_default(),
+        // set by converge once preflight_sshd has run `sshd -t`
+        sshd_checked: false,
     })
 }
 
@@ -425,6 +451,51 @@ fn converge_user(c: &mut Converger, a: &user::UserRequest) -> anyhow::Result<()>
         .map(|ch| format!("{} {} {}", ch.action, ch.object, ch.target))
         .collect();
     Ok(())
+}
+
+/// A user whose account the batch made: its action is a creation that says so (and names
+/// the group the account joined with the batch).
+fn mark_created(c: &mut Converger, created: &user::Created, name: &str) {
+    let mut lines = vec![format!("create account {name}")];
+    if let Some((_, g)) = created.joined.iter().find(|(n, _)| n == name) {
+        lines.push(format!("add member {g}"));
+    }
+    match c.actions.last_mut() {
+        Some(a) if a.kind == "user" && a.name == name => {
+            a.action = "create";
+            a.details.splice(0..0, lines);
+        }
+        _ => {
+            c.act("user", name, "create");
+            c.actions.last_mut().expect("just pushed").details = lines;
+        }
+    }
+}
+
+/// When the user run of `rest[0]` failed: the accounts the batch made for it and for the
+/// users after it (none of them jailed) are deleted, as the failed run of a `user --create`
+/// takes its account back.
+fn undo_created(
+    created: &user::Created,
+    rest: &[user::UserRequest],
+    error: anyhow::Error,
+) -> anyhow::Error {
+    let names: Vec<&str> = rest.iter().map(|a| a.name.as_str()).collect();
+    let (undone, failed) = created.delete(&names);
+    if undone.is_empty() && failed.is_empty() {
+        return error;
+    }
+    let failed = if failed.is_empty() {
+        String::new()
+    } else {
+        format!("\n  could NOT delete: {failed}")
+    };
+    ConvergeError::AccountsTakenBack {
+        error,
+        undone,
+        failed,
+    }
+    .into()
 }
 
 fn service_args(s: &ServiceSpec, o: &Options) -> service::ServiceRequest {
@@ -619,13 +690,14 @@ fn settle_manifests(c: &Converger, jails: &[BuildSettings]) -> anyhow::Result<()
     Ok(())
 }
 
-/// One `sshd -t` and one reload, only when a drop-in changed.
+/// One reload, only when a drop-in changed. No `sshd -t` here: the preflight ran it before
+/// the first write, and each change was checked where it was made (an add's block with
+/// `sshd -T -C user=…`, which parses the whole configuration; a removal with `sshd -t`).
 fn finish_sshd(c: &mut Converger) -> anyhow::Result<()> {
     if !c.dropins_changed || c.o.dry_run {
         return Ok(());
     }
     let sshd = c.o.sshd.validator();
-    sshd.test().map_err(anyhow::Error::new)?;
     if c.o.no_reload {
         c.warnings.push(
             "--no-reload: sshd was not reloaded; new logins see the change only after a reload"

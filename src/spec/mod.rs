@@ -72,7 +72,8 @@ pub struct UserSpec {
     /// Public keys: key texts (`ssh-ed25519 AAAA…`) or paths of key files (relative to the
     /// spec's directory).
     pub keys: Spanned<Vec<String>>,
-    /// Create the host account when missing.
+    /// Create the host account when missing (apply makes a run's missing accounts in one
+    /// batch, as `user --create` would make each).
     #[serde(default)]
     pub create: bool,
     pub uid: Option<u32>,

@@ -7,6 +7,7 @@ mod user_support;
 
 mod admin_messages;
 mod ansible;
+mod apply_batch;
 mod apply_host;
 mod apply_spec;
 mod audit_check;

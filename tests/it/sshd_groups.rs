@@ -316,15 +316,96 @@ fn apply_creates_accounts_and_a_noop_apply_runs_no_sshd() {
     logs_in_jailed(&s, users[0].name(), &key);
     let runs = sshd_runs(&log);
     assert!(runs > 0);
-    // sshd runs for each block (checks before, -t and -T after writing it) and once for the
-    // run (preflight, final -t, the reload's -T), not for each user
-    assert!(runs <= 11, "sshd ran {runs} times for 4 users in 2 blocks");
+    // sshd runs once for each block (-T after writing it) and once for the run (the
+    // preflight's -t, the reload's -T), not for each user
+    assert!(runs <= 4, "sshd ran {runs} times for 4 users in 2 blocks");
 
     // nothing to change: no sshd at all
     let out = run_ok(&mut apply_cmd(&s, &spec_file, &wrapper));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["changed"], false, "{v}");
     assert_eq!(sshd_runs(&log), runs, "a no-op apply ran sshd");
+}
+
+/// (`sshd -t` runs, `sshd -T -C user=…` runs) in the wrapper's log.
+fn sshd_checks(log: &Path) -> (usize, usize) {
+    let text = fs::read_to_string(log).unwrap_or_default();
+    let has = |l: &str, w: &str| l.split_whitespace().any(|x| x == w);
+    let t = text.lines().filter(|l| has(l, "-t")).count();
+    let big_t = text
+        .lines()
+        .filter(|l| has(l, "-T") && l.contains("user="))
+        .count();
+    (t, big_t)
+}
+
+#[test]
+fn apply_adding_jails_runs_sshd_t_once_and_a_user_check_per_block() {
+    if !sshd::available("apply_adding_jails_runs_sshd_t_once_and_a_user_check_per_block") {
+        return;
+    }
+    let _g = serial();
+    let s = Setup::new("apply_adding_jails_runs_sshd_t_once_and_a_user_check_per_block");
+    let (wrapper, log) = sshd_wrapper(&s.root.dir("wrap"));
+    let (key, key_pub) = sshd::client_keypair(&s.root.dir("client"));
+    let key_text = fs::read_to_string(&key_pub).unwrap().trim().to_string();
+    // three new jails: the first with shell and sftp-only users (two blocks), the second
+    // with two users, the third with one: four blocks, six users
+    let jails: Vec<PathBuf> = (0..3).map(|i| s.root.jail(&format!("j{i}"))).collect();
+    let users: Vec<ReservedUser> = (0..6).map(|_| ReservedUser::new()).collect();
+    let place = [
+        (0, false),
+        (0, false),
+        (0, true),
+        (1, false),
+        (1, false),
+        (2, false),
+    ];
+    let mut spec = String::new();
+    for j in &jails {
+        spec.push_str(&format!(
+            "[[jail]]\npath = \"{}\"\nbins = [\"bash\", \"id\"]\n\n",
+            j.display()
+        ));
+    }
+    for (u, (j, sftp)) in users.iter().zip(place) {
+        spec.push_str(&format!(
+            "[[user]]\nname = \"{}\"\njail = \"{}\"\ncreate = true\nsftp_only = {sftp}\nkeys = [\"{key_text}\"]\n\n",
+            u.name(),
+            jails[j].display()
+        ));
+    }
+    let spec_file = s.root.path().join("spec.toml");
+    fs::write(&spec_file, spec).unwrap();
+    let before = listening(&s);
+    run_ok(&mut apply_cmd(&s, &spec_file, &wrapper));
+    let (t, big_t) = sshd_checks(&log);
+    assert_eq!(t, 1, "sshd -t ran {t} times in one apply");
+    assert_eq!(
+        big_t, 4,
+        "sshd -T -C user=… ran {big_t} times for 4 new blocks"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while listening(&s) <= before {
+        assert!(Instant::now() < deadline, "no reload\n{}", s.srv.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    s.srv.wait_settled();
+    // the checks that moved after the write still hold: each block jails its users
+    for (u, (j, sftp)) in users.iter().zip(place) {
+        let block = sshd::jail_block(s.srv.dropin_dir(), &jails[j], sftp);
+        let text = fs::read_to_string(&block).unwrap();
+        assert!(text.contains(&jails[j].display().to_string()), "{text}");
+        let eff = s.srv.sshd_T(u.name());
+        assert!(
+            eff.contains(&format!("chrootdirectory {}", jails[j].display())),
+            "{} is not jailed: {eff}",
+            u.name()
+        );
+    }
+    let (code, out, err) = s.ssh(users[5].name(), &key, "id -un");
+    assert_eq!(code, Some(0), "{err}\n{}", s.srv.log());
+    assert_eq!(out.trim(), users[5].name());
 }
 
 /// `jailsmith check JAIL` with the setup's state directory.

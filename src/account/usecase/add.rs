@@ -12,7 +12,7 @@ use super::{
     check_uid, groups, jail_path, refuse_other_jail,
 };
 use crate::account::hostdb::{HostAccount, HostDb, PasswdEntry};
-use crate::account::useradd::{Modify, NO_PASSWORD, Wanted};
+use crate::account::useradd::{self, Modify, NO_PASSWORD, Wanted};
 use crate::account::{AccountError, hostfs, jailside, keys, logindefs};
 use crate::apply::{Host, LinuxHost};
 use crate::plan::{HostOp, JailPath, Owner};
@@ -140,12 +140,10 @@ pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
     let sshd = a.sshd.validator();
     check_included(&sshd, &place.path)?;
     // sshd is asked only when its configuration changes: the first user of a jail and mode,
-    // a user who moves between modes, or per-user drop-ins to migrate.
-    if !place.config_ready() || place.leave.is_some() || !legacy.is_empty() {
-        check_main_config(&sshd, name, a.sftp_only)?;
-        if !a.sftp_only {
-            check_sftp_server(r, &sshd, &host, &jail)?;
-        }
+    // a user who moves between modes, or per-user drop-ins to migrate. It must be valid
+    // before the first write (apply checked it once for the whole run).
+    if (!place.config_ready() || place.leave.is_some() || !legacy.is_empty()) && !a.sshd_checked {
+        sshd.test()?;
     }
     if a.sftp_only {
         warn_unbound_log(r, &host, &jail)?;
@@ -180,9 +178,14 @@ pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
         to_check.retain(|(u, _)| u != name);
         to_check.push((name.to_string(), place.block.clone()));
         if config_changed && !r.dry {
-            sshd.test()?;
+            if !a.sshd_checked {
+                sshd.test()?;
+            }
             for (user, block) in &to_check {
-                validate_effective(&sshd, &place.path, user, block)?;
+                let eff = validate_effective(&sshd, &place.path, user, block)?;
+                if user == name {
+                    check_sftp(r, &sshd, &eff, &host, &jail)?;
+                }
             }
         }
         // the key file last: by now sshd jails whoever logs in with it
@@ -292,30 +295,30 @@ fn check_included(sshd: &Sshd, block_path: &Path) -> Result<(), UserError> {
     Ok(())
 }
 
-/// Before sshd's configuration changes: it must be valid now, and sftp-only needs
-/// `Subsystem sftp`.
-fn check_main_config(sshd: &Sshd, name: &str, sftp_only: bool) -> Result<(), UserError> {
-    sshd.test()?;
-    if sftp_only && validate::sftp_subsystem(&sshd.effective(name)?).is_none() {
-        return Err(SshdError::NoSftpSubsystem {
-            main: sshd.main.clone(),
-        }
-        .into());
-    }
-    Ok(())
-}
-
-/// For a shell account sshd runs its `Subsystem sftp` program inside the chroot (and `scp`
-/// speaks SFTP since OpenSSH 9): a warning, with the fix, when the jail lacks it.
-fn check_sftp_server(
+/// What sshd's configuration, as the user's login gets it (`eff`, read after its block was
+/// written), means for sftp: an sftp-only user needs `Subsystem sftp` (refused, so rolled
+/// back, without it); for a shell account sshd runs the subsystem's program inside the
+/// chroot (and `scp` speaks SFTP since OpenSSH 9): a warning, with the fix, when the jail
+/// lacks it.
+fn check_sftp(
     r: &mut Run,
     sshd: &Sshd,
+    eff: &validate::Effective,
     host: &dyn Host,
     jail: &Path,
 ) -> Result<(), UserError> {
     let name = r.args.name.clone();
-    let eff = sshd.effective(&name)?;
-    let Some(sub) = validate::sftp_subsystem(&eff) else {
+    let sub = validate::sftp_subsystem(eff);
+    if r.args.sftp_only {
+        return match sub {
+            Some(_) => Ok(()),
+            None => Err(SshdError::NoSftpSubsystem {
+                main: sshd.main.clone(),
+            }
+            .into()),
+        };
+    }
+    let Some(sub) = sub else {
         return Ok(());
     };
     let program = sub.split_whitespace().next().unwrap_or_default();
@@ -332,17 +335,17 @@ fn check_sftp_server(
 }
 
 /// `sshd -T -C user=…` must show every setting of the block for `user`, a member of its
-/// group (sshd looks the groups up through NSS).
+/// group (sshd looks the groups up through NSS); returns what it showed.
 pub(super) fn validate_effective(
     sshd: &Sshd,
     block_path: &Path,
     user: &str,
     block: &DropIn,
-) -> Result<(), UserError> {
+) -> Result<validate::Effective, UserError> {
     let eff = sshd.effective(user)?;
     let bad = validate::mismatches(&block.expected(), &eff);
     if bad.is_empty() {
-        return Ok(());
+        return Ok(eff);
     }
     let earlier = validate::earlier_matches(&sshd.main, block_path, user);
     let hint = if earlier.is_empty() {
@@ -372,7 +375,7 @@ fn put_account(
     let a = r.args;
     let wanted = Wanted {
         name: a.name.clone(),
-        home: format!("/home/{}", a.name),
+        home: useradd::host_home(&a.name),
         shell: a.shell.clone(),
         uid: a.uid,
     };

@@ -5,6 +5,7 @@
 //! rolls back what was done. Printing and the command-line options stay in `cli::user`.
 
 mod add;
+mod create;
 mod groups;
 mod limits;
 mod remove;
@@ -23,6 +24,7 @@ use crate::sshd::SshdError;
 use crate::sshd::dropin;
 use crate::state::StateError;
 
+pub use create::{Created, create_missing, join_group};
 pub use limits::DEFAULT_SYSTEMD_DIR;
 pub use run::Change;
 use run::Run;
@@ -81,6 +83,11 @@ pub struct UserRequest {
     pub allow_ip: Vec<String>,
     /// Where sshd and jailsmith's per-user sshd files live.
     pub sshd: crate::sshd::paths::SshdPaths,
+    /// The caller checked sshd's configuration with `sshd -t` before its first write
+    /// (`apply`, once per run): an add that changes the configuration then checks what it
+    /// wrote with `sshd -T -C user=…` alone (which parses and checks the whole configuration
+    /// too) instead of `sshd -t` before and after as well.
+    pub sshd_checked: bool,
 }
 
 /// A failure of `jailsmith user`, carrying the module error that caused it.
@@ -181,6 +188,7 @@ impl UserRequest {
             limits: Default::default(),
             deny_network: false,
             allow_ip: Vec::new(),
+            sshd_checked: false,
         }
     }
 }
