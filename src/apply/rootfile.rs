@@ -116,6 +116,19 @@ fn unsafe_dir_reason(st: &FileStat) -> Option<String> {
     None
 }
 
+/// Why `st` (a directory) is no place for root to create a directory in, if it is not:
+/// someone else's, or writable by group or others without the sticky bit.
+fn unsafe_parent_reason(st: &FileStat) -> Option<String> {
+    match unsafe_dir_reason(st) {
+        Some(_)
+            if file_type(st) == SFlag::S_IFDIR && st.st_uid == 0 && st.st_mode & 0o1000 != 0 =>
+        {
+            None
+        }
+        why => why,
+    }
+}
+
 /// A directory only root controls, held open: every file operation is relative to it.
 #[derive(Debug)]
 pub struct RootDir {
@@ -165,7 +178,11 @@ impl RootDir {
     }
 
     /// Opens `dir`, creating it first (root-owned, `mode`, parents must exist) when missing.
-    /// Returns the directory and whether it was created.
+    /// Returns the directory and whether it was created. The parent must be root's (group or
+    /// others may write it only when it is sticky, as /tmp: then nobody else can rename or
+    /// replace what root made in it). A directory someone else made first is never taken
+    /// over: only one this call created is given to root; any other must already be one
+    /// only root controls.
     pub fn ensure(dir: &Path, mode: u32) -> Result<(RootDir, bool), RootFileError> {
         match RootDir::open(dir) {
             Ok(d) => return Ok((d, false)),
@@ -176,8 +193,18 @@ impl RootDir {
         let (parent, name) = split(dir)?;
         let p = open(parent, dir_flags(), Mode::empty())
             .map_err(|e| io("open directory", parent, e))?;
+        let pst = fstat(p.as_fd()).map_err(|e| io("stat", parent, e))?;
+        if let Some(why) = unsafe_parent_reason(&pst) {
+            return Err(RootFileError::Unsafe {
+                op: "create a directory in",
+                path: parent.to_path_buf(),
+                why,
+            });
+        }
         match mkdirat(p.as_fd(), name, Mode::from_bits_truncate(0o700)) {
-            Ok(()) | Err(Errno::EEXIST) => {}
+            Ok(()) => {}
+            // someone made it meanwhile: it is used only if it is already root's alone
+            Err(Errno::EEXIST) => return Ok((RootDir::open(dir)?, false)),
             Err(e) => return Err(io("create directory", dir, e)),
         }
         let fd = openat(p.as_fd(), name, dir_flags(), Mode::empty())
@@ -573,6 +600,41 @@ mod tests {
         let err = write(&d.path().join("f"), b"x", 0o644, Durability::Fsync).unwrap_err();
         assert!(matches!(err, RootFileError::Unsafe { .. }), "{err}");
         assert!(!d.path().join("f").exists());
+    }
+
+    #[test]
+    fn a_directory_is_never_taken_over_nor_made_where_others_can_swap_it() {
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        use std::os::unix::fs::PermissionsExt as _;
+        let d = private_dir();
+        // squatted: someone else's directory where root would make one stays theirs
+        let squat = d.path().join("squat");
+        std::fs::create_dir(&squat).unwrap();
+        std::os::unix::fs::chown(&squat, Some(65534), Some(65534)).unwrap();
+        let err = ensure_dir(&squat, 0o755).unwrap_err();
+        assert!(err.to_string().contains("not root"), "{err}");
+        assert_eq!(
+            std::fs::metadata(&squat).unwrap().uid(),
+            65534,
+            "taken over"
+        );
+        // under a directory others can write (no sticky bit): refused, nothing made
+        let open = d.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = ensure_dir(&open.join("units/user.slice.d"), 0o755).unwrap_err();
+        assert!(
+            err.to_string().contains("writable by group or others"),
+            "{err}"
+        );
+        assert!(!open.join("units").exists());
+        // a sticky one (as /tmp): nobody else can rename what root makes there
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        assert!(ensure_dir(&open.join("units/user.slice.d"), 0o755).unwrap());
+        let m = std::fs::metadata(open.join("units")).unwrap();
+        assert_eq!((m.uid(), m.mode() & 0o7777), (0, 0o755));
     }
 
     #[test]

@@ -47,6 +47,9 @@ pub struct UmountRequest {
 pub enum MountsError {
     #[error("--systemd-unit-dir {}: must be an absolute path", .0.display())]
     RelativeUnitDir(PathBuf),
+    /// A unit directory on a path someone else could swap.
+    #[error("--systemd-unit-dir {0}")]
+    UnsafeUnitDir(String),
     /// systemctl failed.
     #[error("{0}")]
     Systemctl(String),
@@ -59,6 +62,7 @@ impl Classify for MountsError {
     fn class(&self) -> Class {
         match self {
             MountsError::RelativeUnitDir(_) => Class::BadInput,
+            MountsError::UnsafeUnitDir(_) => Class::Refused,
             MountsError::Systemctl(_) => Class::HostFailure,
             MountsError::Lower(e) => e.class(),
         }
@@ -192,6 +196,9 @@ fn open(jail: &Path, state_dir: &Path) -> anyhow::Result<(JailState, LinuxHost)>
 pub fn mount_jail(req: &MountRequest) -> anyhow::Result<MountReport> {
     let (st, host) = open(&req.jail, &req.state_dir)?;
     refuse_binds(&req.jail, &req.state_dir, &st)?;
+    if let Some(dir) = &req.systemd_unit_dir {
+        check_unit_dir(dir)?;
+    }
     let dry = req.dry_run;
     let mut report = MountReport::new(&req.jail, dry);
     for (b, d) in mount_all(&host, &st.request.binds, dry).map_err(lower)? {
@@ -275,15 +282,21 @@ fn unit_files(st: &JailState, state_file: &Path) -> Vec<(String, String)> {
 /// Writes one `.mount` unit per mount into `dir` with the one safe writer: `dir` (created
 /// root 0755 when missing) must be root's alone, and a symlink planted at a unit's name or
 /// at its temporary is refused, never followed. With `dry`, says what it would write.
+/// Before anything is mounted: the unit directory must be absolute, on a path only root
+/// controls (`service::files::check_target_dir`).
+fn check_unit_dir(dir: &Path) -> Result<(), MountsError> {
+    if !dir.is_absolute() {
+        return Err(MountsError::RelativeUnitDir(dir.to_path_buf()));
+    }
+    crate::service::files::check_target_dir(dir).map_err(MountsError::UnsafeUnitDir)
+}
+
 fn write_units(
     dir: &Path,
     st: &JailState,
     state_file: &Path,
     dry: bool,
 ) -> anyhow::Result<Vec<UnitLine>> {
-    if !dir.is_absolute() {
-        return Err(MountsError::RelativeUnitDir(dir.to_path_buf()).into());
-    }
     if !dry {
         rootfile::ensure_dir(dir, 0o755).map_err(lower)?;
     }

@@ -34,33 +34,28 @@ pub fn jail_block_device(jail: &Path) -> Option<PathBuf> {
     m.file_type().is_block_device().then_some(node)
 }
 
-/// Refuses, before anything is written, a directory `put_file` would refuse later: not
-/// absolute, or (itself or, when missing, its nearest existing ancestor) not a real
-/// directory owned by root and unwritable by group and others.
+/// Refuses, before anything is written, a directory root's files may not go in: not
+/// absolute, or any existing directory on its path (from `/` down) not a real directory
+/// owned by root and unwritable by group and others. systemd reads every file of a unit
+/// directory, so whoever could swap a directory on that path could add units of their own.
+/// `mount --systemd-unit-dir` and `service --unit-dir` both ask this.
 pub fn check_target_dir(dir: &Path) -> Result<(), String> {
     if !dir.is_absolute() {
         return Err(format!("{}: must be an absolute path", dir.display()));
     }
-    let Some((existing, m)) = dir
-        .ancestors()
-        .find_map(|p| std::fs::symlink_metadata(p).ok().map(|m| (p, m)))
-    else {
-        return Err(format!("{}: no part of it exists", dir.display()));
-    };
-    let why = if !m.is_dir() {
-        "is not a real directory (a symlink or a file)"
-    } else if m.uid() != 0 {
-        "is not owned by root"
-    } else if m.mode() & 0o022 != 0 {
-        "is writable by group or others"
-    } else {
-        return Ok(());
-    };
-    Err(format!(
-        "{}: {} {why}; jailsmith writes units only where nobody but root can",
-        dir.display(),
-        existing.display()
-    ))
+    match crate::audit::chroot_rule::chroot_problems(dir)
+        .into_iter()
+        .next()
+    {
+        None => Ok(()),
+        Some(p) => Err(format!(
+            "{}: {} {} (fix: {}); jailsmith writes units only where nobody but root can",
+            dir.display(),
+            p.path.display(),
+            p.what,
+            p.fix
+        )),
+    }
 }
 
 pub use crate::apply::rootfile::Written;

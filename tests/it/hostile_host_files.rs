@@ -89,7 +89,7 @@ fn mount_units_go_only_where_nobody_but_root_can_write() {
         .arg(&open_dir));
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     assert!(
-        text(&out.stderr).contains("writable by group or others"),
+        text(&out.stderr).contains("is writable by others (mode 0777)"),
         "{}",
         text(&out.stderr)
     );
@@ -104,6 +104,20 @@ fn mount_units_go_only_where_nobody_but_root_can_write() {
         .arg(&user_dir));
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     assert!(!user_dir.join(&unit).exists());
+
+    // a missing directory below one others can write: whoever can write there could swap
+    // it for their own later, so it is refused too, and not made
+    let below = open_dir.join("etc/systemd/system");
+    let out = run(jailsmith("mount", &jail, &state)
+        .arg("--systemd-unit-dir")
+        .arg(&below));
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&open_dir.display().to_string()),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!open_dir.join("etc").exists(), "a directory was made");
 }
 
 /// `jailsmith check JAIL` against the test's state directory; returns (exit code, stdout).

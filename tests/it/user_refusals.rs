@@ -97,6 +97,40 @@ fn jail_under_a_world_writable_dir_is_refused() {
 }
 
 #[test]
+fn limits_under_a_world_writable_systemd_dir_are_refused_before_any_change() {
+    let Some((_g, s)) =
+        setup("limits_under_a_world_writable_systemd_dir_are_refused_before_any_change")
+    else {
+        return;
+    };
+    let user = ReservedUser::new();
+    let (_, key_pub) = sshd::client_keypair(&s.root.dir("client"));
+    let ww = s.root.dir("ww-systemd");
+    fs::set_permissions(&ww, fs::Permissions::from_mode(0o777)).unwrap();
+    let systemd = ww.join("system");
+    let mut cmd = s.user_cmd(user.name());
+    cmd.arg("--create")
+        .arg("--key")
+        .arg(&key_pub)
+        .arg("--systemd-dir")
+        .arg(&systemd)
+        .args(["--memory-max", "150M"]);
+    let err = refused(&s, user.name(), &mut cmd, REFUSED);
+    assert!(err.contains(&ww.display().to_string()), "{err}");
+    assert!(err.contains("slice drop-ins"), "{err}");
+    assert!(user.lookup().is_none(), "the account was created");
+    assert!(
+        !systemd.exists(),
+        "a directory was made under {}",
+        ww.display()
+    );
+    assert!(
+        !s.keys_dir.join(user.name()).exists(),
+        "a key file was written"
+    );
+}
+
+#[test]
 fn missing_shell_is_refused_suggesting_build() {
     let Some((_g, s)) = setup("missing_shell_is_refused_suggesting_build") else {
         return;

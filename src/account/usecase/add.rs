@@ -71,6 +71,9 @@ fn output_paths(a: &UserRequest) -> Result<PathBuf, UserError> {
         )));
     }
     check_root_chain(&a.sshd.sshd_config_dir, "write sshd drop-ins into")?;
+    if !super::limits::parse(a)?.is_empty() {
+        super::limits::check_dir(a)?;
+    }
     Ok(key_file)
 }
 

@@ -34,14 +34,17 @@ pub(super) fn parse(a: &UserRequest) -> Result<Limits, UserError> {
     Ok(l)
 }
 
-fn check_dir(a: &UserRequest) -> Result<(), UserError> {
+/// `--systemd-dir` must be absolute, and it and every directory above it root's alone:
+/// systemd reads every drop-in of the slice's directory, so whoever can swap a directory on
+/// that path can lift the limits (or add settings of their own).
+pub(super) fn check_dir(a: &UserRequest) -> Result<(), UserError> {
     if !a.systemd_dir.is_absolute() {
         return Err(UserError::Input(format!(
             "--systemd-dir {} must be an absolute path",
             a.systemd_dir.display()
         )));
     }
-    Ok(())
+    super::check_root_chain(&a.systemd_dir, "write slice drop-ins into")
 }
 
 /// Writes the slice drop-in with `limits` (when any was given) and records them.
