@@ -104,6 +104,13 @@ fn set_passwords(program: &str, lines: &str) -> Result<(), AccountError> {
     }
 }
 
+/// Sets one account's password field to `stored` (its stored form: a hash, `*` or `!…`)
+/// through `chpasswd -e` on stdin, never on a command line, where every local user could
+/// read a hash in /proc while the program runs.
+pub fn set_password(name: &str, stored: &str) -> Result<(), AccountError> {
+    set_passwords("chpasswd", &password_lines(&[name], stored))
+}
+
 fn failed(program: &str, out: &std::process::Output) -> AccountError {
     AccountError::Command {
         program: useradd::tool(program).display().to_string(),

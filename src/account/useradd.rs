@@ -47,7 +47,8 @@ pub fn create_argv(w: &Wanted, group_exists: bool) -> Vec<String> {
 /// What differs on an existing account (the plan's `AccountChange`).
 pub use crate::plan::hostops::AccountChange as Modify;
 
-/// `usermod` argv for the fields in `m`.
+/// `usermod` argv for the home and shell in `m`. The password field is never given here
+/// (a hash on a command line is readable by every local user): `batch::set_password`.
 pub fn modify_argv(name: &str, m: &Modify) -> Vec<String> {
     let mut v = Vec::new();
     if let Some(h) = &m.home {
@@ -55,9 +56,6 @@ pub fn modify_argv(name: &str, m: &Modify) -> Vec<String> {
     }
     if let Some(s) = &m.shell {
         v.extend(["-s".to_string(), s.clone()]);
-    }
-    if let Some(p) = &m.password {
-        v.extend(["-p".to_string(), p.clone()]);
     }
     v.push("--".into());
     v.push(name.to_string());
@@ -163,6 +161,16 @@ mod tests {
         };
         assert_eq!(modify_argv("imsad", &m).join(" "), "-s /bin/sh -- imsad");
         assert!(Modify::default().is_empty());
+        // a hash put back by a roll-back never reaches a command line
+        let hash = "$6$salt$hash";
+        let m = Modify {
+            home: Some("/home/imsad".into()),
+            password: Some(hash.into()),
+            ..Default::default()
+        };
+        let argv = modify_argv("imsad", &m);
+        assert_eq!(argv.join(" "), "-d /home/imsad -- imsad");
+        assert!(!argv.iter().any(|a| a.contains(hash) || a == "-p"));
         assert_eq!(delete_argv("x"), vec!["--", "x"]);
     }
 }

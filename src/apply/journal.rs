@@ -114,7 +114,17 @@ impl System for LinuxSystem {
                 tool("useradd", useradd::create_argv(&w, *existing_group))
             }
             HostOp::ModifyAccount { name, change, .. } => {
-                tool("usermod", useradd::modify_argv(name, change))
+                // the password field goes through stdin: a hash put back by a roll-back
+                // must not show on a command line
+                let mut fields = change.clone();
+                let password = fields.password.take();
+                if !fields.is_empty() {
+                    tool("usermod", useradd::modify_argv(name, &fields))?;
+                }
+                if let Some(p) = password {
+                    crate::account::batch::set_password(name, &p)?;
+                }
+                Ok(Performed::changed(true))
             }
             HostOp::DeleteAccount { name } => tool("userdel", useradd::delete_argv(name)),
             HostOp::CreateGroup { name, gid } => {

@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use common::sshd;
-use common::{ReservedUser, UserGuard, run, text};
+use common::{ReservedUser, UserGuard, run, run_ok, text};
 use user_support::Setup;
 
 const REFUSED: i32 = 4;
@@ -177,6 +177,51 @@ fn earlier_match_block_is_reported_and_everything_rolled_back() {
     assert!(err.contains("rolled back"), "{err}");
     assert!(user.lookup().is_none(), "the account was not rolled back");
     assert!(!s.jail.join("home").join(user.name()).exists());
+}
+
+/// An existing account with a password: `user` makes it key-only (`*`); when a later step
+/// fails, the roll-back puts the hash back, through stdin (never on a command line), as it
+/// was, with the rest of the shadow line.
+#[test]
+fn a_roll_back_puts_an_existing_accounts_password_back() {
+    let Some((_g, s)) = setup("a_roll_back_puts_an_existing_accounts_password_back") else {
+        return;
+    };
+    let user = UserGuard::new();
+    let hash = "$6$jailsmithtest$0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ./";
+    run_ok(
+        std::process::Command::new("/usr/sbin/usermod")
+            .args(["-p", hash, "--"])
+            .arg(user.name()),
+    );
+    let shadow_line = || {
+        fs::read_to_string("/etc/shadow")
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with(&format!("{}:", user.name())))
+            .map(str::to_string)
+            .unwrap()
+    };
+    let before = shadow_line();
+    assert!(before.contains(hash), "{before}");
+    let (_, key_pub) = sshd::client_keypair(&s.root.dir("client"));
+    let capture = s.srv.dropin_dir().join("05-capture.conf");
+    common::write_file(
+        &capture,
+        "Match all\n    ChrootDirectory /var/empty\n",
+        0o644,
+    );
+    let mut cmd = s.user_cmd(user.name());
+    cmd.arg("--key").arg(&key_pub);
+    let err = refused(&s, user.name(), &mut cmd, SSHD_INVALID);
+    assert!(err.contains("rolled back"), "{err}");
+    assert!(!err.contains(hash), "the hash was shown: {err}");
+    let account = format!("account {}", user.name());
+    assert!(
+        err.contains(&account),
+        "the account change was not undone: {err}"
+    );
+    assert_eq!(shadow_line(), before, "the shadow line was not put back");
 }
 
 #[test]
