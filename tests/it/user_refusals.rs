@@ -157,6 +157,16 @@ fn missing_shell_is_refused_suggesting_build() {
     assert!(err.contains("on this host"), "{err}");
 }
 
+/// A careless admin's drop-in read before jailsmith's: `Match all` captures every user, so
+/// sshd -T shows its chroot, not the jail's, and `user` fails after its first changes.
+fn capture_every_user(s: &Setup) {
+    common::write_file(
+        &s.srv.dropin_dir().join("05-capture.conf"),
+        "Match all\n    ChrootDirectory /var/empty\n",
+        0o644,
+    );
+}
+
 #[test]
 fn earlier_match_block_is_reported_and_everything_rolled_back() {
     let Some((_g, s)) = setup("earlier_match_block_is_reported_and_everything_rolled_back") else {
@@ -164,12 +174,7 @@ fn earlier_match_block_is_reported_and_everything_rolled_back() {
     };
     let user = ReservedUser::new();
     let (_, key_pub) = sshd::client_keypair(&s.root.dir("client"));
-    let capture = s.srv.dropin_dir().join("05-capture.conf");
-    common::write_file(
-        &capture,
-        "Match all\n    ChrootDirectory /var/empty\n",
-        0o644,
-    );
+    capture_every_user(&s);
     let mut cmd = s.user_cmd(user.name());
     cmd.arg("--create").arg("--key").arg(&key_pub);
     let err = refused(&s, user.name(), &mut cmd, SSHD_INVALID);
@@ -205,12 +210,7 @@ fn a_roll_back_puts_an_existing_accounts_password_back() {
     let before = shadow_line();
     assert!(before.contains(hash), "{before}");
     let (_, key_pub) = sshd::client_keypair(&s.root.dir("client"));
-    let capture = s.srv.dropin_dir().join("05-capture.conf");
-    common::write_file(
-        &capture,
-        "Match all\n    ChrootDirectory /var/empty\n",
-        0o644,
-    );
+    capture_every_user(&s);
     let mut cmd = s.user_cmd(user.name());
     cmd.arg("--key").arg(&key_pub);
     let err = refused(&s, user.name(), &mut cmd, SSHD_INVALID);
