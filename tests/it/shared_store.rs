@@ -379,16 +379,7 @@ fn an_apply_spec_turns_the_store_on_and_off() {
         );
         fs::write(&spec, text).unwrap();
     };
-    let apply = || {
-        let mut c = common::bin();
-        c.arg("apply")
-            .arg(&spec)
-            .arg("--json")
-            .arg("--state-dir")
-            .arg(&state);
-        let out = run_ok(&mut c);
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
-    };
+    let apply = || common::apply_json(&spec, &state);
     write_spec(true);
     assert_eq!(apply()["changed"], true);
     assert_eq!(state_of(&state, &j1)["request"]["store"], true);

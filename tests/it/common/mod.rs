@@ -35,6 +35,19 @@ pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_jailsmith"))
 }
 
+/// `jailsmith apply SPEC --json --state-dir STATE` (a spec without users: no sshd), which
+/// must succeed; its JSON report.
+pub fn apply_json(spec: &Path, state: &Path) -> serde_json::Value {
+    let mut c = bin();
+    c.arg("apply")
+        .arg(spec)
+        .arg("--json")
+        .arg("--state-dir")
+        .arg(state);
+    let out = run_ok(&mut c);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// Path of the jailsmith binary under test.
 pub fn bin_path() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_jailsmith"))
