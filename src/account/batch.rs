@@ -144,7 +144,18 @@ pub fn create(wanted: &[Wanted], db: &HostDb) -> Result<(), AccountError> {
             files: &[("newusers", PAM_DENY)],
         });
     }
-    let out = run_fed("newusers", args, &input, &private)?;
+    // newusers says "cannot lock" (and changes nothing) while another tool holds the user
+    // database: tried again a few times, as `useradd::run` does
+    let mut attempt = 0;
+    let out = loop {
+        let out = run_fed("newusers", args, &input, &private)?;
+        attempt += 1;
+        let locked = String::from_utf8_lossy(&out.stderr).contains("cannot lock");
+        if out.status.success() || !locked || attempt >= 8 {
+            break out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(150 * attempt));
+    };
     // With PAM every password change is denied after the accounts were written, and
     // newusers exits 1: whether the accounts are there is checked here and by `verify`.
     let pam_refused = mode == PasswordMode::Pam && out.status.code() == Some(1);
