@@ -67,7 +67,7 @@ pub struct ServiceRequest {
     pub no_reload: bool,
     /// Start (or restart, when the unit changed) the service after writing it.
     pub start: bool,
-    /// Print the unit and the jail plan; write nothing, create no account.
+    /// Work out the unit and the plan of host operations; write nothing, create no account.
     pub dry_run: bool,
     /// Where jailsmith keeps its state about jails.
     pub state_dir: PathBuf,

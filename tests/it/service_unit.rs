@@ -102,6 +102,22 @@ impl Case {
         self.units.join(format!("{name}.service"))
     }
 
+    /// `jailsmith check` finds nothing wrong with the jail.
+    fn assert_check_clean(&self, what: &str) {
+        let check = run(common::bin()
+            .arg("check")
+            .arg(&self.jail)
+            .arg("--state-dir")
+            .arg(&self.state));
+        assert_eq!(
+            check.status.code(),
+            Some(0),
+            "{what}:\n{}{}",
+            text(&check.stdout),
+            text(&check.stderr)
+        );
+    }
+
     /// Nothing was written: no jail, no unit, no state.
     fn assert_nothing_written(&self, name: &str) {
         assert!(!self.jail.exists(), "the jail was created");
@@ -221,18 +237,7 @@ fn python_http_server_unit_is_hardened_limited_and_serves() {
 
     // The service's jail audits clean (its passwd lines, --read-write dir and /var/tmp are
     // known to the state) and `update` keeps all of it.
-    let check = run(common::bin()
-        .arg("check")
-        .arg(&c.jail)
-        .arg("--state-dir")
-        .arg(&c.state));
-    assert_eq!(
-        check.status.code(),
-        Some(0),
-        "check:\n{}{}",
-        text(&check.stdout),
-        text(&check.stderr)
-    );
+    c.assert_check_clean("check");
     let update = run(common::bin()
         .arg("update")
         .arg(&c.jail)
@@ -589,18 +594,7 @@ fn a_refused_unit_write_rolls_back_the_account_jail_lines_dirs_and_state() {
                 .any(|(_, b)| b.as_deref().is_some_and(|b| b.contains("\"tick\""))),
             "{round}: the state records the service"
         );
-        let check = run(common::bin()
-            .arg("check")
-            .arg(&c.jail)
-            .arg("--state-dir")
-            .arg(&c.state));
-        assert_eq!(
-            check.status.code(),
-            Some(0),
-            "{round}: check after the roll-back: {}{}",
-            text(&check.stdout),
-            text(&check.stderr)
-        );
+        c.assert_check_clean(&format!("{round}: check after the roll-back"));
         if round.starts_with("second") {
             // everything is as before (but the build refreshes the recorded mtime of a
             // passwd or group put back with the same content, and saves that)
