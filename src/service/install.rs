@@ -184,9 +184,9 @@ pub struct ServiceReport {
     /// `op` (`create_system_account`, `write_jail_file`, `make_jail_dir`, `save_state`,
     /// `make_host_dir`, `write_root_file`, `reload_systemd`, `start_unit`), what it acts on
     /// (`name`, `path`, `unit`, …) and its `reason`: what was done (with --dry-run: what
-    /// would be, as far as it is known before anything runs; the jail's lines and
-    /// directories of an account still to be made are planned once it exists). A failure
-    /// undoes them, newest first.
+    /// would be, as far as it is known before anything runs: the jail's passwd/group lines
+    /// are planned once the jail and the account exist, the --read-write directories once
+    /// the account does). A failure undoes them, newest first.
     pub plan: Vec<HostStep>,
 }
 
