@@ -572,6 +572,10 @@ fn a_refused_unit_write_rolls_back_the_account_jail_lines_dirs_and_state() {
             "{round}: the error does not say what was undone: {err}"
         );
         assert!(
+            err.contains(&format!("group {}", user.name())) && !err.contains("could NOT"),
+            "{round}: {err}"
+        );
+        assert!(
             err.contains("etc/passwd") && err.contains("var/lib/tick/data"),
             "{round}: {err}"
         );
