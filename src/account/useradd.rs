@@ -44,6 +44,27 @@ pub fn create_argv(w: &Wanted, group_exists: bool) -> Vec<String> {
     v
 }
 
+/// `useradd --system` argv of a service account: no home (`/nonexistent`, not made), `shell`
+/// (nologin) as login shell, a new group of the same name.
+pub fn system_argv(user: &str, shell: &str) -> Vec<String> {
+    [
+        "--system",
+        "--no-create-home",
+        "--home-dir",
+        "/nonexistent",
+        "--shell",
+        shell,
+        "--user-group",
+        "--comment",
+        "jailsmith service account",
+        "--",
+        user,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
 /// What differs on an existing account (the plan's `AccountChange`).
 pub use crate::plan::hostops::AccountChange as Modify;
 
@@ -129,6 +150,16 @@ pub fn run(program: &str, argv: &[String]) -> Result<(), AccountError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn system_account_is_created_without_home_or_shell() {
+        let argv = system_argv("web", "/usr/sbin/nologin");
+        assert!(argv.contains(&"--system".to_string()));
+        assert!(argv.contains(&"--no-create-home".to_string()));
+        assert_eq!(argv.last().unwrap(), "web");
+        let i = argv.iter().position(|a| a == "--shell").unwrap();
+        assert_eq!(argv[i + 1], "/usr/sbin/nologin");
+    }
 
     fn w(uid: Option<u32>) -> Wanted {
         Wanted {

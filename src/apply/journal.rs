@@ -113,6 +113,9 @@ impl System for LinuxSystem {
                 };
                 tool("useradd", useradd::create_argv(&w, *existing_group))
             }
+            HostOp::CreateSystemAccount { name, shell } => {
+                tool("useradd", useradd::system_argv(name, shell))
+            }
             HostOp::ModifyAccount { name, change, .. } => {
                 // the password field goes through stdin: a hash put back by a roll-back
                 // must not show on a command line
@@ -130,7 +133,17 @@ impl System for LinuxSystem {
             HostOp::CreateGroup { name, gid } => {
                 tool("groupadd", useradd::groupadd_argv(name, *gid))
             }
-            HostOp::DeleteGroup { name, .. } => tool("groupdel", useradd::groupdel_argv(name)),
+            HostOp::DeleteGroup { name, .. } => {
+                // userdel takes a user group with its account: then there is nothing left
+                let gone = crate::account::hostdb::HostDb::default()
+                    .group_index()?
+                    .by_name(name)
+                    .is_none();
+                if gone {
+                    return Ok(Performed::changed(false));
+                }
+                tool("groupdel", useradd::groupdel_argv(name))
+            }
             HostOp::AddMember { user, group } => {
                 tool("gpasswd", useradd::gpasswd_argv(user, group, true))
             }
@@ -182,7 +195,11 @@ impl System for LinuxSystem {
                     detail: Some(how),
                 })
             }
-            HostOp::ReloadSystemd => daemon_reload(),
+            HostOp::ReloadSystemd => systemctl(&["daemon-reload"]),
+            HostOp::StartUnit { unit, restart } => {
+                let verb = if *restart { "restart" } else { "start" };
+                systemctl(&[verb, unit])
+            }
             HostOp::WriteJailFile { path, .. }
             | HostOp::RemoveJailFile { path }
             | HostOp::MakeJailDir { path, .. }
@@ -195,15 +212,15 @@ impl System for LinuxSystem {
     }
 }
 
-/// `systemctl daemon-reload`.
-fn daemon_reload() -> Result<Performed, OpError> {
+/// `systemctl ARGS…` (`daemon-reload`, `start UNIT`).
+fn systemctl(args: &[&str]) -> Result<Performed, OpError> {
     let failed = |why: String| OpError::Program {
-        program: "systemctl daemon-reload".into(),
+        program: format!("systemctl {}", args.join(" ")),
         why,
     };
     let program = crate::hostinfo::find_program("systemctl")
         .ok_or_else(|| failed("no systemctl on this host".into()))?;
-    let out = crate::apply::process::run(&program, &["daemon-reload"])
+    let out = crate::apply::process::run(&program, args)
         .map_err(|e| failed(format!("{}: {e}", program.display())))?;
     if !out.status.success() {
         return Err(failed(format!(
@@ -221,6 +238,8 @@ enum Undo {
     Nothing,
     /// Run this operation.
     Op(HostOp),
+    /// Run these operations in order (an account and the group made with it).
+    Ops(Vec<HostOp>),
     /// Run this operation again once everything else is undone (a reload: the daemon must
     /// read the files as the roll-back left them, not as they were when it reloaded).
     Again(HostOp),
@@ -238,6 +257,24 @@ pub struct RolledBack {
 impl RolledBack {
     pub fn is_empty(&self) -> bool {
         self.undone.is_empty() && self.failed.is_empty()
+    }
+
+    /// What an error says after its own message: the targets undone, each named once (a
+    /// file written several times is put back once per write), and, when some could not
+    /// be, a second line naming them.
+    pub fn summary(&self) -> (String, String) {
+        let mut undone: Vec<&str> = Vec::new();
+        for what in &self.undone {
+            if !undone.contains(&what.as_str()) {
+                undone.push(what);
+            }
+        }
+        let failed = if self.failed.is_empty() {
+            String::new()
+        } else {
+            format!("\n  could NOT roll back: {}", self.failed.join("; "))
+        };
+        (undone.join(", "), failed)
     }
 }
 
@@ -316,6 +353,7 @@ impl<'s> Journal<'s> {
                 Undo::Nothing => {}
                 Undo::Impossible => out.failed.push(format!("{what}: cannot be undone")),
                 Undo::Op(op) => todo.push((what, op)),
+                Undo::Ops(ops) => todo.extend(ops.into_iter().map(|op| (op.target(), op))),
                 Undo::Again(op) => {
                     if !again.iter().any(|(_, o)| *o == op) {
                         again.push((what, op));
@@ -358,6 +396,13 @@ impl<'s> Journal<'s> {
             HostOp::CreateAccount { name, .. } => {
                 Undo::Op(HostOp::DeleteAccount { name: name.clone() })
             }
+            HostOp::CreateSystemAccount { name, .. } => Undo::Ops(vec![
+                HostOp::DeleteAccount { name: name.clone() },
+                HostOp::DeleteGroup {
+                    name: name.clone(),
+                    gid: None,
+                },
+            ]),
             HostOp::ModifyAccount {
                 name,
                 change,
@@ -402,6 +447,7 @@ impl<'s> Journal<'s> {
                 mode: 0o755,
             }),
             HostOp::EndSessions { .. } => Undo::Nothing,
+            HostOp::StartUnit { .. } => Undo::Impossible,
             HostOp::ReloadSshd { .. } | HostOp::ReloadSystemd => Undo::Again(op.clone()),
             HostOp::WriteJailFile { .. }
             | HostOp::RemoveJailFile { .. }
@@ -833,6 +879,78 @@ mod tests {
         assert_eq!(jail.stat(&home).unwrap(), None);
         assert_eq!(jail.stat(&user_home).unwrap(), None);
         assert_eq!(jail.read_file(&passwd).unwrap(), b"root:x:0:0::/:/bin/sh\n");
+    }
+
+    #[test]
+    fn a_system_account_goes_back_with_its_group_and_a_start_cannot() {
+        let sys = Recorder::default();
+        let mut j = Journal::new(&sys, false);
+        let account = HostOp::CreateSystemAccount {
+            name: "web".into(),
+            shell: "/usr/sbin/nologin".into(),
+        };
+        j.execute(None, step(account)).unwrap();
+        j.execute(None, step(write("/units/web.service", "[Service]\n")))
+            .unwrap();
+        j.execute(None, step(HostOp::ReloadSystemd)).unwrap();
+        let start = HostOp::StartUnit {
+            unit: "web.service".into(),
+            restart: false,
+        };
+        assert_eq!(
+            (start.verb(), start.target()),
+            ("start", "web.service".into())
+        );
+        j.execute(None, step(start)).unwrap();
+        let back = j.roll_back(None);
+        assert_eq!(back.failed, ["web.service: cannot be undone"]);
+        assert_eq!(
+            back.undone,
+            ["/units/web.service", "account web", "group web", "systemd"]
+        );
+        let undo: Vec<HostOp> = sys.performed.borrow()[4..].to_vec();
+        assert_eq!(
+            undo,
+            [
+                HostOp::RemoveRootFile {
+                    path: "/units/web.service".into()
+                },
+                HostOp::DeleteAccount { name: "web".into() },
+                HostOp::DeleteGroup {
+                    name: "web".into(),
+                    gid: None,
+                },
+                HostOp::ReloadSystemd,
+            ],
+            "the account, then the group useradd made with it, then systemd reads the units"
+        );
+        let (undone, failed) = back.summary();
+        assert_eq!(
+            undone,
+            "/units/web.service, account web, group web, systemd"
+        );
+        assert_eq!(
+            failed,
+            "\n  could NOT roll back: web.service: cannot be undone"
+        );
+    }
+
+    #[test]
+    fn a_system_account_is_planned_as_data() {
+        let op = HostOp::CreateSystemAccount {
+            name: "web".into(),
+            shell: "/usr/sbin/nologin".into(),
+        };
+        let json = serde_json::to_value(HostStep::new(op, "runs the service")).unwrap();
+        assert_eq!(json["op"], "create_system_account");
+        assert_eq!(json["name"], "web");
+        let start = serde_json::to_value(HostOp::StartUnit {
+            unit: "web.service".into(),
+            restart: true,
+        })
+        .unwrap();
+        assert_eq!(start["op"], "start_unit");
+        assert_eq!(start["restart"], true);
     }
 
     use crate::account::useradd::Modify;

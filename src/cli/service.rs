@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::output;
 use crate::cli::limits::LimitArgs;
 use crate::exit;
-pub use crate::service::install::{ServiceRequest, converge, preflight, system_account_argv};
+pub use crate::service::install::{ServiceRequest, converge, preflight};
 use crate::service::systemctl::SYSTEM_UNIT_DIR;
 use crate::state::DEFAULT_STATE_DIR;
 
@@ -18,9 +18,13 @@ use crate::state::DEFAULT_STATE_DIR;
 /// a dedicated user, the resource limits and a hardening set aimed at
 /// 'systemd-analyze security' ≤ 1.5; each line carries a comment that explains it. A rerun
 /// with the same options changes nothing.
+///
+/// After the jail is built, the account, its lines in the jail's passwd/group, the
+/// --read-write directories, the state record, the unit and systemctl run in that order; when
+/// one fails, those done before it are undone (newest first) and the error says what was.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  jailsmith service web --jail /srv/web --profile python3 --create-user \\\n      --exec 'python3 -m http.server 8080 --bind 127.0.0.1 --directory /srv/www' \\\n      --file /srv/www --port 8080 --allow-ip localhost --memory-max 256M --cpu-quota 50%\n  jailsmith service web --jail /srv/web --exec '/usr/bin/python3 -m http.server 80' \\\n      --port 80 --dry-run\n  jailsmith service web --jail /srv/web --exec '/usr/bin/python3 -m http.server 80' \\\n      --port 80 --dry-run --json\n\nCheck a unit: systemd-analyze security --offline=yes FILE; systemd-analyze verify FILE\n\nExit codes: 0 done or up to date; 2 bad input (name, --exec, program not found, limit value, missing account without --create-user, a jail path a unit cannot hold); 4 refused (root, nobody, an account outside SYS_UID_MIN..SYS_UID_MAX, in a privileged group or used by a jailed user or another service; a system directory as jail; an --unit-dir others could write, a symlink in the jail); 6 a host operation failed (useradd, systemctl, I/O)."
+    after_help = "Examples:\n  jailsmith service web --jail /srv/web --profile python3 --create-user \\\n      --exec 'python3 -m http.server 8080 --bind 127.0.0.1 --directory /srv/www' \\\n      --file /srv/www --port 8080 --allow-ip localhost --memory-max 256M --cpu-quota 50%\n  jailsmith service web --jail /srv/web --exec '/usr/bin/python3 -m http.server 80' \\\n      --port 80 --dry-run\n  jailsmith service web --jail /srv/web --exec '/usr/bin/python3 -m http.server 80' \\\n      --port 80 --dry-run --json\n\nCheck a unit: systemd-analyze security --offline=yes FILE; systemd-analyze verify FILE\n\nExit codes: 0 done or up to date; 2 bad input (name, --exec, program not found, limit value, missing account without --create-user, a jail path a unit cannot hold); 4 refused (root, nobody, an account outside SYS_UID_MIN..SYS_UID_MAX, in a privileged group or used by a jailed user or another service; a system directory as jail; an --unit-dir others could write, a symlink in the jail or at the unit's path); 6 a host operation failed (useradd, systemctl, I/O)."
 )]
 pub struct Args {
     /// The unit's name (NAME.service).
@@ -76,11 +80,12 @@ pub struct Args {
     /// Start (or restart, when the unit changed) the service after writing it.
     #[arg(long)]
     pub start: bool,
-    /// Print the unit and the jail plan; write nothing, create no account.
+    /// Print the unit and the plan of host operations after the jail's build; write
+    /// nothing, create no account.
     #[arg(long)]
     pub dry_run: bool,
-    /// Print the report (with --dry-run: what would be done, the unit's text included) as
-    /// one JSON object on stdout.
+    /// Print the report (with --dry-run: what would be done, the unit's text and the plan
+    /// included) as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
     /// Where jailsmith keeps its state about jails.

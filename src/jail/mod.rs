@@ -462,7 +462,7 @@ fn known_accounts(st: &JailState) -> Vec<String> {
     names
 }
 
-/// Why `record_written` could not record a file.
+/// Why `with_written` could not record a file.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
     #[error(transparent)]
@@ -480,25 +480,10 @@ impl RecordError {
     }
 }
 
-/// Records in the jail's manifest what is now at `paths` (files jailsmith itself just wrote
-/// outside a build: the passwd and group `user` and `service` rewrite), so `check` finds them
-/// as placed. A path that is gone leaves the manifest. Nothing is recorded for a jail
-/// jailsmith has no state of. Returns true when the state changed.
-pub fn record_written(
-    state_dir: &Path,
-    jail: &Path,
-    host: &dyn Host,
-    paths: &[JailPath],
-) -> Result<bool, RecordError> {
-    let Some(st) = with_written(state_dir, jail, host, paths)? else {
-        return Ok(false);
-    };
-    state::save(state_dir, &st)?;
-    Ok(true)
-}
-
-/// The jail's state with what is now at `paths` recorded in its manifest, like
-/// `record_written`, without saving it; None when nothing changed or there is no state.
+/// The jail's state with what is now at `paths` in its manifest (files jailsmith itself
+/// just wrote outside a build: the passwd and group `user` rewrites), so `check` finds them
+/// as placed; a path that is gone leaves the manifest. Not saved; None when nothing changed
+/// or there is no state.
 pub fn with_written(
     state_dir: &Path,
     jail: &Path,
@@ -508,6 +493,20 @@ pub fn with_written(
     let Some(mut st) = state::load(state_dir, jail)? else {
         return Ok(None);
     };
+    if !record_entries(&mut st, host, paths)? {
+        return Ok(None);
+    }
+    st.updated_unix = state::now_unix();
+    Ok(Some(st))
+}
+
+/// Records in `st`'s manifest what is now at `paths` in the jail (`host`); true when that
+/// changed it.
+pub fn record_entries(
+    st: &mut state::JailState,
+    host: &dyn Host,
+    paths: &[JailPath],
+) -> Result<bool, RecordError> {
     let mut changed = false;
     for p in paths {
         let entry = crate::apply::executor::written_entry(host, p)?;
@@ -524,11 +523,7 @@ pub fn with_written(
             _ => {}
         }
     }
-    if !changed {
-        return Ok(None);
-    }
-    st.updated_unix = state::now_unix();
-    Ok(Some(st))
+    Ok(changed)
 }
 
 /// Plans, applies, and saves the state (only when something changed).

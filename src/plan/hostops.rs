@@ -1,7 +1,8 @@
 //! The operations a plan holds outside a jail's file tree: account changes, root-owned files
-//! (keys, drop-ins, unit and slice drop-ins), the jail files a user's run rewrites, signals
-//! and reloads, each with its reason. Data only; `apply::journal` gives them effect (and
-//! knows each one's inverse); a report serialises them (`user --dry-run --json`).
+//! (keys, drop-ins, unit and slice drop-ins), the jail files a user's or a service's run
+//! rewrites, signals, reloads and service starts, each with its reason. Data only;
+//! `apply::journal` gives them effect (and knows each one's inverse); a report serialises
+//! them (`user --dry-run --json`, `service --dry-run --json`).
 
 use std::path::PathBuf;
 
@@ -68,6 +69,9 @@ pub enum HostOp {
         uid: Option<u32>,
         existing_group: bool,
     },
+    /// `useradd --system` of a service account: no home, `shell` (nologin) as login shell,
+    /// a new group of the same name. Its inverse deletes both.
+    CreateSystemAccount { name: String, shell: String },
     /// `usermod` of the fields given; `before` holds what they were (its inverse).
     ModifyAccount {
         name: String,
@@ -147,13 +151,16 @@ pub enum HostOp {
     },
     /// `systemctl daemon-reload` (systemd reads slice and unit drop-ins then).
     ReloadSystemd,
+    /// `systemctl start UNIT` (`restart` when its unit file changed). Not undone: a
+    /// roll-back never stops a service.
+    StartUnit { unit: String, restart: bool },
 }
 
 impl HostOp {
     /// The verb, as printed in plans.
     pub fn verb(&self) -> &'static str {
         match self {
-            HostOp::CreateAccount { .. } => "useradd",
+            HostOp::CreateAccount { .. } | HostOp::CreateSystemAccount { .. } => "useradd",
             HostOp::ModifyAccount { .. } => "usermod",
             HostOp::DeleteAccount { .. } => "userdel",
             HostOp::CreateGroup { .. } => "groupadd",
@@ -168,6 +175,8 @@ impl HostOp {
             HostOp::RemoveJailTree { .. } => "rm -r",
             HostOp::EndSessions { .. } => "kill",
             HostOp::ReloadSshd { .. } | HostOp::ReloadSystemd => "reload",
+            HostOp::StartUnit { restart: false, .. } => "start",
+            HostOp::StartUnit { restart: true, .. } => "restart",
         }
     }
 
@@ -176,6 +185,7 @@ impl HostOp {
     pub fn target(&self) -> String {
         match self {
             HostOp::CreateAccount { name, .. }
+            | HostOp::CreateSystemAccount { name, .. }
             | HostOp::ModifyAccount { name, .. }
             | HostOp::DeleteAccount { name } => format!("account {name}"),
             HostOp::CreateGroup { name, .. } | HostOp::DeleteGroup { name, .. } => {
@@ -197,6 +207,7 @@ impl HostOp {
             HostOp::EndSessions { uid } => format!("processes of uid {uid}"),
             HostOp::ReloadSshd { config, .. } => format!("sshd ({})", config.display()),
             HostOp::ReloadSystemd => "systemd".into(),
+            HostOp::StartUnit { unit, .. } => unit.clone(),
         }
     }
 

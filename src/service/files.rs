@@ -1,7 +1,7 @@
 //! Host facts and files around a jailed service, all outside the jail: the block device that
-//! holds a jail (for IO limits), the unit file (written atomically, only when its text
-//! changed), and the drift between the user-slice limits the state records and the drop-ins
-//! on disk. Never reads or writes inside a jail.
+//! holds a jail (for IO limits), whether the unit file's text changed (the journal writes
+//! it), and the drift between the user-slice limits the state records and the drop-ins on
+//! disk. Never writes; never reads inside a jail.
 
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -60,22 +60,8 @@ pub fn check_target_dir(dir: &Path) -> Result<(), String> {
 
 pub use crate::apply::rootfile::Written;
 
-/// Writes a root-owned 0644 file with the one safe writer unless it already holds `text`
-/// (then it is not touched: same inode, same mtime). The directory is created root 0755 when
-/// missing and must be root-owned and not group/other-writable; a symlink at `path` is
-/// refused.
-pub fn put_file(path: &Path, text: &str) -> Result<Written, AccountError> {
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    hostfs::ensure_root_dir(dir, 0o755)?;
-    Ok(crate::apply::rootfile::write(
-        path,
-        text.as_bytes(),
-        0o644,
-        crate::apply::rootfile::Durability::Fsync,
-    )?)
-}
-
-/// What `put_file` would do, changing nothing (its refusals included).
+/// What the safe writer would do writing `text` to the root-owned 0644 file `path`,
+/// changing nothing (its refusals included): `service` writes its unit only when it differs.
 pub fn would_put_file(path: &Path, text: &str) -> Result<Written, AccountError> {
     Ok(crate::apply::rootfile::would_write(
         path,
@@ -95,26 +81,6 @@ pub fn mount_point_dirs() -> Vec<crate::plan::build::ExtraDir> {
         mode: 0o755,
         owner: crate::plan::Owner::ROOT,
     }]
-}
-
-/// Records (or updates) `name` in the jail's state. The state must exist (the service's build
-/// wrote it). Returns true when the record changed.
-pub fn record_service(
-    state_dir: &Path,
-    jail: &Path,
-    name: &str,
-    record: ServiceRecord,
-) -> Result<bool, crate::state::StateError> {
-    let Some(mut st) = crate::state::load(state_dir, jail)? else {
-        return Ok(false);
-    };
-    if st.services.get(name) == Some(&record) {
-        return Ok(false);
-    }
-    st.services.insert(name.to_string(), record);
-    st.updated_unix = crate::state::now_unix();
-    crate::state::save(state_dir, &st)?;
-    Ok(true)
 }
 
 /// One difference between the recorded limits and the drop-in on disk. Fields as in

@@ -1,19 +1,21 @@
 //! Installing a jailed service (`jailsmith service`, and `apply` for each `[[service]]`):
 //! the use case below the command line. Builds the jail with the command's closure (and
-//! profiles), puts the service account into the jail's passwd/group, and writes a hardened
-//! systemd unit with RootDirectory= and the resource limits. Every check on the input runs
-//! before anything is written. Returns a `ServiceReport` (a dry run: what would be done);
-//! progress and warnings go to stderr.
+//! profiles), then (`steps`, through the one rollback journal) makes the system account,
+//! puts it into the jail's passwd/group, records the service and writes a hardened systemd
+//! unit with RootDirectory= and the resource limits; a failure after the build undoes those.
+//! Every check on the input runs before anything is written. Returns a `ServiceReport` (a
+//! dry run: what would be done, with its plan); progress and warnings go to stderr.
 
 use std::path::{Path, PathBuf};
 
-use super::files::{self, Written, put_file};
-use super::systemctl;
+use super::files::{self, Written};
+use super::steps::{Steps, systemctl_argv};
 use super::unit::{UnitSpec, render_unit};
 use crate::account::hostdb::{HostAccount, HostDb};
+use crate::account::logindefs;
 use crate::account::usage::{self, Usage};
-use crate::account::{jailside, logindefs, useradd};
-use crate::apply::{Host, LinuxHost};
+use crate::apply::LinuxHost;
+use crate::plan::{HostOp, HostStep};
 use serde::Serialize;
 
 use crate::exit::{Class, Classified, Classify};
@@ -23,7 +25,6 @@ use crate::jail::BuildSettings;
 use crate::limits::enforce::{Subject, enforcement_warnings};
 use crate::limits::options::{LimitArgs, resolve_io_device};
 use crate::plan::denylist::{self, AccountFacts, AccountRole};
-use crate::plan::{JailPath, Owner};
 use crate::service::{self, ServiceError};
 
 /// What one `jailsmith service` run asks for (the command line, or a `[[service]]` of an
@@ -66,7 +67,7 @@ pub struct ServiceRequest {
     pub no_reload: bool,
     /// Start (or restart, when the unit changed) the service after writing it.
     pub start: bool,
-    /// Print the unit and the jail plan; write nothing, create no account.
+    /// Work out the unit and the plan of host operations; write nothing, create no account.
     pub dry_run: bool,
     /// Where jailsmith keeps its state about jails.
     pub state_dir: PathBuf,
@@ -98,15 +99,20 @@ pub enum InstallError {
     /// A --read-write path that is not a jail path.
     #[error("{0}")]
     BadPath(String),
-    /// systemctl failed.
-    #[error("{0}")]
-    Systemctl(String),
     /// The jail's state could not be read or saved.
     #[error("{0}")]
     State(crate::state::StateError),
     /// A lower module's error, with its own class; shown by its own message.
     #[error("{0}")]
     Lower(Box<dyn Classified>),
+    /// A step after the build failed and the steps before it were undone (newest first);
+    /// the class is `error`'s.
+    #[error("{error:#}\n  rolled back: {undone}{failed}")]
+    RolledBack {
+        error: anyhow::Error,
+        undone: String,
+        failed: String,
+    },
 }
 
 impl Classify for InstallError {
@@ -120,16 +126,15 @@ impl Classify for InstallError {
             | InstallError::ProgramNotFound(_)
             | InstallError::NoAccount(_)
             | InstallError::BadPath(_) => Class::BadInput,
-            InstallError::NotCreated(_) | InstallError::Systemctl(_) | InstallError::State(_) => {
-                Class::HostFailure
-            }
+            InstallError::NotCreated(_) | InstallError::State(_) => Class::HostFailure,
             InstallError::Lower(e) => e.class(),
+            InstallError::RolledBack { error, .. } => Class::of_code(crate::exit::code_of(error)),
         }
     }
 }
 
 /// A lower module's error, as this use case returns it.
-fn lower(e: impl Classified) -> anyhow::Error {
+pub(super) fn lower(e: impl Classified) -> anyhow::Error {
     anyhow::Error::new(InstallError::Lower(Box::new(e)))
 }
 
@@ -175,19 +180,38 @@ pub struct ServiceReport {
     /// NAME.service`); where systemd does not manage the unit directory they are printed
     /// for the administrator instead.
     pub systemctl: Vec<Vec<String>>,
+    /// The host operations after the jail's build, in order, each an object with its kind
+    /// `op` (`create_system_account`, `write_jail_file`, `make_jail_dir`, `save_state`,
+    /// `make_host_dir`, `write_root_file`, `reload_systemd`, `start_unit`), what it acts on
+    /// (`name`, `path`, `unit`, …) and its `reason`: what was done (with --dry-run: what
+    /// would be, as far as it is known before anything runs: the jail's passwd/group lines
+    /// are planned once the jail and the account exist, the --read-write directories once
+    /// the account does). A failure undoes them, newest first.
+    pub plan: Vec<HostStep>,
 }
 
 impl ServiceReport {
-    /// The report as text: with --dry-run, the unit headed by its path (a run prints its
-    /// progress on stderr only).
+    /// The report as text: with --dry-run, the unit headed by its path, then its plan as
+    /// comments (a run prints its progress on stderr only).
     pub fn lines(&self) -> Vec<String> {
         if !self.dry_run {
             return Vec::new();
         }
-        vec![
+        let mut out = vec![
             format!("# {}", self.unit.display()),
             self.unit_text.trim_end_matches('\n').to_string(),
-        ]
+        ];
+        if !self.plan.is_empty() {
+            out.push("# plan after the jail's build:".into());
+        }
+        out.extend(self.plan.iter().map(|s| {
+            let target = match s.op.jail_path() {
+                Some(p) => format!("{}{p}", self.jail.display()),
+                None => s.op.target(),
+            };
+            format!("#   would {} {target}: {}", s.op.verb(), s.reason)
+        }));
+        out
     }
 }
 
@@ -266,61 +290,98 @@ pub fn install(args: &ServiceRequest) -> anyhow::Result<ServiceReport> {
         unit_text: String::new(),
         read_write_created: Vec::new(),
         systemctl: Vec::new(),
+        plan: Vec::new(),
     };
+    let host = if args.dry_run {
+        let (plan, warnings) = crate::jail::plan(&settings)?;
+        for w in warnings {
+            eprintln!("jailsmith: warning: {w}");
+        }
+        report.jail_operations = plan.steps.len();
+        if args.jail.is_dir() {
+            Some(LinuxHost::open(&args.jail, false).map_err(lower)?)
+        } else {
+            None
+        }
+    } else {
+        // The jail first: a build that fails leaves no account behind.
+        eprintln!("jailsmith: building {}", settings.jail.display());
+        let built = crate::jail::build(&settings)?;
+        changed |= !built.report.is_unchanged();
+        report.jail_operations = built.plan.steps.len();
+        for w in &built.warnings {
+            eprintln!("jailsmith: warning: {w}");
+        }
+        Some(LinuxHost::open(&args.jail, true).map_err(lower)?)
+    };
+    let mut steps = Steps::new(args, host.as_ref());
+    match host_steps(&mut steps, args, &c.name, &mut spec, account, &mut report) {
+        Ok(more) => changed |= more,
+        Err(e) => return Err(steps.roll_back(e)),
+    }
+    report.plan = steps.into_plan();
     if args.dry_run {
-        dry_run(args, &settings, &spec, account.as_ref(), &mut report)?;
-        return Ok(report);
+        eprintln!(
+            "jailsmith: dry run: jail {}: {} operations planned (programs: {}; profiles: {}); unit {}; nothing written",
+            settings.jail.display(),
+            report.jail_operations,
+            settings.wanted.bins.join(", "),
+            if settings.profiles.is_empty() {
+                "none".to_string()
+            } else {
+                settings.profiles.join(", ")
+            },
+            unit_path.display()
+        );
+    } else {
+        report.changed = Some(changed);
     }
-    // The jail first: a build that fails leaves no account behind.
-    eprintln!("jailsmith: building {}", settings.jail.display());
-    let built = crate::jail::build(&settings)?;
-    changed |= !built.report.is_unchanged();
-    report.jail_operations = built.plan.steps.len();
-    for w in &built.warnings {
-        eprintln!("jailsmith: warning: {w}");
-    }
+    Ok(report)
+}
+
+/// Everything after the build, in order: the account, the jail's passwd/group lines, the
+/// --read-write directories, the state record, the unit, systemctl. True when the account,
+/// the jail's files or the unit changed.
+fn host_steps(
+    steps: &mut Steps,
+    args: &ServiceRequest,
+    name: &str,
+    spec: &mut UnitSpec,
+    account: Option<HostAccount>,
+    report: &mut ServiceReport,
+) -> anyhow::Result<bool> {
+    let mut changed = false;
     let account = match account {
-        Some(a) => a,
+        Some(a) => Some(a),
         None => {
             changed = true;
-            create_account(&c.user)?
+            steps.create_account(&spec.user)?
         }
     };
-    spec.group = account
-        .group
-        .clone()
-        .unwrap_or_else(|| account.entry.gid.to_string());
-    let lines_changed = put_jail_lines(&args.jail, &account)?;
+    if let Some(a) = &account {
+        spec.group = a.group.clone().unwrap_or_else(|| a.entry.gid.to_string());
+    }
+    let lines_changed = match &account {
+        Some(a) => steps.put_jail_lines(a)?,
+        None => false,
+    };
     changed |= lines_changed;
-    report.read_write_created = put_read_write_dirs(&args.jail, &spec.read_write, &account)?;
-    report.unit_text = render_unit(&spec);
-    let written = put_file(&unit_path, &report.unit_text).map_err(lower)?;
+    report.read_write_created = steps.put_read_write_dirs(&spec.read_write, account.as_ref())?;
+    report.unit_text = render_unit(spec);
     let record = files::ServiceRecord {
-        user: account.entry.name.clone(),
-        unit: unit_path.clone(),
+        user: spec.user.clone(),
+        unit: report.unit.clone(),
         read_write: spec.read_write.clone(),
     };
-    files::record_service(&args.state_dir, &args.jail, &c.name, record)
-        .map_err(InstallError::State)?;
-    if lines_changed {
-        // the manifest records the passwd and group just written, so `check` does not see
-        // them as modified (and the next build keeps the service's lines: it is recorded)
-        let host = LinuxHost::open(&args.jail, false).map_err(lower)?;
-        let paths = [jailside::passwd_path(), jailside::group_path()];
-        crate::jail::record_written(&args.state_dir, &args.jail, &host, &paths).map_err(lower)?;
-    }
-    let what = match written {
-        Written::Unchanged => "is up to date",
-        Written::Created => "written",
-        Written::Updated => "updated",
-    };
-    eprintln!("jailsmith: {} {what}", unit_path.display());
+    steps.record(name, record, lines_changed)?;
+    // the unit last: systemd may load it as soon as it is there
+    let written = steps.put_unit(&report.unit, &report.unit_text)?;
     changed |= written != Written::Unchanged;
     report.unit_status = status_word(written).into();
-    report.systemctl = systemctl_calls(args, &c.name, written);
-    activate(args, &report.systemctl)?;
-    report.changed = Some(changed);
-    Ok(report)
+    let ops = systemctl_ops(args, name, written);
+    report.systemctl = ops.iter().map(systemctl_argv).collect();
+    steps.activate(ops)?;
+    Ok(changed)
 }
 
 fn status_word(w: Written) -> &'static str {
@@ -449,239 +510,18 @@ fn refuse_account(args: &ServiceRequest, db: &HostDb, a: &HostAccount) -> anyhow
     }
 }
 
-/// The login shell of a service account: nologin where the host has one.
-fn nologin() -> &'static str {
-    ["/usr/sbin/nologin", "/sbin/nologin"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .unwrap_or("/bin/false")
-}
-
-/// `useradd --system --no-create-home --shell nologin --user-group USER`, argv only.
-pub fn system_account_argv(user: &str, shell: &str) -> Vec<String> {
-    [
-        "--system",
-        "--no-create-home",
-        "--home-dir",
-        "/nonexistent",
-        "--shell",
-        shell,
-        "--user-group",
-        "--comment",
-        "jailsmith service account",
-        "--",
-        user,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
-}
-
-fn create_account(user: &str) -> anyhow::Result<HostAccount> {
-    eprintln!("jailsmith: creating system account {user}");
-    useradd::run("useradd", &system_account_argv(user, nologin())).map_err(lower)?;
-    HostDb::default()
-        .lookup(user)
-        .map_err(lower)?
-        .ok_or_else(|| InstallError::NotCreated(user.to_string()).into())
-}
-
-/// Adds the account's lines to the jail's etc/passwd and etc/group (through the Host API;
-/// nothing in the jail is followed). Unchanged files are not rewritten. True when one was.
-fn put_jail_lines(jail: &Path, account: &HostAccount) -> anyhow::Result<bool> {
-    let host = LinuxHost::open(jail, true).map_err(lower)?;
-    let passwd = jailside::read_text(&host, &jailside::passwd_path()).map_err(lower)?;
-    let group = jailside::read_text(&host, &jailside::group_path()).map_err(lower)?;
-    let group_name = account
-        .group
-        .clone()
-        .unwrap_or_else(|| account.entry.name.clone());
-    let (p, g) = jailside::with_user(
-        passwd.as_deref(),
-        group.as_deref(),
-        &account.entry,
-        &group_name,
-    );
-    let mut changed = false;
-    for (path, before, text) in [
-        (jailside::passwd_path(), passwd, p),
-        (jailside::group_path(), group, g),
-    ] {
-        if before.as_deref() != Some(text.as_str()) {
-            changed = true;
-            jailside::write_etc(&host, &path, &text).map_err(lower)?;
-            eprintln!(
-                "jailsmith: {}{path}: added {}",
-                jail.display(),
-                account.entry.name
-            );
-        }
-    }
-    Ok(changed)
-}
-
-/// The `--read-write` directories missing in the jail (all of them when the jail is not
-/// there yet), read through the Host API.
-fn missing_dirs(host: Option<&LinuxHost>, paths: &[String]) -> anyhow::Result<Vec<JailPath>> {
-    let mut out = Vec::new();
-    for p in paths {
-        let jp = JailPath::new(p).map_err(|e| InstallError::BadPath(e.to_string()))?;
-        let there = match host {
-            Some(h) => h.stat(&jp).map_err(lower)?,
-            None => None,
-        };
-        if there.is_none() {
-            out.push(jp);
-        }
-    }
-    Ok(out)
-}
-
-/// Makes each missing `--read-write` directory inside the jail, owned by the service user,
-/// 0700 (missing parents root 0755), through the Host API. An existing one is never chowned
-/// (it could be /etc): a warning says when the service user cannot write it. Returns the
-/// directories made.
-fn put_read_write_dirs(
-    jail: &Path,
-    paths: &[String],
-    account: &HostAccount,
-) -> anyhow::Result<Vec<String>> {
-    if paths.is_empty() {
-        return Ok(Vec::new());
-    }
-    let host = LinuxHost::open(jail, true).map_err(lower)?;
-    let owner = Owner {
-        uid: account.entry.uid,
-        gid: account.entry.gid,
-    };
-    let missing = missing_dirs(Some(&host), paths)?;
-    for p in paths
-        .iter()
-        .filter(|p| !missing.iter().any(|m| m.to_string() == **p))
-    {
-        let jp = JailPath::new(p).map_err(|e| InstallError::BadPath(e.to_string()))?;
-        let Some(m) = host.stat(&jp).map_err(lower)? else {
-            continue;
-        };
-        let writable = (m.uid == owner.uid && m.mode & 0o200 != 0)
-            || (m.gid == owner.gid && m.mode & 0o020 != 0)
-            || m.mode & 0o002 != 0;
-        if !writable {
-            eprintln!(
-                "jailsmith: warning: {}{p} exists and {} cannot write it; jailsmith \
-                 does not change an existing object's owner",
-                jail.display(),
-                account.entry.name
-            );
-        }
-    }
-    let mut made = Vec::new();
-    for jp in missing {
-        for parent in jp.ancestors() {
-            if host.stat(&parent).map_err(lower)?.is_none() {
-                host.make_dir(&parent, 0o755, Owner::ROOT).map_err(lower)?;
-            }
-        }
-        host.make_dir(&jp, 0o700, owner).map_err(lower)?;
-        eprintln!(
-            "jailsmith: {}{jp}: created, writable by {} only",
-            jail.display(),
-            account.entry.name
-        );
-        made.push(jp.to_string());
-    }
-    Ok(made)
-}
-
-fn dry_run(
-    args: &ServiceRequest,
-    settings: &BuildSettings,
-    spec: &UnitSpec,
-    account: Option<&HostAccount>,
-    report: &mut ServiceReport,
-) -> anyhow::Result<()> {
-    let (plan, warnings) = crate::jail::plan(settings)?;
-    for w in warnings {
-        eprintln!("jailsmith: warning: {w}");
-    }
-    let mut spec = spec.clone();
-    if let Some(a) = account {
-        spec.group = a.group.clone().unwrap_or_else(|| a.entry.gid.to_string());
-    } else {
-        eprintln!(
-            "jailsmith: dry run: would create the system account {} (useradd --system)",
-            spec.user
-        );
-    }
-    report.jail_operations = plan.steps.len();
-    report.unit_text = render_unit(&spec);
-    let host = if args.jail.is_dir() {
-        Some(LinuxHost::open(&args.jail, false).map_err(lower)?)
-    } else {
-        None
-    };
-    report.read_write_created = missing_dirs(host.as_ref(), &spec.read_write)?
-        .iter()
-        .map(|p| p.to_string())
-        .collect();
-    let unit = &report.unit;
-    let written = files::would_put_file(unit, &report.unit_text).map_err(lower)?;
-    report.unit_status = status_word(written).into();
-    report.systemctl = systemctl_calls(args, &report.service, written);
-    eprintln!(
-        "jailsmith: dry run: jail {}: {} operations planned (programs: {}; profiles: {}); unit {}; nothing written",
-        settings.jail.display(),
-        plan.steps.len(),
-        settings.wanted.bins.join(", "),
-        if settings.profiles.is_empty() {
-            "none".to_string()
-        } else {
-            settings.profiles.join(", ")
-        },
-        unit.display()
-    );
-    Ok(())
-}
-
-/// The systemctl commands a run makes: daemon-reload when the unit changed (unless
+/// The systemctl operations a run makes: daemon-reload when the unit changed (unless
 /// --no-reload), then start (restart, when the unit changed) with --start.
-fn systemctl_calls(args: &ServiceRequest, name: &str, written: Written) -> Vec<Vec<String>> {
-    let unit = format!("{name}.service");
-    let start_verb = if written == Written::Updated {
-        "restart"
-    } else {
-        "start"
-    };
+fn systemctl_ops(args: &ServiceRequest, name: &str, written: Written) -> Vec<HostOp> {
     let mut todo = Vec::new();
     if written != Written::Unchanged && !args.no_reload {
-        todo.push(vec!["daemon-reload".to_string()]);
+        todo.push(HostOp::ReloadSystemd);
     }
     if args.start {
-        todo.push(vec![start_verb.to_string(), unit]);
+        todo.push(HostOp::StartUnit {
+            unit: format!("{name}.service"),
+            restart: written == Written::Updated,
+        });
     }
     todo
-}
-
-/// Runs the systemctl commands where systemd runs; otherwise says what to run.
-fn activate(args: &ServiceRequest, calls: &[Vec<String>]) -> anyhow::Result<()> {
-    let todo: Vec<Vec<&str>> = calls
-        .iter()
-        .map(|c| c.iter().map(String::as_str).collect())
-        .collect();
-    systemctl::run_or_tell(&todo, &args.unit_dir).map_err(|e| InstallError::Systemctl(e).into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn system_account_is_created_without_home_or_shell() {
-        let argv = system_account_argv("web", "/usr/sbin/nologin");
-        assert!(argv.contains(&"--system".to_string()));
-        assert!(argv.contains(&"--no-create-home".to_string()));
-        assert_eq!(argv.last().unwrap(), "web");
-        let i = argv.iter().position(|a| a == "--shell").unwrap();
-        assert_eq!(argv[i + 1], "/usr/sbin/nologin");
-    }
 }

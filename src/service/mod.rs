@@ -1,11 +1,13 @@
 //! Jailed systemd services: the unit text (`unit`, pure), the checks on what the command line
-//! gives (`split_exec`, unit names, IP allow-lists; pure), the files jailsmith writes in the
-//! systemd directory (`files`: atomic unit writes, user-slice drop-ins, their drift), and
-//! `systemctl` where systemd runs (`systemctl`: reload, start, take a unit away).
-//! Nothing here writes inside a jail: the jail goes through `jail::build` and `apply::Host`.
+//! gives (`split_exec`, unit names, IP allow-lists; pure), host facts around a unit (`files`:
+//! whether it changed, user-slice drop-ins' drift), `systemctl` where systemd runs (take a
+//! unit away), and the install use case (`install`), whose host changes after the build are
+//! typed operations through the one rollback journal (`steps`). Nothing here writes itself:
+//! the jail goes through `jail::build`, the rest through `apply::journal`.
 
 pub mod files;
 pub mod install;
+mod steps;
 pub mod systemctl;
 pub mod unit;
 

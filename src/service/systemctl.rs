@@ -16,6 +16,23 @@ pub fn manages(unit_dir: &Path) -> bool {
     unit_dir == Path::new(SYSTEM_UNIT_DIR) && systemd_is_init()
 }
 
+/// Prints "run: systemctl …" for each call, with why jailsmith does not run it: systemd does
+/// not manage `unit_dir`.
+pub fn tell<S: AsRef<str>>(calls: &[Vec<S>], unit_dir: &Path) {
+    let why = if unit_dir == Path::new(SYSTEM_UNIT_DIR) {
+        "systemd is not PID 1 here".to_string()
+    } else {
+        format!(
+            "the unit is in {}, not {SYSTEM_UNIT_DIR}",
+            unit_dir.display()
+        )
+    };
+    for c in calls {
+        let args: Vec<&str> = c.iter().map(AsRef::as_ref).collect();
+        eprintln!("jailsmith: {why}; run: systemctl {}", args.join(" "));
+    }
+}
+
 /// Runs each `systemctl` call in order where systemd manages `unit_dir`; otherwise prints
 /// "run: systemctl …" for each, with the reason. The first failing call is the error
 /// (with systemctl's stderr).
@@ -24,17 +41,7 @@ pub fn run_or_tell(calls: &[Vec<&str>], unit_dir: &Path) -> Result<(), String> {
         return Ok(());
     }
     if !manages(unit_dir) {
-        let why = if unit_dir == Path::new(SYSTEM_UNIT_DIR) {
-            "systemd is not PID 1 here".to_string()
-        } else {
-            format!(
-                "the unit is in {}, not {SYSTEM_UNIT_DIR}",
-                unit_dir.display()
-            )
-        };
-        for c in calls {
-            eprintln!("jailsmith: {why}; run: systemctl {}", c.join(" "));
-        }
+        tell(calls, unit_dir);
         return Ok(());
     }
     let systemctl = find_program("systemctl").ok_or("systemctl not found")?;

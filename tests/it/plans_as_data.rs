@@ -413,9 +413,32 @@ fn service_dry_run_json_names_the_account_unit_and_systemctl_of_the_real_run() {
             .contains(&format!("User={}", user.name()))
     );
 
+    let ops = |v: &Value| strings(&v["plan"], Some("op"));
+    assert_eq!(
+        ops(&dry),
+        ["create_system_account", "save_state", "write_root_file"],
+        "{}",
+        dry["plan"]
+    );
+
     let real = json_of(&mut service(&[]), 0);
     assert_eq!(real["changed"], true);
     assert_documented("service", &real, &[]);
+    // the real run also puts the new account's lines and directory into the jail
+    assert_eq!(
+        ops(&real),
+        [
+            "create_system_account",
+            "write_jail_file",
+            "write_jail_file",
+            "make_jail_dir",
+            "make_jail_dir",
+            "save_state",
+            "write_root_file"
+        ],
+        "{}",
+        real["plan"]
+    );
     for key in [
         "account",
         "account_created",
@@ -444,8 +467,22 @@ fn service_dry_run_json_names_the_account_unit_and_systemctl_of_the_real_run() {
     assert_eq!(dry["unit_status"], "unchanged");
     assert_eq!(dry["read_write_created"], serde_json::json!([]));
     assert_eq!(dry["systemctl"], serde_json::json!([]));
+    assert_eq!(dry["plan"], serde_json::json!([]));
     let real = json_of(&mut service(&[]), 0);
     assert_eq!(real["changed"], false, "{real}");
+    assert_eq!(real["plan"], serde_json::json!([]));
+
+    // with the account there, the dry run's plan is the real run's, step for step
+    let more = ["--read-write", "/var/lib/tock"];
+    let dry = json_of(&mut service(&[&more[..], &["--dry-run"]].concat()), 0);
+    let real = json_of(&mut service(&more), 0);
+    assert_eq!(
+        ops(&dry),
+        ["make_jail_dir", "save_state", "write_root_file"],
+        "{}",
+        dry["plan"]
+    );
+    assert_eq!(dry["plan"], real["plan"]);
     run_ok(
         bin()
             .arg("destroy")

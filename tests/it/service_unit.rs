@@ -102,6 +102,22 @@ impl Case {
         self.units.join(format!("{name}.service"))
     }
 
+    /// `jailsmith check` finds nothing wrong with the jail.
+    fn assert_check_clean(&self, what: &str) {
+        let check = run(common::bin()
+            .arg("check")
+            .arg(&self.jail)
+            .arg("--state-dir")
+            .arg(&self.state));
+        assert_eq!(
+            check.status.code(),
+            Some(0),
+            "{what}:\n{}{}",
+            text(&check.stdout),
+            text(&check.stderr)
+        );
+    }
+
     /// Nothing was written: no jail, no unit, no state.
     fn assert_nothing_written(&self, name: &str) {
         assert!(!self.jail.exists(), "the jail was created");
@@ -221,18 +237,7 @@ fn python_http_server_unit_is_hardened_limited_and_serves() {
 
     // The service's jail audits clean (its passwd lines, --read-write dir and /var/tmp are
     // known to the state) and `update` keeps all of it.
-    let check = run(common::bin()
-        .arg("check")
-        .arg(&c.jail)
-        .arg("--state-dir")
-        .arg(&c.state));
-    assert_eq!(
-        check.status.code(),
-        Some(0),
-        "check:\n{}{}",
-        text(&check.stdout),
-        text(&check.stderr)
-    );
+    c.assert_check_clean("check");
     let update = run(common::bin()
         .arg("update")
         .arg(&c.jail)
@@ -502,4 +507,130 @@ fn destroy_takes_the_units_of_the_jail_s_services_away() {
         fs::read_dir(c.state.join("jails")).map_or(true, |mut d| d.next().is_none()),
         "the jail's state is left"
     );
+}
+
+/// Every file under `dir`, with its bytes (directories as None), for "as before" checks.
+fn contents(dir: &std::path::Path) -> Vec<(PathBuf, Option<String>)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue; // no state directory yet
+        };
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.symlink_metadata().unwrap().is_dir() {
+                out.push((p.clone(), None));
+                todo.push(p);
+            } else {
+                out.push((p.clone(), Some(fs::read_to_string(&p).unwrap())));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_refused_unit_write_rolls_back_the_account_jail_lines_dirs_and_state() {
+    if !common::require_root(
+        "a_refused_unit_write_rolls_back_the_account_jail_lines_dirs_and_state",
+    ) || !common::require_cmd("useradd")
+    {
+        return;
+    }
+    let c = Case::new("service_rolled_back");
+    let user = ReservedUser::new();
+    // a symlink planted at the unit's own path, pointing at host data
+    let canary = common::Canary::new(&c.root.dir("outside").join("canary"), "host data\n");
+    std::os::unix::fs::symlink(canary.path(), c.unit("tick")).unwrap();
+    let install = || {
+        let mut cmd = c.service("tick", "sleep 1000");
+        cmd.args(["--user", user.name(), "--create-user"])
+            .args(["--read-write", "/var/lib/tick/data"]);
+        cmd
+    };
+    let jail_files = || {
+        (
+            fs::read_to_string(c.jail.join("etc/passwd")).ok(),
+            fs::read_to_string(c.jail.join("etc/group")).ok(),
+        )
+    };
+    for round in [
+        "first run, which builds the jail",
+        "second run, jail up to date",
+    ] {
+        let before = (jail_files(), contents(&c.state));
+        let out = run_status(&mut install(), REFUSED);
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(&c.unit("tick").display().to_string()),
+            "{round}: {err}"
+        );
+        assert!(
+            err.contains("rolled back:") && err.contains(&format!("account {}", user.name())),
+            "{round}: the error does not say what was undone: {err}"
+        );
+        assert!(
+            err.contains(&format!("group {}", user.name())) && !err.contains("could NOT"),
+            "{round}: {err}"
+        );
+        assert!(
+            err.contains("etc/passwd") && err.contains("var/lib/tick/data"),
+            "{round}: {err}"
+        );
+        assert!(user.lookup().is_none(), "{round}: the account is left");
+        assert!(
+            nix::unistd::Group::from_name(user.name())
+                .unwrap()
+                .is_none(),
+            "{round}: the account's group is left"
+        );
+        let passwd = fs::read_to_string(c.jail.join("etc/passwd")).unwrap();
+        assert!(!passwd.contains(user.name()), "{round}: {passwd}");
+        let group = fs::read_to_string(c.jail.join("etc/group")).unwrap();
+        assert!(!group.contains(user.name()), "{round}: {group}");
+        assert!(!c.jail.join("var/lib").exists(), "{round}: var/lib is left");
+        let state = contents(&c.state);
+        assert!(
+            !state
+                .iter()
+                .any(|(_, b)| b.as_deref().is_some_and(|b| b.contains("\"tick\""))),
+            "{round}: the state records the service"
+        );
+        c.assert_check_clean(&format!("{round}: check after the roll-back"));
+        if round.starts_with("second") {
+            // everything is as before (but the build refreshes the recorded mtime of a
+            // passwd or group put back with the same content, and saves that)
+            let after = (jail_files(), contents(&c.state));
+            let no_mtimes = |d: &mut Vec<(PathBuf, Option<String>)>| {
+                for (_, t) in d.iter_mut().filter(|(_, t)| t.is_some()) {
+                    let kept =
+                        t.as_deref().unwrap().lines().filter(|l| {
+                            !l.contains("\"mtime_ns\"") && !l.contains("\"updated_unix\"")
+                        });
+                    *t = Some(kept.collect::<Vec<_>>().join("\n"));
+                }
+            };
+            let (mut before, mut after) = (before, after);
+            no_mtimes(&mut before.1);
+            no_mtimes(&mut after.1);
+            if after != before {
+                let dump = |d: &[(PathBuf, Option<String>)]| {
+                    d.iter()
+                        .map(|(p, t)| format!("{}\n{}", p.display(), t.as_deref().unwrap_or("")))
+                        .collect::<String>()
+                };
+                panic!(
+                    "{round}: not as before:\n--- before\n{:?}\n{}\n--- after\n{:?}\n{}",
+                    before.0,
+                    dump(&before.1),
+                    after.0,
+                    dump(&after.1)
+                );
+            }
+        }
+        canary.assert_unchanged(round);
+        assert!(c.unit("tick").symlink_metadata().unwrap().is_symlink());
+    }
 }

@@ -1,7 +1,8 @@
 //! Behaviour under a booted systemd (tests/it/common/nspawn.rs): limits that bite, services
-//! that start and serve, sshd reloads that happen, boot-time mount units that mount, and
-//! `apply` that converges. Each test boots its own container on the cached Debian 12 root and
-//! runs jailsmith inside it with the real default paths (the container is thrown away).
+//! that start and serve (and one that fails to start, rolled back), sshd reloads that happen,
+//! boot-time mount units that mount, and `apply` that converges. Each test boots its own
+//! container on the cached Debian 12 root and runs jailsmith inside it with the real default
+//! paths (the container is thrown away).
 
 use crate::common;
 
@@ -235,6 +236,78 @@ fn service_starts_serves_from_its_jail_restarts_and_destroy_removes_it() {
         c.sh("pgrep -u web").stdout.is_empty(),
         "a process of the service is still running"
     );
+}
+
+#[test]
+fn a_service_whose_start_fails_is_rolled_back_and_systemd_forgets_its_unit() {
+    let test = "a_service_whose_start_fails_is_rolled_back_and_systemd_forgets_its_unit";
+    let Some((_root, c)) = boot(test, Mode::Hybrid) else {
+        return;
+    };
+    far_uid_ranges(&c);
+    let canary = common::Canary::new(&c.path("/etc/canary"), "host data\n");
+    // a careless admin's leftover drop-in: whatever unit jailsmith writes fails to start
+    c.write(
+        "/etc/systemd/system/tick.service.d/50-old.conf",
+        "[Service]\nExecStartPre=/bin/false\n",
+        0o644,
+    );
+    let jail = "/srv/jails/tick";
+    let out = c.exec(&[
+        "jailsmith",
+        "service",
+        "tick",
+        "--jail",
+        jail,
+        "--exec",
+        "sleep 1000",
+        "--create-user",
+        "--read-write",
+        "/var/lib/tick",
+        "--start",
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{err}");
+    for undone in [
+        "systemctl start tick.service failed",
+        "rolled back:",
+        "/etc/systemd/system/tick.service",
+        "/var/lib/tick",
+        "etc/passwd",
+        "account tick",
+        "group tick",
+        "systemd",
+    ] {
+        assert!(err.contains(undone), "{undone}: {err}");
+    }
+    assert!(!err.contains("could NOT"), "{err}");
+    // the account and its group, the unit, the jail's lines and directory, the state record
+    assert!(
+        !c.sh("getent passwd tick").status.success(),
+        "the account is left"
+    );
+    assert!(
+        !c.sh("getent group tick").status.success(),
+        "its group is left"
+    );
+    assert!(!c.path("/etc/systemd/system/tick.service").exists());
+    assert_eq!(
+        show(&c, "tick.service", "FragmentPath"),
+        "",
+        "systemd still loads it"
+    );
+    let passwd = std::fs::read_to_string(c.path(&format!("{jail}/etc/passwd"))).unwrap();
+    assert!(!passwd.contains("tick"), "{passwd}");
+    assert!(!c.path(&format!("{jail}/var/lib")).exists());
+    let state = c.sh_ok("cat /var/lib/jailsmith/jails/*.json");
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    assert!(
+        state["services"].as_object().is_none_or(|m| m.is_empty()),
+        "the state records the service: {}",
+        state["services"]
+    );
+    c.exec_ok(&["jailsmith", "check", jail]);
+    canary.assert_unchanged("a failed service start");
 }
 
 const SHELL_JAIL: &str = "/srv/jails/shell";

@@ -108,21 +108,11 @@ impl<'a> Run<'a> {
         if back.is_empty() {
             return error;
         }
-        // a file written several times is put back once per write: name it once
-        let mut undone: Vec<String> = Vec::new();
-        for what in back.undone {
-            if !undone.contains(&what) {
-                undone.push(what);
-            }
-        }
+        let (undone, failed) = back.summary();
         UserError::RolledBack {
             error: Box::new(error),
-            undone: undone.join(", "),
-            failed: if back.failed.is_empty() {
-                String::new()
-            } else {
-                format!("\n  could NOT roll back: {}", back.failed.join("; "))
-            },
+            undone,
+            failed,
         }
     }
 }
