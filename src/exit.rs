@@ -130,7 +130,7 @@ macro_rules! classified_by {
 classified_by!(exit_code:
     crate::apply::HostError,
     crate::apply::rootfile::RootFileError,
-    crate::mounts::apply::MountError,
+    crate::apply::binds::MountError,
     crate::mounts::log::LogSocketError,
     crate::profile::ProfileError,
     crate::plan::denylist::Denied,
@@ -227,7 +227,7 @@ fn class_of(e: &(dyn std::error::Error + 'static)) -> Option<Class> {
         crate::apply::HostError,
         crate::apply::rootfile::RootFileError,
         crate::apply::signal::SignalError,
-        crate::mounts::apply::MountError,
+        crate::apply::binds::MountError,
         crate::mounts::log::LogSocketError,
         crate::profile::ProfileError,
         crate::plan::denylist::Denied,

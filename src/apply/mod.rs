@@ -2,6 +2,7 @@
 //! idempotently, and reports what changed. All `unsafe` and every write live under here.
 
 mod beneath;
+pub mod binds;
 mod errors;
 pub mod executor;
 #[cfg(test)]

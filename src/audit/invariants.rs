@@ -12,8 +12,8 @@ use nix::sys::stat::SFlag;
 
 use super::finding::{Finding, Repair, Report, Severity};
 use super::{Trees, shown};
+use crate::apply::binds::flags_match;
 use crate::apply::walk::{WalkResult, Walked};
-use crate::mounts::apply::flags_match;
 use crate::mounts::mountinfo::MountEntry;
 use crate::plan::policy;
 use crate::state::Manifest;

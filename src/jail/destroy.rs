@@ -16,9 +16,9 @@ use super::JailError;
 use crate::account::sessions;
 use crate::account::usecase as user;
 use crate::apply::LinuxHost;
+use crate::apply::binds::{clear_for_removal, refuse_foreign};
 use crate::apply::tree::Decision;
 use crate::exit;
-use crate::mounts::apply::{clear_for_removal, refuse_foreign};
 use crate::service::systemctl::{self, UnitRemoval};
 use crate::state::{self, JailState};
 

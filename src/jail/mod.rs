@@ -305,7 +305,7 @@ pub fn check_inputs(settings: &BuildSettings) -> anyhow::Result<()> {
             .collect();
         for b in &settings.binds {
             guard::bind(b, &settings.jail, &settings.state_dir, &rw_paths).map_err(denied)?;
-            crate::mounts::apply::check_source(b).map_err(lower)?;
+            crate::apply::binds::check_source(b).map_err(lower)?;
         }
     }
     for f in &settings.wanted.files {

@@ -1,9 +1,8 @@
 //! Bind mounts of a jail: their declaration (`SRC:DST[:ro|rw]`, recorded in the state), the
-//! mount table as the kernel shows it, applying and removing them, and systemd `.mount`
-//! units. Mounting goes through descriptors opened beneath the jail root, never a path
-//! that could hold a planted symlink.
+//! mount table as the kernel shows it, systemd `.mount` units and the `mount`/`umount` use
+//! case. Applying and removing them is the host layer's (`apply::binds`): through
+//! descriptors opened beneath the jail root, never a path that could hold a planted symlink.
 
-pub mod apply;
 pub mod log;
 pub mod mountinfo;
 pub mod unit;

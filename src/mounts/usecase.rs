@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::apply::{Done, mount_all, mount_devpts, mount_log, mount_proc, umount_all};
 use super::unit::{devpts_unit_text, proc_unit_text, unit_name, unit_text};
 use super::{DEVPTS_DIR, LOG_PATH, Own, PROC_DIR};
 use crate::apply::LinuxHost;
+use crate::apply::binds::{Done, mount_all, mount_devpts, mount_log, mount_proc, umount_all};
 use crate::apply::rootfile::{self, Durability, Written};
 use crate::exit::{Class, Classified, Classify};
 use crate::service::systemctl;
@@ -187,8 +187,8 @@ fn refuse_binds(jail: &Path, state_dir: &Path, st: &JailState) -> Result<(), Mou
 fn open(jail: &Path, state_dir: &Path) -> anyhow::Result<(JailState, LinuxHost)> {
     crate::jail::refuse_jail(jail, state_dir)?;
     let st = state::load_existing(state_dir, jail)?;
-    let host =
-        LinuxHost::open(jail, false).map_err(|e| lower(super::apply::MountError::from(e)))?;
+    let host = LinuxHost::open(jail, false)
+        .map_err(|e| lower(crate::apply::binds::MountError::from(e)))?;
     Ok((st, host))
 }
 

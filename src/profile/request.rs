@@ -137,7 +137,7 @@ pub fn to_request(names: &[String], dirs: &[PathBuf]) -> anyhow::Result<ProfileE
         }
     }
     for b in &set.binds {
-        crate::mounts::apply::check_source(b)?;
+        crate::apply::binds::check_source(b)?;
     }
     let devices: Vec<&str> = set.devices.iter().map(String::as_str).collect();
     Ok(ProfileExtra {

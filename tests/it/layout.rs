@@ -1,6 +1,7 @@
 //! Issue 15's layout rules, checked on the source tree: only the host layer (`src/apply`)
 //! calls an API that writes, removes, changes owner or mode, mounts, signals or starts a
-//! process, nothing below `cli/` imports `cli`, and `cli/` stays under 15% of `src/`. What still breaks a rule is listed here
+//! process or holds a raw descriptor, nothing below `cli/` imports `cli`, and `cli/` stays
+//! under 15% of `src/`. What still breaks a rule is listed here
 //! with the reason; the test fails on a new breach and on a listed one that is gone (so the
 //! lists only shrink). Test modules (`#[cfg(test)]` and below) are not looked at.
 
@@ -118,6 +119,34 @@ fn only_the_host_layer_changes_the_host() {
             "{f} no longer calls {n} ({why}): take it off STILL_OUTSIDE"
         );
     }
+}
+
+/// Issue 15: no module outside the host layer holds a raw descriptor (of a jail object or
+/// anything else): the host layer hands out its own types, never an `OwnedFd`.
+#[test]
+fn only_the_host_layer_holds_raw_descriptors() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    sources(&root.join("src"), &mut files);
+    let mut found = Vec::new();
+    for f in &files {
+        let rel = relative(f);
+        if rel.starts_with("src/apply/") {
+            continue;
+        }
+        for (n, line) in code(f) {
+            for needle in ["OwnedFd", "BorrowedFd", "RawFd", "from_raw_fd", "as_raw_fd"] {
+                if line.contains(needle) {
+                    found.push(format!("{rel}:{n}: {needle} in `{}`", line.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "raw descriptors outside src/apply (keep them in the host layer):\n{}",
+        found.join("\n")
+    );
 }
 
 #[test]

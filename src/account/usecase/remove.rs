@@ -9,8 +9,9 @@ use super::run::{
 use super::{UserError, check_name, check_uid, groups, jail_path, refuse_other_jail};
 use crate::account::hostdb::{self, HostAccount, HostDb};
 use crate::account::{hostfs, jailside, logindefs, sessions};
+use crate::apply::binds::MountError;
 use crate::apply::{Host, HostError, LinuxHost};
-use crate::mounts::{self, apply::MountError};
+use crate::mounts;
 use crate::plan::{HostOp, JailPath};
 use crate::sshd::dropin;
 use crate::sshd::validate::{self, Sshd};
@@ -65,7 +66,7 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
         && !r.dry
         && let Some(h) = host.as_ref()
     {
-        mounts::apply::refuse_foreign(
+        crate::apply::binds::refuse_foreign(
             h,
             &jail_binds(r, &jail)?,
             mounts::Own::default(),
@@ -143,9 +144,14 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
 fn delete_home(r: &mut Run, h: &LinuxHost, jail: &Path, home: &JailPath) -> Result<(), UserError> {
     if !r.dry {
         let binds = jail_binds(r, jail)?;
-        let unmounted =
-            mounts::apply::clear_for_removal(h, &binds, mounts::Own::default(), Some(home), false)
-                .map_err(|e| mount_error(e, jail, home))?;
+        let unmounted = crate::apply::binds::clear_for_removal(
+            h,
+            &binds,
+            mounts::Own::default(),
+            Some(home),
+            false,
+        )
+        .map_err(|e| mount_error(e, jail, home))?;
         for b in unmounted {
             r.detail(format!("unmounted {b}"));
         }

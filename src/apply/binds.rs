@@ -1,4 +1,5 @@
-//! Applying and removing declared binds. A target is created through `LinuxHost` and
+//! Applying and removing a jail's mounts (the host layer's part of `mounts`: the binds it
+//! declares, its own proc, devpts and log socket). A target is created through `LinuxHost` and
 //! reached by a descriptor opened beneath the jail root (no symlink followed); the kernel
 //! gets `/proc/self/fd/N`, so a symlink planted in the jail cannot redirect a mount.
 //! Binds are never recursive and always nosuid,nodev; ro unless declared rw. Mounts below
@@ -13,12 +14,12 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::mountinfo::{self, MountEntry};
-use super::{
+use super::mount as sysmount;
+use super::{EntryKind, Host, HostError, LinuxHost, tree};
+use crate::mounts::mountinfo::{self, MountEntry};
+use crate::mounts::{
     Bind, DEVPTS_DIR, LOG_PATH, Own, PROC_DIR, PROC_OPTIONS, is_private_devpts, is_private_proc,
 };
-use crate::apply::mount as sysmount;
-use crate::apply::{EntryKind, Host, HostError, LinuxHost, tree};
 use crate::plan::{JailPath, Owner};
 use crate::state::DEFAULT_STATE_DIR;
 
@@ -36,7 +37,7 @@ pub enum MountError {
     #[error(transparent)]
     Denied(#[from] crate::plan::denylist::Denied),
     #[error(transparent)]
-    LogSocket(#[from] super::log::LogSocketError),
+    LogSocket(#[from] crate::mounts::log::LogSocketError),
     #[error(
         "{path} is {what}, not the empty file jailsmith binds the log socket onto; jailsmith \
          neither follows nor removes it: look at it, remove it and run again"
@@ -290,7 +291,7 @@ pub fn mount_devpts(host: &LinuxHost, gid: u32, dry: bool) -> Result<Done, Mount
         None => {}
     }
     let fd = host.open_dir(&dir, "open the devpts mount point")?;
-    let opts = super::devpts_options(gid);
+    let opts = crate::mounts::devpts_options(gid);
     sysmount::devpts_mount(fd.as_fd(), &opts).map_err(|source| MountError::Sys {
         target,
         op: "mount devpts (newinstance) on",
@@ -308,7 +309,7 @@ pub fn mount_devpts(host: &LinuxHost, gid: u32, dry: bool) -> Result<Done, Mount
 /// With `dry`, runs every check and says what it would do, changing nothing.
 pub fn mount_log(host: &LinuxHost, src: &Path, dry: bool) -> Result<Done, MountError> {
     let net_unix = std::fs::read_to_string("/proc/net/unix").map_err(MountError::Table)?;
-    super::log::check(src, &net_unix)?;
+    crate::mounts::log::check(src, &net_unix)?;
     let src_fd = sysmount::open_socket(src).map_err(|source| MountError::NoSource {
         src: src.to_path_buf(),
         source,
