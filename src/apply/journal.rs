@@ -200,6 +200,11 @@ impl System for LinuxSystem {
                 let verb = if *restart { "restart" } else { "start" };
                 systemctl(&[verb, unit])
             }
+            HostOp::EnableUnits { units } => {
+                let mut args = vec!["enable", "--quiet"];
+                args.extend(units.iter().map(String::as_str));
+                systemctl(&args)
+            }
             HostOp::WriteJailFile { path, .. }
             | HostOp::RemoveJailFile { path }
             | HostOp::MakeJailDir { path, .. }
@@ -212,7 +217,7 @@ impl System for LinuxSystem {
     }
 }
 
-/// `systemctl ARGS…` (`daemon-reload`, `start UNIT`).
+/// `systemctl ARGS…` (`daemon-reload`, `start UNIT`, `enable --quiet UNIT…`).
 fn systemctl(args: &[&str]) -> Result<Performed, OpError> {
     let failed = |why: String| OpError::Program {
         program: format!("systemctl {}", args.join(" ")),
@@ -447,7 +452,7 @@ impl<'s> Journal<'s> {
                 mode: 0o755,
             }),
             HostOp::EndSessions { .. } => Undo::Nothing,
-            HostOp::StartUnit { .. } => Undo::Impossible,
+            HostOp::StartUnit { .. } | HostOp::EnableUnits { .. } => Undo::Impossible,
             HostOp::ReloadSshd { .. } | HostOp::ReloadSystemd => Undo::Again(op.clone()),
             HostOp::WriteJailFile { .. }
             | HostOp::RemoveJailFile { .. }
@@ -685,6 +690,44 @@ mod tests {
         assert_eq!(sys.files.borrow()[Path::new("/k/old")].0, b"before\n");
         assert!(!sys.files.borrow().contains_key(Path::new("/k/new")));
         assert!(j.roll_back(None).is_empty(), "a journal rolls back once");
+    }
+
+    #[test]
+    fn a_failed_enable_takes_the_units_back_and_reloads_again() {
+        let sys = Recorder {
+            fail_at: Some(4),
+            ..Default::default()
+        };
+        let mut j = Journal::new(&sys, false);
+        let enable = HostOp::EnableUnits {
+            units: vec!["a.mount".into(), "b.mount".into()],
+        };
+        let ops = [
+            write("/u/a.mount", "a"),
+            write("/u/b.mount", "b"),
+            HostOp::ReloadSystemd,
+            enable,
+        ];
+        for op in ops {
+            if j.execute(None, step(op)).is_err() {
+                break;
+            }
+        }
+        let back = j.roll_back(None);
+        assert!(back.failed.is_empty(), "{back:?}");
+        assert_eq!(back.undone, ["/u/b.mount", "/u/a.mount", "systemd"]);
+        assert_eq!(
+            sys.performed.borrow()[3..],
+            [
+                HostOp::RemoveRootFile {
+                    path: "/u/b.mount".into()
+                },
+                HostOp::RemoveRootFile {
+                    path: "/u/a.mount".into()
+                },
+                HostOp::ReloadSystemd,
+            ]
+        );
     }
 
     #[test]

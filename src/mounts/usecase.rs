@@ -12,8 +12,10 @@ use super::unit::{devpts_unit_text, proc_unit_text, unit_name, unit_text};
 use super::{DEVPTS_DIR, LOG_PATH, Own, PROC_DIR};
 use crate::apply::LinuxHost;
 use crate::apply::binds::{Done, mount_all, mount_devpts, mount_log, mount_proc, umount_all};
-use crate::apply::rootfile::{self, Durability, Written};
+use crate::apply::journal::{Journal, LinuxSystem};
+use crate::apply::rootfile::{self, Written};
 use crate::exit::{Class, Classified, Classify};
+use crate::plan::{HostOp, HostStep};
 use crate::service::systemctl;
 use crate::state::{self, JailState};
 
@@ -50,9 +52,14 @@ pub enum MountsError {
     /// A unit directory on a path someone else could swap.
     #[error("--systemd-unit-dir {0}")]
     UnsafeUnitDir(String),
-    /// systemctl failed.
-    #[error("{0}")]
-    Systemctl(String),
+    /// Writing or enabling the units failed and what was done was undone (newest first);
+    /// the class is `error`'s.
+    #[error("{error:#}\n  rolled back: {undone}{failed}")]
+    RolledBack {
+        error: anyhow::Error,
+        undone: String,
+        failed: String,
+    },
     /// A lower module's error, with its own class; shown by its own message.
     #[error("{0}")]
     Lower(Box<dyn Classified>),
@@ -63,7 +70,7 @@ impl Classify for MountsError {
         match self {
             MountsError::RelativeUnitDir(_) => Class::BadInput,
             MountsError::UnsafeUnitDir(_) => Class::Refused,
-            MountsError::Systemctl(_) => Class::HostFailure,
+            MountsError::RolledBack { error, .. } => Class::of_code(crate::exit::code_of(error)),
             MountsError::Lower(e) => e.class(),
         }
     }
@@ -90,6 +97,12 @@ pub struct MountReport {
     /// The systemctl commands run to enable the units, each as its arguments; where
     /// systemd does not manage the directory they are printed for the administrator instead.
     pub systemctl: Vec<Vec<String>>,
+    /// `mount --systemd-unit-dir`: the host operations, in order, each an object with its
+    /// kind `op` (`make_host_dir`, `write_root_file`, `reload_systemd`, `enable_units`),
+    /// what it acts on (`path`, `units`) and its `reason`: what was done (with --dry-run:
+    /// what would be). systemctl is planned only where systemd manages the directory. A
+    /// failure undoes them, newest first.
+    pub plan: Vec<HostStep>,
 }
 
 /// `mounts`: one mount.
@@ -120,6 +133,7 @@ impl MountReport {
             mounts: Vec::new(),
             units: Vec::new(),
             systemctl: Vec::new(),
+            plan: Vec::new(),
         }
     }
 
@@ -218,8 +232,7 @@ pub fn mount_jail(req: &MountRequest) -> anyhow::Result<MountReport> {
     }
     if let Some(dir) = &req.systemd_unit_dir {
         let state_file = state::state_file(&req.state_dir, &st.jail);
-        report.units = write_units(dir, &st, &state_file, dry)?;
-        report.systemctl = enable_units(dir, &report.units, dry)?;
+        put_units(dir, &st, &state_file, dry, &mut report)?;
     }
     Ok(report)
 }
@@ -279,9 +292,6 @@ fn unit_files(st: &JailState, state_file: &Path) -> Vec<(String, String)> {
     out
 }
 
-/// Writes one `.mount` unit per mount into `dir` with the one safe writer: `dir` (created
-/// root 0755 when missing) must be root's alone, and a symlink planted at a unit's name or
-/// at its temporary is refused, never followed. With `dry`, says what it would write.
 /// Before anything is mounted: the unit directory must be absolute, on a path only root
 /// controls (`service::files::check_target_dir`).
 fn check_unit_dir(dir: &Path) -> Result<(), MountsError> {
@@ -291,54 +301,134 @@ fn check_unit_dir(dir: &Path) -> Result<(), MountsError> {
     crate::service::files::check_target_dir(dir).map_err(MountsError::UnsafeUnitDir)
 }
 
-fn write_units(
+/// Writes one `.mount` unit per mount into `dir`, then reloads systemd and enables them,
+/// each a typed host operation run through the one rollback journal: `dir` is made root
+/// 0755 when missing (an existing one must be root's alone), each unit goes through the
+/// safe writer (a symlink planted at its name or at its temporary is refused, never
+/// followed), and a unit already holding its text is not rewritten. A failure undoes what
+/// was done, newest first, and says so. With `dry`, only plans.
+fn put_units(
     dir: &Path,
     st: &JailState,
     state_file: &Path,
     dry: bool,
-) -> anyhow::Result<Vec<UnitLine>> {
-    if !dry {
-        rootfile::ensure_dir(dir, 0o755).map_err(lower)?;
+    report: &mut MountReport,
+) -> anyhow::Result<()> {
+    let mut journal = Journal::new(&LINUX, dry);
+    let done = write_and_enable(dir, st, state_file, dry, report, &mut journal);
+    if let Err(error) = done {
+        let back = journal.roll_back(None);
+        if back.is_empty() {
+            return Err(error);
+        }
+        let (undone, failed) = back.summary();
+        return Err(MountsError::RolledBack {
+            error,
+            undone,
+            failed,
+        }
+        .into());
     }
-    let mut out = Vec::new();
+    journal.commit();
+    report.plan = journal.into_steps();
+    Ok(())
+}
+
+/// The host every run changes.
+static LINUX: LinuxSystem = LinuxSystem;
+
+fn exec(journal: &mut Journal<'_>, op: HostOp, reason: &str) -> anyhow::Result<()> {
+    journal
+        .execute(None, HostStep::new(op, reason))
+        .map(|_| ())
+        .map_err(|e| lower(e).into())
+}
+
+fn write_and_enable(
+    dir: &Path,
+    st: &JailState,
+    state_file: &Path,
+    dry: bool,
+    report: &mut MountReport,
+    journal: &mut Journal<'_>,
+) -> anyhow::Result<()> {
+    if std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
+        // there already: must be root's alone; nothing to make, nothing to undo
+        rootfile::ensure_dir(dir, 0o755).map_err(lower)?;
+    } else {
+        let op = HostOp::MakeHostDir {
+            path: dir.to_path_buf(),
+            mode: 0o755,
+        };
+        exec(journal, op, "holds the mount units")?;
+    }
     for (name, text) in unit_files(st, state_file) {
         let path = dir.join(&name);
-        let written = if dry {
-            rootfile::would_write(&path, text.as_bytes(), 0o644)
-        } else {
-            rootfile::write(&path, text.as_bytes(), 0o644, Durability::Fsync)
+        let written = rootfile::would_write(&path, text.as_bytes(), 0o644).map_err(lower)?;
+        if written != Written::Unchanged {
+            let op = HostOp::WriteRootFile {
+                path: path.clone(),
+                content: text.into(),
+                mode: 0o644,
+            };
+            exec(journal, op, "the unit that mounts it again at boot")?;
         }
-        .map_err(lower)?;
-        out.push(UnitLine { path, written });
+        report.units.push(UnitLine { path, written });
     }
-    Ok(out)
+    report.systemctl = enable_units(dir, &report.units, dry, journal)?;
+    Ok(())
 }
 
 /// A unit that is only written does not come back at boot: it must be enabled (linked into
 /// local-fs.target.wants). Done where systemd manages `dir`; elsewhere the commands are
 /// printed for the administrator. Returns the commands (with `dry`: only that).
-fn enable_units(dir: &Path, units: &[UnitLine], dry: bool) -> anyhow::Result<Vec<Vec<String>>> {
+fn enable_units(
+    dir: &Path,
+    units: &[UnitLine],
+    dry: bool,
+    journal: &mut Journal<'_>,
+) -> anyhow::Result<Vec<Vec<String>>> {
     if units.is_empty() {
         return Ok(Vec::new());
     }
-    let mut calls: Vec<Vec<String>> = Vec::new();
+    let mut ops = Vec::new();
     if units.iter().any(|u| u.written != Written::Unchanged) {
-        calls.push(vec!["daemon-reload".into()]);
+        ops.push((HostOp::ReloadSystemd, "systemd reads the units as written"));
     }
-    let mut enable = vec!["enable".to_string(), "--quiet".to_string()];
-    enable.extend(
-        units
-            .iter()
-            .filter_map(|u| u.path.file_name())
-            .map(|n| n.to_string_lossy().into_owned()),
-    );
-    calls.push(enable);
-    if !dry {
-        let args: Vec<Vec<&str>> = calls
-            .iter()
-            .map(|c| c.iter().map(String::as_str).collect())
-            .collect();
-        systemctl::run_or_tell(&args, dir).map_err(MountsError::Systemctl)?;
+    let names = units
+        .iter()
+        .filter_map(|u| u.path.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .collect();
+    ops.push((
+        HostOp::EnableUnits { units: names },
+        "the mounts come back at boot",
+    ));
+    let calls: Vec<Vec<String>> = ops.iter().map(|(op, _)| systemctl_argv(op)).collect();
+    if !systemctl::manages(dir) {
+        if !dry {
+            systemctl::tell(&calls, dir);
+        }
+        return Ok(calls);
+    }
+    for (op, reason) in ops {
+        let argv = systemctl_argv(&op).join(" ");
+        exec(journal, op, reason)?;
+        if !dry {
+            eprintln!("jailsmith: systemctl {argv}");
+        }
     }
     Ok(calls)
+}
+
+/// The arguments of `systemctl` for one of the operations above.
+fn systemctl_argv(op: &HostOp) -> Vec<String> {
+    match op {
+        HostOp::EnableUnits { units } => ["enable", "--quiet"]
+            .into_iter()
+            .map(String::from)
+            .chain(units.iter().cloned())
+            .collect(),
+        _ => vec!["daemon-reload".to_string()],
+    }
 }

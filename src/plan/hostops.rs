@@ -154,6 +154,10 @@ pub enum HostOp {
     /// `systemctl start UNIT` (`restart` when its unit file changed). Not undone: a
     /// roll-back never stops a service.
     StartUnit { unit: String, restart: bool },
+    /// `systemctl enable --quiet UNIT…` (`mount --systemd-unit-dir`: linked into the
+    /// targets that want them, so they come back at boot). Not undone: it is a run's last
+    /// step, and a unit enabled before the run must stay so.
+    EnableUnits { units: Vec<String> },
 }
 
 impl HostOp {
@@ -177,6 +181,7 @@ impl HostOp {
             HostOp::ReloadSshd { .. } | HostOp::ReloadSystemd => "reload",
             HostOp::StartUnit { restart: false, .. } => "start",
             HostOp::StartUnit { restart: true, .. } => "restart",
+            HostOp::EnableUnits { .. } => "enable",
         }
     }
 
@@ -208,6 +213,7 @@ impl HostOp {
             HostOp::ReloadSshd { config, .. } => format!("sshd ({})", config.display()),
             HostOp::ReloadSystemd => "systemd".into(),
             HostOp::StartUnit { unit, .. } => unit.clone(),
+            HostOp::EnableUnits { units } => units.join(" "),
         }
     }
 

@@ -26,16 +26,21 @@ fn jail_with_bind(t: &TestRoot) -> (PathBuf, PathBuf, String) {
     let bind = format!("{}:/srv/data", src.display());
     run_ok(jailsmith("build", &jail, &state).args(["--bin", "bash", "--bind", &bind]));
     run_ok(&mut jailsmith("mount", &jail, &state));
-    let unit = format!(
+    let unit = unit_of(&jail, "srv/data");
+    (jail, state, unit)
+}
+
+/// The name of the mount unit of `at` in `jail` (as systemd-escape --path names it).
+fn unit_of(jail: &Path, at: &str) -> String {
+    format!(
         "{}.mount",
-        jail.join("srv/data")
+        jail.join(at)
             .to_str()
             .unwrap()
             .trim_start_matches('/')
             .replace('-', "\\x2d")
             .replace('/', "-")
-    );
-    (jail, state, unit)
+    )
 }
 
 #[test]
@@ -72,6 +77,69 @@ fn mount_units_never_follow_a_planted_symlink() {
         written.contains("Options=bind,ro,nosuid,nodev"),
         "{written}"
     );
+}
+
+#[test]
+fn a_unit_refused_midway_rolls_back_the_units_written_before_it() {
+    if !require_root("a_unit_refused_midway_rolls_back_the_units_written_before_it") {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let _guard = common::UnmountGuard(t.path().to_path_buf());
+    let (jail, state) = (t.jail("jail"), t.state_dir());
+    let mut build = jailsmith("build", &jail, &state);
+    build.args(["--bin", "bash"]);
+    for name in ["a", "b", "c"] {
+        let bind = format!("{}:/srv/{name}", t.dir(name).display());
+        build.args(["--bind", &bind]);
+    }
+    run_ok(&mut build);
+    run_ok(&mut jailsmith("mount", &jail, &state));
+    let canary = Canary::new(&t.dir("outside").join("canary"), "host data\n");
+    let units = t.dir("units");
+    let [a, b, c] = ["srv/a", "srv/b", "srv/c"].map(|at| units.join(unit_of(&jail, at)));
+    // a is new, b an older unit of the administrator's, c a symlink planted at its name
+    common::write_file(&b, "[Mount]\n# the administrator's\n", 0o644);
+    symlink(canary.path(), &c).unwrap();
+
+    let out = run(jailsmith("mount", &jail, &state)
+        .arg("--systemd-unit-dir")
+        .arg(&units));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains(&c.display().to_string()), "{err}");
+    let rolled = err
+        .split_once("rolled back: ")
+        .unwrap_or_else(|| panic!("no roll-back reported: {err}"))
+        .1;
+    for unit in [&a, &b] {
+        assert!(rolled.contains(&unit.display().to_string()), "{err}");
+    }
+    assert!(!err.contains("could NOT roll back"), "{err}");
+    assert!(!a.exists(), "the new unit {} was left", a.display());
+    assert_eq!(
+        fs::read_to_string(&b).unwrap(),
+        "[Mount]\n# the administrator's\n",
+        "the older unit was not put back"
+    );
+    assert!(c.is_symlink());
+    canary.assert_unchanged("mount --systemd-unit-dir refused at its third unit");
+
+    // the symlink gone, the same command writes all three
+    fs::remove_file(&c).unwrap();
+    run_ok(
+        jailsmith("mount", &jail, &state)
+            .arg("--systemd-unit-dir")
+            .arg(&units),
+    );
+    for unit in [&a, &b, &c] {
+        let written = fs::read_to_string(unit).unwrap();
+        assert!(
+            written.contains("Options=bind,ro,nosuid,nodev"),
+            "{written}"
+        );
+    }
+    canary.assert_unchanged("mount --systemd-unit-dir after the symlink was removed");
 }
 
 #[test]

@@ -147,6 +147,13 @@ fn mount_and_umount_dry_runs_change_nothing_and_name_what_the_real_runs_do() {
     let unit_name = dry["units"][0]["path"].as_str().unwrap().to_string();
     assert!(unit_name.starts_with(unit_dir) && unit_name.ends_with("-shared.mount"));
     assert_eq!(dry["systemctl"][0][0], "daemon-reload");
+    // the plan: the directory, then the unit (systemd does not manage this directory, so
+    // systemctl is only printed, not planned)
+    assert_eq!(
+        strings(&dry["plan"], Some("op")),
+        ["make_host_dir", "write_root_file"]
+    );
+    assert_eq!(dry["plan"][1]["path"].as_str(), Some(unit_name.as_str()));
     assert_eq!(
         snapshot(&[&jail, &state, t.path()]),
         before,
@@ -169,6 +176,10 @@ fn mount_and_umount_dry_runs_change_nothing_and_name_what_the_real_runs_do() {
     );
     assert_eq!(real["units"], dry["units"]);
     assert_eq!(real["systemctl"], dry["systemctl"]);
+    assert_eq!(
+        real["plan"], dry["plan"],
+        "mount did other than its plan said"
+    );
     assert!(
         common::mount_at(&jail.join("shared")).is_some(),
         "not mounted"
@@ -180,6 +191,7 @@ fn mount_and_umount_dry_runs_change_nothing_and_name_what_the_real_runs_do() {
     let again = json_of(&mut mount(&["--dry-run"]), 0);
     assert_eq!(strings(&again["mounts"], Some("done")), ["already_mounted"]);
     assert_eq!(strings(&again["units"], Some("written")), ["unchanged"]);
+    assert_eq!(again["plan"], serde_json::json!([]));
     assert_eq!(snapshot(&[&state, &units]), before);
 
     let umount = |extra: &[&str]| {

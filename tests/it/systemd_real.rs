@@ -584,6 +584,18 @@ fn mount_options(c: &Container, point: &str) -> Option<Vec<String>> {
         })
 }
 
+/// `jailsmith mount JAIL --systemd-unit-dir /etc/systemd/system`: the units written and
+/// enabled, where systemd manages them.
+fn mount_with_units(jail: &str) -> [&str; 5] {
+    [
+        "jailsmith",
+        "mount",
+        jail,
+        "--systemd-unit-dir",
+        "/etc/systemd/system",
+    ]
+}
+
 #[test]
 fn mount_units_bring_the_binds_back_after_a_reboot() {
     let test = "mount_units_bring_the_binds_back_after_a_reboot";
@@ -604,13 +616,7 @@ fn mount_units_bring_the_binds_back_after_a_reboot() {
         "--bind",
         "/srv/spool:/home/u/spool:rw",
     ]);
-    let out = c.exec_ok(&[
-        "jailsmith",
-        "mount",
-        jail,
-        "--systemd-unit-dir",
-        "/etc/systemd/system",
-    ]);
+    let out = c.exec_ok(&mount_with_units(jail));
     let said = text(&out.stderr);
     assert!(said.contains("systemctl enable"), "{said}");
     let (ro_at, rw_at) = (format!("{jail}/srv/data"), format!("{jail}/home/u/spool"));
@@ -645,6 +651,53 @@ fn mount_units_bring_the_binds_back_after_a_reboot() {
     assert!(
         !c.path(jail).exists(),
         "the boot recreated the destroyed jail"
+    );
+}
+
+#[test]
+fn mount_units_whose_enable_fails_are_rolled_back() {
+    let test = "mount_units_whose_enable_fails_are_rolled_back";
+    let Some((_root, c)) = boot(test, Mode::Hybrid) else {
+        return;
+    };
+    c.sh_ok("mkdir -p /srv/data");
+    let jail = "/srv/jails/binds";
+    c.exec_ok(&[
+        "jailsmith",
+        "build",
+        jail,
+        "--bin",
+        "bash",
+        "--bind",
+        "/srv/data:/srv/data",
+    ]);
+    // a regular file where `systemctl enable` would put its link: enable fails
+    let unit = "srv-jails-binds-srv-data.mount";
+    let wants = format!("/etc/systemd/system/local-fs.target.wants/{unit}");
+    c.sh_ok("mkdir -p /etc/systemd/system/local-fs.target.wants");
+    c.write(&wants, "the administrator's\n", 0o644);
+    let out = c.exec(&mount_with_units(jail));
+    let said = text(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("systemctl enable --quiet"), "{said}");
+    let rolled = said
+        .split_once("rolled back: ")
+        .unwrap_or_else(|| panic!("no roll-back reported: {said}"))
+        .1;
+    let path = format!("/etc/systemd/system/{unit}");
+    assert!(rolled.contains(&path), "{said}");
+    assert!(!said.contains("could NOT roll back"), "{said}");
+    assert!(
+        !c.path(&path).exists(),
+        "the unit was left after the roll-back"
+    );
+    // systemd was reloaded after the unit went: it knows the mount (from mountinfo: the
+    // bind stays mounted) but no longer from the unit's file
+    let fragment = c.sh_ok(&format!("systemctl show -p FragmentPath --value {unit}"));
+    assert_eq!(fragment.trim(), "", "{said}");
+    assert_eq!(
+        std::fs::read_to_string(c.path(&wants)).unwrap(),
+        "the administrator's\n"
     );
 }
 
@@ -953,13 +1006,7 @@ fn proc_devpts_and_the_log_socket_come_back_after_a_reboot() {
         "--devpts",
         "--log",
     ]);
-    c.exec_ok(&[
-        "jailsmith",
-        "mount",
-        jail,
-        "--systemd-unit-dir",
-        "/etc/systemd/system",
-    ]);
+    c.exec_ok(&mount_with_units(jail));
     let points = [
         (format!("{jail}/proc"), "hidepid=invisible"),
         (format!("{jail}/dev/pts"), "ptmxmode=666"),
