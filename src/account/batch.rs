@@ -5,7 +5,8 @@
 //! edits the account files. `newusers` makes each home directory it is given, so it runs in
 //! a mount namespace of its own with an empty tmpfs over /home (`apply::process`); where it
 //! hands passwords to PAM, its PAM service there denies every change. The caller checks
-//! names and uids first; `delete` takes accounts out again (never `-r`).
+//! names and uids first; taking accounts out again is the rollback journal's
+//! (`apply::journal`: `userdel`, never `-r`, then the group).
 
 use std::path::Path;
 
@@ -249,38 +250,6 @@ pub fn verify(wanted: &[Wanted], db: &HostDb) -> Result<(), AccountError> {
         }
     }
     Ok(())
-}
-
-/// Deletes accounts this run created, by name (`userdel`, never `-r`), and then the group of
-/// each name when userdel left it; returns what went and what could not.
-pub fn delete(names: &[String], db: &HostDb) -> (Vec<String>, Vec<String>) {
-    let mut gone = Vec::new();
-    let mut failed = Vec::new();
-    let group_exists = |n: &str| {
-        db.group_index()
-            .ok()
-            .is_some_and(|ix| ix.by_name(n).is_some())
-    };
-    for n in names {
-        if db.entry(n).ok().flatten().is_some() {
-            let had_group = group_exists(n);
-            match useradd::run("userdel", &useradd::delete_argv(n)) {
-                // userdel takes the user group with the account (USERGROUPS_ENAB)
-                Ok(()) if had_group && !group_exists(n) => {
-                    gone.push(format!("account {n} and its group"))
-                }
-                Ok(()) => gone.push(format!("account {n}")),
-                Err(e) => failed.push(format!("account {n}: {e}")),
-            }
-        }
-        if group_exists(n) {
-            match useradd::run("groupdel", &useradd::groupdel_argv(n)) {
-                Ok(()) => gone.push(format!("group {n}")),
-                Err(e) => failed.push(format!("group {n}: {e}")),
-            }
-        }
-    }
-    (gone, failed)
 }
 
 #[cfg(test)]

@@ -347,6 +347,22 @@ impl<'s> Journal<'s> {
         self.undo.clear();
     }
 
+    /// Records `step` as done elsewhere (`apply`'s account batch made the accounts in one
+    /// run) with `undo`, the operations that put it back, run in order on a roll-back.
+    pub fn record_done(&mut self, step: HostStep, undo: Vec<HostOp>) {
+        let what = step.op.target();
+        self.steps.push(step);
+        if !self.dry && !undo.is_empty() {
+            self.undo.push((what, Undo::Ops(undo)));
+        }
+    }
+
+    /// Forgets the inverses of what was done to `target` (as `HostOp::target` names it:
+    /// `account NAME`): that stays whatever happens next; the rest still rolls back.
+    pub fn commit_target(&mut self, target: &str) {
+        self.undo.retain(|(what, _)| what != target);
+    }
+
     /// Undoes every recorded operation, newest first (jail ones through `jail`), and says
     /// what was undone and what could not be. The journal is empty afterwards.
     pub fn roll_back(&mut self, jail: Option<&dyn Host>) -> RolledBack {
@@ -728,6 +744,31 @@ mod tests {
                 HostOp::ReloadSystemd,
             ]
         );
+    }
+
+    #[test]
+    fn what_was_done_elsewhere_rolls_back_unless_committed_by_its_target() {
+        let sys = Recorder::default();
+        let mut j = Journal::new(&sys, false);
+        for name in ["a", "b", "c"] {
+            let made = HostOp::CreateGroup {
+                name: name.into(),
+                gid: None,
+            };
+            let undo = vec![HostOp::DeleteGroup {
+                name: name.into(),
+                gid: None,
+            }];
+            j.record_done(step(made), undo);
+        }
+        assert!(
+            sys.performed.borrow().is_empty(),
+            "recording performs nothing"
+        );
+        j.commit_target("group a");
+        let back = j.roll_back(None);
+        assert_eq!(back.undone, ["group c", "group b"]);
+        assert_eq!(j.steps().len(), 3);
     }
 
     #[test]

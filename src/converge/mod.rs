@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::account::hostfs;
 use crate::account::usecase as user;
+use crate::apply::journal::{Journal, LinuxSystem};
 use crate::hostinfo::gather::Wanted;
 use crate::jail::BuildSettings;
 use crate::jail::destroy;
@@ -165,11 +166,14 @@ pub fn converge(spec: &Spec, o: &Options) -> anyhow::Result<Outcome> {
             unit_dir: o.unit_dir.clone(),
         });
     }
-    // the missing accounts in one batch; each user's run below finds its account in place
+    // the missing accounts in one batch; each user's run below finds its account in place.
+    // The journal holds each account the batch made until its user's run succeeds: a run
+    // that fails takes back its own and those of the users after it, newest first.
+    let mut made = Journal::new(&LINUX, o.dry_run);
     let mut created = if o.dry_run {
         user::Created::default()
     } else {
-        user::create_missing(&users).map_err(anyhow::Error::new)?
+        user::create_missing(&users, &mut made).map_err(anyhow::Error::new)?
     };
     for (i, (u, a)) in spec.user.iter().zip(&users).enumerate() {
         if o.dry_run && created_jails.contains(&a.jail) {
@@ -178,8 +182,9 @@ pub fn converge(spec: &Spec, o: &Options) -> anyhow::Result<Outcome> {
             .map_err(anyhow::Error::new)
             .and_then(|()| converge_user(&mut c, a))
         {
-            return Err(undo_created(&created, &users[i..], e));
+            return Err(take_back(&mut made, e));
         } else if created.names.contains(&a.name) {
+            made.commit_target(&format!("account {}", a.name));
             mark_created(&mut c, &created, &a.name);
         }
         new.users.push(ManagedUser {
@@ -472,24 +477,18 @@ fn mark_created(c: &mut Converger, created: &user::Created, name: &str) {
     }
 }
 
-/// When the user run of `rest[0]` failed: the accounts the batch made for it and for the
-/// users after it (none of them jailed) are deleted, as the failed run of a `user --create`
-/// takes its account back.
-fn undo_created(
-    created: &user::Created,
-    rest: &[user::UserRequest],
-    error: anyhow::Error,
-) -> anyhow::Error {
-    let names: Vec<&str> = rest.iter().map(|a| a.name.as_str()).collect();
-    let (undone, failed) = created.delete(&names);
-    if undone.is_empty() && failed.is_empty() {
+/// The host every run changes.
+static LINUX: LinuxSystem = LinuxSystem;
+
+/// When a user's run failed: the accounts the batch made that no successful run committed
+/// (its own and those of the users after it, none of them jailed) are deleted, newest
+/// first, as the failed run of a `user --create` takes its account back.
+fn take_back(made: &mut Journal<'_>, error: anyhow::Error) -> anyhow::Error {
+    let back = made.roll_back(None);
+    if back.is_empty() {
         return error;
     }
-    let failed = if failed.is_empty() {
-        String::new()
-    } else {
-        format!("\n  could NOT delete: {failed}")
-    };
+    let (undone, failed) = back.summary();
     ConvergeError::AccountsTakenBack {
         error,
         undone,

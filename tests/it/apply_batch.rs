@@ -313,6 +313,20 @@ fn a_user_that_fails_after_the_batch_takes_its_account_and_the_later_ones_back()
             && err.contains(&format!("account {}", c.name())),
         "{err}"
     );
+    // newest first, and a's account, committed when its run succeeded, is not among them
+    let taken = err
+        .split_once("deleted the accounts made for users not jailed: ")
+        .unwrap_or_else(|| panic!("no roll-back reported: {err}"))
+        .1;
+    let at = |u: &ReservedUser| {
+        taken
+            .find(&format!("account {}", u.name()))
+            .unwrap_or_else(|| panic!("{} not taken back: {err}", u.name()))
+    };
+    let (at_b, at_c) = (at(&b), at(&c));
+    assert!(at_c < at_b, "not newest first: {err}");
+    assert!(!taken.contains(a.name()), "{err}");
+    assert!(!taken.contains("could NOT"), "{err}");
     // a, before the failure, is jailed as it would be without the batch
     assert!(a.lookup().is_some(), "{err}");
     assert!(s.dropin(a.name()).exists());

@@ -2,7 +2,8 @@
 //! which then finds them in place and only jails them; once their jail's group exists, the
 //! batch's accounts of that group join it together (`join_group`). The names, uids and
 //! shells are checked again right before the batch (the host may have changed since the
-//! preflight); a batch that fails deletes every account and group it made, by name.
+//! preflight). Each account made is recorded, with its inverse, in the converge loop's rollback
+//! journal (`apply::journal`); a batch that fails deletes every account and group it made.
 
 use std::path::Path;
 
@@ -11,6 +12,8 @@ use crate::account::batch;
 use crate::account::hostdb::HostDb;
 use crate::account::logindefs;
 use crate::account::useradd::{self, Wanted};
+use crate::apply::journal::Journal;
+use crate::plan::{HostOp, HostStep};
 
 /// The accounts one batch made, in the order of the requests that asked for them.
 #[derive(Debug, Default)]
@@ -20,21 +23,6 @@ pub struct Created {
     pub joined: Vec<(String, String)>,
     /// Whether groupmod can append members (asked once).
     append: Option<bool>,
-}
-
-impl Created {
-    /// Deletes the accounts (and their groups) of `names` this batch made: what an `apply`
-    /// that stops before it jailed them runs. Returns `undone` and `failed` for the message.
-    pub fn delete(&self, names: &[&str]) -> (String, String) {
-        let ours: Vec<String> = self
-            .names
-            .iter()
-            .filter(|n| names.contains(&n.as_str()))
-            .cloned()
-            .collect();
-        let (gone, failed) = batch::delete(&ours, &HostDb::default());
-        (gone.join(", "), failed.join("; "))
-    }
 }
 
 /// Before the user run of `requests[at]`: when its account is one the batch made and its
@@ -79,11 +67,18 @@ pub fn join_group(
     Ok(())
 }
 
-/// Creates, in one batch, the accounts of `requests` that ask for `create` and are missing.
-/// Left to the per-user path (`useradd`, as `user --create`): an account whose name is
-/// already a group's (useradd -g adopts it), and every account when the host has no /home
-/// (newusers would fail to make the home even in its private tmpfs). Nothing in a dry run.
-pub fn create_missing(requests: &[UserRequest]) -> Result<Created, UserError> {
+/// Creates, in one batch, the accounts of `requests` that ask for `create` and are missing,
+/// and records in `journal` each account it made with its inverse (delete the account, then
+/// its group): the converge loop commits an account once its user's run succeeds, and rolls
+/// back the rest when one fails. A batch that fails itself deletes those of its accounts
+/// (and groups) that exist, through the same journal. Left to the per-user path (`useradd`,
+/// as `user --create`): an account whose name is already a group's (useradd -g adopts it),
+/// and every account when the host has no /home (newusers would fail to make the home even
+/// in its private tmpfs). Nothing in a dry run.
+pub fn create_missing(
+    requests: &[UserRequest],
+    journal: &mut Journal<'_>,
+) -> Result<Created, UserError> {
     let db = HostDb::default();
     let wanted = to_create(requests, &db)?;
     if wanted.is_empty() || !Path::new(batch::HOME_PARENT).is_dir() {
@@ -92,25 +87,72 @@ pub fn create_missing(requests: &[UserRequest]) -> Result<Created, UserError> {
     let names: Vec<String> = wanted.iter().map(|w| w.name.clone()).collect();
     eprintln!("jailsmith: apply: creating {} accounts", names.len());
     if let Err(e) = batch::create(&wanted, &db) {
-        let (gone, failed) = batch::delete(&names, &db);
+        // what the batch made before it failed: the accounts, and the groups of those it
+        // did not get to (each name was free as a group's before the batch)
+        for w in &wanted {
+            let account = db.entry(&w.name).ok().flatten().is_some();
+            let group = db
+                .group_index()
+                .ok()
+                .is_some_and(|ix| ix.by_name(&w.name).is_some());
+            if account {
+                record(journal, w);
+            } else if group {
+                let made = HostOp::CreateGroup {
+                    name: w.name.clone(),
+                    gid: None,
+                };
+                journal.record_done(
+                    HostStep::new(made, "made by the failed batch"),
+                    vec![delete_group(&w.name)],
+                );
+            }
+        }
+        let back = journal.roll_back(None);
+        let (undone, failed) = back.summary();
         return Err(UserError::RolledBack {
             error: Box::new(e.into()),
-            undone: if gone.is_empty() {
+            undone: if undone.is_empty() {
                 "nothing was created".into()
             } else {
-                gone.join(", ")
+                undone
             },
-            failed: if failed.is_empty() {
-                String::new()
-            } else {
-                format!("\n  could NOT roll back: {}", failed.join("; "))
-            },
+            failed,
         });
+    }
+    for w in &wanted {
+        record(journal, w);
     }
     Ok(Created {
         names,
         ..Default::default()
     })
+}
+
+/// Records the account `w` the batch made, with its inverse: the account, then its group
+/// (already gone when userdel took it with the account).
+fn record(journal: &mut Journal<'_>, w: &Wanted) {
+    let made = HostOp::CreateAccount {
+        name: w.name.clone(),
+        home: w.home.clone(),
+        shell: w.shell.clone(),
+        uid: w.uid,
+        existing_group: false,
+    };
+    let undo = vec![
+        HostOp::DeleteAccount {
+            name: w.name.clone(),
+        },
+        delete_group(&w.name),
+    ];
+    journal.record_done(HostStep::new(made, "apply's account batch"), undo);
+}
+
+fn delete_group(name: &str) -> HostOp {
+    HostOp::DeleteGroup {
+        name: name.to_string(),
+        gid: None,
+    }
 }
 
 /// The accounts to make, checked as an add checks them (name, uid range, a free uid) against
