@@ -353,8 +353,11 @@ fn write_and_enable(
     journal: &mut Journal<'_>,
 ) -> anyhow::Result<()> {
     if std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
-        // there already: must be root's alone; nothing to make, nothing to undo
-        rootfile::ensure_dir(dir, 0o755).map_err(lower)?;
+        // there already: must be root's alone (a dry run's would_write checks the same,
+        // opening it); nothing to make, nothing to undo
+        if !dry {
+            rootfile::ensure_dir(dir, 0o755).map_err(lower)?;
+        }
     } else {
         let op = HostOp::MakeHostDir {
             path: dir.to_path_buf(),
