@@ -141,6 +141,9 @@ pub enum HostOp {
     RemoveJailTree { path: JailPath },
     /// SIGKILL, by PID, to every process of `uid` (never uid 0), until none is left.
     EndSessions { uid: u32 },
+    /// SIGKILL to one process, by PID (a session in a jail being destroyed); one already
+    /// gone is no change.
+    KillProcess { pid: i32 },
     /// Reloads sshd with `config` as its main file: systemd's unit, or SIGHUP to its
     /// PidFile's pid once that is checked to be an sshd.
     ReloadSshd {
@@ -154,6 +157,12 @@ pub enum HostOp {
     /// `systemctl start UNIT` (`restart` when its unit file changed). Not undone: a
     /// roll-back never stops a service.
     StartUnit { unit: String, restart: bool },
+    /// `systemctl disable --now UNIT` (a jail's service before its unit file goes). It
+    /// cannot be undone.
+    StopUnit { unit: String },
+    /// Removes a jail's (emptied) root directory from its parent, by descriptor: the last
+    /// step of `destroy --purge`. It cannot be undone.
+    RemoveJailRoot { path: PathBuf },
 }
 
 impl HostOp {
@@ -171,12 +180,15 @@ impl HostOp {
             HostOp::SaveState { .. } => "save",
             HostOp::RemoveRootFile { .. } | HostOp::RemoveJailFile { .. } => "remove",
             HostOp::MakeHostDir { .. } | HostOp::MakeJailDir { .. } => "mkdir",
-            HostOp::RemoveHostDir { .. } | HostOp::RemoveJailDir { .. } => "rmdir",
+            HostOp::RemoveHostDir { .. }
+            | HostOp::RemoveJailDir { .. }
+            | HostOp::RemoveJailRoot { .. } => "rmdir",
             HostOp::RemoveJailTree { .. } => "rm -r",
-            HostOp::EndSessions { .. } => "kill",
+            HostOp::EndSessions { .. } | HostOp::KillProcess { .. } => "kill",
             HostOp::ReloadSshd { .. } | HostOp::ReloadSystemd => "reload",
             HostOp::StartUnit { restart: false, .. } => "start",
             HostOp::StartUnit { restart: true, .. } => "restart",
+            HostOp::StopUnit { .. } => "stop",
         }
     }
 
@@ -198,16 +210,18 @@ impl HostOp {
             | HostOp::RemoveRootFile { path }
             | HostOp::MakeHostDir { path, .. }
             | HostOp::RemoveHostDir { path }
-            | HostOp::SaveState { path, .. } => path.display().to_string(),
+            | HostOp::SaveState { path, .. }
+            | HostOp::RemoveJailRoot { path } => path.display().to_string(),
             HostOp::WriteJailFile { path, .. }
             | HostOp::RemoveJailFile { path }
             | HostOp::MakeJailDir { path, .. }
             | HostOp::RemoveJailDir { path }
             | HostOp::RemoveJailTree { path } => path.to_string(),
             HostOp::EndSessions { uid } => format!("processes of uid {uid}"),
+            HostOp::KillProcess { pid } => format!("pid {pid}"),
             HostOp::ReloadSshd { config, .. } => format!("sshd ({})", config.display()),
             HostOp::ReloadSystemd => "systemd".into(),
-            HostOp::StartUnit { unit, .. } => unit.clone(),
+            HostOp::StartUnit { unit, .. } | HostOp::StopUnit { unit } => unit.clone(),
         }
     }
 
