@@ -161,12 +161,9 @@ impl Run<'_> {
     }
 }
 
-/// The jail's services whose units systemd runs here: `destroy` stops them itself, so their
-/// processes are not sessions that make it refuse. None on a dry run (nothing is stopped).
-fn stoppable_services(args: &DestroyRequest, st: &JailState) -> Vec<String> {
-    if args.dry_run {
-        return Vec::new();
-    }
+/// The jail's services whose units systemd runs here: `destroy` stops them itself (its
+/// plan says so on a dry run too), so their processes are not sessions that make it refuse.
+fn stoppable_services(st: &JailState) -> Vec<String> {
     st.services
         .iter()
         .filter(|(_, r)| systemctl::manages(r.unit.parent().unwrap_or(Path::new("/"))))
@@ -223,7 +220,7 @@ fn sessions_of(st: &JailState, stopping: &[String]) -> Vec<Session> {
 
 fn check_sessions(run: &mut Run<'_>, st: &JailState) -> anyhow::Result<()> {
     let args = run.args;
-    let stopping = stoppable_services(args, st);
+    let stopping = stoppable_services(st);
     for _ in 0..50 {
         let s = sessions_of(st, &stopping);
         if s.is_empty() {
