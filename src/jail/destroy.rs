@@ -5,8 +5,11 @@
 //! placed (homes and service data only with --purge), listing every path removed or kept;
 //! forgets the state, or keeps it for what a destroy without --purge leaves. Each step is
 //! a line handed to the caller as it happens and an entry of the `DestroyReport`; a dry
-//! run goes through the same steps, changing nothing. `cli::destroy` holds the options,
-//! takes the state directory's lock and prints.
+//! run goes through the same steps, changing nothing. Its own host changes outside the
+//! jail's tree (kills, unit stops and removals, systemd's reload, the root's and the state's
+//! removal) are typed operations run through the one journal, whose steps are the report's
+//! `plan` (a dry run only collects them). `cli::destroy` holds the options, takes the state
+//! directory's lock and prints.
 
 use std::path::{Path, PathBuf};
 

@@ -1,8 +1,8 @@
 //! The operations a plan holds outside a jail's file tree: account changes, root-owned files
 //! (keys, drop-ins, unit and slice drop-ins), the jail files a user's or a service's run
-//! rewrites, signals, reloads and service starts, each with its reason. Data only;
-//! `apply::journal` gives them effect (and knows each one's inverse); a report serialises
-//! them (`user --dry-run --json`, `service --dry-run --json`).
+//! rewrites, signals, reloads, service starts and stops, and a destroyed jail's root, each
+//! with its reason. Data only; `apply::journal` gives them effect (and knows each one's
+//! inverse); a report serialises them (`user`, `service` and `destroy` `--dry-run --json`).
 
 use std::path::PathBuf;
 
