@@ -30,6 +30,15 @@ pub enum OpError {
     /// A program that reported failure (`systemctl daemon-reload`).
     #[error("{program} failed: {why}")]
     Program { program: String, why: String },
+    /// A signal that could not be sent.
+    #[error(transparent)]
+    Signal(#[from] crate::apply::signal::SignalError),
+    /// A jail's root that could not be removed (`destroy --purge`).
+    #[error("cannot remove {}: {error}", jail.display())]
+    RemoveRoot {
+        jail: std::path::PathBuf,
+        error: HostError,
+    },
     /// An operation inside a jail when no jail is open.
     #[error("cannot {op} {path}: no jail is open")]
     NoJail { op: &'static str, path: String },
@@ -44,6 +53,8 @@ impl OpError {
             OpError::Account(e) => e.code(),
             OpError::Sshd(e) => e.code(),
             OpError::State(e) => crate::exit::Classify::class(e).code(),
+            OpError::Signal(e) => crate::exit::Classify::class(e).code(),
+            OpError::RemoveRoot { error, .. } => error.exit_code(),
             OpError::Program { .. } | OpError::NoJail { .. } => crate::exit::HOST_FAILURE,
         }
     }
@@ -204,6 +215,30 @@ impl System for LinuxSystem {
                 let mut args = vec!["enable", "--quiet"];
                 args.extend(units.iter().map(String::as_str));
                 systemctl(&args)
+            }
+            HostOp::StopUnit { unit } => systemctl(&["disable", "--now", unit]),
+            HostOp::KillProcess { pid } => match crate::apply::signal::kill_process(*pid) {
+                Ok(()) => Ok(Performed::changed(true)),
+                Err(crate::apply::signal::SignalError::Sys {
+                    source: nix::Error::ESRCH,
+                    ..
+                }) => Ok(Performed::changed(false)),
+                Err(e) => Err(e.into()),
+            },
+            HostOp::RemoveJailRoot { path } => {
+                let failed = |error| OpError::RemoveRoot {
+                    jail: path.clone(),
+                    error,
+                };
+                let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+                    return Err(OpError::Program {
+                        program: format!("rmdir {}", path.display()),
+                        why: "refusing to remove a root without a parent".into(),
+                    });
+                };
+                let p = crate::apply::LinuxHost::open(parent, false).map_err(failed)?;
+                p.remove_empty_child(name).map_err(failed)?;
+                Ok(Performed::changed(true))
             }
             HostOp::WriteJailFile { path, .. }
             | HostOp::RemoveJailFile { path }
@@ -467,8 +502,11 @@ impl<'s> Journal<'s> {
                 path: path.clone(),
                 mode: 0o755,
             }),
-            HostOp::EndSessions { .. } => Undo::Nothing,
-            HostOp::StartUnit { .. } | HostOp::EnableUnits { .. } => Undo::Impossible,
+            HostOp::EndSessions { .. } | HostOp::KillProcess { .. } => Undo::Nothing,
+            HostOp::StartUnit { .. }
+            | HostOp::EnableUnits { .. }
+            | HostOp::StopUnit { .. }
+            | HostOp::RemoveJailRoot { .. } => Undo::Impossible,
             HostOp::ReloadSshd { .. } | HostOp::ReloadSystemd => Undo::Again(op.clone()),
             HostOp::WriteJailFile { .. }
             | HostOp::RemoveJailFile { .. }
@@ -850,6 +888,58 @@ mod tests {
         j.commit();
         assert!(j.roll_back(None).is_empty());
         assert_eq!(j.steps().len(), 4);
+    }
+
+    #[test]
+    fn a_destroy_s_operations_are_data_and_none_is_undone() {
+        let sys = Recorder::default();
+        let mut j = Journal::new(&sys, false);
+        let ops = [
+            HostOp::KillProcess { pid: 4242 },
+            HostOp::StopUnit {
+                unit: "web.service".into(),
+            },
+            HostOp::RemoveJailRoot {
+                path: "/srv/j".into(),
+            },
+        ];
+        let said: Vec<(&str, String)> = ops.iter().map(|o| (o.verb(), o.target())).collect();
+        assert_eq!(
+            said,
+            [
+                ("kill", "pid 4242".into()),
+                ("stop", "web.service".into()),
+                ("rmdir", "/srv/j".into())
+            ]
+        );
+        let json = serde_json::to_value(HostStep::new(ops[0].clone(), "--kill-sessions")).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"op": "kill_process", "pid": 4242, "reason": "--kill-sessions"})
+        );
+        for op in ops {
+            j.execute(None, step(op)).unwrap();
+        }
+        let back = j.roll_back(None);
+        assert!(back.undone.is_empty(), "{back:?}");
+        assert_eq!(
+            back.failed,
+            ["/srv/j: cannot be undone", "web.service: cannot be undone"],
+            "a signal has nothing to undo; a stopped unit and a removed root cannot be"
+        );
+    }
+
+    #[test]
+    fn killing_a_process_already_gone_is_no_change() {
+        let mut child = std::process::Command::new("/bin/true").spawn().unwrap();
+        let pid = child.id() as i32;
+        child.wait().unwrap();
+        let done = LinuxSystem.perform(&HostOp::KillProcess { pid }).unwrap();
+        assert!(!done.changed);
+        assert!(matches!(
+            LinuxSystem.perform(&HostOp::KillProcess { pid: 1 }),
+            Err(OpError::Signal(_))
+        ));
     }
 
     #[test]

@@ -5,8 +5,11 @@
 //! placed (homes and service data only with --purge), listing every path removed or kept;
 //! forgets the state, or keeps it for what a destroy without --purge leaves. Each step is
 //! a line handed to the caller as it happens and an entry of the `DestroyReport`; a dry
-//! run goes through the same steps, changing nothing. `cli::destroy` holds the options,
-//! takes the state directory's lock and prints.
+//! run goes through the same steps, changing nothing. Its own host changes outside the
+//! jail's tree (kills, unit stops and removals, systemd's reload, the root's and the state's
+//! removal) are typed operations run through the one journal, whose steps are the report's
+//! `plan` (a dry run only collects them). `cli::destroy` holds the options, takes the state
+//! directory's lock and prints.
 
 use std::path::{Path, PathBuf};
 
@@ -17,10 +20,15 @@ use crate::account::sessions;
 use crate::account::usecase as user;
 use crate::apply::LinuxHost;
 use crate::apply::binds::{clear_for_removal, refuse_foreign};
+use crate::apply::journal::{Journal, LinuxSystem, Performed};
 use crate::apply::tree::Decision;
 use crate::exit;
-use crate::service::systemctl::{self, UnitRemoval};
+use crate::plan::{HostOp, HostStep};
+use crate::service::systemctl;
 use crate::state::{self, JailState};
+
+/// The host every destroy changes.
+static LINUX: LinuxSystem = LinuxSystem;
 
 /// What one `jailsmith destroy` asks for (or `apply --prune` for a jail it built): plain
 /// data, no clap.
@@ -84,6 +92,12 @@ pub struct DestroyReport {
     /// What became of the jail's state: `forgotten`, or `kept` for what is left (a
     /// destroy without --purge) so that `destroy --purge` can finish.
     pub state: String,
+    /// destroy's own host operations, in order, each with its reason (`op`, its fields,
+    /// `reason`): the processes killed, the services stopped and their units removed,
+    /// systemd's reload, the jail root's removal, the state forgotten or saved for what is
+    /// left. With --dry-run, the operations the real run performs. The users' own steps are
+    /// in each `users` entry's `plan`; unmounts and file removals in `unmounted`/`removed`.
+    pub plan: Vec<HostStep>,
 }
 
 /// `killed`: one process of the jail.
@@ -128,9 +142,18 @@ struct Run<'a> {
     args: &'a DestroyRequest,
     report: DestroyReport,
     say: &'a dyn Fn(&str),
+    /// destroy's own host operations (a dry run only collects them).
+    journal: Journal<'static>,
 }
 
 impl Run<'_> {
+    /// Runs `op` through the journal (in a dry run: only plans it).
+    fn exec(&mut self, op: HostOp, reason: impl Into<String>) -> anyhow::Result<Performed> {
+        self.journal
+            .execute(None, HostStep::new(op, reason))
+            .map_err(|e| JailError::lower(e).into())
+    }
+
     fn say(&self, line: String) {
         (self.say)(&line);
     }
@@ -141,12 +164,9 @@ impl Run<'_> {
     }
 }
 
-/// The jail's services whose units systemd runs here: `destroy` stops them itself, so their
-/// processes are not sessions that make it refuse. None on a dry run (nothing is stopped).
-fn stoppable_services(args: &DestroyRequest, st: &JailState) -> Vec<String> {
-    if args.dry_run {
-        return Vec::new();
-    }
+/// The jail's services whose units systemd runs here: `destroy` stops them itself (its
+/// plan says so on a dry run too), so their processes are not sessions that make it refuse.
+fn stoppable_services(st: &JailState) -> Vec<String> {
     st.services
         .iter()
         .filter(|(_, r)| systemctl::manages(r.unit.parent().unwrap_or(Path::new("/"))))
@@ -203,7 +223,7 @@ fn sessions_of(st: &JailState, stopping: &[String]) -> Vec<Session> {
 
 fn check_sessions(run: &mut Run<'_>, st: &JailState) -> anyhow::Result<()> {
     let args = run.args;
-    let stopping = stoppable_services(args, st);
+    let stopping = stoppable_services(st);
     for _ in 0..50 {
         let s = sessions_of(st, &stopping);
         if s.is_empty() {
@@ -212,6 +232,9 @@ fn check_sessions(run: &mut Run<'_>, st: &JailState) -> anyhow::Result<()> {
         let list: Vec<String> = s.iter().map(|p| format!("{} ({})", p.pid, p.why)).collect();
         if args.kill_sessions && args.dry_run {
             run.say(format!("would kill {}", list.join(", ")));
+            for p in &s {
+                run.exec(HostOp::KillProcess { pid: p.pid }, kill_reason(p))?;
+            }
             run.report.killed = s;
             return Ok(());
         }
@@ -225,15 +248,22 @@ fn check_sessions(run: &mut Run<'_>, st: &JailState) -> anyhow::Result<()> {
         }
         eprintln!("jailsmith: killing {}", list.join(", "));
         for p in s {
-            if crate::apply::signal::kill_process(p.pid).is_ok()
-                && !run.report.killed.iter().any(|k| k.pid == p.pid)
-            {
+            // a process that could not be signalled is found again on the next round
+            let killed = run
+                .exec(HostOp::KillProcess { pid: p.pid }, kill_reason(&p))
+                .is_ok_and(|done| done.changed);
+            if killed && !run.report.killed.iter().any(|k| k.pid == p.pid) {
                 run.report.killed.push(p);
             }
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     Err(JailError::Host("sessions keep running after SIGKILL".into()).into())
+}
+
+/// Why a session is ended: `--kill-sessions: user NAME`.
+fn kill_reason(p: &Session) -> String {
+    format!("--kill-sessions: {}", p.why)
 }
 
 fn user_dirs(args: &DestroyRequest) -> user::UserDirs {
@@ -296,43 +326,68 @@ fn remove_groups(run: &mut Run<'_>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Stops and removes the unit of every service recorded for the jail, then reloads systemd
-/// once (unless --no-reload). A dry run only says what it would remove.
+/// Stops (where systemd runs it) and removes the unit of every service recorded for the
+/// jail, then reloads systemd once (unless --no-reload); where systemd does not manage the
+/// unit directory, says what to run instead. A dry run plans the same operations.
 fn remove_services(run: &mut Run<'_>, st: &JailState) -> anyhow::Result<()> {
     let args = run.args;
     let mut reload_in = None;
     for (name, rec) in &st.services {
         let unit = rec.unit.display();
-        let removed = if args.dry_run {
-            match rec.unit.symlink_metadata() {
-                Ok(m) if m.is_file() => UnitRemoval::Removed,
-                Ok(_) => UnitRemoval::NotAFile,
-                Err(_) => UnitRemoval::Missing,
+        match rec.unit.symlink_metadata() {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => {
+                eprintln!(
+                    "jailsmith: warning: {unit} (service {name}) is not a regular file; left alone"
+                );
+                continue;
             }
-        } else {
-            systemctl::remove_unit(name, &rec.unit).map_err(JailError::Host)?
-        };
-        match removed {
-            UnitRemoval::Removed => {
-                run.say(if args.dry_run {
-                    format!("would stop {name} and remove its unit {unit}")
-                } else {
-                    format!("removed the unit of service {name}: {unit}")
-                });
-                run.report.services.push(ServiceUnit {
-                    service: name.clone(),
-                    unit: rec.unit.clone(),
-                });
-                reload_in = rec.unit.parent().map(Path::to_path_buf);
-            }
-            UnitRemoval::Missing => {}
-            UnitRemoval::NotAFile => eprintln!(
-                "jailsmith: warning: {unit} (service {name}) is not a regular file; left alone"
-            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(JailError::Host(format!("{unit}: {e}")).into()),
         }
+        let dir = rec.unit.parent().unwrap_or(Path::new("/"));
+        let service = format!("{name}.service");
+        let stop = vec!["disable", "--now", service.as_str()];
+        if systemctl::manages(dir) {
+            let why = format!("no process of service {name} is left in a jail about to go");
+            run.exec(
+                HostOp::StopUnit {
+                    unit: service.clone(),
+                },
+                why,
+            )?;
+            if !args.dry_run {
+                eprintln!("jailsmith: systemctl {}", stop.join(" "));
+            }
+        } else if !args.dry_run {
+            systemctl::tell(&[stop], dir);
+        }
+        run.exec(
+            HostOp::RemoveRootFile {
+                path: rec.unit.clone(),
+            },
+            format!("the unit of service {name}"),
+        )?;
+        run.say(if args.dry_run {
+            format!("would stop {name} and remove its unit {unit}")
+        } else {
+            format!("removed the unit of service {name}: {unit}")
+        });
+        run.report.services.push(ServiceUnit {
+            service: name.clone(),
+            unit: rec.unit.clone(),
+        });
+        reload_in = rec.unit.parent().map(Path::to_path_buf);
     }
-    if let Some(dir) = reload_in.filter(|_| !args.no_reload && !args.dry_run) {
-        systemctl::run_or_tell(&[vec!["daemon-reload"]], &dir).map_err(JailError::Host)?;
+    if let Some(dir) = reload_in.filter(|_| !args.no_reload) {
+        if systemctl::manages(&dir) {
+            run.exec(HostOp::ReloadSystemd, "systemd forgets the removed units")?;
+            if !args.dry_run {
+                eprintln!("jailsmith: systemctl daemon-reload");
+            }
+        } else if !args.dry_run {
+            systemctl::tell(&[vec!["daemon-reload"]], &dir);
+        }
     }
     Ok(())
 }
@@ -356,11 +411,14 @@ pub fn run(args: DestroyRequest) -> anyhow::Result<u8> {
 pub fn destroy(args: &DestroyRequest, say: &dyn Fn(&str)) -> anyhow::Result<DestroyReport> {
     crate::jail::refuse_jail(&args.jail, &args.state_dir)?;
     let st = state::load_existing(&args.state_dir, &args.jail)?;
+    // the state's file as named while the jail root is there (its path is resolved)
+    let state_path = state::state_file(&args.state_dir, &args.jail);
     let host = if args.jail.is_dir() {
         Some(LinuxHost::open(&args.jail, false).map_err(JailError::lower)?)
     } else {
         None
     };
+    let had_root = host.is_some();
     let own = crate::mounts::Own::of(&st.request);
     // A mount that is not one of the jail's binds stops everything, before any change.
     if let Some(h) = &host {
@@ -374,8 +432,13 @@ pub fn destroy(args: &DestroyRequest, say: &dyn Fn(&str)) -> anyhow::Result<Dest
             ..Default::default()
         },
         say,
+        journal: Journal::new(&LINUX, args.dry_run),
     };
     check_sessions(&mut run, &st)?;
+    // Every check that can refuse is behind us, and the ended sessions have no inverse:
+    // from the first user's removal on, a destroy is not undone, only finished by running
+    // it again.
+    run.journal.commit();
     for u in &st.users {
         remove_user(&mut run, u)?;
     }
@@ -390,10 +453,13 @@ pub fn destroy(args: &DestroyRequest, say: &dyn Fn(&str)) -> anyhow::Result<Dest
         }
         left = remove_files(&mut run, &st, h)?;
     }
-    if args.purge && host.is_some() && left.is_empty() && st.manifest.foreign.is_empty() {
-        if !args.dry_run {
-            remove_root(&args.jail)?;
-        }
+    if args.purge && had_root && left.is_empty() && st.manifest.foreign.is_empty() {
+        run.exec(
+            HostOp::RemoveJailRoot {
+                path: args.jail.clone(),
+            },
+            "--purge: nothing is left in the jail root",
+        )?;
         run.say(format!(
             "{} {}",
             run.verb("removed", "would remove"),
@@ -401,11 +467,15 @@ pub fn destroy(args: &DestroyRequest, say: &dyn Fn(&str)) -> anyhow::Result<Dest
         ));
         run.report.root_removed = true;
     }
-    if args.purge || args.forget_state || host.is_none() {
-        if !args.dry_run {
-            state::remove(&args.state_dir, &args.jail)
-                .map_err(|e| JailError::Host(e.to_string()))?;
-        }
+    if args.purge || args.forget_state || !had_root {
+        let why = if args.purge {
+            "--purge: the jail is gone"
+        } else if args.forget_state {
+            "the spec no longer names the jail"
+        } else {
+            "the jail root is gone"
+        };
+        run.exec(HostOp::RemoveRootFile { path: state_path }, why)?;
         run.say(format!(
             "{} the state of {}",
             run.verb("forgot", "would forget"),
@@ -416,7 +486,7 @@ pub fn destroy(args: &DestroyRequest, say: &dyn Fn(&str)) -> anyhow::Result<Dest
             crate::labels::after_destroy(&args.jail)?;
         }
     } else {
-        keep_remnant(&run, &left)?;
+        keep_remnant(&mut run, &left, state_path)?;
         run.report.state = "kept".into();
     }
     // the jail's links are gone and its state no longer names them: the objects no other
@@ -424,23 +494,20 @@ pub fn destroy(args: &DestroyRequest, say: &dyn Fn(&str)) -> anyhow::Result<Dest
     if !args.dry_run && crate::jail::store::links_any(&st.manifest) {
         crate::jail::store::collect_garbage(&args.state_dir)?;
     }
+    run.report.plan = run.journal.into_steps();
     Ok(run.report)
 }
 
 /// After a destroy without --purge, the state keeps what is left (homes, service data, the
 /// jail's binds, what was found there) so that a later `destroy --purge` can finish; the
 /// jail's programs are no longer asked for.
-fn keep_remnant(run: &Run<'_>, left: &[String]) -> anyhow::Result<()> {
+fn keep_remnant(run: &mut Run<'_>, left: &[String], path: PathBuf) -> anyhow::Result<()> {
     let args = run.args;
     let line = format!(
         "{} the state of {} for what is left; `destroy --purge` removes the rest",
         run.verb("kept", "would keep"),
         args.jail.display()
     );
-    if args.dry_run {
-        run.say(line);
-        return Ok(());
-    }
     let fail = |e: state::StateError| JailError::Host(e.to_string());
     let Some(mut st) = state::load(&args.state_dir, &args.jail).map_err(fail)? else {
         return Ok(());
@@ -453,7 +520,12 @@ fn keep_remnant(run: &Run<'_>, left: &[String]) -> anyhow::Result<()> {
     st.request.files.clear();
     st.request.profiles.clear();
     st.updated_unix = state::now_unix();
-    state::save(&args.state_dir, &st).map_err(fail)?;
+    let op = HostOp::SaveState {
+        path,
+        state_dir: args.state_dir.clone(),
+        content: state::to_json(&st).into(),
+    };
+    run.exec(op, "what is left, for `destroy --purge` to finish")?;
     run.say(line);
     Ok(())
 }
@@ -638,20 +710,6 @@ impl<'a> Rules<'a> {
 
 fn host_path(jail: &Path, p: &str) -> String {
     jail.join(p.trim_start_matches('/')).display().to_string()
-}
-
-/// Removes the (now empty) jail root from its parent, by descriptor.
-fn remove_root(jail: &Path) -> anyhow::Result<()> {
-    let (Some(parent), Some(name)) = (jail.parent(), jail.file_name()) else {
-        return Err(JailError::Refused("refusing to remove /".into()).into());
-    };
-    let p = LinuxHost::open(parent, false).map_err(JailError::lower)?;
-    p.remove_empty_child(name)
-        .map_err(|error| JailError::RemoveRoot {
-            jail: jail.to_path_buf(),
-            error,
-        })?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -188,9 +188,6 @@ pub enum JailError {
     /// A lower module's error, with its own class; shown by its own message.
     #[error("{0}")]
     Lower(Box<dyn Classified>),
-    /// `destroy --purge` could not remove the (emptied) jail root.
-    #[error("cannot remove {}: {error}", jail.display())]
-    RemoveRoot { jail: PathBuf, error: HostError },
 }
 
 impl JailError {
@@ -206,7 +203,6 @@ impl Classify for JailError {
             JailError::Refused(_) => Class::Refused,
             JailError::Host(_) | JailError::State(_) => Class::HostFailure,
             JailError::Lower(e) => e.class(),
-            JailError::RemoveRoot { error, .. } => error.class(),
         }
     }
 }

@@ -1,8 +1,8 @@
 //! The operations a plan holds outside a jail's file tree: account changes, root-owned files
 //! (keys, drop-ins, unit and slice drop-ins), the jail files a user's or a service's run
-//! rewrites, signals, reloads and service starts, each with its reason. Data only;
-//! `apply::journal` gives them effect (and knows each one's inverse); a report serialises
-//! them (`user --dry-run --json`, `service --dry-run --json`).
+//! rewrites, signals, reloads, service starts and stops, and a destroyed jail's root, each
+//! with its reason. Data only; `apply::journal` gives them effect (and knows each one's
+//! inverse); a report serialises them (`user`, `service` and `destroy` `--dry-run --json`).
 
 use std::path::PathBuf;
 
@@ -141,6 +141,9 @@ pub enum HostOp {
     RemoveJailTree { path: JailPath },
     /// SIGKILL, by PID, to every process of `uid` (never uid 0), until none is left.
     EndSessions { uid: u32 },
+    /// SIGKILL to one process, by PID (a session in a jail being destroyed); one already
+    /// gone is no change.
+    KillProcess { pid: i32 },
     /// Reloads sshd with `config` as its main file: systemd's unit, or SIGHUP to its
     /// PidFile's pid once that is checked to be an sshd.
     ReloadSshd {
@@ -158,6 +161,12 @@ pub enum HostOp {
     /// targets that want them, so they come back at boot). Not undone: it is a run's last
     /// step, and a unit enabled before the run must stay so.
     EnableUnits { units: Vec<String> },
+    /// `systemctl disable --now UNIT` (a jail's service before its unit file goes). It
+    /// cannot be undone.
+    StopUnit { unit: String },
+    /// Removes a jail's (emptied) root directory from its parent, by descriptor: the last
+    /// step of `destroy --purge`. It cannot be undone.
+    RemoveJailRoot { path: PathBuf },
 }
 
 impl HostOp {
@@ -175,13 +184,16 @@ impl HostOp {
             HostOp::SaveState { .. } => "save",
             HostOp::RemoveRootFile { .. } | HostOp::RemoveJailFile { .. } => "remove",
             HostOp::MakeHostDir { .. } | HostOp::MakeJailDir { .. } => "mkdir",
-            HostOp::RemoveHostDir { .. } | HostOp::RemoveJailDir { .. } => "rmdir",
+            HostOp::RemoveHostDir { .. }
+            | HostOp::RemoveJailDir { .. }
+            | HostOp::RemoveJailRoot { .. } => "rmdir",
             HostOp::RemoveJailTree { .. } => "rm -r",
-            HostOp::EndSessions { .. } => "kill",
+            HostOp::EndSessions { .. } | HostOp::KillProcess { .. } => "kill",
             HostOp::ReloadSshd { .. } | HostOp::ReloadSystemd => "reload",
             HostOp::StartUnit { restart: false, .. } => "start",
             HostOp::StartUnit { restart: true, .. } => "restart",
             HostOp::EnableUnits { .. } => "enable",
+            HostOp::StopUnit { .. } => "stop",
         }
     }
 
@@ -203,16 +215,18 @@ impl HostOp {
             | HostOp::RemoveRootFile { path }
             | HostOp::MakeHostDir { path, .. }
             | HostOp::RemoveHostDir { path }
-            | HostOp::SaveState { path, .. } => path.display().to_string(),
+            | HostOp::SaveState { path, .. }
+            | HostOp::RemoveJailRoot { path } => path.display().to_string(),
             HostOp::WriteJailFile { path, .. }
             | HostOp::RemoveJailFile { path }
             | HostOp::MakeJailDir { path, .. }
             | HostOp::RemoveJailDir { path }
             | HostOp::RemoveJailTree { path } => path.to_string(),
             HostOp::EndSessions { uid } => format!("processes of uid {uid}"),
+            HostOp::KillProcess { pid } => format!("pid {pid}"),
             HostOp::ReloadSshd { config, .. } => format!("sshd ({})", config.display()),
             HostOp::ReloadSystemd => "systemd".into(),
-            HostOp::StartUnit { unit, .. } => unit.clone(),
+            HostOp::StartUnit { unit, .. } | HostOp::StopUnit { unit } => unit.clone(),
             HostOp::EnableUnits { units } => units.join(" "),
         }
     }

@@ -289,7 +289,31 @@ fn destroy_kill_sessions_dry_run_lists_the_sessions_it_would_end() {
     assert!(jail.join("etc").is_dir(), "a dry run removed the jail");
     assert!(sleeper.wait_timeout(Duration::from_millis(1)).is_none());
 
-    run_ok(&mut destroy(&["--kill-sessions"]));
+    // the plan as data: the kill is the first operation, by PID, with why it counts
+    let json = |out: &std::process::Output| -> serde_json::Value {
+        serde_json::from_slice(&out.stdout).expect("destroy --json prints JSON")
+    };
+    let dry = json(&run_ok(&mut destroy(&[
+        "--dry-run",
+        "--kill-sessions",
+        "--json",
+    ])));
+    let kill = &dry["plan"][0];
+    assert_eq!(
+        (&kill["op"], &kill["pid"]),
+        (&serde_json::json!("kill_process"), &serde_json::json!(pid)),
+        "{dry}"
+    );
+    assert!(
+        kill["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("--kill-sessions: rooted in")),
+        "{kill}"
+    );
+    assert!(rooted(pid), "a dry run ended the session");
+
+    let real = json(&run_ok(&mut destroy(&["--kill-sessions", "--json"])));
+    assert_eq!(&real["plan"][0], kill, "{real}");
     assert!(sleeper.wait_timeout(Duration::from_secs(10)).is_some());
     assert!(!jail.join("etc").exists());
 }

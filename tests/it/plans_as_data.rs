@@ -543,6 +543,22 @@ fn destroy_dry_run_json_lists_the_jails_last_sshd_block_and_group_and_changes_no
         &["--bind", &bind],
     ));
     run_ok(&mut jail_cmd("mount", &s.jail, &s.state_dir, &[]));
+    // a service too: destroy removes its unit (outside systemd's directory: no systemctl)
+    let units = s.root.dir("units");
+    common::make_dir(&units, 0o755);
+    let account = ReservedUser::new();
+    run_ok(
+        bin()
+            .args(["service", "tick", "--jail"])
+            .arg(&s.jail)
+            .args(["--exec", "sleep 1000", "--user", account.name()])
+            .args(["--create-user", "--unit-dir"])
+            .arg(&units)
+            .arg("--state-dir")
+            .arg(&s.state_dir),
+    );
+    let unit = units.join("tick.service");
+    assert!(unit.is_file(), "no unit {}", unit.display());
     let block = s.dropin(&name);
     assert!(block.is_file(), "no sshd block for {name}");
     let destroy = |extra: &[&str]| {
@@ -554,7 +570,13 @@ fn destroy_dry_run_json_lists_the_jails_last_sshd_block_and_group_and_changes_no
             .args(extra);
         c
     };
-    let watched: Vec<&Path> = vec![&s.jail, &s.state_dir, &s.keys_dir, s.srv.dropin_dir()];
+    let watched: Vec<&Path> = vec![
+        &s.jail,
+        &s.state_dir,
+        &s.keys_dir,
+        s.srv.dropin_dir(),
+        &units,
+    ];
     let before = snapshot(&watched);
 
     let dry = json_of(&mut destroy(&["--dry-run"]), 0);
@@ -598,6 +620,35 @@ fn destroy_dry_run_json_lists_the_jails_last_sshd_block_and_group_and_changes_no
         (&dry["root_removed"], &dry["state"]),
         (&Value::Bool(true), &Value::from("forgotten"))
     );
+    // destroy's own operations, as data: the unit, the jail root, the state
+    let targets: Vec<(String, String)> = dry["plan"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no plan: {dry}"))
+        .iter()
+        .map(|step| {
+            let op = step["op"].as_str().unwrap().to_string();
+            assert!(
+                step["reason"].as_str().is_some_and(|r| !r.is_empty()),
+                "{step}"
+            );
+            (op, step["path"].as_str().unwrap_or_default().to_string())
+        })
+        .collect();
+    let state_file = targets.last().map(|(_, p)| p.clone()).unwrap_or_default();
+    assert_eq!(
+        targets,
+        [
+            ("remove_root_file".into(), unit.display().to_string()),
+            ("remove_jail_root".into(), s.jail.display().to_string()),
+            ("remove_root_file".into(), state_file.clone()),
+        ],
+        "{}",
+        dry["plan"]
+    );
+    assert!(
+        Path::new(&state_file).starts_with(&s.state_dir),
+        "{state_file}"
+    );
 
     let out = s.run_reloading(&mut destroy(&[]));
     let real: Value = serde_json::from_slice(&out.stdout).expect("destroy --json prints JSON");
@@ -632,6 +683,11 @@ fn destroy_dry_run_json_lists_the_jails_last_sshd_block_and_group_and_changes_no
             .collect::<BTreeSet<_>>()
     };
     assert_eq!(paths(&real), paths(&dry));
+    assert_eq!(
+        real["plan"], dry["plan"],
+        "destroy's operations differ from its dry run's plan"
+    );
+    assert!(!unit.exists(), "the unit is left");
     assert!(!s.jail.exists() && !block.exists());
     assert!(
         nix::unistd::Group::from_name(&group).unwrap().is_none(),

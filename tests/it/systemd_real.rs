@@ -222,8 +222,32 @@ fn service_starts_serves_from_its_jail_restarts_and_destroy_removes_it() {
         Some("the second page\n")
     );
 
-    // destroy stops, disables and removes it.
-    c.exec_ok(&["jailsmith", "destroy", WEB_JAIL, "--purge"]);
+    // destroy stops, disables and removes it; its dry run (which does not count the
+    // service's processes as sessions either) plans exactly that, as data
+    let unit_ops = |out: &std::process::Output| -> Vec<serde_json::Value> {
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("destroy --json prints JSON");
+        v["plan"].as_array().unwrap()[..3].to_vec()
+    };
+    let dry = unit_ops(&c.exec_ok(&[
+        "jailsmith",
+        "destroy",
+        WEB_JAIL,
+        "--purge",
+        "--dry-run",
+        "--json",
+    ]));
+    assert_eq!(
+        dry.iter()
+            .map(|s| s["op"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["stop_unit", "remove_root_file", "reload_systemd"],
+        "{dry:?}"
+    );
+    assert_eq!(dry[0]["unit"], "web.service");
+    assert_eq!(show(&c, "web.service", "ActiveState"), "active");
+    let real = unit_ops(&c.exec_ok(&["jailsmith", "destroy", WEB_JAIL, "--purge", "--json"]));
+    assert_eq!(real, dry, "destroy did other than its dry run planned");
     assert_eq!(show(&c, "web.service", "ActiveState"), "inactive");
     assert_eq!(show(&c, "web.service", "LoadState"), "not-found");
     assert!(!c.path("/etc/systemd/system/web.service").exists());

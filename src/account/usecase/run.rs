@@ -125,7 +125,10 @@ impl From<OpError> for UserError {
             OpError::Account(e) => UserError::Account(e),
             OpError::Sshd(e) => UserError::Sshd(e),
             OpError::State(e) => UserError::State(e),
-            e @ (OpError::Program { .. } | OpError::NoJail { .. }) => UserError::Step(e),
+            e @ (OpError::Program { .. }
+            | OpError::NoJail { .. }
+            | OpError::Signal(_)
+            | OpError::RemoveRoot { .. }) => UserError::Step(e),
         }
     }
 }
