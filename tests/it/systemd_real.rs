@@ -610,6 +610,15 @@ fn mount_options(c: &Container, point: &str) -> Option<Vec<String>> {
 
 /// `jailsmith mount JAIL --systemd-unit-dir /etc/systemd/system`: the units written and
 /// enabled, where systemd manages them.
+/// `jailsmith build JAIL --bin bash --bind B…` in the container, which must succeed.
+fn build_with_binds(c: &Container, jail: &str, binds: &[&str]) {
+    let mut argv = vec!["jailsmith", "build", jail, "--bin", "bash"];
+    for b in binds {
+        argv.extend(["--bind", b]);
+    }
+    c.exec_ok(&argv);
+}
+
 fn mount_with_units(jail: &str) -> [&str; 5] {
     [
         "jailsmith",
@@ -629,17 +638,11 @@ fn mount_units_bring_the_binds_back_after_a_reboot() {
     c.write("/srv/data/hello", "hi\n", 0o644);
     c.sh_ok("mkdir -p /srv/spool");
     let jail = "/srv/jails/binds";
-    c.exec_ok(&[
-        "jailsmith",
-        "build",
+    build_with_binds(
+        &c,
         jail,
-        "--bin",
-        "bash",
-        "--bind",
-        "/srv/data:/srv/data",
-        "--bind",
-        "/srv/spool:/home/u/spool:rw",
-    ]);
+        &["/srv/data:/srv/data", "/srv/spool:/home/u/spool:rw"],
+    );
     let out = c.exec_ok(&mount_with_units(jail));
     let said = text(&out.stderr);
     assert!(said.contains("systemctl enable"), "{said}");
@@ -686,15 +689,7 @@ fn mount_units_whose_enable_fails_are_rolled_back() {
     };
     c.sh_ok("mkdir -p /srv/data");
     let jail = "/srv/jails/binds";
-    c.exec_ok(&[
-        "jailsmith",
-        "build",
-        jail,
-        "--bin",
-        "bash",
-        "--bind",
-        "/srv/data:/srv/data",
-    ]);
+    build_with_binds(&c, jail, &["/srv/data:/srv/data"]);
     // a regular file where `systemctl enable` would put its link: enable fails
     let unit = "srv-jails-binds-srv-data.mount";
     let wants = format!("/etc/systemd/system/local-fs.target.wants/{unit}");
