@@ -214,7 +214,7 @@ fn sessions_of(st: &JailState, stopping: &[String]) -> Vec<Session> {
         {
             out.push(Session {
                 pid: p.pid,
-                why: format!("rooted in {}", root.display()),
+                why: rooted_in(&root),
             });
         }
     }
@@ -262,6 +262,17 @@ fn check_sessions(run: &mut Run<'_>, st: &JailState) -> anyhow::Result<()> {
 }
 
 /// Why a session is ended: `--kill-sessions: user NAME`.
+/// Why a process counts as a session of the jail: its root, a path below the jail whose
+/// names a jailed user may have chosen (a user namespace can chroot into a home directory),
+/// so it is escaped as everything shown from a jail is (DESIGN §5).
+fn rooted_in(root: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    format!(
+        "rooted in {}",
+        crate::escape::bytes(root.as_os_str().as_bytes())
+    )
+}
+
 fn kill_reason(p: &Session) -> String {
     format!("--kill-sessions: {}", p.why)
 }
@@ -758,6 +769,17 @@ mod tests {
             },
         );
         st
+    }
+
+    #[test]
+    fn a_session_root_named_by_a_jailed_user_is_shown_escaped() {
+        use std::os::unix::ffi::OsStrExt;
+        let root = Path::new(std::ffi::OsStr::from_bytes(
+            b"/srv/j/home/u/\x1b[2J\nfake line \xff",
+        ));
+        let why = rooted_in(root);
+        assert_eq!(why, "rooted in /srv/j/home/u/\\x1b[2J\\nfake line \\xff");
+        assert!(!why.chars().any(|c| c.is_control()), "{why:?}");
     }
 
     #[test]
