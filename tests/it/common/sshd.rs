@@ -322,6 +322,23 @@ impl PrivateSshd {
         }
     }
 
+    /// Waits (with a deadline) until no connection is being served: sshd forks a child per
+    /// connection, and that child has written every log line of its connection before it
+    /// exits. A negative assertion on the log of connections already closed by the client
+    /// can follow: no fixed sleep stands in for "long enough".
+    pub fn wait_idle(&self) {
+        let pid = self.pid().expect("private sshd is not running") as i32;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !descendants(pid).is_empty() {
+            assert!(
+                Instant::now() < deadline,
+                "sshd still serves a connection after 10 s\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// sshd's log so far (stderr with LogLevel DEBUG1), for assertion messages.
     pub fn log(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
