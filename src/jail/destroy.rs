@@ -21,8 +21,8 @@ use crate::account::usecase as user;
 use crate::apply::LinuxHost;
 use crate::apply::binds::{clear_for_removal, refuse_foreign};
 use crate::apply::journal::{Journal, LinuxSystem, Performed};
-use crate::apply::tree::Decision;
 use crate::exit;
+use crate::plan::removal::RemovalRules;
 use crate::plan::{HostOp, HostStep};
 use crate::service::systemctl;
 use crate::state::{self, JailState};
@@ -302,8 +302,17 @@ fn remove_user(run: &mut Run<'_>, name: &str) -> anyhow::Result<()> {
     for line in user::report_lines(&report) {
         run.say(line);
     }
+    merge_plan(run, &report.plan);
     run.report.users.push(report);
     Ok(())
+}
+
+/// A user's removal steps (its own journal ran them, or planned them) join destroy's plan
+/// in order: the top-level `plan` holds every operation of the destroy.
+fn merge_plan(run: &mut Run<'_>, steps: &[HostStep]) {
+    for step in steps {
+        run.journal.record_done(step.clone(), Vec::new());
+    }
 }
 
 /// The jail's sshd groups and blocks that are left once its users are out.
@@ -327,11 +336,14 @@ fn remove_groups(run: &mut Run<'_>) -> anyhow::Result<()> {
         };
         report.changes.retain(|c| !listed(c));
         report.up_to_date = report.changes.is_empty();
+        let planned = |s: &HostStep| run.report.users.iter().any(|u| u.plan.contains(s));
+        report.plan.retain(|s| !planned(s));
     }
     if !report.up_to_date {
         for line in user::report_lines(&report) {
             run.say(line);
         }
+        merge_plan(run, &report.plan);
         run.report.groups = Some(report);
     }
     Ok(())
@@ -457,11 +469,7 @@ pub fn destroy(args: &DestroyRequest, say: &dyn Fn(&str)) -> anyhow::Result<Dest
     remove_services(&mut run, &st)?;
     let mut left = Vec::new();
     if let Some(h) = &host {
-        let mounts = clear_for_removal(h, &st.request.binds, own, None, args.dry_run);
-        for b in mounts.map_err(JailError::lower)? {
-            run.say(format!("{} {b}", run.verb("unmounted", "would unmount")));
-            run.report.unmounted.push(b);
-        }
+        unmount(&mut run, &st, h, own)?;
         left = remove_files(&mut run, &st, h)?;
     }
     if args.purge && had_root && left.is_empty() && st.manifest.foreign.is_empty() {
@@ -493,8 +501,21 @@ pub fn destroy(args: &DestroyRequest, say: &dyn Fn(&str)) -> anyhow::Result<Dest
             args.jail.display()
         ));
         run.report.state = "forgotten".into();
-        if !args.dry_run {
-            crate::labels::after_destroy(&args.jail)?;
+        if crate::labels::enabled() {
+            let op = HostOp::ForgetLabels {
+                jail: args.jail.clone(),
+            };
+            let done = run.exec(
+                op,
+                "the jail is forgotten: its SELinux equivalence rule goes",
+            )?;
+            let ran: Vec<String> = done
+                .detail
+                .iter()
+                .flat_map(|d| d.lines())
+                .map(String::from)
+                .collect();
+            crate::labels::say(&ran);
         }
     } else {
         keep_remnant(&mut run, &left, state_path)?;
@@ -502,11 +523,51 @@ pub fn destroy(args: &DestroyRequest, say: &dyn Fn(&str)) -> anyhow::Result<Dest
     }
     // the jail's links are gone and its state no longer names them: the objects no other
     // jail links go too (never an object directly: only what `collect` finds unlinked)
-    if !args.dry_run && crate::jail::store::links_any(&st.manifest) {
-        crate::jail::store::collect_garbage(&args.state_dir)?;
+    if crate::jail::store::links_any(&st.manifest) {
+        let op = HostOp::CollectStoreGarbage {
+            state_dir: args.state_dir.clone(),
+        };
+        let done = run.exec(op, "the jail's links to the shared store are gone")?;
+        if let Some(line) = done.detail {
+            eprintln!("jailsmith: {line}");
+        }
     }
     run.report.plan = run.journal.into_steps();
     Ok(run.report)
+}
+
+/// Unmounts the jail's own mounts (its binds, its procfs, devpts and log socket) before its
+/// tree goes, refusing any other mount below it: the operation names those found now (a
+/// dry run lists them), and says what it took off.
+fn unmount(
+    run: &mut Run<'_>,
+    st: &JailState,
+    host: &LinuxHost,
+    own: crate::mounts::Own,
+) -> anyhow::Result<()> {
+    let binds = &st.request.binds;
+    // what is mounted below now, refusing what is not the jail's: changes nothing
+    let mounts = clear_for_removal(host, binds, own, None, true).map_err(JailError::lower)?;
+    if mounts.is_empty() {
+        return Ok(());
+    }
+    let op = HostOp::UnmountBinds {
+        jail: run.args.jail.clone(),
+        mounts: mounts.clone(),
+        binds: binds.clone(),
+        own,
+    };
+    let done = run.exec(op, "no removal may reach into a host directory")?;
+    let unmounted = if run.args.dry_run {
+        mounts
+    } else {
+        done.unmounted
+    };
+    for b in unmounted {
+        run.say(format!("{} {b}", run.verb("unmounted", "would unmount")));
+        run.report.unmounted.push(b);
+    }
+    Ok(())
 }
 
 /// After a destroy without --purge, the state keeps what is left (homes, service data, the
@@ -541,17 +602,6 @@ fn keep_remnant(run: &mut Run<'_>, left: &[String], path: PathBuf) -> anyhow::Re
     Ok(())
 }
 
-/// Why an object stays: for the report.
-fn why_kept(rules: &Rules<'_>, path: &str) -> &'static str {
-    if rules.is_data(path) {
-        "a service's read-write data; --purge removes it"
-    } else if is_home(path) {
-        "a home; --purge removes it"
-    } else {
-        "not made by jailsmith"
-    }
-}
-
 /// Removes what the rules say (dry run: lists it) and reports it. Returns the in-jail
 /// paths kept.
 fn remove_files(
@@ -560,15 +610,25 @@ fn remove_files(
     host: &LinuxHost,
 ) -> anyhow::Result<Vec<String>> {
     let args = run.args;
-    let rules = Rules::new(st, args.purge);
-    let policy = |p: Option<&str>, dir: bool| rules.decide(p, dir);
-    // a dry run walks the jail as the real run finds it: its own mounts gone
-    let r = if args.dry_run {
-        host.report_below_unmounted(&policy)
+    let rules = removal_rules(st, args.purge);
+    let op = HostOp::RemoveJailContents {
+        jail: args.jail.clone(),
+        rules: rules.clone(),
+    };
+    let why = if args.purge {
+        "what jailsmith placed, the homes and the services' data (--purge)"
     } else {
-        host.remove_below(&policy, false)
-    }
-    .map_err(JailError::lower)?;
+        "what jailsmith placed; homes and the services' data stay"
+    };
+    let done = run.exec(op, why)?;
+    let r = if args.dry_run {
+        // a dry run walks the jail as the real run finds it: its own mounts gone
+        let policy = |p: Option<&str>, dir: bool| rules.decide(p, dir);
+        host.report_below_unmounted(&policy)
+            .map_err(JailError::lower)?
+    } else {
+        done.removal.unwrap_or_default()
+    };
     let verb = run.verb("removed", "would remove");
     for (p, below) in &r.removed {
         let with = if *below > 0 {
@@ -592,130 +652,45 @@ fn remove_files(
     (run.report.files, run.report.dirs) = (r.files, r.dirs);
     let verb = run.verb("kept", "would keep");
     for k in &r.kept {
-        let (path, why) = (host_path(&args.jail, k), why_kept(&rules, k).to_string());
+        let (path, why) = (host_path(&args.jail, k), rules.why_kept(k).to_string());
         run.say(format!("{verb} {path}: {why}"));
         run.report.kept.push(Kept { path, why });
     }
     Ok(r.kept)
 }
 
-/// A direct child of /home: a user's home.
-fn is_home(path: &str) -> bool {
-    path.strip_prefix("/home/")
-        .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
-}
-
-fn is_below(path: &str, dir: &str) -> bool {
-    path.strip_prefix(dir)
-        .is_some_and(|rest| rest.starts_with('/'))
-}
-
-/// What `destroy` removes: the objects jailsmith created (the manifest, minus what it
-/// found there), the directories of the jail's binds, everything in the jail's scratch
-/// directories (/tmp, /var/tmp) and, with --purge, the homes and the services' read-write
-/// data. Nothing else: a foreign object is kept, with the directories holding it.
-struct Rules<'a> {
-    st: &'a JailState,
-    purge: bool,
-    data: Vec<String>,
-    binds: Vec<String>,
-}
-
-impl<'a> Rules<'a> {
-    fn new(st: &'a JailState, purge: bool) -> Self {
-        let data = st
+/// What destroy removes from the jail's tree, as data, from its state.
+fn removal_rules(st: &JailState, purge: bool) -> RemovalRules {
+    let r = &st.request;
+    let binds = r
+        .binds
+        .iter()
+        .flat_map(|b| {
+            let mut v: Vec<String> = b.dst.ancestors().iter().map(|a| a.to_string()).collect();
+            v.push(b.dst.to_string());
+            v
+        })
+        .chain(r.proc.then(|| crate::mounts::PROC_DIR.to_string()))
+        .chain((r.devpts || r.log.is_some()).then(|| "/dev".to_string()))
+        .chain(r.devpts.then(|| crate::mounts::DEVPTS_DIR.to_string()))
+        .collect();
+    RemovalRules {
+        purge,
+        entries: st
+            .manifest
+            .entries
+            .iter()
+            .map(|(p, e)| (p.clone(), e.found))
+            .collect(),
+        foreign: st.manifest.foreign.clone(),
+        data: st
             .services
             .values()
             .flat_map(|s| s.read_write.iter().cloned())
-            .collect();
-        let binds = st
-            .request
-            .binds
-            .iter()
-            .flat_map(|b| {
-                let mut v: Vec<String> = b.dst.ancestors().iter().map(|a| a.to_string()).collect();
-                v.push(b.dst.to_string());
-                v
-            })
-            .chain(st.request.proc.then(|| crate::mounts::PROC_DIR.to_string()))
-            .chain((st.request.devpts || st.request.log.is_some()).then(|| "/dev".to_string()))
-            .chain(
-                st.request
-                    .devpts
-                    .then(|| crate::mounts::DEVPTS_DIR.to_string()),
-            )
-            .collect();
-        Rules {
-            st,
-            purge,
-            data,
-            binds,
-        }
-    }
-
-    fn is_data(&self, path: &str) -> bool {
-        self.data.iter().any(|d| d == path)
-    }
-
-    /// Made by jailsmith (and not found there).
-    fn made(&self, path: &str) -> bool {
-        self.st.manifest.entries.get(path).is_some_and(|e| !e.found)
-    }
-
-    fn purge_or_keep(&self) -> Decision {
-        if self.purge {
-            Decision::Remove
-        } else {
-            Decision::Keep
-        }
-    }
-
-    fn decide(&self, path: Option<&str>, dir: bool) -> Decision {
-        let Some(p) = path else {
-            return Decision::Keep;
-        };
-        let entry = self.st.manifest.entries.get(p);
-        if self.st.manifest.foreign.contains(p) {
-            // adopted: kept; a directory the jail uses too is entered for what jailsmith
-            // put in it
-            return if dir && entry.is_some() {
-                Decision::Enter {
-                    remove_if_empty: false,
-                }
-            } else {
-                Decision::Keep
-            };
-        }
-        if self.is_data(p) || is_home(p) {
-            return self.purge_or_keep();
-        }
-        if dir && ["/tmp", "/var/tmp"].contains(&p) && self.made(p) {
-            return Decision::Empty {
-                remove_if_empty: true,
-            };
-        }
-        let holds_data = self.data.iter().any(|d| is_below(d, p));
-        let bind_dir = self.binds.iter().any(|b| b == p);
-        match entry {
-            Some(e) if e.found && dir => Decision::Enter {
-                remove_if_empty: false,
-            },
-            Some(e) if e.found => Decision::Keep,
-            Some(_) if dir => Decision::Enter {
-                remove_if_empty: true,
-            },
-            Some(_) => Decision::Remove,
-            // the link `jailsmith mount` makes for a jail's own devpts
-            None if !dir && self.st.request.devpts && p == "/dev/ptmx" => Decision::Remove,
-            // the placeholder `jailsmith mount` binds a jail's log socket onto
-            None if !dir && self.st.request.log.is_some() && p == crate::mounts::LOG_PATH => {
-                Decision::Remove
-            }
-            None if dir && (holds_data || bind_dir) => Decision::Enter {
-                remove_if_empty: true,
-            },
-            None => Decision::Keep,
-        }
+            .collect(),
+        binds,
+        devpts: r.devpts,
+        log: r.log.is_some().then(|| crate::mounts::LOG_PATH.to_string()),
     }
 }
 
@@ -726,6 +701,7 @@ fn host_path(jail: &Path, p: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::removal::Decision;
     use crate::state::{EntryType, ManifestEntry};
 
     fn entry(kind: EntryType, found: bool) -> ManifestEntry {
@@ -785,7 +761,7 @@ mod tests {
     #[test]
     fn destroy_removes_only_what_it_made_and_the_rest_with_purge() {
         let st = state();
-        let plain = Rules::new(&st, false);
+        let plain = removal_rules(&st, false);
         let enter = Decision::Enter {
             remove_if_empty: true,
         };
@@ -814,7 +790,7 @@ mod tests {
         assert_eq!(plain.decide(Some("/home/alice"), true), Decision::Keep);
         assert_eq!(plain.decide(Some("/srv/data"), true), Decision::Keep);
         assert_eq!(plain.decide(Some("/var"), true), enter);
-        let purge = Rules::new(&st, true);
+        let purge = removal_rules(&st, true);
         assert_eq!(purge.decide(Some("/home/alice"), true), Decision::Remove);
         assert_eq!(purge.decide(Some("/srv/data"), true), Decision::Remove);
         assert_eq!(purge.decide(Some("/projects"), true), Decision::Keep);

@@ -128,6 +128,8 @@ impl From<OpError> for UserError {
             e @ (OpError::Program { .. }
             | OpError::NoJail { .. }
             | OpError::Signal(_)
+            | OpError::Mount(_)
+            | OpError::Selinux(_)
             | OpError::RemoveRoot { .. }) => UserError::Step(e),
         }
     }
