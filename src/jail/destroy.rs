@@ -285,9 +285,11 @@ fn user_dirs(args: &DestroyRequest) -> user::UserDirs {
     }
 }
 
-fn remove_user(run: &mut Run<'_>, name: &str) -> anyhow::Result<()> {
+/// Takes `name` out of the jail; `before` are the users taken out already (a dry run,
+/// which took no one out, plans as if they were gone: its plan is the real run's).
+fn remove_user(run: &mut Run<'_>, name: &str, before: &[String]) -> anyhow::Result<()> {
     let args = run.args;
-    let req = user::UserRequest::removal(
+    let mut req = user::UserRequest::removal(
         name,
         &args.jail,
         user_dirs(args),
@@ -295,6 +297,9 @@ fn remove_user(run: &mut Run<'_>, name: &str) -> anyhow::Result<()> {
         args.no_reload,
         args.dry_run,
     );
+    if args.dry_run {
+        req.left_before = before.to_vec();
+    }
     let report = user::converge(&req).map_err(JailError::lower)?;
     for w in &report.warnings {
         eprintln!("jailsmith: warning: {w}");
@@ -336,7 +341,16 @@ fn remove_groups(run: &mut Run<'_>) -> anyhow::Result<()> {
         };
         report.changes.retain(|c| !listed(c));
         report.up_to_date = report.changes.is_empty();
-        let planned = |s: &HostStep| run.report.users.iter().any(|u| u.plan.contains(s));
+        // as the plan shows them (a state's content, not shown, differs by its time)
+        let shown = |s: &HostStep| serde_json::to_value(s).ok();
+        let planned = |s: &HostStep| {
+            let s = shown(s);
+            run.report
+                .users
+                .iter()
+                .flat_map(|u| &u.plan)
+                .any(|p| shown(p) == s)
+        };
         report.plan.retain(|s| !planned(s));
     }
     if !report.up_to_date {
@@ -462,8 +476,8 @@ pub fn destroy(args: &DestroyRequest, say: &dyn Fn(&str)) -> anyhow::Result<Dest
     // from the first user's removal on, a destroy is not undone, only finished by running
     // it again.
     run.journal.commit();
-    for u in &st.users {
-        remove_user(&mut run, u)?;
+    for (i, u) in st.users.iter().enumerate() {
+        remove_user(&mut run, u, &st.users[..i])?;
     }
     remove_groups(&mut run)?;
     remove_services(&mut run, &st)?;
