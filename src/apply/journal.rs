@@ -996,6 +996,61 @@ mod tests {
     }
 
     #[test]
+    fn a_destroy_s_unmount_removal_labels_and_store_are_data_and_none_is_undone() {
+        use crate::plan::removal::RemovalRules;
+        let jail = std::path::PathBuf::from("/srv/j");
+        let rules = RemovalRules {
+            purge: false,
+            entries: [("/usr/bin/bash".to_string(), false)].into(),
+            foreign: ["/projects".to_string()].into(),
+            data: vec!["/srv/data".into()],
+            ..Default::default()
+        };
+        let ops = [
+            HostOp::UnmountBinds {
+                jail: jail.clone(),
+                mounts: vec!["/data:/shared:ro".into(), "proc:/proc".into()],
+                binds: Vec::new(),
+                own: crate::mounts::Own::default(),
+            },
+            HostOp::RemoveJailContents {
+                jail: jail.clone(),
+                rules,
+            },
+            HostOp::ForgetLabels { jail: jail.clone() },
+            HostOp::CollectStoreGarbage {
+                state_dir: "/var/lib/jailsmith".into(),
+            },
+        ];
+        let shown: Vec<serde_json::Value> = ops
+            .iter()
+            .map(|o| serde_json::to_value(o).unwrap())
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                serde_json::json!({"op": "unmount_binds", "jail": "/srv/j",
+                    "mounts": ["/data:/shared:ro", "proc:/proc"]}),
+                serde_json::json!({"op": "remove_jail_contents", "jail": "/srv/j",
+                    "purge": false, "adopted": ["/projects"], "service_data": ["/srv/data"]}),
+                serde_json::json!({"op": "forget_labels", "jail": "/srv/j"}),
+                serde_json::json!({"op": "collect_store_garbage",
+                    "state_dir": "/var/lib/jailsmith"}),
+            ],
+            "the rules show what they keep, not the manifest they ask"
+        );
+        let sys = Recorder::default();
+        let mut j = Journal::new(&sys, false);
+        for op in ops.clone() {
+            j.execute(None, step(op)).unwrap();
+        }
+        assert_eq!(*sys.performed.borrow(), ops, "performed through the host layer");
+        let back = j.roll_back(None);
+        assert!(back.undone.is_empty(), "{back:?}");
+        assert_eq!(back.failed.len(), 4, "none can be undone: {back:?}");
+    }
+
+    #[test]
     fn killing_a_process_already_gone_is_no_change() {
         let mut child = std::process::Command::new("/bin/true").spawn().unwrap();
         let pid = child.id() as i32;

@@ -1,15 +1,18 @@
 //! Taking a jail down (`jailsmith destroy`, and `apply --prune`), below the command line.
-//! Refuses while a jailed user has processes (or ends them by PID with --kill-sessions) and while a mount that is not one of the jail's binds
-//! is below it; takes each user out (as `user --remove`); stops the jail's services and
-//! removes their units; unmounts the binds; removes, by descriptor, only what jailsmith
-//! placed (homes and service data only with --purge), listing every path removed or kept;
-//! forgets the state, or keeps it for what a destroy without --purge leaves. Each step is
-//! a line handed to the caller as it happens and an entry of the `DestroyReport`; a dry
-//! run goes through the same steps, changing nothing. Its own host changes outside the
-//! jail's tree (kills, unit stops and removals, systemd's reload, the root's and the state's
-//! removal) are typed operations run through the one journal, whose steps are the report's
-//! `plan` (a dry run only collects them). `cli::destroy` holds the options, takes the state
-//! directory's lock and prints.
+//! Refuses while a jailed user has processes (or ends them by PID with --kill-sessions)
+//! and while a mount that is not one of the jail's binds is below it; takes each user out
+//! (as `user --remove`); stops the jail's services and removes their units; unmounts the
+//! binds; removes, by descriptor, only what jailsmith placed (`plan::removal`'s rules:
+//! homes and service data only with --purge), listing every path removed or kept; forgets
+//! the state (and the jail's SELinux rule), or keeps it for what a destroy without --purge
+//! leaves; collects the store objects no jail links any more. Each step is a line handed
+//! to the caller as it happens and an entry of the `DestroyReport`; a dry run goes through
+//! the same steps, changing nothing. Every host change is a typed operation run through a
+//! journal (kills, the users' removal steps through theirs, unit stops and removals,
+//! systemd's reload, the unmount, the tree's removal, the root's and the state's removal,
+//! the labels, the store), whose steps are the report's `plan` (a dry run only collects
+//! them: the same steps). `cli::destroy` holds the options, takes the state directory's
+//! lock and prints.
 
 use std::path::{Path, PathBuf};
 
@@ -71,8 +74,8 @@ pub struct DestroyReport {
     pub users: Vec<user::Report>,
     /// The jail's sshd groups and their `Match Group` blocks removed once its users were
     /// out (its `changes`), as `user --json` reports them; null when there was none. (The
-    /// last member's removal usually drops them, in its `users` entry; with --dry-run,
-    /// where no user left, a group whose last members were several is listed here.)
+    /// last member's removal usually drops them, in its `users` entry, with --dry-run too;
+    /// a group of the jail's that none of its users was in is listed here.)
     pub groups: Option<user::Report>,
     /// The services whose units were stopped and removed.
     pub services: Vec<ServiceUnit>,
@@ -92,11 +95,15 @@ pub struct DestroyReport {
     /// What became of the jail's state: `forgotten`, or `kept` for what is left (a
     /// destroy without --purge) so that `destroy --purge` can finish.
     pub state: String,
-    /// destroy's own host operations, in order, each with its reason (`op`, its fields,
-    /// `reason`): the processes killed, the services stopped and their units removed,
-    /// systemd's reload, the jail root's removal, the state forgotten or saved for what is
-    /// left. With --dry-run, the operations the real run performs. The users' own steps are
-    /// in each `users` entry's `plan`; unmounts and file removals in `unmounted`/`removed`.
+    /// Every host operation of the destroy, in order, each with its reason (`op`, its
+    /// fields, `reason`): the processes killed, each user's removal steps (as its `users`
+    /// entry's `plan` has them) and the groups', the services stopped and their units
+    /// removed, systemd's reload, the jail's mounts unmounted (`unmount_binds`), its tree
+    /// removed by its rules (`remove_jail_contents`: `purge`, the `service_data` and
+    /// `adopted` objects it keeps), the jail root's removal, the state forgotten or saved
+    /// for what is left, the SELinux rule forgotten, the store's garbage collected. With
+    /// --dry-run, the operations the real run performs, step for step; what they found
+    /// and did is in `unmounted`, `removed` and `kept`.
     pub plan: Vec<HostStep>,
 }
 
