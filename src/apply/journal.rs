@@ -1044,7 +1044,11 @@ mod tests {
         for op in ops.clone() {
             j.execute(None, step(op)).unwrap();
         }
-        assert_eq!(*sys.performed.borrow(), ops, "performed through the host layer");
+        assert_eq!(
+            *sys.performed.borrow(),
+            ops,
+            "performed through the host layer"
+        );
         let back = j.roll_back(None);
         assert!(back.undone.is_empty(), "{back:?}");
         assert_eq!(back.failed.len(), 4, "none can be undone: {back:?}");

@@ -521,6 +521,17 @@ fn sshd_changes(report: &Value) -> BTreeSet<(String, String, String)> {
         .collect()
 }
 
+/// `destroy JAIL --purge --json EXTRA…` against the setup's private sshd.
+fn destroy_purge_json(s: &user_support::Setup, extra: &[&str]) -> Command {
+    let mut c = bin();
+    c.arg("destroy")
+        .arg(&s.jail)
+        .args(s.sshd_paths())
+        .args(["--purge", "--json"])
+        .args(extra);
+    c
+}
+
 #[test]
 fn destroy_dry_run_json_lists_the_jails_last_sshd_block_and_group_and_changes_nothing() {
     if !sshd::available(
@@ -561,15 +572,7 @@ fn destroy_dry_run_json_lists_the_jails_last_sshd_block_and_group_and_changes_no
     assert!(unit.is_file(), "no unit {}", unit.display());
     let block = s.dropin(&name);
     assert!(block.is_file(), "no sshd block for {name}");
-    let destroy = |extra: &[&str]| {
-        let mut c = bin();
-        c.arg("destroy")
-            .arg(&s.jail)
-            .args(s.sshd_paths())
-            .args(["--purge", "--json"])
-            .args(extra);
-        c
-    };
+    let destroy = |extra: &[&str]| destroy_purge_json(&s, extra);
     let watched: Vec<&Path> = vec![
         &s.jail,
         &s.state_dir,
@@ -724,15 +727,7 @@ fn destroy_of_two_users_plans_every_users_steps_as_the_real_run_does_them() {
     for u in [&alice, &bob] {
         s.run_reloading(s.user_cmd(u.name()).arg("--key").arg(&key_pub));
     }
-    let destroy = |extra: &[&str]| {
-        let mut c = bin();
-        c.arg("destroy")
-            .arg(&s.jail)
-            .args(s.sshd_paths())
-            .args(["--purge", "--json"])
-            .args(extra);
-        c
-    };
+    let destroy = |extra: &[&str]| destroy_purge_json(&s, extra);
     let dry = json_of(&mut destroy(&["--dry-run"]), 0);
     let real: Value =
         serde_json::from_slice(&s.run_reloading(&mut destroy(&[])).stdout).expect("JSON");
