@@ -202,8 +202,17 @@ fn store_jails_share_every_copied_file_and_objects_outlive_one_jail_only() {
         )),
         "{dry}"
     );
-    let out = run_ok(&mut jail_cmd("destroy", &j2, &state, &["--purge", "--json"]));
-    assert_eq!(plan(&out), dry, "destroy did other than its dry run planned");
+    let out = run_ok(&mut jail_cmd(
+        "destroy",
+        &j2,
+        &state,
+        &["--purge", "--json"],
+    ));
+    assert_eq!(
+        plan(&out),
+        dry,
+        "destroy did other than its dry run planned"
+    );
     assert!(
         text(&out.stderr).contains("store object(s) no jail links"),
         "{}",
