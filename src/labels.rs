@@ -13,7 +13,8 @@ use crate::selinux::{self, RealSelinux, SelinuxError};
 #[error("SELinux: {0}")]
 pub struct LabelError(SelinuxError);
 
-fn say(done: &[String]) {
+/// Says on stderr each SELinux command that ran.
+pub fn say(done: &[String]) {
     for d in done {
         eprintln!("jailsmith: SELinux: ran {d}");
     }
@@ -25,10 +26,10 @@ pub fn after_build(jail: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// After a destroy: the jail's equivalence rule goes.
-pub fn after_destroy(jail: &Path) -> anyhow::Result<()> {
-    say(&selinux::unlabel_jail(&RealSelinux, jail).map_err(LabelError)?);
-    Ok(())
+/// Whether SELinux is enabled here: a destroyed jail's equivalence rule then goes
+/// (`HostOp::ForgetLabels`, which `apply::journal` runs).
+pub fn enabled() -> bool {
+    selinux::status(&RealSelinux) != selinux::Status::Absent
 }
 
 /// For `check`: a warning for each file whose label differs from the expected one.

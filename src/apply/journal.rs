@@ -39,6 +39,12 @@ pub enum OpError {
         jail: std::path::PathBuf,
         error: HostError,
     },
+    /// A jail's mounts that could not be cleared before its tree's removal.
+    #[error(transparent)]
+    Mount(#[from] crate::apply::binds::MountError),
+    /// An SELinux step that failed (`destroy`'s label cleanup).
+    #[error("SELinux: {0}")]
+    Selinux(#[from] crate::selinux::SelinuxError),
     /// An operation inside a jail when no jail is open.
     #[error("cannot {op} {path}: no jail is open")]
     NoJail { op: &'static str, path: String },
@@ -55,7 +61,10 @@ impl OpError {
             OpError::State(e) => crate::exit::Classify::class(e).code(),
             OpError::Signal(e) => crate::exit::Classify::class(e).code(),
             OpError::RemoveRoot { error, .. } => error.exit_code(),
-            OpError::Program { .. } | OpError::NoJail { .. } => crate::exit::HOST_FAILURE,
+            OpError::Mount(e) => e.exit_code(),
+            OpError::Program { .. } | OpError::NoJail { .. } | OpError::Selinux(_) => {
+                crate::exit::HOST_FAILURE
+            }
         }
     }
 }
@@ -67,13 +76,17 @@ pub struct Performed {
     pub changed: bool,
     /// One line on what was done, when there is more to say (pids killed, how sshd reloaded).
     pub detail: Option<String>,
+    /// What a jail's unmount took off (`UnmountBinds`: `SRC:DST:ro`, `proc:/proc`).
+    pub unmounted: Vec<String>,
+    /// What a jail's tree removal removed and kept (`RemoveJailContents`).
+    pub removal: Option<crate::apply::tree::Removal>,
 }
 
 impl Performed {
     fn changed(changed: bool) -> Self {
         Performed {
             changed,
-            detail: None,
+            ..Default::default()
         }
     }
 }
@@ -189,6 +202,7 @@ impl System for LinuxSystem {
                 Ok(Performed {
                     changed: !killed.is_empty(),
                     detail: Some(format!("killed pids {killed:?}")),
+                    ..Default::default()
                 })
             }
             HostOp::ReloadSshd {
@@ -204,6 +218,7 @@ impl System for LinuxSystem {
                 Ok(Performed {
                     changed: true,
                     detail: Some(how),
+                    ..Default::default()
                 })
             }
             HostOp::ReloadSystemd => systemctl(&["daemon-reload"]),
@@ -239,6 +254,52 @@ impl System for LinuxSystem {
                 let p = crate::apply::LinuxHost::open(parent, false).map_err(failed)?;
                 p.remove_empty_child(name).map_err(failed)?;
                 Ok(Performed::changed(true))
+            }
+            HostOp::UnmountBinds {
+                jail, binds, own, ..
+            } => {
+                let host = crate::apply::LinuxHost::open(jail, false)?;
+                let unmounted =
+                    crate::apply::binds::clear_for_removal(&host, binds, *own, None, false)?;
+                Ok(Performed {
+                    changed: !unmounted.is_empty(),
+                    unmounted,
+                    ..Default::default()
+                })
+            }
+            HostOp::RemoveJailContents { jail, rules } => {
+                let host = crate::apply::LinuxHost::open(jail, false)?;
+                // never across a mount: one left or made since the unmount is refused
+                // (and the walk itself never enters another mount)
+                crate::apply::binds::refuse_foreign(
+                    &host,
+                    &[],
+                    crate::mounts::Own::default(),
+                    None,
+                )?;
+                let gone = host.remove_below(&|p, dir| rules.decide(p, dir), false)?;
+                Ok(Performed {
+                    changed: gone.files + gone.dirs > 0,
+                    removal: Some(gone),
+                    ..Default::default()
+                })
+            }
+            HostOp::ForgetLabels { jail } => {
+                let ran = crate::selinux::unlabel_jail(&crate::selinux::RealSelinux, jail)?;
+                Ok(Performed {
+                    changed: !ran.is_empty(),
+                    detail: (!ran.is_empty()).then(|| ran.join("\n")),
+                    ..Default::default()
+                })
+            }
+            HostOp::CollectStoreGarbage { state_dir } => {
+                let keep = || crate::state::store_objects_named(state_dir);
+                let done = crate::apply::store::collect(state_dir, &keep)?;
+                Ok(Performed {
+                    changed: !done.removed.is_empty(),
+                    detail: done.describe(),
+                    ..Default::default()
+                })
             }
             HostOp::WriteJailFile { path, .. }
             | HostOp::RemoveJailFile { path }
@@ -506,7 +567,11 @@ impl<'s> Journal<'s> {
             HostOp::StartUnit { .. }
             | HostOp::EnableUnits { .. }
             | HostOp::StopUnit { .. }
-            | HostOp::RemoveJailRoot { .. } => Undo::Impossible,
+            | HostOp::RemoveJailRoot { .. }
+            | HostOp::UnmountBinds { .. }
+            | HostOp::RemoveJailContents { .. }
+            | HostOp::ForgetLabels { .. }
+            | HostOp::CollectStoreGarbage { .. } => Undo::Impossible,
             HostOp::ReloadSshd { .. } | HostOp::ReloadSystemd => Undo::Again(op.clone()),
             HostOp::WriteJailFile { .. }
             | HostOp::RemoveJailFile { .. }
@@ -598,6 +663,7 @@ fn perform_in_jail(host: &dyn Host, op: &HostOp) -> Result<(Performed, Undo), Op
                     "removed {} files and {} directories",
                     gone.files, gone.dirs
                 )),
+                ..Default::default()
             };
             Ok((done, Undo::Impossible))
         }
@@ -927,6 +993,65 @@ mod tests {
             ["/srv/j: cannot be undone", "web.service: cannot be undone"],
             "a signal has nothing to undo; a stopped unit and a removed root cannot be"
         );
+    }
+
+    #[test]
+    fn a_destroy_s_unmount_removal_labels_and_store_are_data_and_none_is_undone() {
+        use crate::plan::removal::RemovalRules;
+        let jail = std::path::PathBuf::from("/srv/j");
+        let rules = RemovalRules {
+            purge: false,
+            entries: [("/usr/bin/bash".to_string(), false)].into(),
+            foreign: ["/projects".to_string()].into(),
+            data: vec!["/srv/data".into()],
+            ..Default::default()
+        };
+        let ops = [
+            HostOp::UnmountBinds {
+                jail: jail.clone(),
+                mounts: vec!["/data:/shared:ro".into(), "proc:/proc".into()],
+                binds: Vec::new(),
+                own: crate::mounts::Own::default(),
+            },
+            HostOp::RemoveJailContents {
+                jail: jail.clone(),
+                rules,
+            },
+            HostOp::ForgetLabels { jail: jail.clone() },
+            HostOp::CollectStoreGarbage {
+                state_dir: "/var/lib/jailsmith".into(),
+            },
+        ];
+        let shown: Vec<serde_json::Value> = ops
+            .iter()
+            .map(|o| serde_json::to_value(o).unwrap())
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                serde_json::json!({"op": "unmount_binds", "jail": "/srv/j",
+                    "mounts": ["/data:/shared:ro", "proc:/proc"]}),
+                serde_json::json!({"op": "remove_jail_contents", "jail": "/srv/j",
+                    "purge": false, "adopted": ["/projects"], "service_data": ["/srv/data"]}),
+                serde_json::json!({"op": "forget_labels", "jail": "/srv/j"}),
+                serde_json::json!({"op": "collect_store_garbage",
+                    "state_dir": "/var/lib/jailsmith"}),
+            ],
+            "the rules show what they keep, not the manifest they ask"
+        );
+        let sys = Recorder::default();
+        let mut j = Journal::new(&sys, false);
+        for op in ops.clone() {
+            j.execute(None, step(op)).unwrap();
+        }
+        assert_eq!(
+            *sys.performed.borrow(),
+            ops,
+            "performed through the host layer"
+        );
+        let back = j.roll_back(None);
+        assert!(back.undone.is_empty(), "{back:?}");
+        assert_eq!(back.failed.len(), 4, "none can be undone: {back:?}");
     }
 
     #[test]

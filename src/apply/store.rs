@@ -415,6 +415,19 @@ pub struct Collected {
     pub bytes: u64,
 }
 
+impl Collected {
+    /// `removed N store object(s) no jail links any more (X MB)`; None when none was.
+    pub fn describe(&self) -> Option<String> {
+        (!self.removed.is_empty()).then(|| {
+            format!(
+                "removed {} store object(s) no jail links any more ({:.1} MB)",
+                self.removed.len(),
+                self.bytes as f64 / 1e6
+            )
+        })
+    }
+}
+
 /// Removes the objects that no jail links (link count 1: the store's own name) and that
 /// `keep` (the names the states record) does not hold, the temporaries an interrupted run
 /// left, and fan-out directories left empty; under the store's exclusive lock, so no build

@@ -24,21 +24,8 @@ const MAX_OPEN: usize = 32;
 /// How often a directory is listed again when new entries keep appearing in it.
 const RELISTS: u8 = 4;
 
-/// What to do with one entry, given its in-jail path (None when not UTF-8) and whether it
-/// is a directory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Decision {
-    /// Remove it; a directory with everything below it, without asking again.
-    Remove,
-    /// Leave it (and, for a directory, everything below it) and list it as kept.
-    Keep,
-    /// Enter the directory and ask for each entry; remove the directory itself when it
-    /// ends up empty and `remove_if_empty`.
-    Enter { remove_if_empty: bool },
-    /// Enter the directory and remove everything in it without asking (a scratch area
-    /// whose entries may have any name); remove it too when `remove_if_empty`.
-    Empty { remove_if_empty: bool },
-}
+/// What to do with one entry: the plan's (`plan::removal`), asked per entry.
+pub use crate::plan::removal::Decision;
 
 /// The caller's rule: in-jail path (None when not UTF-8), is-a-directory → decision.
 pub type Policy<'a> = &'a dyn Fn(Option<&str>, bool) -> Decision;

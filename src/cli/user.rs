@@ -122,6 +122,7 @@ impl Args {
             state_dir: self.state_dir.clone(),
             no_reload: self.no_reload,
             dry_run: self.dry_run,
+            left_before: Vec::new(),
             systemd_dir: self.systemd_dir.clone(),
             limits: self.limits.clone(),
             deny_network: self.deny_network,

@@ -411,6 +411,7 @@ fn user_args(u: &UserSpec, o: &Options) -> anyhow::Result<user::UserRequest> {
         state_dir: o.state_dir.clone(),
         no_reload: true,
         dry_run: o.dry_run,
+        left_before: Vec::new(),
         systemd_dir: o.systemd_dir.clone(),
         limits: limit_args(u.limits.as_ref().map(|l| l.get_ref())),
         deny_network: u.deny_network,

@@ -1,15 +1,18 @@
 //! Taking a jail down (`jailsmith destroy`, and `apply --prune`), below the command line.
-//! Refuses while a jailed user has processes (or ends them by PID with --kill-sessions) and while a mount that is not one of the jail's binds
-//! is below it; takes each user out (as `user --remove`); stops the jail's services and
-//! removes their units; unmounts the binds; removes, by descriptor, only what jailsmith
-//! placed (homes and service data only with --purge), listing every path removed or kept;
-//! forgets the state, or keeps it for what a destroy without --purge leaves. Each step is
-//! a line handed to the caller as it happens and an entry of the `DestroyReport`; a dry
-//! run goes through the same steps, changing nothing. Its own host changes outside the
-//! jail's tree (kills, unit stops and removals, systemd's reload, the root's and the state's
-//! removal) are typed operations run through the one journal, whose steps are the report's
-//! `plan` (a dry run only collects them). `cli::destroy` holds the options, takes the state
-//! directory's lock and prints.
+//! Refuses while a jailed user has processes (or ends them by PID with --kill-sessions)
+//! and while a mount that is not one of the jail's binds is below it; takes each user out
+//! (as `user --remove`); stops the jail's services and removes their units; unmounts the
+//! binds; removes, by descriptor, only what jailsmith placed (`plan::removal`'s rules:
+//! homes and service data only with --purge), listing every path removed or kept; forgets
+//! the state (and the jail's SELinux rule), or keeps it for what a destroy without --purge
+//! leaves; collects the store objects no jail links any more. Each step is a line handed
+//! to the caller as it happens and an entry of the `DestroyReport`; a dry run goes through
+//! the same steps, changing nothing. Every host change is a typed operation run through a
+//! journal (kills, the users' removal steps through theirs, unit stops and removals,
+//! systemd's reload, the unmount, the tree's removal, the root's and the state's removal,
+//! the labels, the store), whose steps are the report's `plan` (a dry run only collects
+//! them: the same steps). `cli::destroy` holds the options, takes the state directory's
+//! lock and prints.
 
 use std::path::{Path, PathBuf};
 
@@ -21,8 +24,8 @@ use crate::account::usecase as user;
 use crate::apply::LinuxHost;
 use crate::apply::binds::{clear_for_removal, refuse_foreign};
 use crate::apply::journal::{Journal, LinuxSystem, Performed};
-use crate::apply::tree::Decision;
 use crate::exit;
+use crate::plan::removal::RemovalRules;
 use crate::plan::{HostOp, HostStep};
 use crate::service::systemctl;
 use crate::state::{self, JailState};
@@ -71,8 +74,8 @@ pub struct DestroyReport {
     pub users: Vec<user::Report>,
     /// The jail's sshd groups and their `Match Group` blocks removed once its users were
     /// out (its `changes`), as `user --json` reports them; null when there was none. (The
-    /// last member's removal usually drops them, in its `users` entry; with --dry-run,
-    /// where no user left, a group whose last members were several is listed here.)
+    /// last member's removal usually drops them, in its `users` entry, with --dry-run too;
+    /// a group of the jail's that none of its users was in is listed here.)
     pub groups: Option<user::Report>,
     /// The services whose units were stopped and removed.
     pub services: Vec<ServiceUnit>,
@@ -92,11 +95,15 @@ pub struct DestroyReport {
     /// What became of the jail's state: `forgotten`, or `kept` for what is left (a
     /// destroy without --purge) so that `destroy --purge` can finish.
     pub state: String,
-    /// destroy's own host operations, in order, each with its reason (`op`, its fields,
-    /// `reason`): the processes killed, the services stopped and their units removed,
-    /// systemd's reload, the jail root's removal, the state forgotten or saved for what is
-    /// left. With --dry-run, the operations the real run performs. The users' own steps are
-    /// in each `users` entry's `plan`; unmounts and file removals in `unmounted`/`removed`.
+    /// Every host operation of the destroy, in order, each with its reason (`op`, its
+    /// fields, `reason`): the processes killed, each user's removal steps (as its `users`
+    /// entry's `plan` has them) and the groups', the services stopped and their units
+    /// removed, systemd's reload, the jail's mounts unmounted (`unmount_binds`), its tree
+    /// removed by its rules (`remove_jail_contents`: `purge`, the `service_data` and
+    /// `adopted` objects it keeps), the jail root's removal, the state forgotten or saved
+    /// for what is left, the SELinux rule forgotten, the store's garbage collected. With
+    /// --dry-run, the operations the real run performs, step for step; what they found
+    /// and did is in `unmounted`, `removed` and `kept`.
     pub plan: Vec<HostStep>,
 }
 
@@ -285,9 +292,11 @@ fn user_dirs(args: &DestroyRequest) -> user::UserDirs {
     }
 }
 
-fn remove_user(run: &mut Run<'_>, name: &str) -> anyhow::Result<()> {
+/// Takes `name` out of the jail; `before` are the users taken out already (a dry run,
+/// which took no one out, plans as if they were gone: its plan is the real run's).
+fn remove_user(run: &mut Run<'_>, name: &str, before: &[String]) -> anyhow::Result<()> {
     let args = run.args;
-    let req = user::UserRequest::removal(
+    let mut req = user::UserRequest::removal(
         name,
         &args.jail,
         user_dirs(args),
@@ -295,6 +304,9 @@ fn remove_user(run: &mut Run<'_>, name: &str) -> anyhow::Result<()> {
         args.no_reload,
         args.dry_run,
     );
+    if args.dry_run {
+        req.left_before = before.to_vec();
+    }
     let report = user::converge(&req).map_err(JailError::lower)?;
     for w in &report.warnings {
         eprintln!("jailsmith: warning: {w}");
@@ -302,8 +314,17 @@ fn remove_user(run: &mut Run<'_>, name: &str) -> anyhow::Result<()> {
     for line in user::report_lines(&report) {
         run.say(line);
     }
+    merge_plan(run, &report.plan);
     run.report.users.push(report);
     Ok(())
+}
+
+/// A user's removal steps (its own journal ran them, or planned them) join destroy's plan
+/// in order: the top-level `plan` holds every operation of the destroy.
+fn merge_plan(run: &mut Run<'_>, steps: &[HostStep]) {
+    for step in steps {
+        run.journal.record_done(step.clone(), Vec::new());
+    }
 }
 
 /// The jail's sshd groups and blocks that are left once its users are out.
@@ -327,11 +348,23 @@ fn remove_groups(run: &mut Run<'_>) -> anyhow::Result<()> {
         };
         report.changes.retain(|c| !listed(c));
         report.up_to_date = report.changes.is_empty();
+        // as the plan shows them (a state's content, not shown, differs by its time)
+        let shown = |s: &HostStep| serde_json::to_value(s).ok();
+        let planned = |s: &HostStep| {
+            let s = shown(s);
+            run.report
+                .users
+                .iter()
+                .flat_map(|u| &u.plan)
+                .any(|p| shown(p) == s)
+        };
+        report.plan.retain(|s| !planned(s));
     }
     if !report.up_to_date {
         for line in user::report_lines(&report) {
             run.say(line);
         }
+        merge_plan(run, &report.plan);
         run.report.groups = Some(report);
     }
     Ok(())
@@ -450,18 +483,14 @@ pub fn destroy(args: &DestroyRequest, say: &dyn Fn(&str)) -> anyhow::Result<Dest
     // from the first user's removal on, a destroy is not undone, only finished by running
     // it again.
     run.journal.commit();
-    for u in &st.users {
-        remove_user(&mut run, u)?;
+    for (i, u) in st.users.iter().enumerate() {
+        remove_user(&mut run, u, &st.users[..i])?;
     }
     remove_groups(&mut run)?;
     remove_services(&mut run, &st)?;
     let mut left = Vec::new();
     if let Some(h) = &host {
-        let mounts = clear_for_removal(h, &st.request.binds, own, None, args.dry_run);
-        for b in mounts.map_err(JailError::lower)? {
-            run.say(format!("{} {b}", run.verb("unmounted", "would unmount")));
-            run.report.unmounted.push(b);
-        }
+        unmount(&mut run, &st, h, own)?;
         left = remove_files(&mut run, &st, h)?;
     }
     if args.purge && had_root && left.is_empty() && st.manifest.foreign.is_empty() {
@@ -493,8 +522,21 @@ pub fn destroy(args: &DestroyRequest, say: &dyn Fn(&str)) -> anyhow::Result<Dest
             args.jail.display()
         ));
         run.report.state = "forgotten".into();
-        if !args.dry_run {
-            crate::labels::after_destroy(&args.jail)?;
+        if crate::labels::enabled() {
+            let op = HostOp::ForgetLabels {
+                jail: args.jail.clone(),
+            };
+            let done = run.exec(
+                op,
+                "the jail is forgotten: its SELinux equivalence rule goes",
+            )?;
+            let ran: Vec<String> = done
+                .detail
+                .iter()
+                .flat_map(|d| d.lines())
+                .map(String::from)
+                .collect();
+            crate::labels::say(&ran);
         }
     } else {
         keep_remnant(&mut run, &left, state_path)?;
@@ -502,11 +544,51 @@ pub fn destroy(args: &DestroyRequest, say: &dyn Fn(&str)) -> anyhow::Result<Dest
     }
     // the jail's links are gone and its state no longer names them: the objects no other
     // jail links go too (never an object directly: only what `collect` finds unlinked)
-    if !args.dry_run && crate::jail::store::links_any(&st.manifest) {
-        crate::jail::store::collect_garbage(&args.state_dir)?;
+    if crate::jail::store::links_any(&st.manifest) {
+        let op = HostOp::CollectStoreGarbage {
+            state_dir: args.state_dir.clone(),
+        };
+        let done = run.exec(op, "the jail's links to the shared store are gone")?;
+        if let Some(line) = done.detail {
+            eprintln!("jailsmith: {line}");
+        }
     }
     run.report.plan = run.journal.into_steps();
     Ok(run.report)
+}
+
+/// Unmounts the jail's own mounts (its binds, its procfs, devpts and log socket) before its
+/// tree goes, refusing any other mount below it: the operation names those found now (a
+/// dry run lists them), and says what it took off.
+fn unmount(
+    run: &mut Run<'_>,
+    st: &JailState,
+    host: &LinuxHost,
+    own: crate::mounts::Own,
+) -> anyhow::Result<()> {
+    let binds = &st.request.binds;
+    // what is mounted below now, refusing what is not the jail's: changes nothing
+    let mounts = clear_for_removal(host, binds, own, None, true).map_err(JailError::lower)?;
+    if mounts.is_empty() {
+        return Ok(());
+    }
+    let op = HostOp::UnmountBinds {
+        jail: run.args.jail.clone(),
+        mounts: mounts.clone(),
+        binds: binds.clone(),
+        own,
+    };
+    let done = run.exec(op, "no removal may reach into a host directory")?;
+    let unmounted = if run.args.dry_run {
+        mounts
+    } else {
+        done.unmounted
+    };
+    for b in unmounted {
+        run.say(format!("{} {b}", run.verb("unmounted", "would unmount")));
+        run.report.unmounted.push(b);
+    }
+    Ok(())
 }
 
 /// After a destroy without --purge, the state keeps what is left (homes, service data, the
@@ -541,17 +623,6 @@ fn keep_remnant(run: &mut Run<'_>, left: &[String], path: PathBuf) -> anyhow::Re
     Ok(())
 }
 
-/// Why an object stays: for the report.
-fn why_kept(rules: &Rules<'_>, path: &str) -> &'static str {
-    if rules.is_data(path) {
-        "a service's read-write data; --purge removes it"
-    } else if is_home(path) {
-        "a home; --purge removes it"
-    } else {
-        "not made by jailsmith"
-    }
-}
-
 /// Removes what the rules say (dry run: lists it) and reports it. Returns the in-jail
 /// paths kept.
 fn remove_files(
@@ -560,15 +631,25 @@ fn remove_files(
     host: &LinuxHost,
 ) -> anyhow::Result<Vec<String>> {
     let args = run.args;
-    let rules = Rules::new(st, args.purge);
-    let policy = |p: Option<&str>, dir: bool| rules.decide(p, dir);
-    // a dry run walks the jail as the real run finds it: its own mounts gone
-    let r = if args.dry_run {
-        host.report_below_unmounted(&policy)
+    let rules = removal_rules(st, args.purge);
+    let op = HostOp::RemoveJailContents {
+        jail: args.jail.clone(),
+        rules: rules.clone(),
+    };
+    let why = if args.purge {
+        "what jailsmith placed, the homes and the services' data (--purge)"
     } else {
-        host.remove_below(&policy, false)
-    }
-    .map_err(JailError::lower)?;
+        "what jailsmith placed; homes and the services' data stay"
+    };
+    let done = run.exec(op, why)?;
+    let r = if args.dry_run {
+        // a dry run walks the jail as the real run finds it: its own mounts gone
+        let policy = |p: Option<&str>, dir: bool| rules.decide(p, dir);
+        host.report_below_unmounted(&policy)
+            .map_err(JailError::lower)?
+    } else {
+        done.removal.unwrap_or_default()
+    };
     let verb = run.verb("removed", "would remove");
     for (p, below) in &r.removed {
         let with = if *below > 0 {
@@ -592,130 +673,45 @@ fn remove_files(
     (run.report.files, run.report.dirs) = (r.files, r.dirs);
     let verb = run.verb("kept", "would keep");
     for k in &r.kept {
-        let (path, why) = (host_path(&args.jail, k), why_kept(&rules, k).to_string());
+        let (path, why) = (host_path(&args.jail, k), rules.why_kept(k).to_string());
         run.say(format!("{verb} {path}: {why}"));
         run.report.kept.push(Kept { path, why });
     }
     Ok(r.kept)
 }
 
-/// A direct child of /home: a user's home.
-fn is_home(path: &str) -> bool {
-    path.strip_prefix("/home/")
-        .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
-}
-
-fn is_below(path: &str, dir: &str) -> bool {
-    path.strip_prefix(dir)
-        .is_some_and(|rest| rest.starts_with('/'))
-}
-
-/// What `destroy` removes: the objects jailsmith created (the manifest, minus what it
-/// found there), the directories of the jail's binds, everything in the jail's scratch
-/// directories (/tmp, /var/tmp) and, with --purge, the homes and the services' read-write
-/// data. Nothing else: a foreign object is kept, with the directories holding it.
-struct Rules<'a> {
-    st: &'a JailState,
-    purge: bool,
-    data: Vec<String>,
-    binds: Vec<String>,
-}
-
-impl<'a> Rules<'a> {
-    fn new(st: &'a JailState, purge: bool) -> Self {
-        let data = st
+/// What destroy removes from the jail's tree, as data, from its state.
+fn removal_rules(st: &JailState, purge: bool) -> RemovalRules {
+    let r = &st.request;
+    let binds = r
+        .binds
+        .iter()
+        .flat_map(|b| {
+            let mut v: Vec<String> = b.dst.ancestors().iter().map(|a| a.to_string()).collect();
+            v.push(b.dst.to_string());
+            v
+        })
+        .chain(r.proc.then(|| crate::mounts::PROC_DIR.to_string()))
+        .chain((r.devpts || r.log.is_some()).then(|| "/dev".to_string()))
+        .chain(r.devpts.then(|| crate::mounts::DEVPTS_DIR.to_string()))
+        .collect();
+    RemovalRules {
+        purge,
+        entries: st
+            .manifest
+            .entries
+            .iter()
+            .map(|(p, e)| (p.clone(), e.found))
+            .collect(),
+        foreign: st.manifest.foreign.clone(),
+        data: st
             .services
             .values()
             .flat_map(|s| s.read_write.iter().cloned())
-            .collect();
-        let binds = st
-            .request
-            .binds
-            .iter()
-            .flat_map(|b| {
-                let mut v: Vec<String> = b.dst.ancestors().iter().map(|a| a.to_string()).collect();
-                v.push(b.dst.to_string());
-                v
-            })
-            .chain(st.request.proc.then(|| crate::mounts::PROC_DIR.to_string()))
-            .chain((st.request.devpts || st.request.log.is_some()).then(|| "/dev".to_string()))
-            .chain(
-                st.request
-                    .devpts
-                    .then(|| crate::mounts::DEVPTS_DIR.to_string()),
-            )
-            .collect();
-        Rules {
-            st,
-            purge,
-            data,
-            binds,
-        }
-    }
-
-    fn is_data(&self, path: &str) -> bool {
-        self.data.iter().any(|d| d == path)
-    }
-
-    /// Made by jailsmith (and not found there).
-    fn made(&self, path: &str) -> bool {
-        self.st.manifest.entries.get(path).is_some_and(|e| !e.found)
-    }
-
-    fn purge_or_keep(&self) -> Decision {
-        if self.purge {
-            Decision::Remove
-        } else {
-            Decision::Keep
-        }
-    }
-
-    fn decide(&self, path: Option<&str>, dir: bool) -> Decision {
-        let Some(p) = path else {
-            return Decision::Keep;
-        };
-        let entry = self.st.manifest.entries.get(p);
-        if self.st.manifest.foreign.contains(p) {
-            // adopted: kept; a directory the jail uses too is entered for what jailsmith
-            // put in it
-            return if dir && entry.is_some() {
-                Decision::Enter {
-                    remove_if_empty: false,
-                }
-            } else {
-                Decision::Keep
-            };
-        }
-        if self.is_data(p) || is_home(p) {
-            return self.purge_or_keep();
-        }
-        if dir && ["/tmp", "/var/tmp"].contains(&p) && self.made(p) {
-            return Decision::Empty {
-                remove_if_empty: true,
-            };
-        }
-        let holds_data = self.data.iter().any(|d| is_below(d, p));
-        let bind_dir = self.binds.iter().any(|b| b == p);
-        match entry {
-            Some(e) if e.found && dir => Decision::Enter {
-                remove_if_empty: false,
-            },
-            Some(e) if e.found => Decision::Keep,
-            Some(_) if dir => Decision::Enter {
-                remove_if_empty: true,
-            },
-            Some(_) => Decision::Remove,
-            // the link `jailsmith mount` makes for a jail's own devpts
-            None if !dir && self.st.request.devpts && p == "/dev/ptmx" => Decision::Remove,
-            // the placeholder `jailsmith mount` binds a jail's log socket onto
-            None if !dir && self.st.request.log.is_some() && p == crate::mounts::LOG_PATH => {
-                Decision::Remove
-            }
-            None if dir && (holds_data || bind_dir) => Decision::Enter {
-                remove_if_empty: true,
-            },
-            None => Decision::Keep,
-        }
+            .collect(),
+        binds,
+        devpts: r.devpts,
+        log: r.log.is_some().then(|| crate::mounts::LOG_PATH.to_string()),
     }
 }
 
@@ -726,6 +722,7 @@ fn host_path(jail: &Path, p: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::removal::Decision;
     use crate::state::{EntryType, ManifestEntry};
 
     fn entry(kind: EntryType, found: bool) -> ManifestEntry {
@@ -785,7 +782,7 @@ mod tests {
     #[test]
     fn destroy_removes_only_what_it_made_and_the_rest_with_purge() {
         let st = state();
-        let plain = Rules::new(&st, false);
+        let plain = removal_rules(&st, false);
         let enter = Decision::Enter {
             remove_if_empty: true,
         };
@@ -814,7 +811,7 @@ mod tests {
         assert_eq!(plain.decide(Some("/home/alice"), true), Decision::Keep);
         assert_eq!(plain.decide(Some("/srv/data"), true), Decision::Keep);
         assert_eq!(plain.decide(Some("/var"), true), enter);
-        let purge = Rules::new(&st, true);
+        let purge = removal_rules(&st, true);
         assert_eq!(purge.decide(Some("/home/alice"), true), Decision::Remove);
         assert_eq!(purge.decide(Some("/srv/data"), true), Decision::Remove);
         assert_eq!(purge.decide(Some("/projects"), true), Decision::Keep);

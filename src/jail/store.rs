@@ -2,7 +2,6 @@
 //! update or destroy took links out of a jail, the objects no jail links any more and no
 //! state names are removed (`apply::store::collect` does it, under the store's lock).
 
-use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::apply::executor::ApplyReport;
@@ -27,25 +26,12 @@ pub fn unlinked_any(previous: &Manifest, report: &ApplyReport) -> bool {
     })
 }
 
-/// The store objects every state under `state_dir` names.
-fn named(state_dir: &Path) -> BTreeSet<String> {
-    state::all(state_dir)
-        .unwrap_or_default()
-        .iter()
-        .flat_map(|st| st.manifest.entries.values())
-        .filter_map(|e| e.store_object().map(str::to_string))
-        .collect()
-}
-
 /// Removes the store objects no jail links and no state names; says how many on stderr.
 pub fn collect_garbage(state_dir: &Path) -> anyhow::Result<store::Collected> {
-    let done = store::collect(state_dir, &|| named(state_dir)).map_err(super::JailError::lower)?;
-    if !done.removed.is_empty() {
-        eprintln!(
-            "jailsmith: removed {} store object(s) no jail links any more ({:.1} MB)",
-            done.removed.len(),
-            done.bytes as f64 / 1e6
-        );
+    let done = store::collect(state_dir, &|| state::store_objects_named(state_dir))
+        .map_err(super::JailError::lower)?;
+    if let Some(line) = done.describe() {
+        eprintln!("jailsmith: {line}");
     }
     Ok(done)
 }

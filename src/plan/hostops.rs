@@ -1,8 +1,9 @@
 //! The operations a plan holds outside a jail's file tree: account changes, root-owned files
 //! (keys, drop-ins, unit and slice drop-ins), the jail files a user's or a service's run
-//! rewrites, signals, reloads, service starts and stops, and a destroyed jail's root, each
-//! with its reason. Data only; `apply::journal` gives them effect (and knows each one's
-//! inverse); a report serialises them (`user`, `service` and `destroy` `--dry-run --json`).
+//! rewrites, signals, reloads, service starts and stops, and a destroyed jail's mounts, tree,
+//! root, labels and store objects, each with its reason. Data only; `apply::journal` gives
+//! them effect (and knows each one's inverse); a report serialises them (`user`, `service`
+//! and `destroy` `--dry-run --json`).
 
 use std::path::PathBuf;
 
@@ -10,6 +11,7 @@ use serde::Serialize;
 
 use super::JailPath;
 use super::ops::{Content, Owner};
+use super::removal::RemovalRules;
 
 /// What `usermod` changes on an existing account; `None` leaves a field alone.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -167,6 +169,32 @@ pub enum HostOp {
     /// Removes a jail's (emptied) root directory from its parent, by descriptor: the last
     /// step of `destroy --purge`. It cannot be undone.
     RemoveJailRoot { path: PathBuf },
+    /// Unmounts a jail's own mounts below its root before its tree goes: its binds (found
+    /// by the identity of their source, wherever they moved) and its own procfs, devpts
+    /// and log socket; any other mount there is refused, naming it, and nothing is
+    /// unmounted. `mounts` names them as found when planned (`SRC:DST:ro`, `proc:/proc`).
+    /// It cannot be undone.
+    UnmountBinds {
+        jail: PathBuf,
+        mounts: Vec<String>,
+        #[serde(skip)]
+        binds: Vec<crate::mounts::Bind>,
+        #[serde(skip)]
+        own: crate::mounts::Own,
+    },
+    /// Removes from a jail's tree what its `rules` say (`plan::removal`): by descriptor,
+    /// never through a symlink, never across a mount (`destroy`). It cannot be undone.
+    RemoveJailContents {
+        jail: PathBuf,
+        #[serde(flatten)]
+        rules: RemovalRules,
+    },
+    /// Removes a destroyed jail's SELinux equivalence rule (`semanage fcontext -d`), where
+    /// SELinux is enabled. It cannot be undone.
+    ForgetLabels { jail: PathBuf },
+    /// Removes the shared store's objects that no jail links any more and no state names
+    /// (under the store's lock). It cannot be undone.
+    CollectStoreGarbage { state_dir: PathBuf },
 }
 
 impl HostOp {
@@ -194,6 +222,10 @@ impl HostOp {
             HostOp::StartUnit { restart: true, .. } => "restart",
             HostOp::EnableUnits { .. } => "enable",
             HostOp::StopUnit { .. } => "stop",
+            HostOp::UnmountBinds { .. } => "umount",
+            HostOp::RemoveJailContents { .. } => "rm",
+            HostOp::ForgetLabels { .. } => "unlabel",
+            HostOp::CollectStoreGarbage { .. } => "collect",
         }
     }
 
@@ -217,6 +249,12 @@ impl HostOp {
             | HostOp::RemoveHostDir { path }
             | HostOp::SaveState { path, .. }
             | HostOp::RemoveJailRoot { path } => path.display().to_string(),
+            HostOp::UnmountBinds { jail, .. } => format!("the mounts below {}", jail.display()),
+            HostOp::RemoveJailContents { jail, .. } => format!("the tree of {}", jail.display()),
+            HostOp::ForgetLabels { jail } => format!("the SELinux labels of {}", jail.display()),
+            HostOp::CollectStoreGarbage { state_dir } => {
+                format!("the store of {}", state_dir.display())
+            }
             HostOp::WriteJailFile { path, .. }
             | HostOp::RemoveJailFile { path }
             | HostOp::MakeJailDir { path, .. }

@@ -1,5 +1,6 @@
 //! Plan: settings + closure → a list of typed operations on the jail, each with a reason;
-//! `hostops` holds the operations outside the jail's tree (accounts, root files, reloads).
+//! `hostops` holds the operations outside the jail's tree (accounts, root files, reloads);
+//! `removal` the rules of what `destroy` removes from a jail's tree.
 //! Pure: takes every input as an argument; never reads the host or the environment.
 
 pub mod base;
@@ -9,6 +10,7 @@ pub mod hostops;
 pub mod jailpath;
 pub mod ops;
 pub mod policy;
+pub mod removal;
 pub mod render;
 
 pub use hostops::{HostOp, HostStep};

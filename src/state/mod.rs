@@ -235,6 +235,17 @@ pub fn all(state_dir: &Path) -> Result<Vec<JailState>, StateError> {
     Ok(out)
 }
 
+/// The store objects every state under `state_dir` names (what a store's garbage
+/// collection keeps even when no jail links it).
+pub fn store_objects_named(state_dir: &Path) -> std::collections::BTreeSet<String> {
+    all(state_dir)
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|st| st.manifest.entries.values())
+        .filter_map(|e| e.store_object().map(str::to_string))
+        .collect()
+}
+
 /// Saves `state` with the one safe writer (temporary file, rename; not fsynced: see
 /// `Durability::Lazy`), mode 0600, creating the state directories root 0700. Returns the
 /// file written.

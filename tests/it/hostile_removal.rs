@@ -445,3 +445,92 @@ fn delete_home_refuses_a_foreign_mount_before_changing_anything() {
     assert!(s.dropin(user.name()).exists());
     assert!(home.join("mnt/precious.txt").is_file());
 }
+
+/// The ops of a `destroy --json` report's `plan`, in order.
+fn plan_ops(report: &serde_json::Value) -> Vec<String> {
+    report["plan"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no plan: {report}"))
+        .iter()
+        .map(|s| s["op"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn destroy_plans_its_unmount_and_removal_and_neither_crosses_a_bind_nor_follows_a_planted_link() {
+    if !common::require_root(
+        "destroy_plans_its_unmount_and_removal_and_neither_crosses_a_bind_nor_follows_a_planted_link",
+    ) {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let _u = common::UnmountGuard(t.path().to_path_buf());
+    let (jail, state) = (t.jail("jail"), t.state_dir());
+    let shared = host_data(&t, "shared");
+    let target = host_data(&t, "target");
+    let bind = format!("{}:/shared", shared.display());
+    run_ok(&mut build(&jail, &state, &["--bind", &bind]));
+    run_ok(&mut common::jail_cmd("mount", &jail, &state, &[]));
+    assert!(common::mount_at(&jail.join("shared")).is_some());
+    // what a jailed user (uid 4242) can plant: links to host directories in the scratch
+    // /tmp and in a home of their own, one absolute and one climbing out with `..`
+    std::os::unix::fs::symlink(&target, jail.join("tmp/escape")).unwrap();
+    let home = jail.join("home/evil");
+    common::make_dir(&home, 0o700);
+    std::os::unix::fs::symlink(&target, home.join("link")).unwrap();
+    std::os::unix::fs::symlink("../../../../../..", home.join("up")).unwrap();
+    for p in [home.join("link"), home.join("up"), home.clone()] {
+        std::os::unix::fs::lchown(&p, Some(4242), Some(4242)).unwrap();
+    }
+    let (shared_before, target_before) = (fingerprint(&shared), fingerprint(&target));
+    let json = |extra: &[&str]| {
+        let mut args = vec!["--purge", "--json"];
+        args.extend_from_slice(extra);
+        let out = run_ok(&mut destroy(&jail, &state, &args));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("destroy --json")
+    };
+
+    let dry = json(&["--dry-run"]);
+    assert!(
+        common::mount_at(&jail.join("shared")).is_some(),
+        "the dry run unmounted"
+    );
+    assert!(jail.join("tmp/escape").symlink_metadata().is_ok());
+    let ops = plan_ops(&dry);
+    let at = |op: &str| {
+        ops.iter()
+            .position(|o| o == op)
+            .unwrap_or_else(|| panic!("no {op} in {ops:?}"))
+    };
+    assert!(
+        at("unmount_binds") < at("remove_jail_contents")
+            && at("remove_jail_contents") < at("remove_jail_root"),
+        "{ops:?}"
+    );
+    let unmount = &dry["plan"][at("unmount_binds")];
+    assert_eq!(unmount["jail"], jail.display().to_string());
+    assert_eq!(unmount["mounts"], serde_json::json!([format!("{bind}:ro")]));
+    let removal = &dry["plan"][at("remove_jail_contents")];
+    assert_eq!(removal["purge"], true, "{removal}");
+    assert!(removal["reason"].as_str().is_some_and(|r| !r.is_empty()));
+
+    let real = json(&[]);
+    assert_eq!(
+        real["plan"], dry["plan"],
+        "destroy did other than its dry run planned"
+    );
+    assert_eq!(real["unmounted"], dry["unmounted"]);
+    assert_eq!(
+        fingerprint(&shared),
+        shared_before,
+        "the bind's source changed"
+    );
+    assert_eq!(
+        fingerprint(&target),
+        target_before,
+        "a planted link was followed"
+    );
+    assert!(common::mounts_under(t.path()).is_empty());
+    assert!(!jail.exists(), "the jail root is left");
+    assert_eq!(state_files(&state), 0);
+}

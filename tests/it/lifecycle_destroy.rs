@@ -192,8 +192,29 @@ fn destroy_without_purge_keeps_the_homes() {
     assert!(jail.join("usr").exists() && jail.join("etc").exists());
     umount2(&stray, MntFlags::MNT_DETACH).unwrap();
 
-    let out = run_ok(&mut destroy());
-    assert!(text(&out.stdout).contains("kept"), "{}", text(&out.stdout));
+    // the plan: the tree's removal by rules that keep the homes, then the state kept for
+    // what is left; the real run performs it step for step
+    let json = |out: std::process::Output| -> serde_json::Value {
+        serde_json::from_slice(&out.stdout).expect("destroy --json prints JSON")
+    };
+    let dry = json(run_ok(destroy().args(["--dry-run", "--json"])));
+    let ops: Vec<&str> = dry["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["op"].as_str().unwrap())
+        .collect();
+    assert_eq!(ops, ["remove_jail_contents", "save_state"], "{dry}");
+    assert_eq!(dry["plan"][0]["purge"], false);
+    assert!(jail.join("usr").exists(), "the dry run removed");
+    let out = run_ok(destroy().arg("--json"));
+    assert!(text(&out.stderr).contains("kept"), "{}", text(&out.stderr));
+    let real = json(out);
+    assert_eq!(
+        real["plan"], dry["plan"],
+        "destroy did other than its dry run planned"
+    );
+    assert_eq!(real["kept"], dry["kept"]);
     assert_eq!(fs::read_to_string(home.join("keep")).unwrap(), "mine");
     assert!(!jail.join("usr").exists() && !jail.join("etc").exists());
     // the state stays for what is left, so that a purge can finish later

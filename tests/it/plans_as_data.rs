@@ -521,6 +521,17 @@ fn sshd_changes(report: &Value) -> BTreeSet<(String, String, String)> {
         .collect()
 }
 
+/// `destroy JAIL --purge --json EXTRA…` against the setup's private sshd.
+fn destroy_purge_json(s: &user_support::Setup, extra: &[&str]) -> Command {
+    let mut c = bin();
+    c.arg("destroy")
+        .arg(&s.jail)
+        .args(s.sshd_paths())
+        .args(["--purge", "--json"])
+        .args(extra);
+    c
+}
+
 #[test]
 fn destroy_dry_run_json_lists_the_jails_last_sshd_block_and_group_and_changes_nothing() {
     if !sshd::available(
@@ -561,15 +572,7 @@ fn destroy_dry_run_json_lists_the_jails_last_sshd_block_and_group_and_changes_no
     assert!(unit.is_file(), "no unit {}", unit.display());
     let block = s.dropin(&name);
     assert!(block.is_file(), "no sshd block for {name}");
-    let destroy = |extra: &[&str]| {
-        let mut c = bin();
-        c.arg("destroy")
-            .arg(&s.jail)
-            .args(s.sshd_paths())
-            .args(["--purge", "--json"])
-            .args(extra);
-        c
-    };
+    let destroy = |extra: &[&str]| destroy_purge_json(&s, extra);
     let watched: Vec<&Path> = vec![
         &s.jail,
         &s.state_dir,
@@ -620,10 +623,20 @@ fn destroy_dry_run_json_lists_the_jails_last_sshd_block_and_group_and_changes_no
         (&dry["root_removed"], &dry["state"]),
         (&Value::Bool(true), &Value::from("forgotten"))
     );
-    // destroy's own operations, as data: the unit, the jail root, the state
-    let targets: Vec<(String, String)> = dry["plan"]
+    // every operation, as data: the user's removal steps first (as its `users` entry has
+    // them), then the unit, the mounts, the tree, the jail root, the state
+    let plan = dry["plan"]
         .as_array()
-        .unwrap_or_else(|| panic!("no plan: {dry}"))
+        .unwrap_or_else(|| panic!("no plan: {dry}"));
+    let user_steps = dry["users"][0]["plan"].as_array().unwrap();
+    assert!(!user_steps.is_empty(), "{dry}");
+    assert_eq!(
+        plan[..user_steps.len()],
+        user_steps[..],
+        "the user's steps do not open the plan"
+    );
+    assert!(dry["groups"].is_null(), "{}", dry["groups"]);
+    let targets: Vec<(String, String)> = plan[user_steps.len()..]
         .iter()
         .map(|step| {
             let op = step["op"].as_str().unwrap().to_string();
@@ -631,15 +644,19 @@ fn destroy_dry_run_json_lists_the_jails_last_sshd_block_and_group_and_changes_no
                 step["reason"].as_str().is_some_and(|r| !r.is_empty()),
                 "{step}"
             );
-            (op, step["path"].as_str().unwrap_or_default().to_string())
+            let at = step["path"].as_str().or(step["jail"].as_str());
+            (op, at.unwrap_or_default().to_string())
         })
         .collect();
     let state_file = targets.last().map(|(_, p)| p.clone()).unwrap_or_default();
+    let jail = s.jail.display().to_string();
     assert_eq!(
         targets,
         [
             ("remove_root_file".into(), unit.display().to_string()),
-            ("remove_jail_root".into(), s.jail.display().to_string()),
+            ("unmount_binds".into(), jail.clone()),
+            ("remove_jail_contents".into(), jail.clone()),
+            ("remove_jail_root".into(), jail),
             ("remove_root_file".into(), state_file.clone()),
         ],
         "{}",
@@ -694,4 +711,47 @@ fn destroy_dry_run_json_lists_the_jails_last_sshd_block_and_group_and_changes_no
         "{group} is left"
     );
     assert!(src.join(".").is_dir(), "the bind source must survive");
+}
+
+/// A destroy of a jail with two users in one sshd group: the dry run's plan is the real
+/// run's, step for step (the group goes with the last user, the state is saved as each
+/// user leaves), and every user's steps are in the top-level plan, in order.
+#[test]
+fn destroy_of_two_users_plans_every_users_steps_as_the_real_run_does_them() {
+    if !sshd::available("destroy_of_two_users_plans_every_users_steps_as_the_real_run_does_them") {
+        return;
+    }
+    let s = user_support::Setup::new("destroy_two_users");
+    let (alice, bob) = (common::UserGuard::new(), common::UserGuard::new());
+    let (_, key_pub) = sshd::client_keypair(&s.root.dir("client"));
+    for u in [&alice, &bob] {
+        s.run_reloading(s.user_cmd(u.name()).arg("--key").arg(&key_pub));
+    }
+    let destroy = |extra: &[&str]| destroy_purge_json(&s, extra);
+    let dry = json_of(&mut destroy(&["--dry-run"]), 0);
+    let real: Value =
+        serde_json::from_slice(&s.run_reloading(&mut destroy(&[])).stdout).expect("JSON");
+    let ops = |v: &Value| -> Vec<String> {
+        v["plan"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|st| format!("{} {}", st["op"], st["reason"]))
+            .collect()
+    };
+    assert_eq!(
+        ops(&real),
+        ops(&dry),
+        "destroy did other than its dry run planned"
+    );
+    assert_eq!(real["plan"], dry["plan"]);
+    // the users' own steps, in order, open the plan
+    let users: Vec<Value> = real["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|u| u["plan"].as_array().unwrap().clone())
+        .collect();
+    assert_eq!(real["plan"].as_array().unwrap()[..users.len()], users[..]);
+    assert!(!s.jail.exists());
 }

@@ -180,7 +180,39 @@ fn store_jails_share_every_copied_file_and_objects_outlive_one_jail_only() {
     runs_bash(&j2);
     check_clean(&j2, &state);
 
-    let out = run_ok(&mut jail_cmd("destroy", &j2, &state, &["--purge"]));
+    // the collection is the plan's last operation, planned by the dry run as it is run
+    let plan = |out: &std::process::Output| {
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        v["plan"].clone()
+    };
+    let held = objects(&state);
+    let dry = plan(&run_ok(&mut jail_cmd(
+        "destroy",
+        &j2,
+        &state,
+        &["--purge", "--dry-run", "--json"],
+    )));
+    assert_eq!(objects(&state), held, "the dry run collected");
+    let last = dry.as_array().and_then(|a| a.last()).cloned();
+    assert_eq!(
+        last.as_ref().map(|l| (&l["op"], &l["state_dir"])),
+        Some((
+            &serde_json::json!("collect_store_garbage"),
+            &serde_json::json!(state.display().to_string())
+        )),
+        "{dry}"
+    );
+    let out = run_ok(&mut jail_cmd(
+        "destroy",
+        &j2,
+        &state,
+        &["--purge", "--json"],
+    ));
+    assert_eq!(
+        plan(&out),
+        dry,
+        "destroy did other than its dry run planned"
+    );
     assert!(
         text(&out.stderr).contains("store object(s) no jail links"),
         "{}",

@@ -236,12 +236,11 @@ pub(super) fn drop_if_empty(
         gid: Some(gid),
     };
     r.exec(None, op, "the jail's group has no member left")?;
-    if !r.dry {
-        let name = group.to_string();
-        update_state(r, jail, format!("group {group} forgotten"), |s| {
-            s.groups.remove(&name);
-        })?;
-    }
+    // a dry run plans the state's save too: its plan is the real run's
+    let name = group.to_string();
+    update_state(r, jail, format!("group {group} forgotten"), |s| {
+        s.groups.remove(&name);
+    })?;
     Ok(removed)
 }
 

@@ -88,11 +88,16 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
             moved = groups::migrate(r, &db, &jail, Some(name))?;
             config_changed = true;
         }
+        // the group goes with its last member; in a dry run of several removals the
+        // earlier ones are gone by now
+        let leaving: Vec<&str> = std::iter::once(name)
+            .chain(a.left_before.iter().map(String::as_str))
+            .collect();
         for group in &member_of {
             groups::membership(r, name, group, false)?;
             let sftp = group.ends_with(dropin::SFTP_SUFFIX);
             let (_, path) = groups::block_of(a, &jail, sftp)?;
-            config_changed |= groups::drop_if_empty(r, &db, &jail, group, &path, &[name])?;
+            config_changed |= groups::drop_if_empty(r, &db, &jail, group, &path, &leaving)?;
         }
         if config_changed {
             if !r.dry {
@@ -106,7 +111,7 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
             reload_sshd(r, &sshd)?;
         }
         if let Some(h) = host_ref {
-            drop_jail_lines(r, h, name, existing.as_ref())?;
+            drop_jail_lines(r, &db, h, name, existing.as_ref())?;
         }
         record_user(r, &jail, name, false)?;
         if let Some(h) = host_ref {
@@ -258,28 +263,47 @@ fn end_sessions(r: &mut Run, uid: u32) -> Result<(), UserError> {
 
 fn drop_jail_lines(
     r: &mut Run,
+    db: &HostDb,
     host: &dyn Host,
     name: &str,
     existing: Option<&HostAccount>,
 ) -> Result<(), UserError> {
-    let passwd_before = jailside::read_text(host, &jailside::passwd_path())?;
-    let group_before = jailside::read_text(host, &jailside::group_path())?;
-    let (Some(p), Some(g)) = (passwd_before.clone(), group_before.clone()) else {
-        if let Some(p) = passwd_before {
-            let (passwd, _) = jailside::without_user(&p, "", name, None, None);
-            put_jail_file(r, host, "passwd", jailside::passwd_path(), Some(p), &passwd)?;
-        }
-        return Ok(());
+    let mut passwd_before = jailside::read_text(host, &jailside::passwd_path())?;
+    let mut group_before = jailside::read_text(host, &jailside::group_path())?;
+    // a dry run of several removals: the files as the earlier ones would have left them
+    for gone in &r.args.left_before {
+        let acc = db.lookup(gone)?;
+        (passwd_before, group_before) = without(passwd_before, group_before, gone, acc.as_ref());
+    }
+    let (passwd, group) = without(passwd_before.clone(), group_before.clone(), name, existing);
+    if let (Some(before), Some(p)) = (passwd_before, passwd) {
+        put_jail_file(r, host, "passwd", jailside::passwd_path(), Some(before), &p)?;
+    }
+    if let (Some(before), Some(g)) = (group_before, group) {
+        put_jail_file(r, host, "group", jailside::group_path(), Some(before), &g)?;
+    }
+    Ok(())
+}
+
+/// The jail's passwd and group (as far as there are) without `name`'s lines; its group
+/// line only with both files there.
+fn without(
+    passwd: Option<String>,
+    group: Option<String>,
+    name: &str,
+    existing: Option<&HostAccount>,
+) -> (Option<String>, Option<String>) {
+    let (Some(p), Some(g)) = (&passwd, &group) else {
+        let p = passwd.map(|p| jailside::without_user(&p, "", name, None, None).0);
+        return (p, group);
     };
     // the jail's own line tells the gid even when the host account is gone
-    let gid = hostdb::find_passwd(&p, name)
+    let gid = hostdb::find_passwd(p, name)
         .map(|e| e.gid)
         .or(existing.map(|a| a.entry.gid));
     let group_name = existing
         .and_then(|a| a.group.clone())
-        .or_else(|| gid.and_then(|gid| hostdb::group_name(&g, gid)));
-    let (passwd, group) = jailside::without_user(&p, &g, name, gid, group_name.as_deref());
-    put_jail_file(r, host, "passwd", jailside::passwd_path(), Some(p), &passwd)?;
-    put_jail_file(r, host, "group", jailside::group_path(), Some(g), &group)?;
-    Ok(())
+        .or_else(|| gid.and_then(|gid| hostdb::group_name(g, gid)));
+    let (p, g) = jailside::without_user(p, g, name, gid, group_name.as_deref());
+    (Some(p), Some(g))
 }

@@ -128,6 +128,8 @@ impl From<OpError> for UserError {
             e @ (OpError::Program { .. }
             | OpError::NoJail { .. }
             | OpError::Signal(_)
+            | OpError::Mount(_)
+            | OpError::Selinux(_)
             | OpError::RemoveRoot { .. }) => UserError::Step(e),
         }
     }
@@ -324,15 +326,19 @@ pub(super) fn record_jail_files(
     jail: &Path,
     host: &dyn Host,
 ) -> Result<(), UserError> {
-    if r.dry {
-        return Ok(());
-    }
     let paths = [jailside::passwd_path(), jailside::group_path()];
-    let changed =
-        crate::jail::with_written(&r.args.state_dir, jail, host, &paths).map_err(|e| match e {
-            crate::jail::RecordError::Host(e) => UserError::Host(e),
-            crate::jail::RecordError::State(e) => UserError::State(e),
-        })?;
+    // a dry run wrote nothing: a file it would write changes its entry (content, time);
+    // otherwise the files are as the real run finds them
+    let would_write = r.dry
+        && r.journal
+            .steps()
+            .iter()
+            .any(|s| matches!(&s.op, HostOp::WriteJailFile { path, .. } if paths.contains(path)));
+    let changed = if would_write {
+        state::load(&r.args.state_dir, jail)?
+    } else {
+        crate::jail::with_written(&r.args.state_dir, jail, host, &paths).map_err(record_failed)?
+    };
     if let Some(st) = changed {
         save_state(
             r,
@@ -341,6 +347,13 @@ pub(super) fn record_jail_files(
         )?;
     }
     Ok(())
+}
+
+fn record_failed(e: crate::jail::RecordError) -> UserError {
+    match e {
+        crate::jail::RecordError::Host(e) => UserError::Host(e),
+        crate::jail::RecordError::State(e) => UserError::State(e),
+    }
 }
 
 pub(super) fn drop_host_file(
