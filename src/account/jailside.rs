@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::path::{Component, Path};
 
 use crate::apply::{EntryKind, Host, HostError, Meta};
-use crate::plan::{JailPath, Owner};
+use crate::plan::{HostOp, Id, JailPath, Owner, PlannedOwner};
 
 use super::hostdb::PasswdEntry;
 use super::jaildb;
@@ -94,9 +94,10 @@ pub enum Needed {
     },
 }
 
-/// What `home/NAME` needs: a real directory, 0700, owned by `owner`. Anything else there
-/// (symlink, FIFO, file) is refused by the caller.
-pub fn home_needs(host: &dyn Host, name: &str, owner: Owner) -> Result<Needed, HostError> {
+/// What `home/NAME` needs: a real directory, 0700, owned by `owner` (None: an account still
+/// to be created, whose ids no existing directory can have yet). Anything else there
+/// (symlink, FIFO, file) is refused.
+pub fn home_needs(host: &dyn Host, name: &str, owner: Option<Owner>) -> Result<Needed, HostError> {
     let path = home_of(name);
     Ok(match host.stat(&path)? {
         None => Needed::Create,
@@ -109,7 +110,10 @@ pub fn home_needs(host: &dyn Host, name: &str, owner: Owner) -> Result<Needed, H
                 op: "make the user's home",
             });
         }
-        Some(m) if m.mode & 0o7777 != 0o700 || m.uid != owner.uid || m.gid != owner.gid => {
+        Some(m)
+            if m.mode & 0o7777 != 0o700
+                || owner.is_none_or(|o| m.uid != o.uid || m.gid != o.gid) =>
+        {
             Needed::Fix {
                 mode: m.mode & 0o7777,
                 owner: Owner {
@@ -150,6 +154,118 @@ pub fn with_user(
         &jaildb::group_line(group_name, entry.gid),
     );
     (p, g)
+}
+
+/// An account as the jail's etc/passwd and etc/group hold it: its passwd fields and its
+/// primary group's name, the ids `Id::New` while `useradd` has still to allocate them (the
+/// plan of a dry run that would create the account).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JailAccount {
+    pub name: String,
+    pub uid: Id,
+    pub gid: Id,
+    pub gecos: String,
+    pub home: String,
+    pub shell: String,
+    /// The primary group's name; None when its gid has no group (no group line then).
+    pub group: Option<String>,
+}
+
+impl JailAccount {
+    /// An existing account, from its host entry and its primary group's name.
+    pub fn of(entry: &PasswdEntry, group: Option<String>) -> Self {
+        JailAccount {
+            name: entry.name.clone(),
+            uid: entry.uid.into(),
+            gid: entry.gid.into(),
+            gecos: entry.gecos.clone(),
+            home: entry.home.clone(),
+            shell: entry.shell.clone(),
+            group,
+        }
+    }
+
+    /// Its uid and gid as the owner of what it owns in the jail.
+    pub fn owner(&self) -> PlannedOwner {
+        PlannedOwner {
+            uid: self.uid,
+            gid: self.gid,
+        }
+    }
+
+    /// Its host entry, None while an id is still to be allocated.
+    fn entry(&self) -> Option<PasswdEntry> {
+        Some(PasswdEntry {
+            name: self.name.clone(),
+            uid: self.uid.assigned()?,
+            gid: self.gid.assigned()?,
+            gecos: self.gecos.clone(),
+            home: self.home.clone(),
+            shell: self.shell.clone(),
+        })
+    }
+}
+
+/// One file of the jail an account's line goes into.
+pub struct LineOp {
+    /// `passwd` or `group`.
+    pub file: &'static str,
+    /// The file's text before (None when absent).
+    pub before: Option<String>,
+    /// `HostOp::PutPasswdLine` or `HostOp::PutGroupLine`.
+    pub op: HostOp,
+}
+
+/// The operations that put `account`'s lines into the jail's etc/passwd and etc/group: one
+/// per file that does not hold them yet (always, while its ids are still to be allocated).
+/// `host` None: a jail its build has still to make (the files then start with root's line).
+pub fn line_ops(host: Option<&dyn Host>, account: &JailAccount) -> Result<Vec<LineOp>, HostError> {
+    let read = |p: &JailPath| match host {
+        Some(h) => read_text(h, p),
+        None => Ok(None),
+    };
+    let (passwd, group) = (read(&passwd_path())?, read(&group_path())?);
+    let group_name = account.group.clone().unwrap_or_default();
+    let after = account
+        .entry()
+        .map(|e| with_user(passwd.as_deref(), group.as_deref(), &e, &group_name));
+    let mut out = Vec::new();
+    if after
+        .as_ref()
+        .is_none_or(|(p, _)| passwd.as_deref() != Some(p))
+    {
+        let op = HostOp::PutPasswdLine {
+            path: passwd_path(),
+            name: account.name.clone(),
+            uid: account.uid,
+            gid: account.gid,
+            gecos: account.gecos.clone(),
+            home: account.home.clone(),
+            shell: account.shell.clone(),
+        };
+        out.push(LineOp {
+            file: "passwd",
+            before: passwd,
+            op,
+        });
+    }
+    if !group_name.is_empty()
+        && after
+            .as_ref()
+            .is_none_or(|(_, g)| group.as_deref() != Some(g))
+    {
+        let op = HostOp::PutGroupLine {
+            path: group_path(),
+            name: group_name,
+            gid: account.gid,
+        };
+        out.push(LineOp {
+            file: "group",
+            before: group,
+            op,
+        });
+    }
+    Ok(out)
 }
 
 /// New texts with the user's lines out; the group line stays while another jailed user
@@ -236,14 +352,14 @@ mod tests {
             gid: 1001,
         };
         let h = FakeHost::default();
-        assert_eq!(home_needs(&h, "u", owner).unwrap(), Needed::Create);
+        assert_eq!(home_needs(&h, "u", Some(owner)).unwrap(), Needed::Create);
         // the user use case makes them through the journal, in this order
         assert!(
             h.make_dir(&JailPath::new("home").unwrap(), 0o755, Owner::ROOT)
                 .unwrap()
         );
         assert!(h.make_dir(&home_of("u"), 0o700, owner).unwrap());
-        assert_eq!(home_needs(&h, "u", owner).unwrap(), Needed::Nothing);
+        assert_eq!(home_needs(&h, "u", Some(owner)).unwrap(), Needed::Nothing);
         assert_eq!(
             *h.writes.read().unwrap(),
             vec!["mkdir /home", "mkdir /home/u"]
@@ -255,12 +371,12 @@ mod tests {
             .with("home", EntryKind::Dir, 0o755)
             .link("home/u", "/etc");
         assert!(matches!(
-            home_needs(&planted, "u", owner),
+            home_needs(&planted, "u", Some(owner)),
             Err(HostError::WrongType { .. })
         ));
         let via_link = FakeHost::default().link("home", "/");
         assert!(matches!(
-            home_needs(&via_link, "u", owner),
+            home_needs(&via_link, "u", Some(owner)),
             Err(HostError::Symlink { .. })
         ));
     }

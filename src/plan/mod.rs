@@ -11,6 +11,6 @@ pub mod ops;
 pub mod policy;
 pub mod render;
 
-pub use hostops::{HostOp, HostStep};
+pub use hostops::{HostOp, HostStep, Id, PlannedOwner};
 pub use jailpath::JailPath;
 pub use ops::{Content, Op, Owner, Plan, Step};

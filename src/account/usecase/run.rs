@@ -10,7 +10,7 @@ use super::{UserError, UserRequest};
 use crate::account::{hostfs, jailside};
 use crate::apply::Host;
 use crate::apply::journal::{Journal, LinuxSystem, OpError, Performed};
-use crate::plan::{HostOp, HostStep, JailPath, Owner};
+use crate::plan::{HostOp, HostStep, JailPath, Owner, PlannedOwner};
 use crate::sshd::reload;
 use crate::sshd::validate::Sshd;
 use crate::state::{self, JailState};
@@ -37,6 +37,8 @@ pub(super) struct Run<'a> {
     pub(super) changes: Vec<Change>,
     pub(super) journal: Journal<'static>,
     pub(super) warnings: Vec<String>,
+    /// True once the run wrote (in a dry run: planned) the jail's passwd or group.
+    pub(super) jail_files_written: bool,
 }
 
 impl<'a> Run<'a> {
@@ -48,6 +50,7 @@ impl<'a> Run<'a> {
             changes: Vec::new(),
             journal: Journal::new(&LINUX, args.dry_run),
             warnings: Vec::new(),
+            jail_files_written: false,
         }
     }
 
@@ -128,7 +131,8 @@ impl From<OpError> for UserError {
             e @ (OpError::Program { .. }
             | OpError::NoJail { .. }
             | OpError::Signal(_)
-            | OpError::RemoveRoot { .. }) => UserError::Step(e),
+            | OpError::RemoveRoot { .. }
+            | OpError::Unallocated { .. }) => UserError::Step(e),
         }
     }
 }
@@ -232,9 +236,28 @@ pub(super) fn put_jail_file(
     if before.as_deref() == Some(text) {
         return Ok(());
     }
+    let op = HostOp::WriteJailFile {
+        path,
+        content: text.into(),
+        mode: 0o644,
+        owner: Owner::ROOT,
+    };
+    put_jail_op(r, host, object, before.is_some(), op)
+}
+
+/// Runs `op`, which writes the jail's passwd or group (`object`), making etc/ first when
+/// missing; `existed`: whether the file was there.
+pub(super) fn put_jail_op(
+    r: &mut Run,
+    host: &dyn Host,
+    object: &'static str,
+    existed: bool,
+    op: HostOp,
+) -> Result<(), UserError> {
+    let path = op.jail_path().expect("an operation in the jail").clone();
     r.change(
         object,
-        if before.is_some() { "update" } else { "create" },
+        if existed { "update" } else { "create" },
         in_jail(Some(host), &path),
     );
     if let Some(parent) = path.parent()
@@ -243,18 +266,13 @@ pub(super) fn put_jail_file(
         let op = HostOp::MakeJailDir {
             path: parent,
             mode: 0o755,
-            owner: Owner::ROOT,
+            owner: PlannedOwner::ROOT,
         };
         r.exec(Some(host), op, format!("holds the jail's {object}"))?;
     }
-    let op = HostOp::WriteJailFile {
-        path,
-        content: text.into(),
-        mode: 0o644,
-        owner: Owner::ROOT,
-    };
     let reason = reason_of(object, &r.args.name);
     r.exec(Some(host), op, reason)?;
+    r.jail_files_written = true;
     Ok(())
 }
 
@@ -317,15 +335,23 @@ fn save_state(r: &mut Run, st: &JailState, reason: String) -> Result<(), UserErr
     Ok(())
 }
 
+/// Why a run saves the state after writing the jail's passwd or group.
+const JAIL_FILES_RECORDED: &str = "the jail's passwd and group recorded as placed";
+
 /// Records the jail's passwd and group as they now are in its manifest (jailsmith just wrote
-/// them), so `check` finds them as placed right after this run.
+/// them), so `check` finds them as placed right after this run. A dry run plans the save
+/// when it planned a write of either.
 pub(super) fn record_jail_files(
     r: &mut Run,
     jail: &Path,
     host: &dyn Host,
 ) -> Result<(), UserError> {
     if r.dry {
-        return Ok(());
+        if !r.jail_files_written {
+            return Ok(());
+        }
+        let st = state::load(&r.args.state_dir, jail)?.unwrap_or_else(|| JailState::new(jail));
+        return save_state(r, &st, JAIL_FILES_RECORDED.into());
     }
     let paths = [jailside::passwd_path(), jailside::group_path()];
     let changed =
@@ -334,11 +360,7 @@ pub(super) fn record_jail_files(
             crate::jail::RecordError::State(e) => UserError::State(e),
         })?;
     if let Some(st) = changed {
-        save_state(
-            r,
-            &st,
-            "the jail's passwd and group recorded as placed".into(),
-        )?;
+        save_state(r, &st, JAIL_FILES_RECORDED.into())?;
     }
     Ok(())
 }
