@@ -181,12 +181,12 @@ pub struct ServiceReport {
     /// for the administrator instead.
     pub systemctl: Vec<Vec<String>>,
     /// The host operations after the jail's build, in order, each an object with its kind
-    /// `op` (`create_system_account`, `write_jail_file`, `make_jail_dir`, `save_state`,
-    /// `make_host_dir`, `write_root_file`, `reload_systemd`, `start_unit`), what it acts on
-    /// (`name`, `path`, `unit`, …) and its `reason`: what was done (with --dry-run: what
-    /// would be, as far as it is known before anything runs: the jail's passwd/group lines
-    /// are planned once the jail and the account exist, the --read-write directories once
-    /// the account does). A failure undoes them, newest first.
+    /// `op` (`create_system_account`, `put_passwd_line`, `put_group_line`, `make_jail_dir`,
+    /// `save_state`, `make_host_dir`, `write_root_file`, `reload_systemd`, `start_unit`), what
+    /// it acts on (`name`, `path`, `unit`, …) and its `reason`: what was done (with --dry-run:
+    /// what would be, step for step; the `uid`, `gid` and `owner` ids of an account still to
+    /// be created are `"new"`, allocated by useradd in the real run). A failure undoes them,
+    /// newest first.
     pub plan: Vec<HostStep>,
 }
 

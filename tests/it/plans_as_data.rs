@@ -136,6 +136,12 @@ fn ids_of(name: &str) -> (u32, u32) {
     (u.uid.as_raw(), u.gid.as_raw())
 }
 
+/// The directories the commands of a user test setup write (jail, state, keys, sshd
+/// drop-ins) and `more`.
+fn written_by<'a>(s: &'a user_support::Setup, more: &'a Path) -> Vec<&'a Path> {
+    vec![&s.jail, &s.state_dir, &s.keys_dir, s.srv.dropin_dir(), more]
+}
+
 /// True when the host has a group `name`.
 fn group_exists(name: &str) -> bool {
     nix::unistd::Group::from_name(name).unwrap().is_some()
@@ -599,13 +605,7 @@ fn user_create_dry_run_plans_every_step_of_the_real_run_with_its_ids_to_be_alloc
             .args(extra);
         c
     };
-    let watched: Vec<&Path> = vec![
-        &s.jail,
-        &s.state_dir,
-        &s.keys_dir,
-        s.srv.dropin_dir(),
-        &systemd_dir,
-    ];
+    let watched = written_by(&s, &systemd_dir);
     let before = snapshot(&watched);
 
     let dry = json_of(&mut add(&["--dry-run"]), 0);
@@ -759,13 +759,7 @@ fn destroy_dry_run_json_lists_the_jails_last_sshd_block_and_group_and_changes_no
             .args(extra);
         c
     };
-    let watched: Vec<&Path> = vec![
-        &s.jail,
-        &s.state_dir,
-        &s.keys_dir,
-        s.srv.dropin_dir(),
-        &units,
-    ];
+    let watched = written_by(&s, &units);
     let before = snapshot(&watched);
 
     let dry = json_of(&mut destroy(&["--dry-run"]), 0);
