@@ -694,6 +694,64 @@ fn user_create_dry_run_plans_every_step_of_the_real_run_with_its_ids_to_be_alloc
     assert!(!dropin.exists(), "the drop-in is left");
 }
 
+#[test]
+fn user_create_and_its_dry_run_refuse_a_jail_passwd_that_is_a_symlink_alike() {
+    let test = "user_create_and_its_dry_run_refuse_a_jail_passwd_that_is_a_symlink_alike";
+    if !sshd::available(test) {
+        return;
+    }
+    let _g = common::serial();
+    let s = user_support::Setup::new("user_create_symlinked_passwd");
+    // the careless admin's `ln -sf /etc/passwd JAIL/etc/passwd`, with a canary for the host's
+    let canary = common::Canary::new(
+        &s.root.path().join("host-passwd"),
+        "root:x:0:0::/:/bin/sh\n",
+    );
+    let passwd = s.jail.join("etc/passwd");
+    fs::remove_file(&passwd).unwrap();
+    std::os::unix::fs::symlink(s.root.path().join("host-passwd"), &passwd).unwrap();
+    let user = ReservedUser::new();
+    let name = user.name().to_string();
+    let (_, key_pub) = sshd::client_keypair(&s.root.dir("client"));
+    let add = |extra: &[&str]| {
+        let mut c = s.user_cmd(&name);
+        c.arg("--create").arg("--key").arg(&key_pub).args(extra);
+        c
+    };
+    let outside = s.root.dir("outside-the-jail");
+    let watched = written_by(&s, &outside);
+    let before = snapshot(&watched);
+    let dry = run(&mut add(&["--dry-run"]));
+    assert_eq!(
+        snapshot(&watched),
+        before,
+        "user --dry-run changed the tree"
+    );
+    // refused (exit 4) by both, the real run after rolling back the account it made
+    let real = run(&mut add(&[]));
+    assert_eq!(dry.status.code(), Some(4), "{}", text(&dry.stderr));
+    assert_eq!(
+        real.status.code(),
+        dry.status.code(),
+        "{}",
+        text(&real.stderr)
+    );
+    for out in [&dry, &real] {
+        let err = text(&out.stderr);
+        assert!(err.contains("symlink at /etc/passwd"), "{err}");
+    }
+    assert!(
+        text(&real.stderr).contains("rolled back"),
+        "{}",
+        text(&real.stderr)
+    );
+    canary.assert_unchanged("user --create through a symlinked jail passwd");
+    assert!(user.lookup().is_none(), "the account was left behind");
+    assert!(!group_exists(&name), "the account's group was left behind");
+    assert!(fs::symlink_metadata(s.jail.join("home").join(&name)).is_err());
+    assert!(!s.keys_dir.join(&name).exists() && !s.dropin(&name).exists());
+}
+
 /// (object, action, target) of every change of the users' and groups' reports of a destroy.
 fn sshd_changes(report: &Value) -> BTreeSet<(String, String, String)> {
     let mut reports: Vec<&Value> = report["users"].as_array().unwrap().iter().collect();
