@@ -1,6 +1,7 @@
 //! What an account needs inside its jail, done only through `apply::Host` (no symlink is
 //! ever followed): the shell's presence, `/home/NAME` (0700, the user's), and the user's
-//! lines in the jail's etc/passwd and etc/group. Every function returns what changed.
+//! lines in the jail's etc/passwd and etc/group (`line_ops`: the operations that put them
+//! there, also for an account whose ids are still to be allocated).
 
 use std::collections::VecDeque;
 use std::path::{Component, Path};
