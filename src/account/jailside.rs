@@ -416,4 +416,53 @@ mod tests {
             vec!["mkdir /etc", "write /etc/group"]
         );
     }
+
+    #[test]
+    fn line_ops_plan_what_is_missing_and_always_an_account_still_to_be_created() {
+        let entry = PasswdEntry {
+            name: "u".into(),
+            uid: 1001,
+            gid: 1001,
+            gecos: String::new(),
+            home: "/home/u".into(),
+            shell: "/bin/bash".into(),
+        };
+        let known = JailAccount::of(&entry, Some("u".into()));
+        let h = FakeHost::default().with("etc", EntryKind::Dir, 0o755);
+        let files = |ops: &[LineOp]| ops.iter().map(|l| l.file).collect::<Vec<_>>();
+        assert_eq!(
+            files(&line_ops(Some(&h), &known).unwrap()),
+            ["passwd", "group"]
+        );
+        let (p, g) = with_user(None, None, &entry, "u");
+        h.write_file(&passwd_path(), p.as_bytes(), 0o644, Owner::ROOT)
+            .unwrap();
+        h.write_file(&group_path(), g.as_bytes(), 0o644, Owner::ROOT)
+            .unwrap();
+        assert!(
+            line_ops(Some(&h), &known).unwrap().is_empty(),
+            "lines in place"
+        );
+        // the same account before useradd gave it its ids: both planned, ids "new"
+        let new = JailAccount {
+            uid: Id::New,
+            gid: Id::New,
+            ..known.clone()
+        };
+        let ops = line_ops(Some(&h), &new).unwrap();
+        assert_eq!(files(&ops), ["passwd", "group"]);
+        assert!(matches!(
+            ops[0].op,
+            HostOp::PutPasswdLine { uid: Id::New, .. }
+        ));
+        assert_eq!(new.owner().assigned(), None);
+        // no group on the host for its gid: no group line; no jail yet: root's files
+        let groupless = JailAccount {
+            group: None,
+            ..known
+        };
+        let ops = line_ops(None, &groupless).unwrap();
+        assert_eq!(files(&ops), ["passwd"]);
+        assert_eq!(ops[0].before, None);
+    }
 }
