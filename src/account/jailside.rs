@@ -382,16 +382,21 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn passwd_and_group_are_merged_and_unmerged() {
-        let entry = PasswdEntry {
+    /// u, 1001:1001, /home/u, bash.
+    fn user_u() -> PasswdEntry {
+        PasswdEntry {
             name: "u".into(),
             uid: 1001,
             gid: 1001,
             gecos: String::new(),
             home: "/home/u".into(),
             shell: "/bin/bash".into(),
-        };
+        }
+    }
+
+    #[test]
+    fn passwd_and_group_are_merged_and_unmerged() {
+        let entry = user_u();
         let (p, g) = with_user(None, None, &entry, "u");
         assert_eq!(
             p,
@@ -419,14 +424,7 @@ mod tests {
 
     #[test]
     fn line_ops_plan_what_is_missing_and_always_an_account_still_to_be_created() {
-        let entry = PasswdEntry {
-            name: "u".into(),
-            uid: 1001,
-            gid: 1001,
-            gecos: String::new(),
-            home: "/home/u".into(),
-            shell: "/bin/bash".into(),
-        };
+        let entry = user_u();
         let known = JailAccount::of(&entry, Some("u".into()));
         let h = FakeHost::default().with("etc", EntryKind::Dir, 0o755);
         let files = |ops: &[LineOp]| ops.iter().map(|l| l.file).collect::<Vec<_>>();

@@ -136,6 +136,26 @@ fn ids_of(name: &str) -> (u32, u32) {
     (u.uid.as_raw(), u.gid.as_raw())
 }
 
+/// The JSON report of the dry run `cmd` (exit 0), which must leave every object under
+/// `watched` as it was.
+fn dry_run_json(cmd: &mut Command, watched: &[&Path]) -> Value {
+    let before = snapshot(watched);
+    let dry = json_of(cmd, 0);
+    assert_eq!(snapshot(watched), before, "{cmd:?} changed the tree");
+    dry
+}
+
+/// Both runs exit with `code`, the dry run as the real run.
+fn refused_alike(dry: &std::process::Output, real: &std::process::Output, code: i32) {
+    assert_eq!(dry.status.code(), Some(code), "{}", text(&dry.stderr));
+    assert_eq!(
+        real.status.code(),
+        dry.status.code(),
+        "{}",
+        text(&real.stderr)
+    );
+}
+
 /// The directories the commands of a user test setup write (jail, state, keys, sshd
 /// drop-ins) and `more`.
 fn written_by<'a>(s: &'a user_support::Setup, more: &'a Path) -> Vec<&'a Path> {
@@ -291,13 +311,7 @@ fn mount_dry_run_refuses_a_planted_symlink_as_mount_does() {
         &["--dry-run", "--json"],
     ));
     let real = run(&mut jail_cmd("mount", &jail, &state, &["--json"]));
-    assert_eq!(dry.status.code(), Some(4), "{}", text(&dry.stderr));
-    assert_eq!(
-        real.status.code(),
-        dry.status.code(),
-        "{}",
-        text(&real.stderr)
-    );
+    refused_alike(&dry, &real, 4);
     assert!(
         dry.stdout.is_empty() && real.stdout.is_empty(),
         "a report for a refusal"
@@ -322,13 +336,7 @@ fn mount_dry_run_refuses_a_planted_symlink_as_mount_does() {
     std::os::unix::fs::symlink(&outside, jail.join("proc")).unwrap();
     let dry = run(&mut jail_cmd("mount", &jail, &state, &["--dry-run"]));
     let real = run(&mut jail_cmd("mount", &jail, &state, &[]));
-    assert_eq!(dry.status.code(), Some(4), "{}", text(&dry.stderr));
-    assert_eq!(
-        real.status.code(),
-        dry.status.code(),
-        "{}",
-        text(&real.stderr)
-    );
+    refused_alike(&dry, &real, 4);
     canary.assert_unchanged("mount proc through a planted symlink");
     assert!(
         common::mounts_under(t.path()).is_empty(),
@@ -582,12 +590,9 @@ fn service_dry_run_json_names_the_account_unit_and_systemctl_of_the_real_run() {
 
 #[test]
 fn user_create_dry_run_plans_every_step_of_the_real_run_with_its_ids_to_be_allocated() {
-    let test = "user_create_dry_run_plans_every_step_of_the_real_run_with_its_ids_to_be_allocated";
-    if !sshd::available(test) {
+    let Some((_g, s)) = user_support::serial_setup("user_create_dry_run_plans") else {
         return;
-    }
-    let _g = common::serial();
-    let s = user_support::Setup::new("user_create_dry_run_plans");
+    };
     let systemd_dir = s.root.dir("systemd");
     common::make_dir(&systemd_dir, 0o755);
     let canary = common::Canary::new(&systemd_dir.join("other.conf"), "[Slice]\n");
@@ -605,15 +610,7 @@ fn user_create_dry_run_plans_every_step_of_the_real_run_with_its_ids_to_be_alloc
             .args(extra);
         c
     };
-    let watched = written_by(&s, &systemd_dir);
-    let before = snapshot(&watched);
-
-    let dry = json_of(&mut add(&["--dry-run"]), 0);
-    assert_eq!(
-        snapshot(&watched),
-        before,
-        "user --dry-run changed the tree"
-    );
+    let dry = dry_run_json(&mut add(&["--dry-run"]), &written_by(&s, &systemd_dir));
     canary.assert_unchanged("user --dry-run");
     assert!(
         user.lookup().is_none(),
@@ -696,12 +693,9 @@ fn user_create_dry_run_plans_every_step_of_the_real_run_with_its_ids_to_be_alloc
 
 #[test]
 fn user_create_and_its_dry_run_refuse_a_jail_passwd_that_is_a_symlink_alike() {
-    let test = "user_create_and_its_dry_run_refuse_a_jail_passwd_that_is_a_symlink_alike";
-    if !sshd::available(test) {
+    let Some((_g, s)) = user_support::serial_setup("user_create_symlinked_passwd") else {
         return;
-    }
-    let _g = common::serial();
-    let s = user_support::Setup::new("user_create_symlinked_passwd");
+    };
     // the careless admin's `ln -sf /etc/passwd JAIL/etc/passwd`, with a canary for the host's
     let canary = common::Canary::new(
         &s.root.path().join("host-passwd"),
@@ -729,13 +723,7 @@ fn user_create_and_its_dry_run_refuse_a_jail_passwd_that_is_a_symlink_alike() {
     );
     // refused (exit 4) by both, the real run after rolling back the account it made
     let real = run(&mut add(&[]));
-    assert_eq!(dry.status.code(), Some(4), "{}", text(&dry.stderr));
-    assert_eq!(
-        real.status.code(),
-        dry.status.code(),
-        "{}",
-        text(&real.stderr)
-    );
+    refused_alike(&dry, &real, 4);
     for out in [&dry, &real] {
         let err = text(&out.stderr);
         assert!(err.contains("symlink at /etc/passwd"), "{err}");
@@ -817,15 +805,7 @@ fn destroy_dry_run_json_lists_the_jails_last_sshd_block_and_group_and_changes_no
             .args(extra);
         c
     };
-    let watched = written_by(&s, &units);
-    let before = snapshot(&watched);
-
-    let dry = json_of(&mut destroy(&["--dry-run"]), 0);
-    assert_eq!(
-        snapshot(&watched),
-        before,
-        "destroy --dry-run changed the tree"
-    );
+    let dry = dry_run_json(&mut destroy(&["--dry-run"]), &written_by(&s, &units));
     assert!(
         common::mount_at(&s.jail.join("shared")).is_some(),
         "destroy --dry-run unmounted"
