@@ -1,12 +1,13 @@
 //! What an account needs inside its jail, done only through `apply::Host` (no symlink is
 //! ever followed): the shell's presence, `/home/NAME` (0700, the user's), and the user's
-//! lines in the jail's etc/passwd and etc/group. Every function returns what changed.
+//! lines in the jail's etc/passwd and etc/group (`line_ops`: the operations that put them
+//! there, also for an account whose ids are still to be allocated).
 
 use std::collections::VecDeque;
 use std::path::{Component, Path};
 
 use crate::apply::{EntryKind, Host, HostError, Meta};
-use crate::plan::{JailPath, Owner};
+use crate::plan::{HostOp, Id, JailPath, Owner, PlannedOwner};
 
 use super::hostdb::PasswdEntry;
 use super::jaildb;
@@ -94,9 +95,10 @@ pub enum Needed {
     },
 }
 
-/// What `home/NAME` needs: a real directory, 0700, owned by `owner`. Anything else there
-/// (symlink, FIFO, file) is refused by the caller.
-pub fn home_needs(host: &dyn Host, name: &str, owner: Owner) -> Result<Needed, HostError> {
+/// What `home/NAME` needs: a real directory, 0700, owned by `owner` (None: an account still
+/// to be created, whose ids no existing directory can have yet). Anything else there
+/// (symlink, FIFO, file) is refused.
+pub fn home_needs(host: &dyn Host, name: &str, owner: Option<Owner>) -> Result<Needed, HostError> {
     let path = home_of(name);
     Ok(match host.stat(&path)? {
         None => Needed::Create,
@@ -109,7 +111,10 @@ pub fn home_needs(host: &dyn Host, name: &str, owner: Owner) -> Result<Needed, H
                 op: "make the user's home",
             });
         }
-        Some(m) if m.mode & 0o7777 != 0o700 || m.uid != owner.uid || m.gid != owner.gid => {
+        Some(m)
+            if m.mode & 0o7777 != 0o700
+                || owner.is_none_or(|o| m.uid != o.uid || m.gid != o.gid) =>
+        {
             Needed::Fix {
                 mode: m.mode & 0o7777,
                 owner: Owner {
@@ -150,6 +155,118 @@ pub fn with_user(
         &jaildb::group_line(group_name, entry.gid),
     );
     (p, g)
+}
+
+/// An account as the jail's etc/passwd and etc/group hold it: its passwd fields and its
+/// primary group's name, the ids `Id::New` while `useradd` has still to allocate them (the
+/// plan of a dry run that would create the account).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JailAccount {
+    pub name: String,
+    pub uid: Id,
+    pub gid: Id,
+    pub gecos: String,
+    pub home: String,
+    pub shell: String,
+    /// The primary group's name; None when its gid has no group (no group line then).
+    pub group: Option<String>,
+}
+
+impl JailAccount {
+    /// An existing account, from its host entry and its primary group's name.
+    pub fn of(entry: &PasswdEntry, group: Option<String>) -> Self {
+        JailAccount {
+            name: entry.name.clone(),
+            uid: entry.uid.into(),
+            gid: entry.gid.into(),
+            gecos: entry.gecos.clone(),
+            home: entry.home.clone(),
+            shell: entry.shell.clone(),
+            group,
+        }
+    }
+
+    /// Its uid and gid as the owner of what it owns in the jail.
+    pub fn owner(&self) -> PlannedOwner {
+        PlannedOwner {
+            uid: self.uid,
+            gid: self.gid,
+        }
+    }
+
+    /// Its host entry, None while an id is still to be allocated.
+    fn entry(&self) -> Option<PasswdEntry> {
+        Some(PasswdEntry {
+            name: self.name.clone(),
+            uid: self.uid.assigned()?,
+            gid: self.gid.assigned()?,
+            gecos: self.gecos.clone(),
+            home: self.home.clone(),
+            shell: self.shell.clone(),
+        })
+    }
+}
+
+/// One file of the jail an account's line goes into.
+pub struct LineOp {
+    /// `passwd` or `group`.
+    pub file: &'static str,
+    /// The file's text before (None when absent).
+    pub before: Option<String>,
+    /// `HostOp::PutPasswdLine` or `HostOp::PutGroupLine`.
+    pub op: HostOp,
+}
+
+/// The operations that put `account`'s lines into the jail's etc/passwd and etc/group: one
+/// per file that does not hold them yet (always, while its ids are still to be allocated).
+/// `host` None: a jail its build has still to make (the files then start with root's line).
+pub fn line_ops(host: Option<&dyn Host>, account: &JailAccount) -> Result<Vec<LineOp>, HostError> {
+    let read = |p: &JailPath| match host {
+        Some(h) => read_text(h, p),
+        None => Ok(None),
+    };
+    let (passwd, group) = (read(&passwd_path())?, read(&group_path())?);
+    let group_name = account.group.clone().unwrap_or_default();
+    let after = account
+        .entry()
+        .map(|e| with_user(passwd.as_deref(), group.as_deref(), &e, &group_name));
+    let mut out = Vec::new();
+    if after
+        .as_ref()
+        .is_none_or(|(p, _)| passwd.as_deref() != Some(p))
+    {
+        let op = HostOp::PutPasswdLine {
+            path: passwd_path(),
+            name: account.name.clone(),
+            uid: account.uid,
+            gid: account.gid,
+            gecos: account.gecos.clone(),
+            home: account.home.clone(),
+            shell: account.shell.clone(),
+        };
+        out.push(LineOp {
+            file: "passwd",
+            before: passwd,
+            op,
+        });
+    }
+    if !group_name.is_empty()
+        && after
+            .as_ref()
+            .is_none_or(|(_, g)| group.as_deref() != Some(g))
+    {
+        let op = HostOp::PutGroupLine {
+            path: group_path(),
+            name: group_name,
+            gid: account.gid,
+        };
+        out.push(LineOp {
+            file: "group",
+            before: group,
+            op,
+        });
+    }
+    Ok(out)
 }
 
 /// New texts with the user's lines out; the group line stays while another jailed user
@@ -236,14 +353,14 @@ mod tests {
             gid: 1001,
         };
         let h = FakeHost::default();
-        assert_eq!(home_needs(&h, "u", owner).unwrap(), Needed::Create);
+        assert_eq!(home_needs(&h, "u", Some(owner)).unwrap(), Needed::Create);
         // the user use case makes them through the journal, in this order
         assert!(
             h.make_dir(&JailPath::new("home").unwrap(), 0o755, Owner::ROOT)
                 .unwrap()
         );
         assert!(h.make_dir(&home_of("u"), 0o700, owner).unwrap());
-        assert_eq!(home_needs(&h, "u", owner).unwrap(), Needed::Nothing);
+        assert_eq!(home_needs(&h, "u", Some(owner)).unwrap(), Needed::Nothing);
         assert_eq!(
             *h.writes.read().unwrap(),
             vec!["mkdir /home", "mkdir /home/u"]
@@ -255,26 +372,31 @@ mod tests {
             .with("home", EntryKind::Dir, 0o755)
             .link("home/u", "/etc");
         assert!(matches!(
-            home_needs(&planted, "u", owner),
+            home_needs(&planted, "u", Some(owner)),
             Err(HostError::WrongType { .. })
         ));
         let via_link = FakeHost::default().link("home", "/");
         assert!(matches!(
-            home_needs(&via_link, "u", owner),
+            home_needs(&via_link, "u", Some(owner)),
             Err(HostError::Symlink { .. })
         ));
     }
 
-    #[test]
-    fn passwd_and_group_are_merged_and_unmerged() {
-        let entry = PasswdEntry {
+    /// u, 1001:1001, /home/u, bash.
+    fn user_u() -> PasswdEntry {
+        PasswdEntry {
             name: "u".into(),
             uid: 1001,
             gid: 1001,
             gecos: String::new(),
             home: "/home/u".into(),
             shell: "/bin/bash".into(),
-        };
+        }
+    }
+
+    #[test]
+    fn passwd_and_group_are_merged_and_unmerged() {
+        let entry = user_u();
         let (p, g) = with_user(None, None, &entry, "u");
         assert_eq!(
             p,
@@ -298,5 +420,47 @@ mod tests {
             *h.writes.read().unwrap(),
             vec!["mkdir /etc", "write /etc/group"]
         );
+    }
+
+    #[test]
+    fn line_ops_plan_what_is_missing_and_always_an_account_still_to_be_created() {
+        let entry = user_u();
+        let known = JailAccount::of(&entry, Some("u".into()));
+        let h = FakeHost::default().with("etc", EntryKind::Dir, 0o755);
+        let files = |ops: &[LineOp]| ops.iter().map(|l| l.file).collect::<Vec<_>>();
+        assert_eq!(
+            files(&line_ops(Some(&h), &known).unwrap()),
+            ["passwd", "group"]
+        );
+        let (p, g) = with_user(None, None, &entry, "u");
+        h.write_file(&passwd_path(), p.as_bytes(), 0o644, Owner::ROOT)
+            .unwrap();
+        h.write_file(&group_path(), g.as_bytes(), 0o644, Owner::ROOT)
+            .unwrap();
+        assert!(
+            line_ops(Some(&h), &known).unwrap().is_empty(),
+            "lines in place"
+        );
+        // the same account before useradd gave it its ids: both planned, ids "new"
+        let new = JailAccount {
+            uid: Id::New,
+            gid: Id::New,
+            ..known.clone()
+        };
+        let ops = line_ops(Some(&h), &new).unwrap();
+        assert_eq!(files(&ops), ["passwd", "group"]);
+        assert!(matches!(
+            ops[0].op,
+            HostOp::PutPasswdLine { uid: Id::New, .. }
+        ));
+        assert_eq!(new.owner().assigned(), None);
+        // no group on the host for its gid: no group line; no jail yet: root's files
+        let groupless = JailAccount {
+            group: None,
+            ..known
+        };
+        let ops = line_ops(None, &groupless).unwrap();
+        assert_eq!(files(&ops), ["passwd"]);
+        assert_eq!(ops[0].before, None);
     }
 }

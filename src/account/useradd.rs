@@ -44,6 +44,11 @@ pub fn create_argv(w: &Wanted, group_exists: bool) -> Vec<String> {
     v
 }
 
+/// The home field of a service account (never made).
+pub const SERVICE_HOME: &str = "/nonexistent";
+/// The comment (GECOS) field of a service account.
+pub const SERVICE_COMMENT: &str = "jailsmith service account";
+
 /// `useradd --system` argv of a service account: no home (`/nonexistent`, not made), `shell`
 /// (nologin) as login shell, a new group of the same name.
 pub fn system_argv(user: &str, shell: &str) -> Vec<String> {
@@ -51,12 +56,12 @@ pub fn system_argv(user: &str, shell: &str) -> Vec<String> {
         "--system",
         "--no-create-home",
         "--home-dir",
-        "/nonexistent",
+        SERVICE_HOME,
         "--shell",
         shell,
         "--user-group",
         "--comment",
-        "jailsmith service account",
+        SERVICE_COMMENT,
         "--",
         user,
     ]

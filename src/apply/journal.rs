@@ -6,10 +6,12 @@
 use std::path::Path;
 
 use crate::account::AccountError;
+use crate::account::hostdb::PasswdEntry;
+use crate::account::jaildb;
 use crate::account::useradd::{self, Wanted};
 use crate::apply::host::{Host, HostError};
 use crate::apply::rootfile::{self, Durability, RootFileError};
-use crate::plan::hostops::{HostOp, HostStep};
+use crate::plan::hostops::{self, HostOp, HostStep, Id};
 use crate::plan::{JailPath, Owner};
 use crate::sshd::SshdError;
 use crate::state::StateError;
@@ -48,6 +50,10 @@ pub enum OpError {
     /// An operation inside a jail when no jail is open.
     #[error("cannot {op} {path}: no jail is open")]
     NoJail { op: &'static str, path: String },
+    /// An operation of a dry run's plan, whose account's uid or gid is still to be
+    /// allocated, given to be performed.
+    #[error("cannot {op} {target}: its account's uid/gid is not allocated yet")]
+    Unallocated { op: &'static str, target: String },
 }
 
 impl OpError {
@@ -62,9 +68,10 @@ impl OpError {
             OpError::Signal(e) => crate::exit::Classify::class(e).code(),
             OpError::RemoveRoot { error, .. } => error.exit_code(),
             OpError::Mount(e) => e.exit_code(),
-            OpError::Program { .. } | OpError::NoJail { .. } | OpError::Selinux(_) => {
-                crate::exit::HOST_FAILURE
-            }
+            OpError::Program { .. }
+            | OpError::NoJail { .. }
+            | OpError::Selinux(_)
+            | OpError::Unallocated { .. } => crate::exit::HOST_FAILURE,
         }
     }
 }
@@ -301,15 +308,30 @@ impl System for LinuxSystem {
                     ..Default::default()
                 })
             }
+            // the journal performs it as the directory and the file it names
+            HostOp::WriteSliceDropIn { .. } => Err(OpError::Program {
+                program: format!("write {}", op.target()),
+                why: "a slice drop-in is written through the journal".into(),
+            }),
             HostOp::WriteJailFile { path, .. }
             | HostOp::RemoveJailFile { path }
             | HostOp::MakeJailDir { path, .. }
             | HostOp::RemoveJailDir { path }
-            | HostOp::RemoveJailTree { path } => Err(OpError::NoJail {
+            | HostOp::RemoveJailTree { path }
+            | HostOp::PutPasswdLine { path, .. }
+            | HostOp::PutGroupLine { path, .. } => Err(OpError::NoJail {
                 op: op.verb(),
                 path: path.to_string(),
             }),
         }
+    }
+}
+
+/// The error of performing `op` while an id it needs is still to be allocated.
+fn unallocated(op: &HostOp) -> OpError {
+    OpError::Unallocated {
+        op: op.verb(),
+        target: op.target(),
     }
 }
 
@@ -499,16 +521,8 @@ impl<'s> Journal<'s> {
 
     /// Performs an operation outside jails, with its inverse (reading what it replaces).
     fn perform_outside(&self, op: &HostOp) -> Result<(Performed, Undo), OpError> {
-        let restore = |path: &Path, before: Option<(Vec<u8>, u32)>| match before {
-            Some((bytes, mode)) => Undo::Op(HostOp::WriteRootFile {
-                path: path.to_path_buf(),
-                content: bytes.into(),
-                mode,
-            }),
-            None => Undo::Op(HostOp::RemoveRootFile {
-                path: path.to_path_buf(),
-            }),
-        };
+        let restore =
+            |path: &Path, before: Option<(Vec<u8>, u32)>| Undo::Op(restore_op(path, before));
         let undo = match op {
             HostOp::CreateAccount { name, .. } => {
                 Undo::Op(HostOp::DeleteAccount { name: name.clone() })
@@ -552,6 +566,16 @@ impl<'s> Journal<'s> {
             HostOp::WriteRootFile { path, .. } | HostOp::SaveState { path, .. } => {
                 restore(path, self.system.root_file(path)?)
             }
+            HostOp::WriteSliceDropIn {
+                systemd_dir,
+                user,
+                uid,
+                limits,
+            } => {
+                let uid = uid.assigned().ok_or_else(|| unallocated(op))?;
+                let text = crate::limits::render_slice_dropin(user, uid, limits);
+                return self.write_in_dir(&hostops::slice_dropin(systemd_dir, uid), text);
+            }
             HostOp::RemoveRootFile { path } => match self.system.root_file(path)? {
                 Some(before) => restore(path, Some(before)),
                 None => Undo::Nothing,
@@ -577,9 +601,61 @@ impl<'s> Journal<'s> {
             | HostOp::RemoveJailFile { .. }
             | HostOp::MakeJailDir { .. }
             | HostOp::RemoveJailDir { .. }
-            | HostOp::RemoveJailTree { .. } => Undo::Nothing,
+            | HostOp::RemoveJailTree { .. }
+            | HostOp::PutPasswdLine { .. }
+            | HostOp::PutGroupLine { .. } => Undo::Nothing,
         };
         Ok((self.system.perform(op)?, undo))
+    }
+
+    /// Writes the root file `path` (0644) with `text`, its directory made root 0755 when
+    /// missing; the inverse puts the file back (or removes it) and removes the directory it
+    /// made. A write that fails takes the directory it made away again.
+    fn write_in_dir(&self, path: &Path, text: String) -> Result<(Performed, Undo), OpError> {
+        let dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let make_dir = HostOp::MakeHostDir {
+            path: dir.clone(),
+            mode: 0o755,
+        };
+        let made_dir = self.system.perform(&make_dir)?.changed;
+        let remove_dir = HostOp::RemoveHostDir { path: dir };
+        let written = self.system.root_file(path).and_then(|before| {
+            let write = HostOp::WriteRootFile {
+                path: path.to_path_buf(),
+                content: text.into(),
+                mode: 0o644,
+            };
+            Ok((self.system.perform(&write)?, before))
+        });
+        let (done, before) = match written {
+            Ok(w) => w,
+            Err(e) => {
+                if made_dir {
+                    let _ = self.system.perform(&remove_dir);
+                }
+                return Err(e);
+            }
+        };
+        let mut undo = vec![restore_op(path, before)];
+        if made_dir {
+            undo.push(remove_dir);
+        }
+        Ok((done, Undo::Ops(undo)))
+    }
+}
+
+/// The operation that puts the root file `path` back as it was (`before`: its content and
+/// mode, None when there was none).
+fn restore_op(path: &Path, before: Option<(Vec<u8>, u32)>) -> HostOp {
+    match before {
+        Some((bytes, mode)) => HostOp::WriteRootFile {
+            path: path.to_path_buf(),
+            content: bytes.into(),
+            mode,
+        },
+        None => HostOp::RemoveRootFile {
+            path: path.to_path_buf(),
+        },
     }
 }
 
@@ -600,8 +676,35 @@ fn dir_as(path: &JailPath, m: &crate::apply::Meta) -> HostOp {
         owner: Owner {
             uid: m.uid,
             gid: m.gid,
-        },
+        }
+        .into(),
     }
+}
+
+/// The jail's `path` with `line` as the line of `key` (replacing it, or appended; a missing
+/// file starts as `empty`), root 0644; no change when it already is so.
+fn put_line(
+    host: &dyn Host,
+    path: &JailPath,
+    key: &str,
+    line: &str,
+    empty: &str,
+) -> Result<(Performed, Undo), OpError> {
+    let before = match host.stat(path)? {
+        Some(_) => Some(String::from_utf8_lossy(&host.read_file(path)?).into_owned()),
+        None => None,
+    };
+    let text = jaildb::upsert(before.as_deref().unwrap_or(empty), key, line);
+    if before.as_deref() == Some(text.as_str()) {
+        return Ok((Performed::changed(false), Undo::Nothing));
+    }
+    let write = HostOp::WriteJailFile {
+        path: path.clone(),
+        content: text.into(),
+        mode: 0o644,
+        owner: Owner::ROOT,
+    };
+    perform_in_jail(host, &write)
 }
 
 /// Performs an operation inside the jail through `host`, with its inverse.
@@ -639,14 +742,39 @@ fn perform_in_jail(host: &dyn Host, op: &HostOp) -> Result<(Performed, Undo), Op
             Ok((Performed::changed(host.remove(path)?), undo))
         }
         HostOp::MakeJailDir { path, mode, owner } => {
+            let owner = owner.assigned().ok_or_else(|| unallocated(op))?;
             let undo = match host.stat(path)? {
                 None => Undo::Op(HostOp::RemoveJailDir { path: path.clone() }),
                 Some(m) => Undo::Op(dir_as(path, &m)),
             };
-            Ok((
-                Performed::changed(host.make_dir(path, *mode, *owner)?),
-                undo,
-            ))
+            Ok((Performed::changed(host.make_dir(path, *mode, owner)?), undo))
+        }
+        HostOp::PutPasswdLine {
+            path,
+            name,
+            uid,
+            gid,
+            gecos,
+            home,
+            shell,
+        } => {
+            let (Id::Assigned(uid), Id::Assigned(gid)) = (*uid, *gid) else {
+                return Err(unallocated(op));
+            };
+            let entry = PasswdEntry {
+                name: name.clone(),
+                uid,
+                gid,
+                gecos: gecos.clone(),
+                home: home.clone(),
+                shell: shell.clone(),
+            };
+            put_line(host, path, name, &entry.line(), jaildb::ROOT_PASSWD)
+        }
+        HostOp::PutGroupLine { path, name, gid } => {
+            let gid = gid.assigned().ok_or_else(|| unallocated(op))?;
+            let line = jaildb::group_line(name, gid);
+            put_line(host, path, name, &line, jaildb::ROOT_GROUP)
         }
         HostOp::RemoveJailDir { path } => {
             let undo = match host.stat(path)? {
@@ -1157,12 +1285,12 @@ mod tests {
             HostOp::MakeJailDir {
                 path: home.clone(),
                 mode: 0o755,
-                owner: Owner::ROOT,
+                owner: Owner::ROOT.into(),
             },
             HostOp::MakeJailDir {
                 path: user_home.clone(),
                 mode: 0o700,
-                owner: user,
+                owner: user.into(),
             },
         ] {
             j.execute(Some(&jail), step(op)).unwrap();
@@ -1253,4 +1381,115 @@ mod tests {
     }
 
     use crate::account::useradd::Modify;
+
+    fn passwd_line(uid: Id, gid: Id) -> HostOp {
+        HostOp::PutPasswdLine {
+            path: JailPath::new("etc/passwd").unwrap(),
+            name: "u1".into(),
+            uid,
+            gid,
+            gecos: String::new(),
+            home: "/home/u1".into(),
+            shell: "/bin/bash".into(),
+        }
+    }
+
+    #[test]
+    fn account_lines_go_in_with_their_ids_and_come_back_out() {
+        let jail = FakeHost::default();
+        let (passwd, group) = (
+            JailPath::new("etc/passwd").unwrap(),
+            JailPath::new("etc/group").unwrap(),
+        );
+        jail.write_file(&passwd, b"root:x:0:0::/:/bin/sh\n", 0o644, Owner::ROOT)
+            .unwrap();
+        let sys = Recorder::default();
+        let mut j = Journal::new(&sys, false);
+        let line = passwd_line(Id::Assigned(1500), Id::Assigned(1501));
+        assert!(j.execute(Some(&jail), step(line.clone())).unwrap().changed);
+        let group_line = HostOp::PutGroupLine {
+            path: group.clone(),
+            name: "u1".into(),
+            gid: Id::Assigned(1501),
+        };
+        assert!(j.execute(Some(&jail), step(group_line)).unwrap().changed);
+        assert_eq!(
+            String::from_utf8(jail.read_file(&passwd).unwrap()).unwrap(),
+            "root:x:0:0::/:/bin/sh\nu1:x:1500:1501::/home/u1:/bin/bash\n"
+        );
+        assert_eq!(
+            String::from_utf8(jail.read_file(&group).unwrap()).unwrap(),
+            format!("{}u1:x:1501:\n", jaildb::ROOT_GROUP)
+        );
+        // the same line again changes nothing
+        assert!(!j.execute(Some(&jail), step(line)).unwrap().changed);
+        let back = j.roll_back(Some(&jail));
+        assert_eq!(back.undone, ["/fake/etc/group", "/fake/etc/passwd"]);
+        assert_eq!(jail.stat(&group).unwrap(), None);
+        assert_eq!(jail.read_file(&passwd).unwrap(), b"root:x:0:0::/:/bin/sh\n");
+    }
+
+    #[test]
+    fn an_operation_whose_ids_are_still_to_be_allocated_is_planned_never_performed() {
+        let new_dir = HostOp::MakeJailDir {
+            path: JailPath::new("home/u1").unwrap(),
+            mode: 0o700,
+            owner: crate::plan::PlannedOwner {
+                uid: Id::New,
+                gid: Id::New,
+            },
+        };
+        let slice = HostOp::WriteSliceDropIn {
+            systemd_dir: "/sd".into(),
+            user: "u1".into(),
+            uid: Id::New,
+            limits: crate::limits::Limits::default(),
+        };
+        let ops = [new_dir, passwd_line(Id::Assigned(1500), Id::New), slice];
+        let sys = Recorder::default();
+        let mut dry = Journal::new(&sys, true);
+        for op in &ops {
+            dry.execute(None, step(op.clone())).unwrap();
+        }
+        assert_eq!(dry.steps().len(), 3);
+        let jail = FakeHost::default();
+        let mut real = Journal::new(&sys, false);
+        for op in ops {
+            let e = real.execute(Some(&jail), step(op)).unwrap_err();
+            assert!(matches!(e, OpError::Unallocated { .. }), "{e}");
+            assert!(e.to_string().contains("not allocated yet"), "{e}");
+        }
+        assert!(sys.performed.borrow().is_empty());
+        assert_eq!(jail.stat(&JailPath::new("home").unwrap()).unwrap(), None);
+    }
+
+    #[test]
+    fn a_slice_drop_in_comes_with_its_directory_and_goes_with_it() {
+        let sys = Recorder::default();
+        let mut j = Journal::new(&sys, false);
+        let op = HostOp::WriteSliceDropIn {
+            systemd_dir: "/sd".into(),
+            user: "u1".into(),
+            uid: Id::Assigned(1500),
+            limits: crate::limits::Limits::default(),
+        };
+        assert_eq!(op.target(), "/sd/user-1500.slice.d/50-jailsmith.conf");
+        j.execute(None, step(op)).unwrap();
+        let file = PathBuf::from("/sd/user-1500.slice.d/50-jailsmith.conf");
+        let text = sys.files.borrow()[&file].clone();
+        assert!(String::from_utf8(text.0).unwrap().contains("(uid 1500)"));
+        assert_eq!(text.1, 0o644);
+        let back = j.roll_back(None);
+        assert!(back.failed.is_empty(), "{back:?}");
+        let undo: Vec<HostOp> = sys.performed.borrow()[2..].to_vec();
+        assert_eq!(
+            undo,
+            [
+                HostOp::RemoveRootFile { path: file.clone() },
+                HostOp::RemoveHostDir {
+                    path: "/sd/user-1500.slice.d".into()
+                },
+            ]
+        );
+    }
 }

@@ -1,9 +1,11 @@
 //! The operations a plan holds outside a jail's file tree: account changes, root-owned files
 //! (keys, drop-ins, unit and slice drop-ins), the jail files a user's or a service's run
-//! rewrites, signals, reloads, service starts and stops, and a destroyed jail's mounts, tree,
-//! root, labels and store objects, each with its reason. Data only; `apply::journal` gives
-//! them effect (and knows each one's inverse); a report serialises them (`user`, `service`
-//! and `destroy` `--dry-run --json`).
+//! rewrites, account lines, signals, reloads, service starts and stops, and a destroyed
+//! jail's mounts, tree, root, labels and store objects, each with its reason. Data only;
+//! `apply::journal` gives them effect (and knows each one's inverse); a report serialises
+//! them (`user`, `service` and `destroy` `--dry-run --json`). An account the plan creates
+//! has no uid or gid before `useradd` runs: its operations hold `Id::New` there (a dry
+//! run's plan), and the real run's plan the ids it got.
 
 use std::path::PathBuf;
 
@@ -12,6 +14,87 @@ use serde::Serialize;
 use super::JailPath;
 use super::ops::{Content, Owner};
 use super::removal::RemovalRules;
+use crate::limits::Limits;
+
+/// A uid or gid in a plan: the number, or (in a dry run) one `useradd` is still to allocate
+/// for an account the plan creates. JSON: the number, or the string `"new"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Id {
+    Assigned(u32),
+    New,
+}
+
+impl Id {
+    /// The number, None while it is still to be allocated.
+    pub fn assigned(self) -> Option<u32> {
+        match self {
+            Id::Assigned(n) => Some(n),
+            Id::New => None,
+        }
+    }
+}
+
+impl From<u32> for Id {
+    fn from(n: u32) -> Self {
+        Id::Assigned(n)
+    }
+}
+
+impl From<Option<u32>> for Id {
+    fn from(n: Option<u32>) -> Self {
+        n.map_or(Id::New, Id::Assigned)
+    }
+}
+
+impl std::fmt::Display for Id {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Id::Assigned(n) => write!(f, "{n}"),
+            Id::New => f.write_str("new"),
+        }
+    }
+}
+
+impl Serialize for Id {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Id::Assigned(n) => s.serialize_u32(*n),
+            Id::New => s.serialize_str("new"),
+        }
+    }
+}
+
+/// The owner of a directory a plan makes in a jail: numeric, or the ids of an account the
+/// plan creates (`Id::New` until `useradd` has run).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct PlannedOwner {
+    pub uid: Id,
+    pub gid: Id,
+}
+
+impl PlannedOwner {
+    pub const ROOT: PlannedOwner = PlannedOwner {
+        uid: Id::Assigned(0),
+        gid: Id::Assigned(0),
+    };
+
+    /// The numeric owner, None while an id is still to be allocated.
+    pub fn assigned(self) -> Option<Owner> {
+        Some(Owner {
+            uid: self.uid.assigned()?,
+            gid: self.gid.assigned()?,
+        })
+    }
+}
+
+impl From<Owner> for PlannedOwner {
+    fn from(o: Owner) -> Self {
+        PlannedOwner {
+            uid: o.uid.into(),
+            gid: o.gid.into(),
+        }
+    }
+}
 
 /// What `usermod` changes on an existing account; `None` leaves a field alone.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -33,6 +116,14 @@ fn redacted_password<S: serde::Serializer>(p: &Option<String>, s: S) -> Result<S
         Some("*") | None => p.serialize(s),
         Some(_) => s.serialize_str("(the earlier password field)"),
     }
+}
+
+fn slice_settings<S: serde::Serializer>(l: &Limits, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(
+        l.directives()
+            .iter()
+            .map(|d| format!("{}={}", d.key, d.value)),
+    )
 }
 
 impl AccountChange {
@@ -105,6 +196,17 @@ pub enum HostOp {
         content: Content,
         mode: u32,
     },
+    /// A jailed user's limits: the slice drop-in `systemd_dir/user-UID.slice.d/50-jailsmith.conf`
+    /// (root 0644, through the safe writer), its directory made root 0755 when missing.
+    /// `uid` is `"new"` for an account the plan creates (a dry run); `limits` are the
+    /// settings of its `[Slice]` section, `KEY=VALUE` (`MemoryMax=150M`).
+    WriteSliceDropIn {
+        systemd_dir: PathBuf,
+        user: String,
+        uid: Id,
+        #[serde(serialize_with = "slice_settings")]
+        limits: Limits,
+    },
     /// Removes a root-owned file outside any jail.
     RemoveRootFile { path: PathBuf },
     /// A root-owned directory outside any jail (parents too) when missing; an existing one
@@ -129,11 +231,31 @@ pub enum HostOp {
     },
     /// Removes a file in the jail.
     RemoveJailFile { path: JailPath },
-    /// A real directory in the jail with this mode and owner (fixed when it exists).
+    /// A real directory in the jail with this mode and owner (fixed when it exists); the
+    /// owner's ids are `"new"` for an account the plan creates (a dry run).
     MakeJailDir {
         path: JailPath,
         mode: u32,
-        owner: Owner,
+        owner: PlannedOwner,
+    },
+    /// An account's line in the jail's `path` (etc/passwd), `NAME:x:UID:GID:GECOS:HOME:SHELL`:
+    /// it replaces the line of that name (appended when there is none), every other line is
+    /// kept, a missing file starts with root's line; root 0644. The ids are `"new"` for an
+    /// account the plan creates (a dry run).
+    PutPasswdLine {
+        path: JailPath,
+        name: String,
+        uid: Id,
+        gid: Id,
+        gecos: String,
+        home: String,
+        shell: String,
+    },
+    /// A group's line in the jail's `path` (etc/group), `NAME:x:GID:`, as `put_passwd_line`.
+    PutGroupLine {
+        path: JailPath,
+        name: String,
+        gid: Id,
     },
     /// Removes an empty directory in the jail.
     RemoveJailDir { path: JailPath },
@@ -208,7 +330,11 @@ impl HostOp {
             HostOp::DeleteGroup { .. } => "groupdel",
             HostOp::AddMember { .. } => "join",
             HostOp::RemoveMember { .. } => "leave",
-            HostOp::WriteRootFile { .. } | HostOp::WriteJailFile { .. } => "write",
+            HostOp::WriteRootFile { .. }
+            | HostOp::WriteJailFile { .. }
+            | HostOp::PutPasswdLine { .. }
+            | HostOp::PutGroupLine { .. }
+            | HostOp::WriteSliceDropIn { .. } => "write",
             HostOp::SaveState { .. } => "save",
             HostOp::RemoveRootFile { .. } | HostOp::RemoveJailFile { .. } => "remove",
             HostOp::MakeHostDir { .. } | HostOp::MakeJailDir { .. } => "mkdir",
@@ -255,6 +381,18 @@ impl HostOp {
             HostOp::CollectStoreGarbage { state_dir } => {
                 format!("the store of {}", state_dir.display())
             }
+            HostOp::WriteSliceDropIn {
+                systemd_dir, uid, ..
+            } => match uid {
+                Id::Assigned(n) => slice_dropin(systemd_dir, *n).display().to_string(),
+                Id::New => format!(
+                    "{}/user-(new uid).slice.d/50-jailsmith.conf",
+                    systemd_dir.display()
+                ),
+            },
+            HostOp::PutPasswdLine { path, name, .. } | HostOp::PutGroupLine { path, name, .. } => {
+                format!("{path} ({name}'s line)")
+            }
             HostOp::WriteJailFile { path, .. }
             | HostOp::RemoveJailFile { path }
             | HostOp::MakeJailDir { path, .. }
@@ -276,10 +414,17 @@ impl HostOp {
             | HostOp::RemoveJailFile { path }
             | HostOp::MakeJailDir { path, .. }
             | HostOp::RemoveJailDir { path }
-            | HostOp::RemoveJailTree { path } => Some(path),
+            | HostOp::RemoveJailTree { path }
+            | HostOp::PutPasswdLine { path, .. }
+            | HostOp::PutGroupLine { path, .. } => Some(path),
             _ => None,
         }
     }
+}
+
+/// The slice drop-in of `uid` under `systemd_dir`.
+pub fn slice_dropin(systemd_dir: &std::path::Path, uid: u32) -> PathBuf {
+    systemd_dir.join(crate::limits::slice_dropin_relpath(uid))
 }
 
 /// A host operation and why the plan holds it.
@@ -347,5 +492,35 @@ mod tests {
         assert_eq!(json["reason"], "the keys imsad logs in with");
         assert_eq!(json["mode"], 0o644);
         assert_eq!(s.op.target(), "/etc/ssh/authorized_keys/imsad");
+    }
+
+    #[test]
+    fn ids_still_to_be_allocated_show_as_new() {
+        let dir = |uid: Id| HostOp::MakeJailDir {
+            path: JailPath::new("home/u1").unwrap(),
+            mode: 0o700,
+            owner: PlannedOwner { uid, gid: uid },
+        };
+        let known = serde_json::to_value(dir(Id::Assigned(1500))).unwrap();
+        assert_eq!(
+            known["owner"],
+            serde_json::json!({"uid": 1500, "gid": 1500})
+        );
+        let new = serde_json::to_value(dir(Id::New)).unwrap();
+        assert_eq!(
+            new["owner"],
+            serde_json::json!({"uid": "new", "gid": "new"})
+        );
+        let slice = HostOp::WriteSliceDropIn {
+            systemd_dir: "/etc/systemd/system".into(),
+            user: "u1".into(),
+            uid: Id::New,
+            limits: Limits::default(),
+        };
+        assert_eq!(
+            slice.target(),
+            "/etc/systemd/system/user-(new uid).slice.d/50-jailsmith.conf"
+        );
+        assert_eq!(serde_json::to_value(&slice).unwrap()["uid"], "new");
     }
 }

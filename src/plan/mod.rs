@@ -13,6 +13,6 @@ pub mod policy;
 pub mod removal;
 pub mod render;
 
-pub use hostops::{HostOp, HostStep};
+pub use hostops::{HostOp, HostStep, Id, PlannedOwner};
 pub use jailpath::JailPath;
 pub use ops::{Content, Op, Owner, Plan, Step};

@@ -181,12 +181,12 @@ pub struct ServiceReport {
     /// for the administrator instead.
     pub systemctl: Vec<Vec<String>>,
     /// The host operations after the jail's build, in order, each an object with its kind
-    /// `op` (`create_system_account`, `write_jail_file`, `make_jail_dir`, `save_state`,
-    /// `make_host_dir`, `write_root_file`, `reload_systemd`, `start_unit`), what it acts on
-    /// (`name`, `path`, `unit`, …) and its `reason`: what was done (with --dry-run: what
-    /// would be, as far as it is known before anything runs: the jail's passwd/group lines
-    /// are planned once the jail and the account exist, the --read-write directories once
-    /// the account does). A failure undoes them, newest first.
+    /// `op` (`create_system_account`, `put_passwd_line`, `put_group_line`, `make_jail_dir`,
+    /// `save_state`, `make_host_dir`, `write_root_file`, `reload_systemd`, `start_unit`), what
+    /// it acts on (`name`, `path`, `unit`, …) and its `reason`: what was done (with --dry-run:
+    /// what would be, step for step; the `uid`, `gid` and `owner` ids of an account still to
+    /// be created are `"new"`, allocated by useradd in the real run). A failure undoes them,
+    /// newest first.
     pub plan: Vec<HostStep>,
 }
 
@@ -292,12 +292,14 @@ pub fn install(args: &ServiceRequest) -> anyhow::Result<ServiceReport> {
         systemctl: Vec::new(),
         plan: Vec::new(),
     };
+    let mut build_plan = None;
     let host = if args.dry_run {
         let (plan, warnings) = crate::jail::plan(&settings)?;
         for w in warnings {
             eprintln!("jailsmith: warning: {w}");
         }
         report.jail_operations = plan.steps.len();
+        build_plan = Some(plan);
         if args.jail.is_dir() {
             Some(LinuxHost::open(&args.jail, false).map_err(lower)?)
         } else {
@@ -315,6 +317,9 @@ pub fn install(args: &ServiceRequest) -> anyhow::Result<ServiceReport> {
         Some(LinuxHost::open(&args.jail, true).map_err(lower)?)
     };
     let mut steps = Steps::new(args, host.as_ref());
+    if let Some(plan) = &build_plan {
+        steps = steps.after_build(plan);
+    }
     match host_steps(&mut steps, args, &c.name, &mut spec, account, &mut report) {
         Ok(more) => changed |= more,
         Err(e) => return Err(steps.roll_back(e)),
@@ -351,22 +356,21 @@ fn host_steps(
     report: &mut ServiceReport,
 ) -> anyhow::Result<bool> {
     let mut changed = false;
-    let account = match account {
-        Some(a) => Some(a),
-        None => {
-            changed = true;
-            steps.create_account(&spec.user)?
-        }
-    };
     if let Some(a) = &account {
         spec.group = a.group.clone().unwrap_or_else(|| a.entry.gid.to_string());
     }
-    let lines_changed = match &account {
-        Some(a) => steps.put_jail_lines(a)?,
-        None => false,
+    let account = match account {
+        Some(a) => super::steps::jail_account(&a),
+        None => {
+            changed = true;
+            let made = steps.create_account(&spec.user)?;
+            spec.group = made.group.clone().unwrap_or_else(|| made.gid.to_string());
+            made
+        }
     };
+    let lines_changed = steps.put_jail_lines(&account)?;
     changed |= lines_changed;
-    report.read_write_created = steps.put_read_write_dirs(&spec.read_write, account.as_ref())?;
+    report.read_write_created = steps.put_read_write_dirs(&spec.read_write, &account)?;
     report.unit_text = render_unit(spec);
     let record = files::ServiceRecord {
         user: spec.user.clone(),

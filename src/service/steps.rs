@@ -4,16 +4,18 @@
 //! state record, the unit, and systemctl. A dry run collects the same operations as its
 //! plan; a failure undoes what was done, newest first. Never writes anything itself.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::files::{self, Written};
 use super::install::{InstallError, ServiceRequest, lower};
 use super::systemctl;
 use crate::account::hostdb::{HostAccount, HostDb};
-use crate::account::{hostfs, jailside};
+use crate::account::jailside::{self, JailAccount};
+use crate::account::{hostfs, useradd};
 use crate::apply::journal::{Journal, LinuxSystem, Performed};
 use crate::apply::{Host, LinuxHost};
-use crate::plan::{HostOp, HostStep, JailPath, Owner};
+use crate::plan::{HostOp, HostStep, Id, JailPath, Owner, Plan, PlannedOwner};
 use crate::state::{self, JailState};
 
 /// The host every run changes.
@@ -25,6 +27,8 @@ pub(super) struct Steps<'a> {
     args: &'a ServiceRequest,
     jail: Option<&'a LinuxHost>,
     journal: Journal<'static>,
+    /// In a dry run: the directories the jail's build makes (the real run builds first).
+    built: BTreeSet<JailPath>,
 }
 
 impl<'a> Steps<'a> {
@@ -33,7 +37,32 @@ impl<'a> Steps<'a> {
             args,
             jail,
             journal: Journal::new(&LINUX, args.dry_run),
+            built: BTreeSet::new(),
         }
+    }
+
+    /// A dry run's steps: `build` is the plan of the jail's build, which the real run
+    /// applies before these steps (so its directories are there then).
+    pub(super) fn after_build(mut self, build: &Plan) -> Self {
+        for step in &build.steps {
+            let mut at = Some(step.op.path().clone());
+            while let Some(p) = at {
+                at = p.parent();
+                self.built.insert(p);
+            }
+        }
+        self
+    }
+
+    /// True when `path` is (or, in a dry run, will be after the build) in the jail.
+    fn in_jail(&self, path: &JailPath) -> anyhow::Result<bool> {
+        if self.built.contains(path) {
+            return Ok(true);
+        }
+        Ok(match self.jail {
+            Some(h) => h.stat(path).map_err(lower)?.is_some(),
+            None => false,
+        })
     }
 
     fn dry(&self) -> bool {
@@ -72,8 +101,9 @@ impl<'a> Steps<'a> {
         .into()
     }
 
-    /// Creates the system account (`--create-user`); its entry, None in a dry run.
-    pub(super) fn create_account(&mut self, user: &str) -> anyhow::Result<Option<HostAccount>> {
+    /// Creates the system account (`--create-user`); returns it as the jail's files hold it
+    /// (in a dry run, with the ids `useradd` is still to allocate).
+    pub(super) fn create_account(&mut self, user: &str) -> anyhow::Result<JailAccount> {
         if self.dry() {
             eprintln!(
                 "jailsmith: dry run: would create the system account {user} (useradd --system)"
@@ -90,51 +120,35 @@ impl<'a> Steps<'a> {
             "the account the service runs as (--create-user): no home, no login shell",
         )?;
         if self.dry() {
-            return Ok(None);
+            return Ok(JailAccount {
+                name: user.to_string(),
+                uid: Id::New,
+                gid: Id::New,
+                gecos: useradd::SERVICE_COMMENT.into(),
+                home: useradd::SERVICE_HOME.into(),
+                shell: nologin().into(),
+                group: Some(user.to_string()),
+            });
         }
         let found = HostDb::default().lookup(user).map_err(lower)?;
-        Ok(Some(found.ok_or_else(|| {
-            InstallError::NotCreated(user.to_string())
-        })?))
+        let a = found.ok_or_else(|| InstallError::NotCreated(user.to_string()))?;
+        Ok(jail_account(&a))
     }
 
     /// Adds the account's lines to the jail's etc/passwd and etc/group (unchanged files are
-    /// not rewritten); true when one was. Nothing to plan before the jail exists.
-    pub(super) fn put_jail_lines(&mut self, account: &HostAccount) -> anyhow::Result<bool> {
-        let Some(host) = self.jail else {
-            return Ok(false);
-        };
-        let passwd = jailside::read_text(host, &jailside::passwd_path()).map_err(lower)?;
-        let group = jailside::read_text(host, &jailside::group_path()).map_err(lower)?;
-        let name = &account.entry.name;
-        let group_name = account.group.clone().unwrap_or_else(|| name.clone());
-        let (p, g) = jailside::with_user(
-            passwd.as_deref(),
-            group.as_deref(),
-            &account.entry,
-            &group_name,
-        );
-        let mut changed = false;
-        for (path, before, text, file) in [
-            (jailside::passwd_path(), passwd, p, "passwd"),
-            (jailside::group_path(), group, g, "group"),
-        ] {
-            if before.as_deref() == Some(text.as_str()) {
-                continue;
-            }
-            changed = true;
+    /// not rewritten; a jail not built yet gets them after its build); true when one was.
+    pub(super) fn put_jail_lines(&mut self, account: &JailAccount) -> anyhow::Result<bool> {
+        let lines = jailside::line_ops(self.host(), account).map_err(lower)?;
+        let changed = !lines.is_empty();
+        let name = &account.name;
+        for line in lines {
+            let path = line.op.jail_path().expect("a jail file").clone();
             if let Some(parent) = path.parent()
-                && host.stat(&parent).map_err(lower)?.is_none()
+                && !self.in_jail(&parent)?
             {
-                self.make_root_dir(parent, format!("holds the jail's {file}"))?;
+                self.make_root_dir(parent, format!("holds the jail's {}", line.file))?;
             }
-            let op = HostOp::WriteJailFile {
-                path: path.clone(),
-                content: text.into(),
-                mode: 0o644,
-                owner: Owner::ROOT,
-            };
-            self.exec(op, format!("the jail's {file}: {name}'s line"))?;
+            self.exec(line.op, format!("the jail's {}: {name}'s line", line.file))?;
             if !self.dry() {
                 eprintln!(
                     "jailsmith: {}{path}: added {name}",
@@ -149,7 +163,7 @@ impl<'a> Steps<'a> {
         let op = HostOp::MakeJailDir {
             path,
             mode: 0o755,
-            owner: Owner::ROOT,
+            owner: PlannedOwner::ROOT,
         };
         self.exec(op, reason).map(|_| ())
     }
@@ -157,50 +171,48 @@ impl<'a> Steps<'a> {
     /// Makes each missing `--read-write` directory inside the jail, owned by the service
     /// account, 0700 (missing parents root 0755). An existing one is never chowned (it could
     /// be /etc): a warning says when the account cannot write it. Returns the directories
-    /// made (in a dry run: to be made; planned once the account's ids are known).
+    /// made (in a dry run: to be made, owned by the ids the account has or will get).
     pub(super) fn put_read_write_dirs(
         &mut self,
         paths: &[String],
-        account: Option<&HostAccount>,
+        account: &JailAccount,
     ) -> anyhow::Result<Vec<String>> {
         if paths.is_empty() {
             return Ok(Vec::new());
         }
-        let missing = missing_dirs(self.jail, paths)?;
-        if let (Some(host), Some(a), false) = (self.jail, account, self.dry()) {
-            warn_unwritable(host, &self.args.jail, paths, &missing, a)?;
+        let mut missing = Vec::new();
+        for p in paths {
+            let jp = JailPath::new(p).map_err(|e| InstallError::BadPath(e.to_string()))?;
+            if !self.in_jail(&jp)? {
+                missing.push(jp);
+            }
         }
-        let owner = account.map(|a| Owner {
-            uid: a.entry.uid,
-            gid: a.entry.gid,
-        });
+        if let (Some(host), Some(owner), false) =
+            (self.jail, account.owner().assigned(), self.dry())
+        {
+            warn_unwritable(host, &self.args.jail, paths, &missing, &account.name, owner)?;
+        }
+        let name = &account.name;
         let mut made = Vec::new();
         let mut planned: Vec<JailPath> = Vec::new();
         for jp in missing {
-            if let (Some(owner), Some(a)) = (owner, account) {
-                for parent in jp.ancestors() {
-                    let absent = match self.jail {
-                        Some(h) => h.stat(&parent).map_err(lower)?.is_none(),
-                        None => true,
-                    };
-                    if absent && !planned.contains(&parent) {
-                        planned.push(parent.clone());
-                        self.make_root_dir(parent, format!("holds --read-write {jp}"))?;
-                    }
+            for parent in jp.ancestors() {
+                if !self.in_jail(&parent)? && !planned.contains(&parent) {
+                    planned.push(parent.clone());
+                    self.make_root_dir(parent, format!("holds --read-write {jp}"))?;
                 }
-                let name = &a.entry.name;
-                let op = HostOp::MakeJailDir {
-                    path: jp.clone(),
-                    mode: 0o700,
-                    owner,
-                };
-                self.exec(op, format!("--read-write: writable by {name} only"))?;
-                if !self.dry() {
-                    eprintln!(
-                        "jailsmith: {}{jp}: created, writable by {name} only",
-                        self.args.jail.display()
-                    );
-                }
+            }
+            let op = HostOp::MakeJailDir {
+                path: jp.clone(),
+                mode: 0o700,
+                owner: account.owner(),
+            };
+            self.exec(op, format!("--read-write: writable by {name} only"))?;
+            if !self.dry() {
+                eprintln!(
+                    "jailsmith: {}{jp}: created, writable by {name} only",
+                    self.args.jail.display()
+                );
             }
             made.push(jp.to_string());
         }
@@ -223,7 +235,8 @@ impl<'a> Steps<'a> {
             None if self.dry() => JailState::new(jail),
             None => return Ok(()),
         };
-        let mut edited = st.services.get(name) != Some(&record);
+        // the passwd and group lines written are recorded as placed in the same save
+        let mut edited = st.services.get(name) != Some(&record) || (lines_changed && self.dry());
         st.services.insert(name.to_string(), record);
         if let (true, Some(host)) = (lines_changed && !self.dry(), self.jail) {
             let paths = [jailside::passwd_path(), jailside::group_path()];
@@ -310,32 +323,16 @@ pub(super) fn systemctl_argv(op: &HostOp) -> Vec<String> {
     }
 }
 
-/// The `--read-write` directories missing in the jail (all of them when the jail is not
-/// there yet), read through the Host API.
-fn missing_dirs(host: Option<&LinuxHost>, paths: &[String]) -> anyhow::Result<Vec<JailPath>> {
-    let mut out = Vec::new();
-    for p in paths {
-        let jp = JailPath::new(p).map_err(|e| InstallError::BadPath(e.to_string()))?;
-        let there = match host {
-            Some(h) => h.stat(&jp).map_err(lower)?,
-            None => None,
-        };
-        if there.is_none() {
-            out.push(jp);
-        }
-    }
-    Ok(out)
-}
-
 /// Warns for each existing `--read-write` directory the account cannot write.
 fn warn_unwritable(
     host: &LinuxHost,
     jail: &Path,
     paths: &[String],
     missing: &[JailPath],
-    account: &HostAccount,
+    name: &str,
+    owner: Owner,
 ) -> anyhow::Result<()> {
-    let (uid, gid) = (account.entry.uid, account.entry.gid);
+    let (uid, gid) = (owner.uid, owner.gid);
     for p in paths
         .iter()
         .filter(|p| !missing.iter().any(|m| m.to_string() == **p))
@@ -352,11 +349,18 @@ fn warn_unwritable(
                 "jailsmith: warning: {}{p} exists and {} cannot write it; jailsmith \
                  does not change an existing object's owner",
                 jail.display(),
-                account.entry.name
+                name
             );
         }
     }
     Ok(())
+}
+
+/// An existing service account as the jail's files hold it (its group: the one of its gid,
+/// else one named after it).
+pub(super) fn jail_account(a: &HostAccount) -> JailAccount {
+    let group = a.group.clone().unwrap_or_else(|| a.entry.name.clone());
+    JailAccount::of(&a.entry, Some(group))
 }
 
 /// The login shell of a service account: nologin where the host has one.

@@ -418,14 +418,6 @@ fn host_secrets_never_enter_a_jail() {
 // ---------------------------------------------------------------------------------------
 // Accounts
 
-fn user_setup(test: &str) -> Option<(std::sync::MutexGuard<'static, ()>, user_support::Setup)> {
-    if !common::sshd::available(test) {
-        return None;
-    }
-    let g = common::serial();
-    Some((g, user_support::Setup::new(test)))
-}
-
 fn user_refused(s: &user_support::Setup, name: &str, needles: &[&str]) {
     let (_, key_pub) = common::sshd::client_keypair(&s.root.dir("client"));
     let passwd = fs::read_to_string(s.jail.join("etc/passwd")).unwrap();
@@ -446,7 +438,7 @@ fn user_refused(s: &user_support::Setup, name: &str, needles: &[&str]) {
 
 #[test]
 fn privileged_accounts_are_never_jailed() {
-    let Some((_g, s)) = user_setup("privileged_accounts_are_never_jailed") else {
+    let Some((_g, s)) = user_support::serial_setup("privileged_accounts_are_never_jailed") else {
         return;
     };
     user_refused(&s, "nobody", &["nobody", "uid 65534"]);
@@ -503,7 +495,8 @@ fn service_accounts_are_dedicated_system_accounts() {
 
 #[test]
 fn apply_refuses_a_privileged_account_before_building_anything() {
-    let Some((_g, s)) = user_setup("apply_refuses_a_privileged_account_before_building_anything")
+    let Some((_g, s)) =
+        user_support::serial_setup("apply_refuses_a_privileged_account_before_building_anything")
     else {
         return;
     };

@@ -1,8 +1,10 @@
-//! `--dry-run` and `--json` of update, destroy, service, mount and umount (issue 15: every
-//! command's dry run prints its plan, and --json prints it as data). Each dry run changes
-//! nothing (every object under the jail, the state and the host directories it would write
-//! keeps its inode, mtime and ctime; no mount, account or group appears or goes), and its
-//! JSON names what the real run then does, read back from the real run's own JSON.
+//! `--dry-run` and `--json` of update, destroy, service, user, mount and umount (issue 15:
+//! every command's dry run prints its plan, and --json prints it as data). Each dry run
+//! changes nothing (every object under the jail, the state and the host directories it would
+//! write keeps its inode, mtime and ctime; no mount, account or group appears or goes), and
+//! its JSON names what the real run then does, read back from the real run's own JSON. For
+//! an account the run creates, the dry run's plan is the real run's step for step, its uid
+//! and gid shown as `"new"`.
 
 use crate::common;
 use crate::user_support;
@@ -104,6 +106,65 @@ fn assert_documented(command: &str, report: &Value, nested: &[&str]) {
             "{command} --json: {key}"
         );
     }
+}
+
+/// `plan` with the ids `uid` and `gid` (those useradd allocated) as a dry run shows ids still
+/// to be allocated: `"new"`.
+fn with_new_ids(plan: &Value, uid: u32, gid: u32) -> Value {
+    match plan {
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| {
+                let v = match (k.as_str(), v.as_u64()) {
+                    ("uid", Some(n)) if n == u64::from(uid) => Value::from("new"),
+                    ("gid", Some(n)) if n == u64::from(gid) => Value::from("new"),
+                    _ => with_new_ids(v, uid, gid),
+                };
+                (k.clone(), v)
+            })
+            .collect(),
+        Value::Array(a) => a.iter().map(|v| with_new_ids(v, uid, gid)).collect(),
+        other => other.clone(),
+    }
+}
+
+/// (uid, gid) of the account `name`.
+fn ids_of(name: &str) -> (u32, u32) {
+    let u = nix::unistd::User::from_name(name)
+        .unwrap()
+        .unwrap_or_else(|| panic!("no account {name}"));
+    (u.uid.as_raw(), u.gid.as_raw())
+}
+
+/// The JSON report of the dry run `cmd` (exit 0), which must leave every object under
+/// `watched` as it was.
+fn dry_run_json(cmd: &mut Command, watched: &[&Path]) -> Value {
+    let before = snapshot(watched);
+    let dry = json_of(cmd, 0);
+    assert_eq!(snapshot(watched), before, "{cmd:?} changed the tree");
+    dry
+}
+
+/// Both runs exit with `code`, the dry run as the real run.
+fn refused_alike(dry: &std::process::Output, real: &std::process::Output, code: i32) {
+    assert_eq!(dry.status.code(), Some(code), "{}", text(&dry.stderr));
+    assert_eq!(
+        real.status.code(),
+        dry.status.code(),
+        "{}",
+        text(&real.stderr)
+    );
+}
+
+/// The directories the commands of a user test setup write (jail, state, keys, sshd
+/// drop-ins) and `more`.
+fn written_by<'a>(s: &'a user_support::Setup, more: &'a Path) -> Vec<&'a Path> {
+    vec![&s.jail, &s.state_dir, &s.keys_dir, s.srv.dropin_dir(), more]
+}
+
+/// True when the host has a group `name`.
+fn group_exists(name: &str) -> bool {
+    nix::unistd::Group::from_name(name).unwrap().is_some()
 }
 
 #[test]
@@ -250,13 +311,7 @@ fn mount_dry_run_refuses_a_planted_symlink_as_mount_does() {
         &["--dry-run", "--json"],
     ));
     let real = run(&mut jail_cmd("mount", &jail, &state, &["--json"]));
-    assert_eq!(dry.status.code(), Some(4), "{}", text(&dry.stderr));
-    assert_eq!(
-        real.status.code(),
-        dry.status.code(),
-        "{}",
-        text(&real.stderr)
-    );
+    refused_alike(&dry, &real, 4);
     assert!(
         dry.stdout.is_empty() && real.stdout.is_empty(),
         "a report for a refusal"
@@ -281,13 +336,7 @@ fn mount_dry_run_refuses_a_planted_symlink_as_mount_does() {
     std::os::unix::fs::symlink(&outside, jail.join("proc")).unwrap();
     let dry = run(&mut jail_cmd("mount", &jail, &state, &["--dry-run"]));
     let real = run(&mut jail_cmd("mount", &jail, &state, &[]));
-    assert_eq!(dry.status.code(), Some(4), "{}", text(&dry.stderr));
-    assert_eq!(
-        real.status.code(),
-        dry.status.code(),
-        "{}",
-        text(&real.stderr)
-    );
+    refused_alike(&dry, &real, 4);
     canary.assert_unchanged("mount proc through a planted symlink");
     assert!(
         common::mounts_under(t.path()).is_empty(),
@@ -382,7 +431,13 @@ fn service_dry_run_json_names_the_account_unit_and_systemctl_of_the_real_run() {
                 user.name(),
                 "--create-user",
             ])
-            .args(["--read-write", "/var/lib/tick", "--json", "--unit-dir"])
+            .args([
+                "--read-write",
+                "/var/lib/tick",
+                "--read-write",
+                "/srv/tick/spool",
+            ])
+            .args(["--json", "--unit-dir"])
             .arg(&units)
             .arg("--state-dir")
             .arg(&state)
@@ -408,7 +463,7 @@ fn service_dry_run_json_names_the_account_unit_and_systemctl_of_the_real_run() {
     assert_eq!(dry["unit_status"], "created");
     assert_eq!(
         dry["read_write_created"],
-        serde_json::json!(["/var/lib/tick"])
+        serde_json::json!(["/var/lib/tick", "/srv/tick/spool"])
     );
     assert_eq!(dry["systemctl"], serde_json::json!([["daemon-reload"]]));
     assert!(
@@ -425,31 +480,46 @@ fn service_dry_run_json_names_the_account_unit_and_systemctl_of_the_real_run() {
             .contains(&format!("User={}", user.name()))
     );
 
+    // every step of the real run, the new account's lines and directories included, with
+    // the ids useradd is still to allocate
     let ops = |v: &Value| strings(&v["plan"], Some("op"));
     assert_eq!(
         ops(&dry),
-        ["create_system_account", "save_state", "write_root_file"],
-        "{}",
-        dry["plan"]
-    );
-
-    let real = json_of(&mut service(&[]), 0);
-    assert_eq!(real["changed"], true);
-    assert_documented("service", &real, &[]);
-    // the real run also puts the new account's lines and directory into the jail
-    assert_eq!(
-        ops(&real),
         [
             "create_system_account",
-            "write_jail_file",
-            "write_jail_file",
+            "put_passwd_line",
+            "put_group_line",
+            "make_jail_dir",
+            "make_jail_dir",
+            "make_jail_dir",
             "make_jail_dir",
             "make_jail_dir",
             "save_state",
             "write_root_file"
         ],
         "{}",
-        real["plan"]
+        dry["plan"]
+    );
+    let tick = dry["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["path"] == "/var/lib/tick")
+        .unwrap_or_else(|| panic!("no /var/lib/tick: {}", dry["plan"]));
+    assert_eq!(
+        tick["owner"],
+        serde_json::json!({"uid": "new", "gid": "new"})
+    );
+    assert_eq!(tick["mode"], 0o700);
+
+    let real = json_of(&mut service(&[]), 0);
+    assert_eq!(real["changed"], true);
+    assert_documented("service", &real, &[]);
+    let (uid, gid) = ids_of(user.name());
+    assert_eq!(
+        with_new_ids(&real["plan"], uid, gid),
+        dry["plan"],
+        "service did other than its dry run's plan said"
     );
     for key in [
         "account",
@@ -471,7 +541,20 @@ fn service_dry_run_json_names_the_account_unit_and_systemctl_of_the_real_run() {
         fs::read_to_string(&unit).unwrap(),
         real["unit_text"].as_str().unwrap()
     );
-    assert!(jail.join("var/lib/tick").is_dir());
+    for dir in ["var/lib/tick", "srv/tick/spool"] {
+        let m = fs::metadata(jail.join(dir)).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(
+            (m.uid(), m.gid(), m.mode() & 0o7777),
+            (uid, gid, 0o700),
+            "{dir}"
+        );
+    }
+    let passwd = fs::read_to_string(jail.join("etc/passwd")).unwrap();
+    assert!(
+        passwd.contains(&format!("{}:x:{uid}:{gid}:", user.name())),
+        "{passwd}"
+    );
 
     // a rerun: the dry run says nothing changes, and the run changes nothing
     let dry = json_of(&mut service(&["--dry-run"]), 0);
@@ -503,6 +586,158 @@ fn service_dry_run_json_names_the_account_unit_and_systemctl_of_the_real_run() {
             .arg(&state)
             .args(["--purge", "--no-reload"]),
     );
+}
+
+#[test]
+fn user_create_dry_run_plans_every_step_of_the_real_run_with_its_ids_to_be_allocated() {
+    let Some((_g, s)) = user_support::serial_setup("user_create_dry_run_plans") else {
+        return;
+    };
+    let systemd_dir = s.root.dir("systemd");
+    common::make_dir(&systemd_dir, 0o755);
+    let canary = common::Canary::new(&systemd_dir.join("other.conf"), "[Slice]\n");
+    let user = ReservedUser::new();
+    let name = user.name().to_string();
+    let (_, key_pub) = sshd::client_keypair(&s.root.dir("client"));
+    let add = |extra: &[&str]| {
+        let mut c = s.user_cmd(&name);
+        c.arg("--create")
+            .arg("--key")
+            .arg(&key_pub)
+            .arg("--systemd-dir")
+            .arg(&systemd_dir)
+            .args(["--memory-max", "150M", "--tasks-max", "64", "--json"])
+            .args(extra);
+        c
+    };
+    let dry = dry_run_json(&mut add(&["--dry-run"]), &written_by(&s, &systemd_dir));
+    canary.assert_unchanged("user --dry-run");
+    assert!(
+        user.lookup().is_none(),
+        "user --dry-run created the account"
+    );
+    assert!(!group_exists(&name), "user --dry-run created a group");
+    assert_eq!(dry["dry_run"], true);
+    let plan = dry["plan"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no plan: {dry}"));
+    let step = |op: &str| {
+        plan.iter()
+            .find(|s| s["op"] == op)
+            .unwrap_or_else(|| panic!("no {op} in the plan: {dry}"))
+    };
+    // the home, the jail's lines and the limits are steps, their ids still to be allocated
+    let home = plan
+        .iter()
+        .find(|s| s["op"] == "make_jail_dir" && s["path"] == format!("/home/{name}"))
+        .unwrap_or_else(|| panic!("no home in the plan: {dry}"));
+    assert_eq!(
+        home["owner"],
+        serde_json::json!({"uid": "new", "gid": "new"})
+    );
+    let line = step("put_passwd_line");
+    assert_eq!(
+        (&line["uid"], &line["gid"]),
+        (&Value::from("new"), &Value::from("new"))
+    );
+    assert_eq!(line["home"], format!("/home/{name}"));
+    assert_eq!(step("put_group_line")["gid"], "new");
+    let slice = step("write_slice_drop_in");
+    assert_eq!(slice["uid"], "new");
+    assert_eq!(slice["systemd_dir"], systemd_dir.to_str().unwrap());
+    assert_eq!(
+        slice["limits"],
+        serde_json::json!(["MemoryMax=150M", "TasksMax=64"]),
+        "{slice}"
+    );
+    assert!(
+        plan.iter()
+            .all(|s| !s["reason"].as_str().unwrap_or("").is_empty()),
+        "{dry}"
+    );
+
+    let out = s.run_reloading(&mut add(&[]));
+    let real: Value = serde_json::from_slice(&out.stdout).expect("user --json prints JSON");
+    assert_eq!(real["dry_run"], false);
+    let (uid, gid) = ids_of(&name);
+    assert_eq!(
+        with_new_ids(&real["plan"], uid, gid),
+        dry["plan"],
+        "user --create did other than its dry run's plan said"
+    );
+    // and did it: the home, the lines and the drop-in, with the ids it got
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::metadata(s.jail.join("home").join(&name)).unwrap();
+    assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (uid, gid, 0o700));
+    let passwd = fs::read_to_string(s.jail.join("etc/passwd")).unwrap();
+    assert!(
+        passwd.contains(&format!("{name}:x:{uid}:{gid}:")),
+        "{passwd}"
+    );
+    let dropin = systemd_dir.join(format!("user-{uid}.slice.d/50-jailsmith.conf"));
+    let conf = fs::read_to_string(&dropin).expect("the slice drop-in");
+    assert!(conf.contains("TasksMax=64"), "{conf}");
+    canary.assert_unchanged("user --create");
+
+    // a rerun: the dry run plans nothing, as the real run then does nothing
+    let again = json_of(&mut add(&["--dry-run"]), 0);
+    assert_eq!(again["plan"], serde_json::json!([]), "{again}");
+    let mut rm = s.user_cmd(&name);
+    rm.args(["--remove", "--delete-home", "--delete-account"])
+        .arg("--systemd-dir")
+        .arg(&systemd_dir);
+    s.run_reloading(&mut rm);
+    assert!(user.lookup().is_none());
+    assert!(!dropin.exists(), "the drop-in is left");
+}
+
+#[test]
+fn user_create_and_its_dry_run_refuse_a_jail_passwd_that_is_a_symlink_alike() {
+    let Some((_g, s)) = user_support::serial_setup("user_create_symlinked_passwd") else {
+        return;
+    };
+    // the careless admin's `ln -sf /etc/passwd JAIL/etc/passwd`, with a canary for the host's
+    let canary = common::Canary::new(
+        &s.root.path().join("host-passwd"),
+        "root:x:0:0::/:/bin/sh\n",
+    );
+    let passwd = s.jail.join("etc/passwd");
+    fs::remove_file(&passwd).unwrap();
+    std::os::unix::fs::symlink(s.root.path().join("host-passwd"), &passwd).unwrap();
+    let user = ReservedUser::new();
+    let name = user.name().to_string();
+    let (_, key_pub) = sshd::client_keypair(&s.root.dir("client"));
+    let add = |extra: &[&str]| {
+        let mut c = s.user_cmd(&name);
+        c.arg("--create").arg("--key").arg(&key_pub).args(extra);
+        c
+    };
+    let outside = s.root.dir("outside-the-jail");
+    let watched = written_by(&s, &outside);
+    let before = snapshot(&watched);
+    let dry = run(&mut add(&["--dry-run"]));
+    assert_eq!(
+        snapshot(&watched),
+        before,
+        "user --dry-run changed the tree"
+    );
+    // refused (exit 4) by both, the real run after rolling back the account it made
+    let real = run(&mut add(&[]));
+    refused_alike(&dry, &real, 4);
+    for out in [&dry, &real] {
+        let err = text(&out.stderr);
+        assert!(err.contains("symlink at /etc/passwd"), "{err}");
+    }
+    assert!(
+        text(&real.stderr).contains("rolled back"),
+        "{}",
+        text(&real.stderr)
+    );
+    canary.assert_unchanged("user --create through a symlinked jail passwd");
+    assert!(user.lookup().is_none(), "the account was left behind");
+    assert!(!group_exists(&name), "the account's group was left behind");
+    assert!(fs::symlink_metadata(s.jail.join("home").join(&name)).is_err());
+    assert!(!s.keys_dir.join(&name).exists() && !s.dropin(&name).exists());
 }
 
 /// (object, action, target) of every change of the users' and groups' reports of a destroy.
@@ -573,21 +808,7 @@ fn destroy_dry_run_json_lists_the_jails_last_sshd_block_and_group_and_changes_no
     let block = s.dropin(&name);
     assert!(block.is_file(), "no sshd block for {name}");
     let destroy = |extra: &[&str]| destroy_purge_json(&s, extra);
-    let watched: Vec<&Path> = vec![
-        &s.jail,
-        &s.state_dir,
-        &s.keys_dir,
-        s.srv.dropin_dir(),
-        &units,
-    ];
-    let before = snapshot(&watched);
-
-    let dry = json_of(&mut destroy(&["--dry-run"]), 0);
-    assert_eq!(
-        snapshot(&watched),
-        before,
-        "destroy --dry-run changed the tree"
-    );
+    let dry = dry_run_json(&mut destroy(&["--dry-run"]), &written_by(&s, &units));
     assert!(
         common::mount_at(&s.jail.join("shared")).is_some(),
         "destroy --dry-run unmounted"

@@ -14,17 +14,11 @@ use common::sshd;
 use common::{ReservedUser, run_status, text};
 use user_support::Setup;
 
-fn setup(test: &str) -> Option<(std::sync::MutexGuard<'static, ()>, Setup)> {
-    if !sshd::available(test) {
-        return None;
-    }
-    let g = common::serial();
-    Some((g, Setup::new(test)))
-}
-
 #[test]
 fn user_limits_write_the_slice_dropin_and_remove_deletes_it() {
-    let Some((_g, s)) = setup("user_limits_write_the_slice_dropin_and_remove_deletes_it") else {
+    let Some((_g, s)) =
+        user_support::serial_setup("user_limits_write_the_slice_dropin_and_remove_deletes_it")
+    else {
         return;
     };
     let systemd_dir = s.root.dir("systemd");
@@ -162,7 +156,8 @@ fn user_limits_write_the_slice_dropin_and_remove_deletes_it() {
 
 #[test]
 fn bad_limit_value_for_a_user_writes_nothing() {
-    let Some((_g, s)) = setup("bad_limit_value_for_a_user_writes_nothing") else {
+    let Some((_g, s)) = user_support::serial_setup("bad_limit_value_for_a_user_writes_nothing")
+    else {
         return;
     };
     let systemd_dir = s.root.dir("systemd");
@@ -198,9 +193,9 @@ fn bad_limit_value_for_a_user_writes_nothing() {
 
 #[test]
 fn limits_where_systemd_is_not_pid1_warn_and_a_dry_run_asks_for_no_reload() {
-    let Some((_g, s)) =
-        setup("limits_where_systemd_is_not_pid1_warn_and_a_dry_run_asks_for_no_reload")
-    else {
+    let Some((_g, s)) = user_support::serial_setup(
+        "limits_where_systemd_is_not_pid1_warn_and_a_dry_run_asks_for_no_reload",
+    ) else {
         return;
     };
     let systemd_is_init = fs::read_to_string("/proc/1/comm").is_ok_and(|c| c.trim() == "systemd");
@@ -231,7 +226,7 @@ fn limits_where_systemd_is_not_pid1_warn_and_a_dry_run_asks_for_no_reload() {
 
 #[test]
 fn bad_allow_ip_for_a_user_writes_nothing() {
-    let Some((_g, s)) = setup("bad_allow_ip_for_a_user_writes_nothing") else {
+    let Some((_g, s)) = user_support::serial_setup("bad_allow_ip_for_a_user_writes_nothing") else {
         return;
     };
     let systemd_dir = s.root.dir("systemd");

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use common::sshd;
 use common::{ReservedUser, UserGuard, run, run_ok, text};
-use user_support::Setup;
+use user_support::{Setup, serial_setup as setup};
 
 const REFUSED: i32 = 4;
 const BAD_INPUT: i32 = 2;
@@ -38,14 +38,6 @@ fn refused(s: &Setup, name: &str, cmd: &mut std::process::Command, code: i32) ->
         "the jail's passwd changed"
     );
     err
-}
-
-fn setup(test: &str) -> Option<(std::sync::MutexGuard<'static, ()>, Setup)> {
-    if !sshd::available(test) {
-        return None;
-    }
-    let g = common::serial();
-    Some((g, Setup::new(test)))
 }
 
 #[test]

@@ -4,18 +4,19 @@
 use std::path::{Path, PathBuf};
 
 use super::run::{
-    Run, ensure_dir, in_jail, put_host_file, put_jail_file, record_jail_files, record_user,
+    Run, ensure_dir, in_jail, put_host_file, put_jail_op, record_jail_files, record_user,
     reload_sshd,
 };
 use super::{
     UserError, UserRequest, check_account_rules, check_jail_path, check_name, check_root_chain,
     check_uid, groups, jail_path, refuse_other_jail,
 };
-use crate::account::hostdb::{HostAccount, HostDb, PasswdEntry};
+use crate::account::hostdb::{HostAccount, HostDb};
+use crate::account::jailside::JailAccount;
 use crate::account::useradd::{self, Modify, NO_PASSWORD, Wanted};
 use crate::account::{AccountError, hostfs, jailside, keys, logindefs};
 use crate::apply::{Host, LinuxHost};
-use crate::plan::{HostOp, JailPath, Owner};
+use crate::plan::{HostOp, JailPath, PlannedOwner};
 use crate::sshd::dropin::{self, DropIn};
 use crate::sshd::validate::{self, Sshd};
 use crate::sshd::{SshdError, mainconfig};
@@ -155,7 +156,7 @@ pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
     let steps = (|| {
         ensure_dir(r, &a.sshd.authorized_keys_dir)?;
         let account = put_account(r, &db, existing.as_ref())?;
-        put_jail_lines(r, &host, name, account.as_ref())?;
+        put_jail_lines(r, &host, &account)?;
         ensure_dir(r, &a.sshd.sshd_config_dir)?;
         let mut to_check = Vec::new();
         let mut config_changed = false;
@@ -195,8 +196,7 @@ pub(super) fn add(r: &mut Run) -> Result<PathBuf, UserError> {
         put_keys(r, &key_file, &key_text)?;
         record_user(r, &jail, name, true)?;
         record_jail_files(r, &jail, &host)?;
-        let uid = account.as_ref().map(|(e, _)| e.uid);
-        super::limits::put_limits(r, &jail, name, uid, wanted_limits)?;
+        super::limits::put_limits(r, &jail, name, account.uid, wanted_limits)?;
         if config_changed {
             reload_sshd(r, &sshd)?;
         }
@@ -368,13 +368,13 @@ pub(super) fn validate_effective(
     .into())
 }
 
-/// Creates or adjusts the host account; returns its passwd entry and group name (None only
-/// in a dry run that would create it).
+/// Creates or adjusts the host account; returns it as the jail's files hold it (in a dry run
+/// that would create it, with the ids `useradd` is still to allocate).
 fn put_account(
     r: &mut Run,
     db: &HostDb,
     existing: Option<&HostAccount>,
-) -> Result<Option<(PasswdEntry, Option<String>)>, UserError> {
+) -> Result<JailAccount, UserError> {
     let a = r.args;
     let wanted = Wanted {
         name: a.name.clone(),
@@ -390,21 +390,31 @@ fn put_account(
             wanted.shell,
             a.uid.map(|u| format!(", uid {u}")).unwrap_or_default()
         ));
+        let group = uzers::get_group_by_name(&a.name);
         let op = HostOp::CreateAccount {
             name: a.name.clone(),
-            home: wanted.home,
-            shell: wanted.shell,
+            home: wanted.home.clone(),
+            shell: wanted.shell.clone(),
             uid: a.uid,
-            existing_group: uzers::get_group_by_name(&a.name).is_some(),
+            existing_group: group.is_some(),
         };
         r.exec(None, op, "the account to jail (--create)")?;
         if r.dry {
-            return Ok(None);
+            // useradd allocates what is not given: the uid, the gid of a new user group
+            return Ok(JailAccount {
+                name: a.name.clone(),
+                uid: a.uid.into(),
+                gid: group.as_ref().map(|g| g.gid()).into(),
+                gecos: String::new(),
+                home: wanted.home,
+                shell: wanted.shell,
+                group: Some(a.name.clone()),
+            });
         }
         let acc = db.lookup(&a.name)?.ok_or_else(|| AccountError::Missing {
             name: a.name.clone(),
         })?;
-        return Ok(Some((acc.entry, acc.group)));
+        return Ok(JailAccount::of(&acc.entry, acc.group));
     };
     let e = &acc.entry;
     let change = Modify {
@@ -413,7 +423,7 @@ fn put_account(
         password: (acc.password.as_deref() != Some(NO_PASSWORD)).then(|| NO_PASSWORD.into()),
     };
     if change.is_empty() {
-        return Ok(Some((e.clone(), acc.group.clone())));
+        return Ok(JailAccount::of(e, acc.group.clone()));
     }
     r.change("account", "update", &a.name);
     r.detail(format!("usermod: {}", change.describe()));
@@ -435,7 +445,7 @@ fn put_account(
     let mut entry = e.clone();
     entry.home = wanted.home;
     entry.shell = wanted.shell;
-    Ok(Some((entry, acc.group.clone())))
+    Ok(JailAccount::of(&entry, acc.group.clone()))
 }
 
 /// JAIL/home/NAME: the user's own, 0700.
@@ -444,7 +454,7 @@ fn put_home(
     host: &dyn Host,
     name: &str,
     home: JailPath,
-    owner: Owner,
+    owner: PlannedOwner,
 ) -> Result<(), UserError> {
     let op = HostOp::MakeJailDir {
         path: home,
@@ -459,34 +469,13 @@ fn put_home(
     Ok(())
 }
 
-/// JAIL/home/NAME and the user's lines in the jail's etc/passwd and etc/group.
-fn put_jail_lines(
-    r: &mut Run,
-    host: &dyn Host,
-    name: &str,
-    account: Option<&(PasswdEntry, Option<String>)>,
-) -> Result<(), UserError> {
+/// JAIL/home/NAME and the user's lines in the jail's etc/passwd and etc/group (for an
+/// account a dry run would create: with the ids still to be allocated).
+fn put_jail_lines(r: &mut Run, host: &dyn Host, account: &JailAccount) -> Result<(), UserError> {
+    let name = account.name.as_str();
     let home = jailside::home_of(name);
-    let Some((entry, group)) = account else {
-        // dry run of a new account: its uid is not known yet
-        r.change("home", "create", in_jail(Some(host), &home));
-        r.change(
-            "passwd",
-            "update",
-            in_jail(Some(host), &jailside::passwd_path()),
-        );
-        r.change(
-            "group",
-            "update",
-            in_jail(Some(host), &jailside::group_path()),
-        );
-        return Ok(());
-    };
-    let owner = Owner {
-        uid: entry.uid,
-        gid: entry.gid,
-    };
-    match jailside::home_needs(host, name, owner)? {
+    let owner = account.owner();
+    match jailside::home_needs(host, name, owner.assigned())? {
         jailside::Needed::Nothing => {}
         jailside::Needed::Create => {
             r.change("home", "create", in_jail(Some(host), &home));
@@ -496,7 +485,7 @@ fn put_jail_lines(
                 let op = HostOp::MakeJailDir {
                     path: parent,
                     mode: 0o755,
-                    owner: Owner::ROOT,
+                    owner: PlannedOwner::ROOT,
                 };
                 r.exec(Some(host), op, "holds the jailed users' homes")?;
             }
@@ -511,41 +500,14 @@ fn put_jail_lines(
             put_home(r, host, name, home, owner)?;
         }
     }
-    let passwd_before = jailside::read_text(host, &jailside::passwd_path())?;
-    let group_before = jailside::read_text(host, &jailside::group_path())?;
-    let group_name = match group {
-        Some(g) => g.clone(),
-        None => {
-            r.warnings.push(format!(
-                "gid {} of {name} has no group on the host: no group line written in the jail",
-                entry.gid
-            ));
-            String::new()
-        }
-    };
-    let (passwd, group_text) = jailside::with_user(
-        passwd_before.as_deref(),
-        group_before.as_deref(),
-        entry,
-        &group_name,
-    );
-    put_jail_file(
-        r,
-        host,
-        "passwd",
-        jailside::passwd_path(),
-        passwd_before,
-        &passwd,
-    )?;
-    if !group_name.is_empty() {
-        put_jail_file(
-            r,
-            host,
-            "group",
-            jailside::group_path(),
-            group_before,
-            &group_text,
-        )?;
+    if account.group.is_none() {
+        r.warnings.push(format!(
+            "gid {} of {name} has no group on the host: no group line written in the jail",
+            account.gid
+        ));
+    }
+    for line in jailside::line_ops(Some(host), account)? {
+        put_jail_op(r, host, line.file, line.before.is_some(), line.op)?;
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use super::run::{Run, drop_host_file, put_host_file, update_state};
 use super::{UserError, UserRequest};
 use crate::account::hostdb::HostDb;
 use crate::account::hostfs;
-use crate::plan::HostOp;
+use crate::plan::{HostOp, Id};
 use crate::sshd::dropin::{self, DropIn};
 use crate::state::{self, JailState};
 
@@ -164,24 +164,28 @@ pub(super) fn ensure_group(
         op,
         format!("sshd's Match Group for {}", jail.display()),
     )?;
-    if r.dry {
-        return Ok(None);
-    }
-    let gid = db
-        .group_index()?
-        .by_name(group)
-        .map(|g| g.gid)
-        .ok_or_else(|| UserError::Input(format!("groupadd made no group {group}")))?;
-    let (name, g) = (group.to_string(), gid);
+    // groupadd allocates the gid: a dry run plans the record with it still to be known
+    let gid = match r.dry {
+        true => Id::New,
+        false => db
+            .group_index()?
+            .by_name(group)
+            .map(|g| Id::Assigned(g.gid))
+            .ok_or_else(|| UserError::Input(format!("groupadd made no group {group}")))?,
+    };
+    let name = group.to_string();
     update_state(
         r,
         jail,
-        format!("group {group} (gid {gid}) recorded"),
+        format!("group {group} recorded with its gid"),
         |s| {
-            s.groups.insert(name, g);
+            if let Some(g) = gid.assigned() {
+                s.groups.insert(name, g);
+            }
         },
     )?;
-    Ok(Some(gid))
+    r.detail(format!("group {group} (gid {gid}) recorded"));
+    Ok(gid.assigned())
 }
 
 /// Adds `user` to `group` (or takes it out), with the opposite as its undo.

@@ -5,12 +5,13 @@
 
 use std::path::Path;
 
-use super::run::{Run, drop_host_file, ensure_dir, put_host_file, update_state};
+use super::run::{Run, drop_host_file, update_state};
 use super::{UserError, UserRequest};
+use crate::account::hostfs;
 use crate::limits::enforce::{self, Subject};
 use crate::limits::options::resolve_io_device;
 use crate::limits::{self, Limits};
-use crate::plan::HostOp;
+use crate::plan::{HostOp, Id};
 use crate::service::files::UserLimits;
 use crate::sshd::reload::systemd_is_init;
 use crate::state;
@@ -47,12 +48,14 @@ pub(super) fn check_dir(a: &UserRequest) -> Result<(), UserError> {
     super::check_root_chain(&a.systemd_dir, "write slice drop-ins into")
 }
 
-/// Writes the slice drop-in with `limits` (when any was given) and records them.
+/// Writes the slice drop-in with `limits` (when any was given) and records them. `uid` is
+/// `Id::New` in a dry run that would create the account: the drop-in is then planned with
+/// its uid still to be allocated.
 pub(super) fn put_limits(
     r: &mut Run,
     jail: &Path,
     name: &str,
-    uid: Option<u32>,
+    uid: Id,
     mut limits: Limits,
 ) -> Result<(), UserError> {
     if limits.is_empty() {
@@ -65,34 +68,69 @@ pub(super) fn put_limits(
         Subject::User(name),
         &facts,
     ));
-    let Some(uid) = uid else {
-        // dry run of a new account: its uid is not known yet
-        r.change(
-            "limits",
-            "create",
-            r.args
-                .systemd_dir
-                .join("user-UID.slice.d/50-jailsmith.conf")
-                .display(),
-        );
-        return Ok(());
-    };
     for w in resolve_io_device(&mut limits, jail) {
         r.warnings.push(w);
     }
-    let path = r.args.systemd_dir.join(limits::slice_dropin_relpath(uid));
-    let dir = path
-        .parent()
-        .expect("the drop-in has a directory")
-        .to_path_buf();
-    ensure_dir(r, &dir)?;
-    let text = limits::render_slice_dropin(name, uid, &limits);
-    let changed = put_host_file(r, "limits", &path, &text)?;
-    record(r, jail, name, Some(UserLimits { uid, limits }))?;
-    if changed {
-        reload(r);
+    let systemd_dir = r.args.systemd_dir.clone();
+    let before = match uid.assigned() {
+        Some(n) => Some(current(&systemd_dir, name, n, &limits)?),
+        None => None,
+    };
+    if before.as_ref().is_some_and(|b| b.current) {
+        record(r, jail, name, uid, limits)?;
+        return Ok(());
     }
+    let op = HostOp::WriteSliceDropIn {
+        systemd_dir,
+        user: name.to_string(),
+        uid,
+        limits: limits.clone(),
+    };
+    let existed = before.as_ref().is_some_and(|b| b.exists);
+    r.change(
+        "limits",
+        if existed { "update" } else { "create" },
+        op.target(),
+    );
+    if before.is_some_and(|b| b.same_text) {
+        r.detail("owner root:root, mode 0644");
+    }
+    r.exec(
+        None,
+        op,
+        format!("the limits of {name}'s sessions (slice drop-in)"),
+    )?;
+    record(r, jail, name, uid, limits)?;
+    reload(r);
     Ok(())
+}
+
+/// The slice drop-in of `uid` as it is now, compared with the one `limits` make.
+struct Current {
+    exists: bool,
+    same_text: bool,
+    /// Same text, root's, 0644: nothing to write.
+    current: bool,
+}
+
+fn current(
+    systemd_dir: &Path,
+    name: &str,
+    uid: u32,
+    limits: &Limits,
+) -> Result<Current, UserError> {
+    let path = crate::plan::hostops::slice_dropin(systemd_dir, uid);
+    let dir = path.parent().expect("the drop-in has a directory");
+    if dir.exists() && !dir.is_symlink() {
+        hostfs::ensure_root_dir(dir, 0o755)?;
+    }
+    let before = hostfs::read_optional(&path)?;
+    let same_text = before.as_deref() == Some(&limits::render_slice_dropin(name, uid, limits));
+    Ok(Current {
+        exists: before.is_some(),
+        same_text,
+        current: same_text && hostfs::has_root_mode(&path, 0o644),
+    })
 }
 
 /// Deletes the drop-in the state records for the user (and its directory when empty) and
@@ -106,7 +144,7 @@ pub(super) fn drop_limits(r: &mut Run, jail: &Path, name: &str) -> Result<(), Us
     };
     let path = r.args.systemd_dir.join(limits::slice_dropin_relpath(uid));
     let removed = drop_host_file(r, "limits", &path)?;
-    record(r, jail, name, None)?;
+    forget(r, jail, name)?;
     if removed {
         // the .d directory goes too when jailsmith's file was all it held
         let dir = path.parent().expect("the drop-in has a directory");
@@ -121,28 +159,31 @@ pub(super) fn drop_limits(r: &mut Run, jail: &Path, name: &str) -> Result<(), Us
     Ok(())
 }
 
-/// Sets (or clears) the user's limits in the jail's state.
-fn record(
-    r: &mut Run,
-    jail: &Path,
-    name: &str,
-    wanted: Option<UserLimits>,
-) -> Result<(), UserError> {
-    let dir = &r.args.state_dir;
-    let loaded = state::load(dir, jail)?;
-    let current = loaded.as_ref().and_then(|s| s.limits.get(name));
-    if current == wanted.as_ref() {
+/// Sets the user's limits in the jail's state. With the uid still to be allocated (a dry
+/// run) the save is planned; what it records is the real run's to know.
+fn record(r: &mut Run, jail: &Path, name: &str, uid: Id, limits: Limits) -> Result<(), UserError> {
+    let detail = format!("limits of {name} recorded");
+    let Some(uid) = uid.assigned() else {
+        return update_state(r, jail, detail, |_| {});
+    };
+    let wanted = UserLimits { uid, limits };
+    let loaded = state::load(&r.args.state_dir, jail)?;
+    if loaded.as_ref().and_then(|s| s.limits.get(name)) == Some(&wanted) {
         return Ok(());
     }
-    let detail = match &wanted {
-        Some(_) => format!("limits of {name} recorded"),
-        None => format!("limits of {name} forgotten"),
-    };
     update_state(r, jail, detail, |st| {
-        match wanted {
-            Some(l) => st.limits.insert(name.to_string(), l),
-            None => st.limits.remove(name),
-        };
+        st.limits.insert(name.to_string(), wanted);
+    })
+}
+
+/// Clears the user's limits in the jail's state.
+fn forget(r: &mut Run, jail: &Path, name: &str) -> Result<(), UserError> {
+    let loaded = state::load(&r.args.state_dir, jail)?;
+    if loaded.as_ref().and_then(|s| s.limits.get(name)).is_none() {
+        return Ok(());
+    }
+    update_state(r, jail, format!("limits of {name} forgotten"), |st| {
+        st.limits.remove(name);
     })
 }
 

@@ -145,7 +145,8 @@ pub struct Report {
     pub up_to_date: bool,
     pub changes: Vec<Change>,
     /// The host operations behind the changes, in order, each with its reason: what was
-    /// done (with --dry-run: what would be, as far as it is known before anything runs).
+    /// done (with --dry-run: what would be, step for step; the ids of an account still to
+    /// be created show as `"new"`).
     pub plan: Vec<crate::plan::HostStep>,
     pub warnings: Vec<String>,
 }

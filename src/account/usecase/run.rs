@@ -10,7 +10,7 @@ use super::{UserError, UserRequest};
 use crate::account::{hostfs, jailside};
 use crate::apply::Host;
 use crate::apply::journal::{Journal, LinuxSystem, OpError, Performed};
-use crate::plan::{HostOp, HostStep, JailPath, Owner};
+use crate::plan::{HostOp, HostStep, JailPath, Owner, PlannedOwner};
 use crate::sshd::reload;
 use crate::sshd::validate::Sshd;
 use crate::state::{self, JailState};
@@ -37,6 +37,8 @@ pub(super) struct Run<'a> {
     pub(super) changes: Vec<Change>,
     pub(super) journal: Journal<'static>,
     pub(super) warnings: Vec<String>,
+    /// True once the run wrote (in a dry run: planned) the jail's passwd or group.
+    pub(super) jail_files_written: bool,
 }
 
 impl<'a> Run<'a> {
@@ -48,6 +50,7 @@ impl<'a> Run<'a> {
             changes: Vec::new(),
             journal: Journal::new(&LINUX, args.dry_run),
             warnings: Vec::new(),
+            jail_files_written: false,
         }
     }
 
@@ -130,7 +133,8 @@ impl From<OpError> for UserError {
             | OpError::Signal(_)
             | OpError::Mount(_)
             | OpError::Selinux(_)
-            | OpError::RemoveRoot { .. }) => UserError::Step(e),
+            | OpError::RemoveRoot { .. }
+            | OpError::Unallocated { .. }) => UserError::Step(e),
         }
     }
 }
@@ -234,9 +238,28 @@ pub(super) fn put_jail_file(
     if before.as_deref() == Some(text) {
         return Ok(());
     }
+    let op = HostOp::WriteJailFile {
+        path,
+        content: text.into(),
+        mode: 0o644,
+        owner: Owner::ROOT,
+    };
+    put_jail_op(r, host, object, before.is_some(), op)
+}
+
+/// Runs `op`, which writes the jail's passwd or group (`object`), making etc/ first when
+/// missing; `existed`: whether the file was there.
+pub(super) fn put_jail_op(
+    r: &mut Run,
+    host: &dyn Host,
+    object: &'static str,
+    existed: bool,
+    op: HostOp,
+) -> Result<(), UserError> {
+    let path = op.jail_path().expect("an operation in the jail").clone();
     r.change(
         object,
-        if before.is_some() { "update" } else { "create" },
+        if existed { "update" } else { "create" },
         in_jail(Some(host), &path),
     );
     if let Some(parent) = path.parent()
@@ -245,18 +268,13 @@ pub(super) fn put_jail_file(
         let op = HostOp::MakeJailDir {
             path: parent,
             mode: 0o755,
-            owner: Owner::ROOT,
+            owner: PlannedOwner::ROOT,
         };
         r.exec(Some(host), op, format!("holds the jail's {object}"))?;
     }
-    let op = HostOp::WriteJailFile {
-        path,
-        content: text.into(),
-        mode: 0o644,
-        owner: Owner::ROOT,
-    };
     let reason = reason_of(object, &r.args.name);
     r.exec(Some(host), op, reason)?;
+    r.jail_files_written = true;
     Ok(())
 }
 
@@ -319,32 +337,27 @@ fn save_state(r: &mut Run, st: &JailState, reason: String) -> Result<(), UserErr
     Ok(())
 }
 
+/// Why a run saves the state after writing the jail's passwd or group.
+const JAIL_FILES_RECORDED: &str = "the jail's passwd and group recorded as placed";
+
 /// Records the jail's passwd and group as they now are in its manifest (jailsmith just wrote
-/// them), so `check` finds them as placed right after this run.
+/// them), so `check` finds them as placed right after this run. A dry run plans the save
+/// when it planned a write of either.
 pub(super) fn record_jail_files(
     r: &mut Run,
     jail: &Path,
     host: &dyn Host,
 ) -> Result<(), UserError> {
     let paths = [jailside::passwd_path(), jailside::group_path()];
-    // a dry run wrote nothing: a file it would write changes its entry (content, time);
-    // otherwise the files are as the real run finds them
-    let would_write = r.dry
-        && r.journal
-            .steps()
-            .iter()
-            .any(|s| matches!(&s.op, HostOp::WriteJailFile { path, .. } if paths.contains(path)));
-    let changed = if would_write {
-        state::load(&r.args.state_dir, jail)?
+    // a dry run wrote nothing: where it would write a line or a file, the real run records
+    // the new entries; otherwise the files are as the real run finds them
+    let changed = if r.dry && r.jail_files_written {
+        Some(state::load(&r.args.state_dir, jail)?.unwrap_or_else(|| JailState::new(jail)))
     } else {
         crate::jail::with_written(&r.args.state_dir, jail, host, &paths).map_err(record_failed)?
     };
     if let Some(st) = changed {
-        save_state(
-            r,
-            &st,
-            "the jail's passwd and group recorded as placed".into(),
-        )?;
+        save_state(r, &st, JAIL_FILES_RECORDED.into())?;
     }
     Ok(())
 }

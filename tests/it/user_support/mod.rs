@@ -79,6 +79,15 @@ pub fn sshd_paths(srv: &PrivateSshd, keys_dir: &Path, state_dir: &Path) -> Vec<s
 }
 
 /// The test's own sshd, directories and jail.
+/// The serial guard and a `Setup` for `test`, None (skipped) where sshd cannot run here.
+pub fn serial_setup(test: &str) -> Option<(std::sync::MutexGuard<'static, ()>, Setup)> {
+    if !common::sshd::available(test) {
+        return None;
+    }
+    let g = common::serial();
+    Some((g, Setup::new(test)))
+}
+
 pub struct Setup {
     pub root: TestRoot,
     pub srv: PrivateSshd,
