@@ -1,8 +1,9 @@
 //! The operations a plan holds outside a jail's file tree: account changes, root-owned files
 //! (keys, drop-ins, unit and slice drop-ins), the jail files a user's or a service's run
-//! rewrites, signals, reloads, service starts and stops, and a destroyed jail's root, each
-//! with its reason. Data only; `apply::journal` gives them effect (and knows each one's
-//! inverse); a report serialises them (`user`, `service` and `destroy` `--dry-run --json`).
+//! rewrites, signals, reloads, service starts and stops, a jail's mounts, and a destroyed
+//! jail's root, each with its reason. Data only; `apply::journal` gives them effect (and
+//! knows each one's inverse); a report serialises them (`user`, `service`, `mount`,
+//! `umount` and `destroy` `--dry-run --json`).
 
 use std::path::PathBuf;
 
@@ -52,6 +53,20 @@ impl AccountChange {
         }
         parts.join(", ")
     }
+}
+
+/// What a `HostOp::Mount` mounts (`kind` in a plan).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MountKind {
+    /// A host directory, never recursive, nosuid,nodev, read-only unless `rw`.
+    Bind { source: PathBuf, rw: bool },
+    /// The jail's own procfs: hidepid=invisible,subset=pid, nosuid,nodev,noexec.
+    Proc,
+    /// The jail's own devpts instance (newinstance), for the tty group `gid`.
+    Devpts { gid: u32 },
+    /// The host's syslog socket `source`, bound ro,nosuid,nodev.
+    Log { source: PathBuf },
 }
 
 /// One typed change to the host outside a jail build (or to the few jail files a user's
@@ -157,10 +172,28 @@ pub enum HostOp {
     /// `systemctl start UNIT` (`restart` when its unit file changed). Not undone: a
     /// roll-back never stops a service.
     StartUnit { unit: String, restart: bool },
-    /// `systemctl enable --quiet UNIT…` (`mount --systemd-unit-dir`: linked into the
-    /// targets that want them, so they come back at boot). Not undone: it is a run's last
-    /// step, and a unit enabled before the run must stay so.
-    EnableUnits { units: Vec<String> },
+    /// `systemctl enable --quiet UNIT` (`mount --systemd-unit-dir`: linked into the
+    /// targets that want it, so it comes back at boot). Its inverse disables it, when it
+    /// was not enabled before: a unit enabled before the run stays so.
+    EnableUnit { unit: String },
+    /// `systemctl disable --quiet UNIT` (a roll-back of its enabling).
+    DisableUnit { unit: String },
+    /// A mount in the jail at `target` (`mount`), reached by a descriptor opened beneath the
+    /// jail root, never through a symlink. Its inverse unmounts exactly the mount it made
+    /// (by mount ID); one already there is left, its flags fixed.
+    Mount {
+        target: JailPath,
+        #[serde(flatten)]
+        mount: MountKind,
+    },
+    /// Unmounts the mount with this ID at `target` (`umount`, or a roll-back of `Mount`):
+    /// only when the mount there is still that one; never lazily something else, never a
+    /// removal. `mount` says what it is (`SRC:DST:ro`, `proc:/proc`).
+    Unmount {
+        target: JailPath,
+        mount: String,
+        mount_id: u64,
+    },
     /// `systemctl disable --now UNIT` (a jail's service before its unit file goes). It
     /// cannot be undone.
     StopUnit { unit: String },
@@ -192,7 +225,10 @@ impl HostOp {
             HostOp::ReloadSshd { .. } | HostOp::ReloadSystemd => "reload",
             HostOp::StartUnit { restart: false, .. } => "start",
             HostOp::StartUnit { restart: true, .. } => "restart",
-            HostOp::EnableUnits { .. } => "enable",
+            HostOp::EnableUnit { .. } => "enable",
+            HostOp::DisableUnit { .. } => "disable",
+            HostOp::Mount { .. } => "mount",
+            HostOp::Unmount { .. } => "unmount",
             HostOp::StopUnit { .. } => "stop",
         }
     }
@@ -227,7 +263,8 @@ impl HostOp {
             HostOp::ReloadSshd { config, .. } => format!("sshd ({})", config.display()),
             HostOp::ReloadSystemd => "systemd".into(),
             HostOp::StartUnit { unit, .. } | HostOp::StopUnit { unit } => unit.clone(),
-            HostOp::EnableUnits { units } => units.join(" "),
+            HostOp::EnableUnit { unit } | HostOp::DisableUnit { unit } => unit.clone(),
+            HostOp::Mount { target, .. } | HostOp::Unmount { target, .. } => target.to_string(),
         }
     }
 
@@ -238,7 +275,9 @@ impl HostOp {
             | HostOp::RemoveJailFile { path }
             | HostOp::MakeJailDir { path, .. }
             | HostOp::RemoveJailDir { path }
-            | HostOp::RemoveJailTree { path } => Some(path),
+            | HostOp::RemoveJailTree { path }
+            | HostOp::Mount { target: path, .. }
+            | HostOp::Unmount { target: path, .. } => Some(path),
             _ => None,
         }
     }

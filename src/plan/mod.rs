@@ -1,5 +1,6 @@
 //! Plan: settings + closure → a list of typed operations on the jail, each with a reason;
-//! `hostops` holds the operations outside the jail's tree (accounts, root files, reloads).
+//! `hostops` holds the operations outside the jail's tree (accounts, root files, reloads,
+//! mounts).
 //! Pure: takes every input as an argument; never reads the host or the environment.
 
 pub mod base;
@@ -11,6 +12,6 @@ pub mod ops;
 pub mod policy;
 pub mod render;
 
-pub use hostops::{HostOp, HostStep};
+pub use hostops::{HostOp, HostStep, MountKind};
 pub use jailpath::JailPath;
 pub use ops::{Content, Op, Owner, Plan, Step};

@@ -147,13 +147,18 @@ fn mount_and_umount_dry_runs_change_nothing_and_name_what_the_real_runs_do() {
     let unit_name = dry["units"][0]["path"].as_str().unwrap().to_string();
     assert!(unit_name.starts_with(unit_dir) && unit_name.ends_with("-shared.mount"));
     assert_eq!(dry["systemctl"][0][0], "daemon-reload");
-    // the plan: the directory, then the unit (systemd does not manage this directory, so
-    // systemctl is only printed, not planned)
+    // the plan: the bind, the directory, then the unit (systemd does not manage this
+    // directory, so systemctl is only printed, not planned)
     assert_eq!(
         strings(&dry["plan"], Some("op")),
-        ["make_host_dir", "write_root_file"]
+        ["mount", "make_host_dir", "write_root_file"]
     );
-    assert_eq!(dry["plan"][1]["path"].as_str(), Some(unit_name.as_str()));
+    assert_eq!(
+        dry["plan"][0],
+        serde_json::json!({"op": "mount", "target": "/shared", "kind": "bind",
+            "source": src.to_str().unwrap(), "rw": false, "reason": "a declared bind (--bind)"})
+    );
+    assert_eq!(dry["plan"][2]["path"].as_str(), Some(unit_name.as_str()));
     assert_eq!(
         snapshot(&[&jail, &state, t.path()]),
         before,
@@ -206,6 +211,9 @@ fn mount_and_umount_dry_runs_change_nothing_and_name_what_the_real_runs_do() {
         std::slice::from_ref(&want)
     );
     assert_eq!(strings(&dry["mounts"], Some("done")), ["unmounted"]);
+    assert_eq!(strings(&dry["plan"], Some("op")), ["unmount"]);
+    assert_eq!(dry["plan"][0]["target"], "/shared");
+    assert_eq!(dry["plan"][0]["mount"].as_str(), Some(want.as_str()));
     assert!(
         common::mount_at(&jail.join("shared")).is_some(),
         "umount --dry-run unmounted"
@@ -215,6 +223,10 @@ fn mount_and_umount_dry_runs_change_nothing_and_name_what_the_real_runs_do() {
     assert_eq!(
         real["mounts"], dry["mounts"],
         "umount did other than its dry run said"
+    );
+    assert_eq!(
+        real["plan"], dry["plan"],
+        "umount did other than its plan said"
     );
     assert!(common::mounts_under(&jail).is_empty(), "still mounted");
     let after = json_of(&mut umount(&["--dry-run"]), 0);

@@ -128,7 +128,8 @@ impl From<OpError> for UserError {
             e @ (OpError::Program { .. }
             | OpError::NoJail { .. }
             | OpError::Signal(_)
-            | OpError::RemoveRoot { .. }) => UserError::Step(e),
+            | OpError::RemoveRoot { .. }
+            | OpError::Mount(_)) => UserError::Step(e),
         }
     }
 }
