@@ -216,22 +216,23 @@ pub trait Host: Sync {
     /// beneath the root, the checks of a bind's source first); a mount already there is
     /// left, its flags fixed. Says what was done, with the new mount's ID when one was made.
     fn mount(&self, path: &JailPath, mount: &MountKind) -> Result<Made, MountError> {
-        let _ = (path, mount);
-        Err(MountError::Host(self.unsupported(path, "mount")))
+        let _ = mount;
+        Err(unsupported(self.root(), path, "mount"))
     }
     /// Unmounts the mount `mount_id` at `path`, only while it is the one there
     /// (`apply::binds::unmount`); Ok(false) when it is gone.
     fn unmount(&self, path: &JailPath, mount_id: u64) -> Result<bool, MountError> {
         let _ = mount_id;
-        Err(MountError::Host(self.unsupported(path, "unmount")))
+        Err(unsupported(self.root(), path, "unmount"))
     }
-    /// The error of an operation this host does not do.
-    fn unsupported(&self, path: &JailPath, op: &'static str) -> HostError {
-        HostError::Io {
-            jail: self.root().to_path_buf(),
-            path: path.to_string(),
-            op,
-            source: std::io::Error::from(std::io::ErrorKind::Unsupported),
-        }
-    }
+}
+
+/// The error of a mount operation a host (a unit test's) does not do.
+fn unsupported(jail: &Path, path: &JailPath, op: &'static str) -> MountError {
+    MountError::Host(HostError::Io {
+        jail: jail.to_path_buf(),
+        path: path.to_string(),
+        op,
+        source: std::io::Error::from(std::io::ErrorKind::Unsupported),
+    })
 }

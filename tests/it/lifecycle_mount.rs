@@ -358,15 +358,7 @@ fn a_unit_refused_midway_unmounts_the_binds_this_run_made() {
     run_ok(&mut build);
     let canary = common::Canary::new(&t.dir("outside").join("canary"), "host data\n");
     let units = t.dir("units");
-    let unit_of = |at: &str| {
-        let p = jail.join(at);
-        let name = p.to_str().unwrap().trim_start_matches('/');
-        units.join(format!(
-            "{}.mount",
-            name.replace('-', "\\x2d").replace('/', "-")
-        ))
-    };
-    let (a, b) = (unit_of("srv/a"), unit_of("srv/b"));
+    let [a, b] = ["srv/a", "srv/b"].map(|at| units.join(common::mount_unit_of(&jail, at)));
     std::os::unix::fs::symlink(canary.path(), &b).unwrap();
 
     let out = run(jailsmith(&["mount"], &jail, &state)
