@@ -1,5 +1,7 @@
 //! Applying and removing a jail's mounts (the host layer's part of `mounts`: the binds it
-//! declares, its own proc, devpts and log socket). A target is created through `LinuxHost` and
+//! declares, its own proc, devpts and log socket); `mount` and `unmount` perform the plan's
+//! `HostOp::Mount` and `HostOp::Unmount` for the journal, `check_mount` and `mounted` say
+//! what they would do. A target is created through `LinuxHost` and
 //! reached by a descriptor opened beneath the jail root (no symlink followed); the kernel
 //! gets `/proc/self/fd/N`, so a symlink planted in the jail cannot redirect a mount.
 //! Binds are never recursive and always nosuid,nodev; ro unless declared rw. Mounts below
