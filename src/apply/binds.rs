@@ -1,5 +1,7 @@
 //! Applying and removing a jail's mounts (the host layer's part of `mounts`: the binds it
-//! declares, its own proc, devpts and log socket). A target is created through `LinuxHost` and
+//! declares, its own proc, devpts and log socket); `mount` and `unmount` perform the plan's
+//! `HostOp::Mount` and `HostOp::Unmount` for the journal, `check_mount` and `mounted` say
+//! what they would do. A target is created through `LinuxHost` and
 //! reached by a descriptor opened beneath the jail root (no symlink followed); the kernel
 //! gets `/proc/self/fd/N`, so a symlink planted in the jail cannot redirect a mount.
 //! Binds are never recursive and always nosuid,nodev; ro unless declared rw. Mounts below
@@ -20,7 +22,7 @@ use crate::mounts::mountinfo::{self, MountEntry};
 use crate::mounts::{
     Bind, DEVPTS_DIR, LOG_PATH, Own, PROC_DIR, PROC_OPTIONS, is_private_devpts, is_private_proc,
 };
-use crate::plan::{JailPath, Owner};
+use crate::plan::{JailPath, MountKind, Owner};
 use crate::state::DEFAULT_STATE_DIR;
 
 /// Why a bind could not be applied or removed.
@@ -59,6 +61,9 @@ pub enum MountError {
          under it: unmount it and run again"
     )]
     Foreign { path: PathBuf },
+    /// The mount jailsmith would unmount is no longer the one at its place.
+    #[error("not unmounting {path}: the mount jailsmith made there is not the one there ({why})")]
+    NotTheMount { path: PathBuf, why: String },
 }
 
 impl MountError {
@@ -67,6 +72,7 @@ impl MountError {
             MountError::UnsafeSource { .. }
             | MountError::Denied(_)
             | MountError::Foreign { .. }
+            | MountError::NotTheMount { .. }
             | MountError::Placeholder { .. } => crate::exit::REFUSED,
             MountError::LogSocket(e) => e.exit_code(),
             MountError::NoSource { .. } => crate::exit::BAD_INPUT,
@@ -76,7 +82,7 @@ impl MountError {
     }
 }
 
-/// What `mount_all`/`umount_all` did to one bind (with `dry`: would do).
+/// What `mount` or `umount` did to one mount (with `dry`: would do).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Done {
@@ -167,54 +173,139 @@ fn check_target(host: &LinuxHost, bind: &Bind) -> Result<(), MountError> {
     Ok(())
 }
 
-/// Mounts every bind of `jail` that is not mounted yet and fixes the flags of those that
-/// are. Idempotent. With `dry`, runs every check and says what it would do, changing
-/// nothing.
-pub fn mount_all(
-    host: &LinuxHost,
-    binds: &[Bind],
-    dry: bool,
-) -> Result<Vec<(Bind, Done)>, MountError> {
-    let jail = host.root().to_path_buf();
-    let mut out = Vec::new();
-    for bind in binds {
-        crate::hostinfo::guard::bind_source(bind, &jail, Path::new(DEFAULT_STATE_DIR))?;
-        check_source(bind)?;
-        let target = bind.host_target(&jail);
-        let table = mountinfo::read().map_err(MountError::Table)?;
-        let sys = |op, source| MountError::Sys {
-            target: target.clone(),
-            op,
-            source,
-        };
-        let done = match mountinfo::at(&table, &target) {
-            Some(m) if flags_match(bind, m) => Done::AlreadyMounted,
-            Some(_) if dry => Done::Remounted,
-            None if dry => {
-                check_target(host, bind)?;
-                Done::Mounted
-            }
-            Some(_) => {
-                let fd = host.open_dir(&bind.dst, "open the bind mount")?;
-                sysmount::restrict(fd.as_fd(), bind.rw).map_err(|e| sys("remount", e))?;
-                Done::Remounted
-            }
-            None => {
-                let fd = make_target(host, bind)?;
-                sysmount::bind(&bind.src, fd.as_fd()).map_err(|e| sys("bind-mount onto", e))?;
-                drop(fd);
-                // Reopen: the new descriptor is the root of the new mount.
-                let fd = host.open_dir(&bind.dst, "open the new bind mount")?;
-                if let Err(e) = sysmount::restrict(fd.as_fd(), bind.rw) {
-                    let _ = sysmount::detach(fd.as_fd());
-                    return Err(sys("remount nosuid,nodev of", e));
-                }
-                Done::Mounted
-            }
-        };
-        out.push((bind.clone(), done));
+/// What mounting one mount did (with `dry`: would do), and the ID of the mount made when
+/// one was (a new mount: what a roll-back unmounts; none when one was already there and
+/// at most its flags were fixed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Made {
+    pub done: Done,
+    pub mount_id: Option<u64>,
+}
+
+impl Made {
+    fn only(done: Done) -> Self {
+        Made {
+            done,
+            mount_id: None,
+        }
     }
-    Ok(out)
+
+    /// A new mount, its ID read from `fd`, a descriptor of its root.
+    fn new_mount(fd: &OwnedFd) -> Self {
+        Made {
+            done: Done::Mounted,
+            mount_id: tree::mount_id(fd.as_fd()),
+        }
+    }
+}
+
+/// Mounts `mount` at `target` in the jail of `host` (a `HostOp::Mount`), refusing what
+/// the deny-list and `check_source` refuse for a bind. Idempotent: a mount already there
+/// is left (its flags fixed).
+pub fn mount(host: &LinuxHost, target: &JailPath, mount: &MountKind) -> Result<Made, MountError> {
+    mount_or_check(host, target, mount, false)
+}
+
+/// What `mount` would do, after every check it makes (the plan's answer); changes nothing.
+pub fn check_mount(
+    host: &LinuxHost,
+    target: &JailPath,
+    mount: &MountKind,
+) -> Result<Made, MountError> {
+    mount_or_check(host, target, mount, true)
+}
+
+fn mount_or_check(
+    host: &LinuxHost,
+    target: &JailPath,
+    mount: &MountKind,
+    dry: bool,
+) -> Result<Made, MountError> {
+    match mount {
+        MountKind::Bind { source, rw } => {
+            let bind = Bind {
+                src: source.clone(),
+                dst: target.clone(),
+                rw: *rw,
+            };
+            let jail = host.root().to_path_buf();
+            crate::hostinfo::guard::bind_source(&bind, &jail, Path::new(DEFAULT_STATE_DIR))?;
+            check_source(&bind)?;
+            mount_bind(host, &bind, dry)
+        }
+        MountKind::Proc => mount_proc(host, dry),
+        MountKind::Devpts { gid } => mount_devpts(host, *gid, dry),
+        MountKind::Log { source } => mount_log(host, source, dry),
+    }
+}
+
+/// Mounts one bind when it is not mounted yet, or fixes its flags when it is.
+fn mount_bind(host: &LinuxHost, bind: &Bind, dry: bool) -> Result<Made, MountError> {
+    let target = bind.host_target(host.root());
+    let table = mountinfo::read().map_err(MountError::Table)?;
+    let sys = |op, source| MountError::Sys {
+        target: target.clone(),
+        op,
+        source,
+    };
+    match mountinfo::at(&table, &target) {
+        Some(m) if flags_match(bind, m) => Ok(Made::only(Done::AlreadyMounted)),
+        Some(_) if dry => Ok(Made::only(Done::Remounted)),
+        None if dry => {
+            check_target(host, bind)?;
+            Ok(Made::only(Done::Mounted))
+        }
+        Some(_) => {
+            let fd = host.open_dir(&bind.dst, "open the bind mount")?;
+            sysmount::restrict(fd.as_fd(), bind.rw).map_err(|e| sys("remount", e))?;
+            Ok(Made::only(Done::Remounted))
+        }
+        None => {
+            let fd = make_target(host, bind)?;
+            sysmount::bind(&bind.src, fd.as_fd()).map_err(|e| sys("bind-mount onto", e))?;
+            drop(fd);
+            // Reopen: the new descriptor is the root of the new mount.
+            let fd = host.open_dir(&bind.dst, "open the new bind mount")?;
+            if let Err(e) = sysmount::restrict(fd.as_fd(), bind.rw) {
+                let _ = sysmount::detach(fd.as_fd());
+                return Err(sys("remount nosuid,nodev of", e));
+            }
+            Ok(Made::new_mount(&fd))
+        }
+    }
+}
+
+/// Unmounts the mount `mount_id` at `target` in the jail of `host` (a `HostOp::Unmount`):
+/// only when the mount table still shows that mount at exactly that place and the
+/// descriptor opened there (beneath the root, no symlink followed) is its root; anything
+/// else there (a mount over it, the mount moved away) is refused, never unmounted in its
+/// place. False when that mount is gone already.
+pub fn unmount(host: &LinuxHost, target: &JailPath, mount_id: u64) -> Result<bool, MountError> {
+    let at = host.root().join(target.rel());
+    let table = mountinfo::read().map_err(MountError::Table)?;
+    let Some(entry) = table.iter().find(|m| m.id == mount_id) else {
+        return Ok(false);
+    };
+    let not_it = |why: String| MountError::NotTheMount {
+        path: at.clone(),
+        why,
+    };
+    if entry.mount_point != at {
+        return Err(not_it(format!(
+            "it has moved to {}",
+            entry.mount_point.display()
+        )));
+    }
+    let fd = host.open_node(target, "open the mount to unmount")?;
+    if tree::mount_id(fd.as_fd()) != Some(mount_id) {
+        return Err(not_it("another mount covers it".into()));
+    }
+    sysmount::detach(fd.as_fd()).map_err(|source| MountError::Sys {
+        target: at,
+        op: "unmount",
+        source,
+    })?;
+    Ok(true)
 }
 
 fn proc_dir() -> JailPath {
@@ -225,16 +316,16 @@ fn proc_dir() -> JailPath {
 /// /proc, made root 0555 through `host` when missing (a symlink there is refused). A
 /// private proc already there is left; any other mount there is foreign. With `dry`,
 /// says what it would do.
-pub fn mount_proc(host: &LinuxHost, dry: bool) -> Result<Done, MountError> {
+fn mount_proc(host: &LinuxHost, dry: bool) -> Result<Made, MountError> {
     let dir = proc_dir();
     let target = host.root().join(dir.rel());
     let table = mountinfo::read().map_err(MountError::Table)?;
     match mountinfo::at(&table, &target) {
-        Some(m) if is_private_proc(m) => return Ok(Done::AlreadyMounted),
+        Some(m) if is_private_proc(m) => return Ok(Made::only(Done::AlreadyMounted)),
         Some(_) => return Err(MountError::Foreign { path: target }),
         None if dry => {
             host.check_dir(&dir)?;
-            return Ok(Done::Mounted);
+            return Ok(Made::only(Done::Mounted));
         }
         None => {}
     }
@@ -250,14 +341,17 @@ pub fn mount_proc(host: &LinuxHost, dry: bool) -> Result<Done, MountError> {
         op: "mount proc (hidepid=invisible,subset=pid) on",
         source,
     })?;
-    Ok(Done::Mounted)
+    drop(fd);
+    // Reopen: the new descriptor is the root of the new mount.
+    let fd = host.open_dir(&dir, "open the new proc mount")?;
+    Ok(Made::new_mount(&fd))
 }
 
 /// Mounts the jail's own devpts instance at its /dev/pts (made root 0755 through `host`
 /// when missing) for the tty group `gid`, and makes dev/ptmx a link to pts/ptmx. An
 /// instance already there is left; any other mount there is foreign. With `dry`, says
 /// what it would do.
-pub fn mount_devpts(host: &LinuxHost, gid: u32, dry: bool) -> Result<Done, MountError> {
+fn mount_devpts(host: &LinuxHost, gid: u32, dry: bool) -> Result<Made, MountError> {
     let dev = JailPath::new("/dev").expect("a valid jail path");
     let dir = JailPath::new(DEVPTS_DIR).expect("a valid jail path");
     let ptmx = JailPath::new("/dev/ptmx").expect("a valid jail path");
@@ -268,9 +362,9 @@ pub fn mount_devpts(host: &LinuxHost, gid: u32, dry: bool) -> Result<Done, Mount
         }
         let table = mountinfo::read().map_err(MountError::Table)?;
         return match mountinfo::at(&table, &target) {
-            Some(m) if is_private_devpts(m) => Ok(Done::AlreadyMounted),
+            Some(m) if is_private_devpts(m) => Ok(Made::only(Done::AlreadyMounted)),
             Some(_) => Err(MountError::Foreign { path: target }),
-            None => Ok(Done::Mounted),
+            None => Ok(Made::only(Done::Mounted)),
         };
     }
     for d in [&dev, &dir] {
@@ -286,7 +380,7 @@ pub fn mount_devpts(host: &LinuxHost, gid: u32, dry: bool) -> Result<Done, Mount
     }
     let table = mountinfo::read().map_err(MountError::Table)?;
     match mountinfo::at(&table, &target) {
-        Some(m) if is_private_devpts(m) => return Ok(Done::AlreadyMounted),
+        Some(m) if is_private_devpts(m) => return Ok(Made::only(Done::AlreadyMounted)),
         Some(_) => return Err(MountError::Foreign { path: target }),
         None => {}
     }
@@ -297,7 +391,9 @@ pub fn mount_devpts(host: &LinuxHost, gid: u32, dry: bool) -> Result<Done, Mount
         op: "mount devpts (newinstance) on",
         source,
     })?;
-    Ok(Done::Mounted)
+    drop(fd);
+    let fd = host.open_dir(&dir, "open the new devpts mount")?;
+    Ok(Made::new_mount(&fd))
 }
 
 /// Binds the host socket `src` (a syslog socket, checked by `log::check` and bound
@@ -307,7 +403,7 @@ pub fn mount_devpts(host: &LinuxHost, gid: u32, dry: bool) -> Result<Done, Mount
 /// socket) is refused, never followed or removed. A socket already bound there is left when
 /// it is `src`, and bound again when `src` was recreated since (a restarted syslog daemon).
 /// With `dry`, runs every check and says what it would do, changing nothing.
-pub fn mount_log(host: &LinuxHost, src: &Path, dry: bool) -> Result<Done, MountError> {
+fn mount_log(host: &LinuxHost, src: &Path, dry: bool) -> Result<Made, MountError> {
     let net_unix = std::fs::read_to_string("/proc/net/unix").map_err(MountError::Table)?;
     crate::mounts::log::check(src, &net_unix)?;
     let src_fd = sysmount::open_socket(src).map_err(|source| MountError::NoSource {
@@ -331,17 +427,17 @@ pub fn mount_log(host: &LinuxHost, src: &Path, dry: bool) -> Result<Done, MountE
         }
         if tree::dev_ino(fd.as_fd()) == tree::dev_ino(src_fd.as_fd()) {
             if m.has("ro") && m.has("nosuid") && m.has("nodev") {
-                return Ok(Done::AlreadyMounted);
+                return Ok(Made::only(Done::AlreadyMounted));
             }
             if dry {
-                return Ok(Done::Remounted);
+                return Ok(Made::only(Done::Remounted));
             }
             sysmount::restrict(fd.as_fd(), false).map_err(|e| sys("remount", e))?;
-            return Ok(Done::Remounted);
+            return Ok(Made::only(Done::Remounted));
         }
         // a socket the host has since replaced: logging through it goes nowhere
         if dry {
-            return Ok(Done::Remounted);
+            return Ok(Made::only(Done::Remounted));
         }
         sysmount::detach(fd.as_fd()).map_err(|e| sys("unmount the stale log socket at", e))?;
         done = Done::Remounted;
@@ -350,7 +446,7 @@ pub fn mount_log(host: &LinuxHost, src: &Path, dry: bool) -> Result<Done, MountE
         Some(m) if m.kind == EntryKind::Dir => {}
         _ if dry => {
             host.check_dir(&dev)?; // a symlink or a file is refused as make_dir refuses it
-            return Ok(done);
+            return Ok(Made::only(done));
         }
         _ => {
             host.make_dir(&dev, 0o755, Owner::ROOT)?;
@@ -372,7 +468,7 @@ pub fn mount_log(host: &LinuxHost, src: &Path, dry: bool) -> Result<Done, MountE
         }
     }
     if dry {
-        return Ok(done);
+        return Ok(Made::only(done));
     }
     let fd = host.open_node(&at, "open the log socket placeholder")?;
     if !tree::is_regular(fd.as_fd()) {
@@ -390,7 +486,11 @@ pub fn mount_log(host: &LinuxHost, src: &Path, dry: bool) -> Result<Done, MountE
         let _ = sysmount::detach(fd.as_fd());
         return Err(sys("remount ro,nosuid,nodev of", e));
     }
-    Ok(done)
+    // a stale socket replaced: the jail had a log mount before the run, and keeps one
+    Ok(match done {
+        Done::Mounted => Made::new_mount(&fd),
+        _ => Made::only(done),
+    })
 }
 
 /// A mount below a jail, opened beneath the root (no symlink followed) and checked to be
@@ -406,7 +506,7 @@ struct Below {
 
 /// Which of a jail's own mounts (`Own`) a mount is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum OwnMount {
+pub enum OwnMount {
     Proc,
     Devpts,
     Log,
@@ -504,59 +604,45 @@ fn detach(b: &Below) -> Result<(), MountError> {
     })
 }
 
-/// What `umount_all` did: to each bind, and to the jail's own procfs and devpts when
-/// declared.
-pub struct Unmounted {
-    pub binds: Vec<(Bind, Done)>,
-    pub proc: Option<Done>,
-    pub devpts: Option<Done>,
-    pub log: Option<Done>,
+/// One of the jail's own mounts found below it (`mounted`): where it is now, its mount ID,
+/// and which it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    pub target: JailPath,
+    pub mount_id: u64,
+    /// `SRC:DST:ro`, `proc:/proc`, `devpts:/dev/pts`, `log:/dev/log`.
+    pub what: String,
+    /// The declared bind it is (its index), if a bind.
+    pub bind: Option<usize>,
+    /// Which of the jail's own mounts it is, if one.
+    pub own: Option<OwnMount>,
 }
 
-/// Unmounts every mounted bind of the jail, wherever it now is below the jail (found by
-/// mount ID and the source's device and inode, not by its path), and its own procfs and
-/// devpts when `own` declares them. Other mounts are left. With `dry`, says what it would
-/// unmount.
-pub fn umount_all(
-    host: &LinuxHost,
-    binds: &[Bind],
-    own: Own,
-    dry: bool,
-) -> Result<Unmounted, MountError> {
-    let mut done = vec![Done::NotMounted; binds.len()];
-    let mut proc_done = own.proc.then_some(Done::NotMounted);
-    let mut devpts_done = own.devpts.then_some(Done::NotMounted);
-    let mut log_done = own.log.then_some(Done::NotMounted);
-    // stacked mounts come off one at a time; bounded, in case something remounts
-    for _ in 0..16 {
-        let ours: Vec<Below> = mounts_below(host, binds, own, None)?
-            .into_iter()
-            .filter(Below::ours)
-            .collect();
-        if ours.is_empty() {
-            break;
-        }
-        for b in &ours {
-            if !dry {
-                detach(b)?;
-            }
-            match (b.bind, b.own) {
-                (Some(i), _) => done[i] = Done::Unmounted,
-                (None, Some(OwnMount::Devpts)) => devpts_done = Some(Done::Unmounted),
-                (None, Some(OwnMount::Log)) => log_done = Some(Done::Unmounted),
-                (None, _) => proc_done = Some(Done::Unmounted),
-            }
-        }
-        if dry {
-            break;
-        }
-    }
-    Ok(Unmounted {
-        binds: binds.iter().cloned().zip(done).collect(),
-        proc: proc_done,
-        devpts: devpts_done,
-        log: log_done,
-    })
+/// The jail's mounted binds, wherever they now are below the jail (found by mount ID and
+/// the source's device and inode, not by their path), and its own procfs, devpts and log
+/// socket when `own` declares them, deepest first: what `umount` unmounts. Other mounts
+/// are left out. Changes nothing.
+pub fn mounted(host: &LinuxHost, binds: &[Bind], own: Own) -> Result<Vec<Found>, MountError> {
+    let jail = host.root().to_path_buf();
+    Ok(mounts_below(host, binds, own, None)?
+        .into_iter()
+        .filter(Below::ours)
+        .filter_map(|b| {
+            let target = b
+                .entry
+                .mount_point
+                .strip_prefix(&jail)
+                .ok()
+                .and_then(|rel| JailPath::new(rel).ok())?;
+            Some(Found {
+                target,
+                mount_id: b.entry.id,
+                what: b.describe(binds),
+                bind: b.bind,
+                own: b.own,
+            })
+        })
+        .collect())
 }
 
 /// Refuses, naming it, a mount below `under` (the jail root when None) that is not one of

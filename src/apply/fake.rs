@@ -5,15 +5,18 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::RwLock;
 
+use crate::apply::binds::{Done, Made, MountError};
 use crate::apply::tree::Removal;
 use crate::apply::{Copied, EntryKind, Host, HostError, Meta};
-use crate::plan::{JailPath, Owner};
+use crate::plan::{JailPath, MountKind, Owner};
 
 /// An in-memory jail: path → (meta, content). Records every write.
 #[derive(Default)]
 pub struct FakeHost {
     pub entries: RwLock<BTreeMap<String, (Meta, Vec<u8>)>>,
     pub writes: RwLock<Vec<String>>,
+    /// Mounts made (path, mount ID), in order.
+    pub mounts: RwLock<Vec<(String, u64)>>,
 }
 
 pub fn meta(kind: EntryKind, mode: u32, uid: u32) -> Meta {
@@ -174,5 +177,23 @@ impl Host for FakeHost {
         }
         self.writes.write().unwrap().push(format!("rm -r {path}"));
         Ok(out)
+    }
+    fn mount(&self, path: &JailPath, _: &MountKind) -> Result<Made, MountError> {
+        self.check_parents(path)?;
+        let mut mounts = self.mounts.write().unwrap();
+        let id = 100 + mounts.len() as u64;
+        mounts.push((path.to_string(), id));
+        self.writes.write().unwrap().push(format!("mount {path}"));
+        Ok(Made {
+            done: Done::Mounted,
+            mount_id: Some(id),
+        })
+    }
+    fn unmount(&self, path: &JailPath, mount_id: u64) -> Result<bool, MountError> {
+        let mut mounts = self.mounts.write().unwrap();
+        let before = mounts.len();
+        mounts.retain(|(p, id)| !(*p == path.to_string() && *id == mount_id));
+        self.writes.write().unwrap().push(format!("unmount {path}"));
+        Ok(mounts.len() < before)
     }
 }

@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::plan::{JailPath, Owner};
+use crate::apply::binds::{Made, MountError};
+use crate::plan::{JailPath, MountKind, Owner};
 
 /// Permission bits jailsmith ever sets on a file or directory: no setuid, no setgid
 /// (sticky stays, for a shared /tmp).
@@ -211,4 +212,27 @@ pub trait Host: Sync {
     /// Removes `path` and, for a directory, everything below it: iteratively, by
     /// descriptor, never through a symlink, never across a mount. Ok(empty) if absent.
     fn remove_tree(&self, path: &JailPath) -> Result<crate::apply::tree::Removal, HostError>;
+    /// Mounts `mount` at `path` (`apply::binds::mount`: reached by a descriptor opened
+    /// beneath the root, the checks of a bind's source first); a mount already there is
+    /// left, its flags fixed. Says what was done, with the new mount's ID when one was made.
+    fn mount(&self, path: &JailPath, mount: &MountKind) -> Result<Made, MountError> {
+        let _ = mount;
+        Err(unsupported(self.root(), path, "mount"))
+    }
+    /// Unmounts the mount `mount_id` at `path`, only while it is the one there
+    /// (`apply::binds::unmount`); Ok(false) when it is gone.
+    fn unmount(&self, path: &JailPath, mount_id: u64) -> Result<bool, MountError> {
+        let _ = mount_id;
+        Err(unsupported(self.root(), path, "unmount"))
+    }
+}
+
+/// The error of a mount operation a host (a unit test's) does not do.
+fn unsupported(jail: &Path, path: &JailPath, op: &'static str) -> MountError {
+    MountError::Host(HostError::Io {
+        jail: jail.to_path_buf(),
+        path: path.to_string(),
+        op,
+        source: std::io::Error::from(std::io::ErrorKind::Unsupported),
+    })
 }

@@ -29,6 +29,10 @@ pub enum OpError {
     Sshd(#[from] SshdError),
     #[error(transparent)]
     State(#[from] StateError),
+    /// A mount or unmount in a jail, or a jail's mounts that could not be cleared before
+    /// its tree's removal.
+    #[error(transparent)]
+    Mount(#[from] crate::apply::binds::MountError),
     /// A program that reported failure (`systemctl daemon-reload`).
     #[error("{program} failed: {why}")]
     Program { program: String, why: String },
@@ -41,9 +45,6 @@ pub enum OpError {
         jail: std::path::PathBuf,
         error: HostError,
     },
-    /// A jail's mounts that could not be cleared before its tree's removal.
-    #[error(transparent)]
-    Mount(#[from] crate::apply::binds::MountError),
     /// An SELinux step that failed (`destroy`'s label cleanup).
     #[error("SELinux: {0}")]
     Selinux(#[from] crate::selinux::SelinuxError),
@@ -107,6 +108,9 @@ pub trait System {
     fn root_file(&self, path: &Path) -> Result<Option<(Vec<u8>, u32)>, OpError>;
     /// Performs one operation that is not inside a jail.
     fn perform(&self, op: &HostOp) -> Result<Performed, OpError>;
+    /// Whether systemd has `unit` enabled (`systemctl is-enabled`): what an enabling puts
+    /// back.
+    fn unit_enabled(&self, unit: &str) -> Result<bool, OpError>;
 }
 
 /// The Linux host: shadow-utils by absolute path with a cleared environment, the one safe
@@ -233,11 +237,8 @@ impl System for LinuxSystem {
                 let verb = if *restart { "restart" } else { "start" };
                 systemctl(&[verb, unit])
             }
-            HostOp::EnableUnits { units } => {
-                let mut args = vec!["enable", "--quiet"];
-                args.extend(units.iter().map(String::as_str));
-                systemctl(&args)
-            }
+            HostOp::EnableUnit { unit } => systemctl(&["enable", "--quiet", unit]),
+            HostOp::DisableUnit { unit } => systemctl(&["disable", "--quiet", unit]),
             HostOp::StopUnit { unit } => systemctl(&["disable", "--now", unit]),
             HostOp::KillProcess { pid } => match crate::apply::signal::kill_process(*pid) {
                 Ok(()) => Ok(Performed::changed(true)),
@@ -319,11 +320,26 @@ impl System for LinuxSystem {
             | HostOp::RemoveJailDir { path }
             | HostOp::RemoveJailTree { path }
             | HostOp::PutPasswdLine { path, .. }
-            | HostOp::PutGroupLine { path, .. } => Err(OpError::NoJail {
+            | HostOp::PutGroupLine { path, .. }
+            | HostOp::Mount { target: path, .. }
+            | HostOp::Unmount { target: path, .. } => Err(OpError::NoJail {
                 op: op.verb(),
                 path: path.to_string(),
             }),
         }
+    }
+
+    fn unit_enabled(&self, unit: &str) -> Result<bool, OpError> {
+        let failed = |why: String| OpError::Program {
+            program: format!("systemctl is-enabled {unit}"),
+            why,
+        };
+        let program = crate::hostinfo::find_program("systemctl")
+            .ok_or_else(|| failed("no systemctl on this host".into()))?;
+        // exit 0: enabled (or static, linked, an alias…); anything else: not enabled
+        let out = crate::apply::process::run(&program, &["is-enabled", "--quiet", unit])
+            .map_err(|e| failed(format!("{}: {e}", program.display())))?;
+        Ok(out.status.success())
     }
 }
 
@@ -335,7 +351,7 @@ fn unallocated(op: &HostOp) -> OpError {
     }
 }
 
-/// `systemctl ARGS…` (`daemon-reload`, `start UNIT`, `enable --quiet UNIT…`).
+/// `systemctl ARGS…` (`daemon-reload`, `start UNIT`, `enable --quiet UNIT`).
 fn systemctl(args: &[&str]) -> Result<Performed, OpError> {
     let failed = |why: String| OpError::Program {
         program: format!("systemctl {}", args.join(" ")),
@@ -588,8 +604,19 @@ impl<'s> Journal<'s> {
                 mode: 0o755,
             }),
             HostOp::EndSessions { .. } | HostOp::KillProcess { .. } => Undo::Nothing,
+            HostOp::EnableUnit { unit } | HostOp::DisableUnit { unit } => {
+                let was = self.system.unit_enabled(unit)?;
+                match (op, was) {
+                    (HostOp::EnableUnit { .. }, false) => {
+                        Undo::Op(HostOp::DisableUnit { unit: unit.clone() })
+                    }
+                    (HostOp::DisableUnit { .. }, true) => {
+                        Undo::Op(HostOp::EnableUnit { unit: unit.clone() })
+                    }
+                    _ => Undo::Nothing,
+                }
+            }
             HostOp::StartUnit { .. }
-            | HostOp::EnableUnits { .. }
             | HostOp::StopUnit { .. }
             | HostOp::RemoveJailRoot { .. }
             | HostOp::UnmountBinds { .. }
@@ -603,7 +630,9 @@ impl<'s> Journal<'s> {
             | HostOp::RemoveJailDir { .. }
             | HostOp::RemoveJailTree { .. }
             | HostOp::PutPasswdLine { .. }
-            | HostOp::PutGroupLine { .. } => Undo::Nothing,
+            | HostOp::PutGroupLine { .. }
+            | HostOp::Mount { .. }
+            | HostOp::Unmount { .. } => Undo::Nothing,
         };
         Ok((self.system.perform(op)?, undo))
     }
@@ -665,6 +694,23 @@ fn describe(jail: Option<&dyn Host>, op: &HostOp) -> String {
     match (op.jail_path(), jail) {
         (Some(p), Some(h)) => format!("{}{p}", h.root().display()),
         _ => op.target(),
+    }
+}
+
+/// What a mount is, as `mount` and `umount` report it: `SRC:DST:ro|rw`, `proc:/proc`,
+/// `devpts:/dev/pts`, `log:SOCKET:/dev/log`.
+pub fn describe_mount(target: &JailPath, mount: &crate::plan::MountKind) -> String {
+    use crate::plan::MountKind;
+    match mount {
+        MountKind::Bind { source, rw } => crate::mounts::Bind {
+            src: source.clone(),
+            dst: target.clone(),
+            rw: *rw,
+        }
+        .to_string(),
+        MountKind::Proc => format!("proc:{target}"),
+        MountKind::Devpts { .. } => format!("devpts:{target}"),
+        MountKind::Log { source } => format!("log:{}:{target}", source.display()),
     }
 }
 
@@ -795,6 +841,29 @@ fn perform_in_jail(host: &dyn Host, op: &HostOp) -> Result<(Performed, Undo), Op
             };
             Ok((done, Undo::Impossible))
         }
+        HostOp::Mount { target, mount } => {
+            let made = host.mount(target, mount)?;
+            let undo = match made.mount_id {
+                Some(mount_id) => Undo::Op(HostOp::Unmount {
+                    target: target.clone(),
+                    mount: describe_mount(target, mount),
+                    mount_id,
+                }),
+                // already there, or a stale log socket replaced: the jail had it before
+                None => Undo::Nothing,
+            };
+            let done = Performed {
+                changed: made.done != crate::apply::binds::Done::AlreadyMounted,
+                ..Default::default()
+            };
+            Ok((done, undo))
+        }
+        HostOp::Unmount {
+            target, mount_id, ..
+        } => Ok((
+            Performed::changed(host.unmount(target, *mount_id)?),
+            Undo::Nothing,
+        )),
         other => Err(OpError::NoJail {
             op: other.verb(),
             path: other.target(),
@@ -819,6 +888,8 @@ mod tests {
         performed: RefCell<Vec<HostOp>>,
         calls: std::cell::Cell<usize>,
         fail_at: Option<usize>,
+        /// The units systemd has enabled.
+        enabled: RefCell<std::collections::BTreeSet<String>>,
     }
 
     impl System for Recorder {
@@ -846,9 +917,15 @@ mod tests {
                     true
                 }
                 HostOp::RemoveRootFile { path } => files.remove(path).is_some(),
+                HostOp::EnableUnit { unit } => self.enabled.borrow_mut().insert(unit.clone()),
+                HostOp::DisableUnit { unit } => self.enabled.borrow_mut().remove(unit),
                 _ => true,
             };
             Ok(Performed::changed(changed))
+        }
+
+        fn unit_enabled(&self, unit: &str) -> Result<bool, OpError> {
+            Ok(self.enabled.borrow().contains(unit))
         }
     }
 
@@ -940,21 +1017,25 @@ mod tests {
         assert!(j.roll_back(None).is_empty(), "a journal rolls back once");
     }
 
+    fn enable(unit: &str) -> HostOp {
+        HostOp::EnableUnit { unit: unit.into() }
+    }
+
     #[test]
-    fn a_failed_enable_takes_the_units_back_and_reloads_again() {
+    fn a_failed_enable_disables_the_units_enabled_before_it_and_reloads_again() {
         let sys = Recorder {
-            fail_at: Some(4),
+            fail_at: Some(6),
             ..Default::default()
         };
+        sys.enabled.borrow_mut().insert("old.mount".into());
         let mut j = Journal::new(&sys, false);
-        let enable = HostOp::EnableUnits {
-            units: vec!["a.mount".into(), "b.mount".into()],
-        };
         let ops = [
             write("/u/a.mount", "a"),
             write("/u/b.mount", "b"),
             HostOp::ReloadSystemd,
-            enable,
+            enable("a.mount"),
+            enable("old.mount"),
+            enable("b.mount"),
         ];
         for op in ops {
             if j.execute(None, step(op)).is_err() {
@@ -963,10 +1044,17 @@ mod tests {
         }
         let back = j.roll_back(None);
         assert!(back.failed.is_empty(), "{back:?}");
-        assert_eq!(back.undone, ["/u/b.mount", "/u/a.mount", "systemd"]);
         assert_eq!(
-            sys.performed.borrow()[3..],
+            back.undone,
+            ["a.mount", "/u/b.mount", "/u/a.mount", "systemd"],
+            "a unit enabled before the run stays enabled"
+        );
+        assert_eq!(
+            sys.performed.borrow()[5..],
             [
+                HostOp::DisableUnit {
+                    unit: "a.mount".into()
+                },
                 HostOp::RemoveRootFile {
                     path: "/u/b.mount".into()
                 },
@@ -976,6 +1064,59 @@ mod tests {
                 HostOp::ReloadSystemd,
             ]
         );
+        let enabled: Vec<String> = sys.enabled.borrow().iter().cloned().collect();
+        assert_eq!(enabled, ["old.mount"]);
+    }
+
+    #[test]
+    fn a_failure_unmounts_exactly_the_mounts_this_run_made() {
+        let jail = FakeHost::default();
+        let sys = Recorder {
+            fail_at: Some(1),
+            ..Default::default()
+        };
+        let mut j = Journal::new(&sys, false);
+        let bind = |dst: &str| HostOp::Mount {
+            target: JailPath::new(dst).unwrap(),
+            mount: crate::plan::MountKind::Bind {
+                source: "/srv/data".into(),
+                rw: false,
+            },
+        };
+        j.execute(Some(&jail), step(bind("/a"))).unwrap();
+        let proc = HostOp::Mount {
+            target: JailPath::new("/proc").unwrap(),
+            mount: crate::plan::MountKind::Proc,
+        };
+        j.execute(Some(&jail), step(proc)).unwrap();
+        // an earlier mount of the same place, not this run's: it stays
+        jail.mounts.write().unwrap().insert(0, ("/a".into(), 7));
+        assert!(j.execute(None, step(write("/u/a.mount", "a"))).is_err());
+        let back = j.roll_back(Some(&jail));
+        assert!(back.failed.is_empty(), "{back:?}");
+        assert_eq!(back.undone, ["/fake/proc", "/fake/a"]);
+        assert_eq!(*jail.mounts.read().unwrap(), [("/a".to_string(), 7)]);
+        let json = serde_json::to_value(step(bind("/a"))).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"op": "mount", "target": "/a", "kind": "bind",
+                "source": "/srv/data", "rw": false, "reason": "test"})
+        );
+    }
+
+    #[test]
+    fn a_mount_through_a_planted_symlink_is_refused_and_nothing_is_recorded() {
+        let jail = FakeHost::default().link("srv", "/etc");
+        let sys = Recorder::default();
+        let mut j = Journal::new(&sys, false);
+        let op = HostOp::Mount {
+            target: JailPath::new("/srv/data").unwrap(),
+            mount: crate::plan::MountKind::Proc,
+        };
+        let e = j.execute(Some(&jail), step(op)).unwrap_err();
+        assert!(e.to_string().contains("symlink"), "{e}");
+        assert!(jail.mounts.read().unwrap().is_empty());
+        assert!(j.roll_back(Some(&jail)).is_empty());
     }
 
     #[test]

@@ -719,6 +719,22 @@ impl Host for LinuxHost {
         &self.jail
     }
 
+    fn mount(
+        &self,
+        path: &JailPath,
+        mount: &crate::plan::MountKind,
+    ) -> Result<crate::apply::binds::Made, crate::apply::binds::MountError> {
+        crate::apply::binds::mount(self, path, mount)
+    }
+
+    fn unmount(
+        &self,
+        path: &JailPath,
+        mount_id: u64,
+    ) -> Result<bool, crate::apply::binds::MountError> {
+        crate::apply::binds::unmount(self, path, mount_id)
+    }
+
     fn stat(&self, path: &JailPath) -> Result<Option<Meta>, HostError> {
         let op = "stat";
         let dir = match self.parent(path, op) {

@@ -16,6 +16,11 @@ use crate::state::DEFAULT_STATE_DIR;
 /// through a descriptor. A source a non-root user can write is refused unless declared rw.
 /// A jail built with `--proc` also gets a private procfs at /proc
 /// (hidepid=invisible,subset=pid, nosuid,nodev,noexec).
+///
+/// All or nothing: when a mount, a unit or a `systemctl enable` fails, the mounts this run
+/// made are unmounted again (mounts that were there before stay), the units it wrote are
+/// removed or put back and those it enabled disabled, and the error says what was rolled
+/// back.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  jailsmith mount /srv/get_chrooted\n  jailsmith mount /srv/get_chrooted --dry-run --json\n  jailsmith mount /srv/get_chrooted --systemd-unit-dir /etc/systemd/system"

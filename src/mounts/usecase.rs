@@ -1,8 +1,10 @@
 //! `jailsmith mount` / `umount` below the command line: mount (or unmount) the mounts a
 //! jail's state declares (its binds, and its own proc, devpts and log socket), and write
-//! and enable one systemd `.mount` unit for each so they come back at boot. With
-//! `dry_run`, every check runs and the report says what would be done; nothing changes.
-//! Prints nothing but progress on stderr; `cli::mount` prints the report.
+//! and enable one systemd `.mount` unit for each so they come back at boot. Every change is
+//! a typed `HostOp` (`Mount`, `Unmount`, the units' operations) run through the one
+//! rollback journal; `apply::binds` makes and checks the mounts. With `dry_run`, every
+//! check runs and the report says what would be done; nothing changes. Prints nothing but
+//! progress on stderr; `cli::mount` prints the report.
 
 use std::path::{Path, PathBuf};
 
@@ -11,11 +13,11 @@ use serde::Serialize;
 use super::unit::{devpts_unit_text, proc_unit_text, unit_name, unit_text};
 use super::{DEVPTS_DIR, LOG_PATH, Own, PROC_DIR};
 use crate::apply::LinuxHost;
-use crate::apply::binds::{Done, mount_all, mount_devpts, mount_log, mount_proc, umount_all};
-use crate::apply::journal::{Journal, LinuxSystem};
+use crate::apply::binds::{self, Done, OwnMount};
+use crate::apply::journal::{Journal, LinuxSystem, describe_mount};
 use crate::apply::rootfile::{self, Written};
 use crate::exit::{Class, Classified, Classify};
-use crate::plan::{HostOp, HostStep};
+use crate::plan::{HostOp, HostStep, JailPath, MountKind};
 use crate::service::systemctl;
 use crate::state::{self, JailState};
 
@@ -97,11 +99,15 @@ pub struct MountReport {
     /// The systemctl commands run to enable the units, each as its arguments; where
     /// systemd does not manage the directory they are printed for the administrator instead.
     pub systemctl: Vec<Vec<String>>,
-    /// `mount --systemd-unit-dir`: the host operations, in order, each an object with its
-    /// kind `op` (`make_host_dir`, `write_root_file`, `reload_systemd`, `enable_units`),
-    /// what it acts on (`path`, `units`) and its `reason`: what was done (with --dry-run:
-    /// what would be). systemctl is planned only where systemd manages the directory. A
-    /// failure undoes them, newest first.
+    /// The host operations, in order, each an object with its kind `op` and its `reason`:
+    /// `mount` (`target` in the jail, `kind` `bind` with `source` and `rw`, `proc`,
+    /// `devpts` with `gid`, or `log` with `source`) for each mount not yet there, then with
+    /// `mount --systemd-unit-dir` `make_host_dir`, `write_root_file` (`path`),
+    /// `reload_systemd` and one `enable_unit` (`unit`) per unit; for `umount`, one
+    /// `unmount` (`target`, `mount`, `mount_id`) per mount taken off. What was done (with
+    /// --dry-run: what would be). systemctl is planned only where systemd manages the
+    /// directory. A failure of `mount` undoes them, newest first: the mounts this run made
+    /// are unmounted (those there before stay), the units it enabled disabled.
     pub plan: Vec<HostStep>,
 }
 
@@ -206,57 +212,164 @@ fn open(jail: &Path, state_dir: &Path) -> anyhow::Result<(JailState, LinuxHost)>
     Ok((st, host))
 }
 
-/// Mounts what the jail declares (with `dry_run`: says what it would mount).
+/// The host every run changes.
+static LINUX: LinuxSystem = LinuxSystem;
+
+/// The mounts the jail declares, in order: its binds, then its own proc, devpts and log
+/// socket.
+fn declared(st: &JailState) -> Vec<(JailPath, MountKind)> {
+    let at = |p: &str| JailPath::new(p).expect("a valid jail path");
+    let mut out: Vec<(JailPath, MountKind)> = st
+        .request
+        .binds
+        .iter()
+        .map(|b| {
+            let kind = MountKind::Bind {
+                source: b.src.clone(),
+                rw: b.rw,
+            };
+            (b.dst.clone(), kind)
+        })
+        .collect();
+    if st.request.proc {
+        out.push((at(PROC_DIR), MountKind::Proc));
+    }
+    if st.request.devpts {
+        out.push((at(DEVPTS_DIR), MountKind::Devpts { gid: tty_gid() }));
+    }
+    if let Some(src) = &st.request.log {
+        let source = src.clone();
+        out.push((at(LOG_PATH), MountKind::Log { source }));
+    }
+    out
+}
+
+/// Mounts what the jail declares (with `dry_run`: says what it would mount), each mount a
+/// `HostOp::Mount` run through the one rollback journal, then the units. A failure
+/// unmounts the mounts this run made and undoes the units, newest first; mounts that were
+/// there before the run stay.
 pub fn mount_jail(req: &MountRequest) -> anyhow::Result<MountReport> {
     let (st, host) = open(&req.jail, &req.state_dir)?;
     refuse_binds(&req.jail, &req.state_dir, &st)?;
     if let Some(dir) = &req.systemd_unit_dir {
         check_unit_dir(dir)?;
     }
-    let dry = req.dry_run;
-    let mut report = MountReport::new(&req.jail, dry);
-    for (b, d) in mount_all(&host, &st.request.binds, dry).map_err(lower)? {
-        report.push(b.to_string(), d);
+    let mut report = MountReport::new(&req.jail, req.dry_run);
+    let mut journal = Journal::new(&LINUX, req.dry_run);
+    if let Err(error) = mount_and_put_units(req, &st, &host, &mut report, &mut journal) {
+        let back = journal.roll_back(Some(&host));
+        if back.is_empty() {
+            return Err(error);
+        }
+        let (undone, failed) = back.summary();
+        return Err(MountsError::RolledBack {
+            error,
+            undone,
+            failed,
+        }
+        .into());
     }
-    if st.request.proc {
-        let d = mount_proc(&host, dry).map_err(lower)?;
-        report.push(format!("proc:{PROC_DIR}"), d);
-    }
-    if st.request.devpts {
-        let d = mount_devpts(&host, tty_gid(), dry).map_err(lower)?;
-        report.push(format!("devpts:{DEVPTS_DIR}"), d);
-    }
-    if let Some(src) = &st.request.log {
-        let d = mount_log(&host, src, dry).map_err(lower)?;
-        report.push(format!("log:{}:{LOG_PATH}", src.display()), d);
-    }
-    if let Some(dir) = &req.systemd_unit_dir {
-        let state_file = state::state_file(&req.state_dir, &st.jail);
-        put_units(dir, &st, &state_file, dry, &mut report)?;
-    }
+    journal.commit();
+    report.plan = journal.into_steps();
     Ok(report)
 }
 
+fn mount_and_put_units(
+    req: &MountRequest,
+    st: &JailState,
+    host: &LinuxHost,
+    report: &mut MountReport,
+    journal: &mut Journal<'_>,
+) -> anyhow::Result<()> {
+    let dry = req.dry_run;
+    for (target, kind) in declared(st) {
+        // every check first, changing nothing: what the operation will do (the dry run's
+        // answer); the operation checks again as it acts
+        let planned = binds::check_mount(host, &target, &kind).map_err(lower)?;
+        let what = describe_mount(&target, &kind);
+        if planned.done == Done::AlreadyMounted {
+            report.push(what, Done::AlreadyMounted);
+            continue;
+        }
+        let reason = match &kind {
+            MountKind::Bind { .. } => "a declared bind (--bind)",
+            MountKind::Proc => "the jail's own procfs (--proc)",
+            MountKind::Devpts { .. } => "the jail's own ptys (--devpts)",
+            MountKind::Log { .. } => "the host's syslog socket (--log)",
+        };
+        let op = HostOp::Mount {
+            target,
+            mount: kind,
+        };
+        let done = journal
+            .execute(Some(host), HostStep::new(op, reason))
+            .map_err(lower)?;
+        let done = if dry || done.changed {
+            planned.done
+        } else {
+            Done::AlreadyMounted
+        };
+        report.push(what, done);
+    }
+    if let Some(dir) = &req.systemd_unit_dir {
+        let state_file = state::state_file(&req.state_dir, &st.jail);
+        write_and_enable(dir, st, &state_file, dry, report, journal)?;
+    }
+    Ok(())
+}
+
 /// Unmounts what the jail declares, wherever it now is below the jail (with `dry_run`:
-/// says what it would unmount).
+/// says what it would unmount), each mount a `HostOp::Unmount` of exactly the mount found
+/// (by its mount ID). Nothing is put back on a failure: an unmount is what was asked.
 pub fn umount_jail(req: &UmountRequest) -> anyhow::Result<MountReport> {
     let (st, host) = open(&req.jail, &req.state_dir)?;
     let own = Own::of(&st.request);
-    let done = umount_all(&host, &st.request.binds, own, req.dry_run).map_err(lower)?;
+    let binds = &st.request.binds;
+    let mut journal = Journal::new(&LINUX, req.dry_run);
+    let mut bind_done = vec![Done::NotMounted; binds.len()];
+    let mut own_done = [own.proc, own.devpts, own.log].map(|d| d.then_some(Done::NotMounted));
+    // stacked mounts come off one at a time; bounded, in case something remounts
+    for _ in 0..16 {
+        let found = binds::mounted(&host, binds, own).map_err(lower)?;
+        if found.is_empty() {
+            break;
+        }
+        for f in found {
+            let op = HostOp::Unmount {
+                target: f.target,
+                mount: f.what,
+                mount_id: f.mount_id,
+            };
+            journal
+                .execute(Some(&host), HostStep::new(op, "umount"))
+                .map_err(lower)?;
+            match (f.bind, f.own) {
+                (Some(i), _) => bind_done[i] = Done::Unmounted,
+                (None, Some(OwnMount::Proc)) => own_done[0] = Some(Done::Unmounted),
+                (None, Some(OwnMount::Devpts)) => own_done[1] = Some(Done::Unmounted),
+                (None, Some(OwnMount::Log)) => own_done[2] = Some(Done::Unmounted),
+                (None, None) => {}
+            }
+        }
+        if req.dry_run {
+            break;
+        }
+    }
     let mut report = MountReport::new(&req.jail, req.dry_run);
-    for (b, d) in done.binds {
+    for (b, d) in binds.iter().zip(bind_done) {
         report.push(b.to_string(), d);
     }
-    let own = [
-        (done.proc, PROC_DIR, "proc"),
-        (done.devpts, DEVPTS_DIR, "devpts"),
-        (done.log, LOG_PATH, "log"),
+    let kinds = [
+        (PROC_DIR, "proc"),
+        (DEVPTS_DIR, "devpts"),
+        (LOG_PATH, "log"),
     ];
-    for (d, at, kind) in own {
+    for ((at, kind), d) in kinds.into_iter().zip(own_done) {
         if let Some(d) = d {
             report.push(format!("{kind}:{at}"), d);
         }
     }
+    report.plan = journal.into_steps();
     Ok(report)
 }
 
@@ -301,42 +414,6 @@ fn check_unit_dir(dir: &Path) -> Result<(), MountsError> {
     crate::service::files::check_target_dir(dir).map_err(MountsError::UnsafeUnitDir)
 }
 
-/// Writes one `.mount` unit per mount into `dir`, then reloads systemd and enables them,
-/// each a typed host operation run through the one rollback journal: `dir` is made root
-/// 0755 when missing (an existing one must be root's alone), each unit goes through the
-/// safe writer (a symlink planted at its name or at its temporary is refused, never
-/// followed), and a unit already holding its text is not rewritten. A failure undoes what
-/// was done, newest first, and says so. With `dry`, only plans.
-fn put_units(
-    dir: &Path,
-    st: &JailState,
-    state_file: &Path,
-    dry: bool,
-    report: &mut MountReport,
-) -> anyhow::Result<()> {
-    let mut journal = Journal::new(&LINUX, dry);
-    let done = write_and_enable(dir, st, state_file, dry, report, &mut journal);
-    if let Err(error) = done {
-        let back = journal.roll_back(None);
-        if back.is_empty() {
-            return Err(error);
-        }
-        let (undone, failed) = back.summary();
-        return Err(MountsError::RolledBack {
-            error,
-            undone,
-            failed,
-        }
-        .into());
-    }
-    journal.commit();
-    report.plan = journal.into_steps();
-    Ok(())
-}
-
-/// The host every run changes.
-static LINUX: LinuxSystem = LinuxSystem;
-
 fn exec(journal: &mut Journal<'_>, op: HostOp, reason: &str) -> anyhow::Result<()> {
     journal
         .execute(None, HostStep::new(op, reason))
@@ -344,6 +421,11 @@ fn exec(journal: &mut Journal<'_>, op: HostOp, reason: &str) -> anyhow::Result<(
         .map_err(|e| lower(e).into())
 }
 
+/// Writes one `.mount` unit per mount into `dir`, then reloads systemd and enables them,
+/// each a typed host operation run through the one rollback journal: `dir` is made root
+/// 0755 when missing (an existing one must be root's alone), each unit goes through the
+/// safe writer (a symlink planted at its name or at its temporary is refused, never
+/// followed), and a unit already holding its text is not rewritten. With `dry`, only plans.
 fn write_and_enable(
     dir: &Path,
     st: &JailState,
@@ -398,15 +480,12 @@ fn enable_units(
     if units.iter().any(|u| u.written != Written::Unchanged) {
         ops.push((HostOp::ReloadSystemd, "systemd reads the units as written"));
     }
-    let names = units
-        .iter()
-        .filter_map(|u| u.path.file_name())
-        .map(|n| n.to_string_lossy().into_owned())
-        .collect();
-    ops.push((
-        HostOp::EnableUnits { units: names },
-        "the mounts come back at boot",
-    ));
+    for u in units {
+        if let Some(n) = u.path.file_name() {
+            let unit = n.to_string_lossy().into_owned();
+            ops.push((HostOp::EnableUnit { unit }, "the mount comes back at boot"));
+        }
+    }
     let calls: Vec<Vec<String>> = ops.iter().map(|(op, _)| systemctl_argv(op)).collect();
     if !systemctl::manages(dir) {
         if !dry {
@@ -427,10 +506,9 @@ fn enable_units(
 /// The arguments of `systemctl` for one of the operations above.
 fn systemctl_argv(op: &HostOp) -> Vec<String> {
     match op {
-        HostOp::EnableUnits { units } => ["enable", "--quiet"]
+        HostOp::EnableUnit { unit } => ["enable", "--quiet", unit]
             .into_iter()
             .map(String::from)
-            .chain(units.iter().cloned())
             .collect(),
         _ => vec!["daemon-reload".to_string()],
     }

@@ -1,11 +1,12 @@
 //! The operations a plan holds outside a jail's file tree: account changes, root-owned files
 //! (keys, drop-ins, unit and slice drop-ins), the jail files a user's or a service's run
-//! rewrites, account lines, signals, reloads, service starts and stops, and a destroyed
-//! jail's mounts, tree, root, labels and store objects, each with its reason. Data only;
-//! `apply::journal` gives them effect (and knows each one's inverse); a report serialises
-//! them (`user`, `service` and `destroy` `--dry-run --json`). An account the plan creates
-//! has no uid or gid before `useradd` runs: its operations hold `Id::New` there (a dry
-//! run's plan), and the real run's plan the ids it got.
+//! rewrites, account lines, signals, reloads, service starts and stops, enabling units, a
+//! jail's mounts, and a destroyed jail's mounts, tree, root, labels and store objects, each
+//! with its reason. Data only; `apply::journal` gives them effect (and knows each one's
+//! inverse); a report serialises them (`user`, `service`, `mount`, `umount` and `destroy`
+//! `--dry-run --json`). An account the plan creates has no uid or gid before `useradd`
+//! runs: its operations hold `Id::New` there (a dry run's plan), and the real run's plan
+//! the ids it got.
 
 use std::path::PathBuf;
 
@@ -147,6 +148,20 @@ impl AccountChange {
     }
 }
 
+/// What a `HostOp::Mount` mounts (`kind` in a plan).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MountKind {
+    /// A host directory, never recursive, nosuid,nodev, read-only unless `rw`.
+    Bind { source: PathBuf, rw: bool },
+    /// The jail's own procfs: hidepid=invisible,subset=pid, nosuid,nodev,noexec.
+    Proc,
+    /// The jail's own devpts instance (newinstance), for the tty group `gid`.
+    Devpts { gid: u32 },
+    /// The host's syslog socket `source`, bound ro,nosuid,nodev.
+    Log { source: PathBuf },
+}
+
 /// One typed change to the host outside a jail build (or to the few jail files a user's
 /// run rewrites). Every variant that can be undone has its inverse in `apply::journal`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -281,10 +296,28 @@ pub enum HostOp {
     /// `systemctl start UNIT` (`restart` when its unit file changed). Not undone: a
     /// roll-back never stops a service.
     StartUnit { unit: String, restart: bool },
-    /// `systemctl enable --quiet UNIT…` (`mount --systemd-unit-dir`: linked into the
-    /// targets that want them, so they come back at boot). Not undone: it is a run's last
-    /// step, and a unit enabled before the run must stay so.
-    EnableUnits { units: Vec<String> },
+    /// `systemctl enable --quiet UNIT` (`mount --systemd-unit-dir`: linked into the
+    /// targets that want it, so it comes back at boot). Its inverse disables it, when it
+    /// was not enabled before: a unit enabled before the run stays so.
+    EnableUnit { unit: String },
+    /// `systemctl disable --quiet UNIT` (a roll-back of its enabling).
+    DisableUnit { unit: String },
+    /// A mount in the jail at `target` (`mount`), reached by a descriptor opened beneath the
+    /// jail root, never through a symlink. Its inverse unmounts exactly the mount it made
+    /// (by mount ID); one already there is left, its flags fixed.
+    Mount {
+        target: JailPath,
+        #[serde(flatten)]
+        mount: MountKind,
+    },
+    /// Unmounts the mount with this ID at `target` (`umount`, or a roll-back of `Mount`):
+    /// only when the mount there is still that one; never lazily something else, never a
+    /// removal. `mount` says what it is (`SRC:DST:ro`, `proc:/proc`).
+    Unmount {
+        target: JailPath,
+        mount: String,
+        mount_id: u64,
+    },
     /// `systemctl disable --now UNIT` (a jail's service before its unit file goes). It
     /// cannot be undone.
     StopUnit { unit: String },
@@ -346,7 +379,10 @@ impl HostOp {
             HostOp::ReloadSshd { .. } | HostOp::ReloadSystemd => "reload",
             HostOp::StartUnit { restart: false, .. } => "start",
             HostOp::StartUnit { restart: true, .. } => "restart",
-            HostOp::EnableUnits { .. } => "enable",
+            HostOp::EnableUnit { .. } => "enable",
+            HostOp::DisableUnit { .. } => "disable",
+            HostOp::Mount { .. } => "mount",
+            HostOp::Unmount { .. } => "unmount",
             HostOp::StopUnit { .. } => "stop",
             HostOp::UnmountBinds { .. } => "umount",
             HostOp::RemoveJailContents { .. } => "rm",
@@ -403,7 +439,8 @@ impl HostOp {
             HostOp::ReloadSshd { config, .. } => format!("sshd ({})", config.display()),
             HostOp::ReloadSystemd => "systemd".into(),
             HostOp::StartUnit { unit, .. } | HostOp::StopUnit { unit } => unit.clone(),
-            HostOp::EnableUnits { units } => units.join(" "),
+            HostOp::EnableUnit { unit } | HostOp::DisableUnit { unit } => unit.clone(),
+            HostOp::Mount { target, .. } | HostOp::Unmount { target, .. } => target.to_string(),
         }
     }
 
@@ -416,7 +453,9 @@ impl HostOp {
             | HostOp::RemoveJailDir { path }
             | HostOp::RemoveJailTree { path }
             | HostOp::PutPasswdLine { path, .. }
-            | HostOp::PutGroupLine { path, .. } => Some(path),
+            | HostOp::PutGroupLine { path, .. }
+            | HostOp::Mount { target: path, .. }
+            | HostOp::Unmount { target: path, .. } => Some(path),
             _ => None,
         }
     }

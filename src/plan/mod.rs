@@ -1,6 +1,6 @@
 //! Plan: settings + closure → a list of typed operations on the jail, each with a reason;
-//! `hostops` holds the operations outside the jail's tree (accounts, root files, reloads);
-//! `removal` the rules of what `destroy` removes from a jail's tree.
+//! `hostops` holds the operations outside the jail's tree (accounts, root files, reloads,
+//! mounts); `removal` the rules of what `destroy` removes from a jail's tree.
 //! Pure: takes every input as an argument; never reads the host or the environment.
 
 pub mod base;
@@ -13,6 +13,6 @@ pub mod policy;
 pub mod removal;
 pub mod render;
 
-pub use hostops::{HostOp, HostStep, Id, PlannedOwner};
+pub use hostops::{HostOp, HostStep, Id, MountKind, PlannedOwner};
 pub use jailpath::JailPath;
 pub use ops::{Content, Op, Owner, Plan, Step};

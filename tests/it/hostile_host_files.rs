@@ -30,18 +30,7 @@ fn jail_with_bind(t: &TestRoot) -> (PathBuf, PathBuf, String) {
     (jail, state, unit)
 }
 
-/// The name of the mount unit of `at` in `jail` (as systemd-escape --path names it).
-fn unit_of(jail: &Path, at: &str) -> String {
-    format!(
-        "{}.mount",
-        jail.join(at)
-            .to_str()
-            .unwrap()
-            .trim_start_matches('/')
-            .replace('-', "\\x2d")
-            .replace('/', "-")
-    )
-}
+use common::mount_unit_of as unit_of;
 
 #[test]
 fn mount_units_never_follow_a_planted_symlink() {

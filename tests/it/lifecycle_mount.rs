@@ -241,3 +241,141 @@ fn a_profile_bind_is_recorded_and_mounted_read_only() {
     );
     assert!(!other.exists());
 }
+
+/// The mount ID (first field of its mountinfo line) of the topmost mount at `point`.
+fn mount_id_at(point: &Path) -> Option<String> {
+    common::mount_at(point).map(|l| l.split(' ').next().unwrap().to_string())
+}
+
+/// `mount` is all or nothing (issue 15): a bind refused after an earlier one of the same run
+/// was mounted (here the jailed user has planted a symlink where the last bind's target
+/// goes) unmounts the one this run made, keeps the one mounted before the run, and touches
+/// nothing where the symlink points.
+#[test]
+fn a_bind_refused_midway_unmounts_the_binds_this_run_made_and_keeps_those_before() {
+    if !require_root(
+        "a_bind_refused_midway_unmounts_the_binds_this_run_made_and_keeps_those_before",
+    ) {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let _guard = common::UnmountGuard(t.path().to_path_buf());
+    let (jail, state) = (t.jail("jail"), t.state_dir());
+    let [pre, first, spool] = ["pre", "first", "spool"].map(|n| t.dir(n));
+    let binds = [
+        format!("{}:/srv/pre", pre.display()),
+        format!("{}:/srv/first", first.display()),
+        format!("{}:/home/u/spool:rw", spool.display()),
+    ];
+    let mut build = jailsmith(&["build", "--bin", "bash"], &jail, &state);
+    for b in &binds {
+        build.args(["--bind", b]);
+    }
+    run_ok(&mut build);
+    // the first bind is mounted before the run (ro,nosuid,nodev, as jailsmith mounts it)
+    let pre_at = jail.join("srv/pre");
+    make_dir(&pre_at, 0o755);
+    mount(
+        Some(&pre),
+        &pre_at,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .unwrap();
+    let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+    mount(
+        None::<&str>,
+        &pre_at,
+        None::<&str>,
+        ro | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        None::<&str>,
+    )
+    .unwrap();
+    let pre_id = mount_id_at(&pre_at).unwrap();
+    // the jailed user's move: its spool is a symlink to a host directory
+    let outside = t.dir("outside");
+    let canary = common::Canary::new(&outside.join("canary"), "host data\n");
+    make_dir(&jail.join("home/u"), 0o755);
+    std::os::unix::fs::symlink(&outside, jail.join("home/u/spool")).unwrap();
+
+    let out = run(&mut jailsmith(&["mount"], &jail, &state));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("symlink"), "{err}");
+    let rolled = err
+        .split_once("rolled back: ")
+        .unwrap_or_else(|| panic!("no roll-back reported: {err}"))
+        .1;
+    let first_at = jail.join("srv/first");
+    assert!(rolled.contains(&first_at.display().to_string()), "{err}");
+    assert!(!err.contains("could NOT roll back"), "{err}");
+    assert_eq!(
+        common::mounts_under(&jail),
+        std::slice::from_ref(&pre_at),
+        "only the mount there before the run may be left: {err}"
+    );
+    assert_eq!(
+        mount_id_at(&pre_at).as_deref(),
+        Some(pre_id.as_str()),
+        "the mount there before the run was touched"
+    );
+    canary.assert_unchanged("mount with a symlink planted at a bind's target");
+    let names: Vec<_> = fs::read_dir(&outside)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["canary"], "something was made through the symlink");
+
+    // the symlink gone, the same command mounts all three (the first as it was)
+    fs::remove_file(jail.join("home/u/spool")).unwrap();
+    let out = run_ok(&mut jailsmith(&["mount"], &jail, &state));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains(&format!("already mounted {}", binds[0])),
+        "{said}"
+    );
+    assert_eq!(common::mounts_under(&jail).len(), 3, "{said}");
+    run_ok(&mut jailsmith(&["umount"], &jail, &state));
+    assert!(common::mounts_under(&jail).is_empty());
+}
+
+/// A unit refused after the mounts (a symlink planted at the second unit's name) unmounts
+/// the binds this run mounted, and removes the unit it wrote before.
+#[test]
+fn a_unit_refused_midway_unmounts_the_binds_this_run_made() {
+    if !require_root("a_unit_refused_midway_unmounts_the_binds_this_run_made") {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let _guard = common::UnmountGuard(t.path().to_path_buf());
+    let (jail, state) = (t.jail("jail"), t.state_dir());
+    let mut build = jailsmith(&["build", "--bin", "bash"], &jail, &state);
+    for name in ["a", "b"] {
+        let bind = format!("{}:/srv/{name}", t.dir(name).display());
+        build.args(["--bind", &bind]);
+    }
+    run_ok(&mut build);
+    let canary = common::Canary::new(&t.dir("outside").join("canary"), "host data\n");
+    let units = t.dir("units");
+    let [a, b] = ["srv/a", "srv/b"].map(|at| units.join(common::mount_unit_of(&jail, at)));
+    std::os::unix::fs::symlink(canary.path(), &b).unwrap();
+
+    let out = run(jailsmith(&["mount"], &jail, &state)
+        .arg("--systemd-unit-dir")
+        .arg(&units));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    let rolled = err
+        .split_once("rolled back: ")
+        .unwrap_or_else(|| panic!("no roll-back reported: {err}"))
+        .1;
+    for what in [a.clone(), jail.join("srv/a"), jail.join("srv/b")] {
+        assert!(rolled.contains(&what.display().to_string()), "{err}");
+    }
+    assert!(!err.contains("could NOT roll back"), "{err}");
+    assert!(common::mounts_under(&jail).is_empty(), "{err}");
+    assert!(!a.exists(), "the unit written before was left");
+    assert!(b.is_symlink());
+    canary.assert_unchanged("mount --systemd-unit-dir refused at its second unit");
+}

@@ -208,13 +208,18 @@ fn mount_and_umount_dry_runs_change_nothing_and_name_what_the_real_runs_do() {
     let unit_name = dry["units"][0]["path"].as_str().unwrap().to_string();
     assert!(unit_name.starts_with(unit_dir) && unit_name.ends_with("-shared.mount"));
     assert_eq!(dry["systemctl"][0][0], "daemon-reload");
-    // the plan: the directory, then the unit (systemd does not manage this directory, so
-    // systemctl is only printed, not planned)
+    // the plan: the bind, the directory, then the unit (systemd does not manage this
+    // directory, so systemctl is only printed, not planned)
     assert_eq!(
         strings(&dry["plan"], Some("op")),
-        ["make_host_dir", "write_root_file"]
+        ["mount", "make_host_dir", "write_root_file"]
     );
-    assert_eq!(dry["plan"][1]["path"].as_str(), Some(unit_name.as_str()));
+    assert_eq!(
+        dry["plan"][0],
+        serde_json::json!({"op": "mount", "target": "/shared", "kind": "bind",
+            "source": src.to_str().unwrap(), "rw": false, "reason": "a declared bind (--bind)"})
+    );
+    assert_eq!(dry["plan"][2]["path"].as_str(), Some(unit_name.as_str()));
     assert_eq!(
         snapshot(&[&jail, &state, t.path()]),
         before,
@@ -267,6 +272,9 @@ fn mount_and_umount_dry_runs_change_nothing_and_name_what_the_real_runs_do() {
         std::slice::from_ref(&want)
     );
     assert_eq!(strings(&dry["mounts"], Some("done")), ["unmounted"]);
+    assert_eq!(strings(&dry["plan"], Some("op")), ["unmount"]);
+    assert_eq!(dry["plan"][0]["target"], "/shared");
+    assert_eq!(dry["plan"][0]["mount"].as_str(), Some(want.as_str()));
     assert!(
         common::mount_at(&jail.join("shared")).is_some(),
         "umount --dry-run unmounted"
@@ -277,9 +285,108 @@ fn mount_and_umount_dry_runs_change_nothing_and_name_what_the_real_runs_do() {
         real["mounts"], dry["mounts"],
         "umount did other than its dry run said"
     );
+    assert_eq!(
+        real["plan"], dry["plan"],
+        "umount did other than its plan said"
+    );
     assert!(common::mounts_under(&jail).is_empty(), "still mounted");
     let after = json_of(&mut umount(&["--dry-run"]), 0);
     assert_eq!(strings(&after["mounts"], Some("done")), ["not_mounted"]);
+}
+
+/// Every kind of mount is a plan operation: a bind, the jail's own proc and devpts and its
+/// log socket; the real run's plan is the dry run's step for step, a second run plans
+/// nothing, and umount's plan is one `unmount` each, as its real run does.
+#[test]
+fn mount_plans_each_bind_proc_devpts_and_log_socket_and_the_real_run_does_exactly_that() {
+    let test =
+        "mount_plans_each_bind_proc_devpts_and_log_socket_and_the_real_run_does_exactly_that";
+    if !common::require_root(test) {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let (jail, state) = (t.jail("jail"), t.state_dir());
+    let _guard = UnmountGuard(t.path().to_path_buf());
+    let src = t.dir("shared");
+    let sock_path = t.path().join("syslog.sock");
+    let _syslog = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    let sock = sock_path.to_str().unwrap();
+    let bind = format!("{}:/home/u/shared:rw", src.display());
+    run_ok(&mut jail_cmd(
+        "build",
+        &jail,
+        &state,
+        &[
+            "--bin",
+            "bash",
+            "--bind",
+            &bind,
+            "--proc",
+            "--devpts",
+            "--log-socket",
+            sock,
+        ],
+    ));
+    let mount = |extra: &[&str]| {
+        let mut args = vec!["--json"];
+        args.extend(extra);
+        jail_cmd("mount", &jail, &state, &args)
+    };
+    let dry = json_of(&mut mount(&["--dry-run"]), 0);
+    assert_eq!(
+        strings(&dry["plan"], Some("op")),
+        ["mount", "mount", "mount", "mount"]
+    );
+    assert_eq!(
+        strings(&dry["plan"], Some("kind")),
+        ["bind", "proc", "devpts", "log"]
+    );
+    assert_eq!(
+        strings(&dry["plan"], Some("target")),
+        ["/home/u/shared", "/proc", "/dev/pts", "/dev/log"]
+    );
+    assert_eq!(dry["plan"][0]["rw"], true);
+    assert_eq!(dry["plan"][3]["source"].as_str(), Some(sock));
+    assert!(dry["plan"][2]["gid"].is_u64(), "{}", dry["plan"][2]);
+    assert!(
+        common::mounts_under(&jail).is_empty(),
+        "the dry run mounted"
+    );
+
+    let real = json_of(&mut mount(&[]), 0);
+    assert_eq!(
+        real["plan"], dry["plan"],
+        "mount did other than its plan said"
+    );
+    assert_eq!(real["mounts"], dry["mounts"]);
+    assert_eq!(common::mounts_under(&jail).len(), 4);
+    let again = json_of(&mut mount(&[]), 0);
+    assert_eq!(
+        again["plan"],
+        serde_json::json!([]),
+        "a second run plans nothing"
+    );
+    assert_eq!(
+        strings(&again["mounts"], Some("done")),
+        ["already_mounted"; 4]
+    );
+
+    let umount = |extra: &[&str]| {
+        let mut args = vec!["--json"];
+        args.extend(extra);
+        jail_cmd("umount", &jail, &state, &args)
+    };
+    let dry = json_of(&mut umount(&["--dry-run"]), 0);
+    assert_eq!(strings(&dry["plan"], Some("op")), ["unmount"; 4]);
+    let mut targets = strings(&dry["plan"], Some("target"));
+    targets.sort();
+    assert_eq!(targets, ["/dev/log", "/dev/pts", "/home/u/shared", "/proc"]);
+    let real = json_of(&mut umount(&[]), 0);
+    assert_eq!(
+        real["plan"], dry["plan"],
+        "umount did other than its plan said"
+    );
+    assert!(common::mounts_under(&jail).is_empty(), "still mounted");
 }
 
 #[test]

@@ -681,41 +681,66 @@ fn mount_units_bring_the_binds_back_after_a_reboot() {
     );
 }
 
+/// A failing `systemctl enable` of the second unit rolls the whole run back: the first
+/// unit, enabled by this run, is disabled again (no link of it is left), both unit files
+/// go, systemd is reloaded, and the binds this run mounted are unmounted.
 #[test]
 fn mount_units_whose_enable_fails_are_rolled_back() {
     let test = "mount_units_whose_enable_fails_are_rolled_back";
     let Some((_root, c)) = boot(test, Mode::Hybrid) else {
         return;
     };
-    c.sh_ok("mkdir -p /srv/data");
+    c.sh_ok("mkdir -p /srv/data /srv/spool");
     let jail = "/srv/jails/binds";
-    build_with_binds(&c, jail, &["/srv/data:/srv/data"]);
-    // a regular file where `systemctl enable` would put its link: enable fails
-    let unit = "srv-jails-binds-srv-data.mount";
-    let wants = format!("/etc/systemd/system/local-fs.target.wants/{unit}");
-    c.sh_ok("mkdir -p /etc/systemd/system/local-fs.target.wants");
-    c.write(&wants, "the administrator's\n", 0o644);
+    build_with_binds(&c, jail, &["/srv/data:/srv/data", "/srv/spool:/srv/spool"]);
+    // a regular file where `systemctl enable` would put the second unit's link: its
+    // enable fails, after the first unit's succeeded
+    let (first, second) = (
+        "srv-jails-binds-srv-data.mount",
+        "srv-jails-binds-srv-spool.mount",
+    );
+    let wants_dir = "/etc/systemd/system/local-fs.target.wants";
+    let blocked = format!("{wants_dir}/{second}");
+    c.sh_ok(&format!("mkdir -p {wants_dir}"));
+    c.write(&blocked, "the administrator's\n", 0o644);
     let out = c.exec(&mount_with_units(jail));
     let said = text(&out.stderr);
     assert!(!out.status.success(), "{said}");
-    assert!(said.contains("systemctl enable --quiet"), "{said}");
+    assert!(
+        said.contains(&format!("systemctl enable --quiet {second}")),
+        "{said}"
+    );
     let rolled = said
         .split_once("rolled back: ")
         .unwrap_or_else(|| panic!("no roll-back reported: {said}"))
         .1;
-    let path = format!("/etc/systemd/system/{unit}");
-    assert!(rolled.contains(&path), "{said}");
     assert!(!said.contains("could NOT roll back"), "{said}");
+    for unit in [first, second] {
+        let path = format!("/etc/systemd/system/{unit}");
+        assert!(rolled.contains(&path), "{said}");
+        assert!(
+            !c.path(&path).exists(),
+            "{path} was left after the roll-back"
+        );
+    }
+    assert!(rolled.contains(first), "{first} not disabled: {said}");
+    // (the link itself: once the unit file is gone it would dangle)
+    let link = c.path(&format!("{wants_dir}/{first}"));
     assert!(
-        !c.path(&path).exists(),
-        "the unit was left after the roll-back"
+        std::fs::symlink_metadata(&link).is_err(),
+        "the first unit's enable link was left after the roll-back: {}",
+        link.display()
     );
-    // systemd was reloaded after the unit went: it knows the mount (from mountinfo: the
-    // bind stays mounted) but no longer from the unit's file
-    let fragment = c.sh_ok(&format!("systemctl show -p FragmentPath --value {unit}"));
+    // the binds this run mounted are unmounted again
+    for at in ["srv/data", "srv/spool"] {
+        let point = format!("{jail}/{at}");
+        assert!(mount_options(&c, &point).is_none(), "{point} left mounted");
+    }
+    // systemd was reloaded after the units went: it knows them no more
+    let fragment = c.sh_ok(&format!("systemctl show -p FragmentPath --value {first}"));
     assert_eq!(fragment.trim(), "", "{said}");
     assert_eq!(
-        std::fs::read_to_string(c.path(&wants)).unwrap(),
+        std::fs::read_to_string(c.path(&blocked)).unwrap(),
         "the administrator's\n"
     );
 }

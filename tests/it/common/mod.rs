@@ -1021,6 +1021,20 @@ pub fn mount_jail(jail: &Path, state: &Path, units: &Path) -> String {
     text(&out.stdout)
 }
 
+/// The name of the mount unit of `at` in `jail` (as systemd-escape --path names it, for
+/// the plain names of test directories).
+pub fn mount_unit_of(jail: &Path, at: &str) -> String {
+    format!(
+        "{}.mount",
+        jail.join(at)
+            .to_str()
+            .unwrap()
+            .trim_start_matches('/')
+            .replace('-', "\\x2d")
+            .replace('/', "-")
+    )
+}
+
 /// The mountinfo line of the topmost mount at `point`, if any.
 pub fn mount_at(point: &Path) -> Option<String> {
     let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
