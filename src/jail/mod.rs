@@ -63,6 +63,10 @@ pub struct BuildSettings {
     pub store: Option<bool>,
     /// The host syslog socket bound at dev/log by `jailsmith mount` (`--log`), resolved.
     pub log: Option<PathBuf>,
+    /// Plan and run the removal of what earlier runs placed and the request no longer needs
+    /// (`update`; `check` lists them). Without it (`build`, which only adds) they are left
+    /// in place, reported as `stale`, and stay in the manifest.
+    pub prune: bool,
 }
 
 impl BuildSettings {
@@ -323,7 +327,21 @@ pub fn plan(settings: &BuildSettings) -> anyhow::Result<(Plan, Vec<String>)> {
     check_jail_path(&settings.jail)?;
     let previous = state::load(&settings.state_dir, &settings.jail).map_err(state_failed)?;
     let (settings, _) = settings.with_request(previous.as_ref())?;
-    plan_settings(&settings, previous.as_ref())
+    let (mut plan, warnings) = plan_settings(&settings, previous.as_ref())?;
+    let removals = removals(&plan, previous.as_ref());
+    if settings.prune {
+        plan.steps.extend(removals);
+    }
+    Ok((plan, warnings))
+}
+
+/// The removal steps for `plan` against the previous state's manifest (see
+/// `plan::prune::removals`): the users' homes are the state's users'.
+fn removals(plan: &Plan, previous: Option<&JailState>) -> Vec<crate::plan::Step> {
+    match previous {
+        Some(p) => crate::plan::prune::removals(plan, &p.manifest.recorded(), &p.users),
+        None => Vec::new(),
+    }
 }
 
 /// Gathers and plans exactly `settings`.
@@ -530,7 +548,14 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
     let previous = state::load(&settings.state_dir, &settings.jail).map_err(state_failed)?;
     let (settings, request) = settings.with_request(previous.as_ref())?;
     let settings = &settings;
-    let (plan, warnings) = plan_settings(settings, previous.as_ref())?;
+    let (mut plan, warnings) = plan_settings(settings, previous.as_ref())?;
+    let removals = removals(&plan, previous.as_ref());
+    let stale = if settings.prune {
+        plan.steps.extend(removals);
+        Vec::new()
+    } else {
+        removals.iter().map(|s| s.op.path().to_string()).collect()
+    };
     let host = LinuxHost::open(&settings.jail, true).map_err(lower)?;
     let host = if request.store {
         let st = crate::apply::store::Store::open(&settings.state_dir)
@@ -563,6 +588,7 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
         jobs: settings.jobs,
     };
     let mut report = apply(&plan, &host, prev_manifest, &opts).map_err(lower)?;
+    report.stale = stale;
     report.manifest.foreign = match &previous {
         Some(p) => p.manifest.foreign.clone(),
         None => foreign,
@@ -570,16 +596,10 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
     // No fsync per file nor syncfs: files appear atomically by rename, and a copy a crash
     // left short no longer matches the size/mtime the manifest records, so the next build
     // copies it again.
-    // What earlier builds placed and this plan no longer holds stays in the manifest: it is
-    // left in place, and still jailsmith's (for `update` to remove, `destroy` to take away).
-    let mut manifest = report.manifest.clone();
-    if let Some(p) = &previous {
-        for path in &report.stale {
-            if let Some(e) = p.manifest.entries.get(path) {
-                manifest.entries.insert(path.clone(), e.clone());
-            }
-        }
-    }
+    // What earlier builds placed and this plan does not remove stays in the manifest (the
+    // executor keeps it): left in place, and still jailsmith's (for `update` to remove,
+    // `destroy` to take away).
+    let manifest = report.manifest.clone();
     let unlinked = previous
         .as_ref()
         .is_some_and(|p| store::unlinked_any(&p.manifest, &report));

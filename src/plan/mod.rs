@@ -1,4 +1,5 @@
-//! Plan: settings + closure → a list of typed operations on the jail, each with a reason;
+//! Plan: settings + closure → a list of typed operations on the jail, each with a reason
+//! (`prune` adds the removals of what the request no longer needs);
 //! `hostops` holds the operations outside the jail's tree (accounts, root files, reloads).
 //! Pure: takes every input as an argument; never reads the host or the environment.
 
@@ -9,8 +10,9 @@ pub mod hostops;
 pub mod jailpath;
 pub mod ops;
 pub mod policy;
+pub mod prune;
 pub mod render;
 
 pub use hostops::{HostOp, HostStep};
 pub use jailpath::JailPath;
-pub use ops::{Content, Op, Owner, Plan, Step};
+pub use ops::{Content, Op, Owner, Placed, Plan, Step};

@@ -19,6 +19,7 @@ pub fn render_text(plan: &Plan) -> String {
             Op::WriteFile { content, mode, .. } => {
                 format!("{} bytes mode {mode:04o}", content.len())
             }
+            Op::Remove { expect, .. } => format!("{} placed by jailsmith", expect.name()),
         };
         out.push_str(&format!(
             "{:<8} {}  {}  # {}\n",
