@@ -104,7 +104,7 @@ pub fn home_needs(host: &dyn Host, name: &str, owner: Owner) -> Result<Needed, H
             return Err(HostError::WrongType {
                 jail: host.root().to_path_buf(),
                 path: path.to_string(),
-                found: kind_name(&m.kind),
+                found: m.kind.name(),
                 expected: "directory",
                 op: "make the user's home",
             });
@@ -179,19 +179,6 @@ pub fn write_etc(host: &dyn Host, path: &JailPath, text: &str) -> Result<(), Hos
         host.make_dir(&parent, 0o755, Owner::ROOT)?;
     }
     host.write_file(path, text.as_bytes(), 0o644, Owner::ROOT)
-}
-
-/// Name of an entry kind for messages.
-pub fn kind_name(k: &EntryKind) -> &'static str {
-    match k {
-        EntryKind::File => "file",
-        EntryKind::Dir => "directory",
-        EntryKind::Symlink { .. } => "symlink",
-        EntryKind::CharDevice { .. } => "character device",
-        EntryKind::BlockDevice => "block device",
-        EntryKind::Fifo => "FIFO",
-        EntryKind::Socket => "socket",
-    }
 }
 
 #[cfg(test)]

@@ -581,6 +581,7 @@ mod tests {
 
     use super::*;
     use crate::apply::host::Copied;
+    use crate::plan::Placed;
     use crate::plan::Step as PlanStep;
 
     #[derive(Default)]
@@ -901,7 +902,7 @@ mod tests {
     fn with_removals(
         host: &FakeHost,
         src: &Path,
-        extra: &[(&str, EntryKind, crate::plan::Placed)],
+        extra: &[(&str, EntryKind, Placed)],
     ) -> (Plan, Manifest) {
         let base = plan(src.to_path_buf());
         let mut prev = apply(&base, host, &Manifest::default(), &ApplyOptions::default())
@@ -927,7 +928,6 @@ mod tests {
 
     #[test]
     fn removals_run_last_children_first_and_drop_their_entries() {
-        use crate::plan::Placed;
         let src = source();
         let host = FakeHost::default();
         let (plan, prev) = with_removals(
@@ -962,7 +962,6 @@ mod tests {
 
     #[test]
     fn a_directory_that_does_not_empty_is_kept_with_its_entry() {
-        use crate::plan::Placed;
         let src = source();
         let host = FakeHost::default();
         let (plan, prev) =
@@ -980,7 +979,6 @@ mod tests {
 
     #[test]
     fn a_file_replaced_by_a_symlink_is_kept_and_never_followed() {
-        use crate::plan::Placed;
         let src = source();
         let host = FakeHost::default();
         let (plan, prev) = with_removals(
@@ -1004,7 +1002,6 @@ mod tests {
 
     #[test]
     fn what_is_already_gone_leaves_the_manifest_without_a_removal() {
-        use crate::plan::Placed;
         let src = source();
         let host = FakeHost::default();
         let (plan, prev) = with_removals(
@@ -1020,7 +1017,6 @@ mod tests {
 
     #[test]
     fn no_removal_runs_when_a_step_before_it_fails() {
-        use crate::plan::Placed;
         let src = source();
         let host = FakeHost::default();
         let (plan, prev) =

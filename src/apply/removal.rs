@@ -57,19 +57,6 @@ pub enum Removal {
     Kept(KeptWhy),
 }
 
-/// The name of what is at a path, for messages.
-fn kind_name(k: &EntryKind) -> &'static str {
-    match k {
-        EntryKind::File => "regular file",
-        EntryKind::Dir => "directory",
-        EntryKind::Symlink { .. } => "symlink",
-        EntryKind::CharDevice { .. } => "character device",
-        EntryKind::BlockDevice => "block device",
-        EntryKind::Fifo => "FIFO",
-        EntryKind::Socket => "socket",
-    }
-}
-
 fn is(k: &EntryKind, expect: Placed) -> bool {
     matches!(
         (k, expect),
@@ -116,7 +103,7 @@ fn removal(
     if !is(&now.kind, expect) {
         return Ok(Removal::Kept(KeptWhy::Replaced {
             expected: expect.name(),
-            found: kind_name(&now.kind),
+            found: now.kind.name(),
         }));
     }
     if !real {

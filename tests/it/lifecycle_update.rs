@@ -48,6 +48,17 @@ fn update(jail: &Path, state: &Path, extra: &[&str]) -> std::process::Output {
         .args(extra))
 }
 
+fn build(jail: &Path, state: &Path, args: &[&str]) {
+    run_ok(
+        bin()
+            .arg("build")
+            .arg(jail)
+            .arg("--state-dir")
+            .arg(state)
+            .args(args),
+    );
+}
+
 fn in_jail(jail: &Path, host: &Path) -> PathBuf {
     jail.join(host.strip_prefix("/").unwrap())
 }
@@ -171,14 +182,7 @@ fn update_never_touches_homes_and_needs_a_state() {
     let out = update(&jail, &state, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("no state"));
-    run_ok(
-        bin()
-            .arg("build")
-            .arg(&jail)
-            .arg("--state-dir")
-            .arg(&state)
-            .args(["--bin", "bash", "--bin", "ls"]),
-    );
+    build(&jail, &state, &["--bin", "bash", "--bin", "ls"]);
     let home = jail.join("home/someone");
     common::make_dir(&home, 0o700);
     common::write_file(&home.join("f"), "x", 0o644);
@@ -205,14 +209,7 @@ fn profile_jail_checks_clean_and_is_current() {
     }
     let t = TestRoot::for_current_test();
     let (jail, state) = (t.jail("jail"), t.state_dir());
-    run_ok(
-        bin()
-            .arg("build")
-            .arg(&jail)
-            .arg("--state-dir")
-            .arg(&state)
-            .args(["--profile", "basic-shell"]),
-    );
+    build(&jail, &state, &["--profile", "basic-shell"]);
     let (code, out, err) = check(&jail, &state);
     assert_eq!(code, Some(0), "{out}\n{err}");
     assert!(out.trim().is_empty(), "{out}");
@@ -240,27 +237,13 @@ fn a_placed_file_replaced_by_a_symlink_to_a_host_canary_is_kept_never_followed()
     let t = TestRoot::for_current_test();
     let (jail, state) = (t.jail("jail"), t.state_dir());
     let canary = common::Canary::new(&t.dir("host").join("canary"), "host data\n");
-    run_ok(
-        bin()
-            .arg("build")
-            .arg(&jail)
-            .arg("--state-dir")
-            .arg(&state)
-            .args(["--bin", "bash", "--bin", "ls"]),
-    );
+    build(&jail, &state, &["--bin", "bash", "--bin", "ls"]);
     let ls = common::find_cmd("ls").unwrap();
     let ls_in_jail = in_jail(&jail, &ls);
     assert!(ls_in_jail.is_file(), "{}", ls_in_jail.display());
     fs::remove_file(&ls_in_jail).unwrap();
     std::os::unix::fs::symlink(canary.path(), &ls_in_jail).unwrap();
-    run_ok(
-        bin()
-            .arg("build")
-            .arg(&jail)
-            .arg("--state-dir")
-            .arg(&state)
-            .args(["--remove-bin", "ls"]),
-    );
+    build(&jail, &state, &["--remove-bin", "ls"]);
     let shown = ls.display().to_string();
 
     let dry = update(&jail, &state, &["--dry-run", "--json"]);
