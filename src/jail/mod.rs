@@ -371,12 +371,29 @@ fn plan_settings(
     } else {
         None
     };
-    let passwd = read_existing(existing.as_ref(), "etc/passwd")?;
-    let group = read_existing(existing.as_ref(), "etc/group")?;
     let mut warnings = warnings;
-    let known = previous.map(known_accounts).unwrap_or_default();
-    let known: Vec<&str> = known.iter().map(String::as_str).collect();
-    let (passwd, group, dropped) = crate::account::jaildb::keep_known(&passwd, &group, &known);
+    let (accounts, gone) = match previous {
+        Some(st) => jail_accounts(st, &crate::account::hostdb::HostDb::default())?,
+        None => Default::default(),
+    };
+    for name in &gone {
+        warnings.push(format!(
+            "{}: {} is jailed here but has no account on this host any more: left out of              the jail's passwd and group (back when the account exists again; 'jailsmith              user {} --jail {} --remove' forgets it)",
+            settings.jail.display(),
+            crate::escape::text(name),
+            crate::escape::text(name),
+            settings.jail.display()
+        ));
+    }
+    let (passwd, group) = crate::account::jailside::derived_files(&accounts);
+    // the jail's own passwd is read only to say which of its lines go
+    let there = read_existing(existing.as_ref(), "etc/passwd")?;
+    let kept: Vec<&str> = accounts
+        .iter()
+        .map(|a| a.entry.name.as_str())
+        .chain(gone.iter().map(String::as_str))
+        .collect();
+    let dropped = crate::account::jaildb::left_out(&there, &kept);
     if !dropped.is_empty() {
         warnings.push(format!(
             "{}/etc/passwd held accounts jailsmith did not jail there ({}): left out of the \
@@ -469,11 +486,32 @@ fn sweep(host: &LinuxHost, plan: &Plan) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The accounts jailsmith put into a jail's passwd: its jailed users and its services'.
-fn known_accounts(st: &JailState) -> Vec<String> {
-    let mut names = st.users.clone();
-    names.extend(st.services.values().map(|s| s.user.clone()));
-    names
+/// The accounts of a jail's etc/passwd, from the host's account database (never from the
+/// jail's files): its jailed users, with their primary group's line when the host has that
+/// group (as `user` writes it), and its services' accounts, with a group line named after
+/// their group or, without one, the account (as `service` writes it). Names whose host
+/// account is gone come back apart.
+fn jail_accounts(
+    st: &JailState,
+    db: &crate::account::hostdb::HostDb,
+) -> anyhow::Result<(Vec<crate::account::jailside::JailAccount>, Vec<String>)> {
+    let groups = db.group_index().map_err(lower)?;
+    let services = st.services.values().map(|s| (&s.user, true));
+    let mut accounts = Vec::new();
+    let mut gone = Vec::new();
+    for (name, service) in st.users.iter().map(|u| (u, false)).chain(services) {
+        let Some(entry) = db.entry(name).map_err(lower)? else {
+            gone.push(name.clone());
+            continue;
+        };
+        let group = groups.by_gid(entry.gid).map(|g| g.name.clone());
+        let group = match service {
+            true => Some(group.unwrap_or_else(|| name.clone())),
+            false => group,
+        };
+        accounts.push(crate::account::jailside::JailAccount { entry, group });
+    }
+    Ok((accounts, gone))
 }
 
 /// Why `with_written` could not record a file.
