@@ -378,7 +378,9 @@ fn plan_settings(
     };
     for name in &gone {
         warnings.push(format!(
-            "{}: {} is jailed here but has no account on this host any more: left out of              the jail's passwd and group (back when the account exists again; 'jailsmith              user {} --jail {} --remove' forgets it)",
+            "{}: {} is jailed here but has no account on this host any more: left out of \
+             the jail's passwd and group (back when the account exists again; 'jailsmith \
+             user {} --jail {} --remove' forgets it)",
             settings.jail.display(),
             crate::escape::text(name),
             crate::escape::text(name),
