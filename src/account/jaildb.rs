@@ -1,6 +1,7 @@
 //! The jail's own etc/passwd and etc/group (pure): merging one user's line into them and
-//! taking it out again. Lines of other users are kept as they are; nothing else from the
-//! host is ever copied, and there is never a shadow file.
+//! taking it out again, in one order (root first, then by name). Lines of other users are
+//! kept as they are; nothing else from the host is ever copied, and there is never a
+//! shadow file. A build derives both files from the state (`jailside::derived_files`).
 
 /// Minimal passwd and group content for a jail that has none yet.
 pub const ROOT_PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n";
@@ -33,6 +34,15 @@ pub fn upsert(text: &str, key: &str, line: &str) -> String {
     out
 }
 
+/// `text` in the order a jail's files keep: root's line first, then the others by name
+/// (blank lines dropped). `user`, `service` and the build's derivation all write this
+/// order, so whichever wrote last, the same accounts give the same bytes.
+pub fn in_order(text: &str) -> String {
+    let mut lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines.sort_by_key(|l| (first_field(l) != "root", first_field(l)));
+    lines.iter().flat_map(|l| [*l, "\n"]).collect()
+}
+
 /// `text` without the lines whose first field is `key`.
 pub fn remove(text: &str, key: &str) -> String {
     text.lines()
@@ -54,35 +64,15 @@ pub fn group_line(group: &str, gid: u32) -> String {
     format!("{group}:x:{gid}:")
 }
 
-/// The jail's passwd and group texts with only root and the accounts jailsmith put there
-/// (`known`: the jail's users and service accounts) kept, and the names of the passwd lines
-/// dropped. A group line stays when it is root's or the primary group of a kept account.
-/// Host accounts found in an adopted jail (or planted there) are left out this way.
-pub fn keep_known(passwd: &str, group: &str, known: &[&str]) -> (String, String, Vec<String>) {
-    let mut dropped = Vec::new();
-    let mut gids = vec!["0".to_string()];
-    let mut p = String::new();
-    for l in passwd.lines().filter(|l| !l.trim().is_empty()) {
-        let f: Vec<&str> = l.split(':').collect();
-        if f[0] == "root" || known.contains(&f[0]) {
-            if let Some(gid) = f.get(3) {
-                gids.push(gid.to_string());
-            }
-            p.push_str(l);
-            p.push('\n');
-        } else {
-            dropped.push(f[0].to_string());
-        }
-    }
-    let mut g = String::new();
-    for l in group.lines().filter(|l| !l.trim().is_empty()) {
-        let f: Vec<&str> = l.split(':').collect();
-        if f[0] == "root" || f.get(2).is_some_and(|gid| gids.iter().any(|k| k == gid)) {
-            g.push_str(l);
-            g.push('\n');
-        }
-    }
-    (p, g, dropped)
+/// The names of `passwd`'s lines (a jail's file as found) other than root's and `kept`'s:
+/// what a build that derives the file leaves out, to be said (escaped) in a warning.
+pub fn left_out(passwd: &str, kept: &[&str]) -> Vec<String> {
+    passwd
+        .lines()
+        .map(first_field)
+        .filter(|n| !n.trim().is_empty() && *n != "root" && !kept.contains(n))
+        .map(str::to_string)
+        .collect()
 }
 
 #[cfg(test)]
@@ -90,16 +80,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_root_and_known_accounts_are_kept() {
-        let passwd = "root:x:0:0:root:/root:/bin/sh\nalice:x:1001:1001::/home/alice:/bin/bash\ndaemon:x:1:1::/:/bin/false\n";
-        let group = "root:x:0:\nalice:x:1001:\ndaemon:x:1:\nsudo:x:27:alice\n";
-        let (p, g, dropped) = keep_known(passwd, group, &["alice"]);
-        assert_eq!(
-            p,
-            "root:x:0:0:root:/root:/bin/sh\nalice:x:1001:1001::/home/alice:/bin/bash\n"
-        );
-        assert_eq!(g, "root:x:0:\nalice:x:1001:\n");
-        assert_eq!(dropped, vec!["daemon".to_string()]);
+    fn what_a_derived_file_leaves_out_is_named() {
+        let passwd = "root:x:0:0:root:/root:/bin/sh\nalice:x:1001:1001::/home/alice:/bin/bash\n\ndaemon:x:1:1::/:/bin/false\n";
+        assert_eq!(left_out(passwd, &["alice"]), ["daemon"]);
+        assert!(left_out(passwd, &["alice", "daemon"]).is_empty());
     }
 
     #[test]
@@ -123,6 +107,13 @@ mod tests {
         );
         // a prefix of another name is not that name
         assert!(upsert(t, "ims", "ims:x:9:9::/h:/s").contains("imsad:x:1:1"));
+    }
+
+    #[test]
+    fn root_first_then_by_name() {
+        let t = "zed:x:3:\n\nroot:x:0:\namy:x:5:\n";
+        assert_eq!(in_order(t), "root:x:0:\namy:x:5:\nzed:x:3:\n");
+        assert_eq!(in_order(&in_order(t)), in_order(t));
     }
 
     #[test]

@@ -106,7 +106,7 @@ pub fn home_needs(host: &dyn Host, name: &str, owner: Option<Owner>) -> Result<N
             return Err(HostError::WrongType {
                 jail: host.root().to_path_buf(),
                 path: path.to_string(),
-                found: kind_name(&m.kind),
+                found: m.kind.name(),
                 expected: "directory",
                 op: "make the user's home",
             });
@@ -137,7 +137,8 @@ pub fn read_text(host: &dyn Host, path: &JailPath) -> Result<Option<String>, Hos
     ))
 }
 
-/// New etc/passwd and etc/group texts with the user's lines in (pure over the old texts).
+/// New etc/passwd and etc/group texts with the user's lines in (pure over the old texts),
+/// root first and the others by name (`jaildb::in_order`).
 pub fn with_user(
     passwd: Option<&str>,
     group: Option<&str>,
@@ -154,7 +155,30 @@ pub fn with_user(
         group_name,
         &jaildb::group_line(group_name, entry.gid),
     );
-    (p, g)
+    (jaildb::in_order(&p), jaildb::in_order(&g))
+}
+
+/// The jail's etc/passwd and etc/group from its accounts alone: root's lines, then each
+/// account's lines as `with_user` writes them. Nothing is read from the jail's own files,
+/// so a line planted there never survives a build.
+pub fn derived_files(accounts: &[JailAccount]) -> (String, String) {
+    let mut passwd = jaildb::ROOT_PASSWD.to_string();
+    let mut group = jaildb::ROOT_GROUP.to_string();
+    for a in accounts {
+        // an account still to be created has no line yet
+        let Some(entry) = a.entry() else { continue };
+        let (p, g) = with_user(
+            Some(&passwd),
+            Some(&group),
+            &entry,
+            a.group.as_deref().unwrap_or(""),
+        );
+        passwd = p;
+        if a.group.is_some() {
+            group = g;
+        }
+    }
+    (passwd, group)
 }
 
 /// An account as the jail's etc/passwd and etc/group hold it: its passwd fields and its
@@ -298,19 +322,6 @@ pub fn write_etc(host: &dyn Host, path: &JailPath, text: &str) -> Result<(), Hos
     host.write_file(path, text.as_bytes(), 0o644, Owner::ROOT)
 }
 
-/// Name of an entry kind for messages.
-pub fn kind_name(k: &EntryKind) -> &'static str {
-    match k {
-        EntryKind::File => "file",
-        EntryKind::Dir => "directory",
-        EntryKind::Symlink { .. } => "symlink",
-        EntryKind::CharDevice { .. } => "character device",
-        EntryKind::BlockDevice => "block device",
-        EntryKind::Fifo => "FIFO",
-        EntryKind::Socket => "socket",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -403,6 +414,17 @@ mod tests {
             format!("{}u:x:1001:1001::/home/u:/bin/bash\n", jaildb::ROOT_PASSWD)
         );
         assert_eq!(g, format!("{}u:x:1001:\n", jaildb::ROOT_GROUP));
+        // root first, then by name, whatever order the accounts came in
+        let (p1, _) = with_user(
+            Some("zz:x:7:7::/:/s\nroot:x:0:0:root:/root:/bin/sh\n"),
+            None,
+            &entry,
+            "u",
+        );
+        assert_eq!(
+            p1,
+            "root:x:0:0:root:/root:/bin/sh\nu:x:1001:1001::/home/u:/bin/bash\nzz:x:7:7::/:/s\n"
+        );
         let (p2, g2) = without_user(&p, &g, "u", Some(1001), Some("u"));
         assert_eq!(
             (p2.as_str(), g2.as_str()),
@@ -462,5 +484,41 @@ mod tests {
         let ops = line_ops(None, &groupless).unwrap();
         assert_eq!(files(&ops), ["passwd"]);
         assert_eq!(ops[0].before, None);
+    }
+
+    #[test]
+    fn derived_files_hold_root_and_the_accounts_as_user_writes_them() {
+        let entry = |name: &str, id: u32| PasswdEntry {
+            name: name.into(),
+            uid: id,
+            gid: id,
+            gecos: String::new(),
+            home: format!("/home/{name}"),
+            shell: "/bin/bash".into(),
+        };
+        let accounts = [
+            JailAccount::of(&entry("web", 990), Some("web".into())),
+            JailAccount::of(&entry("ann", 1001), None),
+        ];
+        let (p, g) = derived_files(&accounts);
+        // as `user` then `service` would have written them, one after the other
+        let (p1, g1) = with_user(None, None, &entry("ann", 1001), "");
+        let (p2, g2) = with_user(Some(&p1), Some(&g1), &entry("web", 990), "web");
+        assert_eq!(p, p2);
+        assert_eq!(
+            p,
+            "root:x:0:0:root:/root:/bin/sh\nann:x:1001:1001::/home/ann:/bin/bash\n\
+             web:x:990:990::/home/web:/bin/bash\n"
+        );
+        // ann's gid has no group on the host: no group line, as `user` writes none
+        assert_eq!(g, "root:x:0:\nweb:x:990:\n");
+        assert_ne!(
+            g2, g,
+            "with_user alone would have added a nameless group line"
+        );
+        assert_eq!(
+            derived_files(&[]),
+            (jaildb::ROOT_PASSWD.into(), jaildb::ROOT_GROUP.into())
+        );
     }
 }

@@ -1,9 +1,10 @@
 //! The executor: walks a plan's steps through a `Host` (directories first, in plan order;
-//! then the other steps, which depend only on their directory, on several threads), and for
-//! each decides from what is on disk and the previous manifest whether it is unchanged, to
-//! be created or to be replaced. An unchanged step touches nothing. It never removes a
-//! non-empty directory and never replaces a symlink, FIFO, socket or block device it did
-//! not make.
+//! then the other steps that make things, which depend only on their directory, on several
+//! threads; then the removals, in plan order), and for each decides from what is on disk and
+//! the previous manifest whether it is unchanged, to be created or to be replaced. An
+//! unchanged step touches nothing. It never removes a non-empty directory and never replaces
+//! a symlink, FIFO, socket or block device it did not make; a removal takes only what is
+//! still the object jailsmith placed (`removal`).
 
 use std::path::Path;
 
@@ -11,6 +12,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::host::{DEVICE_MODE_MASK, EntryKind, FILE_MODE_MASK, Host, HostError, Meta};
+use super::removal::{Kept, Removal};
 use super::source::{SourceMeta, hash_source, source_meta};
 use super::transfer::sha256_hex;
 use crate::plan::{JailPath, Op, Owner, Plan};
@@ -50,10 +52,19 @@ pub struct ApplyReport {
     pub bytes_copied: u64,
     /// Files placed (created or replaced) as hard links to the shared store's objects.
     pub linked: usize,
-    /// Paths the previous manifest records that this plan no longer holds. Left in place;
-    /// removing them is for a pruning update.
+    /// Paths the plan's removal steps removed (their manifest entries are gone).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<String>,
+    /// Paths of removal steps left in place, and why (their manifest entries stay).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<Kept>,
+    /// Paths earlier builds placed that the request no longer needs, left in place: the
+    /// removals a build does not run (`plan::prune`; `update` runs them). Set by the build
+    /// from the planner, never worked out here.
     pub stale: Vec<String>,
-    /// The new manifest, to be saved in the state store.
+    /// The new manifest, to be saved in the state store: an entry for each step that made
+    /// something, the previous entries of what the removals kept, and every other previous
+    /// entry the plan does not name (an entry leaves only when its object is removed).
     #[serde(skip)]
     pub manifest: Manifest,
 }
@@ -71,15 +82,17 @@ impl ApplyReport {
 
     /// True when the apply changed nothing.
     pub fn is_unchanged(&self) -> bool {
-        self.created == 0 && self.updated == 0
+        self.created == 0 && self.updated == 0 && self.removed.is_empty()
     }
 }
 
 /// Applies `plan` through `host`. `previous` is the manifest saved by the last apply
 /// (empty for a new jail). Directories are made first, in plan order (parents before
-/// children); every other step only needs its directory, so the rest run on `opts.jobs`
-/// threads. The report lists outcomes in plan order. On failure the error of the first
-/// failing step in plan order is returned; steps independent of it may have been applied.
+/// children); every other step that makes something only needs its directory, so those run
+/// on `opts.jobs` threads; the removals run last, one at a time in plan order (children
+/// before parents), and only when everything before them succeeded. The report lists
+/// outcomes in plan order. On failure the error of the first failing step in plan order is
+/// returned; steps independent of it may have been applied.
 pub fn apply(
     plan: &Plan,
     host: &dyn Host,
@@ -87,6 +100,7 @@ pub fn apply(
     opts: &ApplyOptions,
 ) -> Result<ApplyReport, HostError> {
     let steps = &plan.steps;
+    let is_removal = |i: usize| matches!(steps[i].op, Op::Remove { .. });
     let mut done: Vec<Option<Result<Done, HostError>>> = Vec::with_capacity(steps.len());
     done.resize_with(steps.len(), || None);
     for (i, step) in steps.iter().enumerate() {
@@ -100,7 +114,9 @@ pub fn apply(
         }
     }
     if !done.iter().flatten().any(Result::is_err) {
-        let rest: Vec<usize> = (0..steps.len()).filter(|&i| done[i].is_none()).collect();
+        let rest: Vec<usize> = (0..steps.len())
+            .filter(|&i| done[i].is_none() && !is_removal(i))
+            .collect();
         let run = |i: usize| (i, run_step(host, previous, &steps[i].op, opts));
         let results: Vec<(usize, Result<Done, HostError>)> = match worker_pool(opts.jobs) {
             // One step per task: rayon's default leaves a quarter of the steps in one piece,
@@ -114,22 +130,53 @@ pub fn apply(
             done[i] = Some(r);
         }
     }
+    let mut removals: Vec<Option<Result<Removal, HostError>>> = Vec::new();
+    removals.resize_with(steps.len(), || None);
+    if !done.iter().flatten().any(Result::is_err) {
+        for (i, step) in steps.iter().enumerate() {
+            if let Op::Remove { path, expect } = &step.op {
+                let r = super::removal::remove(host, path, *expect);
+                let failed = r.is_err();
+                removals[i] = Some(r);
+                if failed {
+                    break;
+                }
+            }
+        }
+    }
     let mut report = ApplyReport::default();
-    for (step, r) in steps.iter().zip(done) {
+    let mut gone = std::collections::BTreeSet::new();
+    for ((step, r), removal) in steps.iter().zip(done).zip(removals) {
+        let path = step.op.path();
+        if let Some(removal) = removal {
+            match removal? {
+                Removal::Removed => report.removed.push(path.to_string()),
+                Removal::Gone => {}
+                Removal::Kept(why) => {
+                    report.kept.push(Kept {
+                        path: path.to_string(),
+                        why: why.to_string(),
+                    });
+                    continue;
+                }
+            }
+            gone.insert(path.to_string());
+            continue;
+        }
         let Some(r) = r else { continue };
         let (outcome, entry, bytes) = r?;
         report.bytes_copied += bytes;
         if outcome != Outcome::Unchanged && entry.store_object().is_some() {
             report.linked += 1;
         }
-        report.record(step.op.path(), outcome, entry);
+        report.record(path, outcome, entry);
     }
-    report.stale = previous
-        .entries
-        .keys()
-        .filter(|k| !report.manifest.entries.contains_key(*k))
-        .cloned()
-        .collect();
+    // an entry leaves the manifest only with its object: the rest stays jailsmith's
+    for (path, e) in &previous.entries {
+        if !gone.contains(path) && !report.manifest.entries.contains_key(path) {
+            report.manifest.entries.insert(path.clone(), e.clone());
+        }
+    }
     Ok(report)
 }
 
@@ -205,6 +252,7 @@ impl Step<'_> {
                 owner,
                 ..
             } => self.write_file(content.as_bytes(), *mode, *owner),
+            Op::Remove { .. } => unreachable!("removals run in apply(), after every other step"),
         }
     }
 
@@ -438,6 +486,12 @@ pub fn placeholder(op: &Op, found: bool) -> ManifestEntry {
         Op::Symlink { .. } => EntryType::Symlink,
         Op::MakeDevice { .. } => EntryType::Device,
         Op::WriteFile { .. } => EntryType::Content,
+        Op::Remove { expect, .. } => match expect {
+            crate::plan::Placed::Dir => EntryType::Dir,
+            crate::plan::Placed::File => EntryType::File,
+            crate::plan::Placed::Symlink => EntryType::Symlink,
+            crate::plan::Placed::Device => EntryType::Device,
+        },
     };
     ManifestEntry {
         kind,
@@ -527,6 +581,7 @@ mod tests {
 
     use super::*;
     use crate::apply::host::Copied;
+    use crate::plan::Placed;
     use crate::plan::Step as PlanStep;
 
     #[derive(Default)]
@@ -825,7 +880,7 @@ mod tests {
     }
 
     #[test]
-    fn previous_entries_no_longer_planned_are_reported_stale() {
+    fn previous_entries_the_plan_neither_names_nor_removes_stay_in_the_manifest() {
         let src = source();
         let host = FakeHost::default();
         let plan = plan(src.path().to_path_buf());
@@ -833,8 +888,144 @@ mod tests {
             .unwrap()
             .manifest;
         let old = prev.get(&jp("null")).unwrap().clone();
-        prev.insert(&jp("usr/bin/gone"), old);
+        prev.insert(&jp("usr/bin/gone"), old.clone());
         let r = apply(&plan, &host, &prev, &ApplyOptions::default()).unwrap();
-        assert_eq!(r.stale, vec!["/usr/bin/gone".to_string()]);
+        assert_eq!(r.manifest.get(&jp("usr/bin/gone")), Some(&old));
+        assert!(
+            r.stale.is_empty(),
+            "the executor works out no diff of its own"
+        );
+    }
+
+    /// A jail built from `plan`, then the previous manifest with `extra` recorded as placed
+    /// by an earlier run, and a plan that holds `plan`'s steps and removals of `extra`.
+    fn with_removals(
+        host: &FakeHost,
+        src: &Path,
+        extra: &[(&str, EntryKind, Placed)],
+    ) -> (Plan, Manifest) {
+        let base = plan(src.to_path_buf());
+        let mut prev = apply(&base, host, &Manifest::default(), &ApplyOptions::default())
+            .unwrap()
+            .manifest;
+        for (p, kind, _) in extra {
+            host.put(&jp(p), kind.clone(), 0o644, Owner::ROOT, b"x");
+            let m = host.stat(&jp(p)).unwrap().unwrap();
+            let e = match kind {
+                EntryKind::Dir => entry(EntryType::Dir, &m),
+                EntryKind::Symlink { target } => link_entry(&m, target),
+                _ => entry(EntryType::File, &m),
+            };
+            prev.insert(&jp(p), e);
+        }
+        let recorded = prev.recorded();
+        let mut with = base.clone();
+        with.steps
+            .extend(crate::plan::prune::removals(&base, &recorded, &[]));
+        host.calls.lock().unwrap().clear();
+        (with, prev)
+    }
+
+    #[test]
+    fn removals_run_last_children_first_and_drop_their_entries() {
+        let src = source();
+        let host = FakeHost::default();
+        let (plan, prev) = with_removals(
+            &host,
+            src.path(),
+            &[
+                ("opt", EntryKind::Dir, Placed::Dir),
+                ("opt/tool", EntryKind::File, Placed::File),
+                (
+                    "opt/link",
+                    EntryKind::Symlink {
+                        target: "tool".into(),
+                    },
+                    Placed::Symlink,
+                ),
+            ],
+        );
+        let r = apply(&plan, &host, &prev, &ApplyOptions::default()).unwrap();
+        assert_eq!(
+            host.writes(),
+            ["remove /opt/link", "remove /opt/tool", "rmdir /opt"],
+            "the rest is unchanged; the removals go children first"
+        );
+        assert_eq!(r.removed, ["/opt/link", "/opt/tool", "/opt"]);
+        assert!(r.kept.is_empty() && !r.is_unchanged());
+        for p in ["opt", "opt/tool", "opt/link"] {
+            assert!(r.manifest.get(&jp(p)).is_none(), "{p} left in the manifest");
+            assert!(host.stat(&jp(p)).unwrap().is_none());
+        }
+        assert!(r.manifest.get(&jp("etc/bin")).is_some());
+    }
+
+    #[test]
+    fn a_directory_that_does_not_empty_is_kept_with_its_entry() {
+        let src = source();
+        let host = FakeHost::default();
+        let (plan, prev) =
+            with_removals(&host, src.path(), &[("opt", EntryKind::Dir, Placed::Dir)]);
+        // someone else's file in it: not in the manifest, so no removal names it
+        host.put(&jp("opt/theirs"), EntryKind::File, 0o644, Owner::ROOT, b"y");
+        let r = apply(&plan, &host, &prev, &ApplyOptions::default()).unwrap();
+        assert!(r.removed.is_empty());
+        assert_eq!(r.kept.len(), 1);
+        assert_eq!(r.kept[0].path, "/opt");
+        assert!(r.kept[0].why.contains("not empty"), "{:?}", r.kept);
+        assert_eq!(r.manifest.get(&jp("opt")), prev.get(&jp("opt")));
+        assert!(host.stat(&jp("opt/theirs")).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_file_replaced_by_a_symlink_is_kept_and_never_followed() {
+        let src = source();
+        let host = FakeHost::default();
+        let (plan, prev) = with_removals(
+            &host,
+            src.path(),
+            &[("usr/bin/tool", EntryKind::File, Placed::File)],
+        );
+        let to_host = EntryKind::Symlink {
+            target: "/etc/shadow".into(),
+        };
+        host.put(&jp("usr/bin/tool"), to_host, 0o777, Owner::ROOT, b"");
+        let r = apply(&plan, &host, &prev, &ApplyOptions::default()).unwrap();
+        assert_eq!(host.writes(), Vec::<String>::new(), "nothing removed");
+        assert_eq!(r.kept.len(), 1);
+        assert!(r.kept[0].why.contains("now a symlink"), "{}", r.kept[0].why);
+        assert_eq!(
+            r.manifest.get(&jp("usr/bin/tool")),
+            prev.get(&jp("usr/bin/tool"))
+        );
+    }
+
+    #[test]
+    fn what_is_already_gone_leaves_the_manifest_without_a_removal() {
+        let src = source();
+        let host = FakeHost::default();
+        let (plan, prev) = with_removals(
+            &host,
+            src.path(),
+            &[("gone", EntryKind::File, Placed::File)],
+        );
+        host.objects.lock().unwrap().remove(&jp("gone"));
+        let r = apply(&plan, &host, &prev, &ApplyOptions::default()).unwrap();
+        assert!(r.removed.is_empty() && r.kept.is_empty());
+        assert!(r.manifest.get(&jp("gone")).is_none());
+    }
+
+    #[test]
+    fn no_removal_runs_when_a_step_before_it_fails() {
+        let src = source();
+        let host = FakeHost::default();
+        let (plan, prev) =
+            with_removals(&host, src.path(), &[("old", EntryKind::File, Placed::File)]);
+        // a FIFO where the plan writes etc/group: that step fails
+        host.objects.lock().unwrap().remove(&jp("etc/group"));
+        host.put(&jp("etc/group"), EntryKind::Fifo, 0o644, Owner::ROOT, b"");
+        let err = apply(&plan, &host, &prev, &ApplyOptions::default());
+        assert!(matches!(err, Err(HostError::WrongType { .. })), "{err:?}");
+        assert!(host.stat(&jp("old")).unwrap().is_some(), "removed anyway");
     }
 }

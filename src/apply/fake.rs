@@ -153,10 +153,32 @@ impl Host for FakeHost {
     fn hash_file(&self, _: &JailPath) -> Result<String, HostError> {
         unimplemented!()
     }
+    /// Like LinuxHost: never a directory, never through a symlink (a link itself goes).
     fn remove(&self, path: &JailPath) -> Result<bool, HostError> {
+        if self.stat(path)?.is_some_and(|m| m.kind == EntryKind::Dir) {
+            return Err(HostError::WrongType {
+                jail: "/fake".into(),
+                path: path.to_string(),
+                found: "directory",
+                expected: "non-directory",
+                op: "remove",
+            });
+        }
         Ok(self.take("rm", path))
     }
+    /// Like LinuxHost: Ok(false) for a directory that is not empty.
     fn remove_dir(&self, path: &JailPath) -> Result<bool, HostError> {
+        self.check_parents(path)?;
+        let below = format!("{}/", Self::key(path));
+        if self
+            .entries
+            .read()
+            .unwrap()
+            .keys()
+            .any(|k| k.starts_with(&below))
+        {
+            return Ok(false);
+        }
         Ok(self.take("rmdir", path))
     }
     fn remove_tree(&self, path: &JailPath) -> Result<Removal, HostError> {

@@ -25,6 +25,21 @@ pub enum EntryKind {
     Socket,
 }
 
+impl EntryKind {
+    /// The kind's name for messages ("regular file", "symlink", …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            EntryKind::File => "regular file",
+            EntryKind::Dir => "directory",
+            EntryKind::Symlink { .. } => "symlink",
+            EntryKind::CharDevice { .. } => "character device",
+            EntryKind::BlockDevice => "block device",
+            EntryKind::Fifo => "FIFO",
+            EntryKind::Socket => "socket",
+        }
+    }
+}
+
 /// Metadata of an object inside the jail.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Meta {

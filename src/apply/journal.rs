@@ -740,7 +740,12 @@ fn put_line(
         Some(_) => Some(String::from_utf8_lossy(&host.read_file(path)?).into_owned()),
         None => None,
     };
-    let text = jaildb::upsert(before.as_deref().unwrap_or(empty), key, line);
+    // in the order every writer of the jail's files keeps (root first, then by name)
+    let text = jaildb::in_order(&jaildb::upsert(
+        before.as_deref().unwrap_or(empty),
+        key,
+        line,
+    ));
     if before.as_deref() == Some(text.as_str()) {
         return Ok((Performed::changed(false), Undo::Nothing));
     }

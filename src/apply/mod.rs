@@ -14,6 +14,7 @@ pub mod linux;
 pub mod mount;
 pub mod pipe;
 pub mod process;
+pub mod removal;
 mod root;
 pub mod rootfile;
 pub mod scratch;

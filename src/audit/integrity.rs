@@ -2,7 +2,7 @@
 //! objects the manifest does not know, host sources changed since they were copied, and
 //! what the closure needs now (the planner re-run on the recorded request). Reads only.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use nix::sys::stat::SFlag;
 use rayon::prelude::*;
@@ -278,7 +278,10 @@ pub fn check_sources(ctx: &Ctx<'_>, state: &JailState, report: &mut Report) {
     }
 }
 
-/// What the closure needs now that the jail lacks, from the planner re-run on the request.
+/// What the closure needs now that the jail lacks, from the planner re-run on the request,
+/// and what it no longer needs: the plan's removal steps (the `rebuild` settings prune),
+/// so `check` lists exactly what `update` would remove (never what jailsmith found there,
+/// nothing in the users' homes).
 pub fn check_closure(
     ctx: &Ctx<'_>,
     state: &JailState,
@@ -303,10 +306,18 @@ pub fn check_closure(
             return;
         }
     };
-    let planned: BTreeSet<String> = plan.steps.iter().map(|s| s.op.path().to_string()).collect();
     for step in &plan.steps {
         let path = step.op.path().to_string();
         match (&step.op, state.manifest.entries.get(&path)) {
+            // the planner's removals (`plan::prune`): what `update` would remove
+            (Op::Remove { .. }, _) => push(
+                ctx,
+                report,
+                Severity::Info,
+                &path,
+                "unneeded",
+                "placed by jailsmith, no longer needed by the recorded request".into(),
+            ),
             (_, None) => push(
                 ctx,
                 report,
@@ -325,20 +336,5 @@ pub fn check_closure(
             ),
             _ => {}
         }
-    }
-    for path in state
-        .manifest
-        .entries
-        .keys()
-        .filter(|p| !planned.contains(*p))
-    {
-        push(
-            ctx,
-            report,
-            Severity::Info,
-            path,
-            "unneeded",
-            "placed by jailsmith, no longer needed by the recorded request".into(),
-        );
     }
 }

@@ -202,6 +202,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         log: (args.log || args.log_socket.is_some())
             .then(|| crate::mounts::log::resolve(args.log_socket.as_deref()))
             .transpose()?,
+        // build adds: what the request no longer needs is left for `update` to remove
+        prune: false,
     };
     let code = execute(&settings, args.dry_run, args.json, args.verbose)?;
     if !args.dry_run {

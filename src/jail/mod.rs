@@ -63,6 +63,10 @@ pub struct BuildSettings {
     pub store: Option<bool>,
     /// The host syslog socket bound at dev/log by `jailsmith mount` (`--log`), resolved.
     pub log: Option<PathBuf>,
+    /// Plan and run the removal of what earlier runs placed and the request no longer needs
+    /// (`update`; `check` lists them). Without it (`build`, which only adds) they are left
+    /// in place, reported as `stale`, and stay in the manifest.
+    pub prune: bool,
 }
 
 impl BuildSettings {
@@ -323,7 +327,21 @@ pub fn plan(settings: &BuildSettings) -> anyhow::Result<(Plan, Vec<String>)> {
     check_jail_path(&settings.jail)?;
     let previous = state::load(&settings.state_dir, &settings.jail).map_err(state_failed)?;
     let (settings, _) = settings.with_request(previous.as_ref())?;
-    plan_settings(&settings, previous.as_ref())
+    let (mut plan, warnings) = plan_settings(&settings, previous.as_ref())?;
+    let removals = removals(&plan, previous.as_ref());
+    if settings.prune {
+        plan.steps.extend(removals);
+    }
+    Ok((plan, warnings))
+}
+
+/// The removal steps for `plan` against the previous state's manifest (see
+/// `plan::prune::removals`): the users' homes are the state's users'.
+fn removals(plan: &Plan, previous: Option<&JailState>) -> Vec<crate::plan::Step> {
+    match previous {
+        Some(p) => crate::plan::prune::removals(plan, &p.manifest.recorded(), &p.users),
+        None => Vec::new(),
+    }
 }
 
 /// Gathers and plans exactly `settings`.
@@ -353,12 +371,31 @@ fn plan_settings(
     } else {
         None
     };
-    let passwd = read_existing(existing.as_ref(), "etc/passwd")?;
-    let group = read_existing(existing.as_ref(), "etc/group")?;
     let mut warnings = warnings;
-    let known = previous.map(known_accounts).unwrap_or_default();
-    let known: Vec<&str> = known.iter().map(String::as_str).collect();
-    let (passwd, group, dropped) = crate::account::jaildb::keep_known(&passwd, &group, &known);
+    let (accounts, gone) = match previous {
+        Some(st) => jail_accounts(st, &crate::account::hostdb::HostDb::default())?,
+        None => Default::default(),
+    };
+    for name in &gone {
+        warnings.push(format!(
+            "{}: {} is jailed here but has no account on this host any more: left out of \
+             the jail's passwd and group (back when the account exists again; 'jailsmith \
+             user {} --jail {} --remove' forgets it)",
+            settings.jail.display(),
+            crate::escape::text(name),
+            crate::escape::text(name),
+            settings.jail.display()
+        ));
+    }
+    let (passwd, group) = crate::account::jailside::derived_files(&accounts);
+    // the jail's own passwd is read only to say which of its lines go
+    let there = read_existing(existing.as_ref(), "etc/passwd")?;
+    let kept: Vec<&str> = accounts
+        .iter()
+        .map(|a| a.name.as_str())
+        .chain(gone.iter().map(String::as_str))
+        .collect();
+    let dropped = crate::account::jaildb::left_out(&there, &kept);
     if !dropped.is_empty() {
         warnings.push(format!(
             "{}/etc/passwd held accounts jailsmith did not jail there ({}): left out of the \
@@ -451,11 +488,32 @@ fn sweep(host: &LinuxHost, plan: &Plan) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The accounts jailsmith put into a jail's passwd: its jailed users and its services'.
-fn known_accounts(st: &JailState) -> Vec<String> {
-    let mut names = st.users.clone();
-    names.extend(st.services.values().map(|s| s.user.clone()));
-    names
+/// The accounts of a jail's etc/passwd, from the host's account database (never from the
+/// jail's files): its jailed users, with their primary group's line when the host has that
+/// group (as `user` writes it), and its services' accounts, with a group line named after
+/// their group or, without one, the account (as `service` writes it). Names whose host
+/// account is gone come back apart.
+fn jail_accounts(
+    st: &JailState,
+    db: &crate::account::hostdb::HostDb,
+) -> anyhow::Result<(Vec<crate::account::jailside::JailAccount>, Vec<String>)> {
+    let groups = db.group_index().map_err(lower)?;
+    let services = st.services.values().map(|s| (&s.user, true));
+    let mut accounts = Vec::new();
+    let mut gone = Vec::new();
+    for (name, service) in st.users.iter().map(|u| (u, false)).chain(services) {
+        let Some(entry) = db.entry(name).map_err(lower)? else {
+            gone.push(name.clone());
+            continue;
+        };
+        let group = groups.by_gid(entry.gid).map(|g| g.name.clone());
+        let group = match service {
+            true => Some(group.unwrap_or_else(|| name.clone())),
+            false => group,
+        };
+        accounts.push(crate::account::jailside::JailAccount::of(&entry, group));
+    }
+    Ok((accounts, gone))
 }
 
 /// Why `with_written` could not record a file.
@@ -530,7 +588,14 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
     let previous = state::load(&settings.state_dir, &settings.jail).map_err(state_failed)?;
     let (settings, request) = settings.with_request(previous.as_ref())?;
     let settings = &settings;
-    let (plan, warnings) = plan_settings(settings, previous.as_ref())?;
+    let (mut plan, warnings) = plan_settings(settings, previous.as_ref())?;
+    let removals = removals(&plan, previous.as_ref());
+    let stale = if settings.prune {
+        plan.steps.extend(removals);
+        Vec::new()
+    } else {
+        removals.iter().map(|s| s.op.path().to_string()).collect()
+    };
     let host = LinuxHost::open(&settings.jail, true).map_err(lower)?;
     let host = if request.store {
         let st = crate::apply::store::Store::open(&settings.state_dir)
@@ -563,6 +628,7 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
         jobs: settings.jobs,
     };
     let mut report = apply(&plan, &host, prev_manifest, &opts).map_err(lower)?;
+    report.stale = stale;
     report.manifest.foreign = match &previous {
         Some(p) => p.manifest.foreign.clone(),
         None => foreign,
@@ -570,16 +636,10 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
     // No fsync per file nor syncfs: files appear atomically by rename, and a copy a crash
     // left short no longer matches the size/mtime the manifest records, so the next build
     // copies it again.
-    // What earlier builds placed and this plan no longer holds stays in the manifest: it is
-    // left in place, and still jailsmith's (for `update` to remove, `destroy` to take away).
-    let mut manifest = report.manifest.clone();
-    if let Some(p) = &previous {
-        for path in &report.stale {
-            if let Some(e) = p.manifest.entries.get(path) {
-                manifest.entries.insert(path.clone(), e.clone());
-            }
-        }
-    }
+    // What earlier builds placed and this plan does not remove stays in the manifest (the
+    // executor keeps it): left in place, and still jailsmith's (for `update` to remove,
+    // `destroy` to take away).
+    let manifest = report.manifest.clone();
     let unlinked = previous
         .as_ref()
         .is_some_and(|p| store::unlinked_any(&p.manifest, &report));

@@ -16,14 +16,19 @@ pub fn links_any(manifest: &Manifest) -> bool {
         .any(|e| e.store_object().is_some())
 }
 
-/// Whether an apply replaced a file that `previous` recorded as a store link.
+/// Whether an apply replaced or removed a file that `previous` recorded as a store link.
 pub fn unlinked_any(previous: &Manifest, report: &ApplyReport) -> bool {
-    report.outcomes.iter().any(|(path, outcome)| {
-        *outcome == Outcome::Updated
-            && previous
-                .get(path)
-                .is_some_and(|e| e.store_object().is_some())
-    })
+    let linked = |path: &str| {
+        previous
+            .entries
+            .get(path)
+            .is_some_and(|e| e.store_object().is_some())
+    };
+    report
+        .outcomes
+        .iter()
+        .any(|(path, outcome)| *outcome == Outcome::Updated && linked(&path.to_string()))
+        || report.removed.iter().any(|p| linked(p))
 }
 
 /// Removes the store objects no jail links and no state names; says how many on stderr.

@@ -1,8 +1,10 @@
-//! Updating a jail (`jailsmith update`), below the command line: rebuild a jail from what its state records: re-copy what changed on
-//! the host, add what the closure needs now, remove what jailsmith placed and no longer
-//! needs (never in the users' homes, never through a symlink), then move per-user sshd
-//! drop-ins of earlier versions to the jail's groups. Returns the diff as an
-//! `UpdateReport` (a dry run: what would change); progress and warnings go to stderr.
+//! Updating a jail (`jailsmith update`), below the command line: rebuild a jail from what
+//! its state records: re-copy what changed on the host, add what the closure needs now,
+//! remove what jailsmith placed and no longer needs (the plan's `remove` steps from
+//! `plan::prune`, run by the executor: never in the users' homes, never through a symlink),
+//! then move per-user sshd drop-ins of earlier versions to the jail's groups. Returns the
+//! diff as an `UpdateReport` (a dry run: what would change); progress and warnings go to
+//! stderr.
 
 use std::path::{Path, PathBuf};
 
@@ -14,7 +16,7 @@ use crate::account::usecase as user;
 use crate::exit;
 use crate::hostinfo::gather::Wanted;
 use crate::jail::{self, BuildSettings};
-use crate::plan::{JailPath, Op, Plan};
+use crate::plan::{Op, Plan, Step};
 use crate::profile::request::DirArgs;
 use crate::state::{self, EntryType, JailState, Request};
 
@@ -58,6 +60,9 @@ pub fn settings_from_request(
         extra,
         profiles,
         binds: request.binds.clone(),
+        // what the request no longer needs is planned for removal (update runs it, check
+        // lists it)
+        prune: true,
         ..Default::default()
     })
 }
@@ -79,8 +84,15 @@ pub struct UpdateReport {
     pub updated: Vec<String>,
     /// The in-jail paths jailsmith placed that are no longer needed, removed.
     pub removed: Vec<String>,
-    /// The directories no longer needed but kept: they hold files jailsmith did not place.
+    /// The paths no longer needed but kept: a directory that holds files jailsmith did not
+    /// place, or an object that is no longer what jailsmith placed there (a file replaced
+    /// by a symlink is never followed, nor removed); stderr says why for each.
     pub kept: Vec<String>,
+    /// The plan's steps that change the jail (with --dry-run: would change it), as
+    /// `build --dry-run --json` prints steps: those of `added` and `updated`, and every
+    /// removal (`"op": "remove"`, with the kind of object it expects; `removed` and `kept`
+    /// say how each went).
+    pub plan: Vec<Step>,
     /// The per-user sshd drop-ins of earlier versions moved to the jail's groups, as
     /// `jailsmith user --json` reports changes; null when there were none.
     pub sshd: Option<user::Report>,
@@ -130,19 +142,13 @@ fn load(args: &UpdateRequest) -> anyhow::Result<JailState> {
         })
 }
 
-fn in_home(state: &JailState, path: &str) -> bool {
-    path == "/home"
-        || state.users.iter().any(|u| {
-            let h = format!("/home/{u}");
-            path == h || path.starts_with(&format!("{h}/"))
-        })
-}
-
-/// What applying `plan` would change, judged from the manifest and the host sources.
+/// What applying `plan` would change, judged from the manifest and the host sources; its
+/// removal steps are what it would remove.
 fn dry_diff(plan: &Plan, st: &JailState, host: Option<&LinuxHost>, d: &mut UpdateReport) {
-    let planned: std::collections::BTreeSet<String> =
-        plan.steps.iter().map(|s| s.op.path().to_string()).collect();
     for step in &plan.steps {
+        if matches!(step.op, Op::Remove { .. }) {
+            continue;
+        }
         let p = step.op.path().to_string();
         let Some(e) = st.manifest.entries.get(&p) else {
             d.added.push(p);
@@ -161,7 +167,7 @@ fn dry_diff(plan: &Plan, st: &JailState, host: Option<&LinuxHost>, d: &mut Updat
             }
             Op::Symlink { target, .. } => e.target.as_ref() != Some(target),
             Op::MakeDevice { major, minor, .. } => e.device != Some((*major, *minor)),
-            Op::MakeDir { .. } => false,
+            Op::MakeDir { .. } | Op::Remove { .. } => false,
         };
         let drifted = host.is_some_and(|h| match h.stat(step.op.path()) {
             Ok(Some(m)) => {
@@ -173,69 +179,38 @@ fn dry_diff(plan: &Plan, st: &JailState, host: Option<&LinuxHost>, d: &mut Updat
             d.updated.push(p);
         }
     }
-    d.removed = st
-        .manifest
-        .entries
-        .iter()
-        .filter(|(p, e)| !planned.contains(*p) && !in_home(st, p) && !e.found)
-        .map(|(p, _)| p)
-        .cloned()
-        .collect();
-}
-
-/// Removes what the previous manifest held and the new plan does not: deepest first,
-/// files before their directories, through the descriptor-based host.
-fn prune(
-    host: &LinuxHost,
-    st: &JailState,
-    stale: &[String],
-    d: &mut UpdateReport,
-) -> anyhow::Result<()> {
-    // an object jailsmith found there (not created) is never removed
-    let found = |p: &str| st.manifest.entries.get(p).is_some_and(|e| e.found);
-    let mut paths: Vec<&String> = stale
-        .iter()
-        .filter(|p| !in_home(st, p) && !found(p))
-        .collect();
-    paths.sort_by_key(|p| std::cmp::Reverse(p.matches('/').count()));
-    for p in paths {
-        let jp = JailPath::new(p).map_err(|e| JailError::Refused(e.to_string()))?;
-        let is_dir = st
-            .manifest
-            .entries
-            .get(p)
-            .is_some_and(|e| e.kind == EntryType::Dir);
-        let removed = if is_dir {
-            let r = host.remove_dir(&jp).map_err(JailError::lower)?;
-            if !r && host.stat(&jp).ok().flatten().is_some() {
-                d.kept.push(p.clone());
-            }
-            r
-        } else {
-            host.remove(&jp).map_err(JailError::lower)?
+    for step in &plan.steps {
+        let Op::Remove { path, expect } = &step.op else {
+            continue;
         };
-        if removed {
-            d.removed.push(p.clone());
+        let judged = match host {
+            Some(h) => crate::apply::removal::judge(h, path, *expect),
+            None => Ok(crate::apply::removal::Removal::Removed),
+        };
+        match judged {
+            Ok(crate::apply::removal::Removal::Gone) => {}
+            Ok(crate::apply::removal::Removal::Kept(why)) => {
+                eprintln!("jailsmith: would keep {path}: {why}");
+                d.kept.push(path.to_string());
+            }
+            // what the real run cannot look at, it fails on: the dry run says it would try
+            Ok(crate::apply::removal::Removal::Removed) | Err(_) => {
+                d.removed.push(path.to_string())
+            }
         }
     }
-    Ok(())
 }
 
-/// Takes what the prune removed out of the manifest (the build keeps stale entries: until
-/// they are gone they are still jailsmith's).
-fn forget_removed(args: &UpdateRequest, removed: &[String]) -> anyhow::Result<()> {
-    if removed.is_empty() {
-        return Ok(());
-    }
-    let Some(mut st) = state::load(&args.state_dir, &args.jail).map_err(JailError::State)? else {
-        return Ok(());
-    };
-    for p in removed {
-        st.manifest.entries.remove(p);
-    }
-    st.updated_unix = state::now_unix();
-    state::save(&args.state_dir, &st).map_err(JailError::State)?;
-    Ok(())
+/// The steps of `plan` that change the jail: those at `changed` paths and the removals.
+fn changing_steps(plan: &Plan, changed: &[String]) -> Vec<Step> {
+    let changed: std::collections::BTreeSet<&str> = changed.iter().map(String::as_str).collect();
+    plan.steps
+        .iter()
+        .filter(|s| {
+            matches!(s.op, Op::Remove { .. }) || changed.contains(s.op.path().to_string().as_str())
+        })
+        .cloned()
+        .collect()
 }
 
 /// Runs one update (with `dry_run`: works out what it would change, changing nothing):
@@ -266,6 +241,8 @@ pub fn update(args: &UpdateRequest) -> anyhow::Result<UpdateReport> {
             .for_each(|w| eprintln!("jailsmith: warning: {w}"));
         let host = LinuxHost::open(&args.jail, false).ok();
         dry_diff(&plan, &st, host.as_ref(), &mut d);
+        let changed: Vec<String> = d.added.iter().chain(&d.updated).cloned().collect();
+        d.plan = changing_steps(&plan, &changed);
     } else {
         let built = jail::build(&settings)?;
         built
@@ -279,15 +256,17 @@ pub fn update(args: &UpdateRequest) -> anyhow::Result<UpdateReport> {
                 crate::apply::Outcome::Unchanged => {}
             }
         }
-        let host = LinuxHost::open(&args.jail, false).map_err(JailError::lower)?;
-        prune(&host, &st, &built.report.stale, &mut d)?;
-        forget_removed(args, &d.removed)?;
+        // the build ran the plan's removals: the executor removed what is still as placed
+        d.removed = built.report.removed.clone();
+        for k in &built.report.kept {
+            eprintln!("jailsmith: kept {}: {}", k.path, k.why);
+            d.kept.push(k.path.clone());
+        }
+        let changed: Vec<String> = d.added.iter().chain(&d.updated).cloned().collect();
+        d.plan = changing_steps(&built.plan, &changed);
         if jail::store::links_any(&st.manifest) {
             jail::store::collect_garbage(&args.state_dir)?;
         }
-    }
-    for p in &d.kept {
-        eprintln!("jailsmith: kept {p}: not empty (holds files jailsmith did not place)");
     }
     if d.is_empty() {
         eprintln!("jailsmith: {} is up to date", args.jail.display());

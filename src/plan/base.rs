@@ -1,6 +1,6 @@
 //! The base tree every jail gets: /dev with the allowed nodes, /etc/passwd and /etc/group
-//! holding root (plus the jail's own users, kept from the existing files), a `files`-only
-//! nsswitch.conf, /home and a sticky /tmp. Pure.
+//! holding root (plus the jail's own accounts, derived from its state by the caller, never
+//! read from the jail), a `files`-only nsswitch.conf, /home and a sticky /tmp. Pure.
 
 use super::build::{BuildRequest, ContentFile, Device, ExtraDir};
 use super::{JailPath, Owner};
@@ -26,7 +26,8 @@ fn jp(p: &str) -> JailPath {
     JailPath::new(p).expect("base tree paths are valid")
 }
 
-/// The base tree; `passwd`/`group` are the jail's current files ("" for a new jail).
+/// The base tree; `passwd`/`group` hold the jail's accounts ("" for none): root's line is
+/// put first either way.
 pub fn base_tree(passwd: &str, group: &str, devices: Vec<Device>) -> BuildRequest {
     let dir = |p: &str, mode: u32| ExtraDir {
         path: jp(p),

@@ -64,17 +64,47 @@ pub enum Op {
         mode: u32,
         owner: Owner,
     },
+    /// An object an earlier run placed that the request no longer needs (see `plan::prune`).
+    /// Removed only while it is still the kind of object the manifest recorded (`expect`),
+    /// a directory only when empty, never through a symlink; otherwise kept and reported.
+    Remove { path: JailPath, expect: Placed },
+}
+
+/// The kind of object a run placed at a path, as the manifest records it: what a `Remove`
+/// expects to find there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Placed {
+    Dir,
+    /// A regular file (copied or written).
+    File,
+    Symlink,
+    /// A character device node.
+    Device,
+}
+
+impl Placed {
+    /// The kind's name, as printed in plans and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Placed::Dir => "directory",
+            Placed::File => "regular file",
+            Placed::Symlink => "symlink",
+            Placed::Device => "character device",
+        }
+    }
 }
 
 impl Op {
-    /// The in-jail path this operation creates or replaces.
+    /// The in-jail path this operation creates, replaces or removes.
     pub fn path(&self) -> &JailPath {
         match self {
             Op::MakeDir { path, .. }
             | Op::CopyFile { path, .. }
             | Op::Symlink { path, .. }
             | Op::MakeDevice { path, .. }
-            | Op::WriteFile { path, .. } => path,
+            | Op::WriteFile { path, .. }
+            | Op::Remove { path, .. } => path,
         }
     }
 
@@ -86,6 +116,7 @@ impl Op {
             Op::Symlink { .. } => "symlink",
             Op::MakeDevice { .. } => "mknod",
             Op::WriteFile { .. } => "write",
+            Op::Remove { .. } => "remove",
         }
     }
 }
@@ -177,7 +208,8 @@ pub struct Step {
     pub reason: String,
 }
 
-/// The ordered list of steps for one jail. Parents always come before children.
+/// The ordered list of steps for one jail. Parents always come before children among the
+/// steps that make things; the removals come last, children before their parents.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     pub jail: PathBuf,

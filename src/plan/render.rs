@@ -19,6 +19,7 @@ pub fn render_text(plan: &Plan) -> String {
             Op::WriteFile { content, mode, .. } => {
                 format!("{} bytes mode {mode:04o}", content.len())
             }
+            Op::Remove { expect, .. } => format!("{} placed by jailsmith", expect.name()),
         };
         out.push_str(&format!(
             "{:<8} {}  {}  # {}\n",
@@ -34,4 +35,30 @@ pub fn render_text(plan: &Plan) -> String {
 /// The plan as pretty JSON.
 pub fn render_json(plan: &Plan) -> String {
     serde_json::to_string_pretty(plan).expect("plans serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{JailPath, Placed, Step};
+
+    #[test]
+    fn a_removal_names_what_it_expects_to_find() {
+        let plan = Plan {
+            jail: "/j".into(),
+            steps: vec![Step {
+                op: Op::Remove {
+                    path: JailPath::new("usr/bin/ls").unwrap(),
+                    expect: Placed::File,
+                },
+                reason: "no longer needed".into(),
+            }],
+        };
+        assert_eq!(
+            render_text(&plan),
+            "remove   /usr/bin/ls  regular file placed by jailsmith  # no longer needed\n"
+        );
+        assert!(render_json(&plan).contains(r#""op": "remove""#));
+        assert!(render_json(&plan).contains(r#""expect": "file""#));
+    }
 }

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::JailPath;
+use crate::plan::prune::Recorded;
+use crate::plan::{JailPath, Placed};
 
 /// The kind of object a manifest entry records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +73,19 @@ pub enum Stored {
     Copied,
 }
 
+impl EntryType {
+    /// The kind of object on disk a plan's removal expects (copied and written files are
+    /// both regular files).
+    pub fn placed(self) -> Placed {
+        match self {
+            EntryType::File | EntryType::Content => Placed::File,
+            EntryType::Symlink => Placed::Symlink,
+            EntryType::Dir => Placed::Dir,
+            EntryType::Device => Placed::Device,
+        }
+    }
+}
+
 impl ManifestEntry {
     /// The store object this entry is a hard link to, if it is one.
     pub fn store_object(&self) -> Option<&str> {
@@ -107,6 +121,21 @@ impl Manifest {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// Every entry as the removal planner reads it (`plan::prune::removals`). A key that is
+    /// no in-jail path (a state edited by hand) names nothing jailsmith could remove.
+    pub fn recorded(&self) -> Vec<Recorded> {
+        self.entries
+            .iter()
+            .filter_map(|(p, e)| {
+                Some(Recorded {
+                    path: JailPath::new(p).ok()?,
+                    kind: e.kind.placed(),
+                    found: e.found,
+                })
+            })
+            .collect()
     }
 }
 

@@ -264,6 +264,72 @@ fn host_accounts_found_in_a_jail_are_reported_and_left_out() {
     assert_eq!(code, Some(0), "{out}");
 }
 
+/// The jail's passwd and group come from the state's accounts and the host's entries for
+/// them, never from the lines in the jail: a jailed user's line rewritten in the jail (uid 0)
+/// is the host's again after a rebuild, a planted account goes (named in a warning), and a
+/// jailed user whose host account is gone is named and left out.
+#[test]
+fn jail_accounts_come_from_the_state_and_the_host_never_from_the_jails_lines() {
+    let test = "jail_accounts_come_from_the_state_and_the_host_never_from_the_jails_lines";
+    if !require_root(test) || !common::require_cmds(&["useradd", "userdel"]) {
+        return;
+    }
+    let _g = common::serial();
+    let t = TestRoot::for_current_test();
+    let (jail, state) = (t.jail("jail"), t.state_dir());
+    run_ok(jailsmith("build", &jail, &state).args(["--bin", "bash"]));
+    let user = common::UserGuard::new();
+    let name = user.name().to_string();
+    common::edit_jail_state(&state, |v| v["users"] = serde_json::json!([name]));
+    let host_line = fs::read_to_string("/etc/passwd")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with(&format!("{name}:")))
+        .expect("the host's line")
+        .to_string();
+    let root = "root:x:0:0:root:/root:/bin/sh\n";
+    let want_passwd = format!("{root}{host_line}\n");
+    let want_group = format!("root:x:0:\n{name}:x:{}:\n", user.gid());
+    let files = || {
+        (
+            fs::read_to_string(jail.join("etc/passwd")).unwrap(),
+            fs::read_to_string(jail.join("etc/group")).unwrap(),
+        )
+    };
+    run_ok(jailsmith("build", &jail, &state).args(["--bin", "bash"]));
+    assert_eq!(files(), (want_passwd.clone(), want_group.clone()));
+
+    fs::write(
+        jail.join("etc/passwd"),
+        format!("{root}{name}:x:0:0::/root:/bin/sh\nplanted:x:0:0::/:/bin/sh\n"),
+    )
+    .unwrap();
+    fs::write(jail.join("etc/group"), "root:x:0:\nplanted:x:0:\n").unwrap();
+    let out = run_ok(jailsmith("build", &jail, &state).args(["--bin", "bash"]));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("did not jail there (planted)"),
+        "the planted account is named: {err}"
+    );
+    assert!(!err.contains(&format!("({name}")), "{err}");
+    assert_eq!(
+        files(),
+        (want_passwd, want_group),
+        "the jail's lines were taken as input"
+    );
+
+    drop(user);
+    let out = run_ok(jailsmith("build", &jail, &state).args(["--bin", "bash"]));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{name} is jailed here but has no account on this host"
+        )),
+        "{err}"
+    );
+    assert_eq!(files(), (root.to_string(), "root:x:0:\n".to_string()));
+}
+
 /// Every `.jailsmith-tmp-*` name under `dir` (not following symlinks).
 fn temporaries(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();

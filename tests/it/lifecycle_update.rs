@@ -48,6 +48,17 @@ fn update(jail: &Path, state: &Path, extra: &[&str]) -> std::process::Output {
         .args(extra))
 }
 
+fn build(jail: &Path, state: &Path, args: &[&str]) {
+    run_ok(
+        bin()
+            .arg("build")
+            .arg(jail)
+            .arg("--state-dir")
+            .arg(state)
+            .args(args),
+    );
+}
+
 fn in_jail(jail: &Path, host: &Path) -> PathBuf {
     jail.join(host.strip_prefix("/").unwrap())
 }
@@ -171,14 +182,7 @@ fn update_never_touches_homes_and_needs_a_state() {
     let out = update(&jail, &state, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("no state"));
-    run_ok(
-        bin()
-            .arg("build")
-            .arg(&jail)
-            .arg("--state-dir")
-            .arg(&state)
-            .args(["--bin", "bash", "--bin", "ls"]),
-    );
+    build(&jail, &state, &["--bin", "bash", "--bin", "ls"]);
     let home = jail.join("home/someone");
     common::make_dir(&home, 0o700);
     common::write_file(&home.join("f"), "x", 0o644);
@@ -205,14 +209,7 @@ fn profile_jail_checks_clean_and_is_current() {
     }
     let t = TestRoot::for_current_test();
     let (jail, state) = (t.jail("jail"), t.state_dir());
-    run_ok(
-        bin()
-            .arg("build")
-            .arg(&jail)
-            .arg("--state-dir")
-            .arg(&state)
-            .args(["--profile", "basic-shell"]),
-    );
+    build(&jail, &state, &["--profile", "basic-shell"]);
     let (code, out, err) = check(&jail, &state);
     assert_eq!(code, Some(0), "{out}\n{err}");
     assert!(out.trim().is_empty(), "{out}");
@@ -225,4 +222,86 @@ fn profile_jail_checks_clean_and_is_current() {
         text(&out.stderr)
     );
     assert!(text(&out.stdout).trim().is_empty(), "{}", text(&out.stdout));
+}
+
+/// A file jailsmith placed is replaced by a symlink to a host file (the careless admin or a
+/// jailed user with a way in), then its program leaves the request: `update` keeps the
+/// link (reported, never followed) and the host file survives untouched; the rest of what
+/// only that program needed is removed as planned.
+#[test]
+fn a_placed_file_replaced_by_a_symlink_to_a_host_canary_is_kept_never_followed() {
+    if !require_root("a_placed_file_replaced_by_a_symlink_to_a_host_canary_is_kept_never_followed")
+    {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let (jail, state) = (t.jail("jail"), t.state_dir());
+    let canary = common::Canary::new(&t.dir("host").join("canary"), "host data\n");
+    build(&jail, &state, &["--bin", "bash", "--bin", "ls"]);
+    let ls = common::find_cmd("ls").unwrap();
+    let ls_in_jail = in_jail(&jail, &ls);
+    assert!(ls_in_jail.is_file(), "{}", ls_in_jail.display());
+    fs::remove_file(&ls_in_jail).unwrap();
+    std::os::unix::fs::symlink(canary.path(), &ls_in_jail).unwrap();
+    build(&jail, &state, &["--remove-bin", "ls"]);
+    let shown = ls.display().to_string();
+
+    let dry = update(&jail, &state, &["--dry-run", "--json"]);
+    assert_eq!(dry.status.code(), Some(1), "{}", text(&dry.stderr));
+    let dry_json: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
+    let paths = |v: &serde_json::Value, key: &str| -> Vec<String> {
+        v[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{key} in {v}"))
+            .iter()
+            .map(|p| p.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(paths(&dry_json, "kept").contains(&shown), "{dry_json}");
+    assert!(!paths(&dry_json, "removed").contains(&shown), "{dry_json}");
+    assert!(
+        text(&dry.stderr).contains(&format!("would keep {shown}: ")),
+        "{}",
+        text(&dry.stderr)
+    );
+
+    let out = update(&jail, &state, &["--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let real: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    canary.assert_unchanged("update with a placed file replaced by a symlink to it");
+    let link = fs::symlink_metadata(&ls_in_jail).unwrap();
+    assert!(link.file_type().is_symlink(), "the link itself is kept");
+    assert_eq!(fs::read_link(&ls_in_jail).unwrap(), canary.path());
+    assert!(paths(&real, "kept").contains(&shown), "{real}");
+    assert!(!paths(&real, "removed").contains(&shown), "{real}");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "kept {shown}: jailsmith placed a regular file there, it is now a symlink"
+        )),
+        "{err}"
+    );
+    // the removal is a plan step, as the dry run said
+    let planned_removal =
+        |v: &serde_json::Value| {
+            v["plan"].as_array().unwrap().iter().any(|s| {
+                s["op"] == "remove" && s["path"] == shown.as_str() && s["expect"] == "file"
+            })
+        };
+    assert!(
+        planned_removal(&dry_json) && planned_removal(&real),
+        "{real}"
+    );
+    assert_eq!(paths(&real, "removed"), paths(&dry_json, "removed"));
+    // the rest of ls's closure went; bash still runs in the jail
+    for p in paths(&real, "removed") {
+        assert!(
+            fs::symlink_metadata(jail.join(&p[1..])).is_err(),
+            "{p} is left"
+        );
+    }
+    let ran = run(std::process::Command::new("/usr/sbin/chroot")
+        .arg(&jail)
+        .args(["/bin/bash", "-c", "echo ok"]));
+    assert_eq!(text(&ran.stdout).trim(), "ok", "{}", text(&ran.stderr));
 }

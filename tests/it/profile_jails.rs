@@ -13,17 +13,17 @@ use std::time::{Duration, Instant};
 
 use common::{ProcessGuard, TestRoot, make_dir, require_root, skip_or_fail, text};
 
-const USER: &str = "jsprofuser";
-const UID: u32 = 64_791;
-
 fn jailsmith(args: &[&str]) -> Output {
     common::run(common::bin().args(args))
 }
 
-/// A jail built from profiles in its own TestRoot (removed on drop).
+/// A jail built from profiles in its own TestRoot (removed on drop), with an unprivileged
+/// jailed user: a real host account (a build derives the jail's passwd from the host's
+/// entries of the accounts the state lists), removed on drop.
 struct TestJail {
     root: TestRoot,
     jail: PathBuf,
+    user: common::UserGuard,
 }
 
 impl TestJail {
@@ -52,6 +52,10 @@ impl TestJail {
         let t = TestJail {
             jail: root.jail("jail"),
             root,
+            user: common::UserGuard::create(&common::UserOpts {
+                shell: Some("/bin/bash".into()),
+                ..Default::default()
+            }),
         };
         let jail = t.jail.display().to_string();
         let state = t.root.state_dir().display().to_string();
@@ -100,31 +104,28 @@ impl TestJail {
         }
     }
 
-    /// Adds the unprivileged test user to the jail's passwd and group, with a home, and to
-    /// the jail's recorded users.
+    /// Jails the unprivileged test user as `jailsmith user` records it (the jail's recorded
+    /// users), gives it a home, and rebuilds: the build writes its passwd and group lines
+    /// from the host's entries.
     fn add_user(&self) {
-        let append = |rel: &str, line: String| {
-            let p = self.jail.join(rel);
-            let mut s = std::fs::read_to_string(&p).unwrap_or_default();
-            if !s.is_empty() && !s.ends_with('\n') {
-                s.push('\n');
-            }
-            s.push_str(&line);
-            std::fs::write(&p, s).unwrap();
-        };
-        append(
-            "etc/passwd",
-            format!("{USER}:x:{UID}:{UID}:profile test:/home/{USER}:/bin/bash\n"),
-        );
-        append("etc/group", format!("{USER}:x:{UID}:\n"));
-        // as `jailsmith user` would record it: a build keeps only the accounts the state
-        // lists in the jail's passwd (issue 14: host lines found in a jail are left out)
+        let (name, uid, gid) = (self.user.name(), self.user.uid(), self.user.gid());
         common::edit_jail_state(&self.root.state_dir(), |v| {
-            v["users"].as_array_mut().unwrap().push(USER.into())
+            v["users"].as_array_mut().unwrap().push(name.into())
         });
-        let home = self.jail.join("home").join(USER);
+        let home = self.jail.join("home").join(name);
         make_dir(&home, 0o700);
-        std::os::unix::fs::chown(&home, Some(UID), Some(UID)).unwrap();
+        std::os::unix::fs::chown(&home, Some(uid), Some(gid)).unwrap();
+        let jail = self.jail.display().to_string();
+        let state = self.root.state_dir().display().to_string();
+        let out = jailsmith(&["build", &jail, "--state-dir", &state]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let passwd = std::fs::read_to_string(self.jail.join("etc/passwd")).unwrap();
+        assert!(passwd.contains(&format!("\n{name}:x:{uid}:")), "{passwd}");
+    }
+
+    /// Both identities a jail is exercised as.
+    fn identities(&self) -> [(Option<&str>, &str); 2] {
+        [(None, "root"), (Some(self.user.name()), self.user.name())]
     }
 
     /// Runs `bash -lc SCRIPT` in the jail as root (`user` None) or the test user, with a
@@ -137,7 +138,11 @@ impl TestJail {
         let mut c = Command::new(chroot_program());
         let home = match user {
             Some(u) => {
-                c.arg(format!("--userspec={UID}:{UID}"));
+                c.arg(format!(
+                    "--userspec={}:{}",
+                    self.user.uid(),
+                    self.user.gid()
+                ));
                 format!("/home/{u}")
             }
             None => "/root".to_string(),
@@ -189,14 +194,9 @@ fn host_zone() -> String {
     text(&out.stdout)
 }
 
-/// Both identities a jail is exercised as.
-fn identities() -> [(Option<&'static str>, &'static str); 2] {
-    [(None, "root"), (Some(USER), USER)]
-}
-
 /// The checks every jail with a shell passes: a silent login shell and /dev/null.
 fn check_login_shell(t: &TestJail) {
-    for (user, _) in identities() {
+    for (user, _) in t.identities() {
         t.ok(user, "true");
         // PS1 set: /etc/profile takes the interactive branch (bash.bashrc, aliases).
         t.ok(user, "PS1='$ '; . /etc/profile");
@@ -207,7 +207,7 @@ fn check_login_shell(t: &TestJail) {
 /// The checks of the basic-shell tool set, as root and as the unprivileged user.
 fn check_basic_shell(t: &TestJail) {
     check_login_shell(t);
-    for (user, name) in identities() {
+    for (user, name) in t.identities() {
         let home = if user.is_some() {
             format!("/home/{name}")
         } else {
@@ -267,7 +267,7 @@ fn minimal_profile() {
         return;
     };
     check_login_shell(&t);
-    for (user, _) in identities() {
+    for (user, _) in t.identities() {
         // `\u` in the prompt needs a passwd lookup.
         assert_eq!(
             t.ok(user, "echo \"${PATH}\""),
@@ -297,7 +297,7 @@ fn editors_profile() {
         return;
     };
     check_basic_shell(&t);
-    for (user, name) in identities() {
+    for (user, name) in t.identities() {
         let f = if user.is_some() {
             format!("/home/{name}/edited")
         } else {
@@ -337,7 +337,7 @@ fn scp_profile() {
         return;
     };
     check_login_shell(&t);
-    for (user, _) in identities() {
+    for (user, _) in t.identities() {
         // scp with no arguments prints its usage and fails: it runs.
         let out = t.sh(user, "scp");
         assert!(text(&out.stderr).contains("usage"), "{out:?}");
@@ -359,7 +359,7 @@ fn rsync_profile() {
         return;
     };
     check_login_shell(&t);
-    for (user, _) in identities() {
+    for (user, _) in t.identities() {
         assert!(t.ok(user, "rsync --version").contains("rsync"));
     }
 }
@@ -373,7 +373,7 @@ fn git_profile() {
         return;
     };
     check_basic_shell(&t);
-    for (user, name) in identities() {
+    for (user, name) in t.identities() {
         let home = if user.is_some() {
             format!("/home/{name}")
         } else {
@@ -401,7 +401,7 @@ fn python3_profile() {
         return;
     };
     check_basic_shell(&t);
-    for (user, _) in identities() {
+    for (user, _) in t.identities() {
         t.ok(
             user,
             "python3 -c 'import json, ssl, sqlite3, hashlib, zlib, ctypes'",
@@ -412,10 +412,16 @@ fn python3_profile() {
 
 /// `python3 -m http.server` inside the jail serves a file to a client on the host.
 fn serve_a_file_over_loopback(t: &TestJail) {
-    let home = t.jail.join("home").join(USER);
+    let user = t.user.name();
+    let home = t.jail.join("home").join(user);
     let body = "served from inside the jail\n";
     std::fs::write(home.join("page.txt"), body).unwrap();
-    std::os::unix::fs::chown(home.join("page.txt"), Some(UID), Some(UID)).unwrap();
+    std::os::unix::fs::chown(
+        home.join("page.txt"),
+        Some(t.user.uid()),
+        Some(t.user.gid()),
+    )
+    .unwrap();
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -423,8 +429,8 @@ fn serve_a_file_over_loopback(t: &TestJail) {
         .port();
     let child = t
         .command(
-            Some(USER),
-            &format!("cd /home/{USER} && exec python3 -m http.server --bind 127.0.0.1 {port}"),
+            Some(user),
+            &format!("cd /home/{user} && exec python3 -m http.server --bind 127.0.0.1 {port}"),
         )
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -466,7 +472,7 @@ fn profiles_combine_with_bin_and_file_and_rebuild_is_a_no_op() {
     ) else {
         return;
     };
-    for (user, name) in identities() {
+    for (user, name) in t.identities() {
         assert_eq!(t.ok(user, "whoami"), format!("{name}\n"));
         t.ok(user, "read -r line < /etc/os-release");
     }
