@@ -264,11 +264,20 @@ impl System for LinuxSystem {
                 Ok(Performed::changed(true))
             }
             HostOp::UnmountBinds {
-                jail, binds, own, ..
+                jail,
+                under,
+                binds,
+                own,
+                ..
             } => {
                 let host = crate::apply::LinuxHost::open(jail, false)?;
-                let unmounted =
-                    crate::apply::binds::clear_for_removal(&host, binds, *own, None, false)?;
+                let unmounted = crate::apply::binds::clear_for_removal(
+                    &host,
+                    binds,
+                    *own,
+                    under.as_ref(),
+                    false,
+                )?;
                 Ok(Performed {
                     changed: !unmounted.is_empty(),
                     unmounted,
@@ -1283,6 +1292,7 @@ mod tests {
         let ops = [
             HostOp::UnmountBinds {
                 jail: jail.clone(),
+                under: None,
                 mounts: vec!["/data:/shared:ro".into(), "proc:/proc".into()],
                 binds: Vec::new(),
                 own: crate::mounts::Own::default(),

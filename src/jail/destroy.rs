@@ -574,6 +574,7 @@ fn unmount(
     }
     let op = HostOp::UnmountBinds {
         jail: run.args.jail.clone(),
+        under: None,
         mounts: mounts.clone(),
         binds: binds.clone(),
         own,

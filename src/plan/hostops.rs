@@ -328,9 +328,12 @@ pub enum HostOp {
     /// by the identity of their source, wherever they moved) and its own procfs, devpts
     /// and log socket; any other mount there is refused, naming it, and nothing is
     /// unmounted. `mounts` names them as found when planned (`SRC:DST:ro`, `proc:/proc`).
-    /// It cannot be undone.
+    /// With `under`, only the mounts below that directory of the jail (a home that
+    /// `user --remove --delete-home` removes next). It cannot be undone.
     UnmountBinds {
         jail: PathBuf,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        under: Option<JailPath>,
         mounts: Vec<String>,
         #[serde(skip)]
         binds: Vec<crate::mounts::Bind>,
@@ -411,7 +414,10 @@ impl HostOp {
             | HostOp::RemoveHostDir { path }
             | HostOp::SaveState { path, .. }
             | HostOp::RemoveJailRoot { path } => path.display().to_string(),
-            HostOp::UnmountBinds { jail, .. } => format!("the mounts below {}", jail.display()),
+            HostOp::UnmountBinds { jail, under, .. } => match under {
+                Some(dir) => format!("the mounts below {dir} in {}", jail.display()),
+                None => format!("the mounts below {}", jail.display()),
+            },
             HostOp::RemoveJailContents { jail, .. } => format!("the tree of {}", jail.display()),
             HostOp::ForgetLabels { jail } => format!("the SELinux labels of {}", jail.display()),
             HostOp::CollectStoreGarbage { state_dir } => {

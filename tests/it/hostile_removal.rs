@@ -180,6 +180,25 @@ fn delete_home_never_walks_into_a_bind_even_when_its_parent_is_renamed() {
             // the jailed user moves the directory above the bind target
             fs::rename(home.join("data"), home.join("elsewhere")).unwrap();
         }
+        // the dry run plans the unmount below the home, then the home's removal, and
+        // changes nothing
+        let dry = run(s.user_cmd(name).args([
+            "--remove",
+            "--delete-home",
+            "--no-reload",
+            "--dry-run",
+            "--json",
+        ]));
+        assert!(dry.status.success(), "{}", text(&dry.stderr));
+        let dry: serde_json::Value = serde_json::from_slice(&dry.stdout).expect("JSON");
+        let ops = plan_ops(&dry);
+        let unmount = ops.iter().position(|o| o == "unmount_binds");
+        let remove = ops.iter().position(|o| o == "remove_jail_tree");
+        assert!(
+            matches!((unmount, remove), (Some(u), Some(r)) if u < r),
+            "{ops:?}"
+        );
+        assert!(home.is_dir() && !common::mounts_under(&s.jail).is_empty());
         let out = delete_home(&s, name);
         assert!(
             out.status.success(),
@@ -437,9 +456,25 @@ fn delete_home_refuses_a_foreign_mount_before_changing_anything() {
         None::<&str>,
     )
     .unwrap();
+    // the dry run finds the mount as the real run does
+    let dry = run(s.user_cmd(user.name()).args([
+        "--remove",
+        "--delete-home",
+        "--no-reload",
+        "--dry-run",
+    ]));
+    assert_eq!(dry.status.code(), Some(4), "{}", text(&dry.stderr));
     let out = delete_home(&s, user.name());
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("mnt"), "{}", text(&out.stderr));
+    let error = |o: &std::process::Output| {
+        text(&o.stderr)
+            .lines()
+            .filter(|l| l.contains("error:"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(error(&dry), error(&out));
     assert_eq!(fingerprint(&host), before, "the host data changed");
     // refused before the user was taken out: the drop-in and the home are still there
     assert!(s.dropin(user.name()).exists());

@@ -144,19 +144,29 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
 }
 
 /// Removes the home: the jail's own binds below it are unmounted first (found by identity,
-/// wherever the user moved them), any other mount there stops it, and the removal itself
-/// never crosses a mount or follows a symlink.
+/// wherever the user moved them), any other mount there stops it (found when planned, so a
+/// dry run refuses it as the real run does), and the removal itself never crosses a mount
+/// or follows a symlink.
 fn delete_home(r: &mut Run, h: &LinuxHost, jail: &Path, home: &JailPath) -> Result<(), UserError> {
-    if !r.dry {
-        let binds = jail_binds(r, jail)?;
-        let unmounted = crate::apply::binds::clear_for_removal(
-            h,
-            &binds,
-            mounts::Own::default(),
-            Some(home),
-            false,
-        )
+    let binds = jail_binds(r, jail)?;
+    let own = mounts::Own::default();
+    // what is mounted below the home now, refusing what is not the jail's: changes nothing
+    let mounts = crate::apply::binds::clear_for_removal(h, &binds, own, Some(home), true)
         .map_err(|e| mount_error(e, jail, home))?;
+    if !mounts.is_empty() {
+        let op = HostOp::UnmountBinds {
+            jail: jail.to_path_buf(),
+            under: Some(home.clone()),
+            mounts: mounts.clone(),
+            binds,
+            own,
+        };
+        let done = r.exec(
+            None,
+            op,
+            "--delete-home: no removal may reach into a host directory",
+        )?;
+        let unmounted = if r.dry { mounts } else { done.unmounted };
         for b in unmounted {
             r.detail(format!("unmounted {b}"));
         }
