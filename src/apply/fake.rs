@@ -166,6 +166,44 @@ impl Host for FakeHost {
         }
         Ok(self.take("rm", path))
     }
+    /// Like LinuxHost: a regular file or directory only, never through a symlink (the fake
+    /// holds no file capabilities).
+    fn tighten(
+        &self,
+        path: &JailPath,
+        clear: u32,
+        _drop_caps: bool,
+        to_root: bool,
+    ) -> Result<bool, HostError> {
+        self.check_parents(path)?;
+        let mut entries = self.entries.write().unwrap();
+        let Some((m, _)) = entries.get_mut(&Self::key(path)) else {
+            return Err(HostError::Io {
+                jail: "/fake".into(),
+                path: path.to_string(),
+                op: "tighten",
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            });
+        };
+        if !matches!(m.kind, EntryKind::File | EntryKind::Dir) {
+            return Err(HostError::WrongType {
+                jail: "/fake".into(),
+                path: path.to_string(),
+                found: m.kind.name(),
+                expected: "regular file or directory",
+                op: "tighten",
+            });
+        }
+        let before = m.clone();
+        m.mode &= !clear;
+        if to_root {
+            (m.uid, m.gid) = (0, 0);
+        }
+        let changed = *m != before;
+        drop(entries);
+        self.writes.write().unwrap().push(format!("tighten {path}"));
+        Ok(changed)
+    }
     /// Like LinuxHost: Ok(false) for a directory that is not empty.
     fn remove_dir(&self, path: &JailPath) -> Result<bool, HostError> {
         self.check_parents(path)?;

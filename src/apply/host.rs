@@ -227,6 +227,25 @@ pub trait Host: Sync {
     /// Removes `path` and, for a directory, everything below it: iteratively, by
     /// descriptor, never through a symlink, never across a mount. Ok(empty) if absent.
     fn remove_tree(&self, path: &JailPath) -> Result<crate::apply::tree::Removal, HostError>;
+    /// `check --fix`: on a regular file or directory opened without following a symlink,
+    /// clears the mode bits `clear`, drops its file capabilities (`drop_caps`) and gives it
+    /// to root:root (`to_root`). Refuses a symlink or any other type. Returns true when
+    /// something changed.
+    fn tighten(
+        &self,
+        path: &JailPath,
+        clear: u32,
+        drop_caps: bool,
+        to_root: bool,
+    ) -> Result<bool, HostError> {
+        let _ = (clear, drop_caps, to_root);
+        Err(HostError::Io {
+            jail: self.root().to_path_buf(),
+            path: path.to_string(),
+            op: "tighten",
+            source: std::io::Error::from(std::io::ErrorKind::Unsupported),
+        })
+    }
     /// Mounts `mount` at `path` (`apply::binds::mount`: reached by a descriptor opened
     /// beneath the root, the checks of a bind's source first); a mount already there is
     /// left, its flags fixed. Says what was done, with the new mount's ID when one was made.

@@ -11,7 +11,7 @@ use crate::account::jaildb;
 use crate::account::useradd::{self, Wanted};
 use crate::apply::host::{Host, HostError};
 use crate::apply::rootfile::{self, Durability, RootFileError};
-use crate::plan::hostops::{self, HostOp, HostStep, Id};
+use crate::plan::hostops::{self, HostOp, HostStep, Id, ObjectKind};
 use crate::plan::{JailPath, Owner};
 use crate::sshd::SshdError;
 use crate::state::StateError;
@@ -331,7 +331,9 @@ impl System for LinuxSystem {
             | HostOp::PutPasswdLine { path, .. }
             | HostOp::PutGroupLine { path, .. }
             | HostOp::Mount { target: path, .. }
-            | HostOp::Unmount { target: path, .. } => Err(OpError::NoJail {
+            | HostOp::Unmount { target: path, .. }
+            | HostOp::TightenJailObject { path, .. }
+            | HostOp::RemoveForbidden { path, .. } => Err(OpError::NoJail {
                 op: op.verb(),
                 path: path.to_string(),
             }),
@@ -641,7 +643,9 @@ impl<'s> Journal<'s> {
             | HostOp::PutPasswdLine { .. }
             | HostOp::PutGroupLine { .. }
             | HostOp::Mount { .. }
-            | HostOp::Unmount { .. } => Undo::Nothing,
+            | HostOp::Unmount { .. }
+            | HostOp::TightenJailObject { .. }
+            | HostOp::RemoveForbidden { .. } => Undo::Nothing,
         };
         Ok((self.system.perform(op)?, undo))
     }
@@ -767,6 +771,20 @@ fn put_line(
     perform_in_jail(host, &write)
 }
 
+/// The plan's name for the kind of object `kind` is.
+fn object_kind(kind: &crate::apply::EntryKind) -> ObjectKind {
+    use crate::apply::EntryKind as E;
+    match kind {
+        E::File => ObjectKind::File,
+        E::Dir => ObjectKind::Directory,
+        E::Symlink { .. } => ObjectKind::Symlink,
+        E::CharDevice { .. } => ObjectKind::CharDevice,
+        E::BlockDevice => ObjectKind::BlockDevice,
+        E::Fifo => ObjectKind::Fifo,
+        E::Socket => ObjectKind::Socket,
+    }
+}
+
 /// Performs an operation inside the jail through `host`, with its inverse.
 fn perform_in_jail(host: &dyn Host, op: &HostOp) -> Result<(Performed, Undo), OpError> {
     let put_back = |path: &JailPath| -> Result<Undo, OpError> {
@@ -878,6 +896,35 @@ fn perform_in_jail(host: &dyn Host, op: &HostOp) -> Result<(Performed, Undo), Op
             Performed::changed(host.unmount(target, *mount_id)?),
             Undo::Nothing,
         )),
+        // `check --fix`'s repairs are not undone: each is a step toward safety (a setuid
+        // bit, a file capability, a foreign owner, group/other write or a forbidden device
+        // put back would reopen what the check found), so a roll-back leaves it done and
+        // has nothing to report as not undone
+        HostOp::TightenJailObject {
+            path,
+            clear_bits,
+            drop_capability,
+            to_root,
+        } => Ok((
+            Performed::changed(host.tighten(path, *clear_bits, *drop_capability, *to_root)?),
+            Undo::Nothing,
+        )),
+        HostOp::RemoveForbidden { path, expect } => {
+            let Some(now) = host.stat(path)? else {
+                return Ok((Performed::changed(false), Undo::Nothing));
+            };
+            if object_kind(&now.kind) != *expect {
+                return Err(HostError::WrongType {
+                    jail: host.root().to_path_buf(),
+                    path: path.to_string(),
+                    found: now.kind.name(),
+                    expected: expect.name(),
+                    op: "remove",
+                }
+                .into());
+            }
+            Ok((Performed::changed(host.remove(path)?), Undo::Nothing))
+        }
         other => Err(OpError::NoJail {
             op: other.verb(),
             path: other.target(),
@@ -1617,6 +1664,73 @@ mod tests {
         }
         assert!(sys.performed.borrow().is_empty());
         assert_eq!(jail.stat(&JailPath::new("home").unwrap()).unwrap(), None);
+    }
+
+    #[test]
+    fn check_s_repairs_refuse_another_kind_and_are_never_undone() {
+        use crate::apply::EntryKind;
+        let jail = FakeHost::default()
+            .with("usr", EntryKind::Dir, 0o755)
+            .with("usr/bin", EntryKind::Dir, 0o777)
+            .with("usr/bin/ls", EntryKind::File, 0o4755)
+            .with("dev", EntryKind::Dir, 0o755)
+            .with("dev/sda", EntryKind::BlockDevice, 0o660)
+            .link("dev/null", "/etc/passwd");
+        let p = |s: &str| JailPath::new(s).unwrap();
+        let sys = Recorder::default();
+        let mut j = Journal::new(&sys, false);
+        let tighten = |path: &str, clear_bits| HostOp::TightenJailObject {
+            path: p(path),
+            clear_bits,
+            drop_capability: false,
+            to_root: true,
+        };
+        assert!(
+            j.execute(Some(&jail), step(tighten("usr/bin/ls", 0o4000)))
+                .unwrap()
+                .changed
+        );
+        assert!(
+            j.execute(Some(&jail), step(tighten("usr/bin", 0o022)))
+                .unwrap()
+                .changed
+        );
+        let remove = |path: &str, expect| HostOp::RemoveForbidden {
+            path: p(path),
+            expect,
+        };
+        // a symlink where the check saw a device: refused, neither removed nor followed
+        let e = j
+            .execute(
+                Some(&jail),
+                step(remove("dev/null", ObjectKind::CharDevice)),
+            )
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("is a symlink, expected a character device"),
+            "{e}"
+        );
+        assert!(
+            j.execute(Some(&jail), step(tighten("dev/null", 0o022)))
+                .is_err()
+        );
+        assert!(jail.stat(&p("dev/null")).unwrap().is_some());
+        let sda = remove("dev/sda", ObjectKind::BlockDevice);
+        assert!(j.execute(Some(&jail), step(sda.clone())).unwrap().changed);
+        assert!(
+            !j.execute(Some(&jail), step(sda)).unwrap().changed,
+            "gone: no change"
+        );
+        assert_eq!(jail.stat(&p("usr/bin/ls")).unwrap().unwrap().mode, 0o755);
+        assert_eq!(jail.stat(&p("usr/bin")).unwrap().unwrap().mode, 0o755);
+        let back = j.roll_back(Some(&jail));
+        assert!(
+            back.is_empty(),
+            "a repair toward safety is not undone: {back:?}"
+        );
+        assert_eq!(jail.stat(&p("usr/bin/ls")).unwrap().unwrap().mode, 0o755);
+        assert!(sys.performed.borrow().is_empty(), "all inside the jail");
     }
 
     #[test]

@@ -926,4 +926,13 @@ impl Host for LinuxHost {
     fn remove_tree(&self, path: &JailPath) -> Result<tree::Removal, HostError> {
         LinuxHost::remove_tree(self, path)
     }
+    fn tighten(
+        &self,
+        path: &JailPath,
+        clear: u32,
+        drop_caps: bool,
+        to_root: bool,
+    ) -> Result<bool, HostError> {
+        LinuxHost::tighten(self, path, clear, drop_caps, to_root)
+    }
 }

@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use crate::plan::hostops::{HostStep, ObjectKind};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -21,7 +23,7 @@ impl std::fmt::Display for Severity {
     }
 }
 
-/// One thing `check` found.
+/// `findings`: one thing `check` found.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Finding {
     pub severity: Severity,
@@ -84,24 +86,58 @@ pub enum Repair {
     DropCapability,
     /// Give a file or directory outside the homes to root:root.
     ChownRoot,
-    /// Remove a forbidden non-directory object outside the users' homes.
-    Remove,
+    /// Remove a forbidden non-directory object outside the users' homes, while it is still
+    /// of the kind the check found.
+    Remove(ObjectKind),
 }
 
-/// Everything one `check` run found.
+/// A repair `check --fix` may make: the in-jail path, the repair, and why (the finding's
+/// kind and what it says).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Repairable {
+    pub path: String,
+    pub repair: Repair,
+    pub reason: String,
+}
+
+/// `check --json`: everything one check found (with --fix: the check after the repairs),
+/// and the repairs `--fix` makes. Paths from the jail are as the jail has them.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Report {
+    /// The jail's root directory.
     pub jail: String,
+    /// How many findings are errors.
     pub errors: usize,
+    /// How many findings are warnings.
     pub warnings: usize,
     /// Objects walked.
     pub objects: usize,
     /// Files hashed for integrity.
     pub hashed: usize,
+    /// What the check found, errors first, then by path.
     pub findings: Vec<Finding>,
-    /// What `check --fix` may repair: (in-jail path, repair).
+    /// The repairs, in order, each with its reason (`op`, its fields, `reason`): clearing
+    /// mode bits, file capabilities or a foreign owner of a file or directory
+    /// (`tighten_jail_object`: `path`, `clear_bits`, `drop_capability`, `to_root`), and
+    /// removing a forbidden object outside the homes while it is still the kind found
+    /// (`remove_forbidden`: `path`, `expect`). With --fix, the repairs made (one refused
+    /// is in `not_fixed`, the others still run); without it, which changes nothing, the
+    /// repairs --fix would make, step for step.
+    pub plan: Vec<HostStep>,
+    /// With --fix, each repair of `plan` that was refused or failed, and why.
+    pub not_fixed: Vec<NotFixed>,
+    /// What `check --fix` may repair.
     #[serde(skip)]
-    pub repairs: Vec<(String, Repair)>,
+    pub repairs: Vec<Repairable>,
+}
+
+/// `not_fixed`: one repair refused or failed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NotFixed {
+    /// The in-jail path of the object.
+    pub path: String,
+    /// Why: the object is now a symlink or another kind, or the error of the host.
+    pub why: String,
 }
 
 impl Report {

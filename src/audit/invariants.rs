@@ -10,11 +10,12 @@ use std::path::Path;
 
 use nix::sys::stat::SFlag;
 
-use super::finding::{Finding, Repair, Report, Severity};
+use super::finding::{Finding, Repair, Repairable, Report, Severity};
 use super::{Trees, shown};
 use crate::apply::binds::flags_match;
 use crate::apply::walk::{WalkResult, Walked};
 use crate::mounts::mountinfo::MountEntry;
+use crate::plan::hostops::ObjectKind;
 use crate::plan::policy;
 use crate::state::Manifest;
 
@@ -73,8 +74,13 @@ impl Ctx<'_> {
         what: impl Into<String>,
         repair: Repair,
     ) {
+        let what = what.into();
+        report.repairs.push(Repairable {
+            path: path.to_string(),
+            repair,
+            reason: format!("{kind}: {what}"),
+        });
         report.push(self.finding(Severity::Error, path, kind, what, self.cmd("check --fix")));
-        report.repairs.push((path.to_string(), repair));
     }
 
     /// A forbidden object: `check --fix` removes it outside the homes; inside one it is the
@@ -82,15 +88,16 @@ impl Ctx<'_> {
     fn forbidden(
         &self,
         report: &mut Report,
-        path: &str,
+        w: &Walked,
         user_tree: bool,
         kind: &'static str,
         what: impl Into<String>,
     ) {
+        let path = w.path.as_str();
         if user_tree {
             report.push(self.finding(Severity::Error, path, kind, what, NOT_IN_A_HOME));
         } else {
-            self.repairable(report, path, kind, what, Repair::Remove);
+            self.repairable(report, path, kind, what, Repair::Remove(object_kind(w)));
         }
     }
 }
@@ -114,7 +121,7 @@ impl Ctx<'_> {
         } else if self.manifest.is_some_and(|m| m.entries.contains_key(p)) {
             report.push(self.finding(Severity::Error, p, kind, what, self.cmd("update")));
         } else {
-            self.forbidden(report, p, false, kind, what);
+            self.forbidden(report, w, false, kind, what);
         }
     }
 }
@@ -134,6 +141,19 @@ pub fn jailsmith_cmd(sub: &str, jail: &Path, state_dir: &Path) -> String {
         ));
     }
     c
+}
+
+/// The plan's name for the kind of object `w` is (what `check --fix` expects to remove).
+fn object_kind(w: &Walked) -> ObjectKind {
+    match w.kind() {
+        SFlag::S_IFREG => ObjectKind::File,
+        SFlag::S_IFDIR => ObjectKind::Directory,
+        SFlag::S_IFLNK => ObjectKind::Symlink,
+        SFlag::S_IFCHR => ObjectKind::CharDevice,
+        SFlag::S_IFBLK => ObjectKind::BlockDevice,
+        SFlag::S_IFIFO => ObjectKind::Fifo,
+        _ => ObjectKind::Socket,
+    }
 }
 
 fn kind_name(w: &Walked) -> &'static str {
@@ -206,20 +226,20 @@ fn check_entry(ctx: &Ctx<'_>, w: &Walked, links: &LinkIndex<'_>, report: &mut Re
         let name = p.rsplit('/').next().unwrap_or_default();
         if let Some(why) = policy::refusal(name) {
             let what = format!("{name} must not be in a jail: it {why}");
-            ctx.forbidden(report, p, false, "refused-program", what);
+            ctx.forbidden(report, w, false, "refused-program", what);
         }
     }
     match p {
         "/etc/ld.so.preload" => ctx.forbidden(
             report,
-            p,
+            w,
             user_tree,
             "ld-preload",
             "etc/ld.so.preload present: every program in the jail loads what it names",
         ),
         "/etc/shadow" | "/etc/gshadow" => ctx.forbidden(
             report,
-            p,
+            w,
             user_tree,
             "shadow",
             "password hashes have no place in a jail",
@@ -389,11 +409,10 @@ fn is_bound_log(ctx: &Ctx<'_>, w: &Walked) -> bool {
 /// §5.4: devices only in /dev, only the allowed ones with the host's numbers; no block
 /// devices; no sockets or FIFOs outside the user-writable trees.
 fn check_node_type(ctx: &Ctx<'_>, w: &Walked, user_tree: bool, report: &mut Report) {
-    let p = w.path.as_str();
     match w.kind() {
         SFlag::S_IFBLK => ctx.forbidden(
             report,
-            p,
+            w,
             user_tree,
             "block-device",
             "block device node: gives raw access to a disk",
@@ -401,7 +420,7 @@ fn check_node_type(ctx: &Ctx<'_>, w: &Walked, user_tree: bool, report: &mut Repo
         SFlag::S_IFCHR => check_char_device(ctx, w, user_tree, report),
         SFlag::S_IFSOCK | SFlag::S_IFIFO if !user_tree => ctx.forbidden(
             report,
-            p,
+            w,
             false,
             "undeclared-node",
             format!("{} outside the users' homes, not declared", kind_name(w)),
@@ -424,7 +443,7 @@ fn check_char_device(ctx: &Ctx<'_>, w: &Walked, user_tree: bool, report: &mut Re
             nix::sys::stat::major(w.st.st_rdev),
             nix::sys::stat::minor(w.st.st_rdev)
         );
-        ctx.forbidden(report, p, user_tree, "device", what);
+        ctx.forbidden(report, w, user_tree, "device", what);
         return;
     };
     let expected = crate::hostinfo::gather::host_devices(&[n]);

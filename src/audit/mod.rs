@@ -15,7 +15,7 @@ pub mod store;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use finding::{Finding, Repair, Report, Severity};
+pub use finding::{Finding, NotFixed, Repair, Repairable, Report, Severity};
 
 use crate::apply::LinuxHost;
 use crate::apply::walk;

@@ -70,10 +70,14 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         state_dir: args.state_dir.clone(),
     };
     let mut report = audit::check(&settings)?;
+    // without --fix the plan is what --fix would do (a dry run: nothing is changed)
+    let (plan, mut not_fixed) = audit::repair::plan(&report.repairs);
     if args.fix && !report.repairs.is_empty() {
-        repair(&args.jail, &report.repairs)?;
+        not_fixed.extend(repair(&args.jail, plan.clone(), &not_fixed)?);
         report = audit::check(&settings)?;
+        report.not_fixed = not_fixed;
     }
+    report.plan = plan;
     crate::labels::check(&args.jail, &mut report);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -97,18 +101,27 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     })
 }
 
-/// `--fix`: carries out the repairs and says on stderr what each did.
-fn repair(jail: &std::path::Path, repairs: &[(String, audit::Repair)]) -> anyhow::Result<()> {
+/// `--fix`: carries out the repairs and says on stderr what each did (and which could not
+/// be planned, `unplanned`); returns those refused or failed.
+fn repair(
+    jail: &std::path::Path,
+    plan: Vec<crate::plan::HostStep>,
+    unplanned: &[audit::NotFixed],
+) -> anyhow::Result<Vec<audit::NotFixed>> {
     use crate::escape::text;
-    let done = audit::repair::apply(jail, repairs)?;
-    for d in done {
-        let what = audit::repair::describe(d.repair);
-        let shown = text(&d.path);
-        match d.outcome {
+    for n in unplanned {
+        eprintln!("jailsmith: not fixed {}: {}", text(&n.path), text(&n.why));
+    }
+    let done = audit::repair::apply(jail, plan)?;
+    for d in &done {
+        let what = audit::repair::describe(&d.step.op);
+        let shown = d.step.op.target();
+        let shown = text(&shown);
+        match &d.outcome {
             Ok(true) => eprintln!("jailsmith: fixed {shown}: {what}"),
             Ok(false) => {}
-            Err(e) => eprintln!("jailsmith: not fixed {shown} ({what}): {}", text(&e)),
+            Err(e) => eprintln!("jailsmith: not fixed {shown} ({what}): {}", text(e)),
         }
     }
-    Ok(())
+    Ok(audit::repair::not_fixed(&done))
 }

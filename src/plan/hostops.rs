@@ -162,6 +162,36 @@ pub enum MountKind {
     Log { source: PathBuf },
 }
 
+/// What an object `check` found forbidden is (`expect` of `HostOp::RemoveForbidden`): its
+/// removal goes ahead only while the object there is still of that type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectKind {
+    File,
+    Directory,
+    Symlink,
+    CharDevice,
+    BlockDevice,
+    Fifo,
+    Socket,
+}
+
+impl ObjectKind {
+    /// The kind's name for messages ("regular file", "character device", …), as
+    /// `EntryKind::name` says it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ObjectKind::File => "regular file",
+            ObjectKind::Directory => "directory",
+            ObjectKind::Symlink => "symlink",
+            ObjectKind::CharDevice => "character device",
+            ObjectKind::BlockDevice => "block device",
+            ObjectKind::Fifo => "FIFO",
+            ObjectKind::Socket => "socket",
+        }
+    }
+}
+
 /// One typed change to the host outside a jail build (or to the few jail files a user's
 /// run rewrites). Every variant that can be undone has its inverse in `apply::journal`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -353,6 +383,21 @@ pub enum HostOp {
     /// Removes the shared store's objects that no jail links any more and no state names
     /// (under the store's lock). It cannot be undone.
     CollectStoreGarbage { state_dir: PathBuf },
+    /// `check --fix`: on the regular file or directory at `path`, opened without following
+    /// a symlink (a symlink or another type there now is refused), clears the mode bits
+    /// `clear_bits`, removes its file capabilities (`drop_capability`) and gives it to
+    /// root:root (`to_root`). Not undone: it is a repair toward safety.
+    TightenJailObject {
+        path: JailPath,
+        clear_bits: u32,
+        drop_capability: bool,
+        to_root: bool,
+    },
+    /// `check --fix`: removes the forbidden object at `path` (outside the users' homes: a
+    /// device node, a socket, ld.so.preload, shadow, a refused program), only while it is
+    /// still the `expect` kind `check` found; never a directory, never through a symlink.
+    /// Not undone: it is a repair toward safety.
+    RemoveForbidden { path: JailPath, expect: ObjectKind },
 }
 
 impl HostOp {
@@ -372,7 +417,10 @@ impl HostOp {
             | HostOp::PutGroupLine { .. }
             | HostOp::WriteSliceDropIn { .. } => "write",
             HostOp::SaveState { .. } => "save",
-            HostOp::RemoveRootFile { .. } | HostOp::RemoveJailFile { .. } => "remove",
+            HostOp::RemoveRootFile { .. }
+            | HostOp::RemoveJailFile { .. }
+            | HostOp::RemoveForbidden { .. } => "remove",
+            HostOp::TightenJailObject { .. } => "tighten",
             HostOp::MakeHostDir { .. } | HostOp::MakeJailDir { .. } => "mkdir",
             HostOp::RemoveHostDir { .. }
             | HostOp::RemoveJailDir { .. }
@@ -439,7 +487,9 @@ impl HostOp {
             | HostOp::RemoveJailFile { path }
             | HostOp::MakeJailDir { path, .. }
             | HostOp::RemoveJailDir { path }
-            | HostOp::RemoveJailTree { path } => path.to_string(),
+            | HostOp::RemoveJailTree { path }
+            | HostOp::TightenJailObject { path, .. }
+            | HostOp::RemoveForbidden { path, .. } => path.to_string(),
             HostOp::EndSessions { uid } => format!("processes of uid {uid}"),
             HostOp::KillProcess { pid } => format!("pid {pid}"),
             HostOp::ReloadSshd { config, .. } => format!("sshd ({})", config.display()),
@@ -461,7 +511,9 @@ impl HostOp {
             | HostOp::PutPasswdLine { path, .. }
             | HostOp::PutGroupLine { path, .. }
             | HostOp::Mount { target: path, .. }
-            | HostOp::Unmount { target: path, .. } => Some(path),
+            | HostOp::Unmount { target: path, .. }
+            | HostOp::TightenJailObject { path, .. }
+            | HostOp::RemoveForbidden { path, .. } => Some(path),
             _ => None,
         }
     }
