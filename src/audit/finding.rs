@@ -26,12 +26,15 @@ impl std::fmt::Display for Severity {
 /// `findings`: one thing `check` found.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Finding {
+    /// `error`, `warning` or `info`.
     pub severity: Severity,
     /// Host path of the object (or the jail root).
     pub path: String,
     /// A short machine-readable class (`setuid`, `stale`, `unknown-mount` …).
     pub kind: &'static str,
+    /// What is wrong.
     pub what: String,
+    /// How to fix it: a command safe to paste, or what to do by hand.
     pub fix: String,
     /// Only when `path` is not valid UTF-8 (it then shows each invalid byte as U+FFFD): the
     /// exact bytes of the path, in hex.
@@ -126,7 +129,8 @@ pub struct Report {
     pub plan: Vec<HostStep>,
     /// With --fix, each repair of `plan` that was refused or failed, and why.
     pub not_fixed: Vec<NotFixed>,
-    /// What `check --fix` may repair.
+    // what `check --fix` may repair: not output (`plan` shows it), so no `///` (it would
+    // document it in the man page's JSON OUTPUT)
     #[serde(skip)]
     pub repairs: Vec<Repairable>,
 }

@@ -16,7 +16,8 @@ pub struct Args {
     /// The jail's root directory.
     #[arg(value_name = "JAIL")]
     pub jail: PathBuf,
-    /// Print the report as JSON on stdout (for monitoring).
+    /// Print the report as JSON on stdout (for monitoring); its `plan` lists the repairs
+    /// --fix makes (without --fix: would make).
     #[arg(long)]
     pub json: bool,
     /// Repair what can be repaired safely, then check again: clear setuid/setgid bits, file

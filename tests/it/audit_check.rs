@@ -419,3 +419,150 @@ root_test!(check_fix_repairs_by_descriptor_and_keeps_the_home, |name| {
     );
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
 });
+
+/// `check JAIL --no-replan --json` (with `--fix`: the repairs made), its exit code and the
+/// report.
+fn check_json(j: &Jail, fix: bool) -> (Option<i32>, serde_json::Value, String) {
+    let mut c = bin();
+    c.arg("check")
+        .arg(&j.jail)
+        .args(["--no-replan", "--json"])
+        .arg("--state-dir")
+        .arg(&j.state);
+    if fix {
+        c.arg("--fix");
+    }
+    let out = run(&mut c);
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", common::describe(&c, &out)));
+    (out.status.code(), report, text(&out.stderr))
+}
+
+root_test!(
+    check_json_plans_the_fix_step_for_step_and_changes_nothing,
+    |name| {
+        let j = Jail::new(name, &[]);
+        let ls = j.p("usr/bin/ls");
+        fs::set_permissions(&ls, fs::Permissions::from_mode(0o4755)).unwrap();
+        make_dir(&j.p("usr/share/drop"), 0o777);
+        chown(j.p("etc"), Some(j.user.uid()), None).unwrap();
+        write_file(&j.p("etc/ld.so.preload"), "/x.so\n", 0o644);
+        mknod(
+            &j.p("dev/sda9"),
+            SFlag::S_IFBLK,
+            Mode::from_bits_truncate(0o600),
+            makedev(8, 9),
+        )
+        .unwrap();
+        let before = common::snapshot(&[&j.jail, &j.state]);
+        let (code, dry, err) = check_json(&j, false);
+        assert_eq!(code, Some(1), "{dry}\n{err}");
+        assert_eq!(
+            common::snapshot(&[&j.jail, &j.state]),
+            before,
+            "check without --fix changes nothing"
+        );
+        assert_eq!(dry["not_fixed"], serde_json::json!([]), "{dry}");
+        let steps = dry["plan"].as_array().unwrap();
+        let has = |op: &str, path: &str| {
+            steps
+                .iter()
+                .any(|s| s["op"] == op && s["path"] == path && s["reason"].is_string())
+        };
+        assert!(has("tighten_jail_object", "/usr/bin/ls"), "{dry}");
+        assert!(has("tighten_jail_object", "/usr/share/drop"), "{dry}");
+        assert!(has("tighten_jail_object", "/etc"), "{dry}");
+        assert!(has("remove_forbidden", "/etc/ld.so.preload"), "{dry}");
+        let sda = steps.iter().find(|s| s["path"] == "/dev/sda9").unwrap();
+        assert_eq!(sda["op"], "remove_forbidden");
+        assert_eq!(sda["expect"], "block_device");
+
+        let (code, real, err) = check_json(&j, true);
+        assert_eq!(
+            real["plan"], dry["plan"],
+            "the real run's plan is the dry run's\n{err}"
+        );
+        assert_eq!(real["not_fixed"], serde_json::json!([]), "{real}");
+        assert_eq!(real["errors"], 0, "{real}\n{err}");
+        assert_eq!(code, Some(0), "{real}\n{err}");
+        assert!(
+            err.contains("jailsmith: fixed /usr/bin/ls: clear mode bits 4000"),
+            "{err}"
+        );
+        assert!(err.contains("jailsmith: fixed /dev/sda9: remove"), "{err}");
+        assert!(!j.p("dev/sda9").exists() && !j.p("etc/ld.so.preload").exists());
+        let mode = |p: &Path| fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode(&ls), 0o755);
+        // nothing left to repair: the next check plans nothing
+        let (code, after, _) = check_json(&j, false);
+        assert_eq!((code, &after["plan"]), (Some(0), &serde_json::json!([])));
+    }
+);
+
+root_test!(
+    check_fix_refuses_a_flagged_file_swapped_for_a_symlink,
+    |name| {
+        use jailsmith::audit::{self, CheckSettings};
+        let j = Jail::new(name, &[]);
+        let uid = j.user.uid();
+        // a world-writable directory outside the homes, holding a setuid file of the user's
+        let drop = j.p("usr/share/drop");
+        make_dir(&drop, 0o777);
+        let tool = drop.join("tool");
+        write_file(&tool, "#!/bin/sh\n", 0o755);
+        chown(&tool, Some(uid), None).unwrap();
+        fs::set_permissions(&tool, fs::Permissions::from_mode(0o4775)).unwrap();
+        let canary = common::Canary::owned(&j.t.path().join("canary"), "host\n", uid, 0o4775);
+        let (_, dry, _) = check_json(&j, false);
+        // the check `--fix` runs, then its steps, with the user's swap in between
+        let settings = CheckSettings {
+            jail: j.jail.clone(),
+            state: jailsmith::state::load(&j.state, &j.jail).unwrap(),
+            jobs: 0,
+            replan: None,
+            systemd_dir: j.t.path().join("systemd"),
+            state_dir: j.state.clone(),
+        };
+        let found = audit::check(&settings).unwrap();
+        let (steps, unplanned) = audit::repair::plan(&found.repairs);
+        assert!(unplanned.is_empty());
+        assert_eq!(serde_json::to_value(&steps).unwrap(), dry["plan"]);
+        let on_tool: Vec<_> = steps
+            .iter()
+            .filter(|s| s.op.target() == "/usr/share/drop/tool")
+            .collect();
+        assert_eq!(on_tool.len(), 3, "setuid, owner, group write: {dry}");
+        fs::remove_file(&tool).unwrap();
+        symlink(canary.path(), &tool).unwrap();
+        std::os::unix::fs::lchown(&tool, Some(uid), None).unwrap();
+        let done = audit::repair::apply(&j.jail, steps).unwrap();
+        canary.assert_unchanged("check --fix's steps on a symlink swapped in");
+        let refused = audit::repair::not_fixed(&done);
+        assert_eq!(refused.len(), 3, "{refused:?}");
+        for r in &refused {
+            assert_eq!(r.path, "/usr/share/drop/tool");
+            assert!(r.why.contains("symlink"), "{}", r.why);
+        }
+        // the other repair still ran
+        let mode = fs::symlink_metadata(&drop).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o755);
+        assert!(
+            fs::symlink_metadata(&tool)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        // the next `check --fix` finds the user's symlink and removes it, as a symlink, never
+        // what it points to
+        let (_, real, err) = check_json(&j, true);
+        canary.assert_unchanged("check --fix with the symlink in place");
+        let plan = real["plan"].as_array().unwrap();
+        assert!(
+            plan.iter().any(|s| s["op"] == "remove_forbidden"
+                && s["path"] == "/usr/share/drop/tool"
+                && s["expect"] == "symlink"),
+            "{real}\n{err}"
+        );
+        assert!(fs::symlink_metadata(&tool).is_err(), "{err}");
+    }
+);

@@ -36,6 +36,7 @@ fn profile_format(roff: &mut Roff) {
 /// code.
 fn json_report(name: &str) -> Option<(&'static str, &'static str)> {
     Some(match name {
+        "jailsmith-check" => (include_str!("../../audit/finding.rs"), "Report"),
         "jailsmith-destroy" => (include_str!("../../jail/destroy.rs"), "DestroyReport"),
         "jailsmith-update" => (include_str!("../../jail/update.rs"), "UpdateReport"),
         "jailsmith-service" => (include_str!("../../service/install.rs"), "ServiceReport"),

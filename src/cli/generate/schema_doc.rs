@@ -48,6 +48,8 @@ fn items(source: &str) -> Vec<Item> {
         } else if let Some((name, ty)) = t
             .strip_prefix("pub ")
             .and_then(|f| f.trim_end_matches(',').split_once(": "))
+            // a field's name, not a `pub fn name(arg: T)` after the struct
+            .filter(|(name, _)| name.trim().chars().all(|c| c.is_alphanumeric() || c == '_'))
         {
             ItemKind::Field {
                 name: name.trim().to_string(),
@@ -228,7 +230,7 @@ fn json_type(ty: &str, headings: &[(&str, &str)]) -> String {
         };
     }
     match ty {
-        "String" | "PathBuf" | "Done" | "Written" => "string".into(),
+        "String" | "PathBuf" | "Done" | "Written" | "&'static str" | "Severity" => "string".into(),
         "bool" => "boolean".into(),
         "u32" | "u64" | "i32" | "i64" | "usize" => "integer".into(),
         _ => "object".into(),

@@ -966,6 +966,21 @@ impl Canary {
         }
     }
 
+    /// Writes `content` at `path` owned by `uid` with `mode` (setuid bits included: what a
+    /// repair would clear) and records it.
+    pub fn owned(path: &Path, content: &str, uid: u32, mode: u32) -> Self {
+        write_file(path, content, 0o600);
+        std::os::unix::fs::chown(path, Some(uid), None)
+            .unwrap_or_else(|e| panic!("chown {}: {e}", path.display()));
+        // after the chown, which clears setuid
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+            .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+        Canary {
+            path: path.to_path_buf(),
+            before: Self::read(path),
+        }
+    }
+
     fn read(path: &Path) -> (Vec<u8>, u32, u32, u32, i64, i64, u64) {
         let m = fs::symlink_metadata(path)
             .unwrap_or_else(|e| panic!("canary {} is gone: {e}", path.display()));
