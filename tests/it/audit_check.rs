@@ -463,6 +463,7 @@ root_test!(
             "check without --fix changes nothing"
         );
         assert_eq!(dry["not_fixed"], serde_json::json!([]), "{dry}");
+        crate::plans_as_data::assert_documented("check", &dry, &[]);
         let steps = dry["plan"].as_array().unwrap();
         let has = |op: &str, path: &str| {
             steps

@@ -85,7 +85,7 @@ fn documented_keys(command: &str, nested: Option<&str>) -> BTreeSet<String> {
 
 /// Every key of `report` (and of the first object of each array key in `nested`) is the
 /// one the command's man page documents, no more, no fewer.
-fn assert_documented(command: &str, report: &Value, nested: &[&str]) {
+pub(crate) fn assert_documented(command: &str, report: &Value, nested: &[&str]) {
     let keys = |v: &Value| -> BTreeSet<String> {
         v.as_object()
             .unwrap_or_else(|| panic!("not an object: {v}"))
