@@ -387,52 +387,6 @@ impl LinuxHost {
         Ok(File::from(fd))
     }
 
-    /// `check --fix`: on a regular file or directory opened without following a symlink,
-    /// clears the mode bits `clear`, drops its file capabilities (`drop_caps`) and gives it
-    /// to root:root (`to_root`). Refuses a symlink or any other type. Returns true when
-    /// something changed.
-    pub fn tighten(
-        &self,
-        path: &JailPath,
-        clear: u32,
-        drop_caps: bool,
-        to_root: bool,
-    ) -> Result<bool, HostError> {
-        let op = "tighten";
-        let dir = self.parent(path, op)?;
-        let flags = OFlag::O_RDONLY
-            | OFlag::O_NOFOLLOW
-            | OFlag::O_NONBLOCK
-            | OFlag::O_NOCTTY
-            | OFlag::O_CLOEXEC;
-        let fd =
-            openat(dir.as_fd(), path.file_name(), flags, Mode::empty()).map_err(|e| match e {
-                Errno::ELOOP => self.symlink_err(path, op),
-                e => self.io(path, op, e),
-            })?;
-        let st = fstat(fd.as_fd()).map_err(|e| self.io(path, op, e))?;
-        if !is_type(&st, SFlag::S_IFREG) && !is_type(&st, SFlag::S_IFDIR) {
-            return Err(self.wrong(path, &st, "regular file or directory", op));
-        }
-        let mut changed = false;
-        if drop_caps && is_type(&st, SFlag::S_IFREG) {
-            changed |= super::xattr::remove_file_capability(fd.as_fd())
-                .map_err(|e| self.io(path, op, Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
-        }
-        if to_root && (st.st_uid != 0 || st.st_gid != 0) {
-            fchown(fd.as_fd(), Some(Uid::from_raw(0)), Some(Gid::from_raw(0)))
-                .map_err(|e| self.io(path, op, e))?;
-            changed = true;
-        }
-        let mode = st.st_mode & 0o7777;
-        if mode & clear != 0 {
-            fchmod(fd.as_fd(), Mode::from_bits_truncate(mode & !clear))
-                .map_err(|e| self.io(path, op, e))?;
-            changed = true;
-        }
-        Ok(changed)
-    }
-
     fn require_regular(
         &self,
         path: &JailPath,
@@ -933,6 +887,38 @@ impl Host for LinuxHost {
         drop_caps: bool,
         to_root: bool,
     ) -> Result<bool, HostError> {
-        LinuxHost::tighten(self, path, clear, drop_caps, to_root)
+        let op = "tighten";
+        let dir = self.parent(path, op)?;
+        let flags = OFlag::O_RDONLY
+            | OFlag::O_NOFOLLOW
+            | OFlag::O_NONBLOCK
+            | OFlag::O_NOCTTY
+            | OFlag::O_CLOEXEC;
+        let fd =
+            openat(dir.as_fd(), path.file_name(), flags, Mode::empty()).map_err(|e| match e {
+                Errno::ELOOP => self.symlink_err(path, op),
+                e => self.io(path, op, e),
+            })?;
+        let st = fstat(fd.as_fd()).map_err(|e| self.io(path, op, e))?;
+        if !is_type(&st, SFlag::S_IFREG) && !is_type(&st, SFlag::S_IFDIR) {
+            return Err(self.wrong(path, &st, "regular file or directory", op));
+        }
+        let mut changed = false;
+        if drop_caps && is_type(&st, SFlag::S_IFREG) {
+            changed |= super::xattr::remove_file_capability(fd.as_fd())
+                .map_err(|e| self.io(path, op, Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
+        }
+        if to_root && (st.st_uid != 0 || st.st_gid != 0) {
+            fchown(fd.as_fd(), Some(Uid::from_raw(0)), Some(Gid::from_raw(0)))
+                .map_err(|e| self.io(path, op, e))?;
+            changed = true;
+        }
+        let mode = st.st_mode & 0o7777;
+        if mode & clear != 0 {
+            fchmod(fd.as_fd(), Mode::from_bits_truncate(mode & !clear))
+                .map_err(|e| self.io(path, op, e))?;
+            changed = true;
+        }
+        Ok(changed)
     }
 }
