@@ -104,7 +104,8 @@ pub struct Repairable {
 }
 
 /// `check --json`: everything one check found (with --fix: the check after the repairs),
-/// and the repairs `--fix` makes. Paths from the jail are as the jail has them.
+/// and the repairs `--fix` makes. `findings` name host paths; `plan` and `not_fixed` name
+/// paths inside the jail.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Report {
     /// The jail's root directory.
