@@ -576,8 +576,17 @@ fn prune_or_keep(c: &mut Converger, old: &Record, new: &mut Record) -> anyhow::R
         new.jails.extend(gone_jails);
         return Ok(());
     }
+    let mut pruned: Vec<ManagedUser> = Vec::new();
     for u in gone_users {
-        prune_user(c, &u)?;
+        // a dry run takes no one out: the next removal from the same jail plans as if the
+        // earlier ones were gone (the group goes with its last member, as in the real run)
+        let before: Vec<String> = pruned
+            .iter()
+            .filter(|p| p.jail == u.jail)
+            .map(|p| p.name.clone())
+            .collect();
+        prune_user(c, &u, before)?;
+        pruned.push(u);
     }
     for s in gone_services {
         prune_service(c, &s)?;
@@ -590,14 +599,18 @@ fn prune_or_keep(c: &mut Converger, old: &Record, new: &mut Record) -> anyhow::R
     Ok(())
 }
 
-fn prune_user(c: &mut Converger, u: &ManagedUser) -> anyhow::Result<()> {
+fn prune_user(c: &mut Converger, u: &ManagedUser, before: Vec<String>) -> anyhow::Result<()> {
     let o = c.o;
     let dirs = user::UserDirs {
         sshd: o.sshd.clone(),
         state_dir: o.state_dir.clone(),
         systemd_dir: o.systemd_dir.clone(),
     };
-    let a = user::UserRequest::removal(&u.name, &u.jail, dirs, u.delete_account, true, o.dry_run);
+    let mut a =
+        user::UserRequest::removal(&u.name, &u.jail, dirs, u.delete_account, true, o.dry_run);
+    if o.dry_run {
+        a.left_before = before;
+    }
     converge_user(c, &a)
 }
 
@@ -694,10 +707,17 @@ fn settle_manifests(c: &Converger, jails: &[BuildSettings]) -> anyhow::Result<()
 /// the first write, and each change was checked where it was made (an add's block with
 /// `sshd -T -C user=…`, which parses the whole configuration; a removal with `sshd -t`).
 fn finish_sshd(c: &mut Converger) -> anyhow::Result<()> {
-    if !c.dropins_changed || c.o.dry_run {
+    if !c.dropins_changed {
         return Ok(());
     }
     let sshd = c.o.sshd.validator();
+    if c.o.dry_run {
+        // the reload the real run makes, named as it would be
+        if !c.o.no_reload {
+            c.act("sshd", sshd.main.display(), "reload");
+        }
+        return Ok(());
+    }
     if c.o.no_reload {
         c.warnings.push(
             "--no-reload: sshd was not reloaded; new logins see the change only after a reload"

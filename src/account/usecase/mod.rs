@@ -88,9 +88,10 @@ pub struct UserRequest {
     /// wrote with `sshd -T -C user=…` alone (which parses and checks the whole configuration
     /// too) instead of `sshd -t` before and after as well.
     pub sshd_checked: bool,
-    /// With --remove and --dry-run (`destroy`'s dry run, one user after another): the
-    /// jail's users whose removal the plan already holds, taken as gone: their lines of the
-    /// jail's passwd and group, their membership of the jail's groups. Empty elsewhere.
+    /// With --remove and --dry-run (`destroy`'s and `apply --prune`'s dry runs, one user
+    /// after another): the jail's users whose removal the plan already holds, taken as
+    /// gone: their lines of the jail's passwd and group, their membership of the jail's
+    /// groups. Empty elsewhere.
     pub left_before: Vec<String>,
 }
 
