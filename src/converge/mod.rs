@@ -438,10 +438,13 @@ fn converge_user(c: &mut Converger, a: &user::UserRequest) -> anyhow::Result<()>
     if report.changes.is_empty() {
         return Ok(());
     }
-    c.dropins_changed |= report.changes.iter().any(|ch| ch.object == "dropin");
+    use user::{Action, Object};
+    c.dropins_changed |= report.changes.iter().any(|ch| ch.object == Object::Dropin);
     let created = report.changes.iter().any(|ch| {
-        (ch.action == "create" && matches!(ch.object, "account" | "dropin"))
-            || (ch.action == "add" && ch.object == "member")
+        matches!(
+            (ch.action, ch.object),
+            (Action::Create, Object::Account | Object::Dropin) | (Action::Add, Object::Member)
+        )
     });
     let action = if a.remove {
         "remove"

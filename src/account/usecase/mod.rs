@@ -26,8 +26,8 @@ use crate::state::StateError;
 
 pub use create::{Created, create_missing, join_group};
 pub use limits::DEFAULT_SYSTEMD_DIR;
-pub use run::Change;
 use run::Run;
+pub use run::{Action, Change, Object};
 
 /// What one run of `jailsmith user` asks for (the command line of `user`, or a `[[user]]`
 /// of an `apply` spec): plain data, no clap.
