@@ -44,21 +44,36 @@ pub struct Options {
 /// One thing apply did (or, with --dry-run, would do).
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct Action {
-    /// jail, user, service, sshd
+    /// What it acts on: `jail`, `user`, `service` or `sshd`.
     pub kind: &'static str,
+    /// The jail's path, the user's or service's name, or sshd's main configuration file.
     pub name: String,
-    /// create, update, remove, reload
+    /// `create`, `update`, `remove` or `reload`.
     pub action: &'static str,
+    /// One line per change, as the text output prints them (a user's: `ACTION OBJECT
+    /// TARGET`; a jail's: its counts); absent when there is nothing more to say.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<String>,
+    /// A user's host operations, in order, as `user --json` lists them (with --dry-run:
+    /// the ones the real run would perform).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub plan: Vec<crate::plan::HostStep>,
 }
 
-/// The outcome printed by `apply` (`--json`: this object).
+/// apply --json: what the run changed, in the order it happened; with --dry-run, what it
+/// would change. A jail's own plan (every object it holds) is `jailsmith build JAIL
+/// --dry-run --json`'s.
 #[derive(Clone, Debug, Serialize)]
 pub struct Outcome {
+    /// False when the host already was as the spec says (nothing was, or would be, done).
     pub changed: bool,
+    /// True with --dry-run: nothing was changed.
     pub dry_run: bool,
+    /// What was (or would be) done, in order: each with `kind`, `name`, `action`, and
+    /// `details` and, for a user, the `plan` of its host operations as `user --json`
+    /// lists them.
     pub actions: Vec<Action>,
+    /// Warnings, as printed on stderr; absent when there are none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
@@ -115,6 +130,7 @@ impl Converger<'_> {
             name: name.to_string(),
             action,
             details: Vec::new(),
+            plan: Vec::new(),
         });
     }
 }
@@ -454,11 +470,13 @@ fn converge_user(c: &mut Converger, a: &user::UserRequest) -> anyhow::Result<()>
         "update"
     };
     c.act("user", &a.name, action);
-    c.actions.last_mut().expect("just pushed").details = report
+    let done = c.actions.last_mut().expect("just pushed");
+    done.details = report
         .changes
         .iter()
         .map(|ch| format!("{} {} {}", ch.action, ch.object, ch.target))
         .collect();
+    done.plan = report.plan;
     Ok(())
 }
 

@@ -331,6 +331,23 @@ fn a_prune_dry_run_of_every_user_of_a_jail_plans_what_the_real_prune_does() {
         "the last user out did not reload sshd: {real}"
     );
     assert_eq!(actions(&dry), actions(&real), "dry {dry}\nreal {real}");
+    // each user's host operations, as data: the dry run's are the real run's
+    let plans = |v: &serde_json::Value| -> Vec<serde_json::Value> {
+        v["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["kind"] == "user")
+            .map(|a| a["plan"].clone())
+            .collect()
+    };
+    assert!(
+        plans(&real)
+            .iter()
+            .all(|p| p.as_array().is_some_and(|p| !p.is_empty())),
+        "{real}"
+    );
+    assert_eq!(plans(&dry), plans(&real));
 }
 
 #[test]

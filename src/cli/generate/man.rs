@@ -38,6 +38,7 @@ fn json_report(name: &str) -> Option<(&'static str, &'static str)> {
     Some(match name {
         "jailsmith-destroy" => (include_str!("../../jail/destroy.rs"), "DestroyReport"),
         "jailsmith-update" => (include_str!("../../jail/update.rs"), "UpdateReport"),
+        "jailsmith-apply" => (include_str!("../../converge/mod.rs"), "Outcome"),
         "jailsmith-service" => (include_str!("../../service/install.rs"), "ServiceReport"),
         "jailsmith-mount" | "jailsmith-umount" => {
             (include_str!("../../mounts/usecase.rs"), "MountReport")
