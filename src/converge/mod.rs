@@ -54,8 +54,8 @@ pub struct Action {
     /// TARGET`; a jail's: its counts); absent when there is nothing more to say.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<String>,
-    /// A user's host operations, in order, as `user --json` lists them (with --dry-run:
-    /// the ones the real run would perform).
+    /// A user's or a service's host operations, in order, as `user --json` and `service
+    /// --json` list them (with --dry-run: the ones the real run would perform).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub plan: Vec<crate::plan::HostStep>,
 }
@@ -70,8 +70,8 @@ pub struct Outcome {
     /// True with --dry-run: nothing was changed.
     pub dry_run: bool,
     /// What was (or would be) done, in order: each with `kind`, `name`, `action`, and
-    /// `details` and, for a user, the `plan` of its host operations as `user --json`
-    /// lists them.
+    /// `details` and, for a user or a service, the `plan` of its host operations as
+    /// `user --json` and `service --json` list them.
     pub actions: Vec<Action>,
     /// Warnings, as printed on stderr; absent when there are none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -555,17 +555,40 @@ fn unit_path(unit_dir: &Path, name: &str) -> PathBuf {
 
 fn converge_service(c: &mut Converger, s: &ServiceSpec) -> anyhow::Result<()> {
     let name = s.name.get_ref();
+    let existed = unit_path(&c.o.unit_dir, name).exists();
+    let verb = if existed { "update" } else { "create" };
     if c.o.dry_run {
-        if !unit_path(&c.o.unit_dir, name).exists() {
-            c.act("service", name, "create");
+        // the service's own dry run plans its steps; one that needs what this run would
+        // make first (a spec user's account) cannot, and is named by its unit alone
+        match service::install(&service_args(s, c.o)) {
+            // a start of the unit alone is no change: the real run starts a running unit
+            // and reports nothing changed
+            Ok(r)
+                if r.account_created
+                    || r.unit_status != "unchanged"
+                    || r.plan
+                        .iter()
+                        .any(|st| !matches!(st.op, crate::plan::HostOp::StartUnit { .. })) =>
+            {
+                c.act("service", name, verb);
+                c.actions.last_mut().expect("just pushed").plan = r.plan;
+            }
+            Ok(_) => {}
+            Err(e) if !existed => {
+                c.warnings.push(format!(
+                    "service {name}: its steps cannot be planned before the run: {e:#}"
+                ));
+                c.act("service", name, "create");
+            }
+            Err(e) => return Err(e.context(format!("service {name}"))),
         }
         return Ok(());
     }
-    let existed = unit_path(&c.o.unit_dir, name).exists();
-    let changed =
-        service::converge(&service_args(s, c.o)).with_context(|| format!("service {name}"))?;
-    if changed {
-        c.act("service", name, if existed { "update" } else { "create" });
+    let report =
+        service::install(&service_args(s, c.o)).with_context(|| format!("service {name}"))?;
+    if report.changed.unwrap_or(false) {
+        c.act("service", name, verb);
+        c.actions.last_mut().expect("just pushed").plan = report.plan;
     }
     Ok(())
 }
