@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::output;
 use crate::cli::limits::LimitArgs;
 use crate::exit;
-pub use crate::service::install::{ServiceRequest, converge, preflight};
+pub use crate::service::install::{ServiceRequest, preflight};
 use crate::service::systemctl::SYSTEM_UNIT_DIR;
 use crate::state::DEFAULT_STATE_DIR;
 

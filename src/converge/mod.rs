@@ -44,21 +44,36 @@ pub struct Options {
 /// One thing apply did (or, with --dry-run, would do).
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct Action {
-    /// jail, user, service, sshd
+    /// What it acts on: `jail`, `user`, `service` or `sshd`.
     pub kind: &'static str,
+    /// The jail's path, the user's or service's name, or sshd's main configuration file.
     pub name: String,
-    /// create, update, remove, reload
+    /// `create`, `update`, `remove` or `reload`.
     pub action: &'static str,
+    /// One line per change, as the text output prints them (a user's: `ACTION OBJECT
+    /// TARGET`; a jail's: its counts); absent when there is nothing more to say.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<String>,
+    /// A user's or a service's host operations, in order, as `user --json` and `service
+    /// --json` list them (with --dry-run: the ones the real run would perform).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub plan: Vec<crate::plan::HostStep>,
 }
 
-/// The outcome printed by `apply` (`--json`: this object).
+/// apply --json: what the run changed, in the order it happened; with --dry-run, what it
+/// would change. A jail's own plan (every object it holds) is `jailsmith build JAIL
+/// --dry-run --json`'s.
 #[derive(Clone, Debug, Serialize)]
 pub struct Outcome {
+    /// False when the host already was as the spec says (nothing was, or would be, done).
     pub changed: bool,
+    /// True with --dry-run: nothing was changed.
     pub dry_run: bool,
+    /// What was (or would be) done, in order: each with `kind`, `name`, `action`, and
+    /// `details` and, for a user or a service, the `plan` of its host operations as
+    /// `user --json` and `service --json` list them.
     pub actions: Vec<Action>,
+    /// Warnings, as printed on stderr; absent when there are none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
@@ -115,6 +130,7 @@ impl Converger<'_> {
             name: name.to_string(),
             action,
             details: Vec::new(),
+            plan: Vec::new(),
         });
     }
 }
@@ -438,10 +454,13 @@ fn converge_user(c: &mut Converger, a: &user::UserRequest) -> anyhow::Result<()>
     if report.changes.is_empty() {
         return Ok(());
     }
-    c.dropins_changed |= report.changes.iter().any(|ch| ch.object == "dropin");
+    use user::{Action, Object};
+    c.dropins_changed |= report.changes.iter().any(|ch| ch.object == Object::Dropin);
     let created = report.changes.iter().any(|ch| {
-        (ch.action == "create" && matches!(ch.object, "account" | "dropin"))
-            || (ch.action == "add" && ch.object == "member")
+        matches!(
+            (ch.action, ch.object),
+            (Action::Create, Object::Account | Object::Dropin) | (Action::Add, Object::Member)
+        )
     });
     let action = if a.remove {
         "remove"
@@ -451,11 +470,13 @@ fn converge_user(c: &mut Converger, a: &user::UserRequest) -> anyhow::Result<()>
         "update"
     };
     c.act("user", &a.name, action);
-    c.actions.last_mut().expect("just pushed").details = report
+    let done = c.actions.last_mut().expect("just pushed");
+    done.details = report
         .changes
         .iter()
         .map(|ch| format!("{} {} {}", ch.action, ch.object, ch.target))
         .collect();
+    done.plan = report.plan;
     Ok(())
 }
 
@@ -534,17 +555,40 @@ fn unit_path(unit_dir: &Path, name: &str) -> PathBuf {
 
 fn converge_service(c: &mut Converger, s: &ServiceSpec) -> anyhow::Result<()> {
     let name = s.name.get_ref();
+    let existed = unit_path(&c.o.unit_dir, name).exists();
+    let verb = if existed { "update" } else { "create" };
     if c.o.dry_run {
-        if !unit_path(&c.o.unit_dir, name).exists() {
-            c.act("service", name, "create");
+        // the service's own dry run plans its steps; one that needs what this run would
+        // make first (a spec user's account) cannot, and is named by its unit alone
+        match service::install(&service_args(s, c.o)) {
+            // a start of the unit alone is no change: the real run starts a running unit
+            // and reports nothing changed
+            Ok(r)
+                if r.account_created
+                    || r.unit_status != "unchanged"
+                    || r.plan
+                        .iter()
+                        .any(|st| !matches!(st.op, crate::plan::HostOp::StartUnit { .. })) =>
+            {
+                c.act("service", name, verb);
+                c.actions.last_mut().expect("just pushed").plan = r.plan;
+            }
+            Ok(_) => {}
+            Err(e) if !existed => {
+                c.warnings.push(format!(
+                    "service {name}: its steps cannot be planned before the run: {e:#}"
+                ));
+                c.act("service", name, "create");
+            }
+            Err(e) => return Err(e.context(format!("service {name}"))),
         }
         return Ok(());
     }
-    let existed = unit_path(&c.o.unit_dir, name).exists();
-    let changed =
-        service::converge(&service_args(s, c.o)).with_context(|| format!("service {name}"))?;
-    if changed {
-        c.act("service", name, if existed { "update" } else { "create" });
+    let report =
+        service::install(&service_args(s, c.o)).with_context(|| format!("service {name}"))?;
+    if report.changed.unwrap_or(false) {
+        c.act("service", name, verb);
+        c.actions.last_mut().expect("just pushed").plan = report.plan;
     }
     Ok(())
 }
@@ -576,8 +620,17 @@ fn prune_or_keep(c: &mut Converger, old: &Record, new: &mut Record) -> anyhow::R
         new.jails.extend(gone_jails);
         return Ok(());
     }
+    let mut pruned: Vec<ManagedUser> = Vec::new();
     for u in gone_users {
-        prune_user(c, &u)?;
+        // a dry run takes no one out: the next removal from the same jail plans as if the
+        // earlier ones were gone (the group goes with its last member, as in the real run)
+        let before: Vec<String> = pruned
+            .iter()
+            .filter(|p| p.jail == u.jail)
+            .map(|p| p.name.clone())
+            .collect();
+        prune_user(c, &u, before)?;
+        pruned.push(u);
     }
     for s in gone_services {
         prune_service(c, &s)?;
@@ -590,14 +643,18 @@ fn prune_or_keep(c: &mut Converger, old: &Record, new: &mut Record) -> anyhow::R
     Ok(())
 }
 
-fn prune_user(c: &mut Converger, u: &ManagedUser) -> anyhow::Result<()> {
+fn prune_user(c: &mut Converger, u: &ManagedUser, before: Vec<String>) -> anyhow::Result<()> {
     let o = c.o;
     let dirs = user::UserDirs {
         sshd: o.sshd.clone(),
         state_dir: o.state_dir.clone(),
         systemd_dir: o.systemd_dir.clone(),
     };
-    let a = user::UserRequest::removal(&u.name, &u.jail, dirs, u.delete_account, true, o.dry_run);
+    let mut a =
+        user::UserRequest::removal(&u.name, &u.jail, dirs, u.delete_account, true, o.dry_run);
+    if o.dry_run {
+        a.left_before = before;
+    }
     converge_user(c, &a)
 }
 
@@ -694,10 +751,17 @@ fn settle_manifests(c: &Converger, jails: &[BuildSettings]) -> anyhow::Result<()
 /// the first write, and each change was checked where it was made (an add's block with
 /// `sshd -T -C user=…`, which parses the whole configuration; a removal with `sshd -t`).
 fn finish_sshd(c: &mut Converger) -> anyhow::Result<()> {
-    if !c.dropins_changed || c.o.dry_run {
+    if !c.dropins_changed {
         return Ok(());
     }
     let sshd = c.o.sshd.validator();
+    if c.o.dry_run {
+        // the reload the real run makes, named as it would be
+        if !c.o.no_reload {
+            c.act("sshd", sshd.main.display(), "reload");
+        }
+        return Ok(());
+    }
     if c.o.no_reload {
         c.warnings.push(
             "--no-reload: sshd was not reloaded; new logins see the change only after a reload"

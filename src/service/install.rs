@@ -223,13 +223,6 @@ struct Checked {
     spec: UnitSpec,
 }
 
-/// The command without its report: true when something was created or changed (the
-/// jail, the account, the unit). What `apply` calls per service; the caller holds the state
-/// directory's lock.
-pub fn converge(args: &ServiceRequest) -> anyhow::Result<bool> {
-    install(args).map(|r| r.changed.unwrap_or(false))
-}
-
 /// Installs (or, with `dry_run`, works out) one service; progress and warnings go to
 /// stderr. The caller holds the state directory's lock.
 pub fn install(args: &ServiceRequest) -> anyhow::Result<ServiceReport> {

@@ -295,6 +295,62 @@ fn apply_creates_is_idempotent_and_prunes() {
 }
 
 #[test]
+fn a_prune_dry_run_of_every_user_of_a_jail_plans_what_the_real_prune_does() {
+    if !sshd::available("a_prune_dry_run_of_every_user_of_a_jail_plans_what_the_real_prune_does") {
+        return;
+    }
+    let s = Setup::new("a_prune_dry_run_of_every_user_of_a_jail_plans_what_the_real_prune_does");
+    let (alice, bob) = (ReservedUser::new(), ReservedUser::new());
+    let (_, key_pub) = sshd::client_keypair(&s.root.dir("client"));
+    let key_text = fs::read_to_string(&key_pub).unwrap().trim().to_string();
+    let spec = s.root.path().join("spec.toml");
+    fs::write(
+        &spec,
+        spec_text(
+            &s.jail,
+            &[(alice.name(), &key_text), (bob.name(), &key_text)],
+        ),
+    )
+    .unwrap();
+    s.run_json(&mut s.apply(&spec, &[]));
+    // both leave the spec: the last one out takes the jail's group and its sshd block with
+    // it, so the real prune reloads sshd; the dry run must plan that too
+    fs::write(&spec, spec_text(&s.jail, &[])).unwrap();
+    let watched = [
+        s.jail.as_path(),
+        s.srv.dropin_dir(),
+        s.keys_dir.as_path(),
+        s.state_dir.as_path(),
+    ];
+    let snap = snapshot(&watched);
+    let dry = s.run_json(&mut s.apply(&spec, &["--prune", "--dry-run"]));
+    assert_eq!(snapshot(&watched), snap, "the dry run wrote");
+    let real = s.run_json(&mut s.apply(&spec, &["--prune"]));
+    assert!(
+        actions(&real).iter().any(|a| a.0 == "sshd"),
+        "the last user out did not reload sshd: {real}"
+    );
+    assert_eq!(actions(&dry), actions(&real), "dry {dry}\nreal {real}");
+    // each user's host operations, as data: the dry run's are the real run's
+    let plans = |v: &serde_json::Value| -> Vec<serde_json::Value> {
+        v["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["kind"] == "user")
+            .map(|a| a["plan"].clone())
+            .collect()
+    };
+    assert!(
+        plans(&real)
+            .iter()
+            .all(|p| p.as_array().is_some_and(|p| !p.is_empty())),
+        "{real}"
+    );
+    assert_eq!(plans(&dry), plans(&real));
+}
+
+#[test]
 fn invalid_specs_are_refused_before_any_write() {
     let root = TestRoot::new("invalid_specs_are_refused_before_any_write");
     let state = root.state_dir();

@@ -856,8 +856,35 @@ fn apply_with_users_limits_and_a_service_converges_and_a_second_run_changes_noth
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&out.stdout)))
     };
 
+    // the dry run plans the service's steps as data, and the real run performs them
+    let dry = serde_json::from_slice::<serde_json::Value>(
+        &c.exec_ok(&[
+            "jailsmith",
+            "apply",
+            "/root/spec.toml",
+            "--json",
+            "--dry-run",
+        ])
+        .stdout,
+    )
+    .expect("apply --dry-run --json prints JSON");
+    let service_plan = |v: &serde_json::Value| -> Vec<String> {
+        v["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["kind"] == "service")
+            .flat_map(|a| a["plan"].as_array().cloned().unwrap_or_default())
+            .map(|s| s["op"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
     let first = apply();
     assert_eq!(first["changed"], true, "{first}");
+    assert!(
+        service_plan(&first).contains(&"start_unit".to_string()),
+        "{first}"
+    );
+    assert_eq!(service_plan(&dry), service_plan(&first), "{dry}");
     assert_eq!(show(&c, "web.service", "ActiveState"), "active");
     assert_eq!(fetch(&c, 8080, "index.html").as_deref(), Some("applied\n"));
     let uid = c.sh_ok("id -u alice").trim().to_string();
@@ -890,6 +917,18 @@ fn apply_with_users_limits_and_a_service_converges_and_a_second_run_changes_noth
     let second = apply();
     assert_eq!(second["changed"], false, "{second}");
     assert_eq!(snapshot(&c), before, "the second apply wrote something");
+    let dry = serde_json::from_slice::<serde_json::Value>(
+        &c.exec_ok(&[
+            "jailsmith",
+            "apply",
+            "/root/spec.toml",
+            "--json",
+            "--dry-run",
+        ])
+        .stdout,
+    )
+    .expect("apply --dry-run --json prints JSON");
+    assert_eq!(dry["changed"], false, "{dry}");
     assert_eq!(
         show(&c, "web.service", "MainPID"),
         web_pid,

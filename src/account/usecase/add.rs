@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use super::run::{
-    Run, ensure_dir, in_jail, put_host_file, put_jail_op, record_jail_files, record_user,
-    reload_sshd,
+    Action, Object, Run, ensure_dir, in_jail, put_host_file, put_jail_op, record_jail_files,
+    record_user, reload_sshd,
 };
 use super::{
     UserError, UserRequest, check_account_rules, check_jail_path, check_name, check_root_chain,
@@ -233,7 +233,7 @@ fn warn_unbound_log(r: &mut Run, host: &LinuxHost, jail: &Path) -> Result<(), Us
 /// dry run too), since --key replaces where --add-key adds.
 fn put_keys(r: &mut Run, key_file: &Path, key_text: &str) -> Result<(), UserError> {
     let before = hostfs::read_optional(key_file)?;
-    if put_host_file(r, "keys", key_file, key_text)?
+    if put_host_file(r, Object::Keys, key_file, key_text)?
         && let Some(before) = before
     {
         let n = keys::dropped(&before, key_text);
@@ -383,7 +383,7 @@ fn put_account(
         uid: a.uid,
     };
     let Some(acc) = existing else {
-        r.change("account", "create", &a.name);
+        r.change(Object::Account, Action::Create, &a.name);
         r.detail(format!(
             "useradd: home {} (inside the jail), shell {}, key-only{}",
             wanted.home,
@@ -425,7 +425,7 @@ fn put_account(
     if change.is_empty() {
         return Ok(JailAccount::of(e, acc.group.clone()));
     }
-    r.change("account", "update", &a.name);
+    r.change(Object::Account, Action::Update, &a.name);
     r.detail(format!("usermod: {}", change.describe()));
     let before = Modify {
         home: change.home.as_ref().map(|_| e.home.clone()),
@@ -478,7 +478,7 @@ fn put_jail_lines(r: &mut Run, host: &dyn Host, account: &JailAccount) -> Result
     match jailside::home_needs(host, name, owner.assigned())? {
         jailside::Needed::Nothing => {}
         jailside::Needed::Create => {
-            r.change("home", "create", in_jail(Some(host), &home));
+            r.change(Object::Home, Action::Create, in_jail(Some(host), &home));
             r.detail(format!("owner {}:{} mode 0700", owner.uid, owner.gid));
             let parent = JailPath::new("home").expect("static path");
             if host.stat(&parent)?.is_none() {
@@ -492,7 +492,7 @@ fn put_jail_lines(r: &mut Run, host: &dyn Host, account: &JailAccount) -> Result
             put_home(r, host, name, home, owner)?;
         }
         jailside::Needed::Fix { mode, owner: was } => {
-            r.change("home", "update", in_jail(Some(host), &home));
+            r.change(Object::Home, Action::Update, in_jail(Some(host), &home));
             r.detail(format!(
                 "owner {}:{} mode {mode:04o} → {}:{} 0700",
                 was.uid, was.gid, owner.uid, owner.gid
@@ -507,7 +507,11 @@ fn put_jail_lines(r: &mut Run, host: &dyn Host, account: &JailAccount) -> Result
         ));
     }
     for line in jailside::line_ops(Some(host), account)? {
-        put_jail_op(r, host, line.file, line.before.is_some(), line.op)?;
+        let object = match line.op {
+            HostOp::PutPasswdLine { .. } => Object::Passwd,
+            _ => Object::Group,
+        };
+        put_jail_op(r, host, object, line.before.is_some(), line.op)?;
     }
     Ok(())
 }

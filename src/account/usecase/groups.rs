@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::run::{Run, drop_host_file, put_host_file, update_state};
+use super::run::{Action, Object, Run, drop_host_file, put_host_file, update_state};
 use super::{UserError, UserRequest};
 use crate::account::hostdb::HostDb;
 use crate::account::hostfs;
@@ -150,7 +150,7 @@ pub(super) fn ensure_group(
     if gid.is_some() {
         return Ok(gid);
     }
-    r.change("sshd-group", "create", group);
+    r.change(Object::SshdGroup, Action::Create, group);
     r.detail(format!(
         "groupadd -r: sshd jails its members in {}",
         jail.display()
@@ -190,7 +190,11 @@ pub(super) fn ensure_group(
 
 /// Adds `user` to `group` (or takes it out), with the opposite as its undo.
 pub(super) fn membership(r: &mut Run, user: &str, group: &str, add: bool) -> Result<(), UserError> {
-    r.change("member", if add { "add" } else { "remove" }, group);
+    r.change(
+        Object::Member,
+        if add { Action::Add } else { Action::Remove },
+        group,
+    );
     r.detail(format!(
         "gpasswd {} {user} {group}",
         if add { "-a" } else { "-d" }
@@ -223,7 +227,7 @@ pub(super) fn drop_if_empty(
 ) -> Result<bool, UserError> {
     let st = state::load(&r.args.state_dir, jail)?;
     let Some(gid) = owned_gid(db, st.as_ref(), group, jail)? else {
-        return drop_host_file(r, "dropin", path);
+        return drop_host_file(r, Object::Dropin, path);
     };
     let ix = db.group_index()?;
     let others = ix
@@ -232,8 +236,8 @@ pub(super) fn drop_if_empty(
     if others {
         return Ok(false);
     }
-    let removed = drop_host_file(r, "dropin", path)?;
-    r.change("sshd-group", "remove", group);
+    let removed = drop_host_file(r, Object::Dropin, path)?;
+    r.change(Object::SshdGroup, Action::Remove, group);
     r.detail("groupdel: its last member left");
     let op = HostOp::DeleteGroup {
         name: group.to_string(),
@@ -250,7 +254,7 @@ pub(super) fn drop_if_empty(
 
 /// Writes the block (when it differs); true when it changed.
 pub(super) fn put_block(r: &mut Run, p: &Placement) -> Result<bool, UserError> {
-    put_host_file(r, "dropin", &p.path, &p.block.render())
+    put_host_file(r, Object::Dropin, &p.path, &p.block.render())
 }
 
 /// The per-user drop-ins of earlier versions in the drop-in directory that chroot into
@@ -319,10 +323,10 @@ pub(super) fn migrate(
             if !member {
                 membership(r, &l.user, &block.group, true)?;
             }
-            put_host_file(r, "dropin", &block_path, &block.render())?;
+            put_host_file(r, Object::Dropin, &block_path, &block.render())?;
             moved.push((l.user.clone(), block));
         }
-        drop_host_file(r, "dropin", &path)?;
+        drop_host_file(r, Object::Dropin, &path)?;
         r.detail(format!(
             "per-user drop-in of {} moved to its jail's group",
             l.user

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::run::{Run, drop_host_file, update_state};
+use super::run::{Action, Object, Run, drop_host_file, update_state};
 use super::{UserError, UserRequest};
 use crate::account::hostfs;
 use crate::limits::enforce::{self, Subject};
@@ -87,11 +87,7 @@ pub(super) fn put_limits(
         limits: limits.clone(),
     };
     let existed = before.as_ref().is_some_and(|b| b.exists);
-    r.change(
-        "limits",
-        if existed { "update" } else { "create" },
-        op.target(),
-    );
+    r.change(Object::Limits, Action::put(existed), op.target());
     if before.is_some_and(|b| b.same_text) {
         r.detail("owner root:root, mode 0644");
     }
@@ -143,7 +139,7 @@ pub(super) fn drop_limits(r: &mut Run, jail: &Path, name: &str) -> Result<(), Us
         return Ok(());
     };
     let path = r.args.systemd_dir.join(limits::slice_dropin_relpath(uid));
-    let removed = drop_host_file(r, "limits", &path)?;
+    let removed = drop_host_file(r, Object::Limits, &path)?;
     forget(r, jail, name)?;
     if removed {
         // the .d directory goes too when jailsmith's file was all it held
@@ -201,7 +197,7 @@ fn reload(r: &mut Run) {
         );
         return;
     }
-    r.change("systemd", "reload", "systemctl daemon-reload");
+    r.change(Object::Systemd, Action::Reload, "systemctl daemon-reload");
     if let Err(e) = r.exec(
         None,
         HostOp::ReloadSystemd,

@@ -26,8 +26,8 @@ use crate::state::StateError;
 
 pub use create::{Created, create_missing, join_group};
 pub use limits::DEFAULT_SYSTEMD_DIR;
-pub use run::Change;
 use run::Run;
+pub use run::{Action, Change, Object};
 
 /// What one run of `jailsmith user` asks for (the command line of `user`, or a `[[user]]`
 /// of an `apply` spec): plain data, no clap.
@@ -88,9 +88,10 @@ pub struct UserRequest {
     /// wrote with `sshd -T -C user=…` alone (which parses and checks the whole configuration
     /// too) instead of `sshd -t` before and after as well.
     pub sshd_checked: bool,
-    /// With --remove and --dry-run (`destroy`'s dry run, one user after another): the
-    /// jail's users whose removal the plan already holds, taken as gone: their lines of the
-    /// jail's passwd and group, their membership of the jail's groups. Empty elsewhere.
+    /// With --remove and --dry-run (`destroy`'s and `apply --prune`'s dry runs, one user
+    /// after another): the jail's users whose removal the plan already holds, taken as
+    /// gone: their lines of the jail's passwd and group, their membership of the jail's
+    /// groups. Empty elsewhere.
     pub left_before: Vec<String>,
 }
 

@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use super::run::{
-    Run, drop_host_file, in_jail, put_jail_file, record_jail_files, record_user, reload_sshd,
+    Action, Object, Run, drop_host_file, in_jail, put_jail_file, record_jail_files, record_user,
+    reload_sshd,
 };
 use super::{UserError, check_name, check_uid, groups, jail_path, refuse_other_jail};
 use crate::account::hostdb::{self, HostAccount, HostDb};
@@ -78,7 +79,7 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
     let sshd = a.sshd.validator();
     let steps = (|| {
         // No new logins: the key file goes first, then the running sessions.
-        drop_host_file(r, "keys", &key_file)?;
+        drop_host_file(r, Object::Keys, &key_file)?;
         if let Some(acc) = &existing {
             end_sessions(r, acc.entry.uid)?;
         }
@@ -129,11 +130,11 @@ pub(super) fn remove(r: &mut Run) -> Result<PathBuf, UserError> {
         && let Some(h) = host.as_ref()
         && h.stat(&home)?.is_some()
     {
-        r.change("home", "remove", in_jail(Some(h), &home));
+        r.change(Object::Home, Action::Remove, in_jail(Some(h), &home));
         delete_home(r, h, &jail, &home)?;
     }
     if a.delete_account && existing.is_some() {
-        r.change("account", "remove", name);
+        r.change(Object::Account, Action::Remove, name);
         r.detail("userdel (the host's /home is not touched)");
         let op = HostOp::DeleteAccount {
             name: name.to_string(),
@@ -261,7 +262,7 @@ fn end_sessions(r: &mut Run, uid: u32) -> Result<(), UserError> {
     if pids.is_empty() {
         return Ok(());
     }
-    r.change("sessions", "end", format!("uid {uid}"));
+    r.change(Object::Sessions, Action::End, format!("uid {uid}"));
     let reason = "the user is taken out: no session of it may stay";
     let done = r.exec(None, HostOp::EndSessions { uid }, reason)?;
     r.detail(match done.detail {
@@ -287,10 +288,24 @@ fn drop_jail_lines(
     }
     let (passwd, group) = without(passwd_before.clone(), group_before.clone(), name, existing);
     if let (Some(before), Some(p)) = (passwd_before, passwd) {
-        put_jail_file(r, host, "passwd", jailside::passwd_path(), Some(before), &p)?;
+        put_jail_file(
+            r,
+            host,
+            Object::Passwd,
+            jailside::passwd_path(),
+            Some(before),
+            &p,
+        )?;
     }
     if let (Some(before), Some(g)) = (group_before, group) {
-        put_jail_file(r, host, "group", jailside::group_path(), Some(before), &g)?;
+        put_jail_file(
+            r,
+            host,
+            Object::Group,
+            jailside::group_path(),
+            Some(before),
+            &g,
+        )?;
     }
     Ok(())
 }

@@ -15,13 +15,106 @@ use crate::sshd::reload;
 use crate::sshd::validate::Sshd;
 use crate::state::{self, JailState};
 
+/// What a change acts on (JSON: its kebab-case name, as `Display` prints it).
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Object {
+    Account,
+    Keys,
+    Home,
+    Dir,
+    Passwd,
+    Group,
+    /// The jail's sshd block (a drop-in).
+    Dropin,
+    /// The jail's host group that its block matches.
+    SshdGroup,
+    /// A membership of the jail's group.
+    Member,
+    Limits,
+    Sshd,
+    Systemd,
+    Sessions,
+    State,
+}
+
+impl Object {
+    pub fn name(self) -> &'static str {
+        match self {
+            Object::Account => "account",
+            Object::Keys => "keys",
+            Object::Home => "home",
+            Object::Dir => "dir",
+            Object::Passwd => "passwd",
+            Object::Group => "group",
+            Object::Dropin => "dropin",
+            Object::SshdGroup => "sshd-group",
+            Object::Member => "member",
+            Object::Limits => "limits",
+            Object::Sshd => "sshd",
+            Object::Systemd => "systemd",
+            Object::Sessions => "sessions",
+            Object::State => "state",
+        }
+    }
+}
+
+impl std::fmt::Display for Object {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a change does to its object (JSON: its lower-case name).
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Create,
+    Update,
+    Remove,
+    /// A membership given.
+    Add,
+    Reload,
+    /// Sessions ended.
+    End,
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Remove => "remove",
+            Action::Add => "add",
+            Action::Reload => "reload",
+            Action::End => "end",
+        }
+    }
+
+    /// Create when the object was not there, else update.
+    pub fn put(existed: bool) -> Self {
+        if existed {
+            Action::Update
+        } else {
+            Action::Create
+        }
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One change made (or, with --dry-run, to be made).
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct Change {
-    /// account, keys, home, passwd, group, dropin, sshd, sessions, state
-    pub object: &'static str,
-    /// create, update, remove, reload, end
-    pub action: &'static str,
+    /// account, keys, home, dir, passwd, group, dropin, sshd-group, member, limits, sshd,
+    /// systemd, sessions, state
+    pub object: Object,
+    /// create, update, remove, add, reload, end
+    pub action: Action,
     pub target: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
@@ -73,12 +166,7 @@ impl<'a> Run<'a> {
         }
     }
 
-    pub(super) fn change(
-        &mut self,
-        object: &'static str,
-        action: &'static str,
-        target: impl ToString,
-    ) {
+    pub(super) fn change(&mut self, object: Object, action: Action, target: impl ToString) {
         self.changes.push(Change {
             object,
             action,
@@ -148,14 +236,14 @@ pub(super) fn in_jail(host: Option<&dyn Host>, p: &JailPath) -> String {
 }
 
 /// Why a run writes a file of this kind.
-fn reason_of(object: &str, name: &str) -> String {
+fn reason_of(object: Object, name: &str) -> String {
     match object {
-        "keys" => {
+        Object::Keys => {
             format!("the public keys {name} logs in with (sshd reads them before the chroot)")
         }
-        "dropin" => "the sshd block that jails the members of the jail's group".into(),
-        "limits" => format!("the limits of {name}'s sessions (slice drop-in)"),
-        "passwd" | "group" => format!("the jail's {object}: {name}'s line"),
+        Object::Dropin => "the sshd block that jails the members of the jail's group".into(),
+        Object::Limits => format!("the limits of {name}'s sessions (slice drop-in)"),
+        Object::Passwd | Object::Group => format!("the jail's {object}: {name}'s line"),
         other => other.to_string(),
     }
 }
@@ -168,7 +256,7 @@ pub(super) fn reload_sshd(r: &mut Run, sshd: &Sshd) -> Result<(), UserError> {
         );
         return Ok(());
     }
-    r.change("sshd", "reload", sshd.main.display());
+    r.change(Object::Sshd, Action::Reload, sshd.main.display());
     let systemd = reload::systemd_is_init() && sshd.main == Path::new("/etc/ssh/sshd_config");
     let op = HostOp::ReloadSshd {
         config: sshd.main.clone(),
@@ -188,7 +276,7 @@ pub(super) fn ensure_dir(r: &mut Run, dir: &Path) -> Result<(), UserError> {
         hostfs::ensure_root_dir(dir, 0o755)?;
         return Ok(());
     }
-    r.change("dir", "create", dir.display());
+    r.change(Object::Dir, Action::Create, dir.display());
     let op = HostOp::MakeHostDir {
         path: dir.to_path_buf(),
         mode: 0o755,
@@ -200,7 +288,7 @@ pub(super) fn ensure_dir(r: &mut Run, dir: &Path) -> Result<(), UserError> {
 /// Writes a root-owned 0644 file outside the jail when its content differs.
 pub(super) fn put_host_file(
     r: &mut Run,
-    object: &'static str,
+    object: Object,
     path: &Path,
     text: &str,
 ) -> Result<bool, UserError> {
@@ -209,11 +297,7 @@ pub(super) fn put_host_file(
     if same_text && hostfs::has_root_mode(path, 0o644) {
         return Ok(false);
     }
-    r.change(
-        object,
-        if before.is_some() { "update" } else { "create" },
-        path.display(),
-    );
+    r.change(object, Action::put(before.is_some()), path.display());
     if same_text {
         r.detail("owner root:root, mode 0644");
     }
@@ -230,7 +314,7 @@ pub(super) fn put_host_file(
 pub(super) fn put_jail_file(
     r: &mut Run,
     host: &dyn Host,
-    object: &'static str,
+    object: Object,
     path: JailPath,
     before: Option<String>,
     text: &str,
@@ -252,16 +336,12 @@ pub(super) fn put_jail_file(
 pub(super) fn put_jail_op(
     r: &mut Run,
     host: &dyn Host,
-    object: &'static str,
+    object: Object,
     existed: bool,
     op: HostOp,
 ) -> Result<(), UserError> {
     let path = op.jail_path().expect("an operation in the jail").clone();
-    r.change(
-        object,
-        if existed { "update" } else { "create" },
-        in_jail(Some(host), &path),
-    );
+    r.change(object, Action::put(existed), in_jail(Some(host), &path));
     if let Some(parent) = path.parent()
         && host.stat(&parent)?.is_none()
     {
@@ -317,7 +397,7 @@ pub(super) fn update_state(
 ) -> Result<(), UserError> {
     let dir = &r.args.state_dir;
     let file = state::state_file(dir, jail);
-    r.change("state", "update", file.display());
+    r.change(Object::State, Action::Update, file.display());
     r.detail(detail.clone());
     let mut st = state::load(dir, jail)?.unwrap_or_else(|| JailState::new(jail));
     edit(&mut st);
@@ -369,15 +449,11 @@ fn record_failed(e: crate::jail::RecordError) -> UserError {
     }
 }
 
-pub(super) fn drop_host_file(
-    r: &mut Run,
-    object: &'static str,
-    path: &Path,
-) -> Result<bool, UserError> {
+pub(super) fn drop_host_file(r: &mut Run, object: Object, path: &Path) -> Result<bool, UserError> {
     if hostfs::read_optional(path)?.is_none() {
         return Ok(false);
     }
-    r.change(object, "remove", path.display());
+    r.change(object, Action::Remove, path.display());
     let op = HostOp::RemoveRootFile {
         path: path.to_path_buf(),
     };
@@ -408,5 +484,29 @@ mod tests {
             why: "exit status 1".into(),
         });
         assert_eq!(program.code(), exit::HOST_FAILURE);
+    }
+
+    #[test]
+    fn a_change_prints_and_serialises_its_object_and_action_by_the_same_name() {
+        use Object::*;
+        for o in [
+            Account, Keys, Home, Dir, Passwd, Group, Dropin, SshdGroup, Member, Limits, Sshd,
+            Systemd, Sessions, State,
+        ] {
+            assert_eq!(serde_json::to_value(o).unwrap(), o.to_string());
+        }
+        for a in [
+            Action::Create,
+            Action::Update,
+            Action::Remove,
+            Action::Add,
+            Action::Reload,
+            Action::End,
+        ] {
+            assert_eq!(serde_json::to_value(a).unwrap(), a.to_string());
+        }
+        assert_eq!(SshdGroup.to_string(), "sshd-group");
+        assert_eq!(Action::put(true), Action::Update);
+        assert_eq!(Action::put(false), Action::Create);
     }
 }

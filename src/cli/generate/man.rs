@@ -39,6 +39,7 @@ fn json_report(name: &str) -> Option<(&'static str, &'static str)> {
         "jailsmith-check" => (include_str!("../../audit/finding.rs"), "Report"),
         "jailsmith-destroy" => (include_str!("../../jail/destroy.rs"), "DestroyReport"),
         "jailsmith-update" => (include_str!("../../jail/update.rs"), "UpdateReport"),
+        "jailsmith-apply" => (include_str!("../../converge/mod.rs"), "Outcome"),
         "jailsmith-service" => (include_str!("../../service/install.rs"), "ServiceReport"),
         "jailsmith-mount" | "jailsmith-umount" => {
             (include_str!("../../mounts/usecase.rs"), "MountReport")
