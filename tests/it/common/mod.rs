@@ -177,14 +177,39 @@ pub fn run(cmd: &mut Command) -> Output {
 
 /// `run` with an explicit time limit: on timeout the process is killed (by PID) and the
 /// test panics with what it printed so far.
+///
+/// An executable this test process has just written may be "busy" for a moment: another
+/// test thread that forked while it was open for writing holds it until its child execs
+/// (ETXTBSY). A start refused so, or a `chroot`/`env` that could not exec for that reason
+/// alone (exit 126, nothing else said), ran nothing: it is retried, with a deadline.
 pub fn run_timeout(cmd: &mut Command, timeout: Duration) -> Output {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match run_once(cmd, timeout) {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && Instant::now() < deadline => {}
+            Err(e) => panic!("cannot run {cmd:?}: {e}"),
+            Ok(out) if text_file_busy(&out) && Instant::now() < deadline => {}
+            Ok(out) => return out,
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Exit 126 with one line on stderr, saying the program could not be executed because it
+/// was busy.
+fn text_file_busy(out: &Output) -> bool {
+    let err = String::from_utf8_lossy(&out.stderr);
+    out.status.code() == Some(126)
+        && err.trim_end().lines().count() == 1
+        && err.contains("Text file busy")
+}
+
+fn run_once(cmd: &mut Command, timeout: Duration) -> std::io::Result<Output> {
     use std::io::Read;
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let mut child = cmd.spawn()?;
     let mut out_pipe = child.stdout.take().expect("stdout pipe");
     let mut err_pipe = child.stderr.take().expect("stderr pipe");
     let out_t = std::thread::spawn(move || {
@@ -234,7 +259,7 @@ pub fn run_timeout(cmd: &mut Command, timeout: Duration) -> Output {
             describe(cmd, &out)
         );
     }
-    out
+    Ok(out)
 }
 
 /// A uid no account has, from 42000 (inside UID_MIN..UID_MAX of a default login.defs).
