@@ -53,6 +53,16 @@ impl Setup {
         c
     }
 
+    /// The directories apply writes to: the jail, the drop-ins, the keys and the state.
+    fn watched(&self) -> [&Path; 4] {
+        [
+            self.jail.as_path(),
+            self.srv.dropin_dir(),
+            self.keys_dir.as_path(),
+            self.state_dir.as_path(),
+        ]
+    }
+
     /// Runs apply; panics unless it exits 0; returns its JSON outcome.
     fn run_json(&self, cmd: &mut Command) -> serde_json::Value {
         let out = run(cmd);
@@ -214,12 +224,7 @@ fn apply_creates_is_idempotent_and_prunes() {
     );
 
     // second run: nothing changed, nothing written, nothing reloaded
-    let watched = [
-        s.jail.as_path(),
-        s.srv.dropin_dir(),
-        s.keys_dir.as_path(),
-        s.state_dir.as_path(),
-    ];
+    let watched = s.watched();
     let snap = snapshot(&watched);
     let listening = s.listening();
     let second = s.run_json(&mut s.apply(&spec, &[]));
@@ -316,12 +321,7 @@ fn a_prune_dry_run_of_every_user_of_a_jail_plans_what_the_real_prune_does() {
     // both leave the spec: the last one out takes the jail's group and its sshd block with
     // it, so the real prune reloads sshd; the dry run must plan that too
     fs::write(&spec, spec_text(&s.jail, &[])).unwrap();
-    let watched = [
-        s.jail.as_path(),
-        s.srv.dropin_dir(),
-        s.keys_dir.as_path(),
-        s.state_dir.as_path(),
-    ];
+    let watched = s.watched();
     let snap = snapshot(&watched);
     let dry = s.run_json(&mut s.apply(&spec, &["--prune", "--dry-run"]));
     assert_eq!(snapshot(&watched), snap, "the dry run wrote");

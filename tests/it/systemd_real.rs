@@ -850,24 +850,17 @@ fn apply_with_users_limits_and_a_service_converges_and_a_second_run_changes_noth
         uid = UID_BASE + 3,
     );
     c.write("/root/spec.toml", spec, 0o600);
-    let apply = || {
-        let out = c.exec_ok(&["jailsmith", "apply", "/root/spec.toml", "--json"]);
+    let apply_with = |extra: &[&str]| {
+        let mut argv = vec!["jailsmith", "apply", "/root/spec.toml", "--json"];
+        argv.extend_from_slice(extra);
+        let out = c.exec_ok(&argv);
         serde_json::from_slice::<serde_json::Value>(&out.stdout)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&out.stdout)))
     };
+    let apply = || apply_with(&[]);
 
     // the dry run plans the service's steps as data, and the real run performs them
-    let dry = serde_json::from_slice::<serde_json::Value>(
-        &c.exec_ok(&[
-            "jailsmith",
-            "apply",
-            "/root/spec.toml",
-            "--json",
-            "--dry-run",
-        ])
-        .stdout,
-    )
-    .expect("apply --dry-run --json prints JSON");
+    let dry = apply_with(&["--dry-run"]);
     let service_plan = |v: &serde_json::Value| -> Vec<String> {
         v["actions"]
             .as_array()
@@ -917,17 +910,7 @@ fn apply_with_users_limits_and_a_service_converges_and_a_second_run_changes_noth
     let second = apply();
     assert_eq!(second["changed"], false, "{second}");
     assert_eq!(snapshot(&c), before, "the second apply wrote something");
-    let dry = serde_json::from_slice::<serde_json::Value>(
-        &c.exec_ok(&[
-            "jailsmith",
-            "apply",
-            "/root/spec.toml",
-            "--json",
-            "--dry-run",
-        ])
-        .stdout,
-    )
-    .expect("apply --dry-run --json prints JSON");
+    let dry = apply_with(&["--dry-run"]);
     assert_eq!(dry["changed"], false, "{dry}");
     assert_eq!(
         show(&c, "web.service", "MainPID"),
