@@ -312,16 +312,6 @@ pub fn without_user(
     (p, g)
 }
 
-/// Writes a root-owned 0644 /etc file in the jail (making etc/ root 0755 when missing).
-pub fn write_etc(host: &dyn Host, path: &JailPath, text: &str) -> Result<(), HostError> {
-    if let Some(parent) = path.parent()
-        && host.stat(&parent)?.is_none()
-    {
-        host.make_dir(&parent, 0o755, Owner::ROOT)?;
-    }
-    host.write_file(path, text.as_bytes(), 0o644, Owner::ROOT)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,11 +427,6 @@ mod tests {
             Some(p.as_str())
         );
         assert_eq!(read_text(&h, &group_path()).unwrap(), None);
-        write_etc(&h, &group_path(), &g).unwrap();
-        assert_eq!(
-            *h.writes.read().unwrap(),
-            vec!["mkdir /etc", "write /etc/group"]
-        );
     }
 
     #[test]

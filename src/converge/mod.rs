@@ -620,17 +620,15 @@ fn prune_or_keep(c: &mut Converger, old: &Record, new: &mut Record) -> anyhow::R
         new.jails.extend(gone_jails);
         return Ok(());
     }
-    let mut pruned: Vec<ManagedUser> = Vec::new();
+    // a dry run takes no one out: the next removal from the same jail plans as if the
+    // earlier ones were gone (the group goes with its last member, as in the real run)
+    let mut pruned: std::collections::BTreeMap<PathBuf, Vec<String>> = Default::default();
     for u in gone_users {
-        // a dry run takes no one out: the next removal from the same jail plans as if the
-        // earlier ones were gone (the group goes with its last member, as in the real run)
-        let before: Vec<String> = pruned
-            .iter()
-            .filter(|p| p.jail == u.jail)
-            .map(|p| p.name.clone())
-            .collect();
+        let before = pruned.entry(u.jail.clone()).or_default();
         prune_user(c, &u, before)?;
-        pruned.push(u);
+        if c.o.dry_run {
+            before.push(u.name.clone());
+        }
     }
     for s in gone_services {
         prune_service(c, &s)?;
@@ -643,7 +641,7 @@ fn prune_or_keep(c: &mut Converger, old: &Record, new: &mut Record) -> anyhow::R
     Ok(())
 }
 
-fn prune_user(c: &mut Converger, u: &ManagedUser, before: Vec<String>) -> anyhow::Result<()> {
+fn prune_user(c: &mut Converger, u: &ManagedUser, before: &[String]) -> anyhow::Result<()> {
     let o = c.o;
     let dirs = user::UserDirs {
         sshd: o.sshd.clone(),
@@ -653,7 +651,7 @@ fn prune_user(c: &mut Converger, u: &ManagedUser, before: Vec<String>) -> anyhow
     let mut a =
         user::UserRequest::removal(&u.name, &u.jail, dirs, u.delete_account, true, o.dry_run);
     if o.dry_run {
-        a.left_before = before;
+        a.left_before = before.to_vec();
     }
     converge_user(c, &a)
 }
