@@ -67,6 +67,10 @@ pub struct ApplyReport {
     /// entry the plan does not name (an entry leaves only when its object is removed).
     #[serde(skip)]
     pub manifest: Manifest,
+    /// Temporaries an interrupted run had left in the plan's directories, removed before
+    /// the plan was applied (`Journal::apply_plan`).
+    #[serde(skip)]
+    pub swept: usize,
 }
 
 impl ApplyReport {
@@ -92,8 +96,9 @@ impl ApplyReport {
 /// on `opts.jobs` threads; the removals run last, one at a time in plan order (children
 /// before parents), and only when everything before them succeeded. The report lists
 /// outcomes in plan order. On failure the error of the first failing step in plan order is
-/// returned; steps independent of it may have been applied.
-pub fn apply(
+/// returned; steps independent of it may have been applied. Reached only through
+/// `journal::Journal::apply_plan`: every host change runs through the one journal.
+pub(super) fn apply(
     plan: &Plan,
     host: &dyn Host,
     previous: &Manifest,
@@ -572,158 +577,15 @@ fn device_entry(m: &Meta, major: u64, minor: u64) -> ManifestEntry {
 
 #[cfg(test)]
 mod tests {
-    //! The executor's decisions against a recording in-memory host: which `Host` calls an
-    //! apply makes, without touching a real jail.
+    //! The executor's decisions against the recording in-memory host (`apply::fake`): which
+    //! `Host` calls an apply makes, without touching a real jail.
 
-    use std::collections::BTreeMap;
     use std::path::PathBuf;
-    use std::sync::Mutex;
 
     use super::*;
-    use crate::apply::host::Copied;
+    use crate::apply::fake::FakeHost;
     use crate::plan::Placed;
     use crate::plan::Step as PlanStep;
-
-    #[derive(Default)]
-    struct FakeHost {
-        objects: Mutex<BTreeMap<JailPath, (Meta, Vec<u8>)>>,
-        calls: Mutex<Vec<String>>,
-        clock: Mutex<i128>,
-        /// Pretends to place copies from a store (`build --store`).
-        store: bool,
-    }
-
-    impl FakeHost {
-        fn put(&self, path: &JailPath, kind: EntryKind, mode: u32, owner: Owner, data: &[u8]) {
-            *self.clock.lock().unwrap() += 1;
-            let meta = Meta {
-                kind,
-                mode,
-                uid: owner.uid,
-                gid: owner.gid,
-                size: data.len() as u64,
-                mtime_ns: *self.clock.lock().unwrap(),
-                ino: 0,
-                nlink: 1,
-            };
-            self.objects
-                .lock()
-                .unwrap()
-                .insert(path.clone(), (meta, data.to_vec()));
-        }
-
-        fn log(&self, call: &str, path: &JailPath) {
-            self.calls.lock().unwrap().push(format!("{call} {path}"));
-        }
-
-        fn writes(&self) -> Vec<String> {
-            self.calls
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|c| !c.starts_with("stat ") && !c.starts_with("hash "))
-                .cloned()
-                .collect()
-        }
-    }
-
-    impl Host for FakeHost {
-        fn root(&self) -> &Path {
-            Path::new("/fake")
-        }
-        fn stat(&self, path: &JailPath) -> Result<Option<Meta>, HostError> {
-            self.log("stat", path);
-            Ok(self
-                .objects
-                .lock()
-                .unwrap()
-                .get(path)
-                .map(|(m, _)| m.clone()))
-        }
-        fn make_dir(&self, path: &JailPath, mode: u32, owner: Owner) -> Result<bool, HostError> {
-            self.log("mkdir", path);
-            self.put(path, EntryKind::Dir, mode, owner, b"");
-            Ok(true)
-        }
-        fn copy_file(
-            &self,
-            src: &Path,
-            path: &JailPath,
-            mode: u32,
-            owner: Owner,
-        ) -> Result<Copied, HostError> {
-            self.log("copy", path);
-            let data = std::fs::read(src).unwrap();
-            self.put(path, EntryKind::File, mode, owner, &data);
-            Ok(Copied {
-                sha256: sha256_hex(&data),
-                size: data.len() as u64,
-                meta: None,
-                stored: self
-                    .store
-                    .then(|| crate::state::Stored::Linked(sha256_hex(&data))),
-            })
-        }
-        fn uses_store(&self) -> bool {
-            self.store
-        }
-        fn write_file(
-            &self,
-            path: &JailPath,
-            content: &[u8],
-            mode: u32,
-            owner: Owner,
-        ) -> Result<(), HostError> {
-            self.log("write", path);
-            self.put(path, EntryKind::File, mode, owner, content);
-            Ok(())
-        }
-        fn symlink(&self, path: &JailPath, target: &Path) -> Result<(), HostError> {
-            self.log("symlink", path);
-            let kind = EntryKind::Symlink {
-                target: target.to_path_buf(),
-            };
-            self.put(path, kind, 0o777, Owner::ROOT, b"");
-            Ok(())
-        }
-        fn make_char_device(
-            &self,
-            path: &JailPath,
-            major: u64,
-            minor: u64,
-            mode: u32,
-        ) -> Result<(), HostError> {
-            self.log("mknod", path);
-            let kind = EntryKind::CharDevice { major, minor };
-            self.put(path, kind, mode, Owner::ROOT, b"");
-            Ok(())
-        }
-        fn read_file(&self, path: &JailPath) -> Result<Vec<u8>, HostError> {
-            self.log("read", path);
-            Ok(self.objects.lock().unwrap()[path].1.clone())
-        }
-        fn hash_file(&self, path: &JailPath) -> Result<String, HostError> {
-            self.log("hash", path);
-            Ok(sha256_hex(&self.objects.lock().unwrap()[path].1))
-        }
-        fn remove(&self, path: &JailPath) -> Result<bool, HostError> {
-            self.log("remove", path);
-            Ok(self.objects.lock().unwrap().remove(path).is_some())
-        }
-        fn remove_dir(&self, path: &JailPath) -> Result<bool, HostError> {
-            self.log("rmdir", path);
-            let has_children = self
-                .objects
-                .lock()
-                .unwrap()
-                .keys()
-                .any(|k| k.ancestors().contains(path));
-            Ok(!has_children && self.objects.lock().unwrap().remove(path).is_some())
-        }
-        fn remove_tree(&self, _: &JailPath) -> Result<crate::apply::tree::Removal, HostError> {
-            unimplemented!("the executor removes nothing recursively")
-        }
-    }
 
     fn jp(s: &str) -> JailPath {
         JailPath::new(s).unwrap()
@@ -786,10 +648,10 @@ mod tests {
         let r1 = apply(&plan, &host, &Manifest::default(), &ApplyOptions::default()).unwrap();
         assert_eq!(r1.created, 5);
         assert_eq!(r1.manifest.get(&jp("etc/bin")).unwrap().mode, 0o755);
-        host.calls.lock().unwrap().clear();
+        host.writes.write().unwrap().clear();
         let r2 = apply(&plan, &host, &r1.manifest, &ApplyOptions::default()).unwrap();
         assert!(r2.is_unchanged());
-        assert_eq!(host.writes(), Vec::<String>::new());
+        assert_eq!(host.written(), Vec::<String>::new());
         assert_eq!(r2.manifest, r1.manifest);
         assert!(r2.stale.is_empty());
     }
@@ -800,9 +662,9 @@ mod tests {
         let host = FakeHost::default();
         let plan = plan(src.path().to_path_buf());
         apply(&plan, &host, &Manifest::default(), &ApplyOptions::default()).unwrap();
-        host.calls.lock().unwrap().clear();
+        host.writes.write().unwrap().clear();
         let r = apply(&plan, &host, &Manifest::default(), &ApplyOptions::default()).unwrap();
-        assert_eq!(host.writes(), vec!["copy /etc/bin".to_string()]);
+        assert_eq!(host.written(), vec!["copy /etc/bin".to_string()]);
         assert_eq!((r.updated, r.unchanged), (1, 4));
     }
 
@@ -817,7 +679,7 @@ mod tests {
         host.put(&jp("etc"), link, 0o777, Owner::ROOT, b"");
         let err = apply(&plan, &host, &Manifest::default(), &ApplyOptions::default());
         assert!(matches!(err, Err(HostError::Symlink { ref path, .. }) if path == "/etc"));
-        assert_eq!(host.writes(), Vec::<String>::new());
+        assert_eq!(host.written(), Vec::<String>::new());
 
         let host = FakeHost::default();
         host.put(&jp("etc"), EntryKind::Fifo, 0o644, Owner::ROOT, b"");
@@ -826,7 +688,7 @@ mod tests {
             err,
             Err(HostError::WrongType { found: "FIFO", .. })
         ));
-        assert_eq!(host.writes(), Vec::<String>::new());
+        assert_eq!(host.written(), Vec::<String>::new());
     }
 
     #[test]
@@ -857,12 +719,12 @@ mod tests {
         .unwrap();
         assert_eq!(r1.manifest.get(&jp("etc/bin")).unwrap().store, None);
         let linked = FakeHost {
-            objects: Mutex::new(copies.objects.lock().unwrap().clone()),
+            entries: std::sync::RwLock::new(copies.entries.read().unwrap().clone()),
             store: true,
             ..Default::default()
         };
         let r2 = apply(&plan, &linked, &r1.manifest, &ApplyOptions::default()).unwrap();
-        assert_eq!(linked.writes(), vec!["copy /etc/bin".to_string()]);
+        assert_eq!(linked.written(), vec!["copy /etc/bin".to_string()]);
         let e = r2.manifest.get(&jp("etc/bin")).unwrap();
         assert!(e.store_object().is_some(), "{e:?}");
         assert_eq!(
@@ -870,12 +732,12 @@ mod tests {
             (0, 1),
             "a link writes no bytes"
         );
-        linked.calls.lock().unwrap().clear();
+        linked.writes.write().unwrap().clear();
         let r3 = apply(&plan, &linked, &r2.manifest, &ApplyOptions::default()).unwrap();
-        assert!(r3.is_unchanged() && linked.writes().is_empty());
-        copies.calls.lock().unwrap().clear();
+        assert!(r3.is_unchanged() && linked.written().is_empty());
+        copies.writes.write().unwrap().clear();
         let r4 = apply(&plan, &copies, &r3.manifest, &ApplyOptions::default()).unwrap();
-        assert_eq!(copies.writes(), vec!["copy /etc/bin".to_string()]);
+        assert_eq!(copies.written(), vec!["copy /etc/bin".to_string()]);
         assert_eq!(r4.manifest.get(&jp("etc/bin")).unwrap().store, None);
     }
 
@@ -922,7 +784,7 @@ mod tests {
         let mut with = base.clone();
         with.steps
             .extend(crate::plan::prune::removals(&base, &recorded, &[]));
-        host.calls.lock().unwrap().clear();
+        host.writes.write().unwrap().clear();
         (with, prev)
     }
 
@@ -947,8 +809,8 @@ mod tests {
         );
         let r = apply(&plan, &host, &prev, &ApplyOptions::default()).unwrap();
         assert_eq!(
-            host.writes(),
-            ["remove /opt/link", "remove /opt/tool", "rmdir /opt"],
+            host.written(),
+            ["rm /opt/link", "rm /opt/tool", "rmdir /opt"],
             "the rest is unchanged; the removals go children first"
         );
         assert_eq!(r.removed, ["/opt/link", "/opt/tool", "/opt"]);
@@ -991,7 +853,7 @@ mod tests {
         };
         host.put(&jp("usr/bin/tool"), to_host, 0o777, Owner::ROOT, b"");
         let r = apply(&plan, &host, &prev, &ApplyOptions::default()).unwrap();
-        assert_eq!(host.writes(), Vec::<String>::new(), "nothing removed");
+        assert_eq!(host.written(), Vec::<String>::new(), "nothing removed");
         assert_eq!(r.kept.len(), 1);
         assert!(r.kept[0].why.contains("now a symlink"), "{}", r.kept[0].why);
         assert_eq!(
@@ -1009,7 +871,7 @@ mod tests {
             src.path(),
             &[("gone", EntryKind::File, Placed::File)],
         );
-        host.objects.lock().unwrap().remove(&jp("gone"));
+        host.entries.write().unwrap().remove("gone");
         let r = apply(&plan, &host, &prev, &ApplyOptions::default()).unwrap();
         assert!(r.removed.is_empty() && r.kept.is_empty());
         assert!(r.manifest.get(&jp("gone")).is_none());
@@ -1022,7 +884,7 @@ mod tests {
         let (plan, prev) =
             with_removals(&host, src.path(), &[("old", EntryKind::File, Placed::File)]);
         // a FIFO where the plan writes etc/group: that step fails
-        host.objects.lock().unwrap().remove(&jp("etc/group"));
+        host.entries.write().unwrap().remove("etc/group");
         host.put(&jp("etc/group"), EntryKind::Fifo, 0o644, Owner::ROOT, b"");
         let err = apply(&plan, &host, &prev, &ApplyOptions::default());
         assert!(matches!(err, Err(HostError::WrongType { .. })), "{err:?}");

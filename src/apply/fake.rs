@@ -1,11 +1,14 @@
-//! A jail in memory for unit tests: a `Host` that keeps entries in a map, refuses a symlink
-//! in a parent component as `LinuxHost` does, and records every write in order.
+//! A jail in memory for unit tests (the one fake host): a `Host` that keeps entries in a
+//! map, refuses a symlink in a parent component as `LinuxHost` does, and records every
+//! write in order. Files it writes or copies get their size and a new mtime, as on disk.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::apply::binds::{Done, Made, MountError};
+use crate::apply::transfer::sha256_hex;
 use crate::apply::tree::Removal;
 use crate::apply::{Copied, EntryKind, Host, HostError, Meta};
 use crate::plan::{JailPath, MountKind, Owner};
@@ -17,6 +20,10 @@ pub struct FakeHost {
     pub writes: RwLock<Vec<String>>,
     /// Mounts made (path, mount ID), in order.
     pub mounts: RwLock<Vec<(String, u64)>>,
+    /// Pretends to place copies from a store (`build --store`).
+    pub store: bool,
+    /// The mtime of the next object put (each one is newer than the last).
+    pub clock: AtomicI64,
 }
 
 pub fn meta(kind: EntryKind, mode: u32, uid: u32) -> Meta {
@@ -55,6 +62,21 @@ impl FakeHost {
             },
             0o777,
         )
+    }
+    /// Puts `data` at `path` as an object of `kind`, with its size and a new mtime.
+    pub fn put(&self, path: &JailPath, kind: EntryKind, mode: u32, owner: Owner, data: &[u8]) {
+        let mut m = meta(kind, mode, owner.uid);
+        m.gid = owner.gid;
+        m.size = data.len() as u64;
+        m.mtime_ns = i128::from(self.clock.fetch_add(1, Ordering::Relaxed) + 1);
+        self.entries
+            .write()
+            .unwrap()
+            .insert(Self::key(path), (m, data.to_vec()));
+    }
+    /// The writes recorded so far, in order.
+    pub fn written(&self) -> Vec<String> {
+        self.writes.read().unwrap().clone()
     }
     /// Like LinuxHost: a symlink in a parent component is refused.
     fn check_parents(&self, path: &JailPath) -> Result<(), HostError> {
@@ -122,8 +144,33 @@ impl Host for FakeHost {
             .insert(Self::key(path), (m.clone(), Vec::new()))
             .is_none_or(|(old, _)| old != m))
     }
-    fn copy_file(&self, _: &Path, _: &JailPath, _: u32, _: Owner) -> Result<Copied, HostError> {
-        unimplemented!()
+    fn copy_file(
+        &self,
+        src: &Path,
+        path: &JailPath,
+        mode: u32,
+        owner: Owner,
+    ) -> Result<Copied, HostError> {
+        self.check_parents(path)?;
+        self.writes.write().unwrap().push(format!("copy {path}"));
+        let data = std::fs::read(src).map_err(|source| HostError::Io {
+            jail: "/fake".into(),
+            path: src.display().to_string(),
+            op: "copy",
+            source,
+        })?;
+        self.put(path, EntryKind::File, mode, owner, &data);
+        Ok(Copied {
+            sha256: sha256_hex(&data),
+            size: data.len() as u64,
+            meta: None,
+            stored: self
+                .store
+                .then(|| crate::state::Stored::Linked(sha256_hex(&data))),
+        })
+    }
+    fn uses_store(&self) -> bool {
+        self.store
     }
     fn write_file(
         &self,
@@ -134,24 +181,37 @@ impl Host for FakeHost {
     ) -> Result<(), HostError> {
         self.check_parents(path)?;
         self.writes.write().unwrap().push(format!("write {path}"));
-        self.entries.write().unwrap().insert(
-            Self::key(path),
-            (meta(EntryKind::File, mode, owner.uid), content.to_vec()),
-        );
+        self.put(path, EntryKind::File, mode, owner, content);
         Ok(())
     }
-    fn symlink(&self, _: &JailPath, _: &Path) -> Result<(), HostError> {
-        unimplemented!()
+    fn symlink(&self, path: &JailPath, target: &Path) -> Result<(), HostError> {
+        self.check_parents(path)?;
+        self.writes.write().unwrap().push(format!("symlink {path}"));
+        let kind = EntryKind::Symlink {
+            target: target.to_path_buf(),
+        };
+        self.put(path, kind, 0o777, Owner::ROOT, b"");
+        Ok(())
     }
-    fn make_char_device(&self, _: &JailPath, _: u64, _: u64, _: u32) -> Result<(), HostError> {
-        unimplemented!()
+    fn make_char_device(
+        &self,
+        path: &JailPath,
+        major: u64,
+        minor: u64,
+        mode: u32,
+    ) -> Result<(), HostError> {
+        self.check_parents(path)?;
+        self.writes.write().unwrap().push(format!("mknod {path}"));
+        let kind = EntryKind::CharDevice { major, minor };
+        self.put(path, kind, mode, Owner::ROOT, b"");
+        Ok(())
     }
     fn read_file(&self, path: &JailPath) -> Result<Vec<u8>, HostError> {
         self.check_parents(path)?;
         Ok(self.entries.read().unwrap()[&Self::key(path)].1.clone())
     }
-    fn hash_file(&self, _: &JailPath) -> Result<String, HostError> {
-        unimplemented!()
+    fn hash_file(&self, path: &JailPath) -> Result<String, HostError> {
+        Ok(sha256_hex(&self.read_file(path)?))
     }
     /// Like LinuxHost: never a directory, never through a symlink (a link itself goes).
     fn remove(&self, path: &JailPath) -> Result<bool, HostError> {

@@ -246,6 +246,21 @@ pub trait Host: Sync {
             source: std::io::Error::from(std::io::ErrorKind::Unsupported),
         })
     }
+    /// Makes the jail root itself root-owned and not writable by group or others, as sshd's
+    /// ChrootDirectory demands (DESIGN §5.1); other mode bits are kept. Returns true when
+    /// something changed. A host without a root directory of its own (a unit test's) has
+    /// nothing to do.
+    fn secure_root(&self) -> Result<bool, HostError> {
+        Ok(false)
+    }
+    /// Removes the temporaries an interrupted run of jailsmith left in the directory `dir`
+    /// (the root when None): root-owned non-directories named `.jailsmith-tmp-*`; a
+    /// directory others can write is left alone. Returns how many (none on a unit test's
+    /// host, which leaves no temporaries).
+    fn sweep_temporaries(&self, dir: Option<&JailPath>) -> Result<usize, HostError> {
+        let _ = dir;
+        Ok(0)
+    }
     /// Mounts `mount` at `path` (`apply::binds::mount`: reached by a descriptor opened
     /// beneath the root, the checks of a bind's source first); a mount already there is
     /// left, its flags fixed. Says what was done, with the new mount's ID when one was made.

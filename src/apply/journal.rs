@@ -1,7 +1,9 @@
 //! The one rollback journal: runs host operations (`plan::HostOp`) through the host layer —
 //! `System` outside jails, `Host` inside one — records each one's inverse, and on failure
 //! undoes them newest first, saying what was undone and what could not be. With a dry run
-//! it only collects the steps: the plan a command prints.
+//! it only collects the steps: the plan a command prints. A jail's build plan (`plan::Plan`)
+//! runs through it too (`Journal::apply_plan`, on the build executor): a build is never
+//! undone, and a roll-back says that the jail's files were kept and why.
 
 use std::path::Path;
 
@@ -9,12 +11,13 @@ use crate::account::AccountError;
 use crate::account::hostdb::PasswdEntry;
 use crate::account::jaildb;
 use crate::account::useradd::{self, Wanted};
+use crate::apply::executor::{self, ApplyOptions, ApplyReport};
 use crate::apply::host::{Host, HostError};
 use crate::apply::rootfile::{self, Durability, RootFileError};
 use crate::plan::hostops::{self, HostOp, HostStep, Id, ObjectKind};
-use crate::plan::{JailPath, Owner};
+use crate::plan::{JailPath, Op, Owner, Plan};
 use crate::sshd::SshdError;
-use crate::state::StateError;
+use crate::state::{Manifest, StateError};
 
 /// A failure of one host operation, carrying the error of the module that failed.
 #[derive(Debug, thiserror::Error)]
@@ -395,6 +398,9 @@ enum Undo {
     Again(HostOp),
     /// It cannot be put back (a deleted account); a roll-back says so.
     Impossible,
+    /// It is kept on purpose, for this reason (a jail's build: finished forward by the next
+    /// build, never undone); a roll-back says so.
+    Kept(String),
 }
 
 /// What a roll-back did: the targets put back and those that could not be, newest first.
@@ -402,16 +408,20 @@ enum Undo {
 pub struct RolledBack {
     pub undone: Vec<String>,
     pub failed: Vec<String>,
+    /// What was left as it is on purpose, with why (a jail's build), newest first.
+    pub kept: Vec<String>,
 }
 
 impl RolledBack {
+    /// True when there is nothing to say: nothing undone, failed or kept.
     pub fn is_empty(&self) -> bool {
-        self.undone.is_empty() && self.failed.is_empty()
+        self.undone.is_empty() && self.failed.is_empty() && self.kept.is_empty()
     }
 
     /// What an error says after its own message: the targets undone, each named once (a
-    /// file written several times is put back once per write), and, when some could not
-    /// be, a second line naming them.
+    /// file written several times is put back once per write; `nothing` when none was),
+    /// then a line naming what was kept on purpose, and, when some could not be undone, a
+    /// line naming them.
     pub fn summary(&self) -> (String, String) {
         let mut undone: Vec<&str> = Vec::new();
         for what in &self.undone {
@@ -419,12 +429,19 @@ impl RolledBack {
                 undone.push(what);
             }
         }
-        let failed = if self.failed.is_empty() {
-            String::new()
+        let mut rest = String::new();
+        if !self.kept.is_empty() {
+            rest += &format!("\n  kept (not rolled back): {}", self.kept.join("; "));
+        }
+        if !self.failed.is_empty() {
+            rest += &format!("\n  could NOT roll back: {}", self.failed.join("; "));
+        }
+        let undone = if undone.is_empty() {
+            "nothing".to_string()
         } else {
-            format!("\n  could NOT roll back: {}", self.failed.join("; "))
+            undone.join(", ")
         };
-        (undone.join(", "), failed)
+        (undone, rest)
     }
 }
 
@@ -486,6 +503,58 @@ impl<'s> Journal<'s> {
         Ok(done)
     }
 
+    /// Applies a jail's build plan through `host` with the build executor: secures the jail
+    /// root (sshd's ChrootDirectory demands), first removes the temporaries an
+    /// `interrupted` run left in the plan's directories (`ApplyReport::swept` counts them),
+    /// then walks the plan (`executor::apply`, against the `previous` manifest). The jail's
+    /// steps are not added to `steps()` (a command's plan lists its host steps; the build's
+    /// are its own plan). A build is never undone: an interrupted or failed one is finished
+    /// forward by the next build, from the state's in-progress record. So when the build
+    /// changed the jail (or failed part-way), the journal records that its files are kept,
+    /// and a later roll-back says so. A dry journal applies nothing: it refuses.
+    pub fn apply_plan(
+        &mut self,
+        host: &dyn Host,
+        plan: &Plan,
+        previous: &Manifest,
+        interrupted: bool,
+        opts: &ApplyOptions,
+    ) -> Result<ApplyReport, HostError> {
+        let root = host.root().to_path_buf();
+        if self.dry {
+            return Err(HostError::Io {
+                jail: root,
+                path: "/".into(),
+                op: "apply a build plan in a dry run to",
+                source: std::io::ErrorKind::Unsupported.into(),
+            });
+        }
+        let what = format!("the jail's files at {}", root.display());
+        let result: Result<(bool, ApplyReport), HostError> = (|| {
+            let secured = host.secure_root()?;
+            let swept = match interrupted {
+                true => sweep(host, plan)?,
+                false => 0,
+            };
+            let mut report = executor::apply(plan, host, previous, opts)?;
+            report.swept = swept;
+            Ok((secured, report))
+        })();
+        let why = match &result {
+            Ok((secured, report)) if *secured || !report.is_unchanged() => {
+                "this run's build is not undone: the state records what it placed, and \
+                 'jailsmith check' and the next build go on from there"
+            }
+            Ok(_) => return result.map(|(_, r)| r),
+            Err(_) => {
+                "a build is not undone: the next build finishes it, from the state's record \
+                 of the build in progress"
+            }
+        };
+        self.undo.push((what, Undo::Kept(why.into())));
+        result.map(|(_, r)| r)
+    }
+
     /// Forgets every inverse: what follows cannot be rolled back, and what came before
     /// stays (a removal past its point of no return).
     pub fn commit(&mut self) {
@@ -518,6 +587,7 @@ impl<'s> Journal<'s> {
             match undo {
                 Undo::Nothing => {}
                 Undo::Impossible => out.failed.push(format!("{what}: cannot be undone")),
+                Undo::Kept(why) => out.kept.push(format!("{what}: {why}")),
                 Undo::Op(op) => todo.push((what, op)),
                 Undo::Ops(ops) => todo.extend(ops.into_iter().map(|op| (op.target(), op))),
                 Undo::Again(op) => {
@@ -684,6 +754,23 @@ impl<'s> Journal<'s> {
         }
         Ok((done, Undo::Ops(undo)))
     }
+}
+
+/// Removes the temporaries an interrupted run may have left in the jail root and the plan's
+/// directories (one not there yet holds none); returns how many.
+fn sweep(host: &dyn Host, plan: &Plan) -> Result<usize, HostError> {
+    let mut n = host.sweep_temporaries(None)?;
+    for step in &plan.steps {
+        if let Op::MakeDir { path, .. } = &step.op {
+            match host.sweep_temporaries(Some(path)) {
+                Ok(k) => n += k,
+                Err(HostError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(n)
 }
 
 /// The operation that puts the root file `path` back as it was (`before`: its content and
@@ -1509,6 +1596,105 @@ mod tests {
         assert_eq!(jail.stat(&home).unwrap(), None);
         assert_eq!(jail.stat(&user_home).unwrap(), None);
         assert_eq!(jail.read_file(&passwd).unwrap(), b"root:x:0:0::/:/bin/sh\n");
+    }
+
+    /// A jail's build plan: its etc directory and a written file in it.
+    fn build_plan() -> Plan {
+        let etc = JailPath::new("etc").unwrap();
+        let ops = [
+            Op::MakeDir {
+                path: etc.clone(),
+                mode: 0o755,
+                owner: Owner::ROOT,
+            },
+            Op::WriteFile {
+                path: etc.join("motd").unwrap(),
+                content: "jailed\n".into(),
+                mode: 0o644,
+                owner: Owner::ROOT,
+            },
+        ];
+        Plan {
+            jail: "/fake".into(),
+            steps: ops
+                .into_iter()
+                .map(|op| crate::plan::Step {
+                    op,
+                    reason: "test".into(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_build_in_the_journal_is_kept_by_a_roll_back_which_says_so() {
+        let jail = FakeHost::default();
+        let sys = Recorder {
+            fail_at: Some(2),
+            ..Default::default()
+        };
+        let mut j = Journal::new(&sys, false);
+        let opts = ApplyOptions::default();
+        let plan = build_plan();
+        let report = j
+            .apply_plan(&jail, &plan, &Manifest::default(), false, &opts)
+            .unwrap();
+        assert_eq!(report.created, 2);
+        assert!(j.steps().is_empty(), "the build's steps are its own plan");
+        j.execute(None, step(write("/units/s.service", "[Unit]\n")))
+            .unwrap();
+        assert!(j.execute(None, step(member(true))).is_err());
+        let back = j.roll_back(Some(&jail));
+        assert_eq!(back.undone, ["/units/s.service"]);
+        assert!(back.failed.is_empty(), "{back:?}");
+        assert_eq!(back.kept.len(), 1, "{back:?}");
+        assert!(
+            back.kept[0].starts_with("the jail's files at /fake: this run's build is not undone"),
+            "{back:?}"
+        );
+        let (undone, rest) = back.summary();
+        assert_eq!(undone, "/units/s.service");
+        assert!(rest.starts_with("\n  kept (not rolled back): the jail's files at /fake"));
+        let motd = JailPath::new("etc/motd").unwrap();
+        assert_eq!(
+            jail.read_file(&motd).unwrap(),
+            b"jailed\n",
+            "the build stays"
+        );
+
+        // a build that changed nothing has nothing to keep: a roll-back says nothing of it
+        let mut j = Journal::new(&sys, false);
+        j.apply_plan(&jail, &plan, &report.manifest, false, &opts)
+            .unwrap();
+        assert!(j.roll_back(Some(&jail)).is_empty());
+    }
+
+    #[test]
+    fn a_failed_build_is_kept_for_the_next_build_and_a_dry_journal_applies_nothing() {
+        let plan = build_plan();
+        let opts = ApplyOptions::default();
+        let sys = Recorder::default();
+        // a FIFO where the plan writes etc/motd: the build fails part-way
+        let jail = FakeHost::default().with("etc/motd", crate::apply::EntryKind::Fifo, 0o644);
+        let mut j = Journal::new(&sys, false);
+        assert!(
+            j.apply_plan(&jail, &plan, &Manifest::default(), true, &opts)
+                .is_err()
+        );
+        let back = j.roll_back(Some(&jail));
+        assert!(back.undone.is_empty(), "{back:?}");
+        assert_eq!(back.kept.len(), 1);
+        assert!(
+            back.kept[0].contains("the next build finishes it"),
+            "{back:?}"
+        );
+        assert_eq!(back.summary().0, "nothing");
+
+        let jail = FakeHost::default();
+        let mut dry = Journal::new(&sys, true);
+        let err = dry.apply_plan(&jail, &plan, &Manifest::default(), false, &opts);
+        assert!(err.unwrap_err().to_string().contains("dry run"));
+        assert!(jail.written().is_empty() && dry.roll_back(Some(&jail)).is_empty());
     }
 
     #[test]

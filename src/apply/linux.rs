@@ -77,10 +77,8 @@ impl LinuxHost {
         Ok(self)
     }
 
-    /// Makes the jail root itself root-owned and not writable by group or others, as sshd's
-    /// ChrootDirectory demands (DESIGN §5.1), on the held descriptor. Other mode bits are
-    /// kept. Returns true when something changed.
-    pub fn secure_root(&self) -> Result<bool, HostError> {
+    /// `Host::secure_root`, on the held descriptor.
+    fn own_root(&self) -> Result<bool, HostError> {
         let op = "secure the jail root";
         let err = |e| errors::io(&self.jail, "/", op, e);
         let st = fstat(self.root.as_fd()).map_err(err)?;
@@ -624,10 +622,9 @@ fn meta_of(st: &FileStat, target: Option<PathBuf>) -> Meta {
 }
 
 impl LinuxHost {
-    /// Removes the temporaries an interrupted run of jailsmith left in the directory `dir`
-    /// (the root when None): root-owned non-directories named `.jailsmith-tmp-*`. A
-    /// directory others can write (a sticky /tmp, a home) is left alone. Returns how many.
-    pub fn sweep_temporaries(&self, dir: Option<&JailPath>) -> Result<usize, HostError> {
+    /// `Host::sweep_temporaries`: a directory others can write (a sticky /tmp, a home) is
+    /// left alone.
+    fn sweep_dir(&self, dir: Option<&JailPath>) -> Result<usize, HostError> {
         let op = "sweep temporaries in";
         let shown = dir.map_or("/".to_string(), |d| d.to_string());
         let fd = match dir {
@@ -671,6 +668,14 @@ impl LinuxHost {
 impl Host for LinuxHost {
     fn root(&self) -> &Path {
         &self.jail
+    }
+
+    fn secure_root(&self) -> Result<bool, HostError> {
+        self.own_root()
+    }
+
+    fn sweep_temporaries(&self, dir: Option<&JailPath>) -> Result<usize, HostError> {
+        self.sweep_dir(dir)
     }
 
     fn mount(

@@ -26,6 +26,6 @@ pub mod tree;
 pub mod walk;
 pub mod xattr;
 
-pub use executor::{ApplyOptions, ApplyReport, Outcome, apply};
+pub use executor::{ApplyOptions, ApplyReport, Outcome};
 pub use host::{Copied, EntryKind, Host, HostError, Meta};
 pub use linux::LinuxHost;

@@ -10,7 +10,8 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use crate::apply::executor::{ApplyOptions, ApplyReport, apply};
+use crate::apply::executor::{ApplyOptions, ApplyReport};
+use crate::apply::journal::{Journal, LinuxSystem};
 use crate::apply::linux::LinuxHost;
 use crate::apply::{Host, HostError};
 use crate::exit::{Class, Classified, Classify};
@@ -469,25 +470,6 @@ fn save_journal(
     Ok(())
 }
 
-/// Removes the temporaries an interrupted run may have left in the plan's directories.
-fn sweep(host: &LinuxHost, plan: &Plan) -> anyhow::Result<()> {
-    let mut n = host.sweep_temporaries(None).map_err(lower)?;
-    for step in &plan.steps {
-        if let crate::plan::Op::MakeDir { path, .. } = &step.op {
-            match host.sweep_temporaries(Some(path)) {
-                Ok(k) => n += k,
-                Err(HostError::Io { source, .. })
-                    if source.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(lower(e)),
-            }
-        }
-    }
-    if n > 0 {
-        eprintln!("jailsmith: removed {n} temporaries an interrupted run left behind");
-    }
-    Ok(())
-}
-
 /// The accounts of a jail's etc/passwd, from the host's account database (never from the
 /// jail's files): its jailed users, with their primary group's line when the host has that
 /// group (as `user` writes it), and its services' accounts, with a group line named after
@@ -580,8 +562,17 @@ pub fn record_entries(
     Ok(changed)
 }
 
-/// Plans, applies, and saves the state (only when something changed).
+/// Plans, applies, and saves the state (only when something changed), through a journal
+/// of its own (see `build_in`).
 pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
+    build_in(settings, &mut Journal::new(&LinuxSystem, false))
+}
+
+/// Plans, applies through `journal` (the one executor: `Journal::apply_plan`), and saves
+/// the state (only when something changed). A command that goes on with more host steps in
+/// the same journal (`service`) builds here, so a later failure's roll-back says the jail's
+/// files were kept (a build is finished forward, never undone).
+pub fn build_in(settings: &BuildSettings, journal: &mut Journal<'_>) -> anyhow::Result<Built> {
     let start = Instant::now();
     check_inputs(settings)?;
     check_jail_path(&settings.jail)?;
@@ -617,17 +608,22 @@ pub fn build(settings: &BuildSettings) -> anyhow::Result<Built> {
         &host,
         &foreign,
     )?;
-    host.secure_root().map_err(lower)?;
-    if previous.as_ref().is_some_and(|p| p.in_progress) {
-        sweep(&host, &plan)?;
-    }
+    let interrupted = previous.as_ref().is_some_and(|p| p.in_progress);
     let empty = Default::default();
     let prev_manifest = previous.as_ref().map(|s| &s.manifest).unwrap_or(&empty);
     let opts = ApplyOptions {
         verify_content: settings.verify_content,
         jobs: settings.jobs,
     };
-    let mut report = apply(&plan, &host, prev_manifest, &opts).map_err(lower)?;
+    let mut report = journal
+        .apply_plan(&host, &plan, prev_manifest, interrupted, &opts)
+        .map_err(lower)?;
+    if report.swept > 0 {
+        eprintln!(
+            "jailsmith: removed {} temporaries an interrupted run left behind",
+            report.swept
+        );
+    }
     report.stale = stale;
     report.manifest.foreign = match &previous {
         Some(p) => p.manifest.foreign.clone(),

@@ -2,7 +2,8 @@
 //! the use case below the command line. Builds the jail with the command's closure (and
 //! profiles), then (`steps`, through the one rollback journal) makes the system account,
 //! puts it into the jail's passwd/group, records the service and writes a hardened systemd
-//! unit with RootDirectory= and the resource limits; a failure after the build undoes those.
+//! unit with RootDirectory= and the resource limits; the build and those steps run through
+//! one journal, and a failure after the build undoes those steps and keeps the build.
 //! Every check on the input runs before anything is written. Returns a `ServiceReport` (a
 //! dry run: what would be done, with its plan); progress and warnings go to stderr.
 
@@ -286,6 +287,7 @@ pub fn install(args: &ServiceRequest) -> anyhow::Result<ServiceReport> {
         plan: Vec::new(),
     };
     let mut build_plan = None;
+    let mut journal = super::steps::journal(args);
     let host = if args.dry_run {
         let (plan, warnings) = crate::jail::plan(&settings)?;
         for w in warnings {
@@ -301,7 +303,7 @@ pub fn install(args: &ServiceRequest) -> anyhow::Result<ServiceReport> {
     } else {
         // The jail first: a build that fails leaves no account behind.
         eprintln!("jailsmith: building {}", settings.jail.display());
-        let built = crate::jail::build(&settings)?;
+        let built = crate::jail::build_in(&settings, &mut journal)?;
         changed |= !built.report.is_unchanged();
         report.jail_operations = built.plan.steps.len();
         for w in &built.warnings {
@@ -309,7 +311,7 @@ pub fn install(args: &ServiceRequest) -> anyhow::Result<ServiceReport> {
         }
         Some(LinuxHost::open(&args.jail, true).map_err(lower)?)
     };
-    let mut steps = Steps::new(args, host.as_ref());
+    let mut steps = Steps::new(args, host.as_ref(), journal);
     if let Some(plan) = &build_plan {
         steps = steps.after_build(plan);
     }

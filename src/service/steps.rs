@@ -1,8 +1,9 @@
 //! The host changes of `service` after the jail's build, each a typed host operation
 //! (`plan::HostOp`) with its reason run through the one rollback journal (`apply::journal`):
 //! the system account, the jail's passwd/group lines, the --read-write directories, the
-//! state record, the unit, and systemctl. A dry run collects the same operations as its
-//! plan; a failure undoes what was done, newest first. Never writes anything itself.
+//! state record, the unit, and systemctl, in the journal the jail's build ran through. A dry
+//! run collects the same operations as its plan; a failure undoes what was done, newest
+//! first, and says the jail's build was kept. Never writes anything itself.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -31,12 +32,23 @@ pub(super) struct Steps<'a> {
     built: BTreeSet<JailPath>,
 }
 
+/// The journal of one install (a dry one for a dry run): the jail's build runs through it
+/// first (`jail::build_in`), then the steps after it (`Steps::new`).
+pub(super) fn journal(args: &ServiceRequest) -> Journal<'static> {
+    Journal::new(&LINUX, args.dry_run)
+}
+
 impl<'a> Steps<'a> {
-    pub(super) fn new(args: &'a ServiceRequest, jail: Option<&'a LinuxHost>) -> Self {
+    /// The steps after the build, in `journal` (the one the build ran through, if any).
+    pub(super) fn new(
+        args: &'a ServiceRequest,
+        jail: Option<&'a LinuxHost>,
+        journal: Journal<'static>,
+    ) -> Self {
         Steps {
             args,
             jail,
-            journal: Journal::new(&LINUX, args.dry_run),
+            journal,
             built: BTreeSet::new(),
         }
     }

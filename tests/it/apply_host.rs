@@ -8,11 +8,20 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
-use jailsmith::apply::{
-    ApplyOptions, ApplyReport, Host, HostError, LinuxHost, Outcome, apply, transfer,
-};
+use jailsmith::apply::journal::{Journal, LinuxSystem};
+use jailsmith::apply::{ApplyOptions, ApplyReport, Host, HostError, LinuxHost, Outcome, transfer};
 use jailsmith::plan::{JailPath, Op, Owner, Plan, Step};
 use jailsmith::state::{self, JailState, Manifest, Request};
+
+/// Applies `plan` as a build does: through a journal of its own, the one executor.
+fn apply(
+    plan: &Plan,
+    host: &dyn Host,
+    previous: &Manifest,
+    opts: &ApplyOptions,
+) -> Result<ApplyReport, HostError> {
+    Journal::new(&LinuxSystem, false).apply_plan(host, plan, previous, false, opts)
+}
 
 fn jp(s: &str) -> JailPath {
     JailPath::new(s).unwrap()

@@ -1,9 +1,10 @@
 //! Issue 15's layout rules, checked on the source tree: only the host layer (`src/apply`)
 //! calls an API that writes, removes, changes owner or mode, mounts, signals or starts a
-//! process or holds a raw descriptor, nothing below `cli/` imports `cli`, and `cli/` stays
-//! under 15% of `src/`. What still breaks a rule is listed here
-//! with the reason; the test fails on a new breach and on a listed one that is gone (so the
-//! lists only shrink). Test modules (`#[cfg(test)]` and below) are not looked at.
+//! process or holds a raw descriptor, only the rollback journal reaches the build executor,
+//! nothing below `cli/` imports `cli`, and `cli/` stays under 15% of `src/`. What still
+//! breaks a rule is listed here with the reason; the test fails on a new breach and on a
+//! listed one that is gone (so the lists only shrink). Test modules (`#[cfg(test)]` and
+//! below) are not looked at.
 
 use std::path::{Path, PathBuf};
 
@@ -143,6 +144,75 @@ fn only_the_host_layer_holds_raw_descriptors() {
         found.is_empty(),
         "raw descriptors outside src/apply (keep them in the host layer):\n{}",
         found.join("\n")
+    );
+}
+
+/// True when `code` (a file's code, lines joined) names the build executor's entry: the
+/// path `executor::apply` (not `executor::ApplyOptions`), or `apply` as an item of a `use`
+/// list taken from `crate::apply` or `super` (`use crate::apply::executor::{…, apply}`).
+fn names_the_build_executor(code: &str) -> bool {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    let path = code
+        .match_indices("executor::apply")
+        .any(|(i, n)| !code[i + n.len()..].starts_with(ident));
+    let listed = code.split(';').any(|stmt| {
+        let stmt = stmt.trim_start();
+        let from_apply = stmt.starts_with("use crate::apply")
+            || stmt.starts_with("pub use executor")
+            || stmt.starts_with("use super::executor");
+        from_apply
+            && stmt.split(['{', '}', ',', ' ']).any(|item| item == "apply")
+            && stmt.contains('{')
+    });
+    path || listed
+}
+
+/// Issue 15, one executor: a jail's build plan is applied only through the rollback journal
+/// (`apply::journal::Journal::apply_plan`); nothing else reaches the build executor's entry.
+#[test]
+fn only_the_journal_reaches_the_build_executor() {
+    for (line, names) in [
+        ("let r = executor::apply(&plan, &host, &m, &o)?;", true),
+        (
+            "use crate::apply::executor::{ApplyOptions, ApplyReport, apply};",
+            true,
+        ),
+        (
+            "use crate::apply::executor::{\n    ApplyOptions,\n    apply,\n};",
+            true,
+        ),
+        ("crate::apply::executor::apply(&plan, host, m, o)", true),
+        (
+            "use crate::apply::executor::{ApplyOptions, ApplyReport};",
+            false,
+        ),
+        (
+            "let e = crate::apply::executor::placeholder(&op, there);",
+            false,
+        ),
+        ("journal.apply_plan(&host, &plan, m, false, &o)", false),
+    ] {
+        let joined = line.replace('\n', " ");
+        assert_eq!(names_the_build_executor(&joined), names, "{line}");
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    sources(&root.join("src"), &mut files);
+    let mut reaching = Vec::new();
+    for f in &files {
+        let rel = relative(f);
+        if rel == "src/apply/executor.rs" || rel == "src/apply/journal.rs" {
+            continue;
+        }
+        let joined: Vec<String> = code(f).into_iter().map(|(_, l)| l).collect();
+        if names_the_build_executor(&joined.join(" ")) {
+            reaching.push(rel);
+        }
+    }
+    assert!(
+        reaching.is_empty(),
+        "the build executor reached outside the journal (apply a jail's plan with \
+         Journal::apply_plan, e.g. jail::build_in): {reaching:?}"
     );
 }
 
