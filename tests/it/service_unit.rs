@@ -531,6 +531,63 @@ fn contents(dir: &std::path::Path) -> Vec<(PathBuf, Option<String>)> {
     out
 }
 
+/// One run, one journal: the jail's build and the steps after it run through the same
+/// journal, so when a step after the build fails (a symlink planted at the unit's path) the
+/// roll-back undoes those steps, keeps the jail's files (a build is finished forward, never
+/// undone) and says so; the jail then checks clean and a rebuild has nothing to do.
+#[test]
+fn a_failure_after_the_build_keeps_the_jail_and_says_so() {
+    if !common::require_root("a_failure_after_the_build_keeps_the_jail_and_says_so")
+        || !common::require_cmd("useradd")
+    {
+        return;
+    }
+    let c = Case::new("service_keeps_the_build");
+    let user = ReservedUser::new();
+    let canary = common::Canary::new(&c.root.dir("outside").join("canary"), "host data\n");
+    std::os::unix::fs::symlink(canary.path(), c.unit("tick")).unwrap();
+    let mut install = c.service("tick", "sleep 1000");
+    install.args(["--user", user.name(), "--create-user"]);
+    let err = text(&run_status(&mut install, REFUSED).stderr);
+    let kept = format!(
+        "\n  kept (not rolled back): the jail's files at {}: this run's build is not undone",
+        c.jail.display()
+    );
+    assert!(
+        err.contains(&kept),
+        "the error does not say the build was kept: {err}"
+    );
+    assert!(
+        err.contains("rolled back:") && err.contains(&format!("account {}", user.name())),
+        "{err}"
+    );
+    assert!(!err.contains("could NOT"), "{err}");
+    // the steps after the build are undone
+    assert!(user.lookup().is_none(), "the account is left");
+    let passwd = fs::read_to_string(c.jail.join("etc/passwd")).unwrap();
+    assert!(!passwd.contains(user.name()), "{passwd}");
+    canary.assert_unchanged("a refused unit write");
+    assert!(c.unit("tick").symlink_metadata().unwrap().is_symlink());
+    // the build stays, as its state records it
+    assert!(
+        c.jail.join("usr/bin/sleep").is_file(),
+        "the build was undone"
+    );
+    c.assert_check_clean("check after the roll-back");
+    let rebuild = run_ok(
+        common::bin()
+            .arg("build")
+            .arg(&c.jail)
+            .arg("--state-dir")
+            .arg(&c.state),
+    );
+    assert!(
+        text(&rebuild.stderr).contains("is up to date"),
+        "a rebuild after the roll-back had something to do: {}",
+        text(&rebuild.stderr)
+    );
+}
+
 #[test]
 fn a_refused_unit_write_rolls_back_the_account_jail_lines_dirs_and_state() {
     if !common::require_root(
