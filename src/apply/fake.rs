@@ -78,6 +78,12 @@ impl FakeHost {
     pub fn written(&self) -> Vec<String> {
         self.writes.read().unwrap().clone()
     }
+    /// Refuses a symlink in a parent component, then records `verb path` as a write.
+    fn record(&self, verb: &str, path: &JailPath) -> Result<(), HostError> {
+        self.check_parents(path)?;
+        self.writes.write().unwrap().push(format!("{verb} {path}"));
+        Ok(())
+    }
     /// Like LinuxHost: a symlink in a parent component is refused.
     fn check_parents(&self, path: &JailPath) -> Result<(), HostError> {
         for a in path.ancestors() {
@@ -122,8 +128,7 @@ impl Host for FakeHost {
             .map(|e| e.0.clone()))
     }
     fn make_dir(&self, path: &JailPath, mode: u32, owner: Owner) -> Result<bool, HostError> {
-        self.check_parents(path)?;
-        self.writes.write().unwrap().push(format!("mkdir {path}"));
+        self.record("mkdir", path)?;
         let mut m = meta(EntryKind::Dir, mode, owner.uid);
         m.gid = owner.gid;
         if let Some((old, _)) = self.entries.read().unwrap().get(&Self::key(path))
@@ -151,8 +156,7 @@ impl Host for FakeHost {
         mode: u32,
         owner: Owner,
     ) -> Result<Copied, HostError> {
-        self.check_parents(path)?;
-        self.writes.write().unwrap().push(format!("copy {path}"));
+        self.record("copy", path)?;
         let data = std::fs::read(src).map_err(|source| HostError::Io {
             jail: "/fake".into(),
             path: src.display().to_string(),
@@ -179,14 +183,12 @@ impl Host for FakeHost {
         mode: u32,
         owner: Owner,
     ) -> Result<(), HostError> {
-        self.check_parents(path)?;
-        self.writes.write().unwrap().push(format!("write {path}"));
+        self.record("write", path)?;
         self.put(path, EntryKind::File, mode, owner, content);
         Ok(())
     }
     fn symlink(&self, path: &JailPath, target: &Path) -> Result<(), HostError> {
-        self.check_parents(path)?;
-        self.writes.write().unwrap().push(format!("symlink {path}"));
+        self.record("symlink", path)?;
         let kind = EntryKind::Symlink {
             target: target.to_path_buf(),
         };
@@ -200,8 +202,7 @@ impl Host for FakeHost {
         minor: u64,
         mode: u32,
     ) -> Result<(), HostError> {
-        self.check_parents(path)?;
-        self.writes.write().unwrap().push(format!("mknod {path}"));
+        self.record("mknod", path)?;
         let kind = EntryKind::CharDevice { major, minor };
         self.put(path, kind, mode, Owner::ROOT, b"");
         Ok(())

@@ -53,6 +53,16 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// Every `.rs` file below `src/`.
+fn src_files() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    sources(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    files
+}
+
 /// The file's code without its test module and without comment lines.
 fn code(path: &Path) -> Vec<(usize, String)> {
     let text = std::fs::read_to_string(path).unwrap();
@@ -87,9 +97,7 @@ fn relative(p: &Path) -> String {
 
 /// (file, line number, line) of every code line of `src/` outside the host layer.
 fn outside_the_host_layer() -> Vec<(String, usize, String)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    sources(&root.join("src"), &mut files);
+    let files = src_files();
     let mut out = Vec::new();
     for f in &files {
         let rel = relative(f);
@@ -195,9 +203,7 @@ fn only_the_journal_reaches_the_build_executor() {
         let joined = line.replace('\n', " ");
         assert_eq!(names_the_build_executor(&joined), names, "{line}");
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    sources(&root.join("src"), &mut files);
+    let files = src_files();
     let mut reaching = Vec::new();
     for f in &files {
         let rel = relative(f);
@@ -218,9 +224,7 @@ fn only_the_journal_reaches_the_build_executor() {
 
 #[test]
 fn nothing_below_cli_imports_cli() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    sources(&root.join("src"), &mut files);
+    let files = src_files();
     let mut importing = Vec::new();
     for f in &files {
         let rel = relative(f);
