@@ -107,12 +107,13 @@ pub enum InstallError {
     #[error("{0}")]
     Lower(Box<dyn Classified>),
     /// A step after the build failed and the steps before it were undone (newest first);
-    /// the class is `error`'s.
-    #[error("{error:#}\n  rolled back: {undone}{failed}")]
+    /// `rest` says that the build was kept and what could not be undone. The class is
+    /// `error`'s.
+    #[error("{error:#}\n  rolled back: {undone}{rest}")]
     RolledBack {
         error: anyhow::Error,
         undone: String,
-        failed: String,
+        rest: String,
     },
 }
 

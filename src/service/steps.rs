@@ -98,17 +98,18 @@ impl<'a> Steps<'a> {
         self.journal.into_steps()
     }
 
-    /// Undoes every step done, newest first; `error` then says what was undone.
+    /// Undoes every step done, newest first; `error` then says what was undone and that the
+    /// jail's build (when it changed the jail) was kept.
     pub(super) fn roll_back(&mut self, error: anyhow::Error) -> anyhow::Error {
         let back = self.journal.roll_back(self.host());
         if back.is_empty() {
             return error;
         }
-        let (undone, failed) = back.summary();
+        let (undone, rest) = back.summary();
         InstallError::RolledBack {
             error,
             undone,
-            failed,
+            rest,
         }
         .into()
     }
