@@ -509,6 +509,113 @@ fn apply_writes_a_service_once_and_prunes_its_unit() {
     assert_eq!(again["changed"], false, "{again}");
 }
 
+/// The dry run's outcome, then the real run's; the dry run must leave `watched` as it was.
+fn dry_then_real(
+    spec: &Path,
+    state: &Path,
+    watched: &[&Path],
+) -> (serde_json::Value, serde_json::Value) {
+    let before = snapshot(watched);
+    let dry = common::apply_json(spec, state, &["--dry-run"]);
+    assert_eq!(snapshot(watched), before, "the dry run wrote: {dry}");
+    (dry, common::apply_json(spec, state, &[]))
+}
+
+/// The one action of an outcome: the jail's, with its action and its plan's steps.
+fn jail_action(v: &serde_json::Value, jail: &Path) -> (String, Vec<serde_json::Value>) {
+    let acts = v["actions"].as_array().expect("actions is an array");
+    assert_eq!(acts.len(), 1, "{v}");
+    let a = &acts[0];
+    assert_eq!(a["kind"], "jail", "{v}");
+    assert_eq!(a["name"], jail.display().to_string(), "{v}");
+    let plan = a["plan"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no plan: {v}"));
+    (a["action"].as_str().unwrap().to_string(), plan.clone())
+}
+
+/// True when `plan` copies the host file `path` to the same path in the jail.
+fn copies(plan: &[serde_json::Value], path: &Path) -> bool {
+    plan.iter()
+        .any(|s| s["op"] == "copy_file" && s["path"] == path.display().to_string())
+}
+
+/// apply's jail action as data: the dry run plans the jail and names, step by step, what
+/// the real run then does: the steps of a program the spec gained, a host source that
+/// changed and a copy in the jail that drifted; once converged, neither has a jail action.
+#[test]
+fn a_jail_dry_run_names_the_steps_the_real_run_performs() {
+    let name = "a_jail_dry_run_names_the_steps_the_real_run_performs";
+    if !common::require_root(name) {
+        return;
+    }
+    let root = TestRoot::new(name);
+    let (jail, state) = (root.jail("jail"), root.state_dir());
+    let data = root.dir("data");
+    let (motd, issue) = (data.join("motd"), data.join("issue"));
+    common::write_file(&motd, "one\n", 0o644);
+    common::write_file(&issue, "hello\n", 0o644);
+    let spec = root.path().join("spec.toml");
+    let write_spec = |bins: &str| {
+        let files = format!("\"{}\", \"{}\"", motd.display(), issue.display());
+        let text = format!(
+            "[[jail]]\npath = \"{}\"\nbins = [{bins}]\nfiles = [{files}]\n",
+            jail.display()
+        );
+        fs::write(&spec, text).unwrap();
+    };
+    write_spec("\"id\"");
+    let first = common::apply_json(&spec, &state, &[]);
+    assert_eq!(jail_action(&first, &jail).0, "create");
+    let watched = [jail.as_path(), state.as_path()];
+
+    // the spec gains a program: the dry run's steps are the real run's
+    write_spec("\"id\", \"ls\"");
+    let (dry, real) = dry_then_real(&spec, &state, &watched);
+    let (verb, plan) = jail_action(&dry, &jail);
+    assert_eq!(verb, "update");
+    assert!(
+        plan.iter()
+            .any(|s| s["op"] == "copy_file"
+                && s["path"].as_str().is_some_and(|p| p.ends_with("/ls"))),
+        "the dry run does not copy ls: {dry}"
+    );
+    assert!(
+        !copies(&plan, &motd),
+        "an unchanged file would be copied: {dry}"
+    );
+    let details = dry["actions"][0]["details"][0].as_str().unwrap();
+    assert!(details.ends_with("to add, 0 to update"), "{dry}");
+    assert_eq!(
+        jail_action(&real, &jail),
+        (verb, plan),
+        "dry {dry}\nreal {real}"
+    );
+
+    // a host source changed, and the jail's copy of another file drifted
+    common::write_file(&motd, "two, longer\n", 0o644);
+    let inside = |p: &Path| jail.join(p.strip_prefix("/").unwrap());
+    fs::write(inside(&issue), "changed in the jail\n").unwrap();
+    let (dry, real) = dry_then_real(&spec, &state, &watched);
+    let (verb, plan) = jail_action(&dry, &jail);
+    assert!(copies(&plan, &motd) && copies(&plan, &issue), "{dry}");
+    assert_eq!(plan.len(), 2, "only the two files would change: {dry}");
+    assert_eq!(
+        jail_action(&real, &jail),
+        (verb, plan),
+        "dry {dry}\nreal {real}"
+    );
+    assert_eq!(fs::read_to_string(inside(&motd)).unwrap(), "two, longer\n");
+    assert_eq!(fs::read_to_string(inside(&issue)).unwrap(), "hello\n");
+
+    // converged: neither run has a jail action
+    let again = common::apply_json(&spec, &state, &[]);
+    assert_eq!(again["changed"], false, "{again}");
+    let dry = common::apply_json(&spec, &state, &["--dry-run"]);
+    assert_eq!(dry["changed"], false, "{dry}");
+    assert_eq!(dry["actions"], serde_json::json!([]), "{dry}");
+}
+
 #[test]
 fn prune_removes_only_the_jails_apply_built() {
     if !common::require_root("prune_removes_only_the_jails_apply_built") {
@@ -532,19 +639,7 @@ fn prune_removes_only_the_jails_apply_built() {
         format!("[[jail]]\npath = \"{}\"\nbins = [\"id\"]\n", mine.display()),
     )
     .unwrap();
-    let apply = |extra: &[&str]| {
-        let mut c = common::bin();
-        c.arg("apply")
-            .arg(&spec)
-            .arg("--json")
-            .arg("--state-dir")
-            .arg(&state)
-            .args(extra);
-        let out = run(&mut c);
-        assert!(out.status.success(), "{}", common::describe(&c, &out));
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        v
-    };
+    let apply = |extra: &[&str]| common::apply_json(&spec, &state, extra);
     let first = apply(&["--prune"]);
     assert_eq!(
         actions(&first),
