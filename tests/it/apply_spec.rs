@@ -2,7 +2,8 @@
 //! builds the jail and jails the users (drop-in, key file, jail passwd line, ssh login); a
 //! second run reports `changed: false` and writes nothing; `--prune` takes out a user the
 //! spec dropped (host account kept); invalid specs are refused with file:line before any
-//! write. Every path (sshd config, drop-ins, keys, state) belongs to the test.
+//! write; a jail's dry run names, step by step, what its real run does, and follows no
+//! planted symlink. Every path (sshd config, drop-ins, keys, state) belongs to the test.
 
 use crate::common;
 
@@ -732,4 +733,64 @@ fn sshd_config_without_the_dropins_is_refused_before_any_write() {
         text(&out.stderr)
     );
     assert!(!jail.exists() && !state.exists(), "something was written");
+}
+
+/// A placed copy replaced by a symlink to a host file: apply's dry run names the copy the
+/// real run would place again and follows nothing; the real run refuses to replace a link it
+/// did not make (exit 4, naming the path); the host file is untouched by both.
+#[test]
+fn a_jail_dry_run_over_a_planted_symlink_follows_nothing() {
+    let name = "a_jail_dry_run_over_a_planted_symlink_follows_nothing";
+    if !common::require_root(name) {
+        return;
+    }
+    let root = TestRoot::new(name);
+    let (jail, state) = (root.jail("jail"), root.state_dir());
+    let motd = root.dir("data").join("motd");
+    common::write_file(&motd, "one\n", 0o644);
+    let canary = common::Canary::new(&root.dir("host").join("canary"), "host data\n");
+    let spec = root.path().join("spec.toml");
+    let text_of_spec = format!(
+        "[[jail]]\npath = \"{}\"\nbins = [\"id\"]\nfiles = [\"{}\"]\n",
+        jail.display(),
+        motd.display()
+    );
+    fs::write(&spec, text_of_spec).unwrap();
+    common::apply_json(&spec, &state, &[]);
+    let inside = jail.join(motd.strip_prefix("/").unwrap());
+    fs::remove_file(&inside).unwrap();
+    std::os::unix::fs::symlink(canary.path(), &inside).unwrap();
+
+    let before = snapshot(&[jail.as_path(), state.as_path()]);
+    let dry = common::apply_json(&spec, &state, &["--dry-run"]);
+    assert_eq!(
+        snapshot(&[jail.as_path(), state.as_path()]),
+        before,
+        "{dry}"
+    );
+    let (verb, plan) = jail_action(&dry, &jail);
+    assert_eq!(verb, "update");
+    assert!(copies(&plan, &motd) && plan.len() == 1, "{dry}");
+    canary.assert_unchanged("apply --dry-run over a planted symlink");
+
+    let mut real = common::bin();
+    real.arg("apply").arg(&spec).arg("--state-dir").arg(&state);
+    let out = run(&mut real);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        common::describe(&real, &out)
+    );
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("refusing to follow the symlink") && err.contains(motd.to_str().unwrap()),
+        "{err}"
+    );
+    canary.assert_unchanged("apply over a planted symlink");
+    assert_eq!(
+        fs::read_link(&inside).unwrap(),
+        canary.path(),
+        "the link is kept"
+    );
 }
