@@ -535,6 +535,20 @@ fn jail_action(v: &serde_json::Value, jail: &Path) -> (String, Vec<serde_json::V
     (a["action"].as_str().unwrap().to_string(), plan.clone())
 }
 
+/// A spec of one jail holding `bins` and the host `files`.
+fn jail_spec(jail: &Path, bins: &[&str], files: &[&Path]) -> String {
+    let quoted = |items: Vec<String>| {
+        let q: Vec<String> = items.iter().map(|i| format!("\"{i}\"")).collect();
+        q.join(", ")
+    };
+    let bins = quoted(bins.iter().map(|b| b.to_string()).collect());
+    let files = quoted(files.iter().map(|f| f.display().to_string()).collect());
+    format!(
+        "[[jail]]\npath = \"{}\"\nbins = [{bins}]\nfiles = [{files}]\n",
+        jail.display()
+    )
+}
+
 /// True when `plan` copies the host file `path` to the same path in the jail.
 fn copies(plan: &[serde_json::Value], path: &Path) -> bool {
     plan.iter()
@@ -557,21 +571,14 @@ fn a_jail_dry_run_names_the_steps_the_real_run_performs() {
     common::write_file(&motd, "one\n", 0o644);
     common::write_file(&issue, "hello\n", 0o644);
     let spec = root.path().join("spec.toml");
-    let write_spec = |bins: &str| {
-        let files = format!("\"{}\", \"{}\"", motd.display(), issue.display());
-        let text = format!(
-            "[[jail]]\npath = \"{}\"\nbins = [{bins}]\nfiles = [{files}]\n",
-            jail.display()
-        );
-        fs::write(&spec, text).unwrap();
-    };
-    write_spec("\"id\"");
+    let write_spec = |bins: &[&str]| fs::write(&spec, jail_spec(&jail, bins, &[&motd, &issue]));
+    write_spec(&["id"]).unwrap();
     let first = common::apply_json(&spec, &state, &[]);
     assert_eq!(jail_action(&first, &jail).0, "create");
     let watched = [jail.as_path(), state.as_path()];
 
     // the spec gains a program: the dry run's steps are the real run's
-    write_spec("\"id\", \"ls\"");
+    write_spec(&["id", "ls"]).unwrap();
     let (dry, real) = dry_then_real(&spec, &state, &watched);
     let (verb, plan) = jail_action(&dry, &jail);
     assert_eq!(verb, "update");
@@ -750,12 +757,7 @@ fn a_jail_dry_run_over_a_planted_symlink_follows_nothing() {
     common::write_file(&motd, "one\n", 0o644);
     let canary = common::Canary::new(&root.dir("host").join("canary"), "host data\n");
     let spec = root.path().join("spec.toml");
-    let text_of_spec = format!(
-        "[[jail]]\npath = \"{}\"\nbins = [\"id\"]\nfiles = [\"{}\"]\n",
-        jail.display(),
-        motd.display()
-    );
-    fs::write(&spec, text_of_spec).unwrap();
+    fs::write(&spec, jail_spec(&jail, &["id"], &[&motd])).unwrap();
     common::apply_json(&spec, &state, &[]);
     let inside = jail.join(motd.strip_prefix("/").unwrap());
     fs::remove_file(&inside).unwrap();
