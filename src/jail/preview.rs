@@ -61,8 +61,10 @@ impl Preview {
 }
 
 /// What a build with `settings` would change, changing nothing: the plan of the jail's whole
-/// request (merged with its saved one as `jail::build` does), judged step by step.
+/// request (merged with its saved one as `jail::build` does), judged step by step. Refuses
+/// what the build refuses: a directory that is not empty and not a jailsmith jail.
 pub fn preview(settings: &BuildSettings) -> anyhow::Result<Preview> {
+    super::refuse_unadopted(settings)?;
     let (plan, warnings) = super::plan(settings)?;
     let previous = state::load(&settings.state_dir, &settings.jail).map_err(super::state_failed)?;
     // a jail whose directory is gone is made anew: nothing the manifest records is there

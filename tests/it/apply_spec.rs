@@ -796,3 +796,39 @@ fn a_jail_dry_run_over_a_planted_symlink_follows_nothing() {
         "the link is kept"
     );
 }
+
+/// A `[[jail]]` at a directory that is not empty and not a jailsmith jail: apply refuses it
+/// (exit 4, naming what is there and `--adopt`), its dry run as its real run, and writes
+/// nothing.
+#[test]
+fn a_jail_at_a_foreign_directory_is_refused_by_the_dry_run_too() {
+    let name = "a_jail_at_a_foreign_directory_is_refused_by_the_dry_run_too";
+    if !common::require_root(name) {
+        return;
+    }
+    let root = TestRoot::new(name);
+    let (jail, state) = (root.jail("jail"), root.state_dir());
+    common::make_dir(&jail.join("projects"), 0o755);
+    common::write_file(&jail.join("projects/a.txt"), "data\n", 0o644);
+    let spec = root.path().join("spec.toml");
+    fs::write(&spec, jail_spec(&jail, &["id"], &[])).unwrap();
+    let before = snapshot(&[jail.as_path()]);
+    for extra in [&["--dry-run"][..], &[][..]] {
+        let mut c = common::bin();
+        c.arg("apply")
+            .arg(&spec)
+            .arg("--state-dir")
+            .arg(&state)
+            .args(extra);
+        let out = run(&mut c);
+        assert_eq!(out.status.code(), Some(4), "{}", common::describe(&c, &out));
+        let err = text(&out.stderr);
+        assert!(err.contains("projects") && err.contains("--adopt"), "{err}");
+        assert_eq!(
+            snapshot(&[jail.as_path()]),
+            before,
+            "{extra:?} wrote in the jail"
+        );
+    }
+    assert!(!state.join("jails").exists(), "a jail state was written");
+}
