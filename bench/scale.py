@@ -5,7 +5,7 @@
 """(g) scale: costs that must stay flat at a thousand users per jail and hundreds of jails.
 
 Everything runs against a private sshd (its own config, drop-in directory, host key and
-authorized-keys directory, on a free loopback port) and a private jailsmith state directory,
+authorized-keys directory, on a loopback port it holds for it) and a private jailsmith state directory,
 all under --workdir; never the machine's sshd or /etc/ssh. Beside it runs a baseline sshd
 with the same settings and no drop-ins at all (AuthorizedKeysFile the same key files), so the
 login and `sshd -T` figures are ratios measured in one run.
@@ -54,10 +54,14 @@ def timed(argv, check=True):
     return time.perf_counter() - t0
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def reserved_port():
+    """A loopback port bound here and held, (socket, port): SO_REUSEADDR and never listening,
+    so the kernel gives it to no one else while sshd, told the number, binds it (sshd sets
+    SO_REUSEADDR too). Closed when the bench stops that sshd: no port is guessed."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    return s, s.getsockname()[1]
 
 
 def ms(s):
@@ -88,7 +92,7 @@ class Sshd:
         os.makedirs(self.dropin, mode=0o755)
         self.host_key = os.path.join(self.dir, "host_ed25519")
         run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", self.host_key])
-        self.port = free_port()
+        self.reservation, self.port = reserved_port()
         self.config = os.path.join(self.dir, "sshd_config")
         self.pidfile = os.path.join(self.dir, "sshd.pid")
         self.logfile = os.path.join(self.dir, "sshd.log")
@@ -134,6 +138,7 @@ class Sshd:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.reservation.close()
 
 
 class Scale:

@@ -232,3 +232,45 @@ fn cc_shared_sets_the_soname() {
         text(&out.stdout)
     );
 }
+
+#[test]
+fn a_reserved_port_goes_only_to_the_server_it_is_handed_to() {
+    use socket2::{Domain, Socket, Type};
+    let reserved = common::port::ReservedPort::new();
+    let port = reserved.port();
+    let addr: socket2::SockAddr = std::net::SocketAddr::from(([127, 0, 0, 1], port)).into();
+    // while held, the port is in use for everyone who does not share it on purpose (the
+    // kernel's own choice of a free port, for bind(0) or connect, skips ports in use)
+    let plain = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    let err = plain
+        .bind(&addr)
+        .expect_err("a bind without SO_REUSEADDR took the port");
+    assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+    // the server it is handed to binds it (std sets SO_REUSEADDR, as sshd, ssh -L and
+    // http.server do); once that one listens, a second server is refused
+    let server = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind the port");
+    assert_eq!(server.local_addr().unwrap().port(), port);
+    assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_err());
+}
+
+#[test]
+fn private_sshd_listens_on_its_reserved_port_through_reloads() {
+    if !sshd::available("private_sshd_listens_on_its_reserved_port_through_reloads") {
+        return;
+    }
+    let mut srv = PrivateSshd::start(None);
+    let port = srv.port();
+    let listening = format!("Server listening on 127.0.0.1 port {port}.");
+    for _ in 0..2 {
+        srv.reload();
+        srv.wait_settled();
+    }
+    assert_eq!(
+        srv.log().matches(&listening).count(),
+        3,
+        "sshd did not listen on {port} at start and after each reload:\n{}",
+        srv.log()
+    );
+    // while sshd listens there, no other server can take its port
+    assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_err());
+}

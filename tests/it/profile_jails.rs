@@ -6,7 +6,7 @@
 use crate::common;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -422,11 +422,9 @@ fn serve_a_file_over_loopback(t: &TestJail) {
         Some(t.user.gid()),
     )
     .unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // held until http.server binds it: the port is handed over, not guessed
+    let reserved = common::port::ReservedPort::new();
+    let port = reserved.port();
     let child = t
         .command(
             Some(user),

@@ -141,7 +141,9 @@ fn python_http_server_unit_is_hardened_limited_and_serves() {
     let www = c.root.dir("www");
     common::make_dir(&www, 0o755);
     common::write_file(&www.join("index.html"), "hello from the jail\n", 0o644);
-    let port = common::sshd::free_port();
+    // held until the server below binds it: the port is handed over, not guessed
+    let reserved = common::port::ReservedPort::new();
+    let port = reserved.port();
     let exec = format!(
         "python3 -m http.server {port} --bind 127.0.0.1 --directory {}",
         www.display()

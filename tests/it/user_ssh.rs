@@ -151,7 +151,9 @@ fn forwarding_channels_reach_nothing() {
     assert_ne!(out.status.code(), Some(0));
 
     // -L: the client listens, but the server opens nothing
-    let lport = sshd::free_port();
+    // held until the client binds it for -L: the port is handed over, not guessed
+    let reserved = common::port::ReservedPort::new();
+    let lport = reserved.port();
     let mut l = s.srv.ssh_client(name, &key);
     l.arg("-N")
         .arg("-L")

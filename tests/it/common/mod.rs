@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod nspawn;
+pub mod port;
 pub mod sshd;
 
 use std::fs;

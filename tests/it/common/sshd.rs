@@ -1,11 +1,11 @@
 //! A private OpenSSH server for root tests: its own config, host key, drop-in directory, pid
-//! file and log, on a free loopback port; plus `ssh`/`sftp` client commands that trust only
+//! file and log, on a loopback port the test holds for it (`port::ReservedPort`); plus `ssh`/`sftp` client commands that trust only
 //! its host key. Never reads or touches /etc/ssh/sshd_config or the machine's own sshd; its
 //! processes are killed by PID on Drop.
 
 use std::fs;
 use std::io::Read;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
+use super::port::ReservedPort;
 use super::{TestRoot, descendants, describe, find_cmd, make_dir, run, run_ok, write_file};
 
 /// How long sshd gets to start listening (or to come back after SIGHUP).
@@ -37,14 +38,10 @@ pub struct PrivateSshd {
     host_key: PathBuf,
     known_hosts: PathBuf,
     log: PathBuf,
-    port: u16,
+    /// Held from before sshd starts until it is stopped: through every reload, no one else
+    /// can take it.
+    port: ReservedPort,
     child: Option<std::process::Child>,
-}
-
-/// A port that was free on 127.0.0.1 a moment ago.
-pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local_addr").port()
 }
 
 /// Generates an ed25519 client key pair in `dir` (`id_ed25519_N`, `.pub`), without a
@@ -131,32 +128,20 @@ impl PrivateSshd {
             sshd,
             dropin,
             host_key,
-            port: 0,
+            port: ReservedPort::new(),
             child: None,
         };
-        let mut last_log = String::new();
-        for _ in 0..5 {
-            s.port = free_port();
-            s.write_config();
-            s.write_known_hosts();
-            s.spawn();
-            match s.wait_ready(0) {
-                Ok(()) => return s,
-                Err(log) => {
-                    s.stop();
-                    let port_taken =
-                        log.contains("Address already in use") || log.contains("Cannot bind");
-                    last_log = log;
-                    if !port_taken {
-                        break;
-                    }
-                }
-            }
+        s.write_config();
+        s.write_known_hosts();
+        s.spawn();
+        if let Err(log) = s.wait_ready(0) {
+            s.stop();
+            panic!(
+                "private sshd did not start (config {})\n--- sshd log ---\n{log}",
+                s.config.display()
+            );
         }
-        panic!(
-            "private sshd did not start (config {})\n--- sshd log ---\n{last_log}",
-            s.config.display()
-        );
+        s
     }
 
     fn write_config(&self) {
@@ -177,7 +162,7 @@ impl PrivateSshd {
              LogLevel DEBUG1\n\
              StrictModes yes\n",
             dropin = self.dropin.display(),
-            port = self.port,
+            port = self.port(),
             key = self.host_key.display(),
             pid = d.join("sshd.pid").display(),
         );
@@ -190,7 +175,7 @@ impl PrivateSshd {
         let pubkey = fs::read_to_string(&pubpath).expect("read host public key");
         let mut fields = pubkey.split_whitespace();
         let (kind, key) = (fields.next().unwrap_or(""), fields.next().unwrap_or(""));
-        let line = format!("[127.0.0.1]:{} {kind} {key}\n", self.port);
+        let line = format!("[127.0.0.1]:{} {kind} {key}\n", self.port());
         write_file(&self.known_hosts, line, 0o644);
     }
 
@@ -223,7 +208,7 @@ impl PrivateSshd {
     /// answers with an SSH banner. Err(log) if it exited or timed out.
     fn wait_ready(&mut self, listening_before: usize) -> Result<(), String> {
         let deadline = Instant::now() + READY_TIMEOUT;
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port()));
         loop {
             if let Some(c) = self.child.as_mut()
                 && let Ok(Some(st)) = c.try_wait()
@@ -237,7 +222,7 @@ impl PrivateSshd {
             if Instant::now() >= deadline {
                 return Err(format!(
                     "sshd not ready on port {} after {READY_TIMEOUT:?}\n{}",
-                    self.port,
+                    self.port(),
                     self.log()
                 ));
             }
@@ -267,7 +252,7 @@ impl PrivateSshd {
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.port.port()
     }
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(|c| c.id())
@@ -306,7 +291,7 @@ impl PrivateSshd {
         use std::io::Read;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+            if let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", self.port())) {
                 let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
                 let mut buf = [0u8; 4];
                 if c.read_exact(&mut buf).is_ok() && &buf == b"SSH-" {
@@ -416,7 +401,7 @@ impl PrivateSshd {
     /// key, never prompting. Append the remote command: `.arg("id -un")`.
     pub fn ssh_client(&self, user: &str, identity: &Path) -> Command {
         let mut cmd = Command::new(find_cmd("ssh").unwrap_or("ssh".into()));
-        cmd.arg("-p").arg(self.port.to_string());
+        cmd.arg("-p").arg(self.port().to_string());
         self.client_opts(&mut cmd, identity);
         cmd.arg("-l").arg(user).arg("127.0.0.1");
         cmd.stdin(Stdio::null());
@@ -427,7 +412,7 @@ impl PrivateSshd {
     /// (`sftp -b`; a failing command ends it with a non-zero status).
     pub fn sftp_client(&self, user: &str, identity: &Path, batchfile: &Path) -> Command {
         let mut cmd = Command::new(find_cmd("sftp").unwrap_or("sftp".into()));
-        cmd.arg("-P").arg(self.port.to_string());
+        cmd.arg("-P").arg(self.port().to_string());
         self.client_opts(&mut cmd, identity);
         cmd.arg("-b").arg(batchfile);
         cmd.arg(format!("{user}@127.0.0.1"));
