@@ -16,6 +16,7 @@ use crate::apply::journal::{Journal, LinuxSystem};
 use crate::hostinfo::gather::Wanted;
 use crate::jail::BuildSettings;
 use crate::jail::destroy;
+use crate::jail::preview::Preview;
 use crate::limits::options::LimitArgs;
 use crate::mounts::Bind;
 use crate::profile::request::{DirArgs, ProfileArgs};
@@ -41,7 +42,7 @@ pub struct Options {
     pub no_reload: bool,
 }
 
-/// One thing apply did (or, with --dry-run, would do).
+/// `actions`: one thing apply did (or, with --dry-run, would do).
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct Action {
     /// What it acts on: `jail`, `user`, `service` or `sshd`.
@@ -51,18 +52,42 @@ pub struct Action {
     /// `create`, `update`, `remove` or `reload`.
     pub action: &'static str,
     /// One line per change, as the text output prints them (a user's: `ACTION OBJECT
-    /// TARGET`; a jail's: its counts); absent when there is nothing more to say.
+    /// TARGET`; a jail's: its counts, `N created, N updated, N unchanged`, with --dry-run
+    /// `N to add, N to update`); absent when there is nothing more to say.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<String>,
-    /// A user's or a service's host operations, in order, as `user --json` and `service
-    /// --json` list them (with --dry-run: the ones the real run would perform).
+    /// The steps the action performed, in order (with --dry-run: the ones the real run
+    /// would perform), each with its `op` and `reason`. A user's or a service's are host
+    /// operations, as `user --json` and `service --json` list them; a jail's are the steps
+    /// of its plan that change the jail, as `update --json` lists them (`"op":
+    /// "copy_file"`, …). Absent when there are none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub plan: Vec<crate::plan::HostStep>,
+    pub plan: Vec<ActionStep>,
+}
+
+/// One step of an action's plan: a host operation (a user's, a service's) or a step of a
+/// jail's plan; serialised as the step itself.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum ActionStep {
+    Host(crate::plan::HostStep),
+    Jail(crate::plan::Step),
+}
+
+/// Host operations as an action's plan.
+fn host_steps(steps: Vec<crate::plan::HostStep>) -> Vec<ActionStep> {
+    steps.into_iter().map(ActionStep::Host).collect()
+}
+
+/// A jail's changing steps as an action's plan.
+fn jail_steps(steps: Vec<crate::plan::Step>) -> Vec<ActionStep> {
+    steps.into_iter().map(ActionStep::Jail).collect()
 }
 
 /// apply --json: what the run changed, in the order it happened; with --dry-run, what it
-/// would change. A jail's own plan (every object it holds) is `jailsmith build JAIL
-/// --dry-run --json`'s.
+/// would change (each jail is planned: its action lists the steps the real run performs).
+/// A jail's whole plan (every object it holds,
+/// changed or not) is `jailsmith build JAIL --dry-run --json`'s.
 #[derive(Clone, Debug, Serialize)]
 pub struct Outcome {
     /// False when the host already was as the spec says (nothing was, or would be, done).
@@ -70,8 +95,7 @@ pub struct Outcome {
     /// True with --dry-run: nothing was changed.
     pub dry_run: bool,
     /// What was (or would be) done, in order: each with `kind`, `name`, `action`, and
-    /// `details` and, for a user or a service, the `plan` of its host operations as
-    /// `user --json` and `service --json` list them.
+    /// `details` and the `plan` of its steps.
     pub actions: Vec<Action>,
     /// Warnings, as printed on stderr; absent when there are none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -341,7 +365,8 @@ fn jail_settings(spec: &Spec, o: &Options) -> anyhow::Result<Vec<BuildSettings>>
     Ok(out)
 }
 
-/// Builds the jail (or, in a dry run, says whether it would); true when it does not exist.
+/// Builds the jail (or, in a dry run, plans it and works out what the build would change);
+/// true when it does not exist.
 fn converge_jail(c: &mut Converger, s: &BuildSettings) -> anyhow::Result<bool> {
     let previous = state::load(&c.o.state_dir, &s.jail).map_err(anyhow::Error::new)?;
     let verb = if previous.is_some() {
@@ -349,34 +374,43 @@ fn converge_jail(c: &mut Converger, s: &BuildSettings) -> anyhow::Result<bool> {
     } else {
         "create"
     };
+    let missing = previous.is_none() || !s.jail.is_dir();
     if c.o.dry_run {
-        let asked = previous.as_ref().is_some_and(|p| {
-            let r = &p.request;
-            s.wanted.bins.iter().all(|b| r.bins.contains(b))
-                && s.wanted.files.iter().all(|f| r.files.contains(f))
-                && s.profiles.iter().all(|p| r.profiles.contains(p))
-                && s.binds.iter().all(|b| r.binds.contains(b))
-                && (r.proc || !s.proc)
-                && (r.devpts || !s.devpts)
-                && (s.log.is_none() || r.log == s.log)
-        });
-        if !asked || !s.jail.is_dir() {
-            c.act("jail", s.jail.display(), verb);
+        let p = crate::jail::preview::preview(s)?;
+        c.warnings.extend(p.warnings.iter().cloned());
+        if missing || !p.is_empty() {
+            let counts = format!("{} to add, {} to update", p.added.len(), p.updated.len());
+            jail_act(c, s, verb, counts, p.plan);
         }
-        return Ok(previous.is_none() || !s.jail.is_dir());
+        return Ok(missing);
     }
     eprintln!("jailsmith: apply: jail {}", s.jail.display());
     let built = crate::jail::build(s)?;
-    c.warnings.extend(built.warnings.iter().cloned());
+    let p = Preview::of_build(&built);
+    c.warnings.extend(p.warnings.iter().cloned());
     let r = &built.report;
     if !r.is_unchanged() {
-        c.act("jail", s.jail.display(), verb);
-        c.actions.last_mut().expect("just pushed").details = vec![format!(
+        let counts = format!(
             "{} created, {} updated, {} unchanged",
             r.created, r.updated, r.unchanged
-        )];
+        );
+        jail_act(c, s, verb, counts, p.plan);
     }
     Ok(false)
+}
+
+/// A jail's action: its counts and the steps of its plan that change it.
+fn jail_act(
+    c: &mut Converger,
+    s: &BuildSettings,
+    verb: &'static str,
+    counts: String,
+    plan: Vec<crate::plan::Step>,
+) {
+    c.act("jail", s.jail.display(), verb);
+    let done = c.actions.last_mut().expect("just pushed");
+    done.details = vec![counts];
+    done.plan = jail_steps(plan);
 }
 
 fn limit_args(l: Option<&LimitsSpec>) -> LimitArgs {
@@ -476,7 +510,7 @@ fn converge_user(c: &mut Converger, a: &user::UserRequest) -> anyhow::Result<()>
         .iter()
         .map(|ch| format!("{} {} {}", ch.action, ch.object, ch.target))
         .collect();
-    done.plan = report.plan;
+    done.plan = host_steps(report.plan);
     Ok(())
 }
 
@@ -571,7 +605,7 @@ fn converge_service(c: &mut Converger, s: &ServiceSpec) -> anyhow::Result<()> {
                         .any(|st| !matches!(st.op, crate::plan::HostOp::StartUnit { .. })) =>
             {
                 c.act("service", name, verb);
-                c.actions.last_mut().expect("just pushed").plan = r.plan;
+                c.actions.last_mut().expect("just pushed").plan = host_steps(r.plan);
             }
             Ok(_) => {}
             Err(e) if !existed => {
@@ -588,7 +622,7 @@ fn converge_service(c: &mut Converger, s: &ServiceSpec) -> anyhow::Result<()> {
         service::install(&service_args(s, c.o)).with_context(|| format!("service {name}"))?;
     if report.changed.unwrap_or(false) {
         c.act("service", name, verb);
-        c.actions.last_mut().expect("just pushed").plan = report.plan;
+        c.actions.last_mut().expect("just pushed").plan = host_steps(report.plan);
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! record the state. Shared by `build` and the commands that build on it.
 
 pub mod destroy;
+pub mod preview;
 pub mod store;
 pub mod update;
 

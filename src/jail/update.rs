@@ -8,17 +8,17 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::apply::{Host, LinuxHost};
 use serde::Serialize;
 
 use super::JailError;
 use crate::account::usecase as user;
 use crate::exit;
 use crate::hostinfo::gather::Wanted;
+use crate::jail::preview::{self, Preview};
 use crate::jail::{self, BuildSettings};
-use crate::plan::{Op, Plan, Step};
+use crate::plan::Step;
 use crate::profile::request::DirArgs;
-use crate::state::{self, EntryType, JailState, Request};
+use crate::state::{self, JailState, Request};
 
 /// What one `jailsmith update` asks for: plain data, no clap.
 #[derive(Clone, Debug)]
@@ -142,75 +142,21 @@ fn load(args: &UpdateRequest) -> anyhow::Result<JailState> {
         })
 }
 
-/// What applying `plan` would change, judged from the manifest and the host sources; its
-/// removal steps are what it would remove.
-fn dry_diff(plan: &Plan, st: &JailState, host: Option<&LinuxHost>, d: &mut UpdateReport) {
-    for step in &plan.steps {
-        if matches!(step.op, Op::Remove { .. }) {
-            continue;
-        }
-        let p = step.op.path().to_string();
-        let Some(e) = st.manifest.entries.get(&p) else {
-            d.added.push(p);
-            continue;
-        };
-        let changed = match &step.op {
-            Op::CopyFile { src, .. } => {
-                e.src.as_ref() != Some(src)
-                    || crate::apply::source::source_meta(src)
-                        .map(|m| Some(m.size) != e.src_size || Some(m.mtime_ns) != e.src_mtime_ns)
-                        .unwrap_or(true)
-            }
-            Op::WriteFile { content, .. } => {
-                e.sha256.as_deref()
-                    != Some(crate::apply::transfer::sha256_hex(content.as_bytes()).as_str())
-            }
-            Op::Symlink { target, .. } => e.target.as_ref() != Some(target),
-            Op::MakeDevice { major, minor, .. } => e.device != Some((*major, *minor)),
-            Op::MakeDir { .. } | Op::Remove { .. } => false,
-        };
-        let drifted = host.is_some_and(|h| match h.stat(step.op.path()) {
-            Ok(Some(m)) => {
-                e.kind != EntryType::Dir && (m.size != e.size || m.mtime_ns != e.mtime_ns)
-            }
-            _ => true,
-        });
-        if changed || drifted {
-            d.updated.push(p);
-        }
-    }
-    for step in &plan.steps {
-        let Op::Remove { path, expect } = &step.op else {
-            continue;
-        };
-        let judged = match host {
-            Some(h) => crate::apply::removal::judge(h, path, *expect),
-            None => Ok(crate::apply::removal::Removal::Removed),
-        };
-        match judged {
-            Ok(crate::apply::removal::Removal::Gone) => {}
-            Ok(crate::apply::removal::Removal::Kept(why)) => {
-                eprintln!("jailsmith: would keep {path}: {why}");
-                d.kept.push(path.to_string());
-            }
-            // what the real run cannot look at, it fails on: the dry run says it would try
-            Ok(crate::apply::removal::Removal::Removed) | Err(_) => {
-                d.removed.push(path.to_string())
-            }
-        }
-    }
-}
-
-/// The steps of `plan` that change the jail: those at `changed` paths and the removals.
-fn changing_steps(plan: &Plan, changed: &[String]) -> Vec<Step> {
-    let changed: std::collections::BTreeSet<&str> = changed.iter().map(String::as_str).collect();
-    plan.steps
+/// The report's jail part from what the build changed (or would change); says on stderr
+/// why each removal was kept.
+fn fill(d: &mut UpdateReport, p: Preview) {
+    p.warnings
         .iter()
-        .filter(|s| {
-            matches!(s.op, Op::Remove { .. }) || changed.contains(s.op.path().to_string().as_str())
-        })
-        .cloned()
-        .collect()
+        .for_each(|w| eprintln!("jailsmith: warning: {w}"));
+    let verb = if d.dry_run { "would keep" } else { "kept" };
+    for k in &p.kept {
+        eprintln!("jailsmith: {verb} {}: {}", k.path, k.why);
+    }
+    d.added = p.added;
+    d.updated = p.updated;
+    d.removed = p.removed;
+    d.kept = p.kept.into_iter().map(|k| k.path).collect();
+    d.plan = p.plan;
 }
 
 /// Runs one update (with `dry_run`: works out what it would change, changing nothing):
@@ -235,35 +181,11 @@ pub fn update(args: &UpdateRequest) -> anyhow::Result<UpdateReport> {
         ..Default::default()
     };
     if args.dry_run {
-        let (plan, warnings) = jail::plan(&settings)?;
-        warnings
-            .iter()
-            .for_each(|w| eprintln!("jailsmith: warning: {w}"));
-        let host = LinuxHost::open(&args.jail, false).ok();
-        dry_diff(&plan, &st, host.as_ref(), &mut d);
-        let changed: Vec<String> = d.added.iter().chain(&d.updated).cloned().collect();
-        d.plan = changing_steps(&plan, &changed);
+        fill(&mut d, preview::preview(&settings)?);
     } else {
         let built = jail::build(&settings)?;
-        built
-            .warnings
-            .iter()
-            .for_each(|w| eprintln!("jailsmith: warning: {w}"));
-        for (path, outcome) in &built.report.outcomes {
-            match outcome {
-                crate::apply::Outcome::Created => d.added.push(path.to_string()),
-                crate::apply::Outcome::Updated => d.updated.push(path.to_string()),
-                crate::apply::Outcome::Unchanged => {}
-            }
-        }
         // the build ran the plan's removals: the executor removed what is still as placed
-        d.removed = built.report.removed.clone();
-        for k in &built.report.kept {
-            eprintln!("jailsmith: kept {}: {}", k.path, k.why);
-            d.kept.push(k.path.clone());
-        }
-        let changed: Vec<String> = d.added.iter().chain(&d.updated).cloned().collect();
-        d.plan = changing_steps(&built.plan, &changed);
+        fill(&mut d, Preview::of_build(&built));
         if jail::store::links_any(&st.manifest) {
             jail::store::collect_garbage(&args.state_dir)?;
         }

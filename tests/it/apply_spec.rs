@@ -2,7 +2,8 @@
 //! builds the jail and jails the users (drop-in, key file, jail passwd line, ssh login); a
 //! second run reports `changed: false` and writes nothing; `--prune` takes out a user the
 //! spec dropped (host account kept); invalid specs are refused with file:line before any
-//! write. Every path (sshd config, drop-ins, keys, state) belongs to the test.
+//! write; a jail's dry run names, step by step, what its real run does, and follows no
+//! planted symlink. Every path (sshd config, drop-ins, keys, state) belongs to the test.
 
 use crate::common;
 
@@ -509,6 +510,120 @@ fn apply_writes_a_service_once_and_prunes_its_unit() {
     assert_eq!(again["changed"], false, "{again}");
 }
 
+/// The dry run's outcome, then the real run's; the dry run must leave `watched` as it was.
+fn dry_then_real(
+    spec: &Path,
+    state: &Path,
+    watched: &[&Path],
+) -> (serde_json::Value, serde_json::Value) {
+    let before = snapshot(watched);
+    let dry = common::apply_json(spec, state, &["--dry-run"]);
+    assert_eq!(snapshot(watched), before, "the dry run wrote: {dry}");
+    (dry, common::apply_json(spec, state, &[]))
+}
+
+/// The one action of an outcome: the jail's, with its action and its plan's steps.
+fn jail_action(v: &serde_json::Value, jail: &Path) -> (String, Vec<serde_json::Value>) {
+    let acts = v["actions"].as_array().expect("actions is an array");
+    assert_eq!(acts.len(), 1, "{v}");
+    let a = &acts[0];
+    assert_eq!(a["kind"], "jail", "{v}");
+    assert_eq!(a["name"], jail.display().to_string(), "{v}");
+    let plan = a["plan"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no plan: {v}"));
+    (a["action"].as_str().unwrap().to_string(), plan.clone())
+}
+
+/// A spec of one jail holding `bins` and the host `files`.
+fn jail_spec(jail: &Path, bins: &[&str], files: &[&Path]) -> String {
+    let quoted = |items: Vec<String>| {
+        let q: Vec<String> = items.iter().map(|i| format!("\"{i}\"")).collect();
+        q.join(", ")
+    };
+    let bins = quoted(bins.iter().map(|b| b.to_string()).collect());
+    let files = quoted(files.iter().map(|f| f.display().to_string()).collect());
+    format!(
+        "[[jail]]\npath = \"{}\"\nbins = [{bins}]\nfiles = [{files}]\n",
+        jail.display()
+    )
+}
+
+/// True when `plan` copies the host file `path` to the same path in the jail.
+fn copies(plan: &[serde_json::Value], path: &Path) -> bool {
+    plan.iter()
+        .any(|s| s["op"] == "copy_file" && s["path"] == path.display().to_string())
+}
+
+/// apply's jail action as data: the dry run plans the jail and names, step by step, what
+/// the real run then does: the steps of a program the spec gained, a host source that
+/// changed and a copy in the jail that drifted; once converged, neither has a jail action.
+#[test]
+fn a_jail_dry_run_names_the_steps_the_real_run_performs() {
+    let name = "a_jail_dry_run_names_the_steps_the_real_run_performs";
+    if !common::require_root(name) {
+        return;
+    }
+    let root = TestRoot::new(name);
+    let (jail, state) = (root.jail("jail"), root.state_dir());
+    let data = root.dir("data");
+    let (motd, issue) = (data.join("motd"), data.join("issue"));
+    common::write_file(&motd, "one\n", 0o644);
+    common::write_file(&issue, "hello\n", 0o644);
+    let spec = root.path().join("spec.toml");
+    let write_spec = |bins: &[&str]| fs::write(&spec, jail_spec(&jail, bins, &[&motd, &issue]));
+    write_spec(&["id"]).unwrap();
+    let first = common::apply_json(&spec, &state, &[]);
+    assert_eq!(jail_action(&first, &jail).0, "create");
+    let watched = [jail.as_path(), state.as_path()];
+
+    // the spec gains a program: the dry run's steps are the real run's
+    write_spec(&["id", "ls"]).unwrap();
+    let (dry, real) = dry_then_real(&spec, &state, &watched);
+    let (verb, plan) = jail_action(&dry, &jail);
+    assert_eq!(verb, "update");
+    assert!(
+        plan.iter()
+            .any(|s| s["op"] == "copy_file"
+                && s["path"].as_str().is_some_and(|p| p.ends_with("/ls"))),
+        "the dry run does not copy ls: {dry}"
+    );
+    assert!(
+        !copies(&plan, &motd),
+        "an unchanged file would be copied: {dry}"
+    );
+    let details = dry["actions"][0]["details"][0].as_str().unwrap();
+    assert!(details.ends_with("to add, 0 to update"), "{dry}");
+    assert_eq!(
+        jail_action(&real, &jail),
+        (verb, plan),
+        "dry {dry}\nreal {real}"
+    );
+
+    // a host source changed, and the jail's copy of another file drifted
+    common::write_file(&motd, "two, longer\n", 0o644);
+    let inside = |p: &Path| jail.join(p.strip_prefix("/").unwrap());
+    fs::write(inside(&issue), "changed in the jail\n").unwrap();
+    let (dry, real) = dry_then_real(&spec, &state, &watched);
+    let (verb, plan) = jail_action(&dry, &jail);
+    assert!(copies(&plan, &motd) && copies(&plan, &issue), "{dry}");
+    assert_eq!(plan.len(), 2, "only the two files would change: {dry}");
+    assert_eq!(
+        jail_action(&real, &jail),
+        (verb, plan),
+        "dry {dry}\nreal {real}"
+    );
+    assert_eq!(fs::read_to_string(inside(&motd)).unwrap(), "two, longer\n");
+    assert_eq!(fs::read_to_string(inside(&issue)).unwrap(), "hello\n");
+
+    // converged: neither run has a jail action
+    let again = common::apply_json(&spec, &state, &[]);
+    assert_eq!(again["changed"], false, "{again}");
+    let dry = common::apply_json(&spec, &state, &["--dry-run"]);
+    assert_eq!(dry["changed"], false, "{dry}");
+    assert_eq!(dry["actions"], serde_json::json!([]), "{dry}");
+}
+
 #[test]
 fn prune_removes_only_the_jails_apply_built() {
     if !common::require_root("prune_removes_only_the_jails_apply_built") {
@@ -532,19 +647,7 @@ fn prune_removes_only_the_jails_apply_built() {
         format!("[[jail]]\npath = \"{}\"\nbins = [\"id\"]\n", mine.display()),
     )
     .unwrap();
-    let apply = |extra: &[&str]| {
-        let mut c = common::bin();
-        c.arg("apply")
-            .arg(&spec)
-            .arg("--json")
-            .arg("--state-dir")
-            .arg(&state)
-            .args(extra);
-        let out = run(&mut c);
-        assert!(out.status.success(), "{}", common::describe(&c, &out));
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        v
-    };
+    let apply = |extra: &[&str]| common::apply_json(&spec, &state, extra);
     let first = apply(&["--prune"]);
     assert_eq!(
         actions(&first),
@@ -637,4 +740,95 @@ fn sshd_config_without_the_dropins_is_refused_before_any_write() {
         text(&out.stderr)
     );
     assert!(!jail.exists() && !state.exists(), "something was written");
+}
+
+/// A placed copy replaced by a symlink to a host file: apply's dry run names the copy the
+/// real run would place again and follows nothing; the real run refuses to replace a link it
+/// did not make (exit 4, naming the path); the host file is untouched by both.
+#[test]
+fn a_jail_dry_run_over_a_planted_symlink_follows_nothing() {
+    let name = "a_jail_dry_run_over_a_planted_symlink_follows_nothing";
+    if !common::require_root(name) {
+        return;
+    }
+    let root = TestRoot::new(name);
+    let (jail, state) = (root.jail("jail"), root.state_dir());
+    let motd = root.dir("data").join("motd");
+    common::write_file(&motd, "one\n", 0o644);
+    let canary = common::Canary::new(&root.dir("host").join("canary"), "host data\n");
+    let spec = root.path().join("spec.toml");
+    fs::write(&spec, jail_spec(&jail, &["id"], &[&motd])).unwrap();
+    common::apply_json(&spec, &state, &[]);
+    let inside = jail.join(motd.strip_prefix("/").unwrap());
+    fs::remove_file(&inside).unwrap();
+    std::os::unix::fs::symlink(canary.path(), &inside).unwrap();
+
+    let before = snapshot(&[jail.as_path(), state.as_path()]);
+    let dry = common::apply_json(&spec, &state, &["--dry-run"]);
+    assert_eq!(
+        snapshot(&[jail.as_path(), state.as_path()]),
+        before,
+        "{dry}"
+    );
+    let (verb, plan) = jail_action(&dry, &jail);
+    assert_eq!(verb, "update");
+    assert!(copies(&plan, &motd) && plan.len() == 1, "{dry}");
+    canary.assert_unchanged("apply --dry-run over a planted symlink");
+
+    let mut real = common::bin();
+    real.arg("apply").arg(&spec).arg("--state-dir").arg(&state);
+    let out = run(&mut real);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        common::describe(&real, &out)
+    );
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("refusing to follow the symlink") && err.contains(motd.to_str().unwrap()),
+        "{err}"
+    );
+    canary.assert_unchanged("apply over a planted symlink");
+    assert_eq!(
+        fs::read_link(&inside).unwrap(),
+        canary.path(),
+        "the link is kept"
+    );
+}
+
+/// A `[[jail]]` at a directory that is not empty and not a jailsmith jail: apply refuses it
+/// (exit 4, naming what is there and `--adopt`), its dry run as its real run, and writes
+/// nothing.
+#[test]
+fn a_jail_at_a_foreign_directory_is_refused_by_the_dry_run_too() {
+    let name = "a_jail_at_a_foreign_directory_is_refused_by_the_dry_run_too";
+    if !common::require_root(name) {
+        return;
+    }
+    let root = TestRoot::new(name);
+    let (jail, state) = (root.jail("jail"), root.state_dir());
+    common::make_dir(&jail.join("projects"), 0o755);
+    common::write_file(&jail.join("projects/a.txt"), "data\n", 0o644);
+    let spec = root.path().join("spec.toml");
+    fs::write(&spec, jail_spec(&jail, &["id"], &[])).unwrap();
+    let before = snapshot(&[jail.as_path()]);
+    for extra in [&["--dry-run"][..], &[][..]] {
+        let mut c = common::bin();
+        c.arg("apply")
+            .arg(&spec)
+            .arg("--state-dir")
+            .arg(&state)
+            .args(extra);
+        let out = run(&mut c);
+        assert_eq!(out.status.code(), Some(4), "{}", common::describe(&c, &out));
+        let err = text(&out.stderr);
+        assert!(err.contains("projects") && err.contains("--adopt"), "{err}");
+        assert_eq!(
+            snapshot(&[jail.as_path()]),
+            before,
+            "{extra:?} wrote in the jail"
+        );
+    }
+    assert!(!state.join("jails").exists(), "a jail state was written");
 }

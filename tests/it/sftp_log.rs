@@ -438,7 +438,7 @@ fn apply_spec_declares_log_proc_and_devpts_as_build_does() {
         ),
         0o644,
     );
-    let apply = || common::apply_json(&spec, &state);
+    let apply = || common::apply_json(&spec, &state, &[]);
     assert_eq!(apply()["changed"], true);
     assert_eq!(apply()["changed"], false, "a second apply changes nothing");
     let out = run_ok(&mut jailsmith(&["mount"], &jail, &state));

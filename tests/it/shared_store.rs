@@ -411,7 +411,7 @@ fn an_apply_spec_turns_the_store_on_and_off() {
         );
         fs::write(&spec, text).unwrap();
     };
-    let apply = || common::apply_json(&spec, &state);
+    let apply = || common::apply_json(&spec, &state, &[]);
     write_spec(true);
     assert_eq!(apply()["changed"], true);
     assert_eq!(state_of(&state, &j1)["request"]["store"], true);

@@ -36,15 +36,16 @@ pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_jailsmith"))
 }
 
-/// `jailsmith apply SPEC --json --state-dir STATE` (a spec without users: no sshd), which
-/// must succeed; its JSON report.
-pub fn apply_json(spec: &Path, state: &Path) -> serde_json::Value {
+/// `jailsmith apply SPEC --json --state-dir STATE EXTRA…` (a spec without users: no sshd),
+/// which must succeed; its JSON report.
+pub fn apply_json(spec: &Path, state: &Path, extra: &[&str]) -> serde_json::Value {
     let mut c = bin();
     c.arg("apply")
         .arg(spec)
         .arg("--json")
         .arg("--state-dir")
-        .arg(state);
+        .arg(state)
+        .args(extra);
     let out = run_ok(&mut c);
     serde_json::from_slice(&out.stdout).unwrap()
 }

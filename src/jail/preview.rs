@@ -1,0 +1,297 @@
+//! What a build changes in a jail, as data: `preview` plans the jail's whole request and
+//! judges each step against the manifest, the host sources and what is in the jail, changing
+//! nothing (a dry run); `Preview::of_build` reads the same from a real build's report. Both
+//! `update` and `apply` report these, so a dry run names the steps the real run performs.
+
+use crate::apply::removal::{Kept, Removal};
+use crate::apply::{ApplyReport, Host, LinuxHost, Outcome};
+use crate::plan::{Op, Plan, Step};
+use crate::state::{self, EntryType, Manifest};
+
+use super::{BuildSettings, Built};
+
+/// The changes of one build of a jail (with a dry run: the changes it would make).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Preview {
+    /// The plan's steps that change the jail, in plan order: those at `added` and `updated`
+    /// paths, and every removal (`removed` and `kept` say how each goes).
+    pub plan: Vec<Step>,
+    /// The in-jail paths made: nothing jailsmith placed was there.
+    pub added: Vec<String>,
+    /// The in-jail paths placed again: their host source or content changed, or what is in
+    /// the jail drifted from the manifest.
+    pub updated: Vec<String>,
+    /// The in-jail paths the plan's removals take away.
+    pub removed: Vec<String>,
+    /// The removals left in place, and why.
+    pub kept: Vec<Kept>,
+    /// The plan's warnings (the build's, for a real one).
+    pub warnings: Vec<String>,
+}
+
+impl Preview {
+    /// True when the build changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.updated.is_empty() && self.removed.is_empty()
+    }
+
+    /// What a real build changed: its executor's outcomes and removals.
+    pub fn of_build(built: &Built) -> Preview {
+        Preview {
+            warnings: built.warnings.clone(),
+            ..Preview::of_apply(&built.plan, &built.report)
+        }
+    }
+
+    /// What the executor did with `plan`, as its `report` says.
+    pub fn of_apply(plan: &Plan, report: &ApplyReport) -> Preview {
+        let mut p = Preview::default();
+        for (path, outcome) in &report.outcomes {
+            match outcome {
+                Outcome::Created => p.added.push(path.to_string()),
+                Outcome::Updated => p.updated.push(path.to_string()),
+                Outcome::Unchanged => {}
+            }
+        }
+        p.removed = report.removed.clone();
+        p.kept = report.kept.clone();
+        p.plan = changing_steps(plan, &p.added, &p.updated);
+        p
+    }
+}
+
+/// What a build with `settings` would change, changing nothing: the plan of the jail's whole
+/// request (merged with its saved one as `jail::build` does), judged step by step. Refuses
+/// what the build refuses: a directory that is not empty and not a jailsmith jail.
+pub fn preview(settings: &BuildSettings) -> anyhow::Result<Preview> {
+    super::refuse_unadopted(settings)?;
+    let (plan, warnings) = super::plan(settings)?;
+    let previous = state::load(&settings.state_dir, &settings.jail).map_err(super::state_failed)?;
+    // a jail whose directory is gone is made anew: nothing the manifest records is there
+    let (manifest, host) = if settings.jail.is_dir() {
+        let manifest = previous.map(|st| st.manifest).unwrap_or_default();
+        (manifest, Some(open(settings)?))
+    } else {
+        (Manifest::default(), None)
+    };
+    Ok(Preview {
+        warnings,
+        ..diff(&plan, &manifest, host.as_ref().map(|h| h as &dyn Host))
+    })
+}
+
+/// The jail, read-only.
+fn open(settings: &BuildSettings) -> anyhow::Result<LinuxHost> {
+    LinuxHost::open(&settings.jail, false).map_err(super::lower)
+}
+
+/// What applying `plan` would change, judged from the `manifest` of the last build, the
+/// host sources and what is in the jail now (`host`; None: there is no jail, nothing is
+/// there); its removal steps are judged as the executor would run them. Reads only.
+pub fn diff(plan: &Plan, manifest: &Manifest, host: Option<&dyn Host>) -> Preview {
+    let mut p = Preview::default();
+    for step in &plan.steps {
+        if matches!(step.op, Op::Remove { .. }) {
+            continue;
+        }
+        let path = step.op.path().to_string();
+        let Some(e) = manifest.entries.get(&path) else {
+            p.added.push(path);
+            continue;
+        };
+        let changed = match &step.op {
+            Op::CopyFile { src, .. } => {
+                e.src.as_ref() != Some(src)
+                    || crate::apply::source::source_meta(src)
+                        .map(|m| Some(m.size) != e.src_size || Some(m.mtime_ns) != e.src_mtime_ns)
+                        .unwrap_or(true)
+            }
+            Op::WriteFile { content, .. } => {
+                e.sha256.as_deref()
+                    != Some(crate::apply::transfer::sha256_hex(content.as_bytes()).as_str())
+            }
+            Op::Symlink { target, .. } => e.target.as_ref() != Some(target),
+            Op::MakeDevice { major, minor, .. } => e.device != Some((*major, *minor)),
+            Op::MakeDir { .. } | Op::Remove { .. } => false,
+        };
+        let drifted = host.is_some_and(|h| match h.stat(step.op.path()) {
+            Ok(Some(m)) => {
+                e.kind != EntryType::Dir && (m.size != e.size || m.mtime_ns != e.mtime_ns)
+            }
+            _ => true,
+        });
+        if changed || drifted {
+            p.updated.push(path);
+        }
+    }
+    for step in &plan.steps {
+        let Op::Remove { path, expect } = &step.op else {
+            continue;
+        };
+        let judged = match host {
+            Some(h) => crate::apply::removal::judge(h, path, *expect),
+            None => Ok(Removal::Gone),
+        };
+        match judged {
+            Ok(Removal::Gone) => {}
+            Ok(Removal::Kept(why)) => p.kept.push(Kept {
+                path: path.to_string(),
+                why: why.to_string(),
+            }),
+            // what the real run cannot look at, it fails on: the dry run says it would try
+            Ok(Removal::Removed) | Err(_) => p.removed.push(path.to_string()),
+        }
+    }
+    p.plan = changing_steps(plan, &p.added, &p.updated);
+    p
+}
+
+/// The steps of `plan` that change the jail: those at `added` or `updated` paths and the
+/// removals.
+fn changing_steps(plan: &Plan, added: &[String], updated: &[String]) -> Vec<Step> {
+    let changed: std::collections::BTreeSet<&str> =
+        added.iter().chain(updated).map(String::as_str).collect();
+    plan.steps
+        .iter()
+        .filter(|s| {
+            matches!(s.op, Op::Remove { .. }) || changed.contains(s.op.path().to_string().as_str())
+        })
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::fake::FakeHost;
+    use crate::apply::{ApplyOptions, EntryKind, apply};
+    use crate::plan::{JailPath, Owner, Placed};
+
+    fn jp(s: &str) -> JailPath {
+        JailPath::new(s).unwrap()
+    }
+
+    fn plan(ops: Vec<Op>) -> Plan {
+        Plan {
+            jail: "/fake".into(),
+            steps: ops
+                .into_iter()
+                .map(|op| Step {
+                    op,
+                    reason: "test".into(),
+                })
+                .collect(),
+        }
+    }
+
+    fn dir(p: &str) -> Op {
+        Op::MakeDir {
+            path: jp(p),
+            mode: 0o755,
+            owner: Owner::ROOT,
+        }
+    }
+
+    fn write(p: &str, content: &str) -> Op {
+        Op::WriteFile {
+            path: jp(p),
+            content: content.into(),
+            mode: 0o644,
+            owner: Owner::ROOT,
+        }
+    }
+
+    fn remove(p: &str, expect: Placed) -> Op {
+        Op::Remove {
+            path: jp(p),
+            expect,
+        }
+    }
+
+    /// What the executor does with `plan`, and the manifest it leaves.
+    fn real(plan: &Plan, host: &FakeHost, manifest: &Manifest) -> (Preview, Manifest) {
+        let opts = ApplyOptions {
+            jobs: 1,
+            ..Default::default()
+        };
+        let r = apply(plan, host, manifest, &opts).unwrap();
+        (Preview::of_apply(plan, &r), r.manifest)
+    }
+
+    #[test]
+    fn a_new_jail_previews_every_step_the_executor_then_makes() {
+        let p = plan(vec![dir("etc"), write("etc/group", "root:x:0:\n")]);
+        let none = Manifest::default();
+        let host = FakeHost::default();
+        let dry = diff(&p, &none, Some(&host));
+        assert_eq!(diff(&p, &none, None), dry, "no jail on disk: the same");
+        let (done, _) = real(&p, &host, &none);
+        assert_eq!(dry, done);
+        assert_eq!(dry.added.len(), 2);
+        assert_eq!(dry.plan, p.steps);
+    }
+
+    #[test]
+    fn a_changed_content_and_a_drifted_file_are_updates_and_nothing_else_is() {
+        let host = FakeHost::default();
+        let p = plan(vec![
+            dir("etc"),
+            write("etc/group", "root:x:0:\n"),
+            write("etc/passwd", "root:x:0:0::/:/bin/sh\n"),
+        ]);
+        let (_, manifest) = real(&p, &host, &Manifest::default());
+        assert_eq!(diff(&p, &manifest, Some(&host)), Preview::default());
+        // the plan writes other content
+        let mut other = p.clone();
+        other.steps[1].op = write("etc/group", "root:x:0:\nops:x:1000:\n");
+        let d = diff(&other, &manifest, Some(&host));
+        assert_eq!(d.updated, ["/etc/group"]);
+        assert_eq!(d.plan, [other.steps[1].clone()]);
+        assert!(d.added.is_empty() && d.removed.is_empty());
+        // what is in the jail is no longer what the manifest records
+        host.entries
+            .write()
+            .unwrap()
+            .get_mut("etc/passwd")
+            .unwrap()
+            .0
+            .size = 7;
+        let d = diff(&p, &manifest, Some(&host));
+        assert_eq!(d.updated, ["/etc/passwd"]);
+        assert_eq!(d.plan, [p.steps[2].clone()]);
+    }
+
+    #[test]
+    fn removals_are_judged_as_the_executor_runs_them() {
+        let host = FakeHost::default()
+            .file("opt/old", "x")
+            .file("opt/link", "y");
+        let (_, manifest) = real(&plan(vec![dir("opt")]), &host, &Manifest::default());
+        let p = plan(vec![
+            dir("opt"),
+            remove("opt/old", Placed::File),
+            // a file now where a symlink was placed: kept, never followed
+            remove("opt/link", Placed::Symlink),
+            remove("opt/gone", Placed::File),
+        ]);
+        let dry = diff(&p, &manifest, Some(&host));
+        assert_eq!(dry.removed, ["/opt/old"]);
+        assert_eq!(dry.kept.len(), 1);
+        assert_eq!(dry.kept[0].path, "/opt/link");
+        assert_eq!(dry.plan, p.steps[1..]);
+        let (done, _) = real(&p, &host, &manifest);
+        assert_eq!(dry, done);
+        assert!(host.entries.read().unwrap().get("opt/old").is_none());
+        // no jail on disk: nothing to remove
+        assert!(diff(&p, &manifest, None).removed.is_empty());
+    }
+
+    #[test]
+    fn an_untouched_jail_has_no_changes() {
+        let p = plan(vec![dir("etc")]);
+        let host = FakeHost::default().with("etc", EntryKind::Dir, 0o755);
+        let (done, manifest) = real(&p, &host, &Manifest::default());
+        assert!(done.is_empty(), "{done:?}");
+        assert!(diff(&p, &manifest, Some(&host)).is_empty());
+    }
+}
