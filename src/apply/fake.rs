@@ -140,8 +140,28 @@ impl Host for FakeHost {
         );
         Ok(())
     }
-    fn symlink(&self, _: &JailPath, _: &Path) -> Result<(), HostError> {
-        unimplemented!()
+    /// Like LinuxHost: a new link, or one replacing a link; anything else is refused.
+    fn symlink(&self, path: &JailPath, target: &Path) -> Result<(), HostError> {
+        if let Some(m) = self.stat(path)?
+            && !matches!(m.kind, EntryKind::Symlink { .. })
+        {
+            return Err(HostError::WrongType {
+                jail: "/fake".into(),
+                path: path.to_string(),
+                found: m.kind.name(),
+                expected: "symlink",
+                op: "create symlink",
+            });
+        }
+        self.writes.write().unwrap().push(format!("symlink {path}"));
+        let kind = EntryKind::Symlink {
+            target: target.to_path_buf(),
+        };
+        self.entries
+            .write()
+            .unwrap()
+            .insert(Self::key(path), (meta(kind, 0o777, 0), Vec::new()));
+        Ok(())
     }
     fn make_char_device(&self, _: &JailPath, _: u64, _: u64, _: u32) -> Result<(), HostError> {
         unimplemented!()

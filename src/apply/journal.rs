@@ -11,7 +11,8 @@ use crate::account::jaildb;
 use crate::account::useradd::{self, Wanted};
 use crate::apply::host::{Host, HostError};
 use crate::apply::rootfile::{self, Durability, RootFileError};
-use crate::plan::hostops::{self, HostOp, HostStep, Id, ObjectKind};
+use crate::apply::EntryKind;
+use crate::plan::hostops::{self, HostOp, HostStep, Id, MadeObject, ObjectKind};
 use crate::plan::{JailPath, Owner};
 use crate::sshd::SshdError;
 use crate::state::StateError;
@@ -88,6 +89,9 @@ pub struct Performed {
     pub unmounted: Vec<String>,
     /// What a jail's tree removal removed and kept (`RemoveJailContents`).
     pub removal: Option<crate::apply::tree::Removal>,
+    /// Why a roll-back's removal of what its run made left it (`RemoveMade`: it is no
+    /// longer exactly what was made).
+    pub kept: Option<String>,
 }
 
 impl Performed {
@@ -333,7 +337,10 @@ impl System for LinuxSystem {
             | HostOp::Mount { target: path, .. }
             | HostOp::Unmount { target: path, .. }
             | HostOp::TightenJailObject { path, .. }
-            | HostOp::RemoveForbidden { path, .. } => Err(OpError::NoJail {
+            | HostOp::RemoveForbidden { path, .. }
+            | HostOp::MakeJailSymlink { path, .. }
+            | HostOp::MakePlaceholder { path }
+            | HostOp::RemoveMade { path, .. } => Err(OpError::NoJail {
                 op: op.verb(),
                 path: path.to_string(),
             }),
@@ -402,16 +409,20 @@ enum Undo {
 pub struct RolledBack {
     pub undone: Vec<String>,
     pub failed: Vec<String>,
+    /// What the run made and the roll-back left because it is no longer what was made
+    /// (`what: why`).
+    pub kept: Vec<String>,
 }
 
 impl RolledBack {
     pub fn is_empty(&self) -> bool {
-        self.undone.is_empty() && self.failed.is_empty()
+        self.undone.is_empty() && self.failed.is_empty() && self.kept.is_empty()
     }
 
     /// What an error says after its own message: the targets undone, each named once (a
     /// file written several times is put back once per write), and, when some could not
-    /// be, a second line naming them.
+    /// be, a second line naming them; what was kept because it is no longer what the run
+    /// made, a line of its own.
     pub fn summary(&self) -> (String, String) {
         let mut undone: Vec<&str> = Vec::new();
         for what in &self.undone {
@@ -419,11 +430,16 @@ impl RolledBack {
                 undone.push(what);
             }
         }
-        let failed = if self.failed.is_empty() {
-            String::new()
-        } else {
-            format!("\n  could NOT roll back: {}", self.failed.join("; "))
-        };
+        let mut failed = String::new();
+        if !self.failed.is_empty() {
+            failed = format!("\n  could NOT roll back: {}", self.failed.join("; "));
+        }
+        if !self.kept.is_empty() {
+            failed.push_str(&format!(
+                "\n  kept, no longer what this run made: {}",
+                self.kept.join("; ")
+            ));
+        }
         (undone.join(", "), failed)
     }
 }
@@ -530,16 +546,19 @@ impl<'s> Journal<'s> {
         for (what, op) in todo.into_iter().chain(again) {
             let r = match op.jail_path() {
                 Some(_) => match jail {
-                    Some(h) => perform_in_jail(h, &op).map(|_| ()),
+                    Some(h) => perform_in_jail(h, &op).map(|(done, _)| done),
                     None => Err(OpError::NoJail {
                         op: op.verb(),
                         path: what.clone(),
                     }),
                 },
-                None => self.system.perform(&op).map(|_| ()),
+                None => self.system.perform(&op),
             };
             match r {
-                Ok(()) => out.undone.push(what),
+                Ok(Performed {
+                    kept: Some(why), ..
+                }) => out.kept.push(format!("{what}: {why}")),
+                Ok(_) => out.undone.push(what),
                 Err(e) => out.failed.push(format!("{what}: {e}")),
             }
         }
@@ -645,7 +664,10 @@ impl<'s> Journal<'s> {
             | HostOp::Mount { .. }
             | HostOp::Unmount { .. }
             | HostOp::TightenJailObject { .. }
-            | HostOp::RemoveForbidden { .. } => Undo::Nothing,
+            | HostOp::RemoveForbidden { .. }
+            | HostOp::MakeJailSymlink { .. }
+            | HostOp::MakePlaceholder { .. }
+            | HostOp::RemoveMade { .. } => Undo::Nothing,
         };
         Ok((self.system.perform(op)?, undo))
     }
@@ -785,6 +807,89 @@ fn object_kind(kind: &crate::apply::EntryKind) -> ObjectKind {
     }
 }
 
+/// The inverse of making `made` at `path` (just made, by this run): its removal while it is
+/// still that object, the inode it has now.
+fn made(host: &dyn Host, path: &JailPath, made: MadeObject) -> Result<Undo, OpError> {
+    let ino = host.stat(path)?.map_or(0, |m| m.ino);
+    Ok(Undo::Op(HostOp::RemoveMade {
+        path: path.clone(),
+        made,
+        ino,
+    }))
+}
+
+fn wrong_type(
+    host: &dyn Host,
+    path: &JailPath,
+    found: &EntryKind,
+    expected: &'static str,
+    op: &'static str,
+) -> OpError {
+    OpError::Jail(HostError::WrongType {
+        jail: host.root().to_path_buf(),
+        path: path.to_string(),
+        found: found.name(),
+        expected,
+        op,
+    })
+}
+
+/// A roll-back's removal of what its run made at `path` (`HostOp::RemoveMade`): only while
+/// the object there is still the one made (inode `ino`) and as it was made (an empty
+/// directory, the link to the same target, an empty regular file); removed by descriptor,
+/// never through a symlink. Anything else is kept, and `kept` says why; nothing there is
+/// no change.
+fn remove_made(
+    host: &dyn Host,
+    path: &JailPath,
+    made: &MadeObject,
+    ino: u64,
+) -> Result<(Performed, Undo), OpError> {
+    let Some(now) = host.stat(path)? else {
+        return Ok((Performed::changed(false), Undo::Nothing));
+    };
+    let kept = |why: String| {
+        let done = Performed {
+            kept: Some(why),
+            ..Default::default()
+        };
+        Ok((done, Undo::Nothing))
+    };
+    if now.ino != ino {
+        return kept(format!(
+            "the {} made there was replaced by another {}",
+            made.describe(),
+            now.kind.name()
+        ));
+    }
+    let removed = match (made, &now.kind) {
+        (MadeObject::Directory, EntryKind::Dir) => host.remove_dir(path)?,
+        (MadeObject::Symlink { target }, EntryKind::Symlink { target: now_at }) => {
+            if now_at != target {
+                use std::os::unix::ffi::OsStrExt;
+                let now_at = crate::escape::bytes(now_at.as_os_str().as_bytes());
+                return kept(format!("it now points to {now_at}"));
+            }
+            host.remove(path)?
+        }
+        (MadeObject::EmptyFile, EntryKind::File) if now.size == 0 => host.remove(path)?,
+        (MadeObject::EmptyFile, EntryKind::File) => {
+            return kept(format!("it now holds {} bytes", now.size));
+        }
+        (_, other) => {
+            return kept(format!(
+                "a {} is there now, not the {} made",
+                other.name(),
+                made.describe()
+            ));
+        }
+    };
+    if !removed && matches!(made, MadeObject::Directory) {
+        return kept("it is not empty".into());
+    }
+    Ok((Performed::changed(removed), Undo::Nothing))
+}
+
 /// Performs an operation inside the jail through `host`, with its inverse.
 fn perform_in_jail(host: &dyn Host, op: &HostOp) -> Result<(Performed, Undo), OpError> {
     let put_back = |path: &JailPath| -> Result<Undo, OpError> {
@@ -821,12 +926,39 @@ fn perform_in_jail(host: &dyn Host, op: &HostOp) -> Result<(Performed, Undo), Op
         }
         HostOp::MakeJailDir { path, mode, owner } => {
             let owner = owner.assigned().ok_or_else(|| unallocated(op))?;
-            let undo = match host.stat(path)? {
-                None => Undo::Op(HostOp::RemoveJailDir { path: path.clone() }),
+            let before = host.stat(path)?;
+            let changed = host.make_dir(path, *mode, owner)?;
+            let undo = match before {
+                None => made(host, path, MadeObject::Directory)?,
                 Some(m) => Undo::Op(dir_as(path, &m)),
             };
-            Ok((Performed::changed(host.make_dir(path, *mode, owner)?), undo))
+            Ok((Performed::changed(changed), undo))
         }
+        HostOp::MakeJailSymlink { path, target } => {
+            match host.stat(path)? {
+                None => host.symlink(path, target)?,
+                Some(m) if m.kind == (EntryKind::Symlink { target: target.clone() }) => {
+                    return Ok((Performed::changed(false), Undo::Nothing));
+                }
+                Some(m) => return Err(wrong_type(host, path, &m.kind, "symlink", "create symlink")),
+            }
+            let undo = made(host, path, MadeObject::Symlink { target: target.clone() })?;
+            Ok((Performed::changed(true), undo))
+        }
+        HostOp::MakePlaceholder { path } => {
+            match host.stat(path)? {
+                None => host.write_file(path, b"", 0o644, Owner::ROOT)?,
+                Some(m) if m.kind == EntryKind::File && m.size == 0 => {
+                    return Ok((Performed::changed(false), Undo::Nothing));
+                }
+                Some(m) => {
+                    return Err(wrong_type(host, path, &m.kind, "empty regular file", "create"));
+                }
+            }
+            let undo = made(host, path, MadeObject::EmptyFile)?;
+            Ok((Performed::changed(true), undo))
+        }
+        HostOp::RemoveMade { path, made, ino } => remove_made(host, path, made, *ino),
         HostOp::PutPasswdLine {
             path,
             name,

@@ -282,6 +282,8 @@ fn mount_and_put_units(
     journal: &mut Journal<'_>,
 ) -> anyhow::Result<()> {
     let dry = req.dry_run;
+    // the directories this run makes for its mounts (a dry run: would make)
+    let mut made = std::collections::BTreeSet::new();
     for (target, kind) in declared(st) {
         // every check first, changing nothing: what the operation will do (the dry run's
         // answer); the operation checks again as it acts
@@ -297,6 +299,15 @@ fn mount_and_put_units(
             MountKind::Devpts { .. } => "the jail's own ptys (--devpts)",
             MountKind::Log { .. } => "the host's syslog socket (--log)",
         };
+        if planned.done == Done::Mounted {
+            // what the new mount needs made first, each its own step: a roll-back takes
+            // away what this run made, after the mount
+            for step in super::prepare::steps(host, &target, &kind, &mut made)
+                .map_err(|e| lower(binds::MountError::from(e)))?
+            {
+                journal.execute(Some(host), step).map_err(lower)?;
+            }
+        }
         let op = HostOp::Mount {
             target,
             mount: kind,
