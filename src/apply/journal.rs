@@ -1298,6 +1298,73 @@ mod tests {
     }
 
     #[test]
+    fn what_a_run_made_goes_back_only_while_it_is_still_what_was_made() {
+        let jail = FakeHost::default()
+            .with("dev", EntryKind::Dir, 0o755)
+            .link("dev/ptmx-there", "pts/ptmx");
+        let sys = Recorder {
+            fail_at: Some(1),
+            ..Default::default()
+        };
+        let mut j = Journal::new(&sys, false);
+        let at = |p: &str| JailPath::new(p).unwrap();
+        let link = |p: &str| HostOp::MakeJailSymlink {
+            path: at(p),
+            target: "pts/ptmx".into(),
+        };
+        let made = [
+            HostOp::MakePlaceholder { path: at("dev/log") },
+            HostOp::MakePlaceholder { path: at("dev/log2") },
+            link("dev/ptmx"),
+            link("dev/ptmx-there"),
+            HostOp::MakeJailDir {
+                path: at("proc"),
+                mode: 0o555,
+                owner: crate::plan::PlannedOwner::ROOT,
+            },
+        ];
+        for op in made {
+            j.execute(Some(&jail), step(op)).unwrap();
+        }
+        // a link that was there already is no change: nothing to undo
+        assert_eq!(j.undo.len(), 4);
+        // since: a placeholder written to, another object in place of the made directory
+        jail.entries.write().unwrap().get_mut("dev/log").unwrap().0.size = 3;
+        jail.entries.write().unwrap().get_mut("proc").unwrap().0.ino = 9;
+        assert!(j.execute(None, step(member(true))).is_err());
+        let back = j.roll_back(Some(&jail));
+        assert!(back.failed.is_empty(), "{back:?}");
+        assert_eq!(back.undone, ["/fake/dev/ptmx", "/fake/dev/log2"]);
+        assert_eq!(
+            back.kept,
+            [
+                "/fake/proc: the directory made there was replaced by another directory",
+                "/fake/dev/log: it now holds 3 bytes"
+            ]
+        );
+        for (p, there) in [
+            ("dev/ptmx", false),
+            ("dev/log2", false),
+            ("dev/ptmx-there", true),
+            ("dev/log", true),
+            ("proc", true),
+        ] {
+            assert_eq!(jail.stat(&at(p)).unwrap().is_some(), there, "{p}");
+        }
+        let (_, said) = back.summary();
+        assert!(said.starts_with("\n  kept, no longer what this run made: "), "{said}");
+        // what is in the way of a making is refused, never replaced
+        let mut j = Journal::new(&sys, false);
+        assert!(j.execute(Some(&jail), step(link("dev/log"))).is_err());
+        let json = serde_json::to_value(step(link("dev/ptmx"))).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"op": "make_jail_symlink", "path": "/dev/ptmx",
+                "target": "pts/ptmx", "reason": "test"})
+        );
+    }
+
+    #[test]
     fn a_mount_through_a_planted_symlink_is_refused_and_nothing_is_recorded() {
         let jail = FakeHost::default().link("srv", "/etc");
         let sys = Recorder::default();

@@ -76,3 +76,62 @@ pub fn steps(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::EntryKind;
+    use crate::apply::fake::FakeHost;
+
+    fn ops(steps: &[HostStep]) -> Vec<String> {
+        steps
+            .iter()
+            .map(|s| format!("{} {}", s.op.verb(), s.op.target()))
+            .collect()
+    }
+
+    #[test]
+    fn only_what_is_missing_is_made_and_each_directory_once() {
+        let host = FakeHost::default()
+            .with("srv", EntryKind::Dir, 0o755)
+            .with("dev", EntryKind::Dir, 0o755)
+            .with("dev/ptmx", EntryKind::CharDevice { major: 5, minor: 2 }, 0o666);
+        let mut made = BTreeSet::new();
+        let bind = MountKind::Bind {
+            source: "/srv/x".into(),
+            rw: false,
+        };
+        let deep = steps(&host, &at("/srv/a/b"), &bind, &mut made).unwrap();
+        assert_eq!(ops(&deep), ["mkdir /srv/a", "mkdir /srv/a/b"]);
+        // a second bind below the first's directory: /srv/a is this run's already
+        let next = steps(&host, &at("/srv/a/c"), &bind, &mut made).unwrap();
+        assert_eq!(ops(&next), ["mkdir /srv/a/c"]);
+        // a device node at dev/ptmx (build --ptmx) is left, no link made
+        let pts = steps(&host, &at(DEVPTS_DIR), &MountKind::Devpts { gid: 5 }, &mut made);
+        assert_eq!(ops(&pts.unwrap()), ["mkdir /dev/pts"]);
+        let log = MountKind::Log {
+            source: "/dev/log".into(),
+        };
+        let log = steps(&host, &at(LOG_PATH), &log, &mut made).unwrap();
+        assert_eq!(ops(&log), ["touch /dev/log"]);
+        let proc = steps(&host, &at(PROC_DIR), &MountKind::Proc, &mut made).unwrap();
+        assert_eq!(ops(&proc), ["mkdir /proc"]);
+        assert!(matches!(proc[0].op, HostOp::MakeJailDir { mode: 0o555, .. }));
+    }
+
+    #[test]
+    fn in_a_dev_this_run_makes_the_link_and_the_placeholder_are_made_without_looking() {
+        let host = FakeHost::default();
+        let mut made = BTreeSet::new();
+        let pts = steps(&host, &at(DEVPTS_DIR), &MountKind::Devpts { gid: 5 }, &mut made);
+        assert_eq!(
+            ops(&pts.unwrap()),
+            ["mkdir /dev", "mkdir /dev/pts", "symlink /dev/ptmx"]
+        );
+        let log = MountKind::Log {
+            source: "/dev/log".into(),
+        };
+        let log = steps(&host, &at(LOG_PATH), &log, &mut made).unwrap();
+        assert_eq!(ops(&log), ["touch /dev/log"]);
+    }
+}
