@@ -9,9 +9,9 @@ use crate::account::AccountError;
 use crate::account::hostdb::PasswdEntry;
 use crate::account::jaildb;
 use crate::account::useradd::{self, Wanted};
+use crate::apply::EntryKind;
 use crate::apply::host::{Host, HostError};
 use crate::apply::rootfile::{self, Durability, RootFileError};
-use crate::apply::EntryKind;
 use crate::plan::hostops::{self, HostOp, HostStep, Id, MadeObject, ObjectKind};
 use crate::plan::{JailPath, Owner};
 use crate::sshd::SshdError;
@@ -937,12 +937,25 @@ fn perform_in_jail(host: &dyn Host, op: &HostOp) -> Result<(Performed, Undo), Op
         HostOp::MakeJailSymlink { path, target } => {
             match host.stat(path)? {
                 None => host.symlink(path, target)?,
-                Some(m) if m.kind == (EntryKind::Symlink { target: target.clone() }) => {
+                Some(m)
+                    if m.kind
+                        == (EntryKind::Symlink {
+                            target: target.clone(),
+                        }) =>
+                {
                     return Ok((Performed::changed(false), Undo::Nothing));
                 }
-                Some(m) => return Err(wrong_type(host, path, &m.kind, "symlink", "create symlink")),
+                Some(m) => {
+                    return Err(wrong_type(host, path, &m.kind, "symlink", "create symlink"));
+                }
             }
-            let undo = made(host, path, MadeObject::Symlink { target: target.clone() })?;
+            let undo = made(
+                host,
+                path,
+                MadeObject::Symlink {
+                    target: target.clone(),
+                },
+            )?;
             Ok((Performed::changed(true), undo))
         }
         HostOp::MakePlaceholder { path } => {
@@ -952,7 +965,13 @@ fn perform_in_jail(host: &dyn Host, op: &HostOp) -> Result<(Performed, Undo), Op
                     return Ok((Performed::changed(false), Undo::Nothing));
                 }
                 Some(m) => {
-                    return Err(wrong_type(host, path, &m.kind, "empty regular file", "create"));
+                    return Err(wrong_type(
+                        host,
+                        path,
+                        &m.kind,
+                        "empty regular file",
+                        "create",
+                    ));
                 }
             }
             let undo = made(host, path, MadeObject::EmptyFile)?;
@@ -1313,8 +1332,12 @@ mod tests {
             target: "pts/ptmx".into(),
         };
         let made = [
-            HostOp::MakePlaceholder { path: at("dev/log") },
-            HostOp::MakePlaceholder { path: at("dev/log2") },
+            HostOp::MakePlaceholder {
+                path: at("dev/log"),
+            },
+            HostOp::MakePlaceholder {
+                path: at("dev/log2"),
+            },
             link("dev/ptmx"),
             link("dev/ptmx-there"),
             HostOp::MakeJailDir {
@@ -1329,7 +1352,13 @@ mod tests {
         // a link that was there already is no change: nothing to undo
         assert_eq!(j.undo.len(), 4);
         // since: a placeholder written to, another object in place of the made directory
-        jail.entries.write().unwrap().get_mut("dev/log").unwrap().0.size = 3;
+        jail.entries
+            .write()
+            .unwrap()
+            .get_mut("dev/log")
+            .unwrap()
+            .0
+            .size = 3;
         jail.entries.write().unwrap().get_mut("proc").unwrap().0.ino = 9;
         assert!(j.execute(None, step(member(true))).is_err());
         let back = j.roll_back(Some(&jail));
@@ -1352,7 +1381,10 @@ mod tests {
             assert_eq!(jail.stat(&at(p)).unwrap().is_some(), there, "{p}");
         }
         let (_, said) = back.summary();
-        assert!(said.starts_with("\n  kept, no longer what this run made: "), "{said}");
+        assert!(
+            said.starts_with("\n  kept, no longer what this run made: "),
+            "{said}"
+        );
         // what is in the way of a making is refused, never replaced
         let mut j = Journal::new(&sys, false);
         assert!(j.execute(Some(&jail), step(link("dev/log"))).is_err());

@@ -34,7 +34,11 @@ pub fn steps(
             dirs.push(target.clone());
             (dirs, 0o755, "the mount point of a declared bind")
         }
-        MountKind::Proc => (vec![at(PROC_DIR)], 0o555, "the mount point of the jail's procfs"),
+        MountKind::Proc => (
+            vec![at(PROC_DIR)],
+            0o555,
+            "the mount point of the jail's procfs",
+        ),
         MountKind::Devpts { .. } => (
             vec![at("/dev"), at(DEVPTS_DIR)],
             0o755,
@@ -95,7 +99,11 @@ mod tests {
         let host = FakeHost::default()
             .with("srv", EntryKind::Dir, 0o755)
             .with("dev", EntryKind::Dir, 0o755)
-            .with("dev/ptmx", EntryKind::CharDevice { major: 5, minor: 2 }, 0o666);
+            .with(
+                "dev/ptmx",
+                EntryKind::CharDevice { major: 5, minor: 2 },
+                0o666,
+            );
         let mut made = BTreeSet::new();
         let bind = MountKind::Bind {
             source: "/srv/x".into(),
@@ -107,7 +115,12 @@ mod tests {
         let next = steps(&host, &at("/srv/a/c"), &bind, &mut made).unwrap();
         assert_eq!(ops(&next), ["mkdir /srv/a/c"]);
         // a device node at dev/ptmx (build --ptmx) is left, no link made
-        let pts = steps(&host, &at(DEVPTS_DIR), &MountKind::Devpts { gid: 5 }, &mut made);
+        let pts = steps(
+            &host,
+            &at(DEVPTS_DIR),
+            &MountKind::Devpts { gid: 5 },
+            &mut made,
+        );
         assert_eq!(ops(&pts.unwrap()), ["mkdir /dev/pts"]);
         let log = MountKind::Log {
             source: "/dev/log".into(),
@@ -116,14 +129,22 @@ mod tests {
         assert_eq!(ops(&log), ["touch /dev/log"]);
         let proc = steps(&host, &at(PROC_DIR), &MountKind::Proc, &mut made).unwrap();
         assert_eq!(ops(&proc), ["mkdir /proc"]);
-        assert!(matches!(proc[0].op, HostOp::MakeJailDir { mode: 0o555, .. }));
+        assert!(matches!(
+            proc[0].op,
+            HostOp::MakeJailDir { mode: 0o555, .. }
+        ));
     }
 
     #[test]
     fn in_a_dev_this_run_makes_the_link_and_the_placeholder_are_made_without_looking() {
         let host = FakeHost::default();
         let mut made = BTreeSet::new();
-        let pts = steps(&host, &at(DEVPTS_DIR), &MountKind::Devpts { gid: 5 }, &mut made);
+        let pts = steps(
+            &host,
+            &at(DEVPTS_DIR),
+            &MountKind::Devpts { gid: 5 },
+            &mut made,
+        );
         assert_eq!(
             ops(&pts.unwrap()),
             ["mkdir /dev", "mkdir /dev/pts", "symlink /dev/ptmx"]

@@ -1,7 +1,8 @@
 //! The operations a plan holds outside a jail's file tree: account changes, root-owned files
 //! (keys, drop-ins, unit and slice drop-ins), the jail files a user's or a service's run
 //! rewrites, account lines, signals, reloads, service starts and stops, enabling units, a
-//! jail's mounts, and a destroyed jail's mounts, tree, root, labels and store objects, each
+//! jail's mounts and what they need made there (and a roll-back's removal of what a run
+//! made), and a destroyed jail's mounts, tree, root, labels and store objects, each
 //! with its reason. Data only; `apply::journal` gives them effect (and knows each one's
 //! inverse); a report serialises them (`user`, `service`, `mount`, `umount` and `destroy`
 //! `--dry-run --json`). An account the plan creates has no uid or gid before `useradd`
@@ -301,7 +302,9 @@ pub enum HostOp {
     /// Removes a file in the jail.
     RemoveJailFile { path: JailPath },
     /// A real directory in the jail with this mode and owner (fixed when it exists); the
-    /// owner's ids are `"new"` for an account the plan creates (a dry run).
+    /// owner's ids are `"new"` for an account the plan creates (a dry run). Its inverse
+    /// puts back the mode and owner of one that was there, and removes one it made
+    /// (`RemoveMade`: only while it is that same, empty directory).
     MakeJailDir {
         path: JailPath,
         mode: u32,
@@ -375,7 +378,8 @@ pub enum HostOp {
     /// `systemctl disable --quiet UNIT` (a roll-back of its enabling).
     DisableUnit { unit: String },
     /// A mount in the jail at `target` (`mount`), reached by a descriptor opened beneath the
-    /// jail root, never through a symlink. Its inverse unmounts exactly the mount it made
+    /// jail root, never through a symlink; what it needs there (its mount point, dev/ptmx,
+    /// the log socket's placeholder) is made before, by steps of its own. Its inverse unmounts exactly the mount it made
     /// (by mount ID); one already there is left, its flags fixed.
     Mount {
         target: JailPath,

@@ -425,7 +425,12 @@ fn a_run_refused_midway_leaves_the_jail_s_tree_as_it_was() {
     let mut build = jailsmith(&["build", "--bin", "bash"], &jail, &state);
     build.args(["--bind", &format!("{}:/srv/keep", keep.display())]);
     build.args(["--bind", &format!("{}:/opt/new/deep", new.display())]);
-    build.args(["--proc", "--devpts", "--log-socket", sock_path.to_str().unwrap()]);
+    build.args([
+        "--proc",
+        "--devpts",
+        "--log-socket",
+        sock_path.to_str().unwrap(),
+    ]);
     run_ok(&mut build);
     // a mount point made before the run, and the careless admin's file at dev/log
     make_dir(&jail.join("srv/keep"), 0o750);
@@ -443,15 +448,32 @@ fn a_run_refused_midway_leaves_the_jail_s_tree_as_it_was() {
         .split_once("rolled back: ")
         .unwrap_or_else(|| panic!("no roll-back reported: {err}"))
         .1;
-    for made in ["opt/new/deep", "opt/new", "opt", "proc", "dev/pts", "dev/ptmx"] {
+    for made in [
+        "opt/new/deep",
+        "opt/new",
+        "opt",
+        "proc",
+        "dev/pts",
+        "dev/ptmx",
+    ] {
         let at = jail.join(made).display().to_string();
-        assert!(rolled.contains(&at), "{made} not named as rolled back: {err}");
+        assert!(
+            rolled.contains(&at),
+            "{made} not named as rolled back: {err}"
+        );
     }
     assert!(!err.contains("could NOT roll back"), "{err}");
     assert!(!err.contains("kept"), "{err}");
     assert!(common::mounts_under(&jail).is_empty(), "{err}");
-    assert_eq!(tree_of(&jail), before, "the run left the jail's tree changed: {err}");
-    assert!(jail.join("srv/keep").is_dir(), "the mount point made before went");
+    assert_eq!(
+        tree_of(&jail),
+        before,
+        "the run left the jail's tree changed: {err}"
+    );
+    assert!(
+        jail.join("srv/keep").is_dir(),
+        "the mount point made before went"
+    );
 
     // the file gone, the same command mounts all five, and umount takes them off
     fs::remove_file(jail.join("dev/log")).unwrap();
@@ -545,9 +567,15 @@ fn a_roll_back_removes_only_what_its_run_made_as_it_made_it() {
         [link, filled, srv].map(|p| p.display().to_string()),
         "{kept}"
     );
-    assert!(kept.contains(&format!("points to {}", canary.path().display())), "{kept}");
+    assert!(
+        kept.contains(&format!("points to {}", canary.path().display())),
+        "{kept}"
+    );
     assert!(kept.contains("not empty"), "{kept}");
-    assert!(back.undone.contains(&data.display().to_string()), "{back:?}");
+    assert!(
+        back.undone.contains(&data.display().to_string()),
+        "{back:?}"
+    );
     assert!(common::mounts_under(&jail).is_empty(), "{back:?}");
     assert!(!data.exists(), "the made mount point was left");
     assert_eq!(fs::read_link(&ptmx).unwrap(), canary.path());
@@ -557,7 +585,10 @@ fn a_roll_back_removes_only_what_its_run_made_as_it_made_it() {
     );
     canary.assert_unchanged("a roll-back meeting a link planted in place of the one it made");
     let (_, said) = back.summary();
-    assert!(said.contains("kept, no longer what this run made"), "{said}");
+    assert!(
+        said.contains("kept, no longer what this run made"),
+        "{said}"
+    );
 }
 
 fn libc_ebusy() -> i32 {

@@ -345,7 +345,14 @@ fn mount_plans_each_bind_proc_devpts_and_log_socket_and_the_real_run_does_exactl
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| s.get("path").or(s.get("target")).unwrap().as_str().unwrap().into())
+        .map(|s| {
+            s.get("path")
+                .or(s.get("target"))
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .into()
+        })
         .collect();
     let steps: Vec<(&str, &str)> = ops
         .iter()
