@@ -329,15 +329,22 @@ fn a_bind_refused_midway_unmounts_the_binds_this_run_made_and_keeps_those_before
 
     // the symlink gone, the same command mounts all three (the first as it was)
     fs::remove_file(jail.join("home/u/spool")).unwrap();
-    let out = run_ok(&mut jailsmith(&["mount"], &jail, &state));
-    let said = text(&out.stdout);
+    let said = mount_all_then_umount(&jail, &state, 3);
     assert!(
         said.contains(&format!("already mounted {}", binds[0])),
         "{said}"
     );
-    assert_eq!(common::mounts_under(&jail).len(), 3, "{said}");
-    run_ok(&mut jailsmith(&["umount"], &jail, &state));
-    assert!(common::mounts_under(&jail).is_empty());
+}
+
+/// Runs `mount` (it must succeed and leave `n` mounts below the jail), then `umount` (it
+/// must leave none); returns what `mount` said.
+fn mount_all_then_umount(jail: &Path, state: &Path, n: usize) -> String {
+    let out = run_ok(&mut jailsmith(&["mount"], jail, state));
+    let said = text(&out.stdout);
+    assert_eq!(common::mounts_under(jail).len(), n, "{said}");
+    run_ok(&mut jailsmith(&["umount"], jail, state));
+    assert!(common::mounts_under(jail).is_empty());
+    said
 }
 
 /// A unit refused after the mounts (a symlink planted at the second unit's name) unmounts
@@ -477,10 +484,7 @@ fn a_run_refused_midway_leaves_the_jail_s_tree_as_it_was() {
 
     // the file gone, the same command mounts all five, and umount takes them off
     fs::remove_file(jail.join("dev/log")).unwrap();
-    run_ok(&mut jailsmith(&["mount"], &jail, &state));
-    assert_eq!(common::mounts_under(&jail).len(), 5);
-    run_ok(&mut jailsmith(&["umount"], &jail, &state));
-    assert!(common::mounts_under(&jail).is_empty());
+    mount_all_then_umount(&jail, &state, 5);
 }
 
 /// Hostile, between a mount step and the roll-back of a failed run (played here by the
