@@ -3,9 +3,9 @@
 //! and enable one systemd `.mount` unit for each so they come back at boot. Every change is
 //! a typed `HostOp` (`Mount` after what it needs made first, `mounts::prepare`; `Unmount`;
 //! the units' operations) run through the one rollback journal; `apply::binds` makes and
-//! checks the mounts. With `dry_run`, every
-//! check runs and the report says what would be done; nothing changes. Prints nothing but
-//! progress on stderr; `cli::mount` prints the report.
+//! checks the mounts. With `dry_run`, every check runs and the report says what would be
+//! done; nothing changes. Prints nothing but progress on stderr; `cli::mount` prints the
+//! report.
 
 use std::path::{Path, PathBuf};
 
