@@ -310,6 +310,8 @@ fn a_bind_refused_midway_unmounts_the_binds_this_run_made_and_keeps_those_before
     let first_at = jail.join("srv/first");
     assert!(rolled.contains(&first_at.display().to_string()), "{err}");
     assert!(!err.contains("could NOT roll back"), "{err}");
+    assert!(!first_at.exists(), "the mount point this run made was left");
+    assert!(pre_at.is_dir());
     assert_eq!(
         common::mounts_under(&jail),
         std::slice::from_ref(&pre_at),
@@ -382,6 +384,9 @@ fn a_unit_refused_midway_unmounts_the_binds_this_run_made() {
     }
     assert!(!err.contains("could NOT roll back"), "{err}");
     assert!(common::mounts_under(&jail).is_empty(), "{err}");
+    for made in ["srv/a", "srv/b"] {
+        assert!(!jail.join(made).exists(), "the mount point {made} was left");
+    }
     assert!(!a.exists(), "the unit written before was left");
     assert!(b.is_symlink());
     canary.assert_unchanged("mount --systemd-unit-dir refused at its second unit");
