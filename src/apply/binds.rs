@@ -1,7 +1,7 @@
 //! Applying and removing a jail's mounts (the host layer's part of `mounts`: the binds it
 //! declares, its own proc, devpts and log socket); `mount` and `unmount` perform the plan's
 //! `HostOp::Mount` and `HostOp::Unmount` for the journal, `check_mount` and `mounted` say
-//! what they would do. A target is created through `LinuxHost` and
+//! what they would do. A target (made before by its own steps, `mounts::prepare`) is
 //! reached by a descriptor opened beneath the jail root (no symlink followed); the kernel
 //! gets `/proc/self/fd/N`, so a symlink planted in the jail cannot redirect a mount.
 //! Binds are never recursive and always nosuid,nodev; ro unless declared rw. Mounts below
@@ -22,7 +22,7 @@ use crate::mounts::mountinfo::{self, MountEntry};
 use crate::mounts::{
     Bind, DEVPTS_DIR, LOG_PATH, Own, PROC_DIR, PROC_OPTIONS, is_private_devpts, is_private_proc,
 };
-use crate::plan::{JailPath, MountKind, Owner};
+use crate::plan::{JailPath, MountKind};
 use crate::state::DEFAULT_STATE_DIR;
 
 /// Why a bind could not be applied or removed.
@@ -45,6 +45,12 @@ pub enum MountError {
          neither follows nor removes it: look at it, remove it and run again"
     )]
     Placeholder { path: PathBuf, what: String },
+    /// The placeholder (or dev/) made by an earlier step of this run is gone.
+    #[error(
+        "{path}: the empty file jailsmith made to bind the log socket onto went away \
+         before the mount; nothing was mounted: run again"
+    )]
+    PlaceholderGone { path: PathBuf },
     #[error(transparent)]
     Host(#[from] HostError),
     #[error("cannot {op} {target}: {source}")]
@@ -73,7 +79,8 @@ impl MountError {
             | MountError::Denied(_)
             | MountError::Foreign { .. }
             | MountError::NotTheMount { .. }
-            | MountError::Placeholder { .. } => crate::exit::REFUSED,
+            | MountError::Placeholder { .. }
+            | MountError::PlaceholderGone { .. } => crate::exit::REFUSED,
             MountError::LogSocket(e) => e.exit_code(),
             MountError::NoSource { .. } => crate::exit::BAD_INPUT,
             MountError::Host(e) => e.exit_code(),
@@ -148,22 +155,8 @@ pub fn flags_match(bind: &Bind, m: &MountEntry) -> bool {
     m.has("nosuid") && m.has("nodev") && m.read_only() != bind.rw
 }
 
-/// Creates the target (a root-owned 0755 directory, parents too) without following links.
-fn make_target(host: &LinuxHost, bind: &Bind) -> Result<OwnedFd, MountError> {
-    for a in bind.dst.ancestors().into_iter().chain([bind.dst.clone()]) {
-        match host.stat(&a)? {
-            Some(m) if m.kind == EntryKind::Dir => {}
-            // absent: create it; anything else: make_dir names the symlink or wrong type
-            _ => {
-                host.make_dir(&a, 0o755, Owner::ROOT)?;
-            }
-        }
-    }
-    Ok(host.open_dir(&bind.dst, "open the bind target")?)
-}
-
-/// What `make_target` would refuse (a symlink or a non-directory on the way), changing
-/// nothing: the checks of a dry run.
+/// What making the target's directories would refuse (a symlink or a non-directory on the
+/// way), changing nothing: the checks of a dry run.
 fn check_target(host: &LinuxHost, bind: &Bind) -> Result<(), MountError> {
     for a in bind.dst.ancestors().into_iter().chain([bind.dst.clone()]) {
         if !host.check_dir(&a)? {
@@ -261,7 +254,8 @@ fn mount_bind(host: &LinuxHost, bind: &Bind, dry: bool) -> Result<Made, MountErr
             Ok(Made::only(Done::Remounted))
         }
         None => {
-            let fd = make_target(host, bind)?;
+            // made before, by its own step (`mounts::prepare`); a symlink there is refused
+            let fd = host.open_dir(&bind.dst, "open the bind target")?;
             sysmount::bind(&bind.src, fd.as_fd()).map_err(|e| sys("bind-mount onto", e))?;
             drop(fd);
             // Reopen: the new descriptor is the root of the new mount.
@@ -313,7 +307,7 @@ fn proc_dir() -> JailPath {
 }
 
 /// Mounts the jail's own procfs (hidepid=invisible,subset=pid, nosuid,nodev,noexec) at its
-/// /proc, made root 0555 through `host` when missing (a symlink there is refused). A
+/// /proc, a directory made before (by `mounts::prepare`'s step; a symlink there is refused). A
 /// private proc already there is left; any other mount there is foreign. With `dry`,
 /// says what it would do.
 fn mount_proc(host: &LinuxHost, dry: bool) -> Result<Made, MountError> {
@@ -329,12 +323,6 @@ fn mount_proc(host: &LinuxHost, dry: bool) -> Result<Made, MountError> {
         }
         None => {}
     }
-    match host.stat(&dir)? {
-        Some(m) if m.kind == EntryKind::Dir => {}
-        _ => {
-            host.make_dir(&dir, 0o555, Owner::ROOT)?;
-        }
-    }
     let fd = host.open_dir(&dir, "open the proc mount point")?;
     sysmount::proc_mount(fd.as_fd(), PROC_OPTIONS).map_err(|source| MountError::Sys {
         target,
@@ -347,14 +335,13 @@ fn mount_proc(host: &LinuxHost, dry: bool) -> Result<Made, MountError> {
     Ok(Made::new_mount(&fd))
 }
 
-/// Mounts the jail's own devpts instance at its /dev/pts (made root 0755 through `host`
-/// when missing) for the tty group `gid`, and makes dev/ptmx a link to pts/ptmx. An
-/// instance already there is left; any other mount there is foreign. With `dry`, says
+/// Mounts the jail's own devpts instance at its /dev/pts for the tty group `gid` (the
+/// directory, and dev/ptmx's link to pts/ptmx, made before by `mounts::prepare`'s steps).
+/// An instance already there is left; any other mount there is foreign. With `dry`, says
 /// what it would do.
 fn mount_devpts(host: &LinuxHost, gid: u32, dry: bool) -> Result<Made, MountError> {
     let dev = JailPath::new("/dev").expect("a valid jail path");
     let dir = JailPath::new(DEVPTS_DIR).expect("a valid jail path");
-    let ptmx = JailPath::new("/dev/ptmx").expect("a valid jail path");
     let target = host.root().join(dir.rel());
     if dry {
         if host.check_dir(&dev)? {
@@ -366,17 +353,6 @@ fn mount_devpts(host: &LinuxHost, gid: u32, dry: bool) -> Result<Made, MountErro
             Some(_) => Err(MountError::Foreign { path: target }),
             None => Ok(Made::only(Done::Mounted)),
         };
-    }
-    for d in [&dev, &dir] {
-        match host.stat(d)? {
-            Some(m) if m.kind == EntryKind::Dir => {}
-            _ => {
-                host.make_dir(d, 0o755, Owner::ROOT)?;
-            }
-        }
-    }
-    if host.stat(&ptmx)?.is_none() {
-        host.symlink(&ptmx, Path::new("pts/ptmx"))?;
     }
     let table = mountinfo::read().map_err(MountError::Table)?;
     match mountinfo::at(&table, &target) {
@@ -398,8 +374,8 @@ fn mount_devpts(host: &LinuxHost, gid: u32, dry: bool) -> Result<Made, MountErro
 
 /// Binds the host socket `src` (a syslog socket, checked by `log::check` and bound
 /// through a descriptor of what was checked) at the jail's dev/log, ro,nosuid,nodev, onto
-/// an empty root-owned placeholder file made through `host` (dev/ made root 0755 when
-/// missing). Anything else at dev/log (a symlink, a directory, a file with content, another
+/// an empty root-owned placeholder file (it and dev/ made before by `mounts::prepare`'s
+/// steps). Anything else at dev/log (a symlink, a directory, a file with content, another
 /// socket) is refused, never followed or removed. A socket already bound there is left when
 /// it is `src`, and bound again when `src` was recreated since (a restarted syslog daemon).
 /// With `dry`, runs every check and says what it would do, changing nothing.
@@ -442,19 +418,19 @@ fn mount_log(host: &LinuxHost, src: &Path, dry: bool) -> Result<Made, MountError
         sysmount::detach(fd.as_fd()).map_err(|e| sys("unmount the stale log socket at", e))?;
         done = Done::Remounted;
     }
-    match host.stat(&dev)? {
-        Some(m) if m.kind == EntryKind::Dir => {}
-        _ if dry => {
-            host.check_dir(&dev)?; // a symlink or a file is refused as make_dir refuses it
+    // dev/ and the placeholder are made before, by `mounts::prepare`'s steps
+    if !host.check_dir(&dev)? {
+        // a symlink or a file is refused; missing: a dry run's would be made
+        if dry {
             return Ok(Made::only(done));
         }
-        _ => {
-            host.make_dir(&dev, 0o755, Owner::ROOT)?;
-        }
+        return Err(MountError::PlaceholderGone { path: target });
     }
     match host.stat(&at)? {
         None if dry => {}
-        None => host.write_file(&at, b"", 0o644, Owner::ROOT)?,
+        None => {
+            return Err(MountError::PlaceholderGone { path: target });
+        }
         Some(m) if m.kind == EntryKind::File && m.size == 0 => {}
         Some(m) => {
             let what = match m.kind {

@@ -187,7 +187,19 @@ impl Host for FakeHost {
         self.put(path, EntryKind::File, mode, owner, content);
         Ok(())
     }
+    /// Like LinuxHost: a new link, or one replacing a link; anything else is refused.
     fn symlink(&self, path: &JailPath, target: &Path) -> Result<(), HostError> {
+        if let Some(m) = self.stat(path)?
+            && !matches!(m.kind, EntryKind::Symlink { .. })
+        {
+            return Err(HostError::WrongType {
+                jail: "/fake".into(),
+                path: path.to_string(),
+                found: m.kind.name(),
+                expected: "symlink",
+                op: "create symlink",
+            });
+        }
         self.record("symlink", path)?;
         let kind = EntryKind::Symlink {
             target: target.to_path_buf(),

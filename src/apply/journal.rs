@@ -11,10 +11,11 @@ use crate::account::AccountError;
 use crate::account::hostdb::PasswdEntry;
 use crate::account::jaildb;
 use crate::account::useradd::{self, Wanted};
+use crate::apply::EntryKind;
 use crate::apply::executor::{self, ApplyOptions, ApplyReport};
 use crate::apply::host::{Host, HostError};
 use crate::apply::rootfile::{self, Durability, RootFileError};
-use crate::plan::hostops::{self, HostOp, HostStep, Id, ObjectKind};
+use crate::plan::hostops::{self, HostOp, HostStep, Id, MadeObject, ObjectKind};
 use crate::plan::{JailPath, Op, Owner, Plan};
 use crate::sshd::SshdError;
 use crate::state::{Manifest, StateError};
@@ -91,6 +92,9 @@ pub struct Performed {
     pub unmounted: Vec<String>,
     /// What a jail's tree removal removed and kept (`RemoveJailContents`).
     pub removal: Option<crate::apply::tree::Removal>,
+    /// Why a roll-back's removal of what its run made left it (`RemoveMade`: it is no
+    /// longer exactly what was made).
+    pub kept: Option<String>,
 }
 
 impl Performed {
@@ -336,7 +340,10 @@ impl System for LinuxSystem {
             | HostOp::Mount { target: path, .. }
             | HostOp::Unmount { target: path, .. }
             | HostOp::TightenJailObject { path, .. }
-            | HostOp::RemoveForbidden { path, .. } => Err(OpError::NoJail {
+            | HostOp::RemoveForbidden { path, .. }
+            | HostOp::MakeJailSymlink { path, .. }
+            | HostOp::MakePlaceholder { path }
+            | HostOp::RemoveMade { path, .. } => Err(OpError::NoJail {
                 op: op.verb(),
                 path: path.to_string(),
             }),
@@ -410,17 +417,24 @@ pub struct RolledBack {
     pub failed: Vec<String>,
     /// What was left as it is on purpose, with why (a jail's build), newest first.
     pub kept: Vec<String>,
+    /// What the run made and the roll-back left because it is no longer what was made
+    /// (`what: why`).
+    pub left: Vec<String>,
 }
 
 impl RolledBack {
-    /// True when there is nothing to say: nothing undone, failed or kept.
+    /// True when there is nothing to say: nothing undone, failed, kept or left.
     pub fn is_empty(&self) -> bool {
-        self.undone.is_empty() && self.failed.is_empty() && self.kept.is_empty()
+        self.undone.is_empty()
+            && self.failed.is_empty()
+            && self.kept.is_empty()
+            && self.left.is_empty()
     }
 
     /// What an error says after its own message: the targets undone, each named once (a
     /// file written several times is put back once per write; `nothing` when none was),
-    /// then a line naming what was kept on purpose, and, when some could not be undone, a
+    /// then a line naming what was kept on purpose, a line naming what the run made and
+    /// left because it is no longer what was made, and, when some could not be undone, a
     /// line naming them.
     pub fn summary(&self) -> (String, String) {
         let mut undone: Vec<&str> = Vec::new();
@@ -432,6 +446,12 @@ impl RolledBack {
         let mut rest = String::new();
         if !self.kept.is_empty() {
             rest += &format!("\n  kept (not rolled back): {}", self.kept.join("; "));
+        }
+        if !self.left.is_empty() {
+            rest += &format!(
+                "\n  kept, no longer what this run made: {}",
+                self.left.join("; ")
+            );
         }
         if !self.failed.is_empty() {
             rest += &format!("\n  could NOT roll back: {}", self.failed.join("; "));
@@ -600,16 +620,19 @@ impl<'s> Journal<'s> {
         for (what, op) in todo.into_iter().chain(again) {
             let r = match op.jail_path() {
                 Some(_) => match jail {
-                    Some(h) => perform_in_jail(h, &op).map(|_| ()),
+                    Some(h) => perform_in_jail(h, &op).map(|(done, _)| done),
                     None => Err(OpError::NoJail {
                         op: op.verb(),
                         path: what.clone(),
                     }),
                 },
-                None => self.system.perform(&op).map(|_| ()),
+                None => self.system.perform(&op),
             };
             match r {
-                Ok(()) => out.undone.push(what),
+                Ok(Performed {
+                    kept: Some(why), ..
+                }) => out.left.push(format!("{what}: {why}")),
+                Ok(_) => out.undone.push(what),
                 Err(e) => out.failed.push(format!("{what}: {e}")),
             }
         }
@@ -715,7 +738,10 @@ impl<'s> Journal<'s> {
             | HostOp::Mount { .. }
             | HostOp::Unmount { .. }
             | HostOp::TightenJailObject { .. }
-            | HostOp::RemoveForbidden { .. } => Undo::Nothing,
+            | HostOp::RemoveForbidden { .. }
+            | HostOp::MakeJailSymlink { .. }
+            | HostOp::MakePlaceholder { .. }
+            | HostOp::RemoveMade { .. } => Undo::Nothing,
         };
         Ok((self.system.perform(op)?, undo))
     }
@@ -872,6 +898,89 @@ fn object_kind(kind: &crate::apply::EntryKind) -> ObjectKind {
     }
 }
 
+/// The inverse of making `made` at `path` (just made, by this run): its removal while it is
+/// still that object, the inode it has now.
+fn made(host: &dyn Host, path: &JailPath, made: MadeObject) -> Result<Undo, OpError> {
+    let ino = host.stat(path)?.map_or(0, |m| m.ino);
+    Ok(Undo::Op(HostOp::RemoveMade {
+        path: path.clone(),
+        made,
+        ino,
+    }))
+}
+
+fn wrong_type(
+    host: &dyn Host,
+    path: &JailPath,
+    found: &EntryKind,
+    expected: &'static str,
+    op: &'static str,
+) -> OpError {
+    OpError::Jail(HostError::WrongType {
+        jail: host.root().to_path_buf(),
+        path: path.to_string(),
+        found: found.name(),
+        expected,
+        op,
+    })
+}
+
+/// A roll-back's removal of what its run made at `path` (`HostOp::RemoveMade`): only while
+/// the object there is still the one made (inode `ino`) and as it was made (an empty
+/// directory, the link to the same target, an empty regular file); removed by descriptor,
+/// never through a symlink. Anything else is kept, and `kept` says why; nothing there is
+/// no change.
+fn remove_made(
+    host: &dyn Host,
+    path: &JailPath,
+    made: &MadeObject,
+    ino: u64,
+) -> Result<(Performed, Undo), OpError> {
+    let Some(now) = host.stat(path)? else {
+        return Ok((Performed::changed(false), Undo::Nothing));
+    };
+    let kept = |why: String| {
+        let done = Performed {
+            kept: Some(why),
+            ..Default::default()
+        };
+        Ok((done, Undo::Nothing))
+    };
+    if now.ino != ino {
+        return kept(format!(
+            "the {} made there was replaced by another {}",
+            made.describe(),
+            now.kind.name()
+        ));
+    }
+    let removed = match (made, &now.kind) {
+        (MadeObject::Directory, EntryKind::Dir) => host.remove_dir(path)?,
+        (MadeObject::Symlink { target }, EntryKind::Symlink { target: now_at }) => {
+            if now_at != target {
+                use std::os::unix::ffi::OsStrExt;
+                let now_at = crate::escape::bytes(now_at.as_os_str().as_bytes());
+                return kept(format!("it now points to {now_at}"));
+            }
+            host.remove(path)?
+        }
+        (MadeObject::EmptyFile, EntryKind::File) if now.size == 0 => host.remove(path)?,
+        (MadeObject::EmptyFile, EntryKind::File) => {
+            return kept(format!("it now holds {} bytes", now.size));
+        }
+        (_, other) => {
+            return kept(format!(
+                "a {} is there now, not the {} made",
+                other.name(),
+                made.describe()
+            ));
+        }
+    };
+    if !removed && matches!(made, MadeObject::Directory) {
+        return kept("it is not empty".into());
+    }
+    Ok((Performed::changed(removed), Undo::Nothing))
+}
+
 /// Performs an operation inside the jail through `host`, with its inverse.
 fn perform_in_jail(host: &dyn Host, op: &HostOp) -> Result<(Performed, Undo), OpError> {
     let put_back = |path: &JailPath| -> Result<Undo, OpError> {
@@ -908,12 +1017,58 @@ fn perform_in_jail(host: &dyn Host, op: &HostOp) -> Result<(Performed, Undo), Op
         }
         HostOp::MakeJailDir { path, mode, owner } => {
             let owner = owner.assigned().ok_or_else(|| unallocated(op))?;
-            let undo = match host.stat(path)? {
-                None => Undo::Op(HostOp::RemoveJailDir { path: path.clone() }),
+            let before = host.stat(path)?;
+            let changed = host.make_dir(path, *mode, owner)?;
+            let undo = match before {
+                None => made(host, path, MadeObject::Directory)?,
                 Some(m) => Undo::Op(dir_as(path, &m)),
             };
-            Ok((Performed::changed(host.make_dir(path, *mode, owner)?), undo))
+            Ok((Performed::changed(changed), undo))
         }
+        HostOp::MakeJailSymlink { path, target } => {
+            match host.stat(path)? {
+                None => host.symlink(path, target)?,
+                Some(m)
+                    if m.kind
+                        == (EntryKind::Symlink {
+                            target: target.clone(),
+                        }) =>
+                {
+                    return Ok((Performed::changed(false), Undo::Nothing));
+                }
+                Some(m) => {
+                    return Err(wrong_type(host, path, &m.kind, "symlink", "create symlink"));
+                }
+            }
+            let undo = made(
+                host,
+                path,
+                MadeObject::Symlink {
+                    target: target.clone(),
+                },
+            )?;
+            Ok((Performed::changed(true), undo))
+        }
+        HostOp::MakePlaceholder { path } => {
+            match host.stat(path)? {
+                None => host.write_file(path, b"", 0o644, Owner::ROOT)?,
+                Some(m) if m.kind == EntryKind::File && m.size == 0 => {
+                    return Ok((Performed::changed(false), Undo::Nothing));
+                }
+                Some(m) => {
+                    return Err(wrong_type(
+                        host,
+                        path,
+                        &m.kind,
+                        "empty regular file",
+                        "create",
+                    ));
+                }
+            }
+            let undo = made(host, path, MadeObject::EmptyFile)?;
+            Ok((Performed::changed(true), undo))
+        }
+        HostOp::RemoveMade { path, made, ino } => remove_made(host, path, made, *ino),
         HostOp::PutPasswdLine {
             path,
             name,
@@ -1249,6 +1404,86 @@ mod tests {
             json,
             serde_json::json!({"op": "mount", "target": "/a", "kind": "bind",
                 "source": "/srv/data", "rw": false, "reason": "test"})
+        );
+    }
+
+    #[test]
+    fn what_a_run_made_goes_back_only_while_it_is_still_what_was_made() {
+        let jail = FakeHost::default()
+            .with("dev", EntryKind::Dir, 0o755)
+            .link("dev/ptmx-there", "pts/ptmx");
+        let sys = Recorder {
+            fail_at: Some(1),
+            ..Default::default()
+        };
+        let mut j = Journal::new(&sys, false);
+        let at = |p: &str| JailPath::new(p).unwrap();
+        let link = |p: &str| HostOp::MakeJailSymlink {
+            path: at(p),
+            target: "pts/ptmx".into(),
+        };
+        let made = [
+            HostOp::MakePlaceholder {
+                path: at("dev/log"),
+            },
+            HostOp::MakePlaceholder {
+                path: at("dev/log2"),
+            },
+            link("dev/ptmx"),
+            link("dev/ptmx-there"),
+            HostOp::MakeJailDir {
+                path: at("proc"),
+                mode: 0o555,
+                owner: crate::plan::PlannedOwner::ROOT,
+            },
+        ];
+        for op in made {
+            j.execute(Some(&jail), step(op)).unwrap();
+        }
+        // a link that was there already is no change: nothing to undo
+        assert_eq!(j.undo.len(), 4);
+        // since: a placeholder written to, another object in place of the made directory
+        jail.entries
+            .write()
+            .unwrap()
+            .get_mut("dev/log")
+            .unwrap()
+            .0
+            .size = 3;
+        jail.entries.write().unwrap().get_mut("proc").unwrap().0.ino = 9;
+        assert!(j.execute(None, step(member(true))).is_err());
+        let back = j.roll_back(Some(&jail));
+        assert!(back.failed.is_empty(), "{back:?}");
+        assert_eq!(back.undone, ["/fake/dev/ptmx", "/fake/dev/log2"]);
+        assert_eq!(
+            back.left,
+            [
+                "/fake/proc: the directory made there was replaced by another directory",
+                "/fake/dev/log: it now holds 3 bytes"
+            ]
+        );
+        for (p, there) in [
+            ("dev/ptmx", false),
+            ("dev/log2", false),
+            ("dev/ptmx-there", true),
+            ("dev/log", true),
+            ("proc", true),
+        ] {
+            assert_eq!(jail.stat(&at(p)).unwrap().is_some(), there, "{p}");
+        }
+        let (_, said) = back.summary();
+        assert!(
+            said.starts_with("\n  kept, no longer what this run made: "),
+            "{said}"
+        );
+        // what is in the way of a making is refused, never replaced
+        let mut j = Journal::new(&sys, false);
+        assert!(j.execute(Some(&jail), step(link("dev/log"))).is_err());
+        let json = serde_json::to_value(step(link("dev/ptmx"))).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"op": "make_jail_symlink", "path": "/dev/ptmx",
+                "target": "pts/ptmx", "reason": "test"})
         );
     }
 

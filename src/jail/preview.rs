@@ -164,7 +164,8 @@ fn changing_steps(plan: &Plan, added: &[String], updated: &[String]) -> Vec<Step
 mod tests {
     use super::*;
     use crate::apply::fake::FakeHost;
-    use crate::apply::{ApplyOptions, EntryKind, apply};
+    use crate::apply::journal::{Journal, LinuxSystem};
+    use crate::apply::{ApplyOptions, EntryKind};
     use crate::plan::{JailPath, Owner, Placed};
 
     fn jp(s: &str) -> JailPath {
@@ -214,7 +215,11 @@ mod tests {
             jobs: 1,
             ..Default::default()
         };
-        let r = apply(plan, host, manifest, &opts).unwrap();
+        // the one executor; a build plan never reaches the System seam
+        let mut journal = Journal::new(&LinuxSystem, false);
+        let r = journal
+            .apply_plan(host, plan, manifest, false, &opts)
+            .unwrap();
         (Preview::of_apply(plan, &r), r.manifest)
     }
 

@@ -1,10 +1,11 @@
 //! `jailsmith mount` / `umount` below the command line: mount (or unmount) the mounts a
 //! jail's state declares (its binds, and its own proc, devpts and log socket), and write
 //! and enable one systemd `.mount` unit for each so they come back at boot. Every change is
-//! a typed `HostOp` (`Mount`, `Unmount`, the units' operations) run through the one
-//! rollback journal; `apply::binds` makes and checks the mounts. With `dry_run`, every
-//! check runs and the report says what would be done; nothing changes. Prints nothing but
-//! progress on stderr; `cli::mount` prints the report.
+//! a typed `HostOp` (`Mount` after what it needs made first, `mounts::prepare`; `Unmount`;
+//! the units' operations) run through the one rollback journal; `apply::binds` makes and
+//! checks the mounts. With `dry_run`, every check runs and the report says what would be
+//! done; nothing changes. Prints nothing but progress on stderr; `cli::mount` prints the
+//! report.
 
 use std::path::{Path, PathBuf};
 
@@ -100,14 +101,19 @@ pub struct MountReport {
     /// systemd does not manage the directory they are printed for the administrator instead.
     pub systemctl: Vec<Vec<String>>,
     /// The host operations, in order, each an object with its kind `op` and its `reason`:
-    /// `mount` (`target` in the jail, `kind` `bind` with `source` and `rw`, `proc`,
-    /// `devpts` with `gid`, or `log` with `source`) for each mount not yet there, then with
-    /// `mount --systemd-unit-dir` `make_host_dir`, `write_root_file` (`path`),
-    /// `reload_systemd` and one `enable_unit` (`unit`) per unit; for `umount`, one
-    /// `unmount` (`target`, `mount`, `mount_id`) per mount taken off. What was done (with
-    /// --dry-run: what would be). systemctl is planned only where systemd manages the
-    /// directory. A failure of `mount` undoes them, newest first: the mounts this run made
-    /// are unmounted (those there before stay), the units it enabled disabled.
+    /// for each mount not yet there, what it needs made in the jail and lacks
+    /// (`make_jail_dir`: `path`, `mode`, `owner`, its mount point and missing parents;
+    /// `make_jail_symlink`: `path` dev/ptmx, `target` pts/ptmx, for devpts;
+    /// `make_placeholder`: `path` dev/log, for the log socket), then `mount` (`target` in
+    /// the jail, `kind` `bind` with `source` and `rw`, `proc`, `devpts` with `gid`, or
+    /// `log` with `source`); then with `mount --systemd-unit-dir` `make_host_dir`,
+    /// `write_root_file` (`path`), `reload_systemd` and one `enable_unit` (`unit`) per
+    /// unit; for `umount`, one `unmount` (`target`, `mount`, `mount_id`) per mount taken
+    /// off. What was done (with --dry-run: what would be). systemctl is planned only where
+    /// systemd manages the directory. A failure of `mount` undoes them, newest first: the
+    /// mounts this run made are unmounted (those there before stay), what it made for them
+    /// removed while still as made (anything else kept, and the error says so), the units
+    /// it enabled disabled.
     pub plan: Vec<HostStep>,
 }
 
@@ -245,9 +251,10 @@ fn declared(st: &JailState) -> Vec<(JailPath, MountKind)> {
 }
 
 /// Mounts what the jail declares (with `dry_run`: says what it would mount), each mount a
-/// `HostOp::Mount` run through the one rollback journal, then the units. A failure
-/// unmounts the mounts this run made and undoes the units, newest first; mounts that were
-/// there before the run stay.
+/// `HostOp::Mount` run through the one rollback journal after the steps that make what it
+/// needs in the jail, then the units. A failure unmounts the mounts this run made, removes
+/// what it made for them (while still as made) and undoes the units, newest first; what
+/// was there before the run stays.
 pub fn mount_jail(req: &MountRequest) -> anyhow::Result<MountReport> {
     let (st, host) = open(&req.jail, &req.state_dir)?;
     refuse_binds(&req.jail, &req.state_dir, &st)?;
@@ -282,6 +289,8 @@ fn mount_and_put_units(
     journal: &mut Journal<'_>,
 ) -> anyhow::Result<()> {
     let dry = req.dry_run;
+    // the directories this run makes for its mounts (a dry run: would make)
+    let mut made = std::collections::BTreeSet::new();
     for (target, kind) in declared(st) {
         // every check first, changing nothing: what the operation will do (the dry run's
         // answer); the operation checks again as it acts
@@ -297,6 +306,15 @@ fn mount_and_put_units(
             MountKind::Devpts { .. } => "the jail's own ptys (--devpts)",
             MountKind::Log { .. } => "the host's syslog socket (--log)",
         };
+        if planned.done == Done::Mounted {
+            // what the new mount needs made first, each its own step: a roll-back takes
+            // away what this run made, after the mount
+            for step in super::prepare::steps(host, &target, &kind, &mut made)
+                .map_err(|e| lower(binds::MountError::from(e)))?
+            {
+                journal.execute(Some(host), step).map_err(lower)?;
+            }
+        }
         let op = HostOp::Mount {
             target,
             mount: kind,

@@ -1,7 +1,8 @@
 //! The operations a plan holds outside a jail's file tree: account changes, root-owned files
 //! (keys, drop-ins, unit and slice drop-ins), the jail files a user's or a service's run
 //! rewrites, account lines, signals, reloads, service starts and stops, enabling units, a
-//! jail's mounts, and a destroyed jail's mounts, tree, root, labels and store objects, each
+//! jail's mounts and what they need made there (and a roll-back's removal of what a run
+//! made), and a destroyed jail's mounts, tree, root, labels and store objects, each
 //! with its reason. Data only; `apply::journal` gives them effect (and knows each one's
 //! inverse); a report serialises them (`user`, `service`, `mount`, `umount` and `destroy`
 //! `--dry-run --json`). An account the plan creates has no uid or gid before `useradd`
@@ -192,6 +193,30 @@ impl ObjectKind {
     }
 }
 
+/// What a run made in a jail for a later step (a mount point, a link, a placeholder), as
+/// the roll-back of its making (`HostOp::RemoveMade`) expects to find it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MadeObject {
+    /// A directory, removed only while empty.
+    Directory,
+    /// A symlink, removed only while it holds `target`.
+    Symlink { target: PathBuf },
+    /// A regular file, removed only while empty.
+    EmptyFile,
+}
+
+impl MadeObject {
+    /// What it is, for messages: "directory", "symlink to pts/ptmx", "empty file".
+    pub fn describe(&self) -> String {
+        match self {
+            MadeObject::Directory => "directory".into(),
+            MadeObject::Symlink { target } => format!("symlink to {}", target.display()),
+            MadeObject::EmptyFile => "empty file".into(),
+        }
+    }
+}
+
 /// One typed change to the host outside a jail build (or to the few jail files a user's
 /// run rewrites). Every variant that can be undone has its inverse in `apply::journal`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -277,7 +302,9 @@ pub enum HostOp {
     /// Removes a file in the jail.
     RemoveJailFile { path: JailPath },
     /// A real directory in the jail with this mode and owner (fixed when it exists); the
-    /// owner's ids are `"new"` for an account the plan creates (a dry run).
+    /// owner's ids are `"new"` for an account the plan creates (a dry run). Its inverse
+    /// puts back the mode and owner of one that was there, and removes one it made
+    /// (`RemoveMade`: only while it is that same, empty directory).
     MakeJailDir {
         path: JailPath,
         mode: u32,
@@ -304,6 +331,24 @@ pub enum HostOp {
     },
     /// Removes an empty directory in the jail.
     RemoveJailDir { path: JailPath },
+    /// A root-owned symlink in the jail holding `target` (`mount`: dev/ptmx → pts/ptmx for
+    /// the jail's own devpts), made where nothing is; the same link there already is no
+    /// change, anything else is refused. Its inverse removes the link it made.
+    MakeJailSymlink { path: JailPath, target: PathBuf },
+    /// An empty root-owned 0644 regular file in the jail (`mount`: the placeholder the log
+    /// socket is bound onto), made where nothing is; an empty regular file there already is
+    /// no change, anything else is refused. Its inverse removes the file it made.
+    MakePlaceholder { path: JailPath },
+    /// A roll-back's removal of what its run made in the jail (`made`), by descriptor, never
+    /// through a symlink: only while the object there is still exactly that one (the same
+    /// inode: an empty directory, the link with the same target, the empty regular file);
+    /// anything else there is kept, and the roll-back says so. Never in a plan.
+    RemoveMade {
+        path: JailPath,
+        made: MadeObject,
+        #[serde(skip)]
+        ino: u64,
+    },
     /// Removes a directory in the jail and everything below it (a home with
     /// `--delete-home`): by descriptor, never through a symlink, never across a mount. It
     /// cannot be undone.
@@ -333,7 +378,8 @@ pub enum HostOp {
     /// `systemctl disable --quiet UNIT` (a roll-back of its enabling).
     DisableUnit { unit: String },
     /// A mount in the jail at `target` (`mount`), reached by a descriptor opened beneath the
-    /// jail root, never through a symlink. Its inverse unmounts exactly the mount it made
+    /// jail root, never through a symlink; what it needs there (its mount point, dev/ptmx,
+    /// the log socket's placeholder) is made before, by steps of its own. Its inverse unmounts exactly the mount it made
     /// (by mount ID); one already there is left, its flags fixed.
     Mount {
         target: JailPath,
@@ -420,6 +466,13 @@ impl HostOp {
             HostOp::RemoveRootFile { .. }
             | HostOp::RemoveJailFile { .. }
             | HostOp::RemoveForbidden { .. } => "remove",
+            HostOp::RemoveMade {
+                made: MadeObject::Directory,
+                ..
+            } => "rmdir",
+            HostOp::RemoveMade { .. } => "remove",
+            HostOp::MakeJailSymlink { .. } => "symlink",
+            HostOp::MakePlaceholder { .. } => "touch",
             HostOp::TightenJailObject { .. } => "tighten",
             HostOp::MakeHostDir { .. } | HostOp::MakeJailDir { .. } => "mkdir",
             HostOp::RemoveHostDir { .. }
@@ -489,7 +542,10 @@ impl HostOp {
             | HostOp::RemoveJailDir { path }
             | HostOp::RemoveJailTree { path }
             | HostOp::TightenJailObject { path, .. }
-            | HostOp::RemoveForbidden { path, .. } => path.to_string(),
+            | HostOp::RemoveForbidden { path, .. }
+            | HostOp::MakeJailSymlink { path, .. }
+            | HostOp::MakePlaceholder { path }
+            | HostOp::RemoveMade { path, .. } => path.to_string(),
             HostOp::EndSessions { uid } => format!("processes of uid {uid}"),
             HostOp::KillProcess { pid } => format!("pid {pid}"),
             HostOp::ReloadSshd { config, .. } => format!("sshd ({})", config.display()),
@@ -513,7 +569,10 @@ impl HostOp {
             | HostOp::Mount { target: path, .. }
             | HostOp::Unmount { target: path, .. }
             | HostOp::TightenJailObject { path, .. }
-            | HostOp::RemoveForbidden { path, .. } => Some(path),
+            | HostOp::RemoveForbidden { path, .. }
+            | HostOp::MakeJailSymlink { path, .. }
+            | HostOp::MakePlaceholder { path }
+            | HostOp::RemoveMade { path, .. } => Some(path),
             _ => None,
         }
     }

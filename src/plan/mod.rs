@@ -15,6 +15,6 @@ pub mod prune;
 pub mod removal;
 pub mod render;
 
-pub use hostops::{HostOp, HostStep, Id, MountKind, PlannedOwner};
+pub use hostops::{HostOp, HostStep, Id, MadeObject, MountKind, PlannedOwner};
 pub use jailpath::JailPath;
 pub use ops::{Content, Op, Owner, Placed, Plan, Step};

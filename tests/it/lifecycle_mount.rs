@@ -310,6 +310,8 @@ fn a_bind_refused_midway_unmounts_the_binds_this_run_made_and_keeps_those_before
     let first_at = jail.join("srv/first");
     assert!(rolled.contains(&first_at.display().to_string()), "{err}");
     assert!(!err.contains("could NOT roll back"), "{err}");
+    assert!(!first_at.exists(), "the mount point this run made was left");
+    assert!(pre_at.is_dir());
     assert_eq!(
         common::mounts_under(&jail),
         std::slice::from_ref(&pre_at),
@@ -329,15 +331,22 @@ fn a_bind_refused_midway_unmounts_the_binds_this_run_made_and_keeps_those_before
 
     // the symlink gone, the same command mounts all three (the first as it was)
     fs::remove_file(jail.join("home/u/spool")).unwrap();
-    let out = run_ok(&mut jailsmith(&["mount"], &jail, &state));
-    let said = text(&out.stdout);
+    let said = mount_all_then_umount(&jail, &state, 3);
     assert!(
         said.contains(&format!("already mounted {}", binds[0])),
         "{said}"
     );
-    assert_eq!(common::mounts_under(&jail).len(), 3, "{said}");
-    run_ok(&mut jailsmith(&["umount"], &jail, &state));
-    assert!(common::mounts_under(&jail).is_empty());
+}
+
+/// Runs `mount` (it must succeed and leave `n` mounts below the jail), then `umount` (it
+/// must leave none); returns what `mount` said.
+fn mount_all_then_umount(jail: &Path, state: &Path, n: usize) -> String {
+    let out = run_ok(&mut jailsmith(&["mount"], jail, state));
+    let said = text(&out.stdout);
+    assert_eq!(common::mounts_under(jail).len(), n, "{said}");
+    run_ok(&mut jailsmith(&["umount"], jail, state));
+    assert!(common::mounts_under(jail).is_empty());
+    said
 }
 
 /// A unit refused after the mounts (a symlink planted at the second unit's name) unmounts
@@ -375,7 +384,222 @@ fn a_unit_refused_midway_unmounts_the_binds_this_run_made() {
     }
     assert!(!err.contains("could NOT roll back"), "{err}");
     assert!(common::mounts_under(&jail).is_empty(), "{err}");
+    for made in ["srv/a", "srv/b"] {
+        assert!(!jail.join(made).exists(), "the mount point {made} was left");
+    }
     assert!(!a.exists(), "the unit written before was left");
     assert!(b.is_symlink());
     canary.assert_unchanged("mount --systemd-unit-dir refused at its second unit");
+}
+
+/// Every object below `root` (the root too) by path: its kind, mode, owner, size and, for a
+/// symlink, where it points. Nothing excluded; a mount's contents are walked as they show.
+fn tree_of(root: &Path) -> std::collections::BTreeMap<std::path::PathBuf, String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(p) = todo.pop() {
+        let m = fs::symlink_metadata(&p).unwrap();
+        let ft = m.file_type();
+        let kind = if ft.is_symlink() {
+            format!("symlink to {}", fs::read_link(&p).unwrap().display())
+        } else if ft.is_dir() {
+            todo.extend(fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            "dir".to_string()
+        } else if ft.is_file() {
+            format!("file of {} bytes", m.size())
+        } else {
+            format!("other {:o}", m.mode() & 0o170000)
+        };
+        let what = format!("{kind} {:o} {}:{}", m.mode() & 0o7777, m.uid(), m.gid());
+        out.insert(p, what);
+    }
+    out
+}
+
+/// `mount` is all or nothing for what it makes too (issue 15): a run refused at its last
+/// mount (the administrator left a file with content at dev/log, where the log socket's
+/// placeholder goes) unmounts what it mounted and takes away what it made for those mounts
+/// (the bind's mount point and its parent, /proc, /dev/pts, dev/ptmx's link), leaving the
+/// jail's tree exactly as before the run; a mount point directory that was there before
+/// the run stays.
+#[test]
+fn a_run_refused_midway_leaves_the_jail_s_tree_as_it_was() {
+    if !require_root("a_run_refused_midway_leaves_the_jail_s_tree_as_it_was") {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let _guard = common::UnmountGuard(t.path().to_path_buf());
+    let (jail, state) = (t.jail("jail"), t.state_dir());
+    let [keep, new] = ["keep", "new"].map(|n| t.dir(n));
+    let sock_path = t.path().join("syslog.sock");
+    let _syslog = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    let mut build = jailsmith(&["build", "--bin", "bash"], &jail, &state);
+    build.args(["--bind", &format!("{}:/srv/keep", keep.display())]);
+    build.args(["--bind", &format!("{}:/opt/new/deep", new.display())]);
+    build.args([
+        "--proc",
+        "--devpts",
+        "--log-socket",
+        sock_path.to_str().unwrap(),
+    ]);
+    run_ok(&mut build);
+    // a mount point made before the run, and the careless admin's file at dev/log
+    make_dir(&jail.join("srv/keep"), 0o750);
+    fs::write(jail.join("dev/log"), "not a placeholder\n").unwrap();
+    let before = tree_of(&jail);
+    for gone in ["opt", "proc", "dev/pts", "dev/ptmx"] {
+        assert!(!jail.join(gone).exists(), "{gone} is there before the run");
+    }
+
+    let out = run(&mut jailsmith(&["mount"], &jail, &state));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("not the empty file"), "{err}");
+    let rolled = err
+        .split_once("rolled back: ")
+        .unwrap_or_else(|| panic!("no roll-back reported: {err}"))
+        .1;
+    for made in [
+        "opt/new/deep",
+        "opt/new",
+        "opt",
+        "proc",
+        "dev/pts",
+        "dev/ptmx",
+    ] {
+        let at = jail.join(made).display().to_string();
+        assert!(
+            rolled.contains(&at),
+            "{made} not named as rolled back: {err}"
+        );
+    }
+    assert!(!err.contains("could NOT roll back"), "{err}");
+    assert!(!err.contains("kept"), "{err}");
+    assert!(common::mounts_under(&jail).is_empty(), "{err}");
+    assert_eq!(
+        tree_of(&jail),
+        before,
+        "the run left the jail's tree changed: {err}"
+    );
+    assert!(
+        jail.join("srv/keep").is_dir(),
+        "the mount point made before went"
+    );
+
+    // the file gone, the same command mounts all five, and umount takes them off
+    fs::remove_file(jail.join("dev/log")).unwrap();
+    mount_all_then_umount(&jail, &state, 5);
+}
+
+/// Hostile, between a mount step and the roll-back of a failed run (played here by the
+/// test driving the journal itself): the directory made for a bind cannot be swapped while
+/// it is a mount point; a made directory someone filled since is kept with what is in it;
+/// and the made dev/ptmx link, replaced by a link to a host canary, is neither followed nor
+/// removed. The roll-back says what it kept.
+#[test]
+fn a_roll_back_removes_only_what_its_run_made_as_it_made_it() {
+    use jailsmith::apply::LinuxHost;
+    use jailsmith::apply::journal::{Journal, LinuxSystem};
+    use jailsmith::plan::{HostOp, HostStep, JailPath, MountKind, PlannedOwner};
+    if !require_root("a_roll_back_removes_only_what_its_run_made_as_it_made_it") {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let _guard = common::UnmountGuard(t.path().to_path_buf());
+    let (jail, state) = (t.jail("jail"), t.state_dir());
+    run_ok(&mut jailsmith(&["build", "--bin", "bash"], &jail, &state));
+    let src = t.dir("src");
+    let canary = common::Canary::new(&t.dir("outside").join("canary"), "host data\n");
+    let host = LinuxHost::open(&jail, false).unwrap();
+    let system = LinuxSystem;
+    let mut journal = Journal::new(&system, false);
+    let at = |p: &str| JailPath::new(p).unwrap();
+    let dir = |p: &str| HostOp::MakeJailDir {
+        path: at(p),
+        mode: 0o755,
+        owner: PlannedOwner::ROOT,
+    };
+    let steps = [
+        dir("/srv"),
+        dir("/srv/data"),
+        HostOp::Mount {
+            target: at("/srv/data"),
+            mount: MountKind::Bind {
+                source: src.clone(),
+                rw: false,
+            },
+        },
+        dir("/srv/filled"),
+        HostOp::MakeJailSymlink {
+            path: at("/dev/ptmx"),
+            target: "pts/ptmx".into(),
+        },
+    ];
+    for op in steps {
+        journal
+            .execute(Some(&host), HostStep::new(op, "test"))
+            .unwrap();
+    }
+    // the made mount point cannot be swapped while it is one
+    let data = jail.join("srv/data");
+    assert_eq!(common::mounts_under(&jail), std::slice::from_ref(&data));
+    let err = fs::rename(&data, jail.join("srv/moved")).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc_ebusy()), "{err}");
+    // the attacker's moves: a file in a made directory, the made link replaced
+    fs::write(jail.join("srv/filled/mine"), "user data\n").unwrap();
+    let ptmx = jail.join("dev/ptmx");
+    fs::remove_file(&ptmx).unwrap();
+    std::os::unix::fs::symlink(canary.path(), &ptmx).unwrap();
+    // the step after them fails: /dev/pts is not there for the devpts mount
+    let devpts = HostOp::Mount {
+        target: at("/dev/pts"),
+        mount: MountKind::Devpts { gid: 5 },
+    };
+    assert!(
+        journal
+            .execute(Some(&host), HostStep::new(devpts, "test"))
+            .is_err()
+    );
+    let back = journal.roll_back(Some(&host));
+    assert!(back.failed.is_empty(), "{back:?}");
+    let kept = back.kept.join("\n");
+    // the link, the filled directory and (holding it) the made /srv; newest first
+    let named: Vec<&str> = back
+        .kept
+        .iter()
+        .map(|k| k.split_once(": ").unwrap().0)
+        .collect();
+    let [link, filled, srv] = ["dev/ptmx", "srv/filled", "srv"].map(|p| jail.join(p));
+    assert_eq!(
+        named,
+        [link, filled, srv].map(|p| p.display().to_string()),
+        "{kept}"
+    );
+    assert!(
+        kept.contains(&format!("points to {}", canary.path().display())),
+        "{kept}"
+    );
+    assert!(kept.contains("not empty"), "{kept}");
+    assert!(
+        back.undone.contains(&data.display().to_string()),
+        "{back:?}"
+    );
+    assert!(common::mounts_under(&jail).is_empty(), "{back:?}");
+    assert!(!data.exists(), "the made mount point was left");
+    assert_eq!(fs::read_link(&ptmx).unwrap(), canary.path());
+    assert_eq!(
+        fs::read_to_string(jail.join("srv/filled/mine")).unwrap(),
+        "user data\n"
+    );
+    canary.assert_unchanged("a roll-back meeting a link planted in place of the one it made");
+    let (_, said) = back.summary();
+    assert!(
+        said.contains("kept, no longer what this run made"),
+        "{said}"
+    );
+}
+
+fn libc_ebusy() -> i32 {
+    nix::errno::Errno::EBUSY as i32
 }

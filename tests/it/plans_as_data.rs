@@ -208,18 +208,23 @@ fn mount_and_umount_dry_runs_change_nothing_and_name_what_the_real_runs_do() {
     let unit_name = dry["units"][0]["path"].as_str().unwrap().to_string();
     assert!(unit_name.starts_with(unit_dir) && unit_name.ends_with("-shared.mount"));
     assert_eq!(dry["systemctl"][0][0], "daemon-reload");
-    // the plan: the bind, the directory, then the unit (systemd does not manage this
-    // directory, so systemctl is only printed, not planned)
+    // the plan: the bind's mount point, the bind, the directory, then the unit (systemd
+    // does not manage this directory, so systemctl is only printed, not planned)
     assert_eq!(
         strings(&dry["plan"], Some("op")),
-        ["mount", "make_host_dir", "write_root_file"]
+        ["make_jail_dir", "mount", "make_host_dir", "write_root_file"]
     );
     assert_eq!(
         dry["plan"][0],
+        serde_json::json!({"op": "make_jail_dir", "path": "/shared", "mode": 0o755,
+            "owner": {"uid": 0, "gid": 0}, "reason": "the mount point of a declared bind"})
+    );
+    assert_eq!(
+        dry["plan"][1],
         serde_json::json!({"op": "mount", "target": "/shared", "kind": "bind",
             "source": src.to_str().unwrap(), "rw": false, "reason": "a declared bind (--bind)"})
     );
-    assert_eq!(dry["plan"][2]["path"].as_str(), Some(unit_name.as_str()));
+    assert_eq!(dry["plan"][3]["path"].as_str(), Some(unit_name.as_str()));
     assert_eq!(
         snapshot(&[&jail, &state, t.path()]),
         before,
@@ -333,21 +338,55 @@ fn mount_plans_each_bind_proc_devpts_and_log_socket_and_the_real_run_does_exactl
         jail_cmd("mount", &jail, &state, &args)
     };
     let dry = json_of(&mut mount(&["--dry-run"]), 0);
+    // each mount after what it needs made first (the jail has /home and /dev, not the
+    // rest): its mount point's directories, dev/ptmx's link, the log socket's placeholder
+    let ops = strings(&dry["plan"], Some("op"));
+    let paths: Vec<String> = dry["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            s.get("path")
+                .or(s.get("target"))
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .into()
+        })
+        .collect();
+    let steps: Vec<(&str, &str)> = ops
+        .iter()
+        .zip(&paths)
+        .map(|(o, p)| (o.as_str(), p.as_str()))
+        .collect();
     assert_eq!(
-        strings(&dry["plan"], Some("op")),
-        ["mount", "mount", "mount", "mount"]
+        steps,
+        [
+            ("make_jail_dir", "/home/u"),
+            ("make_jail_dir", "/home/u/shared"),
+            ("mount", "/home/u/shared"),
+            ("make_jail_dir", "/proc"),
+            ("mount", "/proc"),
+            ("make_jail_dir", "/dev/pts"),
+            ("make_jail_symlink", "/dev/ptmx"),
+            ("mount", "/dev/pts"),
+            ("make_placeholder", "/dev/log"),
+            ("mount", "/dev/log"),
+        ]
     );
-    assert_eq!(
-        strings(&dry["plan"], Some("kind")),
-        ["bind", "proc", "devpts", "log"]
-    );
-    assert_eq!(
-        strings(&dry["plan"], Some("target")),
-        ["/home/u/shared", "/proc", "/dev/pts", "/dev/log"]
-    );
-    assert_eq!(dry["plan"][0]["rw"], true);
-    assert_eq!(dry["plan"][3]["source"].as_str(), Some(sock));
-    assert!(dry["plan"][2]["gid"].is_u64(), "{}", dry["plan"][2]);
+    let mounts: Vec<&serde_json::Value> = dry["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["op"] == "mount")
+        .collect();
+    let kinds: Vec<&str> = mounts.iter().map(|m| m["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["bind", "proc", "devpts", "log"]);
+    assert_eq!(mounts[0]["rw"], true);
+    assert_eq!(mounts[3]["source"].as_str(), Some(sock));
+    assert!(mounts[2]["gid"].is_u64(), "{}", mounts[2]);
+    assert_eq!(dry["plan"][3]["mode"], 0o555, "{}", dry["plan"][3]);
+    assert_eq!(dry["plan"][6]["target"], "pts/ptmx", "{}", dry["plan"][6]);
     assert!(
         common::mounts_under(&jail).is_empty(),
         "the dry run mounted"
