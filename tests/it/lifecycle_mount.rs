@@ -563,10 +563,10 @@ fn a_roll_back_removes_only_what_its_run_made_as_it_made_it() {
     );
     let back = journal.roll_back(Some(&host));
     assert!(back.failed.is_empty(), "{back:?}");
-    let kept = back.kept.join("\n");
+    let kept = back.left.join("\n");
     // the link, the filled directory and (holding it) the made /srv; newest first
     let named: Vec<&str> = back
-        .kept
+        .left
         .iter()
         .map(|k| k.split_once(": ").unwrap().0)
         .collect();
