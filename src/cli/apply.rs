@@ -21,7 +21,7 @@ use crate::state::DEFAULT_STATE_DIR;
 /// writes nothing and reports `changed: false`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  jailsmith apply /etc/jailsmith/spec.toml\n  jailsmith apply spec.toml --dry-run --json\n  jailsmith apply spec.toml --prune\n\n--json prints {\"changed\": bool, \"actions\": [{\"kind\", \"name\", \"action\"}]}.\nWhat apply put in place is recorded in STATE_DIR/apply.json; --prune removes only those\njails, users and services the spec no longer names (host accounts only when their\n[[user]] had delete_account = true). Exit codes: 2 invalid spec or input; 4 refused by a\nsafety rule; 5 sshd rejected the configuration; 6 a host operation failed."
+    after_help = "Examples:\n  jailsmith apply /etc/jailsmith/spec.toml\n  jailsmith apply spec.toml --dry-run --json\n  jailsmith apply spec.toml --prune\n\n--json prints {\"changed\", \"dry_run\", \"actions\": [{\"kind\", \"name\", \"action\", \"details\",\n\"plan\"}]}; each action's plan lists its steps (a jail's: those that change it), the same\nwith --dry-run as in the real run (jailsmith-apply(8), JSON OUTPUT).\nWhat apply put in place is recorded in STATE_DIR/apply.json; --prune removes only those\njails, users and services the spec no longer names (host accounts only when their\n[[user]] had delete_account = true). Exit codes: 2 invalid spec or input; 4 refused by a\nsafety rule; 5 sshd rejected the configuration; 6 a host operation failed."
 )]
 pub struct Args {
     /// The spec file (TOML).

@@ -86,8 +86,8 @@ fn jail_steps(steps: Vec<crate::plan::Step>) -> Vec<ActionStep> {
 
 /// apply --json: what the run changed, in the order it happened; with --dry-run, what it
 /// would change (each jail is planned: its action lists the steps the real run performs).
-/// A jail's whole plan (every object it holds,
-/// changed or not) is `jailsmith build JAIL --dry-run --json`'s.
+/// A jail's whole plan (every object it holds, changed or not) is `jailsmith build JAIL
+/// --dry-run --json`'s.
 #[derive(Clone, Debug, Serialize)]
 pub struct Outcome {
     /// False when the host already was as the spec says (nothing was, or would be, done).
