@@ -185,6 +185,47 @@ pub(super) fn apply(
     Ok(report)
 }
 
+/// What `apply` would do with each step of `plan` that makes something, changing nothing (a
+/// dry run), in plan order: the executor's own tests of what is there against the plan and
+/// the `previous` manifest, step for step, and its refusals (a foreign symlink, FIFO,
+/// socket or block device in the way) as the error the real run would fail with. A
+/// directory in the way is taken to be empty, and what is below a path the run would make
+/// anew is taken to be absent (the real run makes it first). The removals are judged by
+/// `removal::judge`.
+pub fn judge(
+    plan: &Plan,
+    host: &dyn Host,
+    previous: &Manifest,
+    opts: &ApplyOptions,
+) -> Result<Vec<(JailPath, Outcome)>, HostError> {
+    let mut out = Vec::new();
+    let mut anew: std::collections::BTreeSet<JailPath> = Default::default();
+    for step in &plan.steps {
+        if matches!(step.op, Op::Remove { .. }) {
+            continue;
+        }
+        let path = step.op.path();
+        let below_anew = path.ancestors().iter().any(|a| anew.contains(a));
+        let current = if below_anew { None } else { host.stat(path)? };
+        let replaced = current.as_ref().is_some_and(|m| m.kind != EntryKind::Dir);
+        let judged = Step {
+            host,
+            path,
+            prev: previous.get(path),
+            current,
+            real: false,
+        };
+        let (outcome, _, _) = judged.run(&step.op, opts)?;
+        if matches!(step.op, Op::MakeDir { .. })
+            && (outcome == Outcome::Created || (outcome == Outcome::Updated && replaced))
+        {
+            anew.insert(path.clone());
+        }
+        out.push((path.clone(), outcome));
+    }
+    Ok(out)
+}
+
 /// A pool of `jobs` threads (0: one per CPU), or None when one thread is all there is.
 fn worker_pool(jobs: usize) -> Option<rayon::ThreadPool> {
     let jobs = if jobs == 0 {
@@ -222,6 +263,7 @@ fn run_step(
         path,
         prev: previous.get(path),
         current: host.stat(path)?,
+        real: true,
     };
     // Found, not created: something was there and no earlier apply made it.
     let found = step.prev.map_or(step.current.is_some(), |p| p.found);
@@ -230,12 +272,14 @@ fn run_step(
     Ok((outcome, entry, bytes))
 }
 
-/// One step's view: the path, what is there now, and what the last apply recorded.
+/// One step's view: the path, what is there now, and what the last apply recorded; `real`
+/// false: judged only (`judge`), nothing written.
 struct Step<'a> {
     host: &'a dyn Host,
     path: &'a JailPath,
     prev: Option<&'a ManifestEntry>,
     current: Option<Meta>,
+    real: bool,
 }
 
 type Done = (Outcome, ManifestEntry, u64);
@@ -269,6 +313,11 @@ impl Step<'_> {
         }
     }
 
+    /// What a judged step would do: its outcome; the entry is never recorded.
+    fn would(&self) -> Done {
+        (self.made(), blank(EntryType::Dir, false), 0)
+    }
+
     fn make_dir(&self, mode: u32, owner: Owner) -> Result<Done, HostError> {
         let mode = mode & FILE_MODE_MASK;
         if let Some(m) = &self.current {
@@ -278,6 +327,9 @@ impl Step<'_> {
             if m.kind != EntryKind::Dir {
                 self.clear_way("directory")?;
             }
+        }
+        if !self.real {
+            return Ok(self.would());
         }
         self.host.make_dir(self.path, mode, owner)?;
         let m = self.stat_after()?;
@@ -297,6 +349,9 @@ impl Step<'_> {
             return Ok((Outcome::Unchanged, prev.clone(), 0));
         }
         self.clear_unless(|k| *k == EntryKind::File, "regular file")?;
+        if !self.real {
+            return Ok(self.would());
+        }
         let copied = self.host.copy_file(src, self.path, mode, owner)?;
         let m = match copied.meta {
             Some(m) => m,
@@ -366,6 +421,9 @@ impl Step<'_> {
             return Ok((Outcome::Unchanged, e, 0));
         }
         self.clear_unless(|k| *k == EntryKind::File, "regular file")?;
+        if !self.real {
+            return Ok(self.would());
+        }
         self.host.write_file(self.path, content, mode, owner)?;
         let m = self.stat_after()?;
         let mut e = entry(EntryType::Content, &m);
@@ -381,6 +439,9 @@ impl Step<'_> {
             return Ok((Outcome::Unchanged, link_entry(m, target), 0));
         }
         self.clear_unless(|k| matches!(k, EntryKind::Symlink { .. }), "symlink")?;
+        if !self.real {
+            return Ok(self.would());
+        }
         self.host.symlink(self.path, target)?;
         if let Some(src) = src {
             self.host.copy_link_times(self.path, src)?;
@@ -402,6 +463,9 @@ impl Step<'_> {
             |k| matches!(k, EntryKind::CharDevice { .. }),
             "character device",
         )?;
+        if !self.real {
+            return Ok(self.would());
+        }
         self.host.make_char_device(self.path, major, minor, mode)?;
         let m = self.stat_after()?;
         Ok((self.made(), device_entry(&m, major, minor), 0))
@@ -422,13 +486,17 @@ impl Step<'_> {
     /// Removes what stands where an object of another kind goes: files and device nodes,
     /// symlinks this tool made (per the manifest), and empty directories. Anything else —
     /// a foreign symlink, a FIFO, a socket, a block device, a non-empty directory — is an
-    /// error, since only someone else can have put it there.
+    /// error, since only someone else can have put it there. Judged only (not `real`): the
+    /// same refusals, nothing removed, a directory taken to be empty.
     fn clear_way(&self, expected: &'static str) -> Result<(), HostError> {
         let Some(m) = &self.current else {
             return Ok(());
         };
         let op = "replace";
         match &m.kind {
+            EntryKind::File | EntryKind::CharDevice { .. } if !self.real => {}
+            EntryKind::Symlink { target } if !self.real && self.made_link(target) => {}
+            EntryKind::Dir if !self.real => {}
             EntryKind::File | EntryKind::CharDevice { .. } => {
                 self.host.remove(self.path)?;
             }
@@ -499,6 +567,21 @@ pub fn placeholder(op: &Op, found: bool) -> ManifestEntry {
         },
     };
     ManifestEntry {
+        target: match op {
+            Op::Symlink { target, .. } => Some(target.clone()),
+            _ => None,
+        },
+        device: match op {
+            Op::MakeDevice { major, minor, .. } => Some((*major, *minor)),
+            _ => None,
+        },
+        ..blank(kind, found)
+    }
+}
+
+/// An entry of `kind` with everything else zero or absent.
+fn blank(kind: EntryType, found: bool) -> ManifestEntry {
+    ManifestEntry {
         kind,
         src: None,
         sha256: None,
@@ -509,14 +592,8 @@ pub fn placeholder(op: &Op, found: bool) -> ManifestEntry {
         mtime_ns: 0,
         src_size: None,
         src_mtime_ns: None,
-        target: match op {
-            Op::Symlink { target, .. } => Some(target.clone()),
-            _ => None,
-        },
-        device: match op {
-            Op::MakeDevice { major, minor, .. } => Some((*major, *minor)),
-            _ => None,
-        },
+        target: None,
+        device: None,
         found,
         store: None,
     }

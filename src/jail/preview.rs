@@ -3,10 +3,11 @@
 //! nothing (a dry run); `Preview::of_build` reads the same from a real build's report. Both
 //! `update` and `apply` report these, so a dry run names the steps the real run performs.
 
+use crate::apply::executor::{self, ApplyOptions};
 use crate::apply::removal::{Kept, Removal};
-use crate::apply::{ApplyReport, Host, LinuxHost, Outcome};
+use crate::apply::{ApplyReport, Host, HostError, LinuxHost, Outcome};
 use crate::plan::{Op, Plan, Step};
-use crate::state::{self, EntryType, Manifest};
+use crate::state::{self, Manifest};
 
 use super::{BuildSettings, Built};
 
@@ -74,9 +75,19 @@ pub fn preview(settings: &BuildSettings) -> anyhow::Result<Preview> {
     } else {
         (Manifest::default(), None)
     };
+    let opts = ApplyOptions {
+        verify_content: settings.verify_content,
+        jobs: 1,
+    };
+    let judged = diff(
+        &plan,
+        &manifest,
+        host.as_ref().map(|h| h as &dyn Host),
+        &opts,
+    );
     Ok(Preview {
         warnings,
-        ..diff(&plan, &manifest, host.as_ref().map(|h| h as &dyn Host))
+        ..judged.map_err(super::lower)?
     })
 }
 
@@ -85,54 +96,40 @@ fn open(settings: &BuildSettings) -> anyhow::Result<LinuxHost> {
     LinuxHost::open(&settings.jail, false).map_err(super::lower)
 }
 
-/// What applying `plan` would change, judged from the `manifest` of the last build, the
-/// host sources and what is in the jail now (`host`; None: there is no jail, nothing is
-/// there); its removal steps are judged as the executor would run them. Reads only.
-pub fn diff(plan: &Plan, manifest: &Manifest, host: Option<&dyn Host>) -> Preview {
+/// What applying `plan` would change, changing nothing: with the jail there (`host`), the
+/// executor's own judgement of each step (`executor::judge`: what is there against the plan
+/// and the `manifest` of the last build, the host sources, owners and modes) and of each
+/// removal (`removal::judge`), so the dry run names the steps the real run changes and
+/// fails where the real run is refused; with no jail (None), every step makes its object.
+pub fn diff(
+    plan: &Plan,
+    manifest: &Manifest,
+    host: Option<&dyn Host>,
+    opts: &ApplyOptions,
+) -> Result<Preview, HostError> {
     let mut p = Preview::default();
-    for step in &plan.steps {
-        if matches!(step.op, Op::Remove { .. }) {
-            continue;
+    let Some(host) = host else {
+        for step in &plan.steps {
+            if !matches!(step.op, Op::Remove { .. }) {
+                p.added.push(step.op.path().to_string());
+            }
         }
-        let path = step.op.path().to_string();
-        let Some(e) = manifest.entries.get(&path) else {
-            p.added.push(path);
-            continue;
-        };
-        let changed = match &step.op {
-            Op::CopyFile { src, .. } => {
-                e.src.as_ref() != Some(src)
-                    || crate::apply::source::source_meta(src)
-                        .map(|m| Some(m.size) != e.src_size || Some(m.mtime_ns) != e.src_mtime_ns)
-                        .unwrap_or(true)
-            }
-            Op::WriteFile { content, .. } => {
-                e.sha256.as_deref()
-                    != Some(crate::apply::transfer::sha256_hex(content.as_bytes()).as_str())
-            }
-            Op::Symlink { target, .. } => e.target.as_ref() != Some(target),
-            Op::MakeDevice { major, minor, .. } => e.device != Some((*major, *minor)),
-            Op::MakeDir { .. } | Op::Remove { .. } => false,
-        };
-        let drifted = host.is_some_and(|h| match h.stat(step.op.path()) {
-            Ok(Some(m)) => {
-                e.kind != EntryType::Dir && (m.size != e.size || m.mtime_ns != e.mtime_ns)
-            }
-            _ => true,
-        });
-        if changed || drifted {
-            p.updated.push(path);
+        p.plan = changing_steps(plan, &p.added, &p.updated);
+        p.plan.retain(|s| !matches!(s.op, Op::Remove { .. }));
+        return Ok(p);
+    };
+    for (path, outcome) in executor::judge(plan, host, manifest, opts)? {
+        match outcome {
+            Outcome::Created => p.added.push(path.to_string()),
+            Outcome::Updated => p.updated.push(path.to_string()),
+            Outcome::Unchanged => {}
         }
     }
     for step in &plan.steps {
         let Op::Remove { path, expect } = &step.op else {
             continue;
         };
-        let judged = match host {
-            Some(h) => crate::apply::removal::judge(h, path, *expect),
-            None => Ok(Removal::Gone),
-        };
-        match judged {
+        match crate::apply::removal::judge(host, path, *expect) {
             Ok(Removal::Gone) => {}
             Ok(Removal::Kept(why)) => p.kept.push(Kept {
                 path: path.to_string(),
@@ -143,7 +140,7 @@ pub fn diff(plan: &Plan, manifest: &Manifest, host: Option<&dyn Host>) -> Previe
         }
     }
     p.plan = changing_steps(plan, &p.added, &p.updated);
-    p
+    Ok(p)
 }
 
 /// The steps of `plan` that change the jail: those at `added` or `updated` paths and the
@@ -209,6 +206,15 @@ mod tests {
         }
     }
 
+    /// `diff` with the executor's default options.
+    fn dry_diff(plan: &Plan, manifest: &Manifest, host: Option<&dyn Host>) -> Preview {
+        let opts = ApplyOptions {
+            jobs: 1,
+            ..Default::default()
+        };
+        diff(plan, manifest, host, &opts).unwrap()
+    }
+
     /// What the executor does with `plan`, and the manifest it leaves.
     fn real(plan: &Plan, host: &FakeHost, manifest: &Manifest) -> (Preview, Manifest) {
         let opts = ApplyOptions {
@@ -228,8 +234,8 @@ mod tests {
         let p = plan(vec![dir("etc"), write("etc/group", "root:x:0:\n")]);
         let none = Manifest::default();
         let host = FakeHost::default();
-        let dry = diff(&p, &none, Some(&host));
-        assert_eq!(diff(&p, &none, None), dry, "no jail on disk: the same");
+        let dry = dry_diff(&p, &none, Some(&host));
+        assert_eq!(dry_diff(&p, &none, None), dry, "no jail on disk: the same");
         let (done, _) = real(&p, &host, &none);
         assert_eq!(dry, done);
         assert_eq!(dry.added.len(), 2);
@@ -245,11 +251,11 @@ mod tests {
             write("etc/passwd", "root:x:0:0::/:/bin/sh\n"),
         ]);
         let (_, manifest) = real(&p, &host, &Manifest::default());
-        assert_eq!(diff(&p, &manifest, Some(&host)), Preview::default());
+        assert_eq!(dry_diff(&p, &manifest, Some(&host)), Preview::default());
         // the plan writes other content
         let mut other = p.clone();
         other.steps[1].op = write("etc/group", "root:x:0:\nops:x:1000:\n");
-        let d = diff(&other, &manifest, Some(&host));
+        let d = dry_diff(&other, &manifest, Some(&host));
         assert_eq!(d.updated, ["/etc/group"]);
         assert_eq!(d.plan, [other.steps[1].clone()]);
         assert!(d.added.is_empty() && d.removed.is_empty());
@@ -261,7 +267,7 @@ mod tests {
             .unwrap()
             .0
             .size = 7;
-        let d = diff(&p, &manifest, Some(&host));
+        let d = dry_diff(&p, &manifest, Some(&host));
         assert_eq!(d.updated, ["/etc/passwd"]);
         assert_eq!(d.plan, [p.steps[2].clone()]);
     }
@@ -279,7 +285,7 @@ mod tests {
             remove("opt/link", Placed::Symlink),
             remove("opt/gone", Placed::File),
         ]);
-        let dry = diff(&p, &manifest, Some(&host));
+        let dry = dry_diff(&p, &manifest, Some(&host));
         assert_eq!(dry.removed, ["/opt/old"]);
         assert_eq!(dry.kept.len(), 1);
         assert_eq!(dry.kept[0].path, "/opt/link");
@@ -288,7 +294,7 @@ mod tests {
         assert_eq!(dry, done);
         assert!(host.entries.read().unwrap().get("opt/old").is_none());
         // no jail on disk: nothing to remove
-        assert!(diff(&p, &manifest, None).removed.is_empty());
+        assert!(dry_diff(&p, &manifest, None).removed.is_empty());
     }
 
     #[test]
@@ -297,6 +303,50 @@ mod tests {
         let host = FakeHost::default().with("etc", EntryKind::Dir, 0o755);
         let (done, manifest) = real(&p, &host, &Manifest::default());
         assert!(done.is_empty(), "{done:?}");
-        assert!(diff(&p, &manifest, Some(&host)).is_empty());
+        assert!(dry_diff(&p, &manifest, Some(&host)).is_empty());
+    }
+
+    #[test]
+    fn an_owner_or_mode_the_executor_puts_right_is_an_update() {
+        let p = plan(vec![dir("etc"), write("etc/group", "root:x:0:\n")]);
+        let host = FakeHost::default();
+        let (_, manifest) = real(&p, &host, &Manifest::default());
+        // size and mtime as recorded: only the mode and the owner drifted
+        host.entries.write().unwrap().get_mut("etc").unwrap().0.mode = 0o777;
+        host.entries
+            .write()
+            .unwrap()
+            .get_mut("etc/group")
+            .unwrap()
+            .0
+            .uid = 1000;
+        let dry = dry_diff(&p, &manifest, Some(&host));
+        assert_eq!(dry.updated, ["/etc", "/etc/group"]);
+        assert_eq!(dry.plan, p.steps);
+        let (done, _) = real(&p, &host, &manifest);
+        assert_eq!(dry, done);
+    }
+
+    #[test]
+    fn what_the_real_run_refuses_to_replace_the_dry_run_refuses() {
+        let p = plan(vec![dir("etc"), write("etc/group", "root:x:0:\n")]);
+        let host = FakeHost::default().with("etc", EntryKind::Dir, 0o755).with(
+            "etc/group",
+            EntryKind::Symlink {
+                target: "/etc/shadow".into(),
+            },
+            0o777,
+        );
+        let opts = ApplyOptions {
+            jobs: 1,
+            ..Default::default()
+        };
+        let dry = diff(&p, &Manifest::default(), Some(&host), &opts).unwrap_err();
+        let mut journal = Journal::new(&LinuxSystem, false);
+        let real = journal
+            .apply_plan(&host, &p, &Manifest::default(), false, &opts)
+            .unwrap_err();
+        assert_eq!(dry.to_string(), real.to_string());
+        assert!(matches!(dry, HostError::Symlink { .. }), "{dry}");
     }
 }

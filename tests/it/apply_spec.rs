@@ -742,12 +742,72 @@ fn sshd_config_without_the_dropins_is_refused_before_any_write() {
     assert!(!jail.exists() && !state.exists(), "something was written");
 }
 
-/// A placed copy replaced by a symlink to a host file: apply's dry run names the copy the
-/// real run would place again and follows nothing; the real run refuses to replace a link it
-/// did not make (exit 4, naming the path); the host file is untouched by both.
+/// A placed directory whose mode was loosened and a placed copy given to another owner (no
+/// size or mtime changed): the real run puts both right, and its dry run, judging each
+/// step as the executor does, names exactly those two steps.
 #[test]
-fn a_jail_dry_run_over_a_planted_symlink_follows_nothing() {
-    let name = "a_jail_dry_run_over_a_planted_symlink_follows_nothing";
+fn a_jail_dry_run_names_an_owner_and_a_mode_the_real_run_puts_right() {
+    let name = "a_jail_dry_run_names_an_owner_and_a_mode_the_real_run_puts_right";
+    if !common::require_root(name) {
+        return;
+    }
+    let root = TestRoot::new(name);
+    let (jail, state) = (root.jail("jail"), root.state_dir());
+    let motd = root.dir("data").join("motd");
+    common::write_file(&motd, "one\n", 0o644);
+    let spec = root.path().join("spec.toml");
+    fs::write(&spec, jail_spec(&jail, &["id"], &[&motd])).unwrap();
+    common::apply_json(&spec, &state, &[]);
+    let inside = jail.join(motd.strip_prefix("/").unwrap());
+    let dir = inside.parent().unwrap().to_path_buf();
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+    std::os::unix::fs::lchown(&inside, Some(4242), Some(4242)).unwrap();
+
+    let before = snapshot(&[jail.as_path(), state.as_path()]);
+    let dry = common::apply_json(&spec, &state, &["--dry-run"]);
+    assert_eq!(
+        snapshot(&[jail.as_path(), state.as_path()]),
+        before,
+        "{dry}"
+    );
+    let (verb, dry_plan) = jail_action(&dry, &jail);
+    assert_eq!(verb, "update");
+    let named: Vec<(String, String)> = dry_plan
+        .iter()
+        .map(|s| {
+            (
+                s["op"].as_str().unwrap().into(),
+                s["path"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let in_jail = |p: &Path| Path::new("/").join(p.strip_prefix(&jail).unwrap());
+    assert_eq!(
+        named,
+        [
+            ("make_dir".to_string(), in_jail(&dir).display().to_string()),
+            (
+                "copy_file".to_string(),
+                in_jail(&inside).display().to_string()
+            ),
+        ],
+        "{dry}"
+    );
+    let real = common::apply_json(&spec, &state, &[]);
+    let (_, real_plan) = jail_action(&real, &jail);
+    assert_eq!(real_plan, dry_plan, "{real}");
+    let (m, f) = (fs::metadata(&dir).unwrap(), fs::metadata(&inside).unwrap());
+    assert_eq!((m.mode() & 0o777, f.uid()), (0o755, 0), "put right");
+}
+
+/// A placed copy replaced by a symlink to a host file: the real run refuses to replace a
+/// link it did not make (exit 4, naming the path), and its dry run, judging each step as
+/// the executor does, refuses with the same words; both follow nothing, write nothing, and
+/// the host file is untouched.
+#[test]
+fn a_jail_dry_run_over_a_planted_symlink_is_refused_as_the_real_run_is() {
+    let name = "a_jail_dry_run_over_a_planted_symlink_is_refused_as_the_real_run_is";
     if !common::require_root(name) {
         return;
     }
@@ -764,32 +824,32 @@ fn a_jail_dry_run_over_a_planted_symlink_follows_nothing() {
     std::os::unix::fs::symlink(canary.path(), &inside).unwrap();
 
     let before = snapshot(&[jail.as_path(), state.as_path()]);
-    let dry = common::apply_json(&spec, &state, &["--dry-run"]);
+    let mut said = Vec::new();
+    for extra in [&["--dry-run"][..], &[][..]] {
+        let mut c = common::bin();
+        c.arg("apply")
+            .arg(&spec)
+            .arg("--state-dir")
+            .arg(&state)
+            .args(extra);
+        let out = run(&mut c);
+        assert_eq!(out.status.code(), Some(4), "{}", common::describe(&c, &out));
+        let err = text(&out.stderr);
+        let refusal = err
+            .lines()
+            .find(|l| l.contains("refusing to follow the symlink"))
+            .unwrap_or_else(|| panic!("no refusal: {err}"))
+            .to_string();
+        assert!(refusal.contains(motd.to_str().unwrap()), "{err}");
+        said.push(refusal);
+        canary.assert_unchanged("apply over a planted symlink");
+    }
+    assert_eq!(said[0], said[1], "the dry run's refusal is the real run's");
     assert_eq!(
         snapshot(&[jail.as_path(), state.as_path()]),
         before,
-        "{dry}"
+        "the dry run and the refused real run wrote nothing"
     );
-    let (verb, plan) = jail_action(&dry, &jail);
-    assert_eq!(verb, "update");
-    assert!(copies(&plan, &motd) && plan.len() == 1, "{dry}");
-    canary.assert_unchanged("apply --dry-run over a planted symlink");
-
-    let mut real = common::bin();
-    real.arg("apply").arg(&spec).arg("--state-dir").arg(&state);
-    let out = run(&mut real);
-    assert_eq!(
-        out.status.code(),
-        Some(4),
-        "{}",
-        common::describe(&real, &out)
-    );
-    let err = text(&out.stderr);
-    assert!(
-        err.contains("refusing to follow the symlink") && err.contains(motd.to_str().unwrap()),
-        "{err}"
-    );
-    canary.assert_unchanged("apply over a planted symlink");
     assert_eq!(
         fs::read_link(&inside).unwrap(),
         canary.path(),
