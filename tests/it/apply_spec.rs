@@ -742,6 +742,56 @@ fn sshd_config_without_the_dropins_is_refused_before_any_write() {
     assert!(!jail.exists() && !state.exists(), "something was written");
 }
 
+/// A jail holding `id` and a host file (`motd`, a file of the test's own), converged by a
+/// first `apply`; `inside` is the file's copy in the jail.
+struct Converged {
+    root: TestRoot,
+    jail: PathBuf,
+    state: PathBuf,
+    motd: PathBuf,
+    spec: PathBuf,
+    inside: PathBuf,
+}
+
+impl Converged {
+    fn new(name: &str) -> Self {
+        let root = TestRoot::new(name);
+        let (jail, state) = (root.jail("jail"), root.state_dir());
+        let motd = root.dir("data").join("motd");
+        common::write_file(&motd, "one\n", 0o644);
+        let spec = root.path().join("spec.toml");
+        fs::write(&spec, jail_spec(&jail, &["id"], &[&motd])).unwrap();
+        common::apply_json(&spec, &state, &[]);
+        let inside = jail.join(motd.strip_prefix("/").unwrap());
+        Converged {
+            root,
+            jail,
+            state,
+            motd,
+            spec,
+            inside,
+        }
+    }
+}
+
+/// Runs `apply SPEC --dry-run`, then `apply SPEC`; both must be refused (exit 4). Returns
+/// their stderr, the dry run's first.
+fn refused_dry_and_real(spec: &Path, state: &Path) -> Vec<String> {
+    let mut said = Vec::new();
+    for extra in [&["--dry-run"][..], &[][..]] {
+        let mut c = common::bin();
+        c.arg("apply")
+            .arg(spec)
+            .arg("--state-dir")
+            .arg(state)
+            .args(extra);
+        let out = run(&mut c);
+        assert_eq!(out.status.code(), Some(4), "{}", common::describe(&c, &out));
+        said.push(text(&out.stderr));
+    }
+    said
+}
+
 /// A placed directory whose mode was loosened and a placed copy given to another owner (no
 /// size or mtime changed): the real run puts both right, and its dry run, judging each
 /// step as the executor does, names exactly those two steps.
@@ -751,27 +801,21 @@ fn a_jail_dry_run_names_an_owner_and_a_mode_the_real_run_puts_right() {
     if !common::require_root(name) {
         return;
     }
-    let root = TestRoot::new(name);
-    let (jail, state) = (root.jail("jail"), root.state_dir());
-    let motd = root.dir("data").join("motd");
-    common::write_file(&motd, "one\n", 0o644);
-    let spec = root.path().join("spec.toml");
-    fs::write(&spec, jail_spec(&jail, &["id"], &[&motd])).unwrap();
-    common::apply_json(&spec, &state, &[]);
-    let inside = jail.join(motd.strip_prefix("/").unwrap());
+    let c = Converged::new(name);
+    let (jail, state, spec, inside) = (&c.jail, &c.state, &c.spec, &c.inside);
     let dir = inside.parent().unwrap().to_path_buf();
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
-    std::os::unix::fs::lchown(&inside, Some(4242), Some(4242)).unwrap();
+    std::os::unix::fs::lchown(inside, Some(4242), Some(4242)).unwrap();
 
     let before = snapshot(&[jail.as_path(), state.as_path()]);
-    let dry = common::apply_json(&spec, &state, &["--dry-run"]);
+    let dry = common::apply_json(spec, state, &["--dry-run"]);
     assert_eq!(
         snapshot(&[jail.as_path(), state.as_path()]),
         before,
         "{dry}"
     );
-    let (verb, dry_plan) = jail_action(&dry, &jail);
+    let (verb, dry_plan) = jail_action(&dry, jail);
     assert_eq!(verb, "update");
     let named: Vec<(String, String)> = dry_plan
         .iter()
@@ -782,22 +826,22 @@ fn a_jail_dry_run_names_an_owner_and_a_mode_the_real_run_puts_right() {
             )
         })
         .collect();
-    let in_jail = |p: &Path| Path::new("/").join(p.strip_prefix(&jail).unwrap());
+    let in_jail = |p: &Path| Path::new("/").join(p.strip_prefix(jail).unwrap());
     assert_eq!(
         named,
         [
             ("make_dir".to_string(), in_jail(&dir).display().to_string()),
             (
                 "copy_file".to_string(),
-                in_jail(&inside).display().to_string()
+                in_jail(inside).display().to_string()
             ),
         ],
         "{dry}"
     );
-    let real = common::apply_json(&spec, &state, &[]);
-    let (_, real_plan) = jail_action(&real, &jail);
+    let real = common::apply_json(spec, state, &[]);
+    let (_, real_plan) = jail_action(&real, jail);
     assert_eq!(real_plan, dry_plan, "{real}");
-    let (m, f) = (fs::metadata(&dir).unwrap(), fs::metadata(&inside).unwrap());
+    let (m, f) = (fs::metadata(&dir).unwrap(), fs::metadata(inside).unwrap());
     assert_eq!((m.mode() & 0o777, f.uid()), (0o755, 0), "put right");
 }
 
@@ -811,30 +855,15 @@ fn a_jail_dry_run_over_a_planted_symlink_is_refused_as_the_real_run_is() {
     if !common::require_root(name) {
         return;
     }
-    let root = TestRoot::new(name);
-    let (jail, state) = (root.jail("jail"), root.state_dir());
-    let motd = root.dir("data").join("motd");
-    common::write_file(&motd, "one\n", 0o644);
-    let canary = common::Canary::new(&root.dir("host").join("canary"), "host data\n");
-    let spec = root.path().join("spec.toml");
-    fs::write(&spec, jail_spec(&jail, &["id"], &[&motd])).unwrap();
-    common::apply_json(&spec, &state, &[]);
-    let inside = jail.join(motd.strip_prefix("/").unwrap());
-    fs::remove_file(&inside).unwrap();
-    std::os::unix::fs::symlink(canary.path(), &inside).unwrap();
+    let c = Converged::new(name);
+    let (jail, state, spec, inside, motd) = (&c.jail, &c.state, &c.spec, &c.inside, &c.motd);
+    let canary = common::Canary::new(&c.root.dir("host").join("canary"), "host data\n");
+    fs::remove_file(inside).unwrap();
+    std::os::unix::fs::symlink(canary.path(), inside).unwrap();
 
     let before = snapshot(&[jail.as_path(), state.as_path()]);
     let mut said = Vec::new();
-    for extra in [&["--dry-run"][..], &[][..]] {
-        let mut c = common::bin();
-        c.arg("apply")
-            .arg(&spec)
-            .arg("--state-dir")
-            .arg(&state)
-            .args(extra);
-        let out = run(&mut c);
-        assert_eq!(out.status.code(), Some(4), "{}", common::describe(&c, &out));
-        let err = text(&out.stderr);
+    for err in refused_dry_and_real(spec, state) {
         let refusal = err
             .lines()
             .find(|l| l.contains("refusing to follow the symlink"))
@@ -851,7 +880,7 @@ fn a_jail_dry_run_over_a_planted_symlink_is_refused_as_the_real_run_is() {
         "the dry run and the refused real run wrote nothing"
     );
     assert_eq!(
-        fs::read_link(&inside).unwrap(),
+        fs::read_link(inside).unwrap(),
         canary.path(),
         "the link is kept"
     );
@@ -873,22 +902,13 @@ fn a_jail_at_a_foreign_directory_is_refused_by_the_dry_run_too() {
     let spec = root.path().join("spec.toml");
     fs::write(&spec, jail_spec(&jail, &["id"], &[])).unwrap();
     let before = snapshot(&[jail.as_path()]);
-    for extra in [&["--dry-run"][..], &[][..]] {
-        let mut c = common::bin();
-        c.arg("apply")
-            .arg(&spec)
-            .arg("--state-dir")
-            .arg(&state)
-            .args(extra);
-        let out = run(&mut c);
-        assert_eq!(out.status.code(), Some(4), "{}", common::describe(&c, &out));
-        let err = text(&out.stderr);
+    for err in refused_dry_and_real(&spec, &state) {
         assert!(err.contains("projects") && err.contains("--adopt"), "{err}");
-        assert_eq!(
-            snapshot(&[jail.as_path()]),
-            before,
-            "{extra:?} wrote in the jail"
-        );
     }
+    assert_eq!(
+        snapshot(&[jail.as_path()]),
+        before,
+        "apply wrote in the jail"
+    );
     assert!(!state.join("jails").exists(), "a jail state was written");
 }
