@@ -167,6 +167,9 @@ classified_as!(Class::BadInput =>
     crate::mounts::BadBind,
     crate::audit::CheckError,
 );
+classified_as!(Class::Refused =>
+    crate::mounts::nested::Unmade,
+);
 classified_as!(Class::HostFailure =>
     crate::apply::signal::SignalError,
     crate::converge::record::RecordError,

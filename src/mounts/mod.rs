@@ -5,6 +5,7 @@
 
 pub mod log;
 pub mod mountinfo;
+pub mod nested;
 pub mod prepare;
 pub mod unit;
 pub mod usecase;

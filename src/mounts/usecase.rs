@@ -206,7 +206,7 @@ fn refuse_binds(jail: &Path, state_dir: &Path, st: &JailState) -> Result<(), Mou
     for b in &st.request.binds {
         crate::hostinfo::guard::bind(b, jail, state_dir, &rw_paths).map_err(lower)?;
     }
-    Ok(())
+    super::nested::refuse_unmade(&st.request.binds).map_err(lower)
 }
 
 /// The jail (refused when on the deny-list), its state and a descriptor of its root.
@@ -221,13 +221,11 @@ fn open(jail: &Path, state_dir: &Path) -> anyhow::Result<(JailState, LinuxHost)>
 /// The host every run changes.
 static LINUX: LinuxSystem = LinuxSystem;
 
-/// The mounts the jail declares, in order: its binds, then its own proc, devpts and log
-/// socket.
+/// The mounts the jail declares, in order: its binds (an outer one before those below it),
+/// then its own proc, devpts and log socket.
 fn declared(st: &JailState) -> Vec<(JailPath, MountKind)> {
     let at = |p: &str| JailPath::new(p).expect("a valid jail path");
-    let mut out: Vec<(JailPath, MountKind)> = st
-        .request
-        .binds
+    let mut out: Vec<(JailPath, MountKind)> = super::nested::mount_order(&st.request.binds)
         .iter()
         .map(|b| {
             let kind = MountKind::Bind {
@@ -306,7 +304,11 @@ fn mount_and_put_units(
             MountKind::Devpts { .. } => "the jail's own ptys (--devpts)",
             MountKind::Log { .. } => "the host's syslog socket (--log)",
         };
-        if planned.done == Done::Mounted {
+        // a mount point inside another bind is in that bind's source, host data: it is
+        // there already (`nested::refuse_unmade`), and nothing is made through the bind
+        let inside_a_bind = matches!(kind, MountKind::Bind { .. })
+            && super::nested::enclosing(&st.request.binds, &target).is_some();
+        if planned.done == Done::Mounted && !inside_a_bind {
             // what the new mount needs made first, each its own step: a roll-back takes
             // away what this run made, after the mount
             for step in super::prepare::steps(host, &target, &kind, &mut made)

@@ -603,3 +603,69 @@ fn a_roll_back_removes_only_what_its_run_made_as_it_made_it() {
 fn libc_ebusy() -> i32 {
     nix::errno::Errno::EBUSY as i32
 }
+
+/// Binds inside binds (`/var/www` and `/var/www/uploads`, declared inner first): `mount`
+/// mounts the outer one first, so the inner one shows in the jail on top of it, not hidden
+/// under it; its mount point is the directory already in the outer bind's source, and
+/// nothing is made there. When that directory is missing, the dry run and the real run both
+/// refuse (exit 4, naming the host directory to make), mount nothing, and the outer source
+/// is left exactly as it was: jailsmith never writes into a bind's source.
+#[test]
+fn a_bind_inside_a_bind_is_mounted_on_top_and_makes_nothing_in_the_outer_source() {
+    if !require_root("a_bind_inside_a_bind_is_mounted_on_top_and_makes_nothing_in_the_outer_source")
+    {
+        return;
+    }
+    let t = TestRoot::for_current_test();
+    let _guard = common::UnmountGuard(t.path().to_path_buf());
+    let (www, up) = (t.dir("www"), t.dir("up"));
+    fs::write(www.join("index"), "www\n").unwrap();
+    fs::write(up.join("file"), "upload\n").unwrap();
+    let (jail, state) = (t.jail("jail"), t.state_dir());
+    let inner = format!("{}:/var/www/uploads", up.display());
+    let outer = format!("{}:/var/www", www.display());
+    run_ok(&mut jailsmith(
+        &["build", "--bin", "bash", "--bind", &inner, "--bind", &outer],
+        &jail,
+        &state,
+    ));
+
+    // the inner mount point is missing in the outer source: refused both ways
+    let before = tree_of(&www);
+    for extra in [&["--dry-run"][..], &[][..]] {
+        let mut c = jailsmith(&["mount"], &jail, &state);
+        c.args(extra);
+        let out = run(&mut c);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{extra:?}: {err}");
+        let host_dir = www.join("uploads");
+        assert!(
+            err.contains(&format!("so it is {} on the host", host_dir.display()))
+                && err.contains("does not exist"),
+            "{err}"
+        );
+        assert!(common::mounts_under(&jail).is_empty(), "{err}");
+    }
+    assert_eq!(tree_of(&www), before, "the outer bind's source was written");
+
+    // with the directory made on the host: mounted outer first, the inner one on top
+    make_dir(&www.join("uploads"), 0o755);
+    let before = tree_of(&www);
+    let out = run_ok(&mut jailsmith(&["mount"], &jail, &state));
+    let said = text(&out.stdout);
+    assert_eq!(common::mounts_under(&jail).len(), 2, "{said}");
+    let (o, i) = (said.find("/var/www:ro"), said.find("/var/www/uploads:ro"));
+    assert!(o.is_some() && i.is_some() && o < i, "outer first: {said}");
+    assert_eq!(
+        fs::read_to_string(jail.join("var/www/index")).unwrap(),
+        "www\n"
+    );
+    assert_eq!(
+        fs::read_to_string(jail.join("var/www/uploads/file")).unwrap(),
+        "upload\n",
+        "the inner bind is hidden: {said}"
+    );
+    run_ok(&mut jailsmith(&["umount"], &jail, &state));
+    assert!(common::mounts_under(&jail).is_empty());
+    assert_eq!(tree_of(&www), before, "the outer bind's source was written");
+}
