@@ -190,12 +190,14 @@ pub(super) fn apply(
 /// the `previous` manifest, step for step, and its refusals (a foreign symlink, FIFO,
 /// socket or block device in the way) as the error the real run would fail with. A
 /// directory in the way is taken to be empty, and what is below a path the run would make
-/// anew is taken to be absent (the real run makes it first). The removals are judged by
-/// `removal::judge`.
+/// anew is taken to be absent (the real run makes it first). `store`: whether the build
+/// places copies from the shared store (`build --store`; its host would be opened with the
+/// store, which a dry run does not open). The removals are judged by `removal::judge`.
 pub fn judge(
     plan: &Plan,
     host: &dyn Host,
     previous: &Manifest,
+    store: bool,
     opts: &ApplyOptions,
 ) -> Result<Vec<(JailPath, Outcome)>, HostError> {
     let mut out = Vec::new();
@@ -213,6 +215,7 @@ pub fn judge(
             path,
             prev: previous.get(path),
             current,
+            store,
             real: false,
         };
         let (outcome, _, _) = judged.run(&step.op, opts)?;
@@ -263,6 +266,7 @@ fn run_step(
         path,
         prev: previous.get(path),
         current: host.stat(path)?,
+        store: host.uses_store(),
         real: true,
     };
     // Found, not created: something was there and no earlier apply made it.
@@ -272,13 +276,15 @@ fn run_step(
     Ok((outcome, entry, bytes))
 }
 
-/// One step's view: the path, what is there now, and what the last apply recorded; `real`
-/// false: judged only (`judge`), nothing written.
+/// One step's view: the path, what is there now, what the last apply recorded, and whether
+/// copies are placed from the shared store; `real` false: judged only (`judge`), nothing
+/// written.
 struct Step<'a> {
     host: &'a dyn Host,
     path: &'a JailPath,
     prev: Option<&'a ManifestEntry>,
     current: Option<Meta>,
+    store: bool,
     real: bool,
 }
 
@@ -391,7 +397,7 @@ impl Step<'_> {
             && prev.src_size == Some(source.size)
             && prev.src_mtime_ns == Some(source.mtime_ns)
             // `build --store` / `--no-store` turn copies into links and back
-            && prev.store.is_some() == self.host.uses_store();
+            && prev.store.is_some() == self.store;
         if !same {
             return Ok(None);
         }

@@ -325,16 +325,26 @@ pub fn refuse_jail(jail: &Path, state_dir: &Path) -> anyhow::Result<()> {
 /// Gathers and plans the jail's whole request (see `BuildSettings::with_request`); opens
 /// nothing for writing.
 pub fn plan(settings: &BuildSettings) -> anyhow::Result<(Plan, Vec<String>)> {
+    let previous = state::load(&settings.state_dir, &settings.jail).map_err(state_failed)?;
+    let (plan, warnings, _) = plan_with(settings, previous.as_ref())?;
+    Ok((plan, warnings))
+}
+
+/// `plan` against the jail's `previous` state, already loaded; also the merged request the
+/// build would save.
+fn plan_with(
+    settings: &BuildSettings,
+    previous: Option<&JailState>,
+) -> anyhow::Result<(Plan, Vec<String>, Request)> {
     check_inputs(settings)?;
     check_jail_path(&settings.jail)?;
-    let previous = state::load(&settings.state_dir, &settings.jail).map_err(state_failed)?;
-    let (settings, _) = settings.with_request(previous.as_ref())?;
-    let (mut plan, warnings) = plan_settings(&settings, previous.as_ref())?;
-    let removals = removals(&plan, previous.as_ref());
+    let (settings, request) = settings.with_request(previous)?;
+    let (mut plan, warnings) = plan_settings(&settings, previous)?;
+    let removals = removals(&plan, previous);
     if settings.prune {
         plan.steps.extend(removals);
     }
-    Ok((plan, warnings))
+    Ok((plan, warnings, request))
 }
 
 /// The removal steps for `plan` against the previous state's manifest (see

@@ -66,8 +66,8 @@ impl Preview {
 /// what the build refuses: a directory that is not empty and not a jailsmith jail.
 pub fn preview(settings: &BuildSettings) -> anyhow::Result<Preview> {
     super::refuse_unadopted(settings)?;
-    let (plan, warnings) = super::plan(settings)?;
     let previous = state::load(&settings.state_dir, &settings.jail).map_err(super::state_failed)?;
+    let (plan, warnings, request) = super::plan_with(settings, previous.as_ref())?;
     // a jail whose directory is gone is made anew: nothing the manifest records is there
     let (manifest, host) = if settings.jail.is_dir() {
         let manifest = previous.map(|st| st.manifest).unwrap_or_default();
@@ -79,12 +79,8 @@ pub fn preview(settings: &BuildSettings) -> anyhow::Result<Preview> {
         verify_content: settings.verify_content,
         jobs: 1,
     };
-    let judged = diff(
-        &plan,
-        &manifest,
-        host.as_ref().map(|h| h as &dyn Host),
-        &opts,
-    );
+    let host = host.as_ref().map(|h| h as &dyn Host);
+    let judged = diff(&plan, &manifest, host, request.store, &opts);
     Ok(Preview {
         warnings,
         ..judged.map_err(super::lower)?
@@ -101,10 +97,12 @@ fn open(settings: &BuildSettings) -> anyhow::Result<LinuxHost> {
 /// and the `manifest` of the last build, the host sources, owners and modes) and of each
 /// removal (`removal::judge`), so the dry run names the steps the real run changes and
 /// fails where the real run is refused; with no jail (None), every step makes its object.
+/// `store`: whether the build places copies from the shared store (its saved request's).
 pub fn diff(
     plan: &Plan,
     manifest: &Manifest,
     host: Option<&dyn Host>,
+    store: bool,
     opts: &ApplyOptions,
 ) -> Result<Preview, HostError> {
     let mut p = Preview::default();
@@ -118,7 +116,7 @@ pub fn diff(
         p.plan.retain(|s| !matches!(s.op, Op::Remove { .. }));
         return Ok(p);
     };
-    for (path, outcome) in executor::judge(plan, host, manifest, opts)? {
+    for (path, outcome) in executor::judge(plan, host, manifest, store, opts)? {
         match outcome {
             Outcome::Created => p.added.push(path.to_string()),
             Outcome::Updated => p.updated.push(path.to_string()),
@@ -212,7 +210,14 @@ mod tests {
             jobs: 1,
             ..Default::default()
         };
-        diff(plan, manifest, host, &opts).unwrap()
+        diff(
+            plan,
+            manifest,
+            host,
+            host.is_some_and(|h| h.uses_store()),
+            &opts,
+        )
+        .unwrap()
     }
 
     /// What the executor does with `plan`, and the manifest it leaves.
@@ -341,12 +346,44 @@ mod tests {
             jobs: 1,
             ..Default::default()
         };
-        let dry = diff(&p, &Manifest::default(), Some(&host), &opts).unwrap_err();
+        let dry = diff(&p, &Manifest::default(), Some(&host), false, &opts).unwrap_err();
         let mut journal = Journal::new(&LinuxSystem, false);
         let real = journal
             .apply_plan(&host, &p, &Manifest::default(), false, &opts)
             .unwrap_err();
         assert_eq!(dry.to_string(), real.to_string());
         assert!(matches!(dry, HostError::Symlink { .. }), "{dry}");
+    }
+
+    #[test]
+    fn a_store_jails_copies_are_judged_with_the_store_the_build_opens() {
+        let src = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(src.path(), "lib\n").unwrap();
+        let copy = Op::CopyFile {
+            src: src.path().to_path_buf(),
+            path: jp("lib/libx.so"),
+            mode: 0o644,
+            owner: Owner::ROOT,
+        };
+        let p = plan(vec![dir("lib"), copy]);
+        let host = FakeHost {
+            store: true,
+            ..Default::default()
+        };
+        let (_, manifest) = real(&p, &host, &Manifest::default());
+        let opts = ApplyOptions {
+            jobs: 1,
+            ..Default::default()
+        };
+        // a dry run opens no store: it is told the build's, not asked its own host
+        let read_only = FakeHost {
+            store: false,
+            ..host
+        };
+        let dry = diff(&p, &manifest, Some(&read_only), true, &opts).unwrap();
+        assert!(dry.is_empty(), "{dry:?}");
+        // the same jail built without the store would be copied again
+        let off = diff(&p, &manifest, Some(&read_only), false, &opts).unwrap();
+        assert_eq!(off.updated, ["/lib/libx.so"]);
     }
 }

@@ -25,6 +25,18 @@ fn jailsmith(sub: &str, jail: &Path, state: &Path, extra: &[&str]) -> std::proce
     run(&mut jail_cmd(sub, jail, state, extra))
 }
 
+/// `update --dry-run` of a jail just built finds nothing to change (its copies from the
+/// store, linked or copied, judged as the build that placed them).
+fn dry_update_is_up_to_date(jail: &Path, state: &Path) {
+    let out = jailsmith("update", jail, state, &["--dry-run"]);
+    let err = text(&out.stderr);
+    assert!(
+        out.status.code() == Some(0) && err.contains("is up to date"),
+        "{err}{}",
+        text(&out.stdout)
+    );
+}
+
 /// `check` exits 1 with a line `found` accepts; returns its stdout.
 fn check_finds(jail: &Path, state: &Path, found: impl Fn(&str) -> bool) -> String {
     let out = jailsmith("check", jail, state, &[]);
@@ -126,6 +138,7 @@ fn store_jails_share_every_copied_file_and_objects_outlive_one_jail_only() {
     let (j1, j2, state) = (t.jail("j1"), t.jail("j2"), t.state_dir());
     for j in [&j1, &j2] {
         run_ok(&mut build(j, &state, &["--bin", "bash", "--store"]));
+        dry_update_is_up_to_date(j, &state);
     }
     let files = copied_files(&state, &j1);
     assert!(
@@ -241,6 +254,7 @@ fn a_store_jail_on_another_filesystem_gets_copies_and_works() {
     let (near, far) = (t.jail("near"), other.join("far"));
     run_ok(&mut build(&near, &state, &["--bin", "bash", "--store"]));
     run_ok(&mut build(&far, &state, &["--bin", "bash", "--store"]));
+    dry_update_is_up_to_date(&far, &state);
     for (p, stored) in copied_files(&state, &far) {
         assert_eq!(stored, "copied", "{p}");
         let m = fs::metadata(at(&far, &p)).unwrap();
