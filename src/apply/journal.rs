@@ -333,7 +333,6 @@ impl System for LinuxSystem {
             HostOp::WriteJailFile { path, .. }
             | HostOp::RemoveJailFile { path }
             | HostOp::MakeJailDir { path, .. }
-            | HostOp::RemoveJailDir { path }
             | HostOp::RemoveJailTree { path }
             | HostOp::PutPasswdLine { path, .. }
             | HostOp::PutGroupLine { path, .. }
@@ -731,7 +730,6 @@ impl<'s> Journal<'s> {
             HostOp::WriteJailFile { .. }
             | HostOp::RemoveJailFile { .. }
             | HostOp::MakeJailDir { .. }
-            | HostOp::RemoveJailDir { .. }
             | HostOp::RemoveJailTree { .. }
             | HostOp::PutPasswdLine { .. }
             | HostOp::PutGroupLine { .. }
@@ -1095,13 +1093,6 @@ fn perform_in_jail(host: &dyn Host, op: &HostOp) -> Result<(Performed, Undo), Op
             let gid = gid.assigned().ok_or_else(|| unallocated(op))?;
             let line = jaildb::group_line(name, gid);
             put_line(host, path, name, &line, jaildb::ROOT_GROUP)
-        }
-        HostOp::RemoveJailDir { path } => {
-            let undo = match host.stat(path)? {
-                Some(m) => Undo::Op(dir_as(path, &m)),
-                None => Undo::Nothing,
-            };
-            Ok((Performed::changed(host.remove_dir(path)?), undo))
         }
         HostOp::RemoveJailTree { path } => {
             let gone = host.remove_tree(path)?;

@@ -329,8 +329,6 @@ pub enum HostOp {
         name: String,
         gid: Id,
     },
-    /// Removes an empty directory in the jail.
-    RemoveJailDir { path: JailPath },
     /// A root-owned symlink in the jail holding `target` (`mount`: dev/ptmx → pts/ptmx for
     /// the jail's own devpts), made where nothing is; the same link there already is no
     /// change, anything else is refused. Its inverse removes the link it made.
@@ -379,8 +377,9 @@ pub enum HostOp {
     DisableUnit { unit: String },
     /// A mount in the jail at `target` (`mount`), reached by a descriptor opened beneath the
     /// jail root, never through a symlink; what it needs there (its mount point, dev/ptmx,
-    /// the log socket's placeholder) is made before, by steps of its own. Its inverse unmounts exactly the mount it made
-    /// (by mount ID); one already there is left, its flags fixed.
+    /// the log socket's placeholder) is made before, by steps of its own. Its inverse
+    /// unmounts exactly the mount it made (by mount ID); one already there is left, its
+    /// flags fixed.
     Mount {
         target: JailPath,
         #[serde(flatten)]
@@ -475,9 +474,7 @@ impl HostOp {
             HostOp::MakePlaceholder { .. } => "touch",
             HostOp::TightenJailObject { .. } => "tighten",
             HostOp::MakeHostDir { .. } | HostOp::MakeJailDir { .. } => "mkdir",
-            HostOp::RemoveHostDir { .. }
-            | HostOp::RemoveJailDir { .. }
-            | HostOp::RemoveJailRoot { .. } => "rmdir",
+            HostOp::RemoveHostDir { .. } | HostOp::RemoveJailRoot { .. } => "rmdir",
             HostOp::RemoveJailTree { .. } => "rm -r",
             HostOp::EndSessions { .. } | HostOp::KillProcess { .. } => "kill",
             HostOp::ReloadSshd { .. } | HostOp::ReloadSystemd => "reload",
@@ -539,7 +536,6 @@ impl HostOp {
             HostOp::WriteJailFile { path, .. }
             | HostOp::RemoveJailFile { path }
             | HostOp::MakeJailDir { path, .. }
-            | HostOp::RemoveJailDir { path }
             | HostOp::RemoveJailTree { path }
             | HostOp::TightenJailObject { path, .. }
             | HostOp::RemoveForbidden { path, .. }
@@ -562,7 +558,6 @@ impl HostOp {
             HostOp::WriteJailFile { path, .. }
             | HostOp::RemoveJailFile { path }
             | HostOp::MakeJailDir { path, .. }
-            | HostOp::RemoveJailDir { path }
             | HostOp::RemoveJailTree { path }
             | HostOp::PutPasswdLine { path, .. }
             | HostOp::PutGroupLine { path, .. }
